@@ -1,0 +1,26 @@
+GO ?= go
+PROTOC_GEN_GO_VERSION ?= v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
+STATICCHECK_VERSION ?= v0.8.2
+
+.PHONY: build test generate lint bench bench-smoke fuzz
+
+build:
+	$(GO) build -o bin/jobcluster ./cmd/jobcluster
+
+test: lint
+	$(GO) test -race -count=1 -timeout 14m ./...
+
+lint:
+	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt: files above need formatting"; exit 1)
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# generate rebuilds the protobuf code with pinned generators and Debian's protoc.
+generate:
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH="$$($(GO) env GOPATH)/bin:$$PATH" protoc -I api \
+		--go_out=api --go_opt=paths=source_relative \
+		--go-grpc_out=api --go-grpc_opt=paths=source_relative \
+		api/jobcluster.proto
