@@ -35,21 +35,22 @@ const (
 type CommandType int32
 
 const (
-	CommandType_COMMAND_TYPE_INVALID           CommandType = 0
-	CommandType_COMMAND_TYPE_UPSERT_JOB        CommandType = 1
-	CommandType_COMMAND_TYPE_DELETE_JOB        CommandType = 2
-	CommandType_COMMAND_TYPE_UPSERT_CRON_JOB   CommandType = 3
-	CommandType_COMMAND_TYPE_DELETE_CRON_JOB   CommandType = 4
-	CommandType_COMMAND_TYPE_CREATE_PODS       CommandType = 5
-	CommandType_COMMAND_TYPE_UPDATE_POD_STATUS CommandType = 6
-	CommandType_COMMAND_TYPE_STOP_PODS         CommandType = 7
-	CommandType_COMMAND_TYPE_DELETE_PODS       CommandType = 8
-	CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS CommandType = 9
-	CommandType_COMMAND_TYPE_UPSERT_NODE       CommandType = 10
-	CommandType_COMMAND_TYPE_DELETE_NODE       CommandType = 11
-	CommandType_COMMAND_TYPE_RECORD_EVENTS     CommandType = 12
-	CommandType_COMMAND_TYPE_BIND_PODS         CommandType = 13
-	CommandType_COMMAND_TYPE_CRON_DECISION     CommandType = 14
+	CommandType_COMMAND_TYPE_INVALID                CommandType = 0
+	CommandType_COMMAND_TYPE_UPSERT_JOB             CommandType = 1
+	CommandType_COMMAND_TYPE_DELETE_JOB             CommandType = 2
+	CommandType_COMMAND_TYPE_UPSERT_CRON_JOB        CommandType = 3
+	CommandType_COMMAND_TYPE_DELETE_CRON_JOB        CommandType = 4
+	CommandType_COMMAND_TYPE_CREATE_PODS            CommandType = 5
+	CommandType_COMMAND_TYPE_UPDATE_POD_STATUS      CommandType = 6
+	CommandType_COMMAND_TYPE_STOP_PODS              CommandType = 7
+	CommandType_COMMAND_TYPE_DELETE_PODS            CommandType = 8
+	CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS      CommandType = 9
+	CommandType_COMMAND_TYPE_UPSERT_NODE            CommandType = 10
+	CommandType_COMMAND_TYPE_DELETE_NODE            CommandType = 11
+	CommandType_COMMAND_TYPE_RECORD_EVENTS          CommandType = 12
+	CommandType_COMMAND_TYPE_BIND_PODS              CommandType = 13
+	CommandType_COMMAND_TYPE_CRON_DECISION          CommandType = 14
+	CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS CommandType = 15
 )
 
 // Enum value maps for CommandType.
@@ -70,23 +71,25 @@ var (
 		12: "COMMAND_TYPE_RECORD_EVENTS",
 		13: "COMMAND_TYPE_BIND_PODS",
 		14: "COMMAND_TYPE_CRON_DECISION",
+		15: "COMMAND_TYPE_UPDATE_CRON_JOB_STATUS",
 	}
 	CommandType_value = map[string]int32{
-		"COMMAND_TYPE_INVALID":           0,
-		"COMMAND_TYPE_UPSERT_JOB":        1,
-		"COMMAND_TYPE_DELETE_JOB":        2,
-		"COMMAND_TYPE_UPSERT_CRON_JOB":   3,
-		"COMMAND_TYPE_DELETE_CRON_JOB":   4,
-		"COMMAND_TYPE_CREATE_PODS":       5,
-		"COMMAND_TYPE_UPDATE_POD_STATUS": 6,
-		"COMMAND_TYPE_STOP_PODS":         7,
-		"COMMAND_TYPE_DELETE_PODS":       8,
-		"COMMAND_TYPE_UPDATE_JOB_STATUS": 9,
-		"COMMAND_TYPE_UPSERT_NODE":       10,
-		"COMMAND_TYPE_DELETE_NODE":       11,
-		"COMMAND_TYPE_RECORD_EVENTS":     12,
-		"COMMAND_TYPE_BIND_PODS":         13,
-		"COMMAND_TYPE_CRON_DECISION":     14,
+		"COMMAND_TYPE_INVALID":                0,
+		"COMMAND_TYPE_UPSERT_JOB":             1,
+		"COMMAND_TYPE_DELETE_JOB":             2,
+		"COMMAND_TYPE_UPSERT_CRON_JOB":        3,
+		"COMMAND_TYPE_DELETE_CRON_JOB":        4,
+		"COMMAND_TYPE_CREATE_PODS":            5,
+		"COMMAND_TYPE_UPDATE_POD_STATUS":      6,
+		"COMMAND_TYPE_STOP_PODS":              7,
+		"COMMAND_TYPE_DELETE_PODS":            8,
+		"COMMAND_TYPE_UPDATE_JOB_STATUS":      9,
+		"COMMAND_TYPE_UPSERT_NODE":            10,
+		"COMMAND_TYPE_DELETE_NODE":            11,
+		"COMMAND_TYPE_RECORD_EVENTS":          12,
+		"COMMAND_TYPE_BIND_PODS":              13,
+		"COMMAND_TYPE_CRON_DECISION":          14,
+		"COMMAND_TYPE_UPDATE_CRON_JOB_STATUS": 15,
 	}
 )
 
@@ -2691,8 +2694,11 @@ type MemberMeta struct {
 	Labels          map[string]string      `protobuf:"bytes,4,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`     // agents only
 	Capacity        map[string]string      `protobuf:"bytes,5,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"` // agents only: cpu, memory, pods
 	BootstrapExpect int32                  `protobuf:"varint,6,opt,name=bootstrap_expect,json=bootstrapExpect,proto3" json:"bootstrap_expect,omitempty"`                                     // servers only
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// leaving is set just before a graceful leave, so the others record the
+	// member as left rather than failed.
+	Leaving       bool `protobuf:"varint,7,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MemberMeta) Reset() {
@@ -2765,6 +2771,13 @@ func (x *MemberMeta) GetBootstrapExpect() int32 {
 		return x.BootstrapExpect
 	}
 	return 0
+}
+
+func (x *MemberMeta) GetLeaving() bool {
+	if x != nil {
+		return x.Leaving
+	}
+	return false
 }
 
 // UpsertJob creates a Job, or replaces an existing one's spec. With
@@ -3635,6 +3648,68 @@ func (x *CronDecision) GetDecidedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// UpdateCronJobStatus replaces a CronJob's active list and last successful
+// time; lastScheduleTime only ever moves forward.
+type UpdateCronJobStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Uid           string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	Status        *CronJobStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCronJobStatus) Reset() {
+	*x = UpdateCronJobStatus{}
+	mi := &file_jobcluster_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCronJobStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCronJobStatus) ProtoMessage() {}
+
+func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCronJobStatus.ProtoReflect.Descriptor instead.
+func (*UpdateCronJobStatus) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *UpdateCronJobStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCronJobStatus) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+func (x *UpdateCronJobStatus) GetStatus() *CronJobStatus {
+	if x != nil {
+		return x.Status
+	}
+	return nil
+}
+
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Type  CommandType            `protobuf:"varint,1,opt,name=type,proto3,enum=jobcluster.v1.CommandType" json:"type,omitempty"`
@@ -3654,6 +3729,7 @@ type Command struct {
 	//	*Command_RecordEvents
 	//	*Command_BindPods
 	//	*Command_CronDecision
+	//	*Command_UpdateCronJobStatus
 	Payload       isCommand_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3661,7 +3737,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3673,7 +3749,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3686,7 +3762,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{50}
+	return file_jobcluster_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Command) GetType() CommandType {
@@ -3829,6 +3905,15 @@ func (x *Command) GetCronDecision() *CronDecision {
 	return nil
 }
 
+func (x *Command) GetUpdateCronJobStatus() *UpdateCronJobStatus {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_UpdateCronJobStatus); ok {
+			return x.UpdateCronJobStatus
+		}
+	}
+	return nil
+}
+
 type isCommand_Payload interface {
 	isCommand_Payload()
 }
@@ -3889,6 +3974,10 @@ type Command_CronDecision struct {
 	CronDecision *CronDecision `protobuf:"bytes,15,opt,name=cron_decision,json=cronDecision,proto3,oneof"`
 }
 
+type Command_UpdateCronJobStatus struct {
+	UpdateCronJobStatus *UpdateCronJobStatus `protobuf:"bytes,16,opt,name=update_cron_job_status,json=updateCronJobStatus,proto3,oneof"`
+}
+
 func (*Command_UpsertJob) isCommand_Payload() {}
 
 func (*Command_DeleteJob) isCommand_Payload() {}
@@ -3917,6 +4006,8 @@ func (*Command_BindPods) isCommand_Payload() {}
 
 func (*Command_CronDecision) isCommand_Payload() {}
 
+func (*Command_UpdateCronJobStatus) isCommand_Payload() {}
+
 // CommandBatch is the data of one Raft log entry: commands that arrived
 // together are applied together, in order.
 type CommandBatch struct {
@@ -3928,7 +4019,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3940,7 +4031,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3953,7 +4044,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{51}
+	return file_jobcluster_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -3975,7 +4066,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3987,7 +4078,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4000,7 +4091,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{52}
+	return file_jobcluster_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -4018,17 +4109,22 @@ func (x *SubmitRequest) GetApply() bool {
 }
 
 type SubmitResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"` // created, configured, unchanged
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Kind   string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name   string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Action string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"` // created, configured, unchanged
+	// error is set when this object was refused (for example it already
+	// exists); the others of the request are still applied.
+	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
+	// code is the gRPC status code name of error ("AlreadyExists", "Invalid").
+	Code          string `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4040,7 +4136,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4053,7 +4149,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{53}
+	return file_jobcluster_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -4077,6 +4173,20 @@ func (x *SubmitResult) GetAction() string {
 	return ""
 }
 
+func (x *SubmitResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SubmitResult) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
 type SubmitResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Results       []*SubmitResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
@@ -4086,7 +4196,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4098,7 +4208,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4111,7 +4221,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{54}
+	return file_jobcluster_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -4131,7 +4241,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4143,7 +4253,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4156,7 +4266,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{55}
+	return file_jobcluster_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -4186,7 +4296,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4198,7 +4308,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4211,7 +4321,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{56}
+	return file_jobcluster_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -4252,7 +4362,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4264,7 +4374,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4277,7 +4387,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{57}
+	return file_jobcluster_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -4304,7 +4414,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4316,7 +4426,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4329,7 +4439,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{58}
+	return file_jobcluster_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -4354,7 +4464,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4366,7 +4476,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4379,18 +4489,21 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{59}
+	return file_jobcluster_proto_rawDescGZIP(), []int{60}
 }
 
 type MembersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// local asks a server for its own entry only (servers use it to fill in
+	// each other's Raft state).
+	Local         bool `protobuf:"varint,1,opt,name=local,proto3" json:"local,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4402,7 +4515,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4415,7 +4528,14 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{60}
+	return file_jobcluster_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *MembersRequest) GetLocal() bool {
+	if x != nil {
+		return x.Local
+	}
+	return false
 }
 
 type Member struct {
@@ -4433,7 +4553,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4445,7 +4565,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4458,7 +4578,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{61}
+	return file_jobcluster_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Member) GetName() string {
@@ -4519,7 +4639,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4531,7 +4651,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4544,7 +4664,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{62}
+	return file_jobcluster_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -4565,7 +4685,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4577,7 +4697,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4590,7 +4710,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{63}
+	return file_jobcluster_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -4623,7 +4743,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4635,7 +4755,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4648,7 +4768,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{64}
+	return file_jobcluster_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -4668,7 +4788,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4680,7 +4800,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4693,7 +4813,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{65}
+	return file_jobcluster_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -4722,7 +4842,7 @@ type PodSet struct {
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4734,7 +4854,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4747,7 +4867,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{66}
+	return file_jobcluster_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -4774,7 +4894,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4786,7 +4906,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4799,7 +4919,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{67}
+	return file_jobcluster_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -4824,7 +4944,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4836,7 +4956,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4849,7 +4969,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{68}
+	return file_jobcluster_proto_rawDescGZIP(), []int{69}
 }
 
 type HeartbeatRequest struct {
@@ -4861,7 +4981,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4873,7 +4993,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4886,7 +5006,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{69}
+	return file_jobcluster_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -4907,7 +5027,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4919,7 +5039,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4932,7 +5052,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{70}
+	return file_jobcluster_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -4953,7 +5073,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4965,7 +5085,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4978,7 +5098,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{71}
+	return file_jobcluster_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -5286,7 +5406,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x03pod\x18\x03 \x01(\v2\x12.jobcluster.v1.PodH\x00R\x03pod\x12)\n" +
 	"\x04node\x18\x04 \x01(\v2\x13.jobcluster.v1.NodeH\x00R\x04node\x12,\n" +
 	"\x05event\x18\x05 \x01(\v2\x14.jobcluster.v1.EventH\x00R\x05eventB\x06\n" +
-	"\x04kind\"\xff\x02\n" +
+	"\x04kind\"\x99\x03\n" +
 	"\n" +
 	"MemberMeta\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x19\n" +
@@ -5294,7 +5414,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\traft_addr\x18\x03 \x01(\tR\braftAddr\x12=\n" +
 	"\x06labels\x18\x04 \x03(\v2%.jobcluster.v1.MemberMeta.LabelsEntryR\x06labels\x12C\n" +
 	"\bcapacity\x18\x05 \x03(\v2'.jobcluster.v1.MemberMeta.CapacityEntryR\bcapacity\x12)\n" +
-	"\x10bootstrap_expect\x18\x06 \x01(\x05R\x0fbootstrapExpect\x1a9\n" +
+	"\x10bootstrap_expect\x18\x06 \x01(\x05R\x0fbootstrapExpect\x12\x18\n" +
+	"\aleaving\x18\a \x01(\bR\aleaving\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a;\n" +
@@ -5358,7 +5479,11 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x03job\x18\x04 \x01(\v2\x12.jobcluster.v1.JobR\x03job\x12!\n" +
 	"\freplace_jobs\x18\x05 \x03(\tR\vreplaceJobs\x129\n" +
 	"\n" +
-	"decided_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\"\xd6\a\n" +
+	"decided_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\"q\n" +
+	"\x13UpdateCronJobStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\tR\x03uid\x124\n" +
+	"\x06status\x18\x03 \x01(\v2\x1c.jobcluster.v1.CronJobStatusR\x06status\"\xb1\b\n" +
 	"\aCommand\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.jobcluster.v1.CommandTypeR\x04type\x129\n" +
 	"\n" +
@@ -5381,17 +5506,20 @@ const file_jobcluster_proto_rawDesc = "" +
 	"deleteNode\x12B\n" +
 	"\rrecord_events\x18\r \x01(\v2\x1b.jobcluster.v1.RecordEventsH\x00R\frecordEvents\x126\n" +
 	"\tbind_pods\x18\x0e \x01(\v2\x17.jobcluster.v1.BindPodsH\x00R\bbindPods\x12B\n" +
-	"\rcron_decision\x18\x0f \x01(\v2\x1b.jobcluster.v1.CronDecisionH\x00R\fcronDecisionB\t\n" +
+	"\rcron_decision\x18\x0f \x01(\v2\x1b.jobcluster.v1.CronDecisionH\x00R\fcronDecision\x12Y\n" +
+	"\x16update_cron_job_status\x18\x10 \x01(\v2\".jobcluster.v1.UpdateCronJobStatusH\x00R\x13updateCronJobStatusB\t\n" +
 	"\apayload\"B\n" +
 	"\fCommandBatch\x122\n" +
 	"\bcommands\x18\x01 \x03(\v2\x16.jobcluster.v1.CommandR\bcommands\"V\n" +
 	"\rSubmitRequest\x12/\n" +
 	"\aobjects\x18\x01 \x03(\v2\x15.jobcluster.v1.ObjectR\aobjects\x12\x14\n" +
-	"\x05apply\x18\x02 \x01(\bR\x05apply\"N\n" +
+	"\x05apply\x18\x02 \x01(\bR\x05apply\"x\n" +
 	"\fSubmitResult\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06action\x18\x03 \x01(\tR\x06action\"G\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\x12\x14\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
+	"\x04code\x18\x05 \x01(\tR\x04code\"G\n" +
 	"\x0eSubmitResponse\x125\n" +
 	"\aresults\x18\x01 \x03(\v2\x1b.jobcluster.v1.SubmitResultR\aresults\"4\n" +
 	"\n" +
@@ -5409,8 +5537,9 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\rDeleteRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"\x10\n" +
-	"\x0eDeleteResponse\"\x10\n" +
-	"\x0eMembersRequest\"\xbe\x01\n" +
+	"\x0eDeleteResponse\"&\n" +
+	"\x0eMembersRequest\x12\x14\n" +
+	"\x05local\x18\x01 \x01(\bR\x05local\"\xbe\x01\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
@@ -5445,7 +5574,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x18CreateJobFromCronRequest\x12\x19\n" +
 	"\bcron_job\x18\x01 \x01(\tR\acronJob\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x14\n" +
-	"\x05force\x18\x03 \x01(\bR\x05force*\xdd\x03\n" +
+	"\x05force\x18\x03 \x01(\bR\x05force*\x86\x04\n" +
 	"\vCommandType\x12\x18\n" +
 	"\x14COMMAND_TYPE_INVALID\x10\x00\x12\x1b\n" +
 	"\x17COMMAND_TYPE_UPSERT_JOB\x10\x01\x12\x1b\n" +
@@ -5462,7 +5591,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x18COMMAND_TYPE_DELETE_NODE\x10\v\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_RECORD_EVENTS\x10\f\x12\x1a\n" +
 	"\x16COMMAND_TYPE_BIND_PODS\x10\r\x12\x1e\n" +
-	"\x1aCOMMAND_TYPE_CRON_DECISION\x10\x0e2\xf0\x05\n" +
+	"\x1aCOMMAND_TYPE_CRON_DECISION\x10\x0e\x12'\n" +
+	"#COMMAND_TYPE_UPDATE_CRON_JOB_STATUS\x10\x0f2\xf0\x05\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -5490,7 +5620,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 82)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                 // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),               // 1: jobcluster.v1.ObjectMeta
@@ -5543,63 +5673,64 @@ var file_jobcluster_proto_goTypes = []any{
 	(*PodBinding)(nil),               // 48: jobcluster.v1.PodBinding
 	(*BindPods)(nil),                 // 49: jobcluster.v1.BindPods
 	(*CronDecision)(nil),             // 50: jobcluster.v1.CronDecision
-	(*Command)(nil),                  // 51: jobcluster.v1.Command
-	(*CommandBatch)(nil),             // 52: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),            // 53: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),             // 54: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),           // 55: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),               // 56: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),              // 57: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),             // 58: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),            // 59: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),           // 60: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),           // 61: jobcluster.v1.MembersRequest
-	(*Member)(nil),                   // 62: jobcluster.v1.Member
-	(*MembersResponse)(nil),          // 63: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),              // 64: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                 // 65: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),         // 66: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                   // 67: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),   // 68: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),  // 69: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),         // 70: jobcluster.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),        // 71: jobcluster.v1.HeartbeatResponse
-	(*CreateJobFromCronRequest)(nil), // 72: jobcluster.v1.CreateJobFromCronRequest
-	nil,                              // 73: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                              // 74: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 75: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 76: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 77: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 78: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 79: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                              // 80: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                              // 81: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                              // 82: jobcluster.v1.MemberMeta.CapacityEntry
-	(*timestamppb.Timestamp)(nil),    // 83: google.protobuf.Timestamp
+	(*UpdateCronJobStatus)(nil),      // 51: jobcluster.v1.UpdateCronJobStatus
+	(*Command)(nil),                  // 52: jobcluster.v1.Command
+	(*CommandBatch)(nil),             // 53: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),            // 54: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),             // 55: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),           // 56: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),               // 57: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),              // 58: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),             // 59: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),            // 60: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),           // 61: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),           // 62: jobcluster.v1.MembersRequest
+	(*Member)(nil),                   // 63: jobcluster.v1.Member
+	(*MembersResponse)(nil),          // 64: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),              // 65: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                 // 66: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),         // 67: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                   // 68: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),   // 69: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),  // 70: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),         // 71: jobcluster.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),        // 72: jobcluster.v1.HeartbeatResponse
+	(*CreateJobFromCronRequest)(nil), // 73: jobcluster.v1.CreateJobFromCronRequest
+	nil,                              // 74: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                              // 75: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 76: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                              // 77: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 78: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 79: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 80: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                              // 81: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                              // 82: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                              // 83: jobcluster.v1.MemberMeta.CapacityEntry
+	(*timestamppb.Timestamp)(nil),    // 84: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	83,  // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	73,  // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	74,  // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	84,  // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	74,  // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	75,  // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	83,  // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	75,  // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	84,  // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	76,  // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
-	76,  // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	77,  // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	77,  // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	78,  // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 9: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	6,   // 10: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	7,   // 11: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	78,  // 12: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	79,  // 12: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	1,   // 13: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
 	8,   // 14: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
 	4,   // 15: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
 	9,   // 16: jobcluster.v1.JobSpec.template:type_name -> jobcluster.v1.PodTemplateSpec
-	83,  // 17: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	83,  // 18: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	84,  // 17: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	84,  // 18: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	83,  // 20: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	83,  // 21: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	84,  // 20: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	84,  // 21: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 22: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	10,  // 23: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	12,  // 24: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -5607,30 +5738,30 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 26: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	14,  // 27: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	15,  // 28: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	83,  // 29: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	83,  // 30: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	84,  // 29: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	84,  // 30: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
 	1,   // 31: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
 	16,  // 32: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
 	17,  // 33: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	83,  // 34: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	83,  // 35: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	83,  // 36: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	84,  // 34: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	84,  // 35: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	84,  // 36: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	19,  // 37: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
 	20,  // 38: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
 	21,  // 39: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
 	22,  // 40: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
 	22,  // 41: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	83,  // 42: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	84,  // 42: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	24,  // 43: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	83,  // 44: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	84,  // 44: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	23,  // 45: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
 	1,   // 46: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
 	8,   // 47: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
 	25,  // 48: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	83,  // 49: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	83,  // 50: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	79,  // 51: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	80,  // 52: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	84,  // 49: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	84,  // 50: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	80,  // 51: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	81,  // 52: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
 	28,  // 53: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
 	29,  // 54: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
 	1,   // 55: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -5638,78 +5769,80 @@ var file_jobcluster_proto_depIdxs = []int32{
 	30,  // 57: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
 	1,   // 58: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
 	15,  // 59: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	83,  // 60: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	83,  // 61: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	84,  // 60: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	84,  // 61: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	13,  // 62: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
 	18,  // 63: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
 	26,  // 64: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
 	31,  // 65: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
 	32,  // 66: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
-	81,  // 67: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	82,  // 68: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	82,  // 67: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	83,  // 68: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
 	13,  // 69: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
 	18,  // 70: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
 	26,  // 71: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
 	25,  // 72: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
 	40,  // 73: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	83,  // 74: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	84,  // 74: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
 	12,  // 75: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
 	31,  // 76: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
 	32,  // 77: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
 	48,  // 78: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	83,  // 79: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	83,  // 80: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	84,  // 79: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	84,  // 80: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
 	13,  // 81: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	83,  // 82: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	0,   // 83: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
-	35,  // 84: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
-	36,  // 85: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
-	37,  // 86: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
-	38,  // 87: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
-	39,  // 88: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
-	41,  // 89: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
-	42,  // 90: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
-	43,  // 91: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
-	44,  // 92: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
-	45,  // 93: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
-	46,  // 94: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
-	47,  // 95: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
-	49,  // 96: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
-	50,  // 97: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
-	51,  // 98: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	33,  // 99: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	54,  // 100: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	33,  // 101: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	62,  // 102: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	26,  // 103: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	40,  // 104: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	53,  // 105: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	56,  // 106: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	57,  // 107: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	59,  // 108: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	61,  // 109: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	64,  // 110: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	72,  // 111: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	66,  // 112: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	68,  // 113: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	70,  // 114: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	64,  // 115: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	55,  // 116: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	33,  // 117: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	58,  // 118: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	60,  // 119: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	63,  // 120: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	65,  // 121: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	55,  // 122: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	67,  // 123: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	69,  // 124: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	71,  // 125: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	65,  // 126: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	116, // [116:127] is the sub-list for method output_type
-	105, // [105:116] is the sub-list for method input_type
-	105, // [105:105] is the sub-list for extension type_name
-	105, // [105:105] is the sub-list for extension extendee
-	0,   // [0:105] is the sub-list for field type_name
+	84,  // 82: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	17,  // 83: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
+	0,   // 84: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
+	35,  // 85: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
+	36,  // 86: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
+	37,  // 87: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
+	38,  // 88: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
+	39,  // 89: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
+	41,  // 90: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
+	42,  // 91: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
+	43,  // 92: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
+	44,  // 93: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
+	45,  // 94: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
+	46,  // 95: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
+	47,  // 96: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
+	49,  // 97: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
+	50,  // 98: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
+	51,  // 99: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
+	52,  // 100: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	33,  // 101: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	55,  // 102: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	33,  // 103: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	63,  // 104: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	26,  // 105: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	40,  // 106: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	54,  // 107: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	57,  // 108: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	58,  // 109: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	60,  // 110: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	62,  // 111: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	65,  // 112: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	73,  // 113: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	67,  // 114: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	69,  // 115: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	71,  // 116: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	65,  // 117: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	56,  // 118: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	33,  // 119: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	59,  // 120: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	61,  // 121: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	64,  // 122: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	66,  // 123: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	56,  // 124: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	68,  // 125: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	70,  // 126: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	72,  // 127: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	66,  // 128: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	118, // [118:129] is the sub-list for method output_type
+	107, // [107:118] is the sub-list for method input_type
+	107, // [107:107] is the sub-list for extension type_name
+	107, // [107:107] is the sub-list for extension extendee
+	0,   // [0:107] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -5730,7 +5863,7 @@ func file_jobcluster_proto_init() {
 		(*Object_Node)(nil),
 		(*Object_Event)(nil),
 	}
-	file_jobcluster_proto_msgTypes[50].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[51].OneofWrappers = []any{
 		(*Command_UpsertJob)(nil),
 		(*Command_DeleteJob)(nil),
 		(*Command_UpsertCronJob)(nil),
@@ -5745,6 +5878,7 @@ func file_jobcluster_proto_init() {
 		(*Command_RecordEvents)(nil),
 		(*Command_BindPods)(nil),
 		(*Command_CronDecision)(nil),
+		(*Command_UpdateCronJobStatus)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -5752,7 +5886,7 @@ func file_jobcluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   82,
+			NumMessages:   83,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -1,0 +1,280 @@
+// Package agent runs the pods that the servers bind to this node as real
+// processes, reports their status, and fences itself when it loses
+// contact with the servers.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/gossip"
+)
+
+const (
+	defaultLeaseTTL       = 3 * time.Second
+	defaultRestartBackoff = 10 * time.Second
+	defaultMaxPods        = 110
+	// shutdownGrace bounds the grace period pods get when the agent stops.
+	shutdownGrace = 5 * time.Second
+	// flushTimeout bounds how long a stopping agent tries to report.
+	flushTimeout = 2 * time.Second
+	// logRetention is how long the logs of a forgotten pod are kept.
+	logRetention  = 24 * time.Hour
+	sweepInterval = time.Hour
+)
+
+// Config configures an agent.
+type Config struct {
+	// Name is the node name, unique in the cluster.
+	Name string
+	// DataDir holds the pods' journal, logs and working directories.
+	DataDir string
+	// RPCAddr is the listen address of the Agent gRPC service (logs).
+	RPCAddr string
+	// GossipAddr is the gossip address to bind and advertise.
+	GossipAddr string
+	// Join lists gossip addresses of other members.
+	Join []string
+	// Labels are the node's labels.
+	Labels map[string]string
+	// CPUMillis, MemoryBytes and MaxPods are the capacity the node offers;
+	// zero means what the machine has (and 110 pods).
+	CPUMillis   int64
+	MemoryBytes int64
+	MaxPods     int
+	// LeaseTTL is how long the node may run pods without a successful
+	// heartbeat until a server names another duration; default 3 s.
+	LeaseTTL time.Duration
+	// RestartBackoff is the first delay before a failed container of a
+	// restartPolicy OnFailure pod is restarted; default 10 s.
+	RestartBackoff time.Duration
+	Logger         *slog.Logger
+	// Runtime runs the containers; nil means the process runtime.
+	Runtime Runtime
+}
+
+// Agent is one node that runs pods.
+type Agent struct {
+	cfg Config
+}
+
+// New checks cfg, fills in defaults and creates the data directory.
+func New(cfg Config) (*Agent, error) {
+	var errs []error
+	if cfg.Name == "" {
+		errs = append(errs, errors.New("agent name is required"))
+	}
+	if cfg.DataDir == "" {
+		errs = append(errs, errors.New("agent data directory is required"))
+	}
+	if cfg.RPCAddr == "" {
+		errs = append(errs, errors.New("agent rpc address is required"))
+	}
+	if cfg.GossipAddr == "" {
+		errs = append(errs, errors.New("agent gossip address is required"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Runtime == nil {
+		cfg.Runtime = NewProcessRuntime()
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = defaultLeaseTTL
+	}
+	if cfg.RestartBackoff <= 0 {
+		cfg.RestartBackoff = defaultRestartBackoff
+	}
+	if cfg.CPUMillis <= 0 {
+		cfg.CPUMillis = machineCPUMillis()
+	}
+	if cfg.MemoryBytes <= 0 {
+		mem, err := machineMemoryBytes()
+		if err != nil {
+			return nil, fmt.Errorf("agent memory capacity: %w", err)
+		}
+		cfg.MemoryBytes = mem
+	}
+	if cfg.MaxPods <= 0 {
+		cfg.MaxPods = defaultMaxPods
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return &Agent{cfg: cfg}, nil
+}
+
+// Run binds the RPC address, joins the cluster and runs the pods bound to
+// this node until ctx ends. Then it stops its pods, reports them Failed
+// (NodeLost) as far as it can, leaves the cluster and returns.
+func (a *Agent) Run(ctx context.Context) error {
+	lis, err := net.Listen("tcp", a.cfg.RPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.RPCAddr, err)
+	}
+	defer lis.Close()
+	g, err := gossip.Start(gossip.Config{
+		Name:     a.cfg.Name,
+		BindAddr: a.cfg.GossipAddr,
+		Join:     a.cfg.Join,
+		Meta: &api.MemberMeta{
+			Role:    gossip.RoleAgent,
+			RpcAddr: lis.Addr().String(),
+			Labels:  a.cfg.Labels,
+			Capacity: map[string]string{
+				"cpu":    strconv.FormatInt(a.cfg.CPUMillis, 10) + "m",
+				"memory": strconv.FormatInt(a.cfg.MemoryBytes, 10),
+				"pods":   strconv.Itoa(a.cfg.MaxPods),
+			},
+		},
+		Logger: a.cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("join cluster: %w", err)
+	}
+	defer g.Shutdown()
+	return a.serve(ctx, lis, gossipMembers{g})
+}
+
+// membership is what the agent needs from gossip.
+type membership interface {
+	serverAddrs() []string
+	changed() <-chan struct{}
+	leave(timeout time.Duration) error
+}
+
+type gossipMembers struct{ g *gossip.Gossip }
+
+func (m gossipMembers) serverAddrs() []string {
+	var addrs []string
+	for _, s := range m.g.AliveServers() {
+		if addr := s.Meta.GetRpcAddr(); addr != "" {
+			addrs = append(addrs, addr)
+		}
+	}
+	return addrs
+}
+
+func (m gossipMembers) changed() <-chan struct{}          { return m.g.Changed() }
+func (m gossipMembers) leave(timeout time.Duration) error { return m.g.Leave(timeout) }
+
+// serve runs the agent on a bound listener with the given view of the
+// cluster.
+func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership) error {
+	logger := a.cfg.Logger.With("node", a.cfg.Name)
+	pool := newServerPool(members.serverAddrs)
+	defer pool.close()
+	srv := &servers{node: a.cfg.Name, pool: pool, logger: logger, resync: make(chan struct{}, 1)}
+
+	var sup *supervisor
+	rep := newReporter(srv.reportStatus, func(uid string) { sup.markReported(uid) }, logger)
+	sup, err := newSupervisor(supervisorConfig{
+		Node:           a.cfg.Name,
+		DataDir:        a.cfg.DataDir,
+		HostIP:         hostIP(lis.Addr().String(), a.cfg.GossipAddr),
+		Runtime:        a.cfg.Runtime,
+		Sink:           rep,
+		Logger:         logger,
+		RestartBackoff: a.cfg.RestartBackoff,
+	})
+	if err != nil {
+		return err
+	}
+
+	grpcServer := grpc.NewServer()
+	api.RegisterAgentServer(grpcServer, newLogService(sup))
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- grpcServer.Serve(lis) }()
+	defer grpcServer.Stop()
+
+	l := &lease{
+		heartbeat: srv.heartbeat,
+		ttl:       a.cfg.LeaseTTL,
+		lost:      sup.fence,
+		renewed: func() {
+			sup.unfence()
+			srv.requestResync()
+		},
+		logger: logger,
+	}
+	loops, stopLoops := context.WithCancel(ctx)
+	defer stopLoops()
+	var wg sync.WaitGroup
+	wg.Go(func() { rep.run(loops) })
+	wg.Go(func() { srv.watch(loops, sup.Sync) })
+	wg.Go(func() { l.run(loops) })
+	wg.Go(func() { housekeep(loops, members, pool, sup.journal, logger) })
+	logger.Info("agent started", "rpc", lis.Addr().String(), "gossip", a.cfg.GossipAddr)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("serve agent rpc: %w", err)
+	}
+	stopLoops()
+	wg.Wait()
+
+	stopCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace+time.Second)
+	defer cancel()
+	if err := sup.shutdown(stopCtx, shutdownGrace); err != nil {
+		logger.Warn("stop pods", "err", err)
+	}
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancelFlush()
+	if err := rep.flush(flushCtx); err != nil {
+		logger.Warn("report final pod statuses", "err", err)
+	}
+	if err := members.leave(time.Second); err != nil {
+		logger.Warn("leave cluster", "err", err)
+	}
+	logger.Info("agent stopped")
+	return runErr
+}
+
+// housekeep closes connections to departed servers and sweeps the logs of
+// long-forgotten pods.
+func housekeep(ctx context.Context, members membership, pool *serverPool, j *journal, logger *slog.Logger) {
+	sweep := time.NewTicker(sweepInterval)
+	defer sweep.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-members.changed():
+			pool.prune()
+		case <-sweep.C:
+			if err := j.sweep(time.Now().Add(-logRetention)); err != nil {
+				logger.Warn("sweep pod directories", "err", err)
+			}
+		}
+	}
+}
+
+// hostIP is the IP address pods see as status.hostIP: the host of the
+// RPC address, else of the gossip address, when it is a specific IP.
+func hostIP(addrs ...string) string {
+	for _, addr := range addrs {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			continue
+		}
+		if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+			return ip.String()
+		}
+	}
+	return ""
+}

@@ -1,0 +1,148 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+const (
+	logSuffix         = ".log"
+	previousLogSuffix = ".previous.log"
+	logChunkSize      = 32 << 10
+	logPollInterval   = 50 * time.Millisecond
+)
+
+func logPath(podDir, container string, previous bool) string {
+	if previous {
+		return filepath.Join(podDir, container+previousLogSuffix)
+	}
+	return filepath.Join(podDir, container+logSuffix)
+}
+
+// openContainerLog opens a fresh log for a run of a container. On a
+// restart in place the log of the run before is kept as the previous log.
+func openContainerLog(podDir, container string, restart bool) (*os.File, error) {
+	path := logPath(podDir, container, false)
+	if restart {
+		err := os.Rename(path, logPath(podDir, container, true))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("keep previous log: %w", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	return f, nil
+}
+
+// logService is the Agent gRPC service: it streams the logs of the pods
+// of this node.
+type logService struct {
+	api.UnimplementedAgentServer
+	sup  *supervisor
+	poll time.Duration
+}
+
+func newLogService(sup *supervisor) *logService {
+	return &logService{sup: sup, poll: logPollInterval}
+}
+
+// Logs streams the log of the pod's first container. With Follow it keeps
+// streaming what the running process appends until the process has ended
+// and everything it wrote was sent.
+func (l *logService) Logs(req *api.LogsRequest, stream api.Agent_LogsServer) error {
+	name := req.GetPod()
+	notFound := status.Errorf(codes.NotFound, "pods %q not found", name)
+	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+		return notFound
+	}
+	rec, runner := l.sup.lookup(name)
+	dir := l.sup.journal.podDir(name)
+	container, ok := logContainer(rec, dir)
+	if !ok {
+		return notFound
+	}
+	f, err := os.Open(logPath(dir, container, req.GetPrevious()))
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && req.GetPrevious():
+		return status.Errorf(codes.NotFound, "previous terminated container %q in pod %q not found", container, name)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return status.Errorf(codes.Internal, "open log of pod %q: %v", name, err)
+	}
+	defer f.Close()
+
+	follow := req.GetFollow() && !req.GetPrevious() && runner != nil
+	buf := make([]byte, logChunkSize)
+	var tick *time.Ticker
+	for {
+		// Look before reading: once the process is seen ended, a read
+		// that finds the end of the file has everything it wrote.
+		alive := follow && runner.containerAlive(container)
+		n, err := f.Read(buf)
+		if n > 0 {
+			if err := stream.Send(&api.LogChunk{Data: append([]byte(nil), buf[:n]...)}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return status.Errorf(codes.Internal, "read log of pod %q: %v", name, err)
+		}
+		if !alive {
+			return nil
+		}
+		if tick == nil {
+			tick = time.NewTicker(l.poll)
+			defer tick.Stop()
+		}
+		select {
+		case <-stream.Context().Done():
+			return stream.Context().Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// logContainer picks the container whose log is streamed: the pod's first
+// one when the pod is known, else the first log in its directory.
+func logContainer(rec *podRecord, dir string) (string, bool) {
+	if rec != nil {
+		rec.mu.Lock()
+		containers := rec.pod.GetSpec().GetContainers()
+		rec.mu.Unlock()
+		if len(containers) > 0 {
+			return containers[0].GetName(), true
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", false
+	}
+	var names []string
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasSuffix(n, logSuffix) && !strings.HasSuffix(n, previousLogSuffix) {
+			names = append(names, strings.TrimSuffix(n, logSuffix))
+		}
+	}
+	if len(names) == 0 {
+		return "", false
+	}
+	sort.Strings(names)
+	return names[0], true
+}

@@ -1,0 +1,384 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+const defaultGracePeriod = 30 * time.Second
+
+// stopRequest asks a pod runner to end its pod: SIGTERM, then SIGKILL once
+// grace has passed (at once for zero). A non-empty reason becomes the
+// pod's status.reason.
+type stopRequest struct {
+	grace   time.Duration
+	reason  string
+	message string
+}
+
+type containerExit struct {
+	index int
+	code  int
+	err   error
+}
+
+// podRunner runs one pod: it starts its containers, restarts them in place
+// for restartPolicy OnFailure, stops them on request, and reports each
+// status change. One goroutine (run) owns the pod's state; other goroutines
+// talk to it through channels and the fields under mu.
+type podRunner struct {
+	sup        *supervisor
+	rec        *podRecord
+	pod        *api.Pod
+	dir        string
+	containers []*containerRun
+	started    time.Time
+
+	exits    chan containerExit
+	restarts chan int
+	stopped  chan struct{} // has a stop request pending, capacity 1
+	done     chan struct{} // closed when run has returned
+
+	stopping   bool
+	stopReason string
+	stopMsg    string
+	killAt     time.Time
+	killed     bool // SIGKILL was sent
+	published  *api.PodStatus
+
+	mu      sync.Mutex
+	pending *stopRequest
+	alive   map[string]bool // containers whose process runs now
+}
+
+func newPodRunner(s *supervisor, rec *podRecord, pod *api.Pod) *podRunner {
+	r := &podRunner{
+		sup:     s,
+		rec:     rec,
+		pod:     pod,
+		dir:     s.journal.podDir(pod.GetMetadata().GetName()),
+		stopped: make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		alive:   map[string]bool{},
+	}
+	for _, c := range pod.GetSpec().GetContainers() {
+		r.containers = append(r.containers, &containerRun{spec: c})
+		// About to start: a log follower that comes early must wait.
+		r.alive[c.GetName()] = true
+	}
+	r.exits = make(chan containerExit, len(r.containers))
+	r.restarts = make(chan int, len(r.containers))
+	return r
+}
+
+func (r *podRunner) name() string { return r.pod.GetMetadata().GetName() }
+
+// stop asks the runner to end the pod. Of several requests the shortest
+// grace wins, and the latest reason.
+func (r *podRunner) stop(req stopRequest) {
+	r.mu.Lock()
+	if r.pending == nil {
+		r.pending = &req
+	} else {
+		r.pending.grace = min(r.pending.grace, req.grace)
+		if req.reason != "" {
+			r.pending.reason, r.pending.message = req.reason, req.message
+		}
+	}
+	r.mu.Unlock()
+	select {
+	case r.stopped <- struct{}{}:
+	default:
+	}
+}
+
+// containerAlive tells whether the container's process runs now.
+func (r *podRunner) containerAlive(container string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.alive[container]
+}
+
+func (r *podRunner) setAllDead() {
+	r.mu.Lock()
+	clear(r.alive)
+	r.mu.Unlock()
+}
+
+func (r *podRunner) setAlive(container string, alive bool) {
+	r.mu.Lock()
+	r.alive[container] = alive
+	r.mu.Unlock()
+}
+
+func (r *podRunner) run() {
+	defer close(r.done)
+	r.started = r.sup.now()
+	if err := r.prepare(); err != nil {
+		// Without the journal entry the pod could run twice after a
+		// restart, so it does not run at all.
+		r.sup.logger.Error("prepare pod", "pod", r.name(), "err", err)
+		final := lostStatus(r.pod, r.sup.hostIP, r.started, r.sup.now(), err.Error())
+		final.Reason = ""
+		r.finish(final)
+		return
+	}
+	defer r.setAllDead()
+	for i := range r.containers {
+		r.startContainer(i)
+	}
+	var deadline <-chan time.Time
+	if secs := r.pod.GetSpec().ActiveDeadlineSeconds; secs != nil {
+		t := time.NewTimer(time.Duration(*secs)*time.Second - r.sup.now().Sub(r.started))
+		defer t.Stop()
+		deadline = t.C
+	}
+	killTimer := time.NewTimer(time.Hour)
+	killTimer.Stop()
+	defer killTimer.Stop()
+	for !r.finished() {
+		r.publish()
+		select {
+		case ex := <-r.exits:
+			r.exited(ex)
+		case i := <-r.restarts:
+			if !r.stopping && !r.containers[i].done {
+				r.startContainer(i)
+			}
+		case <-r.stopped:
+			r.beginStop(killTimer)
+		case <-killTimer.C:
+			r.signalAll(syscall.SIGKILL)
+		case <-deadline:
+			deadline = nil
+			r.stop(stopRequest{
+				grace:   r.gracePeriod(),
+				reason:  reasonDeadlineExceeded,
+				message: "Pod was active on the node longer than the specified deadline",
+			})
+		}
+	}
+	final := buildStatus(podPhase(r.containers), r.sup.hostIP, r.started, r.containers)
+	if final.Phase == phaseFailed && r.stopReason != "" {
+		final.Reason, final.Message = r.stopReason, r.stopMsg
+	}
+	r.finish(final)
+}
+
+// prepare gives the pod a fresh directory and journals it before anything
+// runs.
+func (r *podRunner) prepare() error {
+	if err := os.RemoveAll(r.dir); err != nil {
+		return fmt.Errorf("clear pod directory: %w", err)
+	}
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return fmt.Errorf("create pod directory: %w", err)
+	}
+	if err := syncDir(filepath.Dir(r.dir)); err != nil {
+		return fmt.Errorf("create pod directory: %w", err)
+	}
+	r.rec.mu.Lock()
+	r.rec.started = r.started
+	r.rec.mu.Unlock()
+	return r.sup.journal.save(r.rec, true)
+}
+
+func (r *podRunner) finished() bool {
+	for _, c := range r.containers {
+		if !c.done {
+			return false
+		}
+	}
+	return true
+}
+
+// finish journals the final status, then hands it to the reporter.
+func (r *podRunner) finish(final *api.PodStatus) {
+	r.rec.mu.Lock()
+	r.rec.final = final
+	r.rec.mu.Unlock()
+	if err := r.sup.journal.save(r.rec, true); err != nil {
+		r.sup.logger.Error("journal final status", "pod", r.name(), "err", err)
+	}
+	r.sup.runnerDone(r)
+	r.sup.report(r.rec.uid, r.name(), final)
+}
+
+// publish reports the pod's status if it changed since the last report.
+func (r *podRunner) publish() {
+	st := buildStatus(phaseRunning, r.sup.hostIP, r.started, r.containers)
+	if proto.Equal(st, r.published) {
+		return
+	}
+	r.published = st
+	r.sup.report(r.rec.uid, r.name(), st)
+}
+
+func (r *podRunner) gracePeriod() time.Duration {
+	if g := r.pod.GetSpec().TerminationGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	return defaultGracePeriod
+}
+
+func (r *podRunner) startContainer(i int) {
+	c := r.containers[i]
+	now := r.sup.now()
+	if c.state != nil {
+		// A restart in place: the failed run is the last state.
+		c.restarts++
+	}
+	proc, err := r.launch(c)
+	if err != nil {
+		r.sup.logger.Warn("start container", "pod", r.name(), "container", c.spec.GetName(), "err", err)
+		c.state = terminatedState(128, reasonStartError, err.Error(), now, now)
+		r.setAlive(c.spec.GetName(), false)
+		r.afterRun(i, 128, 0)
+		return
+	}
+	c.proc = proc
+	c.startedAt = now
+	c.state = &api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: timestamppb.New(now)}}
+	r.setAlive(c.spec.GetName(), true)
+	r.rec.mu.Lock()
+	if r.rec.processes == nil {
+		r.rec.processes = map[string]string{}
+	}
+	r.rec.processes[c.spec.GetName()] = proc.ID()
+	r.rec.mu.Unlock()
+	if err := r.sup.journal.save(r.rec, false); err != nil {
+		r.sup.logger.Error("journal process", "pod", r.name(), "err", err)
+	}
+	go func() {
+		code, err := proc.Wait()
+		r.exits <- containerExit{index: i, code: code, err: err}
+	}()
+	if r.stopping {
+		// A stop arrived while the process was starting.
+		r.signal(c, syscall.SIGTERM)
+	}
+}
+
+// launch opens the container's log and starts its process.
+func (r *podRunner) launch(c *containerRun) (Process, error) {
+	logFile, err := openContainerLog(r.dir, c.spec.GetName(), c.state != nil)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	dir := c.spec.GetWorkingDir()
+	if dir == "" {
+		dir = filepath.Join(r.dir, workDir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create working directory: %w", err)
+		}
+	}
+	env, argv := containerEnv(r.pod, c.spec, r.sup.node)
+	return r.sup.runtime.Start(context.Background(), ProcessSpec{Command: argv, Env: env, Dir: dir, Stdout: logFile})
+}
+
+func (r *podRunner) exited(ex containerExit) {
+	c := r.containers[ex.index]
+	c.proc = nil
+	r.setAlive(c.spec.GetName(), false)
+	if ex.err != nil {
+		r.sup.logger.Warn("wait for container", "pod", r.name(), "container", c.spec.GetName(), "err", ex.err)
+	}
+	reason := reasonError
+	switch {
+	case ex.code == 0:
+		reason = reasonCompleted
+	case r.killed && ex.code == 128+int(syscall.SIGKILL):
+		reason = reasonKilled
+	}
+	c.state = terminatedState(ex.code, reason, "", c.startedAt, r.sup.now())
+	if r.stopping && ex.code > 128 {
+		c.state.Terminated.Signal = int32(ex.code - 128)
+	}
+	r.afterRun(ex.index, ex.code, r.sup.now().Sub(c.startedAt))
+}
+
+// afterRun decides what follows a container's run that ended with code
+// after running for ran: done, or a restart in place after a back-off.
+func (r *podRunner) afterRun(i, code int, ran time.Duration) {
+	c := r.containers[i]
+	if code == 0 || r.stopping || r.pod.GetSpec().GetRestartPolicy() != "OnFailure" {
+		c.done = true
+		return
+	}
+	delay := c.nextBackoff(r.sup.restartBackoff, ran)
+	c.lastState = c.state
+	c.state = &api.ContainerState{Waiting: &api.ContainerStateWaiting{
+		Reason:  reasonCrashLoopBackOff,
+		Message: backoffMessage(delay, c.spec.GetName(), r.name()),
+	}}
+	c.restart = time.AfterFunc(delay, func() { r.restarts <- i })
+}
+
+// beginStop applies the pending stop request: pending restarts are
+// dropped, running processes get SIGTERM, and SIGKILL follows after the
+// grace period (at once for zero).
+func (r *podRunner) beginStop(killTimer *time.Timer) {
+	r.mu.Lock()
+	req := r.pending
+	r.pending = nil
+	r.mu.Unlock()
+	if req == nil {
+		return
+	}
+	if req.reason != "" || r.stopReason == "" {
+		r.stopReason, r.stopMsg = req.reason, req.message
+	}
+	first := !r.stopping
+	r.stopping = true
+	for _, c := range r.containers {
+		if !c.done && !c.running() {
+			// It was waiting to restart: its last run is its end.
+			if c.restart != nil {
+				c.restart.Stop()
+			}
+			c.state, c.lastState = c.lastState, nil
+			c.done = true
+		}
+	}
+	now := r.sup.now()
+	killAt := now.Add(req.grace)
+	if req.grace <= 0 {
+		r.signalAll(syscall.SIGKILL)
+		return
+	}
+	if first {
+		r.signalAll(syscall.SIGTERM)
+	}
+	if r.killAt.IsZero() || killAt.Before(r.killAt) {
+		r.killAt = killAt
+		killTimer.Reset(req.grace)
+	}
+}
+
+func (r *podRunner) signalAll(sig syscall.Signal) {
+	if sig == syscall.SIGKILL {
+		r.killed = true
+	}
+	for _, c := range r.containers {
+		if c.running() {
+			r.signal(c, sig)
+		}
+	}
+}
+
+func (r *podRunner) signal(c *containerRun, sig syscall.Signal) {
+	if err := c.proc.Signal(sig); err != nil {
+		r.sup.logger.Warn("signal container", "pod", r.name(), "container", c.spec.GetName(), "err", err)
+	}
+}

@@ -1,0 +1,48 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"syscall"
+)
+
+// Runtime starts the processes of pod containers. The process runtime runs
+// them as plain processes; a container runtime could implement the same
+// interface. Implementations must be safe for concurrent use.
+type Runtime interface {
+	// Start starts one run of a container and returns once it is running.
+	Start(ctx context.Context, spec ProcessSpec) (Process, error)
+	// KillOrphan kills whatever is left of a process that an earlier run of
+	// the agent started, named by the Process.ID it had. It is no error if
+	// nothing is left.
+	KillOrphan(id string) error
+}
+
+// ProcessSpec is what one run of a container needs.
+type ProcessSpec struct {
+	// Command is the argv: container command followed by its args.
+	Command []string
+	// Env holds KEY=value entries; a later entry wins over an earlier one
+	// with the same key.
+	Env []string
+	// Dir is the working directory.
+	Dir string
+	// Stdout receives standard output and standard error, interleaved.
+	Stdout io.Writer
+}
+
+// Process is one running container process. Its methods are safe for
+// concurrent use.
+type Process interface {
+	// Wait blocks until the process has ended and returns its exit code:
+	// 128+n when it was killed by signal n, as kubelet shows it.
+	Wait() (exitCode int, err error)
+	// Signal sends sig to the whole process group. After Wait has
+	// returned it does nothing.
+	Signal(sig syscall.Signal) error
+	// PID is the process ID, which is also its process group ID.
+	PID() int
+	// ID names the process in a way that survives agent restarts, for
+	// Runtime.KillOrphan.
+	ID() string
+}

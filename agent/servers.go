@@ -1,0 +1,209 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+const rpcTimeout = 5 * time.Second
+
+var errNoServers = errors.New("no server known")
+
+// serverPool holds gRPC connections to the servers that gossip reports
+// alive. Callers walk the servers with a cursor of their own and move on
+// when one fails.
+type serverPool struct {
+	addrs func() []string
+
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn
+}
+
+func newServerPool(addrs func() []string) *serverPool {
+	return &serverPool{addrs: addrs, conns: map[string]*grpc.ClientConn{}}
+}
+
+// client returns the server at position i (modulo the number of servers).
+func (p *serverPool) client(i int) (api.ControlClient, string, error) {
+	addrs := slices.Sorted(slices.Values(p.addrs()))
+	if len(addrs) == 0 {
+		return nil, "", errNoServers
+	}
+	addr := addrs[i%len(addrs)]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	conn, ok := p.conns[addr]
+	if !ok {
+		var err error
+		conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, addr, fmt.Errorf("connect to server %s: %w", addr, err)
+		}
+		p.conns[addr] = conn
+	}
+	return api.NewControlClient(conn), addr, nil
+}
+
+// size is the number of servers known now.
+func (p *serverPool) size() int { return len(p.addrs()) }
+
+// prune closes connections to servers that are no longer alive.
+func (p *serverPool) prune() {
+	alive := map[string]bool{}
+	for _, a := range p.addrs() {
+		alive[a] = true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for addr, conn := range p.conns {
+		if !alive[addr] {
+			conn.Close()
+			delete(p.conns, addr)
+		}
+	}
+}
+
+func (p *serverPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for addr, conn := range p.conns {
+		conn.Close()
+		delete(p.conns, addr)
+	}
+}
+
+// servers is the agent's side of the conversation with the servers: the
+// pod watch, status reports and heartbeats.
+type servers struct {
+	node   string
+	pool   *serverPool
+	logger *slog.Logger
+
+	reportCursor    int
+	heartbeatCursor int
+	resync          chan struct{} // asks watch for a fresh stream, capacity 1
+}
+
+// reportStatus sends a batch of status updates to one server; after a
+// failure the next call goes to the next server.
+func (s *servers) reportStatus(ctx context.Context, updates []*api.PodStatusUpdate) error {
+	client, addr, err := s.pool.client(s.reportCursor)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
+	defer cancel()
+	if _, err := client.ReportPodStatus(ctx, &api.ReportPodStatusRequest{Node: s.node, Updates: updates}); err != nil {
+		s.reportCursor++
+		return fmt.Errorf("report to %s: %w", addr, err)
+	}
+	return nil
+}
+
+// heartbeat renews the node's lease with the first server that answers,
+// trying each once, and returns the lease duration it granted.
+func (s *servers) heartbeat(ctx context.Context) (time.Duration, error) {
+	var errs []error
+	for range max(1, s.pool.size()) {
+		client, addr, err := s.pool.client(s.heartbeatCursor)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := client.Heartbeat(ctx, &api.HeartbeatRequest{Node: s.node})
+		if err == nil {
+			return time.Duration(resp.GetLeaseMillis()) * time.Millisecond, nil
+		}
+		errs = append(errs, fmt.Errorf("heartbeat to %s: %w", addr, err))
+		s.heartbeatCursor++
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return 0, errors.Join(errs...)
+}
+
+// requestResync makes watch open a fresh stream, so the next desired set
+// is current rather than one kept from before.
+func (s *servers) requestResync() {
+	select {
+	case s.resync <- struct{}{}:
+	default:
+	}
+}
+
+// watch follows the desired pod set of this node and hands each set to
+// sync, reconnecting to the next server after an error. A set older than
+// one already seen (a server that lags behind) is ignored: acting on it
+// could stop a pod that was just started.
+func (s *servers) watch(ctx context.Context, sync func([]*api.Pod)) {
+	delay := minRetryDelay
+	var highest uint64
+	for cursor := 0; ctx.Err() == nil; cursor++ {
+		received, err := s.watchOnce(ctx, cursor, &highest, sync)
+		if received {
+			delay = minRetryDelay
+		}
+		if errors.Is(err, errResync) {
+			continue
+		}
+		if err != nil && ctx.Err() == nil {
+			s.logger.Debug("watch pods", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.resync:
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, maxRetryDelay)
+	}
+}
+
+var errResync = errors.New("resync requested")
+
+func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sync func([]*api.Pod)) (bool, error) {
+	client, addr, err := s.pool.client(cursor)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case <-s.resync:
+			cancel(errResync)
+		case <-ctx.Done():
+		}
+	}()
+	stream, err := client.WatchPods(ctx, &api.WatchPodsRequest{Node: s.node})
+	if err != nil {
+		return false, fmt.Errorf("watch pods on %s: %w", addr, err)
+	}
+	received := false
+	for {
+		set, err := stream.Recv()
+		if err != nil {
+			if cause := context.Cause(ctx); errors.Is(cause, errResync) {
+				return received, cause
+			}
+			return received, fmt.Errorf("watch pods on %s: %w", addr, err)
+		}
+		received = true
+		if set.GetIndex() < *highest {
+			s.logger.Debug("ignore stale pod set", "server", addr, "index", set.GetIndex(), "seen", *highest)
+			continue
+		}
+		*highest = set.GetIndex()
+		sync(set.GetPods())
+	}
+}

@@ -1,0 +1,342 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// statusSink receives pod status changes. Report must not block for long;
+// for one pod the last status handed in is the one that counts.
+type statusSink interface {
+	Report(u *api.PodStatusUpdate)
+}
+
+// supervisorConfig configures a supervisor.
+type supervisorConfig struct {
+	Node           string
+	DataDir        string
+	HostIP         string
+	Runtime        Runtime
+	Sink           statusSink
+	Logger         *slog.Logger
+	RestartBackoff time.Duration
+	// ForgetAfter is how long a reported pod must have been absent from
+	// the desired set before its record is dropped.
+	ForgetAfter time.Duration
+	Now         func() time.Time
+}
+
+// supervisor runs the pods the servers bind to this node. Sync hands it the
+// desired set; it starts each pod UID at most once, ever (the journal
+// remembers across restarts), and stops pods that are marked for deletion
+// or no longer desired.
+type supervisor struct {
+	node           string
+	hostIP         string
+	runtime        Runtime
+	sink           statusSink
+	logger         *slog.Logger
+	restartBackoff time.Duration
+	forgetAfter    time.Duration
+	now            func() time.Time
+	journal        *journal
+	runners        sync.WaitGroup
+
+	mu      sync.Mutex
+	records map[string]*podRecord // by UID
+	byName  map[string]*podRecord
+	active  map[string]*podRunner // by UID
+	fenced  bool
+}
+
+// newSupervisor loads the journal and settles what an earlier run of the
+// agent left: processes of unfinished pods are killed and those pods
+// reported Failed (NodeLost); final statuses not yet acknowledged are
+// reported again.
+func newSupervisor(cfg supervisorConfig) (*supervisor, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RestartBackoff <= 0 {
+		cfg.RestartBackoff = 10 * time.Second
+	}
+	if cfg.ForgetAfter <= 0 {
+		cfg.ForgetAfter = time.Minute
+	}
+	s := &supervisor{
+		node:           cfg.Node,
+		hostIP:         cfg.HostIP,
+		runtime:        cfg.Runtime,
+		sink:           cfg.Sink,
+		logger:         cfg.Logger,
+		restartBackoff: cfg.RestartBackoff,
+		forgetAfter:    cfg.ForgetAfter,
+		now:            cfg.Now,
+		journal:        &journal{dir: filepath.Join(cfg.DataDir, "pods")},
+		records:        map[string]*podRecord{},
+		byName:         map[string]*podRecord{},
+		active:         map[string]*podRunner{},
+	}
+	if err := os.MkdirAll(s.journal.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create pods directory: %w", err)
+	}
+	records, err := s.journal.load()
+	if err != nil {
+		// A record we cannot read names a pod we may have run; there is
+		// nothing better to do than to say so.
+		s.logger.Error("load journal", "err", err)
+	}
+	for _, rec := range records {
+		s.recover(rec)
+	}
+	return s, nil
+}
+
+func (s *supervisor) recover(rec *podRecord) {
+	if rec.final == nil {
+		for container, id := range rec.processes {
+			if err := s.runtime.KillOrphan(id); err != nil {
+				s.logger.Warn("kill orphaned process", "pod", rec.name, "container", container, "err", err)
+			}
+		}
+		msg := fmt.Sprintf("agent on node %s restarted while the pod was running", s.node)
+		rec.final = lostStatus(rec.pod, s.hostIP, rec.started, s.now(), msg)
+		if err := s.journal.save(rec, true); err != nil {
+			s.logger.Error("journal final status", "pod", rec.name, "err", err)
+		}
+	}
+	s.records[rec.uid] = rec
+	s.byName[rec.name] = rec
+	if !rec.reported {
+		s.report(rec.uid, rec.name, rec.final)
+	}
+}
+
+func (s *supervisor) report(uid, name string, st *api.PodStatus) {
+	s.sink.Report(&api.PodStatusUpdate{Name: name, Uid: uid, Node: s.node, Status: st})
+}
+
+// Sync makes the pods running here match the desired set: every pod bound
+// to this node that it still has to run or stop.
+func (s *supervisor) Sync(pods []*api.Pod) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	wanted := make(map[string]bool, len(pods))
+	for _, pod := range pods {
+		uid := pod.GetMetadata().GetUid()
+		if uid == "" || pod.GetMetadata().GetName() == "" {
+			s.logger.Warn("desired pod without name or uid", "pod", pod.GetMetadata().GetName())
+			continue
+		}
+		wanted[uid] = true
+		deleting := pod.GetMetadata().GetDeletionTimestamp() != nil
+		if rec, ok := s.records[uid]; ok {
+			rec.absentSince = time.Time{}
+			if r, running := s.active[uid]; running && deleting {
+				r.stop(stopRequest{grace: r.gracePeriod()})
+			}
+			continue
+		}
+		if deleting {
+			s.skipDeleted(pod)
+			continue
+		}
+		if s.fenced || !s.freeName(pod) {
+			continue
+		}
+		s.start(pod)
+	}
+	for uid, r := range s.active {
+		if !wanted[uid] {
+			r.stop(stopRequest{
+				grace:   r.gracePeriod(),
+				message: fmt.Sprintf("pod is no longer bound to node %s", s.node),
+			})
+		}
+	}
+	s.collect(wanted, now)
+}
+
+// freeName tells whether the pod's name (its directory) is free, and frees
+// it from a finished, reported pod of the same name.
+func (s *supervisor) freeName(pod *api.Pod) bool {
+	old, ok := s.byName[pod.GetMetadata().GetName()]
+	if !ok {
+		return true
+	}
+	_, running := s.active[old.uid]
+	old.mu.Lock()
+	reported := old.reported
+	old.mu.Unlock()
+	if running || !reported {
+		s.logger.Warn("pod name still in use by an earlier pod", "pod", old.name, "uid", old.uid)
+		return false
+	}
+	s.forget(old)
+	return true
+}
+
+func (s *supervisor) start(pod *api.Pod) {
+	meta := pod.GetMetadata()
+	rec := &podRecord{uid: meta.GetUid(), name: meta.GetName(), pod: pod}
+	s.records[rec.uid] = rec
+	s.byName[rec.name] = rec
+	r := newPodRunner(s, rec, pod)
+	s.active[rec.uid] = r
+	s.runners.Add(1)
+	s.logger.Debug("start pod", "pod", rec.name)
+	go func() {
+		defer s.runners.Done()
+		r.run()
+	}()
+}
+
+// skipDeleted settles a pod that is stopped before it ever ran here.
+func (s *supervisor) skipDeleted(pod *api.Pod) {
+	meta := pod.GetMetadata()
+	rec := &podRecord{uid: meta.GetUid(), name: meta.GetName(), pod: pod, final: notStartedStatus(pod, s.hostIP)}
+	if _, taken := s.byName[rec.name]; taken {
+		// The directory belongs to another pod; a record in memory
+		// is enough to report this one.
+		s.records[rec.uid] = rec
+	} else {
+		if err := os.MkdirAll(s.journal.podDir(rec.name), 0o755); err != nil {
+			s.logger.Error("create pod directory", "pod", rec.name, "err", err)
+		} else if err := s.journal.save(rec, false); err != nil {
+			s.logger.Error("journal pod", "pod", rec.name, "err", err)
+		}
+		s.records[rec.uid] = rec
+		s.byName[rec.name] = rec
+	}
+	s.report(rec.uid, rec.name, rec.final)
+}
+
+// collect forgets pods whose final status was acknowledged and that have
+// been missing from the desired set for forgetAfter.
+func (s *supervisor) collect(wanted map[string]bool, now time.Time) {
+	for uid, rec := range s.records {
+		if wanted[uid] {
+			continue
+		}
+		if _, running := s.active[uid]; running {
+			continue
+		}
+		rec.mu.Lock()
+		reported := rec.reported
+		rec.mu.Unlock()
+		if !reported {
+			continue
+		}
+		if rec.absentSince.IsZero() {
+			rec.absentSince = now
+		}
+		if now.Sub(rec.absentSince) >= s.forgetAfter {
+			s.forget(rec)
+		}
+	}
+}
+
+func (s *supervisor) forget(rec *podRecord) {
+	delete(s.records, rec.uid)
+	if s.byName[rec.name] == rec {
+		delete(s.byName, rec.name)
+		if err := s.journal.forget(rec.name); err != nil {
+			s.logger.Warn("forget pod", "pod", rec.name, "err", err)
+		}
+	}
+}
+
+// markReported records that the servers acknowledged a pod's final status.
+func (s *supervisor) markReported(uid string) {
+	s.mu.Lock()
+	rec, ok := s.records[uid]
+	owns := ok && s.byName[rec.name] == rec
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	rec.mu.Lock()
+	changed := !rec.reported && rec.final != nil
+	rec.reported = rec.reported || rec.final != nil
+	rec.mu.Unlock()
+	if !changed || !owns {
+		return
+	}
+	if err := s.journal.save(rec, false); err != nil {
+		s.logger.Warn("journal reported", "pod", rec.name, "err", err)
+	}
+}
+
+func (s *supervisor) runnerDone(r *podRunner) {
+	s.mu.Lock()
+	delete(s.active, r.rec.uid)
+	s.mu.Unlock()
+}
+
+// fence kills every running pod at once because the node lost its lease;
+// until unfence no new pod starts. The pods end Failed with reason
+// NodeLost.
+func (s *supervisor) fence() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fenced = true
+	msg := fmt.Sprintf("node %s lost contact with the servers", s.node)
+	for _, r := range s.active {
+		r.stop(stopRequest{grace: 0, reason: reasonNodeLost, message: msg})
+	}
+}
+
+// unfence lets new pods start again once the node holds a lease. Pods
+// start from the next desired set: the last one may be from before the
+// servers gave up on this node and replaced its pods.
+func (s *supervisor) unfence() {
+	s.mu.Lock()
+	s.fenced = false
+	s.mu.Unlock()
+}
+
+// shutdown stops every pod because the agent is stopping, giving each at
+// most maxGrace, and waits until they have ended or ctx is done.
+func (s *supervisor) shutdown(ctx context.Context, maxGrace time.Duration) error {
+	s.mu.Lock()
+	s.fenced = true
+	msg := fmt.Sprintf("agent on node %s shut down while the pod was running", s.node)
+	for _, r := range s.active {
+		r.stop(stopRequest{grace: min(r.gracePeriod(), maxGrace), reason: reasonNodeLost, message: msg})
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.runners.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait for pods to stop: %w", ctx.Err())
+	}
+}
+
+// lookup returns the record and, while it runs, the runner of the pod
+// with that name.
+func (s *supervisor) lookup(name string) (*podRecord, *podRunner) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok := s.byName[name]
+	if !ok {
+		return nil, nil
+	}
+	return rec, s.active[rec.uid]
+}

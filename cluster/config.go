@@ -1,0 +1,75 @@
+// Package cluster is a jobcluster server: Raft on disk, gossip membership,
+// the gRPC API, and the controllers that run on the leader.
+package cluster
+
+import (
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/jobcluster/jobcluster/gossip"
+)
+
+// Default addresses of a server started without flags.
+const (
+	DefaultRPCAddr    = "127.0.0.1:7400"
+	DefaultRaftAddr   = "127.0.0.1:7401"
+	DefaultGossipAddr = "127.0.0.1:7402"
+)
+
+// Timing holds the knobs that trade detection speed for tolerance of slow
+// machines. The zero value of each field means its default.
+type Timing struct {
+	// RaftHeartbeat is how long a follower waits for the leader before
+	// standing for election (raft HeartbeatTimeout and ElectionTimeout).
+	RaftHeartbeat time.Duration
+	// LeaseTTL is how long an agent may run pods without a successful
+	// heartbeat; the servers replace its pods only after it expired.
+	LeaseTTL time.Duration
+	// Gossip tunes failure detection among members.
+	Gossip gossip.Timing
+}
+
+// DefaultTiming suits a LAN: a dead leader is replaced in about a second
+// and a dead agent's pods run again elsewhere in about four.
+var DefaultTiming = Timing{
+	RaftHeartbeat: 500 * time.Millisecond,
+	LeaseTTL:      3 * time.Second,
+}
+
+func (t Timing) withDefaults() Timing {
+	if t.RaftHeartbeat == 0 {
+		t.RaftHeartbeat = DefaultTiming.RaftHeartbeat
+	}
+	if t.LeaseTTL == 0 {
+		t.LeaseTTL = DefaultTiming.LeaseTTL
+	}
+	return t
+}
+
+// Config describes one server.
+type Config struct {
+	// Name is the server's node name and Raft ID.
+	Name    string
+	DataDir string
+	// RPCAddr, RaftAddr and GossipAddr are bound exactly and advertised.
+	RPCAddr    string
+	RaftAddr   string
+	GossipAddr string
+	// HTTPAddr, when set, serves /debug/pprof.
+	HTTPAddr string
+	// BootstrapExpect is the number of servers that bootstrap the cluster
+	// together; 0 joins an existing cluster instead.
+	BootstrapExpect int
+	// Join lists gossip addresses of other members.
+	Join   []string
+	Timing Timing
+	Logger *slog.Logger
+}
+
+func (c *Config) logger() *slog.Logger {
+	if c.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c.Logger
+}

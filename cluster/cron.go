@@ -1,0 +1,115 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/scheduler"
+)
+
+// cronControllerLoop decides each CronJob's due times. It sleeps until the
+// earliest next fire time (or a change of state) rather than polling, and
+// records every decision through Raft, so a new leader resumes from the
+// replicated lastScheduleTime and cannot fire a time twice.
+func (s *Server) cronControllerLoop(ctx context.Context) {
+	timer := time.NewTimer(idleRecheck)
+	defer timer.Stop()
+	for {
+		changed := s.fsm.Changed()
+		next := s.reconcileCronJobs(ctx, time.Now())
+		wait := time.Minute
+		if !next.IsZero() {
+			wait = max(time.Until(next), 0)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time {
+	st := s.fsm.State()
+	var next time.Time
+	var cmds []*api.Command
+	var events []*api.Event
+	for _, cj := range st.CronJobs() {
+		name := cj.GetMetadata().GetName()
+		plan := scheduler.ReconcileCronJob(scheduler.CronInput{CronJob: cj, Jobs: st.JobsOfCronJob(name), Now: now})
+		if !plan.Next.IsZero() && (next.IsZero() || plan.Next.Before(next)) {
+			next = plan.Next
+		}
+		if !plan.Scheduled.IsZero() {
+			d := &api.CronDecision{
+				CronJob:       name,
+				ScheduledTime: timestamppb.New(plan.Scheduled),
+				Action:        plan.Action,
+				ReplaceJobs:   plan.ReplaceJobs,
+				DecidedAt:     timestamppb.New(now),
+			}
+			if plan.Job != nil {
+				job := plan.Job
+				job.Metadata.Uid = newUID()
+				job.Metadata.CreationTimestamp = timestamppb.New(now)
+				obj := &api.Object{Kind: &api.Object_Job{Job: job}}
+				api.SetDefaults(obj)
+				d.Job = job
+				if plan.Status != nil {
+					for _, ref := range plan.Status.Active {
+						if ref.GetName() == job.GetMetadata().GetName() {
+							ref.Uid = job.GetMetadata().GetUid()
+						}
+					}
+				}
+				s.logger.Info("cronjob fired", "cronjob", name, "job", job.GetMetadata().GetName(),
+					"scheduled", plan.Scheduled, "late", now.Sub(plan.Scheduled))
+			}
+			cmds = append(cmds, &api.Command{
+				Type:    api.CommandType_COMMAND_TYPE_CRON_DECISION,
+				Payload: &api.Command_CronDecision{CronDecision: d},
+			})
+		}
+		for _, j := range plan.DeleteJobs {
+			cmds = append(cmds, &api.Command{
+				Type:    api.CommandType_COMMAND_TYPE_DELETE_JOB,
+				Payload: &api.Command_DeleteJob{DeleteJob: &api.DeleteJob{Name: j}},
+			})
+		}
+		if plan.Status != nil {
+			cmds = append(cmds, &api.Command{
+				Type: api.CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS,
+				Payload: &api.Command_UpdateCronJobStatus{UpdateCronJobStatus: &api.UpdateCronJobStatus{
+					Name: name, Uid: cj.GetMetadata().GetUid(), Status: plan.Status,
+				}},
+			})
+		}
+		for _, e := range plan.Events {
+			events = append(events, event(now, "CronJob", name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
+		}
+	}
+	if len(events) > 0 {
+		cmds = append(cmds, eventCommand(now, events...))
+	}
+	if len(cmds) == 0 {
+		return next
+	}
+	if _, err := s.proposer.Propose(ctx, cmds...); err != nil {
+		if ctx.Err() == nil {
+			s.logger.Warn("propose cron decisions", "err", err)
+		}
+		return now.Add(50 * time.Millisecond)
+	}
+	return next
+}

@@ -1,0 +1,239 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/fsm"
+	"github.com/jobcluster/jobcluster/scheduler"
+)
+
+// idleRecheck bounds how long the job controller sleeps with nothing due.
+const idleRecheck = 5 * time.Second
+
+// jobControllerLoop runs a pass over every live Job whenever the state
+// changes or a time the last pass asked for (back-off, deadline, TTL)
+// arrives. Each pass proposes its decisions in one batch and waits for
+// them to be applied, so the next pass sees them.
+func (s *Server) jobControllerLoop(ctx context.Context) {
+	timer := time.NewTimer(idleRecheck)
+	defer timer.Stop()
+	for {
+		changed := s.fsm.Changed()
+		next := s.reconcileJobs(ctx, time.Now())
+		wait := idleRecheck
+		if !next.IsZero() {
+			wait = min(max(time.Until(next), time.Millisecond), idleRecheck)
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-timer.C:
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+	}
+}
+
+// jobPass collects the commands of one controller pass.
+type jobPass struct {
+	now    time.Time
+	placer *scheduler.Placer
+	create []*api.Pod
+	binds  []*api.PodBinding
+	stops  map[string]*api.StopPods
+	cmds   []*api.Command
+	events []*api.Event
+	next   time.Time
+}
+
+func (s *Server) reconcileJobs(ctx context.Context, now time.Time) time.Time {
+	st := s.fsm.State()
+	p := &jobPass{now: now, stops: map[string]*api.StopPods{}}
+	nodes := st.Nodes()
+	var bound []*api.Pod
+	for _, n := range nodes {
+		pods, _ := st.LivePodsOnNode(n.GetMetadata().GetName())
+		bound = append(bound, pods...)
+	}
+	p.placer = scheduler.NewPlacer(nodes, bound)
+	for _, job := range st.LiveJobs() {
+		s.reconcileJob(st, p, job)
+	}
+	s.placeUnbound(st, p)
+
+	cmds := p.commands()
+	if len(cmds) == 0 {
+		return p.next
+	}
+	errs, err := s.proposer.Propose(ctx, cmds...)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.logger.Warn("propose job controller decisions", "err", err)
+		}
+		// Try again soon; the state tells what went through.
+		return now.Add(100 * time.Millisecond)
+	}
+	for _, e := range errs {
+		if e != nil {
+			s.logger.Debug("job controller command refused", "err", e)
+		}
+	}
+	return p.next
+}
+
+func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
+	name := job.GetMetadata().GetName()
+	plan := scheduler.ReconcileJob(scheduler.JobInput{Job: job, Pods: st.PodsOfJob(name), Now: p.now})
+	if !plan.NextCheck.IsZero() && (p.next.IsZero() || plan.NextCheck.Before(p.next)) {
+		p.next = plan.NextCheck
+	}
+	uid := job.GetMetadata().GetUid()
+	for _, pod := range plan.Create {
+		pod.Metadata.Name = pod.GetMetadata().GetGenerateName() + nameSuffix()
+		pod.Metadata.Uid = newUID()
+		pod.Metadata.CreationTimestamp = timestamppb.New(p.now)
+		p.place(pod)
+		p.create = append(p.create, pod)
+		p.events = append(p.events, event(p.now, "Job", name, uid, "Normal", "SuccessfulCreate",
+			"Created pod: "+pod.GetMetadata().GetName()))
+	}
+	for _, stop := range plan.Stop {
+		key := stop.Reason + "\x00" + stop.Message
+		sp, ok := p.stops[key]
+		if !ok {
+			sp = &api.StopPods{Reason: stop.Reason, Message: stop.Message, Time: timestamppb.New(p.now)}
+			p.stops[key] = sp
+		}
+		sp.Names = append(sp.Names, stop.Name)
+	}
+	if plan.Status != nil {
+		p.cmds = append(p.cmds, &api.Command{
+			Type: api.CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS,
+			Payload: &api.Command_UpdateJobStatus{UpdateJobStatus: &api.UpdateJobStatus{
+				Name: name, Uid: uid, Status: plan.Status,
+			}},
+		})
+		if c, done := api.JobFinished(&api.Job{Status: plan.Status}); done {
+			if _, wasDone := api.JobFinished(job); !wasDone {
+				s.logger.Info("job finished", "job", name, "condition", c,
+					"succeeded", plan.Status.GetSucceeded(), "failed", plan.Status.GetFailed())
+			}
+		}
+	}
+	for _, e := range plan.Events {
+		p.events = append(p.events, event(p.now, "Job", name, uid, e.Type, e.Reason, e.Message))
+	}
+	if plan.DeleteJob {
+		p.cmds = append(p.cmds, &api.Command{
+			Type:    api.CommandType_COMMAND_TYPE_DELETE_JOB,
+			Payload: &api.Command_DeleteJob{DeleteJob: &api.DeleteJob{Name: name, Uid: uid}},
+		})
+	}
+}
+
+// place binds a new pod to a node, or marks it unschedulable with the
+// scheduler's reason.
+func (p *jobPass) place(pod *api.Pod) {
+	node, reason := p.placer.Place(pod)
+	if pod.Status == nil {
+		pod.Status = &api.PodStatus{Phase: api.PodPending}
+	}
+	ts := timestamppb.New(p.now)
+	if node != "" {
+		pod.Spec.NodeName = node
+		pod.Status.Conditions = []*api.PodCondition{{Type: "PodScheduled", Status: "True", LastTransitionTime: ts}}
+		return
+	}
+	pod.Status.Conditions = []*api.PodCondition{{
+		Type: "PodScheduled", Status: "False", Reason: "Unschedulable", Message: reason, LastTransitionTime: ts,
+	}}
+	p.events = append(p.events, event(p.now, "Pod", pod.GetMetadata().GetName(), pod.GetMetadata().GetUid(),
+		"Warning", "FailedScheduling", reason))
+}
+
+// placeUnbound retries placing pods that found no node before.
+func (s *Server) placeUnbound(st *fsm.State, p *jobPass) {
+	var updates []*api.PodStatusUpdate
+	for _, pod := range st.UnboundPods() {
+		if pod.GetMetadata().GetDeletionTimestamp() != nil {
+			continue
+		}
+		node, reason := p.placer.Place(pod)
+		name := pod.GetMetadata().GetName()
+		if node != "" {
+			p.binds = append(p.binds, &api.PodBinding{Pod: name, Node: node})
+			p.events = append(p.events, event(p.now, "Pod", name, pod.GetMetadata().GetUid(), "Normal", "Scheduled",
+				fmt.Sprintf("Successfully assigned default/%s to %s", name, node)))
+			continue
+		}
+		var old string
+		for _, c := range pod.GetStatus().GetConditions() {
+			if c.GetType() == "PodScheduled" {
+				old = c.GetMessage()
+			}
+		}
+		if old == reason {
+			continue
+		}
+		updates = append(updates, &api.PodStatusUpdate{Name: name, Uid: pod.GetMetadata().GetUid(), Status: &api.PodStatus{
+			Phase: api.PodPending,
+			Conditions: []*api.PodCondition{{
+				Type: "PodScheduled", Status: "False", Reason: "Unschedulable", Message: reason,
+				LastTransitionTime: timestamppb.New(p.now),
+			}},
+		}})
+		p.events = append(p.events, event(p.now, "Pod", name, pod.GetMetadata().GetUid(), "Warning", "FailedScheduling", reason))
+	}
+	if len(updates) > 0 {
+		p.cmds = append(p.cmds, &api.Command{
+			Type:    api.CommandType_COMMAND_TYPE_UPDATE_POD_STATUS,
+			Payload: &api.Command_UpdatePodStatus{UpdatePodStatus: &api.UpdatePodStatus{Updates: updates}},
+		})
+	}
+}
+
+// commands orders a pass's decisions: new pods first, so the status that
+// counts them lands with them, then bindings, stops, the rest and events.
+func (p *jobPass) commands() []*api.Command {
+	var out []*api.Command
+	if len(p.create) > 0 {
+		out = append(out, &api.Command{
+			Type:    api.CommandType_COMMAND_TYPE_CREATE_PODS,
+			Payload: &api.Command_CreatePods{CreatePods: &api.CreatePods{Pods: p.create}},
+		})
+	}
+	if len(p.binds) > 0 {
+		out = append(out, &api.Command{
+			Type:    api.CommandType_COMMAND_TYPE_BIND_PODS,
+			Payload: &api.Command_BindPods{BindPods: &api.BindPods{Bindings: p.binds, Time: timestamppb.New(p.now)}},
+		})
+	}
+	keys := make([]string, 0, len(p.stops))
+	for k := range p.stops {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		out = append(out, &api.Command{
+			Type:    api.CommandType_COMMAND_TYPE_STOP_PODS,
+			Payload: &api.Command_StopPods{StopPods: p.stops[k]},
+		})
+	}
+	out = append(out, p.cmds...)
+	if len(p.events) > 0 {
+		out = append(out, eventCommand(p.now, p.events...))
+	}
+	return out
+}

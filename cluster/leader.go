@@ -1,0 +1,80 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// monitorLeadership starts the leader's loops when this server gains
+// leadership and stops them, waiting until they returned, when it loses it.
+func (s *Server) monitorLeadership() {
+	var stopLeader func()
+	defer func() {
+		if stopLeader != nil {
+			stopLeader()
+		}
+	}()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case isLeader := <-s.leaderCh:
+			switch {
+			case !isLeader && stopLeader != nil:
+				stopLeader()
+				stopLeader = nil
+				s.logger.Info("leadership lost", "node", s.cfg.Name)
+			case isLeader && stopLeader == nil:
+				ctx, cancel := context.WithCancel(s.ctx)
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					s.leaderLoop(ctx)
+				}()
+				stopLeader = func() {
+					cancel()
+					<-done
+				}
+			}
+		}
+	}
+}
+
+// leaderLoop runs while this server leads: it waits until every earlier
+// entry is applied, then runs the controllers until leadership ends.
+func (s *Server) leaderLoop(ctx context.Context) {
+	for {
+		err := s.raft.Barrier(5 * time.Second).Error()
+		if err == nil {
+			break
+		}
+		s.logger.Warn("leader barrier", "err", err)
+		if err == raft.ErrNotLeader || err == raft.ErrLeadershipLost {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	s.logger.Info("leadership gained", "node", s.cfg.Name, "term", s.raft.Stats()["term"], "index", s.fsm.AppliedIndex())
+	s.leases.reset(time.Now())
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context){
+		s.reconcileMembersLoop,
+		s.nodeControllerLoop,
+		s.jobControllerLoop,
+		s.cronControllerLoop,
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			loop(ctx)
+		}()
+	}
+	wg.Wait()
+}

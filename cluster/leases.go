@@ -1,0 +1,42 @@
+package cluster
+
+import (
+	"sync"
+	"time"
+)
+
+// leases tracks when each agent last renewed its lease with this leader.
+// It lives in the leader's memory on purpose: a new leader starts every
+// lease afresh (reset), which only ever delays declaring a node lost, never
+// hastens it, so an agent and its replacement cannot overlap.
+type leases struct {
+	mu   sync.Mutex
+	base time.Time
+	last map[string]time.Time
+}
+
+func newLeases() *leases { return &leases{last: map[string]time.Time{}} }
+
+func (l *leases) reset(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.base = now
+	clear(l.last)
+}
+
+func (l *leases) renew(node string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.last[node] = now
+}
+
+// lastRenewal is when the node's lease was last renewed, or when this
+// server became leader if it has not been renewed since.
+func (l *leases) lastRenewal(node string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.last[node]; ok && t.After(l.base) {
+		return t
+	}
+	return l.base
+}

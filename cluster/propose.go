@@ -1,0 +1,171 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/fsm"
+)
+
+// maxBatchBytes bounds one Raft log entry.
+const maxBatchBytes = 4 << 20
+
+// maxInFlight bounds the log entries proposed but not yet committed; while
+// they are out, new commands gather into the next entry.
+const maxInFlight = 4
+
+// proposer gathers the commands of concurrent callers into as few Raft log
+// entries as possible, so throughput is not bounded by one fsync per
+// object. Safe for concurrent use.
+type proposer struct {
+	raft   *raft.Raft
+	logger *slog.Logger
+	queue  chan *proposal
+	slots  chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+type proposal struct {
+	cmds   []*api.Command
+	size   int
+	result chan proposalResult
+}
+
+type proposalResult struct {
+	errs []error
+	err  error
+}
+
+func newProposer(r *raft.Raft, logger *slog.Logger) *proposer {
+	p := &proposer{
+		raft:   r,
+		logger: logger,
+		queue:  make(chan *proposal, 1024),
+		slots:  make(chan struct{}, maxInFlight),
+		done:   make(chan struct{}),
+	}
+	go p.run()
+	return p
+}
+
+// Propose replicates commands and returns, once they are applied, one
+// error per command (a refusal by the FSM), or an error for the whole call
+// (not leader, timeout: the outcome may be unknown).
+func (p *proposer) Propose(ctx context.Context, cmds ...*api.Command) ([]error, error) {
+	if len(cmds) == 0 {
+		return nil, nil
+	}
+	size := 0
+	for _, c := range cmds {
+		size += proto.Size(c)
+	}
+	pr := &proposal{cmds: cmds, size: size, result: make(chan proposalResult, 1)}
+	select {
+	case p.queue <- pr:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-p.done:
+		return nil, ErrNotLeader
+	}
+	select {
+	case r := <-pr.result:
+		return r.errs, r.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("outcome unknown: %w", ctx.Err())
+	}
+}
+
+func (p *proposer) close() { p.once.Do(func() { close(p.done) }) }
+
+func (p *proposer) run() {
+	var pending *proposal
+	for {
+		var batch []*proposal
+		size := 0
+		if pending != nil {
+			batch, size, pending = append(batch, pending), pending.size, nil
+		} else {
+			select {
+			case pr := <-p.queue:
+				batch, size = append(batch, pr), pr.size
+			case <-p.done:
+				return
+			}
+		}
+		// Wait for a free slot; commands arriving meanwhile join the batch.
+	gather:
+		for {
+			select {
+			case pr := <-p.queue:
+				if size+pr.size > maxBatchBytes {
+					pending = pr
+					break gather
+				}
+				batch, size = append(batch, pr), size+pr.size
+			case p.slots <- struct{}{}:
+				break gather
+			case <-p.done:
+				return
+			}
+		}
+		if pending != nil {
+			p.slots <- struct{}{}
+		}
+		// Take whatever else is already queued.
+	drain:
+		for pending == nil {
+			select {
+			case pr := <-p.queue:
+				if size+pr.size > maxBatchBytes {
+					pending = pr
+					break drain
+				}
+				batch, size = append(batch, pr), size+pr.size
+			default:
+				break drain
+			}
+		}
+		p.apply(batch)
+	}
+}
+
+func (p *proposer) apply(batch []*proposal) {
+	var cmds []*api.Command
+	for _, pr := range batch {
+		cmds = append(cmds, pr.cmds...)
+	}
+	data, err := fsm.Encode(cmds...)
+	if err != nil {
+		<-p.slots
+		for _, pr := range batch {
+			pr.result <- proposalResult{err: err}
+		}
+		return
+	}
+	f := p.raft.Apply(data, 10*time.Second)
+	go func() {
+		defer func() { <-p.slots }()
+		err := f.Error()
+		var res *fsm.Result
+		if err == nil {
+			res, _ = f.Response().(*fsm.Result)
+		}
+		i := 0
+		for _, pr := range batch {
+			r := proposalResult{err: err}
+			if res != nil {
+				r.errs = res.Errors[i : i+len(pr.cmds)]
+			}
+			i += len(pr.cmds)
+			pr.result <- r
+		}
+	}()
+}

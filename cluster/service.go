@@ -1,0 +1,232 @@
+package cluster
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/gossip"
+)
+
+// forwardedKey marks a request a follower forwarded to the leader, so it is
+// forwarded at most once.
+const forwardedKey = "x-jobcluster-forwarded"
+
+// controlService implements api.ControlServer.
+type controlService struct {
+	api.UnimplementedControlServer
+	s *Server
+}
+
+// normalizeKind maps what clients send ("jobs", "job", "Job") to one name.
+func normalizeKind(kind string) string {
+	switch strings.ToLower(kind) {
+	case "job", "jobs", "job.batch", "jobs.batch":
+		return "job"
+	case "cronjob", "cronjobs", "cj", "cronjob.batch", "cronjobs.batch":
+		return "cronjob"
+	case "pod", "pods", "po":
+		return "pod"
+	case "node", "nodes", "no":
+		return "node"
+	case "event", "events", "ev":
+		return "event"
+	}
+	return ""
+}
+
+// kindName is the Kubernetes kind of a normalized kind.
+func kindName(kind string) string {
+	return map[string]string{"job": "Job", "cronjob": "CronJob", "pod": "Pod", "node": "Node", "event": "Event"}[kind]
+}
+
+func badKind(kind string) error {
+	return status.Errorf(codes.InvalidArgument, "the server doesn't have a resource type %q: use jobs, cronjobs, pods, nodes or events", kind)
+}
+
+// toLeader runs call on the leader: here when this server leads, else
+// forwarded once to the leader's RPC address.
+func toLeader[T any](ctx context.Context, s *Server, local func() (T, error), remote func(api.ControlClient, context.Context) (T, error)) (T, error) {
+	var zero T
+	if s.IsLeader() {
+		v, err := local()
+		return v, toStatus(err)
+	}
+	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedKey)) > 0 {
+		return zero, toStatus(ErrNotLeader)
+	}
+	addr := s.leaderRPCAddr()
+	if addr == "" {
+		return zero, toStatus(ErrNoLeader)
+	}
+	c, err := s.peers.control(addr)
+	if err != nil {
+		return zero, toStatus(err)
+	}
+	return remote(c, metadata.AppendToOutgoingContext(ctx, forwardedKey, s.cfg.Name))
+}
+
+func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Object, error) {
+	st := c.s.fsm.State()
+	kind := normalizeKind(req.GetKind())
+	var obj *api.Object
+	switch kind {
+	case "job":
+		if j := st.Job(req.GetName()); j != nil {
+			obj = &api.Object{Kind: &api.Object_Job{Job: j}}
+		}
+	case "cronjob":
+		if cj := st.CronJob(req.GetName()); cj != nil {
+			obj = &api.Object{Kind: &api.Object_CronJob{CronJob: cj}}
+		}
+	case "pod":
+		if p := st.Pod(req.GetName()); p != nil {
+			obj = &api.Object{Kind: &api.Object_Pod{Pod: p}}
+		}
+	case "node":
+		if n := st.Node(req.GetName()); n != nil {
+			obj = &api.Object{Kind: &api.Object_Node{Node: n}}
+		}
+	default:
+		return nil, badKind(req.GetKind())
+	}
+	if obj == nil {
+		return nil, notFound(kind, req.GetName())
+	}
+	return obj, nil
+}
+
+func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.ListResponse, error) {
+	sel, err := parseSelector(req.GetLabelSelector())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	st := c.s.fsm.State()
+	resp := &api.ListResponse{Index: st.Index()}
+	add := func(labels map[string]string, o *api.Object) {
+		if sel.matches(labels) {
+			resp.Items = append(resp.Items, o)
+		}
+	}
+	switch normalizeKind(req.GetKind()) {
+	case "job":
+		for _, j := range st.Jobs() {
+			add(j.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Job{Job: j}})
+		}
+	case "cronjob":
+		for _, cj := range st.CronJobs() {
+			add(cj.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_CronJob{CronJob: cj}})
+		}
+	case "pod":
+		pods := st.Pods()
+		if job := jobFromSelector(sel); job != "" {
+			pods = st.PodsOfJob(job)
+		}
+		for _, p := range pods {
+			add(p.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
+		}
+	case "node":
+		for _, n := range st.Nodes() {
+			add(n.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Node{Node: n}})
+		}
+	case "event":
+		evs := st.AllEvents()
+		if req.GetInvolvedName() != "" {
+			evs = st.Events(kindName(normalizeKind(req.GetInvolvedKind())), req.GetInvolvedName())
+		}
+		for _, e := range evs {
+			add(e.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Event{Event: e}})
+		}
+	default:
+		return nil, badKind(req.GetKind())
+	}
+	return resp, nil
+}
+
+// jobFromSelector spots the common "job-name=x" selector, which the pod
+// index answers without a scan.
+func jobFromSelector(sel selector) string {
+	for _, r := range sel {
+		if r.op == "=" && (r.key == api.LabelJobName || r.key == api.LabelBatchJobName) {
+			return r.value
+		}
+	}
+	return ""
+}
+
+func (c *controlService) Members(ctx context.Context, req *api.MembersRequest) (*api.MembersResponse, error) {
+	s := c.s
+	if req.GetLocal() {
+		return &api.MembersResponse{Items: []*api.Member{s.selfMember()}}, nil
+	}
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		items []*api.Member
+	)
+	for _, m := range s.gossip.Members() {
+		item := &api.Member{Name: m.Name, Role: m.Meta.GetRole(), Address: m.Addr, Status: m.Status}
+		switch {
+		case m.Name == s.cfg.Name:
+			item = s.selfMember()
+		case m.Meta.GetRole() == gossip.RoleServer && m.Status == gossip.StatusAlive:
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cctx, cancel := context.WithTimeout(ctx, time.Second)
+				defer cancel()
+				cl, err := s.peers.control(m.Meta.GetRpcAddr())
+				if err != nil {
+					return
+				}
+				resp, err := cl.Members(cctx, &api.MembersRequest{Local: true})
+				if err != nil || len(resp.GetItems()) != 1 {
+					return
+				}
+				mu.Lock()
+				item.RaftState = resp.Items[0].GetRaftState()
+				item.Leader = resp.Items[0].GetLeader()
+				item.AppliedIndex = resp.Items[0].GetAppliedIndex()
+				mu.Unlock()
+			}()
+		}
+		items = append(items, item)
+	}
+	wg.Wait()
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].Role != items[j].Role {
+			return items[i].Role > items[j].Role // servers first
+		}
+		return items[i].Name < items[j].Name
+	})
+	return &api.MembersResponse{Items: items}, nil
+}
+
+func (s *Server) selfMember() *api.Member {
+	state := s.raft.State()
+	rs := map[raft.RaftState]string{raft.Leader: "Leader", raft.Follower: "Follower", raft.Candidate: "Candidate"}[state]
+	if rs == "" {
+		rs = state.String()
+	}
+	return &api.Member{
+		Name:         s.cfg.Name,
+		Role:         gossip.RoleServer,
+		Address:      s.cfg.GossipAddr,
+		Status:       gossip.StatusAlive,
+		RaftState:    rs,
+		Leader:       state == raft.Leader,
+		AppliedIndex: s.fsm.AppliedIndex(),
+	}
+}
+
+// clone copies an object read from the state before changing it.
+func clone[T proto.Message](m T) T { return proto.Clone(m).(T) }

@@ -1,0 +1,120 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// WatchPods streams to an agent the pods bound to it that it still has to
+// run or stop, every time that set changes. Any server answers from its
+// own replicated state.
+func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control_WatchPodsServer) error {
+	ctx := stream.Context()
+	var sent uint64
+	first := true
+	for {
+		st := c.s.fsm.State()
+		pods, changed := st.LivePodsOnNode(req.GetNode())
+		if first || st.Index() > sent {
+			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods}); err != nil {
+				return err
+			}
+			sent = st.Index()
+			first = false
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-c.s.ctx.Done():
+			return status.Error(codes.Unavailable, "server shutting down")
+		case <-changed:
+		case <-st.Restored():
+		}
+	}
+}
+
+// ReportPodStatus records what an agent observed; a report also renews the
+// agent's lease.
+func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPodStatusRequest) (*api.ReportPodStatusResponse, error) {
+	return toLeader(ctx, c.s,
+		func() (*api.ReportPodStatusResponse, error) {
+			c.s.leases.renew(req.GetNode(), time.Now())
+			updates := req.GetUpdates()
+			for _, u := range updates {
+				u.Node = req.GetNode()
+			}
+			_, err := c.s.proposer.Propose(ctx, &api.Command{
+				Type:    api.CommandType_COMMAND_TYPE_UPDATE_POD_STATUS,
+				Payload: &api.Command_UpdatePodStatus{UpdatePodStatus: &api.UpdatePodStatus{Updates: updates}},
+			})
+			if err != nil {
+				return nil, err
+			}
+			return &api.ReportPodStatusResponse{}, nil
+		},
+		func(cl api.ControlClient, ctx context.Context) (*api.ReportPodStatusResponse, error) {
+			return cl.ReportPodStatus(ctx, req)
+		})
+}
+
+// Heartbeat renews an agent's lease on the leader.
+func (c *controlService) Heartbeat(ctx context.Context, req *api.HeartbeatRequest) (*api.HeartbeatResponse, error) {
+	return toLeader(ctx, c.s,
+		func() (*api.HeartbeatResponse, error) {
+			c.s.leases.renew(req.GetNode(), time.Now())
+			return &api.HeartbeatResponse{LeaseMillis: c.s.timing.LeaseTTL.Milliseconds()}, nil
+		},
+		func(cl api.ControlClient, ctx context.Context) (*api.HeartbeatResponse, error) {
+			return cl.Heartbeat(ctx, req)
+		})
+}
+
+// Logs proxies a pod's log from the agent that runs (or ran) it.
+func (c *controlService) Logs(req *api.LogsRequest, stream api.Control_LogsServer) error {
+	pod := c.s.fsm.State().Pod(req.GetPod())
+	if pod == nil {
+		return notFound("pod", req.GetPod())
+	}
+	node := pod.GetSpec().GetNodeName()
+	if node == "" {
+		return status.Errorf(codes.FailedPrecondition, "pod %q has no node yet (it is Pending): no logs to show", req.GetPod())
+	}
+	addr := ""
+	for _, m := range c.s.gossip.Members() {
+		if m.Name == node {
+			addr = m.Meta.GetRpcAddr()
+		}
+	}
+	if addr == "" {
+		return status.Errorf(codes.Unavailable, "node %q of pod %q is not a known member: its logs are unreachable", node, req.GetPod())
+	}
+	cl, err := c.s.peers.agent(addr)
+	if err != nil {
+		return toStatus(err)
+	}
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	src, err := cl.Logs(ctx, req)
+	if err != nil {
+		return err
+	}
+	for {
+		chunk, err := src.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(chunk); err != nil {
+			return err
+		}
+	}
+}

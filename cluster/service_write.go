@@ -1,0 +1,234 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/fsm"
+)
+
+func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*api.SubmitResponse, error) {
+	// Validate everything first, on whichever server was asked: one bad
+	// object refuses the whole request, so nothing is half-applied.
+	for _, obj := range req.GetObjects() {
+		o := clone(obj)
+		api.SetDefaults(o)
+		if err := api.Validate(o); err != nil {
+			return nil, invalidObject(api.KindOf(o), api.NameOf(o), err)
+		}
+		if api.KindOf(o) != "Job" && api.KindOf(o) != "CronJob" {
+			return nil, status.Errorf(codes.InvalidArgument, "cannot submit a %s: submit Jobs and CronJobs", api.KindOf(o))
+		}
+	}
+	return toLeader(ctx, c.s,
+		func() (*api.SubmitResponse, error) { return c.s.submit(ctx, req) },
+		func(cl api.ControlClient, ctx context.Context) (*api.SubmitResponse, error) {
+			return cl.Submit(ctx, req)
+		})
+}
+
+// submit creates (or with apply, updates) objects on the leader, in one
+// Raft entry.
+func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.SubmitResponse, error) {
+	st := s.fsm.State()
+	now := timestamppb.New(time.Now())
+	resp := &api.SubmitResponse{}
+	var cmds []*api.Command
+	var cmdResult []int // index into resp.Results of each command
+	for _, obj := range req.GetObjects() {
+		o := clone(obj)
+		kind, name := api.KindOf(o), api.NameOf(o)
+		res := &api.SubmitResult{Kind: kind, Name: name, Action: "created"}
+		resp.Results = append(resp.Results, res)
+		var cmd *api.Command
+		switch kind {
+		case "Job":
+			job := o.GetJob()
+			job.Status = nil
+			if old := st.Job(name); old != nil {
+				if !req.GetApply() {
+					res.Error, res.Code = fmt.Sprintf("%s %q already exists", resource(kind), name), codes.AlreadyExists.String()
+					continue
+				}
+				merged, changed, err := api.UpdateJob(old, job)
+				if err != nil {
+					res.Error, res.Code = fmt.Sprintf("The Job %q is invalid: %v", name, err), codes.InvalidArgument.String()
+					continue
+				}
+				if !changed {
+					res.Action = "unchanged"
+					continue
+				}
+				res.Action = "configured"
+				job = merged
+			} else {
+				stampNew(job.Metadata, now)
+				api.SetDefaults(&api.Object{Kind: &api.Object_Job{Job: job}})
+			}
+			job.ApiVersion, job.Kind = "batch/v1", "Job"
+			cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_UPSERT_JOB,
+				Payload: &api.Command_UpsertJob{UpsertJob: &api.UpsertJob{Job: job, CreateOnly: res.Action == "created"}}}
+		case "CronJob":
+			cj := o.GetCronJob()
+			cj.Status = nil
+			if old := st.CronJob(name); old != nil {
+				if !req.GetApply() {
+					res.Error, res.Code = fmt.Sprintf("%s %q already exists", resource(kind), name), codes.AlreadyExists.String()
+					continue
+				}
+				merged, changed, err := api.UpdateCronJob(old, cj)
+				if err != nil {
+					res.Error, res.Code = fmt.Sprintf("The CronJob %q is invalid: %v", name, err), codes.InvalidArgument.String()
+					continue
+				}
+				if !changed {
+					res.Action = "unchanged"
+					continue
+				}
+				res.Action = "configured"
+				cj = merged
+			} else {
+				stampNew(cj.Metadata, now)
+			}
+			cj.ApiVersion, cj.Kind = "batch/v1", "CronJob"
+			cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_UPSERT_CRON_JOB,
+				Payload: &api.Command_UpsertCronJob{UpsertCronJob: &api.UpsertCronJob{CronJob: cj, CreateOnly: res.Action == "created"}}}
+		}
+		cmds = append(cmds, cmd)
+		cmdResult = append(cmdResult, len(resp.Results)-1)
+	}
+	errs, err := s.proposer.Propose(ctx, cmds...)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range errs {
+		if e == nil {
+			continue
+		}
+		res := resp.Results[cmdResult[i]]
+		st := toStatus(e)
+		res.Error = status.Convert(st).Message()
+		res.Code = status.Code(st).String()
+		if errors.Is(e, fsm.ErrAlreadyExists) {
+			res.Error = fmt.Sprintf("%s %q already exists", resource(res.Kind), res.Name)
+		}
+	}
+	return resp, nil
+}
+
+func stampNew(meta *api.ObjectMeta, now *timestamppb.Timestamp) {
+	meta.Uid = newUID()
+	meta.CreationTimestamp = now
+	meta.DeletionTimestamp = nil
+	meta.ResourceVersion = ""
+	if meta.Namespace == "" {
+		meta.Namespace = "default"
+	}
+}
+
+func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*api.DeleteResponse, error) {
+	kind := normalizeKind(req.GetKind())
+	var cmd *api.Command
+	switch kind {
+	case "job":
+		cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_JOB,
+			Payload: &api.Command_DeleteJob{DeleteJob: &api.DeleteJob{Name: req.GetName()}}}
+	case "cronjob":
+		cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_CRON_JOB,
+			Payload: &api.Command_DeleteCronJob{DeleteCronJob: &api.DeleteCronJob{Name: req.GetName()}}}
+	case "pod":
+		cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_PODS,
+			Payload: &api.Command_DeletePods{DeletePods: &api.DeletePods{Names: []string{req.GetName()}}}}
+	case "node":
+		cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_NODE,
+			Payload: &api.Command_DeleteNode{DeleteNode: &api.DeleteNode{Name: req.GetName()}}}
+	default:
+		return nil, badKind(req.GetKind())
+	}
+	return toLeader(ctx, c.s,
+		func() (*api.DeleteResponse, error) {
+			if kind == "pod" && c.s.fsm.State().Pod(req.GetName()) == nil {
+				return nil, notFound(kind, req.GetName())
+			}
+			errs, err := c.s.proposer.Propose(ctx, cmd)
+			if err != nil {
+				return nil, err
+			}
+			if errs[0] != nil {
+				if errors.Is(errs[0], fsm.ErrNotFound) {
+					return nil, notFound(kind, req.GetName())
+				}
+				return nil, errs[0]
+			}
+			return &api.DeleteResponse{}, nil
+		},
+		func(cl api.ControlClient, ctx context.Context) (*api.DeleteResponse, error) {
+			return cl.Delete(ctx, req)
+		})
+}
+
+func (c *controlService) CreateJobFromCron(ctx context.Context, req *api.CreateJobFromCronRequest) (*api.SubmitResponse, error) {
+	return toLeader(ctx, c.s,
+		func() (*api.SubmitResponse, error) { return c.s.createJobFromCron(ctx, req) },
+		func(cl api.ControlClient, ctx context.Context) (*api.SubmitResponse, error) {
+			return cl.CreateJobFromCron(ctx, req)
+		})
+}
+
+// createJobFromCron runs a CronJob's template by hand, as
+// `kubectl create job NAME --from=cronjob/CRON` does.
+func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCronRequest) (*api.SubmitResponse, error) {
+	st := s.fsm.State()
+	cj := st.CronJob(req.GetCronJob())
+	if cj == nil {
+		return nil, notFound("cronjob", req.GetCronJob())
+	}
+	if cj.GetSpec().GetConcurrencyPolicy() == "Forbid" && !req.GetForce() {
+		for _, j := range st.JobsOfCronJob(req.GetCronJob()) {
+			if _, done := api.JobFinished(j); !done {
+				return nil, status.Errorf(codes.FailedPrecondition,
+					"cronjob %q has concurrencyPolicy Forbid and job %q is still active: wait for it or pass --force",
+					req.GetCronJob(), j.GetMetadata().GetName())
+			}
+		}
+	}
+	tmpl := cj.GetSpec().GetJobTemplate()
+	job := &api.Job{
+		ApiVersion: "batch/v1",
+		Kind:       "Job",
+		Metadata: &api.ObjectMeta{
+			Name:        req.GetJobName(),
+			Labels:      clone(&api.ObjectMeta{Labels: tmpl.GetMetadata().GetLabels()}).Labels,
+			Annotations: map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
+			OwnerReferences: []*api.OwnerReference{{
+				ApiVersion: "batch/v1", Kind: "CronJob", Name: cj.GetMetadata().GetName(), Uid: cj.GetMetadata().GetUid(),
+				Controller: ptr(true), BlockOwnerDeletion: ptr(true),
+			}},
+		},
+		Spec: clone(tmpl.GetSpec()),
+	}
+	for k, v := range tmpl.GetMetadata().GetAnnotations() {
+		job.Metadata.Annotations[k] = v
+	}
+	if job.Spec.Template != nil && job.Spec.Template.Metadata != nil {
+		// The CronJob's template carries no Job name labels; this Job's own
+		// defaults add them.
+		delete(job.Spec.Template.Metadata.Labels, api.LabelJobName)
+		delete(job.Spec.Template.Metadata.Labels, api.LabelBatchJobName)
+	}
+	obj := &api.Object{Kind: &api.Object_Job{Job: job}}
+	api.SetDefaults(obj)
+	if err := api.Validate(obj); err != nil {
+		return nil, invalidObject("Job", req.GetJobName(), err)
+	}
+	return s.submit(ctx, &api.SubmitRequest{Objects: []*api.Object{obj}})
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobcluster/jobcluster/agent"
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/cluster"
+)
+
+// Default addresses of an agent started without flags.
+const (
+	defaultAgentGossipAddr = "127.0.0.1:7410"
+	defaultAgentRPCAddr    = "127.0.0.1:7411"
+)
+
+type agentOptions struct {
+	name, dataDir       string
+	gossipAddr, rpcAddr string
+	join                string
+	labels              []string
+	cpu, memory         string
+	maxPods             int
+	leaseTTL            time.Duration
+	restartBackoff      time.Duration
+	logLevel            string
+}
+
+func newAgentCmd() *cobra.Command {
+	o := &agentOptions{}
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run an agent: runs the pods the servers bind to this node",
+		Long: `Run a jobcluster agent. It joins the cluster through gossip, runs the pods
+the servers bind to it as processes, and reports their status. Pods never
+outlive their agent. An agent cut off from every server for --lease-ttl
+stops its pods, since the servers then run them elsewhere.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := o.config()
+			if err != nil {
+				return err
+			}
+			a, err := agent.New(cfg)
+			if err != nil {
+				return fmt.Errorf("start agent: %w", err)
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			return a.Run(ctx)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.name, "name", defaultName(), "node name, unique in the cluster")
+	f.StringVar(&o.dataDir, "data-dir", "", "directory for pod logs, working directories and the pod journal (default jobcluster-data/NAME)")
+	f.StringVar(&o.gossipAddr, "gossip-addr", defaultAgentGossipAddr, "gossip address, bound and advertised")
+	f.StringVar(&o.rpcAddr, "rpc-addr", defaultAgentRPCAddr, "gRPC address serving pod logs, bound and advertised")
+	f.StringVar(&o.join, "join", cluster.DefaultGossipAddr, "gossip addresses of servers or other members, comma separated; retried until one answers")
+	f.StringArrayVar(&o.labels, "label", nil, "node label key=value, repeatable (matched by nodeSelector)")
+	f.StringVar(&o.cpu, "cpu", "", "CPU offered to pods, a quantity such as 2 or 1500m (default: all cores)")
+	f.StringVar(&o.memory, "memory", "", "memory offered to pods, a quantity such as 4Gi (default: the machine's memory)")
+	f.IntVar(&o.maxPods, "max-pods", 110, "most pods running at once")
+	f.DurationVar(&o.leaseTTL, "lease-ttl", cluster.DefaultTiming.LeaseTTL, "stop all pods after this long without reaching a server (the servers' --lease-ttl prevails once reached)")
+	f.DurationVar(&o.restartBackoff, "restart-backoff", 10*time.Second, "first delay before restarting a failed restartPolicy OnFailure container; doubles up to 5m")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func (o *agentOptions) config() (agent.Config, error) {
+	logger, err := newLogger(o.logLevel)
+	if err != nil {
+		return agent.Config{}, err
+	}
+	labels := map[string]string{}
+	for _, l := range o.labels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return agent.Config{}, fmt.Errorf("--label %q: use key=value", l)
+		}
+		labels[k] = v
+	}
+	var cpu, mem int64
+	if o.cpu != "" {
+		if cpu, err = api.ParseCPUMillis(o.cpu); err != nil || cpu <= 0 {
+			return agent.Config{}, fmt.Errorf("--cpu %q: use a positive quantity such as 2 or 1500m", o.cpu)
+		}
+	}
+	if o.memory != "" {
+		if mem, err = api.ParseBytes(o.memory); err != nil || mem <= 0 {
+			return agent.Config{}, fmt.Errorf("--memory %q: use a positive quantity such as 4Gi or 512Mi", o.memory)
+		}
+	}
+	if o.dataDir == "" {
+		o.dataDir = "jobcluster-data/" + o.name
+	}
+	return agent.Config{
+		Name: o.name, DataDir: o.dataDir,
+		RPCAddr: o.rpcAddr, GossipAddr: o.gossipAddr, Join: splitList(o.join),
+		Labels: labels, CPUMillis: cpu, MemoryBytes: mem, MaxPods: o.maxPods,
+		LeaseTTL: o.leaseTTL, RestartBackoff: o.restartBackoff,
+		Logger: logger,
+	}, nil
+}

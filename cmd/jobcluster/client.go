@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+const (
+	// attemptTimeout bounds one call to one server; after it the next
+	// address is tried.
+	attemptTimeout = 3 * time.Second
+	// firstBackoff and maxBackoff pace the rounds of a write that waits for
+	// the servers to elect a leader.
+	firstBackoff = 100 * time.Millisecond
+	maxBackoff   = time.Second
+)
+
+// client reaches the servers named by --addr, trying them in order. It is
+// used by one command at a time and is not safe for concurrent use.
+type client struct {
+	addrs   []string
+	attempt time.Duration
+	backoff time.Duration
+	conns   map[string]*grpc.ClientConn
+}
+
+// newClient prepares connections to the comma-separated addresses; nothing
+// is dialled before the first call.
+func newClient(addrList string) (*client, error) {
+	var addrs []string
+	for _, a := range strings.Split(addrList, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, errors.New("no server address: set --addr or JOBCLUSTER_ADDR")
+	}
+	return &client{
+		addrs:   addrs,
+		attempt: attemptTimeout,
+		backoff: firstBackoff,
+		conns:   make(map[string]*grpc.ClientConn),
+	}, nil
+}
+
+// Close closes every connection the client opened.
+func (c *client) Close() error {
+	var errs []error
+	for addr, cc := range c.conns {
+		if err := cc.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close connection to %s: %w", addr, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *client) dial(addr string) (*grpc.ClientConn, error) {
+	if cc, ok := c.conns[addr]; ok {
+		return cc, nil
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "connect %s: %v", addr, err)
+	}
+	c.conns[addr] = cc
+	return cc, nil
+}
+
+// call is one RPC made by a command; it must only call the server and keep
+// the answer, so that a failure can be retried on another server.
+type call func(ctx context.Context, cl api.ControlClient) error
+
+// read runs fn on the first server that answers. Reads are served from
+// the asked server's replicated state, so any server will do.
+func (c *client) read(ctx context.Context, fn call) error {
+	return c.do(ctx, false, fn)
+}
+
+// write runs fn like read, and while the servers answer that there is no
+// leader (or do not answer in time), keeps cycling through the addresses
+// with a growing pause until ctx ends.
+func (c *client) write(ctx context.Context, fn call) error {
+	return c.do(ctx, true, fn)
+}
+
+func (c *client) do(ctx context.Context, retry bool, fn call) error {
+	var (
+		lastTransport error
+		noLeader      error
+		timedOut      bool
+	)
+	pause := c.backoff
+	for {
+		for _, addr := range c.addrs {
+			err := c.attemptCall(ctx, addr, fn)
+			if err == nil {
+				return nil
+			}
+			if _, ok := status.FromError(err); !ok {
+				return err
+			}
+			switch {
+			case ctx.Err() != nil:
+				return c.giveUp(noLeader, lastTransport, ctx.Err())
+			case isNoLeader(err):
+				noLeader = statusError(err)
+			case isAttemptTimeout(err):
+				timedOut = true
+				lastTransport = err
+			case isTransport(err):
+				lastTransport = err
+			default:
+				return statusError(err)
+			}
+		}
+		if !retry || (noLeader == nil && !timedOut) {
+			return c.giveUp(noLeader, lastTransport, nil)
+		}
+		select {
+		case <-ctx.Done():
+			return c.giveUp(noLeader, lastTransport, ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, maxBackoff)
+	}
+}
+
+// attemptCall runs fn against one address, bounded by the attempt timeout.
+func (c *client) attemptCall(ctx context.Context, addr string, fn call) error {
+	cc, err := c.dial(addr)
+	if err != nil {
+		return err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.attempt)
+	defer cancel()
+	err = fn(actx, api.NewControlClient(cc))
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return status.Errorf(codes.DeadlineExceeded, "%s: no answer within %s", addr, c.attempt)
+	}
+	return err
+}
+
+// openStream calls open on the first server that can be reached. open
+// makes the call and reads the first message, so that a server that cannot
+// serve the stream is skipped before anything is printed. The stream itself
+// is not bounded by the attempt timeout, only by ctx.
+func (c *client) openStream(ctx context.Context, open call) error {
+	var lastTransport, noLeader error
+	for _, addr := range c.addrs {
+		cc, err := c.ready(ctx, addr)
+		if err == nil {
+			err = open(ctx, api.NewControlClient(cc))
+		}
+		if err == nil {
+			return nil
+		}
+		if _, ok := status.FromError(err); !ok {
+			return err
+		}
+		switch {
+		case ctx.Err() != nil:
+			return c.giveUp(noLeader, lastTransport, ctx.Err())
+		case isNoLeader(err):
+			noLeader = statusError(err)
+		case isTransport(err) || isAttemptTimeout(err):
+			lastTransport = err
+		default:
+			return statusError(err)
+		}
+	}
+	return c.giveUp(noLeader, lastTransport, nil)
+}
+
+// ready waits up to the attempt timeout for the connection to addr to be
+// established. A connection that failed is returned as well: the call made
+// on it fails at once with gRPC's description of the cause.
+func (c *client) ready(ctx context.Context, addr string) (*grpc.ClientConn, error) {
+	cc, err := c.dial(addr)
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.attempt)
+	defer cancel()
+	cc.Connect()
+	for {
+		state := cc.GetState()
+		if state == connectivity.Ready || state == connectivity.TransientFailure {
+			return cc, nil
+		}
+		if !cc.WaitForStateChange(actx, state) {
+			if ctx.Err() != nil {
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+			return nil, status.Errorf(codes.DeadlineExceeded, "%s: no answer within %s", addr, c.attempt)
+		}
+	}
+}
+
+// giveUp picks the error that best explains why no server did the work: a
+// server's "no leader" answer, else the last failure to reach one.
+func (c *client) giveUp(noLeader, lastTransport, ctxErr error) error {
+	if noLeader != nil {
+		return noLeader
+	}
+	if lastTransport == nil {
+		lastTransport = ctxErr
+	}
+	return &unreachableError{addrs: c.addrs, last: lastTransport}
+}
+
+// isNoLeader reports a server's answer that the cluster has no leader to
+// take a write right now.
+func isNoLeader(err error) bool {
+	st := status.Convert(err)
+	return st.Code() == codes.Unavailable && strings.Contains(strings.ToLower(st.Message()), "leader")
+}
+
+// isAttemptTimeout reports a server that did not answer in time.
+func isAttemptTimeout(err error) bool {
+	return status.Code(err) == codes.DeadlineExceeded
+}
+
+// isTransport reports a failure to reach a server at all.
+func isTransport(err error) bool {
+	code := status.Code(err)
+	return code == codes.Unavailable || code == codes.Canceled
+}
+
+// deadline bounds a command by --timeout.
+func (o *clientOptions) deadline(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(cmd.Context(), o.timeout)
+}
+
+// timeoutSet reports whether the user gave --timeout. Commands that follow
+// progress (submit --wait, logs -f) run unbounded unless it was given.
+func timeoutSet(cmd *cobra.Command) bool {
+	f := cmd.Flags().Lookup("timeout")
+	return f != nil && f.Changed
+}
+
+// connect builds the client for a command from the shared flags.
+func (o *clientOptions) connect() (*client, error) {
+	return newClient(o.addrs)
+}

@@ -1,0 +1,384 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+const piManifest = `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: pi
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: pi
+        image: perl:5.34
+        command: ["perl", "-Mbignum=bpi", "-wle", "print bpi(20)"]
+`
+
+const helloManifest = `apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: hello
+spec:
+  schedule: "*/1 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers:
+          - name: hello
+            command: ["date"]
+`
+
+func writeManifest(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatalf("write manifest: %v", err)
+	}
+	return path
+}
+
+func jobObject(j *api.Job) *api.Object { return &api.Object{Kind: &api.Object_Job{Job: j}} }
+
+func namedJob(name string) *api.Job {
+	return &api.Job{
+		Metadata: &api.ObjectMeta{Name: name, CreationTimestamp: timestamppb.New(time.Now().Add(-time.Minute))},
+		Spec:     &api.JobSpec{Completions: proto.Int32(1), Parallelism: proto.Int32(1), Suspend: proto.Bool(false)},
+	}
+}
+
+// cliResult is what a user sees of one command: its two streams and the
+// text main prints for its error.
+type cliResult struct {
+	Stdout, Stderr, Error string
+}
+
+func run(t *testing.T, stdin string, args ...string) cliResult {
+	t.Helper()
+	out, errOut, err := runCLI(t, stdin, args...)
+	res := cliResult{Stdout: out, Stderr: errOut}
+	if err != nil {
+		res.Error = errorText(err)
+	}
+	return res
+}
+
+func TestCommandsAgainstServer(t *testing.T) {
+	pi := writeManifest(t, "pi.yaml", piManifest)
+	both := writeManifest(t, "both.yaml", piManifest+"---\n"+helloManifest)
+	bad := writeManifest(t, "bad.yaml", helloManifest+"---\n"+strings.Replace(piManifest, "image:", "imag:", 1))
+
+	tests := []struct {
+		name  string
+		setup func(f *fakeServer)
+		stdin string
+		args  []string
+		want  cliResult
+		// wantErrPrefix is checked instead of want.Error when the rest of
+		// the message comes from package api.
+		wantErrPrefix string
+		check         func(t *testing.T, f *fakeServer)
+	}{
+		{
+			name: "submit creates every object of a file",
+			args: []string{"submit", both},
+			want: cliResult{Stdout: "job.batch/pi created\ncronjob.batch/hello created\n"},
+		},
+		{
+			name:  "submit reads stdin",
+			stdin: piManifest,
+			args:  []string{"submit", "-"},
+			want:  cliResult{Stdout: "job.batch/pi created\n"},
+		},
+		{
+			name:  "submit refuses an existing name",
+			setup: func(f *fakeServer) { f.put(jobObject(namedJob("pi"))) },
+			args:  []string{"submit", both},
+			want: cliResult{Stdout: "cronjob.batch/hello created\n",
+				Error: `Error from server (AlreadyExists): jobs.batch "pi" already exists`},
+		},
+		{
+			name:          "submit of a file with one invalid document creates nothing",
+			args:          []string{"submit", pi, bad},
+			wantErrPrefix: `error: error validating "` + bad + `": `,
+			check: func(t *testing.T, f *fakeServer) {
+				if n := f.submitCount(); n != 0 {
+					t.Errorf("server got %d submits, want none", n)
+				}
+			},
+		},
+		{
+			name:  "apply updates an existing job",
+			setup: func(f *fakeServer) { f.put(jobObject(namedJob("pi"))) },
+			args:  []string{"apply", "-f", pi},
+			want:  cliResult{Stdout: "job.batch/pi configured\n"},
+		},
+		{
+			name:  "get a missing job",
+			args:  []string{"get", "job", "nope"},
+			want:  cliResult{Error: `Error from server (NotFound): jobs.batch "nope" not found`},
+			setup: func(f *fakeServer) { f.put(jobObject(namedJob("pi"))) },
+		},
+		{
+			name: "get of an empty list",
+			args: []string{"get", "jobs"},
+			want: cliResult{Stderr: "No resources found in default namespace.\n"},
+		},
+		{
+			name: "get names by label",
+			setup: func(f *fakeServer) {
+				for _, name := range []string{"pi-b", "pi-a", "other"} {
+					job := "pi"
+					if name == "other" {
+						job = "other"
+					}
+					f.put(&api.Object{Kind: &api.Object_Pod{Pod: &api.Pod{Metadata: &api.ObjectMeta{Name: name, Labels: map[string]string{api.LabelJobName: job}}}}})
+				}
+			},
+			args: []string{"get", "pods", "-l", "job-name=pi", "-o", "name"},
+			want: cliResult{Stdout: "pod/pi-a\npod/pi-b\n"},
+		},
+		{
+			name:  "delete a job",
+			setup: func(f *fakeServer) { f.put(jobObject(namedJob("pi"))) },
+			args:  []string{"delete", "job", "pi", "gone"},
+			want: cliResult{Stdout: "job.batch \"pi\" deleted\n",
+				Error: `Error from server (NotFound): jobs.batch "gone" not found`},
+		},
+		{
+			name: "logs of a pod",
+			setup: func(f *fakeServer) {
+				f.put(&api.Object{Kind: &api.Object_Pod{Pod: &api.Pod{Metadata: &api.ObjectMeta{Name: "pi-a"}}}})
+				f.logChunks = []string{"3.14159", "26535\n"}
+			},
+			args: []string{"logs", "pi-a"},
+			want: cliResult{Stdout: "3.1415926535\n"},
+		},
+		{
+			name: "logs of a missing pod",
+			args: []string{"logs", "pi-x"},
+			want: cliResult{Error: `Error from server (NotFound): pods "pi-x" not found`},
+		},
+		{
+			name: "members table",
+			setup: func(f *fakeServer) {
+				f.members = []*api.Member{
+					{Name: "agent-1", Role: "agent", Address: "127.0.0.1:7500", Status: "alive"},
+					{Name: "server-1", Role: "server", Address: "127.0.0.1:7400", Status: "alive", RaftState: "Leader", Leader: true, AppliedIndex: 42},
+				}
+			},
+			args: []string{"members"},
+			want: cliResult{Stdout: "" +
+				"NAME       ROLE     ADDRESS          STATUS   RAFT STATE   LEADER   APPLIED INDEX\n" +
+				"server-1   server   127.0.0.1:7400   alive    Leader       true     42\n" +
+				"agent-1    agent    127.0.0.1:7500   alive    <none>       <none>   <none>\n"},
+		},
+		{
+			name:  "suspend a job",
+			setup: func(f *fakeServer) { f.put(jobObject(namedJob("pi"))) },
+			args:  []string{"suspend", "job", "pi"},
+			want:  cliResult{Stdout: "job.batch/pi suspended\n"},
+			check: func(t *testing.T, f *fakeServer) {
+				submits := f.submitted()
+				if len(submits) != 1 {
+					t.Fatalf("server got %d submits, want 1", len(submits))
+				}
+				req := submits[0]
+				if !req.GetApply() || len(req.GetObjects()) != 1 || !req.GetObjects()[0].GetJob().GetSpec().GetSuspend() {
+					t.Errorf("submitted %v, want an apply of the job with spec.suspend true", req)
+				}
+			},
+		},
+		{
+			name: "create a job from a cronjob",
+			setup: func(f *fakeServer) {
+				f.put(&api.Object{Kind: &api.Object_CronJob{CronJob: &api.CronJob{Metadata: &api.ObjectMeta{Name: "hello"}}}})
+			},
+			args: []string{"create", "job", "hello-now", "--from=cronjob/hello"},
+			want: cliResult{Stdout: "job.batch/hello-now created\n"},
+		},
+		{
+			name: "create a job from something not a cronjob",
+			args: []string{"create", "job", "x", "--from=job/pi"},
+			want: cliResult{Error: `error: from must be an existing cronjob, given as cronjob/NAME: "job/pi"`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFakeServer()
+			if tc.setup != nil {
+				tc.setup(fake)
+			}
+			addrs := closedAddr(t) + "," + serve(t, fake)
+			got := run(t, tc.stdin, append([]string{"--addr", addrs}, tc.args...)...)
+			if tc.check != nil {
+				tc.check(t, fake)
+			}
+			if tc.wantErrPrefix != "" {
+				if !strings.HasPrefix(got.Error, tc.wantErrPrefix) {
+					t.Errorf("error = %q, want it to start with %q", got.Error, tc.wantErrPrefix)
+				}
+				got.Error = ""
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("jobcluster %s (-want +got):\n%s", strings.Join(tc.args, " "), diff)
+			}
+		})
+	}
+}
+
+func TestSubmitInvalidFileWording(t *testing.T) {
+	bad := writeManifest(t, "bad.yaml", strings.Replace(piManifest, "image:", "imag:", 1))
+	fake := newFakeServer()
+	got := run(t, "", "--addr", serve(t, fake), "submit", bad)
+	wantPrefix := `error: error validating "` + bad + `": `
+	if !strings.HasPrefix(got.Error, wantPrefix) || !strings.Contains(got.Error, "imag") {
+		t.Errorf("error = %q, want it to start with %q and name the bad field", got.Error, wantPrefix)
+	}
+	if got.Stdout != "" || fake.submitCount() != 0 {
+		t.Errorf("stdout = %q with %d submits, want nothing created", got.Stdout, fake.submitCount())
+	}
+}
+
+func TestGetJobAsJSON(t *testing.T) {
+	fake := newFakeServer()
+	fake.put(jobObject(namedJob("pi")))
+	got := run(t, "", "--addr", serve(t, fake), "get", "job/pi", "-o", "json")
+	if got.Error != "" {
+		t.Fatalf("get failed: %s", got.Error)
+	}
+	var job struct {
+		Kind     string
+		Metadata struct{ Name string }
+	}
+	if err := json.Unmarshal([]byte(got.Stdout), &job); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, got.Stdout)
+	}
+	if job.Kind != "Job" || job.Metadata.Name != "pi" {
+		t.Errorf("printed kind %q name %q, want the Job pi itself", job.Kind, job.Metadata.Name)
+	}
+}
+
+func TestSubmitWait(t *testing.T) {
+	pi := writeManifest(t, "pi.yaml", piManifest)
+	running := namedJob("pi")
+	running.Status = &api.JobStatus{Active: 1, StartTime: timestamppb.Now()}
+	complete := proto.Clone(running).(*api.Job)
+	complete.Status = &api.JobStatus{Succeeded: 1, Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: "True"}}}
+	failed := proto.Clone(running).(*api.Job)
+	failed.Status = &api.JobStatus{Failed: 7, Conditions: []*api.JobCondition{{Type: api.JobFailed, Status: "True",
+		Reason: "BackoffLimitExceeded", Message: "Job has reached the specified backoff limit"}}}
+
+	tests := []struct {
+		name   string
+		states []*api.Job
+		want   cliResult
+	}{
+		{
+			name:   "job completes",
+			states: []*api.Job{running, running, complete},
+			want:   cliResult{Stdout: "job.batch/pi created\njob.batch/pi Running 0/1\njob.batch/pi Complete 1/1\n"},
+		},
+		{
+			name:   "job fails",
+			states: []*api.Job{running, failed},
+			want: cliResult{
+				Stdout: "job.batch/pi created\njob.batch/pi Running 0/1\n" +
+					"job.batch/pi Failed 0/1: BackoffLimitExceeded: Job has reached the specified backoff limit\n",
+				Error: "error: job.batch/pi failed: BackoffLimitExceeded: Job has reached the specified backoff limit",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := newFakeServer()
+			fake.jobStates["pi"] = tc.states
+			got := run(t, "", "--addr", serve(t, fake), "submit", "--wait", pi)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("submit --wait (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNoServerReachable(t *testing.T) {
+	addr := closedAddr(t)
+	got := run(t, "", "--addr", addr, "get", "jobs")
+	want := "error: no jobcluster server reachable at " + addr + " (dial tcp " + addr + ": connect: connection refused); " +
+		`start one with "jobcluster dev" or point --addr / JOBCLUSTER_ADDR at a server`
+	if got.Error != want {
+		t.Errorf("error\n got: %s\nwant: %s", got.Error, want)
+	}
+}
+
+func TestMembersJSON(t *testing.T) {
+	fake := newFakeServer()
+	fake.members = []*api.Member{
+		{Name: "server-1", Role: "server", Address: "127.0.0.1:7400", Status: "alive", RaftState: "Leader", Leader: true, AppliedIndex: 42},
+		{Name: "agent-1", Role: "agent", Address: "127.0.0.1:7500", Status: "alive"},
+	}
+	got := run(t, "", "--addr", serve(t, fake), "members", "-o", "json")
+	if got.Error != "" {
+		t.Fatalf("members failed: %s", got.Error)
+	}
+	var list struct {
+		Kind  string
+		Items []map[string]any
+	}
+	if err := json.Unmarshal([]byte(got.Stdout), &list); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, got.Stdout)
+	}
+	want := []map[string]any{
+		{"name": "server-1", "role": "server", "address": "127.0.0.1:7400", "status": "alive", "raftState": "Leader", "leader": true, "appliedIndex": float64(42)},
+		{"name": "agent-1", "role": "agent", "address": "127.0.0.1:7500", "status": "alive"},
+	}
+	if list.Kind != "List" {
+		t.Errorf("kind = %q, want List", list.Kind)
+	}
+	if diff := cmp.Diff(want, list.Items); diff != "" {
+		t.Errorf("items (-want +got):\n%s", diff)
+	}
+}
+
+func TestDescribeShowsOnlyTheObjectsEvents(t *testing.T) {
+	fake := newFakeServer()
+	fake.put(jobObject(namedJob("pi")))
+	event := func(name, kind, reason string) *api.Object {
+		return &api.Object{Kind: &api.Object_Event{Event: &api.Event{
+			Metadata:       &api.ObjectMeta{Name: name},
+			InvolvedObject: &api.ObjectReference{Kind: kind, Name: "pi"},
+			Type:           "Normal", Reason: reason, Message: reason + " message",
+			FirstTimestamp: timestamppb.Now(), LastTimestamp: timestamppb.Now(), Count: 1,
+		}}}
+	}
+	fake.put(event("e1", "Job", "SuccessfulCreate"))
+	fake.put(event("e2", "Pod", "Started"))
+
+	got := run(t, "", "--addr", serve(t, fake), "describe", "job", "pi")
+	if got.Error != "" {
+		t.Fatalf("describe failed: %s", got.Error)
+	}
+	_, events, _ := strings.Cut(got.Stdout, "Events:")
+	if !strings.Contains(events, "SuccessfulCreate message") || strings.Contains(events, "Started") {
+		t.Errorf("events section = %q, want the Job's event and not the pod's", events)
+	}
+	if !strings.HasPrefix(got.Stdout, "Name:") {
+		t.Errorf("description starts with %q, want Name:", strings.SplitN(got.Stdout, "\n", 2)[0])
+	}
+}

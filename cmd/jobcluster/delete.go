@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+type deleteOptions struct{}
+
+func newDeleteCmd(copts *clientOptions) *cobra.Command {
+	o := &deleteOptions{}
+	return &cobra.Command{
+		Use:   "delete (job|cronjob|pod|node) NAME...",
+		Short: "Delete jobs, cronjobs, pods or nodes",
+		Long: `Delete objects by name. Deleting a Job deletes its pods; deleting a CronJob
+deletes its Jobs and their pods. Deleting a node forgets an agent that is
+gone for good.`,
+		Example: `  jobcluster delete job pi
+  jobcluster delete cronjob/hello`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, copts, args)
+		},
+	}
+}
+
+func (o *deleteOptions) run(cmd *cobra.Command, copts *clientOptions, args []string) error {
+	r, names, err := parseResourceArgs(args, resJob, resCronJob, resPod, resNode)
+	if err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		return errors.New("resource(s) were provided, but no name was specified")
+	}
+	c, err := copts.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := copts.deadline(cmd)
+	defer cancel()
+
+	var refused []error
+	for _, name := range names {
+		err := c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
+			_, err := cl.Delete(ctx, &api.DeleteRequest{Kind: r.kind, Name: name})
+			return err
+		})
+		var se *serverError
+		switch {
+		case errors.As(err, &se):
+			refused = append(refused, err)
+		case err != nil:
+			return err
+		default:
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %q deleted\n", r.singular, name)
+		}
+	}
+	return errors.Join(refused...)
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// pod renders a Pod as kubectl describe pod does.
+func (d describer) pod(p *api.Pod, events []*api.Event) string {
+	w := newPrefixWriter()
+	meta, spec, st := p.GetMetadata(), p.GetSpec(), p.GetStatus()
+	w.write(0, "Name:\t%s\n", meta.GetName())
+	w.write(0, "Namespace:\t%s\n", namespace(meta))
+	node := "<none>"
+	if spec.GetNodeName() != "" {
+		node = spec.GetNodeName()
+		if st.GetHostIp() != "" {
+			node += "/" + st.GetHostIp()
+		}
+	}
+	w.write(0, "Node:\t%s\n", node)
+	if st.GetStartTime() != nil {
+		w.write(0, "Start Time:\t%s\n", d.timestamp(st.GetStartTime()))
+	}
+	w.labels(0, "Labels", meta.GetLabels())
+	w.labels(0, "Annotations", meta.GetAnnotations())
+	if del := meta.GetDeletionTimestamp(); del != nil && !api.IsPodTerminal(p) {
+		w.write(0, "Status:\tTerminating (lasts %s)\n", age(del, d.now))
+	} else {
+		w.write(0, "Status:\t%s\n", orNone(st.GetPhase()))
+	}
+	if st.GetReason() != "" {
+		w.write(0, "Reason:\t%s\n", st.GetReason())
+	}
+	if st.GetMessage() != "" {
+		w.write(0, "Message:\t%s\n", st.GetMessage())
+	}
+	if owner := controlledBy(meta); owner != "" {
+		w.write(0, "Controlled By:\t%s\n", owner)
+	}
+	w.write(0, "Containers:\n")
+	for _, c := range spec.GetContainers() {
+		w.write(1, "%s:\n", c.GetName())
+		d.container(w, c, containerStatus(st, c.GetName()))
+	}
+	if len(st.GetConditions()) > 0 {
+		w.flush()
+		w.write(0, "Conditions:\n")
+		w.write(1, "Type\tStatus\n")
+		for _, c := range st.GetConditions() {
+			w.write(1, "%s\t%s\n", c.GetType(), c.GetStatus())
+		}
+		w.flush()
+	}
+	w.write(0, "Restart Policy:\t%s\n", orNone(spec.GetRestartPolicy()))
+	w.labels(0, "Node-Selectors", spec.GetNodeSelector())
+	w.events(d, events)
+	return w.String()
+}
+
+// containerStatus finds the status of the named container; a container
+// that has not reported yet gets an empty one, shown as Waiting.
+func containerStatus(st *api.PodStatus, name string) *api.ContainerStatus {
+	for _, cs := range st.GetContainerStatuses() {
+		if cs.GetName() == name {
+			return cs
+		}
+	}
+	return &api.ContainerStatus{Name: name}
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+type getOptions struct {
+	output   string
+	selector string
+}
+
+func newGetCmd(copts *clientOptions) *cobra.Command {
+	o := &getOptions{}
+	cmd := &cobra.Command{
+		Use:   "get (jobs|pods|cronjobs|nodes|events) [NAME...]",
+		Short: "Display jobs, pods, cronjobs, nodes or events",
+		Long: `Display one or many objects as a table, or in the Kubernetes JSON or YAML shape.
+
+Kinds take kubectl's aliases (job, jobs, job.batch; cronjob, cj; pod, po;
+node, no) and the KIND/NAME form.`,
+		Example: `  jobcluster get jobs
+  jobcluster get pods -l job-name=pi -o wide
+  jobcluster get job pi -o json
+  jobcluster get cj`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, copts, args)
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, json, yaml or name")
+	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "label selector to filter on, e.g. -l job-name=pi,app=x")
+	return cmd
+}
+
+func (o *getOptions) run(cmd *cobra.Command, copts *clientOptions, args []string) error {
+	if err := checkOutput(o.output, outputTable, outputWide, outputJSON, outputYAML, outputName); err != nil {
+		return err
+	}
+	r, names, err := parseResourceArgs(args, resJob, resPod, resCronJob, resNode, resEvent)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 && o.selector != "" {
+		return errors.New("name cannot be provided when a selector is specified")
+	}
+	c, err := copts.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := copts.deadline(cmd)
+	defer cancel()
+
+	if len(names) == 0 {
+		objs, err := listObjects(ctx, c, &api.ListRequest{Kind: r.kind, LabelSelector: o.selector})
+		if err != nil {
+			return err
+		}
+		return printObjects(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, objs, o.output, false, time.Now())
+	}
+	objs, missing, err := getNamed(ctx, c, r, names)
+	if err != nil {
+		return err
+	}
+	if len(objs) > 0 {
+		if err := printObjects(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, objs, o.output, len(names) == 1, time.Now()); err != nil {
+			return err
+		}
+	}
+	return errors.Join(missing...)
+}
+
+// getObject reads one object from any server.
+func getObject(ctx context.Context, c *client, r resource, name string) (*api.Object, error) {
+	var obj *api.Object
+	err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
+		var err error
+		obj, err = cl.Get(ctx, &api.GetRequest{Kind: r.kind, Name: name})
+		return err
+	})
+	return obj, err
+}
+
+// getNamed reads the named objects. Those the server refuses (not found)
+// are returned as missing, so the others can still be shown; err is set
+// only when no server could answer.
+func getNamed(ctx context.Context, c *client, r resource, names []string) (objs []*api.Object, missing []error, err error) {
+	for _, name := range names {
+		obj, err := getObject(ctx, c, r, name)
+		var se *serverError
+		switch {
+		case errors.As(err, &se):
+			missing = append(missing, err)
+		case err != nil:
+			return nil, nil, err
+		default:
+			objs = append(objs, obj)
+		}
+	}
+	return objs, missing, nil
+}
+
+// listObjects reads a list from any server, ordered by name (events by
+// time).
+func listObjects(ctx context.Context, c *client, req *api.ListRequest) ([]*api.Object, error) {
+	var resp *api.ListResponse
+	err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
+		var err error
+		resp, err = cl.List(ctx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	items := resp.GetItems()
+	if req.GetKind() == resEvent.kind {
+		sortEvents(items)
+		return items, nil
+	}
+	sort.SliceStable(items, func(i, j int) bool { return api.NameOf(items[i]) < api.NameOf(items[j]) })
+	return items, nil
+}
+
+// sortEvents orders events by when they last happened, oldest first.
+func sortEvents(items []*api.Object) {
+	when := func(o *api.Object) time.Time {
+		e := o.GetEvent()
+		if t := e.GetLastTimestamp(); t != nil {
+			return t.AsTime()
+		}
+		return e.GetFirstTimestamp().AsTime()
+	}
+	sort.SliceStable(items, func(i, j int) bool { return when(items[i]).Before(when(items[j])) })
+}

@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// Output formats of -o.
+const (
+	outputTable = ""
+	outputWide  = "wide"
+	outputJSON  = "json"
+	outputYAML  = "yaml"
+	outputName  = "name"
+)
+
+// checkOutput refuses an -o value that is not among allowed, in kubectl's words.
+func checkOutput(format string, allowed ...string) error {
+	for _, a := range allowed {
+		if format == a {
+			return nil
+		}
+	}
+	var names []string
+	for _, a := range allowed {
+		if a != outputTable {
+			names = append(names, a)
+		}
+	}
+	return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: %s", format, strings.Join(names, ","))
+}
+
+// printObjects writes objects of one resource in the chosen format. single
+// is true when the user named exactly one object: -o json and -o yaml then
+// print the object itself rather than a List.
+func printObjects(out, errOut io.Writer, r resource, objs []*api.Object, format string, single bool, now time.Time) error {
+	switch format {
+	case outputJSON, outputYAML:
+		return printStructured(out, objs, format, single)
+	}
+	if len(objs) == 0 {
+		return printNoResources(errOut, r)
+	}
+	if format == outputName {
+		for _, obj := range objs {
+			if _, err := fmt.Fprintf(out, "%s/%s\n", r.singular, api.NameOf(obj)); err != nil {
+				return fmt.Errorf("print names: %w", err)
+			}
+		}
+		return nil
+	}
+	header, rows := table(r, objs, now, format == outputWide)
+	return writeTable(out, header, rows)
+}
+
+// printNoResources tells, on stderr, that a list came back empty.
+func printNoResources(errOut io.Writer, r resource) error {
+	msg := "No resources found"
+	if r.namespaced {
+		msg += " in default namespace."
+	}
+	_, err := fmt.Fprintln(errOut, msg)
+	return err
+}
+
+// printStructured prints objects as JSON or YAML in the Kubernetes shape.
+func printStructured(out io.Writer, objs []*api.Object, format string, single bool) error {
+	var (
+		data []byte
+		err  error
+	)
+	switch {
+	case single && len(objs) == 1 && format == outputJSON:
+		data, err = api.MarshalJSON(api.MessageOf(objs[0]))
+	case single && len(objs) == 1:
+		data, err = api.MarshalYAML(api.MessageOf(objs[0]))
+	default:
+		items := make([]proto.Message, len(objs))
+		for i, obj := range objs {
+			items[i] = api.MessageOf(obj)
+		}
+		if format == outputJSON {
+			data, err = api.MarshalListJSON(items)
+		} else {
+			data, err = api.MarshalListYAML(items)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", format, err)
+	}
+	return writeWithNewline(out, data)
+}
+
+func writeWithNewline(out io.Writer, data []byte) error {
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		data = append(data, '\n')
+	}
+	if _, err := out.Write(data); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+// writeTable prints rows under an upper-case header, columns aligned and
+// separated by three spaces as kubectl does.
+func writeTable(out io.Writer, header []string, rows [][]string) error {
+	tw := tabwriter.NewWriter(out, 6, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+// age is the time since ts in kubectl's short form, "<unknown>" when unset.
+func age(ts *timestamppb.Timestamp, now time.Time) string {
+	if ts == nil {
+		return "<unknown>"
+	}
+	return humanDuration(now.Sub(ts.AsTime()))
+}
+
+// humanDuration renders d as kubectl does (apimachinery's HumanDuration):
+// precise when short, coarser as it grows ("45s", "2m5s", "10m", "3h4m",
+// "5d", "2y").
+func humanDuration(d time.Duration) string {
+	// Up to two seconds into the future counts as now: clocks differ a little.
+	if seconds := int(d.Seconds()); seconds < -1 {
+		return "<invalid>"
+	} else if seconds < 0 {
+		return "0s"
+	} else if seconds < 60*2 {
+		return fmt.Sprintf("%ds", seconds)
+	}
+	minutes := int(d / time.Minute)
+	if minutes < 10 {
+		if s := int(d/time.Second) % 60; s != 0 {
+			return fmt.Sprintf("%dm%ds", minutes, s)
+		}
+		return fmt.Sprintf("%dm", minutes)
+	} else if minutes < 60*3 {
+		return fmt.Sprintf("%dm", minutes)
+	}
+	hours := int(d / time.Hour)
+	if hours < 8 {
+		if m := minutes % 60; m != 0 {
+			return fmt.Sprintf("%dh%dm", hours, m)
+		}
+		return fmt.Sprintf("%dh", hours)
+	} else if hours < 48 {
+		return fmt.Sprintf("%dh", hours)
+	} else if hours < 24*8 {
+		if h := hours % 24; h != 0 {
+			return fmt.Sprintf("%dd%dh", hours/24, h)
+		}
+		return fmt.Sprintf("%dd", hours/24)
+	} else if hours < 24*365*2 {
+		return fmt.Sprintf("%dd", hours/24)
+	} else if hours < 24*365*8 {
+		if dy := (hours / 24) % 365; dy != 0 {
+			return fmt.Sprintf("%dy%dd", hours/24/365, dy)
+		}
+		return fmt.Sprintf("%dy", hours/24/365)
+	}
+	return fmt.Sprintf("%dy", hours/24/365)
+}

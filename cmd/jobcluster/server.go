@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobcluster/jobcluster/cluster"
+)
+
+type serverOptions struct {
+	name, dataDir                 string
+	rpcAddr, raftAddr, gossipAddr string
+	httpAddr                      string
+	bootstrapExpect               int
+	join                          string
+	logLevel                      string
+	timing                        timingFlags
+}
+
+func newServerCmd() *cobra.Command {
+	o := &serverOptions{}
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a server: Raft-replicated state, the API and the controllers",
+		Long: `Run a jobcluster server.
+
+One server alone: jobcluster server --name s1 --data-dir /var/lib/jobcluster
+Three servers: start each with --bootstrap-expect 3 and --join naming the
+others' gossip addresses; they bootstrap Raft together once. A server added
+later starts with --join and no --bootstrap-expect, and the leader adds it.
+SIGTERM leaves the cluster gracefully; a server restarted from its data
+directory rejoins and catches up.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(o.logLevel)
+			if err != nil {
+				return err
+			}
+			if o.dataDir == "" {
+				o.dataDir = "jobcluster-data/" + o.name
+			}
+			join := splitList(o.join)
+			expect := o.bootstrapExpect
+			if !cmd.Flags().Changed("bootstrap-expect") && len(join) == 0 {
+				expect = 1
+			}
+			srv, err := cluster.New(cluster.Config{
+				Name: o.name, DataDir: o.dataDir,
+				RPCAddr: o.rpcAddr, RaftAddr: o.raftAddr, GossipAddr: o.gossipAddr, HTTPAddr: o.httpAddr,
+				BootstrapExpect: expect, Join: join,
+				Timing: o.timing.timing(),
+				Logger: logger,
+			})
+			if err != nil {
+				return fmt.Errorf("start server: %w", err)
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			<-ctx.Done()
+			srv.Leave()
+			srv.Shutdown()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.name, "name", defaultName(), "node name, unique in the cluster (also the Raft ID)")
+	f.StringVar(&o.dataDir, "data-dir", "", "directory for the Raft log and snapshots (default jobcluster-data/NAME)")
+	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "gRPC address for clients and agents, bound and advertised")
+	f.StringVar(&o.raftAddr, "raft-addr", cluster.DefaultRaftAddr, "Raft address, bound and advertised")
+	f.StringVar(&o.gossipAddr, "gossip-addr", cluster.DefaultGossipAddr, "gossip address, bound and advertised")
+	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /debug/pprof")
+	f.IntVar(&o.bootstrapExpect, "bootstrap-expect", 0, "servers that bootstrap the cluster together (default 1 without --join, else 0: join an existing cluster)")
+	f.StringVar(&o.join, "join", "", "gossip addresses of other members, comma separated; retried until one answers")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.timing.register(f)
+	return cmd
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+type submitOptions struct {
+	files []string
+	wait  bool
+}
+
+func newSubmitCmd(copts *clientOptions) *cobra.Command {
+	o := &submitOptions{}
+	cmd := &cobra.Command{
+		Use:   "submit FILE...",
+		Short: "Create the Jobs and CronJobs of manifest files",
+		Long: `Create the batch/v1 Jobs and CronJobs of manifest files, like kubectl create -f.
+
+Every file is decoded and validated first: if any document is invalid,
+nothing is created. An object whose name exists already is refused
+(use apply to update). "-" reads standard input; a directory stands for its
+.yaml, .yml and .json files.
+
+With --wait the command then follows the Jobs until each has finished and
+exits non-zero if one failed. The wait is unbounded unless --timeout is given.`,
+		Example: `  jobcluster submit job.yaml
+  cat jobs.yaml | jobcluster submit -
+  jobcluster submit --wait pi.yaml`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			files, err := manifestArgs(o.files, args)
+			if err != nil {
+				return err
+			}
+			return runSubmit(cmd, copts, files, false, o.wait)
+		},
+	}
+	addFilenameFlag(cmd, &o.files)
+	cmd.Flags().BoolVar(&o.wait, "wait", false, "follow the submitted Jobs until they finish; exit non-zero if one failed")
+	return cmd
+}
+
+// runSubmit creates (or with apply, creates or updates) the objects of
+// files and prints one line per object.
+func runSubmit(cmd *cobra.Command, copts *clientOptions, files []string, apply, wait bool) error {
+	objs, err := readManifests(cmd.InOrStdin(), files)
+	if err != nil {
+		return err
+	}
+	if len(objs) == 0 {
+		verb := "create"
+		if apply {
+			verb = "apply"
+		}
+		return fmt.Errorf("no objects passed to %s", verb)
+	}
+	c, err := copts.connect()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := copts.deadline(cmd)
+	defer cancel()
+
+	var resp *api.SubmitResponse
+	err = c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
+		var err error
+		resp, err = cl.Submit(ctx, &api.SubmitRequest{Objects: objs, Apply: apply})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	jobs, refused := printResults(cmd.OutOrStdout(), resp.GetResults())
+	if !wait || len(jobs) == 0 {
+		return errors.Join(refused...)
+	}
+	if !timeoutSet(cmd) {
+		ctx = cmd.Context()
+	}
+	w := &jobWaiter{client: c, out: cmd.OutOrStdout(), interval: waitInterval, unreachableFor: copts.timeout}
+	return errors.Join(append(refused, w.wait(ctx, jobs))...)
+}
+
+// printResults prints one kubectl line per accepted object ("job.batch/pi
+// created") and returns the names of the accepted Jobs and the refusals.
+func printResults(out io.Writer, results []*api.SubmitResult) (jobs []string, refused []error) {
+	for _, res := range results {
+		prefix := res.GetKind()
+		r, err := parseResource(res.GetKind())
+		if err == nil {
+			prefix = r.singular
+		}
+		if res.GetError() != "" {
+			refused = append(refused, resultError(res.GetCode(), res.GetError()))
+			continue
+		}
+		action := res.GetAction()
+		if action == "" {
+			action = "created"
+		}
+		fmt.Fprintf(out, "%s/%s %s\n", prefix, res.GetName(), action)
+		if r == resJob {
+			jobs = append(jobs, res.GetName())
+		}
+	}
+	return jobs, refused
+}

@@ -1,0 +1,106 @@
+package fsm
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+func (w *writer) cronJob(name string) *api.CronJob {
+	return first[*api.CronJob](w.txn, tableCronJobs, "id", name)
+}
+
+func (w *writer) applyUpsertCronJob(c *api.UpsertCronJob) error {
+	cj := clone(c.GetCronJob())
+	name := cj.GetMetadata().GetName()
+	if old := w.cronJob(name); old != nil {
+		if c.GetCreateOnly() {
+			return fmt.Errorf("cronjob %q: %w", name, ErrAlreadyExists)
+		}
+		cj.Metadata.Uid = old.GetMetadata().GetUid()
+		cj.Metadata.CreationTimestamp = old.GetMetadata().GetCreationTimestamp()
+		cj.Metadata.Generation = old.GetMetadata().GetGeneration()
+		if !proto.Equal(cj.GetSpec(), old.GetSpec()) {
+			cj.Metadata.Generation++
+		}
+		cj.Status = old.GetStatus()
+	} else {
+		cj.Metadata.Generation = 1
+	}
+	w.insert(tableCronJobs, cj)
+	return nil
+}
+
+func (w *writer) applyDeleteCronJob(c *api.DeleteCronJob) error {
+	cj := w.cronJob(c.GetName())
+	if cj == nil {
+		return fmt.Errorf("cronjob %q: %w", c.GetName(), ErrNotFound)
+	}
+	for _, j := range all[*api.Job](w.txn, tableJobs, "owner", c.GetName()) {
+		w.deleteJob(j)
+	}
+	w.removeEvents("CronJob", c.GetName())
+	w.remove(tableCronJobs, cj)
+	return nil
+}
+
+// applyCronDecision records one decision for one scheduled time. The Job's
+// name derives from the time, so a decision applied twice, or made again
+// by a new leader, creates the Job once.
+func (w *writer) applyCronDecision(c *api.CronDecision) error {
+	cj := w.cronJob(c.GetCronJob())
+	if cj == nil {
+		return fmt.Errorf("cronjob %q: %w", c.GetCronJob(), ErrNotFound)
+	}
+	last := cj.GetStatus().GetLastScheduleTime()
+	if last != nil && !c.GetScheduledTime().AsTime().After(last.AsTime()) && c.GetJob() == nil {
+		return nil // already decided
+	}
+	next := clone(cj)
+	if next.Status == nil {
+		next.Status = &api.CronJobStatus{}
+	}
+	if last == nil || c.GetScheduledTime().AsTime().After(last.AsTime()) {
+		next.Status.LastScheduleTime = c.GetScheduledTime()
+	}
+	if c.GetAction() == "Created" && c.GetJob() != nil {
+		if w.job(c.GetJob().GetMetadata().GetName()) != nil {
+			w.insert(tableCronJobs, next)
+			return nil
+		}
+		for _, name := range c.GetReplaceJobs() {
+			if j := w.job(name); j != nil {
+				w.deleteJob(j)
+			}
+		}
+		job := clone(c.GetJob())
+		job.Metadata.Generation = 1
+		w.insert(tableJobs, job)
+	}
+	w.insert(tableCronJobs, next)
+	return nil
+}
+
+func (w *writer) applyUpdateCronJobStatus(c *api.UpdateCronJobStatus) error {
+	cj := w.cronJob(c.GetName())
+	if cj == nil {
+		return fmt.Errorf("cronjob %q: %w", c.GetName(), ErrNotFound)
+	}
+	if c.GetUid() != cj.GetMetadata().GetUid() {
+		return fmt.Errorf("cronjob %q: %w", c.GetName(), ErrConflict)
+	}
+	next := clone(cj)
+	st := clone(c.GetStatus())
+	if st == nil {
+		st = &api.CronJobStatus{}
+	}
+	if last := cj.GetStatus().GetLastScheduleTime(); last != nil &&
+		(st.LastScheduleTime == nil || st.LastScheduleTime.AsTime().Before(last.AsTime())) {
+		st.LastScheduleTime = last
+	}
+	next.Status = st
+	w.insert(tableCronJobs, next)
+	return nil
+}

@@ -1,0 +1,87 @@
+package fsm
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+func (w *writer) applyUpsertJob(c *api.UpsertJob) error {
+	job := clone(c.GetJob())
+	name := job.GetMetadata().GetName()
+	old := w.job(name)
+	if old != nil {
+		if c.GetCreateOnly() {
+			return fmt.Errorf("job %q: %w", name, ErrAlreadyExists)
+		}
+		// An update keeps the stored identity and status: the proposer only
+		// decides the spec.
+		job.Metadata.Uid = old.GetMetadata().GetUid()
+		job.Metadata.CreationTimestamp = old.GetMetadata().GetCreationTimestamp()
+		job.Metadata.Generation = old.GetMetadata().GetGeneration()
+		if !proto.Equal(job.GetSpec(), old.GetSpec()) {
+			job.Metadata.Generation++ // as Kubernetes: only a spec change counts
+		}
+		job.Status = old.GetStatus()
+	} else {
+		job.Metadata.Generation = 1
+	}
+	w.insert(tableJobs, job)
+	return nil
+}
+
+func (w *writer) applyDeleteJob(c *api.DeleteJob) error {
+	job := w.job(c.GetName())
+	if job == nil {
+		return fmt.Errorf("job %q: %w", c.GetName(), ErrNotFound)
+	}
+	if c.GetUid() != "" && c.GetUid() != job.GetMetadata().GetUid() {
+		return fmt.Errorf("job %q: %w", c.GetName(), ErrConflict)
+	}
+	w.deleteJob(job)
+	return nil
+}
+
+// deleteJob removes a Job, its pods and their events. Agents stop the
+// processes of pods that vanish from their set.
+func (w *writer) deleteJob(job *api.Job) {
+	name := job.GetMetadata().GetName()
+	for _, p := range all[*api.Pod](w.txn, tablePods, "job", name) {
+		w.removeEvents("Pod", p.GetMetadata().GetName())
+		w.remove(tablePods, p)
+	}
+	w.removeEvents("Job", name)
+	w.remove(tableJobs, job)
+}
+
+func (w *writer) removeEvents(kind, name string) {
+	if _, err := w.txn.DeleteAll(tableEvents, "involved", kind+"/"+name); err != nil {
+		panic(err)
+	}
+}
+
+func (w *writer) applyUpdateJobStatus(c *api.UpdateJobStatus) error {
+	job := w.job(c.GetName())
+	if job == nil {
+		return fmt.Errorf("job %q: %w", c.GetName(), ErrNotFound)
+	}
+	if c.GetUid() != job.GetMetadata().GetUid() {
+		return fmt.Errorf("job %q: %w", c.GetName(), ErrConflict)
+	}
+	if jobFinished(job) {
+		return fmt.Errorf("job %q: %w", c.GetName(), ErrFinished)
+	}
+	next := clone(job)
+	next.Status = clone(c.GetStatus())
+	if next.Status == nil {
+		next.Status = &api.JobStatus{}
+	}
+	// A status decided from an older view may not lower counts that pods
+	// already pushed higher; the controller's next pass corrects the rest.
+	next.Status.Succeeded = max(next.Status.GetSucceeded(), job.GetStatus().GetSucceeded())
+	next.Status.Failed = max(next.Status.GetFailed(), job.GetStatus().GetFailed())
+	w.insert(tableJobs, next)
+	return nil
+}

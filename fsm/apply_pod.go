@@ -1,0 +1,185 @@
+package fsm
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// applyCreatePods inserts the pods that still fit their Job. A pod that
+// would push the Job past parallelism active or past its completions, or
+// whose Job is missing, finishing, suspended or of another uid, is dropped:
+// a stale or repeated command can never overshoot.
+func (w *writer) applyCreatePods(c *api.CreatePods) error {
+	for _, p := range c.GetPods() {
+		if w.pod(p.GetMetadata().GetName()) != nil {
+			continue
+		}
+		job := w.job(p.GetMetadata().GetLabels()[api.LabelJobName])
+		if job == nil || job.GetMetadata().GetUid() != p.GetMetadata().GetLabels()[api.LabelControllerUID] {
+			continue
+		}
+		if !w.podFits(job, p) {
+			continue
+		}
+		w.insert(tablePods, clone(p))
+	}
+	return nil
+}
+
+func (w *writer) podFits(job *api.Job, p *api.Pod) bool {
+	if jobEnding(job) || job.GetSpec().GetSuspend() {
+		return false
+	}
+	pods := all[*api.Pod](w.txn, tablePods, "job", job.GetMetadata().GetName())
+	active, succeeded := 0, 0
+	indexed := job.GetSpec().GetCompletionMode() == "Indexed"
+	doneIndexes := map[string]bool{}
+	index := p.GetMetadata().GetLabels()[api.LabelCompletionIndex]
+	for _, q := range pods {
+		qi := q.GetMetadata().GetLabels()[api.LabelCompletionIndex]
+		switch q.GetStatus().GetPhase() {
+		case api.PodSucceeded:
+			if indexed {
+				if !doneIndexes[qi] {
+					doneIndexes[qi] = true
+					succeeded++
+				}
+			} else {
+				succeeded++
+			}
+		case api.PodFailed:
+		default:
+			active++
+			if indexed && qi == index {
+				return false // that index already runs
+			}
+		}
+	}
+	wanted := int(api.JobParallelism(job)) // unset means 1, as the controller reads it
+	if completions := job.GetSpec().Completions; completions != nil {
+		wanted = min(wanted, int(*completions)-succeeded)
+		if indexed {
+			i, err := strconv.Atoi(index)
+			if err != nil || i < 0 || i >= int(*completions) || doneIndexes[index] {
+				return false
+			}
+		}
+	} else if succeeded > 0 {
+		return false // work queue: after a success nothing new starts
+	}
+	return active < wanted
+}
+
+// applyUpdatePodStatus records what nodes (or the leader, for lost nodes)
+// observed. A finished pod never changes again, and an update from a node
+// the pod is not bound to is ignored.
+func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
+	for _, u := range c.GetUpdates() {
+		p := w.pod(u.GetName())
+		if p == nil || isPodTerminal(p) || u.GetStatus() == nil {
+			continue
+		}
+		if u.GetUid() != "" && u.GetUid() != p.GetMetadata().GetUid() {
+			continue
+		}
+		if u.GetNode() != "" && u.GetNode() != p.GetSpec().GetNodeName() {
+			continue
+		}
+		next := clone(p)
+		st := clone(u.GetStatus())
+		// The reason a stop gave (DeadlineExceeded, JobSuspended) stays
+		// unless the node names a more specific one.
+		if st.GetReason() == "" {
+			st.Reason = p.GetStatus().GetReason()
+			st.Message = p.GetStatus().GetMessage()
+		}
+		if len(st.GetConditions()) == 0 {
+			st.Conditions = p.GetStatus().GetConditions()
+		}
+		if st.StartTime == nil {
+			st.StartTime = p.GetStatus().GetStartTime()
+		}
+		next.Status = st
+		w.insert(tablePods, next)
+	}
+	return nil
+}
+
+// applyStopPods marks pods for stopping. Their nodes stop them and report
+// the end; a pod on no node ends at once.
+func (w *writer) applyStopPods(c *api.StopPods) error {
+	for _, name := range c.GetNames() {
+		p := w.pod(name)
+		if p == nil || isPodTerminal(p) {
+			continue
+		}
+		next := clone(p)
+		if next.Metadata.DeletionTimestamp == nil {
+			next.Metadata.DeletionTimestamp = c.GetTime()
+		}
+		if next.Status == nil {
+			next.Status = &api.PodStatus{}
+		}
+		if next.Status.Reason == "" {
+			next.Status.Reason = c.GetReason()
+			next.Status.Message = c.GetMessage()
+		}
+		if next.GetSpec().GetNodeName() == "" {
+			next.Status.Phase = api.PodFailed
+		}
+		w.insert(tablePods, next)
+	}
+	return nil
+}
+
+func (w *writer) applyDeletePods(c *api.DeletePods) error {
+	for _, name := range c.GetNames() {
+		if p := w.pod(name); p != nil {
+			w.removeEvents("Pod", name)
+			w.remove(tablePods, p)
+		}
+	}
+	return nil
+}
+
+// applyBindPods places pending pods. A pod keeps the first node it got. A
+// binding to an unknown node is refused; the others still apply.
+func (w *writer) applyBindPods(c *api.BindPods) error {
+	var errs []error
+	for _, b := range c.GetBindings() {
+		p := w.pod(b.GetPod())
+		if p == nil || isPodTerminal(p) || p.GetSpec().GetNodeName() != "" || p.GetMetadata().GetDeletionTimestamp() != nil {
+			continue
+		}
+		if first[*api.Node](w.txn, tableNodes, "id", b.GetNode()) == nil {
+			errs = append(errs, fmt.Errorf("bind pod %s: node %q: %w", b.GetPod(), b.GetNode(), ErrNotFound))
+			continue
+		}
+		next := clone(p)
+		if next.Spec == nil {
+			next.Spec = &api.PodSpec{}
+		}
+		next.Spec.NodeName = b.GetNode()
+		if next.Status == nil {
+			next.Status = &api.PodStatus{Phase: api.PodPending}
+		}
+		next.Status.Conditions = setPodCondition(next.Status.Conditions, &api.PodCondition{
+			Type: "PodScheduled", Status: "True", LastTransitionTime: c.GetTime(),
+		})
+		w.insert(tablePods, next)
+	}
+	return errors.Join(errs...)
+}
+
+func setPodCondition(conds []*api.PodCondition, c *api.PodCondition) []*api.PodCondition {
+	out := make([]*api.PodCondition, 0, len(conds)+1)
+	for _, old := range conds {
+		if old.GetType() != c.GetType() {
+			out = append(out, old)
+		}
+	}
+	return append(out, c)
+}

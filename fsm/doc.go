@@ -1,0 +1,20 @@
+// Package fsm is jobcluster's replicated state machine: the jobs, cronjobs,
+// pods, nodes and events every server holds, changed only by typed commands
+// that arrive through Raft.
+//
+// Apply is deterministic: no clock, no randomness, no I/O, no map order in
+// results. Times, uids and names travel inside the commands. Every command
+// can be applied twice, or arrive from a deposed leader, without breaking a
+// Job's invariants: the FSM re-checks them (never more than parallelism
+// active, never more than completions succeeded, nothing for a finished Job,
+// a finished pod never changes phase again).
+//
+// Adding a command brings, in this order:
+//  1. an enum value appended to CommandType in api/jobcluster.proto, and its
+//     payload message in the Command oneof (then `make generate`);
+//  2. an applyXxx method in apply_*.go and its case in FSM.applyCommand;
+//  3. an encode/decode round trip and an FSM test of its effects and of
+//     applying it twice;
+//  4. coverage in the snapshot test if it adds state;
+//  5. the proposer in cluster/ that builds it.
+package fsm

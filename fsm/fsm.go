@@ -1,0 +1,168 @@
+package fsm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-memdb"
+	"github.com/hashicorp/raft"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// Errors a refused command returns. Callers test them with errors.Is.
+var (
+	// ErrAlreadyExists: a create named an object that exists.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrNotFound: the command named an object that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: the object changed identity (uid) since the command was made.
+	ErrConflict = errors.New("conflict")
+	// ErrFinished: the Job is finished and its status can no longer change.
+	ErrFinished = errors.New("job is finished")
+)
+
+// Result is what applying one log entry returns: one error (nil on
+// success) per command, in order.
+type Result struct {
+	Errors []error
+}
+
+// FSM is the replicated state. It implements raft.FSM.
+type FSM struct {
+	logger *slog.Logger
+
+	mu      sync.RWMutex // guards db and restored against Restore
+	db      *memdb.MemDB
+	restore chan struct{} // closed when Restore replaces db
+
+	chMu    sync.Mutex
+	changed chan struct{} // closed after the next applied entry
+
+	applied atomic.Uint64
+}
+
+// New returns an empty state machine.
+func New(logger *slog.Logger) *FSM {
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		panic(fmt.Sprintf("fsm schema: %v", err))
+	}
+	return &FSM{logger: logger, db: db, restore: make(chan struct{}), changed: make(chan struct{})}
+}
+
+// AppliedIndex is the index of the last log entry applied.
+func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
+
+// Encode serialises commands into one log entry.
+func Encode(cmds ...*api.Command) ([]byte, error) {
+	b, err := proto.Marshal(&api.CommandBatch{Commands: cmds})
+	if err != nil {
+		return nil, fmt.Errorf("encode commands: %w", err)
+	}
+	return b, nil
+}
+
+// Apply applies one log entry. Undecodable data or an unknown command type
+// panics: a replica that cannot apply what the others applied must stop
+// rather than drift.
+func (f *FSM) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	var batch api.CommandBatch
+	if err := proto.Unmarshal(l.Data, &batch); err != nil {
+		panic(fmt.Sprintf("fsm: undecodable log entry at index %d: %v", l.Index, err))
+	}
+	return f.ApplyBatch(l.Index, &batch)
+}
+
+// ApplyBatch applies decoded commands as of a log index. Apply calls it;
+// tests call it directly.
+func (f *FSM) ApplyBatch(index uint64, batch *api.CommandBatch) *Result {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	txn := f.db.Txn(true)
+	txn.TrackChanges()
+	res := &Result{Errors: make([]error, len(batch.Commands))}
+	for i, cmd := range batch.Commands {
+		res.Errors[i] = f.applyCommand(txn, index, cmd)
+	}
+	changed := len(txn.Changes()) > 0
+	txn.Commit()
+	f.applied.Store(index)
+	// Refused commands change nothing and wake nobody, so a controller
+	// whose proposal was refused does not spin on its own refusal.
+	if changed {
+		f.notify()
+	}
+	return res
+}
+
+// Changed returns a channel that is closed after the next change of state.
+func (f *FSM) Changed() <-chan struct{} {
+	f.chMu.Lock()
+	defer f.chMu.Unlock()
+	return f.changed
+}
+
+func (f *FSM) notify() {
+	f.chMu.Lock()
+	close(f.changed)
+	f.changed = make(chan struct{})
+	f.chMu.Unlock()
+}
+
+func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
+	w := &writer{txn: txn, index: index}
+	switch c.GetType() {
+	case api.CommandType_COMMAND_TYPE_UPSERT_JOB:
+		return w.applyUpsertJob(c.GetUpsertJob())
+	case api.CommandType_COMMAND_TYPE_DELETE_JOB:
+		return w.applyDeleteJob(c.GetDeleteJob())
+	case api.CommandType_COMMAND_TYPE_UPSERT_CRON_JOB:
+		return w.applyUpsertCronJob(c.GetUpsertCronJob())
+	case api.CommandType_COMMAND_TYPE_DELETE_CRON_JOB:
+		return w.applyDeleteCronJob(c.GetDeleteCronJob())
+	case api.CommandType_COMMAND_TYPE_CREATE_PODS:
+		return w.applyCreatePods(c.GetCreatePods())
+	case api.CommandType_COMMAND_TYPE_UPDATE_POD_STATUS:
+		return w.applyUpdatePodStatus(c.GetUpdatePodStatus())
+	case api.CommandType_COMMAND_TYPE_STOP_PODS:
+		return w.applyStopPods(c.GetStopPods())
+	case api.CommandType_COMMAND_TYPE_DELETE_PODS:
+		return w.applyDeletePods(c.GetDeletePods())
+	case api.CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS:
+		return w.applyUpdateJobStatus(c.GetUpdateJobStatus())
+	case api.CommandType_COMMAND_TYPE_UPSERT_NODE:
+		return w.applyUpsertNode(c.GetUpsertNode())
+	case api.CommandType_COMMAND_TYPE_DELETE_NODE:
+		return w.applyDeleteNode(c.GetDeleteNode())
+	case api.CommandType_COMMAND_TYPE_RECORD_EVENTS:
+		return w.applyRecordEvents(c.GetRecordEvents())
+	case api.CommandType_COMMAND_TYPE_BIND_PODS:
+		return w.applyBindPods(c.GetBindPods())
+	case api.CommandType_COMMAND_TYPE_CRON_DECISION:
+		return w.applyCronDecision(c.GetCronDecision())
+	case api.CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS:
+		return w.applyUpdateCronJobStatus(c.GetUpdateCronJobStatus())
+	default:
+		panic(fmt.Sprintf("fsm: unknown command type %d at index %d", c.GetType(), index))
+	}
+}
+
+// State returns a consistent read-only view of the current state. It stays
+// valid (unchanged) however long it is held.
+func (f *FSM) State() *State {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return &State{txn: f.db.Txn(false), index: f.applied.Load(), restored: f.restore}
+}

@@ -1,0 +1,154 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// Table names.
+const (
+	tableJobs     = "jobs"
+	tableCronJobs = "cronjobs"
+	tablePods     = "pods"
+	tableNodes    = "nodes"
+	tableEvents   = "events"
+)
+
+func schema() *memdb.DBSchema {
+	return &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{
+		tableJobs: {
+			Name: tableJobs,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id":    {Name: "id", Unique: true, Indexer: nameIndexer{}},
+				"owner": {Name: "owner", AllowMissing: true, Indexer: fnIndexer(jobOwner)},
+				// live holds the Jobs a controller pass must visit: unfinished
+				// ones and finished ones waiting for their TTL.
+				"live": {Name: "live", AllowMissing: true, Indexer: fnIndexer(jobLive)},
+			},
+		},
+		tableCronJobs: {
+			Name: tableCronJobs,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: nameIndexer{}},
+			},
+		},
+		tablePods: {
+			Name: tablePods,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id":  {Name: "id", Unique: true, Indexer: nameIndexer{}},
+				"job": {Name: "job", AllowMissing: true, Indexer: fnIndexer(podJob)},
+				// node indexes only the pods a node still has to run or
+				// stop, which is what agents watch.
+				"node": {Name: "node", AllowMissing: true, Indexer: fnIndexer(podLiveNode)},
+				// unbound holds unfinished pods waiting for a node.
+				"unbound": {Name: "unbound", AllowMissing: true, Indexer: fnIndexer(podUnbound)},
+			},
+		},
+		tableNodes: {
+			Name: tableNodes,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: nameIndexer{}},
+			},
+		},
+		tableEvents: {
+			Name: tableEvents,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id":       {Name: "id", Unique: true, Indexer: nameIndexer{}},
+				"involved": {Name: "involved", Indexer: fnIndexer(eventInvolved)},
+			},
+		},
+	}}
+}
+
+type named interface{ GetMetadata() *api.ObjectMeta }
+
+// nameIndexer indexes any object by metadata.name.
+type nameIndexer struct{}
+
+func (nameIndexer) FromObject(obj any) (bool, []byte, error) {
+	n, ok := obj.(named)
+	if !ok {
+		return false, nil, fmt.Errorf("object %T has no metadata", obj)
+	}
+	name := n.GetMetadata().GetName()
+	if name == "" {
+		return false, nil, nil
+	}
+	return true, []byte(name + "\x00"), nil
+}
+
+func (nameIndexer) FromArgs(args ...any) ([]byte, error) { return stringArg(args) }
+
+// fnIndexer indexes by a string derived from the object; "" means absent.
+type fnIndexer func(obj any) string
+
+func (f fnIndexer) FromObject(obj any) (bool, []byte, error) {
+	v := f(obj)
+	if v == "" {
+		return false, nil, nil
+	}
+	return true, []byte(v + "\x00"), nil
+}
+
+func (f fnIndexer) FromArgs(args ...any) ([]byte, error) { return stringArg(args) }
+
+func stringArg(args []any) ([]byte, error) {
+	if len(args) != 1 {
+		return nil, fmt.Errorf("want one argument, got %d", len(args))
+	}
+	s, ok := args[0].(string)
+	if !ok {
+		return nil, fmt.Errorf("argument must be a string, got %T", args[0])
+	}
+	return []byte(s + "\x00"), nil
+}
+
+func jobOwner(obj any) string {
+	for _, ref := range obj.(*api.Job).GetMetadata().GetOwnerReferences() {
+		if ref.GetKind() == "CronJob" {
+			return ref.GetName()
+		}
+	}
+	return ""
+}
+
+func jobLive(obj any) string {
+	j := obj.(*api.Job)
+	if !jobFinished(j) || j.GetSpec().TtlSecondsAfterFinished != nil {
+		return "1"
+	}
+	return ""
+}
+
+func podUnbound(obj any) string {
+	p := obj.(*api.Pod)
+	if isPodTerminal(p) || p.GetSpec().GetNodeName() != "" {
+		return ""
+	}
+	return "1"
+}
+
+func podJob(obj any) string {
+	return obj.(*api.Pod).GetMetadata().GetLabels()[api.LabelJobName]
+}
+
+func podLiveNode(obj any) string {
+	p := obj.(*api.Pod)
+	if isPodTerminal(p) {
+		return ""
+	}
+	return p.GetSpec().GetNodeName()
+}
+
+func eventInvolved(obj any) string {
+	ref := obj.(*api.Event).GetInvolvedObject()
+	return ref.GetKind() + "/" + ref.GetName()
+}
+
+func isPodTerminal(p *api.Pod) bool {
+	ph := p.GetStatus().GetPhase()
+	return ph == "Succeeded" || ph == "Failed"
+}

@@ -1,0 +1,135 @@
+package fsm
+
+import (
+	"sort"
+
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// State is a read-only, point-in-time view of the FSM. Objects it returns
+// are shared with the store: callers must not modify them (proto.Clone
+// first).
+type State struct {
+	txn      *memdb.Txn
+	index    uint64
+	restored chan struct{}
+}
+
+// Index is the log index this view reflects.
+func (s *State) Index() uint64 { return s.index }
+
+// Restored is closed when a snapshot restore replaced the state this view
+// came from; watchers must take a new view.
+func (s *State) Restored() <-chan struct{} { return s.restored }
+
+// Job returns the named Job or nil.
+func (s *State) Job(name string) *api.Job {
+	return first[*api.Job](s.txn, tableJobs, "id", name)
+}
+
+// CronJob returns the named CronJob or nil.
+func (s *State) CronJob(name string) *api.CronJob {
+	return first[*api.CronJob](s.txn, tableCronJobs, "id", name)
+}
+
+// Pod returns the named pod or nil.
+func (s *State) Pod(name string) *api.Pod {
+	return first[*api.Pod](s.txn, tablePods, "id", name)
+}
+
+// Node returns the named node or nil.
+func (s *State) Node(name string) *api.Node {
+	return first[*api.Node](s.txn, tableNodes, "id", name)
+}
+
+// Jobs lists every Job by name.
+func (s *State) Jobs() []*api.Job { return all[*api.Job](s.txn, tableJobs, "id") }
+
+// CronJobs lists every CronJob by name.
+func (s *State) CronJobs() []*api.CronJob { return all[*api.CronJob](s.txn, tableCronJobs, "id") }
+
+// Pods lists every pod by name.
+func (s *State) Pods() []*api.Pod { return all[*api.Pod](s.txn, tablePods, "id") }
+
+// Nodes lists every node by name.
+func (s *State) Nodes() []*api.Node { return all[*api.Node](s.txn, tableNodes, "id") }
+
+// LiveJobs lists the Jobs that are unfinished or wait for their TTL.
+func (s *State) LiveJobs() []*api.Job { return all[*api.Job](s.txn, tableJobs, "live", "1") }
+
+// UnboundPods lists unfinished pods that have no node yet.
+func (s *State) UnboundPods() []*api.Pod { return all[*api.Pod](s.txn, tablePods, "unbound", "1") }
+
+// PodsOfJob lists the pods of one Job by name.
+func (s *State) PodsOfJob(job string) []*api.Pod {
+	return all[*api.Pod](s.txn, tablePods, "job", job)
+}
+
+// JobsOfCronJob lists the Jobs a CronJob created, by name.
+func (s *State) JobsOfCronJob(cron string) []*api.Job {
+	return all[*api.Job](s.txn, tableJobs, "owner", cron)
+}
+
+// LivePodsOnNode lists the pods bound to a node that are not finished, and
+// a channel closed when that set (or any of its pods) changes.
+func (s *State) LivePodsOnNode(node string) ([]*api.Pod, <-chan struct{}) {
+	it, err := s.txn.Get(tablePods, "node", node)
+	if err != nil {
+		panic(err)
+	}
+	var out []*api.Pod
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(*api.Pod))
+	}
+	return out, it.WatchCh()
+}
+
+// Events lists the events about one object, oldest first.
+func (s *State) Events(kind, name string) []*api.Event {
+	out := all[*api.Event](s.txn, tableEvents, "involved", kind+"/"+name)
+	sortEvents(out)
+	return out
+}
+
+// AllEvents lists every event, oldest first.
+func (s *State) AllEvents() []*api.Event {
+	out := all[*api.Event](s.txn, tableEvents, "id")
+	sortEvents(out)
+	return out
+}
+
+func sortEvents(evs []*api.Event) {
+	sort.SliceStable(evs, func(i, j int) bool {
+		a, b := evs[i].GetLastTimestamp().AsTime(), evs[j].GetLastTimestamp().AsTime()
+		if !a.Equal(b) {
+			return a.Before(b)
+		}
+		return evs[i].GetMetadata().GetName() < evs[j].GetMetadata().GetName()
+	})
+}
+
+func first[T any](txn *memdb.Txn, table, index string, arg string) T {
+	var zero T
+	o, err := txn.First(table, index, arg)
+	if err != nil {
+		panic(err)
+	}
+	if o == nil {
+		return zero
+	}
+	return o.(T)
+}
+
+func all[T any](txn *memdb.Txn, table, index string, args ...any) []T {
+	it, err := txn.Get(table, index, args...)
+	if err != nil {
+		panic(err)
+	}
+	var out []T
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o.(T))
+	}
+	return out
+}

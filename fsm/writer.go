@@ -1,0 +1,60 @@
+package fsm
+
+import (
+	"strconv"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// writer applies commands within one write transaction at one log index.
+type writer struct {
+	txn   *memdb.Txn
+	index uint64
+}
+
+func (w *writer) insert(table string, obj named) {
+	obj.GetMetadata().ResourceVersion = strconv.FormatUint(w.index, 10)
+	if err := w.txn.Insert(table, obj); err != nil {
+		panic(err)
+	}
+}
+
+func (w *writer) remove(table string, obj any) {
+	if err := w.txn.Delete(table, obj); err != nil && err != memdb.ErrNotFound {
+		panic(err)
+	}
+}
+
+func (w *writer) job(name string) *api.Job {
+	return first[*api.Job](w.txn, tableJobs, "id", name)
+}
+
+func (w *writer) pod(name string) *api.Pod {
+	return first[*api.Pod](w.txn, tablePods, "id", name)
+}
+
+func clone[T proto.Message](m T) T { return proto.Clone(m).(T) }
+
+func conditionTrue(conds []*api.JobCondition, typ string) bool {
+	for _, c := range conds {
+		if c.GetType() == typ && c.GetStatus() == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// jobFinished reports a Job with a final condition, or one decided to end
+// (FailureTarget, SuccessCriteriaMet): no new pods may start for it.
+func jobFinished(j *api.Job) bool {
+	c := j.GetStatus().GetConditions()
+	return conditionTrue(c, "Complete") || conditionTrue(c, "Failed")
+}
+
+func jobEnding(j *api.Job) bool {
+	c := j.GetStatus().GetConditions()
+	return jobFinished(j) || conditionTrue(c, "FailureTarget") || conditionTrue(c, "SuccessCriteriaMet")
+}

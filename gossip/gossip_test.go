@@ -1,0 +1,102 @@
+package gossip
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func start(t *testing.T, name, role string, join ...string) *Gossip {
+	t.Helper()
+	addr := freeAddr(t)
+	g, err := Start(Config{
+		Name:     name,
+		BindAddr: addr,
+		Join:     join,
+		Meta:     &api.MemberMeta{Role: role, RpcAddr: "127.0.0.1:1"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Shutdown() })
+	return g
+}
+
+func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		last = why
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s; last seen: %s", what, last)
+}
+
+func statusOf(g *Gossip, name string) string {
+	for _, m := range g.Members() {
+		if m.Name == name {
+			return m.Status
+		}
+	}
+	return "unknown"
+}
+
+func TestMembersSeeJoinFailureAndLeave(t *testing.T) {
+	s1 := start(t, "s1", RoleServer)
+	// a2 starts before anyone it could join answers on its second address:
+	// joining must keep retrying in the background.
+	a1 := start(t, "a1", RoleAgent, s1.ml.LocalNode().Address())
+	a2 := start(t, "a2", RoleAgent, freeAddr(t), s1.ml.LocalNode().Address())
+
+	waitFor(t, "all three members alive on s1", func() (bool, string) {
+		got := fmt.Sprint(statusOf(s1, "s1"), statusOf(s1, "a1"), statusOf(s1, "a2"))
+		return got == "alivealivealive", got
+	})
+	if got := a1.AliveServers(); len(got) != 1 || got[0].Name != "s1" || got[0].Meta.GetRpcAddr() != "127.0.0.1:1" {
+		t.Fatalf("AliveServers on a1 = %+v, want s1 with its rpc address", got)
+	}
+
+	if err := a1.Leave(time.Second); err != nil {
+		t.Fatal(err)
+	}
+	a1.Shutdown()
+	waitFor(t, "a1 left", func() (bool, string) {
+		s := statusOf(s1, "a1")
+		return s == StatusLeft, s
+	})
+
+	a2.Shutdown()
+	waitFor(t, "a2 failed", func() (bool, string) {
+		s := statusOf(s1, "a2")
+		return s == StatusFailed, s
+	})
+}
+
+func TestMetadataTooLargeIsRefused(t *testing.T) {
+	labels := map[string]string{}
+	for i := 0; i < 40; i++ {
+		labels[fmt.Sprintf("label-%02d", i)] = "some-fairly-long-value"
+	}
+	_, err := Start(Config{Name: "x", BindAddr: freeAddr(t), Meta: &api.MemberMeta{Role: RoleAgent, Labels: labels}})
+	if err == nil {
+		t.Fatal("Start accepted metadata larger than memberlist carries")
+	}
+}

@@ -1,0 +1,151 @@
+package scheduler
+
+import (
+	"sort"
+	"time"
+
+	"github.com/jobcluster/jobcluster/api"
+	"google.golang.org/protobuf/proto"
+)
+
+// Pod phases.
+const (
+	phasePending   = "Pending"
+	phaseRunning   = "Running"
+	phaseSucceeded = "Succeeded"
+	phaseFailed    = "Failed"
+)
+
+// Pod status reasons the Job controller gives or reads.
+const (
+	// reasonNodeLost marks a pod whose node died; it is replaced, not counted.
+	reasonNodeLost = "NodeLost"
+	// reasonJobSuspended marks a pod stopped because its Job was suspended.
+	reasonJobSuspended = "JobSuspended"
+	// reasonExcessPod marks a pod stopped because its Job no longer needs it
+	// (parallelism lowered, an index already succeeded, completions reached).
+	reasonExcessPod  = "ExcessPod"
+	messageExcessPod = "Pod is not needed by its Job any more"
+	// reasonDeadlineExceeded is used for both the Job's and a pod's deadline.
+	reasonDeadlineExceeded = "DeadlineExceeded"
+	messagePodDeadline     = "Pod was active on the node longer than the specified deadline"
+)
+
+// podCounts sorts the pods of one Job by what they mean to the controller.
+type podCounts struct {
+	active    []*api.Pod // not terminal and not being stopped
+	stopping  []*api.Pod // not terminal, deletionTimestamp set
+	succeeded []*api.Pod
+	failed    []*api.Pod // counted failures only
+	// restarts sums the container restarts of every non-terminal pod, for
+	// restartPolicy OnFailure.
+	restarts int64
+}
+
+func countPods(pods []*api.Pod) podCounts {
+	var c podCounts
+	for _, p := range pods {
+		switch p.GetStatus().GetPhase() {
+		case phaseSucceeded:
+			c.succeeded = append(c.succeeded, p)
+		case phaseFailed:
+			if failureCounts(p) {
+				c.failed = append(c.failed, p)
+			}
+		default:
+			for _, cs := range p.GetStatus().GetContainerStatuses() {
+				c.restarts += int64(cs.GetRestartCount())
+			}
+			if isStopping(p) {
+				c.stopping = append(c.stopping, p)
+			} else {
+				c.active = append(c.active, p)
+			}
+		}
+	}
+	return c
+}
+
+// activeAll is every non-terminal pod, including those being stopped: the
+// number that must never exceed parallelism.
+func (c *podCounts) activeAll() int {
+	return len(c.active) + len(c.stopping)
+}
+
+func isTerminal(p *api.Pod) bool {
+	phase := p.GetStatus().GetPhase()
+	return phase == phaseSucceeded || phase == phaseFailed
+}
+
+// isStopping reports whether a pod has been asked to stop and has not ended.
+func isStopping(p *api.Pod) bool {
+	return p.GetMetadata().GetDeletionTimestamp() != nil && !isTerminal(p)
+}
+
+func isRunning(p *api.Pod) bool {
+	return p.GetStatus().GetPhase() == phaseRunning
+}
+
+// failureCounts reports whether a failed pod counts against backoffLimit.
+// Pods lost with their node, stopped by a suspension or no longer needed are
+// replaced without counting, like podFailurePolicy Ignore.
+func failureCounts(p *api.Pod) bool {
+	switch p.GetStatus().GetReason() {
+	case reasonNodeLost, reasonJobSuspended, reasonExcessPod:
+		return false
+	}
+	return true
+}
+
+// podFinishTime is when a terminal pod ended: its containers' latest
+// finishedAt, else its latest condition change, else when it was asked to
+// stop, else when it was created (Kubernetes' getFinishedTime).
+func podFinishTime(p *api.Pod) time.Time {
+	var latest time.Time
+	for _, cs := range p.GetStatus().GetContainerStatuses() {
+		if fa := cs.GetState().GetTerminated().GetFinishedAt(); fa != nil && fa.AsTime().After(latest) {
+			latest = fa.AsTime()
+		}
+	}
+	if !latest.IsZero() {
+		return latest
+	}
+	for _, cond := range p.GetStatus().GetConditions() {
+		if lt := cond.GetLastTransitionTime(); lt != nil && lt.AsTime().After(latest) {
+			latest = lt.AsTime()
+		}
+	}
+	if !latest.IsZero() {
+		return latest
+	}
+	if dt := p.GetMetadata().GetDeletionTimestamp(); dt != nil {
+		return dt.AsTime()
+	}
+	if ct := p.GetMetadata().GetCreationTimestamp(); ct != nil {
+		return ct.AsTime()
+	}
+	return time.Time{}
+}
+
+// sortForRemoval orders active pods cheapest to lose first: unbound before
+// bound, pending before running, newer before older, higher index first.
+func sortForRemoval(pods []*api.Pod) {
+	sort.SliceStable(pods, func(i, j int) bool {
+		a, b := pods[i], pods[j]
+		if ab, bb := a.GetSpec().GetNodeName() != "", b.GetSpec().GetNodeName() != ""; ab != bb {
+			return !ab
+		}
+		if ar, br := isRunning(a), isRunning(b); ar != br {
+			return !ar
+		}
+		at, bt := a.GetMetadata().GetCreationTimestamp(), b.GetMetadata().GetCreationTimestamp()
+		if !proto.Equal(at, bt) {
+			// A pod not stamped yet is the newest.
+			return at == nil || bt != nil && at.AsTime().After(bt.AsTime())
+		}
+		if ai, bi := podIndex(a), podIndex(b); ai != bi {
+			return ai > bi
+		}
+		return a.GetMetadata().GetName() < b.GetMetadata().GetName()
+	})
+}

@@ -1,0 +1,387 @@
+package scheduler
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/jobcluster/jobcluster/api"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Actions a CronPlan records for a scheduled time.
+const (
+	// CronCreated means the Job for the scheduled time is created.
+	CronCreated = "Created"
+	// CronJobAlreadyActive means the run was skipped: concurrencyPolicy
+	// Forbid and an earlier Job still runs.
+	CronJobAlreadyActive = "JobAlreadyActive"
+	// CronMissSchedule means the run was skipped: it is later than
+	// startingDeadlineSeconds allows.
+	CronMissSchedule = "MissSchedule"
+)
+
+const (
+	// scheduledTimestampAnnotation holds the scheduled time of a CronJob's Job.
+	scheduledTimestampAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+	// maxMissedSchedules is how many missed times are tolerated silently.
+	maxMissedSchedules = 100
+	// Default history limits of Kubernetes.
+	defaultSuccessfulJobsHistory = 3
+	defaultFailedJobsHistory     = 1
+)
+
+// CronInput is one CronJob and its Jobs.
+type CronInput struct {
+	CronJob *api.CronJob
+	Jobs    []*api.Job // the Jobs it owns
+	Now     time.Time
+}
+
+// CronPlan is what one pass over a CronJob decided.
+type CronPlan struct {
+	// Scheduled is the scheduled time decided about, zero if nothing is due.
+	Scheduled time.Time
+	// Action is CronCreated, CronJobAlreadyActive or CronMissSchedule when
+	// Scheduled is set.
+	Action string
+	// Job is the Job to create when Action is CronCreated. Its name is
+	// derived from Scheduled alone, so a scheduled time creates one Job.
+	Job *api.Job
+	// ReplaceJobs are active Jobs to stop first (concurrencyPolicy Replace).
+	ReplaceJobs []string
+	// DeleteJobs are finished Jobs beyond the history limits, oldest first.
+	DeleteJobs []string
+	// Status is the new status when it changes, else nil.
+	Status *api.CronJobStatus
+	Events []Event
+	// TooManyMissed is set when more than 100 scheduled times were missed;
+	// only the most recent one runs.
+	TooManyMissed bool
+	// Next is the next scheduled time after Now, for the caller's timer;
+	// zero when suspended or when the schedule never fires again.
+	Next time.Time
+}
+
+// ReconcileCronJob decides, for one CronJob and its Jobs at in.Now, whether
+// the most recent scheduled time is due and what to do about it, following
+// the Kubernetes cronjob controller (mostRecentScheduleTime): only the most
+// recent missed time runs.
+func ReconcileCronJob(in CronInput) CronPlan {
+	c := &cronPass{cj: in.CronJob, spec: in.CronJob.GetSpec(), jobs: in.Jobs, now: in.Now, status: &api.CronJobStatus{}}
+	if c.spec == nil {
+		c.spec = &api.CronJobSpec{}
+	}
+	if in.CronJob.GetStatus() != nil {
+		c.status = proto.Clone(in.CronJob.GetStatus()).(*api.CronJobStatus)
+	}
+	c.syncActive()
+	c.cleanHistory()
+	c.schedule()
+	c.status.Active = c.activeRefs()
+	old := in.CronJob.GetStatus()
+	if old == nil {
+		old = &api.CronJobStatus{}
+	}
+	if !proto.Equal(c.status, old) {
+		c.plan.Status = c.status
+	}
+	return c.plan
+}
+
+// NextTimes lists the next n times c is scheduled after the given time.
+func NextTimes(c *api.CronJob, after time.Time, n int) ([]time.Time, error) {
+	sched, _, err := ParseSchedule(c.GetSpec().GetSchedule())
+	if err != nil {
+		return nil, err
+	}
+	loc, err := cronLocation(c)
+	if err != nil {
+		return nil, err
+	}
+	var times []time.Time
+	for t := after.In(loc); len(times) < n; {
+		if t = sched.Next(t); t.IsZero() {
+			break
+		}
+		times = append(times, t)
+	}
+	return times, nil
+}
+
+// cronPass holds the working state of one ReconcileCronJob call.
+type cronPass struct {
+	cj     *api.CronJob
+	spec   *api.CronJobSpec // never nil
+	jobs   []*api.Job
+	now    time.Time
+	status *api.CronJobStatus // the new status, a copy
+	active []*api.Job         // unfinished Jobs, oldest first
+	newJob *api.Job
+	plan   CronPlan
+}
+
+// syncActive finds the unfinished Jobs and records the last success.
+func (c *cronPass) syncActive() {
+	byName := make(map[string]*api.Job, len(c.jobs))
+	for _, j := range c.jobs {
+		byName[j.GetMetadata().GetName()] = j
+		done, at := jobFinished(j.GetStatus())
+		if !done {
+			c.active = append(c.active, j)
+			continue
+		}
+		if conditionTrue(j.GetStatus().GetConditions(), condComplete) {
+			if last := c.status.LastSuccessfulTime; last == nil || at.After(last.AsTime()) {
+				c.status.LastSuccessfulTime = timestamppb.New(at)
+			}
+		}
+	}
+	sort.SliceStable(c.active, func(i, k int) bool { return jobScheduledBefore(c.active[i], c.active[k]) })
+	for _, ref := range c.status.Active {
+		j, ok := byName[ref.GetName()]
+		if !ok {
+			c.event(eventNormal, "MissingJob", "Active job went missing: "+ref.GetName())
+			continue
+		}
+		if done, _ := jobFinished(j.GetStatus()); done {
+			status := condComplete
+			if conditionTrue(j.GetStatus().GetConditions(), condFailed) {
+				status = condFailed
+			}
+			c.event(eventNormal, "SawCompletedJob", fmt.Sprintf("Saw completed job: %s, status: %s", ref.GetName(), status))
+		}
+	}
+}
+
+// cleanHistory deletes the oldest finished Jobs beyond the history limits.
+func (c *cronPass) cleanHistory() {
+	var succeeded, failed []*api.Job
+	for _, j := range c.jobs {
+		switch conds := j.GetStatus().GetConditions(); {
+		case conditionTrue(conds, condComplete):
+			succeeded = append(succeeded, j)
+		case conditionTrue(conds, condFailed):
+			failed = append(failed, j)
+		}
+	}
+	spec := c.spec
+	old := append(oldest(succeeded, spec.SuccessfulJobsHistoryLimit, defaultSuccessfulJobsHistory),
+		oldest(failed, spec.FailedJobsHistoryLimit, defaultFailedJobsHistory)...)
+	sort.SliceStable(old, func(i, k int) bool { return jobStartedBefore(old[i], old[k]) })
+	for _, j := range old {
+		c.plan.DeleteJobs = append(c.plan.DeleteJobs, j.GetMetadata().GetName())
+		c.event(eventNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
+	}
+}
+
+// oldest returns the Jobs beyond limit, oldest first.
+func oldest(jobs []*api.Job, limit *int32, def int) []*api.Job {
+	keep := def
+	if limit != nil {
+		keep = max(int(*limit), 0)
+	}
+	if len(jobs) <= keep {
+		return nil
+	}
+	sort.SliceStable(jobs, func(i, k int) bool { return jobStartedBefore(jobs[i], jobs[k]) })
+	return jobs[:len(jobs)-keep]
+}
+
+// schedule decides about the most recent scheduled time that is due.
+func (c *cronPass) schedule() {
+	spec := c.spec
+	sched, hasSeconds, err := ParseSchedule(spec.GetSchedule())
+	if err != nil {
+		c.event(eventWarning, "UnparseableSchedule", err.Error())
+		return
+	}
+	loc, err := cronLocation(c.cj)
+	if err != nil {
+		c.event(eventWarning, "UnknownTimeZone", err.Error())
+		return
+	}
+	if spec.GetSuspend() {
+		return
+	}
+	now := c.now.In(loc)
+	earliest := now
+	if ct := c.cj.GetMetadata().GetCreationTimestamp(); ct != nil {
+		earliest = ct.AsTime().In(loc)
+	}
+	if last := c.status.LastScheduleTime; last != nil && last.AsTime().After(earliest) {
+		earliest = last.AsTime().In(loc)
+	}
+	scheduled := lastFireTime(sched, earliest, now)
+	// Next follows from the last time due, not from now, so that @every
+	// keeps its rhythm.
+	if scheduled.IsZero() {
+		c.plan.Next = sched.Next(earliest)
+		return
+	}
+	c.plan.Next = sched.Next(scheduled)
+	name := cronJobName(c.cj.GetMetadata().GetName(), scheduled, hasSeconds)
+	if c.hasJob(name) {
+		// Decided before: the Job exists, only the status lagged.
+		c.status.LastScheduleTime = timestamppb.New(scheduled)
+		return
+	}
+	c.plan.Scheduled = scheduled
+	c.status.LastScheduleTime = timestamppb.New(scheduled)
+	if sds := spec.StartingDeadlineSeconds; sds != nil {
+		deadline := seconds(*sds)
+		if now.After(scheduled.Add(deadline)) {
+			c.plan.Action = CronMissSchedule
+			c.event(eventWarning, "MissSchedule", "Missed scheduled time to start a job: "+scheduled.UTC().Format(time.RFC3339))
+			return
+		}
+		if from := now.Add(-deadline); from.After(earliest) {
+			earliest = from
+		}
+	}
+	if missedMoreThan(sched, earliest, now, maxMissedSchedules) {
+		c.plan.TooManyMissed = true
+		c.event(eventWarning, "TooManyMissedTimes",
+			"too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew")
+	}
+	switch spec.GetConcurrencyPolicy() {
+	case "Forbid":
+		if len(c.active) > 0 {
+			c.plan.Action = CronJobAlreadyActive
+			c.event(eventNormal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid")
+			return
+		}
+	case "Replace":
+		for _, j := range c.active {
+			c.plan.ReplaceJobs = append(c.plan.ReplaceJobs, j.GetMetadata().GetName())
+			c.event(eventNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
+		}
+		c.active = nil
+	}
+	c.plan.Action = CronCreated
+	c.newJob = c.jobFor(name, scheduled)
+	c.plan.Job = c.newJob
+	c.event(eventNormal, "SuccessfulCreate", "Created job "+name)
+}
+
+// jobFor builds the Job of one scheduled time from the jobTemplate.
+func (c *cronPass) jobFor(name string, scheduled time.Time) *api.Job {
+	meta := c.cj.GetMetadata()
+	tmpl := c.spec.GetJobTemplate()
+	annotations := maps.Clone(tmpl.GetMetadata().GetAnnotations())
+	if annotations == nil {
+		annotations = make(map[string]string)
+	}
+	annotations[scheduledTimestampAnnotation] = scheduled.Format(time.RFC3339)
+	spec := &api.JobSpec{}
+	if tmpl.GetSpec() != nil {
+		spec = proto.Clone(tmpl.GetSpec()).(*api.JobSpec)
+	}
+	return &api.Job{
+		ApiVersion: "batch/v1",
+		Kind:       "Job",
+		Metadata: &api.ObjectMeta{
+			Name:        name,
+			Namespace:   meta.GetNamespace(),
+			Labels:      maps.Clone(tmpl.GetMetadata().GetLabels()),
+			Annotations: annotations,
+			OwnerReferences: []*api.OwnerReference{{
+				ApiVersion:         "batch/v1",
+				Kind:               "CronJob",
+				Name:               meta.GetName(),
+				Uid:                meta.GetUid(),
+				Controller:         proto.Bool(true),
+				BlockOwnerDeletion: proto.Bool(true),
+			}},
+		},
+		Spec: spec,
+	}
+}
+
+func (c *cronPass) hasJob(name string) bool {
+	for _, j := range c.jobs {
+		if j.GetMetadata().GetName() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// activeRefs lists the unfinished Jobs, and the one being created, oldest
+// first.
+func (c *cronPass) activeRefs() []*api.ObjectReference {
+	var refs []*api.ObjectReference
+	for _, j := range append(c.active, c.newJob) {
+		if j == nil {
+			continue
+		}
+		refs = append(refs, &api.ObjectReference{
+			ApiVersion: "batch/v1",
+			Kind:       "Job",
+			Name:       j.GetMetadata().GetName(),
+			Namespace:  j.GetMetadata().GetNamespace(),
+			Uid:        j.GetMetadata().GetUid(),
+		})
+	}
+	return refs
+}
+
+func (c *cronPass) event(typ, reason, message string) {
+	c.plan.Events = append(c.plan.Events, Event{Type: typ, Reason: reason, Message: message})
+}
+
+// cronLocation is the CronJob's spec.timeZone, UTC when unset.
+func cronLocation(c *api.CronJob) (*time.Location, error) {
+	tz := c.GetSpec().GetTimeZone()
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "Local" {
+		return nil, fmt.Errorf("invalid timeZone %q", tz)
+	}
+	return loc, nil
+}
+
+// cronJobName is the Job name for a scheduled time: minutes since the epoch,
+// or seconds for schedules that fire within a minute.
+func cronJobName(cronJob string, scheduled time.Time, hasSeconds bool) string {
+	if hasSeconds {
+		return cronJob + "-" + strconv.FormatInt(scheduled.Unix(), 10)
+	}
+	return cronJob + "-" + strconv.FormatInt(scheduled.Unix()/60, 10)
+}
+
+// jobScheduledBefore orders Jobs by scheduled time, then creation, then name.
+func jobScheduledBefore(a, b *api.Job) bool {
+	at, bt := jobScheduledTime(a), jobScheduledTime(b)
+	if !at.Equal(bt) {
+		return at.Before(bt)
+	}
+	return a.GetMetadata().GetName() < b.GetMetadata().GetName()
+}
+
+func jobScheduledTime(j *api.Job) time.Time {
+	if t, err := time.Parse(time.RFC3339, j.GetMetadata().GetAnnotations()[scheduledTimestampAnnotation]); err == nil {
+		return t
+	}
+	if ct := j.GetMetadata().GetCreationTimestamp(); ct != nil {
+		return ct.AsTime()
+	}
+	return time.Time{}
+}
+
+// jobStartedBefore orders Jobs by status.startTime, unstarted ones last,
+// then name (Kubernetes' byJobStartTime).
+func jobStartedBefore(a, b *api.Job) bool {
+	as, bs := a.GetStatus().GetStartTime(), b.GetStatus().GetStartTime()
+	switch {
+	case as == nil && bs != nil:
+		return false
+	case as != nil && bs == nil:
+		return true
+	case as != nil && !as.AsTime().Equal(bs.AsTime()):
+		return as.AsTime().Before(bs.AsTime())
+	}
+	return a.GetMetadata().GetName() < b.GetMetadata().GetName()
+}

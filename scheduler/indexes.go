@@ -1,0 +1,160 @@
+package scheduler
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+const (
+	// completionIndexKey is the label and annotation holding an Indexed
+	// Job's pod index.
+	completionIndexKey = "batch.kubernetes.io/job-completion-index"
+	// completionIndexEnv is the environment variable holding the index.
+	completionIndexEnv = "JOB_COMPLETION_INDEX"
+)
+
+// podIndex returns the completion index of a pod of an Indexed Job, or -1
+// when it has none or an invalid one.
+func podIndex(p *api.Pod) int {
+	s, ok := p.GetMetadata().GetAnnotations()[completionIndexKey]
+	if !ok {
+		s, ok = p.GetMetadata().GetLabels()[completionIndexKey]
+	}
+	if !ok {
+		return -1
+	}
+	i, err := strconv.Atoi(s)
+	if err != nil || i < 0 {
+		return -1
+	}
+	return i
+}
+
+// indexInRange reports whether i is a valid index for completions.
+func indexInRange(i int, completions int32) bool {
+	return i >= 0 && i < int(completions)
+}
+
+// succeededIndexes returns the set of indexes that succeeded: those already
+// recorded in the Job's status and those of Succeeded pods. Recorded ones
+// stay even when their pods are gone.
+func succeededIndexes(recorded string, succeeded []*api.Pod, completions int32) map[int]bool {
+	done := parseIndexes(recorded, completions)
+	for _, p := range succeeded {
+		if i := podIndex(p); indexInRange(i, completions) {
+			done[i] = true
+		}
+	}
+	return done
+}
+
+// parseIndexes reads Kubernetes' completedIndexes format ("0-2,5"),
+// keeping only indexes below completions and skipping malformed parts.
+func parseIndexes(s string, completions int32) map[int]bool {
+	set := make(map[int]bool)
+	if s == "" {
+		return set
+	}
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		first, err := strconv.Atoi(lo)
+		if err != nil {
+			continue
+		}
+		last := first
+		if isRange {
+			if last, err = strconv.Atoi(hi); err != nil {
+				continue
+			}
+		}
+		for i := max(first, 0); i <= last && indexInRange(i, completions); i++ {
+			set[i] = true
+		}
+	}
+	return set
+}
+
+// formatIndexes writes a set of indexes in Kubernetes' completedIndexes
+// format: ascending, runs of three or more as "first-last", others listed
+// one by one ("0-2,5,7,8").
+func formatIndexes(set map[int]bool) string {
+	idx := make([]int, 0, len(set))
+	for i := range set {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	var b strings.Builder
+	for start := 0; start < len(idx); {
+		end := start
+		for end+1 < len(idx) && idx[end+1] == idx[end]+1 {
+			end++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		if end-start >= 2 {
+			b.WriteString(strconv.Itoa(idx[start]) + "-" + strconv.Itoa(idx[end]))
+			start = end + 1
+			continue
+		}
+		b.WriteString(strconv.Itoa(idx[start]))
+		start++
+	}
+	return b.String()
+}
+
+// freeIndexes returns up to want of the lowest indexes below completions
+// that are neither done nor taken.
+func freeIndexes(completions int32, done, taken map[int]bool, want int) []int {
+	var free []int
+	for i := 0; len(free) < want && indexInRange(i, completions); i++ {
+		if !done[i] && !taken[i] {
+			free = append(free, i)
+		}
+	}
+	return free
+}
+
+// surplusIndexed returns the active pods of an Indexed Job that must go
+// whatever the parallelism: pods with no valid index, pods of an index that
+// already succeeded, and all but one pod of an index held twice.
+func surplusIndexed(active []*api.Pod, completions int32, done map[int]bool) []*api.Pod {
+	// Keep the oldest, most advanced pod of each index: removal order puts
+	// the cheapest to lose first, so walk it backwards.
+	ordered := slices.Clone(active)
+	sortForRemoval(ordered)
+	var surplus []*api.Pod
+	held := make(map[int]bool)
+	for k := len(ordered) - 1; k >= 0; k-- {
+		p := ordered[k]
+		i := podIndex(p)
+		if !indexInRange(i, completions) || done[i] || held[i] {
+			surplus = append(surplus, p)
+			continue
+		}
+		held[i] = true
+	}
+	slices.Reverse(surplus)
+	return surplus
+}
+
+// setPodIndex gives a new pod of an Indexed Job its index: in its
+// generateName, label, annotation and every container's environment.
+func setPodIndex(pod *api.Pod, jobName string, index int) {
+	idx := strconv.Itoa(index)
+	m := pod.Metadata
+	m.GenerateName = jobName + "-" + idx + "-"
+	m.Labels[completionIndexKey] = idx
+	if m.Annotations == nil {
+		m.Annotations = make(map[string]string)
+	}
+	m.Annotations[completionIndexKey] = idx
+	for _, c := range pod.GetSpec().GetContainers() {
+		if !slices.ContainsFunc(c.Env, func(e *api.EnvVar) bool { return e.GetName() == completionIndexEnv }) {
+			c.Env = append(c.Env, &api.EnvVar{Name: completionIndexEnv, Value: idx})
+		}
+	}
+}

@@ -1,0 +1,298 @@
+package scheduler
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// Reasons a node cannot take a pod, worded like the kube-scheduler's.
+const (
+	unfitUnschedulable = "node(s) were unschedulable"
+	unfitNotReady      = "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
+	unfitSelector      = "node(s) didn't match Pod's node affinity/selector"
+	unfitPods          = "Too many pods"
+	unfitCPU           = "Insufficient cpu"
+	unfitMemory        = "Insufficient memory"
+	noNodes            = "no nodes available to schedule pods"
+)
+
+// Placer chooses nodes for pods within one pass; it remembers what it
+// placed so the next pod sees it. It is not safe for concurrent use.
+type Placer struct {
+	nodes  []*nodeLoad // sorted by name
+	byName map[string]*nodeLoad
+}
+
+// nodeLoad is one node with what is bound to it.
+type nodeLoad struct {
+	name          string
+	ready         bool
+	unschedulable bool
+	labels        map[string]string
+	capacity      resources // limited only where has is true
+	used          resources
+	pods          int64 // non-terminal pods bound to it
+}
+
+// resources counts cpu in millicores, memory in bytes and pods.
+type resources struct {
+	cpu, memory, pods          int64
+	hasCPU, hasMemory, hasPods bool
+}
+
+// NewPlacer takes every node and every non-terminal pod already bound to a
+// node (spec.nodeName set). Terminal pods and pods of unknown nodes are
+// ignored.
+func NewPlacer(nodes []*api.Node, bound []*api.Pod) *Placer {
+	p := &Placer{byName: make(map[string]*nodeLoad, len(nodes))}
+	for _, n := range nodes {
+		name := n.GetMetadata().GetName()
+		if _, dup := p.byName[name]; dup {
+			continue
+		}
+		alloc := n.GetStatus().GetAllocatable()
+		if len(alloc) == 0 {
+			alloc = n.GetStatus().GetCapacity()
+		}
+		nl := &nodeLoad{
+			name:          name,
+			ready:         nodeReady(n),
+			unschedulable: n.GetSpec().GetUnschedulable(),
+			labels:        n.GetMetadata().GetLabels(),
+			capacity:      parseResources(alloc),
+		}
+		p.nodes = append(p.nodes, nl)
+		p.byName[name] = nl
+	}
+	sort.Slice(p.nodes, func(i, j int) bool { return p.nodes[i].name < p.nodes[j].name })
+	for _, pod := range bound {
+		if n := p.byName[pod.GetSpec().GetNodeName()]; n != nil && !isTerminal(pod) {
+			n.add(podRequests(pod))
+		}
+	}
+	return p
+}
+
+// Place returns the node chosen for pod, or "" and a Kubernetes-style
+// reason such as "0/3 nodes are available: 1 node(s) didn't match Pod's
+// node affinity/selector, 2 Insufficient cpu.". Among the nodes that fit it
+// picks the one with the fewest pods, then the most free cpu, then the
+// first name. A pod that already names its node keeps it.
+func (p *Placer) Place(pod *api.Pod) (node string, reason string) {
+	req := podRequests(pod)
+	if name := pod.GetSpec().GetNodeName(); name != "" {
+		if n := p.byName[name]; n != nil {
+			n.add(req)
+		}
+		return name, ""
+	}
+	if len(p.nodes) == 0 {
+		return "", noNodes
+	}
+	unfit := make(map[string]int)
+	var best *nodeLoad
+	for _, n := range p.nodes {
+		if reasons := n.unfit(pod, req); len(reasons) > 0 {
+			for _, r := range reasons {
+				unfit[r]++
+			}
+			continue
+		}
+		if best == nil || n.preferredTo(best) {
+			best = n
+		}
+	}
+	if best == nil {
+		return "", fitError(len(p.nodes), unfit)
+	}
+	best.add(req)
+	return best.name, ""
+}
+
+// unfit lists why the node cannot take the pod, checking in the
+// kube-scheduler's filter order and stopping at the first failing filter.
+func (n *nodeLoad) unfit(pod *api.Pod, req resources) []string {
+	if n.unschedulable {
+		return []string{unfitUnschedulable}
+	}
+	if !n.ready {
+		return []string{unfitNotReady}
+	}
+	for k, v := range pod.GetSpec().GetNodeSelector() {
+		if got, ok := n.labels[k]; !ok || got != v {
+			return []string{unfitSelector}
+		}
+	}
+	var reasons []string
+	c := n.capacity
+	if c.hasPods && n.pods+1 > c.pods {
+		reasons = append(reasons, unfitPods)
+	}
+	if c.hasCPU && req.cpu > 0 && req.cpu > c.cpu-n.used.cpu {
+		reasons = append(reasons, unfitCPU)
+	}
+	if c.hasMemory && req.memory > 0 && req.memory > c.memory-n.used.memory {
+		reasons = append(reasons, unfitMemory)
+	}
+	return reasons
+}
+
+func (n *nodeLoad) add(req resources) {
+	n.pods++
+	n.used.cpu += req.cpu
+	n.used.memory += req.memory
+}
+
+// preferredTo spreads pods: fewer pods first, then more free cpu, then name.
+func (n *nodeLoad) preferredTo(o *nodeLoad) bool {
+	if n.pods != o.pods {
+		return n.pods < o.pods
+	}
+	if nf, of := n.freeCPU(), o.freeCPU(); nf != of {
+		return nf > of
+	}
+	return n.name < o.name
+}
+
+func (n *nodeLoad) freeCPU() int64 {
+	if !n.capacity.hasCPU {
+		return math.MaxInt64
+	}
+	return n.capacity.cpu - n.used.cpu
+}
+
+// fitError words a failed placement like the kube-scheduler's FitError:
+// counted reasons, sorted as strings.
+func fitError(nodes int, unfit map[string]int) string {
+	counted := make([]string, 0, len(unfit))
+	for r, c := range unfit {
+		counted = append(counted, fmt.Sprintf("%d %s", c, r))
+	}
+	sort.Strings(counted)
+	return fmt.Sprintf("0/%d nodes are available: %s.", nodes, strings.Join(counted, ", "))
+}
+
+func nodeReady(n *api.Node) bool {
+	for _, c := range n.GetStatus().GetConditions() {
+		if c.GetType() == "Ready" {
+			return c.GetStatus() == statusTrue
+		}
+	}
+	return false
+}
+
+// parseResources reads a node's cpu, memory and pods; a missing or
+// unreadable entry leaves that resource unlimited.
+func parseResources(m map[string]string) resources {
+	var r resources
+	if q, err := parseQuantity(m["cpu"]); err == nil {
+		r.cpu, r.hasCPU = scaledCeil(q, 1000), true
+	}
+	if q, err := parseQuantity(m["memory"]); err == nil {
+		r.memory, r.hasMemory = scaledCeil(q, 1), true
+	}
+	if q, err := parseQuantity(m["pods"]); err == nil {
+		r.pods, r.hasPods = scaledCeil(q, 1), true
+	}
+	return r
+}
+
+// podRequests sums the containers' requests; a container without a request
+// for a resource but with a limit requests its limit, as in Kubernetes.
+// Unreadable quantities count as zero.
+func podRequests(pod *api.Pod) resources {
+	var r resources
+	for _, c := range pod.GetSpec().GetContainers() {
+		get := func(name string) *big.Rat {
+			s, ok := c.GetResources().GetRequests()[name]
+			if !ok {
+				s = c.GetResources().GetLimits()[name]
+			}
+			q, err := parseQuantity(s)
+			if err != nil {
+				return new(big.Rat)
+			}
+			return q
+		}
+		r.cpu = saturatingAdd(r.cpu, scaledCeil(get("cpu"), 1000))
+		r.memory = saturatingAdd(r.memory, scaledCeil(get("memory"), 1))
+	}
+	return r
+}
+
+func saturatingAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// Quantity suffixes and their multipliers, as in Kubernetes'
+// resource.Quantity.
+var quantitySuffixes = map[string]*big.Rat{
+	"n": big.NewRat(1, 1e9), "u": big.NewRat(1, 1e6), "m": big.NewRat(1, 1e3), "": big.NewRat(1, 1),
+	"k": big.NewRat(1e3, 1), "M": big.NewRat(1e6, 1), "G": big.NewRat(1e9, 1),
+	"T": big.NewRat(1e12, 1), "P": big.NewRat(1e15, 1), "E": big.NewRat(1e18, 1),
+	"Ki": big.NewRat(1<<10, 1), "Mi": big.NewRat(1<<20, 1), "Gi": big.NewRat(1<<30, 1),
+	"Ti": big.NewRat(1<<40, 1), "Pi": big.NewRat(1<<50, 1), "Ei": big.NewRat(1<<60, 1),
+}
+
+// maxExponent bounds the exponent of a quantity like "1e3".
+const maxExponent = 30
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
+// parseQuantity reads a Kubernetes quantity: a decimal number followed by
+// a suffix ("500m", "1.5", "128Mi", "1G") or an exponent ("1e3").
+func parseQuantity(s string) (*big.Rat, error) {
+	end := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' && r != '+' && r != '-' })
+	if end < 0 {
+		end = len(s)
+	}
+	number, suffix := s[:end], s[end:]
+	q, ok := new(big.Rat).SetString(number)
+	if number == "" || !ok {
+		return nil, fmt.Errorf("parse quantity %q: not a number", s)
+	}
+	if q.Sign() < 0 {
+		return nil, fmt.Errorf("parse quantity %q: negative", s)
+	}
+	if mult, ok := quantitySuffixes[suffix]; ok {
+		return q.Mul(q, mult), nil
+	}
+	if len(suffix) > 1 && (suffix[0] == 'e' || suffix[0] == 'E') {
+		// Bounded so that a hostile exponent cannot make a huge number.
+		if exp, err := strconv.Atoi(suffix[1:]); err == nil && exp >= -maxExponent && exp <= maxExponent {
+			pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(exp))), nil)
+			if exp < 0 {
+				return q.Quo(q, new(big.Rat).SetInt(pow)), nil
+			}
+			return q.Mul(q, new(big.Rat).SetInt(pow)), nil
+		}
+	}
+	return nil, fmt.Errorf("parse quantity %q: unknown suffix %q", s, suffix)
+}
+
+// scaledCeil returns q*scale rounded up, capped at MaxInt64.
+func scaledCeil(q *big.Rat, scale int64) int64 {
+	v := new(big.Rat).Mul(q, big.NewRat(scale, 1))
+	n, rem := new(big.Int).QuoRem(v.Num(), v.Denom(), new(big.Int))
+	if rem.Sign() > 0 {
+		n.Add(n, big.NewInt(1))
+	}
+	if !n.IsInt64() {
+		return math.MaxInt64
+	}
+	return n.Int64()
+}
