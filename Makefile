@@ -8,8 +8,12 @@ STATICCHECK_VERSION ?= v0.8.2
 build:
 	$(GO) build -o bin/jobcluster ./cmd/jobcluster
 
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 60s ./api/
+
 test: lint
 	$(GO) test -race -count=1 -timeout 14m ./...
+	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 10s ./api/
 
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt: files above need formatting"; exit 1)

@@ -55,8 +55,11 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 		return fmt.Errorf("cronjob %q: %w", c.GetCronJob(), ErrNotFound)
 	}
 	last := cj.GetStatus().GetLastScheduleTime()
-	if last != nil && !c.GetScheduledTime().AsTime().After(last.AsTime()) && c.GetJob() == nil {
-		return nil // already decided
+	if last != nil && !c.GetScheduledTime().AsTime().After(last.AsTime()) {
+		// Already decided: a replay must not create its Job again after
+		// history cleanup or a Replace removed it. (So an UpdateCronJobStatus
+		// carrying this time must be applied after the decision, not before.)
+		return nil
 	}
 	next := clone(cj)
 	if next.Status == nil {
