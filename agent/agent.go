@@ -58,7 +58,8 @@ type Config struct {
 	// RestartBackoff is the first delay before a failed container of a
 	// restartPolicy OnFailure pod is restarted; default 10 s.
 	RestartBackoff time.Duration
-	Logger         *slog.Logger
+	// Logger receives the agent's logs; nil discards them.
+	Logger *slog.Logger
 	// Runtime runs the containers; nil means the process runtime.
 	Runtime Runtime
 }
@@ -216,7 +217,7 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 	wg.Go(func() { rep.run(loops) })
 	wg.Go(func() { srv.watch(loops, sup.Sync) })
 	wg.Go(func() { l.run(loops) })
-	wg.Go(func() { housekeep(loops, members, pool, sup.journal, logger) })
+	wg.Go(func() { housekeep(loops, members, srv, sup.journal, logger) })
 	logger.Info("agent started", "rpc", lis.Addr().String(), "gossip", a.cfg.GossipAddr)
 
 	var runErr error
@@ -245,9 +246,10 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 	return runErr
 }
 
-// housekeep closes connections to departed servers and sweeps the logs of
-// long-forgotten pods.
-func housekeep(ctx context.Context, members membership, pool *serverPool, j *journal, logger *slog.Logger) {
+// housekeep follows membership changes (closing connections to departed
+// servers, and watching at once when a server appears) and sweeps the
+// logs of long-forgotten pods.
+func housekeep(ctx context.Context, members membership, srv *servers, j *journal, logger *slog.Logger) {
 	sweep := time.NewTicker(sweepInterval)
 	defer sweep.Stop()
 	for {
@@ -255,7 +257,10 @@ func housekeep(ctx context.Context, members membership, pool *serverPool, j *jou
 		case <-ctx.Done():
 			return
 		case <-members.changed():
-			pool.prune()
+			srv.pool.prune()
+			if !srv.watching.Load() {
+				srv.requestResync()
+			}
 		case <-sweep.C:
 			if err := j.sweep(time.Now().Add(-logRetention)); err != nil {
 				logger.Warn("sweep pod directories", "err", err)

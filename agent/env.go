@@ -7,12 +7,6 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// Labels and annotations the agent reads from a pod.
-const (
-	labelJobName         = "job-name"
-	labelCompletionIndex = "batch.kubernetes.io/job-completion-index"
-)
-
 // containerEnv returns the environment of a container's process and its
 // argv, with $(VAR) references expanded as kubelet does.
 func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []string) {
@@ -20,12 +14,12 @@ func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []stri
 	system := []string{
 		"HOSTNAME=" + meta.GetName(),
 		"JOBCLUSTER_POD_NAME=" + meta.GetName(),
-		"JOBCLUSTER_JOB_NAME=" + meta.GetLabels()[labelJobName],
+		"JOBCLUSTER_JOB_NAME=" + meta.GetLabels()[api.LabelJobName],
 		"JOBCLUSTER_NODE_NAME=" + node,
 	}
-	index, hasIndex := meta.GetLabels()[labelCompletionIndex]
+	index, hasIndex := meta.GetLabels()[api.LabelCompletionIndex]
 	if !hasIndex {
-		index, hasIndex = meta.GetAnnotations()[labelCompletionIndex]
+		index, hasIndex = meta.GetAnnotations()[api.LabelCompletionIndex]
 	}
 	vars := map[string]string{"PATH": os.Getenv("PATH")}
 	for _, kv := range system {

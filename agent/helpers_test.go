@@ -99,7 +99,7 @@ func (f *fakeSink) waitRunning(t *testing.T, uid string) *api.PodStatus {
 	var st *api.PodStatus
 	waitFor(t, "pod "+uid+" running", func() (bool, string) {
 		st = f.last(uid)
-		if st.GetPhase() != phaseRunning {
+		if st.GetPhase() != api.PodRunning {
 			return false, fmt.Sprintf("last status %v", st)
 		}
 		for _, c := range st.GetContainerStatuses() {
@@ -285,4 +285,15 @@ func newTestSupervisor(t *testing.T, dir string, rt Runtime, sink statusSink) *s
 		}
 	})
 	return s
+}
+
+// settle stops the supervisor and waits until every pod runner it started
+// has ended, so whatever it was going to start has been started.
+func settle(t *testing.T, s *supervisor) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.shutdown(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,6 +56,12 @@ type journal struct {
 }
 
 func (j *journal) podDir(name string) string { return filepath.Join(j.dir, name) }
+
+// safeName tells whether a pod name can name a directory under the pods
+// directory without leaving it.
+func safeName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, `/\`) && !strings.HasPrefix(name, ".")
+}
 
 // save writes the record atomically. A durable save is on disk before it
 // returns: the one made before a pod's first process starts, and the one

@@ -66,7 +66,7 @@ func newLogService(sup *supervisor) *logService {
 func (l *logService) Logs(req *api.LogsRequest, stream api.Agent_LogsServer) error {
 	name := req.GetPod()
 	notFound := status.Errorf(codes.NotFound, "pods %q not found", name)
-	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
+	if !safeName(name) {
 		return notFound
 	}
 	rec, runner := l.sup.lookup(name)

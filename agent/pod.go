@@ -47,7 +47,6 @@ type podRunner struct {
 	exits    chan containerExit
 	restarts chan int
 	stopped  chan struct{} // has a stop request pending, capacity 1
-	done     chan struct{} // closed when run has returned
 
 	stopping   bool
 	stopReason string
@@ -68,7 +67,6 @@ func newPodRunner(s *supervisor, rec *podRecord, pod *api.Pod) *podRunner {
 		pod:     pod,
 		dir:     s.journal.podDir(pod.GetMetadata().GetName()),
 		stopped: make(chan struct{}, 1),
-		done:    make(chan struct{}),
 		alive:   map[string]bool{},
 	}
 	for _, c := range pod.GetSpec().GetContainers() {
@@ -122,14 +120,19 @@ func (r *podRunner) setAlive(container string, alive bool) {
 }
 
 func (r *podRunner) run() {
-	defer close(r.done)
 	r.started = r.sup.now()
 	if err := r.prepare(); err != nil {
 		// Without the journal entry the pod could run twice after a
 		// restart, so it does not run at all.
 		r.sup.logger.Error("prepare pod", "pod", r.name(), "err", err)
-		final := lostStatus(r.pod, r.sup.hostIP, r.started, r.sup.now(), err.Error())
-		final.Reason = ""
+		now := r.sup.now()
+		for _, c := range r.containers {
+			c.state = terminatedState(128, reasonStartError, err.Error(), now, now)
+			c.done = true
+		}
+		r.setAllDead()
+		final := buildStatus(api.PodFailed, r.sup.hostIP, r.started, r.containers)
+		final.Message = err.Error()
 		r.finish(final)
 		return
 	}
@@ -169,8 +172,13 @@ func (r *podRunner) run() {
 		}
 	}
 	final := buildStatus(podPhase(r.containers), r.sup.hostIP, r.started, r.containers)
-	if final.Phase == phaseFailed && r.stopReason != "" {
-		final.Reason, final.Message = r.stopReason, r.stopMsg
+	if final.Phase == api.PodFailed {
+		if r.stopReason != "" {
+			final.Reason = r.stopReason
+		}
+		if r.stopMsg != "" {
+			final.Message = r.stopMsg
+		}
 	}
 	r.finish(final)
 }
@@ -216,7 +224,7 @@ func (r *podRunner) finish(final *api.PodStatus) {
 
 // publish reports the pod's status if it changed since the last report.
 func (r *podRunner) publish() {
-	st := buildStatus(phaseRunning, r.sup.hostIP, r.started, r.containers)
+	st := buildStatus(api.PodRunning, r.sup.hostIP, r.started, r.containers)
 	if proto.Equal(st, r.published) {
 		return
 	}
@@ -312,7 +320,7 @@ func (r *podRunner) exited(ex containerExit) {
 // after running for ran: done, or a restart in place after a back-off.
 func (r *podRunner) afterRun(i, code int, ran time.Duration) {
 	c := r.containers[i]
-	if code == 0 || r.stopping || r.pod.GetSpec().GetRestartPolicy() != "OnFailure" {
+	if code == 0 || r.stopping || r.pod.GetSpec().GetRestartPolicy() != api.RestartPolicyOnFailure {
 		c.done = true
 		return
 	}

@@ -231,7 +231,9 @@ func TestHelperAgentProcess(t *testing.T) {
 		runtime.Gosched()
 	}
 	fmt.Printf("pid %d\n", s.p.PID())
-	time.Sleep(time.Hour)
+	// The test kills this process; should the test die first, it ends
+	// by itself.
+	time.Sleep(20 * time.Second)
 }
 
 func TestPodProcessesDieWithAgent(t *testing.T) {

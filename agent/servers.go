@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -92,6 +93,7 @@ type servers struct {
 	reportCursor    int
 	heartbeatCursor int
 	resync          chan struct{} // asks watch for a fresh stream, capacity 1
+	watching        atomic.Bool   // a watch stream is open
 }
 
 // reportStatus sends a batch of status updates to one server; after a
@@ -132,8 +134,9 @@ func (s *servers) heartbeat(ctx context.Context) (time.Duration, error) {
 	return 0, errors.Join(errs...)
 }
 
-// requestResync makes watch open a fresh stream, so the next desired set
-// is current rather than one kept from before.
+// requestResync makes watch open a fresh stream now, so the next desired
+// set is current rather than one kept from before, and a watch waiting to
+// retry does not wait any longer.
 func (s *servers) requestResync() {
 	select {
 	case s.resync <- struct{}{}:
@@ -189,6 +192,8 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 	if err != nil {
 		return false, fmt.Errorf("watch pods on %s: %w", addr, err)
 	}
+	s.watching.Store(true)
+	defer s.watching.Store(false)
 	received := false
 	for {
 		set, err := stream.Recv()

@@ -10,13 +10,8 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// Pod phases and the reasons the agent gives.
+// Reasons the agent gives in pod and container statuses.
 const (
-	phaseRunning   = "Running"
-	phaseSucceeded = "Succeeded"
-	phaseFailed    = "Failed"
-
-	reasonNodeLost         = "NodeLost"
 	reasonDeadlineExceeded = "DeadlineExceeded"
 	reasonCompleted        = "Completed"
 	reasonError            = "Error"
@@ -91,16 +86,16 @@ func podPhase(containers []*containerRun) string {
 	succeeded := true
 	for _, c := range containers {
 		if !c.done {
-			return phaseRunning
+			return api.PodRunning
 		}
 		if c.exitCode() != 0 {
 			succeeded = false
 		}
 	}
 	if succeeded {
-		return phaseSucceeded
+		return api.PodSucceeded
 	}
-	return phaseFailed
+	return api.PodFailed
 }
 
 // buildStatus is the Kubernetes-shaped status of a pod's containers.
@@ -129,8 +124,8 @@ func buildStatus(phase, hostIP string, started time.Time, containers []*containe
 // track of, for example because the agent restarted while it ran.
 func lostStatus(pod *api.Pod, hostIP string, started, now time.Time, message string) *api.PodStatus {
 	st := &api.PodStatus{
-		Phase:     phaseFailed,
-		Reason:    reasonNodeLost,
+		Phase:     api.PodFailed,
+		Reason:    api.ReasonNodeLost,
 		Message:   message,
 		HostIp:    hostIP,
 		StartTime: timestamppb.New(started),
@@ -150,7 +145,7 @@ func lostStatus(pod *api.Pod, hostIP string, started, now time.Time, message str
 // started it.
 func notStartedStatus(pod *api.Pod, hostIP string) *api.PodStatus {
 	st := &api.PodStatus{
-		Phase:   phaseFailed,
+		Phase:   api.PodFailed,
 		Message: "pod was stopped before it started",
 		HostIp:  hostIP,
 	}
@@ -166,5 +161,5 @@ func notStartedStatus(pod *api.Pod, hostIP string) *api.PodStatus {
 }
 
 func isFinal(st *api.PodStatus) bool {
-	return st.GetPhase() == phaseSucceeded || st.GetPhase() == phaseFailed
+	return st.GetPhase() == api.PodSucceeded || st.GetPhase() == api.PodFailed
 }

@@ -49,11 +49,12 @@ type supervisor struct {
 	journal        *journal
 	runners        sync.WaitGroup
 
-	mu      sync.Mutex
-	records map[string]*podRecord // by UID
-	byName  map[string]*podRecord
-	active  map[string]*podRunner // by UID
-	fenced  bool
+	mu          sync.Mutex
+	lastCollect time.Time
+	records     map[string]*podRecord // by UID
+	byName      map[string]*podRecord
+	active      map[string]*podRunner // by UID
+	fenced      bool
 }
 
 // newSupervisor loads the journal and settles what an earlier run of the
@@ -135,8 +136,8 @@ func (s *supervisor) Sync(pods []*api.Pod) {
 	wanted := make(map[string]bool, len(pods))
 	for _, pod := range pods {
 		uid := pod.GetMetadata().GetUid()
-		if uid == "" || pod.GetMetadata().GetName() == "" {
-			s.logger.Warn("desired pod without name or uid", "pod", pod.GetMetadata().GetName())
+		if uid == "" || !safeName(pod.GetMetadata().GetName()) {
+			s.logger.Warn("desired pod without a usable name or uid", "pod", pod.GetMetadata().GetName(), "uid", uid)
 			continue
 		}
 		wanted[uid] = true
@@ -223,8 +224,14 @@ func (s *supervisor) skipDeleted(pod *api.Pod) {
 }
 
 // collect forgets pods whose final status was acknowledged and that have
-// been missing from the desired set for forgetAfter.
+// been missing from the desired set for forgetAfter. Desired sets can come
+// many times a second, so it looks at most once per forgetAfter (or
+// second).
 func (s *supervisor) collect(wanted map[string]bool, now time.Time) {
+	if now.Sub(s.lastCollect) < min(s.forgetAfter, time.Second) {
+		return
+	}
+	s.lastCollect = now
 	for uid, rec := range s.records {
 		if wanted[uid] {
 			continue
@@ -258,11 +265,12 @@ func (s *supervisor) forget(rec *podRecord) {
 }
 
 // markReported records that the servers acknowledged a pod's final status.
+// The lock is held while saving so that the record cannot be forgotten,
+// and its directory handed to a new pod of the same name, meanwhile.
 func (s *supervisor) markReported(uid string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	rec, ok := s.records[uid]
-	owns := ok && s.byName[rec.name] == rec
-	s.mu.Unlock()
 	if !ok {
 		return
 	}
@@ -270,7 +278,7 @@ func (s *supervisor) markReported(uid string) {
 	changed := !rec.reported && rec.final != nil
 	rec.reported = rec.reported || rec.final != nil
 	rec.mu.Unlock()
-	if !changed || !owns {
+	if !changed || s.byName[rec.name] != rec {
 		return
 	}
 	if err := s.journal.save(rec, false); err != nil {
@@ -293,7 +301,7 @@ func (s *supervisor) fence() {
 	s.fenced = true
 	msg := fmt.Sprintf("node %s lost contact with the servers", s.node)
 	for _, r := range s.active {
-		r.stop(stopRequest{grace: 0, reason: reasonNodeLost, message: msg})
+		r.stop(stopRequest{grace: 0, reason: api.ReasonNodeLost, message: msg})
 	}
 }
 
@@ -313,7 +321,7 @@ func (s *supervisor) shutdown(ctx context.Context, maxGrace time.Duration) error
 	s.fenced = true
 	msg := fmt.Sprintf("agent on node %s shut down while the pod was running", s.node)
 	for _, r := range s.active {
-		r.stop(stopRequest{grace: min(r.gracePeriod(), maxGrace), reason: reasonNodeLost, message: msg})
+		r.stop(stopRequest{grace: min(r.gracePeriod(), maxGrace), reason: api.ReasonNodeLost, message: msg})
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -153,11 +152,14 @@ func TestSupervisorStopsPods(t *testing.T) {
 				return st != nil && (st.GetContainerStatuses()[0].GetState().GetRunning() != nil ||
 					st.GetContainerStatuses()[0].GetState().GetWaiting() != nil), "not running nor waiting"
 			})
-			s.Sync(tt.next(pod))
+			next := tt.next(pod)
+			s.Sync(next)
 			final := sink.waitFinal(t, "uid-a")
 			want := podSummary{Phase: "Failed", Containers: []containerSummary{tt.want}}
+			if len(next) == 0 {
+				want.Message = "pod is no longer bound to node node-a"
+			}
 			got := summarize(final)
-			got.Message = ""
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("final status (-want +got):\n%s", diff)
 			}
@@ -167,211 +169,6 @@ func TestSupervisorStopsPods(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestSupervisorStartsAPodOnce(t *testing.T) {
-	tests := []struct {
-		name   string
-		script string
-		// between runs between the first and the second Sync.
-		between func(t *testing.T, s *supervisor, sink *fakeSink)
-	}{
-		{
-			name:    "same UID in two sets while it runs",
-			script:  "sleep 30",
-			between: func(t *testing.T, _ *supervisor, sink *fakeSink) { sink.waitRunning(t, "uid-a") },
-		},
-		{
-			name:    "finished pod still listed before its report was applied",
-			script:  "exit 0",
-			between: func(t *testing.T, _ *supervisor, sink *fakeSink) { sink.waitFinal(t, "uid-a") },
-		},
-		{
-			name:   "finished and reported pod listed again by a lagging server",
-			script: "exit 1",
-			between: func(t *testing.T, s *supervisor, sink *fakeSink) {
-				sink.waitFinal(t, "uid-a")
-				s.markReported("uid-a")
-			},
-		},
-		{
-			name:   "fenced pod listed again",
-			script: "sleep 30",
-			between: func(t *testing.T, s *supervisor, sink *fakeSink) {
-				sink.waitRunning(t, "uid-a")
-				s.fence()
-				sink.waitFinal(t, "uid-a")
-				s.unfence()
-			},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			sink := &fakeSink{}
-			rt := newCountingRuntime()
-			s := newTestSupervisor(t, t.TempDir(), rt, sink)
-			pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{tt.script}}.build()
-			s.Sync([]*api.Pod{pod})
-			tt.between(t, s, sink)
-			s.Sync([]*api.Pod{pod})
-			s.Sync([]*api.Pod{proto.CloneOf(pod)})
-			if got := rt.count("pod-a"); got != 1 {
-				t.Errorf("pod started %d times, want once", got)
-			}
-		})
-	}
-}
-
-func TestSupervisorAfterRestart(t *testing.T) {
-	t.Run("running pod is killed and reported NodeLost, never restarted", func(t *testing.T) {
-		dir := t.TempDir()
-		first := newCountingRuntime()
-		s1 := newTestSupervisor(t, dir, first, &fakeSink{})
-		s1Sink := s1.sink.(*fakeSink)
-		pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"sleep 30; echo"}}.build()
-		s1.Sync([]*api.Pod{pod})
-		s1Sink.waitRunning(t, "uid-a")
-
-		// A new supervisor on the same data directory is the agent after a
-		// crash: the old processes (a sleep under sh) are still there.
-		sink := &fakeSink{}
-		second := newCountingRuntime()
-		s2 := newTestSupervisor(t, dir, second, sink)
-		final := sink.waitFinal(t, "uid-a")
-		for _, pgid := range first.groups("pod-a") {
-			waitGroupGone(t, pgid)
-		}
-		got := summarize(final)
-		want := podSummary{
-			Phase:   "Failed",
-			Reason:  "NodeLost",
-			Message: "agent on node node-a restarted while the pod was running",
-			Containers: []containerSummary{
-				{Name: "c0", State: "terminated", Reason: "Killed", ExitCode: 137, LastExitCode: -1},
-			},
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("status reported after restart (-want +got):\n%s", diff)
-		}
-		s2.Sync([]*api.Pod{pod})
-		if n := second.count("pod-a"); n != 0 {
-			t.Errorf("pod started %d times after the restart, want never", n)
-		}
-	})
-	t.Run("unreported final status is reported again", func(t *testing.T) {
-		dir := t.TempDir()
-		s1 := newTestSupervisor(t, dir, NewProcessRuntime(), &fakeSink{})
-		pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"exit 0"}}.build()
-		s1.Sync([]*api.Pod{pod})
-		s1.sink.(*fakeSink).waitFinal(t, "uid-a")
-
-		sink := &fakeSink{}
-		rt := newCountingRuntime()
-		s2 := newTestSupervisor(t, dir, rt, sink)
-		if got := sink.last("uid-a").GetPhase(); got != "Succeeded" {
-			t.Errorf("phase reported after restart = %q, want Succeeded", got)
-		}
-		s2.Sync([]*api.Pod{pod})
-		if n := rt.count("pod-a"); n != 0 {
-			t.Errorf("pod started %d times after the restart, want never", n)
-		}
-	})
-	t.Run("reported final status is not reported again", func(t *testing.T) {
-		dir := t.TempDir()
-		s1 := newTestSupervisor(t, dir, NewProcessRuntime(), &fakeSink{})
-		s1.Sync([]*api.Pod{testPod{name: "pod-a", uid: "uid-a", scripts: []string{"exit 0"}}.build()})
-		s1.sink.(*fakeSink).waitFinal(t, "uid-a")
-		s1.markReported("uid-a")
-
-		sink := &fakeSink{}
-		newTestSupervisor(t, dir, NewProcessRuntime(), sink)
-		if got := sink.statuses("uid-a"); len(got) != 0 {
-			t.Errorf("statuses reported after restart: %v, want none", got)
-		}
-	})
-}
-
-func TestSupervisorFence(t *testing.T) {
-	sink := &fakeSink{}
-	rt := newCountingRuntime()
-	s := newTestSupervisor(t, t.TempDir(), rt, sink)
-	podA := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"sleep 30 & wait"}}.build()
-	podB := testPod{name: "pod-b", uid: "uid-b", scripts: []string{"sleep 30", "sleep 30"}}.build()
-	s.Sync([]*api.Pod{podA, podB})
-	sink.waitRunning(t, "uid-a")
-	sink.waitRunning(t, "uid-b")
-
-	s.fence()
-	for _, uid := range []string{"uid-a", "uid-b"} {
-		final := sink.waitFinal(t, uid)
-		got := []string{final.GetPhase(), final.GetReason(), final.GetMessage()}
-		want := []string{"Failed", "NodeLost", "node node-a lost contact with the servers"}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("%s after fencing [phase reason message] (-want +got):\n%s", uid, diff)
-		}
-		for _, c := range final.GetContainerStatuses() {
-			if code := c.GetState().GetTerminated().GetExitCode(); code != 137 {
-				t.Errorf("%s container %s exit code %d, want 137 (SIGKILL)", uid, c.GetName(), code)
-			}
-		}
-	}
-	for _, pod := range []string{"pod-a", "pod-b"} {
-		for _, pgid := range rt.groups(pod) {
-			waitGroupGone(t, pgid)
-		}
-	}
-
-	podC := testPod{name: "pod-c", uid: "uid-c", scripts: []string{"exit 0"}}.build()
-	s.Sync([]*api.Pod{podA, podB, podC})
-	if n := rt.count("pod-c"); n != 0 {
-		t.Errorf("new pod started %d times while fenced, want never", n)
-	}
-	s.unfence()
-	s.Sync([]*api.Pod{podA, podB, podC})
-	if got := sink.waitFinal(t, "uid-c").GetPhase(); got != "Succeeded" {
-		t.Errorf("new pod after the lease came back: phase %q, want Succeeded", got)
-	}
-	if a, b := rt.count("pod-a"), rt.count("pod-b"); a != 1 || b != 2 {
-		t.Errorf("fenced pods started %d and %d times, want 1 and 2 (one per container)", a, b)
-	}
-}
-
-func TestSupervisorForgetsReportedPods(t *testing.T) {
-	dir := t.TempDir()
-	sink := &fakeSink{}
-	s := newTestSupervisor(t, dir, NewProcessRuntime(), sink)
-	pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"echo done"}}.build()
-	s.Sync([]*api.Pod{pod})
-	sink.waitFinal(t, "uid-a")
-	state := filepath.Join(dir, "pods", "pod-a", "state.json")
-
-	s.Sync(nil)
-	if _, err := os.Stat(state); err != nil {
-		t.Fatalf("record of an unreported pod: %v, want it kept", err)
-	}
-	s.markReported("uid-a")
-	s.Sync(nil)
-	waitFor(t, "record forgotten", func() (bool, string) {
-		s.Sync(nil)
-		_, err := os.Stat(state)
-		return os.IsNotExist(err), "state.json still there"
-	})
-	log, err := os.ReadFile(filepath.Join(dir, "pods", "pod-a", "c0.log"))
-	if err != nil || string(log) != "done\n" {
-		t.Errorf("log of the forgotten pod = %q, %v; want it kept", log, err)
-	}
-}
-
-func TestSupervisorPodDeletedBeforeItStarted(t *testing.T) {
-	sink := &fakeSink{}
-	rt := newCountingRuntime()
-	s := newTestSupervisor(t, t.TempDir(), rt, sink)
-	pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"exit 0"}}.build()
-	s.Sync([]*api.Pod{deleting(pod)})
-	final := sink.waitFinal(t, "uid-a")
-	if final.GetPhase() != "Failed" || rt.count("pod-a") != 0 {
-		t.Errorf("phase %q after %d starts, want Failed without a start", final.GetPhase(), rt.count("pod-a"))
 	}
 }
 
@@ -399,7 +196,7 @@ func TestSupervisorEnvironment(t *testing.T) {
 			s := newTestSupervisor(t, dataDir, NewProcessRuntime(), sink)
 			pod := testPod{
 				name: "pod-a", uid: "uid-a",
-				labels:  map[string]string{"job-name": "job-x", labelCompletionIndex: "3"},
+				labels:  map[string]string{"job-name": "job-x", api.LabelCompletionIndex: "3"},
 				scripts: []string{`pwd; echo "HOSTNAME=$HOSTNAME"; env | grep -E '^(JOB|GREETING)' | sort`},
 			}.build()
 			pod.Spec.Containers[0].WorkingDir = tt.workingDir
@@ -456,5 +253,19 @@ func TestSupervisorCrashLoopBackOff(t *testing.T) {
 	})
 	if diff := cmp.Diff(want, got[:3]); diff != "" {
 		t.Errorf("statuses while backing off (-want +got):\n%s", diff)
+	}
+}
+
+func TestSupervisorActiveDeadline(t *testing.T) {
+	sink := &fakeSink{}
+	s := newTestSupervisor(t, t.TempDir(), NewProcessRuntime(), sink)
+	pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"sleep 30"}}.build()
+	deadline := int64(1)
+	pod.Spec.ActiveDeadlineSeconds = &deadline
+	s.Sync([]*api.Pod{pod})
+	final := sink.waitFinal(t, "uid-a")
+	got := []string{final.GetPhase(), final.GetReason()}
+	if want := []string{"Failed", "DeadlineExceeded"}; !cmp.Equal(want, got) {
+		t.Errorf("[phase reason] = %v, want %v", got, want)
 	}
 }
