@@ -14,6 +14,9 @@ func (w *writer) cronJob(name string) *api.CronJob {
 
 func (w *writer) applyUpsertCronJob(c *api.UpsertCronJob) error {
 	cj := clone(c.GetCronJob())
+	if unnamed(cj) {
+		return fmt.Errorf("upsert cronjob: %w", errNoName)
+	}
 	name := cj.GetMetadata().GetName()
 	if old := w.cronJob(name); old != nil {
 		if c.GetCreateOnly() {
@@ -53,6 +56,9 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 	cj := w.cronJob(c.GetCronJob())
 	if cj == nil {
 		return fmt.Errorf("cronjob %q: %w", c.GetCronJob(), ErrNotFound)
+	}
+	if c.GetJob() != nil && unnamed(c.GetJob()) {
+		return fmt.Errorf("cronjob %q: job: %w", c.GetCronJob(), errNoName)
 	}
 	last := cj.GetStatus().GetLastScheduleTime()
 	if last != nil && !c.GetScheduledTime().AsTime().After(last.AsTime()) {

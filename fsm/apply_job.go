@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -10,6 +11,9 @@ import (
 
 func (w *writer) applyUpsertJob(c *api.UpsertJob) error {
 	job := clone(c.GetJob())
+	if unnamed(job) {
+		return fmt.Errorf("upsert job: %w", errNoName)
+	}
 	name := job.GetMetadata().GetName()
 	old := w.job(name)
 	if old != nil {
@@ -82,6 +86,15 @@ func (w *writer) applyUpdateJobStatus(c *api.UpdateJobStatus) error {
 	// already pushed higher; the controller's next pass corrects the rest.
 	next.Status.Succeeded = max(next.Status.GetSucceeded(), job.GetStatus().GetSucceeded())
 	next.Status.Failed = max(next.Status.GetFailed(), job.GetStatus().GetFailed())
+	// Nor may it take back a decision to end the Job: pods would start again.
+	old := job.GetStatus().GetConditions()
+	for _, typ := range []string{api.JobFailureTarget, api.JobSuccessCriteriaMet} {
+		if conditionTrue(old, typ) && !conditionTrue(next.Status.Conditions, typ) {
+			next.Status.Conditions = append(slices.DeleteFunc(next.Status.Conditions, func(c *api.JobCondition) bool {
+				return c.GetType() == typ
+			}), clone(api.FindJobCondition(job.GetStatus(), typ)))
+		}
+	}
 	w.insert(tableJobs, next)
 	return nil
 }

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -11,6 +12,9 @@ const maxEventsPerObject = 64
 
 func (w *writer) applyUpsertNode(c *api.UpsertNode) error {
 	node := clone(c.GetNode())
+	if unnamed(node) {
+		return fmt.Errorf("upsert node: %w", errNoName)
+	}
 	if old := first[*api.Node](w.txn, tableNodes, "id", node.GetMetadata().GetName()); old != nil {
 		node.Metadata.CreationTimestamp = old.GetMetadata().GetCreationTimestamp()
 		node.Metadata.Uid = old.GetMetadata().GetUid()
@@ -35,8 +39,13 @@ func (w *writer) applyDeleteNode(c *api.DeleteNode) error {
 func (w *writer) applyRecordEvents(c *api.RecordEvents) error {
 	touched := map[string]bool{}
 	var order []string
+	var errs []error
 	for _, e := range c.GetEvents() {
 		ev := clone(e)
+		if unnamed(ev) {
+			errs = append(errs, fmt.Errorf("record event: %w", errNoName))
+			continue
+		}
 		if old := first[*api.Event](w.txn, tableEvents, "id", ev.GetMetadata().GetName()); old != nil {
 			// An occurrence no later than the stored one was counted
 			// already: the command is applied a second time.
@@ -63,5 +72,5 @@ func (w *writer) applyRecordEvents(c *api.RecordEvents) error {
 			w.remove(tableEvents, old)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

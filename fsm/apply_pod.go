@@ -14,7 +14,7 @@ import (
 // a stale or repeated command can never overshoot.
 func (w *writer) applyCreatePods(c *api.CreatePods) error {
 	for _, p := range c.GetPods() {
-		if w.pod(p.GetMetadata().GetName()) != nil {
+		if unnamed(p) || w.pod(p.GetMetadata().GetName()) != nil {
 			continue
 		}
 		job := w.job(p.GetMetadata().GetLabels()[api.LabelJobName])

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/hashicorp/go-memdb"
@@ -14,6 +15,12 @@ type writer struct {
 	txn   *memdb.Txn
 	index uint64
 }
+
+// errNoName refuses an object without a name: the store cannot index it,
+// and a panic would stop every replica at this entry, again at each restart.
+var errNoName = errors.New("object has no name")
+
+func unnamed(obj named) bool { return obj.GetMetadata().GetName() == "" }
 
 func (w *writer) insert(table string, obj named) {
 	obj.GetMetadata().ResourceVersion = strconv.FormatUint(w.index, 10)

@@ -1,0 +1,373 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// queries is what the derived indexes answer about a state.
+type queries struct {
+	LiveOnNode    map[string][]string
+	PodsOfJob     map[string][]string
+	JobsOfCronJob []string
+	EventsAbout   map[string][]string
+	LiveJobs      []string
+	UnboundPods   []string
+}
+
+func ask(s *State) queries {
+	q := queries{LiveOnNode: map[string][]string{}, PodsOfJob: map[string][]string{}, EventsAbout: map[string][]string{}}
+	for _, n := range s.Nodes() {
+		live, _ := s.LivePodsOnNode(n.GetMetadata().GetName())
+		q.LiveOnNode[n.GetMetadata().GetName()] = names(live)
+	}
+	for _, j := range s.Jobs() {
+		q.PodsOfJob[j.GetMetadata().GetName()] = names(s.PodsOfJob(j.GetMetadata().GetName()))
+	}
+	q.JobsOfCronJob = names(s.JobsOfCronJob("tick"))
+	for _, e := range s.AllEvents() {
+		ref := e.GetInvolvedObject()
+		q.EventsAbout[ref.GetKind()+"/"+ref.GetName()] = names(s.Events(ref.GetKind(), ref.GetName()))
+	}
+	q.LiveJobs = names(s.LiveJobs())
+	q.UnboundPods = names(s.UnboundPods())
+	return q
+}
+
+func TestStateViewDoesNotChange(t *testing.T) {
+	h := newHarness(t)
+	h.must(upsertJob(newJob("a"), true))
+	view := h.state()
+	h.must(upsertJob(newJob("b"), true), deleteJob("a", ""))
+	if diff := cmp.Diff([]string{"a"}, names(view.Jobs())); diff != "" {
+		t.Errorf("old view's jobs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"b"}, names(h.state().Jobs())); diff != "" {
+		t.Errorf("new view's jobs (-want +got):\n%s", diff)
+	}
+}
+
+func TestLiveJobsAndUnboundPods(t *testing.T) {
+	h := newHarness(t)
+	ttl := newJob("done-ttl")
+	ttl.Spec.TtlSecondsAfterFinished = proto.Int32(60)
+	finished := func(name string) *api.Command {
+		return updateJobStatus(name, "uid-"+name, &api.JobStatus{Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: "True"}}})
+	}
+	work := newJob("work", parallelism(4), completions(4))
+	h.must(upsertNode(newNode("n1")),
+		upsertJob(newJob("running"), true), upsertJob(newJob("done"), true), upsertJob(ttl, true),
+		upsertJob(newJob("failing", withCondition(api.JobFailureTarget)), true),
+		upsertJob(work, true), createPods(pods(work, 4)...))
+	h.must(finished("done"), finished("done-ttl"), bindPods(2, "work-0", "n1"),
+		updatePodStatus(phase("work-1", "", api.PodFailed)), stopPods("ExcessPod", 3, "work-2"))
+	s := h.state()
+	if diff := cmp.Diff([]string{"done-ttl", "failing", "running", "work"}, names(s.LiveJobs())); diff != "" {
+		t.Errorf("live jobs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"work-3"}, names(s.UnboundPods())); diff != "" {
+		t.Errorf("unbound pods (-want +got):\n%s", diff)
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(h *harness)
+	}{
+		{name: "empty state", setup: func(*harness) {}},
+		{name: "some of everything", setup: populate},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			tt.setup(h)
+			g := restored(t, h.f)
+			if diff := equalTables(dump(h.state()), dump(g.State())); diff != "" {
+				t.Errorf("restored state differs: %s", diff)
+			}
+			if g.AppliedIndex() != h.f.AppliedIndex() {
+				t.Errorf("restored applied index = %d, want %d", g.AppliedIndex(), h.f.AppliedIndex())
+			}
+			if diff := cmp.Diff(ask(h.state()), ask(g.State())); diff != "" {
+				t.Errorf("restored indexes answer differently (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRestoredStateKeepsApplying(t *testing.T) {
+	h := newHarness(t)
+	populate(h)
+	g := restored(t, h.f)
+	next := []*api.Command{
+		updatePodStatus(phase("work-0", "n1", api.PodSucceeded)),
+		createPods(pods(newJob("work", parallelism(3), completions(5)), 6)[3:]...),
+		deleteCronJob("tick"),
+	}
+	h.must(next...)
+	if res := g.ApplyBatch(h.index, &api.CommandBatch{Commands: next}); errors.Join(res.Errors...) != nil {
+		t.Fatalf("restored FSM refused: %v", res.Errors)
+	}
+	if diff := equalTables(dump(h.state()), dump(g.State())); diff != "" {
+		t.Errorf("states differ after applying the same entry: %s", diff)
+	}
+}
+
+func TestSnapshotIsPointInTime(t *testing.T) {
+	h := newHarness(t)
+	populate(h)
+	want := dump(h.state())
+	snap, err := h.f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.must(deleteJob("work", ""), upsertNode(newNode("n3")))
+	sink := &bufferSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	g := New(nil)
+	if err := g.Restore(io.NopCloser(&sink.Buffer)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := equalTables(want, dump(g.State())); diff != "" {
+		t.Errorf("restored state is not the one snapshotted: %s", diff)
+	}
+}
+
+func TestRestoreReplacesState(t *testing.T) {
+	src := newHarness(t)
+	populate(src)
+	data := persist(t, src.f)
+
+	h := newHarness(t)
+	h.index = 1000
+	h.must(upsertJob(newJob("stale"), true), upsertNode(newNode("n9")), recordEvents(newEvent("stale.a", "Job", "stale", "X", 1)))
+	oldView := h.state()
+	oldLive, oldWatch := oldView.LivePodsOnNode("n9")
+	changed := h.f.Changed()
+
+	rc := &closeRecorder{Reader: bytes.NewReader(data)}
+	if err := h.f.Restore(rc); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if !rc.closed {
+		t.Error("Restore did not close the snapshot reader")
+	}
+	if diff := equalTables(dump(src.state()), dump(h.state())); diff != "" {
+		t.Errorf("state after restore differs from the snapshot: %s", diff)
+	}
+	if h.f.AppliedIndex() != src.f.AppliedIndex() {
+		t.Errorf("applied index = %d, want the snapshot's %d", h.f.AppliedIndex(), src.f.AppliedIndex())
+	}
+	for what, ch := range map[string]<-chan struct{}{"old view's Restored": oldView.Restored(), "Changed": changed} {
+		select {
+		case <-ch:
+		default:
+			t.Errorf("%s channel not closed by Restore", what)
+		}
+	}
+	select {
+	case <-h.state().Restored():
+		t.Error("a view taken after Restore is already marked restored")
+	default:
+	}
+	// The old view and what it returned stay as they were.
+	if diff := cmp.Diff([]string{"stale"}, names(oldView.Jobs())); diff != "" {
+		t.Errorf("old view's jobs (-want +got):\n%s", diff)
+	}
+	if len(oldLive) != 0 || oldWatch == nil {
+		t.Errorf("old view's live pods = %v, watch %v", names(oldLive), oldWatch)
+	}
+}
+
+type closeRecorder struct {
+	io.Reader
+	closed bool
+}
+
+func (c *closeRecorder) Close() error { c.closed = true; return nil }
+
+func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
+	src := newHarness(t)
+	populate(src)
+	good := persist(t, src.f)
+	if len(good) < 20 {
+		t.Fatalf("snapshot of %d bytes is too small to corrupt", len(good))
+	}
+	// header is the version and index of the good snapshot.
+	var lenBuf [binary.MaxVarintLen64]byte
+	header := append([]byte{snapshotVersion}, lenBuf[:binary.PutUvarint(lenBuf[:], src.f.AppliedIndex())]...)
+	record := func(kind byte, body []byte) []byte {
+		out := append([]byte{kind}, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(body)))]...)
+		return append(out, body...)
+	}
+	job, err := proto.Marshal(newJob("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{name: "empty", data: nil},
+		{name: "unknown version", data: append([]byte{snapshotVersion + 1}, good[1:]...)},
+		{name: "header only", data: header},
+		{name: "cut after the first record", data: cat(header, record(recordJob, job))},
+		{name: "cut inside a record", data: good[:len(good)/2]},
+		{name: "without the end record", data: good[:len(good)-1]},
+		{name: "record kind zero", data: cat(header, record(0, job), []byte{recordEnd})},
+		{name: "unknown record kind", data: cat(header, record(recordEnd+1, job), []byte{recordEnd})},
+		{name: "record that is not a message", data: cat(header, record(recordJob, []byte{0xff, 0xff, 0xff}), []byte{recordEnd})},
+		{name: "object without a name", data: cat(header, record(recordPod, nil), []byte{recordEnd})},
+		{name: "implausibly large record", data: cat(header, []byte{recordJob}, lenBuf[:binary.PutUvarint(lenBuf[:], 1<<40)])},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.must(upsertJob(newJob("keep"), true), upsertNode(newNode("n1")))
+			before := dump(h.state())
+			view := h.state()
+			if err := h.f.Restore(io.NopCloser(bytes.NewReader(tt.data))); err == nil {
+				t.Fatal("Restore accepted a corrupt snapshot")
+			}
+			if diff := equalTables(before, dump(h.state())); diff != "" {
+				t.Errorf("a failed restore changed the state: %s", diff)
+			}
+			if h.f.AppliedIndex() != h.index {
+				t.Errorf("applied index = %d, want %d", h.f.AppliedIndex(), h.index)
+			}
+			select {
+			case <-view.Restored():
+				t.Error("a failed restore closed the Restored channel")
+			default:
+			}
+		})
+	}
+}
+
+func TestRestoreRefusesEveryTruncation(t *testing.T) {
+	src := newHarness(t)
+	populate(src)
+	good := persist(t, src.f)
+	for n := range len(good) {
+		g := New(nil)
+		if err := g.Restore(io.NopCloser(bytes.NewReader(good[:n]))); err == nil {
+			t.Fatalf("Restore accepted the first %d of %d bytes", n, len(good))
+		}
+		if len(g.State().Jobs()) != 0 {
+			t.Fatalf("a restore of %d bytes left jobs behind", n)
+		}
+	}
+}
+
+func TestPersistCancelsOnWriteError(t *testing.T) {
+	h := newHarness(t)
+	populate(h)
+	snap, err := h.f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := errors.New("disk full")
+	sink := &bufferSink{writeErr: broken}
+	if err := snap.Persist(sink); !errors.Is(err, broken) {
+		t.Errorf("Persist error = %v, want %v", err, broken)
+	}
+	if !sink.cancelled || sink.closed {
+		t.Errorf("sink cancelled=%v closed=%v, want cancelled only", sink.cancelled, sink.closed)
+	}
+}
+
+// bufferSink is a raft.SnapshotSink that keeps the snapshot in memory.
+type bufferSink struct {
+	bytes.Buffer
+	writeErr          error // returned by every Write when set
+	closed, cancelled bool
+}
+
+func (s *bufferSink) Write(p []byte) (int, error) {
+	if s.writeErr != nil {
+		return 0, s.writeErr
+	}
+	return s.Buffer.Write(p)
+}
+
+func (s *bufferSink) ID() string    { return "buffer" }
+func (s *bufferSink) Cancel() error { s.cancelled = true; return nil }
+func (s *bufferSink) Close() error  { s.closed = true; return nil }
+
+// persist snapshots f and returns the persisted bytes.
+func persist(t *testing.T, f *FSM) []byte {
+	t.Helper()
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	defer snap.Release()
+	sink := &bufferSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatalf("Persist: %v", err)
+	}
+	if !sink.closed || sink.cancelled {
+		t.Fatalf("Persist left the sink closed=%v cancelled=%v, want closed only", sink.closed, sink.cancelled)
+	}
+	return sink.Bytes()
+}
+
+// restored is a new FSM restored from a snapshot of f.
+func restored(t *testing.T, f *FSM) *FSM {
+	t.Helper()
+	g := New(nil)
+	if err := g.Restore(io.NopCloser(bytes.NewReader(persist(t, f)))); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	return g
+}
+
+// equalTables reports the first object that differs between two states,
+// compared with proto.Equal, or "" when they hold the same.
+func equalTables(want, got tables) string {
+	if want.Index != got.Index {
+		return fmt.Sprintf("index %d, want %d", got.Index, want.Index)
+	}
+	for _, tb := range []struct {
+		name      string
+		want, got []proto.Message
+	}{
+		{"jobs", messages(want.Jobs), messages(got.Jobs)},
+		{"cronjobs", messages(want.CronJobs), messages(got.CronJobs)},
+		{"pods", messages(want.Pods), messages(got.Pods)},
+		{"nodes", messages(want.Nodes), messages(got.Nodes)},
+		{"events", messages(want.Events), messages(got.Events)},
+	} {
+		if len(tb.want) != len(tb.got) {
+			return fmt.Sprintf("%d %s, want %d", len(tb.got), tb.name, len(tb.want))
+		}
+		for i := range tb.want {
+			if !proto.Equal(tb.want[i], tb.got[i]) {
+				return fmt.Sprintf("%s[%d]:\n%s", tb.name, i, diffObjects(tb.want[i], tb.got[i]))
+			}
+		}
+	}
+	return ""
+}
+
+func messages[T proto.Message](in []T) []proto.Message {
+	out := make([]proto.Message, len(in))
+	for i, m := range in {
+		out[i] = m
+	}
+	return out
+}
