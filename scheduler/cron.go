@@ -251,7 +251,7 @@ func (c *cronPass) schedule() {
 	case "Forbid":
 		if len(c.active) > 0 {
 			c.plan.Action = CronJobAlreadyActive
-			c.event(eventNormal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid")
+			c.event(eventNormal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid (scheduled time "+scheduled.UTC().Format(time.RFC3339)+")")
 			return
 		}
 	case "Replace":
@@ -264,7 +264,7 @@ func (c *cronPass) schedule() {
 	c.plan.Action = CronCreated
 	c.newJob = c.jobFor(name, scheduled)
 	c.plan.Job = c.newJob
-	c.event(eventNormal, "SuccessfulCreate", "Created job "+name)
+	c.event(eventNormal, "SuccessfulCreate", "Created job "+name+" for scheduled time "+scheduled.UTC().Format(time.RFC3339))
 }
 
 // jobFor builds the Job of one scheduled time from the jobTemplate.

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,7 +141,16 @@ func summarizeCron(p CronPlan) cronResult {
 	return r
 }
 
-func createdEvent(name string) string { return "Normal SuccessfulCreate: Created job " + name }
+// createdEvent is the event for a Job named <cronjob>-<minutes or seconds
+// since the epoch>; the message names its scheduled time.
+func createdEvent(name string) string {
+	n, _ := strconv.ParseInt(name[strings.LastIndex(name, "-")+1:], 10, 64)
+	scheduled := time.Unix(n*60, 0)
+	if n > 1e9 {
+		scheduled = time.Unix(n, 0)
+	}
+	return "Normal SuccessfulCreate: Created job " + name + " for scheduled time " + scheduled.UTC().Format(time.RFC3339)
+}
 
 const tooManyEvent = "Warning TooManyMissedTimes: too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew"
 
@@ -196,7 +206,7 @@ func TestReconcileCronJob(t *testing.T) {
 		{name: "Forbid with a running job skips the time",
 			cj: newCronJob("*/5 * * * *", policy("Forbid"), listedActive("old")), jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, now: clock(12, 5, 0),
 			want: cronResult{Scheduled: at1205, Action: CronJobAlreadyActive,
-				Events: []string{"Normal JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is Forbid"},
+				Events: []string{"Normal JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is Forbid (scheduled time " + at1205.UTC().Format(time.RFC3339) + ")"},
 				Status: &cronStatusResult{Active: []string{"old"}, LastSchedule: at1205}, Next: clock(12, 10, 0)}},
 		{name: "Forbid with only finished jobs creates",
 			cj: newCronJob("*/5 * * * *", policy("Forbid")), jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), condComplete)}, now: clock(12, 5, 0),

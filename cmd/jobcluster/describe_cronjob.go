@@ -3,13 +3,11 @@ package main
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/scheduler"
 )
-
-// annotationNextScheduleTime is where a server may record a CronJob's
-// next fire time (RFC 3339); describe shows it when present.
-const annotationNextScheduleTime = "jobcluster.io/next-schedule-time"
 
 // cronJob renders a CronJob as kubectl describe cronjob does.
 func (d describer) cronJob(cj *api.CronJob, events []*api.Event) string {
@@ -37,10 +35,7 @@ func (d describer) cronJob(cj *api.CronJob, events []*api.Event) string {
 	if st.GetLastSuccessfulTime() != nil {
 		w.write(0, "Last Successful Time:\t%s\n", d.timestamp(st.GetLastSuccessfulTime()))
 	}
-	// Fire times to come, once the server publishes them.
-	if next := meta.GetAnnotations()[annotationNextScheduleTime]; next != "" {
-		w.write(0, "Next Schedule Time:\t%s\n", next)
-	}
+	d.nextFireTimes(w, cj)
 	var active []string
 	for _, ref := range st.GetActive() {
 		active = append(active, ref.GetName())
@@ -56,4 +51,28 @@ func unsetOr(set bool, value string) string {
 		return "<unset>"
 	}
 	return value
+}
+
+// nextFireTimes lists the next five scheduled times, in UTC and, when the
+// CronJob has one, in its time zone.
+func (d describer) nextFireTimes(w *prefixWriter, cj *api.CronJob) {
+	if cj.GetSpec().GetSuspend() {
+		w.write(0, "Next Schedule Times:\t<none> (suspended)\n")
+		return
+	}
+	times, err := scheduler.NextTimes(cj, d.now, 5)
+	if err != nil || len(times) == 0 {
+		w.write(0, "Next Schedule Times:\t<none>\n")
+		return
+	}
+	w.write(0, "Next Schedule Times:\n")
+	tz := cj.GetSpec().GetTimeZone()
+	loc, _ := time.LoadLocation(tz)
+	for _, t := range times {
+		line := t.UTC().Format(time.RFC3339)
+		if tz != "" && loc != nil {
+			line += "  (" + t.In(loc).Format("2006-01-02 15:04:05 MST") + ")"
+		}
+		w.write(1, "%s\n", line)
+	}
 }

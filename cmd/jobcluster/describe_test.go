@@ -212,8 +212,14 @@ Pod Template:
     Environment:     <none>
   Node-Selectors:    <none>
 Last Schedule Time:  Wed, 01 May 2024 11:59:30 +0000
-Active Jobs:         hello-28577719
-Events:              <none>
+Next Schedule Times:
+  2024-05-01T12:01:00Z
+  2024-05-01T12:02:00Z
+  2024-05-01T12:03:00Z
+  2024-05-01T12:04:00Z
+  2024-05-01T12:05:00Z
+Active Jobs:  hello-28577719
+Events:       <none>
 `
 
 const wantDescribeNode = `Name:               agent-1
