@@ -72,7 +72,14 @@ func toLeader[T any](ctx context.Context, s *Server, local func() (T, error), re
 	if err != nil {
 		return zero, toStatus(err)
 	}
-	return remote(c, metadata.AppendToOutgoingContext(ctx, forwardedKey, s.cfg.Name))
+	v, err := remote(c, metadata.AppendToOutgoingContext(ctx, forwardedKey, s.cfg.Name))
+	if st := status.Convert(err); err != nil && st.Code() == codes.Unavailable && !strings.Contains(st.Message(), "leader") {
+		// The leader this server knows did not answer: it may have just
+		// died. Said as a transport error, it would read as this server
+		// being down, and clients would not wait for the next leader.
+		return zero, status.Errorf(codes.Unavailable, "leader at %s unreachable (%s); the cluster may be electing a leader, retry in a moment", addr, st.Message())
+	}
+	return v, err
 }
 
 func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Object, error) {

@@ -99,6 +99,14 @@ func Start(cfg Config) (*Gossip, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gossip address %q: bad port: %w", cfg.BindAddr, err)
 	}
+	if net.ParseIP(host) == nil {
+		// memberlist binds and advertises IP addresses only.
+		ips, err := net.LookupIP(host)
+		if err != nil || len(ips) == 0 {
+			return nil, fmt.Errorf("gossip address %q: resolve host: %v", cfg.BindAddr, err)
+		}
+		host = ips[0].String()
+	}
 	meta, err := proto.Marshal(cfg.Meta)
 	if err != nil {
 		return nil, fmt.Errorf("encode gossip metadata: %w", err)

@@ -32,6 +32,9 @@ type Options struct {
 	AgentArgs []string
 	// ServerArgs are extra flags for every server.
 	ServerArgs []string
+	// HostIP, when set, gives each node its IP address instead of a fresh
+	// 127.77.x.y one (see Netns.HostIP).
+	HostIP func() string
 }
 
 // Node is one server or agent process.
@@ -45,6 +48,9 @@ type Node struct {
 	DataDir    string
 	args       []string
 	logPath    string
+	// prefix runs the node's command through another, such as
+	// `ip netns exec NAME`.
+	prefix []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -57,6 +63,7 @@ type Cluster struct {
 	Dir     string
 	Servers []*Node
 	Agents  []*Node
+	hostIP  func() string
 }
 
 var (
@@ -128,7 +135,7 @@ func freePort(t testing.TB, ip string) string {
 func New(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	Binary(t)
-	c := &Cluster{t: t, Dir: t.TempDir()}
+	c := &Cluster{t: t, Dir: t.TempDir(), hostIP: opts.HostIP}
 	t.Cleanup(c.stopAll)
 	var gossipAddrs []string
 	for i := range opts.Servers {
@@ -167,6 +174,9 @@ func labelArgs(labels []string) []string {
 
 func (c *Cluster) newNode(name, role string) *Node {
 	ip := allocIP()
+	if c.hostIP != nil {
+		ip = c.hostIP()
+	}
 	n := &Node{
 		Name:       name,
 		Role:       role,
@@ -185,19 +195,24 @@ func (c *Cluster) newNode(name, role string) *Node {
 // AddAgent starts one more agent joining the servers.
 func (c *Cluster) AddAgent(name string, extra ...string) *Node {
 	n := c.newNode(name, "agent")
+	n.args = c.agentArgs(n, extra)
+	c.Agents = append(c.Agents, n)
+	c.Start(n)
+	return n
+}
+
+// agentArgs are the flags of an agent joining the servers.
+func (c *Cluster) agentArgs(n *Node, extra []string) []string {
 	var join []string
 	for _, s := range c.Servers {
 		join = append(join, s.GossipAddr)
 	}
-	n.args = append([]string{"agent",
+	return append([]string{"agent",
 		"--name", n.Name, "--data-dir", n.DataDir,
 		"--rpc-addr", n.RPCAddr, "--gossip-addr", n.GossipAddr,
 		"--join", strings.Join(join, ","),
 		"--log-level", "debug",
 	}, extra...)
-	c.Agents = append(c.Agents, n)
-	c.Start(n)
-	return n
 }
 
 // Start (re)starts a node's process with its flags and data directory.
@@ -210,7 +225,8 @@ func (c *Cluster) Start(n *Node) {
 		c.t.Fatal(err)
 	}
 	fmt.Fprintf(logf, "---- start %s %s\n", n.Name, strings.Join(n.args, " "))
-	cmd := exec.Command(binPath, n.args...)
+	argv := append(append(append([]string{}, n.prefix...), binPath), n.args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, so a kill reaches the node and nothing else.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
