@@ -44,6 +44,10 @@ type FSM struct {
 	chMu    sync.Mutex
 	changed chan struct{} // closed after the next applied entry
 
+	// view makes a commit and its index appear together to State: memdb
+	// wakes watchers inside Commit, and a watcher that then read the new
+	// data with the old index would take the change for one already seen.
+	view    sync.RWMutex
 	applied atomic.Uint64
 }
 
@@ -97,8 +101,10 @@ func (f *FSM) ApplyBatch(index uint64, batch *api.CommandBatch) *Result {
 		res.Errors[i] = f.applyCommand(txn, index, cmd)
 	}
 	changed := len(txn.Changes()) > 0
+	f.view.Lock()
 	txn.Commit()
 	f.applied.Store(index)
+	f.view.Unlock()
 	// Refused commands change nothing and wake nobody, so a controller
 	// whose proposal was refused does not spin on its own refusal.
 	if changed {
@@ -164,5 +170,7 @@ func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
 func (f *FSM) State() *State {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	f.view.RLock()
+	defer f.view.RUnlock()
 	return &State{txn: f.db.Txn(false), index: f.applied.Load(), restored: f.restore}
 }
