@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,19 +30,24 @@ type Server struct {
 	timing Timing
 	logger *slog.Logger
 
-	fsm       *fsm.FSM
-	raft      *raft.Raft
-	store     *raftboltdb.BoltStore
-	snaps     *raft.FileSnapshotStore
-	leaderCh  chan bool
-	transport *raft.NetworkTransport
-	gossip    *gossip.Gossip
-	grpc      *grpc.Server
-	rpcLis    net.Listener
-	http      *http.Server
-	proposer  *proposer
-	peers     *peerConns
-	leases    *leases
+	fsm   *fsm.FSM
+	raft  *raft.Raft
+	store *raftboltdb.BoltStore
+	snaps *raft.FileSnapshotStore
+	// startIndex is the last index in the local log when the server
+	// started; reads wait until the state machine has replayed that far.
+	startIndex uint64
+	started    time.Time
+	caughtUp   atomic.Bool
+	leaderCh   chan bool
+	transport  *raft.NetworkTransport
+	gossip     *gossip.Gossip
+	grpc       *grpc.Server
+	rpcLis     net.Listener
+	http       *http.Server
+	proposer   *proposer
+	peers      *peerConns
+	leases     *leases
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -126,6 +132,8 @@ func (s *Server) startRaft(dir string) error {
 		return fmt.Errorf("open raft log %s: %w", filepath.Join(dir, "raft.db"), err)
 	}
 	s.store = store
+	s.startIndex, _ = store.LastIndex()
+	s.started = time.Now()
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
 		Level:  hclog.Debug,

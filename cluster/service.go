@@ -83,6 +83,9 @@ func toLeader[T any](ctx context.Context, s *Server, local func() (T, error), re
 }
 
 func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Object, error) {
+	if err := c.s.readyForReads(); err != nil {
+		return nil, err
+	}
 	st := c.s.fsm.State()
 	kind := normalizeKind(req.GetKind())
 	var obj *api.Object
@@ -113,6 +116,9 @@ func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Obj
 }
 
 func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.ListResponse, error) {
+	if err := c.s.readyForReads(); err != nil {
+		return nil, err
+	}
 	sel, err := parseSelector(req.GetLabelSelector())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())

@@ -152,26 +152,63 @@ func Start(cfg Config) (*Gossip, error) {
 	return g, nil
 }
 
-// joinLoop retries joining until one address answers or the member stops.
+// joinLoop joins through the seed addresses, retrying until one answers,
+// and joins again whenever no seed is an alive member any more: after a
+// partition that outlasted memberlist's memory of dead members, the two
+// sides would otherwise never find each other again.
 func (g *Gossip) joinLoop(addrs []string) {
 	defer g.wg.Done()
 	backoff := 100 * time.Millisecond
+	joined := false
 	for {
-		n, err := g.ml.Join(addrs)
-		if n > 0 {
-			g.logger.Debug("joined cluster", "contacted", n)
-			return
+		if !joined || !g.seesSeed(addrs) {
+			n, err := g.ml.Join(addrs)
+			if n > 0 {
+				if joined {
+					g.logger.Info("rejoined cluster through seed addresses", "contacted", n)
+				}
+				joined = true
+				backoff = 100 * time.Millisecond
+			} else {
+				g.logger.Debug("join failed, retrying", "addrs", addrs, "err", err)
+			}
 		}
-		g.logger.Debug("join failed, retrying", "addrs", addrs, "err", err)
+		wait := 2 * time.Second
+		if !joined {
+			wait = backoff
+			if backoff < 2*time.Second {
+				backoff *= 2
+			}
+		}
 		select {
 		case <-g.stop:
 			return
-		case <-time.After(backoff):
-		}
-		if backoff < 2*time.Second {
-			backoff *= 2
+		case <-time.After(wait):
 		}
 	}
+}
+
+// seesSeed reports whether any seed address belongs to an alive member
+// other than this one.
+func (g *Gossip) seesSeed(seeds []string) bool {
+	alive := map[string]bool{}
+	local := g.ml.LocalNode()
+	for _, n := range g.ml.Members() {
+		if n.Name != local.Name && n.State == memberlist.StateAlive {
+			alive[n.Address()] = true
+		}
+	}
+	others := 0
+	for _, s := range seeds {
+		if s == local.Address() {
+			continue
+		}
+		others++
+		if alive[s] {
+			return true
+		}
+	}
+	return others == 0
 }
 
 // LocalName is this member's name.
