@@ -4,9 +4,11 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/fsm"
 	"github.com/jobcluster/jobcluster/scheduler"
 )
 
@@ -47,7 +49,8 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 	var events []*api.Event
 	for _, cj := range st.CronJobs() {
 		name := cj.GetMetadata().GetName()
-		plan := scheduler.ReconcileCronJob(scheduler.CronInput{CronJob: cj, Jobs: st.JobsOfCronJob(name), Now: now})
+		jobs := st.JobsOfCronJob(name)
+		plan := scheduler.ReconcileCronJob(scheduler.CronInput{CronJob: cj, Jobs: jobs, Pods: replacedPods(st, cj, jobs), Now: now})
 		if !plan.Next.IsZero() && (next.IsZero() || plan.Next.Before(next)) {
 			next = plan.Next
 		}
@@ -81,6 +84,11 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 				Payload: &api.Command_CronDecision{CronDecision: d},
 			})
 		}
+		for _, j := range plan.SuspendJobs {
+			if cmd := suspendJob(st.Job(j)); cmd != nil {
+				cmds = append(cmds, cmd)
+			}
+		}
 		for _, j := range plan.DeleteJobs {
 			cmds = append(cmds, &api.Command{
 				Type:    api.CommandType_COMMAND_TYPE_DELETE_JOB,
@@ -112,4 +120,36 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 		return now.Add(50 * time.Millisecond)
 	}
 	return next
+}
+
+// replacedPods lists the pods of a CronJob's unfinished Jobs, which
+// concurrencyPolicy Replace waits for; other policies need none.
+func replacedPods(st *fsm.State, cj *api.CronJob, jobs []*api.Job) []*api.Pod {
+	if cj.GetSpec().GetConcurrencyPolicy() != "Replace" {
+		return nil
+	}
+	var pods []*api.Pod
+	for _, j := range jobs {
+		if _, done := api.JobFinished(j); !done {
+			pods = append(pods, st.PodsOfJob(j.GetMetadata().GetName())...)
+		}
+	}
+	return pods
+}
+
+// suspendJob is the command that suspends a Job, so that the job
+// controller stops its pods and starts no more.
+func suspendJob(job *api.Job) *api.Command {
+	if job == nil {
+		return nil
+	}
+	job = proto.Clone(job).(*api.Job)
+	if job.Spec == nil {
+		job.Spec = &api.JobSpec{}
+	}
+	job.Spec.Suspend = proto.Bool(true)
+	return &api.Command{
+		Type:    api.CommandType_COMMAND_TYPE_UPSERT_JOB,
+		Payload: &api.Command_UpsertJob{UpsertJob: &api.UpsertJob{Job: job}},
+	}
 }

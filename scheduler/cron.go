@@ -38,7 +38,10 @@ const (
 type CronInput struct {
 	CronJob *api.CronJob
 	Jobs    []*api.Job // the Jobs it owns
-	Now     time.Time
+	// Pods are the pods of its unfinished Jobs. Only concurrencyPolicy
+	// Replace reads them.
+	Pods []*api.Pod
+	Now  time.Time
 }
 
 // CronPlan is what one pass over a CronJob decided.
@@ -51,8 +54,14 @@ type CronPlan struct {
 	// Job is the Job to create when Action is CronCreated. Its name is
 	// derived from Scheduled alone, so a scheduled time creates one Job.
 	Job *api.Job
-	// ReplaceJobs are active Jobs to stop first (concurrencyPolicy Replace).
+	// ReplaceJobs are the active Jobs the new one replaces (concurrencyPolicy
+	// Replace), to delete with its creation. By then they are suspended and
+	// none of their pods runs.
 	ReplaceJobs []string
+	// SuspendJobs are active Jobs to suspend, so that their pods stop,
+	// before a Replace can go ahead. Until they have stopped nothing is
+	// decided (Scheduled stays zero) and the scheduled time stays due.
+	SuspendJobs []string
 	// DeleteJobs are finished Jobs beyond the history limits, oldest first.
 	DeleteJobs []string
 	// Status is the new status when it changes, else nil.
@@ -71,7 +80,7 @@ type CronPlan struct {
 // the Kubernetes cronjob controller (mostRecentScheduleTime): only the most
 // recent missed time runs.
 func ReconcileCronJob(in CronInput) CronPlan {
-	c := &cronPass{cj: in.CronJob, spec: in.CronJob.GetSpec(), jobs: in.Jobs, now: in.Now, status: &api.CronJobStatus{}}
+	c := &cronPass{cj: in.CronJob, spec: in.CronJob.GetSpec(), jobs: in.Jobs, pods: in.Pods, now: in.Now, status: &api.CronJobStatus{}}
 	if c.spec == nil {
 		c.spec = &api.CronJobSpec{}
 	}
@@ -117,6 +126,7 @@ type cronPass struct {
 	cj     *api.CronJob
 	spec   *api.CronJobSpec // never nil
 	jobs   []*api.Job
+	pods   []*api.Pod
 	now    time.Time
 	status *api.CronJobStatus // the new status, a copy
 	active []*api.Job         // unfinished Jobs, oldest first
@@ -229,11 +239,11 @@ func (c *cronPass) schedule() {
 		c.status.LastScheduleTime = timestamppb.New(scheduled)
 		return
 	}
-	c.plan.Scheduled = scheduled
-	c.status.LastScheduleTime = timestamppb.New(scheduled)
 	if sds := spec.StartingDeadlineSeconds; sds != nil {
 		deadline := seconds(*sds)
 		if now.After(scheduled.Add(deadline)) {
+			c.plan.Scheduled = scheduled
+			c.status.LastScheduleTime = timestamppb.New(scheduled)
 			c.plan.Action = CronMissSchedule
 			c.event(eventWarning, "MissSchedule", "Missed scheduled time to start a job: "+scheduled.UTC().Format(time.RFC3339))
 			return
@@ -242,6 +252,11 @@ func (c *cronPass) schedule() {
 			earliest = from
 		}
 	}
+	if spec.GetConcurrencyPolicy() == "Replace" && c.stopBeforeReplace(scheduled) {
+		return
+	}
+	c.plan.Scheduled = scheduled
+	c.status.LastScheduleTime = timestamppb.New(scheduled)
 	if missedMoreThan(sched, earliest, now, maxMissedSchedules) {
 		c.plan.TooManyMissed = true
 		c.event(eventWarning, "TooManyMissedTimes",

@@ -96,6 +96,19 @@ func ownedJob(name string, scheduled time.Time, state string) *api.Job {
 	return j
 }
 
+// suspendedJob marks a Job suspended.
+func suspendedJob(j *api.Job) *api.Job {
+	j.Spec = &api.JobSpec{Suspend: proto.Bool(true)}
+	return j
+}
+
+// podOfJob builds a pod of a CronJob's Job in a phase.
+func podOfJob(job, phase string, mods ...func(*api.Pod)) *api.Pod {
+	p := newPod(job+"-pod", phase, mods...)
+	p.Metadata.Labels["job-name"] = job
+	return p
+}
+
 func minuteName(t time.Time) string { return "cj-" + strconv.FormatInt(t.Unix()/60, 10) }
 func secondName(t time.Time) string { return "cj-" + strconv.FormatInt(t.Unix(), 10) }
 
@@ -105,6 +118,7 @@ type cronResult struct {
 	Action        string
 	Job           string
 	ReplaceJobs   []string
+	SuspendJobs   []string
 	DeleteJobs    []string
 	Events        []string
 	Status        *cronStatusResult // nil when the plan carries no status
@@ -118,7 +132,7 @@ type cronStatusResult struct {
 }
 
 func summarizeCron(p CronPlan) cronResult {
-	r := cronResult{Scheduled: p.Scheduled, Action: p.Action, ReplaceJobs: p.ReplaceJobs, DeleteJobs: p.DeleteJobs,
+	r := cronResult{Scheduled: p.Scheduled, Action: p.Action, ReplaceJobs: p.ReplaceJobs, SuspendJobs: p.SuspendJobs, DeleteJobs: p.DeleteJobs,
 		TooManyMissed: p.TooManyMissed, Next: p.Next}
 	if p.Job != nil {
 		r.Job = p.Job.GetMetadata().GetName()
@@ -162,6 +176,7 @@ func TestReconcileCronJob(t *testing.T) {
 		name string
 		cj   *api.CronJob
 		jobs []*api.Job
+		pods []*api.Pod
 		now  time.Time
 		want cronResult
 	}{
@@ -213,11 +228,37 @@ func TestReconcileCronJob(t *testing.T) {
 			want: cronResult{Scheduled: at1205, Action: CronCreated, Job: minuteName(at1205), Events: []string{createdEvent(minuteName(at1205))},
 				Status: &cronStatusResult{Active: []string{minuteName(at1205)}, LastSchedule: at1205, LastSuccessful: clock(12, 1, 0)},
 				Next:   clock(12, 10, 0)}},
-		{name: "Replace stops running jobs and creates",
+		{name: "Replace first suspends a running job and decides nothing yet",
+			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old")),
+			jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, pods: []*api.Pod{podOfJob("old", phaseRunning)}, now: clock(12, 5, 0),
+			want: cronResult{SuspendJobs: []string{"old"},
+				Events: []string{"Normal StoppingJob: Stopping job old to replace it (scheduled time 2024-05-01T12:05:00Z)"}, Next: clock(12, 10, 0)}},
+		{name: "Replace suspends a job that has no pod yet, as one may start any moment",
 			cj: newCronJob("*/5 * * * *", policy("Replace"), listedActive("old")), jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, now: clock(12, 5, 0),
+			want: cronResult{SuspendJobs: []string{"old"},
+				Events: []string{"Normal StoppingJob: Stopping job old to replace it (scheduled time 2024-05-01T12:05:00Z)"}, Next: clock(12, 10, 0)}},
+		{name: "Replace waits while a suspended job's pod is still stopping",
+			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old")),
+			jobs: []*api.Job{suspendedJob(ownedJob("old", clock(12, 0, 0), ""))}, pods: []*api.Pod{podOfJob("old", phaseRunning, stopping)}, now: clock(12, 5, 0),
+			want: cronResult{Next: clock(12, 10, 0)}},
+		{name: "Replace deletes a suspended job whose pods ended and creates",
+			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old")),
+			jobs: []*api.Job{suspendedJob(ownedJob("old", clock(12, 0, 0), ""))}, pods: []*api.Pod{podOfJob("old", phaseFailed, stopping)}, now: clock(12, 5, 0),
 			want: cronResult{Scheduled: at1205, Action: CronCreated, Job: minuteName(at1205), ReplaceJobs: []string{"old"},
 				Events: []string{"Normal SuccessfulDelete: Deleted job old", createdEvent(minuteName(at1205))},
 				Status: &cronStatusResult{Active: []string{minuteName(at1205)}, LastSchedule: at1205}, Next: clock(12, 10, 0)}},
+		{name: "Replace that waited past the next time runs only the newest",
+			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old"), lastScheduled(clock(12, 0, 0))),
+			jobs: []*api.Job{suspendedJob(ownedJob("old", clock(12, 0, 0), ""))}, pods: []*api.Pod{podOfJob("old", phaseFailed, stopping)}, now: clock(12, 10, 1),
+			want: cronResult{Scheduled: clock(12, 10, 0), Action: CronCreated, Job: minuteName(clock(12, 10, 0)), ReplaceJobs: []string{"old"},
+				Events: []string{"Normal SuccessfulDelete: Deleted job old", createdEvent(minuteName(clock(12, 10, 0)))},
+				Status: &cronStatusResult{Active: []string{minuteName(clock(12, 10, 0))}, LastSchedule: clock(12, 10, 0)}, Next: clock(12, 15, 0)}},
+		{name: "Replace past startingDeadlineSeconds misses the time and leaves the running job alone",
+			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old"), startingDeadline(10)),
+			jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, pods: []*api.Pod{podOfJob("old", phaseRunning)}, now: clock(12, 5, 30),
+			want: cronResult{Scheduled: at1205, Action: CronMissSchedule,
+				Events: []string{"Warning MissSchedule: Missed scheduled time to start a job: 2024-05-01T12:05:00Z"},
+				Status: &cronStatusResult{Active: []string{"old"}, LastSchedule: at1205}, Next: clock(12, 10, 0)}},
 		{name: "Allow runs beside running jobs",
 			cj: newCronJob("*/5 * * * *", listedActive("old")), jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, now: clock(12, 5, 0),
 			want: cronResult{Scheduled: at1205, Action: CronCreated, Job: minuteName(at1205), Events: []string{createdEvent(minuteName(at1205))},
@@ -295,7 +336,7 @@ func TestReconcileCronJob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cj := proto.Clone(tc.cj).(*api.CronJob)
-			plan := ReconcileCronJob(CronInput{CronJob: cj, Jobs: tc.jobs, Now: tc.now})
+			plan := ReconcileCronJob(CronInput{CronJob: cj, Jobs: tc.jobs, Pods: tc.pods, Now: tc.now})
 			if diff := cmp.Diff(tc.want, summarizeCron(plan)); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
