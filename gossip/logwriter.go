@@ -9,7 +9,9 @@ import (
 
 // LogWriter adapts the line-oriented loggers of hashicorp libraries
 // (memberlist's log.Logger, raft's hclog) to slog. Each line's "[LEVEL]"
-// tag picks the slog level; the rest becomes the message.
+// tag picks the slog level; the rest becomes the message. The libraries'
+// INFO lines (elections, state changes) are routine and go to Debug, so
+// daemons stay quiet by default; warnings and errors keep their level.
 type LogWriter struct {
 	Logger *slog.Logger
 }
@@ -28,7 +30,7 @@ func (w LogWriter) logLine(line string) {
 	for tag, l := range map[string]slog.Level{
 		"[TRACE]": slog.LevelDebug - 4,
 		"[DEBUG]": slog.LevelDebug,
-		"[INFO]":  slog.LevelInfo,
+		"[INFO]":  slog.LevelDebug,
 		"[WARN]":  slog.LevelWarn,
 		"[ERR]":   slog.LevelError,
 		"[ERROR]": slog.LevelError,
