@@ -62,6 +62,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Runtime runs the containers; nil means the process runtime.
 	Runtime Runtime
+	// GuardCommand runs RunGuard in a separate process (the jobcluster
+	// binary's hidden agent-guard command). With the process runtime it
+	// makes the children of pod processes die with the agent as well.
+	GuardCommand []string
 }
 
 // Agent is one node that runs pods.
@@ -127,6 +131,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.RPCAddr, err)
 	}
 	defer lis.Close()
+	if pr, ok := a.cfg.Runtime.(*ProcessRuntime); ok && len(a.cfg.GuardCommand) > 0 {
+		if err := pr.StartGuard(a.cfg.GuardCommand); err != nil {
+			return err
+		}
+		defer pr.StopGuard()
+	}
 	g, err := gossip.Start(gossip.Config{
 		Name:     a.cfg.Name,
 		BindAddr: a.cfg.GossipAddr,

@@ -18,12 +18,30 @@ import (
 )
 
 // ProcessRuntime runs containers as plain processes of this machine, each
-// in its own process group and with SIGKILL as its parent-death signal, so
-// no pod process outlives the agent.
-type ProcessRuntime struct{}
+// in its own process group and with SIGKILL as its parent-death signal.
+// With a guard (StartGuard), the children those processes start die with
+// the agent too.
+type ProcessRuntime struct {
+	guard *guard
+}
 
 // NewProcessRuntime returns the process runtime.
 func NewProcessRuntime() *ProcessRuntime { return &ProcessRuntime{} }
+
+// StartGuard starts the guard process (command runs RunGuard), which kills
+// the pods' process groups if this process dies. Call it once, before the
+// first Start.
+func (r *ProcessRuntime) StartGuard(command []string) error {
+	g, err := startGuard(command)
+	if err != nil {
+		return err
+	}
+	r.guard = g
+	return nil
+}
+
+// StopGuard lets the guard exit, killing any pod group still running.
+func (r *ProcessRuntime) StopGuard() { r.guard.close() }
 
 type spawnRequest struct {
 	cmd  *exec.Cmd
@@ -86,7 +104,8 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 		return nil, err
 	}
 	pid := cmd.Process.Pid
-	return &process{cmd: cmd, pid: pid, id: processID(pid)}, nil
+	r.guard.watch(pid)
+	return &process{cmd: cmd, pid: pid, id: processID(pid), guard: r.guard}, nil
 }
 
 // KillOrphan kills the process group of a process started before the agent
@@ -135,9 +154,10 @@ func killGroup(pgid int) error {
 }
 
 type process struct {
-	cmd *exec.Cmd
-	pid int
-	id  string
+	cmd   *exec.Cmd
+	pid   int
+	id    string
+	guard *guard
 
 	mu     sync.Mutex
 	exited bool
@@ -153,6 +173,7 @@ func (p *process) Wait() (int, error) {
 	// Like a container, the group ends with its main process: background
 	// children it left behind are killed.
 	_ = unix.Kill(-p.pid, unix.SIGKILL)
+	p.guard.forget(p.pid)
 	p.mu.Unlock()
 	state := p.cmd.ProcessState
 	if state == nil {

@@ -102,6 +102,7 @@ func (o *agentOptions) config() (agent.Config, error) {
 		RPCAddr: o.rpcAddr, GossipAddr: o.gossipAddr, Join: splitList(o.join),
 		Labels: labels, CPUMillis: cpu, MemoryBytes: mem, MaxPods: o.maxPods,
 		LeaseTTL: o.leaseTTL, RestartBackoff: o.restartBackoff,
-		Logger: logger,
+		GuardCommand: guardCommand(),
+		Logger:       logger,
 	}, nil
 }

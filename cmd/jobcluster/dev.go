@@ -50,8 +50,9 @@ given. Client commands reach it with their default --addr.`,
 			a, err := agent.New(agent.Config{
 				Name: "dev", DataDir: filepath.Join(dir, "agent"),
 				RPCAddr: defaultAgentRPCAddr, GossipAddr: defaultAgentGossipAddr,
-				Join:   []string{cluster.DefaultGossipAddr},
-				Logger: logger,
+				Join:         []string{cluster.DefaultGossipAddr},
+				GuardCommand: guardCommand(),
+				Logger:       logger,
 			})
 			if err != nil {
 				return fmt.Errorf("start agent: %w", err)

@@ -33,6 +33,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newServerCmd(),
 		newAgentCmd(),
+		newAgentGuardCmd(),
 		newDevCmd(),
 		newSubmitCmd(copts),
 		newApplyCmd(copts),

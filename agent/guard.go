@@ -1,0 +1,117 @@
+package agent
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The guard is one small process per agent that outlives it by a moment:
+// the agent tells it, through a pipe, which process groups its pods run
+// in; when the pipe reaches end of file because the agent died (however it
+// died), the guard kills those groups and exits. The parent-death signal
+// alone only reaches a pod's main process, not the children it started
+// (the `sleep` under `sh -c`), which would otherwise run on while the
+// servers start the pod again elsewhere.
+
+// guard is the agent's end of the pipe.
+type guard struct {
+	mu  sync.Mutex
+	w   *os.File
+	cmd *exec.Cmd
+}
+
+// startGuard starts command (the guard process) with a pipe as its stdin.
+func startGuard(command []string) (*guard, error) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start pod guard: %w", err)
+	}
+	cmd := exec.Command(command[0], command[1:]...)
+	cmd.Stdin = r
+	cmd.Stderr = os.Stderr
+	// Its own group: a Ctrl-C meant for the agent must not kill the guard
+	// before the agent is gone.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("start pod guard %s: %w", command[0], err)
+	}
+	r.Close()
+	g := &guard{w: w, cmd: cmd}
+	go cmd.Wait()
+	return g, nil
+}
+
+func (g *guard) send(op byte, pgid int) {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.w != nil {
+		fmt.Fprintf(g.w, "%c%d\n", op, pgid)
+	}
+}
+
+// watch asks the guard to kill pgid should the agent die.
+func (g *guard) watch(pgid int) { g.send('+', pgid) }
+
+// forget tells the guard the group ended.
+func (g *guard) forget(pgid int) { g.send('-', pgid) }
+
+// close lets the guard exit; it kills any group still listed.
+func (g *guard) close() {
+	if g == nil {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.w != nil {
+		g.w.Close()
+		g.w = nil
+	}
+}
+
+// RunGuard is the guard process's main loop: it reads "+PGID" and "-PGID"
+// lines until end of input, then kills every process group still listed.
+// It ignores SIGINT and SIGTERM, which are meant for the agent.
+func RunGuard(in io.Reader) error {
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	groups := map[int]bool{}
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if len(line) < 2 {
+			continue
+		}
+		pgid, err := strconv.Atoi(line[1:])
+		if err != nil || pgid <= 1 {
+			continue
+		}
+		switch line[0] {
+		case '+':
+			groups[pgid] = true
+		case '-':
+			delete(groups, pgid)
+		}
+	}
+	var errs []error
+	for pgid := range groups {
+		if err := unix.Kill(-pgid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill process group %d: %w", pgid, err))
+		}
+	}
+	return errors.Join(errs...)
+}
