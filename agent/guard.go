@@ -86,9 +86,9 @@ func (g *guard) close() {
 
 // RunGuard is the guard process's main loop: it reads "+PGID" and "-PGID"
 // lines until end of input, then kills every process group still listed.
-// It ignores SIGINT and SIGTERM, which are meant for the agent.
+// The guard process should ignore SIGINT and SIGTERM, which are meant for
+// the agent (see IgnoreAgentSignals).
 func RunGuard(in io.Reader) error {
-	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	groups := map[int]bool{}
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
@@ -114,4 +114,12 @@ func RunGuard(in io.Reader) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// IgnoreAgentSignals makes the calling process (the guard) ignore the
+// signals that stop an agent, so it outlives the agent it watches. Only
+// the guard process may call it: ignored signals are inherited by every
+// process it would start.
+func IgnoreAgentSignals() {
+	signal.Ignore(syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 }

@@ -26,24 +26,30 @@ func testIP() string {
 	return fmt.Sprintf("127.66.%d.%d", n/250+1, n%250+1)
 }
 
-func freeAddr(t *testing.T, ip string) string {
+// freeAddrs returns n distinct free ports on ip; the listeners stay open
+// until all are chosen, so the kernel cannot hand out one port twice.
+func freeAddrs(t *testing.T, ip string, n int) []string {
 	t.Helper()
-	l, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
+	var out []string
+	for range n {
+		l, err := net.Listen("tcp", ip+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return out
 }
 
 func testConfig(t *testing.T, name string, expect int, dir string) Config {
-	ip := testIP()
+	addrs := freeAddrs(t, testIP(), 3)
 	return Config{
 		Name:            name,
 		DataDir:         filepath.Join(dir, name),
-		RPCAddr:         freeAddr(t, ip),
-		RaftAddr:        freeAddr(t, ip),
-		GossipAddr:      freeAddr(t, ip),
+		RPCAddr:         addrs[0],
+		RaftAddr:        addrs[1],
+		GossipAddr:      addrs[2],
 		BootstrapExpect: expect,
 	}
 }

@@ -17,6 +17,7 @@ func newAgentGuardCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			agent.IgnoreAgentSignals()
 			return agent.RunGuard(os.Stdin)
 		},
 	}

@@ -109,9 +109,16 @@ func allocIP() string {
 	return fmt.Sprintf("127.77.%d.%d", (os.Getpid()+int(n)/250)%250+1, n%250+1)
 }
 
+var (
+	handedMu sync.Mutex
+	handed   = map[string]bool{}
+)
+
 // freePort finds a free TCP (and, for gossip, UDP) port on ip.
 func freePort(t testing.TB, ip string) string {
 	t.Helper()
+	handedMu.Lock()
+	defer handedMu.Unlock()
 	for range 50 {
 		l, err := net.Listen("tcp", ip+":0")
 		if err != nil {
@@ -119,6 +126,12 @@ func freePort(t testing.TB, ip string) string {
 		}
 		addr := l.Addr().String()
 		l.Close()
+		// The kernel may offer a just-closed port again: never hand out
+		// one address twice in this process.
+		if handed[addr] {
+			continue
+		}
+		handed[addr] = true
 		u, err := net.ListenPacket("udp", addr)
 		if err != nil {
 			continue
