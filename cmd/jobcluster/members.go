@@ -88,12 +88,14 @@ func sortMembers(members []*api.Member) {
 	})
 }
 
-// membersTable lays out members; the Raft columns are <none> for agents.
+// membersTable lays out members; the Raft columns are <none> for agents
+// and for servers whose Raft state is unknown (not alive, or not
+// answering).
 func membersTable(members []*api.Member) (header []string, rows [][]string) {
 	header = []string{"NAME", "ROLE", "ADDRESS", "STATUS", "RAFT STATE", "LEADER", "APPLIED INDEX"}
 	for _, m := range members {
 		raftState, leader, applied := "<none>", "<none>", "<none>"
-		if m.GetRole() == "server" {
+		if m.GetRole() == "server" && m.GetRaftState() != "" {
 			raftState = orNone(m.GetRaftState())
 			leader = fmt.Sprint(m.GetLeader())
 			applied = fmt.Sprint(m.GetAppliedIndex())
