@@ -13,64 +13,96 @@ import (
 // whose Job is missing, finishing, suspended or of another uid, is dropped:
 // a stale or repeated command can never overshoot.
 func (w *writer) applyCreatePods(c *api.CreatePods) error {
+	// Each Job's pods are counted once per command, then kept up to date
+	// as its pods are inserted: a Job may hold many finished pods.
+	counts := map[string]*jobCounts{}
 	for _, p := range c.GetPods() {
 		if unnamed(p) || w.pod(p.GetMetadata().GetName()) != nil {
 			continue
 		}
 		job := w.job(p.GetMetadata().GetLabels()[api.LabelJobName])
-		if job == nil || job.GetMetadata().GetUid() != p.GetMetadata().GetLabels()[api.LabelControllerUID] {
+		uid := job.GetMetadata().GetUid()
+		if job == nil || uid != p.GetMetadata().GetLabels()[api.LabelControllerUID] {
 			continue
 		}
-		if !w.podFits(job, p) {
+		jc, ok := counts[uid]
+		if !ok {
+			jc = w.countPods(job)
+			counts[uid] = jc
+		}
+		if !jc.fits(job, p) {
 			continue
 		}
 		w.insert(tablePods, clone(p))
+		jc.add(p)
 	}
 	return nil
 }
 
-func (w *writer) podFits(job *api.Job, p *api.Pod) bool {
+// jobCounts is what decides whether one more pod fits a Job.
+type jobCounts struct {
+	indexed       bool
+	active        int
+	succeeded     int
+	activeIndexes map[string]bool
+	doneIndexes   map[string]bool
+}
+
+func (w *writer) countPods(job *api.Job) *jobCounts {
+	jc := &jobCounts{
+		indexed:       job.GetSpec().GetCompletionMode() == "Indexed",
+		activeIndexes: map[string]bool{},
+		doneIndexes:   map[string]bool{},
+	}
+	for _, q := range all[*api.Pod](w.txn, tablePods, "job", job.GetMetadata().GetName()) {
+		jc.add(q)
+	}
+	return jc
+}
+
+// add counts one pod of the Job.
+func (jc *jobCounts) add(p *api.Pod) {
+	index := p.GetMetadata().GetLabels()[api.LabelCompletionIndex]
+	switch p.GetStatus().GetPhase() {
+	case api.PodSucceeded:
+		if !jc.indexed {
+			jc.succeeded++
+		} else if !jc.doneIndexes[index] {
+			jc.doneIndexes[index] = true
+			jc.succeeded++
+		}
+	case api.PodFailed:
+	default:
+		jc.active++
+		if jc.indexed {
+			jc.activeIndexes[index] = true
+		}
+	}
+}
+
+// fits reports whether starting p keeps the Job within parallelism, its
+// remaining completions and, for Indexed Jobs, one pod per open index.
+func (jc *jobCounts) fits(job *api.Job, p *api.Pod) bool {
 	if jobEnding(job) || job.GetSpec().GetSuspend() {
 		return false
 	}
-	pods := all[*api.Pod](w.txn, tablePods, "job", job.GetMetadata().GetName())
-	active, succeeded := 0, 0
-	indexed := job.GetSpec().GetCompletionMode() == "Indexed"
-	doneIndexes := map[string]bool{}
 	index := p.GetMetadata().GetLabels()[api.LabelCompletionIndex]
-	for _, q := range pods {
-		qi := q.GetMetadata().GetLabels()[api.LabelCompletionIndex]
-		switch q.GetStatus().GetPhase() {
-		case api.PodSucceeded:
-			if indexed {
-				if !doneIndexes[qi] {
-					doneIndexes[qi] = true
-					succeeded++
-				}
-			} else {
-				succeeded++
-			}
-		case api.PodFailed:
-		default:
-			active++
-			if indexed && qi == index {
-				return false // that index already runs
-			}
-		}
+	if jc.indexed && jc.activeIndexes[index] {
+		return false // that index already runs
 	}
 	wanted := int(api.JobParallelism(job)) // unset means 1, as the controller reads it
 	if completions := job.GetSpec().Completions; completions != nil {
-		wanted = min(wanted, int(*completions)-succeeded)
-		if indexed {
+		wanted = min(wanted, int(*completions)-jc.succeeded)
+		if jc.indexed {
 			i, err := strconv.Atoi(index)
-			if err != nil || i < 0 || i >= int(*completions) || doneIndexes[index] {
+			if err != nil || i < 0 || i >= int(*completions) || jc.doneIndexes[index] {
 				return false
 			}
 		}
-	} else if succeeded > 0 {
+	} else if jc.succeeded > 0 {
 		return false // work queue: after a success nothing new starts
 	}
-	return active < wanted
+	return jc.active < wanted
 }
 
 // applyUpdatePodStatus records what nodes (or the leader, for lost nodes)
