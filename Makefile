@@ -14,11 +14,23 @@ fuzz:
 test: lint
 	$(GO) test -race -count=1 -timeout 14m ./...
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 10s ./api/
+	$(MAKE) bench-smoke
 
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt: files above need formatting"; exit 1)
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# bench measures what users feel on a loopback cluster of 3 servers and 3
+# agents (separate processes); see BENCHMARKS.md. About ten minutes.
+bench:
+	$(GO) run ./test/bench -out bench-results/latest.json
+	$(GO) test -run '^$$' -bench . -benchmem ./fsm/
+
+# bench-smoke runs a few seconds of the benchmark, judging no times, so it
+# cannot rot.
+bench-smoke:
+	$(GO) run ./test/bench -smoke -out bench-results/smoke.json
 
 # generate rebuilds the protobuf code with pinned generators and Debian's protoc.
 generate:

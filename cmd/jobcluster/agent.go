@@ -27,6 +27,7 @@ type agentOptions struct {
 	maxPods             int
 	leaseTTL            time.Duration
 	restartBackoff      time.Duration
+	httpAddr            string
 	logLevel            string
 }
 
@@ -49,6 +50,11 @@ stops its pods, since the servers then run them elsewhere.`,
 			if err != nil {
 				return fmt.Errorf("start agent: %w", err)
 			}
+			if o.httpAddr != "" {
+				if err := servePprof(o.httpAddr); err != nil {
+					return err
+				}
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			return a.Run(ctx)
@@ -66,6 +72,7 @@ stops its pods, since the servers then run them elsewhere.`,
 	f.IntVar(&o.maxPods, "max-pods", 110, "most pods running at once")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", cluster.DefaultTiming.LeaseTTL, "stop all pods after this long without reaching a server (the servers' --lease-ttl prevails once reached)")
 	f.DurationVar(&o.restartBackoff, "restart-backoff", 10*time.Second, "first delay before restarting a failed restartPolicy OnFailure container; doubles up to 5m")
+	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /debug/pprof")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }
