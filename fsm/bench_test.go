@@ -1,0 +1,159 @@
+package fsm
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// benchState is an FSM holding one node and a running Job "bench" that
+// any number of pods fits (parallelism and completions are huge), with
+// some of its pods already finished, as in a big Job well under way.
+type benchState struct {
+	f     *FSM
+	job   *api.Job
+	index uint64
+	next  int
+}
+
+// benchStates caches one state per number of finished pods: building
+// one is slow, and every benchmark iteration leaves it as it found it.
+var benchStates = map[int]*benchState{}
+
+func newBenchState(b *testing.B, finished int) *benchState {
+	b.Helper()
+	if s, ok := benchStates[finished]; ok {
+		return s
+	}
+	s := &benchState{f: New(nil), job: newJob("bench", parallelism(1<<30), completions(1<<30))}
+	s.must(b, upsertNode(newNode("n1")), upsertJob(s.job, true))
+	if finished > 0 {
+		done := s.newPods(finished)
+		s.must(b, createPods(done...))
+		s.must(b, updatePodStatus(updates(done, api.PodSucceeded)...))
+	}
+	benchStates[finished] = s
+	return s
+}
+
+func (s *benchState) apply(cmds ...*api.Command) []error {
+	s.index++
+	return s.f.ApplyBatch(s.index, &api.CommandBatch{Commands: cmds}).Errors
+}
+
+func (s *benchState) must(b *testing.B, cmds ...*api.Command) {
+	b.Helper()
+	for i, err := range s.apply(cmds...) {
+		if err != nil {
+			b.Fatalf("command %d (%v) refused: %v", i, cmds[i].GetType(), err)
+		}
+	}
+}
+
+// newPods makes n pods of the Job, bound to n1 as the job controller
+// creates them.
+func (s *benchState) newPods(n int) []*api.Pod {
+	out := make([]*api.Pod, n)
+	for i := range out {
+		out[i] = newPod(s.job, fmt.Sprintf("bench-%d", s.next), -1)
+		out[i].Spec.NodeName = "n1"
+		s.next++
+	}
+	return out
+}
+
+// updates reports each pod in phase ph, as its node would.
+func updates(ps []*api.Pod, ph string) []*api.PodStatusUpdate {
+	out := make([]*api.PodStatusUpdate, len(ps))
+	for i, p := range ps {
+		out[i] = phase(p.GetMetadata().GetName(), "n1", ph)
+		out[i].Uid = p.GetMetadata().GetUid()
+	}
+	return out
+}
+
+// removePods deletes pods again, so every iteration starts from the same
+// state.
+func (s *benchState) removePods(b *testing.B, ps []*api.Pod) {
+	b.Helper()
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.GetMetadata().GetName()
+	}
+	s.must(b, deletePods(names...))
+}
+
+// countPods counts the Job's pods in phase ph.
+func (s *benchState) countPods(ph string) int {
+	n := 0
+	for _, p := range s.f.State().PodsOfJob("bench") {
+		if p.GetStatus().GetPhase() == ph {
+			n++
+		}
+	}
+	return n
+}
+
+var benchSizes = []struct{ finished, batch int }{
+	{0, 100}, {0, 1000},
+	{10000, 1}, {10000, 100}, {10000, 1000},
+}
+
+// BenchmarkApplyCreatePods applies one CreatePods command of batch pods to
+// a Job that has finished pods already; every pod is re-checked against
+// its Job when applied.
+func BenchmarkApplyCreatePods(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("finished=%d/batch=%d", size.finished, size.batch), func(b *testing.B) {
+			s := newBenchState(b, size.finished)
+			warm := s.newPods(size.batch)
+			s.must(b, createPods(warm...))
+			if got := s.countPods(api.PodPending); got != size.batch {
+				b.Fatalf("after CreatePods of %d pods: %d pending, want %d", size.batch, got, size.batch)
+			}
+			s.removePods(b, warm)
+			ps := s.newPods(size.batch)
+			cmd := createPods(ps...)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				s.apply(cmd)
+				b.StopTimer()
+				s.removePods(b, ps)
+				ps = s.newPods(size.batch)
+				cmd = createPods(ps...)
+				b.StartTimer()
+			}
+			b.StopTimer()
+			s.removePods(b, ps)
+			b.ReportMetric(float64(size.batch*b.N)/b.Elapsed().Seconds(), "pods/s")
+		})
+	}
+}
+
+// BenchmarkApplyUpdatePodStatus applies one UpdatePodStatus command that
+// reports batch pods Running, as an agent's report does. Reporting the
+// same pods again each iteration keeps the state the same throughout: a
+// report of a final phase could be applied only once.
+func BenchmarkApplyUpdatePodStatus(b *testing.B) {
+	for _, size := range benchSizes {
+		b.Run(fmt.Sprintf("finished=%d/batch=%d", size.finished, size.batch), func(b *testing.B) {
+			s := newBenchState(b, size.finished)
+			ps := s.newPods(size.batch)
+			s.must(b, createPods(ps...))
+			defer s.removePods(b, ps)
+			cmd := updatePodStatus(updates(ps, api.PodRunning)...)
+			s.must(b, cmd)
+			if got := s.countPods(api.PodRunning); got != size.batch {
+				b.Fatalf("after UpdatePodStatus of %d pods: %d running, want %d", size.batch, got, size.batch)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				s.apply(cmd)
+			}
+			b.ReportMetric(float64(size.batch*b.N)/b.Elapsed().Seconds(), "pods/s")
+		})
+	}
+}

@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// node is one server or agent process of the benchmark cluster.
+type node struct {
+	name, role string
+	rpcAddr    string
+	raftAddr   string
+	gossipAddr string
+	httpAddr   string
+	dataDir    string
+	logPath    string
+	args       []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// pid is the node's process ID, or 0 when it does not run.
+func (n *node) pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// cluster is a set of jobcluster processes on their own loopback
+// addresses, with data and logs under one temporary directory.
+type cluster struct {
+	bin     string
+	dir     string
+	keep    bool
+	logger  *slog.Logger
+	servers []*node
+	agents  []*node
+	client  *client
+
+	stopOnce sync.Once
+}
+
+var nextHost atomic.Uint32
+
+// allocIP returns a fresh loopback address. 127.88.x.y keeps clear of the
+// tests' 127.77.x.y and of `jobcluster dev` on 127.0.0.1.
+func allocIP() string {
+	n := int(nextHost.Add(1))
+	return fmt.Sprintf("127.88.%d.%d", (os.Getpid()+n/250)%250+1, n%250+1)
+}
+
+var (
+	handedMu sync.Mutex
+	handed   = map[string]bool{}
+)
+
+// freePort finds a port free for TCP and UDP on ip (gossip uses both).
+func freePort(ip string) (string, error) {
+	handedMu.Lock()
+	defer handedMu.Unlock()
+	for range 50 {
+		l, err := net.Listen("tcp", ip+":0")
+		if err != nil {
+			return "", fmt.Errorf("find free port on %s: %w", ip, err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		// The kernel may offer a just-closed port again: never hand out
+		// one address twice.
+		if handed[addr] {
+			continue
+		}
+		handed[addr] = true
+		u, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			continue
+		}
+		u.Close()
+		return addr, nil
+	}
+	return "", fmt.Errorf("no free port on %s", ip)
+}
+
+// buildBinary builds bin/jobcluster in the module root and returns its path.
+func buildBinary(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("find module root: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("find module root: run from inside the jobcluster module")
+	}
+	root := filepath.Dir(gomod)
+	bin := filepath.Join(root, "bin", "jobcluster")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/jobcluster")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build jobcluster: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// startCluster starts servers and agents and waits until there is a leader
+// and every agent is a Ready node. The caller must call stop, also when
+// startCluster fails.
+func startCluster(ctx context.Context, bin string, servers, agents int, cfg config, logger *slog.Logger) (*cluster, error) {
+	dir, err := os.MkdirTemp("", "jobcluster-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("start cluster: %w", err)
+	}
+	c := &cluster{bin: bin, dir: dir, keep: cfg.keep, logger: logger}
+	register(c)
+	var gossip, rpc []string
+	for i := range servers {
+		n, err := c.newNode(fmt.Sprintf("s%d", i+1), "server")
+		if err != nil {
+			return c, err
+		}
+		gossip = append(gossip, n.gossipAddr)
+		rpc = append(rpc, n.rpcAddr)
+		c.servers = append(c.servers, n)
+	}
+	for _, n := range c.servers {
+		n.args = []string{"server",
+			"--name", n.name, "--data-dir", n.dataDir,
+			"--rpc-addr", n.rpcAddr, "--raft-addr", n.raftAddr, "--gossip-addr", n.gossipAddr,
+			"--http-addr", n.httpAddr,
+			"--bootstrap-expect", fmt.Sprint(servers), "--join", strings.Join(gossip, ","),
+			"--log-level", cfg.nodeLogLevel,
+		}
+		if err := c.start(n); err != nil {
+			return c, err
+		}
+	}
+	for i := range agents {
+		n, err := c.newNode(fmt.Sprintf("a%d", i+1), "agent")
+		if err != nil {
+			return c, err
+		}
+		n.args = []string{"agent",
+			"--name", n.name, "--data-dir", n.dataDir,
+			"--rpc-addr", n.rpcAddr, "--gossip-addr", n.gossipAddr,
+			"--join", strings.Join(gossip, ","),
+			"--log-level", cfg.nodeLogLevel,
+		}
+		c.agents = append(c.agents, n)
+		if err := c.start(n); err != nil {
+			return c, err
+		}
+	}
+	if c.client, err = dialCluster(rpc); err != nil {
+		return c, err
+	}
+	for _, n := range c.servers {
+		logger.Debug("server", "node", n.name, "rpc", n.rpcAddr, "pprof", "http://"+n.httpAddr+"/debug/pprof/")
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	leader, err := c.waitLeader(wctx)
+	if err != nil {
+		return c, err
+	}
+	logger.Debug("leader", "node", leader.name, "pprof", "http://"+leader.httpAddr+"/debug/pprof/")
+	for _, a := range c.agents {
+		if err := c.client.waitNodeReady(wctx, a.name); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+func (c *cluster) newNode(name, role string) (*node, error) {
+	ip := allocIP()
+	n := &node{
+		name:    name,
+		role:    role,
+		dataDir: filepath.Join(c.dir, name),
+		logPath: filepath.Join(c.dir, name+".log"),
+	}
+	var err error
+	addrs := []*string{&n.rpcAddr, &n.gossipAddr}
+	if role == "server" {
+		addrs = append(addrs, &n.raftAddr, &n.httpAddr)
+	}
+	for _, a := range addrs {
+		if *a, err = freePort(ip); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// start (re)starts a node's process from its flags and data directory.
+func (c *cluster) start(n *node) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
+	fmt.Fprintf(logf, "---- start %s %s\n", n.name, strings.Join(n.args, " "))
+	cmd := exec.Command(c.bin, n.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Its own process group, so a kill reaches the node and nothing else;
+	// the parent-death signal ends it should the benchmark itself die.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		logf.Close()
+		close(done)
+	}()
+	n.cmd, n.done = cmd, done
+	return nil
+}
+
+// kill sends SIGKILL to the node's process alone (its pods are not
+// signalled: they must die with it on their own) and waits until it has
+// exited. It returns the moment just before the signal.
+func (c *cluster) kill(n *node) (time.Time, error) {
+	n.mu.Lock()
+	cmd, done := n.cmd, n.done
+	n.cmd = nil
+	n.mu.Unlock()
+	if cmd == nil {
+		return time.Time{}, fmt.Errorf("kill %s: not running", n.name)
+	}
+	at := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return at, fmt.Errorf("kill %s: %w", n.name, err)
+	}
+	select {
+	case <-done:
+		return at, nil
+	case <-time.After(10 * time.Second):
+		return at, fmt.Errorf("kill %s: still running 10s after SIGKILL", n.name)
+	}
+}
+
+// stop kills every node and removes the cluster's directory unless asked
+// to keep it. Safe to call more than once and from any goroutine.
+func (c *cluster) stop() {
+	c.stopOnce.Do(func() {
+		if c.client != nil {
+			c.client.close()
+		}
+		for _, n := range append(append([]*node{}, c.agents...), c.servers...) {
+			n.mu.Lock()
+			cmd, done := n.cmd, n.done
+			n.cmd = nil
+			n.mu.Unlock()
+			if cmd == nil {
+				continue
+			}
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		killPodGroups()
+		if c.keep {
+			c.logger.Info("kept cluster directory", "dir", c.dir)
+			return
+		}
+		if err := os.RemoveAll(c.dir); err != nil {
+			c.logger.Warn("remove cluster directory", "dir", c.dir, "err", err)
+		}
+	})
+}
+
+// logTail returns the end of a node's log, for error reports.
+func (n *node) logTail(max int) string {
+	b, err := os.ReadFile(n.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	if len(b) > max {
+		b = b[len(b)-max:]
+	}
+	return string(b)
+}
+
+// waitLeader waits until one running server says it leads and returns it.
+func (c *cluster) waitLeader(ctx context.Context) (*node, error) {
+	var leader *node
+	err := poll(ctx, 20*time.Millisecond, "a leader", func() (bool, string) {
+		leader = c.leader(ctx)
+		return leader != nil, "no running server says it leads"
+	})
+	return leader, err
+}
+
+// leader asks each running server whether it leads.
+func (c *cluster) leader(ctx context.Context) *node {
+	for _, s := range c.servers {
+		if s.pid() == 0 {
+			continue
+		}
+		m, err := c.client.member(ctx, s.rpcAddr)
+		if err == nil && m.GetLeader() {
+			c.client.setLeader(s.rpcAddr)
+			return s
+		}
+	}
+	return nil
+}
+
+// waitCaughtUp waits until server n runs as a follower or leader whose
+// applied index has reached the leader's at the time of the call.
+func (c *cluster) waitCaughtUp(ctx context.Context, n *node) error {
+	leader, err := c.waitLeader(ctx)
+	if err != nil {
+		return err
+	}
+	lm, err := c.client.member(ctx, leader.rpcAddr)
+	if err != nil {
+		return fmt.Errorf("read leader's applied index: %w", err)
+	}
+	target := lm.GetAppliedIndex()
+	return poll(ctx, 20*time.Millisecond, n.name+" to catch up", func() (bool, string) {
+		m, err := c.client.member(ctx, n.rpcAddr)
+		if err != nil {
+			return false, err.Error()
+		}
+		return m.GetAppliedIndex() >= target, fmt.Sprintf("%s at index %d (%s), leader at %d", n.name, m.GetAppliedIndex(), m.GetRaftState(), target)
+	})
+}
+
+// poll calls cond every interval until it holds or ctx ends, then fails
+// with the last reason cond gave.
+func poll(ctx context.Context, interval time.Duration, what string, cond func() (bool, string)) error {
+	last := ""
+	for {
+		ok, why := cond()
+		if ok {
+			return nil
+		}
+		last = why
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w; last observed: %s", what, ctx.Err(), last)
+		case <-time.After(interval):
+		}
+	}
+}
+
+// clusters are the running clusters, stopped by stopAll on exit, signal
+// or panic.
+var (
+	clustersMu sync.Mutex
+	clusters   []*cluster
+)
+
+func register(c *cluster) {
+	clustersMu.Lock()
+	defer clustersMu.Unlock()
+	clusters = append(clusters, c)
+}
+
+// stopAll stops every cluster started so far.
+func stopAll() {
+	clustersMu.Lock()
+	defer clustersMu.Unlock()
+	for _, c := range clusters {
+		c.stop()
+	}
+	clusters = nil
+}

@@ -1,0 +1,233 @@
+// Command bench measures what users of jobcluster feel, on a loopback
+// cluster of real processes: 3 servers and 3 agents, each on its own
+// 127.88.x.y address with a fresh data directory. Every scenario starts a
+// fresh cluster, runs -n times, and reads time from the pods themselves:
+// pod commands append `date +%s%N` lines to files the benchmark reads.
+//
+//	go run ./test/bench [-run NAME[,NAME]] [-n N] [-out FILE] [-smoke]
+//
+// It prints a table (median, p90, p99 and max of each metric against the
+// project's targets) and writes the same as JSON. The exit status is
+// non-zero only when a scenario could not be measured because the cluster
+// misbehaved (a Job that does not complete, a node that does not start);
+// a missed target is reported, not failed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// config is the benchmark's flags.
+type config struct {
+	run          string
+	n            int
+	out          string
+	smoke        bool
+	keep         bool
+	nodeLogLevel string
+	verbose      bool
+	submitJobs   int
+	pods         int
+	parallelism  int
+	jobs         int
+	cronSeconds  int
+	finishedJobs int
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&c.run, "run", "", "scenarios to run, comma separated (default all; with -smoke: submit,throughput,leader-failover)")
+	fs.IntVar(&c.n, "n", 3, "repetitions of each scenario (1 with -smoke)")
+	fs.StringVar(&c.out, "out", "bench-results/latest.json", "JSON results file")
+	fs.BoolVar(&c.smoke, "smoke", false, "tiny sizes, one repetition, targets not judged: checks that the benchmark and the cluster work")
+	fs.BoolVar(&c.keep, "keep", false, "keep the clusters' data directories and logs")
+	fs.StringVar(&c.nodeLogLevel, "node-log-level", "info", "--log-level of the servers and agents (their logs are kept with -keep)")
+	fs.BoolVar(&c.verbose, "v", false, "log progress in detail (pprof addresses of the servers, too)")
+	fs.IntVar(&c.submitJobs, "submit-jobs", 50, "submit: Jobs submitted one after another per repetition")
+	fs.IntVar(&c.pods, "pods", 10000, "throughput: pods of the big Job")
+	fs.IntVar(&c.parallelism, "parallelism", 200, "throughput: parallelism of the big Job")
+	fs.IntVar(&c.jobs, "jobs", 1000, "throughput: one-pod Jobs submitted in one call")
+	fs.IntVar(&c.cronSeconds, "cron-seconds", 60, "cron: seconds each every-second CronJob runs")
+	fs.IntVar(&c.finishedJobs, "finished-jobs", 0, "footprint: finished Jobs to accumulate before measuring RSS and a follower's catch-up (0 skips)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.smoke {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		defaults := map[string]*int{"n": &c.n, "submit-jobs": &c.submitJobs, "pods": &c.pods, "parallelism": &c.parallelism, "jobs": &c.jobs, "cron-seconds": &c.cronSeconds}
+		small := map[string]int{"n": 1, "submit-jobs": 5, "pods": 100, "parallelism": 20, "jobs": 20, "cron-seconds": 5}
+		for name, p := range defaults {
+			if !set[name] {
+				*p = small[name]
+			}
+		}
+		if c.run == "" {
+			c.run = "submit,throughput,leader-failover"
+		}
+	}
+	if c.n < 1 {
+		return c, errors.New("-n must be at least 1")
+	}
+	return c, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) (code int) {
+	cfg, err := parseFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+	level := slog.LevelInfo
+	if cfg.verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	selected, err := selectScenarios(cfg.run)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
+
+	// The first Ctrl-C cancels the run, which stops the clusters on the way
+	// out; a second one stops them at once and exits. A panic stops them
+	// too before it propagates.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		<-sigs
+		logger.Warn("interrupted: stopping")
+		cancel()
+		<-sigs
+		stopAll()
+		os.Exit(130)
+	}()
+	defer func() {
+		if p := recover(); p != nil {
+			stopAll()
+			panic(p)
+		}
+		stopAll()
+	}()
+
+	bin, err := buildBinary(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	rep := &report{Started: time.Now(), Machine: machine(), Judged: !cfg.smoke}
+	rep.Flags = map[string]string{
+		"run": strings.Join(scenarioNames(selected), ","), "n": fmt.Sprint(cfg.n), "smoke": fmt.Sprint(cfg.smoke),
+		"submit-jobs": fmt.Sprint(cfg.submitJobs), "pods": fmt.Sprint(cfg.pods), "parallelism": fmt.Sprint(cfg.parallelism),
+		"jobs": fmt.Sprint(cfg.jobs), "cron-seconds": fmt.Sprint(cfg.cronSeconds), "finished-jobs": fmt.Sprint(cfg.finishedJobs),
+	}
+	for _, sc := range selected {
+		if ctx.Err() != nil {
+			break
+		}
+		logger.Info("scenario", "name", sc.name)
+		start := time.Now()
+		err := runScenario(ctx, sc, cfg, bin, rep, logger)
+		if err != nil {
+			rep.fail(sc.name, err)
+			logger.Error("scenario failed", "name", sc.name, "err", err)
+		}
+		logger.Info("scenario done", "name", sc.name, "took", time.Since(start).Round(time.Millisecond))
+	}
+	fmt.Println()
+	rep.printTable(os.Stdout)
+	if err := rep.writeJSON(cfg.out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	fmt.Printf("\nresults written to %s\n", cfg.out)
+	if len(rep.Errors) > 0 || ctx.Err() != nil {
+		return 1
+	}
+	return 0
+}
+
+// runScenario runs one scenario -n times on a fresh cluster, which it
+// stops afterwards. On failure it adds the end of each node's log.
+func runScenario(ctx context.Context, sc scenario, cfg config, bin string, rep *report, logger *slog.Logger) (err error) {
+	c, err := startCluster(ctx, bin, 3, 3, cfg, logger)
+	if c != nil {
+		defer c.stop()
+	}
+	if err == nil {
+		env := &env{cfg: cfg, c: c, rep: rep, logger: logger.With("scenario", sc.name), scenario: sc.name}
+		for i := range cfg.n {
+			if err = ctx.Err(); err != nil {
+				break
+			}
+			env.iteration = i
+			if err = sc.run(ctx, env); err != nil {
+				err = fmt.Errorf("repetition %d: %w", i+1, err)
+				break
+			}
+		}
+	}
+	if err != nil && c != nil && ctx.Err() == nil {
+		for _, n := range append(append([]*node{}, c.servers...), c.agents...) {
+			fmt.Fprintf(os.Stderr, "---- end of the log of %s (%s)\n%s\n", n.name, n.logPath, n.logTail(2000))
+		}
+	}
+	return err
+}
+
+// machine describes where the figures were measured.
+func machine() map[string]string {
+	m := map[string]string{
+		"goos": runtime.GOOS, "goarch": runtime.GOARCH, "cpus": fmt.Sprint(runtime.NumCPU()),
+		"go": runtime.Version(),
+	}
+	if h, err := os.Hostname(); err == nil {
+		m["hostname"] = h
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		m["kernel"] = unix.ByteSliceToString(u.Release[:])
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m["cpu"] = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m["loadavg_at_start"] = strings.TrimSpace(string(b))
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		m["commit"] = strings.TrimSpace(string(out))
+	}
+	return m
+}

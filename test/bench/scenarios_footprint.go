@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// idleFor is how long the cluster idles before its memory is read.
+const idleFor = 10 * time.Second
+
+// runFootprint reads the servers' and agents' memory after they idled,
+// counts the processes under the agents while pods run, and on the last
+// repetition, with -finished-jobs, measures a server holding many finished
+// Jobs.
+func runFootprint(ctx context.Context, e *env) error {
+	if err := sleep(ctx, idleFor); err != nil {
+		return err
+	}
+	for _, s := range e.c.servers {
+		rss, err := rssMiB(s.pid())
+		if err != nil {
+			return err
+		}
+		e.add("idle server RSS", "MiB", rss, below("max", 50))
+	}
+	for _, a := range e.c.agents {
+		rss, err := rssMiB(a.pid())
+		if err != nil {
+			return err
+		}
+		e.add("idle agent RSS", "MiB", rss)
+	}
+	if err := agentProcesses(ctx, e); err != nil {
+		return err
+	}
+	if e.cfg.finishedJobs > 0 && e.iteration == e.cfg.n-1 {
+		return finishedJobs(ctx, e)
+	}
+	return nil
+}
+
+// agentProcesses runs 20 pods that exec a sleep and counts every process
+// below each agent: beyond what an idle agent has (its guard), each pod
+// must be exactly its own process, with no helper (shim, monitor) per pod.
+func agentProcesses(ctx context.Context, e *env) error {
+	const pods = 20
+	idle := map[int]bool{}
+	for _, a := range e.c.agents {
+		for _, p := range descendants(a.pid()) {
+			idle[p.pid] = true
+		}
+	}
+	e.add("processes under agents, idle", "count", float64(len(idle)))
+	dir, err := e.stampDir()
+	if err != nil {
+		return err
+	}
+	name := e.name("footprint")
+	script := stampLine("start", dir, "${HOSTNAME}") + "; exec sleep 60"
+	objs, err := decode(jobParams{name: name, parallelism: pods, completions: pods, script: script}.manifest())
+	if err != nil {
+		return err
+	}
+	if err := e.c.client.submit(ctx, objs); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	stamps, err := waitStamps(wctx, dir, 20*time.Millisecond, fmt.Sprintf("%d pods started", pods), func(m map[string][]stamp) (bool, string) {
+		return len(m) >= pods, fmt.Sprintf("%d started", len(m))
+	})
+	if err != nil {
+		return err
+	}
+	podPIDs := map[int]string{}
+	for pod, lines := range stamps {
+		podPIDs[lines[0].pgid] = pod
+	}
+	// The pods' shells exec sleep right after writing their stamp.
+	if err := poll(wctx, 10*time.Millisecond, "pods to exec sleep", func() (bool, string) {
+		for pid, pod := range podPIDs {
+			comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if err != nil || strings.TrimSpace(string(comm)) != "sleep" {
+				return false, fmt.Sprintf("pod %s (pid %d) runs %q", pod, pid, strings.TrimSpace(string(comm)))
+			}
+		}
+		return true, ""
+	}); err != nil {
+		return err
+	}
+	total, extra := 0, 0
+	var helpers []string
+	for _, a := range e.c.agents {
+		for _, p := range descendants(a.pid()) {
+			total++
+			if _, ok := podPIDs[p.pid]; !ok && !idle[p.pid] {
+				extra++
+				comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.pid))
+				helpers = append(helpers, fmt.Sprintf("%s: pid %d %s", a.name, p.pid, strings.TrimSpace(string(comm))))
+			}
+		}
+	}
+	if extra > 0 {
+		e.logger.Warn("processes under the agents that are not pods", "processes", helpers)
+	}
+	e.add(fmt.Sprintf("processes under agents, %d pods running", pods), "count", float64(total))
+	e.add("processes under agents beyond the idle ones and the pods' own", "count", float64(extra), none())
+	return e.c.client.delete(ctx, "job", name)
+}
+
+// finishedJobs accumulates -finished-jobs finished one-pod Jobs, in calls
+// of up to 1,000, then reads the servers' memory and measures how long a
+// follower restarted from its data takes to catch up with the leader.
+func finishedJobs(ctx context.Context, e *env) error {
+	const perCall = 1000
+	c := e.c
+	start := time.Now()
+	for done := 0; done < e.cfg.finishedJobs; done += perCall {
+		n := min(perCall, e.cfg.finishedJobs-done)
+		label := fmt.Sprintf("finished-%d", done/perCall+1)
+		var manifests []map[string]any
+		for i := range n {
+			manifests = append(manifests, jobParams{name: fmt.Sprintf("%s-%d", label, i+1), labels: map[string]string{"bench": label},
+				parallelism: 1, completions: 1, command: []string{"true"}}.manifest())
+		}
+		objs, err := decode(manifests...)
+		if err != nil {
+			return err
+		}
+		if err := c.client.submit(ctx, objs); err != nil {
+			return err
+		}
+		if _, err := c.client.waitJobsComplete(ctx, "bench="+label, n, 2*time.Minute, nil); err != nil {
+			return err
+		}
+		e.logger.Info("finished jobs", "done", done+n, "of", e.cfg.finishedJobs, "took", time.Since(start).Round(time.Second))
+	}
+	if err := sleep(ctx, idleFor); err != nil {
+		return err
+	}
+	metric := fmt.Sprintf("server RSS, %d finished Jobs", e.cfg.finishedJobs)
+	for _, s := range c.servers {
+		rss, err := rssMiB(s.pid())
+		if err != nil {
+			return err
+		}
+		e.add(metric, "MiB", rss)
+	}
+
+	leader, err := c.waitLeader(ctx)
+	if err != nil {
+		return err
+	}
+	var follower *node
+	for _, s := range c.servers {
+		if s != leader {
+			follower = s
+			break
+		}
+	}
+	lm, err := c.client.member(ctx, leader.rpcAddr)
+	if err != nil {
+		return err
+	}
+	target := lm.GetAppliedIndex()
+	if _, err := c.kill(follower); err != nil {
+		return err
+	}
+	restarted := time.Now()
+	if err := c.start(follower); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	if err := poll(wctx, 10*time.Millisecond, follower.name+" to catch up", func() (bool, string) {
+		m, err := c.client.member(wctx, follower.rpcAddr)
+		if err != nil {
+			return false, err.Error()
+		}
+		return m.GetAppliedIndex() >= target, fmt.Sprintf("applied %d of %d", m.GetAppliedIndex(), target)
+	}); err != nil {
+		return err
+	}
+	e.add(fmt.Sprintf("follower restart -> caught up, %d finished Jobs", e.cfg.finishedJobs), "s", seconds(time.Since(restarted)))
+	rss, err := rssMiB(follower.pid())
+	if err != nil {
+		return err
+	}
+	e.add(fmt.Sprintf("restarted follower RSS, %d finished Jobs", e.cfg.finishedJobs), "MiB", rss)
+	return nil
+}

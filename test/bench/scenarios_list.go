@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// scenario is one measurement, run -n times on one fresh cluster.
+type scenario struct {
+	name  string
+	about string
+	run   func(ctx context.Context, e *env) error
+}
+
+// scenarios in the order a full run takes them.
+var scenarios = []scenario{
+	{"submit", "submit call start -> the pod's process started, Jobs one after another", runSubmit},
+	{"throughput", "a big Job of `true` pods, and many one-pod Jobs in one call, until Complete", runThroughput},
+	{"agent-failover", "agent killed -> its pods running again elsewhere, never two copies at once", runAgentFailover},
+	{"leader-failover", "leader killed -> a new Job accepted and its pod running", runLeaderFailover},
+	{"cron", "every-second CronJob: scheduled second -> pod started; missed and doubled seconds, also across a leader kill", runCron},
+	{"footprint", "idle server RSS; agent processes while pods run; optionally many finished Jobs", runFootprint},
+}
+
+// selectScenarios picks scenarios by comma-separated names ("" or "all"
+// for every one), keeping the full run's order.
+func selectScenarios(names string) ([]scenario, error) {
+	if names == "" || names == "all" {
+		return scenarios, nil
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(names, ",") {
+		want[strings.TrimSpace(n)] = true
+	}
+	var out []scenario
+	for _, sc := range scenarios {
+		if want[sc.name] {
+			out = append(out, sc)
+			delete(want, sc.name)
+		}
+	}
+	if len(want) > 0 {
+		var unknown []string
+		for n := range want {
+			unknown = append(unknown, n)
+		}
+		return nil, fmt.Errorf("unknown scenario %s; known: %s", strings.Join(unknown, ", "), strings.Join(scenarioNames(scenarios), ", "))
+	}
+	return out, nil
+}
+
+func scenarioNames(list []scenario) []string {
+	var out []string
+	for _, sc := range list {
+		out = append(out, sc.name)
+	}
+	return out
+}
+
+// env is what a scenario works with.
+type env struct {
+	cfg       config
+	c         *cluster
+	rep       *report
+	logger    *slog.Logger
+	scenario  string
+	iteration int
+	dirs      int
+}
+
+// add records one sample of a metric of the running scenario.
+func (e *env) add(metric, unit string, v float64, targets ...target) {
+	e.rep.add(e.scenario, metric, unit, v, targets...)
+}
+
+// name is a object name unique within the scenario's cluster.
+func (e *env) name(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, e.iteration+1)
+}
+
+// stampDir makes a fresh directory for pods to write their stamps in.
+func (e *env) stampDir() (string, error) {
+	e.dirs++
+	dir := filepath.Join(e.c.dir, fmt.Sprintf("stamps-%d-%d", e.iteration+1, e.dirs))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("make stamp directory: %w", err)
+	}
+	return dir, nil
+}
+
+// Targets, from the figures in DESIGN.md.
+func below(stat string, v float64) target   { return target{Stat: stat, Op: "<", Value: v} }
+func atLeast(stat string, v float64) target { return target{Stat: stat, Op: ">=", Value: v} }
+func none() target                          { return target{Stat: "max", Op: "<=", Value: 0} }
