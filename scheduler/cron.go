@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"github.com/robfig/cron/v3"
 	"maps"
 	"sort"
 	"strconv"
@@ -188,6 +189,20 @@ func (c *cronPass) cleanHistory() {
 	}
 }
 
+// firstWithin is the earliest fire time after last that is not before
+// from and not after now, or zero.
+func firstWithin(sched cron.Schedule, last, from, now time.Time) time.Time {
+	t := last
+	if before := from.Add(-time.Nanosecond); before.After(t) {
+		t = before
+	}
+	first := sched.Next(t)
+	if first.IsZero() || first.After(now) {
+		return time.Time{}
+	}
+	return first
+}
+
 // oldest returns the Jobs beyond limit, oldest first.
 func oldest(jobs []*api.Job, limit *int32, def int) []*api.Job {
 	keep := def
@@ -231,6 +246,16 @@ func (c *cronPass) schedule() {
 	if scheduled.IsZero() {
 		c.plan.Next = sched.Next(earliest)
 		return
+	}
+	if sds := spec.StartingDeadlineSeconds; sds != nil {
+		// With a starting deadline, the oldest time still within it runs
+		// first and the later ones follow, so a short outage (a leader
+		// election) delays runs but loses none. Without one, only the most
+		// recent missed time runs, as in Kubernetes.
+		if first := firstWithin(sched, earliest, now.Add(-seconds(*sds)), now); !first.IsZero() && first.Before(scheduled) &&
+			!missedMoreThan(sched, first.Add(-time.Nanosecond), now, maxMissedSchedules) {
+			scheduled = first
+		}
 	}
 	c.plan.Next = sched.Next(scheduled)
 	name := cronJobName(c.cj.GetMetadata().GetName(), scheduled, hasSeconds)

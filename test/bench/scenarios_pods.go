@@ -59,6 +59,8 @@ func (p jobParams) manifest() map[string]any {
 }
 
 // cronManifest is a CronJob whose Jobs are shaped by tmpl (name unused).
+// Its startingDeadlineSeconds lets a second missed during a leader
+// election be caught up rather than skipped.
 func cronManifest(name, schedule string, suspend bool, tmpl jobParams) map[string]any {
 	return map[string]any{
 		"apiVersion": "batch/v1",
@@ -67,8 +69,9 @@ func cronManifest(name, schedule string, suspend bool, tmpl jobParams) map[strin
 		"spec": map[string]any{
 			"schedule":          schedule,
 			"suspend":           suspend,
-			"concurrencyPolicy": "Allow",
-			"jobTemplate":       map[string]any{"spec": tmpl.spec()},
+			"concurrencyPolicy":       "Allow",
+			"startingDeadlineSeconds": 10,
+			"jobTemplate":             map[string]any{"spec": tmpl.spec()},
 		},
 	}
 }
