@@ -67,8 +67,8 @@ func cronManifest(name, schedule string, suspend bool, tmpl jobParams) map[strin
 		"kind":       "CronJob",
 		"metadata":   map[string]any{"name": name},
 		"spec": map[string]any{
-			"schedule":          schedule,
-			"suspend":           suspend,
+			"schedule":                schedule,
+			"suspend":                 suspend,
 			"concurrencyPolicy":       "Allow",
 			"startingDeadlineSeconds": 10,
 			"jobTemplate":             map[string]any{"spec": tmpl.spec()},
