@@ -61,7 +61,9 @@ func (w *writer) deleteJob(job *api.Job) {
 }
 
 func (w *writer) removeEvents(kind, name string) {
-	if _, err := w.txn.DeleteAll(tableEvents, "involved", kind+"/"+name); err != nil {
+	n, err := w.txn.DeleteAll(tableEvents, "involved", kind+"/"+name)
+	w.events -= n
+	if err != nil {
 		panic(err)
 	}
 }

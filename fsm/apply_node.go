@@ -3,12 +3,18 @@ package fsm
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// maxEventsPerObject bounds the events kept about one object; the oldest go.
-const maxEventsPerObject = 64
+// Events are bounded, as in Kubernetes: per object, in age and in number;
+// the oldest go first.
+const (
+	maxEventsPerObject = 64
+	maxEvents          = 20000
+	eventTTL           = time.Hour
+)
 
 func (w *writer) applyUpsertNode(c *api.UpsertNode) error {
 	node := clone(c.GetNode())
@@ -40,6 +46,7 @@ func (w *writer) applyRecordEvents(c *api.RecordEvents) error {
 	touched := map[string]bool{}
 	var order []string
 	var errs []error
+	var newest time.Time
 	for _, e := range c.GetEvents() {
 		ev := clone(e)
 		if unnamed(ev) {
@@ -54,8 +61,13 @@ func (w *writer) applyRecordEvents(c *api.RecordEvents) error {
 			}
 			ev.FirstTimestamp = old.GetFirstTimestamp()
 			ev.Count = old.GetCount() + max(ev.GetCount(), 1)
+		} else {
+			w.events++
 		}
 		w.insert(tableEvents, ev)
+		if ts := ev.GetLastTimestamp().AsTime(); ts.After(newest) {
+			newest = ts
+		}
 		key := ev.GetInvolvedObject().GetKind() + "/" + ev.GetInvolvedObject().GetName()
 		if !touched[key] {
 			touched[key] = true
@@ -69,8 +81,36 @@ func (w *writer) applyRecordEvents(c *api.RecordEvents) error {
 		}
 		sortEvents(evs)
 		for _, old := range evs[:len(evs)-maxEventsPerObject] {
-			w.remove(tableEvents, old)
+			w.removeEvent(old)
 		}
 	}
+	w.trimEvents(newest.Add(-eventTTL))
 	return errors.Join(errs...)
+}
+
+// trimEvents drops events last seen before cutoff, and the oldest ones
+// while more than maxEvents are kept. The cutoff comes from the command's
+// own timestamps, so every replica drops the same ones.
+func (w *writer) trimEvents(cutoff time.Time) {
+	it, err := w.txn.Get(tableEvents, "time")
+	if err != nil {
+		panic(err)
+	}
+	var drop []*api.Event
+	excess := w.events - maxEvents
+	for o := it.Next(); o != nil; o = it.Next() {
+		ev := o.(*api.Event)
+		if len(drop) >= excess && !ev.GetLastTimestamp().AsTime().Before(cutoff) {
+			break
+		}
+		drop = append(drop, ev)
+	}
+	for _, ev := range drop {
+		w.removeEvent(ev)
+	}
+}
+
+func (w *writer) removeEvent(ev *api.Event) {
+	w.remove(tableEvents, ev)
+	w.events--
 }

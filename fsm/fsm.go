@@ -49,6 +49,10 @@ type FSM struct {
 	// data with the old index would take the change for one already seen.
 	view    sync.RWMutex
 	applied atomic.Uint64
+
+	// events counts stored events; only the applying goroutine (and
+	// Restore, which Raft never runs beside Apply) touches it.
+	events int
 }
 
 // New returns an empty state machine.
@@ -128,7 +132,8 @@ func (f *FSM) notify() {
 }
 
 func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
-	w := &writer{txn: txn, index: index}
+	w := &writer{txn: txn, index: index, events: f.events}
+	defer func() { f.events = w.events }()
 	switch c.GetType() {
 	case api.CommandType_COMMAND_TYPE_UPSERT_JOB:
 		return w.applyUpsertJob(c.GetUpsertJob())

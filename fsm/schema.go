@@ -58,6 +58,9 @@ func schema() *memdb.DBSchema {
 			Indexes: map[string]*memdb.IndexSchema{
 				"id":       {Name: "id", Unique: true, Indexer: nameIndexer{}},
 				"involved": {Name: "involved", Indexer: fnIndexer(eventInvolved)},
+				// time orders events by when they were last seen, oldest
+				// first, so the oldest can be dropped.
+				"time": {Name: "time", Indexer: fnIndexer(eventTime)},
 			},
 		},
 	}}
@@ -146,6 +149,10 @@ func podLiveNode(obj any) string {
 func eventInvolved(obj any) string {
 	ref := obj.(*api.Event).GetInvolvedObject()
 	return ref.GetKind() + "/" + ref.GetName()
+}
+
+func eventTime(obj any) string {
+	return fmt.Sprintf("%020d", obj.(*api.Event).GetLastTimestamp().AsTime().UnixNano())
 }
 
 func isPodTerminal(p *api.Pod) bool {

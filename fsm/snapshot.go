@@ -99,13 +99,14 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	index, err := readSnapshot(bufio.NewReader(rc), db)
+	index, events, err := readSnapshot(bufio.NewReader(rc), db)
 	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	f.mu.Lock()
 	f.db = db
 	f.applied.Store(index)
+	f.events = events
 	close(f.restore)
 	f.restore = make(chan struct{})
 	f.mu.Unlock()
@@ -113,50 +114,53 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
-func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (uint64, error) {
+func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, err error) {
 	v, err := r.ReadByte()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if v != snapshotVersion {
-		return 0, fmt.Errorf("unknown snapshot version %d", v)
+		return 0, 0, fmt.Errorf("unknown snapshot version %d", v)
 	}
-	index, err := binary.ReadUvarint(r)
+	index, err = binary.ReadUvarint(r)
 	if err != nil {
-		return 0, fmt.Errorf("read index: %w", err)
+		return 0, 0, fmt.Errorf("read index: %w", err)
 	}
 	txn := db.Txn(true)
 	defer txn.Abort()
 	for {
 		kind, err := r.ReadByte()
 		if err != nil {
-			return 0, fmt.Errorf("read record: %w", err)
+			return 0, 0, fmt.Errorf("read record: %w", err)
 		}
 		if kind == recordEnd {
 			txn.Commit()
-			return index, nil
+			return index, events, nil
 		}
 		if kind == 0 || int(kind) > len(recordTables) {
-			return 0, fmt.Errorf("unknown record kind %d", kind)
+			return 0, 0, fmt.Errorf("unknown record kind %d", kind)
 		}
 		rt := recordTables[kind-1]
 		n, err := binary.ReadUvarint(r)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if n > 64<<20 {
-			return 0, fmt.Errorf("record of %d bytes is implausibly large", n)
+			return 0, 0, fmt.Errorf("record of %d bytes is implausibly large", n)
 		}
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(r, buf); err != nil {
-			return 0, errors.Join(errors.New("short record"), err)
+			return 0, 0, errors.Join(errors.New("short record"), err)
 		}
 		m := rt.new()
 		if err := proto.Unmarshal(buf, m); err != nil {
-			return 0, err
+			return 0, 0, err
+		}
+		if kind == recordEvent {
+			events++
 		}
 		if err := txn.Insert(rt.table, m); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 }

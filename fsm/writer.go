@@ -14,6 +14,9 @@ import (
 type writer struct {
 	txn   *memdb.Txn
 	index uint64
+	// events is the number of stored events, kept up to date as this
+	// transaction adds and removes them.
+	events int
 }
 
 // errNoName refuses an object without a name: the store cannot index it,
