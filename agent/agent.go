@@ -249,6 +249,9 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 	if err := rep.flush(flushCtx); err != nil {
 		logger.Warn("report final pod statuses", "err", err)
 	}
+	if err := sup.journal.close(); err != nil {
+		logger.Warn("close journal", "err", err)
+	}
 	if err := members.leave(time.Second); err != nil {
 		logger.Warn("leave cluster", "err", err)
 	}

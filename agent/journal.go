@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,13 +19,13 @@ import (
 )
 
 const (
-	stateFile = "state.json"
-	workDir   = "work"
+	journalFile = "journal.log"
+	workDir     = "work"
 )
 
 // podRecord is what the agent remembers about a pod it started, in memory
-// and in <data-dir>/pods/<pod>/state.json. Its existence means the pod's
-// UID must never be started again.
+// and in the journal. Its existence means the pod's UID must never be
+// started again.
 type podRecord struct {
 	uid  string
 	name string
@@ -31,28 +33,43 @@ type podRecord struct {
 	// guarded by the supervisor's lock and not saved.
 	absentSince time.Time
 
-	mu        sync.Mutex // guards the fields below and the record's file
+	mu        sync.Mutex // guards the fields below and the record's journal lines
 	pod       *api.Pod
 	started   time.Time
 	processes map[string]string // container name -> Process.ID of its latest run
 	final     *api.PodStatus
 	reported  bool
+
+	// The protojson forms of pod and final, encoded once: a pod is saved
+	// several times and neither changes once set.
+	podJSON    json.RawMessage
+	finalJSON  json.RawMessage
+	encodedFor *api.PodStatus // the final status finalJSON holds
 }
 
-// recordFile is the on-disk form of a podRecord.
+// recordFile is the form of a podRecord in a journal line. A line with
+// Forgotten set is a tombstone: the record of UID was dropped.
 type recordFile struct {
 	UID       string            `json:"uid"`
 	Name      string            `json:"name"`
+	Forgotten bool              `json:"forgotten,omitempty"`
 	Pod       json.RawMessage   `json:"pod,omitempty"`
-	Started   time.Time         `json:"started"`
+	Started   time.Time         `json:"started,omitzero"`
 	Processes map[string]string `json:"processes,omitempty"`
 	Final     json.RawMessage   `json:"final,omitempty"`
 	Reported  bool              `json:"reported,omitempty"`
 }
 
-// journal keeps one podRecord file per pod under dir (<data-dir>/pods).
+// journal keeps the pods' records in one append-only file,
+// <pods dir>/journal.log: one JSON line per save, the last line of a UID
+// wins. Pod directories (logs, working directory) sit beside it.
 type journal struct {
-	dir string
+	dir    string
+	logger *slog.Logger
+	log    *journalLog // set by load
+
+	mu    sync.Mutex
+	names map[string]string // pod name -> UID of its live record
 }
 
 func (j *journal) podDir(name string) string { return filepath.Join(j.dir, name) }
@@ -63,70 +80,47 @@ func safeName(name string) bool {
 	return name != "" && !strings.ContainsAny(name, `/\`) && !strings.HasPrefix(name, ".")
 }
 
-// save writes the record atomically. A durable save is on disk before it
-// returns: the one made before a pod's first process starts, and the one
-// holding its final status.
-func (j *journal) save(r *podRecord, durable bool) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f := recordFile{UID: r.uid, Name: r.name, Started: r.started, Reported: r.reported}
-	if len(r.processes) > 0 {
-		f.Processes = make(map[string]string, len(r.processes))
-		for k, v := range r.processes {
-			f.Processes[k] = v
-		}
-	}
-	var err error
-	if r.pod != nil {
-		if f.Pod, err = protojson.Marshal(r.pod); err != nil {
-			return fmt.Errorf("save pod %s: %w", r.name, err)
-		}
-	}
-	if r.final != nil {
-		if f.Final, err = protojson.Marshal(r.final); err != nil {
-			return fmt.Errorf("save pod %s: %w", r.name, err)
-		}
-	}
-	data, err := json.Marshal(f)
-	if err != nil {
-		return fmt.Errorf("save pod %s: %w", r.name, err)
-	}
-	if err := writeFileAtomic(filepath.Join(j.podDir(r.name), stateFile), data, durable); err != nil {
-		return fmt.Errorf("save pod %s: %w", r.name, err)
-	}
-	return nil
-}
-
-// load reads every record. Unreadable ones are returned as errors beside
-// the records that could be read.
+// load opens the journal and returns every record in it. It must be
+// called once, before anything is saved. Lines that cannot be read are
+// returned as errors beside the records that could be read.
 func (j *journal) load() ([]*podRecord, error) {
-	entries, err := os.ReadDir(j.dir)
-	if err != nil {
-		return nil, fmt.Errorf("read journal: %w", err)
+	if j.logger == nil {
+		j.logger = slog.New(slog.DiscardHandler)
 	}
+	log, err := openJournalLog(filepath.Join(j.dir, journalFile), parseLine, j.logger)
+	j.log = log
+	errs := []error{err}
+	lines := log.lines()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.names = map[string]string{}
 	var records []*podRecord
-	var errs []error
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		path := filepath.Join(j.dir, e.Name(), stateFile)
-		data, err := os.ReadFile(path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+	for _, uid := range slices.Sorted(maps.Keys(lines)) {
+		r, err := decodeRecord(lines[uid])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("read %s: %w", path, err))
+			// The line stays in the file for an operator (or a
+			// later version) to read; it is never forgotten.
+			errs = append(errs, fmt.Errorf("decode record of %s: %w", uid, err))
 			continue
 		}
-		r, err := decodeRecord(data)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("decode %s: %w", path, err))
-			continue
-		}
+		j.names[r.name] = r.uid
 		records = append(records, r)
 	}
 	return records, errors.Join(errs...)
+}
+
+func parseLine(line []byte) (string, bool, error) {
+	var f struct {
+		UID       string `json:"uid"`
+		Forgotten bool   `json:"forgotten"`
+	}
+	if err := json.Unmarshal(line, &f); err != nil {
+		return "", false, err
+	}
+	if f.UID == "" {
+		return "", false, errors.New("record without uid")
+	}
+	return f.UID, f.Forgotten, nil
 }
 
 func decodeRecord(data []byte) (*podRecord, error) {
@@ -143,24 +137,96 @@ func decodeRecord(data []byte) (*podRecord, error) {
 		if err := protojson.Unmarshal(f.Pod, r.pod); err != nil {
 			return nil, fmt.Errorf("pod: %w", err)
 		}
+		r.podJSON = f.Pod
 	}
 	if len(f.Final) > 0 {
 		r.final = &api.PodStatus{}
 		if err := protojson.Unmarshal(f.Final, r.final); err != nil {
 			return nil, fmt.Errorf("final status: %w", err)
 		}
+		r.finalJSON, r.encodedFor = f.Final, r.final
 	}
 	return r, nil
 }
 
-// forget drops a pod's record and working directory but keeps its logs,
-// so `jobcluster logs` still works for the finished pod.
+// save appends the record to the journal. A durable save is on disk
+// before it returns: the one made before a pod's first process starts,
+// and the one holding its final status. Durable saves made at the same
+// time share one fsync.
+func (j *journal) save(r *podRecord, durable bool) error {
+	if j.log == nil {
+		return fmt.Errorf("save pod %s: journal not loaded", r.name)
+	}
+	r.mu.Lock()
+	line, err := r.encode()
+	var gen uint64
+	if err == nil {
+		// Appending under the record's lock keeps its lines in the
+		// order of its changes.
+		gen, err = j.log.put(r.uid, line)
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("save pod %s: %w", r.name, err)
+	}
+	j.mu.Lock()
+	j.names[r.name] = r.uid
+	j.mu.Unlock()
+	if durable {
+		if err := j.log.sync(gen); err != nil {
+			return fmt.Errorf("save pod %s: %w", r.name, err)
+		}
+	}
+	return nil
+}
+
+// encode returns the record as a journal line. r.mu must be held.
+func (r *podRecord) encode() ([]byte, error) {
+	var err error
+	if r.podJSON == nil && r.pod != nil {
+		if r.podJSON, err = protojson.Marshal(r.pod); err != nil {
+			return nil, err
+		}
+	}
+	if r.final != r.encodedFor {
+		r.finalJSON, r.encodedFor = nil, nil
+		if r.final != nil {
+			if r.finalJSON, err = protojson.Marshal(r.final); err != nil {
+				return nil, err
+			}
+			r.encodedFor = r.final
+		}
+	}
+	return json.Marshal(recordFile{
+		UID:       r.uid,
+		Name:      r.name,
+		Pod:       r.podJSON,
+		Started:   r.started,
+		Processes: r.processes,
+		Final:     r.finalJSON,
+		Reported:  r.reported,
+	})
+}
+
+// forget drops the record last saved under the pod's name, and its
+// working directory, but keeps its logs, so `jobcluster logs` still works
+// for the finished pod.
 func (j *journal) forget(name string) error {
-	dir := j.podDir(name)
-	if err := os.RemoveAll(filepath.Join(dir, workDir)); err != nil {
+	if err := os.RemoveAll(filepath.Join(j.podDir(name), workDir)); err != nil {
 		return fmt.Errorf("forget pod %s: %w", name, err)
 	}
-	if err := os.Remove(filepath.Join(dir, stateFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	j.mu.Lock()
+	uid, ok := j.names[name]
+	delete(j.names, name)
+	j.mu.Unlock()
+	if !ok || j.log == nil {
+		return nil
+	}
+	tombstone, err := json.Marshal(recordFile{UID: uid, Name: name, Forgotten: true})
+	if err == nil {
+		err = j.log.remove(uid, tombstone)
+	}
+	if err != nil {
 		return fmt.Errorf("forget pod %s: %w", name, err)
 	}
 	return nil
@@ -174,60 +240,32 @@ func (j *journal) sweep(cutoff time.Time) error {
 		return fmt.Errorf("sweep pods: %w", err)
 	}
 	for _, e := range entries {
-		dir := filepath.Join(j.dir, e.Name())
-		if !e.IsDir() {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(dir, stateFile)); err == nil {
+		if !e.IsDir() || j.known(e.Name()) {
 			continue
 		}
 		info, err := e.Info()
 		if err != nil || info.ModTime().After(cutoff) {
 			continue
 		}
-		if err := os.RemoveAll(dir); err != nil {
+		if err := os.RemoveAll(filepath.Join(j.dir, e.Name())); err != nil {
 			return fmt.Errorf("sweep pod %s: %w", e.Name(), err)
 		}
 	}
 	return nil
 }
 
-// writeFileAtomic replaces path with data through a temporary file and a
-// rename, so a reader sees the old or the new content, never a mix.
-func writeFileAtomic(path string, data []byte, durable bool) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if durable {
-		return syncDir(filepath.Dir(path))
-	}
-	return nil
+// known tells whether the journal holds a record of a pod with that name.
+func (j *journal) known(name string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, ok := j.names[name]
+	return ok
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// close closes the journal; later saves fail.
+func (j *journal) close() error {
+	if j.log == nil {
+		return nil
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return j.log.close()
 }

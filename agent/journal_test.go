@@ -1,9 +1,12 @@
 package agent
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,60 +16,383 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
+// openTestJournal loads the journal in dir, failing the test on any error.
+func openTestJournal(t *testing.T, dir string) *journal {
+	t.Helper()
+	j := &journal{dir: dir, logger: testLogger(t)}
+	if _, err := j.load(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.close() })
+	return j
+}
+
+// recordView is what a record holds, for diffs.
+type recordView struct {
+	UID, Name string
+	Pod       *api.Pod
+	Started   time.Time
+	Processes map[string]string
+	Final     *api.PodStatus
+	Reported  bool
+}
+
+func viewRecords(rs []*podRecord) []recordView {
+	var out []recordView
+	for _, r := range rs {
+		out = append(out, recordView{r.uid, r.name, r.pod, r.started, r.processes, r.final, r.reported})
+	}
+	return out
+}
+
+// journalLines returns the lines of the pods directory's journal file.
+func journalLines(t *testing.T, dir string) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, journalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
 func TestJournalRoundTrip(t *testing.T) {
-	j := &journal{dir: t.TempDir()}
+	dir := t.TempDir()
+	j := openTestJournal(t, dir)
 	started := time.Date(2024, 5, 1, 12, 0, 0, 123456789, time.UTC)
 	pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"true"}}.build()
-	records := []*podRecord{
-		{uid: "uid-a", name: "pod-a", pod: pod, started: started, processes: map[string]string{"c0": "42/boot/7"}},
-		{uid: "uid-b", name: "pod-b", pod: pod, started: started, final: &api.PodStatus{Phase: "Succeeded", Reason: "x"}, reported: true},
-	}
-	for _, r := range records {
-		if err := os.MkdirAll(j.podDir(r.name), 0o755); err != nil {
-			t.Fatal(err)
-		}
+	a := &podRecord{uid: "uid-a", name: "pod-a", pod: pod, started: started}
+	b := &podRecord{uid: "uid-b", name: "pod-b", pod: pod, started: started}
+	for _, r := range []*podRecord{a, b} {
 		if err := j.save(r, true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A torn or foreign file is reported and does not hide the others.
-	if err := os.MkdirAll(j.podDir("pod-c"), 0o755); err != nil {
+	// Later saves of a record replace what the earlier ones said.
+	a.processes = map[string]string{"c0": "42/boot/7"}
+	if err := j.save(a, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(j.podDir("pod-c"), stateFile), []byte("{"), 0o600); err != nil {
+	b.final = &api.PodStatus{Phase: "Succeeded", Reason: "x"}
+	if err := j.save(b, true); err != nil {
+		t.Fatal(err)
+	}
+	b.reported = true
+	if err := j.save(b, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.close(); err != nil {
 		t.Fatal(err)
 	}
 
-	got, err := j.load()
-	if err == nil {
-		t.Error("load of a corrupt record returned no error")
+	again := &journal{dir: dir}
+	got, err := again.load()
+	if err != nil {
+		t.Fatal(err)
 	}
-	sort.Slice(got, func(a, b int) bool { return got[a].uid < got[b].uid })
-	type view struct {
-		UID, Name string
-		Pod       *api.Pod
-		Started   time.Time
-		Processes map[string]string
-		Final     *api.PodStatus
-		Reported  bool
-	}
-	toView := func(rs []*podRecord) []view {
-		var out []view
-		for _, r := range rs {
-			out = append(out, view{r.uid, r.name, r.pod, r.started, r.processes, r.final, r.reported})
-		}
-		return out
-	}
-	if diff := cmp.Diff(toView(records), toView(got), protocmp.Transform()); diff != "" {
+	defer again.close()
+	if diff := cmp.Diff(viewRecords([]*podRecord{a, b}), viewRecords(got), protocmp.Transform()); diff != "" {
 		t.Errorf("records after load (-want +got):\n%s", diff)
 	}
-	if _, err := os.Stat(filepath.Join(j.podDir("pod-a"), stateFile+".tmp")); !os.IsNotExist(err) {
+	if n := len(journalLines(t, dir)); n != 2 {
+		t.Errorf("journal has %d lines after load, want 2 (one per record)", n)
+	}
+	if _, err := os.Stat(filepath.Join(dir, journalFile+".tmp")); !os.IsNotExist(err) {
 		t.Errorf("temporary file left behind: %v", err)
 	}
 }
 
+func TestJournalReplay(t *testing.T) {
+	record := func(uid, phase string) string {
+		r := &podRecord{uid: uid, name: "pod-" + uid, final: &api.PodStatus{Phase: phase}}
+		line, err := r.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(line) + "\n"
+	}
+	tombstone := func(uid string) string {
+		return fmt.Sprintf(`{"uid":%q,"name":"pod-%s","forgotten":true}`+"\n", uid, uid)
+	}
+	tests := []struct {
+		name    string
+		file    string
+		want    map[string]string // uid -> phase
+		wantErr string            // "" for none
+	}{
+		{
+			name: "last line of a pod wins",
+			file: record("a", "Running") + record("b", "Failed") + record("a", "Succeeded"),
+			want: map[string]string{"a": "Succeeded", "b": "Failed"},
+		},
+		{
+			name: "tombstone drops the record",
+			file: record("a", "Succeeded") + record("b", "Failed") + tombstone("a"),
+			want: map[string]string{"b": "Failed"},
+		},
+		{
+			name: "record after a tombstone is live again",
+			file: record("a", "Succeeded") + tombstone("a") + record("a", "Failed"),
+			want: map[string]string{"a": "Failed"},
+		},
+		{
+			name: "torn last line is ignored",
+			file: record("a", "Succeeded") + record("b", "Running") + strings.TrimSuffix(record("b", "Failed"), "}\n"),
+			want: map[string]string{"a": "Succeeded", "b": "Running"},
+		},
+		{
+			name:    "corrupt line in the middle is reported",
+			file:    record("a", "Succeeded") + "{\"uid\":\"c\",\"na\n" + record("b", "Failed"),
+			want:    map[string]string{"a": "Succeeded", "b": "Failed"},
+			wantErr: "journal line 2",
+		},
+		{
+			name:    "line without uid is reported",
+			file:    record("a", "Succeeded") + "{\"name\":\"pod-x\"}\n",
+			want:    map[string]string{"a": "Succeeded"},
+			wantErr: "journal line 2: record without uid",
+		},
+		{
+			name: "empty journal",
+			file: "",
+			want: map[string]string{},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, journalFile), []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			phases := func(rs []*podRecord) map[string]string {
+				out := map[string]string{}
+				for _, r := range rs {
+					out[r.uid] = r.final.GetPhase()
+				}
+				return out
+			}
+			j := &journal{dir: dir}
+			got, err := j.load()
+			j.close()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("load error = %v, want none", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("load error = %v, want one containing %q", err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, phases(got)); diff != "" {
+				t.Errorf("records after load (-want +got):\n%s", diff)
+			}
+
+			// Load rewrote the file: the same records, nothing to report.
+			j = &journal{dir: dir}
+			got, err = j.load()
+			j.close()
+			if err != nil {
+				t.Errorf("second load: %v", err)
+			}
+			if diff := cmp.Diff(tt.want, phases(got)); diff != "" {
+				t.Errorf("records after a second load (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestJournalCompaction(t *testing.T) {
+	tests := []struct {
+		name string
+		// fill saves and forgets records and returns the uids it left.
+		fill func(t *testing.T, j *journal) []string
+	}{
+		{
+			name: "one pod saved many times",
+			fill: func(t *testing.T, j *journal) []string {
+				r := &podRecord{uid: "uid-a", name: "pod-a"}
+				for i := range 3 * compactSlack {
+					r.processes = map[string]string{"c0": fmt.Sprint(i)}
+					if err := j.save(r, i%10 == 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return []string{"uid-a"}
+			},
+		},
+		{
+			name: "many pods forgotten",
+			fill: func(t *testing.T, j *journal) []string {
+				for i := range compactSlack {
+					r := &podRecord{uid: fmt.Sprint("uid-", i), name: fmt.Sprint("pod-", i)}
+					if err := j.save(r, false); err != nil {
+						t.Fatal(err)
+					}
+					if i < compactSlack-2 {
+						if err := j.forget(r.name); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				return []string{fmt.Sprint("uid-", compactSlack-2), fmt.Sprint("uid-", compactSlack-1)}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			j := openTestJournal(t, dir)
+			want := tt.fill(t, j)
+			// Without compaction the file would hold every save.
+			if n := len(journalLines(t, dir)); n > compactSlack+2*len(want)+2 {
+				t.Errorf("journal has %d lines for %d records, want it compacted", n, len(want))
+			}
+			saved := j.log.lines()
+			if err := j.close(); err != nil {
+				t.Fatal(err)
+			}
+			again := &journal{dir: dir}
+			got, err := again.load()
+			again.close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var uids []string
+			for _, r := range got {
+				uids = append(uids, r.uid)
+				if line, _ := r.encode(); !bytes.Equal(line, saved[r.uid]) {
+					t.Errorf("record %s after load = %s, want %s", r.uid, line, saved[r.uid])
+				}
+			}
+			if diff := cmp.Diff(want, uids); diff != "" {
+				t.Errorf("records after load (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestJournalGroupCommit holds the first fsync while others save: they
+// wait for it, and one more fsync then covers all of them.
+func TestJournalGroupCommit(t *testing.T) {
+	j := openTestJournal(t, t.TempDir())
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	var mu sync.Mutex
+	syncs := 0
+	j.log.fsync = func(f *os.File) error {
+		mu.Lock()
+		syncs++
+		mu.Unlock()
+		entered <- struct{}{}
+		<-release
+		return f.Sync()
+	}
+	save := func(uid string) <-chan error {
+		done := make(chan error, 1)
+		go func() { done <- j.save(&podRecord{uid: uid, name: "pod-" + uid}, true) }()
+		return done
+	}
+	// waitSync waits for an fsync to begin.
+	waitSync := func(what string) {
+		t.Helper()
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no fsync began %s", what)
+		}
+	}
+	first := save("first")
+	waitSync("for the first durable save")
+	const waiting = 8
+	var others []<-chan error
+	for i := range waiting {
+		others = append(others, save(fmt.Sprint(i)))
+	}
+	waitFor(t, "every save appended", func() (bool, string) {
+		n := len(j.log.lines())
+		return n == waiting+1, fmt.Sprintf("%d records appended", n)
+	})
+	for i, done := range others {
+		select {
+		case err := <-done:
+			t.Fatalf("save %d returned (%v) before any fsync covered it", i, err)
+		default:
+		}
+	}
+	// saved waits for a save to return.
+	saved := func(done <-chan error) {
+		t.Helper()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("durable save did not return after its fsync")
+		}
+	}
+	release <- struct{}{}
+	saved(first)
+	waitSync("for the saves that waited") // one of them syncs for all
+	release <- struct{}{}
+	for _, done := range others {
+		saved(done)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if syncs != 2 {
+		t.Errorf("%d fsyncs for %d durable saves, want 2", syncs, waiting+1)
+	}
+}
+
+// TestJournalConcurrentSaves saves and forgets from many goroutines at once
+// (run it with -race) and reads back what each left last.
+func TestJournalConcurrentSaves(t *testing.T) {
+	dir := t.TempDir()
+	j := openTestJournal(t, dir)
+	const workers, saves = 16, 40
+	var wg sync.WaitGroup
+	want := map[string]string{}
+	for w := range workers {
+		uid := fmt.Sprint("uid-", w)
+		want[uid] = fmt.Sprint(saves - 1)
+		wg.Go(func() {
+			r := &podRecord{uid: uid, name: "pod-" + uid}
+			gone := &podRecord{uid: "gone-" + uid, name: "gone-" + uid}
+			for i := range saves {
+				r.mu.Lock()
+				r.processes = map[string]string{"c0": fmt.Sprint(i)}
+				r.mu.Unlock()
+				if err := j.save(r, i%2 == 0); err != nil {
+					t.Error(err)
+				}
+				if err := j.save(gone, true); err != nil {
+					t.Error(err)
+				}
+				if err := j.forget(gone.name); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := j.close(); err != nil {
+		t.Fatal(err)
+	}
+	again := &journal{dir: dir}
+	records, err := again.load()
+	again.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range records {
+		got[r.uid] = r.processes["c0"]
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records after load, uid -> last process (-want +got):\n%s", diff)
+	}
+}
+
 func TestJournalForgetAndSweep(t *testing.T) {
-	j := &journal{dir: t.TempDir()}
+	dir := t.TempDir()
+	j := openTestJournal(t, dir)
 	write := func(name string, files ...string) {
 		for _, f := range files {
 			path := filepath.Join(j.podDir(name), f)
@@ -78,27 +404,31 @@ func TestJournalForgetAndSweep(t *testing.T) {
 			}
 		}
 	}
-	write("forgotten-old", stateFile, "c0.log", "work/data")
+	write("forgotten-old", "c0.log", "work/data")
 	write("forgotten-new", "c0.log")
-	write("known", stateFile, "c0.log")
+	write("known", "c0.log")
+	for _, name := range []string{"forgotten-old", "known"} {
+		if err := j.save(&podRecord{uid: "uid-" + name, name: name}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	if err := j.forget("forgotten-old"); err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-48 * time.Hour)
-	if err := os.Chtimes(j.podDir("forgotten-old"), old, old); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(j.podDir("known"), old, old); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"forgotten-old", "known"} {
+		if err := os.Chtimes(j.podDir(name), old, old); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := j.sweep(time.Now().Add(-24 * time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	var left []string
-	err := filepath.Walk(j.dir, func(path string, info os.FileInfo, err error) error {
+	err := filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
-			rel, _ := filepath.Rel(j.dir, path)
+			rel, _ := filepath.Rel(dir, path)
 			left = append(left, rel)
 		}
 		return err
@@ -106,8 +436,25 @@ func TestJournalForgetAndSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"forgotten-new/c0.log", "known/c0.log", "known/state.json"}
+	want := []string{"forgotten-new/c0.log", journalFile, "known/c0.log"}
 	if diff := cmp.Diff(want, left); diff != "" {
 		t.Errorf("files left after forget and sweep (-want +got):\n%s", diff)
+	}
+
+	if err := j.close(); err != nil {
+		t.Fatal(err)
+	}
+	again := &journal{dir: dir}
+	records, err := again.load()
+	again.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range records {
+		names = append(names, r.name)
+	}
+	if diff := cmp.Diff([]string{"known"}, names); diff != "" {
+		t.Errorf("records after forget and a new load (-want +got):\n%s", diff)
 	}
 }

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -121,6 +122,32 @@ func TestSupervisorAfterRestart(t *testing.T) {
 			t.Errorf("pod started %d times after the restart, want never", n)
 		}
 	})
+	t.Run("many pods finished, some reported: none starts again", func(t *testing.T) {
+		dir := t.TempDir()
+		sink1 := &fakeSink{}
+		s1 := newTestSupervisor(t, dir, NewProcessRuntime(), sink1)
+		var pods []*api.Pod
+		for i := range 20 {
+			pods = append(pods, testPod{name: fmt.Sprint("pod-", i), uid: fmt.Sprint("uid-", i), scripts: []string{"exit 0"}}.build())
+		}
+		s1.Sync(pods)
+		for i := range pods {
+			sink1.waitFinal(t, fmt.Sprint("uid-", i))
+			if i%2 == 0 {
+				s1.markReported(fmt.Sprint("uid-", i))
+			}
+		}
+
+		rt := newCountingRuntime()
+		s2 := newTestSupervisor(t, dir, rt, &fakeSink{})
+		s2.Sync(pods)
+		settle(t, s2)
+		for i := range pods {
+			if n := rt.count(fmt.Sprint("pod-", i)); n != 0 {
+				t.Errorf("pod-%d started %d times after the restart, want never", i, n)
+			}
+		}
+	})
 	t.Run("reported final status is not reported again", func(t *testing.T) {
 		dir := t.TempDir()
 		s1 := newTestSupervisor(t, dir, NewProcessRuntime(), &fakeSink{})
@@ -189,23 +216,41 @@ func TestSupervisorForgetsReportedPods(t *testing.T) {
 	pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"echo done"}}.build()
 	s.Sync([]*api.Pod{pod})
 	sink.waitFinal(t, "uid-a")
-	state := filepath.Join(dir, "pods", "pod-a", "state.json")
 
 	s.Sync(nil)
-	if _, err := os.Stat(state); err != nil {
-		t.Fatalf("record of an unreported pod: %v, want it kept", err)
+	if !journaled(t, dir, "uid-a") {
+		t.Fatalf("record of an unreported pod dropped from the journal, want it kept")
 	}
 	s.markReported("uid-a")
 	s.Sync(nil)
 	waitFor(t, "record forgotten", func() (bool, string) {
 		s.Sync(nil)
-		_, err := os.Stat(state)
-		return os.IsNotExist(err), "state.json still there"
+		return !journaled(t, dir, "uid-a"), "record still in the journal"
 	})
+	if _, err := os.Stat(filepath.Join(dir, "pods", "pod-a", workDir)); !os.IsNotExist(err) {
+		t.Errorf("working directory of the forgotten pod: %v, want it removed", err)
+	}
 	log, err := os.ReadFile(filepath.Join(dir, "pods", "pod-a", "c0.log"))
 	if err != nil || string(log) != "done\n" {
 		t.Errorf("log of the forgotten pod = %q, %v; want it kept", log, err)
 	}
+}
+
+// journaled tells whether the journal in the data directory holds a
+// record of the pod, reading the file as a restarted agent would but
+// without rewriting it.
+func journaled(t *testing.T, dataDir, uid string) bool {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dataDir, "pods", journalFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, errs := replay(data, parseLine)
+	if len(errs) > 0 {
+		t.Fatalf("read journal: %v", errs)
+	}
+	_, ok := live[uid]
+	return ok
 }
 
 func TestSupervisorPodDeletedBeforeItStarted(t *testing.T) {

@@ -2,7 +2,9 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -184,15 +186,18 @@ func (r *podRunner) run() {
 }
 
 // prepare gives the pod a fresh directory and journals it before anything
-// runs.
+// runs. The directory need not survive a crash (the journal does), so it
+// is not synced.
 func (r *podRunner) prepare() error {
-	if err := os.RemoveAll(r.dir); err != nil {
-		return fmt.Errorf("clear pod directory: %w", err)
+	err := os.Mkdir(r.dir, 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		// An earlier pod of the same name left its logs here.
+		if err = os.RemoveAll(r.dir); err != nil {
+			return fmt.Errorf("clear pod directory: %w", err)
+		}
+		err = os.Mkdir(r.dir, 0o755)
 	}
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return fmt.Errorf("create pod directory: %w", err)
-	}
-	if err := syncDir(filepath.Dir(r.dir)); err != nil {
+	if err != nil {
 		return fmt.Errorf("create pod directory: %w", err)
 	}
 	r.rec.mu.Lock()
@@ -287,7 +292,7 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 	dir := c.spec.GetWorkingDir()
 	if dir == "" {
 		dir = filepath.Join(r.dir, workDir)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("create working directory: %w", err)
 		}
 	}

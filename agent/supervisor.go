@@ -83,7 +83,7 @@ func newSupervisor(cfg supervisorConfig) (*supervisor, error) {
 		restartBackoff: cfg.RestartBackoff,
 		forgetAfter:    cfg.ForgetAfter,
 		now:            cfg.Now,
-		journal:        &journal{dir: filepath.Join(cfg.DataDir, "pods")},
+		journal:        &journal{dir: filepath.Join(cfg.DataDir, "pods"), logger: cfg.Logger},
 		records:        map[string]*podRecord{},
 		byName:         map[string]*podRecord{},
 		active:         map[string]*podRunner{},
@@ -212,9 +212,7 @@ func (s *supervisor) skipDeleted(pod *api.Pod) {
 		// is enough to report this one.
 		s.records[rec.uid] = rec
 	} else {
-		if err := os.MkdirAll(s.journal.podDir(rec.name), 0o755); err != nil {
-			s.logger.Error("create pod directory", "pod", rec.name, "err", err)
-		} else if err := s.journal.save(rec, false); err != nil {
+		if err := s.journal.save(rec, false); err != nil {
 			s.logger.Error("journal pod", "pod", rec.name, "err", err)
 		}
 		s.records[rec.uid] = rec
