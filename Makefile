@@ -12,9 +12,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 60s ./api/
 
 test: lint
-	$(GO) test -race -count=1 -timeout 14m ./...
-	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 10s ./api/
 	$(MAKE) bench-smoke
+	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 10s ./api/
+	$(GO) test -race -count=1 -timeout 14m ./...
 
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt: files above need formatting"; exit 1)
