@@ -4,6 +4,9 @@ package main
 import (
 	"fmt"
 	"os"
+	// CronJobs name IANA time zones; the binary carries the zone data so
+	// they work on hosts without /usr/share/zoneinfo.
+	_ "time/tzdata"
 )
 
 func main() {
