@@ -17,29 +17,7 @@ import (
 // records every decision through Raft, so a new leader resumes from the
 // replicated lastScheduleTime and cannot fire a time twice.
 func (s *Server) cronControllerLoop(ctx context.Context) {
-	timer := time.NewTimer(idleRecheck)
-	defer timer.Stop()
-	for {
-		changed := s.fsm.Changed()
-		next := s.reconcileCronJobs(ctx, time.Now())
-		wait := time.Minute
-		if !next.IsZero() {
-			wait = max(time.Until(next), 0)
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		case <-timer.C:
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-	}
+	s.passLoop(ctx, time.Minute, s.reconcileCronJobs)
 }
 
 func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time {

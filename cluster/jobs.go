@@ -21,29 +21,7 @@ const idleRecheck = 5 * time.Second
 // arrives. Each pass proposes its decisions in one batch and waits for
 // them to be applied, so the next pass sees them.
 func (s *Server) jobControllerLoop(ctx context.Context) {
-	timer := time.NewTimer(idleRecheck)
-	defer timer.Stop()
-	for {
-		changed := s.fsm.Changed()
-		next := s.reconcileJobs(ctx, time.Now())
-		wait := idleRecheck
-		if !next.IsZero() {
-			wait = min(max(time.Until(next), time.Millisecond), idleRecheck)
-		}
-		timer.Reset(wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		case <-timer.C:
-		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-	}
+	s.passLoop(ctx, idleRecheck, s.reconcileJobs)
 }
 
 // jobPass collects the commands of one controller pass.

@@ -78,3 +78,27 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	}
 	wg.Wait()
 }
+
+// passLoop runs a controller pass whenever the replicated state changes,
+// when the time the last pass asked for arrives (a back-off, a deadline, a
+// fire time), and at least every idle. It sleeps in between: no polling.
+func (s *Server) passLoop(ctx context.Context, idle time.Duration, pass func(context.Context, time.Time) time.Time) {
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
+	for {
+		changed := s.fsm.Changed()
+		next := pass(ctx, time.Now())
+		wait := idle
+		if !next.IsZero() {
+			wait = min(max(time.Until(next), 0), idle)
+		}
+		// Since Go 1.23 Reset discards a value the timer sent before it.
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-timer.C:
+		}
+	}
+}
