@@ -54,7 +54,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 						}
 					}
 				}
-				s.logger.Info("cronjob fired", "cronjob", name, "job", job.GetMetadata().GetName(),
+				s.logger.Debug("cronjob fired", "cronjob", name, "job", job.GetMetadata().GetName(),
 					"scheduled", plan.Scheduled, "late", now.Sub(plan.Scheduled))
 			}
 			cmds = append(cmds, &api.Command{
@@ -68,9 +68,13 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 			}
 		}
 		for _, j := range plan.DeleteJobs {
+			// The uid makes a retried delete harmless to a newer Job of
+			// the same name.
 			cmds = append(cmds, &api.Command{
-				Type:    api.CommandType_COMMAND_TYPE_DELETE_JOB,
-				Payload: &api.Command_DeleteJob{DeleteJob: &api.DeleteJob{Name: j}},
+				Type: api.CommandType_COMMAND_TYPE_DELETE_JOB,
+				Payload: &api.Command_DeleteJob{DeleteJob: &api.DeleteJob{
+					Name: j, Uid: st.Job(j).GetMetadata().GetUid(),
+				}},
 			})
 		}
 		if plan.Status != nil {
