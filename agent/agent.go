@@ -205,7 +205,7 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 		return err
 	}
 
-	grpcServer := grpc.NewServer()
+	grpcServer := grpc.NewServer(grpc.MaxSendMsgSize(api.MaxMessageBytes))
 	api.RegisterAgentServer(grpcServer, newLogService(sup))
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- grpcServer.Serve(lis) }()

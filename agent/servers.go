@@ -46,7 +46,8 @@ func (p *serverPool) client(i int) (api.ControlClient, string, error) {
 	conn, ok := p.conns[addr]
 	if !ok {
 		var err error
-		conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxMessageBytes)))
 		if err != nil {
 			return nil, addr, fmt.Errorf("connect to server %s: %w", addr, err)
 		}

@@ -108,7 +108,7 @@ func (s *Server) start() error {
 	}
 	s.gossip = g
 
-	s.grpc = grpc.NewServer()
+	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(api.MaxMessageBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes))
 	api.RegisterControlServer(s.grpc, &controlService{s: s})
 	s.goFunc(func() {
 		if err := s.grpc.Serve(rpcLis); err != nil {

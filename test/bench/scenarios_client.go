@@ -32,7 +32,8 @@ type client struct {
 func dialCluster(addrs []string) (*client, error) {
 	c := &client{addrs: addrs, conns: map[string]*grpc.ClientConn{}}
 	for _, a := range addrs {
-		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxMessageBytes)))
 		if err != nil {
 			c.close()
 			return nil, fmt.Errorf("connect %s: %w", a, err)
