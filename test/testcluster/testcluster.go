@@ -102,6 +102,14 @@ func Binary(t testing.TB) string {
 	return binPath
 }
 
+// RemoveBinary deletes the binary Binary built. Call it from TestMain
+// after the tests ran.
+func RemoveBinary() {
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+}
+
 // allocIP returns a fresh loopback address, so each node has its own host.
 func allocIP() string {
 	n := nextIP.Add(1)
