@@ -90,7 +90,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 		}
 	}
 	if len(events) > 0 {
-		cmds = append(cmds, eventCommand(now, events...))
+		cmds = append(cmds, eventCommand(events...))
 	}
 	if len(cmds) == 0 {
 		return next

@@ -211,7 +211,7 @@ func (p *jobPass) commands() []*api.Command {
 	}
 	out = append(out, p.cmds...)
 	if len(p.events) > 0 {
-		out = append(out, eventCommand(p.now, p.events...))
+		out = append(out, eventCommand(p.events...))
 	}
 	return out
 }

@@ -127,7 +127,7 @@ func (s *Server) nodeCommands(st *fsm.State, name string, m *gossip.Member, aliv
 				reason, typ = "NodeNotReady", "Warning"
 			}
 			s.logger.Info("node readiness changed", "node", name, "ready", cond.GetStatus(), "reason", cond.GetMessage())
-			cmds = append(cmds, eventCommand(now, event(now, "Node", name, "", typ, reason,
+			cmds = append(cmds, eventCommand(event(now, "Node", name, "", typ, reason,
 				fmt.Sprintf("Node %s status is now: %s (%s)", name, reason, cond.GetMessage()))))
 		}
 	}
@@ -178,7 +178,7 @@ func (s *Server) nodeLostCommands(st *fsm.State, node string, since time.Duratio
 			Type:    api.CommandType_COMMAND_TYPE_UPDATE_POD_STATUS,
 			Payload: &api.Command_UpdatePodStatus{UpdatePodStatus: &api.UpdatePodStatus{Updates: updates}},
 		},
-		eventCommand(now, events...),
+		eventCommand(events...),
 	}
 }
 
@@ -200,7 +200,7 @@ func event(now time.Time, kind, name, uid, typ, reason, msg string) *api.Event {
 	}
 }
 
-func eventCommand(_ time.Time, events ...*api.Event) *api.Command {
+func eventCommand(events ...*api.Event) *api.Command {
 	return &api.Command{
 		Type:    api.CommandType_COMMAND_TYPE_RECORD_EVENTS,
 		Payload: &api.Command_RecordEvents{RecordEvents: &api.RecordEvents{Events: events}},

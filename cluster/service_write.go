@@ -52,23 +52,14 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 		case "Job":
 			job := o.GetJob()
 			job.Status = nil
-			if old := st.Job(name); old != nil {
-				if !req.GetApply() {
-					res.Error, res.Code = fmt.Sprintf("%s %q already exists", resource(kind), name), codes.AlreadyExists.String()
-					continue
-				}
-				merged, changed, err := api.UpdateJob(old, job)
-				if err != nil {
-					res.Error, res.Code = fmt.Sprintf("The Job %q is invalid: %v", name, err), codes.InvalidArgument.String()
-					continue
-				}
-				if !changed {
-					res.Action = "unchanged"
-					continue
-				}
-				res.Action = "configured"
-				job = merged
-			} else {
+			old := st.Job(name)
+			job, ok := decideSubmit(res, req.GetApply(), old != nil, job, func() (*api.Job, bool, error) {
+				return api.UpdateJob(old, job)
+			})
+			if !ok {
+				continue
+			}
+			if old == nil {
 				stampNew(job.Metadata, now)
 				api.SetDefaults(&api.Object{Kind: &api.Object_Job{Job: job}})
 			}
@@ -78,23 +69,14 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 		case "CronJob":
 			cj := o.GetCronJob()
 			cj.Status = nil
-			if old := st.CronJob(name); old != nil {
-				if !req.GetApply() {
-					res.Error, res.Code = fmt.Sprintf("%s %q already exists", resource(kind), name), codes.AlreadyExists.String()
-					continue
-				}
-				merged, changed, err := api.UpdateCronJob(old, cj)
-				if err != nil {
-					res.Error, res.Code = fmt.Sprintf("The CronJob %q is invalid: %v", name, err), codes.InvalidArgument.String()
-					continue
-				}
-				if !changed {
-					res.Action = "unchanged"
-					continue
-				}
-				res.Action = "configured"
-				cj = merged
-			} else {
+			old := st.CronJob(name)
+			cj, ok := decideSubmit(res, req.GetApply(), old != nil, cj, func() (*api.CronJob, bool, error) {
+				return api.UpdateCronJob(old, cj)
+			})
+			if !ok {
+				continue
+			}
+			if old == nil {
 				stampNew(cj.Metadata, now)
 			}
 			cj.ApiVersion, cj.Kind = "batch/v1", "CronJob"
@@ -121,6 +103,32 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 		}
 	}
 	return resp, nil
+}
+
+// decideSubmit settles what a submitted object does when one of its name
+// may be stored (exists): a create proposes it as given; an existing name
+// is refused unless applying, which proposes the update only when it
+// changes something. It records the outcome in res and reports whether
+// there is something to propose.
+func decideSubmit[T any](res *api.SubmitResult, apply, exists bool, obj T, update func() (T, bool, error)) (T, bool) {
+	if !exists {
+		return obj, true
+	}
+	if !apply {
+		res.Error, res.Code = fmt.Sprintf("%s %q already exists", resource(res.Kind), res.Name), codes.AlreadyExists.String()
+		return obj, false
+	}
+	merged, changed, err := update()
+	switch {
+	case err != nil:
+		res.Error, res.Code = fmt.Sprintf("The %s %q is invalid: %v", res.Kind, res.Name, err), codes.InvalidArgument.String()
+		return obj, false
+	case !changed:
+		res.Action = "unchanged"
+		return obj, false
+	}
+	res.Action = "configured"
+	return merged, true
 }
 
 func stampNew(meta *api.ObjectMeta, now *timestamppb.Timestamp) {

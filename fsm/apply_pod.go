@@ -111,7 +111,7 @@ func (jc *jobCounts) fits(job *api.Job, p *api.Pod) bool {
 func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
 	for _, u := range c.GetUpdates() {
 		p := w.pod(u.GetName())
-		if p == nil || isPodTerminal(p) || u.GetStatus() == nil {
+		if p == nil || api.IsPodTerminal(p) || u.GetStatus() == nil {
 			continue
 		}
 		if u.GetUid() != "" && u.GetUid() != p.GetMetadata().GetUid() {
@@ -145,7 +145,7 @@ func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
 func (w *writer) applyStopPods(c *api.StopPods) error {
 	for _, name := range c.GetNames() {
 		p := w.pod(name)
-		if p == nil || isPodTerminal(p) {
+		if p == nil || api.IsPodTerminal(p) {
 			continue
 		}
 		next := clone(p)
@@ -183,7 +183,7 @@ func (w *writer) applyBindPods(c *api.BindPods) error {
 	var errs []error
 	for _, b := range c.GetBindings() {
 		p := w.pod(b.GetPod())
-		if p == nil || isPodTerminal(p) || p.GetSpec().GetNodeName() != "" || p.GetMetadata().GetDeletionTimestamp() != nil {
+		if p == nil || api.IsPodTerminal(p) || p.GetSpec().GetNodeName() != "" || p.GetMetadata().GetDeletionTimestamp() != nil {
 			continue
 		}
 		if first[*api.Node](w.txn, tableNodes, "id", b.GetNode()) == nil {

@@ -233,7 +233,7 @@ func checkInvariants(prev, next *State) error {
 		if after == nil || after.GetMetadata().GetUid() != before.GetMetadata().GetUid() {
 			continue
 		}
-		if isPodTerminal(before) && !proto.Equal(before.GetStatus(), after.GetStatus()) {
+		if api.IsPodTerminal(before) && !proto.Equal(before.GetStatus(), after.GetStatus()) {
 			return fmt.Errorf("pod %s: a finished pod changed:\n%s", before.GetMetadata().GetName(), diffObjects(before.GetStatus(), after.GetStatus()))
 		}
 		if node := before.GetSpec().GetNodeName(); node != "" && after.GetSpec().GetNodeName() != node {

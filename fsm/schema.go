@@ -128,7 +128,7 @@ func jobLive(obj any) string {
 
 func podUnbound(obj any) string {
 	p := obj.(*api.Pod)
-	if isPodTerminal(p) || p.GetSpec().GetNodeName() != "" {
+	if api.IsPodTerminal(p) || p.GetSpec().GetNodeName() != "" {
 		return ""
 	}
 	return "1"
@@ -140,7 +140,7 @@ func podJob(obj any) string {
 
 func podLiveNode(obj any) string {
 	p := obj.(*api.Pod)
-	if isPodTerminal(p) {
+	if api.IsPodTerminal(p) {
 		return ""
 	}
 	return p.GetSpec().GetNodeName()
@@ -153,9 +153,4 @@ func eventInvolved(obj any) string {
 
 func eventTime(obj any) string {
 	return fmt.Sprintf("%020d", obj.(*api.Event).GetLastTimestamp().AsTime().UnixNano())
-}
-
-func isPodTerminal(p *api.Pod) bool {
-	ph := p.GetStatus().GetPhase()
-	return ph == "Succeeded" || ph == "Failed"
 }

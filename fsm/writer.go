@@ -57,13 +57,14 @@ func conditionTrue(conds []*api.JobCondition, typ string) bool {
 	return false
 }
 
-// jobFinished reports a Job with a final condition, or one decided to end
-// (FailureTarget, SuccessCriteriaMet): no new pods may start for it.
+// jobFinished reports a Job with a final condition (Complete or Failed).
 func jobFinished(j *api.Job) bool {
-	c := j.GetStatus().GetConditions()
-	return conditionTrue(c, "Complete") || conditionTrue(c, "Failed")
+	_, done := api.JobFinished(j)
+	return done
 }
 
+// jobEnding reports a finished Job or one decided to end (FailureTarget,
+// SuccessCriteriaMet): no new pods may start for it.
 func jobEnding(j *api.Job) bool {
 	c := j.GetStatus().GetConditions()
 	return jobFinished(j) || conditionTrue(c, "FailureTarget") || conditionTrue(c, "SuccessCriteriaMet")

@@ -6,10 +6,9 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-)
 
-// secondsParser reads six-field schedules with a leading seconds field.
-var secondsParser = cron.NewParser(cron.Second | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	"github.com/jobcluster/jobcluster/api"
+)
 
 // starBit marks a robfig/cron field written as "*".
 const starBit = 1 << 63
@@ -31,18 +30,11 @@ func ParseSchedule(spec string) (cron.Schedule, bool, error) {
 		return nil, false, fmt.Errorf("parse schedule %q: TZ is not supported, use spec.timeZone", spec)
 	}
 	fields := strings.Fields(spec)
-	var sched cron.Schedule
-	var err error
-	hasSeconds := false
-	if len(fields) == 6 && !strings.HasPrefix(spec, "@") {
-		sched, err = secondsParser.Parse(spec)
-		hasSeconds = true
-	} else {
-		sched, err = cron.ParseStandard(spec)
-	}
+	sched, err := api.ParseSchedule(spec)
 	if err != nil {
-		return nil, false, fmt.Errorf("parse schedule %q: %w", spec, err)
+		return nil, false, err
 	}
+	hasSeconds := len(fields) == 6 && !strings.HasPrefix(spec, "@")
 	switch s := sched.(type) {
 	case cron.ConstantDelaySchedule:
 		hasSeconds = s.Delay%time.Minute != 0

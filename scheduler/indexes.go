@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,32 +79,9 @@ func parseIndexes(s string, completions int32) map[int]bool {
 }
 
 // formatIndexes writes a set of indexes in Kubernetes' completedIndexes
-// format: ascending, runs of three or more as "first-last", others listed
-// one by one ("0-2,5,7,8").
+// format ("0-2,5,7,8").
 func formatIndexes(set map[int]bool) string {
-	idx := make([]int, 0, len(set))
-	for i := range set {
-		idx = append(idx, i)
-	}
-	slices.Sort(idx)
-	var b strings.Builder
-	for start := 0; start < len(idx); {
-		end := start
-		for end+1 < len(idx) && idx[end+1] == idx[end]+1 {
-			end++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		if end-start >= 2 {
-			b.WriteString(strconv.Itoa(idx[start]) + "-" + strconv.Itoa(idx[end]))
-			start = end + 1
-			continue
-		}
-		b.WriteString(strconv.Itoa(idx[start]))
-		start++
-	}
-	return b.String()
+	return api.FormatCompletedIndexes(slices.Collect(maps.Keys(set)))
 }
 
 // freeIndexes returns up to want of the lowest indexes below completions

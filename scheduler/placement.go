@@ -3,9 +3,7 @@ package scheduler
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -191,15 +189,13 @@ func nodeReady(n *api.Node) bool {
 // unreadable entry leaves that resource unlimited.
 func parseResources(m map[string]string) resources {
 	var r resources
-	if q, err := parseQuantity(m["cpu"]); err == nil {
-		r.cpu, r.hasCPU = scaledCeil(q, 1000), true
-	}
-	if q, err := parseQuantity(m["memory"]); err == nil {
-		r.memory, r.hasMemory = scaledCeil(q, 1), true
-	}
-	if q, err := parseQuantity(m["pods"]); err == nil {
-		r.pods, r.hasPods = scaledCeil(q, 1), true
-	}
+	var err error
+	r.cpu, err = api.ParseCPUMillis(m["cpu"])
+	r.hasCPU = err == nil
+	r.memory, err = api.ParseBytes(m["memory"])
+	r.hasMemory = err == nil
+	r.pods, err = api.ParseBytes(m["pods"])
+	r.hasPods = err == nil
 	return r
 }
 
@@ -209,19 +205,16 @@ func parseResources(m map[string]string) resources {
 func podRequests(pod *api.Pod) resources {
 	var r resources
 	for _, c := range pod.GetSpec().GetContainers() {
-		get := func(name string) *big.Rat {
-			s, ok := c.GetResources().GetRequests()[name]
-			if !ok {
-				s = c.GetResources().GetLimits()[name]
+		get := func(name string) string {
+			if q, ok := c.GetResources().GetRequests()[name]; ok {
+				return q
 			}
-			q, err := parseQuantity(s)
-			if err != nil {
-				return new(big.Rat)
-			}
-			return q
+			return c.GetResources().GetLimits()[name]
 		}
-		r.cpu = saturatingAdd(r.cpu, scaledCeil(get("cpu"), 1000))
-		r.memory = saturatingAdd(r.memory, scaledCeil(get("memory"), 1))
+		cpu, _ := api.ParseCPUMillis(get("cpu"))
+		mem, _ := api.ParseBytes(get("memory"))
+		r.cpu = saturatingAdd(r.cpu, cpu)
+		r.memory = saturatingAdd(r.memory, mem)
 	}
 	return r
 }
@@ -231,68 +224,4 @@ func saturatingAdd(a, b int64) int64 {
 		return math.MaxInt64
 	}
 	return a + b
-}
-
-// Quantity suffixes and their multipliers, as in Kubernetes'
-// resource.Quantity.
-var quantitySuffixes = map[string]*big.Rat{
-	"n": big.NewRat(1, 1e9), "u": big.NewRat(1, 1e6), "m": big.NewRat(1, 1e3), "": big.NewRat(1, 1),
-	"k": big.NewRat(1e3, 1), "M": big.NewRat(1e6, 1), "G": big.NewRat(1e9, 1),
-	"T": big.NewRat(1e12, 1), "P": big.NewRat(1e15, 1), "E": big.NewRat(1e18, 1),
-	"Ki": big.NewRat(1<<10, 1), "Mi": big.NewRat(1<<20, 1), "Gi": big.NewRat(1<<30, 1),
-	"Ti": big.NewRat(1<<40, 1), "Pi": big.NewRat(1<<50, 1), "Ei": big.NewRat(1<<60, 1),
-}
-
-// maxExponent bounds the exponent of a quantity like "1e3".
-const maxExponent = 30
-
-func abs(n int) int {
-	if n < 0 {
-		return -n
-	}
-	return n
-}
-
-// parseQuantity reads a Kubernetes quantity: a decimal number followed by
-// a suffix ("500m", "1.5", "128Mi", "1G") or an exponent ("1e3").
-func parseQuantity(s string) (*big.Rat, error) {
-	end := strings.IndexFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' && r != '+' && r != '-' })
-	if end < 0 {
-		end = len(s)
-	}
-	number, suffix := s[:end], s[end:]
-	q, ok := new(big.Rat).SetString(number)
-	if number == "" || !ok {
-		return nil, fmt.Errorf("parse quantity %q: not a number", s)
-	}
-	if q.Sign() < 0 {
-		return nil, fmt.Errorf("parse quantity %q: negative", s)
-	}
-	if mult, ok := quantitySuffixes[suffix]; ok {
-		return q.Mul(q, mult), nil
-	}
-	if len(suffix) > 1 && (suffix[0] == 'e' || suffix[0] == 'E') {
-		// Bounded so that a hostile exponent cannot make a huge number.
-		if exp, err := strconv.Atoi(suffix[1:]); err == nil && exp >= -maxExponent && exp <= maxExponent {
-			pow := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(abs(exp))), nil)
-			if exp < 0 {
-				return q.Quo(q, new(big.Rat).SetInt(pow)), nil
-			}
-			return q.Mul(q, new(big.Rat).SetInt(pow)), nil
-		}
-	}
-	return nil, fmt.Errorf("parse quantity %q: unknown suffix %q", s, suffix)
-}
-
-// scaledCeil returns q*scale rounded up, capped at MaxInt64.
-func scaledCeil(q *big.Rat, scale int64) int64 {
-	v := new(big.Rat).Mul(q, big.NewRat(scale, 1))
-	n, rem := new(big.Int).QuoRem(v.Num(), v.Denom(), new(big.Int))
-	if rem.Sign() > 0 {
-		n.Add(n, big.NewInt(1))
-	}
-	if !n.IsInt64() {
-		return math.MaxInt64
-	}
-	return n.Int64()
 }
