@@ -3,6 +3,8 @@ package cluster
 import (
 	"fmt"
 	"strings"
+
+	"github.com/jobcluster/jobcluster/fsm"
 )
 
 // selector is a parsed equality-based label selector: "a=b,c!=d,e,!f".
@@ -44,8 +46,17 @@ func parseSelector(s string) (selector, error) {
 }
 
 func (sel selector) matches(labels map[string]string) bool {
+	return sel.matchesLookup(func(key string) (string, bool) {
+		v, ok := labels[key]
+		return v, ok
+	})
+}
+
+// matchesLookup matches labels read through a lookup, which a store of
+// compressed objects answers without decoding them.
+func (sel selector) matchesLookup(labels fsm.LabelLookup) bool {
 	for _, r := range sel {
-		v, ok := labels[r.key]
+		v, ok := labels(r.key)
 		switch r.op {
 		case "=":
 			if !ok || v != r.value {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -130,9 +131,10 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 			resp.Items = append(resp.Items, o)
 		}
 	}
+	keep := sel.matchesLookup
 	switch normalizeKind(req.GetKind()) {
 	case "job":
-		for _, j := range st.Jobs() {
+		for j := range st.EachJob(keep) {
 			add(j.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Job{Job: j}})
 		}
 	case "cronjob":
@@ -140,11 +142,11 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 			add(cj.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_CronJob{CronJob: cj}})
 		}
 	case "pod":
-		pods := st.Pods()
+		pods := st.EachPod(keep)
 		if job := jobFromSelector(sel); job != "" {
-			pods = st.PodsOfJob(job)
+			pods = slices.Values(st.PodsOfJob(job))
 		}
-		for _, p := range pods {
+		for p := range pods {
 			add(p.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
 		}
 	case "node":

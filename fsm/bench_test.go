@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -155,5 +156,40 @@ func BenchmarkApplyUpdatePodStatus(b *testing.B) {
 			}
 			b.ReportMetric(float64(size.batch*b.N)/b.Elapsed().Seconds(), "pods/s")
 		})
+	}
+}
+
+// BenchmarkFinishedJobFootprint fills a store with finished one-pod Jobs
+// through the commands a cluster applies (create, bind, succeed, complete)
+// and reports the live heap each finished Job (with its pod) holds.
+func BenchmarkFinishedJobFootprint(b *testing.B) {
+	const jobs = 10000
+	for range b.N {
+		b.StopTimer()
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		b.StartTimer()
+		s := &benchState{f: New(nil)}
+		s.must(b, upsertNode(newNode("n1")))
+		for i := range jobs {
+			j := newJob(fmt.Sprintf("finished-%d", i))
+			p := newPod(j, fmt.Sprintf("finished-%d-x", i), -1)
+			s.must(b, upsertJob(j, true), createPods(p))
+			s.must(b, bindPods(3, p.GetMetadata().GetName(), "n1"))
+			s.must(b, updatePodStatus(phase(p.GetMetadata().GetName(), "n1", api.PodSucceeded)))
+			s.must(b, updateJobStatus(j.GetMetadata().GetName(), j.GetMetadata().GetUid(), &api.JobStatus{
+				Succeeded: 1, StartTime: at(2), CompletionTime: at(8),
+				Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: "True", LastTransitionTime: at(8)}}}))
+		}
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if got := len(s.f.State().Jobs()); got != jobs {
+			b.Fatalf("stored %d Jobs, want %d", got, jobs)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/jobs, "heap-B/job")
+		runtime.KeepAlive(s)
+		b.StartTimer()
 	}
 }

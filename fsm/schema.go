@@ -72,6 +72,9 @@ type named interface{ GetMetadata() *api.ObjectMeta }
 type nameIndexer struct{}
 
 func (nameIndexer) FromObject(obj any) (bool, []byte, error) {
+	if f, ok := obj.(*frozen); ok {
+		return true, []byte(f.name + "\x00"), nil
+	}
 	n, ok := obj.(named)
 	if !ok {
 		return false, nil, fmt.Errorf("object %T has no metadata", obj)
@@ -110,6 +113,9 @@ func stringArg(args []any) ([]byte, error) {
 }
 
 func jobOwner(obj any) string {
+	if f, ok := obj.(*frozen); ok {
+		return f.key
+	}
 	for _, ref := range obj.(*api.Job).GetMetadata().GetOwnerReferences() {
 		if ref.GetKind() == "CronJob" {
 			return ref.GetName()
@@ -119,7 +125,10 @@ func jobOwner(obj any) string {
 }
 
 func jobLive(obj any) string {
-	j := obj.(*api.Job)
+	j, ok := obj.(*api.Job)
+	if !ok {
+		return "" // frozen: cold
+	}
 	if !jobFinished(j) || j.GetSpec().TtlSecondsAfterFinished != nil {
 		return "1"
 	}
@@ -127,7 +136,10 @@ func jobLive(obj any) string {
 }
 
 func podUnbound(obj any) string {
-	p := obj.(*api.Pod)
+	p, ok := obj.(*api.Pod)
+	if !ok {
+		return "" // frozen: finished
+	}
 	if api.IsPodTerminal(p) || p.GetSpec().GetNodeName() != "" {
 		return ""
 	}
@@ -135,11 +147,17 @@ func podUnbound(obj any) string {
 }
 
 func podJob(obj any) string {
+	if f, ok := obj.(*frozen); ok {
+		return f.key
+	}
 	return obj.(*api.Pod).GetMetadata().GetLabels()[api.LabelJobName]
 }
 
 func podLiveNode(obj any) string {
-	p := obj.(*api.Pod)
+	p, ok := obj.(*api.Pod)
+	if !ok {
+		return "" // frozen: finished
+	}
 	if api.IsPodTerminal(p) {
 		return ""
 	}

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -14,8 +15,10 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// snapshotVersion is the first byte of every snapshot.
-const snapshotVersion = 1
+// snapshotVersion is the first byte of every snapshot. Version 2 adds
+// the dictionary after the index and the frozen records; Restore reads
+// version 1 too.
+const snapshotVersion = 2
 
 // Record kinds in a snapshot.
 const (
@@ -25,6 +28,10 @@ const (
 	recordNode
 	recordEvent
 	recordEnd
+	// A frozen Job or pod as the store keeps it, deflated: a restore that
+	// has the same dictionary takes it as it is, without decoding.
+	recordFrozenJob
+	recordFrozenPod
 )
 
 var recordTables = []struct {
@@ -68,19 +75,29 @@ func (s *snapshot) write(w io.Writer) error {
 	}
 	var lenBuf [binary.MaxVarintLen64]byte
 	bw.Write(lenBuf[:binary.PutUvarint(lenBuf[:], s.index)])
+	bw.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(dictionary)))])
+	bw.Write(dictionary)
+	var buf []byte
 	for _, rt := range recordTables {
 		it, err := s.txn.Get(rt.table, "id")
 		if err != nil {
 			return err
 		}
 		for o := it.Next(); o != nil; o = it.Next() {
-			b, err := proto.Marshal(o.(proto.Message))
-			if err != nil {
-				return err
+			kind := rt.kind
+			if f, ok := o.(*frozen); ok {
+				kind = frozenRecord[rt.table]
+				buf = f.appendRecord(buf[:0])
+			} else {
+				b, err := proto.MarshalOptions{}.MarshalAppend(buf[:0], o.(proto.Message))
+				if err != nil {
+					return err
+				}
+				buf = b
 			}
-			bw.WriteByte(rt.kind)
-			bw.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(b)))])
-			if _, err := bw.Write(b); err != nil {
+			bw.WriteByte(kind)
+			bw.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(buf)))])
+			if _, err := bw.Write(buf); err != nil {
 				return err
 			}
 		}
@@ -114,18 +131,28 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	return nil
 }
 
+// maxRecord bounds one record (and the dictionary) in a snapshot.
+const maxRecord = 64 << 20
+
 func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, err error) {
 	v, err := r.ReadByte()
 	if err != nil {
 		return 0, 0, err
 	}
-	if v != snapshotVersion {
+	if v != 1 && v != snapshotVersion {
 		return 0, 0, fmt.Errorf("unknown snapshot version %d", v)
 	}
 	index, err = binary.ReadUvarint(r)
 	if err != nil {
 		return 0, 0, fmt.Errorf("read index: %w", err)
 	}
+	var dict []byte
+	if v >= 2 {
+		if dict, err = readBytes(r); err != nil {
+			return 0, 0, fmt.Errorf("read dictionary: %w", err)
+		}
+	}
+	sameDict := bytes.Equal(dict, dictionary)
 	txn := db.Txn(true)
 	defer txn.Abort()
 	for {
@@ -137,30 +164,81 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, e
 			txn.Commit()
 			return index, events, nil
 		}
-		if kind == 0 || int(kind) > len(recordTables) {
+		frozenKind := v >= 2 && (kind == recordFrozenJob || kind == recordFrozenPod)
+		if !frozenKind && (kind == 0 || int(kind) > len(recordTables)) {
 			return 0, 0, fmt.Errorf("unknown record kind %d", kind)
 		}
-		rt := recordTables[kind-1]
-		n, err := binary.ReadUvarint(r)
+		buf, err := readBytes(r)
 		if err != nil {
 			return 0, 0, err
 		}
-		if n > 64<<20 {
-			return 0, 0, fmt.Errorf("record of %d bytes is implausibly large", n)
+		var obj any
+		var table string
+		switch {
+		case frozenKind:
+			table = tableJobs
+			if kind == recordFrozenPod {
+				table = tablePods
+			}
+			if obj, err = readFrozen(txn, table, buf, dict, sameDict); err != nil {
+				return 0, 0, err
+			}
+		default:
+			rt := recordTables[kind-1]
+			table = rt.table
+			m := rt.new()
+			if err := proto.Unmarshal(buf, m); err != nil {
+				return 0, 0, err
+			}
+			if kind == recordEvent {
+				events++
+			}
+			obj = freeze(txn, table, m, buf)
 		}
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
-			return 0, 0, errors.Join(errors.New("short record"), err)
-		}
-		m := rt.new()
-		if err := proto.Unmarshal(buf, m); err != nil {
-			return 0, 0, err
-		}
-		if kind == recordEvent {
-			events++
-		}
-		if err := txn.Insert(rt.table, m); err != nil {
+		if err := txn.Insert(table, obj); err != nil {
 			return 0, 0, err
 		}
 	}
+}
+
+// readBytes reads a length-prefixed byte string.
+func readBytes(r *bufio.Reader) ([]byte, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		return nil, err
+	}
+	if n > maxRecord {
+		return nil, fmt.Errorf("record of %d bytes is implausibly large", n)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, errors.Join(errors.New("short record"), err)
+	}
+	return buf, nil
+}
+
+// readFrozen takes a frozen record. Deflated against the dictionary this
+// binary has, it is stored as it is, once it is known to inflate to a
+// well-formed message; against another, it is decoded and frozen anew.
+func readFrozen(txn *memdb.Txn, table string, rec, dict []byte, sameDict bool) (any, error) {
+	f, err := parseFrozenRecord(rec, table == tableJobs)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := inflateWith(f.data, dict)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
+	}
+	defer buffers.Put(raw)
+	if sameDict {
+		if err := wellFormed(raw.Bytes()); err != nil {
+			return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
+		}
+		return f, nil
+	}
+	m := recordTables[map[string]byte{tableJobs: recordJob, tablePods: recordPod}[table]-1].new()
+	if err := proto.Unmarshal(raw.Bytes(), m); err != nil {
+		return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
+	}
+	return freeze(txn, table, m, nil), nil
 }

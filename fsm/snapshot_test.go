@@ -1,7 +1,9 @@
 package fsm
 
 import (
+	"bufio"
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -208,6 +210,7 @@ func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
 	// header is the version and index of the good snapshot.
 	var lenBuf [binary.MaxVarintLen64]byte
 	header := append([]byte{snapshotVersion}, lenBuf[:binary.PutUvarint(lenBuf[:], src.f.AppliedIndex())]...)
+	header = append(append(header, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(dictionary)))]...), dictionary...)
 	record := func(kind byte, body []byte) []byte {
 		out := append([]byte{kind}, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(body)))]...)
 		return append(out, body...)
@@ -229,7 +232,14 @@ func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
 		{name: "cut inside a record", data: good[:len(good)/2]},
 		{name: "without the end record", data: good[:len(good)-1]},
 		{name: "record kind zero", data: cat(header, record(0, job), []byte{recordEnd})},
-		{name: "unknown record kind", data: cat(header, record(recordEnd+1, job), []byte{recordEnd})},
+		{name: "unknown record kind", data: cat(header, record(recordFrozenPod+1, job), []byte{recordEnd})},
+		{name: "frozen record in a version 1 snapshot", data: cat([]byte{1}, header[1:2], record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: deflate(job)})), []byte{recordEnd})},
+		{name: "frozen record that is not deflated", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: job})), []byte{recordEnd})},
+		{name: "frozen record that inflates to garbage", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: deflate([]byte{0xff, 0xff, 0xff})})), []byte{recordEnd})},
+		{name: "frozen record without data", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}})), []byte{recordEnd})},
+		{name: "frozen record without a name", data: cat(header, record(recordFrozenPod, frozenRec(&frozen{data: deflate(job)})), []byte{recordEnd})},
+		{name: "frozen record that is not a message", data: cat(header, record(recordFrozenPod, []byte{0xff, 0xff, 0xff}), []byte{recordEnd})},
+		{name: "implausibly large dictionary", data: cat(header[:2], lenBuf[:binary.PutUvarint(lenBuf[:], 1<<40)])},
 		{name: "record that is not a message", data: cat(header, record(recordJob, []byte{0xff, 0xff, 0xff}), []byte{recordEnd})},
 		{name: "object without a name", data: cat(header, record(recordPod, nil), []byte{recordEnd})},
 		{name: "implausibly large record", data: cat(header, []byte{recordJob}, lenBuf[:binary.PutUvarint(lenBuf[:], 1<<40)])},
@@ -370,4 +380,115 @@ func messages[T proto.Message](in []T) []proto.Message {
 		out[i] = m
 	}
 	return out
+}
+
+// frozenRec is the snapshot record body of f.
+func frozenRec(f *frozen) []byte { return f.appendRecord(nil) }
+
+func TestRestoreReadsVersion1(t *testing.T) {
+	src := newHarness(t)
+	populate(src)
+	// Version 1 is the plain records without a dictionary.
+	var lenBuf [binary.MaxVarintLen64]byte
+	v1 := append([]byte{1}, lenBuf[:binary.PutUvarint(lenBuf[:], src.f.AppliedIndex())]...)
+	st := src.state()
+	add := func(kind byte, m proto.Message) {
+		b, err := proto.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v1 = append(append(append(v1, kind), lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(b)))]...), b...)
+	}
+	for _, j := range st.Jobs() {
+		add(recordJob, j)
+	}
+	for _, c := range st.CronJobs() {
+		add(recordCronJob, c)
+	}
+	for _, p := range st.Pods() {
+		add(recordPod, p)
+	}
+	for _, n := range st.Nodes() {
+		add(recordNode, n)
+	}
+	for _, e := range st.AllEvents() {
+		add(recordEvent, e)
+	}
+	v1 = append(v1, recordEnd)
+	g := New(nil)
+	if err := g.Restore(io.NopCloser(bytes.NewReader(v1))); err != nil {
+		t.Fatalf("Restore of a version 1 snapshot: %v", err)
+	}
+	if diff := equalTables(dump(st), dump(g.State())); diff != "" {
+		t.Errorf("restored state differs: %s", diff)
+	}
+	if !storedFrozen(t, g, tableJobs, "done") {
+		t.Errorf("a finished Job restored from version 1 is not stored encoded")
+	}
+}
+
+func TestRestoreWithAnotherDictionary(t *testing.T) {
+	src := newHarness(t)
+	populate(src)
+	good := persist(t, src.f)
+	// Rewrite the snapshot as a build with another dictionary (here none)
+	// would have written it: its frozen records deflated against that.
+	other := []byte{}
+	var lenBuf [binary.MaxVarintLen64]byte
+	r := bufio.NewReader(bytes.NewReader(good))
+	if _, err := r.ReadByte(); err != nil {
+		t.Fatal(err)
+	}
+	index, _ := binary.ReadUvarint(r)
+	if _, err := readBytes(r); err != nil {
+		t.Fatal(err)
+	}
+	out := append([]byte{snapshotVersion}, lenBuf[:binary.PutUvarint(lenBuf[:], index)]...)
+	out = append(out, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(other)))]...)
+	frozenSeen := 0
+	for {
+		kind, err := r.ReadByte()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == recordEnd {
+			out = append(out, recordEnd)
+			break
+		}
+		body, err := readBytes(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == recordFrozenJob || kind == recordFrozenPod {
+			frozenSeen++
+			f, err := parseFrozenRecord(body, kind == recordFrozenJob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := inflateWith(f.data, dictionary)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d bytes.Buffer
+			w, _ := flate.NewWriterDict(&d, flate.BestSpeed, other)
+			w.Write(raw.Bytes())
+			w.Close()
+			f.data = d.Bytes()
+			body = f.appendRecord(nil)
+		}
+		out = append(append(append(out, kind), lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(body)))]...), body...)
+	}
+	if frozenSeen == 0 {
+		t.Fatal("the snapshot holds no frozen record; populate must finish a Job")
+	}
+	g := New(nil)
+	if err := g.Restore(io.NopCloser(bytes.NewReader(out))); err != nil {
+		t.Fatalf("Restore: %v", err)
+	}
+	if diff := equalTables(dump(src.state()), dump(g.State())); diff != "" {
+		t.Errorf("restored state differs: %s", diff)
+	}
+	if !storedFrozen(t, g, tableJobs, "done") {
+		t.Errorf("finished Job is not stored encoded after the restore")
+	}
 }

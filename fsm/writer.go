@@ -27,8 +27,12 @@ func unnamed(obj named) bool { return obj.GetMetadata().GetName() == "" }
 
 func (w *writer) insert(table string, obj named) {
 	obj.GetMetadata().ResourceVersion = strconv.FormatUint(w.index, 10)
-	if err := w.txn.Insert(table, obj); err != nil {
+	stored := freeze(w.txn, table, obj, nil)
+	if err := w.txn.Insert(table, stored); err != nil {
 		panic(err)
+	}
+	if _, cold := stored.(*frozen); cold && table == tableJobs {
+		w.freezePodsOf(obj.GetMetadata().GetName())
 	}
 }
 

@@ -1,0 +1,453 @@
+package fsm
+
+import (
+	"bytes"
+	"compress/flate"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// frozen is a finished object kept in its wire encoding, deflated against
+// a dictionary of a typical finished Job and pod. Finished Jobs and their
+// pods are most of a long-lived store and are rarely read: a finished
+// one-pod Job and its pod hold about 1.8 KB of heap this way, most of it
+// the store's index entries, instead of 7.3 KB as Go structs. Reads decode
+// it again (thaw), so callers never see the difference.
+//
+// Cold are a finished Job without ttlSecondsAfterFinished (no controller
+// visits it again) and a finished pod whose Job is cold or gone. Only the
+// store's representation changes when an object freezes: its content,
+// resourceVersion included, stays as it was.
+type frozen struct {
+	name string
+	// key is what the table's second index needs: for a Job the CronJob
+	// that owns it (index "owner"), for a pod its Job (index "job").
+	key string
+	// labels, for Jobs only, is their labels encoded as an ObjectMeta, kept
+	// apart so that listing Jobs by label inflates only those that match.
+	// Pods are listed by their Job's index instead.
+	labels []byte
+	// data is the deflated encoding.
+	data []byte
+}
+
+// freeze encodes obj, or returns it unchanged when it is not cold. data, when
+// not nil, is obj's encoding already at hand.
+func freeze(txn *memdb.Txn, table string, obj any, data []byte) any {
+	var key string
+	var labels []byte
+	switch table {
+	case tableJobs:
+		j := obj.(*api.Job)
+		if !coldJob(j) {
+			return obj
+		}
+		key = jobOwner(j)
+		var err error
+		labels, err = proto.Marshal(&api.ObjectMeta{Labels: j.GetMetadata().GetLabels()})
+		if err != nil {
+			panic(fmt.Sprintf("fsm: encode labels of job %q: %v", j.GetMetadata().GetName(), err))
+		}
+		if labels == nil {
+			labels = []byte{} // present, and empty
+		}
+	case tablePods:
+		p := obj.(*api.Pod)
+		if !api.IsPodTerminal(p) {
+			return obj
+		}
+		key = podJob(p)
+		if stored, err := txn.First(tableJobs, "id", key); err != nil {
+			panic(err)
+		} else if _, cold := stored.(*frozen); stored != nil && !cold {
+			return obj // its Job still reads its pods
+		}
+	default:
+		return obj
+	}
+	name := obj.(named).GetMetadata().GetName()
+	if data == nil {
+		var err error
+		if data, err = proto.Marshal(obj.(proto.Message)); err != nil {
+			panic(fmt.Sprintf("fsm: encode %s %q: %v", table, name, err))
+		}
+	}
+	return &frozen{name: name, key: key, labels: labels, data: deflate(data)}
+}
+
+// coldJob reports a finished Job that no controller visits again.
+func coldJob(j *api.Job) bool {
+	return jobFinished(j) && j.GetSpec().TtlSecondsAfterFinished == nil
+}
+
+// freezePodsOf freezes the finished pods of a Job that just became cold.
+func (w *writer) freezePodsOf(job string) {
+	it, err := w.txn.Get(tablePods, "job", job)
+	if err != nil {
+		panic(err)
+	}
+	var warm []*api.Pod
+	for o := it.Next(); o != nil; o = it.Next() {
+		if p, ok := o.(*api.Pod); ok && api.IsPodTerminal(p) {
+			warm = append(warm, p)
+		}
+	}
+	for _, p := range warm {
+		if err := w.txn.Insert(tablePods, freeze(w.txn, tablePods, p, nil)); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// thaw returns a stored object as T, decoding it if it is frozen.
+func thaw[T any](o any) T {
+	f, ok := o.(*frozen)
+	if !ok {
+		return o.(T)
+	}
+	var zero T
+	m := any(zero).(proto.Message).ProtoReflect().Type().New().Interface()
+	buf := inflate(f)
+	defer buffers.Put(buf)
+	if err := proto.Unmarshal(buf.Bytes(), m); err != nil {
+		panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, err))
+	}
+	return m.(T)
+}
+
+// metadataField is the field number of metadata in Job and Pod alike.
+var metadataField = func() protowire.Number {
+	job := (&api.Job{}).ProtoReflect().Descriptor().Fields().ByName("metadata").Number()
+	pod := (&api.Pod{}).ProtoReflect().Descriptor().Fields().ByName("metadata").Number()
+	if job != pod {
+		panic("fsm: Job and Pod number their metadata differently")
+	}
+	return job
+}()
+
+// LabelLookup looks up one label of an object: its value and whether it
+// is set.
+type LabelLookup func(key string) (value string, ok bool)
+
+// mapLookup looks labels up in a map.
+func mapLookup(labels map[string]string) LabelLookup {
+	return func(key string) (string, bool) {
+		v, ok := labels[key]
+		return v, ok
+	}
+}
+
+// labelsField is the field number of labels in ObjectMeta; each entry is
+// a message of key (1) and value (2).
+var labelsField = (&api.ObjectMeta{}).ProtoReflect().Descriptor().Fields().ByName("labels").Number()
+
+// lookup looks a label of a frozen Job or pod up. A Job's labels are read
+// in place, without decoding or allocating; a pod's take decoding its
+// metadata.
+func (f *frozen) lookup() LabelLookup {
+	if f.labels == nil {
+		return mapLookup(frozenMeta(f, &api.ObjectMeta{}).GetLabels())
+	}
+	return func(key string) (string, bool) {
+		for b := f.labels; len(b) > 0; {
+			num, typ, n := protowire.ConsumeTag(b)
+			if n < 0 {
+				break
+			}
+			b = b[n:]
+			if num != labelsField || typ != protowire.BytesType {
+				if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+					break
+				}
+				b = b[n:]
+				continue
+			}
+			entry, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				break
+			}
+			b = b[n:]
+			var k, v []byte
+			for len(entry) > 0 {
+				num, typ, n := protowire.ConsumeTag(entry)
+				if n < 0 || typ != protowire.BytesType {
+					break
+				}
+				entry = entry[n:]
+				val, n := protowire.ConsumeBytes(entry)
+				if n < 0 {
+					break
+				}
+				entry = entry[n:]
+				switch num {
+				case 1:
+					k = val
+				case 2:
+					v = val
+				}
+			}
+			if string(k) == key {
+				return string(v), true
+			}
+		}
+		return "", false
+	}
+}
+
+// frozenMeta decodes only the metadata of a frozen Job or pod into meta.
+func frozenMeta(f *frozen, meta *api.ObjectMeta) *api.ObjectMeta {
+	buf := inflate(f)
+	defer buffers.Put(buf)
+	for b := buf.Bytes(); len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, protowire.ParseError(n)))
+		}
+		b = b[n:]
+		if num == metadataField && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, protowire.ParseError(n)))
+			}
+			// A repeated occurrence merges, as proto.Unmarshal does.
+			if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(v, meta); err != nil {
+				panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, err))
+			}
+			b = b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, protowire.ParseError(n)))
+		}
+		b = b[n:]
+	}
+	return meta
+}
+
+// dictionary is what frozen objects are deflated against: the encoding of
+// a finished Job and of its pod as the cluster stores them, so the field
+// tags, label keys, reasons and messages every such object repeats cost
+// a few bits each. It only ever lives in memory (snapshots hold the plain
+// encoding), so changing it needs no migration.
+var dictionary = func() []byte {
+	uid := "00000000-0000-0000-0000-000000000000"
+	t := timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 1, time.UTC))
+	labels := map[string]string{api.LabelBatchControllerUID: uid, api.LabelBatchJobName: "job", api.LabelControllerUID: uid, api.LabelJobName: "job"}
+	spec := &api.PodSpec{
+		Containers:    []*api.Container{{Name: "main", Image: "busybox", Command: []string{"sh", "-c"}}},
+		RestartPolicy: api.RestartPolicyNever, TerminationGracePeriodSeconds: proto.Int64(30),
+	}
+	cond := func(typ, reason, msg string) *api.JobCondition {
+		return &api.JobCondition{Type: typ, Status: "True", LastProbeTime: t, LastTransitionTime: t, Reason: reason, Message: msg}
+	}
+	job := &api.Job{ApiVersion: "batch/v1", Kind: "Job",
+		Metadata: &api.ObjectMeta{Name: "job", Namespace: "default", Uid: uid, CreationTimestamp: t, Generation: 1, ResourceVersion: "100000",
+			Labels: map[string]string{"app": "job"}},
+		Spec: &api.JobSpec{Parallelism: proto.Int32(1), Completions: proto.Int32(1), BackoffLimit: proto.Int32(6),
+			Selector:       &api.LabelSelector{MatchLabels: map[string]string{api.LabelBatchControllerUID: uid}},
+			Template:       &api.PodTemplateSpec{Metadata: &api.ObjectMeta{Labels: labels}, Spec: spec},
+			CompletionMode: proto.String(api.CompletionModeNonIndexed), Suspend: proto.Bool(false)},
+		Status: &api.JobStatus{
+			Conditions: []*api.JobCondition{
+				cond(api.JobSuccessCriteriaMet, "CompletionsReached", "Reached expected number of succeeded pods"),
+				cond(api.JobComplete, "CompletionsReached", "Reached expected number of succeeded pods"),
+				cond(api.JobFailureTarget, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+				cond(api.JobFailed, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+			},
+			StartTime: t, CompletionTime: t, Succeeded: 1, Failed: 1, Ready: proto.Int32(0), Terminating: proto.Int32(0)},
+	}
+	pod := &api.Pod{ApiVersion: "v1", Kind: "Pod",
+		Metadata: &api.ObjectMeta{Name: "job-abcde", GenerateName: "job-", Namespace: "default", Uid: uid, CreationTimestamp: t, ResourceVersion: "100000",
+			Labels:          labels,
+			OwnerReferences: []*api.OwnerReference{{ApiVersion: "batch/v1", Kind: "Job", Name: "job", Uid: uid, Controller: proto.Bool(true), BlockOwnerDeletion: proto.Bool(true)}}},
+		Spec: spec,
+		Status: &api.PodStatus{Phase: api.PodSucceeded, HostIp: "127.0.0.1", StartTime: t,
+			Conditions: []*api.PodCondition{{Type: "PodScheduled", Status: "True", LastTransitionTime: t}},
+			ContainerStatuses: []*api.ContainerStatus{{Name: "main", Image: "busybox", Started: proto.Bool(false),
+				State: &api.ContainerState{Terminated: &api.ContainerStateTerminated{Reason: "Completed", StartedAt: t, FinishedAt: t}}}}},
+	}
+	var out []byte
+	for _, m := range []proto.Message{job, pod} {
+		b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+		if err != nil {
+			panic(err)
+		}
+		out = append(out, b...)
+	}
+	return out
+}()
+
+// deflateLevel is flate's level 2: the smallest level that uses the
+// dictionary (level 1 ignores it); higher ones gain a few bytes at more CPU.
+const deflateLevel = 2
+
+var (
+	// deflater is one writer for all: a flate writer holds about 1 MB, and
+	// objects freeze only as entries apply, one at a time.
+	deflater struct {
+		sync.Mutex
+		w *flate.Writer
+	}
+	inflaters sync.Pool // of io.ReadCloser that are flate.Resetter
+	buffers   = bufferPool{}
+)
+
+type bufferPool struct{ sync.Pool }
+
+func (p *bufferPool) Get() *bytes.Buffer {
+	if b, ok := p.Pool.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+func (p *bufferPool) Put(b *bytes.Buffer) { p.Pool.Put(b) }
+
+// deflate compresses an encoding into a slice of exactly its size.
+func deflate(data []byte) []byte {
+	buf := buffers.Get()
+	defer buffers.Put(buf)
+	deflater.Lock()
+	defer deflater.Unlock()
+	if deflater.w == nil {
+		var err error
+		if deflater.w, err = flate.NewWriterDict(buf, deflateLevel, dictionary); err != nil {
+			panic(err)
+		}
+	} else {
+		deflater.w.Reset(buf)
+	}
+	w := deflater.w
+	if _, err := w.Write(data); err != nil {
+		panic(err) // a bytes.Buffer does not fail
+	}
+	if err := w.Close(); err != nil {
+		panic(err)
+	}
+	return bytes.Clone(buf.Bytes())
+}
+
+// inflate returns a frozen object's encoding in a buffer the caller puts
+// back into buffers.
+func inflate(f *frozen) *bytes.Buffer {
+	buf, err := inflateWith(f.data, dictionary)
+	if err != nil {
+		panic(fmt.Sprintf("fsm: inflate stored %q: %v", f.name, err))
+	}
+	return buf
+}
+
+// inflateWith inflates data deflated against dict into a buffer the
+// caller puts back into buffers.
+func inflateWith(data, dict []byte) (*bytes.Buffer, error) {
+	src := bytes.NewReader(data)
+	r, _ := inflaters.Get().(io.ReadCloser)
+	if r == nil {
+		r = flate.NewReaderDict(src, dict)
+	} else if err := r.(flate.Resetter).Reset(src, dict); err != nil {
+		return nil, err
+	}
+	defer inflaters.Put(r)
+	buf := buffers.Get()
+	if _, err := buf.ReadFrom(r); err != nil {
+		buffers.Put(buf)
+		return nil, fmt.Errorf("inflate: %w", err)
+	}
+	return buf, nil
+}
+
+// wellFormed checks that b parses as a protobuf message, field by field,
+// without decoding it.
+func wellFormed(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+	}
+	return nil
+}
+
+// frozenRecord is the snapshot record kind of a table's frozen objects.
+var frozenRecord = map[string]byte{tableJobs: recordFrozenJob, tablePods: recordFrozenPod}
+
+// Fields of a frozen record in a snapshot.
+const (
+	frozenFieldName   protowire.Number = 1
+	frozenFieldKey    protowire.Number = 2
+	frozenFieldLabels protowire.Number = 3
+	frozenFieldData   protowire.Number = 4
+)
+
+// appendRecord appends f as a snapshot record body.
+func (f *frozen) appendRecord(b []byte) []byte {
+	b = protowire.AppendTag(b, frozenFieldName, protowire.BytesType)
+	b = protowire.AppendString(b, f.name)
+	b = protowire.AppendTag(b, frozenFieldKey, protowire.BytesType)
+	b = protowire.AppendString(b, f.key)
+	if f.labels != nil {
+		b = protowire.AppendTag(b, frozenFieldLabels, protowire.BytesType)
+		b = protowire.AppendBytes(b, f.labels)
+	}
+	b = protowire.AppendTag(b, frozenFieldData, protowire.BytesType)
+	return protowire.AppendBytes(b, f.data)
+}
+
+// parseFrozenRecord reads a snapshot record body written by appendRecord.
+// The frozen object shares rec's memory.
+func parseFrozenRecord(rec []byte, job bool) (*frozen, error) {
+	f := &frozen{}
+	for b := rec; len(b) > 0; {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 || typ != protowire.BytesType {
+			return nil, errors.New("malformed frozen record")
+		}
+		b = b[n:]
+		v, n := protowire.ConsumeBytes(b)
+		if n < 0 {
+			return nil, errors.New("malformed frozen record")
+		}
+		b = b[n:]
+		switch num {
+		case frozenFieldName:
+			f.name = string(v)
+		case frozenFieldKey:
+			f.key = string(v)
+		case frozenFieldLabels:
+			f.labels = v[:len(v):len(v)]
+		case frozenFieldData:
+			f.data = v[:len(v):len(v)]
+		default:
+			return nil, fmt.Errorf("frozen record has unknown field %d", num)
+		}
+	}
+	if job && f.labels == nil {
+		f.labels = []byte{}
+	}
+	switch {
+	case f.name == "":
+		return nil, errors.New("frozen record without a name")
+	case f.data == nil:
+		return nil, fmt.Errorf("frozen record %q without data", f.name)
+	case !job && f.labels != nil:
+		return nil, fmt.Errorf("frozen pod record %q has labels", f.name)
+	}
+	return f, nil
+}

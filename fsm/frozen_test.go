@@ -1,0 +1,205 @@
+package fsm
+
+import (
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// storedFrozen reports whether the store keeps the named object encoded.
+func storedFrozen(t *testing.T, f *FSM, table, name string) bool {
+	t.Helper()
+	o, err := f.db.Txn(false).First(table, "id", name)
+	if err != nil || o == nil {
+		t.Fatalf("%s %q not stored (err %v)", table, name, err)
+	}
+	_, ok := o.(*frozen)
+	return ok
+}
+
+// finishTwoPods runs Job "done" with two pods on n1 to success, without
+// the Job's final status yet.
+func finishTwoPods(h *harness, opts ...jobOpt) {
+	h.t.Helper()
+	h.must(upsertNode(newNode("n1")), upsertJob(newJob("done", append([]jobOpt{parallelism(2), completions(2)}, opts...)...), true))
+	h.must(createPods(pods(newJob("done"), 2)...))
+	h.must(bindPods(3, "done-0", "n1", "done-1", "n1"))
+	h.must(updatePodStatus(phase("done-0", "n1", api.PodSucceeded), phase("done-1", "n1", api.PodSucceeded)))
+}
+
+var completeStatus = &api.JobStatus{Succeeded: 2, StartTime: at(2), CompletionTime: at(8),
+	Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: "True", LastTransitionTime: at(8)}}}
+
+func TestFinishedJobReadsBackUnchanged(t *testing.T) {
+	h := newHarness(t)
+	finishTwoPods(h)
+	before := h.state()
+	wantPods := before.Pods()
+	wantJob := clone(before.Job("done"))
+	if storedFrozen(t, h.f, tablePods, "done-0") {
+		t.Fatalf("pod of a running Job is stored encoded; its Job's controller reads it on every pass")
+	}
+
+	h.must(updateJobStatus("done", "uid-done", completeStatus))
+	wantJob.Status = completeStatus
+	wantJob.Metadata.ResourceVersion = "5"
+
+	for _, n := range []struct{ table, name string }{{tableJobs, "done"}, {tablePods, "done-0"}, {tablePods, "done-1"}} {
+		if !storedFrozen(t, h.f, n.table, n.name) {
+			t.Errorf("%s %q of a finished Job is not stored encoded", n.table, n.name)
+		}
+	}
+	st := h.state()
+	if diff := diffObjects(wantJob, st.Job("done")); diff != "" {
+		t.Errorf("Job read back differs (-want +got):\n%s", diff)
+	}
+	if diff := diffObjects(wantPods, st.Pods()); diff != "" {
+		t.Errorf("pods read back differ; freezing must not change them, resourceVersion included (-want +got):\n%s", diff)
+	}
+	if diff := diffObjects(wantPods, st.PodsOfJob("done")); diff != "" {
+		t.Errorf("PodsOfJob differs (-want +got):\n%s", diff)
+	}
+	if live, _ := st.LivePodsOnNode("n1"); len(live) != 0 {
+		t.Errorf("LivePodsOnNode(n1) = %v, want none", names(live))
+	}
+	if got := names(st.LiveJobs()); len(got) != 0 {
+		t.Errorf("LiveJobs = %v, want none", got)
+	}
+	if first, again := st.Job("done"), st.Job("done"); first == again {
+		t.Errorf("two reads of a frozen Job share one object; callers that clone-and-change rely on fresh copies or on never changing them")
+	}
+}
+
+func TestFinishedJobWithTTLStaysDecoded(t *testing.T) {
+	h := newHarness(t)
+	finishTwoPods(h, func(j *api.Job) { j.Spec.TtlSecondsAfterFinished = proto.Int32(60) })
+	h.must(updateJobStatus("done", "uid-done", completeStatus))
+	if storedFrozen(t, h.f, tableJobs, "done") || storedFrozen(t, h.f, tablePods, "done-0") {
+		t.Errorf("a Job waiting for its TTL (or its pod) is stored encoded; the TTL controller visits it")
+	}
+	if got := names(h.state().LiveJobs()); len(got) != 1 {
+		t.Errorf("LiveJobs = %v, want [done]", got)
+	}
+}
+
+func TestPodFinishingAfterItsJobFreezes(t *testing.T) {
+	h := newHarness(t)
+	h.must(upsertNode(newNode("n1")), upsertJob(newJob("late", parallelism(2), completions(2)), true))
+	h.must(createPods(pods(newJob("late"), 2)...))
+	h.must(bindPods(3, "late-0", "n1", "late-1", "n1"))
+	h.must(updatePodStatus(phase("late-0", "n1", api.PodFailed)))
+	h.must(updateJobStatus("late", "uid-late", &api.JobStatus{Failed: 1, StartTime: at(2),
+		Conditions: []*api.JobCondition{{Type: api.JobFailed, Status: "True", LastTransitionTime: at(8)}}}))
+	if storedFrozen(t, h.f, tablePods, "late-1") {
+		t.Fatalf("a running pod is stored encoded")
+	}
+	if live, _ := h.state().LivePodsOnNode("n1"); len(live) != 1 {
+		t.Fatalf("LivePodsOnNode(n1) = %v, want [late-1]", names(live))
+	}
+	h.must(updatePodStatus(phase("late-1", "n1", api.PodFailed)))
+	if !storedFrozen(t, h.f, tablePods, "late-1") {
+		t.Errorf("pod that finished after its Job is not stored encoded")
+	}
+	if got := h.state().Pod("late-1").GetStatus().GetPhase(); got != api.PodFailed {
+		t.Errorf("late-1 phase = %q, want Failed", got)
+	}
+	// A finished pod never changes again, frozen or not.
+	h.must(updatePodStatus(phase("late-1", "n1", api.PodSucceeded)))
+	if got := h.state().Pod("late-1").GetStatus().GetPhase(); got != api.PodFailed {
+		t.Errorf("late-1 phase after a second report = %q, want Failed", got)
+	}
+}
+
+func TestFrozenJobUpdateAndDelete(t *testing.T) {
+	h := newHarness(t)
+	finishTwoPods(h)
+	h.must(updateJobStatus("done", "uid-done", completeStatus))
+
+	changed := newJob("done", parallelism(2), completions(2))
+	changed.Metadata.Labels["team"] = "a"
+	h.must(upsertJob(changed, false))
+	got := h.state().Job("done")
+	if got.GetMetadata().GetLabels()["team"] != "a" || !proto.Equal(got.GetStatus(), completeStatus) {
+		t.Errorf("updated finished Job = labels %v status %v; want the new label and the old status", got.GetMetadata().GetLabels(), got.GetStatus())
+	}
+	if !storedFrozen(t, h.f, tableJobs, "done") {
+		t.Errorf("updated finished Job is no longer stored encoded")
+	}
+
+	h.must(deleteJob("done", "uid-done"))
+	st := h.state()
+	if st.Job("done") != nil || len(st.Pods()) != 0 || len(st.PodsOfJob("done")) != 0 {
+		t.Errorf("after delete: job %v, pods %v; want neither", st.Job("done"), names(st.Pods()))
+	}
+}
+
+func TestFrozenCronJobJobs(t *testing.T) {
+	h := newHarness(t)
+	h.must(upsertCronJob(newCronJob("tick"), true))
+	j := cronJobAt("tick", 1)
+	h.must(cronDecision("tick", 1, "Created", j))
+	name := j.GetMetadata().GetName()
+	h.must(updateJobStatus(name, j.GetMetadata().GetUid(), completeStatus))
+	if !storedFrozen(t, h.f, tableJobs, name) {
+		t.Fatalf("finished Job of a CronJob is not stored encoded")
+	}
+	if got := names(h.state().JobsOfCronJob("tick")); len(got) != 1 || got[0] != name {
+		t.Errorf("JobsOfCronJob(tick) = %v, want [%s]", got, name)
+	}
+	h.must(deleteCronJob("tick"))
+	if got := names(h.state().Jobs()); len(got) != 0 {
+		t.Errorf("Jobs after deleting their CronJob = %v, want none", got)
+	}
+}
+
+func TestEachJobByLabelReadsFrozenLabels(t *testing.T) {
+	h := newHarness(t)
+	finishTwoPods(h)
+	h.must(updateJobStatus("done", "uid-done", completeStatus))
+	running := newJob("running")
+	running.Metadata.Labels = map[string]string{"app": "done", "tier": "b"}
+	h.must(upsertJob(running, true))
+	if !storedFrozen(t, h.f, tableJobs, "done") {
+		t.Fatalf("finished Job is not stored encoded")
+	}
+	st := h.state()
+	collect := func(keep func(LabelLookup) bool) []string {
+		var out []string
+		for j := range st.EachJob(keep) {
+			out = append(out, j.GetMetadata().GetName())
+		}
+		return out
+	}
+	has := func(key, want string) func(LabelLookup) bool {
+		return func(l LabelLookup) bool { v, ok := l(key); return ok && v == want }
+	}
+	for _, tt := range []struct {
+		name string
+		keep func(LabelLookup) bool
+		want []string
+	}{
+		{"all", nil, []string{"done", "running"}},
+		{"app=done matches both", has("app", "done"), []string{"done", "running"}},
+		{"tier=b only the running one", has("tier", "b"), []string{"running"}},
+		{"missing key", func(l LabelLookup) bool { _, ok := l("tier"); return !ok }, []string{"done"}},
+		{"none", has("app", "other"), nil},
+	} {
+		if diff := diffObjects(tt.want, collect(tt.keep)); diff != "" {
+			t.Errorf("%s: EachJob (-want +got):\n%s", tt.name, diff)
+		}
+	}
+	for j := range st.EachJob(has("app", "done")) {
+		if diff := diffObjects(st.Job(j.GetMetadata().GetName()), j); diff != "" {
+			t.Errorf("EachJob yields %s unlike Job (-want +got):\n%s", j.GetMetadata().GetName(), diff)
+		}
+	}
+	var pods []string
+	for p := range st.EachPod(has(api.LabelJobName, "done")) {
+		pods = append(pods, p.GetMetadata().GetName())
+	}
+	if diff := diffObjects([]string{"done-0", "done-1"}, pods); diff != "" {
+		t.Errorf("EachPod by job-name of frozen pods (-want +got):\n%s", diff)
+	}
+}
