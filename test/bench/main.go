@@ -62,7 +62,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.parallelism, "parallelism", 200, "throughput: parallelism of the big Job")
 	fs.IntVar(&c.jobs, "jobs", 1000, "throughput: one-pod Jobs submitted in one call")
 	fs.IntVar(&c.cronSeconds, "cron-seconds", 60, "cron: seconds each every-second CronJob runs")
-	fs.IntVar(&c.finishedJobs, "finished-jobs", 0, "footprint: finished Jobs to accumulate before measuring RSS and a follower's catch-up (0 skips)")
+	fs.IntVar(&c.finishedJobs, "finished-jobs", 100000, "footprint: finished Jobs to accumulate before measuring RSS, reading one Job and a follower's catch-up (0 skips)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -72,8 +72,8 @@ func parseFlags(args []string) (config, error) {
 	if c.smoke {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		defaults := map[string]*int{"n": &c.n, "submit-jobs": &c.submitJobs, "pods": &c.pods, "parallelism": &c.parallelism, "jobs": &c.jobs, "cron-seconds": &c.cronSeconds}
-		small := map[string]int{"n": 1, "submit-jobs": 5, "pods": 100, "parallelism": 20, "jobs": 20, "cron-seconds": 5}
+		defaults := map[string]*int{"n": &c.n, "submit-jobs": &c.submitJobs, "pods": &c.pods, "parallelism": &c.parallelism, "jobs": &c.jobs, "cron-seconds": &c.cronSeconds, "finished-jobs": &c.finishedJobs}
+		small := map[string]int{"n": 1, "submit-jobs": 5, "pods": 100, "parallelism": 20, "jobs": 20, "cron-seconds": 5, "finished-jobs": 200}
 		for name, p := range defaults {
 			if !set[name] {
 				*p = small[name]

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/jobcluster/jobcluster/api"
 )
 
 // idleFor is how long the cluster idles before its memory is read.
@@ -147,11 +150,14 @@ func finishedJobs(ctx context.Context, e *env) error {
 		if err != nil {
 			return err
 		}
-		e.add(metric, "MiB", rss)
+		e.add(metric, "MiB", rss, below("max", 1024))
 	}
 
 	leader, err := c.waitLeader(ctx)
 	if err != nil {
+		return err
+	}
+	if err := getOneJob(ctx, e, leader, fmt.Sprintf("finished-%d-1", (e.cfg.finishedJobs+perCall-1)/perCall)); err != nil {
 		return err
 	}
 	var follower *node
@@ -184,11 +190,48 @@ func finishedJobs(ctx context.Context, e *env) error {
 	}); err != nil {
 		return err
 	}
-	e.add(fmt.Sprintf("follower restart -> caught up, %d finished Jobs", e.cfg.finishedJobs), "s", seconds(time.Since(restarted)))
+	e.add(fmt.Sprintf("follower restart -> caught up, %d finished Jobs", e.cfg.finishedJobs), "s", seconds(time.Since(restarted)), below("max", 10))
 	rss, err := rssMiB(follower.pid())
 	if err != nil {
 		return err
 	}
 	e.add(fmt.Sprintf("restarted follower RSS, %d finished Jobs", e.cfg.finishedJobs), "MiB", rss)
+	return nil
+}
+
+// getOneJob reads one Job among the many finished ones, as a user does:
+// `jobcluster get job NAME` as a process (start, dial, read, print), and
+// the Get call alone; then the Jobs of one batch by their label.
+func getOneJob(ctx context.Context, e *env, leader *node, name string) error {
+	const runs = 20
+	for range runs {
+		start := time.Now()
+		out, err := exec.CommandContext(ctx, e.c.bin, "get", "job", name, "--addr", leader.rpcAddr).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("get job %s: %w: %s", name, err, out)
+		}
+		e.add(fmt.Sprintf("`jobcluster get job NAME`, %d finished Jobs", e.cfg.finishedJobs), "ms", millis(time.Since(start)), below("median", 50))
+		if !strings.Contains(string(out), name) {
+			return fmt.Errorf("get job %s printed %q", name, out)
+		}
+	}
+	cl := e.c.client.at(leader.rpcAddr)
+	for range runs {
+		start := time.Now()
+		if _, err := cl.Get(ctx, &api.GetRequest{Kind: "job", Name: name}); err != nil {
+			return fmt.Errorf("get job %s: %w", name, err)
+		}
+		e.add(fmt.Sprintf("Get of one Job (RPC), %d finished Jobs", e.cfg.finishedJobs), "ms", millis(time.Since(start)))
+	}
+	// The Jobs of the last call share one label, as a user's batch does.
+	selector := "bench=" + strings.TrimSuffix(name, "-1")
+	for range 5 {
+		start := time.Now()
+		resp, err := cl.List(ctx, &api.ListRequest{Kind: "job", LabelSelector: selector})
+		if err != nil {
+			return fmt.Errorf("list jobs %s: %w", selector, err)
+		}
+		e.add(fmt.Sprintf("List of %d Jobs by label (RPC), %d finished Jobs", len(resp.GetItems()), e.cfg.finishedJobs), "ms", millis(time.Since(start)))
+	}
 	return nil
 }

@@ -23,7 +23,7 @@ var scenarios = []scenario{
 	{"agent-failover", "agent killed -> its pods running again elsewhere, never two copies at once", runAgentFailover},
 	{"leader-failover", "leader killed -> a new Job accepted and its pod running", runLeaderFailover},
 	{"cron", "every-second CronJob: scheduled second -> pod started; missed and doubled seconds, also across a leader kill", runCron},
-	{"footprint", "idle server RSS; agent processes while pods run; optionally many finished Jobs", runFootprint},
+	{"footprint", "idle server RSS; agent processes while pods run; a server holding -finished-jobs finished Jobs", runFootprint},
 }
 
 // selectScenarios picks scenarios by comma-separated names ("" or "all"
