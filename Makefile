@@ -22,10 +22,11 @@ lint:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 # bench measures what users feel on a loopback cluster of 3 servers and 3
-# agents (separate processes); see BENCHMARKS.md. About ten minutes.
+# agents (separate processes), then the Go benchmarks of FSM apply and of
+# batched Raft proposals; see BENCHMARKS.md. About twenty minutes.
 bench:
 	$(GO) run ./test/bench -out bench-results/latest.json
-	$(GO) test -run '^$$' -bench . -benchmem ./fsm/
+	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./cluster/
 
 # bench-smoke runs a few seconds of the benchmark, judging no times, so it
 # cannot rot.

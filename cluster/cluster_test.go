@@ -28,7 +28,7 @@ func testIP() string {
 
 // freeAddrs returns n distinct free ports on ip; the listeners stay open
 // until all are chosen, so the kernel cannot hand out one port twice.
-func freeAddrs(t *testing.T, ip string, n int) []string {
+func freeAddrs(t testing.TB, ip string, n int) []string {
 	t.Helper()
 	var out []string
 	for range n {
@@ -42,7 +42,7 @@ func freeAddrs(t *testing.T, ip string, n int) []string {
 	return out
 }
 
-func testConfig(t *testing.T, name string, expect int, dir string) Config {
+func testConfig(t testing.TB, name string, expect int, dir string) Config {
 	addrs := freeAddrs(t, testIP(), 3)
 	return Config{
 		Name:            name,
@@ -54,7 +54,7 @@ func testConfig(t *testing.T, name string, expect int, dir string) Config {
 	}
 }
 
-func startServers(t *testing.T, n int) ([]*Server, []Config) {
+func startServers(t testing.TB, n int) ([]*Server, []Config) {
 	t.Helper()
 	dir := t.TempDir()
 	var cfgs []Config
@@ -77,7 +77,7 @@ func startServers(t *testing.T, n int) ([]*Server, []Config) {
 	return servers, cfgs
 }
 
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	last := ""
@@ -92,7 +92,7 @@ func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	t.Fatalf("timed out waiting for %s; last: %s", what, last)
 }
 
-func leaderOf(t *testing.T, servers []*Server) *Server {
+func leaderOf(t testing.TB, servers []*Server) *Server {
 	t.Helper()
 	var leader *Server
 	waitFor(t, "one leader", func() (bool, string) {

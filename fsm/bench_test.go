@@ -1,7 +1,9 @@
 package fsm
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"runtime"
 	"testing"
 
@@ -159,9 +161,30 @@ func BenchmarkApplyUpdatePodStatus(b *testing.B) {
 	}
 }
 
-// BenchmarkFinishedJobFootprint fills a store with finished one-pod Jobs
-// through the commands a cluster applies (create, bind, succeed, complete)
-// and reports the live heap each finished Job (with its pod) holds.
+// finishedStore fills a store with finished one-pod Jobs through the
+// commands a cluster applies: create, bind, succeed, complete.
+func finishedStore(b *testing.B, jobs int) *FSM {
+	b.Helper()
+	s := &benchState{f: New(nil)}
+	s.must(b, upsertNode(newNode("n1")))
+	for i := range jobs {
+		j := newJob(fmt.Sprintf("finished-%d", i))
+		p := newPod(j, fmt.Sprintf("finished-%d-x", i), -1)
+		s.must(b, upsertJob(j, true), createPods(p))
+		s.must(b, bindPods(3, p.GetMetadata().GetName(), "n1"))
+		s.must(b, updatePodStatus(phase(p.GetMetadata().GetName(), "n1", api.PodSucceeded)))
+		s.must(b, updateJobStatus(j.GetMetadata().GetName(), j.GetMetadata().GetUid(), &api.JobStatus{
+			Succeeded: 1, StartTime: at(2), CompletionTime: at(8),
+			Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: "True", LastTransitionTime: at(8)}}}))
+	}
+	if got := len(s.f.State().Jobs()); got != jobs {
+		b.Fatalf("stored %d Jobs, want %d", got, jobs)
+	}
+	return s.f
+}
+
+// BenchmarkFinishedJobFootprint reports the live heap each finished
+// one-pod Job (with its pod) holds in the store.
 func BenchmarkFinishedJobFootprint(b *testing.B) {
 	const jobs = 10000
 	for range b.N {
@@ -170,26 +193,46 @@ func BenchmarkFinishedJobFootprint(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
-		s := &benchState{f: New(nil)}
-		s.must(b, upsertNode(newNode("n1")))
-		for i := range jobs {
-			j := newJob(fmt.Sprintf("finished-%d", i))
-			p := newPod(j, fmt.Sprintf("finished-%d-x", i), -1)
-			s.must(b, upsertJob(j, true), createPods(p))
-			s.must(b, bindPods(3, p.GetMetadata().GetName(), "n1"))
-			s.must(b, updatePodStatus(phase(p.GetMetadata().GetName(), "n1", api.PodSucceeded)))
-			s.must(b, updateJobStatus(j.GetMetadata().GetName(), j.GetMetadata().GetUid(), &api.JobStatus{
-				Succeeded: 1, StartTime: at(2), CompletionTime: at(8),
-				Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: "True", LastTransitionTime: at(8)}}}))
-		}
+		f := finishedStore(b, jobs)
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)
-		if got := len(s.f.State().Jobs()); got != jobs {
-			b.Fatalf("stored %d Jobs, want %d", got, jobs)
-		}
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/jobs, "heap-B/job")
-		runtime.KeepAlive(s)
+		runtime.KeepAlive(f)
 		b.StartTimer()
 	}
+}
+
+// BenchmarkSnapshotFinishedJobs persists and restores a store of 10,000
+// finished one-pod Jobs, as a restarted server does.
+func BenchmarkSnapshotFinishedJobs(b *testing.B) {
+	const jobs = 10000
+	f := finishedStore(b, jobs)
+	var data []byte
+	b.Run("persist", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			sink := &bufferSink{}
+			snap, err := f.Snapshot()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := snap.Persist(sink); err != nil {
+				b.Fatal(err)
+			}
+			data = sink.Bytes()
+		}
+		b.ReportMetric(float64(len(data))/jobs, "snapshot-B/job")
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*jobs), "ns/job")
+	})
+	b.Run("restore", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			g := New(nil)
+			if err := g.Restore(io.NopCloser(bytes.NewReader(data))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*jobs), "ns/job")
+	})
 }
