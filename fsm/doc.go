@@ -9,6 +9,10 @@
 // active, never more than completions succeeded, nothing for a finished Job,
 // a finished pod never changes phase again).
 //
+// Finished Jobs and their finished pods, most of a long-lived store, are
+// kept deflated and decoded when read (frozen.go); readers see the same
+// objects either way.
+//
 // Adding a command brings, in this order:
 //  1. an enum value appended to CommandType in api/jobcluster.proto, and its
 //     payload message in the Command oneof (then `make generate`);
