@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -196,6 +197,18 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 		t.Fatalf("second object result = %+v, want created", got)
 	}
 
+	// Job a ends, as the controller ends one at its deadline. Finished Jobs
+	// are stored compressed, and snapshots carry them so.
+	a := leader.fsm.State().Job("a")
+	failed := &api.JobStatus{StartTime: a.GetMetadata().GetCreationTimestamp(), Conditions: []*api.JobCondition{{
+		Type: api.JobFailed, Status: "True", Reason: "DeadlineExceeded",
+		Message: "Job was active longer than specified deadline", LastTransitionTime: timestamppb.Now()}}}
+	refused, err := leader.proposer.Propose(ctx, &api.Command{Type: api.CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS,
+		Payload: &api.Command_UpdateJobStatus{UpdateJobStatus: &api.UpdateJobStatus{Name: "a", Uid: a.GetMetadata().GetUid(), Status: failed}}})
+	if err != nil || refused[0] != nil {
+		t.Fatalf("end job a: %v %v", err, refused)
+	}
+
 	waitFor(t, "replicas agree", func() (bool, string) {
 		d := stateDigest(servers[0])
 		for _, s := range servers[1:] {
@@ -214,6 +227,10 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 		}
 	}
 	before := stateDigest(servers[0])
+	endedA := servers[0].fsm.State().Job("a")
+	if _, done := api.JobFinished(endedA); !done {
+		t.Fatalf("job a is not finished before the restart: %v", endedA.GetStatus())
+	}
 	for _, s := range servers {
 		s.Shutdown()
 	}
@@ -236,6 +253,9 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 		return true, ""
 	})
 	for _, s := range restarted {
+		if got := s.fsm.State().Job("a"); !proto.Equal(got, endedA) {
+			t.Errorf("%s: finished job a after restart = %v, want %v", s.Name(), got, endedA)
+		}
 		for _, name := range []string{"a", "b", "c"} {
 			got := s.fsm.State().Job(name)
 			if got == nil {
