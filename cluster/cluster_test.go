@@ -311,3 +311,39 @@ func TestLateServerIsAddedAndGracefulLeaveRemovesIt(t *testing.T) {
 		return !v["s4"] && len(v) == 3, fmt.Sprint(v)
 	})
 }
+
+func TestServerSnapshotsByLogSize(t *testing.T) {
+	cfg := testConfig(t, "s1", 1, t.TempDir())
+	cfg.SnapshotLogBytes = 16 << 10
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	leaderOf(t, []*Server{s})
+	// A few entries, far below Raft's own threshold of 4,096, but more
+	// bytes than the server lets its log grow.
+	var objs []*api.Object
+	for i := range 40 {
+		objs = append(objs, testJob(fmt.Sprintf("j%d", i)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := client(t, s).Submit(ctx, &api.SubmitRequest{Objects: objs}); err != nil {
+		t.Fatal(err)
+	}
+	submitted := s.fsm.AppliedIndex()
+	waitFor(t, "a snapshot taken for log size", func() (bool, string) {
+		metas, err := s.snaps.List()
+		if err != nil {
+			return false, err.Error()
+		}
+		if len(metas) == 0 {
+			return false, fmt.Sprintf("no snapshot; %d log bytes since the last", s.fsm.LogBytesSinceSnapshot())
+		}
+		return metas[0].Index >= submitted, fmt.Sprintf("latest snapshot at %d, submitted at %d", metas[0].Index, submitted)
+	})
+	if got := s.fsm.LogBytesSinceSnapshot(); got >= uint64(cfg.SnapshotLogBytes) {
+		t.Errorf("after the snapshot, %d log bytes since it; want fewer than %d", got, cfg.SnapshotLogBytes)
+	}
+}

@@ -64,8 +64,19 @@ type Config struct {
 	// Join lists gossip addresses of other members.
 	Join   []string
 	Timing Timing
-	Logger *slog.Logger
+	// SnapshotLogBytes is how much applied log makes the server take a
+	// snapshot, however few entries it holds; 0 means
+	// DefaultSnapshotLogBytes.
+	SnapshotLogBytes int
+	Logger           *slog.Logger
 }
+
+// DefaultSnapshotLogBytes bounds the log a restarted server replays.
+// Entries vary a lot in size (one can create 1,000 Jobs), and replaying
+// them costs far more per object than restoring a snapshot does, so the
+// log since the last snapshot is bounded by bytes as well as by Raft's
+// entry count.
+const DefaultSnapshotLogBytes = 16 << 20
 
 func (c *Config) logger() *slog.Logger {
 	if c.Logger == nil {

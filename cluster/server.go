@@ -122,6 +122,7 @@ func (s *Server) start() error {
 	}
 	s.goFunc(s.bootstrapLoop)
 	s.goFunc(s.monitorLeadership)
+	s.goFunc(s.snapshotBySize)
 	s.logger.Info("server started", "node", s.cfg.Name, "rpc", s.cfg.RPCAddr, "raft", s.cfg.RaftAddr, "gossip", s.cfg.GossipAddr)
 	return nil
 }
@@ -161,10 +162,9 @@ func (s *Server) startRaft(dir string) error {
 	conf.ElectionTimeout = s.timing.RaftHeartbeat
 	conf.LeaderLeaseTimeout = s.timing.RaftHeartbeat / 2
 	conf.CommitTimeout = 5 * time.Millisecond
-	// Frequent snapshots keep a restarted server's replay short: with
-	// 100,000 finished Jobs it catches up in about 7 s rather than 18 s.
-	// Taking one is cheap for the FSM (memdb snapshots are immutable views);
-	// writing it happens in the background.
+	// Frequent snapshots keep a restarted server's replay short (see also
+	// snapshotBySize). Taking one is cheap for the FSM (memdb snapshots are
+	// immutable views); writing it happens in the background.
 	conf.SnapshotThreshold = 4096
 	conf.SnapshotInterval = 10 * time.Second
 	conf.TrailingLogs = 10240
@@ -176,6 +176,33 @@ func (s *Server) startRaft(dir string) error {
 	}
 	s.raft = r
 	return nil
+}
+
+// snapshotBySize takes a snapshot once the log applied since the last one
+// reaches Config.SnapshotLogBytes.
+func (s *Server) snapshotBySize() {
+	limit := uint64(s.cfg.SnapshotLogBytes)
+	if limit == 0 {
+		limit = DefaultSnapshotLogBytes
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if s.fsm.LogBytesSinceSnapshot() < limit {
+			continue
+		}
+		start := time.Now()
+		if err := s.raft.Snapshot().Error(); err != nil {
+			s.logger.Debug("snapshot by log size", "err", err)
+			continue
+		}
+		s.logger.Debug("snapshot by log size", "index", s.fsm.AppliedIndex(), "took", time.Since(start))
+	}
 }
 
 func (s *Server) startHTTP() error {

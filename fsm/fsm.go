@@ -50,6 +50,11 @@ type FSM struct {
 	view    sync.RWMutex
 	applied atomic.Uint64
 
+	// logBytes counts the log entry bytes applied since the state was
+	// last captured by Snapshot or replaced by Restore: what a restart
+	// would replay.
+	logBytes atomic.Uint64
+
 	// events counts stored events; only the applying goroutine (and
 	// Restore, which Raft never runs beside Apply) touches it.
 	events int
@@ -70,6 +75,11 @@ func New(logger *slog.Logger) *FSM {
 // AppliedIndex is the index of the last log entry applied.
 func (f *FSM) AppliedIndex() uint64 { return f.applied.Load() }
 
+// LogBytesSinceSnapshot is how many bytes of log entries were applied
+// since the last Snapshot or Restore: about what a restart from the latest
+// snapshot would read and apply again.
+func (f *FSM) LogBytesSinceSnapshot() uint64 { return f.logBytes.Load() }
+
 // Encode serialises commands into one log entry.
 func Encode(cmds ...*api.Command) ([]byte, error) {
 	b, err := proto.Marshal(&api.CommandBatch{Commands: cmds})
@@ -86,6 +96,7 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
 	}
+	f.logBytes.Add(uint64(len(l.Data)))
 	var batch api.CommandBatch
 	if err := proto.Unmarshal(l.Data, &batch); err != nil {
 		panic(fmt.Sprintf("fsm: undecodable log entry at index %d: %v", l.Index, err))

@@ -56,6 +56,7 @@ type snapshot struct {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
+	f.logBytes.Store(0) // Raft never applies beside Snapshot
 	return &snapshot{txn: f.db.Txn(false), index: f.applied.Load()}, nil
 }
 
@@ -123,6 +124,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.db = db
 	f.applied.Store(index)
+	f.logBytes.Store(0)
 	f.events = events
 	close(f.restore)
 	f.restore = make(chan struct{})

@@ -492,3 +492,37 @@ func TestRestoreWithAnotherDictionary(t *testing.T) {
 		t.Errorf("finished Job is not stored encoded after the restore")
 	}
 }
+
+func TestLogBytesSinceSnapshot(t *testing.T) {
+	f := New(nil)
+	data, err := Encode(upsertNode(newNode("n1")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Apply(rawLog(1, data))
+	f.Apply(rawLog(2, data))
+	if got, want := f.LogBytesSinceSnapshot(), uint64(2*len(data)); got != want {
+		t.Fatalf("after two entries: %d log bytes, want %d", got, want)
+	}
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.LogBytesSinceSnapshot(); got != 0 {
+		t.Errorf("after Snapshot: %d log bytes, want 0", got)
+	}
+	sink := &bufferSink{}
+	if err := snap.Persist(sink); err != nil {
+		t.Fatal(err)
+	}
+	f.Apply(rawLog(3, data))
+	if got := f.LogBytesSinceSnapshot(); got != uint64(len(data)) {
+		t.Errorf("after one more entry: %d log bytes, want %d", got, len(data))
+	}
+	if err := f.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.LogBytesSinceSnapshot(); got != 0 {
+		t.Errorf("after Restore: %d log bytes, want 0", got)
+	}
+}
