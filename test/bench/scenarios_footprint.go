@@ -201,7 +201,7 @@ func finishedJobs(ctx context.Context, e *env) error {
 
 // getOneJob reads one Job among the many finished ones, as a user does:
 // `jobcluster get job NAME` as a process (start, dial, read, print), and
-// the Get call alone; then the Jobs of one batch by their label.
+// the Get call alone; then the Jobs of one batch by their label, and all.
 func getOneJob(ctx context.Context, e *env, leader *node, name string) error {
 	const runs = 20
 	for range runs {
@@ -232,6 +232,15 @@ func getOneJob(ctx context.Context, e *env, leader *node, name string) error {
 			return fmt.Errorf("list jobs %s: %w", selector, err)
 		}
 		e.add(fmt.Sprintf("List of %d Jobs by label (RPC), %d finished Jobs", len(resp.GetItems()), e.cfg.finishedJobs), "ms", millis(time.Since(start)))
+	}
+	// Every Job, as a plain `jobcluster get jobs` asks.
+	for range 3 {
+		start := time.Now()
+		resp, err := cl.List(ctx, &api.ListRequest{Kind: "job"})
+		if err != nil {
+			return fmt.Errorf("list jobs: %w", err)
+		}
+		e.add(fmt.Sprintf("List of all %d Jobs (RPC)", len(resp.GetItems())), "ms", millis(time.Since(start)))
 	}
 	return nil
 }
