@@ -152,7 +152,7 @@ func mapLookup(labels map[string]string) LabelLookup {
 var labelsField = (&api.ObjectMeta{}).ProtoReflect().Descriptor().Fields().ByName("labels").Number()
 
 // lookup looks a label of a frozen Job or pod up. A Job's labels are read
-// in place, without decoding or allocating; a pod's take decoding its
+// in place, without decoding the Job; a pod's take decoding its
 // metadata.
 func (f *frozen) lookup() LabelLookup {
 	if f.labels == nil {
