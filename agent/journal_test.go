@@ -27,6 +27,18 @@ func openTestJournal(t *testing.T, dir string) *journal {
 	return j
 }
 
+// reloadJournal loads the records a fresh agent would find in dir.
+func reloadJournal(t *testing.T, dir string) []*podRecord {
+	t.Helper()
+	again := &journal{dir: dir}
+	records, err := again.load()
+	again.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return records
+}
+
 // recordView is what a record holds, for diffs.
 type recordView struct {
 	UID, Name string
@@ -84,12 +96,7 @@ func TestJournalRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	again := &journal{dir: dir}
-	got, err := again.load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.close()
+	got := reloadJournal(t, dir)
 	if diff := cmp.Diff(viewRecords([]*podRecord{a, b}), viewRecords(got), protocmp.Transform()); diff != "" {
 		t.Errorf("records after load (-want +got):\n%s", diff)
 	}
@@ -247,12 +254,7 @@ func TestJournalCompaction(t *testing.T) {
 			if err := j.close(); err != nil {
 				t.Fatal(err)
 			}
-			again := &journal{dir: dir}
-			got, err := again.load()
-			again.close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := reloadJournal(t, dir)
 			var uids []string
 			for _, r := range got {
 				uids = append(uids, r.uid)
@@ -375,12 +377,7 @@ func TestJournalConcurrentSaves(t *testing.T) {
 	if err := j.close(); err != nil {
 		t.Fatal(err)
 	}
-	again := &journal{dir: dir}
-	records, err := again.load()
-	again.close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	records := reloadJournal(t, dir)
 	got := map[string]string{}
 	for _, r := range records {
 		got[r.uid] = r.processes["c0"]
@@ -444,12 +441,7 @@ func TestJournalForgetAndSweep(t *testing.T) {
 	if err := j.close(); err != nil {
 		t.Fatal(err)
 	}
-	again := &journal{dir: dir}
-	records, err := again.load()
-	again.close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	records := reloadJournal(t, dir)
 	var names []string
 	for _, r := range records {
 		names = append(names, r.name)

@@ -46,10 +46,7 @@ func parseSelector(s string) (selector, error) {
 }
 
 func (sel selector) matches(labels map[string]string) bool {
-	return sel.matchesLookup(func(key string) (string, bool) {
-		v, ok := labels[key]
-		return v, ok
-	})
+	return sel.matchesLookup(fsm.MapLookup(labels))
 }
 
 // matchesLookup matches labels read through a lookup, which a store of

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -131,23 +130,25 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 			resp.Items = append(resp.Items, o)
 		}
 	}
-	keep := sel.matchesLookup
 	switch normalizeKind(req.GetKind()) {
 	case "job":
-		for j := range st.EachJob(keep) {
-			add(j.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Job{Job: j}})
+		// The store reads a finished Job's labels without decoding it.
+		for j := range st.EachJob(sel.matchesLookup) {
+			resp.Items = append(resp.Items, &api.Object{Kind: &api.Object_Job{Job: j}})
 		}
 	case "cronjob":
 		for _, cj := range st.CronJobs() {
 			add(cj.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_CronJob{CronJob: cj}})
 		}
 	case "pod":
-		pods := st.EachPod(keep)
 		if job := jobFromSelector(sel); job != "" {
-			pods = slices.Values(st.PodsOfJob(job))
+			for _, p := range st.PodsOfJob(job) {
+				add(p.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
+			}
+			break
 		}
-		for p := range pods {
-			add(p.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
+		for p := range st.EachPod(sel.matchesLookup) {
+			resp.Items = append(resp.Items, &api.Object{Kind: &api.Object_Pod{Pod: p}})
 		}
 	case "node":
 		for _, n := range st.Nodes() {

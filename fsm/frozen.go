@@ -139,8 +139,8 @@ var metadataField = func() protowire.Number {
 // is set.
 type LabelLookup func(key string) (value string, ok bool)
 
-// mapLookup looks labels up in a map.
-func mapLookup(labels map[string]string) LabelLookup {
+// MapLookup looks labels up in a map.
+func MapLookup(labels map[string]string) LabelLookup {
 	return func(key string) (string, bool) {
 		v, ok := labels[key]
 		return v, ok
@@ -156,7 +156,7 @@ var labelsField = (&api.ObjectMeta{}).ProtoReflect().Descriptor().Fields().ByNam
 // metadata.
 func (f *frozen) lookup() LabelLookup {
 	if f.labels == nil {
-		return mapLookup(frozenMeta(f, &api.ObjectMeta{}).GetLabels())
+		return MapLookup(frozenMeta(f).GetLabels())
 	}
 	return func(key string) (string, bool) {
 		for b := f.labels; len(b) > 0; {
@@ -204,8 +204,9 @@ func (f *frozen) lookup() LabelLookup {
 	}
 }
 
-// frozenMeta decodes only the metadata of a frozen Job or pod into meta.
-func frozenMeta(f *frozen, meta *api.ObjectMeta) *api.ObjectMeta {
+// frozenMeta decodes only the metadata of a frozen Job or pod.
+func frozenMeta(f *frozen) *api.ObjectMeta {
+	meta := &api.ObjectMeta{}
 	buf := inflate(f)
 	defer buffers.Put(buf)
 	for b := buf.Bytes(); len(b) > 0; {

@@ -34,11 +34,14 @@ const (
 	recordFrozenPod
 )
 
-var recordTables = []struct {
+// recordTable is the kind of plain records a table's objects make.
+type recordTable struct {
 	kind  byte
 	table string
 	new   func() proto.Message
-}{
+}
+
+var recordTables = []recordTable{
 	{recordJob, tableJobs, func() proto.Message { return &api.Job{} }},
 	{recordCronJob, tableCronJobs, func() proto.Message { return &api.CronJob{} }},
 	{recordPod, tablePods, func() proto.Message { return &api.Pod{} }},
@@ -178,11 +181,12 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, e
 		var table string
 		switch {
 		case frozenKind:
-			table = tableJobs
+			rt := recordTables[recordJob-1]
 			if kind == recordFrozenPod {
-				table = tablePods
+				rt = recordTables[recordPod-1]
 			}
-			if obj, err = readFrozen(txn, table, buf, dict, sameDict); err != nil {
+			table = rt.table
+			if obj, err = readFrozen(txn, rt, buf, dict, sameDict); err != nil {
 				return 0, 0, err
 			}
 		default:
@@ -222,7 +226,8 @@ func readBytes(r *bufio.Reader) ([]byte, error) {
 // readFrozen takes a frozen record. Deflated against the dictionary this
 // binary has, it is stored as it is, once it is known to inflate to a
 // well-formed message; against another, it is decoded and frozen anew.
-func readFrozen(txn *memdb.Txn, table string, rec, dict []byte, sameDict bool) (any, error) {
+func readFrozen(txn *memdb.Txn, rt recordTable, rec, dict []byte, sameDict bool) (any, error) {
+	table := rt.table
 	f, err := parseFrozenRecord(rec, table == tableJobs)
 	if err != nil {
 		return nil, err
@@ -238,7 +243,7 @@ func readFrozen(txn *memdb.Txn, table string, rec, dict []byte, sameDict bool) (
 		}
 		return f, nil
 	}
-	m := recordTables[map[string]byte{tableJobs: recordJob, tablePods: recordPod}[table]-1].new()
+	m := rt.new()
 	if err := proto.Unmarshal(raw.Bytes(), m); err != nil {
 		return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
 	}

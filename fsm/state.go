@@ -155,7 +155,7 @@ func eachKept[T named](txn *memdb.Txn, table string, keep func(LabelLookup) bool
 				if f, ok := o.(*frozen); ok {
 					labels = f.lookup()
 				} else {
-					labels = mapLookup(o.(T).GetMetadata().GetLabels())
+					labels = MapLookup(o.(T).GetMetadata().GetLabels())
 				}
 				if !keep(labels) {
 					continue

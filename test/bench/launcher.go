@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
 // node is one server or agent process of the benchmark cluster.
@@ -63,38 +64,6 @@ var nextHost atomic.Uint32
 func allocIP() string {
 	n := int(nextHost.Add(1))
 	return fmt.Sprintf("127.88.%d.%d", (os.Getpid()+n/250)%250+1, n%250+1)
-}
-
-var (
-	handedMu sync.Mutex
-	handed   = map[string]bool{}
-)
-
-// freePort finds a port free for TCP and UDP on ip (gossip uses both).
-func freePort(ip string) (string, error) {
-	handedMu.Lock()
-	defer handedMu.Unlock()
-	for range 50 {
-		l, err := net.Listen("tcp", ip+":0")
-		if err != nil {
-			return "", fmt.Errorf("find free port on %s: %w", ip, err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		// The kernel may offer a just-closed port again: never hand out
-		// one address twice.
-		if handed[addr] {
-			continue
-		}
-		handed[addr] = true
-		u, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			continue
-		}
-		u.Close()
-		return addr, nil
-	}
-	return "", fmt.Errorf("no free port on %s", ip)
 }
 
 // buildBinary builds bin/jobcluster in the module root and returns its path.
@@ -200,7 +169,7 @@ func (c *cluster) newNode(name, role string) (*node, error) {
 		addrs = append(addrs, &n.raftAddr, &n.httpAddr)
 	}
 	for _, a := range addrs {
-		if *a, err = freePort(ip); err != nil {
+		if *a, err = testcluster.FreePort(ip); err != nil {
 			return nil, err
 		}
 	}

@@ -124,12 +124,7 @@ func finishedJobs(ctx context.Context, e *env) error {
 	for done := 0; done < e.cfg.finishedJobs; done += perCall {
 		n := min(perCall, e.cfg.finishedJobs-done)
 		label := fmt.Sprintf("finished-%d", done/perCall+1)
-		var manifests []map[string]any
-		for i := range n {
-			manifests = append(manifests, jobParams{name: fmt.Sprintf("%s-%d", label, i+1), labels: map[string]string{"bench": label},
-				parallelism: 1, completions: 1, command: []string{"true"}}.manifest())
-		}
-		objs, err := decode(manifests...)
+		objs, _, err := oneLabelJobs(label, n)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/jobcluster/jobcluster/api"
 )
 
 // runThroughput runs one Job of many `true` pods to completion, then many
@@ -83,15 +85,7 @@ func bigJob(ctx context.Context, e *env) error {
 // time until every one of them is Complete.
 func manyJobs(ctx context.Context, e *env) error {
 	label := e.name("many")
-	var manifests []map[string]any
-	var names []string
-	for i := range e.cfg.jobs {
-		name := fmt.Sprintf("%s-%d", label, i+1)
-		names = append(names, name)
-		manifests = append(manifests, jobParams{name: name, labels: map[string]string{"bench": label},
-			parallelism: 1, completions: 1, command: []string{"true"}}.manifest())
-	}
-	objs, err := decode(manifests...)
+	objs, names, err := oneLabelJobs(label, e.cfg.jobs)
 	if err != nil {
 		return err
 	}
@@ -111,4 +105,19 @@ func manyJobs(ctx context.Context, e *env) error {
 	e.add(fmt.Sprintf("%d one-pod Jobs in one call", e.cfg.jobs), "jobs/s", float64(e.cfg.jobs)/took.Seconds())
 	e.add(fmt.Sprintf("Submit call of %d Jobs returned", e.cfg.jobs), "ms", millis(accepted))
 	return e.c.client.deleteAll(ctx, "job", names)
+}
+
+// oneLabelJobs makes n one-pod Jobs of `true`, named <label>-1 ... <label>-n
+// and labelled bench=<label>.
+func oneLabelJobs(label string, n int) ([]*api.Object, []string, error) {
+	var manifests []map[string]any
+	var names []string
+	for i := range n {
+		name := fmt.Sprintf("%s-%d", label, i+1)
+		names = append(names, name)
+		manifests = append(manifests, jobParams{name: name, labels: map[string]string{"bench": label},
+			parallelism: 1, completions: 1, command: []string{"true"}}.manifest())
+	}
+	objs, err := decode(manifests...)
+	return objs, names, err
 }

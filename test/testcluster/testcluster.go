@@ -122,20 +122,19 @@ var (
 	handed   = map[string]bool{}
 )
 
-// freePort finds a free TCP (and, for gossip, UDP) port on ip.
-func freePort(t testing.TB, ip string) string {
-	t.Helper()
+// FreePort finds a port on ip free for TCP and UDP (gossip uses both),
+// and never hands out one address twice in this process.
+func FreePort(ip string) (string, error) {
 	handedMu.Lock()
 	defer handedMu.Unlock()
 	for range 50 {
 		l, err := net.Listen("tcp", ip+":0")
 		if err != nil {
-			t.Fatal(err)
+			return "", fmt.Errorf("find free port on %s: %w", ip, err)
 		}
 		addr := l.Addr().String()
 		l.Close()
-		// The kernel may offer a just-closed port again: never hand out
-		// one address twice in this process.
+		// The kernel may offer a just-closed port again.
 		if handed[addr] {
 			continue
 		}
@@ -145,10 +144,18 @@ func freePort(t testing.TB, ip string) string {
 			continue
 		}
 		u.Close()
-		return addr
+		return addr, nil
 	}
-	t.Fatalf("no free port on %s", ip)
-	return ""
+	return "", fmt.Errorf("no free port on %s", ip)
+}
+
+func freePort(t testing.TB, ip string) string {
+	t.Helper()
+	addr, err := FreePort(ip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
 
 // New starts a cluster and waits until it has a leader and every agent is
