@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/gossip"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 // startAgent runs an agent against the given servers; the returned stop
@@ -97,7 +98,7 @@ func TestWatchIgnoresStaleSets(t *testing.T) {
 	ctl.setPodsAt(3)
 	ctl.waitSent(t, 3)
 	ctl.setPodsAt(6, podA, podB)
-	waitFor(t, "two sets synced", func() (bool, string) {
+	wait.For(t, "two sets synced", func() (bool, string) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(synced) >= 2, fmt.Sprintf("synced %v", synced)
@@ -200,7 +201,7 @@ func TestAgentRunJoinsByGossip(t *testing.T) {
 	t.Cleanup(func() { _ = stop() })
 
 	var meta *api.MemberMeta
-	waitFor(t, "agent seen by the server", func() (bool, string) {
+	wait.For(t, "agent seen by the server", func() (bool, string) {
 		for _, m := range server.Members() {
 			if m.Name == "node-a" && m.Status == gossip.StatusAlive {
 				meta = m.Meta

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 // fakeControl is a server as the agent sees it: it streams the pod set
@@ -72,7 +73,7 @@ func (f *fakeControl) setPodsAt(index uint64, pods ...*api.Pod) {
 
 func (f *fakeControl) waitSent(t *testing.T, index uint64) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("set %d sent", index), func() (bool, string) {
+	wait.For(t, fmt.Sprintf("set %d sent", index), func() (bool, string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return slices.Contains(f.sent, index), fmt.Sprintf("sent %v", f.sent)
@@ -135,7 +136,7 @@ func (f *fakeControl) Heartbeat(context.Context, *api.HeartbeatRequest) (*api.He
 func (f *fakeControl) waitReport(t *testing.T, uid string, ok func(*api.PodStatus) bool) *api.PodStatus {
 	t.Helper()
 	var found *api.PodStatus
-	waitFor(t, "report for "+uid, func() (bool, string) {
+	wait.For(t, "report for "+uid, func() (bool, string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		var seen []string

@@ -17,24 +17,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
-
-// waitFor polls cond until it holds, failing with its last reason after a
-// deadline.
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		last = why
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s: %s", what, last)
-}
 
 // testLogger routes logs to t.Log.
 func testLogger(t *testing.T) *slog.Logger {
@@ -85,7 +69,7 @@ func (f *fakeSink) last(uid string) *api.PodStatus {
 func (f *fakeSink) waitFinal(t *testing.T, uid string) *api.PodStatus {
 	t.Helper()
 	var final *api.PodStatus
-	waitFor(t, "final status of "+uid, func() (bool, string) {
+	wait.For(t, "final status of "+uid, func() (bool, string) {
 		final = f.last(uid)
 		return isFinal(final), fmt.Sprintf("last status %v", final)
 	})
@@ -97,7 +81,7 @@ func (f *fakeSink) waitFinal(t *testing.T, uid string) *api.PodStatus {
 func (f *fakeSink) waitRunning(t *testing.T, uid string) *api.PodStatus {
 	t.Helper()
 	var st *api.PodStatus
-	waitFor(t, "pod "+uid+" running", func() (bool, string) {
+	wait.For(t, "pod "+uid+" running", func() (bool, string) {
 		st = f.last(uid)
 		if st.GetPhase() != api.PodRunning {
 			return false, fmt.Sprintf("last status %v", st)
@@ -255,7 +239,7 @@ func groupAlive(pgid int) bool {
 
 func waitGroupGone(t *testing.T, pgid int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("process group %d gone", pgid), func() (bool, string) {
+	wait.For(t, fmt.Sprintf("process group %d gone", pgid), func() (bool, string) {
 		return !groupAlive(pgid), "still has live members"
 	})
 }

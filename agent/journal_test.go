@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 // openTestJournal loads the journal in dir, failing the test on any error.
@@ -306,7 +307,7 @@ func TestJournalGroupCommit(t *testing.T) {
 	for i := range waiting {
 		others = append(others, save(fmt.Sprint(i)))
 	}
-	waitFor(t, "every save appended", func() (bool, string) {
+	wait.For(t, "every save appended", func() (bool, string) {
 		n := len(j.log.lines())
 		return n == waiting+1, fmt.Sprintf("%d records appended", n)
 	})

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 // serveLogs serves the supervisor's logs on 127.0.0.1 and returns a client.
@@ -157,7 +158,7 @@ func TestLogsOfForgottenPod(t *testing.T) {
 	s.Sync([]*api.Pod{testPod{name: "pod-a", uid: "uid-a", scripts: []string{"echo kept"}}.build()})
 	sink.waitFinal(t, "uid-a")
 	s.markReported("uid-a")
-	waitFor(t, "pod forgotten", func() (bool, string) {
+	wait.For(t, "pod forgotten", func() (bool, string) {
 		s.Sync(nil)
 		rec, _ := s.lookup("pod-a")
 		return rec == nil, "record still there"

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 func TestSupervisorStartsAPodOnce(t *testing.T) {
@@ -223,7 +224,7 @@ func TestSupervisorForgetsReportedPods(t *testing.T) {
 	}
 	s.markReported("uid-a")
 	s.Sync(nil)
-	waitFor(t, "record forgotten", func() (bool, string) {
+	wait.For(t, "record forgotten", func() (bool, string) {
 		s.Sync(nil)
 		return !journaled(t, dir, "uid-a"), "record still in the journal"
 	})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,7 +70,7 @@ func TestProcessRuntimeProcessGroup(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := startProcess(t, "sh", "-c", tt.script)
 			if tt.signal != 0 {
-				waitFor(t, "children started", func() (bool, string) {
+				wait.For(t, "children started", func() (bool, string) {
 					return countGroup(p.PID()) >= 3, fmt.Sprintf("%d processes in the group", countGroup(p.PID()))
 				})
 				if err := p.Signal(tt.signal); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 // fakeServer is the send function of a reporter: it records each call as
@@ -122,7 +123,7 @@ func TestReporter(t *testing.T) {
 				r.Report(u)
 			}
 			runReporter(t, r)
-			waitFor(t, "first call in flight", func() (bool, string) {
+			wait.For(t, "first call in flight", func() (bool, string) {
 				return r.queued() == 0, fmt.Sprintf("%d queued", r.queued())
 			})
 			for _, u := range tt.during {
@@ -137,7 +138,7 @@ func TestReporter(t *testing.T) {
 					}
 				}
 			}()
-			waitFor(t, "all calls", func() (bool, string) {
+			wait.For(t, "all calls", func() (bool, string) {
 				calls, _ := srv.snapshot()
 				return len(calls) >= len(tt.wantCalls) && r.queued() == 0, fmt.Sprintf("calls so far %v", calls)
 			})
@@ -159,7 +160,7 @@ func TestReporterBatchSize(t *testing.T) {
 		r.Report(update(strconv.Itoa(i), "Running"))
 	}
 	runReporter(t, r)
-	waitFor(t, "two calls", func() (bool, string) {
+	wait.For(t, "two calls", func() (bool, string) {
 		calls, _ := srv.snapshot()
 		return len(calls) == 2, fmt.Sprintf("%d calls", len(calls))
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 func TestSupervisorRunsPodToTheEnd(t *testing.T) {
@@ -147,7 +148,7 @@ func TestSupervisorStopsPods(t *testing.T) {
 			tt.pod.name, tt.pod.uid = "pod-a", "uid-a"
 			pod := tt.pod.build()
 			s.Sync([]*api.Pod{pod})
-			waitFor(t, "a status", func() (bool, string) {
+			wait.For(t, "a status", func() (bool, string) {
 				st := sink.last("uid-a")
 				return st != nil && (st.GetContainerStatuses()[0].GetState().GetRunning() != nil ||
 					st.GetContainerStatuses()[0].GetState().GetWaiting() != nil), "not running nor waiting"
@@ -241,7 +242,7 @@ func TestSupervisorCrashLoopBackOff(t *testing.T) {
 		{Restarts: 2, Waiting: "CrashLoopBackOff", Message: "back-off 400ms restarting failed container=c0 pod=pod-a", LastExit: 5, Phase: "Running"},
 	}
 	var got []observed
-	waitFor(t, "three back-offs", func() (bool, string) {
+	wait.For(t, "three back-offs", func() (bool, string) {
 		got = nil
 		for _, st := range sink.statuses("uid-a") {
 			c := st.GetContainerStatuses()[0]

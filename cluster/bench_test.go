@@ -42,8 +42,7 @@ func BenchmarkPropose(b *testing.B) {
 							Reason:         "Bench", Message: "proposed", Type: "Normal", Count: 1,
 							FirstTimestamp: timestamppb.Now(), LastTimestamp: timestamppb.Now(),
 						}
-						cmd := &api.Command{Type: api.CommandType_COMMAND_TYPE_RECORD_EVENTS,
-							Payload: &api.Command_RecordEvents{RecordEvents: &api.RecordEvents{Events: []*api.Event{ev}}}}
+						cmd := (&api.RecordEvents{Events: []*api.Event{ev}}).Command()
 						refused, err := leader.proposer.Propose(ctx, cmd)
 						if err == nil && len(refused) == 1 && refused[0] != nil {
 							err = refused[0]

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 var ipSeq atomic.Uint32
@@ -78,25 +79,10 @@ func startServers(t testing.TB, n int) ([]*Server, []Config) {
 	return servers, cfgs
 }
 
-func waitFor(t testing.TB, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		last = why
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last: %s", what, last)
-}
-
 func leaderOf(t testing.TB, servers []*Server) *Server {
 	t.Helper()
 	var leader *Server
-	waitFor(t, "one leader", func() (bool, string) {
+	wait.For(t, "one leader", func() (bool, string) {
 		leader = nil
 		count := 0
 		for _, s := range servers {
@@ -174,7 +160,7 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 		}
 	}
 	// A follower forwards once it has heard from the leader.
-	waitFor(t, "the follower to know the leader", func() (bool, string) {
+	wait.For(t, "the follower to know the leader", func() (bool, string) {
 		addr, _ := follower.raft.LeaderWithID()
 		return addr != "", "no leader known"
 	})
@@ -208,13 +194,12 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 	failed := &api.JobStatus{StartTime: a.GetMetadata().GetCreationTimestamp(), Conditions: []*api.JobCondition{{
 		Type: api.JobFailed, Status: "True", Reason: "DeadlineExceeded",
 		Message: "Job was active longer than specified deadline", LastTransitionTime: timestamppb.Now()}}}
-	refused, err := leader.proposer.Propose(ctx, &api.Command{Type: api.CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS,
-		Payload: &api.Command_UpdateJobStatus{UpdateJobStatus: &api.UpdateJobStatus{Name: "a", Uid: a.GetMetadata().GetUid(), Status: failed}}})
+	refused, err := leader.proposer.Propose(ctx, (&api.UpdateJobStatus{Name: "a", Uid: a.GetMetadata().GetUid(), Status: failed}).Command())
 	if err != nil || refused[0] != nil {
 		t.Fatalf("end job a: %v %v", err, refused)
 	}
 
-	waitFor(t, "replicas agree", func() (bool, string) {
+	wait.For(t, "replicas agree", func() (bool, string) {
 		d := stateDigest(servers[0])
 		for _, s := range servers[1:] {
 			if stateDigest(s) != d {
@@ -249,7 +234,7 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 		restarted = append(restarted, s)
 	}
 	leaderOf(t, restarted)
-	waitFor(t, "state restored on every server", func() (bool, string) {
+	wait.For(t, "state restored on every server", func() (bool, string) {
 		for _, s := range restarted {
 			if d := stateDigest(s); !strings.HasPrefix(d, strings.SplitN(before, " ", 2)[0]) || s.fsm.State().Job("c") == nil {
 				return false, s.Name() + " has " + strings.SplitN(d, " ", 2)[0]
@@ -296,19 +281,19 @@ func TestLateServerIsAddedAndGracefulLeaveRemovesIt(t *testing.T) {
 		}
 		return out, nil
 	}
-	waitFor(t, "s4 added as a voter", func() (bool, string) {
+	wait.For(t, "s4 added as a voter", func() (bool, string) {
 		v, err := voters()
 		if err != nil {
 			return false, err.Error()
 		}
 		return v["s4"] && len(v) == 4, fmt.Sprint(v)
 	})
-	waitFor(t, "s4 catches up", func() (bool, string) {
+	wait.For(t, "s4 catches up", func() (bool, string) {
 		return s4.fsm.AppliedIndex() >= leader.fsm.AppliedIndex(), fmt.Sprint(s4.fsm.AppliedIndex())
 	})
 	s4.Leave()
 	s4.Shutdown()
-	waitFor(t, "s4 removed after leaving", func() (bool, string) {
+	wait.For(t, "s4 removed after leaving", func() (bool, string) {
 		v, err := voters()
 		if err != nil {
 			return false, err.Error()
@@ -338,7 +323,7 @@ func TestServerSnapshotsByLogSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	submitted := s.fsm.AppliedIndex()
-	waitFor(t, "a snapshot taken for log size", func() (bool, string) {
+	wait.For(t, "a snapshot taken for log size", func() (bool, string) {
 		metas, err := s.snaps.List()
 		if err != nil {
 			return false, err.Error()

@@ -57,10 +57,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 				s.logger.Debug("cronjob fired", "cronjob", name, "job", job.GetMetadata().GetName(),
 					"scheduled", plan.Scheduled, "late", now.Sub(plan.Scheduled))
 			}
-			cmds = append(cmds, &api.Command{
-				Type:    api.CommandType_COMMAND_TYPE_CRON_DECISION,
-				Payload: &api.Command_CronDecision{CronDecision: d},
-			})
+			cmds = append(cmds, d.Command())
 		}
 		for _, j := range plan.SuspendJobs {
 			if cmd := suspendJob(st.Job(j)); cmd != nil {
@@ -70,20 +67,14 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 		for _, j := range plan.DeleteJobs {
 			// The uid makes a retried delete harmless to a newer Job of
 			// the same name.
-			cmds = append(cmds, &api.Command{
-				Type: api.CommandType_COMMAND_TYPE_DELETE_JOB,
-				Payload: &api.Command_DeleteJob{DeleteJob: &api.DeleteJob{
-					Name: j, Uid: st.Job(j).GetMetadata().GetUid(),
-				}},
-			})
+			cmds = append(cmds, (&api.DeleteJob{
+				Name: j, Uid: st.Job(j).GetMetadata().GetUid(),
+			}).Command())
 		}
 		if plan.Status != nil {
-			cmds = append(cmds, &api.Command{
-				Type: api.CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS,
-				Payload: &api.Command_UpdateCronJobStatus{UpdateCronJobStatus: &api.UpdateCronJobStatus{
-					Name: name, Uid: cj.GetMetadata().GetUid(), Status: plan.Status,
-				}},
-			})
+			cmds = append(cmds, (&api.UpdateCronJobStatus{
+				Name: name, Uid: cj.GetMetadata().GetUid(), Status: plan.Status,
+			}).Command())
 		}
 		for _, e := range plan.Events {
 			events = append(events, event(now, "CronJob", name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
@@ -130,8 +121,5 @@ func suspendJob(job *api.Job) *api.Command {
 		job.Spec = &api.JobSpec{}
 	}
 	job.Spec.Suspend = proto.Bool(true)
-	return &api.Command{
-		Type:    api.CommandType_COMMAND_TYPE_UPSERT_JOB,
-		Payload: &api.Command_UpsertJob{UpsertJob: &api.UpsertJob{Job: job}},
-	}
+	return (&api.UpsertJob{Job: job}).Command()
 }

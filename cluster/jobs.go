@@ -97,12 +97,9 @@ func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
 		sp.Names = append(sp.Names, stop.Name)
 	}
 	if plan.Status != nil {
-		p.cmds = append(p.cmds, &api.Command{
-			Type: api.CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS,
-			Payload: &api.Command_UpdateJobStatus{UpdateJobStatus: &api.UpdateJobStatus{
-				Name: name, Uid: uid, Status: plan.Status,
-			}},
-		})
+		p.cmds = append(p.cmds, (&api.UpdateJobStatus{
+			Name: name, Uid: uid, Status: plan.Status,
+		}).Command())
 		if c, done := api.JobFinished(&api.Job{Status: plan.Status}); done {
 			if _, wasDone := api.JobFinished(job); !wasDone {
 				s.logger.Info("job finished", "job", name, "condition", c,
@@ -114,10 +111,7 @@ func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
 		p.events = append(p.events, event(p.now, "Job", name, uid, e.Type, e.Reason, e.Message))
 	}
 	if plan.DeleteJob {
-		p.cmds = append(p.cmds, &api.Command{
-			Type:    api.CommandType_COMMAND_TYPE_DELETE_JOB,
-			Payload: &api.Command_DeleteJob{DeleteJob: &api.DeleteJob{Name: name, Uid: uid}},
-		})
+		p.cmds = append(p.cmds, (&api.DeleteJob{Name: name, Uid: uid}).Command())
 	}
 }
 
@@ -175,10 +169,7 @@ func (s *Server) placeUnbound(st *fsm.State, p *jobPass) {
 		p.events = append(p.events, event(p.now, "Pod", name, pod.GetMetadata().GetUid(), "Warning", "FailedScheduling", reason))
 	}
 	if len(updates) > 0 {
-		p.cmds = append(p.cmds, &api.Command{
-			Type:    api.CommandType_COMMAND_TYPE_UPDATE_POD_STATUS,
-			Payload: &api.Command_UpdatePodStatus{UpdatePodStatus: &api.UpdatePodStatus{Updates: updates}},
-		})
+		p.cmds = append(p.cmds, (&api.UpdatePodStatus{Updates: updates}).Command())
 	}
 }
 
@@ -187,16 +178,10 @@ func (s *Server) placeUnbound(st *fsm.State, p *jobPass) {
 func (p *jobPass) commands() []*api.Command {
 	var out []*api.Command
 	if len(p.create) > 0 {
-		out = append(out, &api.Command{
-			Type:    api.CommandType_COMMAND_TYPE_CREATE_PODS,
-			Payload: &api.Command_CreatePods{CreatePods: &api.CreatePods{Pods: p.create}},
-		})
+		out = append(out, (&api.CreatePods{Pods: p.create}).Command())
 	}
 	if len(p.binds) > 0 {
-		out = append(out, &api.Command{
-			Type:    api.CommandType_COMMAND_TYPE_BIND_PODS,
-			Payload: &api.Command_BindPods{BindPods: &api.BindPods{Bindings: p.binds, Time: timestamppb.New(p.now)}},
-		})
+		out = append(out, (&api.BindPods{Bindings: p.binds, Time: timestamppb.New(p.now)}).Command())
 	}
 	keys := make([]string, 0, len(p.stops))
 	for k := range p.stops {
@@ -204,10 +189,7 @@ func (p *jobPass) commands() []*api.Command {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		out = append(out, &api.Command{
-			Type:    api.CommandType_COMMAND_TYPE_STOP_PODS,
-			Payload: &api.Command_StopPods{StopPods: p.stops[k]},
-		})
+		out = append(out, p.stops[k].Command())
 	}
 	out = append(out, p.cmds...)
 	if len(p.events) > 0 {

@@ -116,10 +116,7 @@ func (s *Server) nodeCommands(st *fsm.State, name string, m *gossip.Member, aliv
 	}
 	node.Status.Conditions = []*api.NodeCondition{cond}
 	if old == nil || !proto.Equal(old, node) {
-		cmds = append(cmds, &api.Command{
-			Type:    api.CommandType_COMMAND_TYPE_UPSERT_NODE,
-			Payload: &api.Command_UpsertNode{UpsertNode: &api.UpsertNode{Node: node}},
-		})
+		cmds = append(cmds, (&api.UpsertNode{Node: node}).Command())
 		if oldCond != nil && oldCond.GetStatus() != cond.GetStatus() {
 			reason := "NodeReady"
 			typ := "Normal"
@@ -201,8 +198,5 @@ func event(now time.Time, kind, name, uid, typ, reason, msg string) *api.Event {
 }
 
 func eventCommand(events ...*api.Event) *api.Command {
-	return &api.Command{
-		Type:    api.CommandType_COMMAND_TYPE_RECORD_EVENTS,
-		Payload: &api.Command_RecordEvents{RecordEvents: &api.RecordEvents{Events: events}},
-	}
+	return (&api.RecordEvents{Events: events}).Command()
 }

@@ -50,10 +50,7 @@ func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPod
 			for _, u := range updates {
 				u.Node = req.GetNode()
 			}
-			_, err := c.s.proposer.Propose(ctx, &api.Command{
-				Type:    api.CommandType_COMMAND_TYPE_UPDATE_POD_STATUS,
-				Payload: &api.Command_UpdatePodStatus{UpdatePodStatus: &api.UpdatePodStatus{Updates: updates}},
-			})
+			_, err := c.s.proposer.Propose(ctx, (&api.UpdatePodStatus{Updates: updates}).Command())
 			if err != nil {
 				return nil, err
 			}

@@ -64,8 +64,7 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 				api.SetDefaults(&api.Object{Kind: &api.Object_Job{Job: job}})
 			}
 			job.ApiVersion, job.Kind = "batch/v1", "Job"
-			cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_UPSERT_JOB,
-				Payload: &api.Command_UpsertJob{UpsertJob: &api.UpsertJob{Job: job, CreateOnly: res.Action == "created"}}}
+			cmd = (&api.UpsertJob{Job: job, CreateOnly: res.Action == "created"}).Command()
 		case "CronJob":
 			cj := o.GetCronJob()
 			cj.Status = nil
@@ -80,8 +79,7 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 				stampNew(cj.Metadata, now)
 			}
 			cj.ApiVersion, cj.Kind = "batch/v1", "CronJob"
-			cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_UPSERT_CRON_JOB,
-				Payload: &api.Command_UpsertCronJob{UpsertCronJob: &api.UpsertCronJob{CronJob: cj, CreateOnly: res.Action == "created"}}}
+			cmd = (&api.UpsertCronJob{CronJob: cj, CreateOnly: res.Action == "created"}).Command()
 		}
 		cmds = append(cmds, cmd)
 		cmdResult = append(cmdResult, len(resp.Results)-1)
@@ -146,17 +144,13 @@ func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*a
 	var cmd *api.Command
 	switch kind {
 	case "job":
-		cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_JOB,
-			Payload: &api.Command_DeleteJob{DeleteJob: &api.DeleteJob{Name: req.GetName()}}}
+		cmd = (&api.DeleteJob{Name: req.GetName()}).Command()
 	case "cronjob":
-		cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_CRON_JOB,
-			Payload: &api.Command_DeleteCronJob{DeleteCronJob: &api.DeleteCronJob{Name: req.GetName()}}}
+		cmd = (&api.DeleteCronJob{Name: req.GetName()}).Command()
 	case "pod":
-		cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_PODS,
-			Payload: &api.Command_DeletePods{DeletePods: &api.DeletePods{Names: []string{req.GetName()}}}}
+		cmd = (&api.DeletePods{Names: []string{req.GetName()}}).Command()
 	case "node":
-		cmd = &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_NODE,
-			Payload: &api.Command_DeleteNode{DeleteNode: &api.DeleteNode{Name: req.GetName()}}}
+		cmd = (&api.DeleteNode{Name: req.GetName()}).Command()
 	default:
 		return nil, badKind(req.GetKind())
 	}

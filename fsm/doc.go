@@ -15,7 +15,9 @@
 //
 // Adding a command brings, in this order:
 //  1. an enum value appended to CommandType in api/jobcluster.proto, and its
-//     payload message in the Command oneof (then `make generate`);
+//     payload message in the Command oneof (then `make generate`), and the
+//     payload's Command method in api/commands.go, the only way a command
+//     is built, so its type and payload never disagree;
 //  2. an applyXxx method in apply_*.go and its case in FSM.applyCommand;
 //  3. an encode/decode round trip and an FSM test of its effects and of
 //     applying it twice;

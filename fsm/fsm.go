@@ -145,6 +145,9 @@ func (f *FSM) notify() {
 func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
 	w := &writer{txn: txn, index: index, events: f.events}
 	defer func() { f.events = w.events }()
+	if c.GetPayload() != nil && !c.PayloadMatchesType() {
+		panic(fmt.Sprintf("fsm: command type %v carries a %T payload at index %d", c.GetType(), c.GetPayload(), index))
+	}
 	switch c.GetType() {
 	case api.CommandType_COMMAND_TYPE_UPSERT_JOB:
 		return w.applyUpsertJob(c.GetUpsertJob())

@@ -66,12 +66,19 @@ func TestApplyPanicsOnWhatItCannotApply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mismatched, err := proto.Marshal(&api.CommandBatch{Commands: []*api.Command{{
+		Type: api.CommandType_COMMAND_TYPE_DELETE_JOB, Payload: &api.Command_UpsertJob{UpsertJob: &api.UpsertJob{}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name      string
 		data      []byte
 		wantPanic string
 	}{
 		{name: "undecodable data", data: []byte{0xff, 0xff, 0xff}, wantPanic: "undecodable"},
+		{name: "type and payload disagree", data: mismatched, wantPanic: "carries a *api.Command_UpsertJob payload"},
 		{name: "unknown command type", data: unknown, wantPanic: "unknown command type 999"},
 		{name: "zero command type", data: invalid, wantPanic: "unknown command type 0"},
 	}

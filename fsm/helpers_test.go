@@ -203,33 +203,27 @@ func newEvent(name, kind, object, reason string, sec int) *api.Event {
 // ---------------------------------------------------------------- commands
 
 func upsertJob(j *api.Job, createOnly bool) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_UPSERT_JOB,
-		Payload: &api.Command_UpsertJob{UpsertJob: &api.UpsertJob{Job: j, CreateOnly: createOnly}}}
+	return (&api.UpsertJob{Job: j, CreateOnly: createOnly}).Command()
 }
 
 func deleteJob(name, uid string) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_JOB,
-		Payload: &api.Command_DeleteJob{DeleteJob: &api.DeleteJob{Name: name, Uid: uid}}}
+	return (&api.DeleteJob{Name: name, Uid: uid}).Command()
 }
 
 func upsertCronJob(cj *api.CronJob, createOnly bool) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_UPSERT_CRON_JOB,
-		Payload: &api.Command_UpsertCronJob{UpsertCronJob: &api.UpsertCronJob{CronJob: cj, CreateOnly: createOnly}}}
+	return (&api.UpsertCronJob{CronJob: cj, CreateOnly: createOnly}).Command()
 }
 
 func deleteCronJob(name string) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_CRON_JOB,
-		Payload: &api.Command_DeleteCronJob{DeleteCronJob: &api.DeleteCronJob{Name: name}}}
+	return (&api.DeleteCronJob{Name: name}).Command()
 }
 
 func createPods(ps ...*api.Pod) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_CREATE_PODS,
-		Payload: &api.Command_CreatePods{CreatePods: &api.CreatePods{Pods: ps}}}
+	return (&api.CreatePods{Pods: ps}).Command()
 }
 
 func updatePodStatus(us ...*api.PodStatusUpdate) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_UPDATE_POD_STATUS,
-		Payload: &api.Command_UpdatePodStatus{UpdatePodStatus: &api.UpdatePodStatus{Updates: us}}}
+	return (&api.UpdatePodStatus{Updates: us}).Command()
 }
 
 // phase is an observation of a pod by node (no uid check).
@@ -238,33 +232,27 @@ func phase(pod, node, ph string) *api.PodStatusUpdate {
 }
 
 func stopPods(reason string, sec int, names ...string) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_STOP_PODS,
-		Payload: &api.Command_StopPods{StopPods: &api.StopPods{Names: names, Reason: reason, Message: reason + " message", Time: at(sec)}}}
+	return (&api.StopPods{Names: names, Reason: reason, Message: reason + " message", Time: at(sec)}).Command()
 }
 
 func deletePods(names ...string) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_PODS,
-		Payload: &api.Command_DeletePods{DeletePods: &api.DeletePods{Names: names}}}
+	return (&api.DeletePods{Names: names}).Command()
 }
 
 func updateJobStatus(name, uid string, st *api.JobStatus) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS,
-		Payload: &api.Command_UpdateJobStatus{UpdateJobStatus: &api.UpdateJobStatus{Name: name, Uid: uid, Status: st}}}
+	return (&api.UpdateJobStatus{Name: name, Uid: uid, Status: st}).Command()
 }
 
 func upsertNode(n *api.Node) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_UPSERT_NODE,
-		Payload: &api.Command_UpsertNode{UpsertNode: &api.UpsertNode{Node: n}}}
+	return (&api.UpsertNode{Node: n}).Command()
 }
 
 func deleteNode(name string) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_DELETE_NODE,
-		Payload: &api.Command_DeleteNode{DeleteNode: &api.DeleteNode{Name: name}}}
+	return (&api.DeleteNode{Name: name}).Command()
 }
 
 func recordEvents(evs ...*api.Event) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_RECORD_EVENTS,
-		Payload: &api.Command_RecordEvents{RecordEvents: &api.RecordEvents{Events: evs}}}
+	return (&api.RecordEvents{Events: evs}).Command()
 }
 
 // bindPods binds pod/node pairs: bindPods(sec, "p1", "n1", "p2", "n2").
@@ -273,17 +261,16 @@ func bindPods(sec int, podNode ...string) *api.Command {
 	for i := 0; i+1 < len(podNode); i += 2 {
 		b.Bindings = append(b.Bindings, &api.PodBinding{Pod: podNode[i], Node: podNode[i+1]})
 	}
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_BIND_PODS, Payload: &api.Command_BindPods{BindPods: b}}
+	return b.Command()
 }
 
 // cronDecision decides about the scheduled time t0+min minutes; job is nil
 // for a skipped run.
 func cronDecision(cron string, min int, action string, job *api.Job, replace ...string) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_CRON_DECISION,
-		Payload: &api.Command_CronDecision{CronDecision: &api.CronDecision{
-			CronJob: cron, ScheduledTime: timestamppb.New(t0.Add(time.Duration(min) * time.Minute)),
-			Action: action, Job: job, ReplaceJobs: replace, DecidedAt: at(min*60 + 1),
-		}}}
+	return (&api.CronDecision{
+		CronJob: cron, ScheduledTime: timestamppb.New(t0.Add(time.Duration(min) * time.Minute)),
+		Action: action, Job: job, ReplaceJobs: replace, DecidedAt: at(min*60 + 1),
+	}).Command()
 }
 
 // ---------------------------------------------------------------- reading
@@ -333,8 +320,7 @@ func rawLog(index uint64, data []byte) *raft.Log {
 }
 
 func updateCronJobStatus(name, uid string, st *api.CronJobStatus) *api.Command {
-	return &api.Command{Type: api.CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS,
-		Payload: &api.Command_UpdateCronJobStatus{UpdateCronJobStatus: &api.UpdateCronJobStatus{Name: name, Uid: uid, Status: st}}}
+	return (&api.UpdateCronJobStatus{Name: name, Uid: uid, Status: st}).Command()
 }
 
 // populate fills h with some of everything: nodes, Jobs in every state,

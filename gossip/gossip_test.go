@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 func freeAddr(t *testing.T) string {
@@ -35,21 +36,6 @@ func start(t *testing.T, name, role string, join ...string) *Gossip {
 	return g
 }
 
-func waitFor(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		last = why
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last seen: %s", what, last)
-}
-
 func statusOf(g *Gossip, name string) string {
 	for _, m := range g.Members() {
 		if m.Name == name {
@@ -66,7 +52,7 @@ func TestMembersSeeJoinFailureAndLeave(t *testing.T) {
 	a1 := start(t, "a1", RoleAgent, s1.ml.LocalNode().Address())
 	a2 := start(t, "a2", RoleAgent, freeAddr(t), s1.ml.LocalNode().Address())
 
-	waitFor(t, "all three members alive on s1", func() (bool, string) {
+	wait.For(t, "all three members alive on s1", func() (bool, string) {
 		got := fmt.Sprint(statusOf(s1, "s1"), statusOf(s1, "a1"), statusOf(s1, "a2"))
 		return got == "alivealivealive", got
 	})
@@ -78,13 +64,13 @@ func TestMembersSeeJoinFailureAndLeave(t *testing.T) {
 		t.Fatal(err)
 	}
 	a1.Shutdown()
-	waitFor(t, "a1 left", func() (bool, string) {
+	wait.For(t, "a1 left", func() (bool, string) {
 		s := statusOf(s1, "a1")
 		return s == StatusLeft, s
 	})
 
 	a2.Shutdown()
-	waitFor(t, "a2 failed", func() (bool, string) {
+	wait.For(t, "a2 failed", func() (bool, string) {
 		s := statusOf(s1, "a2")
 		return s == StatusFailed, s
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -19,7 +20,7 @@ import (
 func onlyPod(t *testing.T, c *testcluster.Cluster, job string, timeout time.Duration, what string, cond func(p *testcluster.Pod) bool) testcluster.Pod {
 	t.Helper()
 	var pod testcluster.Pod
-	testcluster.Eventually(t, timeout, "pod of "+job+" "+what, func() (bool, string) {
+	wait.Within(t, timeout, "pod of "+job+" "+what, func() (bool, string) {
 		pods, err := c.Pods(job)
 		if err != nil {
 			return false, err.Error()
@@ -111,7 +112,7 @@ func TestAgentsRunPods(t *testing.T) {
 			"echo waiting; while [ ! -f %s ]; do sleep 0.1; done; echo released", gate)}.YAML())
 		pod := onlyPod(t, c, "follow", 10*time.Second, "Running", podPhase("Running"))
 		follow := c.StartCLI("logs", "-f", pod.Metadata.Name)
-		testcluster.Eventually(t, 10*time.Second, "logs -f to print the first line", func() (bool, string) {
+		wait.Within(t, 10*time.Second, "logs -f to print the first line", func() (bool, string) {
 			return strings.Contains(follow.Stdout(), "waiting\n"), fmt.Sprintf("stdout %q", follow.Stdout())
 		})
 		if follow.Exited() {
@@ -215,7 +216,7 @@ func TestAgentsRunPods(t *testing.T) {
 func waitPIDFiles(t *testing.T, dir string, n int) []int {
 	t.Helper()
 	var pids []int
-	testcluster.Eventually(t, 15*time.Second, fmt.Sprintf("%d pods to write their PIDs", n), func() (bool, string) {
+	wait.Within(t, 15*time.Second, fmt.Sprintf("%d pods to write their PIDs", n), func() (bool, string) {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
 		if len(files) < n {
 			return false, fmt.Sprintf("pid files %v", files)
@@ -277,7 +278,7 @@ func TestResourceFitLimitsPodsPerAgent(t *testing.T) {
 	c.Submit(testcluster.ShellJob{Name: "cpu-hungry", Parallelism: 3, Completions: 3, CPURequest: "800m", Script: rec.Wrap("sleep 2.5")}.YAML())
 
 	const why = "0/2 nodes are available: 2 Insufficient cpu."
-	testcluster.Eventually(t, 15*time.Second, "two pods running and one waiting for cpu", func() (bool, string) {
+	wait.Within(t, 15*time.Second, "two pods running and one waiting for cpu", func() (bool, string) {
 		pods, err := c.Pods("cpu-hungry")
 		if err != nil {
 			return false, err.Error()

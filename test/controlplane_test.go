@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -44,7 +45,7 @@ func TestThreeServersSurviveLeaderLossAndFullRestart(t *testing.T) {
 		t.Fatalf("submit through follower %s: err=%v stdout=%q stderr=%q", follower.Name, r.Err, r.Stdout, r.Stderr)
 	}
 	for _, s := range c.Servers {
-		testcluster.Eventually(t, 10*time.Second, "job visible on "+s.Name, func() (bool, string) {
+		wait.Within(t, 10*time.Second, "job visible on "+s.Name, func() (bool, string) {
 			r := c.CLIAt(s.RPCAddr, "", "get", "job", "through-follower", "-o", "name")
 			return r.Err == nil && strings.TrimSpace(r.Stdout) == "job.batch/through-follower", r.Stderr
 		})
@@ -59,7 +60,7 @@ func TestThreeServersSurviveLeaderLossAndFullRestart(t *testing.T) {
 
 	// The old leader comes back from its data and catches up.
 	c.Start(leader)
-	testcluster.Eventually(t, 20*time.Second, leader.Name+" catches up", func() (bool, string) {
+	wait.Within(t, 20*time.Second, leader.Name+" catches up", func() (bool, string) {
 		r := c.CLIAt(leader.RPCAddr, "", "get", "job", "after-leader-loss", "-o", "name")
 		return r.Err == nil, r.Stderr
 	})
@@ -74,7 +75,7 @@ func TestThreeServersSurviveLeaderLossAndFullRestart(t *testing.T) {
 	}
 	c.WaitForLeader()
 	for _, name := range []string{"through-follower", "after-leader-loss"} {
-		testcluster.Eventually(t, 20*time.Second, name+" after full restart", func() (bool, string) {
+		wait.Within(t, 20*time.Second, name+" after full restart", func() (bool, string) {
 			r := c.CLI("get", "job", name, "-o", "name")
 			return r.Err == nil, r.Stderr
 		})
@@ -87,7 +88,7 @@ func TestThreeServersSurviveLeaderLossAndFullRestart(t *testing.T) {
 // the same applied index.
 func assertOneCluster(t *testing.T, c *testcluster.Cluster) {
 	t.Helper()
-	testcluster.Eventually(t, 20*time.Second, "all servers agree on one leader and index", func() (bool, string) {
+	wait.Within(t, 20*time.Second, "all servers agree on one leader and index", func() (bool, string) {
 		leaders := map[string]bool{}
 		indexes := map[uint64]bool{}
 		for _, s := range c.Servers {
@@ -123,7 +124,7 @@ func TestSingleServerRestartDoesNotBootstrapAgain(t *testing.T) {
 	c.Submit(job("kept"))
 	c.Restart(c.Servers[0])
 	c.WaitForLeader()
-	testcluster.Eventually(t, 10*time.Second, "job kept after restart", func() (bool, string) {
+	wait.Within(t, 10*time.Second, "job kept after restart", func() (bool, string) {
 		r := c.CLI("get", "job", "kept", "-o", "name")
 		return r.Err == nil, r.Stderr
 	})

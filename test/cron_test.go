@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -56,7 +57,7 @@ func cronCluster(t *testing.T) *testcluster.Cluster {
 func cronRuns(t *testing.T, c *testcluster.Cluster, cron string, n int, timeout time.Duration) []testcluster.CronRun {
 	t.Helper()
 	var runs []testcluster.CronRun
-	testcluster.Eventually(t, timeout, fmt.Sprintf("%d jobs of cronjob %s", n, cron), func() (bool, string) {
+	wait.Within(t, timeout, fmt.Sprintf("%d jobs of cronjob %s", n, cron), func() (bool, string) {
 		var err error
 		if runs, err = c.CronRuns(cron); err != nil {
 			return false, err.Error()
@@ -151,7 +152,7 @@ func TestCronSecondsScheduleFiresOnTime(t *testing.T) {
 
 	// lastScheduleTime is the newest Job's scheduled time once it stops.
 	c.MustCLI("suspend", "cronjob", "tick")
-	testcluster.Eventually(t, 10*time.Second, "lastScheduleTime of the newest job", func() (bool, string) {
+	wait.Within(t, 10*time.Second, "lastScheduleTime of the newest job", func() (bool, string) {
 		cj, err := c.GetCronJob("tick")
 		if err != nil {
 			return false, err.Error()
@@ -174,7 +175,7 @@ func TestCronForbidSkipsWhileAJobRuns(t *testing.T) {
 	rec := testcluster.NewRecorder(t)
 	c.Submit(cronJob{name: "slow", schedule: "* * * * * *", policy: "Forbid", successful: 10, failed: 10,
 		script: rec.Wrap("sleep 5")}.yaml())
-	testcluster.Eventually(t, 25*time.Second, "two jobs of slow complete", func() (bool, string) {
+	wait.Within(t, 25*time.Second, "two jobs of slow complete", func() (bool, string) {
 		runs, err := c.CronRuns("slow")
 		if err != nil {
 			return false, err.Error()
@@ -215,7 +216,7 @@ func TestCronReplaceNeverOverlaps(t *testing.T) {
 	rec := testcluster.NewRecorder(t)
 	c.Submit(cronJob{name: "swap", schedule: "* * * * * *", policy: "Replace", successful: 10, failed: 10,
 		script: rec.WrapStoppable("sleep 5", 500*time.Millisecond)}.yaml())
-	testcluster.Eventually(t, 20*time.Second, "five runs of swap", func() (bool, string) {
+	wait.Within(t, 20*time.Second, "five runs of swap", func() (bool, string) {
 		runs, err := c.CronRuns("swap")
 		if err != nil {
 			return false, err.Error()
@@ -263,7 +264,7 @@ func TestCronHistoryLimitsKeepTheNewest(t *testing.T) {
 	// The Job's name ends in its scheduled second; every third one fails.
 	c.Submit(cronJob{name: "hist", schedule: "* * * * * *", successful: 3, failed: 1,
 		script: rec.Wrap(`n=${JOBCLUSTER_JOB_NAME##*-}; [ $((n % 3)) -ne 0 ]`)}.yaml())
-	testcluster.Eventually(t, 20*time.Second, "eight runs of hist", func() (bool, string) {
+	wait.Within(t, 20*time.Second, "eight runs of hist", func() (bool, string) {
 		intervals, err := rec.Intervals()
 		if err != nil {
 			return false, err.Error()
@@ -278,7 +279,7 @@ func TestCronHistoryLimitsKeepTheNewest(t *testing.T) {
 	})
 	c.MustCLI("suspend", "cronjob", "hist")
 	var runs []testcluster.CronRun
-	testcluster.Eventually(t, 10*time.Second, "three succeeded and one failed job of hist", func() (bool, string) {
+	wait.Within(t, 10*time.Second, "three succeeded and one failed job of hist", func() (bool, string) {
 		var err error
 		if runs, err = c.CronRuns("hist"); err != nil {
 			return false, err.Error()
@@ -341,7 +342,7 @@ func TestCronLeaderKillAcrossAFireTime(t *testing.T) {
 	t.Logf("killed leader %s %v before the fire time %v; a new leader after %v", leader.Name, fire.Sub(killed), fire.Format(time.TimeOnly), time.Since(killed))
 
 	var runs []testcluster.CronRun
-	testcluster.Eventually(t, 20*time.Second, "three fire times after the kill", func() (bool, string) {
+	wait.Within(t, 20*time.Second, "three fire times after the kill", func() (bool, string) {
 		var err error
 		if runs, err = c.CronRuns("beat"); err != nil {
 			return false, err.Error()
@@ -492,7 +493,7 @@ func TestCronSuspendAndResume(t *testing.T) {
 	}
 	resumed := time.Now()
 	c.MustCLI("resume", "cronjob", "pause")
-	testcluster.Eventually(t, 10*time.Second, "two jobs after resume", func() (bool, string) {
+	wait.Within(t, 10*time.Second, "two jobs after resume", func() (bool, string) {
 		runs, err := c.CronRuns("pause")
 		if err != nil {
 			return false, err.Error()

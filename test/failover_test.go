@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -46,7 +47,7 @@ func TestKilledAgentPodsRunElsewhere(t *testing.T) {
 	killedAt := time.Now()
 	c.Kill(agentNamed(t, c, victim))
 	original := podNames(first)
-	testcluster.Eventually(t, 20*time.Second, "replacements of the lost pods to run", func() (bool, string) {
+	wait.Within(t, 20*time.Second, "replacements of the lost pods to run", func() (bool, string) {
 		pods, err := c.Pods("lost")
 		if err != nil {
 			return false, err.Error()
@@ -132,7 +133,7 @@ func TestKilledAgentComesBackAndTakesWork(t *testing.T) {
 	a1 := agentNamed(t, c, "a1")
 	c.Kill(a1)
 	c.WaitNodeNotReady("a1")
-	testcluster.Eventually(t, 20*time.Second, "the pod lost and a replacement waiting", func() (bool, string) {
+	wait.Within(t, 20*time.Second, "the pod lost and a replacement waiting", func() (bool, string) {
 		pods, err := c.Pods("pinned")
 		if err != nil {
 			return false, err.Error()
@@ -303,7 +304,7 @@ func appliedIndex(t *testing.T, c *testcluster.Cluster) uint64 {
 // answers reads with what it knew before.
 func waitServerBack(t *testing.T, c *testcluster.Cluster, n *testcluster.Node, index uint64) {
 	t.Helper()
-	testcluster.Eventually(t, 30*time.Second, n.Name+" back in a cluster with a leader", func() (bool, string) {
+	wait.Within(t, 30*time.Second, n.Name+" back in a cluster with a leader", func() (bool, string) {
 		ms, err := c.Members(n)
 		if err != nil {
 			return false, err.Error()

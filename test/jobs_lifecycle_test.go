@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -48,7 +49,7 @@ func TestSuspendAndResumeJob(t *testing.T) {
 		t.Errorf("resume printed %q, want job.batch/pausable resumed", got)
 	}
 	var pids []int
-	testcluster.Eventually(t, 10*time.Second, "both pods to run after resume", func() (bool, string) {
+	wait.Within(t, 10*time.Second, "both pods to run after resume", func() (bool, string) {
 		pids = readPIDs(pidFile)
 		return len(pids) == 4, fmt.Sprintf("pids %v", pids)
 	})
@@ -57,7 +58,7 @@ func TestSuspendAndResumeJob(t *testing.T) {
 		t.Errorf("suspend printed %q, want job.batch/pausable suspended", got)
 	}
 	waitGone(t, pids)
-	testcluster.Eventually(t, 10*time.Second, "the suspended job to settle", func() (bool, string) {
+	wait.Within(t, 10*time.Second, "the suspended job to settle", func() (bool, string) {
 		job, err := c.GetJob("pausable")
 		if err != nil {
 			return false, err.Error()
@@ -99,7 +100,7 @@ func TestFinishedJobDeletedAfterTTL(t *testing.T) {
 	c.Submit(jobDoc("short-lived", "ttlSecondsAfterFinished: 1", "Never", rec.Wrap("true")))
 
 	var gone time.Time
-	testcluster.Eventually(t, 15*time.Second, "the job to finish and be deleted", func() (bool, string) {
+	wait.Within(t, 15*time.Second, "the job to finish and be deleted", func() (bool, string) {
 		r := c.CLI("get", "job", "short-lived", "-o", "json")
 		gone = time.Now()
 		if r.Err != nil {
@@ -131,7 +132,7 @@ func TestApplyChangesOnlyMutableFields(t *testing.T) {
 		return jobDoc("tunable", fmt.Sprintf("completions: %d\nparallelism: %d", completions, parallelism), "Never", rec.Wrap("sleep 1"))
 	}
 	c.Submit(manifest(1, 4))
-	testcluster.Eventually(t, 10*time.Second, "the first pod to start", func() (bool, string) {
+	wait.Within(t, 10*time.Second, "the first pod to start", func() (bool, string) {
 		runs := mustRuns(t, rec)
 		return len(runs) > 0, fmt.Sprintf("%d runs", len(runs))
 	})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -45,7 +46,7 @@ func TestManyJobsAtOnce(t *testing.T) {
 	c.Submit(strings.Join(docs, "---\n"))
 	submitted := time.Since(start)
 	finished := map[string]*testcluster.Job{}
-	testcluster.Eventually(t, 90*time.Second, "every job to finish", func() (bool, string) {
+	wait.Within(t, 90*time.Second, "every job to finish", func() (bool, string) {
 		var list struct {
 			Items []testcluster.Job `json:"items"`
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -209,7 +210,7 @@ func TestActiveDeadlineStopsTheJob(t *testing.T) {
 		fmt.Sprintf("sleep 60 & echo $$$$ $! > %s; wait", pidFile)))
 
 	var pids []int
-	testcluster.Eventually(t, 10*time.Second, "the pod to write its PIDs", func() (bool, string) {
+	wait.Within(t, 10*time.Second, "the pod to write its PIDs", func() (bool, string) {
 		pids = readPIDs(pidFile)
 		return len(pids) == 2, fmt.Sprintf("pids %v", pids)
 	})
@@ -361,7 +362,7 @@ func readPIDs(path string) []int {
 // waitGone waits until no process of pids runs any more.
 func waitGone(t *testing.T, pids []int) {
 	t.Helper()
-	testcluster.Eventually(t, 5*time.Second, "the pod's processes to be gone", func() (bool, string) {
+	wait.Within(t, 5*time.Second, "the pod's processes to be gone", func() (bool, string) {
 		for _, pid := range pids {
 			if alive(pid) {
 				return false, fmt.Sprintf("process %d still runs", pid)

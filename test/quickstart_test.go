@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -104,7 +105,7 @@ func TestQuickStart(t *testing.T) {
 			t.Fatalf("README quick start has no line with %q:\n%s", want, script)
 		}
 	}
-	testcluster.Eventually(t, 20*time.Second, "the addresses of `jobcluster dev` to be free", func() (bool, string) {
+	wait.Within(t, 20*time.Second, "the addresses of `jobcluster dev` to be free", func() (bool, string) {
 		for _, addr := range devAddrs {
 			l, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -160,7 +161,7 @@ func TestQuickStart(t *testing.T) {
 			}
 		case strings.Contains(line, " get jobs"):
 			// What the user does: run it again until the Job is done.
-			testcluster.Eventually(t, 30*time.Second, "`"+line+"` to show batch-job complete", func() (bool, string) {
+			wait.Within(t, 30*time.Second, "`"+line+"` to show batch-job complete", func() (bool, string) {
 				out, err := run(line)
 				if err != nil {
 					return false, fmt.Sprintf("%v: %s", err, out)
@@ -236,7 +237,7 @@ func startDev(t *testing.T, root, tmp string, env []string, line string) {
 			t.Logf("output of %s:\n%s", line, out.String())
 		}
 	})
-	testcluster.Eventually(t, 15*time.Second, line+" to listen on "+devAddrs[0], func() (bool, string) {
+	wait.Within(t, 15*time.Second, line+" to listen on "+devAddrs[0], func() (bool, string) {
 		select {
 		case err := <-done:
 			done <- err

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -14,7 +15,7 @@ import (
 func waitRuns(t *testing.T, log *testcluster.RunLog, what string, cond func([]testcluster.Run) bool) []testcluster.Run {
 	t.Helper()
 	var runs []testcluster.Run
-	testcluster.Eventually(t, 20*time.Second, what, func() (bool, string) {
+	wait.Within(t, 20*time.Second, what, func() (bool, string) {
 		var err error
 		runs, err = log.Runs()
 		if err != nil {

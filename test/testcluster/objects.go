@@ -3,6 +3,8 @@ package testcluster
 import (
 	"fmt"
 	"time"
+
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 // Job is the part of a Job's JSON the tests read.
@@ -126,7 +128,7 @@ func (c *Cluster) Pods(job string) ([]Pod, error) {
 func (c *Cluster) WaitJob(name string, timeout time.Duration) *Job {
 	c.t.Helper()
 	var job *Job
-	Eventually(c.t, timeout, fmt.Sprintf("job %s to finish", name), func() (bool, string) {
+	wait.Within(c.t, timeout, fmt.Sprintf("job %s to finish", name), func() (bool, string) {
 		j, err := c.GetJob(name)
 		if err != nil {
 			return false, err.Error()
@@ -142,7 +144,7 @@ func (c *Cluster) WaitJob(name string, timeout time.Duration) *Job {
 func (c *Cluster) WaitForLeader() *Node {
 	c.t.Helper()
 	var leader *Node
-	Eventually(c.t, 30*time.Second, "a leader", func() (bool, string) {
+	wait.Within(c.t, 30*time.Second, "a leader", func() (bool, string) {
 		l, why := c.leader()
 		leader = l
 		return l != nil, why
@@ -213,7 +215,7 @@ func (c *Cluster) WaitNodeNotReady(name string) {
 
 func (c *Cluster) waitNode(name, want string) {
 	c.t.Helper()
-	Eventually(c.t, 30*time.Second, "node "+name+" Ready="+want, func() (bool, string) {
+	wait.Within(c.t, 30*time.Second, "node "+name+" Ready="+want, func() (bool, string) {
 		var n struct {
 			Status struct {
 				Conditions []struct {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 // ProcessAlive reports whether a process with this PID exists and has not
@@ -52,7 +54,7 @@ func ReadPIDs(path string) ([]int, error) {
 // WaitProcessesGone waits until none of the PIDs is alive.
 func WaitProcessesGone(t testing.TB, timeout time.Duration, what string, pids []int) {
 	t.Helper()
-	Eventually(t, timeout, what, func() (bool, string) {
+	wait.Within(t, timeout, what, func() (bool, string) {
 		var alive []string
 		for _, pid := range pids {
 			if ProcessAlive(pid) {

@@ -407,23 +407,4 @@ func (c *Cluster) GetJSON(v any, args ...string) error {
 	return json.Unmarshal([]byte(r.Stdout), v)
 }
 
-// Eventually polls cond until it holds or the timeout passes, then fails
-// with the last reason cond gave.
-func Eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		last = why
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; last observed: %s", timeout, what, last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

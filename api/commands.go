@@ -1,0 +1,120 @@
+package api
+
+// Each Raft payload builds its own Command, so a command's type and payload
+// cannot disagree: (&api.DeleteJob{Name: n}).Command().
+
+// Command wraps the payload in a Command of type UPSERT_JOB.
+func (x *UpsertJob) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPSERT_JOB, Payload: &Command_UpsertJob{UpsertJob: x}}
+}
+
+// Command wraps the payload in a Command of type DELETE_JOB.
+func (x *DeleteJob) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_DELETE_JOB, Payload: &Command_DeleteJob{DeleteJob: x}}
+}
+
+// Command wraps the payload in a Command of type UPSERT_CRON_JOB.
+func (x *UpsertCronJob) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPSERT_CRON_JOB, Payload: &Command_UpsertCronJob{UpsertCronJob: x}}
+}
+
+// Command wraps the payload in a Command of type DELETE_CRON_JOB.
+func (x *DeleteCronJob) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_DELETE_CRON_JOB, Payload: &Command_DeleteCronJob{DeleteCronJob: x}}
+}
+
+// Command wraps the payload in a Command of type CREATE_PODS.
+func (x *CreatePods) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_CREATE_PODS, Payload: &Command_CreatePods{CreatePods: x}}
+}
+
+// Command wraps the payload in a Command of type UPDATE_POD_STATUS.
+func (x *UpdatePodStatus) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPDATE_POD_STATUS, Payload: &Command_UpdatePodStatus{UpdatePodStatus: x}}
+}
+
+// Command wraps the payload in a Command of type STOP_PODS.
+func (x *StopPods) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_STOP_PODS, Payload: &Command_StopPods{StopPods: x}}
+}
+
+// Command wraps the payload in a Command of type DELETE_PODS.
+func (x *DeletePods) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_DELETE_PODS, Payload: &Command_DeletePods{DeletePods: x}}
+}
+
+// Command wraps the payload in a Command of type UPDATE_JOB_STATUS.
+func (x *UpdateJobStatus) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS, Payload: &Command_UpdateJobStatus{UpdateJobStatus: x}}
+}
+
+// Command wraps the payload in a Command of type UPSERT_NODE.
+func (x *UpsertNode) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPSERT_NODE, Payload: &Command_UpsertNode{UpsertNode: x}}
+}
+
+// Command wraps the payload in a Command of type DELETE_NODE.
+func (x *DeleteNode) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_DELETE_NODE, Payload: &Command_DeleteNode{DeleteNode: x}}
+}
+
+// Command wraps the payload in a Command of type RECORD_EVENTS.
+func (x *RecordEvents) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_RECORD_EVENTS, Payload: &Command_RecordEvents{RecordEvents: x}}
+}
+
+// Command wraps the payload in a Command of type BIND_PODS.
+func (x *BindPods) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_BIND_PODS, Payload: &Command_BindPods{BindPods: x}}
+}
+
+// Command wraps the payload in a Command of type CRON_DECISION.
+func (x *CronDecision) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_CRON_DECISION, Payload: &Command_CronDecision{CronDecision: x}}
+}
+
+// Command wraps the payload in a Command of type UPDATE_CRON_JOB_STATUS.
+func (x *UpdateCronJobStatus) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS, Payload: &Command_UpdateCronJobStatus{UpdateCronJobStatus: x}}
+}
+
+// PayloadMatchesType reports whether c's payload is the one its type
+// names; the FSM refuses to apply a command where they disagree.
+func (c *Command) PayloadMatchesType() bool {
+	var want CommandType
+	switch c.GetPayload().(type) {
+	case *Command_UpsertJob:
+		want = CommandType_COMMAND_TYPE_UPSERT_JOB
+	case *Command_DeleteJob:
+		want = CommandType_COMMAND_TYPE_DELETE_JOB
+	case *Command_UpsertCronJob:
+		want = CommandType_COMMAND_TYPE_UPSERT_CRON_JOB
+	case *Command_DeleteCronJob:
+		want = CommandType_COMMAND_TYPE_DELETE_CRON_JOB
+	case *Command_CreatePods:
+		want = CommandType_COMMAND_TYPE_CREATE_PODS
+	case *Command_UpdatePodStatus:
+		want = CommandType_COMMAND_TYPE_UPDATE_POD_STATUS
+	case *Command_StopPods:
+		want = CommandType_COMMAND_TYPE_STOP_PODS
+	case *Command_DeletePods:
+		want = CommandType_COMMAND_TYPE_DELETE_PODS
+	case *Command_UpdateJobStatus:
+		want = CommandType_COMMAND_TYPE_UPDATE_JOB_STATUS
+	case *Command_UpsertNode:
+		want = CommandType_COMMAND_TYPE_UPSERT_NODE
+	case *Command_DeleteNode:
+		want = CommandType_COMMAND_TYPE_DELETE_NODE
+	case *Command_RecordEvents:
+		want = CommandType_COMMAND_TYPE_RECORD_EVENTS
+	case *Command_BindPods:
+		want = CommandType_COMMAND_TYPE_BIND_PODS
+	case *Command_CronDecision:
+		want = CommandType_COMMAND_TYPE_CRON_DECISION
+	case *Command_UpdateCronJobStatus:
+		want = CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS
+	default:
+		return false
+	}
+	return c.GetType() == want
+}
