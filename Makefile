@@ -19,6 +19,7 @@ test: lint
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt: files above need formatting"; exit 1)
 	$(GO) vet ./...
+	@$(GO) mod tidy -diff >/dev/null || ($(GO) mod tidy -diff; echo "go.mod: run go mod tidy"; exit 1)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 # bench measures what users feel on a loopback cluster of 3 servers and 3
