@@ -9,11 +9,11 @@ build:
 	$(GO) build -o bin/jobcluster ./cmd/jobcluster
 
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 60s ./api/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 60s -fuzzminimizetime 2s ./api/
 
 test: lint
 	$(MAKE) bench-smoke
-	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 10s ./api/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 10s -fuzzminimizetime 1s ./api/
 	$(GO) test -race -count=1 -timeout 14m ./...
 
 lint:

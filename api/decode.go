@@ -17,6 +17,11 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
+// MaxManifestBytes bounds the input of DecodeManifests: decoding costs time
+// and memory in proportion to the input, and a server takes no request
+// larger than this either.
+const MaxManifestBytes = 3 << 20
+
 // ErrNoObjects is returned by DecodeManifests for input that holds no
 // object at all (only comments, separators or nothing).
 var ErrNoObjects = errors.New("no objects found in the manifest")
@@ -30,7 +35,11 @@ var ErrNoObjects = errors.New("no objects found in the manifest")
 // document has a problem, it returns no objects and an error listing every
 // problem, each prefixed by the document's position when the file holds
 // several: `document 2 (Job "pi"): spec.completions: Invalid value: -1: ...`.
+// Input over MaxManifestBytes is refused before it is parsed.
 func DecodeManifests(data []byte) ([]*Object, error) {
+	if len(data) > MaxManifestBytes {
+		return nil, fmt.Errorf("manifest is %d bytes, over the limit of %d (3 MiB): split it into several files", len(data), MaxManifestBytes)
+	}
 	docs, err := splitDocuments(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
 	if err != nil {
 		return nil, err

@@ -297,6 +297,18 @@ func TestDecodeManifestsNoObjects(t *testing.T) {
 	}
 }
 
+func TestDecodeManifestsRefusesInputOverTheLimit(t *testing.T) {
+	// A valid Job padded with a comment to one byte over the limit.
+	over := []byte(jobYAML + "#" + strings.Repeat("x", MaxManifestBytes-len(jobYAML)) + "\n")
+	got, err := DecodeManifests(over)
+	if err == nil || got != nil || !strings.Contains(err.Error(), "over the limit of 3145728 (3 MiB)") {
+		t.Fatalf("DecodeManifests(%d bytes) = %v, %v; want a refusal naming the limit", len(over), got, err)
+	}
+	if _, err := DecodeManifests([]byte(jobYAML)); err != nil {
+		t.Fatalf("the same Job unpadded: %v", err)
+	}
+}
+
 func TestDecodeErrorsAreFieldErrors(t *testing.T) {
 	_, err := DecodeManifests([]byte(jobYAML + "---\n" + strings.Replace(strings.Replace(jobYAML, "name: pi\n", "name: pi2\n", 1), "restartPolicy: Never", "restartPolicy: Always", 1)))
 	var fe *FieldError

@@ -92,16 +92,20 @@ func expandPath(p string) ([]string, error) {
 }
 
 func readManifest(stdin io.Reader, path string) ([]byte, error) {
-	if path == "-" {
-		data, err := io.ReadAll(stdin)
+	name, r := stdinName, stdin
+	if path != "-" {
+		f, err := os.Open(path)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", stdinName, err)
+			return nil, fmt.Errorf("read %s: %w", path, err)
 		}
-		return data, nil
+		defer f.Close()
+		name, r = path, f
 	}
-	data, err := os.ReadFile(path)
+	// Read one byte past the limit, so that decoding refuses an oversized
+	// file without this reading all of it.
+	data, err := io.ReadAll(io.LimitReader(r, api.MaxManifestBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	return data, nil
 }
