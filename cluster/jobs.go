@@ -82,7 +82,9 @@ func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
 		pod.Metadata.Name = pod.GetMetadata().GetGenerateName() + nameSuffix()
 		pod.Metadata.Uid = newUID()
 		pod.Metadata.CreationTimestamp = timestamppb.New(p.now)
-		p.place(pod)
+		if pod.Status == nil {
+			pod.Status = &api.PodStatus{Phase: api.PodPending}
+		}
 		p.create = append(p.create, pod)
 		p.events = append(p.events, event(p.now, "Job", name, uid, "Normal", "SuccessfulCreate",
 			"Created pod: "+pod.GetMetadata().GetName()))
@@ -135,11 +137,25 @@ func (p *jobPass) place(pod *api.Pod) {
 		"Warning", "FailedScheduling", reason))
 }
 
-// placeUnbound retries placing pods that found no node before.
+// placeUnbound offers free capacity to the pods this pass created and to
+// those that found no node before, a bounded number per pass, taking turns
+// between Jobs (scheduler.FairOrder).
 func (s *Server) placeUnbound(st *fsm.State, p *jobPass) {
-	var updates []*api.PodStatusUpdate
+	created := make(map[*api.Pod]bool, len(p.create))
+	waiting := make([]*api.Pod, 0, len(p.create))
+	for _, pod := range p.create {
+		created[pod] = true
+		waiting = append(waiting, pod)
+	}
 	for _, pod := range st.UnboundPods() {
-		if pod.GetMetadata().GetDeletionTimestamp() != nil {
+		if pod.GetMetadata().GetDeletionTimestamp() == nil {
+			waiting = append(waiting, pod)
+		}
+	}
+	var updates []*api.PodStatusUpdate
+	for _, pod := range scheduler.FairOrder(waiting, scheduler.MaxPlacementsPerPass) {
+		if created[pod] {
+			p.place(pod)
 			continue
 		}
 		node, reason := p.placer.Place(pod)

@@ -14,8 +14,9 @@ import (
 	"github.com/jobcluster/jobcluster/fsm"
 )
 
-// maxBatchBytes bounds one Raft log entry.
-const maxBatchBytes = 4 << 20
+// maxBatchBytes bounds the commands gathered into one Raft log entry,
+// leaving room for the batch's framing under fsm.MaxEntryBytes.
+const maxBatchBytes = fsm.MaxEntryBytes - 64<<10
 
 // maxInFlight bounds the log entries proposed but not yet committed; while
 // they are out, new commands gather into the next entry.
@@ -63,6 +64,60 @@ func (p *proposer) Propose(ctx context.Context, cmds ...*api.Command) ([]error, 
 	if len(cmds) == 0 {
 		return nil, nil
 	}
+	// List commands are cut to a bounded size, so no entry grows with a
+	// Job's size; the callers' per-command errors are merged back below.
+	parts, owners, err := splitForEntries(cmds)
+	if err != nil {
+		return nil, err
+	}
+	// Parts beyond one entry's worth go in later entries, each applied
+	// before the next is proposed: the commands are independent, and each
+	// is re-checked against the state when applied.
+	var errs []error
+	for start := 0; start < len(parts); {
+		end, size := start, 0
+		for end < len(parts) && (end == start || size+proto.Size(parts[end]) <= maxBatchBytes) {
+			size += proto.Size(parts[end])
+			end++
+		}
+		chunkErrs, err := p.propose(ctx, parts[start:end])
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, chunkErrs...)
+		start = end
+	}
+	if len(parts) == len(cmds) {
+		return errs, nil
+	}
+	merged := make([]error, len(cmds))
+	for i, e := range errs {
+		if e != nil && merged[owners[i]] == nil {
+			merged[owners[i]] = e
+		}
+	}
+	return merged, nil
+}
+
+// splitForEntries splits every command to fit a Raft entry and returns,
+// for each part, the index of the command it came from.
+func splitForEntries(cmds []*api.Command) ([]*api.Command, []int, error) {
+	parts := make([]*api.Command, 0, len(cmds))
+	owners := make([]int, 0, len(cmds))
+	for i, c := range cmds {
+		split, err := fsm.SplitAll([]*api.Command{c})
+		if err != nil {
+			return nil, nil, err
+		}
+		for range split {
+			owners = append(owners, i)
+		}
+		parts = append(parts, split...)
+	}
+	return parts, owners, nil
+}
+
+func (p *proposer) propose(ctx context.Context, cmds []*api.Command) ([]error, error) {
 	size := 0
 	for _, c := range cmds {
 		size += proto.Size(c)

@@ -24,6 +24,13 @@ const (
 	labelBatchControllerUID = "batch.kubernetes.io/controller-uid"
 )
 
+// MaxPodChangesPerPass bounds the pods one pass over a Job creates, and
+// the pods it stops, as Kubernetes' job controller bounds a sync
+// (MaxPodCreateDeletePerSync): a Job of any parallelism is worked through
+// in passes of bounded memory and Raft traffic, and other Jobs get their
+// passes in between.
+const MaxPodChangesPerPass = 500
+
 // JobInput is everything one pass over one Job needs.
 type JobInput struct {
 	// Job has its defaults applied (parallelism and backoffLimit set,
@@ -325,7 +332,7 @@ func (p *jobPass) wantActive(active int) int {
 }
 
 func (p *jobPass) create() {
-	n := p.wantActive(len(p.pods.active)) - p.pods.activeAll()
+	n := min(p.wantActive(len(p.pods.active))-p.pods.activeAll(), MaxPodChangesPerPass)
 	if n <= 0 {
 		return
 	}
@@ -390,12 +397,16 @@ func (p *jobPass) newPod() *api.Pod {
 	}
 }
 
-// stop asks for pods to be stopped, each once per pass.
+// stop asks for pods to be stopped, each once per pass, at most
+// MaxPodChangesPerPass in one pass; the next pass stops the rest.
 func (p *jobPass) stop(pods []*api.Pod, reason, message string) {
 	for _, pod := range pods {
 		name := pod.GetMetadata().GetName()
 		if p.stopped[name] {
 			continue
+		}
+		if len(p.stopped) >= MaxPodChangesPerPass {
+			return
 		}
 		p.stopped[name] = true
 		p.plan.Stop = append(p.plan.Stop, StopPod{Name: name, Reason: reason, Message: message})
