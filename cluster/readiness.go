@@ -1,34 +1,113 @@
 package cluster
 
 import (
-	"strconv"
+	"context"
+	"fmt"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
-// maxReplayWait bounds how long reads wait for a restarted server to
-// replay its log, should entries of its log never be committed.
-const maxReplayWait = 30 * time.Second
+// readWait bounds how long a read waits for this server's state machine
+// to apply what it knows is committed before answering that it is
+// catching up.
+const readWait = 500 * time.Millisecond
 
-// readyForReads refuses reads on a server that restarted and has not yet
-// replayed the log it had on disk: it would answer from older state than it
-// answered with before it stopped. Clients move on to another server.
-func (s *Server) readyForReads() error {
+// readyForReads holds a read until this server's state is as recent as the
+// log it knows of, so that it never answers from older state than it could:
+// after a restart it must first replay the log it had on disk (or learn
+// from a leader that part of it was never committed), and at any time it
+// must have applied every entry it knows to be committed. It waits up to
+// readWait, then refuses with Unavailable naming its progress; clients move
+// on to another server.
+func (s *Server) readyForReads(ctx context.Context) error {
+	deadline := time.Now().Add(readWait)
+	for {
+		changed := s.fsm.Changed()
+		applied, target := s.replayProgress()
+		if applied >= target {
+			return nil
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return status.Errorf(codes.Unavailable, "server %s is catching up (applied %d of %d); retry in a moment or ask another server",
+				s.cfg.Name, applied, target)
+		}
+		timer := time.NewTimer(min(wait, 50*time.Millisecond))
+		select {
+		case <-changed:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		}
+		timer.Stop()
+	}
+}
+
+// replayProgress is how far this server has applied the log and how far it
+// must have before it answers reads. Until it has caught up once after a
+// start, that is its state machine against the last command of the log it
+// started with (the entries after it carry no state), unless a leader's
+// commit index shows the rest was never committed; after that, Raft's
+// applied index against the commit index it knows.
+func (s *Server) replayProgress() (applied, target uint64) {
+	commit := s.raft.CommitIndex()
 	if s.caughtUp.Load() {
-		return nil
+		return s.raft.AppliedIndex(), commit
 	}
-	applied := s.fsm.AppliedIndex()
-	ready := applied >= s.startIndex || time.Since(s.started) > maxReplayWait
-	if !ready && s.raft.Leader() != "" {
-		commit, _ := strconv.ParseUint(s.raft.Stats()["commit_index"], 10, 64)
-		ready = commit > 0 && applied >= commit
-	}
-	if ready {
+	applied = s.fsm.AppliedIndex()
+	if applied >= s.startIndex || (commit > 0 && s.raft.Leader() != "" && s.raft.AppliedIndex() >= commit) {
 		s.caughtUp.Store(true)
-		return nil
+		return s.raft.AppliedIndex(), commit
 	}
-	return status.Errorf(codes.Unavailable, "server %s is still replaying its log (applied index %d of %d); retry in a moment or ask another server",
-		s.cfg.Name, applied, s.startIndex)
+	return applied, s.startIndex
+}
+
+// lastCommandIndex is the index of the last command in the log store,
+// looking back at most a few thousand entries (the rest of a log ends in
+// configuration and no-op entries only right after a restart or election),
+// or 0 when there is none, in which case the snapshot holds the state.
+func lastCommandIndex(store raft.LogStore) uint64 {
+	last, err := store.LastIndex()
+	if err != nil {
+		return 0
+	}
+	first, _ := store.FirstIndex()
+	for i := last; i >= max(first, 1) && last-i < 4096; i-- {
+		var l raft.Log
+		if err := store.GetLog(i, &l); err != nil {
+			continue
+		}
+		if l.Type == raft.LogCommand {
+			return i
+		}
+	}
+	return 0
+}
+
+// commitIndex is the last Raft index this server knows to be committed.
+func (s *Server) commitIndex() uint64 { return s.raft.CommitIndex() }
+
+// reportReplay logs, every few seconds until this server has caught up
+// after a start, how far it has replayed its log.
+func (s *Server) reportReplay() {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		applied, target := s.replayProgress()
+		if s.caughtUp.Load() {
+			return
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if target > 0 {
+			s.logger.Info("replaying log", "progress", fmt.Sprintf("%d%%", applied*100/target), "applied", applied, "of", target)
+		}
+	}
 }

@@ -34,8 +34,9 @@ type Server struct {
 	raft  *raft.Raft
 	store *raftboltdb.BoltStore
 	snaps *raft.FileSnapshotStore
-	// startIndex is the last index in the local log when the server
-	// started; reads wait until the state machine has replayed that far.
+	// startIndex is the index of the last command in the local log when
+	// the server started; reads wait until the state machine has replayed
+	// that far.
 	startIndex uint64
 	started    time.Time
 	caughtUp   atomic.Bool
@@ -54,6 +55,9 @@ type Server struct {
 	wg     sync.WaitGroup
 
 	shutdownOnce sync.Once
+	// left is closed once the server left the cluster on request.
+	left     chan struct{}
+	leftOnce sync.Once
 }
 
 // New starts a server: it opens (or creates) the Raft state in the data
@@ -64,7 +68,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("server name is empty: pass --name")
 	}
-	s := &Server{cfg: cfg, timing: cfg.Timing.withDefaults(), logger: cfg.logger()}
+	s := &Server{cfg: cfg, timing: cfg.Timing.withDefaults(), logger: cfg.logger(), left: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.start(); err != nil {
 		s.Shutdown()
@@ -123,6 +127,7 @@ func (s *Server) start() error {
 	s.goFunc(s.bootstrapLoop)
 	s.goFunc(s.monitorLeadership)
 	s.goFunc(s.snapshotBySize)
+	s.goFunc(s.reportReplay)
 	s.logger.Info("server started", "node", s.cfg.Name, "rpc", s.cfg.RPCAddr, "raft", s.cfg.RaftAddr, "gossip", s.cfg.GossipAddr)
 	return nil
 }
@@ -133,7 +138,7 @@ func (s *Server) startRaft(dir string) error {
 		return fmt.Errorf("open raft log %s: %w", filepath.Join(dir, "raft.db"), err)
 	}
 	s.store = store
-	s.startIndex, _ = store.LastIndex()
+	s.startIndex = lastCommandIndex(store)
 	s.started = time.Now()
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
@@ -238,8 +243,10 @@ func (s *Server) IsLeader() bool { return s.raft != nil && s.raft.State() == raf
 // FSM exposes the replicated state, read-only by contract.
 func (s *Server) FSM() *fsm.FSM { return s.fsm }
 
-// Leave departs gracefully: a leader hands over leadership, the server is
-// removed from the Raft configuration, and the others record it as left.
+// Leave departs for good: a leader hands over leadership, the server has
+// the leader remove it from the Raft configuration and waits (a few
+// seconds at most) until it sees itself removed, so the remaining servers
+// form a majority without it, and the others record it as left.
 func (s *Server) Leave() {
 	if s.raft == nil || s.gossip == nil {
 		return
@@ -249,10 +256,42 @@ func (s *Server) Leave() {
 			s.logger.Debug("leadership transfer", "err", err)
 		}
 	}
-	// The leader removes servers it sees leave from the Raft configuration.
+	ctx, cancel := context.WithTimeout(s.ctx, 5*time.Second)
+	defer cancel()
+	for ctx.Err() == nil && s.inConfiguration() {
+		req := &api.RemoveMemberRequest{Name: s.cfg.Name, Leaving: true}
+		_, err := toLeader(ctx, s,
+			func() (*api.RemoveMemberResponse, error) { return nil, ErrNotLeader },
+			func(cl api.ControlClient, ctx context.Context) (*api.RemoveMemberResponse, error) {
+				return cl.RemoveMember(ctx, req)
+			})
+		if err != nil {
+			s.logger.Debug("leave: remove from raft", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	if err := s.gossip.Leave(2 * time.Second); err != nil {
 		s.logger.Debug("gossip leave", "err", err)
 	}
+	s.logger.Info("left the cluster", "node", s.cfg.Name)
+}
+
+// inConfiguration reports whether this server is still in the Raft
+// configuration it knows.
+func (s *Server) inConfiguration() bool {
+	future := s.raft.GetConfiguration()
+	if future.Error() != nil {
+		return true
+	}
+	for _, srv := range future.Configuration().Servers {
+		if srv.ID == raft.ServerID(s.cfg.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 // Shutdown stops everything without telling the others (as a crash would,

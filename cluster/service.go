@@ -83,7 +83,7 @@ func toLeader[T any](ctx context.Context, s *Server, local func() (T, error), re
 }
 
 func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Object, error) {
-	if err := c.s.readyForReads(); err != nil {
+	if err := c.s.readyForReads(ctx); err != nil {
 		return nil, err
 	}
 	st := c.s.fsm.State()
@@ -116,7 +116,7 @@ func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Obj
 }
 
 func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.ListResponse, error) {
-	if err := c.s.readyForReads(); err != nil {
+	if err := c.s.readyForReads(ctx); err != nil {
 		return nil, err
 	}
 	sel, err := parseSelector(req.GetLabelSelector())
@@ -212,6 +212,7 @@ func (c *controlService) Members(ctx context.Context, req *api.MembersRequest) (
 				item.RaftState = resp.Items[0].GetRaftState()
 				item.Leader = resp.Items[0].GetLeader()
 				item.AppliedIndex = resp.Items[0].GetAppliedIndex()
+				item.CommitIndex = resp.Items[0].GetCommitIndex()
 				mu.Unlock()
 			}()
 		}
@@ -241,6 +242,7 @@ func (s *Server) selfMember() *api.Member {
 		RaftState:    rs,
 		Leader:       state == raft.Leader,
 		AppliedIndex: s.fsm.AppliedIndex(),
+		CommitIndex:  s.commitIndex(),
 	}
 }
 

@@ -180,14 +180,14 @@ func TestCommandsAgainstServer(t *testing.T) {
 			setup: func(f *fakeServer) {
 				f.members = []*api.Member{
 					{Name: "agent-1", Role: "agent", Address: "127.0.0.1:7500", Status: "alive"},
-					{Name: "server-1", Role: "server", Address: "127.0.0.1:7400", Status: "alive", RaftState: "Leader", Leader: true, AppliedIndex: 42},
+					{Name: "server-1", Role: "server", Address: "127.0.0.1:7400", Status: "alive", RaftState: "Leader", Leader: true, AppliedIndex: 42, CommitIndex: 43},
 				}
 			},
 			args: []string{"members"},
 			want: cliResult{Stdout: "" +
-				"NAME       ROLE     ADDRESS          STATUS   RAFT STATE   LEADER   APPLIED INDEX\n" +
-				"server-1   server   127.0.0.1:7400   alive    Leader       true     42\n" +
-				"agent-1    agent    127.0.0.1:7500   alive    <none>       <none>   <none>\n"},
+				"NAME       ROLE     ADDRESS          STATUS   RAFT STATE   LEADER   APPLIED INDEX   COMMIT INDEX\n" +
+				"server-1   server   127.0.0.1:7400   alive    Leader       true     42              43\n" +
+				"agent-1    agent    127.0.0.1:7500   alive    <none>       <none>   <none>          <none>\n"},
 		},
 		{
 			name:  "suspend a job",

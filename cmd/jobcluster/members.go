@@ -31,6 +31,7 @@ index their state machine applied.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: json or yaml")
+	cmd.AddCommand(newMembersRemoveCmd(copts))
 	return cmd
 }
 
@@ -92,15 +93,16 @@ func sortMembers(members []*api.Member) {
 // and for servers whose Raft state is unknown (not alive, or not
 // answering).
 func membersTable(members []*api.Member) (header []string, rows [][]string) {
-	header = []string{"NAME", "ROLE", "ADDRESS", "STATUS", "RAFT STATE", "LEADER", "APPLIED INDEX"}
+	header = []string{"NAME", "ROLE", "ADDRESS", "STATUS", "RAFT STATE", "LEADER", "APPLIED INDEX", "COMMIT INDEX"}
 	for _, m := range members {
-		raftState, leader, applied := "<none>", "<none>", "<none>"
+		raftState, leader, applied, commit := "<none>", "<none>", "<none>", "<none>"
 		if m.GetRole() == "server" && m.GetRaftState() != "" {
 			raftState = orNone(m.GetRaftState())
 			leader = fmt.Sprint(m.GetLeader())
 			applied = fmt.Sprint(m.GetAppliedIndex())
+			commit = fmt.Sprint(m.GetCommitIndex())
 		}
-		rows = append(rows, []string{m.GetName(), m.GetRole(), m.GetAddress(), m.GetStatus(), raftState, leader, applied})
+		rows = append(rows, []string{m.GetName(), m.GetRole(), m.GetAddress(), m.GetStatus(), raftState, leader, applied, commit})
 	}
 	return header, rows
 }

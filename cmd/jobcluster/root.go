@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 		newDeleteCmd(copts),
 		newLogsCmd(copts),
 		newMembersCmd(copts),
+		newLeaveCmd(copts),
 		newSuspendCmd(copts),
 		newResumeCmd(copts),
 		newCreateCmd(copts),

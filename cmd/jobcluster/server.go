@@ -15,6 +15,7 @@ type serverOptions struct {
 	bootstrapExpect               int
 	join                          string
 	logLevel                      string
+	leaveOnTerminate              bool
 	timing                        timingFlags
 }
 
@@ -29,8 +30,11 @@ One server alone: jobcluster server --name s1 --data-dir /var/lib/jobcluster
 Three servers: start each with --bootstrap-expect 3 and --join naming the
 others' gossip addresses; they bootstrap Raft together once. A server added
 later starts with --join and no --bootstrap-expect, and the leader adds it.
-SIGTERM leaves the cluster gracefully; a server restarted from its data
-directory rejoins and catches up.`,
+SIGTERM stops the server within seconds (a second SIGTERM at once) and it
+stays a voter, so rolling restarts never shrink the cluster: restarted from
+its data directory it rejoins and catches up. A server leaves the cluster for
+good only when asked: "jobcluster leave" against it, "jobcluster members
+remove NAME" once it is gone, or --leave-on-terminate.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(o.logLevel)
@@ -57,9 +61,17 @@ directory rejoins and catches up.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			<-ctx.Done()
-			srv.Leave()
-			srv.Shutdown()
+			select {
+			case <-ctx.Done():
+				stop()
+				if o.leaveOnTerminate {
+					stopWithin(shutdownTimeout, logger, func() { srv.Leave(); srv.Shutdown() })
+					return nil
+				}
+			case <-srv.Left():
+				logger.Info("left the cluster on request: stopping")
+			}
+			stopWithin(shutdownTimeout, logger, srv.Shutdown)
 			return nil
 		},
 	}
@@ -73,6 +85,7 @@ directory rejoins and catches up.`,
 	f.IntVar(&o.bootstrapExpect, "bootstrap-expect", 0, "servers that bootstrap the cluster together (default 1 without --join, else 0: join an existing cluster)")
 	f.StringVar(&o.join, "join", "", "gossip addresses of other members, comma separated; retried until one answers")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&o.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGTERM or SIGINT (removed from Raft) instead of only stopping")
 	o.timing.register(f)
 	return cmd
 }

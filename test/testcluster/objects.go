@@ -166,6 +166,7 @@ type Member struct {
 	RaftState    string `json:"raftState"`
 	Leader       bool   `json:"leader"`
 	AppliedIndex uint64 `json:"appliedIndex"`
+	CommitIndex  uint64 `json:"commitIndex"`
 }
 
 // Members asks one server for the member list.

@@ -388,6 +388,17 @@ func (c *Cluster) MustCLI(args ...string) string {
 	return r.Stdout
 }
 
+// MustCLIAt runs the client against given addresses and fails the test if
+// it fails.
+func (c *Cluster) MustCLIAt(addrs string, args ...string) string {
+	c.t.Helper()
+	r := c.CLIAt(addrs, "", args...)
+	if r.Err != nil {
+		c.t.Fatalf("jobcluster --addr %s %s: %v\nstdout: %s\nstderr: %s", addrs, strings.Join(args, " "), r.Err, r.Stdout, r.Stderr)
+	}
+	return r.Stdout
+}
+
 // Submit submits manifest text through stdin.
 func (c *Cluster) Submit(manifest string) string {
 	c.t.Helper()
