@@ -125,6 +125,9 @@ func (l *lease) run(ctx context.Context) {
 	inflight := 0
 	held := true
 	preferred := ""
+	// failingSince is when the first heartbeat failed since the last
+	// success, zero while they succeed.
+	var failingSince time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -145,12 +148,20 @@ func (l *lease) run(ctx context.Context) {
 			inflight--
 			if r.err != nil {
 				l.logger.Debug("heartbeat", "err", r.err)
+				if failingSince.IsZero() {
+					failingSince = time.Now()
+				}
 				if d := retryAfter(ttl, time.Until(lastSent.Add(ttl))); time.Now().Add(d).Before(nextAt) {
 					schedule(d)
 				}
 				continue
 			}
 			preferred = r.server
+			if !failingSince.IsZero() {
+				l.logger.Info("heartbeat succeeded again", "server", r.server, "failingFor", time.Since(failingSince),
+					"leaseLeft", time.Until(lastSent.Add(ttl)))
+				failingSince = time.Time{}
+			}
 			if r.ttl > 0 && r.ttl != ttl {
 				ttl = r.ttl
 				schedule(min(time.Until(nextAt), renewEvery(ttl)))

@@ -56,9 +56,6 @@ func (p *serverPool) client(i int) (api.ControlClient, string, error) {
 	return api.NewControlClient(conn), addr, nil
 }
 
-// size is the number of servers known now.
-func (p *serverPool) size() int { return len(p.addrs()) }
-
 // prune closes connections to servers that are no longer alive.
 func (p *serverPool) prune() {
 	alive := map[string]bool{}
