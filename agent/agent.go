@@ -212,6 +212,7 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 	defer grpcServer.Stop()
 
 	l := &lease{
+		servers:   members.serverAddrs,
 		heartbeat: srv.heartbeat,
 		ttl:       a.cfg.LeaseTTL,
 		lost:      sup.fence,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -12,64 +13,153 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// outcome is how a fake server handles one heartbeat.
+type outcome int
+
+const (
+	// renews: the leader renews the lease (directly or forwarded).
+	renews outcome = iota
+	// fails at once, as a server with no leader or a refused connection.
+	fails
+	// hangs until the caller gives up, as a server that went silent.
+	hangs
+)
+
+// answerer decides how server handles a heartbeat sent at the given time
+// since the start.
+type answerer func(server string, at time.Duration) outcome
+
+const testTTL = 3 * time.Second
+
 func TestLease(t *testing.T) {
 	tests := []struct {
-		name string
-		// answer is the server's answer to a heartbeat sent at the given
-		// time since start: a lease duration, or an error.
-		answer func(at time.Duration) (time.Duration, error)
-		// slow makes failing heartbeats hang until their deadline.
-		slow bool
-		want []string
+		name   string
+		answer answerer
+		// granted is the lease duration the servers grant, zero for the
+		// agent's own.
+		granted time.Duration
+		want    []string
+		// maxGap bounds the time between two renewals, when set.
+		maxGap time.Duration
 	}{
 		{
 			name:   "heartbeats keep the lease",
-			answer: func(time.Duration) (time.Duration, error) { return 0, nil },
+			answer: everyone(renews),
 			want:   nil,
+			maxGap: renewEvery(testTTL),
 		},
 		{
-			name:   "lease runs out a TTL after the last successful heartbeat was sent",
-			answer: failBetween(1500*time.Millisecond, time.Hour, 0),
+			name: "an election of 1.3 s with heartbeats failing meanwhile",
+			// The leader s1 dies just after a renewal and stays silent;
+			// the others have no leader to forward to until the election
+			// ends.
+			answer: func(server string, at time.Duration) outcome {
+				switch {
+				case at <= 2*time.Second:
+					return renews
+				case server == "s1":
+					return hangs
+				case at < 3300*time.Millisecond:
+					return fails
+				}
+				return renews
+			},
+			want: nil,
+		},
+		{
+			name: "a 2.9 s outage right after a renewal, a success just before expiry",
+			answer: func(_ string, at time.Duration) outcome {
+				if at > 2*time.Second && at < 4900*time.Millisecond {
+					return fails
+				}
+				return renews
+			},
+			want: nil,
+		},
+		{
+			name:   "a partition runs the lease out a TTL after the last successful heartbeat was sent",
+			answer: failsFrom(1500*time.Millisecond, time.Hour, fails),
+			want:   []string{"lost at 4s"},
+		},
+		{
+			name:   "a partition where heartbeats hang runs the lease out as well",
+			answer: failsFrom(1500*time.Millisecond, time.Hour, hangs),
 			want:   []string{"lost at 4s"},
 		},
 		{
 			name:   "lease is held again when heartbeats succeed again",
-			answer: failBetween(1500*time.Millisecond, 6*time.Second, 0),
+			answer: failsFrom(1500*time.Millisecond, 6*time.Second, fails),
 			want:   []string{"lost at 4s", "renewed at 6s"},
 		},
 		{
-			name:   "heartbeats that hang count as failed",
-			answer: failBetween(1500*time.Millisecond, time.Hour, 0),
-			slow:   true,
-			want:   []string{"lost at 4s"},
+			name: "a server that hangs does not delay renewal when another answers",
+			answer: func(server string, at time.Duration) outcome {
+				if server == "s1" {
+					return hangs
+				}
+				return renews
+			},
+			want: nil,
+			// The first attempt waits one hedge delay for s1; every later
+			// one asks s2, which answered, first.
+			maxGap: renewEvery(testTTL) + hedgeAfter(testTTL),
 		},
 		{
-			name:   "lease duration from the server replaces the default",
-			answer: failBetween(time.Second, time.Hour, 600*time.Millisecond),
-			want:   []string{"lost at 1.4s"},
+			name: "the server that answered goes silent",
+			answer: func(server string, at time.Duration) outcome {
+				if server == "s1" && at > 2*time.Second {
+					return hangs
+				}
+				return renews
+			},
+			want:   nil,
+			maxGap: renewEvery(testTTL) + hedgeAfter(testTTL),
+		},
+		{
+			name:    "lease duration from the server replaces the default",
+			answer:  failsFrom(time.Second, time.Hour, fails),
+			granted: 600 * time.Millisecond,
+			want:    []string{"lost at 1.5s"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				start := time.Now()
+				since := func() time.Duration { return time.Since(start) }
 				var mu sync.Mutex
 				var events []string
+				var lostAt, renewals []time.Duration
 				record := func(what string) {
 					mu.Lock()
 					defer mu.Unlock()
-					events = append(events, fmt.Sprintf("%s at %s", what, time.Since(start)))
+					// To a tenth of a second: retries after a failure come
+					// at fractions of what is left of the lease. The exact
+					// time of a loss is checked below.
+					events = append(events, fmt.Sprintf("%s at %s", what, since().Round(100*time.Millisecond)))
+					if what == "lost" {
+						lostAt = append(lostAt, since())
+					}
 				}
 				l := &lease{
-					heartbeat: func(ctx context.Context) (time.Duration, error) {
-						d, err := tt.answer(time.Since(start))
-						if err != nil && tt.slow {
+					servers: func() []string { return []string{"s3", "s1", "s2"} },
+					heartbeat: func(ctx context.Context, server string) (time.Duration, error) {
+						if err := ctx.Err(); err != nil {
+							return 0, err
+						}
+						switch tt.answer(server, since()) {
+						case fails:
+							return 0, errors.New("no leader")
+						case hangs:
 							<-ctx.Done()
 							return 0, ctx.Err()
 						}
-						return d, err
+						mu.Lock()
+						renewals = append(renewals, since())
+						mu.Unlock()
+						return tt.granted, nil
 					},
-					ttl:     3 * time.Second,
+					ttl:     testTTL,
 					lost:    func() { record("lost") },
 					renewed: func() { record("renewed") },
 					logger:  testLogger(t),
@@ -83,21 +173,72 @@ func TestLease(t *testing.T) {
 				time.Sleep(10 * time.Second)
 				cancel()
 				<-done
+
 				if diff := cmp.Diff(tt.want, events); diff != "" {
 					t.Errorf("lease events (-want +got):\n%s", diff)
+				}
+				ttl := testTTL
+				if tt.granted > 0 {
+					ttl = tt.granted
+				}
+				// The servers give the node up (leaseMargin) after its last
+				// renewal; the agent must have fenced itself by then, and
+				// not before its own lease ran out.
+				for _, at := range lostAt {
+					i, _ := slices.BinarySearch(renewals, at)
+					if i == 0 {
+						t.Fatalf("lost at %s before any renewal", at)
+					}
+					if last := renewals[i-1]; at != last+ttl {
+						t.Errorf("lost at %s, want exactly one lease (%s) after the last renewal at %s", at, ttl, last)
+					}
+				}
+				if tt.maxGap > 0 {
+					// The lease starts out held, as if renewed at the start.
+					held := append([]time.Duration{0}, renewals...)
+					for i := 1; i < len(held); i++ {
+						if gap := held[i] - held[i-1]; gap > tt.maxGap {
+							t.Errorf("renewals at %s and %s: %s apart, want at most %s", held[i-1], held[i], gap, tt.maxGap)
+						}
+					}
 				}
 			})
 		})
 	}
 }
 
-// failBetween answers heartbeats sent in [from, to) with an error and the
-// others with the lease duration d.
-func failBetween(from, to, d time.Duration) func(time.Duration) (time.Duration, error) {
-	return func(at time.Duration) (time.Duration, error) {
+// everyone answers every heartbeat with o.
+func everyone(o outcome) answerer {
+	return func(string, time.Duration) outcome { return o }
+}
+
+// failsFrom answers heartbeats sent in [from, to) with o and renews the
+// others.
+func failsFrom(from, to time.Duration, o outcome) answerer {
+	return func(_ string, at time.Duration) outcome {
 		if at >= from && at < to {
-			return 0, errors.New("unreachable")
+			return o
 		}
-		return d, nil
+		return renews
+	}
+}
+
+func TestServerOrder(t *testing.T) {
+	tests := []struct {
+		name      string
+		servers   []string
+		preferred string
+		want      []string
+	}{
+		{"no server answered yet", []string{"b", "c", "a"}, "", []string{"a", "b", "c"}},
+		{"the one that answered first, then the ones after it", []string{"b", "c", "a"}, "b", []string{"b", "c", "a"}},
+		{"the one that answered is gone", []string{"b", "c", "a"}, "d", []string{"a", "b", "c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, serverOrder(tt.servers, tt.preferred)); diff != "" {
+				t.Errorf("order (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

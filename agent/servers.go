@@ -56,9 +56,6 @@ func (p *serverPool) client(i int) (api.ControlClient, string, error) {
 	return api.NewControlClient(conn), addr, nil
 }
 
-// size is the number of servers known now.
-func (p *serverPool) size() int { return len(p.addrs()) }
-
 // prune closes connections to servers that are no longer alive.
 func (p *serverPool) prune() {
 	alive := map[string]bool{}
@@ -91,10 +88,9 @@ type servers struct {
 	pool   *serverPool
 	logger *slog.Logger
 
-	reportCursor    int
-	heartbeatCursor int
-	resync          chan struct{} // asks watch for a fresh stream, capacity 1
-	watching        atomic.Bool   // a watch stream is open
+	reportCursor int
+	resync       chan struct{} // asks watch for a fresh stream, capacity 1
+	watching     atomic.Bool   // a watch stream is open
 }
 
 // reportStatus sends a batch of status updates to one server; after a
@@ -113,26 +109,26 @@ func (s *servers) reportStatus(ctx context.Context, updates []*api.PodStatusUpda
 	return nil
 }
 
-// heartbeat renews the node's lease with the first server that answers,
-// trying each once, and returns the lease duration it granted.
-func (s *servers) heartbeat(ctx context.Context) (time.Duration, error) {
-	var errs []error
-	for range max(1, s.pool.size()) {
-		client, addr, err := s.pool.client(s.heartbeatCursor)
-		if err != nil {
-			return 0, err
-		}
-		resp, err := client.Heartbeat(ctx, &api.HeartbeatRequest{Node: s.node})
-		if err == nil {
-			return time.Duration(resp.GetLeaseMillis()) * time.Millisecond, nil
-		}
-		errs = append(errs, fmt.Errorf("heartbeat to %s: %w", addr, err))
-		s.heartbeatCursor++
-		if ctx.Err() != nil {
-			break
-		}
+// heartbeat asks the server at addr to renew the node's lease and returns
+// the lease duration it granted. A server that does not lead forwards the
+// request to the leader, so a success always means the leader renewed.
+func (s *servers) heartbeat(ctx context.Context, addr string) (time.Duration, error) {
+	i := slices.Index(slices.Sorted(slices.Values(s.pool.addrs())), addr)
+	if i < 0 {
+		return 0, errors.New("no longer a known server")
 	}
-	return 0, errors.Join(errs...)
+	client, got, err := s.pool.client(i)
+	if err != nil {
+		return 0, err
+	}
+	if got != addr {
+		return 0, errors.New("the known servers changed meanwhile")
+	}
+	resp, err := client.Heartbeat(ctx, &api.HeartbeatRequest{Node: s.node})
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(resp.GetLeaseMillis()) * time.Millisecond, nil
 }
 
 // requestResync makes watch open a fresh stream now, so the next desired

@@ -9,6 +9,17 @@ import (
 // It lives in the leader's memory on purpose: a new leader starts every
 // lease afresh (reset), which only ever delays declaring a node lost, never
 // hastens it, so an agent and its replacement cannot overlap.
+//
+// Only the leader renews (Heartbeat and ReportPodStatus go through
+// toLeader: a follower forwards them once and answers with the leader's
+// answer), so an agent whose heartbeat succeeded knows the leader renewed
+// after the agent sent it. The agent counts its own lease from that send
+// time and fences itself once it runs out, no later than the leader's
+// lastRenewal + LeaseTTL + leaseMargin, when nodeCommands fails its pods
+// NodeLost. A new leader resets after its barrier, later than any renewal
+// an old one recorded (Raft's leader lease, half the heartbeat timeout,
+// makes an old leader step down before others may elect a new one), so a
+// leader change only moves that point later.
 type leases struct {
 	mu   sync.Mutex
 	base time.Time

@@ -313,6 +313,15 @@ func (n *Node) Running() bool {
 	}
 }
 
+// Log returns everything the node's processes wrote, across restarts.
+func (n *Node) Log() (string, error) {
+	b, err := os.ReadFile(n.logPath)
+	if err != nil {
+		return "", fmt.Errorf("log of %s: %w", n.Name, err)
+	}
+	return string(b), nil
+}
+
 // Restart stops a node (SIGKILL) and starts it again from its data.
 func (c *Cluster) Restart(n *Node) {
 	c.Kill(n)

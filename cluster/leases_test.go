@@ -1,0 +1,104 @@
+package cluster
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
+)
+
+func TestLeasesResetOnlyDelaysExpiry(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	tests := []struct {
+		name    string
+		renewed []time.Duration
+		reset   time.Duration
+		want    time.Duration
+	}{
+		{"never renewed counts from the reset", nil, time.Second, time.Second},
+		{"a renewal before the reset counts from the reset", []time.Duration{500 * time.Millisecond}, time.Second, time.Second},
+		{"a renewal after the reset counts from the renewal", []time.Duration{2 * time.Second}, time.Second, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLeases()
+			for _, r := range tt.renewed {
+				if r < tt.reset {
+					l.renew("a1", at(r))
+				}
+			}
+			l.reset(at(tt.reset))
+			for _, r := range tt.renewed {
+				if r >= tt.reset {
+					l.renew("a1", at(r))
+				}
+			}
+			if got := l.lastRenewal("a1"); !got.Equal(at(tt.want)) {
+				t.Errorf("lastRenewal = %s after start, want %s", got.Sub(t0), tt.want)
+			}
+		})
+	}
+}
+
+// TestHeartbeatRenewsOnlyOnTheLeader checks what an agent's successful
+// heartbeat means: whichever server it asked, the leader renewed the lease
+// after the request was sent; a server that does not lead never renews in
+// its own name.
+func TestHeartbeatRenewsOnlyOnTheLeader(t *testing.T) {
+	servers, _ := startServers(t, 3)
+	leader := leaderOf(t, servers)
+	var follower *Server
+	for _, s := range servers {
+		if s != leader {
+			follower = s
+		}
+	}
+	wait.For(t, "the follower to know the leader", func() (bool, string) {
+		addr, _ := follower.raft.LeaderWithID()
+		return addr != "", "no leader known"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	sent := time.Now()
+	resp, err := client(t, follower).Heartbeat(ctx, &api.HeartbeatRequest{Node: "a1"})
+	if err != nil {
+		t.Fatalf("heartbeat through a follower: %v", err)
+	}
+	if got := time.Duration(resp.GetLeaseMillis()) * time.Millisecond; got != leader.timing.LeaseTTL {
+		t.Errorf("lease granted %s, want the leader's %s", got, leader.timing.LeaseTTL)
+	}
+	if got := leader.leases.lastRenewal("a1"); got.Before(sent) {
+		t.Errorf("leader's last renewal of a1 %s before the heartbeat was sent", sent.Sub(got))
+	}
+	if renewed(follower, "a1") {
+		t.Errorf("the follower recorded a renewal of its own")
+	}
+
+	// A request already forwarded once, reaching a server that does not
+	// lead, fails rather than being answered or forwarded again.
+	fwd := metadata.AppendToOutgoingContext(ctx, forwardedKey, "elsewhere")
+	_, err = client(t, follower).Heartbeat(fwd, &api.HeartbeatRequest{Node: "a2"})
+	if st, _ := status.FromError(err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), ErrNotLeader.Error()) {
+		t.Errorf("forwarded heartbeat to a follower: err = %v, want Unavailable %q", err, ErrNotLeader)
+	}
+	if renewed(leader, "a2") {
+		t.Errorf("a2 renewed on the leader, though its heartbeat failed")
+	}
+}
+
+// renewed tells whether s recorded a renewal of node's lease.
+func renewed(s *Server, node string) bool {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	_, ok := s.leases.last[node]
+	return ok
+}

@@ -1,0 +1,127 @@
+package test
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jobcluster/jobcluster/internal/wait"
+	"github.com/jobcluster/jobcluster/test/testcluster"
+)
+
+// TestLeaderKillsNeverFenceAgents kills -9 the leader of three servers 20
+// times, starting it again each time once a new leader serves, while
+// long-running pods run on both agents. Every agent can reach a majority
+// throughout, so none may lose its lease: no pod is stopped, replaced or
+// failed NodeLost, and no agent logs an expired lease.
+func TestLeaderKillsNeverFenceAgents(t *testing.T) {
+	const kills = 20
+	began := time.Now()
+	c := testcluster.New(t, testcluster.Options{Servers: 3, Agents: 2})
+	runs := testcluster.NewRunLog(t)
+	jobs := map[string]string{"steady-a1": "a1", "steady-a2": "a2"}
+	for job, node := range jobs {
+		c.Submit(pinned(jobDoc(job, "parallelism: 2\nbackoffLimit: 0", "Never", runs.Script("sleep 3600")), node))
+	}
+	first := waitRuns(t, runs, "two pods to start on each agent", func(rs []testcluster.Run) bool { return len(rs) == 4 })
+
+	var failovers []time.Duration
+	var killedAt time.Time
+	killing := time.Now()
+	for i := range kills {
+		leader := c.WaitForLeader()
+		killedAt = time.Now()
+		c.Kill(leader)
+		next := c.WaitForLeader()
+		failovers = append(failovers, time.Since(killedAt))
+		if next == leader {
+			t.Fatalf("kill %d: killed leader %s still reported as leader", i+1, leader.Name)
+		}
+		c.Start(leader)
+		waitFollowing(t, c, leader)
+	}
+	killed := time.Since(killing)
+	// An agent the last election cost its lease fences itself within a
+	// lease (3 s) of the kill: judge only once that much time has passed.
+	wait.Within(t, 10*time.Second, "a lease to pass since the last kill", func() (bool, string) {
+		since := time.Since(killedAt)
+		return since > 3*time.Second+250*time.Millisecond, fmt.Sprintf("%s since the last kill", since)
+	})
+
+	all := readRuns(t, runs)
+	if len(all) != len(first) {
+		t.Errorf("%d pod runs, want the first %d only: %+v", len(all), len(first), all)
+	}
+	assertEachPodStartedOnce(t, all)
+	for _, r := range all {
+		if r.Ended {
+			t.Errorf("pod %s on %s ended at %s", r.Pod, r.Node, r.LastSeen.Format(time.StampMilli))
+		}
+	}
+	for job, node := range jobs {
+		var pods []testcluster.Pod
+		// Every server was restarted, and a restarted one may refuse reads
+		// for a while (ServiceUnavailable, still replaying its log).
+		wait.Within(t, 45*time.Second, "the pods of "+job+" to be readable", func() (bool, string) {
+			var err error
+			pods, err = c.Pods(job)
+			if err != nil {
+				return false, err.Error()
+			}
+			return true, ""
+		})
+		var got []string
+		for _, p := range pods {
+			got = append(got, fmt.Sprintf("%s %s on %s restarts=%d", p.Status.Phase, p.Status.Reason, p.Spec.NodeName, p.RestartCount()))
+		}
+		want := slices.Repeat([]string{"Running  on " + node + " restarts=0"}, 2)
+		if !slices.Equal(got, want) {
+			t.Errorf("pods of %s: %q, want %q", job, got, want)
+		}
+	}
+
+	// How close each agent came to losing its lease, from the renewals
+	// that followed failed heartbeats.
+	leaseLeft := regexp.MustCompile(`msg="heartbeat succeeded again".* leaseLeft=(\S+)`)
+	closest := time.Duration(-1)
+	recoveries := 0
+	for _, a := range c.Agents {
+		log, err := a.Log()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(log, "lease expired"); n > 0 {
+			t.Errorf("agent %s logged an expired lease %d times", a.Name, n)
+		}
+		for _, m := range leaseLeft.FindAllStringSubmatch(log, -1) {
+			d, err := time.ParseDuration(m[1])
+			if err != nil {
+				t.Fatalf("agent %s: lease left %q: %v", a.Name, m[1], err)
+			}
+			recoveries++
+			if closest < 0 || d < closest {
+				closest = d
+			}
+		}
+	}
+	slices.Sort(failovers)
+	t.Logf("%d leader kills in %.1fs (test %.1fs): new leader after %.2fs median, %.2fs at most; %d renewals after failed heartbeats, the closest with %s of the lease left",
+		kills, killed.Seconds(), time.Since(began).Seconds(), failovers[len(failovers)/2].Seconds(), failovers[len(failovers)-1].Seconds(),
+		recoveries, closest.Round(time.Millisecond))
+}
+
+// waitFollowing waits until the restarted server knows the leader (a
+// follower learns it from the leader's log replication, so it is a working
+// voter again): then it forwards a write, here the delete of a pod that
+// does not exist, which the leader refuses with NotFound and which writes
+// nothing. Killing the leader next leaves a majority able to elect another.
+func waitFollowing(t *testing.T, c *testcluster.Cluster, restarted *testcluster.Node) {
+	t.Helper()
+	wait.For(t, restarted.Name+" to follow the leader", func() (bool, string) {
+		r := c.CLIAt(restarted.RPCAddr, "", "delete", "pod", "no-such-pod", "--timeout", "2s")
+		return strings.Contains(r.Stderr, `pods "no-such-pod" not found`), r.Stderr
+	})
+}
