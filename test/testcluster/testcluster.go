@@ -298,6 +298,16 @@ func (c *Cluster) signal(n *Node, sig syscall.Signal) {
 	n.mu.Unlock()
 }
 
+// PID is the node's process id, or 0 when it does not run.
+func (n *Node) PID() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
 // Running reports whether the node's process runs.
 func (n *Node) Running() bool {
 	n.mu.Lock()
