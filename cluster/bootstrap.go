@@ -24,8 +24,6 @@ func (s *Server) bootstrapLoop() {
 		s.logger.Debug("raft state exists, not bootstrapping")
 		return
 	}
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
 	for {
 		if s.raft.Leader() != "" {
 			return // another server added us to its cluster
@@ -43,7 +41,7 @@ func (s *Server) bootstrapLoop() {
 		case <-s.ctx.Done():
 			return
 		case <-s.gossip.Changed():
-		case <-tick.C:
+		case <-s.clock.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"maps"
 	"sync"
 	"time"
 )
@@ -30,13 +31,10 @@ func (l *leases) renew(node string, now time.Time) {
 	l.last[node] = now
 }
 
-// lastRenewal is when the node's lease was last renewed, or when this
-// server became leader if it has not been renewed since.
-func (l *leases) lastRenewal(node string) time.Time {
+// snapshot returns when this server started counting leases and a copy of
+// every renewal since.
+func (l *leases) snapshot() (start time.Time, renewals map[string]time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t, ok := l.last[node]; ok && t.After(l.base) {
-		return t
-	}
-	return l.base
+	return l.base, maps.Clone(l.last)
 }

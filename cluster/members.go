@@ -30,15 +30,13 @@ func (s *Server) leaderRPCAddr() string {
 // a server that joined is added as a voter, one that left gracefully is
 // removed. A failed server stays, so it can come back from its data.
 func (s *Server) reconcileMembersLoop(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
 	for {
 		s.reconcileMembers()
 		select {
 		case <-ctx.Done():
 			return
 		case <-s.gossip.Changed():
-		case <-tick.C:
+		case <-s.clock.After(time.Second):
 		}
 	}
 }

@@ -20,7 +20,7 @@ func (s *Server) readyForReads() error {
 		return nil
 	}
 	applied := s.fsm.AppliedIndex()
-	ready := applied >= s.startIndex || time.Since(s.started) > maxReplayWait
+	ready := applied >= s.startIndex || s.clock.Now().Sub(s.started) > maxReplayWait
 	if !ready && s.raft.Leader() != "" {
 		commit, _ := strconv.ParseUint(s.raft.Stats()["commit_index"], 10, 64)
 		ready = commit > 0 && applied >= commit
