@@ -254,10 +254,13 @@ func (s *Server) Shutdown() {
 		if s.grpc != nil {
 			stopped := make(chan struct{})
 			go func() { s.grpc.GracefulStop(); close(stopped) }()
+			// Streams that outlive a second are cut. The grace period is
+			// real time whatever the server's clock says.
 			select {
 			case <-stopped:
 			case <-time.After(time.Second):
 				s.grpc.Stop()
+				<-stopped
 			}
 		} else if s.rpcLis != nil {
 			s.rpcLis.Close()
