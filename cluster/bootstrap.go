@@ -25,6 +25,7 @@ func (s *Server) bootstrapLoop() {
 		return
 	}
 	for {
+		changed := s.membersChanged.wait()
 		if s.raft.Leader() != "" {
 			return // another server added us to its cluster
 		}
@@ -40,7 +41,7 @@ func (s *Server) bootstrapLoop() {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-s.gossip.Changed():
+		case <-changed:
 		case <-s.clock.After(200 * time.Millisecond):
 		}
 	}

@@ -31,11 +31,12 @@ func (s *Server) leaderRPCAddr() string {
 // removed. A failed server stays, so it can come back from its data.
 func (s *Server) reconcileMembersLoop(ctx context.Context) {
 	for {
+		changed := s.membersChanged.wait()
 		s.reconcileMembers()
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.gossip.Changed():
+		case <-changed:
 		case <-s.clock.After(time.Second):
 		}
 	}

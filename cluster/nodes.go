@@ -22,6 +22,7 @@ const nodeRecheck = 100 * time.Millisecond
 // lease certainly expired with reason NodeLost.
 func (s *Server) nodeControllerLoop(ctx context.Context) {
 	for {
+		changed := s.membersChanged.wait()
 		next := s.reconcileNodes(ctx, s.clock.Now())
 		wait := nodeRecheck
 		if !next.IsZero() {
@@ -30,7 +31,7 @@ func (s *Server) nodeControllerLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.gossip.Changed():
+		case <-changed:
 		case <-s.clock.After(wait):
 		}
 	}

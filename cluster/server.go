@@ -44,12 +44,14 @@ type Server struct {
 	leaderCh   chan bool
 	transport  raft.Transport
 	gossip     membership
-	grpc       *grpc.Server
-	rpcLis     net.Listener
-	http       *http.Server
-	proposer   *proposer
-	peers      *peerConns
-	leases     *leases
+	// membersChanged wakes the loops that follow membership.
+	membersChanged *broadcast
+	grpc           *grpc.Server
+	rpcLis         net.Listener
+	http           *http.Server
+	proposer       *proposer
+	peers          *peerConns
+	leases         *leases
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -116,6 +118,8 @@ func (s *Server) start() error {
 		return err
 	}
 	s.gossip = g
+	s.membersChanged = newBroadcast()
+	s.goFunc(s.relayMemberChanges)
 
 	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(api.MaxMessageBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes))
 	api.RegisterControlServer(s.grpc, &controlService{s: s})
