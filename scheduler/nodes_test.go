@@ -2,6 +2,8 @@ package scheduler
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -361,8 +363,38 @@ func TestReconcileNodes(t *testing.T) {
 			if !plan.NextCheck.IsZero() && !plan.NextCheck.After(tc.now) {
 				t.Errorf("next check %v is not after now %v", plan.NextCheck, tc.now)
 			}
+			// Once the plan is applied, a pass at the same time has
+			// nothing more to do.
+			again := ReconcileNodes(applyNodePlan(in, plan))
+			if len(again.Create)+len(again.Update)+len(again.LostPods)+len(again.Events) != 0 {
+				t.Errorf("second pass after applying the plan = %+v, want nothing to do", summarizeNodes(again))
+			}
 		})
 	}
+}
+
+// applyNodePlan is the input of the next pass once plan is applied: its
+// Nodes stored, its lost pods no longer live.
+func applyNodePlan(in NodeInput, plan NodePlan) NodeInput {
+	byName := map[string]*api.Node{}
+	for _, n := range append(append(slices.Clone(in.Nodes), plan.Create...), plan.Update...) {
+		byName[n.GetMetadata().GetName()] = n
+	}
+	in.Nodes = slices.Collect(maps.Values(byName))
+	lost := map[string]bool{}
+	for _, u := range plan.LostPods {
+		lost[u.GetName()] = true
+	}
+	live := map[string][]*api.Pod{}
+	for node, pods := range in.LivePods {
+		for _, p := range pods {
+			if !lost[p.GetMetadata().GetName()] {
+				live[node] = append(live[node], p)
+			}
+		}
+	}
+	in.LivePods = live
+	return in
 }
 
 func cloneNodeInput(in NodeInput) NodeInput {
