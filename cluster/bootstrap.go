@@ -24,9 +24,8 @@ func (s *Server) bootstrapLoop() {
 		s.logger.Debug("raft state exists, not bootstrapping")
 		return
 	}
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
 	for {
+		changed := s.membersChanged.wait()
 		if s.raft.Leader() != "" {
 			return // another server added us to its cluster
 		}
@@ -42,8 +41,8 @@ func (s *Server) bootstrapLoop() {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-s.gossip.Changed():
-		case <-tick.C:
+		case <-changed:
+		case <-s.clock.After(200 * time.Millisecond):
 		}
 	}
 }

@@ -58,11 +58,11 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(100 * time.Millisecond):
+		case <-s.clock.After(100 * time.Millisecond):
 		}
 	}
 	s.logger.Info("leadership gained", "node", s.cfg.Name, "term", s.raft.Stats()["term"], "index", s.fsm.AppliedIndex())
-	s.leases.reset(time.Now())
+	s.leases.reset(s.clock.Now())
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context){
 		s.reconcileMembersLoop,
@@ -83,22 +83,18 @@ func (s *Server) leaderLoop(ctx context.Context) {
 // when the time the last pass asked for arrives (a back-off, a deadline, a
 // fire time), and at least every idle. It sleeps in between: no polling.
 func (s *Server) passLoop(ctx context.Context, idle time.Duration, pass func(context.Context, time.Time) time.Time) {
-	timer := time.NewTimer(idle)
-	defer timer.Stop()
 	for {
 		changed := s.fsm.Changed()
-		next := pass(ctx, time.Now())
+		next := pass(ctx, s.clock.Now())
 		wait := idle
 		if !next.IsZero() {
-			wait = min(max(time.Until(next), 0), idle)
+			wait = min(max(next.Sub(s.clock.Now()), 0), idle)
 		}
-		// Since Go 1.23 Reset discards a value the timer sent before it.
-		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
-		case <-timer.C:
+		case <-s.clock.After(wait):
 		}
 	}
 }

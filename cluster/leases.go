@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"maps"
 	"sync"
 	"time"
 )
@@ -15,7 +16,7 @@ import (
 // answer), so an agent whose heartbeat succeeded knows the leader renewed
 // after the agent sent it. The agent counts its own lease from that send
 // time and fences itself once it runs out, no later than the leader's
-// lastRenewal + LeaseTTL + leaseMargin, when nodeCommands fails its pods
+// lastRenewal + LeaseTTL + leaseMargin, when scheduler.ReconcileNodes fails its pods
 // NodeLost. A new leader resets after its barrier, later than any renewal
 // an old one recorded (Raft's leader lease, half the heartbeat timeout,
 // makes an old leader step down before others may elect a new one), so a
@@ -41,13 +42,21 @@ func (l *leases) renew(node string, now time.Time) {
 	l.last[node] = now
 }
 
-// lastRenewal is when the node's lease was last renewed, or when this
-// server became leader if it has not been renewed since.
-func (l *leases) lastRenewal(node string) time.Time {
+// snapshot returns when this server started counting leases and a copy of
+// every renewal since.
+func (l *leases) snapshot() (start time.Time, renewals map[string]time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t, ok := l.last[node]; ok && t.After(l.base) {
+	return l.base, maps.Clone(l.last)
+}
+
+// lastRenewal is when the node's lease was last renewed with this leader,
+// or when this server started counting leases if it has not been renewed
+// since: the time its lease counts from.
+func (l *leases) lastRenewal(node string) time.Time {
+	start, renewals := l.snapshot()
+	if t, ok := renewals[node]; ok && t.After(start) {
 		return t
 	}
-	return l.base
+	return start
 }

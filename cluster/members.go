@@ -30,15 +30,14 @@ func (s *Server) leaderRPCAddr() string {
 // a server that joined is added as a voter, one that left gracefully is
 // removed. A failed server stays, so it can come back from its data.
 func (s *Server) reconcileMembersLoop(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
 	for {
+		changed := s.membersChanged.wait()
 		s.reconcileMembers()
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.gossip.Changed():
-		case <-tick.C:
+		case <-changed:
+		case <-s.clock.After(time.Second):
 		}
 	}
 }

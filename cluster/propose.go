@@ -24,7 +24,8 @@ const maxInFlight = 4
 
 // proposer gathers the commands of concurrent callers into as few Raft log
 // entries as possible, so throughput is not bounded by one fsync per
-// object. Safe for concurrent use.
+// object. Safe for concurrent use. close stops it and waits until its
+// goroutines returned.
 type proposer struct {
 	raft   *raft.Raft
 	logger *slog.Logger
@@ -32,6 +33,8 @@ type proposer struct {
 	slots  chan struct{}
 	done   chan struct{}
 	once   sync.Once
+	// wg counts the run goroutine and one goroutine per entry in flight.
+	wg sync.WaitGroup
 }
 
 type proposal struct {
@@ -53,7 +56,7 @@ func newProposer(r *raft.Raft, logger *slog.Logger) *proposer {
 		slots:  make(chan struct{}, maxInFlight),
 		done:   make(chan struct{}),
 	}
-	go p.run()
+	p.wg.Go(p.run)
 	return p
 }
 
@@ -135,10 +138,24 @@ func (p *proposer) propose(ctx context.Context, cmds []*api.Command) ([]error, e
 		return r.errs, r.err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("outcome unknown: %w", ctx.Err())
+	case <-p.done:
+		// The entry may have been committed just before the close.
+		select {
+		case r := <-pr.result:
+			return r.errs, r.err
+		default:
+			return nil, fmt.Errorf("outcome unknown: proposer closed: %w", ErrNotLeader)
+		}
 	}
 }
 
-func (p *proposer) close() { p.once.Do(func() { close(p.done) }) }
+// close stops taking proposals and waits until the entries in flight
+// were answered. Raft must be shut down first, or those answers wait for
+// their commit.
+func (p *proposer) close() {
+	p.once.Do(func() { close(p.done) })
+	p.wg.Wait()
+}
 
 func (p *proposer) run() {
 	var pending *proposal
@@ -172,7 +189,11 @@ func (p *proposer) run() {
 			}
 		}
 		if pending != nil {
-			p.slots <- struct{}{}
+			select {
+			case p.slots <- struct{}{}:
+			case <-p.done:
+				return
+			}
 		}
 		// Take whatever else is already queued.
 	drain:
@@ -206,7 +227,7 @@ func (p *proposer) apply(batch []*proposal) {
 		return
 	}
 	f := p.raft.Apply(data, 10*time.Second)
-	go func() {
+	p.wg.Go(func() {
 		defer func() { <-p.slots }()
 		err := f.Error()
 		var res *fsm.Result
@@ -222,5 +243,5 @@ func (p *proposer) apply(batch []*proposal) {
 			i += len(pr.cmds)
 			pr.result <- r
 		}
-	}()
+	})
 }

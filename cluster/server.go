@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 	"google.golang.org/grpc"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -30,10 +30,12 @@ type Server struct {
 	timing Timing
 	logger *slog.Logger
 
+	seams seams
+	clock clock
 	fsm   *fsm.FSM
 	raft  *raft.Raft
-	store *raftboltdb.BoltStore
-	snaps *raft.FileSnapshotStore
+	store raftStore
+	snaps raft.SnapshotStore
 	// startIndex is the index of the last command in the local log when
 	// the server started; reads wait until the state machine has replayed
 	// that far.
@@ -41,14 +43,16 @@ type Server struct {
 	started    time.Time
 	caughtUp   atomic.Bool
 	leaderCh   chan bool
-	transport  *raft.NetworkTransport
-	gossip     *gossip.Gossip
-	grpc       *grpc.Server
-	rpcLis     net.Listener
-	http       *http.Server
-	proposer   *proposer
-	peers      *peerConns
-	leases     *leases
+	transport  raft.Transport
+	gossip     membership
+	// membersChanged wakes the loops that follow membership.
+	membersChanged *broadcast
+	grpc           *grpc.Server
+	rpcLis         net.Listener
+	http           *http.Server
+	proposer       *proposer
+	peers          *peerConns
+	leases         *leases
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -65,10 +69,17 @@ type Server struct {
 // listeners are up; bootstrap and leader election continue in the
 // background.
 func New(cfg Config) (*Server, error) {
+	return newServer(cfg, seams{})
+}
+
+// newServer starts a server on the given seams; a zero seam means the
+// real thing.
+func newServer(cfg Config, sm seams) (*Server, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("server name is empty: pass --name")
 	}
-	s := &Server{cfg: cfg, timing: cfg.Timing.withDefaults(), logger: cfg.logger(), left: make(chan struct{})}
+	s := &Server{cfg: cfg, timing: cfg.Timing.withDefaults(), logger: cfg.logger(), seams: sm.withDefaults(), left: make(chan struct{})}
+	s.clock = s.seams.clock
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.start(); err != nil {
 		s.Shutdown()
@@ -94,7 +105,7 @@ func (s *Server) start() error {
 	s.proposer = newProposer(s.raft, s.logger)
 	s.peers = newPeerConns()
 	s.leases = newLeases()
-	g, err := gossip.Start(gossip.Config{
+	g, err := s.seams.startGossip(gossip.Config{
 		Name:     s.cfg.Name,
 		BindAddr: s.cfg.GossipAddr,
 		Join:     s.cfg.Join,
@@ -111,6 +122,8 @@ func (s *Server) start() error {
 		return err
 	}
 	s.gossip = g
+	s.membersChanged = newBroadcast()
+	s.goFunc(s.relayMemberChanges)
 
 	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(api.MaxMessageBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes))
 	api.RegisterControlServer(s.grpc, &controlService{s: s})
@@ -133,32 +146,16 @@ func (s *Server) start() error {
 }
 
 func (s *Server) startRaft(dir string) error {
-	store, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft.db")})
-	if err != nil {
-		return fmt.Errorf("open raft log %s: %w", filepath.Join(dir, "raft.db"), err)
-	}
-	s.store = store
-	s.startIndex = lastCommandIndex(store)
-	s.started = time.Now()
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
 		Level:  hclog.Debug,
 		Output: gossip.LogWriter{Logger: s.logger.With("component", "raft")},
 	})
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
-	if err != nil {
-		return fmt.Errorf("open raft snapshots: %w", err)
+	if err := s.openRaftStorage(dir, hlog); err != nil {
+		return err
 	}
-	advertise, err := net.ResolveTCPAddr("tcp", s.cfg.RaftAddr)
-	if err != nil {
-		return fmt.Errorf("raft address %q: %w", s.cfg.RaftAddr, err)
-	}
-	trans, err := raft.NewTCPTransportWithLogger(s.cfg.RaftAddr, advertise, 3, 5*time.Second, hlog)
-	if err != nil {
-		return fmt.Errorf("listen on raft address %s: %w", s.cfg.RaftAddr, err)
-	}
-	s.transport = trans
-	s.snaps = snaps
+	s.startIndex = lastCommandIndex(s.store)
+	s.started = s.clock.Now()
 	s.leaderCh = make(chan bool, 16)
 	conf := raft.DefaultConfig()
 	conf.LocalID = raft.ServerID(s.cfg.Name)
@@ -175,7 +172,7 @@ func (s *Server) startRaft(dir string) error {
 	conf.TrailingLogs = 10240
 	conf.MaxAppendEntries = 256
 	conf.NotifyCh = s.leaderCh
-	r, err := raft.NewRaft(conf, s.fsm, store, store, snaps, trans)
+	r, err := raft.NewRaft(conf, s.fsm, s.store, s.store, s.snaps, s.transport)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
@@ -190,23 +187,21 @@ func (s *Server) snapshotBySize() {
 	if limit == 0 {
 		limit = DefaultSnapshotLogBytes
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-tick.C:
+		case <-s.clock.After(time.Second):
 		}
 		if s.fsm.LogBytesSinceSnapshot() < limit {
 			continue
 		}
-		start := time.Now()
+		start := s.clock.Now()
 		if err := s.raft.Snapshot().Error(); err != nil {
 			s.logger.Debug("snapshot by log size", "err", err)
 			continue
 		}
-		s.logger.Debug("snapshot by log size", "index", s.fsm.AppliedIndex(), "took", time.Since(start))
+		s.logger.Debug("snapshot by log size", "index", s.fsm.AppliedIndex(), "took", s.clock.Now().Sub(start))
 	}
 }
 
@@ -302,10 +297,13 @@ func (s *Server) Shutdown() {
 		if s.grpc != nil {
 			stopped := make(chan struct{})
 			go func() { s.grpc.GracefulStop(); close(stopped) }()
+			// Streams that outlive a second are cut. The grace period is
+			// real time whatever the server's clock says.
 			select {
 			case <-stopped:
 			case <-time.After(time.Second):
 				s.grpc.Stop()
+				<-stopped
 			}
 		} else if s.rpcLis != nil {
 			s.rpcLis.Close()
@@ -321,8 +319,8 @@ func (s *Server) Shutdown() {
 				s.logger.Warn("raft shutdown", "err", err)
 			}
 		}
-		if s.transport != nil {
-			s.transport.Close()
+		if c, ok := s.transport.(io.Closer); ok {
+			c.Close()
 		}
 		s.wg.Wait()
 		if s.proposer != nil {
@@ -331,8 +329,8 @@ func (s *Server) Shutdown() {
 		if s.peers != nil {
 			s.peers.close()
 		}
-		if s.store != nil {
-			s.store.Close()
+		if c, ok := s.store.(io.Closer); ok {
+			c.Close()
 		}
 	})
 }

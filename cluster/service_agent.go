@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -45,7 +44,7 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPodStatusRequest) (*api.ReportPodStatusResponse, error) {
 	return toLeader(ctx, c.s,
 		func() (*api.ReportPodStatusResponse, error) {
-			c.s.leases.renew(req.GetNode(), time.Now())
+			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
 			updates := req.GetUpdates()
 			for _, u := range updates {
 				u.Node = req.GetNode()
@@ -65,7 +64,7 @@ func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPod
 func (c *controlService) Heartbeat(ctx context.Context, req *api.HeartbeatRequest) (*api.HeartbeatResponse, error) {
 	return toLeader(ctx, c.s,
 		func() (*api.HeartbeatResponse, error) {
-			c.s.leases.renew(req.GetNode(), time.Now())
+			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
 			return &api.HeartbeatResponse{LeaseMillis: c.s.timing.LeaseTTL.Milliseconds()}, nil
 		},
 		func(cl api.ControlClient, ctx context.Context) (*api.HeartbeatResponse, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -38,7 +37,7 @@ func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*a
 // Raft entry.
 func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.SubmitResponse, error) {
 	st := s.fsm.State()
-	now := timestamppb.New(time.Now())
+	now := timestamppb.New(s.clock.Now())
 	resp := &api.SubmitResponse{}
 	var cmds []*api.Command
 	var cmdResult []int // index into resp.Results of each command

@@ -1,6 +1,6 @@
 // Package scheduler decides what should run: the Job controller
-// (ReconcileJob), pod placement (Placer) and CronJob schedule decisions
-// (ReconcileCronJob).
+// (ReconcileJob), pod placement (Placer), CronJob schedule decisions
+// (ReconcileCronJob) and node readiness and loss (ReconcileNodes).
 //
 // Everything here is a pure function of its inputs: no goroutines, no clock
 // reads, no randomness and no I/O. The current time is always passed in, and

@@ -1,0 +1,32 @@
+package cluster
+
+import (
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// event builds an event about one object; the random name keeps repeats
+// apart, as Kubernetes' event names do.
+func event(now time.Time, kind, name, uid, typ, reason, msg string) *api.Event {
+	ts := timestamppb.New(now)
+	return &api.Event{
+		ApiVersion:     "v1",
+		Kind:           "Event",
+		Metadata:       &api.ObjectMeta{Name: name + "." + nameSuffix() + nameSuffix(), CreationTimestamp: ts},
+		InvolvedObject: &api.ObjectReference{Kind: kind, Name: name, Uid: uid},
+		Type:           typ,
+		Reason:         reason,
+		Message:        msg,
+		FirstTimestamp: ts,
+		LastTimestamp:  ts,
+		Count:          1,
+	}
+}
+
+// eventCommand records events in one command.
+func eventCommand(events ...*api.Event) *api.Command {
+	return (&api.RecordEvents{Events: events}).Command()
+}
