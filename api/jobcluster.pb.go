@@ -802,6 +802,12 @@ type JobSpec struct {
 	TtlSecondsAfterFinished *int32                 `protobuf:"varint,8,opt,name=ttl_seconds_after_finished,json=ttlSecondsAfterFinished,proto3,oneof" json:"ttl_seconds_after_finished,omitempty"`
 	CompletionMode          *string                `protobuf:"bytes,9,opt,name=completion_mode,json=completionMode,proto3,oneof" json:"completion_mode,omitempty"`
 	Suspend                 *bool                  `protobuf:"varint,10,opt,name=suspend,proto3,oneof" json:"suspend,omitempty"`
+	PodFailurePolicy        *PodFailurePolicy      `protobuf:"bytes,11,opt,name=pod_failure_policy,json=podFailurePolicy,proto3" json:"pod_failure_policy,omitempty"`
+	BackoffLimitPerIndex    *int32                 `protobuf:"varint,12,opt,name=backoff_limit_per_index,json=backoffLimitPerIndex,proto3,oneof" json:"backoff_limit_per_index,omitempty"`
+	MaxFailedIndexes        *int32                 `protobuf:"varint,13,opt,name=max_failed_indexes,json=maxFailedIndexes,proto3,oneof" json:"max_failed_indexes,omitempty"`
+	SuccessPolicy           *SuccessPolicy         `protobuf:"bytes,14,opt,name=success_policy,json=successPolicy,proto3" json:"success_policy,omitempty"`
+	PodReplacementPolicy    *string                `protobuf:"bytes,15,opt,name=pod_replacement_policy,json=podReplacementPolicy,proto3,oneof" json:"pod_replacement_policy,omitempty"`
+	ManagedBy               *string                `protobuf:"bytes,16,opt,name=managed_by,json=managedBy,proto3,oneof" json:"managed_by,omitempty"`
 	unknownFields           protoimpl.UnknownFields
 	sizeCache               protoimpl.SizeCache
 }
@@ -906,6 +912,365 @@ func (x *JobSpec) GetSuspend() bool {
 	return false
 }
 
+func (x *JobSpec) GetPodFailurePolicy() *PodFailurePolicy {
+	if x != nil {
+		return x.PodFailurePolicy
+	}
+	return nil
+}
+
+func (x *JobSpec) GetBackoffLimitPerIndex() int32 {
+	if x != nil && x.BackoffLimitPerIndex != nil {
+		return *x.BackoffLimitPerIndex
+	}
+	return 0
+}
+
+func (x *JobSpec) GetMaxFailedIndexes() int32 {
+	if x != nil && x.MaxFailedIndexes != nil {
+		return *x.MaxFailedIndexes
+	}
+	return 0
+}
+
+func (x *JobSpec) GetSuccessPolicy() *SuccessPolicy {
+	if x != nil {
+		return x.SuccessPolicy
+	}
+	return nil
+}
+
+func (x *JobSpec) GetPodReplacementPolicy() string {
+	if x != nil && x.PodReplacementPolicy != nil {
+		return *x.PodReplacementPolicy
+	}
+	return ""
+}
+
+func (x *JobSpec) GetManagedBy() string {
+	if x != nil && x.ManagedBy != nil {
+		return *x.ManagedBy
+	}
+	return ""
+}
+
+// PodFailurePolicy decides, from a failed pod's exit codes and conditions,
+// whether the failure fails the Job, fails its index, is ignored or counts
+// against backoffLimit (Kubernetes' spec.podFailurePolicy).
+type PodFailurePolicy struct {
+	state         protoimpl.MessageState  `protogen:"open.v1"`
+	Rules         []*PodFailurePolicyRule `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicy) Reset() {
+	*x = PodFailurePolicy{}
+	mi := &file_jobcluster_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicy) ProtoMessage() {}
+
+func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+type PodFailurePolicyRule struct {
+	state           protoimpl.MessageState                    `protogen:"open.v1"`
+	Action          string                                    `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"` // FailJob, FailIndex, Ignore, Count
+	OnExitCodes     *PodFailurePolicyOnExitCodesRequirement   `protobuf:"bytes,2,opt,name=on_exit_codes,json=onExitCodes,proto3" json:"on_exit_codes,omitempty"`
+	OnPodConditions []*PodFailurePolicyOnPodConditionsPattern `protobuf:"bytes,3,rep,name=on_pod_conditions,json=onPodConditions,proto3" json:"on_pod_conditions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicyRule) Reset() {
+	*x = PodFailurePolicyRule{}
+	mi := &file_jobcluster_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicyRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicyRule) ProtoMessage() {}
+
+func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PodFailurePolicyRule) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyRule) GetOnExitCodes() *PodFailurePolicyOnExitCodesRequirement {
+	if x != nil {
+		return x.OnExitCodes
+	}
+	return nil
+}
+
+func (x *PodFailurePolicyRule) GetOnPodConditions() []*PodFailurePolicyOnPodConditionsPattern {
+	if x != nil {
+		return x.OnPodConditions
+	}
+	return nil
+}
+
+type PodFailurePolicyOnExitCodesRequirement struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContainerName *string                `protobuf:"bytes,1,opt,name=container_name,json=containerName,proto3,oneof" json:"container_name,omitempty"`
+	Operator      string                 `protobuf:"bytes,2,opt,name=operator,proto3" json:"operator,omitempty"` // In, NotIn
+	Values        []int32                `protobuf:"varint,3,rep,packed,name=values,proto3" json:"values,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
+	*x = PodFailurePolicyOnExitCodesRequirement{}
+	mi := &file_jobcluster_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
+	if x != nil && x.ContainerName != nil {
+		return *x.ContainerName
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) GetOperator() string {
+	if x != nil {
+		return x.Operator
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyOnExitCodesRequirement) GetValues() []int32 {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+type PodFailurePolicyOnPodConditionsPattern struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Status        string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) Reset() {
+	*x = PodFailurePolicyOnPodConditionsPattern{}
+	mi := &file_jobcluster_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodFailurePolicyOnPodConditionsPattern) ProtoMessage() {}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodFailurePolicyOnPodConditionsPattern.ProtoReflect.Descriptor instead.
+func (*PodFailurePolicyOnPodConditionsPattern) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *PodFailurePolicyOnPodConditionsPattern) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+// SuccessPolicy lets an Indexed Job succeed before every index did
+// (Kubernetes' spec.successPolicy).
+type SuccessPolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*SuccessPolicyRule   `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SuccessPolicy) Reset() {
+	*x = SuccessPolicy{}
+	mi := &file_jobcluster_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuccessPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuccessPolicy) ProtoMessage() {}
+
+func (x *SuccessPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuccessPolicy.ProtoReflect.Descriptor instead.
+func (*SuccessPolicy) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SuccessPolicy) GetRules() []*SuccessPolicyRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+type SuccessPolicyRule struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	SucceededIndexes *string                `protobuf:"bytes,1,opt,name=succeeded_indexes,json=succeededIndexes,proto3,oneof" json:"succeeded_indexes,omitempty"`
+	SucceededCount   *int32                 `protobuf:"varint,2,opt,name=succeeded_count,json=succeededCount,proto3,oneof" json:"succeeded_count,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *SuccessPolicyRule) Reset() {
+	*x = SuccessPolicyRule{}
+	mi := &file_jobcluster_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SuccessPolicyRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SuccessPolicyRule) ProtoMessage() {}
+
+func (x *SuccessPolicyRule) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SuccessPolicyRule.ProtoReflect.Descriptor instead.
+func (*SuccessPolicyRule) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SuccessPolicyRule) GetSucceededIndexes() string {
+	if x != nil && x.SucceededIndexes != nil {
+		return *x.SucceededIndexes
+	}
+	return ""
+}
+
+func (x *SuccessPolicyRule) GetSucceededCount() int32 {
+	if x != nil && x.SucceededCount != nil {
+		return *x.SucceededCount
+	}
+	return 0
+}
+
 type JobCondition struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
 	Type               string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
@@ -920,7 +1285,7 @@ type JobCondition struct {
 
 func (x *JobCondition) Reset() {
 	*x = JobCondition{}
-	mi := &file_jobcluster_proto_msgTypes[10]
+	mi := &file_jobcluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -932,7 +1297,7 @@ func (x *JobCondition) String() string {
 func (*JobCondition) ProtoMessage() {}
 
 func (x *JobCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[10]
+	mi := &file_jobcluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -945,7 +1310,7 @@ func (x *JobCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobCondition.ProtoReflect.Descriptor instead.
 func (*JobCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{10}
+	return file_jobcluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *JobCondition) GetType() string {
@@ -1001,13 +1366,16 @@ type JobStatus struct {
 	CompletedIndexes string                 `protobuf:"bytes,7,opt,name=completed_indexes,json=completedIndexes,proto3" json:"completed_indexes,omitempty"`
 	Ready            *int32                 `protobuf:"varint,8,opt,name=ready,proto3,oneof" json:"ready,omitempty"`
 	Terminating      *int32                 `protobuf:"varint,9,opt,name=terminating,proto3,oneof" json:"terminating,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// failed_indexes lists, for an Indexed Job with backoffLimitPerIndex,
+	// the indexes that failed for good, written as completed_indexes.
+	FailedIndexes *string `protobuf:"bytes,10,opt,name=failed_indexes,json=failedIndexes,proto3,oneof" json:"failed_indexes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[11]
+	mi := &file_jobcluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1019,7 +1387,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[11]
+	mi := &file_jobcluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1032,7 +1400,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{11}
+	return file_jobcluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *JobStatus) GetConditions() []*JobCondition {
@@ -1098,6 +1466,13 @@ func (x *JobStatus) GetTerminating() int32 {
 	return 0
 }
 
+func (x *JobStatus) GetFailedIndexes() string {
+	if x != nil && x.FailedIndexes != nil {
+		return *x.FailedIndexes
+	}
+	return ""
+}
+
 type Job struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
@@ -1111,7 +1486,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_jobcluster_proto_msgTypes[12]
+	mi := &file_jobcluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1498,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[12]
+	mi := &file_jobcluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1511,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{12}
+	return file_jobcluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Job) GetApiVersion() string {
@@ -1184,7 +1559,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_jobcluster_proto_msgTypes[13]
+	mi := &file_jobcluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1571,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[13]
+	mi := &file_jobcluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1584,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{13}
+	return file_jobcluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -1239,7 +1614,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_jobcluster_proto_msgTypes[14]
+	mi := &file_jobcluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1626,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[14]
+	mi := &file_jobcluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1639,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{14}
+	return file_jobcluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ObjectReference) GetApiVersion() string {
@@ -1318,7 +1693,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_jobcluster_proto_msgTypes[15]
+	mi := &file_jobcluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1705,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[15]
+	mi := &file_jobcluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1718,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{15}
+	return file_jobcluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -1413,7 +1788,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[16]
+	mi := &file_jobcluster_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1425,7 +1800,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[16]
+	mi := &file_jobcluster_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1438,7 +1813,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{16}
+	return file_jobcluster_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -1475,7 +1850,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_jobcluster_proto_msgTypes[17]
+	mi := &file_jobcluster_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1862,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[17]
+	mi := &file_jobcluster_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1875,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{17}
+	return file_jobcluster_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CronJob) GetApiVersion() string {
@@ -1548,7 +1923,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_jobcluster_proto_msgTypes[18]
+	mi := &file_jobcluster_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1560,7 +1935,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[18]
+	mi := &file_jobcluster_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1573,7 +1948,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{18}
+	return file_jobcluster_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -1599,7 +1974,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_jobcluster_proto_msgTypes[19]
+	mi := &file_jobcluster_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1611,7 +1986,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[19]
+	mi := &file_jobcluster_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1624,7 +1999,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{19}
+	return file_jobcluster_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -1648,7 +2023,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_jobcluster_proto_msgTypes[20]
+	mi := &file_jobcluster_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +2035,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[20]
+	mi := &file_jobcluster_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +2048,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{20}
+	return file_jobcluster_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -1729,7 +2104,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_jobcluster_proto_msgTypes[21]
+	mi := &file_jobcluster_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +2116,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[21]
+	mi := &file_jobcluster_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +2129,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{21}
+	return file_jobcluster_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -1793,7 +2168,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_jobcluster_proto_msgTypes[22]
+	mi := &file_jobcluster_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1805,7 +2180,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[22]
+	mi := &file_jobcluster_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1818,7 +2193,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{22}
+	return file_jobcluster_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -1883,7 +2258,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_jobcluster_proto_msgTypes[23]
+	mi := &file_jobcluster_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2270,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[23]
+	mi := &file_jobcluster_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2283,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{23}
+	return file_jobcluster_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PodCondition) GetType() string {
@@ -1961,7 +2336,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_jobcluster_proto_msgTypes[24]
+	mi := &file_jobcluster_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2348,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[24]
+	mi := &file_jobcluster_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2361,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{24}
+	return file_jobcluster_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -2051,7 +2426,7 @@ type Pod struct {
 
 func (x *Pod) Reset() {
 	*x = Pod{}
-	mi := &file_jobcluster_proto_msgTypes[25]
+	mi := &file_jobcluster_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2438,7 @@ func (x *Pod) String() string {
 func (*Pod) ProtoMessage() {}
 
 func (x *Pod) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[25]
+	mi := &file_jobcluster_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2451,7 @@ func (x *Pod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pod.ProtoReflect.Descriptor instead.
 func (*Pod) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{25}
+	return file_jobcluster_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Pod) GetApiVersion() string {
@@ -2123,7 +2498,7 @@ type NodeSpec struct {
 
 func (x *NodeSpec) Reset() {
 	*x = NodeSpec{}
-	mi := &file_jobcluster_proto_msgTypes[26]
+	mi := &file_jobcluster_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2135,7 +2510,7 @@ func (x *NodeSpec) String() string {
 func (*NodeSpec) ProtoMessage() {}
 
 func (x *NodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[26]
+	mi := &file_jobcluster_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2148,7 +2523,7 @@ func (x *NodeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSpec.ProtoReflect.Descriptor instead.
 func (*NodeSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{26}
+	return file_jobcluster_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *NodeSpec) GetUnschedulable() bool {
@@ -2172,7 +2547,7 @@ type NodeCondition struct {
 
 func (x *NodeCondition) Reset() {
 	*x = NodeCondition{}
-	mi := &file_jobcluster_proto_msgTypes[27]
+	mi := &file_jobcluster_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2184,7 +2559,7 @@ func (x *NodeCondition) String() string {
 func (*NodeCondition) ProtoMessage() {}
 
 func (x *NodeCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[27]
+	mi := &file_jobcluster_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2197,7 +2572,7 @@ func (x *NodeCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeCondition.ProtoReflect.Descriptor instead.
 func (*NodeCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{27}
+	return file_jobcluster_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *NodeCondition) GetType() string {
@@ -2252,7 +2627,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_jobcluster_proto_msgTypes[28]
+	mi := &file_jobcluster_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2264,7 +2639,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[28]
+	mi := &file_jobcluster_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2277,7 +2652,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{28}
+	return file_jobcluster_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -2306,7 +2681,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_jobcluster_proto_msgTypes[29]
+	mi := &file_jobcluster_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2318,7 +2693,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[29]
+	mi := &file_jobcluster_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2331,7 +2706,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{29}
+	return file_jobcluster_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *NodeStatus) GetCapacity() map[string]string {
@@ -2375,7 +2750,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_jobcluster_proto_msgTypes[30]
+	mi := &file_jobcluster_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2387,7 +2762,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[30]
+	mi := &file_jobcluster_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2400,7 +2775,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{30}
+	return file_jobcluster_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Node) GetApiVersion() string {
@@ -2456,7 +2831,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_jobcluster_proto_msgTypes[31]
+	mi := &file_jobcluster_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2468,7 +2843,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[31]
+	mi := &file_jobcluster_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2481,7 +2856,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{31}
+	return file_jobcluster_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Event) GetApiVersion() string {
@@ -2571,7 +2946,7 @@ type Object struct {
 
 func (x *Object) Reset() {
 	*x = Object{}
-	mi := &file_jobcluster_proto_msgTypes[32]
+	mi := &file_jobcluster_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2583,7 +2958,7 @@ func (x *Object) String() string {
 func (*Object) ProtoMessage() {}
 
 func (x *Object) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[32]
+	mi := &file_jobcluster_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2596,7 +2971,7 @@ func (x *Object) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Object.ProtoReflect.Descriptor instead.
 func (*Object) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{32}
+	return file_jobcluster_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Object) GetKind() isObject_Kind {
@@ -2703,7 +3078,7 @@ type MemberMeta struct {
 
 func (x *MemberMeta) Reset() {
 	*x = MemberMeta{}
-	mi := &file_jobcluster_proto_msgTypes[33]
+	mi := &file_jobcluster_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2715,7 +3090,7 @@ func (x *MemberMeta) String() string {
 func (*MemberMeta) ProtoMessage() {}
 
 func (x *MemberMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[33]
+	mi := &file_jobcluster_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2728,7 +3103,7 @@ func (x *MemberMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberMeta.ProtoReflect.Descriptor instead.
 func (*MemberMeta) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{33}
+	return file_jobcluster_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *MemberMeta) GetRole() string {
@@ -2793,7 +3168,7 @@ type UpsertJob struct {
 
 func (x *UpsertJob) Reset() {
 	*x = UpsertJob{}
-	mi := &file_jobcluster_proto_msgTypes[34]
+	mi := &file_jobcluster_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2805,7 +3180,7 @@ func (x *UpsertJob) String() string {
 func (*UpsertJob) ProtoMessage() {}
 
 func (x *UpsertJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[34]
+	mi := &file_jobcluster_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2818,7 +3193,7 @@ func (x *UpsertJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertJob.ProtoReflect.Descriptor instead.
 func (*UpsertJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{34}
+	return file_jobcluster_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *UpsertJob) GetJob() *Job {
@@ -2846,7 +3221,7 @@ type DeleteJob struct {
 
 func (x *DeleteJob) Reset() {
 	*x = DeleteJob{}
-	mi := &file_jobcluster_proto_msgTypes[35]
+	mi := &file_jobcluster_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2858,7 +3233,7 @@ func (x *DeleteJob) String() string {
 func (*DeleteJob) ProtoMessage() {}
 
 func (x *DeleteJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[35]
+	mi := &file_jobcluster_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2871,7 +3246,7 @@ func (x *DeleteJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJob.ProtoReflect.Descriptor instead.
 func (*DeleteJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{35}
+	return file_jobcluster_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DeleteJob) GetName() string {
@@ -2898,7 +3273,7 @@ type UpsertCronJob struct {
 
 func (x *UpsertCronJob) Reset() {
 	*x = UpsertCronJob{}
-	mi := &file_jobcluster_proto_msgTypes[36]
+	mi := &file_jobcluster_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2910,7 +3285,7 @@ func (x *UpsertCronJob) String() string {
 func (*UpsertCronJob) ProtoMessage() {}
 
 func (x *UpsertCronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[36]
+	mi := &file_jobcluster_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2923,7 +3298,7 @@ func (x *UpsertCronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCronJob.ProtoReflect.Descriptor instead.
 func (*UpsertCronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{36}
+	return file_jobcluster_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UpsertCronJob) GetCronJob() *CronJob {
@@ -2950,7 +3325,7 @@ type DeleteCronJob struct {
 
 func (x *DeleteCronJob) Reset() {
 	*x = DeleteCronJob{}
-	mi := &file_jobcluster_proto_msgTypes[37]
+	mi := &file_jobcluster_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2962,7 +3337,7 @@ func (x *DeleteCronJob) String() string {
 func (*DeleteCronJob) ProtoMessage() {}
 
 func (x *DeleteCronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[37]
+	mi := &file_jobcluster_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2975,7 +3350,7 @@ func (x *DeleteCronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCronJob.ProtoReflect.Descriptor instead.
 func (*DeleteCronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{37}
+	return file_jobcluster_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteCronJob) GetName() string {
@@ -2998,7 +3373,7 @@ type CreatePods struct {
 
 func (x *CreatePods) Reset() {
 	*x = CreatePods{}
-	mi := &file_jobcluster_proto_msgTypes[38]
+	mi := &file_jobcluster_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3010,7 +3385,7 @@ func (x *CreatePods) String() string {
 func (*CreatePods) ProtoMessage() {}
 
 func (x *CreatePods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[38]
+	mi := &file_jobcluster_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3023,7 +3398,7 @@ func (x *CreatePods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePods.ProtoReflect.Descriptor instead.
 func (*CreatePods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{38}
+	return file_jobcluster_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreatePods) GetPods() []*Pod {
@@ -3048,7 +3423,7 @@ type PodStatusUpdate struct {
 
 func (x *PodStatusUpdate) Reset() {
 	*x = PodStatusUpdate{}
-	mi := &file_jobcluster_proto_msgTypes[39]
+	mi := &file_jobcluster_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3060,7 +3435,7 @@ func (x *PodStatusUpdate) String() string {
 func (*PodStatusUpdate) ProtoMessage() {}
 
 func (x *PodStatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[39]
+	mi := &file_jobcluster_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3073,7 +3448,7 @@ func (x *PodStatusUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatusUpdate.ProtoReflect.Descriptor instead.
 func (*PodStatusUpdate) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{39}
+	return file_jobcluster_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PodStatusUpdate) GetName() string {
@@ -3113,7 +3488,7 @@ type UpdatePodStatus struct {
 
 func (x *UpdatePodStatus) Reset() {
 	*x = UpdatePodStatus{}
-	mi := &file_jobcluster_proto_msgTypes[40]
+	mi := &file_jobcluster_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3125,7 +3500,7 @@ func (x *UpdatePodStatus) String() string {
 func (*UpdatePodStatus) ProtoMessage() {}
 
 func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[40]
+	mi := &file_jobcluster_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3138,7 +3513,7 @@ func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePodStatus.ProtoReflect.Descriptor instead.
 func (*UpdatePodStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{40}
+	return file_jobcluster_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UpdatePodStatus) GetUpdates() []*PodStatusUpdate {
@@ -3162,7 +3537,7 @@ type StopPods struct {
 
 func (x *StopPods) Reset() {
 	*x = StopPods{}
-	mi := &file_jobcluster_proto_msgTypes[41]
+	mi := &file_jobcluster_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3174,7 +3549,7 @@ func (x *StopPods) String() string {
 func (*StopPods) ProtoMessage() {}
 
 func (x *StopPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[41]
+	mi := &file_jobcluster_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3187,7 +3562,7 @@ func (x *StopPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPods.ProtoReflect.Descriptor instead.
 func (*StopPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{41}
+	return file_jobcluster_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StopPods) GetNames() []string {
@@ -3227,7 +3602,7 @@ type DeletePods struct {
 
 func (x *DeletePods) Reset() {
 	*x = DeletePods{}
-	mi := &file_jobcluster_proto_msgTypes[42]
+	mi := &file_jobcluster_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3239,7 +3614,7 @@ func (x *DeletePods) String() string {
 func (*DeletePods) ProtoMessage() {}
 
 func (x *DeletePods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[42]
+	mi := &file_jobcluster_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3252,7 +3627,7 @@ func (x *DeletePods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePods.ProtoReflect.Descriptor instead.
 func (*DeletePods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{42}
+	return file_jobcluster_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DeletePods) GetNames() []string {
@@ -3275,7 +3650,7 @@ type UpdateJobStatus struct {
 
 func (x *UpdateJobStatus) Reset() {
 	*x = UpdateJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[43]
+	mi := &file_jobcluster_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3287,7 +3662,7 @@ func (x *UpdateJobStatus) String() string {
 func (*UpdateJobStatus) ProtoMessage() {}
 
 func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[43]
+	mi := &file_jobcluster_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3300,7 +3675,7 @@ func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{43}
+	return file_jobcluster_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *UpdateJobStatus) GetName() string {
@@ -3333,7 +3708,7 @@ type UpsertNode struct {
 
 func (x *UpsertNode) Reset() {
 	*x = UpsertNode{}
-	mi := &file_jobcluster_proto_msgTypes[44]
+	mi := &file_jobcluster_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3345,7 +3720,7 @@ func (x *UpsertNode) String() string {
 func (*UpsertNode) ProtoMessage() {}
 
 func (x *UpsertNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[44]
+	mi := &file_jobcluster_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3358,7 +3733,7 @@ func (x *UpsertNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertNode.ProtoReflect.Descriptor instead.
 func (*UpsertNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{44}
+	return file_jobcluster_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *UpsertNode) GetNode() *Node {
@@ -3377,7 +3752,7 @@ type DeleteNode struct {
 
 func (x *DeleteNode) Reset() {
 	*x = DeleteNode{}
-	mi := &file_jobcluster_proto_msgTypes[45]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3389,7 +3764,7 @@ func (x *DeleteNode) String() string {
 func (*DeleteNode) ProtoMessage() {}
 
 func (x *DeleteNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[45]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3402,7 +3777,7 @@ func (x *DeleteNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNode.ProtoReflect.Descriptor instead.
 func (*DeleteNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{45}
+	return file_jobcluster_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *DeleteNode) GetName() string {
@@ -3421,7 +3796,7 @@ type RecordEvents struct {
 
 func (x *RecordEvents) Reset() {
 	*x = RecordEvents{}
-	mi := &file_jobcluster_proto_msgTypes[46]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3433,7 +3808,7 @@ func (x *RecordEvents) String() string {
 func (*RecordEvents) ProtoMessage() {}
 
 func (x *RecordEvents) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[46]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3446,7 +3821,7 @@ func (x *RecordEvents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordEvents.ProtoReflect.Descriptor instead.
 func (*RecordEvents) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{46}
+	return file_jobcluster_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *RecordEvents) GetEvents() []*Event {
@@ -3466,7 +3841,7 @@ type PodBinding struct {
 
 func (x *PodBinding) Reset() {
 	*x = PodBinding{}
-	mi := &file_jobcluster_proto_msgTypes[47]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3478,7 +3853,7 @@ func (x *PodBinding) String() string {
 func (*PodBinding) ProtoMessage() {}
 
 func (x *PodBinding) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[47]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3491,7 +3866,7 @@ func (x *PodBinding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodBinding.ProtoReflect.Descriptor instead.
 func (*PodBinding) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{47}
+	return file_jobcluster_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *PodBinding) GetPod() string {
@@ -3519,7 +3894,7 @@ type BindPods struct {
 
 func (x *BindPods) Reset() {
 	*x = BindPods{}
-	mi := &file_jobcluster_proto_msgTypes[48]
+	mi := &file_jobcluster_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3531,7 +3906,7 @@ func (x *BindPods) String() string {
 func (*BindPods) ProtoMessage() {}
 
 func (x *BindPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[48]
+	mi := &file_jobcluster_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3544,7 +3919,7 @@ func (x *BindPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPods.ProtoReflect.Descriptor instead.
 func (*BindPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{48}
+	return file_jobcluster_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *BindPods) GetBindings() []*PodBinding {
@@ -3578,7 +3953,7 @@ type CronDecision struct {
 
 func (x *CronDecision) Reset() {
 	*x = CronDecision{}
-	mi := &file_jobcluster_proto_msgTypes[49]
+	mi := &file_jobcluster_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3590,7 +3965,7 @@ func (x *CronDecision) String() string {
 func (*CronDecision) ProtoMessage() {}
 
 func (x *CronDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[49]
+	mi := &file_jobcluster_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3603,7 +3978,7 @@ func (x *CronDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronDecision.ProtoReflect.Descriptor instead.
 func (*CronDecision) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{49}
+	return file_jobcluster_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CronDecision) GetCronJob() string {
@@ -3661,7 +4036,7 @@ type UpdateCronJobStatus struct {
 
 func (x *UpdateCronJobStatus) Reset() {
 	*x = UpdateCronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3673,7 +4048,7 @@ func (x *UpdateCronJobStatus) String() string {
 func (*UpdateCronJobStatus) ProtoMessage() {}
 
 func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3686,7 +4061,7 @@ func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCronJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateCronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{50}
+	return file_jobcluster_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *UpdateCronJobStatus) GetName() string {
@@ -3737,7 +4112,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3749,7 +4124,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3762,7 +4137,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{51}
+	return file_jobcluster_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Command) GetType() CommandType {
@@ -4019,7 +4394,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4031,7 +4406,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4044,7 +4419,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{52}
+	return file_jobcluster_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -4066,7 +4441,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4078,7 +4453,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4091,7 +4466,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{53}
+	return file_jobcluster_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -4124,7 +4499,7 @@ type SubmitResult struct {
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4136,7 +4511,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4149,7 +4524,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{54}
+	return file_jobcluster_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -4196,7 +4571,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4208,7 +4583,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4221,7 +4596,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{55}
+	return file_jobcluster_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -4241,7 +4616,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4253,7 +4628,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4266,7 +4641,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{56}
+	return file_jobcluster_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -4296,7 +4671,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4308,7 +4683,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4321,7 +4696,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{57}
+	return file_jobcluster_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -4362,7 +4737,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4374,7 +4749,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4387,7 +4762,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{58}
+	return file_jobcluster_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -4414,7 +4789,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4426,7 +4801,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4439,7 +4814,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{59}
+	return file_jobcluster_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -4464,7 +4839,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4476,7 +4851,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4489,7 +4864,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{60}
+	return file_jobcluster_proto_rawDescGZIP(), []int{66}
 }
 
 type MembersRequest struct {
@@ -4503,7 +4878,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4515,7 +4890,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4528,7 +4903,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{61}
+	return file_jobcluster_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *MembersRequest) GetLocal() bool {
@@ -4556,7 +4931,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4568,7 +4943,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4581,7 +4956,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{62}
+	return file_jobcluster_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *Member) GetName() string {
@@ -4649,7 +5024,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4661,7 +5036,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4674,7 +5049,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{63}
+	return file_jobcluster_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -4695,7 +5070,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4707,7 +5082,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4720,7 +5095,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{64}
+	return file_jobcluster_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -4753,7 +5128,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4765,7 +5140,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4778,7 +5153,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{65}
+	return file_jobcluster_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -4798,7 +5173,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4810,7 +5185,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4823,7 +5198,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{66}
+	return file_jobcluster_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -4852,7 +5227,7 @@ type PodSet struct {
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4864,7 +5239,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4877,7 +5252,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{67}
+	return file_jobcluster_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -4904,7 +5279,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4916,7 +5291,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4929,7 +5304,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{68}
+	return file_jobcluster_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -4954,7 +5329,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4966,7 +5341,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4979,7 +5354,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{69}
+	return file_jobcluster_proto_rawDescGZIP(), []int{75}
 }
 
 type HeartbeatRequest struct {
@@ -4991,7 +5366,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5003,7 +5378,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5016,7 +5391,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{70}
+	return file_jobcluster_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -5037,7 +5412,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5049,7 +5424,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5062,7 +5437,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{71}
+	return file_jobcluster_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -5083,7 +5458,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5095,7 +5470,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5108,7 +5483,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{72}
+	return file_jobcluster_proto_rawDescGZIP(), []int{78}
 }
 
 type LeaveResponse struct {
@@ -5119,7 +5494,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5131,7 +5506,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5144,7 +5519,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{73}
+	return file_jobcluster_proto_rawDescGZIP(), []int{79}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -5161,7 +5536,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5173,7 +5548,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5186,7 +5561,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{74}
+	return file_jobcluster_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -5211,7 +5586,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5223,7 +5598,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5236,7 +5611,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{75}
+	return file_jobcluster_proto_rawDescGZIP(), []int{81}
 }
 
 type CreateJobFromCronRequest struct {
@@ -5250,7 +5625,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5262,7 +5637,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5275,7 +5650,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{76}
+	return file_jobcluster_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -5387,7 +5762,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"!_termination_grace_period_seconds\"t\n" +
 	"\x0fPodTemplateSpec\x125\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x19.jobcluster.v1.ObjectMetaR\bmetadata\x12*\n" +
-	"\x04spec\x18\x02 \x01(\v2\x16.jobcluster.v1.PodSpecR\x04spec\"\x92\x05\n" +
+	"\x04spec\x18\x02 \x01(\v2\x16.jobcluster.v1.PodSpecR\x04spec\"\xd1\b\n" +
 	"\aJobSpec\x12%\n" +
 	"\vparallelism\x18\x01 \x01(\x05H\x00R\vparallelism\x88\x01\x01\x12%\n" +
 	"\vcompletions\x18\x02 \x01(\x05H\x01R\vcompletions\x88\x01\x01\x12;\n" +
@@ -5399,7 +5774,15 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1attl_seconds_after_finished\x18\b \x01(\x05H\x05R\x17ttlSecondsAfterFinished\x88\x01\x01\x12,\n" +
 	"\x0fcompletion_mode\x18\t \x01(\tH\x06R\x0ecompletionMode\x88\x01\x01\x12\x1d\n" +
 	"\asuspend\x18\n" +
-	" \x01(\bH\aR\asuspend\x88\x01\x01B\x0e\n" +
+	" \x01(\bH\aR\asuspend\x88\x01\x01\x12M\n" +
+	"\x12pod_failure_policy\x18\v \x01(\v2\x1f.jobcluster.v1.PodFailurePolicyR\x10podFailurePolicy\x12:\n" +
+	"\x17backoff_limit_per_index\x18\f \x01(\x05H\bR\x14backoffLimitPerIndex\x88\x01\x01\x121\n" +
+	"\x12max_failed_indexes\x18\r \x01(\x05H\tR\x10maxFailedIndexes\x88\x01\x01\x12C\n" +
+	"\x0esuccess_policy\x18\x0e \x01(\v2\x1c.jobcluster.v1.SuccessPolicyR\rsuccessPolicy\x129\n" +
+	"\x16pod_replacement_policy\x18\x0f \x01(\tH\n" +
+	"R\x14podReplacementPolicy\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"managed_by\x18\x10 \x01(\tH\vR\tmanagedBy\x88\x01\x01B\x0e\n" +
 	"\f_parallelismB\x0e\n" +
 	"\f_completionsB\x1a\n" +
 	"\x18_active_deadline_secondsB\x10\n" +
@@ -5408,14 +5791,39 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1b_ttl_seconds_after_finishedB\x12\n" +
 	"\x10_completion_modeB\n" +
 	"\n" +
-	"\b_suspend\"\xfe\x01\n" +
+	"\b_suspendB\x1a\n" +
+	"\x18_backoff_limit_per_indexB\x15\n" +
+	"\x13_max_failed_indexesB\x19\n" +
+	"\x17_pod_replacement_policyB\r\n" +
+	"\v_managed_by\"M\n" +
+	"\x10PodFailurePolicy\x129\n" +
+	"\x05rules\x18\x01 \x03(\v2#.jobcluster.v1.PodFailurePolicyRuleR\x05rules\"\xec\x01\n" +
+	"\x14PodFailurePolicyRule\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x12Y\n" +
+	"\ron_exit_codes\x18\x02 \x01(\v25.jobcluster.v1.PodFailurePolicyOnExitCodesRequirementR\vonExitCodes\x12a\n" +
+	"\x11on_pod_conditions\x18\x03 \x03(\v25.jobcluster.v1.PodFailurePolicyOnPodConditionsPatternR\x0fonPodConditions\"\x9b\x01\n" +
+	"&PodFailurePolicyOnExitCodesRequirement\x12*\n" +
+	"\x0econtainer_name\x18\x01 \x01(\tH\x00R\rcontainerName\x88\x01\x01\x12\x1a\n" +
+	"\boperator\x18\x02 \x01(\tR\boperator\x12\x16\n" +
+	"\x06values\x18\x03 \x03(\x05R\x06valuesB\x11\n" +
+	"\x0f_container_name\"T\n" +
+	"&PodFailurePolicyOnPodConditionsPattern\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\"G\n" +
+	"\rSuccessPolicy\x126\n" +
+	"\x05rules\x18\x01 \x03(\v2 .jobcluster.v1.SuccessPolicyRuleR\x05rules\"\x9d\x01\n" +
+	"\x11SuccessPolicyRule\x120\n" +
+	"\x11succeeded_indexes\x18\x01 \x01(\tH\x00R\x10succeededIndexes\x88\x01\x01\x12,\n" +
+	"\x0fsucceeded_count\x18\x02 \x01(\x05H\x01R\x0esucceededCount\x88\x01\x01B\x14\n" +
+	"\x12_succeeded_indexesB\x12\n" +
+	"\x10_succeeded_count\"\xfe\x01\n" +
 	"\fJobCondition\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12B\n" +
 	"\x0flast_probe_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rlastProbeTime\x12L\n" +
 	"\x14last_transition_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastTransitionTime\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x18\n" +
-	"\amessage\x18\x06 \x01(\tR\amessage\"\x9f\x03\n" +
+	"\amessage\x18\x06 \x01(\tR\amessage\"\xde\x03\n" +
 	"\tJobStatus\x12;\n" +
 	"\n" +
 	"conditions\x18\x01 \x03(\v2\x1b.jobcluster.v1.JobConditionR\n" +
@@ -5428,9 +5836,12 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x06failed\x18\x06 \x01(\x05R\x06failed\x12+\n" +
 	"\x11completed_indexes\x18\a \x01(\tR\x10completedIndexes\x12\x19\n" +
 	"\x05ready\x18\b \x01(\x05H\x00R\x05ready\x88\x01\x01\x12%\n" +
-	"\vterminating\x18\t \x01(\x05H\x01R\vterminating\x88\x01\x01B\b\n" +
+	"\vterminating\x18\t \x01(\x05H\x01R\vterminating\x88\x01\x01\x12*\n" +
+	"\x0efailed_indexes\x18\n" +
+	" \x01(\tH\x02R\rfailedIndexes\x88\x01\x01B\b\n" +
 	"\x06_readyB\x0e\n" +
-	"\f_terminating\"\xcf\x01\n" +
+	"\f_terminatingB\x11\n" +
+	"\x0f_failed_indexes\"\xcf\x01\n" +
 	"\x03Job\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -5806,237 +6217,249 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 87)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 93)
 var file_jobcluster_proto_goTypes = []any{
-	(CommandType)(0),                 // 0: jobcluster.v1.CommandType
-	(*ObjectMeta)(nil),               // 1: jobcluster.v1.ObjectMeta
-	(*OwnerReference)(nil),           // 2: jobcluster.v1.OwnerReference
-	(*LabelSelectorRequirement)(nil), // 3: jobcluster.v1.LabelSelectorRequirement
-	(*LabelSelector)(nil),            // 4: jobcluster.v1.LabelSelector
-	(*EnvVar)(nil),                   // 5: jobcluster.v1.EnvVar
-	(*ResourceRequirements)(nil),     // 6: jobcluster.v1.ResourceRequirements
-	(*Container)(nil),                // 7: jobcluster.v1.Container
-	(*PodSpec)(nil),                  // 8: jobcluster.v1.PodSpec
-	(*PodTemplateSpec)(nil),          // 9: jobcluster.v1.PodTemplateSpec
-	(*JobSpec)(nil),                  // 10: jobcluster.v1.JobSpec
-	(*JobCondition)(nil),             // 11: jobcluster.v1.JobCondition
-	(*JobStatus)(nil),                // 12: jobcluster.v1.JobStatus
-	(*Job)(nil),                      // 13: jobcluster.v1.Job
-	(*JobTemplateSpec)(nil),          // 14: jobcluster.v1.JobTemplateSpec
-	(*ObjectReference)(nil),          // 15: jobcluster.v1.ObjectReference
-	(*CronJobSpec)(nil),              // 16: jobcluster.v1.CronJobSpec
-	(*CronJobStatus)(nil),            // 17: jobcluster.v1.CronJobStatus
-	(*CronJob)(nil),                  // 18: jobcluster.v1.CronJob
-	(*ContainerStateWaiting)(nil),    // 19: jobcluster.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),    // 20: jobcluster.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil), // 21: jobcluster.v1.ContainerStateTerminated
-	(*ContainerState)(nil),           // 22: jobcluster.v1.ContainerState
-	(*ContainerStatus)(nil),          // 23: jobcluster.v1.ContainerStatus
-	(*PodCondition)(nil),             // 24: jobcluster.v1.PodCondition
-	(*PodStatus)(nil),                // 25: jobcluster.v1.PodStatus
-	(*Pod)(nil),                      // 26: jobcluster.v1.Pod
-	(*NodeSpec)(nil),                 // 27: jobcluster.v1.NodeSpec
-	(*NodeCondition)(nil),            // 28: jobcluster.v1.NodeCondition
-	(*NodeAddress)(nil),              // 29: jobcluster.v1.NodeAddress
-	(*NodeStatus)(nil),               // 30: jobcluster.v1.NodeStatus
-	(*Node)(nil),                     // 31: jobcluster.v1.Node
-	(*Event)(nil),                    // 32: jobcluster.v1.Event
-	(*Object)(nil),                   // 33: jobcluster.v1.Object
-	(*MemberMeta)(nil),               // 34: jobcluster.v1.MemberMeta
-	(*UpsertJob)(nil),                // 35: jobcluster.v1.UpsertJob
-	(*DeleteJob)(nil),                // 36: jobcluster.v1.DeleteJob
-	(*UpsertCronJob)(nil),            // 37: jobcluster.v1.UpsertCronJob
-	(*DeleteCronJob)(nil),            // 38: jobcluster.v1.DeleteCronJob
-	(*CreatePods)(nil),               // 39: jobcluster.v1.CreatePods
-	(*PodStatusUpdate)(nil),          // 40: jobcluster.v1.PodStatusUpdate
-	(*UpdatePodStatus)(nil),          // 41: jobcluster.v1.UpdatePodStatus
-	(*StopPods)(nil),                 // 42: jobcluster.v1.StopPods
-	(*DeletePods)(nil),               // 43: jobcluster.v1.DeletePods
-	(*UpdateJobStatus)(nil),          // 44: jobcluster.v1.UpdateJobStatus
-	(*UpsertNode)(nil),               // 45: jobcluster.v1.UpsertNode
-	(*DeleteNode)(nil),               // 46: jobcluster.v1.DeleteNode
-	(*RecordEvents)(nil),             // 47: jobcluster.v1.RecordEvents
-	(*PodBinding)(nil),               // 48: jobcluster.v1.PodBinding
-	(*BindPods)(nil),                 // 49: jobcluster.v1.BindPods
-	(*CronDecision)(nil),             // 50: jobcluster.v1.CronDecision
-	(*UpdateCronJobStatus)(nil),      // 51: jobcluster.v1.UpdateCronJobStatus
-	(*Command)(nil),                  // 52: jobcluster.v1.Command
-	(*CommandBatch)(nil),             // 53: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),            // 54: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),             // 55: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),           // 56: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),               // 57: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),              // 58: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),             // 59: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),            // 60: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),           // 61: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),           // 62: jobcluster.v1.MembersRequest
-	(*Member)(nil),                   // 63: jobcluster.v1.Member
-	(*MembersResponse)(nil),          // 64: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),              // 65: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                 // 66: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),         // 67: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                   // 68: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),   // 69: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),  // 70: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),         // 71: jobcluster.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),        // 72: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),             // 73: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),            // 74: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),      // 75: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),     // 76: jobcluster.v1.RemoveMemberResponse
-	(*CreateJobFromCronRequest)(nil), // 77: jobcluster.v1.CreateJobFromCronRequest
-	nil,                              // 78: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                              // 79: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 80: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 81: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 82: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 83: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 84: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                              // 85: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                              // 86: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                              // 87: jobcluster.v1.MemberMeta.CapacityEntry
-	(*timestamppb.Timestamp)(nil),    // 88: google.protobuf.Timestamp
+	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
+	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
+	(*OwnerReference)(nil),                         // 2: jobcluster.v1.OwnerReference
+	(*LabelSelectorRequirement)(nil),               // 3: jobcluster.v1.LabelSelectorRequirement
+	(*LabelSelector)(nil),                          // 4: jobcluster.v1.LabelSelector
+	(*EnvVar)(nil),                                 // 5: jobcluster.v1.EnvVar
+	(*ResourceRequirements)(nil),                   // 6: jobcluster.v1.ResourceRequirements
+	(*Container)(nil),                              // 7: jobcluster.v1.Container
+	(*PodSpec)(nil),                                // 8: jobcluster.v1.PodSpec
+	(*PodTemplateSpec)(nil),                        // 9: jobcluster.v1.PodTemplateSpec
+	(*JobSpec)(nil),                                // 10: jobcluster.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 11: jobcluster.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 12: jobcluster.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 13: jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
+	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 14: jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
+	(*SuccessPolicy)(nil),                          // 15: jobcluster.v1.SuccessPolicy
+	(*SuccessPolicyRule)(nil),                      // 16: jobcluster.v1.SuccessPolicyRule
+	(*JobCondition)(nil),                           // 17: jobcluster.v1.JobCondition
+	(*JobStatus)(nil),                              // 18: jobcluster.v1.JobStatus
+	(*Job)(nil),                                    // 19: jobcluster.v1.Job
+	(*JobTemplateSpec)(nil),                        // 20: jobcluster.v1.JobTemplateSpec
+	(*ObjectReference)(nil),                        // 21: jobcluster.v1.ObjectReference
+	(*CronJobSpec)(nil),                            // 22: jobcluster.v1.CronJobSpec
+	(*CronJobStatus)(nil),                          // 23: jobcluster.v1.CronJobStatus
+	(*CronJob)(nil),                                // 24: jobcluster.v1.CronJob
+	(*ContainerStateWaiting)(nil),                  // 25: jobcluster.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 26: jobcluster.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 27: jobcluster.v1.ContainerStateTerminated
+	(*ContainerState)(nil),                         // 28: jobcluster.v1.ContainerState
+	(*ContainerStatus)(nil),                        // 29: jobcluster.v1.ContainerStatus
+	(*PodCondition)(nil),                           // 30: jobcluster.v1.PodCondition
+	(*PodStatus)(nil),                              // 31: jobcluster.v1.PodStatus
+	(*Pod)(nil),                                    // 32: jobcluster.v1.Pod
+	(*NodeSpec)(nil),                               // 33: jobcluster.v1.NodeSpec
+	(*NodeCondition)(nil),                          // 34: jobcluster.v1.NodeCondition
+	(*NodeAddress)(nil),                            // 35: jobcluster.v1.NodeAddress
+	(*NodeStatus)(nil),                             // 36: jobcluster.v1.NodeStatus
+	(*Node)(nil),                                   // 37: jobcluster.v1.Node
+	(*Event)(nil),                                  // 38: jobcluster.v1.Event
+	(*Object)(nil),                                 // 39: jobcluster.v1.Object
+	(*MemberMeta)(nil),                             // 40: jobcluster.v1.MemberMeta
+	(*UpsertJob)(nil),                              // 41: jobcluster.v1.UpsertJob
+	(*DeleteJob)(nil),                              // 42: jobcluster.v1.DeleteJob
+	(*UpsertCronJob)(nil),                          // 43: jobcluster.v1.UpsertCronJob
+	(*DeleteCronJob)(nil),                          // 44: jobcluster.v1.DeleteCronJob
+	(*CreatePods)(nil),                             // 45: jobcluster.v1.CreatePods
+	(*PodStatusUpdate)(nil),                        // 46: jobcluster.v1.PodStatusUpdate
+	(*UpdatePodStatus)(nil),                        // 47: jobcluster.v1.UpdatePodStatus
+	(*StopPods)(nil),                               // 48: jobcluster.v1.StopPods
+	(*DeletePods)(nil),                             // 49: jobcluster.v1.DeletePods
+	(*UpdateJobStatus)(nil),                        // 50: jobcluster.v1.UpdateJobStatus
+	(*UpsertNode)(nil),                             // 51: jobcluster.v1.UpsertNode
+	(*DeleteNode)(nil),                             // 52: jobcluster.v1.DeleteNode
+	(*RecordEvents)(nil),                           // 53: jobcluster.v1.RecordEvents
+	(*PodBinding)(nil),                             // 54: jobcluster.v1.PodBinding
+	(*BindPods)(nil),                               // 55: jobcluster.v1.BindPods
+	(*CronDecision)(nil),                           // 56: jobcluster.v1.CronDecision
+	(*UpdateCronJobStatus)(nil),                    // 57: jobcluster.v1.UpdateCronJobStatus
+	(*Command)(nil),                                // 58: jobcluster.v1.Command
+	(*CommandBatch)(nil),                           // 59: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),                          // 60: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),                           // 61: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),                         // 62: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),                             // 63: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),                            // 64: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),                           // 65: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),                          // 66: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),                         // 67: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),                         // 68: jobcluster.v1.MembersRequest
+	(*Member)(nil),                                 // 69: jobcluster.v1.Member
+	(*MembersResponse)(nil),                        // 70: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),                            // 71: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                               // 72: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),                       // 73: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                                 // 74: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),                 // 75: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 76: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 77: jobcluster.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                      // 78: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 79: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 80: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 81: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 82: jobcluster.v1.RemoveMemberResponse
+	(*CreateJobFromCronRequest)(nil),               // 83: jobcluster.v1.CreateJobFromCronRequest
+	nil,                                            // 84: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 85: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 86: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 87: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 88: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 89: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 90: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 91: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 92: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 93: jobcluster.v1.MemberMeta.CapacityEntry
+	(*timestamppb.Timestamp)(nil),                  // 94: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	88,  // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	78,  // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	79,  // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	94,  // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	84,  // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	85,  // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	88,  // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	80,  // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	94,  // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	86,  // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
-	81,  // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	82,  // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	87,  // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	88,  // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 9: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	6,   // 10: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	7,   // 11: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	83,  // 12: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	89,  // 12: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	1,   // 13: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
 	8,   // 14: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
 	4,   // 15: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
 	9,   // 16: jobcluster.v1.JobSpec.template:type_name -> jobcluster.v1.PodTemplateSpec
-	88,  // 17: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	88,  // 18: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	11,  // 19: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	88,  // 20: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	88,  // 21: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	1,   // 22: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
-	10,  // 23: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
-	12,  // 24: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
-	1,   // 25: jobcluster.v1.JobTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
-	10,  // 26: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
-	14,  // 27: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
-	15,  // 28: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	88,  // 29: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	88,  // 30: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	1,   // 31: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
-	16,  // 32: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
-	17,  // 33: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	88,  // 34: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	88,  // 35: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	88,  // 36: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	19,  // 37: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
-	20,  // 38: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
-	21,  // 39: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
-	22,  // 40: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
-	22,  // 41: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	88,  // 42: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	24,  // 43: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	88,  // 44: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	23,  // 45: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
-	1,   // 46: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
-	8,   // 47: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
-	25,  // 48: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	88,  // 49: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	88,  // 50: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	84,  // 51: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	85,  // 52: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
-	28,  // 53: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
-	29,  // 54: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
-	1,   // 55: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
-	27,  // 56: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
-	30,  // 57: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
-	1,   // 58: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
-	15,  // 59: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	88,  // 60: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	88,  // 61: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	13,  // 62: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
-	18,  // 63: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
-	26,  // 64: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
-	31,  // 65: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
-	32,  // 66: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
-	86,  // 67: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	87,  // 68: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
-	13,  // 69: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
-	18,  // 70: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
-	26,  // 71: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
-	25,  // 72: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
-	40,  // 73: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	88,  // 74: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
-	12,  // 75: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
-	31,  // 76: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
-	32,  // 77: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
-	48,  // 78: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	88,  // 79: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	88,  // 80: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
-	13,  // 81: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	88,  // 82: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	17,  // 83: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
-	0,   // 84: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
-	35,  // 85: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
-	36,  // 86: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
-	37,  // 87: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
-	38,  // 88: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
-	39,  // 89: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
-	41,  // 90: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
-	42,  // 91: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
-	43,  // 92: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
-	44,  // 93: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
-	45,  // 94: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
-	46,  // 95: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
-	47,  // 96: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
-	49,  // 97: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
-	50,  // 98: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
-	51,  // 99: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	52,  // 100: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	33,  // 101: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	55,  // 102: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	33,  // 103: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	63,  // 104: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	26,  // 105: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	40,  // 106: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	54,  // 107: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	57,  // 108: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	58,  // 109: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	60,  // 110: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	62,  // 111: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	65,  // 112: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	77,  // 113: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	67,  // 114: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	69,  // 115: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	71,  // 116: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	73,  // 117: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	75,  // 118: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	65,  // 119: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	56,  // 120: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	33,  // 121: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	59,  // 122: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	61,  // 123: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	64,  // 124: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	66,  // 125: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	56,  // 126: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	68,  // 127: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	70,  // 128: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	72,  // 129: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	74,  // 130: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	76,  // 131: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	66,  // 132: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	120, // [120:133] is the sub-list for method output_type
-	107, // [107:120] is the sub-list for method input_type
-	107, // [107:107] is the sub-list for extension type_name
-	107, // [107:107] is the sub-list for extension extendee
-	0,   // [0:107] is the sub-list for field type_name
+	11,  // 17: jobcluster.v1.JobSpec.pod_failure_policy:type_name -> jobcluster.v1.PodFailurePolicy
+	15,  // 18: jobcluster.v1.JobSpec.success_policy:type_name -> jobcluster.v1.SuccessPolicy
+	12,  // 19: jobcluster.v1.PodFailurePolicy.rules:type_name -> jobcluster.v1.PodFailurePolicyRule
+	13,  // 20: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
+	14,  // 21: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
+	16,  // 22: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
+	94,  // 23: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	94,  // 24: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	17,  // 25: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
+	94,  // 26: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	94,  // 27: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	1,   // 28: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
+	10,  // 29: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
+	18,  // 30: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
+	1,   // 31: jobcluster.v1.JobTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
+	10,  // 32: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
+	20,  // 33: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
+	21,  // 34: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
+	94,  // 35: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	94,  // 36: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	1,   // 37: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
+	22,  // 38: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
+	23,  // 39: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
+	94,  // 40: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	94,  // 41: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	94,  // 42: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	25,  // 43: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
+	26,  // 44: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
+	27,  // 45: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
+	28,  // 46: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
+	28,  // 47: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
+	94,  // 48: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	30,  // 49: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
+	94,  // 50: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	29,  // 51: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
+	1,   // 52: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
+	8,   // 53: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
+	31,  // 54: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
+	94,  // 55: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	94,  // 56: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	90,  // 57: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	91,  // 58: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	34,  // 59: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
+	35,  // 60: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
+	1,   // 61: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
+	33,  // 62: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
+	36,  // 63: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
+	1,   // 64: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
+	21,  // 65: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
+	94,  // 66: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	94,  // 67: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	19,  // 68: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
+	24,  // 69: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
+	32,  // 70: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
+	37,  // 71: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
+	38,  // 72: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
+	92,  // 73: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	93,  // 74: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	19,  // 75: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
+	24,  // 76: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
+	32,  // 77: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
+	31,  // 78: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
+	46,  // 79: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	94,  // 80: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	18,  // 81: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
+	37,  // 82: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
+	38,  // 83: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
+	54,  // 84: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
+	94,  // 85: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	94,  // 86: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	19,  // 87: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
+	94,  // 88: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	23,  // 89: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
+	0,   // 90: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
+	41,  // 91: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
+	42,  // 92: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
+	43,  // 93: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
+	44,  // 94: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
+	45,  // 95: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
+	47,  // 96: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
+	48,  // 97: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
+	49,  // 98: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
+	50,  // 99: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
+	51,  // 100: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
+	52,  // 101: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
+	53,  // 102: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
+	55,  // 103: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
+	56,  // 104: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
+	57,  // 105: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
+	58,  // 106: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	39,  // 107: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	61,  // 108: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	39,  // 109: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	69,  // 110: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	32,  // 111: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	46,  // 112: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	60,  // 113: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	63,  // 114: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	64,  // 115: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	66,  // 116: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	68,  // 117: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	71,  // 118: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	83,  // 119: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	73,  // 120: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	75,  // 121: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	77,  // 122: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	79,  // 123: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	81,  // 124: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	71,  // 125: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	62,  // 126: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	39,  // 127: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	65,  // 128: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	67,  // 129: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	70,  // 130: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	72,  // 131: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	62,  // 132: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	74,  // 133: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	76,  // 134: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	78,  // 135: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	80,  // 136: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	82,  // 137: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	72,  // 138: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	126, // [126:139] is the sub-list for method output_type
+	113, // [113:126] is the sub-list for method input_type
+	113, // [113:113] is the sub-list for extension type_name
+	113, // [113:113] is the sub-list for extension extendee
+	0,   // [0:113] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -6047,17 +6470,19 @@ func file_jobcluster_proto_init() {
 	file_jobcluster_proto_msgTypes[1].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[7].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[9].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[11].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[12].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[15].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[22].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[32].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[17].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[21].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[28].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[38].OneofWrappers = []any{
 		(*Object_Job)(nil),
 		(*Object_CronJob)(nil),
 		(*Object_Pod)(nil),
 		(*Object_Node)(nil),
 		(*Object_Event)(nil),
 	}
-	file_jobcluster_proto_msgTypes[51].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[57].OneofWrappers = []any{
 		(*Command_UpsertJob)(nil),
 		(*Command_DeleteJob)(nil),
 		(*Command_UpsertCronJob)(nil),
@@ -6080,7 +6505,7 @@ func file_jobcluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   87,
+			NumMessages:   93,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
