@@ -47,35 +47,38 @@ func (s *Server) readyForReads(ctx context.Context) error {
 	}
 }
 
-// replayProgress is how far this server has applied the log and how far it
-// must have before it answers reads. Until it has caught up once after a
-// start, that is its state machine against the last command of the log it
-// started with (the entries after it carry no state), unless a leader's
-// commit index shows the rest was never committed; after that, Raft's
-// applied index against the commit index it knows.
+// replayProgress is how far this server's state machine has applied the
+// log and how far it must have before it answers reads: the last command
+// at or below the commit index this server knows. Until a leader has told
+// it the commit index after a start, the last command of the log it started
+// with counts too (it answered from that state before it stopped). Raft's
+// own applied index is not used: it moves as soon as entries are queued for
+// the state machine, which may still be working through thousands of them.
 func (s *Server) replayProgress() (applied, target uint64) {
-	commit := s.raft.CommitIndex()
-	if s.caughtUp.Load() {
-		return s.raft.AppliedIndex(), commit
-	}
 	applied = s.fsm.AppliedIndex()
-	if applied >= s.startIndex || (commit > 0 && s.raft.Leader() != "" && s.raft.AppliedIndex() >= commit) {
-		s.caughtUp.Store(true)
-		return s.raft.AppliedIndex(), commit
+	commit := s.raft.CommitIndex()
+	target = lastCommandIndex(s.store, commit)
+	if !s.caughtUp.Load() && (commit == 0 || s.raft.Leader() == "") {
+		target = max(target, s.startIndex)
 	}
-	return applied, s.startIndex
+	if applied >= target {
+		s.caughtUp.Store(true)
+	}
+	return applied, target
 }
 
-// lastCommandIndex is the index of the last command in the log store,
-// looking back at most a few thousand entries (the rest of a log ends in
-// configuration and no-op entries only right after a restart or election),
-// or 0 when there is none, in which case the snapshot holds the state.
-func lastCommandIndex(store raft.LogStore) uint64 {
+// lastCommandIndex is the index of the last command in the log store at or
+// below upTo, looking back at most a few thousand entries (after a command
+// come only configuration, barrier and no-op entries, a handful after an
+// election), or 0 when there is none, in which case the snapshot the state
+// machine restored holds the state.
+func lastCommandIndex(store raft.LogStore, upTo uint64) uint64 {
 	last, err := store.LastIndex()
 	if err != nil {
 		return 0
 	}
 	first, _ := store.FirstIndex()
+	last = min(last, upTo)
 	for i := last; i >= max(first, 1) && last-i < 4096; i-- {
 		var l raft.Log
 		if err := store.GetLog(i, &l); err != nil {

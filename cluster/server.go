@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"net/http/pprof"
@@ -154,7 +155,7 @@ func (s *Server) startRaft(dir string) error {
 	if err := s.openRaftStorage(dir, hlog); err != nil {
 		return err
 	}
-	s.startIndex = lastCommandIndex(s.store)
+	s.startIndex = lastCommandIndex(s.store, math.MaxUint64)
 	s.started = s.clock.Now()
 	s.leaderCh = make(chan bool, 16)
 	conf := raft.DefaultConfig()
