@@ -48,9 +48,9 @@ func ValidateCronJob(c *CronJob) error {
 func validateObject(obj *Object) []error {
 	switch k := obj.GetKind().(type) {
 	case *Object_Job:
-		return validateJob(k.Job)
+		return append(validateJob(k.Job), validateObjectSize(obj)...)
 	case *Object_CronJob:
-		return validateCronJob(k.CronJob)
+		return append(validateCronJob(k.CronJob), validateObjectSize(obj)...)
 	}
 	return nil
 }
@@ -135,6 +135,7 @@ func validateMeta(path string, meta *ObjectMeta) []error {
 	}
 	errs.add(validateLabels(path+".labels", meta.GetLabels())...)
 	errs.add(validateAnnotationKeys(path+".annotations", meta.GetAnnotations())...)
+	errs.add(validateAnnotationsSize(path+".annotations", meta.GetAnnotations())...)
 	return errs
 }
 
