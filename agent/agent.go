@@ -18,6 +18,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/gossip"
+	"github.com/jobcluster/jobcluster/internal/datadir"
 )
 
 const (
@@ -116,7 +117,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.MaxPods <= 0 {
 		cfg.MaxPods = defaultMaxPods
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	return &Agent{cfg: cfg}, nil
@@ -126,6 +127,11 @@ func New(cfg Config) (*Agent, error) {
 // this node until ctx ends. Then it stops its pods, reports them Failed
 // (NodeLost) as far as it can, leaves the cluster and returns.
 func (a *Agent) Run(ctx context.Context) error {
+	lock, err := datadir.Acquire(a.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	lis, err := net.Listen("tcp", a.cfg.RPCAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.RPCAddr, err)

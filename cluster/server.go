@@ -23,6 +23,7 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/fsm"
 	"github.com/jobcluster/jobcluster/gossip"
+	"github.com/jobcluster/jobcluster/internal/datadir"
 )
 
 // Server is one running jobcluster server.
@@ -60,6 +61,7 @@ type Server struct {
 	wg     sync.WaitGroup
 
 	shutdownOnce sync.Once
+	lock         *datadir.Lock
 	// left is closed once the server left the cluster on request.
 	left     chan struct{}
 	leftOnce sync.Once
@@ -90,8 +92,15 @@ func newServer(cfg Config, sm seams) (*Server, error) {
 }
 
 func (s *Server) start() error {
+	if s.cfg.DataDir != "" {
+		lock, err := datadir.Acquire(s.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		s.lock = lock
+	}
 	raftDir := filepath.Join(s.cfg.DataDir, "raft")
-	if err := os.MkdirAll(filepath.Join(raftDir, "snapshots"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(raftDir, "snapshots"), 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
 	rpcLis, err := net.Listen("tcp", s.cfg.RPCAddr)
@@ -332,6 +341,9 @@ func (s *Server) Shutdown() {
 		}
 		if c, ok := s.store.(io.Closer); ok {
 			c.Close()
+		}
+		if err := s.lock.Release(); err != nil {
+			s.logger.Debug("release data dir", "err", err)
 		}
 	})
 }
