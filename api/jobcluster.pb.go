@@ -5062,6 +5062,151 @@ func (x *HeartbeatResponse) GetLeaseMillis() int64 {
 	return 0
 }
 
+// PodRef names one pod; an empty uid stands for any pod of that name.
+type PodRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Uid           string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodRef) Reset() {
+	*x = PodRef{}
+	mi := &file_jobcluster_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodRef) ProtoMessage() {}
+
+func (x *PodRef) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
+func (*PodRef) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *PodRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PodRef) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+// PodsExistRequest asks which of a few pods the servers still hold; an
+// agent asks it about the finished pods whose logs it keeps.
+type PodsExistRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pods          []*PodRef              `protobuf:"bytes,1,rep,name=pods,proto3" json:"pods,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodsExistRequest) Reset() {
+	*x = PodsExistRequest{}
+	mi := &file_jobcluster_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodsExistRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodsExistRequest) ProtoMessage() {}
+
+func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
+func (*PodsExistRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *PodsExistRequest) GetPods() []*PodRef {
+	if x != nil {
+		return x.Pods
+	}
+	return nil
+}
+
+// PodsExistResponse tells, in the order of the request, whether each pod
+// is still held: a pod of that name, with that uid when one was given.
+type PodsExistResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exists        []bool                 `protobuf:"varint,1,rep,packed,name=exists,proto3" json:"exists,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodsExistResponse) Reset() {
+	*x = PodsExistResponse{}
+	mi := &file_jobcluster_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodsExistResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodsExistResponse) ProtoMessage() {}
+
+func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
+func (*PodsExistResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *PodsExistResponse) GetExists() []bool {
+	if x != nil {
+		return x.Exists
+	}
+	return nil
+}
+
 type CreateJobFromCronRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CronJob       string                 `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
@@ -5073,7 +5218,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5085,7 +5230,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5098,7 +5243,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{72}
+	return file_jobcluster_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -5570,7 +5715,14 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x10HeartbeatRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\"6\n" +
 	"\x11HeartbeatResponse\x12!\n" +
-	"\flease_millis\x18\x01 \x01(\x03R\vleaseMillis\"f\n" +
+	"\flease_millis\x18\x01 \x01(\x03R\vleaseMillis\".\n" +
+	"\x06PodRef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\tR\x03uid\"=\n" +
+	"\x10PodsExistRequest\x12)\n" +
+	"\x04pods\x18\x01 \x03(\v2\x15.jobcluster.v1.PodRefR\x04pods\"+\n" +
+	"\x11PodsExistResponse\x12\x16\n" +
+	"\x06exists\x18\x01 \x03(\bR\x06exists\"f\n" +
 	"\x18CreateJobFromCronRequest\x12\x19\n" +
 	"\bcron_job\x18\x01 \x01(\tR\acronJob\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x14\n" +
@@ -5592,7 +5744,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1aCOMMAND_TYPE_RECORD_EVENTS\x10\f\x12\x1a\n" +
 	"\x16COMMAND_TYPE_BIND_PODS\x10\r\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_CRON_DECISION\x10\x0e\x12'\n" +
-	"#COMMAND_TYPE_UPDATE_CRON_JOB_STATUS\x10\x0f2\xf0\x05\n" +
+	"#COMMAND_TYPE_UPDATE_CRON_JOB_STATUS\x10\x0f2\xc0\x06\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -5603,7 +5755,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x11CreateJobFromCron\x12'.jobcluster.v1.CreateJobFromCronRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x12E\n" +
 	"\tWatchPods\x12\x1f.jobcluster.v1.WatchPodsRequest\x1a\x15.jobcluster.v1.PodSet0\x01\x12`\n" +
 	"\x0fReportPodStatus\x12%.jobcluster.v1.ReportPodStatusRequest\x1a&.jobcluster.v1.ReportPodStatusResponse\x12N\n" +
-	"\tHeartbeat\x12\x1f.jobcluster.v1.HeartbeatRequest\x1a .jobcluster.v1.HeartbeatResponse2F\n" +
+	"\tHeartbeat\x12\x1f.jobcluster.v1.HeartbeatRequest\x1a .jobcluster.v1.HeartbeatResponse\x12N\n" +
+	"\tPodsExist\x12\x1f.jobcluster.v1.PodsExistRequest\x1a .jobcluster.v1.PodsExistResponse2F\n" +
 	"\x05Agent\x12=\n" +
 	"\x04Logs\x12\x1a.jobcluster.v1.LogsRequest\x1a\x17.jobcluster.v1.LogChunk0\x01B&Z$github.com/jobcluster/jobcluster/apib\x06proto3"
 
@@ -5620,7 +5773,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 86)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                 // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),               // 1: jobcluster.v1.ObjectMeta
@@ -5695,42 +5848,45 @@ var file_jobcluster_proto_goTypes = []any{
 	(*ReportPodStatusResponse)(nil),  // 70: jobcluster.v1.ReportPodStatusResponse
 	(*HeartbeatRequest)(nil),         // 71: jobcluster.v1.HeartbeatRequest
 	(*HeartbeatResponse)(nil),        // 72: jobcluster.v1.HeartbeatResponse
-	(*CreateJobFromCronRequest)(nil), // 73: jobcluster.v1.CreateJobFromCronRequest
-	nil,                              // 74: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                              // 75: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                              // 76: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                              // 77: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                              // 78: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                              // 79: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                              // 80: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                              // 81: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                              // 82: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                              // 83: jobcluster.v1.MemberMeta.CapacityEntry
-	(*timestamppb.Timestamp)(nil),    // 84: google.protobuf.Timestamp
+	(*PodRef)(nil),                   // 73: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),         // 74: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),        // 75: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil), // 76: jobcluster.v1.CreateJobFromCronRequest
+	nil,                              // 77: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                              // 78: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                              // 79: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                              // 80: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                              // 81: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                              // 82: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                              // 83: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                              // 84: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                              // 85: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                              // 86: jobcluster.v1.MemberMeta.CapacityEntry
+	(*timestamppb.Timestamp)(nil),    // 87: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	84,  // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	74,  // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	75,  // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	87,  // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	77,  // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	78,  // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	84,  // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	76,  // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	87,  // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	79,  // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
-	77,  // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	78,  // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	80,  // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	81,  // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 9: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	6,   // 10: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	7,   // 11: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	79,  // 12: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	82,  // 12: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	1,   // 13: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
 	8,   // 14: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
 	4,   // 15: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
 	9,   // 16: jobcluster.v1.JobSpec.template:type_name -> jobcluster.v1.PodTemplateSpec
-	84,  // 17: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	84,  // 18: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	87,  // 17: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	87,  // 18: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	11,  // 19: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	84,  // 20: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	84,  // 21: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	87,  // 20: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	87,  // 21: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 22: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	10,  // 23: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	12,  // 24: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -5738,30 +5894,30 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 26: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	14,  // 27: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	15,  // 28: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	84,  // 29: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	84,  // 30: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	87,  // 29: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	87,  // 30: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
 	1,   // 31: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
 	16,  // 32: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
 	17,  // 33: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	84,  // 34: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	84,  // 35: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	84,  // 36: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	87,  // 34: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	87,  // 35: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	87,  // 36: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	19,  // 37: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
 	20,  // 38: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
 	21,  // 39: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
 	22,  // 40: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
 	22,  // 41: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	84,  // 42: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	87,  // 42: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	24,  // 43: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	84,  // 44: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	87,  // 44: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	23,  // 45: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
 	1,   // 46: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
 	8,   // 47: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
 	25,  // 48: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	84,  // 49: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	84,  // 50: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	80,  // 51: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	81,  // 52: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	87,  // 49: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	87,  // 50: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	83,  // 51: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	84,  // 52: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
 	28,  // 53: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
 	29,  // 54: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
 	1,   // 55: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -5769,29 +5925,29 @@ var file_jobcluster_proto_depIdxs = []int32{
 	30,  // 57: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
 	1,   // 58: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
 	15,  // 59: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	84,  // 60: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	84,  // 61: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	87,  // 60: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	87,  // 61: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	13,  // 62: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
 	18,  // 63: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
 	26,  // 64: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
 	31,  // 65: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
 	32,  // 66: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
-	82,  // 67: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	83,  // 68: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	85,  // 67: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	86,  // 68: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
 	13,  // 69: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
 	18,  // 70: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
 	26,  // 71: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
 	25,  // 72: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
 	40,  // 73: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	84,  // 74: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	87,  // 74: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
 	12,  // 75: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
 	31,  // 76: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
 	32,  // 77: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
 	48,  // 78: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	84,  // 79: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	84,  // 80: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	87,  // 79: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	87,  // 80: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
 	13,  // 81: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	84,  // 82: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	87,  // 82: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
 	17,  // 83: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
 	0,   // 84: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
 	35,  // 85: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
@@ -5816,33 +5972,36 @@ var file_jobcluster_proto_depIdxs = []int32{
 	63,  // 104: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
 	26,  // 105: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
 	40,  // 106: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	54,  // 107: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	57,  // 108: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	58,  // 109: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	60,  // 110: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	62,  // 111: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	65,  // 112: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	73,  // 113: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	67,  // 114: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	69,  // 115: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	71,  // 116: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	65,  // 117: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	56,  // 118: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	33,  // 119: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	59,  // 120: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	61,  // 121: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	64,  // 122: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	66,  // 123: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	56,  // 124: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	68,  // 125: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	70,  // 126: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	72,  // 127: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	66,  // 128: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	118, // [118:129] is the sub-list for method output_type
-	107, // [107:118] is the sub-list for method input_type
-	107, // [107:107] is the sub-list for extension type_name
-	107, // [107:107] is the sub-list for extension extendee
-	0,   // [0:107] is the sub-list for field type_name
+	73,  // 107: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	54,  // 108: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	57,  // 109: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	58,  // 110: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	60,  // 111: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	62,  // 112: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	65,  // 113: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	76,  // 114: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	67,  // 115: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	69,  // 116: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	71,  // 117: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	74,  // 118: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	65,  // 119: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	56,  // 120: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	33,  // 121: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	59,  // 122: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	61,  // 123: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	64,  // 124: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	66,  // 125: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	56,  // 126: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	68,  // 127: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	70,  // 128: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	72,  // 129: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	75,  // 130: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	66,  // 131: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	120, // [120:132] is the sub-list for method output_type
+	108, // [108:120] is the sub-list for method input_type
+	108, // [108:108] is the sub-list for extension type_name
+	108, // [108:108] is the sub-list for extension extendee
+	0,   // [0:108] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -5886,7 +6045,7 @@ func file_jobcluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   83,
+			NumMessages:   86,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

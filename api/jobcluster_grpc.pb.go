@@ -37,6 +37,7 @@ const (
 	Control_WatchPods_FullMethodName         = "/jobcluster.v1.Control/WatchPods"
 	Control_ReportPodStatus_FullMethodName   = "/jobcluster.v1.Control/ReportPodStatus"
 	Control_Heartbeat_FullMethodName         = "/jobcluster.v1.Control/Heartbeat"
+	Control_PodsExist_FullMethodName         = "/jobcluster.v1.Control/PodsExist"
 )
 
 // ControlClient is the client API for Control service.
@@ -55,6 +56,7 @@ type ControlClient interface {
 	WatchPods(ctx context.Context, in *WatchPodsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PodSet], error)
 	ReportPodStatus(ctx context.Context, in *ReportPodStatusRequest, opts ...grpc.CallOption) (*ReportPodStatusResponse, error)
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
+	PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error)
 }
 
 type controlClient struct {
@@ -183,6 +185,16 @@ func (c *controlClient) Heartbeat(ctx context.Context, in *HeartbeatRequest, opt
 	return out, nil
 }
 
+func (c *controlClient) PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PodsExistResponse)
+	err := c.cc.Invoke(ctx, Control_PodsExist_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility.
@@ -199,6 +211,7 @@ type ControlServer interface {
 	WatchPods(*WatchPodsRequest, grpc.ServerStreamingServer[PodSet]) error
 	ReportPodStatus(context.Context, *ReportPodStatusRequest) (*ReportPodStatusResponse, error)
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
+	PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -238,6 +251,9 @@ func (UnimplementedControlServer) ReportPodStatus(context.Context, *ReportPodSta
 }
 func (UnimplementedControlServer) Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Heartbeat not implemented")
+}
+func (UnimplementedControlServer) PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PodsExist not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 func (UnimplementedControlServer) testEmbeddedByValue()                 {}
@@ -426,6 +442,24 @@ func _Control_Heartbeat_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_PodsExist_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PodsExistRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).PodsExist(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_PodsExist_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).PodsExist(ctx, req.(*PodsExistRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -464,6 +498,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Heartbeat",
 			Handler:    _Control_Heartbeat_Handler,
+		},
+		{
+			MethodName: "PodsExist",
+			Handler:    _Control_PodsExist_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
