@@ -235,6 +235,7 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 	wg.Go(func() { srv.watch(loops, sup.Sync) })
 	wg.Go(func() { l.run(loops) })
 	wg.Go(func() { housekeep(loops, members, srv, sup.journal, logger) })
+	wg.Go(func() { newCleaner(sup, srv.podsExist, logger).run(loops) })
 	logger.Info("agent started", "rpc", lis.Addr().String(), "gossip", a.cfg.GossipAddr)
 
 	var runErr error
@@ -268,7 +269,8 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 
 // housekeep follows membership changes (closing connections to departed
 // servers, and watching at once when a server appears) and sweeps the
-// logs of long-forgotten pods.
+// logs of long-forgotten pods: the fallback for those the cleaner could
+// not ask the servers about.
 func housekeep(ctx context.Context, members membership, srv *servers, j *journal, logger *slog.Logger) {
 	sweep := time.NewTicker(sweepInterval)
 	defer sweep.Stop()

@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -21,6 +24,10 @@ import (
 const (
 	journalFile = "journal.log"
 	workDir     = "work"
+	// removingDir holds pod directories on their way out: a directory
+	// is renamed there at once and deleted afterwards, outside any lock.
+	// Pod names never start with a dot.
+	removingDir = ".removing"
 )
 
 // podRecord is what the agent remembers about a pod it started, in memory
@@ -63,6 +70,9 @@ type recordFile struct {
 // journal keeps the pods' records in one append-only file,
 // <pods dir>/journal.log: one JSON line per save, the last line of a UID
 // wins. Pod directories (logs, working directory) sit beside it.
+//
+// It knows whose every pod directory is: a live record's, or a forgotten
+// pod's whose logs are kept until the servers no longer hold the pod.
 type journal struct {
 	dir    string
 	logger *slog.Logger
@@ -70,6 +80,11 @@ type journal struct {
 
 	mu    sync.Mutex
 	names map[string]string // pod name -> UID of its live record
+	// kept maps the names of forgotten pods whose directories remain to
+	// their UIDs; the UID is empty for directories an earlier run of the
+	// agent forgot, whose UID is not known.
+	kept    map[string]string
+	removed atomic.Uint64 // names for directories moved to removingDir
 }
 
 func (j *journal) podDir(name string) string { return filepath.Join(j.dir, name) }
@@ -94,6 +109,8 @@ func (j *journal) load() ([]*podRecord, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.names = map[string]string{}
+	j.kept = map[string]string{}
+	j.removed.Store(uint64(time.Now().UnixNano()))
 	var records []*podRecord
 	for _, uid := range slices.Sorted(maps.Keys(lines)) {
 		r, err := decodeRecord(lines[uid])
@@ -105,6 +122,15 @@ func (j *journal) load() ([]*podRecord, error) {
 		}
 		j.names[r.name] = r.uid
 		records = append(records, r)
+	}
+	entries, err := os.ReadDir(j.dir)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list pod directories: %w", err))
+	}
+	for _, e := range entries {
+		if _, live := j.names[e.Name()]; e.IsDir() && safeName(e.Name()) && !live {
+			j.kept[e.Name()] = ""
+		}
 	}
 	return records, errors.Join(errs...)
 }
@@ -169,9 +195,7 @@ func (j *journal) save(r *podRecord, durable bool) error {
 	if err != nil {
 		return fmt.Errorf("save pod %s: %w", r.name, err)
 	}
-	j.mu.Lock()
-	j.names[r.name] = r.uid
-	j.mu.Unlock()
+	j.claim(r.name, r.uid)
 	if durable {
 		if err := j.log.sync(gen); err != nil {
 			return fmt.Errorf("save pod %s: %w", r.name, err)
@@ -208,16 +232,30 @@ func (r *podRecord) encode() ([]byte, error) {
 	})
 }
 
+// claim gives the pod's name, and so its directory, to the record of uid.
+// The supervisor claims a name before the pod's runner starts, so that no
+// removal of an earlier pod's directory can take the new pod's.
+func (j *journal) claim(name, uid string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.names[name] = uid
+	delete(j.kept, name)
+}
+
 // forget drops the record last saved under the pod's name, and its
 // working directory, but keeps its logs, so `jobcluster logs` still works
-// for the finished pod.
+// for the finished pod until the servers no longer hold it.
 func (j *journal) forget(name string) error {
 	if err := os.RemoveAll(filepath.Join(j.podDir(name), workDir)); err != nil {
 		return fmt.Errorf("forget pod %s: %w", name, err)
 	}
+	_, statErr := os.Lstat(j.podDir(name))
 	j.mu.Lock()
 	uid, ok := j.names[name]
 	delete(j.names, name)
+	if ok && statErr == nil {
+		j.kept[name] = uid
+	}
 	j.mu.Unlock()
 	if !ok || j.log == nil {
 		return nil
@@ -233,22 +271,93 @@ func (j *journal) forget(name string) error {
 }
 
 // sweep removes the directories of forgotten pods (logs only) that were
-// last written before cutoff.
+// last written before cutoff, whether or not the servers still hold them:
+// it is the fallback for pods the agent could not ask about.
 func (j *journal) sweep(cutoff time.Time) error {
 	entries, err := os.ReadDir(j.dir)
 	if err != nil {
 		return fmt.Errorf("sweep pods: %w", err)
 	}
 	for _, e := range entries {
-		if !e.IsDir() || j.known(e.Name()) {
+		if !e.IsDir() || !safeName(e.Name()) || j.known(e.Name()) {
 			continue
 		}
 		info, err := e.Info()
 		if err != nil || info.ModTime().After(cutoff) {
 			continue
 		}
-		if err := os.RemoveAll(filepath.Join(j.dir, e.Name())); err != nil {
-			return fmt.Errorf("sweep pod %s: %w", e.Name(), err)
+		if _, err := j.remove(e.Name(), "", true); err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		}
+	}
+	return nil
+}
+
+// keptPods returns the forgotten pods whose directories remain.
+func (j *journal) keptPods() []*api.PodRef {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	refs := make([]*api.PodRef, 0, len(j.kept))
+	for name, uid := range j.kept {
+		refs = append(refs, &api.PodRef{Name: name, Uid: uid})
+	}
+	return refs
+}
+
+// remove deletes the directory of the pod name if it still belongs to
+// the pod uid: the kept directory of a forgotten pod, or the directory of
+// the live record of uid, which the caller knows to be finished. With
+// anyUID it deletes any directory no live record holds. It tells whether
+// it deleted a directory.
+//
+// The check and a rename out of the pods directory happen under the
+// journal's lock, which claim takes too, so a new pod of the same name
+// keeps its directory; the deletion itself happens after.
+func (j *journal) remove(name, uid string, anyUID bool) (bool, error) {
+	if !safeName(name) {
+		return false, nil
+	}
+	trash := filepath.Join(j.dir, removingDir)
+	if err := os.MkdirAll(trash, 0o755); err != nil {
+		return false, fmt.Errorf("remove pod %s: %w", name, err)
+	}
+	target := filepath.Join(trash, strconv.FormatUint(j.removed.Add(1), 36))
+	j.mu.Lock()
+	keptUID, kept := j.kept[name]
+	liveUID, live := j.names[name]
+	owned := !live && (anyUID || kept && keptUID == uid) || live && uid != "" && liveUID == uid
+	var err error
+	if owned {
+		delete(j.kept, name)
+		err = os.Rename(j.podDir(name), target)
+	}
+	j.mu.Unlock()
+	switch {
+	case !owned || errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("remove pod %s: %w", name, err)
+	}
+	if err := os.RemoveAll(target); err != nil {
+		return true, fmt.Errorf("remove pod %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// emptyRemoving deletes what an earlier run left among the pod
+// directories on their way out.
+func (j *journal) emptyRemoving() error {
+	trash := filepath.Join(j.dir, removingDir)
+	entries, err := os.ReadDir(trash)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list %s: %w", trash, err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(trash, e.Name())); err != nil {
+			return fmt.Errorf("empty %s: %w", trash, err)
 		}
 	}
 	return nil

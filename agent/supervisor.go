@@ -49,8 +49,13 @@ type supervisor struct {
 	journal        *journal
 	runners        sync.WaitGroup
 
+	// departed has a value when a desired set lacked pods the one
+	// before held, capacity 1: finished pods may be ready to clean up.
+	departed chan struct{}
+
 	mu          sync.Mutex
 	lastCollect time.Time
+	wanted      map[string]bool       // UIDs of the latest desired set; nil before the first
 	records     map[string]*podRecord // by UID
 	byName      map[string]*podRecord
 	active      map[string]*podRunner // by UID
@@ -87,6 +92,7 @@ func newSupervisor(cfg supervisorConfig) (*supervisor, error) {
 		records:        map[string]*podRecord{},
 		byName:         map[string]*podRecord{},
 		active:         map[string]*podRunner{},
+		departed:       make(chan struct{}, 1),
 	}
 	if err := os.MkdirAll(s.journal.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create pods directory: %w", err)
@@ -166,7 +172,17 @@ func (s *supervisor) Sync(pods []*api.Pod) {
 			})
 		}
 	}
-	s.collect(wanted, now)
+	for uid := range s.wanted {
+		if !wanted[uid] {
+			select {
+			case s.departed <- struct{}{}:
+			default:
+			}
+			break
+		}
+	}
+	s.wanted = wanted
+	s.collect(now)
 }
 
 // freeName tells whether the pod's name (its directory) is free, and frees
@@ -193,6 +209,7 @@ func (s *supervisor) start(pod *api.Pod) {
 	rec := &podRecord{uid: meta.GetUid(), name: meta.GetName(), pod: pod}
 	s.records[rec.uid] = rec
 	s.byName[rec.name] = rec
+	s.journal.claim(rec.name, rec.uid)
 	r := newPodRunner(s, rec, pod)
 	s.active[rec.uid] = r
 	s.runners.Add(1)
@@ -221,35 +238,89 @@ func (s *supervisor) skipDeleted(pod *api.Pod) {
 	s.report(rec.uid, rec.name, rec.final)
 }
 
+// forgetBatch bounds how many records one look forgets while holding the
+// supervisor's lock: each costs a journal line and a directory removal.
+const forgetBatch = 500
+
 // collect forgets pods whose final status was acknowledged and that have
-// been missing from the desired set for forgetAfter. Desired sets can come
-// many times a second, so it looks at most once per forgetAfter (or
-// second).
-func (s *supervisor) collect(wanted map[string]bool, now time.Time) {
+// been missing from the desired set for forgetAfter, at most forgetBatch
+// of them (tidy forgets the rest). Desired sets can come many times a
+// second, so it looks at most once per forgetAfter (or second). s.mu must
+// be held.
+func (s *supervisor) collect(now time.Time) {
 	if now.Sub(s.lastCollect) < min(s.forgetAfter, time.Second) {
 		return
 	}
 	s.lastCollect = now
+	s.forgetAbsent(now, forgetBatch)
+}
+
+// tidy forgets every pod that collect would, a batch at a time, letting
+// Sync and status acknowledgements in between. It does nothing before the
+// first desired set: until then no pod is known to be absent from it.
+func (s *supervisor) tidy() {
+	for {
+		s.mu.Lock()
+		more := s.wanted != nil && s.forgetAbsent(s.now(), forgetBatch)
+		s.mu.Unlock()
+		if !more {
+			return
+		}
+	}
+}
+
+// forgetAbsent notes since when each finished, reported pod has been
+// missing from the desired set and forgets up to limit of those missing
+// for forgetAfter. It tells whether more remain to forget. s.mu must be
+// held.
+func (s *supervisor) forgetAbsent(now time.Time, limit int) bool {
+	var due []*podRecord
 	for uid, rec := range s.records {
-		if wanted[uid] {
-			continue
-		}
-		if _, running := s.active[uid]; running {
-			continue
-		}
-		rec.mu.Lock()
-		reported := rec.reported
-		rec.mu.Unlock()
-		if !reported {
+		if !s.settled(uid, rec) {
 			continue
 		}
 		if rec.absentSince.IsZero() {
 			rec.absentSince = now
 		}
 		if now.Sub(rec.absentSince) >= s.forgetAfter {
-			s.forget(rec)
+			due = append(due, rec)
 		}
 	}
+	for _, rec := range due[:min(limit, len(due))] {
+		s.forget(rec)
+	}
+	return len(due) > limit
+}
+
+// settled tells whether the pod is done here: not desired, not running,
+// and its final status acknowledged by the servers. s.mu must be held.
+func (s *supervisor) settled(uid string, rec *podRecord) bool {
+	if s.wanted[uid] {
+		return false
+	}
+	if _, running := s.active[uid]; running {
+		return false
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return rec.reported
+}
+
+// settledPods returns the settled pods whose records hold their
+// directories; none before the first desired set.
+func (s *supervisor) settledPods() []*api.PodRef {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.wanted == nil {
+		return nil
+	}
+	var refs []*api.PodRef
+	for uid, rec := range s.records {
+		if s.byName[rec.name] == rec && s.settled(uid, rec) {
+			refs = append(refs, &api.PodRef{Name: rec.name, Uid: uid})
+		}
+	}
+	return refs
 }
 
 func (s *supervisor) forget(rec *podRecord) {

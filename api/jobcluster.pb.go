@@ -5614,6 +5614,151 @@ func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
 	return file_jobcluster_proto_rawDescGZIP(), []int{81}
 }
 
+// PodRef names one pod; an empty uid stands for any pod of that name.
+type PodRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Uid           string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodRef) Reset() {
+	*x = PodRef{}
+	mi := &file_jobcluster_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodRef) ProtoMessage() {}
+
+func (x *PodRef) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
+func (*PodRef) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *PodRef) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PodRef) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+// PodsExistRequest asks which of a few pods the servers still hold; an
+// agent asks it about the finished pods whose logs it keeps.
+type PodsExistRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pods          []*PodRef              `protobuf:"bytes,1,rep,name=pods,proto3" json:"pods,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodsExistRequest) Reset() {
+	*x = PodsExistRequest{}
+	mi := &file_jobcluster_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodsExistRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodsExistRequest) ProtoMessage() {}
+
+func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
+func (*PodsExistRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *PodsExistRequest) GetPods() []*PodRef {
+	if x != nil {
+		return x.Pods
+	}
+	return nil
+}
+
+// PodsExistResponse tells, in the order of the request, whether each pod
+// is still held: a pod of that name, with that uid when one was given.
+type PodsExistResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Exists        []bool                 `protobuf:"varint,1,rep,packed,name=exists,proto3" json:"exists,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodsExistResponse) Reset() {
+	*x = PodsExistResponse{}
+	mi := &file_jobcluster_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodsExistResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodsExistResponse) ProtoMessage() {}
+
+func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
+func (*PodsExistResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *PodsExistResponse) GetExists() []bool {
+	if x != nil {
+		return x.Exists
+	}
+	return nil
+}
+
 type CreateJobFromCronRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CronJob       string                 `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
@@ -5625,7 +5770,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5637,7 +5782,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5650,7 +5795,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{82}
+	return file_jobcluster_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -6165,7 +6310,14 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x13RemoveMemberRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aleaving\x18\x02 \x01(\bR\aleaving\"\x16\n" +
-	"\x14RemoveMemberResponse\"f\n" +
+	"\x14RemoveMemberResponse\".\n" +
+	"\x06PodRef\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\tR\x03uid\"=\n" +
+	"\x10PodsExistRequest\x12)\n" +
+	"\x04pods\x18\x01 \x03(\v2\x15.jobcluster.v1.PodRefR\x04pods\"+\n" +
+	"\x11PodsExistResponse\x12\x16\n" +
+	"\x06exists\x18\x01 \x03(\bR\x06exists\"f\n" +
 	"\x18CreateJobFromCronRequest\x12\x19\n" +
 	"\bcron_job\x18\x01 \x01(\tR\acronJob\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x14\n" +
@@ -6187,7 +6339,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1aCOMMAND_TYPE_RECORD_EVENTS\x10\f\x12\x1a\n" +
 	"\x16COMMAND_TYPE_BIND_PODS\x10\r\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_CRON_DECISION\x10\x0e\x12'\n" +
-	"#COMMAND_TYPE_UPDATE_CRON_JOB_STATUS\x10\x0f2\x8d\a\n" +
+	"#COMMAND_TYPE_UPDATE_CRON_JOB_STATUS\x10\x0f2\xdd\a\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -6200,7 +6352,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x0fReportPodStatus\x12%.jobcluster.v1.ReportPodStatusRequest\x1a&.jobcluster.v1.ReportPodStatusResponse\x12N\n" +
 	"\tHeartbeat\x12\x1f.jobcluster.v1.HeartbeatRequest\x1a .jobcluster.v1.HeartbeatResponse\x12B\n" +
 	"\x05Leave\x12\x1b.jobcluster.v1.LeaveRequest\x1a\x1c.jobcluster.v1.LeaveResponse\x12W\n" +
-	"\fRemoveMember\x12\".jobcluster.v1.RemoveMemberRequest\x1a#.jobcluster.v1.RemoveMemberResponse2F\n" +
+	"\fRemoveMember\x12\".jobcluster.v1.RemoveMemberRequest\x1a#.jobcluster.v1.RemoveMemberResponse\x12N\n" +
+	"\tPodsExist\x12\x1f.jobcluster.v1.PodsExistRequest\x1a .jobcluster.v1.PodsExistResponse2F\n" +
 	"\x05Agent\x12=\n" +
 	"\x04Logs\x12\x1a.jobcluster.v1.LogsRequest\x1a\x17.jobcluster.v1.LogChunk0\x01B&Z$github.com/jobcluster/jobcluster/apib\x06proto3"
 
@@ -6217,7 +6370,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 93)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 96)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -6302,33 +6455,36 @@ var file_jobcluster_proto_goTypes = []any{
 	(*LeaveResponse)(nil),                          // 80: jobcluster.v1.LeaveResponse
 	(*RemoveMemberRequest)(nil),                    // 81: jobcluster.v1.RemoveMemberRequest
 	(*RemoveMemberResponse)(nil),                   // 82: jobcluster.v1.RemoveMemberResponse
-	(*CreateJobFromCronRequest)(nil),               // 83: jobcluster.v1.CreateJobFromCronRequest
-	nil,                                            // 84: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 85: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 86: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 87: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 88: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 89: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 90: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 91: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 92: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 93: jobcluster.v1.MemberMeta.CapacityEntry
-	(*timestamppb.Timestamp)(nil),                  // 94: google.protobuf.Timestamp
+	(*PodRef)(nil),                                 // 83: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 84: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 85: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 86: jobcluster.v1.CreateJobFromCronRequest
+	nil,                                            // 87: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 88: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 89: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 90: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 91: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 92: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 93: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 94: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 95: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 96: jobcluster.v1.MemberMeta.CapacityEntry
+	(*timestamppb.Timestamp)(nil),                  // 97: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	94,  // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	84,  // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	85,  // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	97,  // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	87,  // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	88,  // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	94,  // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	86,  // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	97,  // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	89,  // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
-	87,  // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	88,  // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	90,  // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	91,  // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 9: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	6,   // 10: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	7,   // 11: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	89,  // 12: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	92,  // 12: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	1,   // 13: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
 	8,   // 14: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
 	4,   // 15: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
@@ -6339,11 +6495,11 @@ var file_jobcluster_proto_depIdxs = []int32{
 	13,  // 20: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
 	14,  // 21: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
 	16,  // 22: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	94,  // 23: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	94,  // 24: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	97,  // 23: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	97,  // 24: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	17,  // 25: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	94,  // 26: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	94,  // 27: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	97,  // 26: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	97,  // 27: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 28: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	10,  // 29: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	18,  // 30: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -6351,30 +6507,30 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 32: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	20,  // 33: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	21,  // 34: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	94,  // 35: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	94,  // 36: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	97,  // 35: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	97,  // 36: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
 	1,   // 37: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
 	22,  // 38: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
 	23,  // 39: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	94,  // 40: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	94,  // 41: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	94,  // 42: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	97,  // 40: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	97,  // 41: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	97,  // 42: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	25,  // 43: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
 	26,  // 44: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
 	27,  // 45: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
 	28,  // 46: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
 	28,  // 47: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	94,  // 48: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	97,  // 48: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	30,  // 49: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	94,  // 50: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	97,  // 50: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	29,  // 51: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
 	1,   // 52: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
 	8,   // 53: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
 	31,  // 54: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	94,  // 55: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	94,  // 56: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	90,  // 57: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	91,  // 58: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	97,  // 55: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	97,  // 56: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	93,  // 57: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	94,  // 58: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
 	34,  // 59: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
 	35,  // 60: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
 	1,   // 61: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -6382,29 +6538,29 @@ var file_jobcluster_proto_depIdxs = []int32{
 	36,  // 63: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
 	1,   // 64: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
 	21,  // 65: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	94,  // 66: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	94,  // 67: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	97,  // 66: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	97,  // 67: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	19,  // 68: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
 	24,  // 69: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
 	32,  // 70: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
 	37,  // 71: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
 	38,  // 72: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
-	92,  // 73: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	93,  // 74: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	95,  // 73: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	96,  // 74: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
 	19,  // 75: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
 	24,  // 76: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
 	32,  // 77: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
 	31,  // 78: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
 	46,  // 79: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	94,  // 80: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	97,  // 80: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
 	18,  // 81: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
 	37,  // 82: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
 	38,  // 83: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
 	54,  // 84: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	94,  // 85: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	94,  // 86: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	97,  // 85: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	97,  // 86: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
 	19,  // 87: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	94,  // 88: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	97,  // 88: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
 	23,  // 89: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
 	0,   // 90: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
 	41,  // 91: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
@@ -6429,37 +6585,40 @@ var file_jobcluster_proto_depIdxs = []int32{
 	69,  // 110: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
 	32,  // 111: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
 	46,  // 112: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	60,  // 113: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	63,  // 114: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	64,  // 115: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	66,  // 116: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	68,  // 117: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	71,  // 118: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	83,  // 119: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	73,  // 120: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	75,  // 121: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	77,  // 122: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	79,  // 123: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	81,  // 124: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	71,  // 125: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	62,  // 126: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	39,  // 127: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	65,  // 128: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	67,  // 129: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	70,  // 130: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	72,  // 131: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	62,  // 132: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	74,  // 133: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	76,  // 134: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	78,  // 135: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	80,  // 136: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	82,  // 137: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	72,  // 138: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	126, // [126:139] is the sub-list for method output_type
-	113, // [113:126] is the sub-list for method input_type
-	113, // [113:113] is the sub-list for extension type_name
-	113, // [113:113] is the sub-list for extension extendee
-	0,   // [0:113] is the sub-list for field type_name
+	83,  // 113: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	60,  // 114: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	63,  // 115: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	64,  // 116: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	66,  // 117: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	68,  // 118: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	71,  // 119: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	86,  // 120: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	73,  // 121: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	75,  // 122: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	77,  // 123: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	79,  // 124: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	81,  // 125: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	84,  // 126: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	71,  // 127: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	62,  // 128: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	39,  // 129: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	65,  // 130: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	67,  // 131: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	70,  // 132: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	72,  // 133: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	62,  // 134: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	74,  // 135: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	76,  // 136: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	78,  // 137: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	80,  // 138: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	82,  // 139: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	85,  // 140: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	72,  // 141: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	128, // [128:142] is the sub-list for method output_type
+	114, // [114:128] is the sub-list for method input_type
+	114, // [114:114] is the sub-list for extension type_name
+	114, // [114:114] is the sub-list for extension extendee
+	0,   // [0:114] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -6505,7 +6664,7 @@ func file_jobcluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   93,
+			NumMessages:   96,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

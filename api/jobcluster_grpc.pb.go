@@ -39,6 +39,7 @@ const (
 	Control_Heartbeat_FullMethodName         = "/jobcluster.v1.Control/Heartbeat"
 	Control_Leave_FullMethodName             = "/jobcluster.v1.Control/Leave"
 	Control_RemoveMember_FullMethodName      = "/jobcluster.v1.Control/RemoveMember"
+	Control_PodsExist_FullMethodName         = "/jobcluster.v1.Control/PodsExist"
 )
 
 // ControlClient is the client API for Control service.
@@ -59,6 +60,7 @@ type ControlClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
 	RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error)
+	PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error)
 }
 
 type controlClient struct {
@@ -207,6 +209,16 @@ func (c *controlClient) RemoveMember(ctx context.Context, in *RemoveMemberReques
 	return out, nil
 }
 
+func (c *controlClient) PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PodsExistResponse)
+	err := c.cc.Invoke(ctx, Control_PodsExist_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility.
@@ -225,6 +237,7 @@ type ControlServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
 	RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error)
+	PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -270,6 +283,9 @@ func (UnimplementedControlServer) Leave(context.Context, *LeaveRequest) (*LeaveR
 }
 func (UnimplementedControlServer) RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RemoveMember not implemented")
+}
+func (UnimplementedControlServer) PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PodsExist not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 func (UnimplementedControlServer) testEmbeddedByValue()                 {}
@@ -494,6 +510,24 @@ func _Control_RemoveMember_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_PodsExist_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PodsExistRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).PodsExist(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_PodsExist_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).PodsExist(ctx, req.(*PodsExistRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -540,6 +574,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RemoveMember",
 			Handler:    _Control_RemoveMember_Handler,
+		},
+		{
+			MethodName: "PodsExist",
+			Handler:    _Control_PodsExist_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -114,3 +114,33 @@ func (c *controlService) Logs(req *api.LogsRequest, stream api.Control_LogsServe
 		}
 	}
 }
+
+// maxPodsExistQuery bounds how many pods one PodsExist request may name,
+// which keeps each answer a bounded piece of work for the leader.
+const maxPodsExistQuery = 2000
+
+// PodsExist tells an agent which of the pods it names the servers still
+// hold, so that it can remove the logs of the others. The leader answers:
+// a follower that lags behind could call a pod gone that it has yet to
+// learn about.
+func (c *controlService) PodsExist(ctx context.Context, req *api.PodsExistRequest) (*api.PodsExistResponse, error) {
+	if n := len(req.GetPods()); n > maxPodsExistQuery {
+		return nil, status.Errorf(codes.InvalidArgument, "asked about %d pods, at most %d at a time", n, maxPodsExistQuery)
+	}
+	return toLeader(ctx, c.s,
+		func() (*api.PodsExistResponse, error) {
+			if err := c.s.readyForReads(ctx); err != nil {
+				return nil, err
+			}
+			st := c.s.fsm.State()
+			exists := make([]bool, len(req.GetPods()))
+			for i, ref := range req.GetPods() {
+				pod := st.Pod(ref.GetName())
+				exists[i] = pod != nil && (ref.GetUid() == "" || pod.GetMetadata().GetUid() == ref.GetUid())
+			}
+			return &api.PodsExistResponse{Exists: exists}, nil
+		},
+		func(cl api.ControlClient, ctx context.Context) (*api.PodsExistResponse, error) {
+			return cl.PodsExist(ctx, req)
+		})
+}

@@ -1,0 +1,185 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
+)
+
+// heldPods is the servers' side of PodsExist: the pods they still hold.
+type heldPods struct {
+	mu    sync.Mutex
+	pods  map[string]string // name -> uid
+	asked []string          // names asked about, in order
+}
+
+func (h *heldPods) ask(_ context.Context, refs []*api.PodRef) ([]bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	exists := make([]bool, len(refs))
+	for i, ref := range refs {
+		h.asked = append(h.asked, ref.GetName())
+		uid, ok := h.pods[ref.GetName()]
+		exists[i] = ok && (ref.GetUid() == "" || ref.GetUid() == uid)
+	}
+	return exists, nil
+}
+
+func (h *heldPods) wasAsked(name string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Contains(h.asked, name)
+}
+
+func dirExists(t *testing.T, path string) bool {
+	t.Helper()
+	_, err := os.Stat(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestCleanerRemovesPodsTheServersNoLongerHold(t *testing.T) {
+	sink := &fakeSink{}
+	s := newTestSupervisor(t, t.TempDir(), NewProcessRuntime(), sink)
+	deleted := []*api.Pod{
+		testPod{name: "huge-a", uid: "uid-a", scripts: []string{"echo a"}}.build(),
+		testPod{name: "huge-b", uid: "uid-b", scripts: []string{"echo b"}}.build(),
+	}
+	held := testPod{name: "small-a", uid: "uid-s", scripts: []string{"echo still here"}}.build()
+	// The servers do not know the running pod (yet): it must be left alone.
+	running := testPod{name: "new-a", uid: "uid-n", scripts: []string{"sleep 30"}}.build()
+
+	s.Sync(append(slices.Clone(deleted), held, running))
+	for _, pod := range append(slices.Clone(deleted), held) {
+		sink.waitFinal(t, pod.GetMetadata().GetUid())
+		s.markReported(pod.GetMetadata().GetUid())
+	}
+	sink.waitRunning(t, "uid-n")
+	s.Sync([]*api.Pod{running})
+
+	servers := &heldPods{pods: map[string]string{"small-a": "uid-s"}}
+	c := newCleaner(s, servers.ask, testLogger(t))
+	c.recheck = 0
+	wait.For(t, "directories and records of deleted pods gone", func() (bool, string) {
+		c.round(t.Context())
+		var left []string
+		for _, pod := range deleted {
+			name := pod.GetMetadata().GetName()
+			if dirExists(t, s.journal.podDir(name)) {
+				left = append(left, "directory "+name)
+			}
+			if _, ok := s.journal.log.lines()[pod.GetMetadata().GetUid()]; ok {
+				left = append(left, "journal entry "+name)
+			}
+		}
+		return len(left) == 0, fmt.Sprintf("left: %v", left)
+	})
+
+	logs, err := os.ReadFile(logPath(s.journal.podDir("small-a"), "c0", false))
+	if err != nil || string(logs) != "still here\n" {
+		t.Errorf("log of the finished pod the servers hold: %q, %v; want %q", logs, err, "still here\n")
+	}
+	if !dirExists(t, s.journal.podDir("new-a")) {
+		t.Error("directory of the running pod removed")
+	}
+	if servers.wasAsked("new-a") {
+		t.Error("the servers were asked about the running pod")
+	}
+	if phase := sink.last("uid-n").GetPhase(); phase != api.PodRunning {
+		t.Errorf("running pod's last status is %s, want Running", phase)
+	}
+}
+
+func TestJournalRemoveKeepsANewPodsDirectory(t *testing.T) {
+	j := openTestJournal(t, t.TempDir())
+	if err := j.save(&podRecord{uid: "uid-old", name: "reused"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(j.podDir("reused"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.forget("reused"); err != nil {
+		t.Fatal(err)
+	}
+	// A new pod of the same name takes the name before the old one's
+	// directory is removed.
+	j.claim("reused", "uid-new")
+	removed, err := j.remove("reused", "uid-old", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed || !dirExists(t, j.podDir("reused")) {
+		t.Error("removing the old pod's directory took the new pod's")
+	}
+}
+
+func TestCleanerRemovesManyDirectoriesWithoutBlockingSync(t *testing.T) {
+	const pods = 5000
+	dir := t.TempDir()
+	for i := range pods {
+		if err := os.MkdirAll(filepath.Join(dir, "pods", "huge-"+strconv.Itoa(i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "pods", "huge-"+strconv.Itoa(i), "c0.log"), []byte("done\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sink := &fakeSink{}
+	s := newTestSupervisor(t, dir, NewProcessRuntime(), sink)
+	s.Sync(nil)
+
+	// The servers hold none of them; they hang on to the second
+	// question until the test has run a pod beside the cleaner.
+	servers := &heldPods{pods: map[string]string{}}
+	secondAsked, release := make(chan struct{}), make(chan struct{})
+	calls := 0
+	ask := func(ctx context.Context, refs []*api.PodRef) ([]bool, error) {
+		calls++
+		if calls == 2 {
+			close(secondAsked)
+			<-release
+		}
+		return servers.ask(ctx, refs)
+	}
+	c := newCleaner(s, ask, testLogger(t))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.round(t.Context())
+	}()
+	<-secondAsked
+	fresh := testPod{name: "fresh", uid: "uid-f", scripts: []string{"echo fresh"}}.build()
+	s.Sync([]*api.Pod{fresh})
+	sink.waitFinal(t, "uid-f")
+	close(release)
+	<-done
+
+	entries, err := os.ReadDir(s.journal.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != removingDir {
+			left = append(left, e.Name())
+		}
+	}
+	if !slices.Equal(left, []string{"fresh"}) {
+		t.Errorf("pod directories left: %d %.100v, want only fresh", len(left), left)
+	}
+	if calls != pods/podsPerQuestion {
+		t.Errorf("asked %d questions about %d pods, want %d", calls, pods, pods/podsPerQuestion)
+	}
+}
