@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jobcluster/jobcluster/gossip"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // Default addresses of a server started without flags.
@@ -64,6 +65,8 @@ type Config struct {
 	// Join lists gossip addresses of other members.
 	Join   []string
 	Timing Timing
+	// Transport says how the server dials and accepts gRPC connections.
+	Transport transport.Config
 	// SnapshotLogBytes is how much applied log makes the server take a
 	// snapshot, however few entries it holds; 0 means
 	// DefaultSnapshotLogBytes.

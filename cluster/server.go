@@ -22,6 +22,7 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/fsm"
 	"github.com/jobcluster/jobcluster/gossip"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // Server is one running jobcluster server.
@@ -88,7 +89,7 @@ func (s *Server) start() error {
 		return err
 	}
 	s.proposer = newProposer(s.raft, s.logger)
-	s.peers = newPeerConns()
+	s.peers = newPeerConns(s.cfg.Transport)
 	s.leases = newLeases()
 	g, err := gossip.Start(gossip.Config{
 		Name:     s.cfg.Name,
@@ -108,7 +109,7 @@ func (s *Server) start() error {
 	}
 	s.gossip = g
 
-	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(api.MaxMessageBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes))
+	s.grpc = transport.NewServer(s.cfg.Transport)
 	api.RegisterControlServer(s.grpc, &controlService{s: s})
 	s.goFunc(func() {
 		if err := s.grpc.Serve(rpcLis); err != nil {

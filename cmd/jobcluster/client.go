@@ -11,10 +11,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 const (
@@ -71,10 +71,9 @@ func (c *client) dial(addr string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[addr]; ok {
 		return cc, nil
 	}
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxMessageBytes)))
+	cc, err := transport.Dial(addr, transport.Config{})
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "connect %s: %v", addr, err)
+		return nil, status.Error(codes.Unavailable, err.Error())
 	}
 	c.conns[addr] = cc
 	return cc, nil
