@@ -57,8 +57,6 @@ type Config struct {
 	RPCAddr    string
 	RaftAddr   string
 	GossipAddr string
-	// HTTPAddr, when set, serves /debug/pprof.
-	HTTPAddr string
 	// BootstrapExpect is the number of servers that bootstrap the cluster
 	// together; 0 joins an existing cluster instead.
 	BootstrapExpect int

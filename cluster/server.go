@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,7 +43,6 @@ type Server struct {
 	gossip     *gossip.Gossip
 	grpc       *grpc.Server
 	rpcLis     net.Listener
-	http       *http.Server
 	proposer   *proposer
 	peers      *peerConns
 	leases     *leases
@@ -116,11 +113,6 @@ func (s *Server) start() error {
 			s.logger.Error("rpc server stopped", "err", err)
 		}
 	})
-	if s.cfg.HTTPAddr != "" {
-		if err := s.startHTTP(); err != nil {
-			return err
-		}
-	}
 	s.goFunc(s.bootstrapLoop)
 	s.goFunc(s.monitorLeadership)
 	s.goFunc(s.snapshotBySize)
@@ -206,22 +198,6 @@ func (s *Server) snapshotBySize() {
 	}
 }
 
-func (s *Server) startHTTP() error {
-	lis, err := net.Listen("tcp", s.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on http address %s: %w", s.cfg.HTTPAddr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	s.goFunc(func() { s.http.Serve(lis) })
-	return nil
-}
-
 func (s *Server) goFunc(f func()) {
 	s.wg.Add(1)
 	go func() {
@@ -271,9 +247,6 @@ func (s *Server) Shutdown() {
 			}
 		} else if s.rpcLis != nil {
 			s.rpcLis.Close()
-		}
-		if s.http != nil {
-			s.http.Close()
 		}
 		if s.gossip != nil {
 			s.gossip.Shutdown()
