@@ -210,8 +210,12 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 	grpcServer := transport.NewServer(a.cfg.Transport)
 	api.RegisterAgentServer(grpcServer, newLogService(sup))
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- grpcServer.Serve(lis) }()
-	defer grpcServer.Stop()
+	var serving sync.WaitGroup
+	serving.Go(func() { serveErr <- grpcServer.Serve(lis) })
+	defer func() {
+		grpcServer.Stop()
+		serving.Wait()
+	}()
 
 	l := &lease{
 		heartbeat: srv.heartbeat,

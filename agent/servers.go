@@ -181,8 +181,13 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 		return false, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	resyncWatched := make(chan struct{})
+	defer func() {
+		cancel(nil)
+		<-resyncWatched
+	}()
 	go func() {
+		defer close(resyncWatched)
 		select {
 		case <-s.resync:
 			cancel(errResync)

@@ -244,6 +244,7 @@ func (s *Server) Shutdown() {
 			case <-stopped:
 			case <-time.After(time.Second):
 				s.grpc.Stop()
+				<-stopped
 			}
 		} else if s.rpcLis != nil {
 			s.rpcLis.Close()
