@@ -239,9 +239,18 @@ func isTransport(err error) bool {
 	return code == codes.Unavailable || code == codes.Canceled
 }
 
-// deadline bounds a command by --timeout.
-func (o *clientOptions) deadline(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(cmd.Context(), o.timeout)
+// withClient runs fn with a client for the servers named by --addr and a
+// context bounded by --timeout, and closes the client's connections when
+// fn returns. Every client command goes through it.
+func (o *clientOptions) withClient(cmd *cobra.Command, fn func(ctx context.Context, c *client) error) error {
+	c, err := newClient(o.addrs)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	return fn(ctx, c)
 }
 
 // timeoutSet reports whether the user gave --timeout. Commands that follow
@@ -249,9 +258,4 @@ func (o *clientOptions) deadline(cmd *cobra.Command) (context.Context, context.C
 func timeoutSet(cmd *cobra.Command) bool {
 	f := cmd.Flags().Lookup("timeout")
 	return f != nil && f.Changed
-}
-
-// connect builds the client for a command from the shared flags.
-func (o *clientOptions) connect() (*client, error) {
-	return newClient(o.addrs)
 }
