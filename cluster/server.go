@@ -46,6 +46,7 @@ type Server struct {
 	proposer   *proposer
 	peers      *peerConns
 	leases     *leases
+	lastLeader lastLeader
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -85,6 +86,8 @@ func (s *Server) start() error {
 	if err := s.startRaft(raftDir); err != nil {
 		return err
 	}
+	leaderChanges := s.observeLeaders()
+	s.goFunc(func() { s.recordLeaders(leaderChanges) })
 	s.proposer = newProposer(s.raft, s.logger)
 	s.peers = newPeerConns(s.cfg.Transport)
 	s.leases = newLeases()
