@@ -14,11 +14,10 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/internal/datadir"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 const (
@@ -63,6 +62,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Runtime runs the containers; nil means the process runtime.
 	Runtime Runtime
+	// Transport says how the agent dials servers and accepts gRPC
+	// connections.
+	Transport transport.Config
 	// GuardCommand runs RunGuard in a separate process (the jobcluster
 	// binary's hidden agent-guard command). With the process runtime it
 	// makes the children of pod processes die with the agent as well.
@@ -192,7 +194,7 @@ func (m gossipMembers) leave(timeout time.Duration) error { return m.g.Leave(tim
 // cluster.
 func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership) error {
 	logger := a.cfg.Logger.With("node", a.cfg.Name)
-	pool := newServerPool(members.serverAddrs)
+	pool := newServerPool(members.serverAddrs, a.cfg.Transport)
 	defer pool.close()
 	srv := &servers{node: a.cfg.Name, pool: pool, logger: logger, resync: make(chan struct{}, 1)}
 
@@ -211,11 +213,15 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 		return err
 	}
 
-	grpcServer := grpc.NewServer(grpc.MaxSendMsgSize(api.MaxMessageBytes))
+	grpcServer := transport.NewServer(a.cfg.Transport)
 	api.RegisterAgentServer(grpcServer, newLogService(sup))
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- grpcServer.Serve(lis) }()
-	defer grpcServer.Stop()
+	var serving sync.WaitGroup
+	serving.Go(func() { serveErr <- grpcServer.Serve(lis) })
+	defer func() {
+		grpcServer.Stop()
+		serving.Wait()
+	}()
 
 	l := &lease{
 		servers:   members.serverAddrs,

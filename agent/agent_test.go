@@ -13,6 +13,7 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/internal/wait"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // startAgent runs an agent against the given servers; the returned stop
@@ -67,7 +68,7 @@ func TestAgentRunsWatchedPodsAndReports(t *testing.T) {
 
 func TestWatchIgnoresStaleSets(t *testing.T) {
 	ctl, addr := startFakeControl(t)
-	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return []string{addr} }), logger: testLogger(t), resync: make(chan struct{}, 1)}
+	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return []string{addr} }, transport.Config{}), logger: testLogger(t), resync: make(chan struct{}, 1)}
 	t.Cleanup(srv.pool.close)
 	var mu sync.Mutex
 	var synced [][]string

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,11 +25,19 @@ import (
 // (the `sleep` under `sh -c`), which would otherwise run on while the
 // servers start the pod again elsewhere.
 
-// guard is the agent's end of the pipe.
+// guardExitTimeout bounds how long a stopping agent waits for the guard to
+// kill what is left and exit before it kills the guard.
+const guardExitTimeout = 5 * time.Second
+
+// guard is the agent's end of the pipe. It owns the goroutine that waits
+// for the guard process, and close waits for that goroutine.
 type guard struct {
-	mu  sync.Mutex
-	w   *os.File
-	cmd *exec.Cmd
+	mu     sync.Mutex
+	w      *os.File
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the guard process has been reaped
+	// exitTimeout is guardExitTimeout, shorter in tests.
+	exitTimeout time.Duration
 }
 
 // startGuard starts command (the guard process) with a pipe as its stdin.
@@ -49,8 +58,13 @@ func startGuard(command []string) (*guard, error) {
 		return nil, fmt.Errorf("start pod guard %s: %w", command[0], err)
 	}
 	r.Close()
-	g := &guard{w: w, cmd: cmd}
-	go cmd.Wait()
+	g := &guard{w: w, cmd: cmd, exited: make(chan struct{}), exitTimeout: guardExitTimeout}
+	go func() {
+		defer close(g.exited)
+		// The exit status says nothing the agent could act on: a guard
+		// that died early only means pods lose that protection.
+		_ = cmd.Wait()
+	}()
 	return g, nil
 }
 
@@ -71,16 +85,24 @@ func (g *guard) watch(pgid int) { g.send('+', pgid) }
 // forget tells the guard the group ended.
 func (g *guard) forget(pgid int) { g.send('-', pgid) }
 
-// close lets the guard exit; it kills any group still listed.
+// close lets the guard exit, after it killed any group still listed, and
+// waits until it has; a guard that does not exit within guardExitTimeout
+// is killed.
 func (g *guard) close() {
 	if g == nil {
 		return
 	}
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	if g.w != nil {
 		g.w.Close()
 		g.w = nil
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.exited:
+	case <-time.After(g.exitTimeout):
+		_ = g.cmd.Process.Kill()
+		<-g.exited
 	}
 }
 

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -37,3 +39,33 @@ func TestGuardKillsListedGroupsWhenItsInputEnds(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestGuardCloseWaitsForTheGuardToExit(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "exited")
+	// Like the real guard: it reads until end of input, then finishes its
+	// work before exiting.
+	g, err := startGuard([]string{"sh", "-c", `cat >/dev/null; sleep 0.2; touch "$1"`, "guard", marker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.close()
+	if g.cmd.ProcessState == nil {
+		t.Fatal("close returned before the guard process was reaped")
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("close returned before the guard finished: %v", err)
+	}
+	g.close() // a second close is harmless
+}
+
+func TestGuardCloseKillsAGuardThatDoesNotExit(t *testing.T) {
+	g, err := startGuard([]string{"sh", "-c", `cat >/dev/null; exec sleep 60`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.exitTimeout = 100 * time.Millisecond
+	g.close()
+	if g.cmd.ProcessState == nil || g.cmd.ProcessState.Exited() {
+		t.Fatalf("guard state after close = %v, want killed", g.cmd.ProcessState)
+	}
+}

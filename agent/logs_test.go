@@ -8,13 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/internal/wait"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // serveLogs serves the supervisor's logs on 127.0.0.1 and returns a client.
@@ -24,13 +23,20 @@ func serveLogs(t *testing.T, s *supervisor) api.AgentClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	srv := transport.NewServer(transport.Config{})
 	svc := newLogService(s)
 	svc.poll = 20 * time.Millisecond
 	api.RegisterAgentServer(srv, svc)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-served
+	})
+	conn, err := transport.Dial(lis.Addr().String(), transport.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

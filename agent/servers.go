@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 const rpcTimeout = 5 * time.Second
@@ -24,14 +24,15 @@ var errNoServers = errors.New("no server known")
 // alive. Callers walk the servers with a cursor of their own and move on
 // when one fails.
 type serverPool struct {
-	addrs func() []string
+	addrs     func() []string
+	transport transport.Config
 
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
 }
 
-func newServerPool(addrs func() []string) *serverPool {
-	return &serverPool{addrs: addrs, conns: map[string]*grpc.ClientConn{}}
+func newServerPool(addrs func() []string, cfg transport.Config) *serverPool {
+	return &serverPool{addrs: addrs, transport: cfg, conns: map[string]*grpc.ClientConn{}}
 }
 
 // client returns the server at position i (modulo the number of servers).
@@ -46,8 +47,7 @@ func (p *serverPool) client(i int) (api.ControlClient, string, error) {
 	conn, ok := p.conns[addr]
 	if !ok {
 		var err error
-		conn, err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxMessageBytes)))
+		conn, err = transport.Dial(addr, p.transport)
 		if err != nil {
 			return nil, addr, fmt.Errorf("connect to server %s: %w", addr, err)
 		}
@@ -177,8 +177,13 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 		return false, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	resyncWatched := make(chan struct{})
+	defer func() {
+		cancel(nil)
+		<-resyncWatched
+	}()
 	go func() {
+		defer close(resyncWatched)
 		select {
 		case <-s.resync:
 			cancel(errResync)

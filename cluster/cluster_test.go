@@ -11,13 +11,12 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/internal/wait"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 var ipSeq atomic.Uint32
@@ -98,7 +97,7 @@ func leaderOf(t testing.TB, servers []*Server) *Server {
 
 func client(t *testing.T, s *Server) api.ControlClient {
 	t.Helper()
-	conn, err := grpc.NewClient(s.cfg.RPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := transport.Dial(s.cfg.RPCAddr, transport.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jobcluster/jobcluster/gossip"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // Default addresses of a server started without flags.
@@ -56,14 +57,14 @@ type Config struct {
 	RPCAddr    string
 	RaftAddr   string
 	GossipAddr string
-	// HTTPAddr, when set, serves /debug/pprof.
-	HTTPAddr string
 	// BootstrapExpect is the number of servers that bootstrap the cluster
 	// together; 0 joins an existing cluster instead.
 	BootstrapExpect int
 	// Join lists gossip addresses of other members.
 	Join   []string
 	Timing Timing
+	// Transport says how the server dials and accepts gRPC connections.
+	Transport transport.Config
 	// SnapshotLogBytes is how much applied log makes the server take a
 	// snapshot, however few entries it holds; 0 means
 	// DefaultSnapshotLogBytes.

@@ -1,22 +1,25 @@
 package cluster
 
 import (
-	"fmt"
 	"sync"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // peerConns caches gRPC connections to other servers and to agents.
 type peerConns struct {
+	transport transport.Config
+
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn
 }
 
-func newPeerConns() *peerConns { return &peerConns{conns: map[string]*grpc.ClientConn{}} }
+func newPeerConns(cfg transport.Config) *peerConns {
+	return &peerConns{transport: cfg, conns: map[string]*grpc.ClientConn{}}
+}
 
 func (p *peerConns) conn(addr string) (*grpc.ClientConn, error) {
 	p.mu.Lock()
@@ -24,10 +27,9 @@ func (p *peerConns) conn(addr string) (*grpc.ClientConn, error) {
 	if c, ok := p.conns[addr]; ok {
 		return c, nil
 	}
-	c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxMessageBytes)))
+	c, err := transport.Dial(addr, p.transport)
 	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+		return nil, err
 	}
 	p.conns[addr] = c
 	return c, nil

@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"sync"
@@ -24,6 +22,7 @@ import (
 	"github.com/jobcluster/jobcluster/fsm"
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/internal/datadir"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // Server is one running jobcluster server.
@@ -51,10 +50,10 @@ type Server struct {
 	membersChanged *broadcast
 	grpc           *grpc.Server
 	rpcLis         net.Listener
-	http           *http.Server
 	proposer       *proposer
 	peers          *peerConns
 	leases         *leases
+	lastLeader     lastLeader
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -112,8 +111,10 @@ func (s *Server) start() error {
 	if err := s.startRaft(raftDir); err != nil {
 		return err
 	}
+	leaderChanges := s.observeLeaders()
+	s.goFunc(func() { s.recordLeaders(leaderChanges) })
 	s.proposer = newProposer(s.raft, s.logger)
-	s.peers = newPeerConns()
+	s.peers = newPeerConns(s.cfg.Transport)
 	s.leases = newLeases()
 	g, err := s.seams.startGossip(gossip.Config{
 		Name:     s.cfg.Name,
@@ -135,18 +136,13 @@ func (s *Server) start() error {
 	s.membersChanged = newBroadcast()
 	s.goFunc(s.relayMemberChanges)
 
-	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(api.MaxMessageBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes))
+	s.grpc = transport.NewServer(s.cfg.Transport)
 	api.RegisterControlServer(s.grpc, &controlService{s: s})
 	s.goFunc(func() {
 		if err := s.grpc.Serve(rpcLis); err != nil {
 			s.logger.Error("rpc server stopped", "err", err)
 		}
 	})
-	if s.cfg.HTTPAddr != "" {
-		if err := s.startHTTP(); err != nil {
-			return err
-		}
-	}
 	s.goFunc(s.bootstrapLoop)
 	s.goFunc(s.monitorLeadership)
 	s.goFunc(s.snapshotBySize)
@@ -213,22 +209,6 @@ func (s *Server) snapshotBySize() {
 		}
 		s.logger.Debug("snapshot by log size", "index", s.fsm.AppliedIndex(), "took", s.clock.Now().Sub(start))
 	}
-}
-
-func (s *Server) startHTTP() error {
-	lis, err := net.Listen("tcp", s.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("listen on http address %s: %w", s.cfg.HTTPAddr, err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	s.goFunc(func() { s.http.Serve(lis) })
-	return nil
 }
 
 func (s *Server) goFunc(f func()) {
@@ -317,9 +297,6 @@ func (s *Server) Shutdown() {
 			}
 		} else if s.rpcLis != nil {
 			s.rpcLis.Close()
-		}
-		if s.http != nil {
-			s.http.Close()
 		}
 		if s.gossip != nil {
 			s.gossip.Shutdown()

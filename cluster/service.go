@@ -66,7 +66,7 @@ func toLeader[T any](ctx context.Context, s *Server, local func() (T, error), re
 	}
 	addr := s.leaderRPCAddr()
 	if addr == "" {
-		return zero, toStatus(ErrNoLeader)
+		return zero, toStatus(s.noLeader())
 	}
 	c, err := s.peers.control(addr)
 	if err != nil {

@@ -19,7 +19,7 @@ import (
 )
 
 // devAddrs are the loopback addresses `jobcluster dev` listens on.
-var devAddrs = []string{"127.0.0.1:7400", "127.0.0.1:7401", "127.0.0.1:7402", "127.0.0.1:7410", "127.0.0.1:7411"}
+var devAddrs = []string{"127.0.0.1:7400", "127.0.0.1:7401", "127.0.0.1:7402", "127.0.0.1:7410", "127.0.0.1:7411", "127.0.0.1:7480"}
 
 // quickStartLines returns the commands of the README's quick start: the
 // lines of its sh block without their comments.

@@ -50,11 +50,11 @@ stops its pods, since the servers then run them elsewhere.`,
 			if err != nil {
 				return fmt.Errorf("start agent: %w", err)
 			}
-			if o.httpAddr != "" {
-				if err := servePprof(o.httpAddr); err != nil {
-					return err
-				}
+			httpSrv, err := startHTTP(o.httpAddr)
+			if err != nil {
+				return err
 			}
+			defer stopHTTP(httpSrv, cfg.Logger)
 			ctx, stop := signalContext()
 			defer stop()
 			return a.Run(ctx)

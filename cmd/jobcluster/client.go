@@ -11,10 +11,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 const (
@@ -34,6 +34,7 @@ type client struct {
 	attempt time.Duration
 	backoff time.Duration
 	conns   map[string]*grpc.ClientConn
+	dials   *dialLog
 }
 
 // newClient prepares connections to the comma-separated addresses; nothing
@@ -53,6 +54,7 @@ func newClient(addrList string) (*client, error) {
 		attempt: attemptTimeout,
 		backoff: firstBackoff,
 		conns:   make(map[string]*grpc.ClientConn),
+		dials:   newDialLog(),
 	}, nil
 }
 
@@ -71,10 +73,9 @@ func (c *client) dial(addr string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[addr]; ok {
 		return cc, nil
 	}
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxMessageBytes)))
+	cc, err := transport.Dial(addr, transport.Config{Dialer: c.dials.dialer(addr)})
 	if err != nil {
-		return nil, status.Errorf(codes.Unavailable, "connect %s: %v", addr, err)
+		return nil, status.Error(codes.Unavailable, err.Error())
 	}
 	c.conns[addr] = cc
 	return cc, nil
@@ -98,49 +99,45 @@ func (c *client) write(ctx context.Context, fn call) error {
 }
 
 func (c *client) do(ctx context.Context, retry bool, fn call) error {
-	var (
-		lastTransport error
-		noLeader      error
-		timedOut      bool
-	)
+	var f failures
 	pause := c.backoff
 	for {
 		for _, addr := range c.addrs {
-			err := c.attemptCall(ctx, addr, fn)
+			bound := c.bound(ctx)
+			err := c.attemptCall(ctx, addr, bound, fn)
 			if err == nil {
 				return nil
 			}
-			if _, ok := status.FromError(err); !ok {
-				return err
+			if final := f.add(c.dials, addr, bound, err); final != nil {
+				return final
 			}
-			switch {
-			case ctx.Err() != nil:
-				return c.giveUp(noLeader, lastTransport, ctx.Err())
-			case isNoLeader(err):
-				noLeader = statusError(err)
-			case isAttemptTimeout(err):
-				timedOut = true
-				lastTransport = err
-			case isTransport(err):
-				lastTransport = err
-			default:
-				return statusError(err)
+			if ctx.Err() != nil {
+				return f.giveUp(c.addrs, c.dials, ctx.Err())
 			}
 		}
-		if !retry || (noLeader == nil && !timedOut) {
-			return c.giveUp(noLeader, lastTransport, nil)
+		if !retry || (f.noLeader == nil && !f.timedOut) {
+			return f.giveUp(c.addrs, c.dials, nil)
 		}
 		select {
 		case <-ctx.Done():
-			return c.giveUp(noLeader, lastTransport, ctx.Err())
+			return f.giveUp(c.addrs, c.dials, ctx.Err())
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, maxBackoff)
 	}
 }
 
+// bound is how long the next attempt may take: the attempt timeout, or
+// what is left of the command's time if that is less.
+func (c *client) bound(ctx context.Context) time.Duration {
+	if deadline, ok := ctx.Deadline(); ok {
+		return max(0, min(c.attempt, time.Until(deadline)))
+	}
+	return c.attempt
+}
+
 // attemptCall runs fn against one address, bounded by the attempt timeout.
-func (c *client) attemptCall(ctx context.Context, addr string, fn call) error {
+func (c *client) attemptCall(ctx context.Context, addr string, bound time.Duration, fn call) error {
 	cc, err := c.dial(addr)
 	if err != nil {
 		return err
@@ -149,7 +146,7 @@ func (c *client) attemptCall(ctx context.Context, addr string, fn call) error {
 	defer cancel()
 	err = fn(actx, api.NewControlClient(cc))
 	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
-		return status.Errorf(codes.DeadlineExceeded, "%s: no answer within %s", addr, c.attempt)
+		return status.Errorf(codes.DeadlineExceeded, "%s: no answer within %s", addr, roundBound(bound))
 	}
 	return err
 }
@@ -159,8 +156,9 @@ func (c *client) attemptCall(ctx context.Context, addr string, fn call) error {
 // serve the stream is skipped before anything is printed. The stream itself
 // is not bounded by the attempt timeout, only by ctx.
 func (c *client) openStream(ctx context.Context, open call) error {
-	var lastTransport, noLeader error
+	var f failures
 	for _, addr := range c.addrs {
+		bound := c.bound(ctx)
 		cc, err := c.ready(ctx, addr)
 		if err == nil {
 			err = open(ctx, api.NewControlClient(cc))
@@ -168,21 +166,14 @@ func (c *client) openStream(ctx context.Context, open call) error {
 		if err == nil {
 			return nil
 		}
-		if _, ok := status.FromError(err); !ok {
-			return err
+		if final := f.add(c.dials, addr, bound, err); final != nil {
+			return final
 		}
-		switch {
-		case ctx.Err() != nil:
-			return c.giveUp(noLeader, lastTransport, ctx.Err())
-		case isNoLeader(err):
-			noLeader = statusError(err)
-		case isTransport(err) || isAttemptTimeout(err):
-			lastTransport = err
-		default:
-			return statusError(err)
+		if ctx.Err() != nil {
+			return f.giveUp(c.addrs, c.dials, ctx.Err())
 		}
 	}
-	return c.giveUp(noLeader, lastTransport, nil)
+	return f.giveUp(c.addrs, c.dials, nil)
 }
 
 // ready waits up to the attempt timeout for the connection to addr to be
@@ -210,39 +201,18 @@ func (c *client) ready(ctx context.Context, addr string) (*grpc.ClientConn, erro
 	}
 }
 
-// giveUp picks the error that best explains why no server did the work: a
-// server's "no leader" answer, else the last failure to reach one.
-func (c *client) giveUp(noLeader, lastTransport, ctxErr error) error {
-	if noLeader != nil {
-		return noLeader
+// withClient runs fn with a client for the servers named by --addr and a
+// context bounded by --timeout, and closes the client's connections when
+// fn returns. Every client command goes through it.
+func (o *clientOptions) withClient(cmd *cobra.Command, fn func(ctx context.Context, c *client) error) error {
+	c, err := newClient(o.addrs)
+	if err != nil {
+		return err
 	}
-	if lastTransport == nil {
-		lastTransport = ctxErr
-	}
-	return &unreachableError{addrs: c.addrs, last: lastTransport}
-}
-
-// isNoLeader reports a server's answer that the cluster has no leader to
-// take a write right now.
-func isNoLeader(err error) bool {
-	st := status.Convert(err)
-	return st.Code() == codes.Unavailable && strings.Contains(strings.ToLower(st.Message()), "leader")
-}
-
-// isAttemptTimeout reports a server that did not answer in time.
-func isAttemptTimeout(err error) bool {
-	return status.Code(err) == codes.DeadlineExceeded
-}
-
-// isTransport reports a failure to reach a server at all.
-func isTransport(err error) bool {
-	code := status.Code(err)
-	return code == codes.Unavailable || code == codes.Canceled
-}
-
-// deadline bounds a command by --timeout.
-func (o *clientOptions) deadline(cmd *cobra.Command) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(cmd.Context(), o.timeout)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
+	defer cancel()
+	return fn(ctx, c)
 }
 
 // timeoutSet reports whether the user gave --timeout. Commands that follow
@@ -250,9 +220,4 @@ func (o *clientOptions) deadline(cmd *cobra.Command) (context.Context, context.C
 func timeoutSet(cmd *cobra.Command) bool {
 	f := cmd.Flags().Lookup("timeout")
 	return f != nil && f.Changed
-}
-
-// connect builds the client for a command from the shared flags.
-func (o *clientOptions) connect() (*client, error) {
-	return newClient(o.addrs)
 }

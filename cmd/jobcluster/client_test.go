@@ -3,9 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -56,16 +61,35 @@ func TestClientFailsOver(t *testing.T) {
 	}
 }
 
-func TestClientReportsUnreachableServers(t *testing.T) {
-	closed := closedAddr(t)
-	silent := silentAddr(t)
+func TestClientErrorsSayWhatHappened(t *testing.T) {
+	closed, closed2 := closedAddr(t), closedAddr(t)
+	silent, silent2 := silentAddr(t), silentAddr(t)
+	hangUp := hangUpAddr(t)
+	noLeader := newFakeServer()
+	noLeader.noLeader = 1 << 30
+	leaderless := serve(t, noLeader)
+
+	const devHint = `; start one with "jobcluster dev" or point --addr / JOBCLUSTER_ADDR at a server`
+	const busyHint = "; it may be overloaded: retry later, or ask another server with --addr"
 	tests := []struct {
-		name      string
-		addrs     []string
-		wantCause string
+		name  string
+		addrs []string
+		want  string
 	}{
-		{name: "connection refused", addrs: []string{closed}, wantCause: "dial tcp " + closed + ": connect: connection refused"},
-		{name: "last address does not answer", addrs: []string{closed, silent}, wantCause: silent + ": no answer within 300ms"},
+		{name: "nothing listens", addrs: []string{closed},
+			want: "no jobcluster server reachable at " + closed + " (dial tcp " + closed + ": connect: connection refused)" + devHint},
+		{name: "nothing listens at any address", addrs: []string{closed, closed2},
+			want: "no jobcluster server reachable at " + closed + "," + closed2 + " (dial tcp " + closed2 + ": connect: connection refused)" + devHint},
+		{name: "server accepts but never answers", addrs: []string{silent},
+			want: "server " + silent + " did not answer within 300ms" + busyHint},
+		{name: "one address refused, the other never answers", addrs: []string{closed, silent},
+			want: "server " + silent + " did not answer within 300ms" + busyHint},
+		{name: "two servers never answer", addrs: []string{silent, silent2},
+			want: "servers " + silent + ", " + silent2 + " did not answer within 300ms; they may be overloaded"},
+		{name: "program that hangs up", addrs: []string{hangUp},
+			want: "server " + hangUp + " accepted a connection but did not answer"},
+		{name: "server without a leader, other address refused", addrs: []string{closed, leaderless},
+			want: "Error from server (ServiceUnavailable): " + noLeaderAnswer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,18 +102,54 @@ func TestClientReportsUnreachableServers(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 
-			var got int
-			err = c.read(ctx, membersCall(&got))
-			var unreachable *unreachableError
-			if !errors.As(err, &unreachable) {
-				t.Fatalf("read error = %v, want an unreachable error", err)
-			}
-			want := "no jobcluster server reachable at " + strings.Join(tc.addrs, ",") + " (" + tc.wantCause +
-				`); start one with "jobcluster dev" or point --addr / JOBCLUSTER_ADDR at a server`
-			if err.Error() != want {
-				t.Errorf("error text\n got: %s\nwant: %s", err, want)
+			err = c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
+				_, err := cl.Delete(ctx, &api.DeleteRequest{Kind: "job", Name: "huge"})
+				return err
+			})
+			if got := errorString(err); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("error text\n got: %s\nwant: %s", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestUnreachableWithoutRefusalHasNoDevHint(t *testing.T) {
+	// A dial that timed out: something may listen behind a firewall, so
+	// starting a dev cluster is not the advice.
+	addr := "127.0.0.1:7400"
+	log := newDialLog()
+	timeout := &net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	log.last[addr] = timeout
+	var f failures
+	if final := f.add(log, addr, 3*time.Second, status.Error(codes.Unavailable, "connection error: desc = \"transport: Error while dialing: "+timeout.Error()+"\"")); final != nil {
+		t.Fatalf("add = %v, want the failure kept", final)
+	}
+	err := f.giveUp([]string{addr}, log, nil)
+	want := "no jobcluster server reachable at 127.0.0.1:7400 (dial tcp: i/o timeout); check --addr / JOBCLUSTER_ADDR and that this machine can reach the servers"
+	if err.Error() != want {
+		t.Errorf("error text\n got: %s\nwant: %s", err, want)
+	}
+	if !outOfReach(err) {
+		t.Error("outOfReach is false for an unreachable error")
+	}
+}
+
+func TestClientAttemptCutByCommandTimeout(t *testing.T) {
+	silent := silentAddr(t)
+	c, err := newClient(silent)
+	if err != nil {
+		t.Fatalf("newClient: %v", err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	err = c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
+		_, err := cl.Delete(ctx, &api.DeleteRequest{Kind: "job", Name: "huge"})
+		return err
+	})
+	var noAnswer *noAnswerError
+	if !errors.As(err, &noAnswer) || noAnswer.within > 500*time.Millisecond || noAnswer.within < 400*time.Millisecond {
+		t.Fatalf("write error = %v, want no answer within the 500ms left", err)
 	}
 }
 
@@ -103,7 +163,7 @@ func TestClientWriteWaitsForLeader(t *testing.T) {
 	}{
 		{name: "leader elected after two refusals", refusals: 2, timeout: 10 * time.Second, wantSubmits: 1},
 		{name: "no leader until the timeout", refusals: 1 << 30, timeout: 300 * time.Millisecond,
-			wantErr: "Error from server (ServiceUnavailable): no leader elected yet, try again"},
+			wantErr: "Error from server (ServiceUnavailable): " + noLeaderAnswer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

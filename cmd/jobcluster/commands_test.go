@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -322,6 +325,31 @@ func TestNoServerReachable(t *testing.T) {
 	got := run(t, "", "--addr", addr, "get", "jobs")
 	want := "error: no jobcluster server reachable at " + addr + " (dial tcp " + addr + ": connect: connection refused); " +
 		`start one with "jobcluster dev" or point --addr / JOBCLUSTER_ADDR at a server`
+	if got.Error != want {
+		t.Errorf("error\n got: %s\nwant: %s", got.Error, want)
+	}
+}
+
+func TestBusyServerIsNotCalledUnreachable(t *testing.T) {
+	addr := silentAddr(t)
+	got := run(t, "", "--addr", addr, "--timeout", "1s", "delete", "job", "huge")
+	want := "error: server " + addr + " did not answer within 1s; it may be overloaded: retry later, or ask another server with --addr"
+	if got.Error != want {
+		t.Errorf("error\n got: %s\nwant: %s", got.Error, want)
+	}
+}
+
+// replayingServer answers reads as a server still replaying its log does.
+type replayingServer struct{ *fakeServer }
+
+func (replayingServer) List(context.Context, *api.ListRequest) (*api.ListResponse, error) {
+	return nil, status.Error(codes.Unavailable, "server s2 is still replaying its log (applied index 5 of 10); retry in a moment or ask another server")
+}
+
+func TestCatchingUpServerAnswerIsShown(t *testing.T) {
+	addr := serve(t, replayingServer{newFakeServer()})
+	got := run(t, "", "--addr", closedAddr(t)+","+addr, "get", "jobs")
+	want := "Error from server (ServiceUnavailable): server s2 is still replaying its log (applied index 5 of 10); retry in a moment or ask another server"
 	if got.Error != want {
 		t.Errorf("error\n got: %s\nwant: %s", got.Error, want)
 	}

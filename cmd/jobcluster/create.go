@@ -63,16 +63,15 @@ func (o *createJobOptions) run(cmd *cobra.Command, copts *clientOptions, name st
 	if err != nil {
 		return err
 	}
-	c, err := copts.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := copts.deadline(cmd)
-	defer cancel()
+	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
+		return o.create(ctx, cmd, c, cron, name)
+	})
+}
 
+// create asks the servers to make Job name from the template of CronJob cron.
+func (o *createJobOptions) create(ctx context.Context, cmd *cobra.Command, c *client, cron, name string) error {
 	var resp *api.SubmitResponse
-	err = c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
+	err := c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
 		var err error
 		resp, err = cl.CreateJobFromCron(ctx, &api.CreateJobFromCronRequest{CronJob: cron, JobName: name, Force: o.force})
 		return err

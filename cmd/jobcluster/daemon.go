@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/http/pprof"
 	"os"
 	"os/signal"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/cluster"
 	"github.com/jobcluster/jobcluster/gossip"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // newLogger returns the daemons' structured logger on stderr.
@@ -76,18 +75,35 @@ func (t *timingFlags) timing() cluster.Timing {
 	return cluster.Timing{RaftHeartbeat: t.raftHeartbeat, LeaseTTL: t.leaseTTL, Gossip: g}
 }
 
-// servePprof serves /debug/pprof on addr in the background.
-func servePprof(addr string) error {
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on http address %s: %w", addr, err)
+// httpStopTimeout bounds how long a stopping daemon lets HTTP requests in
+// progress finish.
+const httpStopTimeout = 2 * time.Second
+
+// startHTTP binds the daemon's one HTTP listener on addr, serving the
+// debug endpoints (/debug/pprof); the daemon's other HTTP handlers are
+// added to it. With addr empty there is none, and it returns nil.
+func startHTTP(addr string) (*transport.HTTPServer, error) {
+	if addr == "" {
+		return nil, nil
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(lis)
-	return nil
+	h, err := transport.ListenHTTP(addr, transport.Config{})
+	if err != nil {
+		return nil, err
+	}
+	h.HandleFunc("/debug/pprof/", pprof.Index)
+	h.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	h.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	h.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	h.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return h, nil
+}
+
+// stopHTTP closes the daemon's HTTP listener, giving requests in progress
+// httpStopTimeout to finish.
+func stopHTTP(h *transport.HTTPServer, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), httpStopTimeout)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		logger.Warn("stop http server", "err", err)
+	}
 }

@@ -37,14 +37,13 @@ func (o *deleteOptions) run(cmd *cobra.Command, copts *clientOptions, args []str
 	if len(names) == 0 {
 		return errors.New("resource(s) were provided, but no name was specified")
 	}
-	c, err := copts.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := copts.deadline(cmd)
-	defer cancel()
+	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
+		return deleteNames(ctx, cmd, c, r, names)
+	})
+}
 
+// deleteNames deletes each named object of kind r, going on after a refusal.
+func deleteNames(ctx context.Context, cmd *cobra.Command, c *client, r resource, names []string) error {
 	var refused []error
 	for _, name := range names {
 		err := c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {

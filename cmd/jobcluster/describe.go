@@ -47,17 +47,18 @@ func (o *describeOptions) run(cmd *cobra.Command, copts *clientOptions, args []s
 	if len(names) > 0 && o.selector != "" {
 		return errors.New("name cannot be provided when a selector is specified")
 	}
-	c, err := copts.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := copts.deadline(cmd)
-	defer cancel()
+	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
+		return o.describe(ctx, cmd, c, r, names)
+	})
+}
 
+// describe prints the description of each named object of kind r, or of
+// every one the selector matches when no name is given.
+func (o *describeOptions) describe(ctx context.Context, cmd *cobra.Command, c *client, r resource, names []string) error {
 	var (
 		objs    []*api.Object
 		missing []error
+		err     error
 	)
 	if len(names) == 0 {
 		if objs, err = listObjects(ctx, c, &api.ListRequest{Kind: r.kind, LabelSelector: o.selector}); err != nil {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -11,9 +13,34 @@ import (
 	"github.com/jobcluster/jobcluster/cluster"
 )
 
+// defaultDevPortBase is the first port of `jobcluster dev`: its ports are
+// the default ports of a server and an agent, and 7480 for HTTP.
+const defaultDevPortBase = 7400
+
+// Offsets from --port-base of each address `jobcluster dev` binds on
+// 127.0.0.1.
+const (
+	devRPCOffset         = 0
+	devRaftOffset        = 1
+	devGossipOffset      = 2
+	devAgentGossipOffset = 10
+	devAgentRPCOffset    = 11
+	devHTTPOffset        = 80
+)
+
 type devOptions struct {
 	dataDir  string
 	logLevel string
+	portBase int
+	rpcAddr  string
+	httpAddr string
+}
+
+// devAddrs are the addresses one dev cluster binds.
+type devAddrs struct {
+	rpc, raft, gossip     string
+	agentGossip, agentRPC string
+	http                  string // empty: no HTTP listener
 }
 
 func newDevCmd() *cobra.Command {
@@ -23,9 +50,19 @@ func newDevCmd() *cobra.Command {
 		Short: "Run one server and one agent in one process, for trying jobcluster out",
 		Long: `Run a single-node cluster: one server (RPC on ` + cluster.DefaultRPCAddr + `) and one agent
 named "dev", with data in a fresh temporary directory unless --data-dir is
-given. Client commands reach it with their default --addr.`,
+given. Client commands reach it with their default --addr.
+
+Every port is --port-base plus an offset, on 127.0.0.1: server RPC +0,
+Raft +1, gossip +2, the agent's gossip +10 and RPC +11, HTTP +80. So a
+second dev cluster runs beside the first with --port-base 7500, and client
+commands reach it with --addr 127.0.0.1:7500. --rpc-addr and --http-addr
+override those two addresses.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			addrs, err := o.addrs(cmd)
+			if err != nil {
+				return err
+			}
 			logger, err := newLogger(o.logLevel)
 			if err != nil {
 				return err
@@ -37,9 +74,14 @@ given. Client commands reach it with their default --addr.`,
 				}
 				defer os.RemoveAll(dir)
 			}
+			httpSrv, err := startHTTP(addrs.http)
+			if err != nil {
+				return err
+			}
+			defer stopHTTP(httpSrv, logger)
 			srv, err := cluster.New(cluster.Config{
 				Name: "dev-server", DataDir: filepath.Join(dir, "server"),
-				RPCAddr: cluster.DefaultRPCAddr, RaftAddr: cluster.DefaultRaftAddr, GossipAddr: cluster.DefaultGossipAddr,
+				RPCAddr: addrs.rpc, RaftAddr: addrs.raft, GossipAddr: addrs.gossip,
 				BootstrapExpect: 1,
 				Logger:          logger,
 			})
@@ -49,22 +91,68 @@ given. Client commands reach it with their default --addr.`,
 			defer srv.Shutdown()
 			a, err := agent.New(agent.Config{
 				Name: "dev", DataDir: filepath.Join(dir, "agent"),
-				RPCAddr: defaultAgentRPCAddr, GossipAddr: defaultAgentGossipAddr,
-				Join:         []string{cluster.DefaultGossipAddr},
+				RPCAddr: addrs.agentRPC, GossipAddr: addrs.agentGossip,
+				Join:         []string{addrs.gossip},
 				GuardCommand: guardCommand(),
 				Logger:       logger,
 			})
 			if err != nil {
 				return fmt.Errorf("start agent: %w", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "jobcluster dev: server at %s, agent \"dev\", data in %s; Ctrl-C stops both\n",
-				cluster.DefaultRPCAddr, dir)
+			o.printStarted(cmd, addrs, dir)
 			ctx, stop := signalContext()
 			defer stop()
 			return a.Run(ctx)
 		},
 	}
-	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "keep data here instead of a fresh temporary directory")
-	cmd.Flags().StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
+	f := cmd.Flags()
+	f.StringVar(&o.dataDir, "data-dir", "", "keep data here instead of a fresh temporary directory")
+	f.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
+	f.IntVar(&o.portBase, "port-base", defaultDevPortBase, "first of the ports on 127.0.0.1 that every address is derived from (see above)")
+	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "server gRPC address for clients, bound and advertised; --port-base unless given")
+	f.StringVar(&o.httpAddr, "http-addr", devAddr(defaultDevPortBase, devHTTPOffset), "HTTP address serving /debug/pprof, --port-base + 80 unless given; empty for none")
 	return cmd
+}
+
+// devAddr is the address at offset from base on 127.0.0.1.
+func devAddr(base, offset int) string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(base+offset))
+}
+
+// addrs derives the dev cluster's addresses from --port-base, with
+// --rpc-addr and --http-addr taking precedence when given.
+func (o *devOptions) addrs(cmd *cobra.Command) (devAddrs, error) {
+	if o.portBase < 1 || o.portBase+devHTTPOffset > 65535 {
+		return devAddrs{}, fmt.Errorf("--port-base %d: use a port from 1 to %d", o.portBase, 65535-devHTTPOffset)
+	}
+	b := o.portBase
+	a := devAddrs{
+		rpc:         devAddr(b, devRPCOffset),
+		raft:        devAddr(b, devRaftOffset),
+		gossip:      devAddr(b, devGossipOffset),
+		agentGossip: devAddr(b, devAgentGossipOffset),
+		agentRPC:    devAddr(b, devAgentRPCOffset),
+		http:        devAddr(b, devHTTPOffset),
+	}
+	if cmd.Flags().Changed("rpc-addr") {
+		a.rpc = o.rpcAddr
+	}
+	if cmd.Flags().Changed("http-addr") {
+		a.http = o.httpAddr
+	}
+	return a, nil
+}
+
+// printStarted tells the user where the cluster listens and, when it is
+// not where client commands look by default, how to reach it.
+func (o *devOptions) printStarted(cmd *cobra.Command, addrs devAddrs, dir string) {
+	out := cmd.OutOrStdout()
+	http := ""
+	if addrs.http != "" {
+		http = fmt.Sprintf(" (HTTP at %s)", addrs.http)
+	}
+	fmt.Fprintf(out, "jobcluster dev: server at %s%s, agent \"dev\", data in %s; Ctrl-C stops both\n", addrs.rpc, http, dir)
+	if addrs.rpc != defaultAddr {
+		fmt.Fprintf(out, "client commands reach it with --addr %s or JOBCLUSTER_ADDR=%s\n", addrs.rpc, addrs.rpc)
+	}
 }

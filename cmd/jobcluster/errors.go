@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -71,21 +72,64 @@ func resultError(code, message string) *serverError {
 	return &serverError{reason: code, message: message}
 }
 
-// unreachableError says that no server answered at any address.
+// unreachableError says that no TCP connection could be made to any of
+// the addresses.
 type unreachableError struct {
 	addrs []string
 	last  error
+	// refused is set when every address refused the connection: nothing
+	// listens there.
+	refused bool
 }
 
 // Error says which addresses were tried, why the last one failed, and what
 // to do about it.
 func (e *unreachableError) Error() string {
-	return fmt.Sprintf("no jobcluster server reachable at %s (%s); start one with \"jobcluster dev\" or point --addr / JOBCLUSTER_ADDR at a server",
-		strings.Join(e.addrs, ","), transportCause(e.last))
+	hint := "check --addr / JOBCLUSTER_ADDR and that this machine can reach the servers"
+	if e.refused {
+		hint = `start one with "jobcluster dev" or point --addr / JOBCLUSTER_ADDR at a server`
+	}
+	return fmt.Sprintf("no jobcluster server reachable at %s (%s); %s",
+		strings.Join(e.addrs, ","), transportCause(e.last), hint)
 }
 
 // Unwrap returns the last failure to reach a server.
 func (e *unreachableError) Unwrap() error { return e.last }
+
+// noAnswerError says that servers took a connection but gave no answer:
+// busy or hung, or not speaking jobcluster's protocol.
+type noAnswerError struct {
+	addrs []string
+	// within is the time each had to answer; zero when the connection
+	// failed before that, for cause.
+	within time.Duration
+	cause  error
+}
+
+// Error names the servers, how long they had or why they failed, and what
+// to do about it.
+func (e *noAnswerError) Error() string {
+	who, pronoun := "server "+e.addrs[0], "it"
+	if len(e.addrs) > 1 {
+		who, pronoun = "servers "+strings.Join(e.addrs, ", "), "they"
+	}
+	if e.within > 0 {
+		return fmt.Sprintf("%s did not answer within %s; %s may be overloaded: retry later, or ask another server with --addr", who, e.within, pronoun)
+	}
+	return fmt.Sprintf("%s accepted a connection but did not answer (%s); check that --addr names a jobcluster server's RPC address",
+		who, transportCause(e.cause))
+}
+
+// Unwrap returns why the connection failed, if it did.
+func (e *noAnswerError) Unwrap() error { return e.cause }
+
+// outOfReach reports an error that says no server could be asked, as
+// opposed to a server's answer.
+func outOfReach(err error) bool {
+	var unreachable *unreachableError
+	var noAnswer *noAnswerError
+	return errors.As(err, &unreachable) || errors.As(err, &noAnswer)
+}
 
 // transportCause shortens gRPC's description of a failed connection to its
 // cause: `connection error: desc = "transport: Error while dialing: dial

@@ -69,10 +69,13 @@ func notFound(kind, name string) error {
 	return status.Errorf(codes.NotFound, "%s %q not found", r.plural, name)
 }
 
+// noLeaderAnswer is what a real server answers when it knows no leader.
+const noLeaderAnswer = "no leader elected yet (last leader s1, term 7); the cluster is electing a leader, retry in a moment"
+
 func (f *fakeServer) refuseWithoutLeader() error {
 	if f.noLeader > 0 {
 		f.noLeader--
-		return status.Error(codes.Unavailable, "no leader elected yet, try again")
+		return status.Error(codes.Unavailable, noLeaderAnswer)
 	}
 	return nil
 }
@@ -188,8 +191,8 @@ func (f *fakeServer) CreateJobFromCron(_ context.Context, req *api.CreateJobFrom
 	return &api.SubmitResponse{Results: []*api.SubmitResult{{Kind: "job", Name: req.GetJobName(), Action: "created"}}}, nil
 }
 
-// serve starts f on a loopback port for the test's lifetime.
-func serve(t *testing.T, f *fakeServer) string {
+// serve starts f (usually a fakeServer) on a loopback port for the test's lifetime.
+func serve(t *testing.T, f api.ControlServer) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -256,6 +259,32 @@ func silentAddr(t *testing.T) string {
 		for _, c := range conns {
 			c.Close()
 		}
+	})
+	return lis.Addr().String()
+}
+
+// hangUpAddr is a loopback address that accepts connections and closes
+// them at once, like a program that does not speak gRPC.
+func hangUpAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		lis.Close()
+		<-done
 	})
 	return lis.Addr().String()
 }

@@ -50,14 +50,14 @@ func (o *getOptions) run(cmd *cobra.Command, copts *clientOptions, args []string
 	if len(names) > 0 && o.selector != "" {
 		return errors.New("name cannot be provided when a selector is specified")
 	}
-	c, err := copts.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := copts.deadline(cmd)
-	defer cancel()
+	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
+		return o.show(ctx, cmd, c, r, names)
+	})
+}
 
+// show prints the named objects of kind r, or all those the selector
+// matches when no name is given.
+func (o *getOptions) show(ctx context.Context, cmd *cobra.Command, c *client, r resource, names []string) error {
 	if len(names) == 0 {
 		objs, err := listObjects(ctx, c, &api.ListRequest{Kind: r.kind, LabelSelector: o.selector})
 		if err != nil {

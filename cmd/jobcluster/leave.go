@@ -25,16 +25,13 @@ shrink the cluster.`,
 			if len(addrs) == 0 {
 				return fmt.Errorf("--addr: Required value: the RPC address of the server to leave")
 			}
-			c, err := newClient(addrs[0])
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := copts.deadline(cmd)
-			defer cancel()
-			err = c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
-				_, err := cl.Leave(ctx, &api.LeaveRequest{})
-				return err
+			one := *copts
+			one.addrs = addrs[0]
+			err := one.withClient(cmd, func(ctx context.Context, c *client) error {
+				return c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
+					_, err := cl.Leave(ctx, &api.LeaveRequest{})
+					return err
+				})
 			})
 			if err != nil {
 				return err
@@ -55,16 +52,11 @@ server that is alive is refused: run "jobcluster leave" against it instead.`,
 		Example: `  jobcluster members remove s3`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := copts.connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := copts.deadline(cmd)
-			defer cancel()
-			err = c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
-				_, err := cl.RemoveMember(ctx, &api.RemoveMemberRequest{Name: args[0]})
-				return err
+			err := copts.withClient(cmd, func(ctx context.Context, c *client) error {
+				return c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
+					_, err := cl.RemoveMember(ctx, &api.RemoveMemberRequest{Name: args[0]})
+					return err
+				})
 			})
 			if err != nil {
 				return err

@@ -45,14 +45,13 @@ With -f the output is followed until the pod ends; this is unbounded unless
 }
 
 func (o *logsOptions) run(cmd *cobra.Command, copts *clientOptions, target string) error {
-	c, err := copts.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := copts.deadline(cmd)
-	defer cancel()
+	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
+		return o.print(ctx, cmd, c, target)
+	})
+}
 
+// print copies the logs of the pod target names to stdout.
+func (o *logsOptions) print(ctx context.Context, cmd *cobra.Command, c *client, target string) error {
 	pod, err := resolveLogsPod(ctx, c, cmd.ErrOrStderr(), target)
 	if err != nil {
 		return err

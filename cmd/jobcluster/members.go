@@ -39,16 +39,15 @@ func (o *membersOptions) run(cmd *cobra.Command, copts *clientOptions) error {
 	if err := checkOutput(o.output, outputTable, outputJSON, outputYAML); err != nil {
 		return err
 	}
-	c, err := copts.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := copts.deadline(cmd)
-	defer cancel()
+	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
+		return o.list(ctx, cmd, c)
+	})
+}
 
+// list prints the members one server knows.
+func (o *membersOptions) list(ctx context.Context, cmd *cobra.Command, c *client) error {
 	var resp *api.MembersResponse
-	err = c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
+	err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
 		var err error
 		resp, err = cl.Members(ctx, &api.MembersRequest{})
 		return err

@@ -49,9 +49,14 @@ remove NAME" once it is gone, or --leave-on-terminate.`,
 			if !cmd.Flags().Changed("bootstrap-expect") && len(join) == 0 {
 				expect = 1
 			}
+			httpSrv, err := startHTTP(o.httpAddr)
+			if err != nil {
+				return err
+			}
+			defer stopHTTP(httpSrv, logger)
 			srv, err := cluster.New(cluster.Config{
 				Name: o.name, DataDir: o.dataDir,
-				RPCAddr: o.rpcAddr, RaftAddr: o.raftAddr, GossipAddr: o.gossipAddr, HTTPAddr: o.httpAddr,
+				RPCAddr: o.rpcAddr, RaftAddr: o.raftAddr, GossipAddr: o.gossipAddr,
 				BootstrapExpect: expect, Join: join,
 				Timing: o.timing.timing(),
 				Logger: logger,

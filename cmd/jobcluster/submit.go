@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -60,16 +61,17 @@ func runSubmit(cmd *cobra.Command, copts *clientOptions, files []string, apply, 
 		}
 		return fmt.Errorf("no objects passed to %s", verb)
 	}
-	c, err := copts.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := copts.deadline(cmd)
-	defer cancel()
+	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
+		return submitObjects(ctx, cmd, c, copts.timeout, objs, apply, wait)
+	})
+}
 
+// submitObjects sends objs in one request, prints the outcome for each,
+// and with wait follows the accepted Jobs until they finish; waitFor is
+// how long the servers may stay out of reach meanwhile.
+func submitObjects(ctx context.Context, cmd *cobra.Command, c *client, waitFor time.Duration, objs []*api.Object, apply, wait bool) error {
 	var resp *api.SubmitResponse
-	err = c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
+	err := c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
 		var err error
 		resp, err = cl.Submit(ctx, &api.SubmitRequest{Objects: objs, Apply: apply})
 		return err
@@ -84,7 +86,7 @@ func runSubmit(cmd *cobra.Command, copts *clientOptions, files []string, apply, 
 	if !timeoutSet(cmd) {
 		ctx = cmd.Context()
 	}
-	w := &jobWaiter{client: c, out: cmd.OutOrStdout(), interval: waitInterval, unreachableFor: copts.timeout}
+	w := &jobWaiter{client: c, out: cmd.OutOrStdout(), interval: waitInterval, unreachableFor: waitFor}
 	return errors.Join(append(refused, w.wait(ctx, jobs))...)
 }
 

@@ -52,14 +52,14 @@ func (o *suspendOptions) run(cmd *cobra.Command, copts *clientOptions, args []st
 	if len(names) == 0 {
 		return errors.New("resource(s) were provided, but no name was specified")
 	}
-	c, err := copts.connect()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	ctx, cancel := copts.deadline(cmd)
-	defer cancel()
+	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
+		return o.setAll(ctx, cmd, c, r, names)
+	})
+}
 
+// setAll sets spec.suspend on each named object of kind r, going on after
+// a refusal.
+func (o *suspendOptions) setAll(ctx context.Context, cmd *cobra.Command, c *client, r resource, names []string) error {
 	verb := "suspended"
 	if !o.suspend {
 		verb = "resumed"

@@ -50,7 +50,6 @@ func (w *jobWaiter) wait(ctx context.Context, names []string) error {
 	for len(pending) > 0 {
 		for _, name := range sortedKeys(pending) {
 			obj, err := getObject(ctx, w.client, resJob, name)
-			var unreachable *unreachableError
 			switch {
 			case isNotFound(err):
 				// The server asked may trail the leader by a moment; a Job
@@ -63,7 +62,7 @@ func (w *jobWaiter) wait(ctx context.Context, names []string) error {
 					delete(pending, name)
 				}
 				continue
-			case errors.As(err, &unreachable):
+			case outOfReach(err):
 				if unreachableSince.IsZero() {
 					unreachableSince = time.Now()
 				}

@@ -9,10 +9,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // attemptTimeout bounds one call to one server.
@@ -32,11 +32,10 @@ type client struct {
 func dialCluster(addrs []string) (*client, error) {
 	c := &client{addrs: addrs, conns: map[string]*grpc.ClientConn{}}
 	for _, a := range addrs {
-		cc, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxMessageBytes)))
+		cc, err := transport.Dial(a, transport.Config{})
 		if err != nil {
 			c.close()
-			return nil, fmt.Errorf("connect %s: %w", a, err)
+			return nil, err
 		}
 		c.conns[a] = cc
 	}
