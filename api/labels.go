@@ -62,19 +62,28 @@ const MaxIndexedCompletions = 100000
 // KindOf returns the kind of the object inside obj ("Job", "CronJob",
 // "Pod", "Node", "Event"), or "" when it holds none.
 func KindOf(obj *Object) string {
-	switch obj.GetKind().(type) {
-	case *Object_Job:
-		return "Job"
-	case *Object_CronJob:
-		return "CronJob"
-	case *Object_Pod:
-		return "Pod"
-	case *Object_Node:
-		return "Node"
-	case *Object_Event:
-		return "Event"
+	if r := ResourceOf(obj); r != nil {
+		return r.Kind
 	}
 	return ""
+}
+
+// ResourceOf returns the Resource of the object inside obj, or nil when it
+// holds none.
+func ResourceOf(obj *Object) *Resource {
+	switch obj.GetKind().(type) {
+	case *Object_Job:
+		return JobResource
+	case *Object_CronJob:
+		return CronJobResource
+	case *Object_Pod:
+		return PodResource
+	case *Object_Node:
+		return NodeResource
+	case *Object_Event:
+		return EventResource
+	}
+	return nil
 }
 
 // NameOf returns metadata.name of the object inside obj.
