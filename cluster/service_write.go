@@ -97,7 +97,7 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 		res.Error = status.Convert(st).Message()
 		res.Code = status.Code(st).String()
 		if errors.Is(e, fsm.ErrAlreadyExists) {
-			res.Error = fmt.Sprintf("%s %q already exists", resource(res.Kind), res.Name)
+			res.Error = alreadyExists(res)
 		}
 	}
 	return resp, nil
@@ -113,7 +113,7 @@ func decideSubmit[T any](res *api.SubmitResult, apply, exists bool, obj T, updat
 		return obj, true
 	}
 	if !apply {
-		res.Error, res.Code = fmt.Sprintf("%s %q already exists", resource(res.Kind), res.Name), codes.AlreadyExists.String()
+		res.Error, res.Code = alreadyExists(res), codes.AlreadyExists.String()
 		return obj, false
 	}
 	merged, changed, err := update()
@@ -129,6 +129,12 @@ func decideSubmit[T any](res *api.SubmitResult, apply, exists bool, obj T, updat
 	return merged, true
 }
 
+// alreadyExists is the message refusing a created object whose name is taken.
+func alreadyExists(res *api.SubmitResult) string {
+	r, _ := api.LookupResource(res.GetKind())
+	return r.AlreadyExists(res.GetName())
+}
+
 func stampNew(meta *api.ObjectMeta, now *timestamppb.Timestamp) {
 	meta.Uid = newUID()
 	meta.CreationTimestamp = now
@@ -140,24 +146,24 @@ func stampNew(meta *api.ObjectMeta, now *timestamppb.Timestamp) {
 }
 
 func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*api.DeleteResponse, error) {
-	kind := normalizeKind(req.GetKind())
+	r, _ := api.LookupResource(req.GetKind())
 	var cmd *api.Command
-	switch kind {
-	case "job":
+	switch r {
+	case api.JobResource:
 		cmd = (&api.DeleteJob{Name: req.GetName()}).Command()
-	case "cronjob":
+	case api.CronJobResource:
 		cmd = (&api.DeleteCronJob{Name: req.GetName()}).Command()
-	case "pod":
+	case api.PodResource:
 		cmd = (&api.DeletePods{Names: []string{req.GetName()}}).Command()
-	case "node":
+	case api.NodeResource:
 		cmd = (&api.DeleteNode{Name: req.GetName()}).Command()
 	default:
 		return nil, badKind(req.GetKind())
 	}
 	return toLeader(ctx, c.s,
 		func() (*api.DeleteResponse, error) {
-			if kind == "pod" && c.s.fsm.State().Pod(req.GetName()) == nil {
-				return nil, notFound(kind, req.GetName())
+			if r == api.PodResource && c.s.fsm.State().Pod(req.GetName()) == nil {
+				return nil, notFound(r, req.GetName())
 			}
 			errs, err := c.s.proposer.Propose(ctx, cmd)
 			if err != nil {
@@ -165,7 +171,7 @@ func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*a
 			}
 			if errs[0] != nil {
 				if errors.Is(errs[0], fsm.ErrNotFound) {
-					return nil, notFound(kind, req.GetName())
+					return nil, notFound(r, req.GetName())
 				}
 				return nil, errs[0]
 			}
@@ -190,7 +196,7 @@ func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCr
 	st := s.fsm.State()
 	cj := st.CronJob(req.GetCronJob())
 	if cj == nil {
-		return nil, notFound("cronjob", req.GetCronJob())
+		return nil, notFound(api.CronJobResource, req.GetCronJob())
 	}
 	if cj.GetSpec().GetConcurrencyPolicy() == "Forbid" && !req.GetForce() {
 		for _, j := range st.JobsOfCronJob(req.GetCronJob()) {
