@@ -77,7 +77,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 			}).Command())
 		}
 		for _, e := range plan.Events {
-			events = append(events, event(now, "CronJob", name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
+			events = append(events, event(now, api.CronJobResource.Kind, name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
 		}
 	}
 	if len(events) > 0 {
@@ -98,7 +98,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 // replacedPods lists the pods of a CronJob's unfinished Jobs, which
 // concurrencyPolicy Replace waits for; other policies need none.
 func replacedPods(st *fsm.State, cj *api.CronJob, jobs []*api.Job) []*api.Pod {
-	if cj.GetSpec().GetConcurrencyPolicy() != "Replace" {
+	if cj.GetSpec().GetConcurrencyPolicy() != api.ConcurrencyPolicyReplace {
 		return nil
 	}
 	var pods []*api.Pod

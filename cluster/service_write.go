@@ -23,7 +23,7 @@ func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*a
 		if err := api.Validate(o); err != nil {
 			return nil, invalidObject(api.KindOf(o), api.NameOf(o), err)
 		}
-		if api.KindOf(o) != "Job" && api.KindOf(o) != "CronJob" {
+		if r := api.ResourceOf(o); r != api.JobResource && r != api.CronJobResource {
 			return nil, status.Errorf(codes.InvalidArgument, "cannot submit a %s: submit Jobs and CronJobs", api.KindOf(o))
 		}
 	}
@@ -44,12 +44,12 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 	var cmdResult []int // index into resp.Results of each command
 	for _, obj := range req.GetObjects() {
 		o := clone(obj)
-		kind, name := api.KindOf(o), api.NameOf(o)
-		res := &api.SubmitResult{Kind: kind, Name: name, Action: "created"}
+		r, name := api.ResourceOf(o), api.NameOf(o)
+		res := &api.SubmitResult{Kind: r.Kind, Name: name, Action: "created"}
 		resp.Results = append(resp.Results, res)
 		var cmd *api.Command
-		switch kind {
-		case "Job":
+		switch r {
+		case api.JobResource:
 			job := o.GetJob()
 			job.Status = nil
 			old := st.Job(name)
@@ -63,9 +63,9 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 				stampNew(job.Metadata, now)
 				api.SetDefaults(&api.Object{Kind: &api.Object_Job{Job: job}})
 			}
-			job.ApiVersion, job.Kind = "batch/v1", "Job"
+			job.ApiVersion, job.Kind = r.APIVersion(), r.Kind
 			cmd = (&api.UpsertJob{Job: job, CreateOnly: res.Action == "created"}).Command()
-		case "CronJob":
+		case api.CronJobResource:
 			cj := o.GetCronJob()
 			cj.Status = nil
 			old := st.CronJob(name)
@@ -78,7 +78,7 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 			if old == nil {
 				stampNew(cj.Metadata, now)
 			}
-			cj.ApiVersion, cj.Kind = "batch/v1", "CronJob"
+			cj.ApiVersion, cj.Kind = r.APIVersion(), r.Kind
 			cmd = (&api.UpsertCronJob{CronJob: cj, CreateOnly: res.Action == "created"}).Command()
 		}
 		cmds = append(cmds, cmd)
@@ -198,7 +198,7 @@ func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCr
 	if cj == nil {
 		return nil, notFound(api.CronJobResource, req.GetCronJob())
 	}
-	if cj.GetSpec().GetConcurrencyPolicy() == "Forbid" && !req.GetForce() {
+	if cj.GetSpec().GetConcurrencyPolicy() == api.ConcurrencyPolicyForbid && !req.GetForce() {
 		for _, j := range st.JobsOfCronJob(req.GetCronJob()) {
 			if _, done := api.JobFinished(j); !done {
 				return nil, status.Errorf(codes.FailedPrecondition,

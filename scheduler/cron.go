@@ -25,15 +25,8 @@ const (
 	CronMissSchedule = "MissSchedule"
 )
 
-const (
-	// scheduledTimestampAnnotation holds the scheduled time of a CronJob's Job.
-	scheduledTimestampAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp"
-	// maxMissedSchedules is how many missed times are tolerated silently.
-	maxMissedSchedules = 100
-	// Default history limits of Kubernetes.
-	defaultSuccessfulJobsHistory = 3
-	defaultFailedJobsHistory     = 1
-)
+// maxMissedSchedules is how many missed times are tolerated silently.
+const maxMissedSchedules = 100
 
 // CronInput is one CronJob and its Jobs.
 type CronInput struct {
@@ -145,7 +138,7 @@ func (c *cronPass) syncActive() {
 			c.active = append(c.active, j)
 			continue
 		}
-		if conditionTrue(j.GetStatus().GetConditions(), condComplete) {
+		if api.JobConditionTrue(j.GetStatus(), api.JobComplete) {
 			if last := c.status.LastSuccessfulTime; last == nil || at.After(last.AsTime()) {
 				c.status.LastSuccessfulTime = timestamppb.New(at)
 			}
@@ -155,15 +148,15 @@ func (c *cronPass) syncActive() {
 	for _, ref := range c.status.Active {
 		j, ok := byName[ref.GetName()]
 		if !ok {
-			c.event(eventNormal, "MissingJob", "Active job went missing: "+ref.GetName())
+			c.event(api.EventTypeNormal, "MissingJob", "Active job went missing: "+ref.GetName())
 			continue
 		}
 		if done, _ := jobFinished(j.GetStatus()); done {
-			status := condComplete
-			if conditionTrue(j.GetStatus().GetConditions(), condFailed) {
-				status = condFailed
+			status := api.JobComplete
+			if api.JobConditionTrue(j.GetStatus(), api.JobFailed) {
+				status = api.JobFailed
 			}
-			c.event(eventNormal, "SawCompletedJob", fmt.Sprintf("Saw completed job: %s, status: %s", ref.GetName(), status))
+			c.event(api.EventTypeNormal, "SawCompletedJob", fmt.Sprintf("Saw completed job: %s, status: %s", ref.GetName(), status))
 		}
 	}
 }
@@ -172,20 +165,20 @@ func (c *cronPass) syncActive() {
 func (c *cronPass) cleanHistory() {
 	var succeeded, failed []*api.Job
 	for _, j := range c.jobs {
-		switch conds := j.GetStatus().GetConditions(); {
-		case conditionTrue(conds, condComplete):
+		switch st := j.GetStatus(); {
+		case api.JobConditionTrue(st, api.JobComplete):
 			succeeded = append(succeeded, j)
-		case conditionTrue(conds, condFailed):
+		case api.JobConditionTrue(st, api.JobFailed):
 			failed = append(failed, j)
 		}
 	}
 	spec := c.spec
-	old := append(oldest(succeeded, spec.SuccessfulJobsHistoryLimit, defaultSuccessfulJobsHistory),
-		oldest(failed, spec.FailedJobsHistoryLimit, defaultFailedJobsHistory)...)
+	old := append(oldest(succeeded, spec.SuccessfulJobsHistoryLimit, api.DefaultSuccessfulJobsHistoryLimit),
+		oldest(failed, spec.FailedJobsHistoryLimit, api.DefaultFailedJobsHistoryLimit)...)
 	sort.SliceStable(old, func(i, k int) bool { return jobStartedBefore(old[i], old[k]) })
 	for _, j := range old {
 		c.plan.DeleteJobs = append(c.plan.DeleteJobs, j.GetMetadata().GetName())
-		c.event(eventNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
+		c.event(api.EventTypeNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
 	}
 }
 
@@ -221,12 +214,12 @@ func (c *cronPass) schedule() {
 	spec := c.spec
 	sched, hasSeconds, err := ParseSchedule(spec.GetSchedule())
 	if err != nil {
-		c.event(eventWarning, "UnparseableSchedule", err.Error())
+		c.event(api.EventTypeWarning, "UnparseableSchedule", err.Error())
 		return
 	}
 	loc, err := cronLocation(c.cj)
 	if err != nil {
-		c.event(eventWarning, "UnknownTimeZone", err.Error())
+		c.event(api.EventTypeWarning, "UnknownTimeZone", err.Error())
 		return
 	}
 	if spec.GetSuspend() {
@@ -270,41 +263,41 @@ func (c *cronPass) schedule() {
 			c.plan.Scheduled = scheduled
 			c.status.LastScheduleTime = timestamppb.New(scheduled)
 			c.plan.Action = CronMissSchedule
-			c.event(eventWarning, "MissSchedule", "Missed scheduled time to start a job: "+scheduled.UTC().Format(time.RFC3339))
+			c.event(api.EventTypeWarning, "MissSchedule", "Missed scheduled time to start a job: "+scheduled.UTC().Format(time.RFC3339))
 			return
 		}
 		if from := now.Add(-deadline); from.After(earliest) {
 			earliest = from
 		}
 	}
-	if spec.GetConcurrencyPolicy() == "Replace" && c.stopBeforeReplace(scheduled) {
+	if spec.GetConcurrencyPolicy() == api.ConcurrencyPolicyReplace && c.stopBeforeReplace(scheduled) {
 		return
 	}
 	c.plan.Scheduled = scheduled
 	c.status.LastScheduleTime = timestamppb.New(scheduled)
 	if missedMoreThan(sched, earliest, now, maxMissedSchedules) {
 		c.plan.TooManyMissed = true
-		c.event(eventWarning, "TooManyMissedTimes",
+		c.event(api.EventTypeWarning, "TooManyMissedTimes",
 			"too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew")
 	}
 	switch spec.GetConcurrencyPolicy() {
-	case "Forbid":
+	case api.ConcurrencyPolicyForbid:
 		if len(c.active) > 0 {
 			c.plan.Action = CronJobAlreadyActive
-			c.event(eventNormal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid (scheduled time "+scheduled.UTC().Format(time.RFC3339)+")")
+			c.event(api.EventTypeNormal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid (scheduled time "+scheduled.UTC().Format(time.RFC3339)+")")
 			return
 		}
-	case "Replace":
+	case api.ConcurrencyPolicyReplace:
 		for _, j := range c.active {
 			c.plan.ReplaceJobs = append(c.plan.ReplaceJobs, j.GetMetadata().GetName())
-			c.event(eventNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
+			c.event(api.EventTypeNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
 		}
 		c.active = nil
 	}
 	c.plan.Action = CronCreated
 	c.newJob = c.jobFor(name, scheduled)
 	c.plan.Job = c.newJob
-	c.event(eventNormal, "SuccessfulCreate", "Created job "+name+" for scheduled time "+scheduled.UTC().Format(time.RFC3339))
+	c.event(api.EventTypeNormal, api.ReasonSuccessfulCreate, "Created job "+name+" for scheduled time "+scheduled.UTC().Format(time.RFC3339))
 }
 
 // jobFor builds the Job of one scheduled time from the jobTemplate.
@@ -315,7 +308,7 @@ func (c *cronPass) jobFor(name string, scheduled time.Time) *api.Job {
 	if annotations == nil {
 		annotations = make(map[string]string)
 	}
-	annotations[scheduledTimestampAnnotation] = scheduled.Format(time.RFC3339)
+	annotations[api.AnnotationCronJobScheduledTimestamp] = scheduled.Format(time.RFC3339)
 	spec := &api.JobSpec{}
 	if tmpl.GetSpec() != nil {
 		spec = proto.Clone(tmpl.GetSpec()).(*api.JobSpec)
@@ -402,7 +395,7 @@ func jobScheduledBefore(a, b *api.Job) bool {
 }
 
 func jobScheduledTime(j *api.Job) time.Time {
-	if t, err := time.Parse(time.RFC3339, j.GetMetadata().GetAnnotations()[scheduledTimestampAnnotation]); err == nil {
+	if t, err := time.Parse(time.RFC3339, j.GetMetadata().GetAnnotations()[api.AnnotationCronJobScheduledTimestamp]); err == nil {
 		return t
 	}
 	if ct := j.GetMetadata().GetCreationTimestamp(); ct != nil {

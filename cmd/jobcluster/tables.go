@@ -10,11 +10,10 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// Labels and condition names the tables read.
+// Labels the node table reads.
 const (
 	labelNodeVersion  = "jobcluster.io/version"
 	labelNodeRoleBase = "node-role.kubernetes.io/"
-	conditionTrue     = "True"
 )
 
 // printer is how "get" lays out one kind of object as a table.
@@ -83,26 +82,21 @@ func jobRow(j *api.Job, now time.Time, wide bool) []string {
 func jobStatus(j *api.Job) string {
 	st := j.GetStatus()
 	switch {
-	case jobConditionTrue(st, api.JobComplete):
+	case api.JobConditionTrue(st, api.JobComplete):
 		return "Complete"
-	case jobConditionTrue(st, api.JobFailed):
+	case api.JobConditionTrue(st, api.JobFailed):
 		return "Failed"
 	case j.GetMetadata().GetDeletionTimestamp() != nil:
 		return "Terminating"
-	case jobConditionTrue(st, api.JobSuspended):
+	case api.JobConditionTrue(st, api.JobSuspended):
 		return "Suspended"
-	case jobConditionTrue(st, api.JobFailureTarget):
+	case api.JobConditionTrue(st, api.JobFailureTarget):
 		return "FailureTarget"
-	case jobConditionTrue(st, api.JobSuccessCriteriaMet):
+	case api.JobConditionTrue(st, api.JobSuccessCriteriaMet):
 		return "SuccessCriteriaMet"
 	default:
 		return "Running"
 	}
-}
-
-func jobConditionTrue(st *api.JobStatus, condType string) bool {
-	c := api.FindJobCondition(st, condType)
-	return c != nil && c.GetStatus() == conditionTrue
 }
 
 // jobCompletions is the COMPLETIONS column: succeeded of the completions
@@ -175,11 +169,11 @@ func nodeRow(n *api.Node, now time.Time, wide bool) []string {
 func nodeStatus(n *api.Node) string {
 	status := "Unknown"
 	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() != "Ready" {
+		if c.GetType() != api.NodeReady {
 			continue
 		}
 		status = "NotReady"
-		if c.GetStatus() == conditionTrue {
+		if c.GetStatus() == api.ConditionTrue {
 			status = "Ready"
 		}
 	}
