@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/fsm"
+	"github.com/jobcluster/jobcluster/scheduler"
 )
 
 func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*api.SubmitResponse, error) {
@@ -207,36 +208,15 @@ func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCr
 			}
 		}
 	}
-	tmpl := cj.GetSpec().GetJobTemplate()
-	job := &api.Job{
-		ApiVersion: "batch/v1",
-		Kind:       "Job",
-		Metadata: &api.ObjectMeta{
-			Name:        req.GetJobName(),
-			Labels:      clone(&api.ObjectMeta{Labels: tmpl.GetMetadata().GetLabels()}).Labels,
-			Annotations: map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
-			OwnerReferences: []*api.OwnerReference{{
-				ApiVersion: "batch/v1", Kind: "CronJob", Name: cj.GetMetadata().GetName(), Uid: cj.GetMetadata().GetUid(),
-				Controller: ptr(true), BlockOwnerDeletion: ptr(true),
-			}},
-		},
-		Spec: clone(tmpl.GetSpec()),
-	}
-	for k, v := range tmpl.GetMetadata().GetAnnotations() {
-		job.Metadata.Annotations[k] = v
-	}
-	if job.Spec.Template != nil && job.Spec.Template.Metadata != nil {
-		// The CronJob's template carries no Job name labels; this Job's own
-		// defaults add them.
-		delete(job.Spec.Template.Metadata.Labels, api.LabelJobName)
-		delete(job.Spec.Template.Metadata.Labels, api.LabelBatchJobName)
+	job := scheduler.JobFromTemplate(cj, req.GetJobName())
+	// As kubectl, the template's own annotation wins.
+	if _, set := job.Metadata.Annotations[api.AnnotationCronJobInstantiate]; !set {
+		job.Metadata.Annotations[api.AnnotationCronJobInstantiate] = "manual"
 	}
 	obj := &api.Object{Kind: &api.Object_Job{Job: job}}
 	api.SetDefaults(obj)
 	if err := api.Validate(obj); err != nil {
-		return nil, invalidObject("Job", req.GetJobName(), err)
+		return nil, invalidObject(api.JobResource.Kind, req.GetJobName(), err)
 	}
 	return s.submit(ctx, &api.SubmitRequest{Objects: []*api.Object{obj}})
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -302,28 +302,43 @@ func (c *cronPass) schedule() {
 
 // jobFor builds the Job of one scheduled time from the jobTemplate.
 func (c *cronPass) jobFor(name string, scheduled time.Time) *api.Job {
-	meta := c.cj.GetMetadata()
-	tmpl := c.spec.GetJobTemplate()
+	job := JobFromTemplate(c.cj, name)
+	job.Metadata.Annotations[api.AnnotationCronJobScheduledTimestamp] = scheduled.Format(time.RFC3339)
+	return job
+}
+
+// JobFromTemplate builds the Job named name that runs a CronJob's
+// jobTemplate, as the cronjob controller and `kubectl create job
+// --from=cronjob/NAME` both do: the template's labels, annotations
+// (never nil) and spec, copied, in the CronJob's namespace and controlled
+// by it. Job name labels in the template's pod template are dropped: the
+// new Job's defaults set them to its own name.
+func JobFromTemplate(cj *api.CronJob, name string) *api.Job {
+	meta := cj.GetMetadata()
+	tmpl := cj.GetSpec().GetJobTemplate()
 	annotations := maps.Clone(tmpl.GetMetadata().GetAnnotations())
 	if annotations == nil {
 		annotations = make(map[string]string)
 	}
-	annotations[api.AnnotationCronJobScheduledTimestamp] = scheduled.Format(time.RFC3339)
 	spec := &api.JobSpec{}
 	if tmpl.GetSpec() != nil {
 		spec = proto.Clone(tmpl.GetSpec()).(*api.JobSpec)
 	}
+	if podMeta := spec.GetTemplate().GetMetadata(); podMeta != nil {
+		delete(podMeta.Labels, api.LabelJobName)
+		delete(podMeta.Labels, api.LabelBatchJobName)
+	}
 	return &api.Job{
-		ApiVersion: "batch/v1",
-		Kind:       "Job",
+		ApiVersion: api.JobResource.APIVersion(),
+		Kind:       api.JobResource.Kind,
 		Metadata: &api.ObjectMeta{
 			Name:        name,
 			Namespace:   meta.GetNamespace(),
 			Labels:      maps.Clone(tmpl.GetMetadata().GetLabels()),
 			Annotations: annotations,
 			OwnerReferences: []*api.OwnerReference{{
-				ApiVersion:         "batch/v1",
-				Kind:               "CronJob",
+				ApiVersion:         api.CronJobResource.APIVersion(),
+				Kind:               api.CronJobResource.Kind,
 				Name:               meta.GetName(),
 				Uid:                meta.GetUid(),
 				Controller:         proto.Bool(true),
@@ -352,8 +367,8 @@ func (c *cronPass) activeRefs() []*api.ObjectReference {
 			continue
 		}
 		refs = append(refs, &api.ObjectReference{
-			ApiVersion: "batch/v1",
-			Kind:       "Job",
+			ApiVersion: api.JobResource.APIVersion(),
+			Kind:       api.JobResource.Kind,
 			Name:       j.GetMetadata().GetName(),
 			Namespace:  j.GetMetadata().GetNamespace(),
 			Uid:        j.GetMetadata().GetUid(),

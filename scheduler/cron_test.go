@@ -380,6 +380,33 @@ func TestCronJobFromTemplate(t *testing.T) {
 	}
 }
 
+func TestJobFromTemplate(t *testing.T) {
+	cj := newCronJob("@hourly", func(c *api.CronJob) {
+		c.Metadata.Namespace = "default"
+		c.Spec.JobTemplate.Spec.Template.Metadata = &api.ObjectMeta{Labels: map[string]string{
+			"app": "x", api.LabelJobName: "stale", api.LabelBatchJobName: "stale",
+		}}
+	})
+	want := &api.Job{
+		ApiVersion: "batch/v1", Kind: "Job",
+		Metadata: &api.ObjectMeta{
+			Name: "by-hand", Namespace: "default", Annotations: map[string]string{},
+			OwnerReferences: []*api.OwnerReference{{ApiVersion: "batch/v1", Kind: "CronJob", Name: "cj", Uid: "cj-uid",
+				Controller: proto.Bool(true), BlockOwnerDeletion: proto.Bool(true)}},
+		},
+		Spec: proto.Clone(cj.Spec.JobTemplate.Spec).(*api.JobSpec),
+	}
+	want.Spec.Template.Metadata.Labels = map[string]string{"app": "x"}
+	before := proto.Clone(cj)
+	got := JobFromTemplate(cj, "by-hand")
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("JobFromTemplate (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, cj, protocmp.Transform()); diff != "" {
+		t.Errorf("input CronJob modified (-before +after):\n%s", diff)
+	}
+}
+
 func TestParseSchedule(t *testing.T) {
 	for _, tc := range []struct {
 		spec        string

@@ -354,16 +354,16 @@ func (p *jobPass) newPod() *api.Pod {
 		spec = proto.Clone(tmpl.GetSpec()).(*api.PodSpec)
 	}
 	return &api.Pod{
-		ApiVersion: "v1",
-		Kind:       "Pod",
+		ApiVersion: api.PodResource.APIVersion(),
+		Kind:       api.PodResource.Kind,
 		Metadata: &api.ObjectMeta{
 			GenerateName: meta.GetName() + "-",
 			Namespace:    meta.GetNamespace(),
 			Labels:       labels,
 			Annotations:  maps.Clone(tmpl.GetMetadata().GetAnnotations()),
 			OwnerReferences: []*api.OwnerReference{{
-				ApiVersion:         "batch/v1",
-				Kind:               "Job",
+				ApiVersion:         api.JobResource.APIVersion(),
+				Kind:               api.JobResource.Kind,
 				Name:               meta.GetName(),
 				Uid:                meta.GetUid(),
 				Controller:         proto.Bool(true),
