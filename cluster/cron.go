@@ -28,7 +28,10 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 	for _, cj := range st.CronJobs() {
 		name := cj.GetMetadata().GetName()
 		jobs := st.JobsOfCronJob(name)
-		plan := scheduler.ReconcileCronJob(scheduler.CronInput{CronJob: cj, Jobs: jobs, Pods: replacedPods(st, cj, jobs), Now: now})
+		loc, locErr := api.CronLocation(cj)
+		plan := scheduler.ReconcileCronJob(scheduler.CronInput{
+			CronJob: cj, Location: loc, LocationErr: locErr, Jobs: jobs, Pods: replacedPods(st, cj, jobs), Now: now,
+		})
 		if !plan.Next.IsZero() && (next.IsZero() || plan.Next.Before(next)) {
 			next = plan.Next
 		}

@@ -2,15 +2,16 @@ package scheduler
 
 import (
 	"fmt"
-	"github.com/robfig/cron/v3"
 	"maps"
 	"sort"
 	"strconv"
 	"time"
 
-	"github.com/jobcluster/jobcluster/api"
+	"github.com/robfig/cron/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
 )
 
 // Actions a CronPlan records for a scheduled time.
@@ -31,7 +32,13 @@ const maxMissedSchedules = 100
 // CronInput is one CronJob and its Jobs.
 type CronInput struct {
 	CronJob *api.CronJob
-	Jobs    []*api.Job // the Jobs it owns
+	// Location is the time zone of the CronJob's schedule, as
+	// api.CronLocation loads it; nil means UTC. When it cannot be loaded,
+	// LocationErr says why: nothing is then scheduled, and the error is
+	// recorded as an UnknownTimeZone warning.
+	Location    *time.Location
+	LocationErr error
+	Jobs        []*api.Job // the Jobs it owns
 	// Pods are the pods of its unfinished Jobs. Only concurrencyPolicy
 	// Replace reads them.
 	Pods []*api.Pod
@@ -74,7 +81,11 @@ type CronPlan struct {
 // the Kubernetes cronjob controller (mostRecentScheduleTime): only the most
 // recent missed time runs.
 func ReconcileCronJob(in CronInput) CronPlan {
-	c := &cronPass{cj: in.CronJob, spec: in.CronJob.GetSpec(), jobs: in.Jobs, pods: in.Pods, now: in.Now, status: &api.CronJobStatus{}}
+	c := &cronPass{cj: in.CronJob, spec: in.CronJob.GetSpec(), jobs: in.Jobs, pods: in.Pods, now: in.Now,
+		loc: in.Location, locErr: in.LocationErr, status: &api.CronJobStatus{}}
+	if c.loc == nil {
+		c.loc = time.UTC
+	}
 	if c.spec == nil {
 		c.spec = &api.CronJobSpec{}
 	}
@@ -95,13 +106,10 @@ func ReconcileCronJob(in CronInput) CronPlan {
 	return c.plan
 }
 
-// NextTimes lists the next n times c is scheduled after the given time.
-func NextTimes(c *api.CronJob, after time.Time, n int) ([]time.Time, error) {
+// NextTimes lists the next n times c is scheduled after the given time,
+// reading its schedule in loc (see api.CronLocation).
+func NextTimes(c *api.CronJob, loc *time.Location, after time.Time, n int) ([]time.Time, error) {
 	sched, _, err := ParseSchedule(c.GetSpec().GetSchedule())
-	if err != nil {
-		return nil, err
-	}
-	loc, err := cronLocation(c)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +130,8 @@ type cronPass struct {
 	jobs   []*api.Job
 	pods   []*api.Pod
 	now    time.Time
+	loc    *time.Location // never nil
+	locErr error
 	status *api.CronJobStatus // the new status, a copy
 	active []*api.Job         // unfinished Jobs, oldest first
 	newJob *api.Job
@@ -217,11 +227,11 @@ func (c *cronPass) schedule() {
 		c.event(api.EventTypeWarning, "UnparseableSchedule", err.Error())
 		return
 	}
-	loc, err := cronLocation(c.cj)
-	if err != nil {
-		c.event(api.EventTypeWarning, "UnknownTimeZone", err.Error())
+	if c.locErr != nil {
+		c.event(api.EventTypeWarning, "UnknownTimeZone", c.locErr.Error())
 		return
 	}
+	loc := c.loc
 	if spec.GetSuspend() {
 		return
 	}
@@ -379,16 +389,6 @@ func (c *cronPass) activeRefs() []*api.ObjectReference {
 
 func (c *cronPass) event(typ, reason, message string) {
 	c.plan.Events = append(c.plan.Events, Event{Type: typ, Reason: reason, Message: message})
-}
-
-// cronLocation is the CronJob's spec.timeZone, UTC when unset.
-func cronLocation(c *api.CronJob) (*time.Location, error) {
-	tz := c.GetSpec().GetTimeZone()
-	loc, err := time.LoadLocation(tz)
-	if err != nil || tz == "Local" {
-		return nil, fmt.Errorf("invalid timeZone %q", tz)
-	}
-	return loc, nil
 }
 
 // cronJobName is the Job name for a scheduled time: minutes since the epoch,

@@ -25,6 +25,13 @@ func mustZone(t *testing.T, name string) *time.Location {
 	return loc
 }
 
+// inputAt is the CronInput of cj alone at now, with its time zone loaded
+// as the cluster loads it.
+func inputAt(cj *api.CronJob, now time.Time) CronInput {
+	loc, err := api.CronLocation(cj)
+	return CronInput{CronJob: cj, Location: loc, LocationErr: err, Now: now}
+}
+
 // newCronJob builds CronJob "cj" created at 11:00:30 UTC.
 func newCronJob(schedule string, mods ...func(*api.CronJob)) *api.CronJob {
 	c := &api.CronJob{
@@ -341,7 +348,9 @@ func TestReconcileCronJob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cj := proto.Clone(tc.cj).(*api.CronJob)
-			plan := ReconcileCronJob(CronInput{CronJob: cj, Jobs: tc.jobs, Pods: tc.pods, Now: tc.now})
+			in := inputAt(cj, tc.now)
+			in.Jobs, in.Pods = tc.jobs, tc.pods
+			plan := ReconcileCronJob(in)
 			if diff := cmp.Diff(tc.want, summarizeCron(plan)); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
@@ -373,7 +382,7 @@ func TestCronJobFromTemplate(t *testing.T) {
 	// Whenever a pass happens, and whoever leads, one scheduled time gives
 	// one and the same Job.
 	for _, now := range []time.Time{clock(12, 0, 0), clock(12, 0, 1), clock(12, 59, 59)} {
-		plan := ReconcileCronJob(CronInput{CronJob: cj, Now: now})
+		plan := ReconcileCronJob(inputAt(cj, now))
 		if diff := cmp.Diff(want, plan.Job, protocmp.Transform()); diff != "" {
 			t.Errorf("Job at %v (-want +got):\n%s", now, diff)
 		}
@@ -471,7 +480,11 @@ func TestNextTimes(t *testing.T) {
 			if tc.zone != "" {
 				zone(tc.zone)(cj)
 			}
-			got, err := NextTimes(cj, tc.after, len(tc.want))
+			loc, err := api.CronLocation(cj)
+			if err != nil {
+				t.Fatalf("CronLocation: %v", err)
+			}
+			got, err := NextTimes(cj, loc, tc.after, len(tc.want))
 			if err != nil {
 				t.Fatalf("NextTimes: %v", err)
 			}
