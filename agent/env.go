@@ -27,7 +27,7 @@ func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []stri
 		vars[k] = v
 	}
 	if hasIndex {
-		vars["JOB_COMPLETION_INDEX"] = index
+		vars[api.EnvCompletionIndex] = index
 	}
 	lookup := func(name string) (string, bool) {
 		v, ok := vars[name]
@@ -40,7 +40,7 @@ func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []stri
 		value := expandVars(e.GetValue(), lookup)
 		env = append(env, e.GetName()+"="+value)
 		vars[e.GetName()] = value
-		if e.GetName() == "JOB_COMPLETION_INDEX" {
+		if e.GetName() == api.EnvCompletionIndex {
 			userSetIndex = true
 		}
 	}
@@ -50,7 +50,7 @@ func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []stri
 		vars[k] = v
 	}
 	if hasIndex && !userSetIndex {
-		env = append(env, "JOB_COMPLETION_INDEX="+index)
+		env = append(env, api.EnvCompletionIndex+"="+index)
 	}
 
 	for _, arg := range c.GetCommand() {

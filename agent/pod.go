@@ -168,7 +168,7 @@ func (r *podRunner) run() {
 			deadline = nil
 			r.stop(stopRequest{
 				grace:   r.gracePeriod(),
-				reason:  reasonDeadlineExceeded,
+				reason:  api.ReasonDeadlineExceeded,
 				message: "Pod was active on the node longer than the specified deadline",
 			})
 		}

@@ -12,7 +12,6 @@ import (
 
 // Reasons the agent gives in pod and container statuses.
 const (
-	reasonDeadlineExceeded = "DeadlineExceeded"
 	reasonCompleted        = "Completed"
 	reasonError            = "Error"
 	reasonKilled           = "Killed"

@@ -25,7 +25,14 @@ const (
 	// AnnotationCronJobScheduledTimestamp is set on a Job made by a CronJob
 	// to the scheduled time it was made for (RFC 3339).
 	AnnotationCronJobScheduledTimestamp = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+	// AnnotationCronJobInstantiate is "manual" on a Job made by hand from a
+	// CronJob's template.
+	AnnotationCronJobInstantiate = "cronjob.kubernetes.io/instantiate"
 )
+
+// EnvCompletionIndex is the environment variable holding the completion
+// index of a pod of an Indexed Job.
+const EnvCompletionIndex = "JOB_COMPLETION_INDEX"
 
 // Pod phases.
 const (
@@ -44,8 +51,48 @@ const (
 	JobSuccessCriteriaMet = "SuccessCriteriaMet"
 )
 
-// ReasonNodeLost is the reason of a pod that failed because its node died.
-const ReasonNodeLost = "NodeLost"
+// Condition statuses.
+const (
+	ConditionTrue    = "True"
+	ConditionFalse   = "False"
+	ConditionUnknown = "Unknown"
+)
+
+// NodeReady is the type of a node's readiness condition.
+const NodeReady = "Ready"
+
+// PodScheduled is the type of the pod condition telling whether the pod is
+// bound to a node.
+const PodScheduled = "PodScheduled"
+
+// Event types.
+const (
+	EventTypeNormal  = "Normal"
+	EventTypeWarning = "Warning"
+)
+
+// Reasons of Job conditions and of pods' status.
+const (
+	// ReasonNodeLost is the reason of a pod that failed because its node died.
+	ReasonNodeLost = "NodeLost"
+	// ReasonBackoffLimitExceeded ends a Job whose pods failed too often.
+	ReasonBackoffLimitExceeded = "BackoffLimitExceeded"
+	// ReasonDeadlineExceeded ends a Job, or a pod, that ran longer than its
+	// activeDeadlineSeconds.
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+	// ReasonCompletionsReached completes a Job whose pods succeeded as often
+	// as it asked.
+	ReasonCompletionsReached = "CompletionsReached"
+	// ReasonJobSuspended is the reason of a pod stopped because its Job was
+	// suspended.
+	ReasonJobSuspended = "JobSuspended"
+	// ReasonUnschedulable is the reason of a pod's PodScheduled condition
+	// while no node fits it.
+	ReasonUnschedulable = "Unschedulable"
+	// ReasonSuccessfulCreate is the reason of the event telling that a
+	// controller created an object.
+	ReasonSuccessfulCreate = "SuccessfulCreate"
+)
 
 // Completion modes and restart policies.
 const (
@@ -62,19 +109,28 @@ const MaxIndexedCompletions = 100000
 // KindOf returns the kind of the object inside obj ("Job", "CronJob",
 // "Pod", "Node", "Event"), or "" when it holds none.
 func KindOf(obj *Object) string {
-	switch obj.GetKind().(type) {
-	case *Object_Job:
-		return "Job"
-	case *Object_CronJob:
-		return "CronJob"
-	case *Object_Pod:
-		return "Pod"
-	case *Object_Node:
-		return "Node"
-	case *Object_Event:
-		return "Event"
+	if r := ResourceOf(obj); r != nil {
+		return r.Kind
 	}
 	return ""
+}
+
+// ResourceOf returns the Resource of the object inside obj, or nil when it
+// holds none.
+func ResourceOf(obj *Object) *Resource {
+	switch obj.GetKind().(type) {
+	case *Object_Job:
+		return JobResource
+	case *Object_CronJob:
+		return CronJobResource
+	case *Object_Pod:
+		return PodResource
+	case *Object_Node:
+		return NodeResource
+	case *Object_Event:
+		return EventResource
+	}
+	return nil
 }
 
 // NameOf returns metadata.name of the object inside obj.
@@ -121,11 +177,17 @@ func FindJobCondition(st *JobStatus, condType string) *JobCondition {
 	return nil
 }
 
+// JobConditionTrue reports whether the condition of the given type has
+// status True.
+func JobConditionTrue(st *JobStatus, condType string) bool {
+	return FindJobCondition(st, condType).GetStatus() == ConditionTrue
+}
+
 // JobFinished reports whether the Job has a Complete or Failed condition
 // with status True, and which.
 func JobFinished(j *Job) (condType string, finished bool) {
 	for _, c := range j.GetStatus().GetConditions() {
-		if (c.GetType() == JobComplete || c.GetType() == JobFailed) && c.GetStatus() == "True" {
+		if (c.GetType() == JobComplete || c.GetType() == JobFailed) && c.GetStatus() == ConditionTrue {
 			return c.GetType(), true
 		}
 	}

@@ -28,6 +28,18 @@ func ParseSchedule(schedule string) (cron.Schedule, error) {
 	return s, nil
 }
 
+// CronLocation loads the time zone a CronJob's schedule is read in: its
+// spec.timeZone, UTC when unset. "Local", the server's own zone, is
+// refused, as by validation.
+func CronLocation(c *CronJob) (*time.Location, error) {
+	tz := c.GetSpec().GetTimeZone()
+	loc, err := time.LoadLocation(tz)
+	if err != nil || tz == "Local" {
+		return nil, fmt.Errorf("invalid timeZone %q", tz)
+	}
+	return loc, nil
+}
+
 // Validate checks a Job or CronJob like the Kubernetes API server does and
 // returns every problem at once, as errors.Join of *FieldError. Other kinds
 // are not validated.

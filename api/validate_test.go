@@ -354,3 +354,31 @@ func TestSetDefaultsSelectorOnceUIDKnown(t *testing.T) {
 		t.Errorf("defaulting twice changed the job (-once +twice):\n%s", diff)
 	}
 }
+
+func TestCronLocation(t *testing.T) {
+	for _, tc := range []struct {
+		name, zone, want, wantErr string
+	}{
+		{name: "unset is UTC", want: "UTC"},
+		{name: "a named zone", zone: "Asia/Tokyo", want: "Asia/Tokyo"},
+		{name: "an unknown zone", zone: "Mars/Olympus", wantErr: `invalid timeZone "Mars/Olympus"`},
+		{name: "the server's own zone", zone: "Local", wantErr: `invalid timeZone "Local"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &CronJob{Spec: &CronJobSpec{}}
+			if tc.zone != "" {
+				c.Spec.TimeZone = proto.String(tc.zone)
+			}
+			loc, err := CronLocation(c)
+			var got, gotErr string
+			if err != nil {
+				gotErr = err.Error()
+			} else {
+				got = loc.String()
+			}
+			if got != tc.want || gotErr != tc.wantErr {
+				t.Errorf("CronLocation(%q) = %q, %q; want %q, %q", tc.zone, got, gotErr, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -181,8 +182,8 @@ func TestJobRunsToCompletionOnReportsFromItsAgent(t *testing.T) {
 	c.gossip.addAgent("a1", "10.1.2.3:7500", nil)
 	waitReady(t, leader, "a1", "True", "posting ready status")
 	job := testJob("two")
-	job.GetJob().Spec.Completions = ptr(int32(2))
-	job.GetJob().Spec.Parallelism = ptr(int32(2))
+	job.GetJob().Spec.Completions = proto.Int32(2)
+	job.GetJob().Spec.Parallelism = proto.Int32(2)
 	submit(t, follower, job)
 
 	// The agent learns its pods from any server.

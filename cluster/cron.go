@@ -28,7 +28,10 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 	for _, cj := range st.CronJobs() {
 		name := cj.GetMetadata().GetName()
 		jobs := st.JobsOfCronJob(name)
-		plan := scheduler.ReconcileCronJob(scheduler.CronInput{CronJob: cj, Jobs: jobs, Pods: replacedPods(st, cj, jobs), Now: now})
+		loc, locErr := api.CronLocation(cj)
+		plan := scheduler.ReconcileCronJob(scheduler.CronInput{
+			CronJob: cj, Location: loc, LocationErr: locErr, Jobs: jobs, Pods: replacedPods(st, cj, jobs), Now: now,
+		})
 		if !plan.Next.IsZero() && (next.IsZero() || plan.Next.Before(next)) {
 			next = plan.Next
 		}
@@ -77,7 +80,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 			}).Command())
 		}
 		for _, e := range plan.Events {
-			events = append(events, event(now, "CronJob", name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
+			events = append(events, event(now, api.CronJobResource.Kind, name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
 		}
 	}
 	if len(events) > 0 {
@@ -98,7 +101,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 // replacedPods lists the pods of a CronJob's unfinished Jobs, which
 // concurrencyPolicy Replace waits for; other policies need none.
 func replacedPods(st *fsm.State, cj *api.CronJob, jobs []*api.Job) []*api.Pod {
-	if cj.GetSpec().GetConcurrencyPolicy() != "Replace" {
+	if cj.GetSpec().GetConcurrencyPolicy() != api.ConcurrencyPolicyReplace {
 		return nil
 	}
 	var pods []*api.Pod

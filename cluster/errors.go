@@ -19,25 +19,9 @@ var ErrNoLeader = errors.New("no leader elected yet")
 // ErrNotLeader means this server lost leadership during the request.
 var ErrNotLeader = errors.New("not the leader")
 
-// resource is the kubectl name of a kind, for messages.
-func resource(kind string) string {
-	switch kind {
-	case "job", "Job":
-		return "jobs.batch"
-	case "cronjob", "CronJob":
-		return "cronjobs.batch"
-	case "pod", "Pod":
-		return "pods"
-	case "node", "Node":
-		return "nodes"
-	case "event", "Event":
-		return "events"
-	}
-	return kind
-}
-
-func notFound(kind, name string) error {
-	return status.Errorf(codes.NotFound, "%s %q not found", resource(kind), name)
+// notFound is the NotFound status of a missing object of kind r.
+func notFound(r *api.Resource, name string) error {
+	return status.Error(codes.NotFound, r.NotFound(name))
 }
 
 // toStatus maps errors to gRPC status codes: the one place where our errors

@@ -86,7 +86,7 @@ func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
 			pod.Status = &api.PodStatus{Phase: api.PodPending}
 		}
 		p.create = append(p.create, pod)
-		p.events = append(p.events, event(p.now, "Job", name, uid, "Normal", "SuccessfulCreate",
+		p.events = append(p.events, event(p.now, api.JobResource.Kind, name, uid, api.EventTypeNormal, api.ReasonSuccessfulCreate,
 			"Created pod: "+pod.GetMetadata().GetName()))
 	}
 	for _, stop := range plan.Stop {
@@ -110,7 +110,7 @@ func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
 		}
 	}
 	for _, e := range plan.Events {
-		p.events = append(p.events, event(p.now, "Job", name, uid, e.Type, e.Reason, e.Message))
+		p.events = append(p.events, event(p.now, api.JobResource.Kind, name, uid, e.Type, e.Reason, e.Message))
 	}
 	if plan.DeleteJob {
 		p.cmds = append(p.cmds, (&api.DeleteJob{Name: name, Uid: uid}).Command())
@@ -127,14 +127,14 @@ func (p *jobPass) place(pod *api.Pod) {
 	ts := timestamppb.New(p.now)
 	if node != "" {
 		pod.Spec.NodeName = node
-		pod.Status.Conditions = []*api.PodCondition{{Type: "PodScheduled", Status: "True", LastTransitionTime: ts}}
+		pod.Status.Conditions = []*api.PodCondition{{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: ts}}
 		return
 	}
 	pod.Status.Conditions = []*api.PodCondition{{
-		Type: "PodScheduled", Status: "False", Reason: "Unschedulable", Message: reason, LastTransitionTime: ts,
+		Type: api.PodScheduled, Status: api.ConditionFalse, Reason: api.ReasonUnschedulable, Message: reason, LastTransitionTime: ts,
 	}}
-	p.events = append(p.events, event(p.now, "Pod", pod.GetMetadata().GetName(), pod.GetMetadata().GetUid(),
-		"Warning", "FailedScheduling", reason))
+	p.events = append(p.events, event(p.now, api.PodResource.Kind, pod.GetMetadata().GetName(), pod.GetMetadata().GetUid(),
+		api.EventTypeWarning, "FailedScheduling", reason))
 }
 
 // placeUnbound offers free capacity to the pods this pass created and to
@@ -162,13 +162,13 @@ func (s *Server) placeUnbound(st *fsm.State, p *jobPass) {
 		name := pod.GetMetadata().GetName()
 		if node != "" {
 			p.binds = append(p.binds, &api.PodBinding{Pod: name, Node: node})
-			p.events = append(p.events, event(p.now, "Pod", name, pod.GetMetadata().GetUid(), "Normal", "Scheduled",
+			p.events = append(p.events, event(p.now, api.PodResource.Kind, name, pod.GetMetadata().GetUid(), api.EventTypeNormal, "Scheduled",
 				fmt.Sprintf("Successfully assigned default/%s to %s", name, node)))
 			continue
 		}
 		var old string
 		for _, c := range pod.GetStatus().GetConditions() {
-			if c.GetType() == "PodScheduled" {
+			if c.GetType() == api.PodScheduled {
 				old = c.GetMessage()
 			}
 		}
@@ -178,11 +178,11 @@ func (s *Server) placeUnbound(st *fsm.State, p *jobPass) {
 		updates = append(updates, &api.PodStatusUpdate{Name: name, Uid: pod.GetMetadata().GetUid(), Status: &api.PodStatus{
 			Phase: api.PodPending,
 			Conditions: []*api.PodCondition{{
-				Type: "PodScheduled", Status: "False", Reason: "Unschedulable", Message: reason,
+				Type: api.PodScheduled, Status: api.ConditionFalse, Reason: api.ReasonUnschedulable, Message: reason,
 				LastTransitionTime: timestamppb.New(p.now),
 			}},
 		}})
-		p.events = append(p.events, event(p.now, "Pod", name, pod.GetMetadata().GetUid(), "Warning", "FailedScheduling", reason))
+		p.events = append(p.events, event(p.now, api.PodResource.Kind, name, pod.GetMetadata().GetUid(), api.EventTypeWarning, "FailedScheduling", reason))
 	}
 	if len(updates) > 0 {
 		p.cmds = append(p.cmds, (&api.UpdatePodStatus{Updates: updates}).Command())

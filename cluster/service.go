@@ -27,30 +27,15 @@ type controlService struct {
 	s *Server
 }
 
-// normalizeKind maps what clients send ("jobs", "job", "Job") to one name.
-func normalizeKind(kind string) string {
-	switch strings.ToLower(kind) {
-	case "job", "jobs", "job.batch", "jobs.batch":
-		return "job"
-	case "cronjob", "cronjobs", "cj", "cronjob.batch", "cronjobs.batch":
-		return "cronjob"
-	case "pod", "pods", "po":
-		return "pod"
-	case "node", "nodes", "no":
-		return "node"
-	case "event", "events", "ev":
-		return "event"
-	}
-	return ""
-}
-
-// kindName is the Kubernetes kind of a normalized kind.
-func kindName(kind string) string {
-	return map[string]string{"job": "Job", "cronjob": "CronJob", "pod": "Pod", "node": "Node", "event": "Event"}[kind]
-}
-
+// badKind refuses a kind the cluster does not serve.
 func badKind(kind string) error {
-	return status.Errorf(codes.InvalidArgument, "the server doesn't have a resource type %q: use jobs, cronjobs, pods, nodes or events", kind)
+	names := make([]string, 0, len(api.Resources()))
+	for _, r := range api.Resources() {
+		names = append(names, r.Plural)
+	}
+	last := len(names) - 1
+	return status.Errorf(codes.InvalidArgument, "the server doesn't have a resource type %q: use %s or %s",
+		kind, strings.Join(names[:last], ", "), names[last])
 }
 
 // toLeader runs call on the leader: here when this server leads, else
@@ -87,22 +72,22 @@ func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Obj
 		return nil, err
 	}
 	st := c.s.fsm.State()
-	kind := normalizeKind(req.GetKind())
+	r, _ := api.LookupResource(req.GetKind())
 	var obj *api.Object
-	switch kind {
-	case "job":
+	switch r {
+	case api.JobResource:
 		if j := st.Job(req.GetName()); j != nil {
 			obj = &api.Object{Kind: &api.Object_Job{Job: j}}
 		}
-	case "cronjob":
+	case api.CronJobResource:
 		if cj := st.CronJob(req.GetName()); cj != nil {
 			obj = &api.Object{Kind: &api.Object_CronJob{CronJob: cj}}
 		}
-	case "pod":
+	case api.PodResource:
 		if p := st.Pod(req.GetName()); p != nil {
 			obj = &api.Object{Kind: &api.Object_Pod{Pod: p}}
 		}
-	case "node":
+	case api.NodeResource:
 		if n := st.Node(req.GetName()); n != nil {
 			obj = &api.Object{Kind: &api.Object_Node{Node: n}}
 		}
@@ -110,7 +95,7 @@ func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Obj
 		return nil, badKind(req.GetKind())
 	}
 	if obj == nil {
-		return nil, notFound(kind, req.GetName())
+		return nil, notFound(r, req.GetName())
 	}
 	return obj, nil
 }
@@ -130,17 +115,18 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 			resp.Items = append(resp.Items, o)
 		}
 	}
-	switch normalizeKind(req.GetKind()) {
-	case "job":
+	r, _ := api.LookupResource(req.GetKind())
+	switch r {
+	case api.JobResource:
 		// The store reads a finished Job's labels without decoding it.
 		for j := range st.EachJob(sel.matchesLookup) {
 			resp.Items = append(resp.Items, &api.Object{Kind: &api.Object_Job{Job: j}})
 		}
-	case "cronjob":
+	case api.CronJobResource:
 		for _, cj := range st.CronJobs() {
 			add(cj.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_CronJob{CronJob: cj}})
 		}
-	case "pod":
+	case api.PodResource:
 		if job := jobFromSelector(sel); job != "" {
 			for _, p := range st.PodsOfJob(job) {
 				add(p.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
@@ -150,14 +136,18 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 		for p := range st.EachPod(sel.matchesLookup) {
 			resp.Items = append(resp.Items, &api.Object{Kind: &api.Object_Pod{Pod: p}})
 		}
-	case "node":
+	case api.NodeResource:
 		for _, n := range st.Nodes() {
 			add(n.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Node{Node: n}})
 		}
-	case "event":
+	case api.EventResource:
 		evs := st.AllEvents()
 		if req.GetInvolvedName() != "" {
-			evs = st.Events(kindName(normalizeKind(req.GetInvolvedKind())), req.GetInvolvedName())
+			var involvedKind string
+			if involved, ok := api.LookupResource(req.GetInvolvedKind()); ok {
+				involvedKind = involved.Kind
+			}
+			evs = st.Events(involvedKind, req.GetInvolvedName())
 		}
 		for _, e := range evs {
 			add(e.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Event{Event: e}})

@@ -76,7 +76,7 @@ func (c *controlService) Heartbeat(ctx context.Context, req *api.HeartbeatReques
 func (c *controlService) Logs(req *api.LogsRequest, stream api.Control_LogsServer) error {
 	pod := c.s.fsm.State().Pod(req.GetPod())
 	if pod == nil {
-		return notFound("pod", req.GetPod())
+		return notFound(api.PodResource, req.GetPod())
 	}
 	node := pod.GetSpec().GetNodeName()
 	if node == "" {

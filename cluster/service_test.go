@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/internal/wait"
@@ -93,7 +94,7 @@ func TestSubmitCreatesAppliesAndRefuses(t *testing.T) {
 		t.Errorf("apply the same job: %v %+v, want unchanged", err, resp.GetResults())
 	}
 	wider := testJob("a")
-	wider.GetJob().Spec.Parallelism = ptr(int32(3))
+	wider.GetJob().Spec.Parallelism = proto.Int32(3)
 	resp, err = cl.Submit(ctx, &api.SubmitRequest{Apply: true, Objects: []*api.Object{wider}})
 	if err != nil || resp.GetResults()[0].GetAction() != "configured" {
 		t.Errorf("apply a new parallelism: %v %+v, want configured", err, resp.GetResults())
@@ -102,7 +103,7 @@ func TestSubmitCreatesAppliesAndRefuses(t *testing.T) {
 		t.Errorf("parallelism after apply = %d, want 3", got)
 	}
 	immutable := testJob("a")
-	immutable.GetJob().Spec.Completions = ptr(int32(9))
+	immutable.GetJob().Spec.Completions = proto.Int32(9)
 	resp, err = cl.Submit(ctx, &api.SubmitRequest{Apply: true, Objects: []*api.Object{immutable}})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/fsm"
+	"github.com/jobcluster/jobcluster/scheduler"
 )
 
 func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*api.SubmitResponse, error) {
@@ -22,7 +23,7 @@ func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*a
 		if err := api.Validate(o); err != nil {
 			return nil, invalidObject(api.KindOf(o), api.NameOf(o), err)
 		}
-		if api.KindOf(o) != "Job" && api.KindOf(o) != "CronJob" {
+		if r := api.ResourceOf(o); r != api.JobResource && r != api.CronJobResource {
 			return nil, status.Errorf(codes.InvalidArgument, "cannot submit a %s: submit Jobs and CronJobs", api.KindOf(o))
 		}
 	}
@@ -43,12 +44,12 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 	var cmdResult []int // index into resp.Results of each command
 	for _, obj := range req.GetObjects() {
 		o := clone(obj)
-		kind, name := api.KindOf(o), api.NameOf(o)
-		res := &api.SubmitResult{Kind: kind, Name: name, Action: "created"}
+		r, name := api.ResourceOf(o), api.NameOf(o)
+		res := &api.SubmitResult{Kind: r.Kind, Name: name, Action: "created"}
 		resp.Results = append(resp.Results, res)
 		var cmd *api.Command
-		switch kind {
-		case "Job":
+		switch r {
+		case api.JobResource:
 			job := o.GetJob()
 			job.Status = nil
 			old := st.Job(name)
@@ -62,9 +63,9 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 				stampNew(job.Metadata, now)
 				api.SetDefaults(&api.Object{Kind: &api.Object_Job{Job: job}})
 			}
-			job.ApiVersion, job.Kind = "batch/v1", "Job"
+			job.ApiVersion, job.Kind = r.APIVersion(), r.Kind
 			cmd = (&api.UpsertJob{Job: job, CreateOnly: res.Action == "created"}).Command()
-		case "CronJob":
+		case api.CronJobResource:
 			cj := o.GetCronJob()
 			cj.Status = nil
 			old := st.CronJob(name)
@@ -77,7 +78,7 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 			if old == nil {
 				stampNew(cj.Metadata, now)
 			}
-			cj.ApiVersion, cj.Kind = "batch/v1", "CronJob"
+			cj.ApiVersion, cj.Kind = r.APIVersion(), r.Kind
 			cmd = (&api.UpsertCronJob{CronJob: cj, CreateOnly: res.Action == "created"}).Command()
 		}
 		cmds = append(cmds, cmd)
@@ -96,7 +97,7 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 		res.Error = status.Convert(st).Message()
 		res.Code = status.Code(st).String()
 		if errors.Is(e, fsm.ErrAlreadyExists) {
-			res.Error = fmt.Sprintf("%s %q already exists", resource(res.Kind), res.Name)
+			res.Error = alreadyExists(res)
 		}
 	}
 	return resp, nil
@@ -112,7 +113,7 @@ func decideSubmit[T any](res *api.SubmitResult, apply, exists bool, obj T, updat
 		return obj, true
 	}
 	if !apply {
-		res.Error, res.Code = fmt.Sprintf("%s %q already exists", resource(res.Kind), res.Name), codes.AlreadyExists.String()
+		res.Error, res.Code = alreadyExists(res), codes.AlreadyExists.String()
 		return obj, false
 	}
 	merged, changed, err := update()
@@ -128,6 +129,12 @@ func decideSubmit[T any](res *api.SubmitResult, apply, exists bool, obj T, updat
 	return merged, true
 }
 
+// alreadyExists is the message refusing a created object whose name is taken.
+func alreadyExists(res *api.SubmitResult) string {
+	r, _ := api.LookupResource(res.GetKind())
+	return r.AlreadyExists(res.GetName())
+}
+
 func stampNew(meta *api.ObjectMeta, now *timestamppb.Timestamp) {
 	meta.Uid = newUID()
 	meta.CreationTimestamp = now
@@ -139,24 +146,24 @@ func stampNew(meta *api.ObjectMeta, now *timestamppb.Timestamp) {
 }
 
 func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*api.DeleteResponse, error) {
-	kind := normalizeKind(req.GetKind())
+	r, _ := api.LookupResource(req.GetKind())
 	var cmd *api.Command
-	switch kind {
-	case "job":
+	switch r {
+	case api.JobResource:
 		cmd = (&api.DeleteJob{Name: req.GetName()}).Command()
-	case "cronjob":
+	case api.CronJobResource:
 		cmd = (&api.DeleteCronJob{Name: req.GetName()}).Command()
-	case "pod":
+	case api.PodResource:
 		cmd = (&api.DeletePods{Names: []string{req.GetName()}}).Command()
-	case "node":
+	case api.NodeResource:
 		cmd = (&api.DeleteNode{Name: req.GetName()}).Command()
 	default:
 		return nil, badKind(req.GetKind())
 	}
 	return toLeader(ctx, c.s,
 		func() (*api.DeleteResponse, error) {
-			if kind == "pod" && c.s.fsm.State().Pod(req.GetName()) == nil {
-				return nil, notFound(kind, req.GetName())
+			if r == api.PodResource && c.s.fsm.State().Pod(req.GetName()) == nil {
+				return nil, notFound(r, req.GetName())
 			}
 			errs, err := c.s.proposer.Propose(ctx, cmd)
 			if err != nil {
@@ -164,7 +171,7 @@ func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*a
 			}
 			if errs[0] != nil {
 				if errors.Is(errs[0], fsm.ErrNotFound) {
-					return nil, notFound(kind, req.GetName())
+					return nil, notFound(r, req.GetName())
 				}
 				return nil, errs[0]
 			}
@@ -189,9 +196,9 @@ func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCr
 	st := s.fsm.State()
 	cj := st.CronJob(req.GetCronJob())
 	if cj == nil {
-		return nil, notFound("cronjob", req.GetCronJob())
+		return nil, notFound(api.CronJobResource, req.GetCronJob())
 	}
-	if cj.GetSpec().GetConcurrencyPolicy() == "Forbid" && !req.GetForce() {
+	if cj.GetSpec().GetConcurrencyPolicy() == api.ConcurrencyPolicyForbid && !req.GetForce() {
 		for _, j := range st.JobsOfCronJob(req.GetCronJob()) {
 			if _, done := api.JobFinished(j); !done {
 				return nil, status.Errorf(codes.FailedPrecondition,
@@ -200,36 +207,15 @@ func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCr
 			}
 		}
 	}
-	tmpl := cj.GetSpec().GetJobTemplate()
-	job := &api.Job{
-		ApiVersion: "batch/v1",
-		Kind:       "Job",
-		Metadata: &api.ObjectMeta{
-			Name:        req.GetJobName(),
-			Labels:      clone(&api.ObjectMeta{Labels: tmpl.GetMetadata().GetLabels()}).Labels,
-			Annotations: map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
-			OwnerReferences: []*api.OwnerReference{{
-				ApiVersion: "batch/v1", Kind: "CronJob", Name: cj.GetMetadata().GetName(), Uid: cj.GetMetadata().GetUid(),
-				Controller: ptr(true), BlockOwnerDeletion: ptr(true),
-			}},
-		},
-		Spec: clone(tmpl.GetSpec()),
-	}
-	for k, v := range tmpl.GetMetadata().GetAnnotations() {
-		job.Metadata.Annotations[k] = v
-	}
-	if job.Spec.Template != nil && job.Spec.Template.Metadata != nil {
-		// The CronJob's template carries no Job name labels; this Job's own
-		// defaults add them.
-		delete(job.Spec.Template.Metadata.Labels, api.LabelJobName)
-		delete(job.Spec.Template.Metadata.Labels, api.LabelBatchJobName)
+	job := scheduler.JobFromTemplate(cj, req.GetJobName())
+	// As kubectl, the template's own annotation wins.
+	if _, set := job.Metadata.Annotations[api.AnnotationCronJobInstantiate]; !set {
+		job.Metadata.Annotations[api.AnnotationCronJobInstantiate] = "manual"
 	}
 	obj := &api.Object{Kind: &api.Object_Job{Job: job}}
 	api.SetDefaults(obj)
 	if err := api.Validate(obj); err != nil {
-		return nil, invalidObject("Job", req.GetJobName(), err)
+		return nil, invalidObject(api.JobResource.Kind, req.GetJobName(), err)
 	}
 	return s.submit(ctx, &api.SubmitRequest{Objects: []*api.Object{obj}})
 }
-
-func ptr[T any](v T) *T { return &v }

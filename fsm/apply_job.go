@@ -89,9 +89,8 @@ func (w *writer) applyUpdateJobStatus(c *api.UpdateJobStatus) error {
 	next.Status.Succeeded = max(next.Status.GetSucceeded(), job.GetStatus().GetSucceeded())
 	next.Status.Failed = max(next.Status.GetFailed(), job.GetStatus().GetFailed())
 	// Nor may it take back a decision to end the Job: pods would start again.
-	old := job.GetStatus().GetConditions()
 	for _, typ := range []string{api.JobFailureTarget, api.JobSuccessCriteriaMet} {
-		if conditionTrue(old, typ) && !conditionTrue(next.Status.Conditions, typ) {
+		if api.JobConditionTrue(job.GetStatus(), typ) && !api.JobConditionTrue(next.Status, typ) {
 			next.Status.Conditions = append(slices.DeleteFunc(next.Status.Conditions, func(c *api.JobCondition) bool {
 				return c.GetType() == typ
 			}), clone(api.FindJobCondition(job.GetStatus(), typ)))

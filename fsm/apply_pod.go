@@ -50,7 +50,7 @@ type jobCounts struct {
 
 func (w *writer) countPods(job *api.Job) *jobCounts {
 	jc := &jobCounts{
-		indexed:       job.GetSpec().GetCompletionMode() == "Indexed",
+		indexed:       job.GetSpec().GetCompletionMode() == api.CompletionModeIndexed,
 		activeIndexes: map[string]bool{},
 		doneIndexes:   map[string]bool{},
 	}
@@ -199,7 +199,7 @@ func (w *writer) applyBindPods(c *api.BindPods) error {
 			next.Status = &api.PodStatus{Phase: api.PodPending}
 		}
 		next.Status.Conditions = setPodCondition(next.Status.Conditions, &api.PodCondition{
-			Type: "PodScheduled", Status: "True", LastTransitionTime: c.GetTime(),
+			Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: c.GetTime(),
 		})
 		w.insert(tablePods, next)
 	}

@@ -250,7 +250,7 @@ var dictionary = func() []byte {
 		RestartPolicy: api.RestartPolicyNever, TerminationGracePeriodSeconds: proto.Int64(30),
 	}
 	cond := func(typ, reason, msg string) *api.JobCondition {
-		return &api.JobCondition{Type: typ, Status: "True", LastProbeTime: t, LastTransitionTime: t, Reason: reason, Message: msg}
+		return &api.JobCondition{Type: typ, Status: api.ConditionTrue, LastProbeTime: t, LastTransitionTime: t, Reason: reason, Message: msg}
 	}
 	job := &api.Job{ApiVersion: "batch/v1", Kind: "Job",
 		Metadata: &api.ObjectMeta{Name: "job", Namespace: "default", Uid: uid, CreationTimestamp: t, Generation: 1, ResourceVersion: "100000",
@@ -261,10 +261,10 @@ var dictionary = func() []byte {
 			CompletionMode: proto.String(api.CompletionModeNonIndexed), Suspend: proto.Bool(false)},
 		Status: &api.JobStatus{
 			Conditions: []*api.JobCondition{
-				cond(api.JobSuccessCriteriaMet, "CompletionsReached", "Reached expected number of succeeded pods"),
-				cond(api.JobComplete, "CompletionsReached", "Reached expected number of succeeded pods"),
-				cond(api.JobFailureTarget, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
-				cond(api.JobFailed, "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+				cond(api.JobSuccessCriteriaMet, api.ReasonCompletionsReached, "Reached expected number of succeeded pods"),
+				cond(api.JobComplete, api.ReasonCompletionsReached, "Reached expected number of succeeded pods"),
+				cond(api.JobFailureTarget, api.ReasonBackoffLimitExceeded, "Job has reached the specified backoff limit"),
+				cond(api.JobFailed, api.ReasonBackoffLimitExceeded, "Job has reached the specified backoff limit"),
 			},
 			StartTime: t, CompletionTime: t, Succeeded: 1, Failed: 1, Ready: proto.Int32(0), Terminating: proto.Int32(0)},
 	}
@@ -274,7 +274,7 @@ var dictionary = func() []byte {
 			OwnerReferences: []*api.OwnerReference{{ApiVersion: "batch/v1", Kind: "Job", Name: "job", Uid: uid, Controller: proto.Bool(true), BlockOwnerDeletion: proto.Bool(true)}}},
 		Spec: spec,
 		Status: &api.PodStatus{Phase: api.PodSucceeded, HostIp: "127.0.0.1", StartTime: t,
-			Conditions: []*api.PodCondition{{Type: "PodScheduled", Status: "True", LastTransitionTime: t}},
+			Conditions: []*api.PodCondition{{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: t}},
 			ContainerStatuses: []*api.ContainerStatus{{Name: "main", Image: "busybox", Started: proto.Bool(false),
 				State: &api.ContainerState{Terminated: &api.ContainerStateTerminated{Reason: "Completed", StartedAt: t, FinishedAt: t}}}}},
 	}

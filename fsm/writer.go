@@ -52,15 +52,6 @@ func (w *writer) pod(name string) *api.Pod {
 
 func clone[T proto.Message](m T) T { return proto.Clone(m).(T) }
 
-func conditionTrue(conds []*api.JobCondition, typ string) bool {
-	for _, c := range conds {
-		if c.GetType() == typ && c.GetStatus() == "True" {
-			return true
-		}
-	}
-	return false
-}
-
 // jobFinished reports a Job with a final condition (Complete or Failed).
 func jobFinished(j *api.Job) bool {
 	_, done := api.JobFinished(j)
@@ -70,6 +61,6 @@ func jobFinished(j *api.Job) bool {
 // jobEnding reports a finished Job or one decided to end (FailureTarget,
 // SuccessCriteriaMet): no new pods may start for it.
 func jobEnding(j *api.Job) bool {
-	c := j.GetStatus().GetConditions()
-	return jobFinished(j) || conditionTrue(c, "FailureTarget") || conditionTrue(c, "SuccessCriteriaMet")
+	st := j.GetStatus()
+	return jobFinished(j) || api.JobConditionTrue(st, api.JobFailureTarget) || api.JobConditionTrue(st, api.JobSuccessCriteriaMet)
 }

@@ -7,58 +7,21 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Job condition types.
-const (
-	condComplete           = "Complete"
-	condFailed             = "Failed"
-	condFailureTarget      = "FailureTarget"
-	condSuccessCriteriaMet = "SuccessCriteriaMet"
-	condSuspended          = "Suspended"
-)
-
-const (
-	statusTrue  = "True"
-	statusFalse = "False"
-)
-
 // Reasons and messages of the Job's conditions and events.
 const (
-	reasonBackoffLimitExceeded  = "BackoffLimitExceeded"
 	messageBackoffLimitExceeded = "Job has reached the specified backoff limit"
 	messageJobDeadline          = "Job was active longer than specified deadline"
-	reasonCompletionsReached    = "CompletionsReached"
 	messageCompletionsReached   = "Reached expected number of succeeded pods"
 	messageJobSuspended         = "Job suspended"
 	reasonJobResumed            = "JobResumed"
 	messageJobResumed           = "Job resumed"
 )
 
-// Event types.
-const (
-	eventNormal  = "Normal"
-	eventWarning = "Warning"
-)
-
-// findCondition returns the condition of type t, or nil.
-func findCondition(conds []*api.JobCondition, t string) *api.JobCondition {
-	for _, c := range conds {
-		if c.GetType() == t {
-			return c
-		}
-	}
-	return nil
-}
-
-// conditionTrue reports whether the condition of type t has status True.
-func conditionTrue(conds []*api.JobCondition, t string) bool {
-	return findCondition(conds, t).GetStatus() == statusTrue
-}
-
 // setCondition makes the condition of type t have the given status, reason
 // and message. A condition whose status changes, or a new one, gets now as
 // its transition time. It reports whether anything changed.
 func setCondition(s *api.JobStatus, t, status, reason, message string, now time.Time) bool {
-	c := findCondition(s.Conditions, t)
+	c := api.FindJobCondition(s, t)
 	if c == nil {
 		s.Conditions = append(s.Conditions, &api.JobCondition{
 			Type:               t,
@@ -84,12 +47,12 @@ func setCondition(s *api.JobStatus, t, status, reason, message string, now time.
 // jobFinished reports whether a Job has ended (Complete or Failed True) and
 // when: its completionTime, else the condition's transition time.
 func jobFinished(s *api.JobStatus) (bool, time.Time) {
-	for _, t := range []string{condComplete, condFailed} {
-		c := findCondition(s.GetConditions(), t)
-		if c.GetStatus() != statusTrue {
+	for _, t := range []string{api.JobComplete, api.JobFailed} {
+		c := api.FindJobCondition(s, t)
+		if c.GetStatus() != api.ConditionTrue {
 			continue
 		}
-		if t == condComplete && s.GetCompletionTime() != nil {
+		if t == api.JobComplete && s.GetCompletionTime() != nil {
 			return true, s.GetCompletionTime().AsTime()
 		}
 		return true, c.GetLastTransitionTime().AsTime()

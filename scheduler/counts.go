@@ -8,27 +8,13 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Pod phases.
-const (
-	phasePending   = "Pending"
-	phaseRunning   = "Running"
-	phaseSucceeded = "Succeeded"
-	phaseFailed    = "Failed"
-)
-
 // Pod status reasons the Job controller gives or reads.
 const (
-	// reasonNodeLost marks a pod whose node died; it is replaced, not counted.
-	reasonNodeLost = "NodeLost"
-	// reasonJobSuspended marks a pod stopped because its Job was suspended.
-	reasonJobSuspended = "JobSuspended"
 	// reasonExcessPod marks a pod stopped because its Job no longer needs it
 	// (parallelism lowered, an index already succeeded, completions reached).
-	reasonExcessPod  = "ExcessPod"
-	messageExcessPod = "Pod is not needed by its Job any more"
-	// reasonDeadlineExceeded is used for both the Job's and a pod's deadline.
-	reasonDeadlineExceeded = "DeadlineExceeded"
-	messagePodDeadline     = "Pod was active on the node longer than the specified deadline"
+	reasonExcessPod    = "ExcessPod"
+	messageExcessPod   = "Pod is not needed by its Job any more"
+	messagePodDeadline = "Pod was active on the node longer than the specified deadline"
 )
 
 // podCounts sorts the pods of one Job by what they mean to the controller.
@@ -46,9 +32,9 @@ func countPods(pods []*api.Pod) podCounts {
 	var c podCounts
 	for _, p := range pods {
 		switch p.GetStatus().GetPhase() {
-		case phaseSucceeded:
+		case api.PodSucceeded:
 			c.succeeded = append(c.succeeded, p)
-		case phaseFailed:
+		case api.PodFailed:
 			if failureCounts(p) {
 				c.failed = append(c.failed, p)
 			}
@@ -72,18 +58,13 @@ func (c *podCounts) activeAll() int {
 	return len(c.active) + len(c.stopping)
 }
 
-func isTerminal(p *api.Pod) bool {
-	phase := p.GetStatus().GetPhase()
-	return phase == phaseSucceeded || phase == phaseFailed
-}
-
 // isStopping reports whether a pod has been asked to stop and has not ended.
 func isStopping(p *api.Pod) bool {
-	return p.GetMetadata().GetDeletionTimestamp() != nil && !isTerminal(p)
+	return p.GetMetadata().GetDeletionTimestamp() != nil && !api.IsPodTerminal(p)
 }
 
 func isRunning(p *api.Pod) bool {
-	return p.GetStatus().GetPhase() == phaseRunning
+	return p.GetStatus().GetPhase() == api.PodRunning
 }
 
 // failureCounts reports whether a failed pod counts against backoffLimit.
@@ -91,7 +72,7 @@ func isRunning(p *api.Pod) bool {
 // replaced without counting, like podFailurePolicy Ignore.
 func failureCounts(p *api.Pod) bool {
 	switch p.GetStatus().GetReason() {
-	case reasonNodeLost, reasonJobSuspended, reasonExcessPod:
+	case api.ReasonNodeLost, api.ReasonJobSuspended, reasonExcessPod:
 		return false
 	}
 	return true

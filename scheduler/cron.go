@@ -2,15 +2,16 @@ package scheduler
 
 import (
 	"fmt"
-	"github.com/robfig/cron/v3"
 	"maps"
 	"sort"
 	"strconv"
 	"time"
 
-	"github.com/jobcluster/jobcluster/api"
+	"github.com/robfig/cron/v3"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/jobcluster/jobcluster/api"
 )
 
 // Actions a CronPlan records for a scheduled time.
@@ -25,20 +26,19 @@ const (
 	CronMissSchedule = "MissSchedule"
 )
 
-const (
-	// scheduledTimestampAnnotation holds the scheduled time of a CronJob's Job.
-	scheduledTimestampAnnotation = "batch.kubernetes.io/cronjob-scheduled-timestamp"
-	// maxMissedSchedules is how many missed times are tolerated silently.
-	maxMissedSchedules = 100
-	// Default history limits of Kubernetes.
-	defaultSuccessfulJobsHistory = 3
-	defaultFailedJobsHistory     = 1
-)
+// maxMissedSchedules is how many missed times are tolerated silently.
+const maxMissedSchedules = 100
 
 // CronInput is one CronJob and its Jobs.
 type CronInput struct {
 	CronJob *api.CronJob
-	Jobs    []*api.Job // the Jobs it owns
+	// Location is the time zone of the CronJob's schedule, as
+	// api.CronLocation loads it; nil means UTC. When it cannot be loaded,
+	// LocationErr says why: nothing is then scheduled, and the error is
+	// recorded as an UnknownTimeZone warning.
+	Location    *time.Location
+	LocationErr error
+	Jobs        []*api.Job // the Jobs it owns
 	// Pods are the pods of its unfinished Jobs. Only concurrencyPolicy
 	// Replace reads them.
 	Pods []*api.Pod
@@ -81,7 +81,11 @@ type CronPlan struct {
 // the Kubernetes cronjob controller (mostRecentScheduleTime): only the most
 // recent missed time runs.
 func ReconcileCronJob(in CronInput) CronPlan {
-	c := &cronPass{cj: in.CronJob, spec: in.CronJob.GetSpec(), jobs: in.Jobs, pods: in.Pods, now: in.Now, status: &api.CronJobStatus{}}
+	c := &cronPass{cj: in.CronJob, spec: in.CronJob.GetSpec(), jobs: in.Jobs, pods: in.Pods, now: in.Now,
+		loc: in.Location, locErr: in.LocationErr, status: &api.CronJobStatus{}}
+	if c.loc == nil {
+		c.loc = time.UTC
+	}
 	if c.spec == nil {
 		c.spec = &api.CronJobSpec{}
 	}
@@ -102,13 +106,10 @@ func ReconcileCronJob(in CronInput) CronPlan {
 	return c.plan
 }
 
-// NextTimes lists the next n times c is scheduled after the given time.
-func NextTimes(c *api.CronJob, after time.Time, n int) ([]time.Time, error) {
+// NextTimes lists the next n times c is scheduled after the given time,
+// reading its schedule in loc (see api.CronLocation).
+func NextTimes(c *api.CronJob, loc *time.Location, after time.Time, n int) ([]time.Time, error) {
 	sched, _, err := ParseSchedule(c.GetSpec().GetSchedule())
-	if err != nil {
-		return nil, err
-	}
-	loc, err := cronLocation(c)
 	if err != nil {
 		return nil, err
 	}
@@ -129,6 +130,8 @@ type cronPass struct {
 	jobs   []*api.Job
 	pods   []*api.Pod
 	now    time.Time
+	loc    *time.Location // never nil
+	locErr error
 	status *api.CronJobStatus // the new status, a copy
 	active []*api.Job         // unfinished Jobs, oldest first
 	newJob *api.Job
@@ -145,7 +148,7 @@ func (c *cronPass) syncActive() {
 			c.active = append(c.active, j)
 			continue
 		}
-		if conditionTrue(j.GetStatus().GetConditions(), condComplete) {
+		if api.JobConditionTrue(j.GetStatus(), api.JobComplete) {
 			if last := c.status.LastSuccessfulTime; last == nil || at.After(last.AsTime()) {
 				c.status.LastSuccessfulTime = timestamppb.New(at)
 			}
@@ -155,15 +158,15 @@ func (c *cronPass) syncActive() {
 	for _, ref := range c.status.Active {
 		j, ok := byName[ref.GetName()]
 		if !ok {
-			c.event(eventNormal, "MissingJob", "Active job went missing: "+ref.GetName())
+			c.event(api.EventTypeNormal, "MissingJob", "Active job went missing: "+ref.GetName())
 			continue
 		}
 		if done, _ := jobFinished(j.GetStatus()); done {
-			status := condComplete
-			if conditionTrue(j.GetStatus().GetConditions(), condFailed) {
-				status = condFailed
+			status := api.JobComplete
+			if api.JobConditionTrue(j.GetStatus(), api.JobFailed) {
+				status = api.JobFailed
 			}
-			c.event(eventNormal, "SawCompletedJob", fmt.Sprintf("Saw completed job: %s, status: %s", ref.GetName(), status))
+			c.event(api.EventTypeNormal, "SawCompletedJob", fmt.Sprintf("Saw completed job: %s, status: %s", ref.GetName(), status))
 		}
 	}
 }
@@ -172,20 +175,20 @@ func (c *cronPass) syncActive() {
 func (c *cronPass) cleanHistory() {
 	var succeeded, failed []*api.Job
 	for _, j := range c.jobs {
-		switch conds := j.GetStatus().GetConditions(); {
-		case conditionTrue(conds, condComplete):
+		switch st := j.GetStatus(); {
+		case api.JobConditionTrue(st, api.JobComplete):
 			succeeded = append(succeeded, j)
-		case conditionTrue(conds, condFailed):
+		case api.JobConditionTrue(st, api.JobFailed):
 			failed = append(failed, j)
 		}
 	}
 	spec := c.spec
-	old := append(oldest(succeeded, spec.SuccessfulJobsHistoryLimit, defaultSuccessfulJobsHistory),
-		oldest(failed, spec.FailedJobsHistoryLimit, defaultFailedJobsHistory)...)
+	old := append(oldest(succeeded, spec.SuccessfulJobsHistoryLimit, api.DefaultSuccessfulJobsHistoryLimit),
+		oldest(failed, spec.FailedJobsHistoryLimit, api.DefaultFailedJobsHistoryLimit)...)
 	sort.SliceStable(old, func(i, k int) bool { return jobStartedBefore(old[i], old[k]) })
 	for _, j := range old {
 		c.plan.DeleteJobs = append(c.plan.DeleteJobs, j.GetMetadata().GetName())
-		c.event(eventNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
+		c.event(api.EventTypeNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
 	}
 }
 
@@ -221,14 +224,14 @@ func (c *cronPass) schedule() {
 	spec := c.spec
 	sched, hasSeconds, err := ParseSchedule(spec.GetSchedule())
 	if err != nil {
-		c.event(eventWarning, "UnparseableSchedule", err.Error())
+		c.event(api.EventTypeWarning, "UnparseableSchedule", err.Error())
 		return
 	}
-	loc, err := cronLocation(c.cj)
-	if err != nil {
-		c.event(eventWarning, "UnknownTimeZone", err.Error())
+	if c.locErr != nil {
+		c.event(api.EventTypeWarning, "UnknownTimeZone", c.locErr.Error())
 		return
 	}
+	loc := c.loc
 	if spec.GetSuspend() {
 		return
 	}
@@ -270,67 +273,82 @@ func (c *cronPass) schedule() {
 			c.plan.Scheduled = scheduled
 			c.status.LastScheduleTime = timestamppb.New(scheduled)
 			c.plan.Action = CronMissSchedule
-			c.event(eventWarning, "MissSchedule", "Missed scheduled time to start a job: "+scheduled.UTC().Format(time.RFC3339))
+			c.event(api.EventTypeWarning, "MissSchedule", "Missed scheduled time to start a job: "+scheduled.UTC().Format(time.RFC3339))
 			return
 		}
 		if from := now.Add(-deadline); from.After(earliest) {
 			earliest = from
 		}
 	}
-	if spec.GetConcurrencyPolicy() == "Replace" && c.stopBeforeReplace(scheduled) {
+	if spec.GetConcurrencyPolicy() == api.ConcurrencyPolicyReplace && c.stopBeforeReplace(scheduled) {
 		return
 	}
 	c.plan.Scheduled = scheduled
 	c.status.LastScheduleTime = timestamppb.New(scheduled)
 	if missedMoreThan(sched, earliest, now, maxMissedSchedules) {
 		c.plan.TooManyMissed = true
-		c.event(eventWarning, "TooManyMissedTimes",
+		c.event(api.EventTypeWarning, "TooManyMissedTimes",
 			"too many missed start times. Set or decrease .spec.startingDeadlineSeconds or check clock skew")
 	}
 	switch spec.GetConcurrencyPolicy() {
-	case "Forbid":
+	case api.ConcurrencyPolicyForbid:
 		if len(c.active) > 0 {
 			c.plan.Action = CronJobAlreadyActive
-			c.event(eventNormal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid (scheduled time "+scheduled.UTC().Format(time.RFC3339)+")")
+			c.event(api.EventTypeNormal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid (scheduled time "+scheduled.UTC().Format(time.RFC3339)+")")
 			return
 		}
-	case "Replace":
+	case api.ConcurrencyPolicyReplace:
 		for _, j := range c.active {
 			c.plan.ReplaceJobs = append(c.plan.ReplaceJobs, j.GetMetadata().GetName())
-			c.event(eventNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
+			c.event(api.EventTypeNormal, "SuccessfulDelete", "Deleted job "+j.GetMetadata().GetName())
 		}
 		c.active = nil
 	}
 	c.plan.Action = CronCreated
 	c.newJob = c.jobFor(name, scheduled)
 	c.plan.Job = c.newJob
-	c.event(eventNormal, "SuccessfulCreate", "Created job "+name+" for scheduled time "+scheduled.UTC().Format(time.RFC3339))
+	c.event(api.EventTypeNormal, api.ReasonSuccessfulCreate, "Created job "+name+" for scheduled time "+scheduled.UTC().Format(time.RFC3339))
 }
 
 // jobFor builds the Job of one scheduled time from the jobTemplate.
 func (c *cronPass) jobFor(name string, scheduled time.Time) *api.Job {
-	meta := c.cj.GetMetadata()
-	tmpl := c.spec.GetJobTemplate()
+	job := JobFromTemplate(c.cj, name)
+	job.Metadata.Annotations[api.AnnotationCronJobScheduledTimestamp] = scheduled.Format(time.RFC3339)
+	return job
+}
+
+// JobFromTemplate builds the Job named name that runs a CronJob's
+// jobTemplate, as the cronjob controller and `kubectl create job
+// --from=cronjob/NAME` both do: the template's labels, annotations
+// (never nil) and spec, copied, in the CronJob's namespace and controlled
+// by it. Job name labels in the template's pod template are dropped: the
+// new Job's defaults set them to its own name.
+func JobFromTemplate(cj *api.CronJob, name string) *api.Job {
+	meta := cj.GetMetadata()
+	tmpl := cj.GetSpec().GetJobTemplate()
 	annotations := maps.Clone(tmpl.GetMetadata().GetAnnotations())
 	if annotations == nil {
 		annotations = make(map[string]string)
 	}
-	annotations[scheduledTimestampAnnotation] = scheduled.Format(time.RFC3339)
 	spec := &api.JobSpec{}
 	if tmpl.GetSpec() != nil {
 		spec = proto.Clone(tmpl.GetSpec()).(*api.JobSpec)
 	}
+	if podMeta := spec.GetTemplate().GetMetadata(); podMeta != nil {
+		delete(podMeta.Labels, api.LabelJobName)
+		delete(podMeta.Labels, api.LabelBatchJobName)
+	}
 	return &api.Job{
-		ApiVersion: "batch/v1",
-		Kind:       "Job",
+		ApiVersion: api.JobResource.APIVersion(),
+		Kind:       api.JobResource.Kind,
 		Metadata: &api.ObjectMeta{
 			Name:        name,
 			Namespace:   meta.GetNamespace(),
 			Labels:      maps.Clone(tmpl.GetMetadata().GetLabels()),
 			Annotations: annotations,
 			OwnerReferences: []*api.OwnerReference{{
-				ApiVersion:         "batch/v1",
-				Kind:               "CronJob",
+				ApiVersion:         api.CronJobResource.APIVersion(),
+				Kind:               api.CronJobResource.Kind,
 				Name:               meta.GetName(),
 				Uid:                meta.GetUid(),
 				Controller:         proto.Bool(true),
@@ -359,8 +377,8 @@ func (c *cronPass) activeRefs() []*api.ObjectReference {
 			continue
 		}
 		refs = append(refs, &api.ObjectReference{
-			ApiVersion: "batch/v1",
-			Kind:       "Job",
+			ApiVersion: api.JobResource.APIVersion(),
+			Kind:       api.JobResource.Kind,
 			Name:       j.GetMetadata().GetName(),
 			Namespace:  j.GetMetadata().GetNamespace(),
 			Uid:        j.GetMetadata().GetUid(),
@@ -371,16 +389,6 @@ func (c *cronPass) activeRefs() []*api.ObjectReference {
 
 func (c *cronPass) event(typ, reason, message string) {
 	c.plan.Events = append(c.plan.Events, Event{Type: typ, Reason: reason, Message: message})
-}
-
-// cronLocation is the CronJob's spec.timeZone, UTC when unset.
-func cronLocation(c *api.CronJob) (*time.Location, error) {
-	tz := c.GetSpec().GetTimeZone()
-	loc, err := time.LoadLocation(tz)
-	if err != nil || tz == "Local" {
-		return nil, fmt.Errorf("invalid timeZone %q", tz)
-	}
-	return loc, nil
 }
 
 // cronJobName is the Job name for a scheduled time: minutes since the epoch,
@@ -402,7 +410,7 @@ func jobScheduledBefore(a, b *api.Job) bool {
 }
 
 func jobScheduledTime(j *api.Job) time.Time {
-	if t, err := time.Parse(time.RFC3339, j.GetMetadata().GetAnnotations()[scheduledTimestampAnnotation]); err == nil {
+	if t, err := time.Parse(time.RFC3339, j.GetMetadata().GetAnnotations()[api.AnnotationCronJobScheduledTimestamp]); err == nil {
 		return t
 	}
 	if ct := j.GetMetadata().GetCreationTimestamp(); ct != nil {

@@ -25,6 +25,13 @@ func mustZone(t *testing.T, name string) *time.Location {
 	return loc
 }
 
+// inputAt is the CronInput of cj alone at now, with its time zone loaded
+// as the cluster loads it.
+func inputAt(cj *api.CronJob, now time.Time) CronInput {
+	loc, err := api.CronLocation(cj)
+	return CronInput{CronJob: cj, Location: loc, LocationErr: err, Now: now}
+}
+
 // newCronJob builds CronJob "cj" created at 11:00:30 UTC.
 func newCronJob(schedule string, mods ...func(*api.CronJob)) *api.CronJob {
 	c := &api.CronJob{
@@ -84,12 +91,12 @@ func cronStatus(c *api.CronJob) *api.CronJobStatus {
 // state "" (running), "Complete" or "Failed" (finished a minute later).
 func ownedJob(name string, scheduled time.Time, state string) *api.Job {
 	j := &api.Job{
-		Metadata: &api.ObjectMeta{Name: name, Annotations: map[string]string{scheduledTimestampAnnotation: scheduled.Format(time.RFC3339)}},
+		Metadata: &api.ObjectMeta{Name: name, Annotations: map[string]string{api.AnnotationCronJobScheduledTimestamp: scheduled.Format(time.RFC3339)}},
 		Status:   &api.JobStatus{StartTime: ts(scheduled)},
 	}
 	if state != "" {
-		j.Status.Conditions = []*api.JobCondition{{Type: state, Status: statusTrue, LastTransitionTime: ts(scheduled.Add(time.Minute))}}
-		if state == condComplete {
+		j.Status.Conditions = []*api.JobCondition{{Type: state, Status: api.ConditionTrue, LastTransitionTime: ts(scheduled.Add(time.Minute))}}
+		if state == api.JobComplete {
 			j.Status.CompletionTime = ts(scheduled.Add(time.Minute))
 		}
 	}
@@ -229,13 +236,13 @@ func TestReconcileCronJob(t *testing.T) {
 				Events: []string{"Normal JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is Forbid (scheduled time " + at1205.UTC().Format(time.RFC3339) + ")"},
 				Status: &cronStatusResult{Active: []string{"old"}, LastSchedule: at1205}, Next: clock(12, 10, 0)}},
 		{name: "Forbid with only finished jobs creates",
-			cj: newCronJob("*/5 * * * *", policy("Forbid")), jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), condComplete)}, now: clock(12, 5, 0),
+			cj: newCronJob("*/5 * * * *", policy("Forbid")), jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), api.JobComplete)}, now: clock(12, 5, 0),
 			want: cronResult{Scheduled: at1205, Action: CronCreated, Job: minuteName(at1205), Events: []string{createdEvent(minuteName(at1205))},
 				Status: &cronStatusResult{Active: []string{minuteName(at1205)}, LastSchedule: at1205, LastSuccessful: clock(12, 1, 0)},
 				Next:   clock(12, 10, 0)}},
 		{name: "Replace first suspends a running job and decides nothing yet",
 			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old")),
-			jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, pods: []*api.Pod{podOfJob("old", phaseRunning)}, now: clock(12, 5, 0),
+			jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, pods: []*api.Pod{podOfJob("old", api.PodRunning)}, now: clock(12, 5, 0),
 			want: cronResult{SuspendJobs: []string{"old"},
 				Events: []string{"Normal StoppingJob: Stopping job old to replace it (scheduled time 2024-05-01T12:05:00Z)"}, Next: clock(12, 10, 0)}},
 		{name: "Replace suspends a job that has no pod yet, as one may start any moment",
@@ -244,23 +251,23 @@ func TestReconcileCronJob(t *testing.T) {
 				Events: []string{"Normal StoppingJob: Stopping job old to replace it (scheduled time 2024-05-01T12:05:00Z)"}, Next: clock(12, 10, 0)}},
 		{name: "Replace waits while a suspended job's pod is still stopping",
 			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old")),
-			jobs: []*api.Job{suspendedJob(ownedJob("old", clock(12, 0, 0), ""))}, pods: []*api.Pod{podOfJob("old", phaseRunning, stopping)}, now: clock(12, 5, 0),
+			jobs: []*api.Job{suspendedJob(ownedJob("old", clock(12, 0, 0), ""))}, pods: []*api.Pod{podOfJob("old", api.PodRunning, stopping)}, now: clock(12, 5, 0),
 			want: cronResult{Next: clock(12, 10, 0)}},
 		{name: "Replace deletes a suspended job whose pods ended and creates",
 			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old")),
-			jobs: []*api.Job{suspendedJob(ownedJob("old", clock(12, 0, 0), ""))}, pods: []*api.Pod{podOfJob("old", phaseFailed, stopping)}, now: clock(12, 5, 0),
+			jobs: []*api.Job{suspendedJob(ownedJob("old", clock(12, 0, 0), ""))}, pods: []*api.Pod{podOfJob("old", api.PodFailed, stopping)}, now: clock(12, 5, 0),
 			want: cronResult{Scheduled: at1205, Action: CronCreated, Job: minuteName(at1205), ReplaceJobs: []string{"old"},
 				Events: []string{"Normal SuccessfulDelete: Deleted job old", createdEvent(minuteName(at1205))},
 				Status: &cronStatusResult{Active: []string{minuteName(at1205)}, LastSchedule: at1205}, Next: clock(12, 10, 0)}},
 		{name: "Replace that waited past the next time runs only the newest",
 			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old"), lastScheduled(clock(12, 0, 0))),
-			jobs: []*api.Job{suspendedJob(ownedJob("old", clock(12, 0, 0), ""))}, pods: []*api.Pod{podOfJob("old", phaseFailed, stopping)}, now: clock(12, 10, 1),
+			jobs: []*api.Job{suspendedJob(ownedJob("old", clock(12, 0, 0), ""))}, pods: []*api.Pod{podOfJob("old", api.PodFailed, stopping)}, now: clock(12, 10, 1),
 			want: cronResult{Scheduled: clock(12, 10, 0), Action: CronCreated, Job: minuteName(clock(12, 10, 0)), ReplaceJobs: []string{"old"},
 				Events: []string{"Normal SuccessfulDelete: Deleted job old", createdEvent(minuteName(clock(12, 10, 0)))},
 				Status: &cronStatusResult{Active: []string{minuteName(clock(12, 10, 0))}, LastSchedule: clock(12, 10, 0)}, Next: clock(12, 15, 0)}},
 		{name: "Replace past startingDeadlineSeconds misses the time and leaves the running job alone",
 			cj:   newCronJob("*/5 * * * *", policy("Replace"), listedActive("old"), startingDeadline(10)),
-			jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, pods: []*api.Pod{podOfJob("old", phaseRunning)}, now: clock(12, 5, 30),
+			jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, pods: []*api.Pod{podOfJob("old", api.PodRunning)}, now: clock(12, 5, 30),
 			want: cronResult{Scheduled: at1205, Action: CronMissSchedule,
 				Events: []string{"Warning MissSchedule: Missed scheduled time to start a job: 2024-05-01T12:05:00Z"},
 				Status: &cronStatusResult{Active: []string{"old"}, LastSchedule: at1205}, Next: clock(12, 10, 0)}},
@@ -273,30 +280,30 @@ func TestReconcileCronJob(t *testing.T) {
 			want: cronResult{}},
 		{name: "history limits delete the oldest finished jobs",
 			cj: newCronJob("0 0 1 1 *", historyLimits(2, 1)),
-			jobs: []*api.Job{ownedJob("s3", clock(3, 0, 0), condComplete), ownedJob("s1", clock(1, 0, 0), condComplete),
-				ownedJob("s4", clock(4, 0, 0), condComplete), ownedJob("s2", clock(2, 0, 0), condComplete),
-				ownedJob("f2", clock(2, 30, 0), condFailed), ownedJob("f1", clock(1, 30, 0), condFailed), ownedJob("r", clock(0, 0, 0), "")},
+			jobs: []*api.Job{ownedJob("s3", clock(3, 0, 0), api.JobComplete), ownedJob("s1", clock(1, 0, 0), api.JobComplete),
+				ownedJob("s4", clock(4, 0, 0), api.JobComplete), ownedJob("s2", clock(2, 0, 0), api.JobComplete),
+				ownedJob("f2", clock(2, 30, 0), api.JobFailed), ownedJob("f1", clock(1, 30, 0), api.JobFailed), ownedJob("r", clock(0, 0, 0), "")},
 			now: clock(12, 5, 0),
 			want: cronResult{DeleteJobs: []string{"s1", "f1", "s2"},
 				Events: []string{"Normal SuccessfulDelete: Deleted job s1", "Normal SuccessfulDelete: Deleted job f1", "Normal SuccessfulDelete: Deleted job s2"},
 				Status: &cronStatusResult{Active: []string{"r"}, LastSuccessful: clock(4, 1, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{name: "history limits of zero keep nothing",
 			cj:   newCronJob("0 0 1 1 *", historyLimits(0, 0)),
-			jobs: []*api.Job{ownedJob("s1", clock(1, 0, 0), condComplete), ownedJob("f1", clock(1, 30, 0), condFailed)}, now: clock(12, 5, 0),
+			jobs: []*api.Job{ownedJob("s1", clock(1, 0, 0), api.JobComplete), ownedJob("f1", clock(1, 30, 0), api.JobFailed)}, now: clock(12, 5, 0),
 			want: cronResult{DeleteJobs: []string{"s1", "f1"},
 				Events: []string{"Normal SuccessfulDelete: Deleted job s1", "Normal SuccessfulDelete: Deleted job f1"},
 				Status: &cronStatusResult{LastSuccessful: clock(1, 1, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{name: "default history keeps three successful and one failed job",
 			cj: newCronJob("0 0 1 1 *"),
-			jobs: []*api.Job{ownedJob("s1", clock(1, 0, 0), condComplete), ownedJob("s2", clock(2, 0, 0), condComplete),
-				ownedJob("s3", clock(3, 0, 0), condComplete), ownedJob("s4", clock(4, 0, 0), condComplete),
-				ownedJob("f1", clock(1, 30, 0), condFailed), ownedJob("f2", clock(2, 30, 0), condFailed)}, now: clock(12, 5, 0),
+			jobs: []*api.Job{ownedJob("s1", clock(1, 0, 0), api.JobComplete), ownedJob("s2", clock(2, 0, 0), api.JobComplete),
+				ownedJob("s3", clock(3, 0, 0), api.JobComplete), ownedJob("s4", clock(4, 0, 0), api.JobComplete),
+				ownedJob("f1", clock(1, 30, 0), api.JobFailed), ownedJob("f2", clock(2, 30, 0), api.JobFailed)}, now: clock(12, 5, 0),
 			want: cronResult{DeleteJobs: []string{"s1", "f1"},
 				Events: []string{"Normal SuccessfulDelete: Deleted job s1", "Normal SuccessfulDelete: Deleted job f1"},
 				Status: &cronStatusResult{LastSuccessful: clock(4, 1, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{name: "a finished job leaves the active list",
 			cj:   newCronJob("0 0 1 1 *", listedActive("a", "gone")),
-			jobs: []*api.Job{ownedJob("a", clock(11, 0, 0), condFailed)}, now: clock(12, 5, 0),
+			jobs: []*api.Job{ownedJob("a", clock(11, 0, 0), api.JobFailed)}, now: clock(12, 5, 0),
 			want: cronResult{Events: []string{"Normal SawCompletedJob: Saw completed job: a, status: Failed", "Normal MissingJob: Active job went missing: gone"},
 				Status: &cronStatusResult{}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{name: "a time zone moves the schedule",
@@ -341,7 +348,9 @@ func TestReconcileCronJob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cj := proto.Clone(tc.cj).(*api.CronJob)
-			plan := ReconcileCronJob(CronInput{CronJob: cj, Jobs: tc.jobs, Pods: tc.pods, Now: tc.now})
+			in := inputAt(cj, tc.now)
+			in.Jobs, in.Pods = tc.jobs, tc.pods
+			plan := ReconcileCronJob(in)
 			if diff := cmp.Diff(tc.want, summarizeCron(plan)); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
 			}
@@ -373,10 +382,37 @@ func TestCronJobFromTemplate(t *testing.T) {
 	// Whenever a pass happens, and whoever leads, one scheduled time gives
 	// one and the same Job.
 	for _, now := range []time.Time{clock(12, 0, 0), clock(12, 0, 1), clock(12, 59, 59)} {
-		plan := ReconcileCronJob(CronInput{CronJob: cj, Now: now})
+		plan := ReconcileCronJob(inputAt(cj, now))
 		if diff := cmp.Diff(want, plan.Job, protocmp.Transform()); diff != "" {
 			t.Errorf("Job at %v (-want +got):\n%s", now, diff)
 		}
+	}
+}
+
+func TestJobFromTemplate(t *testing.T) {
+	cj := newCronJob("@hourly", func(c *api.CronJob) {
+		c.Metadata.Namespace = "default"
+		c.Spec.JobTemplate.Spec.Template.Metadata = &api.ObjectMeta{Labels: map[string]string{
+			"app": "x", api.LabelJobName: "stale", api.LabelBatchJobName: "stale",
+		}}
+	})
+	want := &api.Job{
+		ApiVersion: "batch/v1", Kind: "Job",
+		Metadata: &api.ObjectMeta{
+			Name: "by-hand", Namespace: "default", Annotations: map[string]string{},
+			OwnerReferences: []*api.OwnerReference{{ApiVersion: "batch/v1", Kind: "CronJob", Name: "cj", Uid: "cj-uid",
+				Controller: proto.Bool(true), BlockOwnerDeletion: proto.Bool(true)}},
+		},
+		Spec: proto.Clone(cj.Spec.JobTemplate.Spec).(*api.JobSpec),
+	}
+	want.Spec.Template.Metadata.Labels = map[string]string{"app": "x"}
+	before := proto.Clone(cj)
+	got := JobFromTemplate(cj, "by-hand")
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("JobFromTemplate (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, cj, protocmp.Transform()); diff != "" {
+		t.Errorf("input CronJob modified (-before +after):\n%s", diff)
 	}
 }
 
@@ -444,7 +480,11 @@ func TestNextTimes(t *testing.T) {
 			if tc.zone != "" {
 				zone(tc.zone)(cj)
 			}
-			got, err := NextTimes(cj, tc.after, len(tc.want))
+			loc, err := api.CronLocation(cj)
+			if err != nil {
+				t.Fatalf("CronLocation: %v", err)
+			}
+			got, err := NextTimes(cj, loc, tc.after, len(tc.want))
 			if err != nil {
 				t.Fatalf("NextTimes: %v", err)
 			}

@@ -1,6 +1,10 @@
 package scheduler
 
-import "time"
+import (
+	"time"
+
+	"github.com/jobcluster/jobcluster/api"
+)
 
 // stopBeforeReplace reports whether the active Jobs have to stop before a
 // new Job replaces them, and asks for those not yet suspended to be. The
@@ -11,8 +15,8 @@ import "time"
 func (c *cronPass) stopBeforeReplace(scheduled time.Time) bool {
 	running := make(map[string]bool)
 	for _, p := range c.pods {
-		if !isTerminal(p) {
-			running[p.GetMetadata().GetLabels()[labelJobName]] = true
+		if !api.IsPodTerminal(p) {
+			running[p.GetMetadata().GetLabels()[api.LabelJobName]] = true
 		}
 	}
 	wait := false
@@ -21,7 +25,7 @@ func (c *cronPass) stopBeforeReplace(scheduled time.Time) bool {
 		switch {
 		case !j.GetSpec().GetSuspend():
 			c.plan.SuspendJobs = append(c.plan.SuspendJobs, name)
-			c.event(eventNormal, "StoppingJob", "Stopping job "+name+" to replace it (scheduled time "+scheduled.UTC().Format(time.RFC3339)+")")
+			c.event(api.EventTypeNormal, "StoppingJob", "Stopping job "+name+" to replace it (scheduled time "+scheduled.UTC().Format(time.RFC3339)+")")
 			wait = true
 		case running[name]:
 			wait = true

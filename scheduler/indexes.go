@@ -4,25 +4,16 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/jobcluster/jobcluster/api"
-)
-
-const (
-	// completionIndexKey is the label and annotation holding an Indexed
-	// Job's pod index.
-	completionIndexKey = "batch.kubernetes.io/job-completion-index"
-	// completionIndexEnv is the environment variable holding the index.
-	completionIndexEnv = "JOB_COMPLETION_INDEX"
 )
 
 // podIndex returns the completion index of a pod of an Indexed Job, or -1
 // when it has none or an invalid one.
 func podIndex(p *api.Pod) int {
-	s, ok := p.GetMetadata().GetAnnotations()[completionIndexKey]
+	s, ok := p.GetMetadata().GetAnnotations()[api.LabelCompletionIndex]
 	if !ok {
-		s, ok = p.GetMetadata().GetLabels()[completionIndexKey]
+		s, ok = p.GetMetadata().GetLabels()[api.LabelCompletionIndex]
 	}
 	if !ok {
 		return -1
@@ -52,26 +43,15 @@ func succeededIndexes(recorded string, succeeded []*api.Pod, completions int32) 
 	return done
 }
 
-// parseIndexes reads Kubernetes' completedIndexes format ("0-2,5"),
-// keeping only indexes below completions and skipping malformed parts.
+// parseIndexes reads status.completedIndexes ("0-2,5"), keeping only
+// indexes below completions. The status is this controller's own writing;
+// should it ever be malformed, it counts as nothing recorded and the
+// Succeeded pods still present are counted again.
 func parseIndexes(s string, completions int32) map[int]bool {
 	set := make(map[int]bool)
-	if s == "" {
-		return set
-	}
-	for part := range strings.SplitSeq(s, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		first, err := strconv.Atoi(lo)
-		if err != nil {
-			continue
-		}
-		last := first
-		if isRange {
-			if last, err = strconv.Atoi(hi); err != nil {
-				continue
-			}
-		}
-		for i := max(first, 0); i <= last && indexInRange(i, completions); i++ {
+	indexes, _ := api.ParseCompletedIndexes(s)
+	for _, i := range indexes {
+		if indexInRange(i, completions) {
 			set[i] = true
 		}
 	}
@@ -125,14 +105,14 @@ func setPodIndex(pod *api.Pod, jobName string, index int) {
 	idx := strconv.Itoa(index)
 	m := pod.Metadata
 	m.GenerateName = jobName + "-" + idx + "-"
-	m.Labels[completionIndexKey] = idx
+	m.Labels[api.LabelCompletionIndex] = idx
 	if m.Annotations == nil {
 		m.Annotations = make(map[string]string)
 	}
-	m.Annotations[completionIndexKey] = idx
+	m.Annotations[api.LabelCompletionIndex] = idx
 	for _, c := range pod.GetSpec().GetContainers() {
-		if !slices.ContainsFunc(c.Env, func(e *api.EnvVar) bool { return e.GetName() == completionIndexEnv }) {
-			c.Env = append(c.Env, &api.EnvVar{Name: completionIndexEnv, Value: idx})
+		if !slices.ContainsFunc(c.Env, func(e *api.EnvVar) bool { return e.GetName() == api.EnvCompletionIndex }) {
+			c.Env = append(c.Env, &api.EnvVar{Name: api.EnvCompletionIndex, Value: idx})
 		}
 	}
 }

@@ -10,20 +10,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Defaults for a Job whose spec lacks them (normally applied by api).
-const (
-	defaultParallelism  = 1
-	defaultBackoffLimit = 6
-)
-
-// Labels every pod of a Job carries.
-const (
-	labelJobName            = "job-name"
-	labelBatchJobName       = "batch.kubernetes.io/job-name"
-	labelControllerUID      = "controller-uid"
-	labelBatchControllerUID = "batch.kubernetes.io/controller-uid"
-)
-
 // MaxPodChangesPerPass bounds the pods one pass over a Job creates, and
 // the pods it stops, as Kubernetes' job controller bounds a sync
 // (MaxPodCreateDeletePerSync): a Job of any parallelism is worked through
@@ -53,7 +39,7 @@ type StopPod struct {
 
 // Event is something to record about the object reconciled.
 type Event struct {
-	Type    string // "Normal" or "Warning"
+	Type    string // api.EventTypeNormal or api.EventTypeWarning
 	Reason  string
 	Message string
 }
@@ -127,7 +113,7 @@ func newJobPass(in JobInput) *jobPass {
 		now:         in.Now,
 		status:      &api.JobStatus{},
 		pods:        countPods(in.Pods),
-		parallelism: defaultParallelism,
+		parallelism: 1, // the default, when spec.parallelism is unset
 		completions: spec.Completions,
 		stopped:     make(map[string]bool),
 	}
@@ -137,7 +123,7 @@ func newJobPass(in JobInput) *jobPass {
 	if spec.Parallelism != nil {
 		p.parallelism = max(spec.GetParallelism(), 0)
 	}
-	p.indexed = spec.GetCompletionMode() == "Indexed" && p.completions != nil
+	p.indexed = spec.GetCompletionMode() == api.CompletionModeIndexed && p.completions != nil
 	// Counts never go down: a pod deleted from the store keeps counting.
 	p.failed = max(p.status.Failed, int32(len(p.pods.failed)))
 	if p.indexed {
@@ -151,7 +137,7 @@ func newJobPass(in JobInput) *jobPass {
 
 func (p *jobPass) run() {
 	suspended := p.spec.GetSuspend()
-	resuming := !suspended && conditionTrue(p.status.Conditions, condSuspended)
+	resuming := !suspended && api.JobConditionTrue(p.status, api.JobSuspended)
 	if p.status.StartTime == nil && !suspended {
 		p.status.StartTime = timestamppb.New(p.now)
 	}
@@ -164,8 +150,8 @@ func (p *jobPass) run() {
 		return
 	}
 	if resuming {
-		setCondition(p.status, condSuspended, statusFalse, reasonJobResumed, messageJobResumed, p.now)
-		p.event(eventNormal, "Resumed", messageJobResumed)
+		setCondition(p.status, api.JobSuspended, api.ConditionFalse, reasonJobResumed, messageJobResumed, p.now)
+		p.event(api.EventTypeNormal, "Resumed", messageJobResumed)
 		// The deadline counts from the resumption: it does not run while
 		// the Job is suspended.
 		p.status.StartTime = timestamppb.New(p.now)
@@ -183,35 +169,34 @@ type outcome struct {
 // checked before success, like Kubernetes does. The deadline is not checked
 // while the Job is suspended or being resumed.
 func (p *jobPass) outcome(paused bool) *outcome {
-	conds := p.status.Conditions
-	if c := findCondition(conds, condFailureTarget); c.GetStatus() == statusTrue {
-		return &outcome{condFailureTarget, condFailed, c.Reason, c.Message}
+	if c := api.FindJobCondition(p.status, api.JobFailureTarget); c.GetStatus() == api.ConditionTrue {
+		return &outcome{api.JobFailureTarget, api.JobFailed, c.Reason, c.Message}
 	}
-	if c := findCondition(conds, condSuccessCriteriaMet); c.GetStatus() == statusTrue {
-		return &outcome{condSuccessCriteriaMet, condComplete, c.Reason, c.Message}
+	if c := api.FindJobCondition(p.status, api.JobSuccessCriteriaMet); c.GetStatus() == api.ConditionTrue {
+		return &outcome{api.JobSuccessCriteriaMet, api.JobComplete, c.Reason, c.Message}
 	}
 	if p.pastBackoffLimit() {
-		return &outcome{condFailureTarget, condFailed, reasonBackoffLimitExceeded, messageBackoffLimitExceeded}
+		return &outcome{api.JobFailureTarget, api.JobFailed, api.ReasonBackoffLimitExceeded, messageBackoffLimitExceeded}
 	}
 	if end, ok := p.deadline(); ok && !paused && !p.now.Before(end) {
-		return &outcome{condFailureTarget, condFailed, reasonDeadlineExceeded, messageJobDeadline}
+		return &outcome{api.JobFailureTarget, api.JobFailed, api.ReasonDeadlineExceeded, messageJobDeadline}
 	}
 	if p.completions != nil && p.succeeded >= *p.completions ||
 		p.completions == nil && p.succeeded > 0 && len(p.pods.active) == 0 {
-		return &outcome{condSuccessCriteriaMet, condComplete, reasonCompletionsReached, messageCompletionsReached}
+		return &outcome{api.JobSuccessCriteriaMet, api.JobComplete, api.ReasonCompletionsReached, messageCompletionsReached}
 	}
 	return nil
 }
 
 func (p *jobPass) pastBackoffLimit() bool {
-	limit := int32(defaultBackoffLimit)
+	limit := int32(api.DefaultBackoffLimit)
 	if bl := p.spec.BackoffLimit; bl != nil {
 		limit = *bl
 	}
 	if p.failed > limit {
 		return true
 	}
-	if p.spec.GetTemplate().GetSpec().GetRestartPolicy() != "OnFailure" {
+	if p.spec.GetTemplate().GetSpec().GetRestartPolicy() != api.RestartPolicyOnFailure {
 		return false
 	}
 	// Restarts in place count as failures (pastBackoffLimitOnFailure).
@@ -233,21 +218,21 @@ func (p *jobPass) deadline() (time.Time, bool) {
 // finish drives a Job to its end: the interim condition first, then every
 // active pod stopped, then, once none is left, the final condition.
 func (p *jobPass) finish(o *outcome) {
-	setCondition(p.status, o.interim, statusTrue, o.reason, o.message, p.now)
+	setCondition(p.status, o.interim, api.ConditionTrue, o.reason, o.message, p.now)
 	stopReason, stopMessage := o.reason, o.message
-	if o.final == condComplete {
+	if o.final == api.JobComplete {
 		stopReason, stopMessage = reasonExcessPod, messageExcessPod
 	}
 	p.stop(p.pods.active, stopReason, stopMessage)
 	if p.pods.activeAll() > 0 {
 		return
 	}
-	setCondition(p.status, o.final, statusTrue, o.reason, o.message, p.now)
-	if o.final == condComplete {
+	setCondition(p.status, o.final, api.ConditionTrue, o.reason, o.message, p.now)
+	if o.final == api.JobComplete {
 		p.status.CompletionTime = timestamppb.New(p.now)
-		p.event(eventNormal, "Completed", "Job completed")
+		p.event(api.EventTypeNormal, "Completed", "Job completed")
 	} else {
-		p.event(eventWarning, o.reason, o.message)
+		p.event(api.EventTypeWarning, o.reason, o.message)
 	}
 	if _, next := ttlExpiry(p.job, p.now, p.now); !next.IsZero() {
 		p.wake(next)
@@ -255,10 +240,10 @@ func (p *jobPass) finish(o *outcome) {
 }
 
 func (p *jobPass) suspend() {
-	p.stop(p.pods.active, reasonJobSuspended, messageJobSuspended)
+	p.stop(p.pods.active, api.ReasonJobSuspended, messageJobSuspended)
 	p.status.StartTime = nil
-	if setCondition(p.status, condSuspended, statusTrue, reasonJobSuspended, messageJobSuspended, p.now) {
-		p.event(eventNormal, "Suspended", messageJobSuspended)
+	if setCondition(p.status, api.JobSuspended, api.ConditionTrue, api.ReasonJobSuspended, messageJobSuspended, p.now) {
+		p.event(api.EventTypeNormal, "Suspended", messageJobSuspended)
 	}
 }
 
@@ -290,7 +275,7 @@ func (p *jobPass) stopPastPodDeadline() {
 		}
 		past = append(past, pod)
 	}
-	p.stop(past, reasonDeadlineExceeded, messagePodDeadline)
+	p.stop(past, api.ReasonDeadlineExceeded, messagePodDeadline)
 }
 
 // stopSurplus stops active pods beyond what the Job wants, and for an
@@ -367,25 +352,25 @@ func (p *jobPass) newPod() *api.Pod {
 	if labels == nil {
 		labels = make(map[string]string)
 	}
-	labels[labelJobName] = meta.GetName()
-	labels[labelBatchJobName] = meta.GetName()
-	labels[labelControllerUID] = meta.GetUid()
-	labels[labelBatchControllerUID] = meta.GetUid()
+	labels[api.LabelJobName] = meta.GetName()
+	labels[api.LabelBatchJobName] = meta.GetName()
+	labels[api.LabelControllerUID] = meta.GetUid()
+	labels[api.LabelBatchControllerUID] = meta.GetUid()
 	spec := &api.PodSpec{}
 	if tmpl.GetSpec() != nil {
 		spec = proto.Clone(tmpl.GetSpec()).(*api.PodSpec)
 	}
 	return &api.Pod{
-		ApiVersion: "v1",
-		Kind:       "Pod",
+		ApiVersion: api.PodResource.APIVersion(),
+		Kind:       api.PodResource.Kind,
 		Metadata: &api.ObjectMeta{
 			GenerateName: meta.GetName() + "-",
 			Namespace:    meta.GetNamespace(),
 			Labels:       labels,
 			Annotations:  maps.Clone(tmpl.GetMetadata().GetAnnotations()),
 			OwnerReferences: []*api.OwnerReference{{
-				ApiVersion:         "batch/v1",
-				Kind:               "Job",
+				ApiVersion:         api.JobResource.APIVersion(),
+				Kind:               api.JobResource.Kind,
 				Name:               meta.GetName(),
 				Uid:                meta.GetUid(),
 				Controller:         proto.Bool(true),
@@ -393,7 +378,7 @@ func (p *jobPass) newPod() *api.Pod {
 			}},
 		},
 		Spec:   spec,
-		Status: &api.PodStatus{Phase: phasePending},
+		Status: &api.PodStatus{Phase: api.PodPending},
 	}
 }
 
@@ -410,7 +395,7 @@ func (p *jobPass) stop(pods []*api.Pod, reason, message string) {
 		}
 		p.stopped[name] = true
 		p.plan.Stop = append(p.plan.Stop, StopPod{Name: name, Reason: reason, Message: message})
-		p.event(eventNormal, "SuccessfulDelete", "Deleted pod: "+name)
+		p.event(api.EventTypeNormal, "SuccessfulDelete", "Deleted pod: "+name)
 	}
 }
 

@@ -109,7 +109,7 @@ func (s *jobSim) check(plan Plan) bool {
 	}
 	for _, st := range plan.Stop {
 		p := s.pod(st.Name)
-		if p == nil || isTerminal(p) || isStopping(p) {
+		if p == nil || api.IsPodTerminal(p) || isStopping(p) {
 			return s.fail("stop of pod %s that is not active", st.Name)
 		}
 	}
@@ -122,13 +122,13 @@ func (s *jobSim) check(plan Plan) bool {
 	held := make(map[int]string)
 	for _, p := range s.pods {
 		i := podIndex(p)
-		if p.Status.Phase == phaseSucceeded {
+		if p.Status.Phase == api.PodSucceeded {
 			if other, ok := held[-1-i]; ok {
 				return s.fail("index %d succeeded twice: %s and %s", i, other, p.Metadata.Name)
 			}
 			held[-1-i] = p.Metadata.Name
 		}
-		if !isTerminal(p) {
+		if !api.IsPodTerminal(p) {
 			held[i] = p.Metadata.Name
 		}
 	}
@@ -189,28 +189,28 @@ func (s *jobSim) checkApplied(plan Plan) {
 func (s *jobSim) evolve() {
 	onFailure := s.job.Spec.Template.Spec.RestartPolicy == "OnFailure"
 	for _, p := range s.pods {
-		if isTerminal(p) {
+		if api.IsPodTerminal(p) {
 			continue
 		}
 		r := s.rng.Float64()
 		switch {
 		case isStopping(p):
 			if r < 0.6 {
-				s.end(p, phaseFailed, s.stopReason[p.Metadata.Name])
+				s.end(p, api.PodFailed, s.stopReason[p.Metadata.Name])
 			}
 		case r < 0.02:
-			s.end(p, phaseFailed, reasonNodeLost)
-		case p.Status.Phase == phasePending:
+			s.end(p, api.PodFailed, api.ReasonNodeLost)
+		case p.Status.Phase == api.PodPending:
 			if r < 0.5 {
-				p.Status.Phase = phaseRunning
+				p.Status.Phase = api.PodRunning
 				p.Status.StartTime = ts(s.now)
 			}
 		case r < 0.25:
-			s.end(p, phaseSucceeded, "")
+			s.end(p, api.PodSucceeded, "")
 		case r < 0.35 && onFailure:
 			p.Status.ContainerStatuses = []*api.ContainerStatus{{Name: "main", RestartCount: restartCount(p) + 1}}
 		case r < 0.35:
-			s.end(p, phaseFailed, "Error")
+			s.end(p, api.PodFailed, "Error")
 		}
 	}
 	if s.rng.IntN(30) == 0 {

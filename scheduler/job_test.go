@@ -74,11 +74,11 @@ func recordedCounts(succeeded, failed int32) func(*api.Job) {
 // cond adds a condition set at t, with the message its reason comes with.
 func cond(typ, status, reason string, t time.Time) func(*api.Job) {
 	messages := map[string]string{
-		reasonBackoffLimitExceeded: messageBackoffLimitExceeded,
-		reasonDeadlineExceeded:     messageJobDeadline,
-		reasonCompletionsReached:   messageCompletionsReached,
-		reasonJobSuspended:         messageJobSuspended,
-		reasonJobResumed:           messageJobResumed,
+		api.ReasonBackoffLimitExceeded: messageBackoffLimitExceeded,
+		api.ReasonDeadlineExceeded:     messageJobDeadline,
+		api.ReasonCompletionsReached:   messageCompletionsReached,
+		api.ReasonJobSuspended:         messageJobSuspended,
+		reasonJobResumed:               messageJobResumed,
 	}
 	return func(j *api.Job) {
 		j.Status.Conditions = append(j.Status.Conditions, &api.JobCondition{
@@ -102,7 +102,7 @@ func newPod(name, phase string, mods ...func(*api.Pod)) *api.Pod {
 
 func idx(i int) func(*api.Pod) {
 	return func(p *api.Pod) {
-		p.Metadata.Annotations = map[string]string{completionIndexKey: strconv.Itoa(i)}
+		p.Metadata.Annotations = map[string]string{api.LabelCompletionIndex: strconv.Itoa(i)}
 	}
 }
 func finished(t time.Time) func(*api.Pod) {
@@ -223,7 +223,7 @@ func TestReconcileJob(t *testing.T) {
 
 func TestReconcileJobSteadyStateHasNoStatus(t *testing.T) {
 	job := newJob(2, 4)
-	pods := []*api.Pod{newPod("a", phaseRunning), newPod("b", phaseSucceeded, finished(at(-5)))}
+	pods := []*api.Pod{newPod("a", api.PodRunning), newPod("b", api.PodSucceeded, finished(at(-5)))}
 	first := ReconcileJob(JobInput{Job: job, Pods: pods, Now: t0})
 	if first.Status == nil || len(first.Create) != 1 {
 		t.Fatalf("first pass: status %v, %d created; want a status and 1 pod", first.Status, len(first.Create))
@@ -244,7 +244,7 @@ func TestReconcileJobPodFromTemplate(t *testing.T) {
 		j.Spec.Template.Metadata = &api.ObjectMeta{Labels: map[string]string{"app": "x"}, Annotations: map[string]string{"note": "y"}}
 		j.Spec.Template.Spec.Containers[0].Env = []*api.EnvVar{{Name: "A", Value: "1"}}
 	})
-	pods := []*api.Pod{newPod("job-0-a", phaseSucceeded, idx(0), finished(at(-5)))}
+	pods := []*api.Pod{newPod("job-0-a", api.PodSucceeded, idx(0), finished(at(-5)))}
 	plan := ReconcileJob(JobInput{Job: job, Pods: pods, Now: t0})
 	want := []*api.Pod{{
 		ApiVersion: "v1", Kind: "Pod",
@@ -341,7 +341,7 @@ const (
 )
 
 func jobCases() []jobCase {
-	running, pending, succeeded, failed := phaseRunning, phasePending, phaseSucceeded, phaseFailed
+	running, pending, succeeded, failed := api.PodRunning, api.PodPending, api.PodSucceeded, api.PodFailed
 	return []jobCase{
 		// Creating pods.
 		{name: "new job creates parallelism pods and starts its clock",
@@ -395,12 +395,12 @@ func jobCases() []jobCase {
 			want: jobResult{Stop: stops(reasonExcessPod, messageExcessPod, "r"), Events: deleted("r"),
 				Status: counts(0, 2, 0, 0, 1, conds(scmNow))}},
 		{name: "success criteria met completes once no pod is active",
-			job:  newJob(2, 2, cond(condSuccessCriteriaMet, statusTrue, reasonCompletionsReached, at(-30))),
+			job:  newJob(2, 2, cond(api.JobSuccessCriteriaMet, api.ConditionTrue, api.ReasonCompletionsReached, at(-30))),
 			pods: []*api.Pod{newPod("s1", succeeded), newPod("s2", succeeded), newPod("x", failed, reason(reasonExcessPod))},
 			want: jobResult{Events: []string{completedEvent},
 				Status: counts(0, 2, 0, 0, 0, conds("SuccessCriteriaMet=True CompletionsReached @-30", completeNow), completion(t0))}},
 		{name: "success criteria met waits for stopping pods",
-			job:  newJob(2, 2, cond(condSuccessCriteriaMet, statusTrue, reasonCompletionsReached, at(-30))),
+			job:  newJob(2, 2, cond(api.JobSuccessCriteriaMet, api.ConditionTrue, api.ReasonCompletionsReached, at(-30))),
 			pods: []*api.Pod{newPod("s1", succeeded), newPod("s2", succeeded), newPod("x", running, stopping)},
 			want: jobResult{Status: counts(0, 2, 0, 0, 1, conds("SuccessCriteriaMet=True CompletionsReached @-30"))}},
 
@@ -427,31 +427,31 @@ func jobCases() []jobCase {
 			want: jobResult{Create: []string{"job-"}, Status: counts(1, 0, 1, 0, 0)}},
 		{name: "a pod lost with its node is replaced at once and not counted",
 			job:  newJob(1, 1),
-			pods: []*api.Pod{newPod("l", failed, reason(reasonNodeLost), finished(at(-1)))},
+			pods: []*api.Pod{newPod("l", failed, reason(api.ReasonNodeLost), finished(at(-1)))},
 			want: jobResult{Create: []string{"job-"}, Status: counts(1, 0, 0, 0, 0)}},
 		{name: "a pod stopped by a suspension is not a failure",
 			job:  newJob(1, 1),
-			pods: []*api.Pod{newPod("x", failed, reason(reasonJobSuspended), finished(at(-1)))},
+			pods: []*api.Pod{newPod("x", failed, reason(api.ReasonJobSuspended), finished(at(-1)))},
 			want: jobResult{Create: []string{"job-"}, Status: counts(1, 0, 0, 0, 0)}},
 
 		// Failing.
 		{name: "failures beyond backoffLimit fail the job and stop active pods",
 			job:  newJob(2, 5, backoffLimit(1)),
 			pods: []*api.Pod{newPod("f1", failed, finished(at(-100))), newPod("f2", failed, finished(at(-50))), newPod("r", running)},
-			want: jobResult{Stop: stops(reasonBackoffLimitExceeded, messageBackoffLimitExceeded, "r"), Events: deleted("r"),
+			want: jobResult{Stop: stops(api.ReasonBackoffLimitExceeded, messageBackoffLimitExceeded, "r"), Events: deleted("r"),
 				Status: counts(0, 0, 2, 0, 1, conds(backoffTarget))}},
 		{name: "failures equal to backoffLimit keep the job going",
 			job:  newJob(1, 5, backoffLimit(2)),
 			pods: []*api.Pod{newPod("f1", failed, finished(at(-100))), newPod("f2", failed, finished(at(-80)))},
 			want: jobResult{Create: []string{"job-"}, Status: counts(1, 0, 2, 0, 0)}},
 		{name: "failure target fails the job once no pod is active",
-			job: newJob(2, 5, backoffLimit(1), cond(condFailureTarget, statusTrue, reasonBackoffLimitExceeded, at(-20))),
+			job: newJob(2, 5, backoffLimit(1), cond(api.JobFailureTarget, api.ConditionTrue, api.ReasonBackoffLimitExceeded, at(-20))),
 			pods: []*api.Pod{newPod("f1", failed), newPod("f2", failed),
-				newPod("r", failed, reason(reasonBackoffLimitExceeded))},
+				newPod("r", failed, reason(api.ReasonBackoffLimitExceeded))},
 			want: jobResult{Events: []string{backoffEvent},
 				Status: counts(0, 0, 3, 0, 0, conds("FailureTarget=True BackoffLimitExceeded @-20", "Failed=True BackoffLimitExceeded @0"))}},
 		{name: "failure target waits for stopping pods",
-			job:  newJob(2, 5, backoffLimit(1), cond(condFailureTarget, statusTrue, reasonBackoffLimitExceeded, at(-20))),
+			job:  newJob(2, 5, backoffLimit(1), cond(api.JobFailureTarget, api.ConditionTrue, api.ReasonBackoffLimitExceeded, at(-20))),
 			pods: []*api.Pod{newPod("f1", failed), newPod("f2", failed), newPod("r", running, stopping)},
 			want: jobResult{Status: counts(0, 0, 2, 0, 1, conds("FailureTarget=True BackoffLimitExceeded @-20"))}},
 		{name: "a failure with nothing active fails the job at once",
@@ -462,7 +462,7 @@ func jobCases() []jobCase {
 		{name: "OnFailure restarts reaching backoffLimit fail the job",
 			job:  newJob(2, 5, onFailure, backoffLimit(3)),
 			pods: []*api.Pod{newPod("r1", running, restarts(2)), newPod("r2", pending, restarts(1))},
-			want: jobResult{Stop: stops(reasonBackoffLimitExceeded, messageBackoffLimitExceeded, "r1", "r2"), Events: deleted("r1", "r2"),
+			want: jobResult{Stop: stops(api.ReasonBackoffLimitExceeded, messageBackoffLimitExceeded, "r1", "r2"), Events: deleted("r1", "r2"),
 				Status: counts(0, 0, 0, 0, 2, conds(backoffTarget))}},
 		{name: "OnFailure restarts below backoffLimit keep running",
 			job:  newJob(2, 5, onFailure, backoffLimit(3)),
@@ -471,7 +471,7 @@ func jobCases() []jobCase {
 		{name: "OnFailure with backoffLimit zero fails on the first restart",
 			job:  newJob(1, 1, onFailure, backoffLimit(0)),
 			pods: []*api.Pod{newPod("r", running, restarts(1))},
-			want: jobResult{Stop: stops(reasonBackoffLimitExceeded, messageBackoffLimitExceeded, "r"), Events: deleted("r"),
+			want: jobResult{Stop: stops(api.ReasonBackoffLimitExceeded, messageBackoffLimitExceeded, "r"), Events: deleted("r"),
 				Status: counts(0, 0, 0, 0, 1, conds(backoffTarget))}},
 		{name: "restarts under restartPolicy Never do not count",
 			job:  newJob(1, 1, backoffLimit(1)),
@@ -482,7 +482,7 @@ func jobCases() []jobCase {
 		{name: "job past its deadline fails and stops its pods",
 			job:  newJob(2, 5, jobDeadline(60), startedAt(at(-60))),
 			pods: []*api.Pod{newPod("r1", running), newPod("r2", pending)},
-			want: jobResult{Stop: stops(reasonDeadlineExceeded, messageJobDeadline, "r1", "r2"), Events: deleted("r1", "r2"),
+			want: jobResult{Stop: stops(api.ReasonDeadlineExceeded, messageJobDeadline, "r1", "r2"), Events: deleted("r1", "r2"),
 				Status: counts(0, 0, 0, 0, 2, conds("FailureTarget=True DeadlineExceeded @0"), start(at(-60)))}},
 		{name: "job deadline ahead is the next check",
 			job:  newJob(2, 5, jobDeadline(60), startedAt(at(-30))),
@@ -494,7 +494,7 @@ func jobCases() []jobCase {
 		{name: "pod past its deadline is stopped and nothing is created",
 			job:  newJob(2, 5),
 			pods: []*api.Pod{newPod("r1", running, podDeadline(30, at(-40)))},
-			want: jobResult{Stop: stops(reasonDeadlineExceeded, messagePodDeadline, "r1"), Events: deleted("r1"),
+			want: jobResult{Stop: stops(api.ReasonDeadlineExceeded, messagePodDeadline, "r1"), Events: deleted("r1"),
 				Status: counts(0, 0, 0, 0, 1)}},
 		{name: "pod deadline ahead is the next check",
 			job:  newJob(2, 5),
@@ -509,7 +509,7 @@ func jobCases() []jobCase {
 		{name: "suspending stops active pods and clears the start time",
 			job:  newJob(2, 5, suspended),
 			pods: []*api.Pod{newPod("r1", running), newPod("r2", pending)},
-			want: jobResult{Stop: stops(reasonJobSuspended, messageJobSuspended, "r1", "r2"),
+			want: jobResult{Stop: stops(api.ReasonJobSuspended, messageJobSuspended, "r1", "r2"),
 				Events: append(deleted("r1", "r2"), suspendedEvent),
 				Status: counts(0, 0, 0, 0, 2, conds("Suspended=True JobSuspended @0"), start(time.Time{}))}},
 		{name: "a job created suspended creates nothing",
@@ -518,12 +518,12 @@ func jobCases() []jobCase {
 				Status: counts(0, 0, 0, 0, 0, conds("Suspended=True JobSuspended @0"), start(time.Time{}))}},
 		{name: "a suspended job is not failed by its deadline",
 			job: newJob(1, 1, suspended, jobDeadline(10), startedAt(at(-100)),
-				cond(condSuspended, statusTrue, reasonJobSuspended, at(-200))),
+				cond(api.JobSuspended, api.ConditionTrue, api.ReasonJobSuspended, at(-200))),
 			want: jobResult{Status: counts(0, 0, 0, 0, 0, conds("Suspended=True JobSuspended @-200"), start(time.Time{}))}},
 		{name: "resuming restarts the deadline clock",
 			job: newJob(2, 2, notStarted, jobDeadline(60),
-				cond(condSuspended, statusTrue, reasonJobSuspended, at(-100))),
-			pods: []*api.Pod{newPod("x", failed, reason(reasonJobSuspended))},
+				cond(api.JobSuspended, api.ConditionTrue, api.ReasonJobSuspended, at(-100))),
+			pods: []*api.Pod{newPod("x", failed, reason(api.ReasonJobSuspended))},
 			want: jobResult{Create: []string{"job-", "job-"}, Events: []string{"Normal Resumed: Job resumed"}, NextCheck: at(60),
 				Status: counts(2, 0, 0, 0, 0, conds("Suspended=False JobResumed @0"), start(t0))}},
 
@@ -574,16 +574,16 @@ func jobCases() []jobCase {
 
 		// Finished Jobs and their ttl.
 		{name: "finished job waits for its ttl",
-			job:  newJob(1, 1, ttl(60), cond(condComplete, statusTrue, reasonCompletionsReached, at(-10)), completedAt(at(-10))),
+			job:  newJob(1, 1, ttl(60), cond(api.JobComplete, api.ConditionTrue, api.ReasonCompletionsReached, at(-10)), completedAt(at(-10))),
 			want: jobResult{NextCheck: at(50)}},
 		{name: "finished job past its ttl is deleted",
-			job:  newJob(1, 1, ttl(60), cond(condComplete, statusTrue, reasonCompletionsReached, at(-60)), completedAt(at(-60))),
+			job:  newJob(1, 1, ttl(60), cond(api.JobComplete, api.ConditionTrue, api.ReasonCompletionsReached, at(-60)), completedAt(at(-60))),
 			want: jobResult{DeleteJob: true}},
 		{name: "failed job ttl counts from the Failed condition",
-			job:  newJob(1, 1, ttl(30), cond(condFailed, statusTrue, reasonBackoffLimitExceeded, at(-10))),
+			job:  newJob(1, 1, ttl(30), cond(api.JobFailed, api.ConditionTrue, api.ReasonBackoffLimitExceeded, at(-10))),
 			want: jobResult{NextCheck: at(20)}},
 		{name: "finished job never creates or stops pods",
-			job:  newJob(2, 5, cond(condComplete, statusTrue, reasonCompletionsReached, at(-10))),
+			job:  newJob(2, 5, cond(api.JobComplete, api.ConditionTrue, api.ReasonCompletionsReached, at(-10))),
 			pods: []*api.Pod{newPod("r", running, podDeadline(1, at(-100)))},
 			want: jobResult{}},
 		{name: "job finishing now checks back when its ttl ends",
@@ -598,7 +598,7 @@ func jobCases() []jobCase {
 func failedPods(n, first, step int) []*api.Pod {
 	var pods []*api.Pod
 	for i := range n {
-		pods = append(pods, newPod(fmt.Sprintf("f%d", i), phaseFailed, finished(at(first+i*step))))
+		pods = append(pods, newPod(fmt.Sprintf("f%d", i), api.PodFailed, finished(at(first+i*step))))
 	}
 	return pods
 }

@@ -12,10 +12,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Names of a Node's readiness, as Kubernetes spells them. They are not in
-// api yet; they move there with the other shared names.
+// Reasons, messages and addresses of a Node's readiness, as Kubernetes
+// spells them; only the node controller uses them.
 const (
-	nodeConditionReady      = "Ready"
 	reasonAgentReady        = "AgentReady"
 	messageAgentReady       = "agent is posting ready status"
 	reasonNodeStatusUnknown = "NodeStatusUnknown"
@@ -160,9 +159,9 @@ func reconcileNode(plan *NodePlan, in NodeInput, name string, m *NodeMember, old
 		plan.Update = append(plan.Update, node)
 	}
 	if oldCond != nil && oldCond.GetStatus() != cond.GetStatus() {
-		reason, typ := reasonNodeReady, eventNormal
-		if cond.GetStatus() != statusTrue {
-			reason, typ = reasonNodeNotReady, eventWarning
+		reason, typ := reasonNodeReady, api.EventTypeNormal
+		if cond.GetStatus() != api.ConditionTrue {
+			reason, typ = reasonNodeNotReady, api.EventTypeWarning
 		}
 		plan.Events = append(plan.Events, ObjectEvent{Kind: "Node", Name: name, Event: Event{
 			Type: typ, Reason: reason,
@@ -213,7 +212,7 @@ func nextNode(name string, old *api.Node, m *NodeMember, now time.Time) (*api.No
 	}
 	var oldCond *api.NodeCondition
 	for _, c := range old.GetStatus().GetConditions() {
-		if c.GetType() == nodeConditionReady {
+		if c.GetType() == api.NodeReady {
 			oldCond = c
 		}
 	}
@@ -223,9 +222,9 @@ func nextNode(name string, old *api.Node, m *NodeMember, now time.Time) (*api.No
 // readiness is the Ready condition a node has now, without times.
 func readiness(m *NodeMember, alive, leaseHeld bool, sinceRenewal time.Duration) *api.NodeCondition {
 	if alive && leaseHeld {
-		return &api.NodeCondition{Type: nodeConditionReady, Status: statusTrue, Reason: reasonAgentReady, Message: messageAgentReady}
+		return &api.NodeCondition{Type: api.NodeReady, Status: api.ConditionTrue, Reason: reasonAgentReady, Message: messageAgentReady}
 	}
-	cond := &api.NodeCondition{Type: nodeConditionReady, Status: statusFalse, Reason: reasonNodeStatusUnknown}
+	cond := &api.NodeCondition{Type: api.NodeReady, Status: api.ConditionFalse, Reason: reasonNodeStatusUnknown}
 	switch {
 	case !leaseHeld:
 		cond.Message = fmt.Sprintf("agent stopped renewing its lease %s ago", sinceRenewal.Round(time.Millisecond))
@@ -263,11 +262,11 @@ func failLostPods(plan *NodePlan, node string, pods []*api.Pod, since time.Durat
 		}
 		name, uid := p.GetMetadata().GetName(), p.GetMetadata().GetUid()
 		plan.LostPods = append(plan.LostPods, &api.PodStatusUpdate{Name: name, Uid: uid, Status: st})
-		plan.Events = append(plan.Events, ObjectEvent{Kind: "Pod", Name: name, UID: uid,
-			Event: Event{Type: eventWarning, Reason: api.ReasonNodeLost, Message: msg}})
+		plan.Events = append(plan.Events, ObjectEvent{Kind: api.PodResource.Kind, Name: name, UID: uid,
+			Event: Event{Type: api.EventTypeWarning, Reason: api.ReasonNodeLost, Message: msg}})
 		if job := p.GetMetadata().GetLabels()[api.LabelJobName]; job != "" {
-			plan.Events = append(plan.Events, ObjectEvent{Kind: "Job", Name: job, Event: Event{
-				Type: eventWarning, Reason: api.ReasonNodeLost,
+			plan.Events = append(plan.Events, ObjectEvent{Kind: api.JobResource.Kind, Name: job, Event: Event{
+				Type: api.EventTypeWarning, Reason: api.ReasonNodeLost,
 				Message: fmt.Sprintf("Pod %s lost with node %s", name, node),
 			}})
 		}

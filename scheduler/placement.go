@@ -70,7 +70,7 @@ func NewPlacer(nodes []*api.Node, bound []*api.Pod) *Placer {
 	}
 	sort.Slice(p.nodes, func(i, j int) bool { return p.nodes[i].name < p.nodes[j].name })
 	for _, pod := range bound {
-		if n := p.byName[pod.GetSpec().GetNodeName()]; n != nil && !isTerminal(pod) {
+		if n := p.byName[pod.GetSpec().GetNodeName()]; n != nil && !api.IsPodTerminal(pod) {
 			n.add(podRequests(pod))
 		}
 	}
@@ -178,8 +178,8 @@ func fitError(nodes int, unfit map[string]int) string {
 
 func nodeReady(n *api.Node) bool {
 	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() == "Ready" {
-			return c.GetStatus() == statusTrue
+		if c.GetType() == api.NodeReady {
+			return c.GetStatus() == api.ConditionTrue
 		}
 	}
 	return false

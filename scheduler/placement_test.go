@@ -53,7 +53,7 @@ func placed(nodeName, cpu, memory string, mods ...func(*api.Pod)) *api.Pod {
 		Spec: &api.PodSpec{NodeName: nodeName, Containers: []*api.Container{
 			{Name: "main", Resources: &api.ResourceRequirements{Requests: req}},
 		}},
-		Status: &api.PodStatus{Phase: phaseRunning},
+		Status: &api.PodStatus{Phase: api.PodRunning},
 	}
 	for _, m := range mods {
 		m(p)
@@ -122,7 +122,7 @@ func TestPlacer(t *testing.T) {
 			want:  []placement{{"b", ""}, {"", "0/2 nodes are available: 2 Too many pods."}}},
 		{name: "finished bound pods free their node",
 			nodes: []*api.Node{node("a", "1", "", "1")},
-			bound: []*api.Pod{placed("a", "1", "", phase(phaseSucceeded)), placed("a", "1", "", phase(phaseFailed))},
+			bound: []*api.Pod{placed("a", "1", "", phase(api.PodSucceeded)), placed("a", "1", "", phase(api.PodFailed))},
 			pods:  []*api.Pod{placed("", "1", "")},
 			want:  []placement{{"a", ""}}},
 		{name: "not ready and unschedulable nodes are skipped",

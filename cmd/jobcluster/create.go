@@ -90,7 +90,7 @@ func parseFrom(from string) (string, error) {
 	}
 	kind, name, ok := strings.Cut(from, "/")
 	r, err := parseResource(kind)
-	if !ok || name == "" || err != nil || r != resCronJob {
+	if !ok || name == "" || err != nil || r != api.CronJobResource {
 		return "", fmt.Errorf("from must be an existing cronjob, given as cronjob/NAME: %q", from)
 	}
 	return name, nil

@@ -30,7 +30,7 @@ gone for good.`,
 }
 
 func (o *deleteOptions) run(cmd *cobra.Command, copts *clientOptions, args []string) error {
-	r, names, err := parseResourceArgs(args, resJob, resCronJob, resPod, resNode)
+	r, names, err := parseResourceArgs(args, api.JobResource, api.CronJobResource, api.PodResource, api.NodeResource)
 	if err != nil {
 		return err
 	}
@@ -43,11 +43,11 @@ func (o *deleteOptions) run(cmd *cobra.Command, copts *clientOptions, args []str
 }
 
 // deleteNames deletes each named object of kind r, going on after a refusal.
-func deleteNames(ctx context.Context, cmd *cobra.Command, c *client, r resource, names []string) error {
+func deleteNames(ctx context.Context, cmd *cobra.Command, c *client, r *api.Resource, names []string) error {
 	var refused []error
 	for _, name := range names {
 		err := c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
-			_, err := cl.Delete(ctx, &api.DeleteRequest{Kind: r.kind, Name: name})
+			_, err := cl.Delete(ctx, &api.DeleteRequest{Kind: r.Singular, Name: name})
 			return err
 		})
 		var se *serverError
@@ -57,7 +57,7 @@ func deleteNames(ctx context.Context, cmd *cobra.Command, c *client, r resource,
 		case err != nil:
 			return err
 		default:
-			fmt.Fprintf(cmd.OutOrStdout(), "%s %q deleted\n", r.singular, name)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s %q deleted\n", r.GroupKind(), name)
 		}
 	}
 	return errors.Join(refused...)

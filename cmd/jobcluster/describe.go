@@ -40,7 +40,7 @@ Without a name, every object of the kind is described.`,
 }
 
 func (o *describeOptions) run(cmd *cobra.Command, copts *clientOptions, args []string) error {
-	r, names, err := parseResourceArgs(args, resJob, resPod, resCronJob, resNode)
+	r, names, err := parseResourceArgs(args, api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource)
 	if err != nil {
 		return err
 	}
@@ -54,14 +54,14 @@ func (o *describeOptions) run(cmd *cobra.Command, copts *clientOptions, args []s
 
 // describe prints the description of each named object of kind r, or of
 // every one the selector matches when no name is given.
-func (o *describeOptions) describe(ctx context.Context, cmd *cobra.Command, c *client, r resource, names []string) error {
+func (o *describeOptions) describe(ctx context.Context, cmd *cobra.Command, c *client, r *api.Resource, names []string) error {
 	var (
 		objs    []*api.Object
 		missing []error
 		err     error
 	)
 	if len(names) == 0 {
-		if objs, err = listObjects(ctx, c, &api.ListRequest{Kind: r.kind, LabelSelector: o.selector}); err != nil {
+		if objs, err = listObjects(ctx, c, &api.ListRequest{Kind: r.Singular, LabelSelector: o.selector}); err != nil {
 			return err
 		}
 		if len(objs) == 0 {
@@ -88,7 +88,7 @@ func (o *describeOptions) describe(ctx context.Context, cmd *cobra.Command, c *c
 
 // fetchAndDescribe reads what the description of obj needs besides obj
 // itself (its events, a node's pods) and renders it.
-func (d describer) fetchAndDescribe(ctx context.Context, c *client, r resource, obj *api.Object) (string, error) {
+func (d describer) fetchAndDescribe(ctx context.Context, c *client, r *api.Resource, obj *api.Object) (string, error) {
 	name := api.NameOf(obj)
 	events, err := listEvents(ctx, c, r, name)
 	if err != nil {
@@ -102,7 +102,7 @@ func (d describer) fetchAndDescribe(ctx context.Context, c *client, r resource, 
 	case *api.Object_CronJob:
 		return d.cronJob(o.CronJob, events), nil
 	case *api.Object_Node:
-		pods, err := listObjects(ctx, c, &api.ListRequest{Kind: resPod.kind})
+		pods, err := listObjects(ctx, c, &api.ListRequest{Kind: api.PodResource.Singular})
 		if err != nil {
 			return "", err
 		}
@@ -114,8 +114,8 @@ func (d describer) fetchAndDescribe(ctx context.Context, c *client, r resource, 
 // listEvents reads the events about one object, oldest first. The server
 // is asked for them by kind and name; they are filtered here as well, so
 // a server that ignores the filter still gives the right answer.
-func listEvents(ctx context.Context, c *client, r resource, name string) ([]*api.Event, error) {
-	items, err := listObjects(ctx, c, &api.ListRequest{Kind: resEvent.kind, InvolvedKind: r.kind, InvolvedName: name})
+func listEvents(ctx context.Context, c *client, r *api.Resource, name string) ([]*api.Event, error) {
+	items, err := listObjects(ctx, c, &api.ListRequest{Kind: api.EventResource.Singular, InvolvedKind: r.Singular, InvolvedName: name})
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,7 @@ func listEvents(ctx context.Context, c *client, r resource, name string) ([]*api
 	for _, item := range items {
 		e := item.GetEvent()
 		involved := e.GetInvolvedObject()
-		if e != nil && strings.EqualFold(involved.GetKind(), r.kind) && involved.GetName() == name {
+		if e != nil && strings.EqualFold(involved.GetKind(), r.Singular) && involved.GetName() == name {
 			events = append(events, e)
 		}
 	}
@@ -228,11 +228,11 @@ func (w *prefixWriter) events(d describer, events []*api.Event) {
 // yet, so it is inferred from the kind of object the event is about.
 func eventSource(e *api.Event) string {
 	switch strings.ToLower(e.GetInvolvedObject().GetKind()) {
-	case resJob.kind:
+	case api.JobResource.Singular:
 		return "job-controller"
-	case resCronJob.kind:
+	case api.CronJobResource.Singular:
 		return "cronjob-controller"
-	case resNode.kind:
+	case api.NodeResource.Singular:
 		return "node-controller"
 	default:
 		return "jobcluster"

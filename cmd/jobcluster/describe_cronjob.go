@@ -60,17 +60,19 @@ func (d describer) nextFireTimes(w *prefixWriter, cj *api.CronJob) {
 		w.write(0, "Next Schedule Times:\t<none> (suspended)\n")
 		return
 	}
-	times, err := scheduler.NextTimes(cj, d.now, 5)
+	loc, err := api.CronLocation(cj)
+	var times []time.Time
+	if err == nil {
+		times, err = scheduler.NextTimes(cj, loc, d.now, 5)
+	}
 	if err != nil || len(times) == 0 {
 		w.write(0, "Next Schedule Times:\t<none>\n")
 		return
 	}
 	w.write(0, "Next Schedule Times:\n")
-	tz := cj.GetSpec().GetTimeZone()
-	loc, _ := time.LoadLocation(tz)
 	for _, t := range times {
 		line := t.UTC().Format(time.RFC3339)
-		if tz != "" && loc != nil {
+		if cj.GetSpec().GetTimeZone() != "" {
 			line += "  (" + t.In(loc).Format("2006-01-02 15:04:05 MST") + ")"
 		}
 		w.write(1, "%s\n", line)

@@ -65,8 +65,8 @@ func (f *fakeServer) submitted() []*api.SubmitRequest {
 }
 
 func notFound(kind, name string) error {
-	r, _ := parseResource(kind)
-	return status.Errorf(codes.NotFound, "%s %q not found", r.plural, name)
+	r, _ := api.LookupResource(kind)
+	return status.Error(codes.NotFound, r.NotFound(name))
 }
 
 // noLeaderAnswer is what a real server answers when it knows no leader.
@@ -93,8 +93,8 @@ func (f *fakeServer) Submit(_ context.Context, req *api.SubmitRequest) (*api.Sub
 		res := &api.SubmitResult{Kind: kind, Name: name, Action: "created"}
 		if _, exists := f.objects[kind][name]; exists {
 			if !req.GetApply() {
-				r, _ := parseResource(kind)
-				res.Action, res.Error, res.Code = "", r.plural+` "`+name+`" already exists`, "AlreadyExists"
+				r, _ := api.LookupResource(kind)
+				res.Action, res.Error, res.Code = "", r.AlreadyExists(name), "AlreadyExists"
 				resp.Results = append(resp.Results, res)
 				continue
 			}
@@ -109,7 +109,7 @@ func (f *fakeServer) Submit(_ context.Context, req *api.SubmitRequest) (*api.Sub
 func (f *fakeServer) Get(_ context.Context, req *api.GetRequest) (*api.Object, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if states := f.jobStates[req.GetName()]; req.GetKind() == resJob.kind && len(states) > 0 {
+	if states := f.jobStates[req.GetName()]; req.GetKind() == api.JobResource.Singular && len(states) > 0 {
 		j := states[0]
 		if len(states) > 1 {
 			f.jobStates[req.GetName()] = states[1:]
@@ -166,11 +166,11 @@ func (f *fakeServer) Members(context.Context, *api.MembersRequest) (*api.Members
 
 func (f *fakeServer) Logs(req *api.LogsRequest, stream grpc.ServerStreamingServer[api.LogChunk]) error {
 	f.mu.Lock()
-	_, ok := f.objects[resPod.kind][req.GetPod()]
+	_, ok := f.objects[api.PodResource.Singular][req.GetPod()]
 	chunks := append([]string(nil), f.logChunks...)
 	f.mu.Unlock()
 	if !ok {
-		return notFound(resPod.kind, req.GetPod())
+		return notFound(api.PodResource.Singular, req.GetPod())
 	}
 	for _, c := range chunks {
 		if err := stream.Send(&api.LogChunk{Data: []byte(c)}); err != nil {
@@ -183,8 +183,8 @@ func (f *fakeServer) Logs(req *api.LogsRequest, stream grpc.ServerStreamingServe
 func (f *fakeServer) CreateJobFromCron(_ context.Context, req *api.CreateJobFromCronRequest) (*api.SubmitResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.objects[resCronJob.kind][req.GetCronJob()]; !ok {
-		return nil, notFound(resCronJob.kind, req.GetCronJob())
+	if _, ok := f.objects[api.CronJobResource.Singular][req.GetCronJob()]; !ok {
+		return nil, notFound(api.CronJobResource.Singular, req.GetCronJob())
 	}
 	job := &api.Job{Metadata: &api.ObjectMeta{Name: req.GetJobName()}}
 	f.putLocked(&api.Object{Kind: &api.Object_Job{Job: job}})

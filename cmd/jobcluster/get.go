@@ -43,7 +43,7 @@ func (o *getOptions) run(cmd *cobra.Command, copts *clientOptions, args []string
 	if err := checkOutput(o.output, outputTable, outputWide, outputJSON, outputYAML, outputName); err != nil {
 		return err
 	}
-	r, names, err := parseResourceArgs(args, resJob, resPod, resCronJob, resNode, resEvent)
+	r, names, err := parseResourceArgs(args, api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource, api.EventResource)
 	if err != nil {
 		return err
 	}
@@ -57,9 +57,9 @@ func (o *getOptions) run(cmd *cobra.Command, copts *clientOptions, args []string
 
 // show prints the named objects of kind r, or all those the selector
 // matches when no name is given.
-func (o *getOptions) show(ctx context.Context, cmd *cobra.Command, c *client, r resource, names []string) error {
+func (o *getOptions) show(ctx context.Context, cmd *cobra.Command, c *client, r *api.Resource, names []string) error {
 	if len(names) == 0 {
-		objs, err := listObjects(ctx, c, &api.ListRequest{Kind: r.kind, LabelSelector: o.selector})
+		objs, err := listObjects(ctx, c, &api.ListRequest{Kind: r.Singular, LabelSelector: o.selector})
 		if err != nil {
 			return err
 		}
@@ -78,11 +78,11 @@ func (o *getOptions) show(ctx context.Context, cmd *cobra.Command, c *client, r 
 }
 
 // getObject reads one object from any server.
-func getObject(ctx context.Context, c *client, r resource, name string) (*api.Object, error) {
+func getObject(ctx context.Context, c *client, r *api.Resource, name string) (*api.Object, error) {
 	var obj *api.Object
 	err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
 		var err error
-		obj, err = cl.Get(ctx, &api.GetRequest{Kind: r.kind, Name: name})
+		obj, err = cl.Get(ctx, &api.GetRequest{Kind: r.Singular, Name: name})
 		return err
 	})
 	return obj, err
@@ -91,7 +91,7 @@ func getObject(ctx context.Context, c *client, r resource, name string) (*api.Ob
 // getNamed reads the named objects. Those the server refuses (not found)
 // are returned as missing, so the others can still be shown; err is set
 // only when no server could answer.
-func getNamed(ctx context.Context, c *client, r resource, names []string) (objs []*api.Object, missing []error, err error) {
+func getNamed(ctx context.Context, c *client, r *api.Resource, names []string) (objs []*api.Object, missing []error, err error) {
 	for _, name := range names {
 		obj, err := getObject(ctx, c, r, name)
 		var se *serverError
@@ -120,7 +120,7 @@ func listObjects(ctx context.Context, c *client, req *api.ListRequest) ([]*api.O
 		return nil, err
 	}
 	items := resp.GetItems()
-	if req.GetKind() == resEvent.kind {
+	if req.GetKind() == api.EventResource.Singular {
 		sortEvents(items)
 		return items, nil
 	}

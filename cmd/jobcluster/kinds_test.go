@@ -5,6 +5,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/jobcluster/jobcluster/api"
 )
 
 func TestParseResourceArgs(t *testing.T) {
@@ -36,10 +38,12 @@ func TestParseResourceArgs(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, names, err := parseResourceArgs(tc.args, resJob, resCronJob, resPod, resNode)
-			got := result{Kind: r.kind, Names: names}
+			r, names, err := parseResourceArgs(tc.args, api.JobResource, api.CronJobResource, api.PodResource, api.NodeResource)
+			var got result
 			if err != nil {
 				got = result{Err: err.Error()}
+			} else {
+				got = result{Kind: r.Singular, Names: names}
 			}
 			if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("parseResourceArgs(%q) (-want +got):\n%s", tc.args, diff)

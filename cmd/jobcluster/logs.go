@@ -112,18 +112,18 @@ func resolveLogsPod(ctx context.Context, c *client, errOut io.Writer, target str
 		return "", err
 	}
 	switch r {
-	case resPod:
+	case api.PodResource:
 		return name, nil
-	case resJob:
+	case api.JobResource:
 	default:
-		return "", fmt.Errorf("cannot get logs from %s, use a pod or job/NAME", r.plural)
+		return "", fmt.Errorf("cannot get logs from %s, use a pod or job/NAME", r.GroupResource())
 	}
-	objs, err := listObjects(ctx, c, &api.ListRequest{Kind: resPod.kind, LabelSelector: api.LabelJobName + "=" + name})
+	objs, err := listObjects(ctx, c, &api.ListRequest{Kind: api.PodResource.Singular, LabelSelector: api.LabelJobName + "=" + name})
 	if err != nil {
 		return "", err
 	}
 	if len(objs) == 0 {
-		return "", fmt.Errorf("no pods found for %s/%s", resJob.singular, name)
+		return "", fmt.Errorf("no pods found for %s/%s", api.JobResource.GroupKind(), name)
 	}
 	pods := make([]*api.Pod, len(objs))
 	for i, obj := range objs {

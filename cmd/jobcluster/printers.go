@@ -41,7 +41,7 @@ func checkOutput(format string, allowed ...string) error {
 // printObjects writes objects of one resource in the chosen format. single
 // is true when the user named exactly one object: -o json and -o yaml then
 // print the object itself rather than a List.
-func printObjects(out, errOut io.Writer, r resource, objs []*api.Object, format string, single bool, now time.Time) error {
+func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, format string, single bool, now time.Time) error {
 	switch format {
 	case outputJSON, outputYAML:
 		return printStructured(out, objs, format, single)
@@ -51,7 +51,7 @@ func printObjects(out, errOut io.Writer, r resource, objs []*api.Object, format 
 	}
 	if format == outputName {
 		for _, obj := range objs {
-			if _, err := fmt.Fprintf(out, "%s/%s\n", r.singular, api.NameOf(obj)); err != nil {
+			if _, err := fmt.Fprintf(out, "%s/%s\n", r.GroupKind(), api.NameOf(obj)); err != nil {
 				return fmt.Errorf("print names: %w", err)
 			}
 		}
@@ -62,9 +62,9 @@ func printObjects(out, errOut io.Writer, r resource, objs []*api.Object, format 
 }
 
 // printNoResources tells, on stderr, that a list came back empty.
-func printNoResources(errOut io.Writer, r resource) error {
+func printNoResources(errOut io.Writer, r *api.Resource) error {
 	msg := "No resources found"
-	if r.namespaced {
+	if r.Namespaced {
 		msg += " in default namespace."
 	}
 	_, err := fmt.Fprintln(errOut, msg)

@@ -50,20 +50,20 @@ func TestPrintObjectsFormats(t *testing.T) {
 	e := &api.Object{Kind: &api.Object_Job{Job: &api.Job{Metadata: &api.ObjectMeta{Name: "e"}}}}
 	tests := []struct {
 		name       string
-		r          resource
+		r          *api.Resource
 		objs       []*api.Object
 		format     string
 		single     bool
 		wantOut    string
 		wantErrOut string
 	}{
-		{name: "names of jobs", r: resJob, objs: []*api.Object{e, pi}, format: outputName,
+		{name: "names of jobs", r: api.JobResource, objs: []*api.Object{e, pi}, format: outputName,
 			wantOut: "job.batch/e\njob.batch/pi\n"},
-		{name: "empty list of jobs", r: resJob, format: outputTable,
+		{name: "empty list of jobs", r: api.JobResource, format: outputTable,
 			wantErrOut: "No resources found in default namespace.\n"},
-		{name: "empty list of nodes", r: resNode, format: outputWide,
+		{name: "empty list of nodes", r: api.NodeResource, format: outputWide,
 			wantErrOut: "No resources found\n"},
-		{name: "table of one job", r: resJob, objs: []*api.Object{pi}, format: outputTable, single: true,
+		{name: "table of one job", r: api.JobResource, objs: []*api.Object{pi}, format: outputTable, single: true,
 			wantOut: "NAME   STATUS    COMPLETIONS   DURATION   AGE\npi     Running   0/1                      60s\n"},
 	}
 	for _, tc := range tests {
@@ -106,7 +106,7 @@ func TestPrintObjectsJSON(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			if err := printObjects(&out, &errOut, resJob, tc.objs, outputJSON, tc.single, now); err != nil {
+			if err := printObjects(&out, &errOut, api.JobResource, tc.objs, outputJSON, tc.single, now); err != nil {
 				t.Fatalf("printObjects: %v", err)
 			}
 			var got shape

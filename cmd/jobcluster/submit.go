@@ -97,7 +97,7 @@ func printResults(out io.Writer, results []*api.SubmitResult) (jobs []string, re
 		prefix := res.GetKind()
 		r, err := parseResource(res.GetKind())
 		if err == nil {
-			prefix = r.singular
+			prefix = r.GroupKind()
 		}
 		if res.GetError() != "" {
 			refused = append(refused, resultError(res.GetCode(), res.GetError()))
@@ -108,7 +108,7 @@ func printResults(out io.Writer, results []*api.SubmitResult) (jobs []string, re
 			action = "created"
 		}
 		fmt.Fprintf(out, "%s/%s %s\n", prefix, res.GetName(), action)
-		if r == resJob {
+		if r == api.JobResource {
 			jobs = append(jobs, res.GetName())
 		}
 	}

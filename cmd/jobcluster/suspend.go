@@ -45,7 +45,7 @@ func newResumeCmd(copts *clientOptions) *cobra.Command {
 
 // run reads each object, sets spec.suspend and applies it back.
 func (o *suspendOptions) run(cmd *cobra.Command, copts *clientOptions, args []string) error {
-	r, names, err := parseResourceArgs(args, resJob, resCronJob)
+	r, names, err := parseResourceArgs(args, api.JobResource, api.CronJobResource)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (o *suspendOptions) run(cmd *cobra.Command, copts *clientOptions, args []st
 
 // setAll sets spec.suspend on each named object of kind r, going on after
 // a refusal.
-func (o *suspendOptions) setAll(ctx context.Context, cmd *cobra.Command, c *client, r resource, names []string) error {
+func (o *suspendOptions) setAll(ctx context.Context, cmd *cobra.Command, c *client, r *api.Resource, names []string) error {
 	verb := "suspended"
 	if !o.suspend {
 		verb = "resumed"
@@ -76,9 +76,9 @@ func (o *suspendOptions) setAll(ctx context.Context, cmd *cobra.Command, c *clie
 		case res.GetError() != "":
 			refused = append(refused, resultError(res.GetCode(), res.GetError()))
 		case res.GetAction() == "unchanged":
-			fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s (no change)\n", r.singular, name, verb)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s (no change)\n", r.GroupKind(), name, verb)
 		default:
-			fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", r.singular, name, verb)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", r.GroupKind(), name, verb)
 		}
 	}
 	return errors.Join(refused...)
@@ -86,7 +86,7 @@ func (o *suspendOptions) setAll(ctx context.Context, cmd *cobra.Command, c *clie
 
 // setSuspend applies the object with spec.suspend changed and returns the
 // server's result for it.
-func (o *suspendOptions) setSuspend(ctx context.Context, c *client, r resource, name string) (*api.SubmitResult, error) {
+func (o *suspendOptions) setSuspend(ctx context.Context, c *client, r *api.Resource, name string) (*api.SubmitResult, error) {
 	obj, err := getObject(ctx, c, r, name)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (o *suspendOptions) setSuspend(ctx context.Context, c *client, r resource, 
 		updated.GetCronJob().GetSpec().Suspend = proto.Bool(o.suspend)
 		updated.GetCronJob().Status = nil
 	default:
-		return nil, fmt.Errorf("%s %q: the server answered with a %s", r.plural, name, api.KindOf(obj))
+		return nil, fmt.Errorf("%s %q: the server answered with a %s", r.GroupResource(), name, api.KindOf(obj))
 	}
 	var resp *api.SubmitResponse
 	err = c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
@@ -112,7 +112,7 @@ func (o *suspendOptions) setSuspend(ctx context.Context, c *client, r resource, 
 		return nil, err
 	}
 	if len(resp.GetResults()) != 1 {
-		return nil, fmt.Errorf("apply %s/%s: the server answered with %d results", r.singular, name, len(resp.GetResults()))
+		return nil, fmt.Errorf("apply %s/%s: the server answered with %d results", r.GroupKind(), name, len(resp.GetResults()))
 	}
 	return resp.GetResults()[0], nil
 }

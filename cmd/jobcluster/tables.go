@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -9,56 +10,61 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// Labels and condition names the tables read.
+// Labels the node table reads.
 const (
 	labelNodeVersion  = "jobcluster.io/version"
 	labelNodeRoleBase = "node-role.kubernetes.io/"
-	conditionTrue     = "True"
 )
 
-// table lays out objects of one resource as kubectl's "get" does.
-func table(r resource, objs []*api.Object, now time.Time, wide bool) (header []string, rows [][]string) {
-	switch r {
-	case resJob:
-		header = []string{"NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"}
-		if wide {
-			header = append(header, "CONTAINERS", "IMAGES", "SELECTOR")
-		}
-	case resPod:
-		header = []string{"NAME", "READY", "STATUS", "RESTARTS", "AGE"}
-		if wide {
-			header = append(header, "IP", "NODE")
-		}
-	case resCronJob:
-		header = []string{"NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"}
-		if wide {
-			header = append(header, "CONTAINERS", "IMAGES", "SELECTOR")
-		}
-	case resNode:
-		header = []string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"}
-		if wide {
-			header = append(header, "INTERNAL-IP")
-		}
-	case resEvent:
-		header = []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"}
+// printer is how "get" lays out one kind of object as a table.
+type printer struct {
+	// header names the columns; wide the extra ones of -o wide.
+	header, wide []string
+	// row is one object's cells, with the wide ones when asked.
+	row func(obj *api.Object, now time.Time, wide bool) []string
+}
+
+// printers holds the table of every kind "get" lists, with kubectl's columns.
+var printers = map[*api.Resource]printer{
+	api.JobResource: {
+		header: []string{"NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"},
+		wide:   []string{"CONTAINERS", "IMAGES", "SELECTOR"},
+		row:    func(o *api.Object, now time.Time, wide bool) []string { return jobRow(o.GetJob(), now, wide) },
+	},
+	api.PodResource: {
+		header: []string{"NAME", "READY", "STATUS", "RESTARTS", "AGE"},
+		wide:   []string{"IP", "NODE"},
+		row:    func(o *api.Object, now time.Time, wide bool) []string { return podRow(o.GetPod(), now, wide) },
+	},
+	api.CronJobResource: {
+		header: []string{"NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE", "AGE"},
+		wide:   []string{"CONTAINERS", "IMAGES", "SELECTOR"},
+		row:    func(o *api.Object, now time.Time, wide bool) []string { return cronJobRow(o.GetCronJob(), now, wide) },
+	},
+	api.NodeResource: {
+		header: []string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"},
+		wide:   []string{"INTERNAL-IP"},
+		row:    func(o *api.Object, now time.Time, wide bool) []string { return nodeRow(o.GetNode(), now, wide) },
+	},
+	api.EventResource: {
+		header: []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"},
+		row:    func(o *api.Object, now time.Time, _ bool) []string { return eventRow(o.GetEvent(), now) },
+	},
+}
+
+// table lays out objects of one resource as kubectl's "get" does. Objects
+// of another kind are left out.
+func table(r *api.Resource, objs []*api.Object, now time.Time, wide bool) (header []string, rows [][]string) {
+	p := printers[r]
+	header = p.header
+	if wide {
+		header = append(slices.Clip(header), p.wide...)
 	}
 	for _, obj := range objs {
-		var row []string
-		switch o := obj.GetKind().(type) {
-		case *api.Object_Job:
-			row = jobRow(o.Job, now, wide)
-		case *api.Object_Pod:
-			row = podRow(o.Pod, now, wide)
-		case *api.Object_CronJob:
-			row = cronJobRow(o.CronJob, now, wide)
-		case *api.Object_Node:
-			row = nodeRow(o.Node, now, wide)
-		case *api.Object_Event:
-			row = eventRow(o.Event, now)
-		default:
+		if api.ResourceOf(obj) != r || p.row == nil {
 			continue
 		}
-		rows = append(rows, row)
+		rows = append(rows, p.row(obj, now, wide))
 	}
 	return header, rows
 }
@@ -76,26 +82,21 @@ func jobRow(j *api.Job, now time.Time, wide bool) []string {
 func jobStatus(j *api.Job) string {
 	st := j.GetStatus()
 	switch {
-	case jobConditionTrue(st, api.JobComplete):
+	case api.JobConditionTrue(st, api.JobComplete):
 		return "Complete"
-	case jobConditionTrue(st, api.JobFailed):
+	case api.JobConditionTrue(st, api.JobFailed):
 		return "Failed"
 	case j.GetMetadata().GetDeletionTimestamp() != nil:
 		return "Terminating"
-	case jobConditionTrue(st, api.JobSuspended):
+	case api.JobConditionTrue(st, api.JobSuspended):
 		return "Suspended"
-	case jobConditionTrue(st, api.JobFailureTarget):
+	case api.JobConditionTrue(st, api.JobFailureTarget):
 		return "FailureTarget"
-	case jobConditionTrue(st, api.JobSuccessCriteriaMet):
+	case api.JobConditionTrue(st, api.JobSuccessCriteriaMet):
 		return "SuccessCriteriaMet"
 	default:
 		return "Running"
 	}
-}
-
-func jobConditionTrue(st *api.JobStatus, condType string) bool {
-	c := api.FindJobCondition(st, condType)
-	return c != nil && c.GetStatus() == conditionTrue
 }
 
 // jobCompletions is the COMPLETIONS column: succeeded of the completions
@@ -168,11 +169,11 @@ func nodeRow(n *api.Node, now time.Time, wide bool) []string {
 func nodeStatus(n *api.Node) string {
 	status := "Unknown"
 	for _, c := range n.GetStatus().GetConditions() {
-		if c.GetType() != "Ready" {
+		if c.GetType() != api.NodeReady {
 			continue
 		}
 		status = "NotReady"
-		if c.GetStatus() == conditionTrue {
+		if c.GetStatus() == api.ConditionTrue {
 			status = "Ready"
 		}
 	}

@@ -49,13 +49,13 @@ func (w *jobWaiter) wait(ctx context.Context, names []string) error {
 	defer ticker.Stop()
 	for len(pending) > 0 {
 		for _, name := range sortedKeys(pending) {
-			obj, err := getObject(ctx, w.client, resJob, name)
+			obj, err := getObject(ctx, w.client, api.JobResource, name)
 			switch {
 			case isNotFound(err):
 				// The server asked may trail the leader by a moment; a Job
 				// seen before and now gone was deleted.
 				if _, seen := last[name]; seen {
-					failed = append(failed, fmt.Errorf("%s/%s was deleted before it finished", resJob.singular, name))
+					failed = append(failed, fmt.Errorf("%s/%s was deleted before it finished", api.JobResource.GroupKind(), name))
 					delete(pending, name)
 				} else if time.Since(start) > w.unreachableFor {
 					failed = append(failed, err)
@@ -83,7 +83,7 @@ func (w *jobWaiter) wait(ctx context.Context, names []string) error {
 			if cond, done := api.JobFinished(j); done {
 				delete(pending, name)
 				if cond == api.JobFailed {
-					failed = append(failed, fmt.Errorf("%s/%s failed%s", resJob.singular, name, failureReason(j)))
+					failed = append(failed, fmt.Errorf("%s/%s failed%s", api.JobResource.GroupKind(), name, failureReason(j)))
 				}
 			}
 		}
@@ -101,7 +101,7 @@ func (w *jobWaiter) wait(ctx context.Context, names []string) error {
 
 // progressLine reads like "job.batch/pi Running 2/5".
 func progressLine(j *api.Job, p jobProgress) string {
-	line := fmt.Sprintf("%s/%s %s %s", resJob.singular, j.GetMetadata().GetName(), p.status, p.completions)
+	line := fmt.Sprintf("%s/%s %s %s", api.JobResource.GroupKind(), j.GetMetadata().GetName(), p.status, p.completions)
 	if p.status == api.JobFailed {
 		line += failureReason(j)
 	}
@@ -139,7 +139,7 @@ func sortedKeys(set map[string]bool) []string {
 func jobList(set map[string]bool) string {
 	names := sortedKeys(set)
 	for i, n := range names {
-		names[i] = resJob.singular + "/" + n
+		names[i] = api.JobResource.GroupKind() + "/" + n
 	}
 	return strings.Join(names, ", ")
 }
