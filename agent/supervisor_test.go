@@ -106,7 +106,11 @@ func TestSupervisorStopsPods(t *testing.T) {
 		pod  testPod
 		// next is the desired set after the pod runs.
 		next func(pod *api.Pod) []*api.Pod
-		want containerSummary
+		// waiting stops the pod only once it waits for a restart;
+		// otherwise once it runs (and, if its script touches $READY,
+		// once it did: a trap is set only after the shell started).
+		waiting bool
+		want    containerSummary
 	}{
 		{
 			name: "pod marked for deletion gets SIGTERM",
@@ -122,21 +126,22 @@ func TestSupervisorStopsPods(t *testing.T) {
 		},
 		{
 			name: "zero grace period kills at once",
-			pod:  testPod{grace: &zero, scripts: []string{"trap '' TERM; sleep 30"}},
+			pod:  testPod{grace: &zero, scripts: []string{"trap '' TERM; touch $READY; sleep 30"}},
 			next: func(*api.Pod) []*api.Pod { return nil },
 			want: containerSummary{Name: "c0", State: "terminated", Reason: "Killed", ExitCode: 137, LastExitCode: -1},
 		},
 		{
 			name: "process ignoring SIGTERM is killed after the grace period",
-			pod:  testPod{grace: &one, scripts: []string{"trap '' TERM; while true; do sleep 0.05; done"}},
+			pod:  testPod{grace: &one, scripts: []string{"trap '' TERM; touch $READY; while true; do sleep 0.05; done"}},
 			next: func(*api.Pod) []*api.Pod { return nil },
 			want: containerSummary{Name: "c0", State: "terminated", Reason: "Killed", ExitCode: 137, LastExitCode: -1},
 		},
 		{
-			name: "OnFailure pod waiting for its restart ends with its last run",
-			pod:  testPod{restartPolicy: "OnFailure", scripts: []string{"exit 4"}},
-			next: func(*api.Pod) []*api.Pod { return nil },
-			want: containerSummary{Name: "c0", State: "terminated", Reason: "Error", ExitCode: 4, LastExitCode: -1},
+			name:    "OnFailure pod waiting for its restart ends with its last run",
+			pod:     testPod{restartPolicy: "OnFailure", scripts: []string{"exit 4"}},
+			next:    func(*api.Pod) []*api.Pod { return nil },
+			waiting: true,
+			want:    containerSummary{Name: "c0", State: "terminated", Reason: "Error", ExitCode: 4, LastExitCode: -1},
 		},
 	}
 	for _, tt := range tests {
@@ -146,13 +151,29 @@ func TestSupervisorStopsPods(t *testing.T) {
 			s := newTestSupervisor(t, t.TempDir(), rt, sink)
 			s.restartBackoff = 10 * time.Minute // no restart during the test
 			tt.pod.name, tt.pod.uid = "pod-a", "uid-a"
+			ready := filepath.Join(t.TempDir(), "ready")
+			for i, sc := range tt.pod.scripts {
+				tt.pod.scripts[i] = strings.ReplaceAll(sc, "$READY", ready)
+			}
 			pod := tt.pod.build()
 			s.Sync([]*api.Pod{pod})
 			wait.For(t, "a status", func() (bool, string) {
 				st := sink.last("uid-a")
-				return st != nil && (st.GetContainerStatuses()[0].GetState().GetRunning() != nil ||
-					st.GetContainerStatuses()[0].GetState().GetWaiting() != nil), "not running nor waiting"
+				if st == nil {
+					return false, "no status"
+				}
+				state := st.GetContainerStatuses()[0].GetState()
+				if tt.waiting {
+					return state.GetWaiting() != nil, "not waiting for a restart"
+				}
+				return state.GetRunning() != nil, "not running"
 			})
+			if strings.Contains(strings.Join(tt.pod.scripts, ""), ready) {
+				wait.For(t, "the script to set its trap", func() (bool, string) {
+					_, err := os.Stat(ready)
+					return err == nil, fmt.Sprint(err)
+				})
+			}
 			next := tt.next(pod)
 			s.Sync(next)
 			final := sink.waitFinal(t, "uid-a")
