@@ -57,14 +57,41 @@ func (s *Server) readyForReads(ctx context.Context) error {
 func (s *Server) replayProgress() (applied, target uint64) {
 	applied = s.fsm.AppliedIndex()
 	commit := s.raft.CommitIndex()
-	target = lastCommandIndex(s.store, commit)
-	if !s.caughtUp.Load() && (commit == 0 || s.raft.Leader() == "") {
-		target = max(target, s.startIndex)
-	}
+	target = readTarget(replayState{
+		committedCommand: lastCommandIndex(s.store, commit),
+		startIndex:       s.startIndex.Load(),
+		leaderKnown:      commit > 0 && s.raft.Leader() != "",
+		caughtUp:         s.caughtUp.Load(),
+	})
 	if applied >= target {
 		s.caughtUp.Store(true)
 	}
 	return applied, target
+}
+
+// replayState is what decides how far a server must have applied the log
+// before it answers reads.
+type replayState struct {
+	// committedCommand is the last command at or below the commit index
+	// this server knows.
+	committedCommand uint64
+	// startIndex is the last command of the log the server started with.
+	startIndex uint64
+	// leaderKnown is set once a leader has told this server the commit
+	// index.
+	leaderKnown bool
+	// caughtUp is set once the server has caught up after its start.
+	caughtUp bool
+}
+
+// readTarget is the index the state machine must have applied: what is
+// known to be committed, and until a leader has said what is (or the
+// server caught up once), also the log it had on disk at start.
+func readTarget(r replayState) uint64 {
+	if r.caughtUp || r.leaderKnown {
+		return r.committedCommand
+	}
+	return max(r.committedCommand, r.startIndex)
 }
 
 // lastCommandIndex is the index of the last command in the log store at or

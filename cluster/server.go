@@ -40,7 +40,7 @@ type Server struct {
 	// startIndex is the index of the last command in the local log when
 	// the server started; reads wait until the state machine has replayed
 	// that far.
-	startIndex uint64
+	startIndex atomic.Uint64
 	started    time.Time
 	caughtUp   atomic.Bool
 	leaderCh   chan bool
@@ -160,7 +160,7 @@ func (s *Server) startRaft(dir string) error {
 	if err := s.openRaftStorage(dir, hlog); err != nil {
 		return err
 	}
-	s.startIndex = lastCommandIndex(s.store, math.MaxUint64)
+	s.startIndex.Store(lastCommandIndex(s.store, math.MaxUint64))
 	s.started = s.clock.Now()
 	s.leaderCh = make(chan bool, 16)
 	conf := raft.DefaultConfig()

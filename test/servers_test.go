@@ -49,12 +49,30 @@ func TestServersLeaveOnlyWhenAsked(t *testing.T) {
 	if r.Err == nil || strings.Contains(r.Stderr, "not found") {
 		t.Fatalf("a write was decided by s3 alone after s1 and s2 stopped: %q %q", r.Stdout, r.Stderr)
 	}
+	// The client says what happened: servers that are down, and one that
+	// answers but has no leader, each in its own words.
+	if !strings.Contains(r.Stderr, "no leader elected yet (last leader ") {
+		t.Errorf("write to a server without a majority: stderr %q, want it to say no leader is elected and name the last one", r.Stderr)
+	}
+	r = c.CLIAt(s1.RPCAddr, "", "get", "jobs", "--timeout", "3s")
+	if !strings.Contains(r.Stderr, "no jobcluster server reachable at "+s1.RPCAddr) || !strings.Contains(r.Stderr, `start one with "jobcluster dev"`) {
+		t.Errorf("read from a stopped server: stderr %q, want no server reachable with the dev hint", r.Stderr)
+	}
 	c.Start(s1)
 	c.Start(s2)
 	c.WaitForLeader()
 	c.Submit(jobDoc("after-restart", "", "Never", "true"))
 	if job := c.WaitJob("after-restart", 30*time.Second); job.Status.Succeeded != 1 {
 		t.Fatalf("job after the restart: %+v", job.Status)
+	}
+
+	// A server that accepts connections but does not answer (frozen here)
+	// is busy, not absent.
+	c.Freeze(s1)
+	r = c.CLIAt(s1.RPCAddr, "", "get", "jobs", "--timeout", "10s")
+	c.Thaw(s1)
+	if !strings.Contains(r.Stderr, "did not answer within") || strings.Contains(r.Stderr, "no jobcluster server reachable") {
+		t.Errorf("read from a frozen server: stderr %q, want it to say the server did not answer in time", r.Stderr)
 	}
 
 	// An alive server cannot be removed; a killed one can.

@@ -21,6 +21,11 @@ const (
 	// attemptTimeout bounds one call to one server; after it the next
 	// address is tried.
 	attemptTimeout = 3 * time.Second
+	// writeCallTimeout bounds a write to a server that has accepted the
+	// connection: a write waits for Raft, which a busy cluster may take a
+	// few seconds over, and retrying it early would make its outcome
+	// ambiguous (a delete answered "not found", a create "already exists").
+	writeCallTimeout = 15 * time.Second
 	// firstBackoff and maxBackoff pace the rounds of a write that waits for
 	// the servers to elect a leader.
 	firstBackoff = 100 * time.Millisecond
@@ -104,7 +109,7 @@ func (c *client) do(ctx context.Context, retry bool, fn call) error {
 	for {
 		for _, addr := range c.addrs {
 			bound := c.bound(ctx)
-			err := c.attemptCall(ctx, addr, bound, fn)
+			err := c.attemptCall(ctx, addr, bound, retry, fn)
 			if err == nil {
 				return nil
 			}
@@ -137,12 +142,27 @@ func (c *client) bound(ctx context.Context) time.Duration {
 }
 
 // attemptCall runs fn against one address, bounded by the attempt timeout.
-func (c *client) attemptCall(ctx context.Context, addr string, bound time.Duration, fn call) error {
+// A write first waits, within the attempt timeout, for the connection to
+// be ready, and then gives the server writeCallTimeout to answer.
+func (c *client) attemptCall(ctx context.Context, addr string, bound time.Duration, write bool, fn call) error {
 	cc, err := c.dial(addr)
 	if err != nil {
 		return err
 	}
-	actx, cancel := context.WithTimeout(ctx, c.attempt)
+	timeout := c.attempt
+	if write {
+		if cc, err = c.ready(ctx, addr); err != nil {
+			return err
+		}
+		if cc.GetState() == connectivity.Ready {
+			timeout = max(timeout, writeCallTimeout)
+			bound = timeout
+			if deadline, ok := ctx.Deadline(); ok {
+				bound = max(0, min(timeout, time.Until(deadline)))
+			}
+		}
+	}
+	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err = fn(actx, api.NewControlClient(cc))
 	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -46,8 +49,24 @@ func (o *deleteOptions) run(cmd *cobra.Command, copts *clientOptions, args []str
 func deleteNames(ctx context.Context, cmd *cobra.Command, c *client, r *api.Resource, names []string) error {
 	var refused []error
 	for _, name := range names {
+		// An attempt that timed out may have deleted the object after
+		// all: "not found" on a later attempt then means deleted.
+		outcomeUnknown := false
 		err := c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
 			_, err := cl.Delete(ctx, &api.DeleteRequest{Kind: r.Singular, Name: name})
+			switch st := status.Convert(err); st.Code() {
+			case codes.DeadlineExceeded:
+				outcomeUnknown = true
+			case codes.Unavailable:
+				// Refused connections and "no leader" mean the delete
+				// was never proposed; a leader lost while proposing
+				// leaves it unknown.
+				outcomeUnknown = outcomeUnknown || strings.Contains(st.Message(), "leadership lost")
+			case codes.NotFound:
+				if outcomeUnknown {
+					return nil
+				}
+			}
 			return err
 		})
 		var se *serverError

@@ -308,6 +308,26 @@ func (n *Node) PID() int {
 	return n.cmd.Process.Pid
 }
 
+// Freeze stops a node's process with SIGSTOP, as a stalled machine: its
+// sockets still accept connections but nothing answers.
+func (c *Cluster) Freeze(n *Node) { c.sendOnly(n, syscall.SIGSTOP) }
+
+// Thaw resumes a frozen node with SIGCONT.
+func (c *Cluster) Thaw(n *Node) { c.sendOnly(n, syscall.SIGCONT) }
+
+func (c *Cluster) sendOnly(n *Node, sig syscall.Signal) {
+	c.t.Helper()
+	n.mu.Lock()
+	cmd := n.cmd
+	n.mu.Unlock()
+	if cmd == nil {
+		c.t.Fatalf("%s is not running", n.Name)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		c.t.Fatalf("signal %v to %s: %v", sig, n.Name, err)
+	}
+}
+
 // Running reports whether the node's process runs.
 func (n *Node) Running() bool {
 	n.mu.Lock()
