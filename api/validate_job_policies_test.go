@@ -168,9 +168,11 @@ func TestValidateJobPolicies(t *testing.T) {
 			},
 		},
 		{
-			name:   "successPolicy needs Indexed",
-			mutate: []func(j *Job){func(j *Job) { j.Spec.SuccessPolicy = &SuccessPolicy{Rules: []*SuccessPolicyRule{{SucceededCount: proto.Int32(1)}}} }},
-			want:   []string{`spec.successPolicy: Invalid value: {"rules":[{"succeededCount":1}]}: requires indexed completion mode`},
+			name: "successPolicy needs Indexed",
+			mutate: []func(j *Job){func(j *Job) {
+				j.Spec.SuccessPolicy = &SuccessPolicy{Rules: []*SuccessPolicyRule{{SucceededCount: proto.Int32(1)}}}
+			}},
+			want: []string{`spec.successPolicy: Invalid value: {"rules":[{"succeededCount":1}]}: requires indexed completion mode`},
 		},
 		{
 			name:   "successPolicy needs rules",
@@ -308,8 +310,10 @@ func TestUpdateJobPolicies(t *testing.T) {
 			wantErr: []string{"spec.backoffLimitPerIndex: Invalid value: 2: field is immutable"},
 		},
 		{
-			name:    "successPolicy is immutable",
-			mutate:  func(j *Job) { j.Spec.SuccessPolicy = &SuccessPolicy{Rules: []*SuccessPolicyRule{{SucceededCount: proto.Int32(1)}}} },
+			name: "successPolicy is immutable",
+			mutate: func(j *Job) {
+				j.Spec.SuccessPolicy = &SuccessPolicy{Rules: []*SuccessPolicyRule{{SucceededCount: proto.Int32(1)}}}
+			},
 			wantErr: []string{`spec.successPolicy: Invalid value: {"rules":[{"succeededCount":1}]}: field is immutable`},
 		},
 	}

@@ -248,7 +248,7 @@ func TestReconcileJobPolicies(t *testing.T) {
 				newPod("b", running, idx(1), failures(0)), newPod("c", running, idx(2), failures(0))},
 			want: policyResult{Active: 2, Failed: 1, FailedIndexes: "0"}},
 		{name: "an Ignore rule retries the index without using its retries",
-			job: newJob(1, 1, indexed, limitPerIndex(0), rules(onExit("Ignore", "In", 3))),
+			job:  newJob(1, 1, indexed, limitPerIndex(0), rules(onExit("Ignore", "In", 3))),
 			pods: []*api.Pod{newPod("a", failed, idx(0), failures(0), exited("main", 3, at(-1)))},
 			want: policyResult{Create: []string{"job-0- failures=0 ignored=1"}, Active: 1, FailedIndexes: ""}},
 		{name: "each index backs off on its own",
@@ -309,7 +309,9 @@ func TestReconcileJobPolicies(t *testing.T) {
 			pods: []*api.Pod{newPod("old", failed, reason(reasonDeadlineExceeded), exited("main", 143, at(-20)))},
 			want: policyResult{Create: []string{"job-"}, Active: 1, Failed: 1}},
 		{name: "with podReplacementPolicy TerminatingOrFailed a stopping pod still holds its place",
-			job:  newJob(1, 2, func(j *api.Job) { j.Spec.PodReplacementPolicy = proto.String(api.PodReplacementPolicyTerminatingOrFailed) }),
+			job: newJob(1, 2, func(j *api.Job) {
+				j.Spec.PodReplacementPolicy = proto.String(api.PodReplacementPolicyTerminatingOrFailed)
+			}),
 			pods: []*api.Pod{newPod("old", running, stopping)},
 			want: policyResult{Terminating: 1}},
 	}
