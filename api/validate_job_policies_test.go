@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -329,5 +332,37 @@ func TestUpdateJobPolicies(t *testing.T) {
 				t.Errorf("errors differ (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestJobPoliciesPrintInKubernetesShape(t *testing.T) {
+	j := validJob()
+	indexedJob(j)
+	j.Spec.BackoffLimitPerIndex = proto.Int32(1)
+	j.Spec.MaxFailedIndexes = proto.Int32(1)
+	j.Spec.PodFailurePolicy = &PodFailurePolicy{Rules: []*PodFailurePolicyRule{
+		{Action: "FailJob", OnExitCodes: &PodFailurePolicyOnExitCodesRequirement{ContainerName: proto.String("main"), Operator: "In", Values: []int32{42}}},
+		{Action: "Ignore", OnPodConditions: []*PodFailurePolicyOnPodConditionsPattern{{Type: "DisruptionTarget", Status: "True"}}},
+	}}
+	j.Spec.SuccessPolicy = &SuccessPolicy{Rules: []*SuccessPolicyRule{{SucceededIndexes: proto.String("0-2"), SucceededCount: proto.Int32(2)}}}
+	j.Spec.PodReplacementPolicy = proto.String("Failed")
+	j.Status = &JobStatus{Ready: proto.Int32(1), Terminating: proto.Int32(2), FailedIndexes: proto.String("3")}
+	indented, err := MarshalJSON(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, indented); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`"podFailurePolicy":{"rules":[{"action":"FailJob","onExitCodes":{"containerName":"main","operator":"In","values":[42]}},{"action":"Ignore","onPodConditions":[{"type":"DisruptionTarget","status":"True"}]}]}`,
+		`"backoffLimitPerIndex":1`, `"maxFailedIndexes":1`, `"podReplacementPolicy":"Failed"`,
+		`"successPolicy":{"rules":[{"succeededIndexes":"0-2","succeededCount":2}]}`,
+		`"failedIndexes":"3"`, `"ready":1`, `"terminating":2`,
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("JSON lacks %s:\n%s", want, indented)
+		}
 	}
 }
