@@ -63,6 +63,8 @@ func TestDecodeExamples(t *testing.T) {
 					BackoffLimit:   proto.Int32(6),
 					CompletionMode: proto.String("NonIndexed"),
 					Suspend:        proto.Bool(false),
+					// Kubernetes defaults it since 1.29.
+					PodReplacementPolicy: proto.String("TerminatingOrFailed"),
 					Template: &PodTemplateSpec{
 						Metadata: &ObjectMeta{Labels: map[string]string{
 							"app":                          "batch-job",
@@ -102,11 +104,12 @@ func TestDecodeExamples(t *testing.T) {
 					SuccessfulJobsHistoryLimit: proto.Int32(3),
 					FailedJobsHistoryLimit:     proto.Int32(1),
 					JobTemplate: &JobTemplateSpec{Spec: &JobSpec{
-						Completions:    proto.Int32(1),
-						Parallelism:    proto.Int32(1),
-						BackoffLimit:   proto.Int32(6),
-						CompletionMode: proto.String("NonIndexed"),
-						Suspend:        proto.Bool(false),
+						Completions:          proto.Int32(1),
+						Parallelism:          proto.Int32(1),
+						BackoffLimit:         proto.Int32(6),
+						CompletionMode:       proto.String("NonIndexed"),
+						Suspend:              proto.Bool(false),
+						PodReplacementPolicy: proto.String("TerminatingOrFailed"),
 						Template: &PodTemplateSpec{
 							Metadata: &ObjectMeta{Labels: map[string]string{"app": "periodic-batch-job"}},
 							Spec: &PodSpec{

@@ -1,6 +1,10 @@
 package api
 
-import "google.golang.org/protobuf/proto"
+import (
+	"math"
+
+	"google.golang.org/protobuf/proto"
+)
 
 // Default values Kubernetes gives to unset fields.
 const (
@@ -21,7 +25,10 @@ const (
 // SetDefaults fills unset fields of a Job or CronJob the way Kubernetes'
 // defaulting does. For a Job: completions and parallelism both 1 when both
 // are unset, parallelism 1 when only it is unset (a work queue, with only
-// parallelism, keeps completions unset), backoffLimit 6, completionMode
+// parallelism, keeps completions unset), backoffLimit 6 (the largest
+// int32 with backoffLimitPerIndex), podReplacementPolicy
+// TerminatingOrFailed (Failed with a podFailurePolicy), onPodConditions
+// status True, completionMode
 // NonIndexed, suspend false, terminationGracePeriodSeconds 30, container
 // requests taken from limits when unset, and the pod template labels
 // job-name and batch.kubernetes.io/job-name. Once metadata.uid is set
@@ -98,7 +105,26 @@ func setJobSpecDefaults(spec *JobSpec) {
 		spec.Parallelism = proto.Int32(1)
 	}
 	if spec.BackoffLimit == nil {
-		spec.BackoffLimit = proto.Int32(DefaultBackoffLimit)
+		// With a limit per index the Job-wide limit is off unless set.
+		if spec.BackoffLimitPerIndex != nil {
+			spec.BackoffLimit = proto.Int32(math.MaxInt32)
+		} else {
+			spec.BackoffLimit = proto.Int32(DefaultBackoffLimit)
+		}
+	}
+	if spec.PodReplacementPolicy == nil {
+		if spec.PodFailurePolicy != nil {
+			spec.PodReplacementPolicy = proto.String(PodReplacementPolicyFailed)
+		} else {
+			spec.PodReplacementPolicy = proto.String(PodReplacementPolicyTerminatingOrFailed)
+		}
+	}
+	for _, rule := range spec.GetPodFailurePolicy().GetRules() {
+		for _, pattern := range rule.GetOnPodConditions() {
+			if pattern.Status == "" {
+				pattern.Status = "True"
+			}
+		}
 	}
 	if spec.CompletionMode == nil {
 		spec.CompletionMode = proto.String(CompletionModeNonIndexed)

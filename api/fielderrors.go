@@ -24,6 +24,8 @@ const (
 	ErrorTypeDuplicate ErrorType = "Duplicate"
 	// ErrorTypeTooLong is a value longer than allowed.
 	ErrorTypeTooLong ErrorType = "TooLong"
+	// ErrorTypeTooMany is a list with more items than allowed.
+	ErrorTypeTooMany ErrorType = "TooMany"
 	// ErrorTypeForbidden is a field that may not be set in this context.
 	ErrorTypeForbidden ErrorType = "Forbidden"
 	// ErrorTypeUnknownField is a manifest field the schema does not have.
@@ -43,6 +45,8 @@ func (t ErrorType) String() string {
 		return "Duplicate value"
 	case ErrorTypeTooLong:
 		return "Too long"
+	case ErrorTypeTooMany:
+		return "Too many"
 	case ErrorTypeForbidden:
 		return "Forbidden"
 	case ErrorTypeUnknownField:
@@ -76,7 +80,10 @@ func (e *FieldError) body() string {
 	case ErrorTypeRequired, ErrorTypeForbidden, ErrorTypeTooLong:
 		s = e.Type.String()
 	default:
-		s = e.Type.String() + ": " + formatBadValue(e.BadValue)
+		s = e.Type.String()
+		if e.BadValue != omitValue {
+			s += ": " + formatBadValue(e.BadValue)
+		}
 	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
@@ -123,6 +130,12 @@ func (j jsonValue) String() string {
 	return string(b)
 }
 
+// omitValue as a FieldError's BadValue leaves the value out of its text,
+// as field.OmitValueType does: for problems of a whole rule or list.
+var omitValue any = omitValueType{}
+
+type omitValueType struct{}
+
 // Constructors keep validation code short and the wording uniform.
 
 func invalid(field string, value any, detail string) *FieldError {
@@ -144,6 +157,16 @@ func notSupported(field string, value any, supported ...string) *FieldError {
 
 func duplicate(field string, value any) *FieldError {
 	return &FieldError{Type: ErrorTypeDuplicate, Field: field, BadValue: value}
+}
+
+func tooMany(field string, actual, limit int) *FieldError {
+	return &FieldError{Type: ErrorTypeTooMany, Field: field, BadValue: actual,
+		Detail: fmt.Sprintf("must have at most %d items", limit)}
+}
+
+func tooLong(field string, value any, limit int) *FieldError {
+	return &FieldError{Type: ErrorTypeTooLong, Field: field, BadValue: value,
+		Detail: fmt.Sprintf("may not be more than %d bytes", limit)}
 }
 
 func forbidden(field, detail string) *FieldError {

@@ -15,6 +15,8 @@ var jobMutableFields = map[string]bool{
 	"activeDeadlineSeconds":   true,
 	"backoffLimit":            true,
 	"ttlSecondsAfterFinished": true,
+	"maxFailedIndexes":        true,
+	"podReplacementPolicy":    true,
 }
 
 // cronJobMutableFields are the CronJobSpec fields apply may change.
@@ -31,7 +33,8 @@ var cronJobMutableFields = map[string]bool{
 
 // UpdateJob applies an updated manifest to a stored Job. It returns a copy
 // of old with the mutable spec fields (parallelism, suspend,
-// activeDeadlineSeconds, backoffLimit, ttlSecondsAfterFinished) and the
+// activeDeadlineSeconds, backoffLimit, ttlSecondsAfterFinished,
+// maxFailedIndexes, podReplacementPolicy, as Kubernetes allows) and the
 // metadata labels and annotations taken from updated, and whether that
 // changed anything. Status and the rest of metadata stay as stored. A
 // change to any other spec field is an error naming each one:

@@ -192,6 +192,7 @@ func validateJobSpec(path string, spec *JobSpec, jobName, uid string) []error {
 	default:
 		errs.add(notSupported(path+".completionMode", mode, CompletionModeNonIndexed, CompletionModeIndexed))
 	}
+	errs.add(validateJobPolicies(path, spec)...)
 	errs.add(validateSelector(path, spec, jobName, uid)...)
 	errs.add(validatePodTemplate(path+".template", spec.GetTemplate())...)
 	return errs

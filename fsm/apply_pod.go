@@ -46,6 +46,9 @@ type jobCounts struct {
 	succeeded     int
 	activeIndexes map[string]bool
 	doneIndexes   map[string]bool
+	// failedIndexes are the indexes the Job's status records as failed for
+	// good (backoffLimitPerIndex): they get no new pod.
+	failedIndexes map[int]bool
 }
 
 func (w *writer) countPods(job *api.Job) *jobCounts {
@@ -53,6 +56,13 @@ func (w *writer) countPods(job *api.Job) *jobCounts {
 		indexed:       job.GetSpec().GetCompletionMode() == api.CompletionModeIndexed,
 		activeIndexes: map[string]bool{},
 		doneIndexes:   map[string]bool{},
+		failedIndexes: map[int]bool{},
+	}
+	// A malformed list from a stale status blocks nothing; the controller
+	// writes it whole each time.
+	failed, _ := api.ParseCompletedIndexes(job.GetStatus().GetFailedIndexes())
+	for _, i := range failed {
+		jc.failedIndexes[i] = true
 	}
 	for _, q := range all[*api.Pod](w.txn, tablePods, "job", job.GetMetadata().GetName()) {
 		jc.add(q)
@@ -81,7 +91,8 @@ func (jc *jobCounts) add(p *api.Pod) {
 }
 
 // fits reports whether starting p keeps the Job within parallelism, its
-// remaining completions and, for Indexed Jobs, one pod per open index.
+// remaining completions and, for Indexed Jobs, one pod per open index (not
+// succeeded, not failed for good).
 func (jc *jobCounts) fits(job *api.Job, p *api.Pod) bool {
 	if jobEnding(job) || job.GetSpec().GetSuspend() {
 		return false
@@ -95,7 +106,7 @@ func (jc *jobCounts) fits(job *api.Job, p *api.Pod) bool {
 		wanted = min(wanted, int(*completions)-jc.succeeded)
 		if jc.indexed {
 			i, err := strconv.Atoi(index)
-			if err != nil || i < 0 || i >= int(*completions) || jc.doneIndexes[index] {
+			if err != nil || i < 0 || i >= int(*completions) || jc.doneIndexes[index] || jc.failedIndexes[i] {
 				return false
 			}
 		}

@@ -3,6 +3,8 @@ package fsm
 import (
 	"fmt"
 	"math/rand"
+	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,9 +20,12 @@ var propJobs = map[string][]jobOpt{
 	"queue":  {parallelism(3), workQueue()},
 	"single": nil,
 	"wide":   {parallelism(4), completions(2)},
+	// perindex has backoffLimitPerIndex: its status may record failed
+	// indexes, which get no new pod.
+	"perindex": {parallelism(3), completions(5), indexed(), func(j *api.Job) { j.Spec.BackoffLimitPerIndex = proto.Int32(1) }},
 }
 
-var propJobNames = []string{"idx", "plain", "queue", "single", "wide"}
+var propJobNames = []string{"idx", "perindex", "plain", "queue", "single", "wide"}
 
 // commandGen makes random, often stale or repeated, command batches: what
 // a deposed leader, a retried proposal or a confused node could send.
@@ -91,7 +96,7 @@ func (g *commandGen) command(s *State) []*api.Command {
 				podName = fmt.Sprintf("p%d", g.r.Intn(g.podSeq))
 			}
 			index := -1
-			if name == "idx" || g.r.Intn(4) == 0 {
+			if name == "idx" || name == "perindex" || g.r.Intn(4) == 0 {
 				index = g.r.Intn(7) - 1
 			}
 			ps = append(ps, newPod(job, podName, index))
@@ -127,6 +132,9 @@ func (g *commandGen) command(s *State) []*api.Command {
 		st := &api.JobStatus{Active: g.r.Int31n(5), Succeeded: g.r.Int31n(5), Failed: g.r.Int31n(5)}
 		if cond := g.pick([]string{"", "", "", api.JobSuspended, api.JobFailureTarget, api.JobSuccessCriteriaMet, api.JobComplete, api.JobFailed}); cond != "" {
 			st.Conditions = []*api.JobCondition{{Type: cond, Status: g.pick([]string{"True", "True", "False"})}}
+		}
+		if name == "perindex" {
+			st.FailedIndexes = proto.String(g.pick([]string{"", "0", "1,3", "0-2", "4"}))
 		}
 		return []*api.Command{updateJobStatus(name, g.job(name, uidGen).GetMetadata().GetUid(), st)}
 	case n < 85:
@@ -211,6 +219,16 @@ func checkInvariants(prev, next *State) error {
 		_, finished := api.JobFinished(before)
 		if finished && !proto.Equal(before.GetStatus(), job.GetStatus()) {
 			return fmt.Errorf("job %s: a finished Job's status changed:\n%s", name, diffObjects(before.GetStatus(), job.GetStatus()))
+		}
+		// An index failed before and after the entry gets no new pod. (The
+		// controller never un-fails an index; random status updates may.)
+		failedBefore, _ := api.ParseCompletedIndexes(before.GetStatus().GetFailedIndexes())
+		failedAfter, _ := api.ParseCompletedIndexes(job.GetStatus().GetFailedIndexes())
+		for _, p := range next.PodsOfJob(name) {
+			index, err := strconv.Atoi(p.GetMetadata().GetLabels()[api.LabelCompletionIndex])
+			if err == nil && prev.Pod(p.GetMetadata().GetName()) == nil && slices.Contains(failedBefore, index) && slices.Contains(failedAfter, index) {
+				return fmt.Errorf("job %s: pod %s created for failed index %d", name, p.GetMetadata().GetName(), index)
+			}
 		}
 		blocked := finished || jobEnding(before) || before.GetSpec().GetSuspend() && job.GetSpec().GetSuspend()
 		if before.GetSpec().Completions == nil {
@@ -367,6 +385,15 @@ func TestStaleCreatePodsFromDeposedLeader(t *testing.T) {
 			stale:       func(j *api.Job) []*api.Pod { return []*api.Pod{newPod(j, "old-0", 0), newPod(j, "old-1", 1)} },
 			wantActive:  1,
 			wantSuccess: 1,
+		},
+		{
+			name: "indexed: the new leader recorded an index as failed for good",
+			job:  newJob("j", parallelism(2), completions(2), indexed(), func(j *api.Job) { j.Spec.BackoffLimitPerIndex = proto.Int32(0) }),
+			newer: func(j *api.Job) []*api.Command {
+				return []*api.Command{updateJobStatus("j", "uid-j", &api.JobStatus{FailedIndexes: proto.String("0")})}
+			},
+			stale:      func(j *api.Job) []*api.Pod { return []*api.Pod{newPod(j, "old-0", 0), newPod(j, "old-1", 1)} },
+			wantActive: 1,
 		},
 	}
 	for _, tt := range tests {

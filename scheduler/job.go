@@ -100,6 +100,12 @@ type jobPass struct {
 	stopped     map[string]bool // pods this pass stops
 	created     int
 	plan        Plan
+	// failedPods holds every Failed pod and verdicts what each means
+	// under the Job's podFailurePolicy.
+	failedPods []*api.Pod
+	verdicts   map[*api.Pod]verdict
+	// perIndex is set for an Indexed Job with backoffLimitPerIndex.
+	perIndex *perIndex
 }
 
 func newJobPass(in JobInput) *jobPass {
@@ -124,11 +130,15 @@ func newJobPass(in JobInput) *jobPass {
 		p.parallelism = max(spec.GetParallelism(), 0)
 	}
 	p.indexed = spec.GetCompletionMode() == api.CompletionModeIndexed && p.completions != nil
+	p.judgeFailures(in.Pods)
 	// Counts never go down: a pod deleted from the store keeps counting.
 	p.failed = max(p.status.Failed, int32(len(p.pods.failed)))
 	if p.indexed {
 		p.done = succeededIndexes(p.status.CompletedIndexes, p.pods.succeeded, *p.completions)
 		p.succeeded = int32(len(p.done))
+		if spec.BackoffLimitPerIndex != nil {
+			p.perIndex = newPerIndex(spec.GetBackoffLimitPerIndex(), *p.completions, p.status.GetFailedIndexes(), p.failedPods, p.verdicts, p.done)
+		}
 	} else {
 		p.succeeded = max(p.status.Succeeded, int32(len(p.pods.succeeded)))
 	}
@@ -175,11 +185,24 @@ func (p *jobPass) outcome(paused bool) *outcome {
 	if c := api.FindJobCondition(p.status, api.JobSuccessCriteriaMet); c.GetStatus() == api.ConditionTrue {
 		return &outcome{api.JobSuccessCriteriaMet, api.JobComplete, c.Reason, c.Message}
 	}
+	if msg := failJobMessage(p.failedPods, p.verdicts); msg != "" {
+		return &outcome{api.JobFailureTarget, api.JobFailed, api.JobReasonPodFailurePolicy, msg}
+	}
 	if p.pastBackoffLimit() {
 		return &outcome{api.JobFailureTarget, api.JobFailed, api.ReasonBackoffLimitExceeded, messageBackoffLimitExceeded}
 	}
 	if end, ok := p.deadline(); ok && !paused && !p.now.Before(end) {
 		return &outcome{api.JobFailureTarget, api.JobFailed, api.ReasonDeadlineExceeded, messageJobDeadline}
+	}
+	if p.perIndex != nil {
+		if o := p.perIndex.outcome(p.spec, p.succeeded); o != nil {
+			return o
+		}
+	}
+	if p.indexed {
+		if msg, ok := matchSuccessPolicy(p.spec.GetSuccessPolicy(), *p.completions, p.done); ok {
+			return &outcome{api.JobSuccessCriteriaMet, api.JobComplete, api.JobReasonSuccessPolicy, msg}
+		}
 	}
 	if p.completions != nil && p.succeeded >= *p.completions ||
 		p.completions == nil && p.succeeded > 0 && len(p.pods.active) == 0 {
@@ -289,7 +312,7 @@ func (p *jobPass) stopSurplus() {
 	}
 	var surplus []*api.Pod
 	if p.indexed {
-		surplus = surplusIndexed(remaining, *p.completions, p.done)
+		surplus = surplusIndexed(remaining, *p.completions, p.closedIndexes())
 		gone := make(map[*api.Pod]bool, len(surplus))
 		for _, pod := range surplus {
 			gone[pod] = true
@@ -321,7 +344,8 @@ func (p *jobPass) create() {
 	if n <= 0 {
 		return
 	}
-	if end := failureBackoffEnd(p.pods.succeeded, p.pods.failed); end.After(p.now) {
+	// With backoffLimitPerIndex each index backs off on its own.
+	if end := failureBackoffEnd(p.pods.succeeded, p.pods.failed); p.perIndex == nil && end.After(p.now) {
 		p.wake(end)
 		return
 	}
@@ -336,9 +360,12 @@ func (p *jobPass) create() {
 	for _, pod := range append(slices.Clone(p.pods.active), p.pods.stopping...) {
 		taken[podIndex(pod)] = true
 	}
-	for _, i := range freeIndexes(*p.completions, p.done, taken, n) {
+	for _, i := range p.readyIndexes(freeIndexes(*p.completions, p.closedIndexes(), taken, n)) {
 		pod := p.newPod()
 		setPodIndex(pod, p.job.GetMetadata().GetName(), i)
+		if p.perIndex != nil {
+			p.perIndex.annotate(pod, i, p.verdicts)
+		}
 		p.plan.Create = append(p.plan.Create, pod)
 		p.created++
 	}
@@ -427,4 +454,53 @@ func (p *jobPass) fillStatus() {
 	if p.indexed {
 		s.CompletedIndexes = formatIndexes(p.done)
 	}
+	if p.perIndex != nil {
+		s.FailedIndexes = proto.String(formatIndexes(p.perIndex.failed))
+	}
+}
+
+// judgeFailures decides what each Failed pod means under the Job's
+// podFailurePolicy; only the failures that count stay in p.pods.failed.
+func (p *jobPass) judgeFailures(pods []*api.Pod) {
+	p.verdicts = make(map[*api.Pod]verdict)
+	p.pods.failed = nil
+	for _, pod := range pods {
+		if pod.GetStatus().GetPhase() != api.PodFailed {
+			continue
+		}
+		v := judgeFailure(p.spec, pod)
+		p.failedPods = append(p.failedPods, pod)
+		p.verdicts[pod] = v
+		if v.counts {
+			p.pods.failed = append(p.pods.failed, pod)
+		}
+	}
+}
+
+// closedIndexes are the indexes of an Indexed Job that get no more pods:
+// those that succeeded and those that failed for good.
+func (p *jobPass) closedIndexes() map[int]bool {
+	if p.perIndex == nil || len(p.perIndex.failed) == 0 {
+		return p.done
+	}
+	closed := maps.Clone(p.done)
+	maps.Copy(closed, p.perIndex.failed)
+	return closed
+}
+
+// readyIndexes keeps the indexes whose per-index back-off has ended and
+// asks for a pass when the others' ends.
+func (p *jobPass) readyIndexes(indexes []int) []int {
+	if p.perIndex == nil {
+		return indexes
+	}
+	var ready []int
+	for _, i := range indexes {
+		if end := p.perIndex.backoffEnd(i, p.verdicts); end.After(p.now) {
+			p.wake(end)
+			continue
+		}
+		ready = append(ready, i)
+	}
+	return ready
 }

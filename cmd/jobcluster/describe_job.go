@@ -35,9 +35,12 @@ func (d describer) job(j *api.Job, events []*api.Event) string {
 	if spec.ActiveDeadlineSeconds != nil {
 		w.write(0, "Active Deadline Seconds:\t%ds\n", spec.GetActiveDeadlineSeconds())
 	}
-	w.write(0, "Pods Statuses:\t%d Active (%d Ready) / %d Succeeded / %d Failed\n", st.GetActive(), st.GetReady(), st.GetSucceeded(), st.GetFailed())
+	d.podsStatuses(w, st)
 	if spec.GetCompletionMode() == api.CompletionModeIndexed {
 		w.write(0, "Completed Indexes:\t%s\n", orNone(st.GetCompletedIndexes()))
+	}
+	if spec.BackoffLimitPerIndex != nil {
+		w.write(0, "Failed Indexes:\t%s\n", orNone(st.GetFailedIndexes()))
 	}
 	d.podTemplate(w, spec.GetTemplate())
 	d.jobConditions(w, st.GetConditions())
@@ -71,6 +74,7 @@ func (d describer) jobSpec(w *prefixWriter, spec *api.JobSpec) {
 	if spec.TtlSecondsAfterFinished != nil {
 		w.write(0, "TTL Seconds After Finished:\t%d\n", spec.GetTtlSecondsAfterFinished())
 	}
+	d.jobPolicies(w, spec)
 }
 
 // jobConditions prints the conditions table, or nothing when there are none.
