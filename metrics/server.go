@@ -26,7 +26,7 @@ type Server struct {
 	entryCommands   prometheus.Histogram
 	proposalLatency prometheus.Histogram
 	leaseRenewals   prometheus.Counter
-	leaseExpiries   prometheus.Counter
+	nodesLost       prometheus.Counter
 
 	// This server's Raft.
 	fsmApply        prometheus.Histogram
@@ -35,9 +35,9 @@ type Server struct {
 	restores        prometheus.Counter
 }
 
-// NewServer registers a server's families in reg, reading its gauges from
-// state at each scrape. A registry holds one server's.
-func NewServer(reg *Registry, state func() ServerState) *Server {
+// NewServer registers a server's families in reg; ObserveState adds its
+// gauges. A registry holds one server's.
+func NewServer(reg *Registry) *Server {
 	s := &Server{
 		jobsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "jobs_finished_total",
@@ -98,9 +98,9 @@ func NewServer(reg *Registry, state func() ServerState) *Server {
 			Namespace: namespace, Name: "lease_renewals_total",
 			Help: "Agent leases renewed by heartbeats. Leader only.",
 		}),
-		leaseExpiries: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "lease_expirations_total",
-			Help: "Agent leases found expired, each making its node lost and failing its pods. Leader only.",
+		nodesLost: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "nodes_lost_total",
+			Help: "Nodes whose lease certainly expired while they had unfinished pods, which were failed NodeLost. Leader only.",
 		}),
 		fsmApply: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "raft_fsm_apply_duration_seconds",
@@ -124,11 +124,16 @@ func NewServer(reg *Registry, state func() ServerState) *Server {
 	reg.reg.MustRegister(
 		s.jobsFinished, s.podsFinished, s.podsCreated, s.cronDecisions, s.cronCreationSkew,
 		s.jobSync, s.cronSync, s.nodeSync, s.placements, s.placementDelay, s.entryCommands, s.proposalLatency,
-		s.leaseRenewals, s.leaseExpiries,
+		s.leaseRenewals, s.nodesLost,
 		s.fsmApply, s.snapshots, s.snapshotPersist, s.restores,
-		newStateCollector(state),
 	)
 	return s
+}
+
+// ObserveState reads the server's gauges from state at each scrape. Call
+// it once, when the server is running.
+func (s *Server) ObserveState(reg *Registry, state func() ServerState) {
+	reg.reg.MustRegister(newStateCollector(state))
 }
 
 // Pod and Job results, as Kubernetes labels them.
@@ -189,8 +194,8 @@ func (s *Server) Proposed(commands int, took time.Duration) {
 // LeaseRenewed counts an agent heartbeat that renewed its lease.
 func (s *Server) LeaseRenewed() { s.leaseRenewals.Inc() }
 
-// LeasesExpired counts agent leases found expired.
-func (s *Server) LeasesExpired(n int) { s.leaseExpiries.Add(float64(n)) }
+// NodesLost counts nodes found lost, their pods failed.
+func (s *Server) NodesLost(n int) { s.nodesLost.Add(float64(n)) }
 
 // Applied records the time one log entry took to apply.
 func (s *Server) Applied(took time.Duration) { s.fsmApply.Observe(took.Seconds()) }
