@@ -12,7 +12,6 @@ type Agent struct {
 	starts        *prometheus.CounterVec
 	startLatency  prometheus.Histogram
 	restarts      prometheus.Counter
-	oomKills      prometheus.Counter
 	logBytes      prometheus.Counter
 	fsync         prometheus.Histogram
 	leaseRenewals *prometheus.CounterVec
@@ -32,9 +31,9 @@ var (
 	descAgentLeaseHeld   = newDesc("agent_lease_held", "1 while this agent holds its lease and may run pods, else 0.")
 )
 
-// NewAgent registers an agent's families in reg, reading its gauges from
-// state at each scrape. A registry holds one agent's.
-func NewAgent(reg *Registry, state func() AgentState) *Agent {
+// NewAgent registers an agent's families in reg; ObserveState adds its
+// gauges. A registry holds one agent's.
+func NewAgent(reg *Registry) *Agent {
 	a := &Agent{
 		starts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "agent_container_starts_total",
@@ -48,10 +47,6 @@ func NewAgent(reg *Registry, state func() AgentState) *Agent {
 		restarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "agent_container_restarts_total",
 			Help: "Containers restarted in place (restartPolicy OnFailure).",
-		}),
-		oomKills: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "agent_container_oom_kills_total",
-			Help: "Containers that ended OOMKilled.",
 		}),
 		logBytes: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "agent_log_bytes_total",
@@ -71,9 +66,15 @@ func NewAgent(reg *Registry, state func() AgentState) *Agent {
 			Help: "Times this agent's lease ran out and it stopped its pods.",
 		}),
 	}
-	reg.reg.MustRegister(a.starts, a.startLatency, a.restarts, a.oomKills, a.logBytes, a.fsync,
-		a.leaseRenewals, a.leaseExpiries, agentCollector(state))
+	reg.reg.MustRegister(a.starts, a.startLatency, a.restarts, a.logBytes, a.fsync,
+		a.leaseRenewals, a.leaseExpiries)
 	return a
+}
+
+// ObserveState reads the agent's gauges from state at each scrape. Call
+// it once, when the agent is running.
+func (a *Agent) ObserveState(reg *Registry, state func() AgentState) {
+	reg.reg.MustRegister(agentCollector(state))
 }
 
 // ContainerStarted records a container start (err nil) or a runtime's
@@ -97,15 +98,8 @@ func (a *Agent) ContainerRestarted() {
 	}
 }
 
-// ContainerOOMKilled counts a container killed for lack of memory.
-func (a *Agent) ContainerOOMKilled() {
-	if a != nil {
-		a.oomKills.Inc()
-	}
-}
-
 // LogWritten counts bytes written to a pod's log.
-func (a *Agent) LogWritten(n int) {
+func (a *Agent) LogWritten(n int64) {
 	if a != nil {
 		a.logBytes.Add(float64(n))
 	}
