@@ -47,7 +47,13 @@ func (o *applyObserver) JobFinished(index uint64, job *api.Job) {
 	if mode == "" {
 		mode = api.CompletionModeNonIndexed
 	}
-	o.m.JobFinished(mode, result, api.FindJobCondition(job.GetStatus(), typ).GetReason())
+	var cron string
+	for _, ref := range job.GetMetadata().GetOwnerReferences() {
+		if ref.GetKind() == api.CronJobResource.Kind {
+			cron = ref.GetName()
+		}
+	}
+	o.m.JobFinished(mode, result, api.FindJobCondition(job.GetStatus(), typ).GetReason(), cron)
 }
 
 func (o *applyObserver) PodFinished(index uint64, pod *api.Pod) {
@@ -175,9 +181,8 @@ func (s *Server) metricsState() metrics.ServerState {
 			Pods: l.Pods, PodsUsed: l.UsedPods,
 		})
 	}
-	now := s.clock.Now()
 	for _, cj := range st.CronJobs() {
-		out.CronJobs = append(out.CronJobs, metrics.CronJobState{Name: cj.GetMetadata().GetName(), Next: nextSchedule(cj, now)})
+		out.CronJobs = append(out.CronJobs, metrics.CronJobState{Name: cj.GetMetadata().GetName(), Next: nextSchedule(cj)})
 	}
 	return out
 }
@@ -192,9 +197,11 @@ func podUnschedulable(p *api.Pod) bool {
 	return false
 }
 
-// nextSchedule is a CronJob's next scheduled time after now, or zero when
-// it is suspended or its schedule or time zone does not parse.
-func nextSchedule(cj *api.CronJob, now time.Time) time.Time {
+// nextSchedule is a CronJob's next scheduled time: the first after the
+// last one decided (or its creation), which is in the past when the cron
+// controller falls behind. It is zero when the CronJob is suspended or its
+// schedule or time zone does not parse.
+func nextSchedule(cj *api.CronJob) time.Time {
 	if cj.GetSpec().GetSuspend() {
 		return time.Time{}
 	}
@@ -206,7 +213,11 @@ func nextSchedule(cj *api.CronJob, now time.Time) time.Time {
 	if err != nil {
 		return time.Time{}
 	}
-	return sched.Next(now.In(loc))
+	from := cj.GetMetadata().GetCreationTimestamp().AsTime()
+	if last := cj.GetStatus().GetLastScheduleTime(); last != nil {
+		from = last.AsTime()
+	}
+	return sched.Next(from.In(loc))
 }
 
 // ReadyChecks are the server's readiness conditions: it knows a leader,

@@ -15,6 +15,7 @@ type Server struct {
 	podsFinished     *prometheus.CounterVec
 	podsCreated      prometheus.Counter
 	cronDecisions    *prometheus.CounterVec
+	cronJobsFinished *prometheus.CounterVec
 	cronCreationSkew prometheus.Histogram
 
 	// Controller work, measured by the leader.
@@ -55,6 +56,10 @@ func NewServer(reg *Registry) *Server {
 			Namespace: namespace, Name: "cronjob_decisions_total",
 			Help: "CronJob schedule times decided, by action (Created, Skipped, Missed, Replaced, ...). Counted by every server from the log it applied.",
 		}, []string{"action"}),
+		cronJobsFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "cronjob_jobs_finished_total",
+			Help: "Jobs of each CronJob that finished, by result. Counted by every server from the log it applied.",
+		}, []string{"cronjob", "result"}),
 		cronCreationSkew: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "cronjob_job_creation_skew_duration_seconds",
 			Help:    "Time from a CronJob's scheduled time to the creation of its Job. Observed by every server from the log it applied.",
@@ -122,7 +127,7 @@ func NewServer(reg *Registry) *Server {
 		}),
 	}
 	reg.reg.MustRegister(
-		s.jobsFinished, s.podsFinished, s.podsCreated, s.cronDecisions, s.cronCreationSkew,
+		s.jobsFinished, s.podsFinished, s.podsCreated, s.cronDecisions, s.cronJobsFinished, s.cronCreationSkew,
 		s.jobSync, s.cronSync, s.nodeSync, s.placements, s.placementDelay, s.entryCommands, s.proposalLatency,
 		s.leaseRenewals, s.nodesLost,
 		s.fsmApply, s.snapshots, s.snapshotPersist, s.restores,
@@ -142,9 +147,13 @@ const (
 	ResultFailed    = "failed"
 )
 
-// JobFinished counts a Job that reached a final condition.
-func (s *Server) JobFinished(completionMode, result, reason string) {
+// JobFinished counts a Job that reached a final condition; cronJob names
+// the CronJob that created it, if one did.
+func (s *Server) JobFinished(completionMode, result, reason, cronJob string) {
 	s.jobsFinished.WithLabelValues(completionMode, result, reason).Inc()
+	if cronJob != "" {
+		s.cronJobsFinished.WithLabelValues(cronJob, result).Inc()
+	}
 }
 
 // PodFinished counts a pod that reached a final phase.
