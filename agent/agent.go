@@ -12,11 +12,15 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/internal/datadir"
+	"github.com/jobcluster/jobcluster/metrics"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -69,11 +73,17 @@ type Config struct {
 	// binary's hidden agent-guard command). With the process runtime it
 	// makes the children of pod processes die with the agent as well.
 	GuardCommand []string
+	// Metrics is where the agent registers its metrics (see package
+	// metrics); nil gives it a registry of its own that nobody reads. A
+	// registry takes one agent's, once: Run an agent given one only once.
+	Metrics *metrics.Registry
 }
 
 // Agent is one node that runs pods.
 type Agent struct {
 	cfg Config
+	// lease is the running agent's lease, nil before Run starts keeping it.
+	lease atomic.Pointer[lease]
 }
 
 // New checks cfg, fills in defaults and creates the data directory.
@@ -198,6 +208,11 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 	defer pool.close()
 	srv := &servers{node: a.cfg.Name, pool: pool, logger: logger, resync: make(chan struct{}, 1)}
 
+	reg := a.cfg.Metrics
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	m := metrics.NewAgent(reg)
 	var sup *supervisor
 	rep := newReporter(srv.reportStatus, func(uid string) { sup.markReported(uid) }, logger)
 	sup, err := newSupervisor(supervisorConfig{
@@ -208,12 +223,16 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 		Sink:           rep,
 		Logger:         logger,
 		RestartBackoff: a.cfg.RestartBackoff,
+		Metrics:        m,
 	})
 	if err != nil {
 		return err
 	}
 
-	grpcServer := transport.NewServer(a.cfg.Transport)
+	tc := a.cfg.Transport
+	tc.UnaryInterceptors = append([]grpc.UnaryServerInterceptor{reg.GRPC().UnaryInterceptor}, tc.UnaryInterceptors...)
+	tc.StreamInterceptors = append([]grpc.StreamServerInterceptor{reg.GRPC().StreamInterceptor}, tc.StreamInterceptors...)
+	grpcServer := transport.NewServer(tc)
 	api.RegisterAgentServer(grpcServer, newLogService(sup))
 	serveErr := make(chan error, 1)
 	var serving sync.WaitGroup
@@ -232,8 +251,13 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 			sup.unfence()
 			srv.requestResync()
 		},
-		logger: logger,
+		logger:  logger,
+		metrics: m,
 	}
+	a.lease.Store(l)
+	m.ObserveState(reg, func() metrics.AgentState {
+		return metrics.AgentState{PodsRunning: sup.runningPods(), LeaseHeld: l.held.Load()}
+	})
 	loops, stopLoops := context.WithCancel(ctx)
 	defer stopLoops()
 	var wg sync.WaitGroup
@@ -310,4 +334,24 @@ func hostIP(addrs ...string) string {
 		}
 	}
 	return ""
+}
+
+// ReadyChecks are the agent's readiness conditions: a server has accepted
+// its heartbeat (it is registered), and it holds its lease, so it runs
+// the pods bound to it.
+func (a *Agent) ReadyChecks() []metrics.Check {
+	return []metrics.Check{
+		{Name: "registered", Run: func() error {
+			if l := a.lease.Load(); l == nil || !l.registered.Load() {
+				return errors.New("no server has answered a heartbeat yet")
+			}
+			return nil
+		}},
+		{Name: "lease", Run: func() error {
+			if l := a.lease.Load(); l == nil || !l.held.Load() {
+				return errors.New("lease not held: pods are stopped until a server renews it")
+			}
+			return nil
+		}},
+	}
 }

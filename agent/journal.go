@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/metrics"
 )
 
 const (
@@ -77,6 +78,8 @@ type journal struct {
 	dir    string
 	logger *slog.Logger
 	log    *journalLog // set by load
+	// metrics times the journal's fsyncs; nil measures nothing.
+	metrics *metrics.Agent
 
 	mu    sync.Mutex
 	names map[string]string // pod name -> UID of its live record
@@ -103,6 +106,15 @@ func (j *journal) load() ([]*podRecord, error) {
 		j.logger = slog.New(slog.DiscardHandler)
 	}
 	log, err := openJournalLog(filepath.Join(j.dir, journalFile), parseLine, j.logger)
+	if log != nil && j.metrics != nil {
+		fsync := log.fsync
+		log.fsync = func(f *os.File) error {
+			start := time.Now()
+			err := fsync(f)
+			j.metrics.JournalSynced(time.Since(start))
+			return err
+		}
+	}
 	j.log = log
 	errs := []error{err}
 	lines := log.lines()

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
+
+	"github.com/jobcluster/jobcluster/metrics"
 )
 
 // lease keeps the node's lease with the servers alive and fences the node
@@ -70,6 +73,11 @@ type lease struct {
 	lost    func()
 	renewed func()
 	logger  *slog.Logger
+	// metrics counts renewals and expiries; nil counts nothing.
+	metrics *metrics.Agent
+	// held is true while the lease holds; registered once a server
+	// renewed it.
+	held, registered atomic.Bool
 }
 
 // maxAttempts bounds the renewal attempts in flight at once.
@@ -124,6 +132,7 @@ func (l *lease) run(ctx context.Context) {
 	results := make(chan renewal, maxAttempts)
 	inflight := 0
 	held := true
+	l.held.Store(true)
 	preferred := ""
 	// failingSince is when the first heartbeat failed since the last
 	// success, zero while they succeed.
@@ -146,6 +155,7 @@ func (l *lease) run(ctx context.Context) {
 			schedule(renewEvery(ttl))
 		case r := <-results:
 			inflight--
+			l.metrics.LeaseRenewal(r.err == nil)
 			if r.err != nil {
 				l.logger.Debug("heartbeat", "err", r.err)
 				if failingSince.IsZero() {
@@ -157,6 +167,7 @@ func (l *lease) run(ctx context.Context) {
 				continue
 			}
 			preferred = r.server
+			l.registered.Store(true)
 			if !failingSince.IsZero() {
 				l.logger.Info("heartbeat succeeded again", "server", r.server, "failingFor", time.Since(failingSince),
 					"leaseLeft", time.Until(lastSent.Add(ttl)))
@@ -178,12 +189,15 @@ func (l *lease) run(ctx context.Context) {
 			expiry.Reset(left)
 			if !held {
 				held = true
+				l.held.Store(true)
 				l.logger.Info("lease renewed")
 				l.renewed()
 			}
 		case <-expiry.C:
 			if held {
 				held = false
+				l.held.Store(false)
+				l.metrics.LeaseExpired()
 				l.logger.Warn("lease expired: stopping every pod", "lease", ttl, "sinceRenewalSent", time.Since(lastSent))
 				l.lost()
 			}

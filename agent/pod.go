@@ -250,8 +250,11 @@ func (r *podRunner) startContainer(i int) {
 	if c.state != nil {
 		// A restart in place: the failed run is the last state.
 		c.restarts++
+		r.sup.metrics.ContainerRestarted()
 	}
+	start := time.Now()
 	proc, err := r.launch(c)
+	r.sup.metrics.ContainerStarted(time.Since(start), err)
 	if err != nil {
 		r.sup.logger.Warn("start container", "pod", r.name(), "container", c.spec.GetName(), "err", err)
 		c.state = terminatedState(128, reasonStartError, err.Error(), now, now)
@@ -303,6 +306,11 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 func (r *podRunner) exited(ex containerExit) {
 	c := r.containers[ex.index]
 	c.proc = nil
+	// The run wrote its output to a log file of its own (a restart keeps
+	// the one before as the previous log).
+	if fi, err := os.Stat(logPath(r.dir, c.spec.GetName(), false)); err == nil {
+		r.sup.metrics.LogWritten(fi.Size())
+	}
 	r.setAlive(c.spec.GetName(), false)
 	if ex.err != nil {
 		r.sup.logger.Warn("wait for container", "pod", r.name(), "container", c.spec.GetName(), "err", ex.err)

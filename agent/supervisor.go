@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/metrics"
 )
 
 // statusSink receives pod status changes. Report must not block for long;
@@ -27,6 +28,9 @@ type supervisorConfig struct {
 	Sink           statusSink
 	Logger         *slog.Logger
 	RestartBackoff time.Duration
+	// Metrics counts container starts and journal syncs; nil counts
+	// nothing.
+	Metrics *metrics.Agent
 	// ForgetAfter is how long a reported pod must have been absent from
 	// the desired set before its record is dropped.
 	ForgetAfter time.Duration
@@ -45,6 +49,7 @@ type supervisor struct {
 	logger         *slog.Logger
 	restartBackoff time.Duration
 	forgetAfter    time.Duration
+	metrics        *metrics.Agent
 	now            func() time.Time
 	journal        *journal
 	runners        sync.WaitGroup
@@ -88,7 +93,8 @@ func newSupervisor(cfg supervisorConfig) (*supervisor, error) {
 		restartBackoff: cfg.RestartBackoff,
 		forgetAfter:    cfg.ForgetAfter,
 		now:            cfg.Now,
-		journal:        &journal{dir: filepath.Join(cfg.DataDir, "pods"), logger: cfg.Logger},
+		metrics:        cfg.Metrics,
+		journal:        &journal{dir: filepath.Join(cfg.DataDir, "pods"), logger: cfg.Logger, metrics: cfg.Metrics},
 		records:        map[string]*podRecord{},
 		byName:         map[string]*podRecord{},
 		active:         map[string]*podRunner{},
@@ -416,4 +422,11 @@ func (s *supervisor) lookup(name string) (*podRecord, *podRunner) {
 		return nil, nil
 	}
 	return rec, s.active[rec.uid]
+}
+
+// runningPods counts the pods started and not yet finished.
+func (s *supervisor) runningPods() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.active)
 }

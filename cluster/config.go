@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jobcluster/jobcluster/gossip"
+	"github.com/jobcluster/jobcluster/metrics"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -70,6 +71,9 @@ type Config struct {
 	// DefaultSnapshotLogBytes.
 	SnapshotLogBytes int
 	Logger           *slog.Logger
+	// Metrics is where the server registers its metrics (see package
+	// metrics); nil gives it a registry of its own that nobody reads.
+	Metrics *metrics.Registry
 }
 
 // DefaultSnapshotLogBytes bounds the log a restarted server replays.

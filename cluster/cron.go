@@ -17,7 +17,11 @@ import (
 // records every decision through Raft, so a new leader resumes from the
 // replicated lastScheduleTime and cannot fire a time twice.
 func (s *Server) cronControllerLoop(ctx context.Context) {
-	s.passLoop(ctx, time.Minute, s.reconcileCronJobs)
+	s.passLoop(ctx, time.Minute, func(ctx context.Context, now time.Time) time.Time {
+		start := time.Now()
+		defer func() { s.metrics.CronSynced(time.Since(start)) }()
+		return s.reconcileCronJobs(ctx, now)
+	})
 }
 
 func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time {

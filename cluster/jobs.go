@@ -10,6 +10,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/fsm"
+	"github.com/jobcluster/jobcluster/metrics"
 	"github.com/jobcluster/jobcluster/scheduler"
 )
 
@@ -21,12 +22,17 @@ const idleRecheck = 5 * time.Second
 // arrives. Each pass proposes its decisions in one batch and waits for
 // them to be applied, so the next pass sees them.
 func (s *Server) jobControllerLoop(ctx context.Context) {
-	s.passLoop(ctx, idleRecheck, s.reconcileJobs)
+	s.passLoop(ctx, idleRecheck, func(ctx context.Context, now time.Time) time.Time {
+		start := time.Now()
+		defer func() { s.metrics.JobSynced(time.Since(start)) }()
+		return s.reconcileJobs(ctx, now)
+	})
 }
 
 // jobPass collects the commands of one controller pass.
 type jobPass struct {
 	now    time.Time
+	m      *metrics.Server
 	placer *scheduler.Placer
 	create []*api.Pod
 	binds  []*api.PodBinding
@@ -38,7 +44,7 @@ type jobPass struct {
 
 func (s *Server) reconcileJobs(ctx context.Context, now time.Time) time.Time {
 	st := s.fsm.State()
-	p := &jobPass{now: now, stops: map[string]*api.StopPods{}}
+	p := &jobPass{now: now, m: s.metrics, stops: map[string]*api.StopPods{}}
 	nodes := st.Nodes()
 	var bound []*api.Pod
 	for _, n := range nodes {
@@ -121,6 +127,7 @@ func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
 // scheduler's reason.
 func (p *jobPass) place(pod *api.Pod) {
 	node, reason := p.placer.Place(pod)
+	p.m.Placed(node != "", 0)
 	if pod.Status == nil {
 		pod.Status = &api.PodStatus{Phase: api.PodPending}
 	}
@@ -159,6 +166,7 @@ func (s *Server) placeUnbound(st *fsm.State, p *jobPass) {
 			continue
 		}
 		node, reason := p.placer.Place(pod)
+		p.m.Placed(node != "", p.now.Sub(pod.GetMetadata().GetCreationTimestamp().AsTime()))
 		name := pod.GetMetadata().GetName()
 		if node != "" {
 			p.binds = append(p.binds, &api.PodBinding{Pod: name, Node: node})

@@ -40,6 +40,8 @@ func (s *Server) nodeControllerLoop(ctx context.Context) {
 // reconcileNodes runs one node controller pass at now and proposes what it
 // decided. It returns when the next pass is due at the latest.
 func (s *Server) reconcileNodes(ctx context.Context, now time.Time) time.Time {
+	start := time.Now()
+	defer func() { s.metrics.NodesSynced(time.Since(start)) }()
 	plan := scheduler.ReconcileNodes(s.nodeInput(now))
 	for _, e := range plan.Events {
 		if e.Kind == "Node" {
@@ -53,8 +55,12 @@ func (s *Server) reconcileNodes(ctx context.Context, now time.Time) time.Time {
 	if len(cmds) == 0 {
 		return plan.NextCheck
 	}
-	if _, err := s.proposer.Propose(ctx, cmds...); err != nil && ctx.Err() == nil {
-		s.logger.Warn("propose node changes", "err", err)
+	if _, err := s.proposer.Propose(ctx, cmds...); err != nil {
+		if ctx.Err() == nil {
+			s.logger.Warn("propose node changes", "err", err)
+		}
+	} else {
+		s.metrics.NodesLost(len(plan.LostNodes))
 	}
 	return plan.NextCheck
 }

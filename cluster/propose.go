@@ -12,6 +12,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/fsm"
+	"github.com/jobcluster/jobcluster/metrics"
 )
 
 // maxBatchBytes bounds the commands gathered into one Raft log entry,
@@ -27,12 +28,13 @@ const maxInFlight = 4
 // object. Safe for concurrent use. close stops it and waits until its
 // goroutines returned.
 type proposer struct {
-	raft   *raft.Raft
-	logger *slog.Logger
-	queue  chan *proposal
-	slots  chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	raft    *raft.Raft
+	logger  *slog.Logger
+	metrics *metrics.Server
+	queue   chan *proposal
+	slots   chan struct{}
+	done    chan struct{}
+	once    sync.Once
 	// wg counts the run goroutine and one goroutine per entry in flight.
 	wg sync.WaitGroup
 }
@@ -48,13 +50,14 @@ type proposalResult struct {
 	err  error
 }
 
-func newProposer(r *raft.Raft, logger *slog.Logger) *proposer {
+func newProposer(r *raft.Raft, logger *slog.Logger, m *metrics.Server) *proposer {
 	p := &proposer{
-		raft:   r,
-		logger: logger,
-		queue:  make(chan *proposal, 1024),
-		slots:  make(chan struct{}, maxInFlight),
-		done:   make(chan struct{}),
+		raft:    r,
+		logger:  logger,
+		metrics: m,
+		queue:   make(chan *proposal, 1024),
+		slots:   make(chan struct{}, maxInFlight),
+		done:    make(chan struct{}),
 	}
 	p.wg.Go(p.run)
 	return p
@@ -226,10 +229,14 @@ func (p *proposer) apply(batch []*proposal) {
 		}
 		return
 	}
+	start := time.Now()
 	f := p.raft.Apply(data, 10*time.Second)
 	p.wg.Go(func() {
 		defer func() { <-p.slots }()
 		err := f.Error()
+		if err == nil {
+			p.metrics.Proposed(len(cmds), time.Since(start))
+		}
 		var res *fsm.Result
 		if err == nil {
 			res, _ = f.Response().(*fsm.Result)

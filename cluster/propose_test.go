@@ -91,7 +91,7 @@ func TestProposerFailsWhereItCannotCommit(t *testing.T) {
 		t.Errorf("propose with a cancelled context: %v, want %v", err, context.Canceled)
 	}
 
-	p := newProposer(c.leader().raft, testLogger(t))
+	p := newProposer(c.leader().raft, testLogger(t), c.leader().metrics)
 	p.close()
 	if _, err := p.Propose(testCtx(t), eventCmd("z")); !errors.Is(err, ErrNotLeader) {
 		t.Errorf("propose after close: %v, want %v", err, ErrNotLeader)

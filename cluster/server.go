@@ -22,6 +22,7 @@ import (
 	"github.com/jobcluster/jobcluster/fsm"
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/internal/datadir"
+	"github.com/jobcluster/jobcluster/metrics"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -54,6 +55,8 @@ type Server struct {
 	peers          *peerConns
 	leases         *leases
 	lastLeader     lastLeader
+	registry       *metrics.Registry
+	metrics        *metrics.Server
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -80,7 +83,14 @@ func newServer(cfg Config, sm seams) (*Server, error) {
 	if cfg.Name == "" {
 		return nil, errors.New("server name is empty: pass --name")
 	}
-	s := &Server{cfg: cfg, timing: cfg.Timing.withDefaults(), logger: cfg.logger(), seams: sm.withDefaults(), left: make(chan struct{})}
+	reg := cfg.Metrics
+	if reg == nil {
+		reg = metrics.NewRegistry()
+	}
+	s := &Server{
+		cfg: withMetrics(cfg, reg), timing: cfg.Timing.withDefaults(), logger: cfg.logger(), seams: sm.withDefaults(),
+		left: make(chan struct{}), registry: reg, metrics: metrics.NewServer(reg),
+	}
 	s.clock = s.seams.clock
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.start(); err != nil {
@@ -113,7 +123,7 @@ func (s *Server) start() error {
 	}
 	leaderChanges := s.observeLeaders()
 	s.goFunc(func() { s.recordLeaders(leaderChanges) })
-	s.proposer = newProposer(s.raft, s.logger)
+	s.proposer = newProposer(s.raft, s.logger, s.metrics)
 	s.peers = newPeerConns(s.cfg.Transport)
 	s.leases = newLeases()
 	g, err := s.seams.startGossip(gossip.Config{
@@ -147,6 +157,7 @@ func (s *Server) start() error {
 	s.goFunc(s.monitorLeadership)
 	s.goFunc(s.snapshotBySize)
 	s.goFunc(s.reportReplay)
+	s.metrics.ObserveState(s.registry, s.metricsState)
 	s.logger.Info("server started", "node", s.cfg.Name, "rpc", s.cfg.RPCAddr, "raft", s.cfg.RaftAddr, "gossip", s.cfg.GossipAddr)
 	return nil
 }
@@ -162,6 +173,7 @@ func (s *Server) startRaft(dir string) error {
 	}
 	s.startIndex.Store(lastCommandIndex(s.store, math.MaxUint64))
 	s.started = s.clock.Now()
+	s.fsm.SetObserver(&applyObserver{m: s.metrics, after: s.startIndex})
 	s.leaderCh = make(chan bool, 16)
 	conf := raft.DefaultConfig()
 	conf.LocalID = raft.ServerID(s.cfg.Name)
@@ -178,7 +190,7 @@ func (s *Server) startRaft(dir string) error {
 	conf.TrailingLogs = 10240
 	conf.MaxAppendEntries = 256
 	conf.NotifyCh = s.leaderCh
-	r, err := raft.NewRaft(conf, s.fsm, s.store, s.store, s.snaps, s.transport)
+	r, err := raft.NewRaft(conf, measuredFSM{FSM: s.fsm, m: s.metrics}, s.store, s.store, s.snaps, s.transport)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}

@@ -45,6 +45,7 @@ func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPod
 	return toLeader(ctx, c.s,
 		func() (*api.ReportPodStatusResponse, error) {
 			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
+			c.s.metrics.LeaseRenewed()
 			updates := req.GetUpdates()
 			for _, u := range updates {
 				u.Node = req.GetNode()
@@ -65,6 +66,7 @@ func (c *controlService) Heartbeat(ctx context.Context, req *api.HeartbeatReques
 	return toLeader(ctx, c.s,
 		func() (*api.HeartbeatResponse, error) {
 			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
+			c.s.metrics.LeaseRenewed()
 			return &api.HeartbeatResponse{LeaseMillis: c.s.timing.LeaseTTL.Milliseconds()}, nil
 		},
 		func(cl api.ControlClient, ctx context.Context) (*api.HeartbeatResponse, error) {

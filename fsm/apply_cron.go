@@ -77,6 +77,7 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 	if c.GetAction() == "Created" && c.GetJob() != nil {
 		if w.job(c.GetJob().GetMetadata().GetName()) != nil {
 			w.insert(tableCronJobs, next)
+			w.cronDecided(c, false)
 			return nil
 		}
 		for _, name := range c.GetReplaceJobs() {
@@ -87,8 +88,12 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 		job := clone(c.GetJob())
 		job.Metadata.Generation = 1
 		w.insert(tableJobs, job)
+		w.insert(tableCronJobs, next)
+		w.cronDecided(c, true)
+		return nil
 	}
 	w.insert(tableCronJobs, next)
+	w.cronDecided(c, false)
 	return nil
 }
 

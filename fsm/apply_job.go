@@ -97,5 +97,8 @@ func (w *writer) applyUpdateJobStatus(c *api.UpdateJobStatus) error {
 		}
 	}
 	w.insert(tableJobs, next)
+	if jobFinished(next) {
+		w.jobFinished(next)
+	}
 	return nil
 }

@@ -16,6 +16,7 @@ func (w *writer) applyCreatePods(c *api.CreatePods) error {
 	// Each Job's pods are counted once per command, then kept up to date
 	// as its pods are inserted: a Job may hold many finished pods.
 	counts := map[string]*jobCounts{}
+	created := 0
 	for _, p := range c.GetPods() {
 		if unnamed(p) || w.pod(p.GetMetadata().GetName()) != nil {
 			continue
@@ -35,7 +36,9 @@ func (w *writer) applyCreatePods(c *api.CreatePods) error {
 		}
 		w.insert(tablePods, clone(p))
 		jc.add(p)
+		created++
 	}
+	w.podsCreated(created)
 	return nil
 }
 
@@ -147,6 +150,9 @@ func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
 		}
 		next.Status = st
 		w.insert(tablePods, next)
+		if api.IsPodTerminal(next) {
+			w.podFinished(next)
+		}
 	}
 	return nil
 }
@@ -174,6 +180,9 @@ func (w *writer) applyStopPods(c *api.StopPods) error {
 			next.Status.Phase = api.PodFailed
 		}
 		w.insert(tablePods, next)
+		if api.IsPodTerminal(next) {
+			w.podFinished(next)
+		}
 	}
 	return nil
 }

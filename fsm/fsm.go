@@ -58,6 +58,11 @@ type FSM struct {
 	// events counts stored events; only the applying goroutine (and
 	// Restore, which Raft never runs beside Apply) touches it.
 	events int
+
+	// counts are the stored Jobs and pods by state, written with a
+	// commit (under view) or by Restore (under mu).
+	counts Counts
+	obs    Observer
 }
 
 // New returns an empty state machine.
@@ -115,10 +120,14 @@ func (f *FSM) ApplyBatch(index uint64, batch *api.CommandBatch) *Result {
 	for i, cmd := range batch.Commands {
 		res.Errors[i] = f.applyCommand(txn, index, cmd)
 	}
-	changed := len(txn.Changes()) > 0
+	changes := txn.Changes()
+	changed := len(changes) > 0
+	counts := f.counts
+	counts.merge(changes)
 	f.view.Lock()
 	txn.Commit()
 	f.applied.Store(index)
+	f.counts = counts
 	f.view.Unlock()
 	// Refused commands change nothing and wake nobody, so a controller
 	// whose proposal was refused does not spin on its own refusal.
@@ -143,7 +152,7 @@ func (f *FSM) notify() {
 }
 
 func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
-	w := &writer{txn: txn, index: index, events: f.events}
+	w := &writer{txn: txn, index: index, events: f.events, obs: f.obs}
 	defer func() { f.events = w.events }()
 	if c.GetPayload() != nil && !c.PayloadMatchesType() {
 		panic(fmt.Sprintf("fsm: command type %v carries a %T payload at index %d", c.GetType(), c.GetPayload(), index))

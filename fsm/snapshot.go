@@ -124,8 +124,10 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
+	counts := countAll(db)
 	f.mu.Lock()
 	f.db = db
+	f.counts = counts
 	f.applied.Store(index)
 	f.logBytes.Store(0)
 	f.events = events

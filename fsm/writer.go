@@ -17,6 +17,8 @@ type writer struct {
 	// events is the number of stored events, kept up to date as this
 	// transaction adds and removes them.
 	events int
+	// obs, when not nil, is told of transitions.
+	obs Observer
 }
 
 // errNoName refuses an object without a name: the store cannot index it,

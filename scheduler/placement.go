@@ -225,3 +225,28 @@ func saturatingAdd(a, b int64) int64 {
 	}
 	return a + b
 }
+
+// NodeLoad is what a node offers pods and what its unfinished pods
+// request: cpu in millicores, memory in bytes, and pods. An offer the node
+// does not state is zero.
+type NodeLoad struct {
+	Name                         string
+	Ready                        bool
+	CPUMillis, MemoryBytes, Pods int64
+	UsedCPUMillis, UsedMemory    int64
+	UsedPods                     int64
+}
+
+// Loads reports every node's offer and use as the placer sees them, by
+// name.
+func (p *Placer) Loads() []NodeLoad {
+	out := make([]NodeLoad, len(p.nodes))
+	for i, n := range p.nodes {
+		out[i] = NodeLoad{
+			Name: n.name, Ready: n.ready,
+			CPUMillis: n.capacity.cpu, MemoryBytes: n.capacity.memory, Pods: n.capacity.pods,
+			UsedCPUMillis: n.used.cpu, UsedMemory: n.used.memory, UsedPods: n.pods,
+		}
+	}
+	return out
+}

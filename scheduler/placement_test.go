@@ -165,3 +165,26 @@ func TestPlacer(t *testing.T) {
 		})
 	}
 }
+
+func TestPlacerLoads(t *testing.T) {
+	nodes := []*api.Node{
+		{Metadata: &api.ObjectMeta{Name: "b"}, Status: &api.NodeStatus{Capacity: map[string]string{"cpu": "2", "memory": "1Gi", "pods": "10"}}},
+		{Metadata: &api.ObjectMeta{Name: "a"}, Status: &api.NodeStatus{Capacity: map[string]string{"cpu": "500m"}}},
+	}
+	pod := func(node, cpu string, phase string) *api.Pod {
+		return &api.Pod{
+			Spec: &api.PodSpec{NodeName: node, Containers: []*api.Container{{
+				Resources: &api.ResourceRequirements{Requests: map[string]string{"cpu": cpu, "memory": "64Mi"}},
+			}}},
+			Status: &api.PodStatus{Phase: phase},
+		}
+	}
+	p := NewPlacer(nodes, []*api.Pod{pod("b", "250m", api.PodRunning), pod("b", "1", api.PodPending), pod("b", "1", api.PodSucceeded), pod("gone", "1", api.PodRunning)})
+	want := []NodeLoad{
+		{Name: "a", CPUMillis: 500},
+		{Name: "b", CPUMillis: 2000, MemoryBytes: 1 << 30, Pods: 10, UsedCPUMillis: 1250, UsedMemory: 128 << 20, UsedPods: 2},
+	}
+	if diff := cmp.Diff(want, p.Loads()); diff != "" {
+		t.Errorf("Loads (-want +got):\n%s", diff)
+	}
+}

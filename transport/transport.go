@@ -24,6 +24,11 @@ type Config struct {
 	// nil dials TCP. A client that explains failures to its user wraps
 	// it to see which addresses accepted a connection.
 	Dialer func(ctx context.Context, addr string) (net.Conn, error)
+	// UnaryInterceptors and StreamInterceptors wrap every call a server
+	// built by NewServer answers, first given outermost (metrics, later
+	// authentication).
+	UnaryInterceptors  []grpc.UnaryServerInterceptor
+	StreamInterceptors []grpc.StreamServerInterceptor
 }
 
 // Dial prepares a gRPC channel to the jobcluster endpoint at addr (host:port).
@@ -46,5 +51,9 @@ func Dial(addr string, cfg Config) (*grpc.ClientConn, error) {
 // NewServer returns a gRPC server that accepts what Dial sends: the same
 // message limits, and later the same credentials.
 func NewServer(cfg Config) *grpc.Server {
-	return grpc.NewServer(grpc.MaxRecvMsgSize(api.MaxMessageBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes))
+	return grpc.NewServer(
+		grpc.MaxRecvMsgSize(api.MaxMessageBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes),
+		grpc.ChainUnaryInterceptor(cfg.UnaryInterceptors...),
+		grpc.ChainStreamInterceptor(cfg.StreamInterceptors...),
+	)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jobcluster/jobcluster/agent"
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/cluster"
+	"github.com/jobcluster/jobcluster/metrics"
 )
 
 // Default addresses of an agent started without flags.
@@ -46,15 +47,17 @@ stops its pods, since the servers then run them elsewhere.`,
 			if err != nil {
 				return err
 			}
+			cfg.Metrics = metrics.NewRegistry()
 			a, err := agent.New(cfg)
 			if err != nil {
 				return fmt.Errorf("start agent: %w", err)
 			}
-			httpSrv, err := startHTTP(o.httpAddr)
+			httpSrv, err := startHTTP(o.httpAddr, cfg.Metrics)
 			if err != nil {
 				return err
 			}
 			defer stopHTTP(httpSrv, cfg.Logger)
+			serveReady(httpSrv, a.ReadyChecks()...)
 			ctx, stop := signalContext()
 			defer stop()
 			return a.Run(ctx)
@@ -72,7 +75,7 @@ stops its pods, since the servers then run them elsewhere.`,
 	f.IntVar(&o.maxPods, "max-pods", 110, "most pods running at once")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", cluster.DefaultTiming.LeaseTTL, "stop all pods after this long without reaching a server (the servers' --lease-ttl prevails once reached)")
 	f.DurationVar(&o.restartBackoff, "restart-backoff", 10*time.Second, "first delay before restarting a failed restartPolicy OnFailure container; doubles up to 5m")
-	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /debug/pprof")
+	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /metrics, /healthz, /readyz and /debug/pprof")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

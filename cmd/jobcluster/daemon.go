@@ -15,6 +15,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/cluster"
 	"github.com/jobcluster/jobcluster/gossip"
+	"github.com/jobcluster/jobcluster/metrics"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -80,9 +81,10 @@ func (t *timingFlags) timing() cluster.Timing {
 const httpStopTimeout = 2 * time.Second
 
 // startHTTP binds the daemon's one HTTP listener on addr, serving the
-// debug endpoints (/debug/pprof); the daemon's other HTTP handlers are
-// added to it. With addr empty there is none, and it returns nil.
-func startHTTP(addr string) (*transport.HTTPServer, error) {
+// debug endpoints (/debug/pprof), /metrics from reg and /healthz; the
+// daemon's other HTTP handlers (/readyz once it runs) are added to it.
+// With addr empty there is none, and it returns nil.
+func startHTTP(addr string, reg *metrics.Registry) (*transport.HTTPServer, error) {
 	if addr == "" {
 		return nil, nil
 	}
@@ -90,12 +92,21 @@ func startHTTP(addr string) (*transport.HTTPServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	h.Handle("GET /metrics", reg.Handler())
+	h.Handle("GET /healthz", metrics.HealthHandler("healthz", metrics.Ping))
 	h.HandleFunc("/debug/pprof/", pprof.Index)
 	h.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	h.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	h.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	h.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return h, nil
+}
+
+// serveReady answers /readyz on h with checks, once the daemon runs them.
+func serveReady(h *transport.HTTPServer, checks ...metrics.Check) {
+	if h != nil {
+		h.Handle("GET /readyz", metrics.HealthHandler("readyz", checks...))
+	}
 }
 
 // stopHTTP closes the daemon's HTTP listener, giving requests in progress

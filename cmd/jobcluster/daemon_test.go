@@ -5,15 +5,17 @@ import (
 	"net"
 	"net/http"
 	"testing"
+
+	"github.com/jobcluster/jobcluster/metrics"
 )
 
-func TestDaemonHTTPServesDebugEndpointsUntilStopped(t *testing.T) {
-	h, err := startHTTP("127.0.0.1:0")
+func TestDaemonHTTPServesDebugMetricsAndHealthUntilStopped(t *testing.T) {
+	h, err := startHTTP("127.0.0.1:0", metrics.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := h.Addr()
-	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/symbol"} {
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/symbol", "/metrics", "/healthz", "/healthz?verbose"} {
 		resp, err := http.Get("http://" + addr + path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
@@ -31,7 +33,7 @@ func TestDaemonHTTPServesDebugEndpointsUntilStopped(t *testing.T) {
 }
 
 func TestDaemonHTTPDisabledWithoutAddress(t *testing.T) {
-	h, err := startHTTP("")
+	h, err := startHTTP("", metrics.NewRegistry())
 	if err != nil || h != nil {
 		t.Fatalf("startHTTP(\"\") = %v, %v; want no server and no error", h, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/agent"
 	"github.com/jobcluster/jobcluster/cluster"
+	"github.com/jobcluster/jobcluster/metrics"
 )
 
 // defaultDevPortBase is the first port of `jobcluster dev`: its ports are
@@ -74,7 +75,8 @@ override those two addresses.`,
 				}
 				defer os.RemoveAll(dir)
 			}
-			httpSrv, err := startHTTP(addrs.http)
+			reg := metrics.NewRegistry()
+			httpSrv, err := startHTTP(addrs.http, reg)
 			if err != nil {
 				return err
 			}
@@ -84,6 +86,7 @@ override those two addresses.`,
 				RPCAddr: addrs.rpc, RaftAddr: addrs.raft, GossipAddr: addrs.gossip,
 				BootstrapExpect: 1,
 				Logger:          logger,
+				Metrics:         reg,
 			})
 			if err != nil {
 				return fmt.Errorf("start server: %w", err)
@@ -95,10 +98,12 @@ override those two addresses.`,
 				Join:         []string{addrs.gossip},
 				GuardCommand: guardCommand(),
 				Logger:       logger,
+				Metrics:      reg,
 			})
 			if err != nil {
 				return fmt.Errorf("start agent: %w", err)
 			}
+			serveReady(httpSrv, append(srv.ReadyChecks(), a.ReadyChecks()...)...)
 			o.printStarted(cmd, addrs, dir)
 			ctx, stop := signalContext()
 			defer stop()
@@ -110,7 +115,7 @@ override those two addresses.`,
 	f.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
 	f.IntVar(&o.portBase, "port-base", defaultDevPortBase, "first of the ports on 127.0.0.1 that every address is derived from (see above)")
 	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "server gRPC address for clients, bound and advertised; --port-base unless given")
-	f.StringVar(&o.httpAddr, "http-addr", devAddr(defaultDevPortBase, devHTTPOffset), "HTTP address serving /debug/pprof, --port-base + 80 unless given; empty for none")
+	f.StringVar(&o.httpAddr, "http-addr", devAddr(defaultDevPortBase, devHTTPOffset), "HTTP address serving /metrics, /healthz, /readyz and /debug/pprof, --port-base + 80 unless given; empty for none")
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobcluster/jobcluster/cluster"
+	"github.com/jobcluster/jobcluster/metrics"
 )
 
 type serverOptions struct {
@@ -49,7 +50,8 @@ remove NAME" once it is gone, or --leave-on-terminate.`,
 			if !cmd.Flags().Changed("bootstrap-expect") && len(join) == 0 {
 				expect = 1
 			}
-			httpSrv, err := startHTTP(o.httpAddr)
+			reg := metrics.NewRegistry()
+			httpSrv, err := startHTTP(o.httpAddr, reg)
 			if err != nil {
 				return err
 			}
@@ -58,12 +60,14 @@ remove NAME" once it is gone, or --leave-on-terminate.`,
 				Name: o.name, DataDir: o.dataDir,
 				RPCAddr: o.rpcAddr, RaftAddr: o.raftAddr, GossipAddr: o.gossipAddr,
 				BootstrapExpect: expect, Join: join,
-				Timing: o.timing.timing(),
-				Logger: logger,
+				Timing:  o.timing.timing(),
+				Logger:  logger,
+				Metrics: reg,
 			})
 			if err != nil {
 				return fmt.Errorf("start server: %w", err)
 			}
+			serveReady(httpSrv, srv.ReadyChecks()...)
 			ctx, stop := signalContext()
 			defer stop()
 			select {
@@ -86,7 +90,7 @@ remove NAME" once it is gone, or --leave-on-terminate.`,
 	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "gRPC address for clients and agents, bound and advertised")
 	f.StringVar(&o.raftAddr, "raft-addr", cluster.DefaultRaftAddr, "Raft address, bound and advertised")
 	f.StringVar(&o.gossipAddr, "gossip-addr", cluster.DefaultGossipAddr, "gossip address, bound and advertised")
-	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /debug/pprof")
+	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /metrics, /healthz, /readyz and /debug/pprof")
 	f.IntVar(&o.bootstrapExpect, "bootstrap-expect", 0, "servers that bootstrap the cluster together (default 1 without --join, else 0: join an existing cluster)")
 	f.StringVar(&o.join, "join", "", "gossip addresses of other members, comma separated; retried until one answers")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")

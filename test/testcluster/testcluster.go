@@ -35,6 +35,9 @@ type Options struct {
 	// HostIP, when set, gives each node its IP address instead of a fresh
 	// 127.77.x.y one (see Netns.HostIP).
 	HostIP func() string
+	// HTTP gives every node an HTTP listener (--http-addr, Node.HTTPAddr)
+	// serving /metrics, /healthz and /readyz.
+	HTTP bool
 }
 
 // Node is one server or agent process.
@@ -46,8 +49,10 @@ type Node struct {
 	RaftAddr   string
 	GossipAddr string
 	DataDir    string
-	args       []string
-	logPath    string
+	// HTTPAddr is the node's --http-addr, empty without Options.HTTP.
+	HTTPAddr string
+	args     []string
+	logPath  string
 	// prefix runs the node's command through another, such as
 	// `ip netns exec NAME`.
 	prefix []string
@@ -64,6 +69,7 @@ type Cluster struct {
 	Servers []*Node
 	Agents  []*Node
 	hostIP  func() string
+	http    bool
 }
 
 var (
@@ -163,7 +169,7 @@ func freePort(t testing.TB, ip string) string {
 func New(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	Binary(t)
-	c := &Cluster{t: t, Dir: t.TempDir(), hostIP: opts.HostIP}
+	c := &Cluster{t: t, Dir: t.TempDir(), hostIP: opts.HostIP, http: opts.HTTP}
 	t.Cleanup(c.stopAll)
 	var gossipAddrs []string
 	for i := range opts.Servers {
@@ -178,7 +184,7 @@ func New(t testing.TB, opts Options) *Cluster {
 			"--rpc-addr", n.RPCAddr, "--raft-addr", n.RaftAddr, "--gossip-addr", n.GossipAddr,
 			"--bootstrap-expect", fmt.Sprint(opts.Servers), "--join", join,
 			"--log-level", "debug",
-		}, opts.ServerArgs...)
+		}, append(n.httpArgs(), opts.ServerArgs...)...)
 		c.Start(n)
 	}
 	for i := range opts.Agents {
@@ -217,7 +223,18 @@ func (c *Cluster) newNode(name, role string) *Node {
 	if role == "server" {
 		n.RaftAddr = freePort(c.t, ip)
 	}
+	if c.http {
+		n.HTTPAddr = freePort(c.t, ip)
+	}
 	return n
+}
+
+// httpArgs is the --http-addr flag of a node that has one.
+func (n *Node) httpArgs() []string {
+	if n.HTTPAddr == "" {
+		return nil
+	}
+	return []string{"--http-addr", n.HTTPAddr}
 }
 
 // AddAgent starts one more agent joining the servers.
@@ -240,7 +257,7 @@ func (c *Cluster) agentArgs(n *Node, extra []string) []string {
 		"--rpc-addr", n.RPCAddr, "--gossip-addr", n.GossipAddr,
 		"--join", strings.Join(join, ","),
 		"--log-level", "debug",
-	}, extra...)
+	}, append(n.httpArgs(), extra...)...)
 }
 
 // Start (re)starts a node's process with its flags and data directory.

@@ -1,0 +1,129 @@
+package fsm
+
+import (
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// Observer is told of the transitions the FSM applies, so that a server
+// can count them (metrics). Every replica calls it once per transition of
+// each entry it applies, with the entry's log index; entries replayed
+// after a restart are told again, and those covered by a restored
+// snapshot never. Its methods run inside Apply, on the applying
+// goroutine: they must be quick, must not modify what they are handed and
+// must not call back into the FSM. Observing leaves the state untouched,
+// so Apply stays deterministic.
+type Observer interface {
+	// JobFinished: the Job reached a final condition (Complete or Failed).
+	JobFinished(index uint64, job *api.Job)
+	// PodFinished: the pod reached Succeeded or Failed.
+	PodFinished(index uint64, pod *api.Pod)
+	// PodsCreated: n pods were created for Jobs.
+	PodsCreated(index uint64, n int)
+	// CronDecided: a CronJob's decision for one scheduled time was
+	// recorded; created says whether it created its Job.
+	CronDecided(index uint64, d *api.CronDecision, created bool)
+}
+
+// SetObserver makes o observe every entry applied from now on. Call it
+// before Raft starts applying.
+func (f *FSM) SetObserver(o Observer) { f.obs = o }
+
+// Counts are the stored Jobs and pods by state, kept up to date as
+// entries are applied, so that reading them costs nothing per object.
+type Counts struct {
+	ActiveJobs, SuspendedJobs, FinishedJobs int
+	PendingPods, RunningPods, FinishedPods  int
+}
+
+// Counts returns how many Jobs and pods the state holds, by state.
+func (f *FSM) Counts() Counts {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	f.view.RLock()
+	defer f.view.RUnlock()
+	return f.counts
+}
+
+// add counts a stored object (frozen or not) of table delta times.
+func (c *Counts) add(table string, obj any, delta int) {
+	switch table {
+	case tableJobs:
+		j, ok := obj.(*api.Job)
+		switch {
+		case !ok || jobFinished(j): // frozen Jobs are finished
+			c.FinishedJobs += delta
+		case j.GetSpec().GetSuspend():
+			c.SuspendedJobs += delta
+		default:
+			c.ActiveJobs += delta
+		}
+	case tablePods:
+		p, ok := obj.(*api.Pod)
+		switch {
+		case !ok || api.IsPodTerminal(p): // frozen pods are finished
+			c.FinishedPods += delta
+		case p.GetStatus().GetPhase() == api.PodRunning:
+			c.RunningPods += delta
+		default:
+			c.PendingPods += delta
+		}
+	}
+}
+
+// merge adds what a transaction changed to c.
+func (c *Counts) merge(changes memdb.Changes) {
+	for _, ch := range changes {
+		if ch.Table != tableJobs && ch.Table != tablePods {
+			continue
+		}
+		if ch.Before != nil {
+			c.add(ch.Table, ch.Before, -1)
+		}
+		if ch.After != nil {
+			c.add(ch.Table, ch.After, 1)
+		}
+	}
+}
+
+// countAll counts a whole store, as after a restore. Frozen objects are
+// not decoded.
+func countAll(db *memdb.MemDB) Counts {
+	var c Counts
+	txn := db.Txn(false)
+	for _, table := range []string{tableJobs, tablePods} {
+		it, err := txn.Get(table, "id")
+		if err != nil {
+			panic(err)
+		}
+		for o := it.Next(); o != nil; o = it.Next() {
+			c.add(table, o, 1)
+		}
+	}
+	return c
+}
+
+func (w *writer) jobFinished(job *api.Job) {
+	if w.obs != nil {
+		w.obs.JobFinished(w.index, job)
+	}
+}
+
+func (w *writer) podFinished(pod *api.Pod) {
+	if w.obs != nil {
+		w.obs.PodFinished(w.index, pod)
+	}
+}
+
+func (w *writer) podsCreated(n int) {
+	if w.obs != nil && n > 0 {
+		w.obs.PodsCreated(w.index, n)
+	}
+}
+
+func (w *writer) cronDecided(d *api.CronDecision, created bool) {
+	if w.obs != nil {
+		w.obs.CronDecided(w.index, d, created)
+	}
+}
