@@ -173,7 +173,7 @@ func (s *Server) startRaft(dir string) error {
 	}
 	s.startIndex.Store(lastCommandIndex(s.store, math.MaxUint64))
 	s.started = s.clock.Now()
-	s.fsm.SetObserver(&applyObserver{m: s.metrics, after: s.startIndex})
+	s.fsm.SetObserver(&applyObserver{m: s.metrics, after: s.startIndex.Load()})
 	s.leaderCh = make(chan bool, 16)
 	conf := raft.DefaultConfig()
 	conf.LocalID = raft.ServerID(s.cfg.Name)
