@@ -76,7 +76,7 @@ func TestServersLeaveOnlyWhenAsked(t *testing.T) {
 	}
 
 	// An alive server cannot be removed; a killed one can.
-	if r := c.CLI("members", "remove", "s2"); r.Err == nil || !strings.Contains(r.Stderr, "is alive") {
+	if r := c.CLI("members", "remove", "s2"); r.Err == nil || !strings.Contains(r.Stderr, "alive: run `jobcluster leave") {
 		t.Fatalf("members remove of an alive server: err=%v stderr=%q, want a refusal saying it is alive", r.Err, r.Stderr)
 	}
 	c.Kill(s3)
