@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/internal/datadir"
@@ -63,8 +65,11 @@ type Config struct {
 	// Runtime runs the containers; nil means the process runtime.
 	Runtime Runtime
 	// Transport says how the agent dials servers and accepts gRPC
-	// connections.
+	// connections. With Transport.TLS, its certificate must be an agent's
+	// for Name: the servers know the agent by it.
 	Transport transport.Config
+	// GossipKeyring, when set, encrypts gossip; see gossip.Keyring.
+	GossipKeyring *gossip.Keyring
 	// GuardCommand runs RunGuard in a separate process (the jobcluster
 	// binary's hidden agent-guard command). With the process runtime it
 	// makes the children of pod processes die with the agent as well.
@@ -92,6 +97,9 @@ func New(cfg Config) (*Agent, error) {
 		errs = append(errs, errors.New("agent gossip address is required"))
 	}
 	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := checkIdentity(cfg); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {
@@ -159,7 +167,8 @@ func (a *Agent) Run(ctx context.Context) error {
 				"pods":   strconv.Itoa(a.cfg.MaxPods),
 			},
 		},
-		Logger: a.cfg.Logger,
+		Keyring: a.cfg.GossipKeyring,
+		Logger:  a.cfg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("join cluster: %w", err)
@@ -213,7 +222,11 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 		return err
 	}
 
-	grpcServer := transport.NewServer(a.cfg.Transport)
+	var auth []grpc.ServerOption
+	if a.cfg.Transport.TLS != nil {
+		auth = serversOnly()
+	}
+	grpcServer := transport.NewServer(a.cfg.Transport, auth...)
 	api.RegisterAgentServer(grpcServer, newLogService(sup))
 	serveErr := make(chan error, 1)
 	var serving sync.WaitGroup
