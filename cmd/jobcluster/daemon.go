@@ -79,14 +79,15 @@ func (t *timingFlags) timing() cluster.Timing {
 // progress finish.
 const httpStopTimeout = 2 * time.Second
 
-// startHTTP binds the daemon's one HTTP listener on addr, serving the
+// startHTTP binds the daemon's one HTTP listener on addr (HTTPS with
+// cfg.TLS), serving the
 // debug endpoints (/debug/pprof); the daemon's other HTTP handlers are
 // added to it. With addr empty there is none, and it returns nil.
-func startHTTP(addr string) (*transport.HTTPServer, error) {
+func startHTTP(addr string, cfg transport.Config) (*transport.HTTPServer, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	h, err := transport.ListenHTTP(addr, transport.Config{})
+	h, err := transport.ListenHTTP(addr, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -5,10 +5,12 @@ import (
 	"net"
 	"net/http"
 	"testing"
+
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 func TestDaemonHTTPServesDebugEndpointsUntilStopped(t *testing.T) {
-	h, err := startHTTP("127.0.0.1:0")
+	h, err := startHTTP("127.0.0.1:0", transport.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func TestDaemonHTTPServesDebugEndpointsUntilStopped(t *testing.T) {
 }
 
 func TestDaemonHTTPDisabledWithoutAddress(t *testing.T) {
-	h, err := startHTTP("")
+	h, err := startHTTP("", transport.Config{})
 	if err != nil || h != nil {
 		t.Fatalf("startHTTP(\"\") = %v, %v; want no server and no error", h, err)
 	}
