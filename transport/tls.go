@@ -56,11 +56,16 @@ func LoadTLS(files TLSFiles) (*TLS, error) {
 	return t, nil
 }
 
-// Reload reads the files again. On error the material in use stays.
+// Reload reads the files again. The certificate may change, and the CA
+// too, but not the identity: a node cannot become another by reloading.
+// On error the material in use stays.
 func (t *TLS) Reload() error {
 	m, err := loadMaterial(t.files, time.Now())
 	if err != nil {
 		return err
+	}
+	if old := t.cur.Load(); old != nil && old.id != m.id {
+		return fmt.Errorf("certificate %s is now %s's, was %s's: an identity cannot change on reload; restart with the new certificate", t.files.CertFile, m.id, old.id)
 	}
 	t.cur.Store(m)
 	return nil

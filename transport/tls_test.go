@@ -155,27 +155,47 @@ func TestMutualTLS(t *testing.T) {
 }
 
 func TestTLSReloadAppliesToNewConnections(t *testing.T) {
-	ca := newTestCA(t)
-	addr := serveWhoAmI(t, Config{TLS: ca.load(pki.RoleServer, "s1")})
-	files := ca.files(pki.RoleClient, "before")
+	ca1, ca2 := newTestCA(t), newTestCA(t)
+	oldServer := serveWhoAmI(t, Config{TLS: ca1.load(pki.RoleServer, "s1")})
+	newServer := serveWhoAmI(t, Config{TLS: ca2.load(pki.RoleServer, "s1")})
+	files := ca1.files(pki.RoleClient, "ci")
 	cl, err := LoadTLS(files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := callWhoAmI(t, addr, Config{TLS: cl}); err != nil || got != "jobcluster://client/before" {
-		t.Fatalf("before reload: %q, %v", got, err)
+	if _, err := callWhoAmI(t, oldServer, Config{TLS: cl}); err != nil {
+		t.Fatalf("before reload: %v", err)
 	}
-	after := ca.files(pki.RoleClient, "after")
-	for _, p := range [][2]string{{after.CertFile, files.CertFile}, {after.KeyFile, files.KeyFile}} {
-		if err := os.Rename(p[0], p[1]); err != nil {
+
+	// Rotate the client to the second CA, files replaced in place.
+	rotated := ca2.files(pki.RoleClient, "ci")
+	for _, p := range [][2]string{{rotated.CAFile, files.CAFile}, {rotated.CertFile, files.CertFile}, {rotated.KeyFile, files.KeyFile}} {
+		b, err := os.ReadFile(p[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p[1], b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := cl.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := callWhoAmI(t, addr, Config{TLS: cl}); err != nil || got != "jobcluster://client/after" {
-		t.Fatalf("after reload: %q, %v", got, err)
+	if got, err := callWhoAmI(t, newServer, Config{TLS: cl}); err != nil || got != "jobcluster://client/ci" {
+		t.Fatalf("after reload, server of the new ca: %q, %v", got, err)
+	}
+	if _, err := callWhoAmI(t, oldServer, Config{TLS: cl}); err == nil {
+		t.Fatal("after reload, the server of the old ca still answered")
+	}
+
+	other := ca2.files(pki.RoleClient, "someone-else")
+	for _, p := range [][2]string{{other.CertFile, files.CertFile}, {other.KeyFile, files.KeyFile}} {
+		if err := os.Rename(p[0], p[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.Reload(); err == nil || !strings.Contains(err.Error(), "identity cannot change") {
+		t.Fatalf("reload to another identity = %v, want a refusal", err)
 	}
 	if err := os.WriteFile(files.CertFile, []byte("garbage"), 0o600); err != nil {
 		t.Fatal(err)
@@ -183,8 +203,8 @@ func TestTLSReloadAppliesToNewConnections(t *testing.T) {
 	if err := cl.Reload(); err == nil {
 		t.Fatal("reload of a broken certificate succeeded")
 	}
-	if got := cl.Identity().Name; got != "after" {
-		t.Fatalf("a failed reload changed the identity to %q", got)
+	if _, err := callWhoAmI(t, newServer, Config{TLS: cl}); err != nil {
+		t.Fatalf("after failed reloads the certificate in use changed: %v", err)
 	}
 }
 
