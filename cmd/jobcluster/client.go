@@ -207,7 +207,7 @@ func (c *client) ready(ctx context.Context, addr string) (*grpc.ClientConn, erro
 
 // explain adds to a server that broke the connection off what TLS may
 // have to do with it: a TLS server hangs up on a plaintext client, and
-// a certificate from another CA fails the handshake.
+// on a certificate from another CA.
 func (c *client) explain(err error) error {
 	var na *noAnswerError
 	if !errors.As(err, &na) || na.cause == nil {
@@ -219,8 +219,10 @@ func (c *client) explain(err error) error {
 		na.hint = "check that --addr names a jobcluster server's RPC address; if the cluster uses TLS, pass --ca-file, --cert-file and --key-file (or JOBCLUSTER_CACERT, JOBCLUSTER_CLIENT_CERT, JOBCLUSTER_CLIENT_KEY)"
 	case strings.Contains(cause, "first record does not look like a TLS handshake"):
 		na.hint = "the server does not speak TLS: drop --ca-file, --cert-file and --key-file for it"
-	case strings.Contains(cause, "tls:") || strings.Contains(cause, "certificate"):
-		na.hint = "check that --ca-file is the cluster's CA and that --cert-file is a client certificate it signed"
+	default:
+		// Under TLS 1.3 a server refuses a client certificate after the
+		// handshake, so the client may only see the connection drop.
+		na.hint = "the server may have refused this certificate: check that --ca-file is the cluster's CA and that --cert-file is a client certificate it signed"
 	}
 	return err
 }
