@@ -145,8 +145,10 @@ func (c *controlService) PodsExist(ctx context.Context, req *api.PodsExistReques
 		st := c.s.fsm.State()
 		for i, ref := range req.GetPods() {
 			// A pod's node never changes once bound, so this server's
-			// state may lag behind the leader's without misleading.
-			if p := st.Pod(ref.GetName()); p != nil && p.GetSpec().GetNodeName() != caller.Name && i < len(resp.GetExists()) {
+			// state may lag behind the leader's without misleading; a pod
+			// it still sees unbound is left to the leader's answer.
+			node := st.Pod(ref.GetName()).GetSpec().GetNodeName()
+			if node != "" && node != caller.Name && i < len(resp.GetExists()) {
 				resp.Exists[i] = false
 			}
 		}
