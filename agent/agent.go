@@ -67,8 +67,11 @@ type Config struct {
 	// Runtime runs the containers; nil means the process runtime.
 	Runtime Runtime
 	// Transport says how the agent dials servers and accepts gRPC
-	// connections.
+	// connections. With Transport.TLS, its certificate must be an agent's
+	// for Name: the servers know the agent by it.
 	Transport transport.Config
+	// GossipKeyring, when set, encrypts gossip; see gossip.Keyring.
+	GossipKeyring *gossip.Keyring
 	// GuardCommand runs RunGuard in a separate process (the jobcluster
 	// binary's hidden agent-guard command). With the process runtime it
 	// makes the children of pod processes die with the agent as well.
@@ -102,6 +105,9 @@ func New(cfg Config) (*Agent, error) {
 		errs = append(errs, errors.New("agent gossip address is required"))
 	}
 	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if err := checkIdentity(cfg); err != nil {
 		return nil, err
 	}
 	if cfg.Logger == nil {
@@ -169,7 +175,8 @@ func (a *Agent) Run(ctx context.Context) error {
 				"pods":   strconv.Itoa(a.cfg.MaxPods),
 			},
 		},
-		Logger: a.cfg.Logger,
+		Keyring: a.cfg.GossipKeyring,
+		Logger:  a.cfg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("join cluster: %w", err)
@@ -232,7 +239,11 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 	tc := a.cfg.Transport
 	tc.UnaryInterceptors = append([]grpc.UnaryServerInterceptor{reg.GRPC().UnaryInterceptor}, tc.UnaryInterceptors...)
 	tc.StreamInterceptors = append([]grpc.StreamServerInterceptor{reg.GRPC().StreamInterceptor}, tc.StreamInterceptors...)
-	grpcServer := transport.NewServer(tc)
+	var auth []grpc.ServerOption
+	if a.cfg.Transport.TLS != nil {
+		auth = serversOnly()
+	}
+	grpcServer := transport.NewServer(tc, auth...)
 	api.RegisterAgentServer(grpcServer, newLogService(sup))
 	serveErr := make(chan error, 1)
 	var serving sync.WaitGroup

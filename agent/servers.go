@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/pki"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -47,7 +48,7 @@ func (p *serverPool) client(i int) (api.ControlClient, string, error) {
 	conn, ok := p.conns[addr]
 	if !ok {
 		var err error
-		conn, err = transport.Dial(addr, p.transport)
+		conn, err = transport.Dial(addr, p.transport, pki.RoleServer)
 		if err != nil {
 			return nil, addr, fmt.Errorf("connect to server %s: %w", addr, err)
 		}

@@ -56,6 +56,8 @@ func (s *Server) bootstrapConfig() (raft.Configuration, bool) {
 		}
 		if m.Name == s.cfg.Name {
 			self = true
+		} else if err := s.verifyServer(s.ctx, m); err != nil {
+			continue
 		}
 		servers = append(servers, raft.Server{
 			Suffrage: raft.Voter,

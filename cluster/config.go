@@ -64,8 +64,13 @@ type Config struct {
 	// Join lists gossip addresses of other members.
 	Join   []string
 	Timing Timing
-	// Transport says how the server dials and accepts gRPC connections.
+	// Transport says how the server dials and accepts connections: gRPC,
+	// and Raft's. With Transport.TLS, callers are authorized by the role
+	// in their certificate (see authz.go), and a gossip member is added
+	// to Raft only once it proved to hold a server certificate.
 	Transport transport.Config
+	// GossipKeyring, when set, encrypts gossip; see gossip.Keyring.
+	GossipKeyring *gossip.Keyring
 	// SnapshotLogBytes is how much applied log makes the server take a
 	// snapshot, however few entries it holds; 0 means
 	// DefaultSnapshotLogBytes.

@@ -60,6 +60,9 @@ func (s *Server) reconcileMembers() {
 		addr, known := inConfig[id]
 		switch {
 		case m.Status == gossip.StatusAlive && (!known || addr != raft.ServerAddress(m.Meta.GetRaftAddr())):
+			if err := s.verifyServer(s.ctx, m); err != nil {
+				continue
+			}
 			s.logger.Info("adding server to raft", "node", m.Name, "raft", m.Meta.GetRaftAddr())
 			if err := s.raft.AddVoter(id, raft.ServerAddress(m.Meta.GetRaftAddr()), 0, 5*time.Second).Error(); err != nil {
 				s.logger.Warn("add voter", "node", m.Name, "err", err)

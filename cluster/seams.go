@@ -59,7 +59,8 @@ func (sm seams) withDefaults() seams {
 }
 
 // openRaftStorage opens Raft's log, snapshots and transport: those given
-// in the seams, else the files in dir and a TCP transport on RaftAddr.
+// in the seams, else the files in dir and a TCP transport on RaftAddr,
+// mutual TLS between server certificates when the server has TLS.
 func (s *Server) openRaftStorage(dir string, hlog hclog.Logger) error {
 	if s.seams.transport != nil {
 		s.store, s.snaps, s.transport = s.seams.store, s.seams.snaps, s.seams.transport
@@ -76,6 +77,14 @@ func (s *Server) openRaftStorage(dir string, hlog hclog.Logger) error {
 		return fmt.Errorf("open raft snapshots: %w", err)
 	}
 	s.snaps = snaps
+	if s.cfg.Transport.TLS != nil {
+		layer, err := newTLSStreamLayer(s.cfg.RaftAddr, s.cfg.Transport)
+		if err != nil {
+			return err
+		}
+		s.transport = raft.NewNetworkTransportWithLogger(layer, 3, 5*time.Second, hlog)
+		return nil
+	}
 	advertise, err := net.ResolveTCPAddr("tcp", s.cfg.RaftAddr)
 	if err != nil {
 		return fmt.Errorf("raft address %q: %w", s.cfg.RaftAddr, err)

@@ -23,6 +23,7 @@ import (
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/internal/datadir"
 	"github.com/jobcluster/jobcluster/metrics"
+	"github.com/jobcluster/jobcluster/pki"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -57,6 +58,7 @@ type Server struct {
 	lastLeader     lastLeader
 	registry       *metrics.Registry
 	metrics        *metrics.Server
+	identities     serverIdentities
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -91,6 +93,7 @@ func newServer(cfg Config, sm seams) (*Server, error) {
 		cfg: withMetrics(cfg, reg), timing: cfg.Timing.withDefaults(), logger: cfg.logger(), seams: sm.withDefaults(),
 		left: make(chan struct{}), registry: reg, metrics: metrics.NewServer(reg),
 	}
+	s.identities = serverIdentities{verified: map[string]string{}, refused: map[string]string{}}
 	s.clock = s.seams.clock
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.start(); err != nil {
@@ -111,6 +114,9 @@ func (s *Server) start() error {
 	raftDir := filepath.Join(s.cfg.DataDir, "raft")
 	if err := os.MkdirAll(filepath.Join(raftDir, "snapshots"), 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
+	}
+	if tl := s.cfg.Transport.TLS; tl != nil && tl.Identity().Role != pki.RoleServer {
+		return fmt.Errorf("certificate %s is %s's, a %s certificate: a server needs a server certificate (jobcluster tls cert create --server --name %s)", tl.Files().CertFile, tl.Identity().Name, tl.Identity().Role, s.cfg.Name)
 	}
 	rpcLis, err := net.Listen("tcp", s.cfg.RPCAddr)
 	if err != nil {
@@ -136,8 +142,9 @@ func (s *Server) start() error {
 			RaftAddr:        s.cfg.RaftAddr,
 			BootstrapExpect: int32(s.cfg.BootstrapExpect),
 		},
-		Timing: s.timing.Gossip,
-		Logger: s.logger.With("component", "gossip"),
+		Timing:  s.timing.Gossip,
+		Keyring: s.cfg.GossipKeyring,
+		Logger:  s.logger.With("component", "gossip"),
 	})
 	if err != nil {
 		return err
@@ -146,7 +153,11 @@ func (s *Server) start() error {
 	s.membersChanged = newBroadcast()
 	s.goFunc(s.relayMemberChanges)
 
-	s.grpc = transport.NewServer(s.cfg.Transport)
+	var auth []grpc.ServerOption
+	if s.cfg.Transport.TLS != nil {
+		auth = authInterceptors()
+	}
+	s.grpc = transport.NewServer(s.cfg.Transport, auth...)
 	api.RegisterControlServer(s.grpc, &controlService{s: s})
 	s.goFunc(func() {
 		if err := s.grpc.Serve(rpcLis); err != nil {

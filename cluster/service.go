@@ -46,7 +46,7 @@ func toLeader[T any](ctx context.Context, s *Server, local func() (T, error), re
 		v, err := local()
 		return v, toStatus(err)
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok && len(md.Get(forwardedKey)) > 0 {
+	if forwarded(ctx) {
 		return zero, toStatus(ErrNotLeader)
 	}
 	addr := s.leaderRPCAddr()

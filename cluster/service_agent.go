@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/pki"
 )
 
 // WatchPods streams to an agent the pods bound to it that it still has to
@@ -40,10 +42,20 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 }
 
 // ReportPodStatus records what an agent observed; a report also renews the
-// agent's lease.
+// agent's lease. With TLS on, the leader refuses a report that names no
+// node or touches a pod bound to another node, as a whole: the service
+// edge already made sure an agent names only its own node.
 func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPodStatusRequest) (*api.ReportPodStatusResponse, error) {
 	return toLeader(ctx, c.s,
 		func() (*api.ReportPodStatusResponse, error) {
+			if c.s.cfg.Transport.TLS != nil {
+				if req.GetNode() == "" {
+					return nil, status.Error(codes.PermissionDenied, "permission denied: a pod status report must name its node")
+				}
+				if foreign := foreignPods(req.GetNode(), req.GetUpdates(), c.s.fsm.State().Pod); len(foreign) > 0 {
+					return nil, status.Errorf(codes.PermissionDenied, "permission denied: node %q reported on pods bound to other nodes: %s", req.GetNode(), strings.Join(foreign, ", "))
+				}
+			}
 			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
 			c.s.metrics.LeaseRenewed()
 			updates := req.GetUpdates()
@@ -124,11 +136,29 @@ const maxPodsExistQuery = 2000
 // PodsExist tells an agent which of the pods it names the servers still
 // hold, so that it can remove the logs of the others. The leader answers:
 // a follower that lags behind could call a pod gone that it has yet to
-// learn about.
+// learn about. An agent certificate learns only about its own node's
+// pods: one this server knows on another node is answered as not held.
 func (c *controlService) PodsExist(ctx context.Context, req *api.PodsExistRequest) (*api.PodsExistResponse, error) {
 	if n := len(req.GetPods()); n > maxPodsExistQuery {
 		return nil, status.Errorf(codes.InvalidArgument, "asked about %d pods, at most %d at a time", n, maxPodsExistQuery)
 	}
+	resp, err := c.podsExist(ctx, req)
+	if caller, ok := callerOf(ctx); ok && err == nil && caller.Role == pki.RoleAgent {
+		st := c.s.fsm.State()
+		for i, ref := range req.GetPods() {
+			// A pod's node never changes once bound, so this server's
+			// state may lag behind the leader's without misleading; a pod
+			// it still sees unbound is left to the leader's answer.
+			node := st.Pod(ref.GetName()).GetSpec().GetNodeName()
+			if node != "" && node != caller.Name && i < len(resp.GetExists()) {
+				resp.Exists[i] = false
+			}
+		}
+	}
+	return resp, err
+}
+
+func (c *controlService) podsExist(ctx context.Context, req *api.PodsExistRequest) (*api.PodsExistResponse, error) {
 	return toLeader(ctx, c.s,
 		func() (*api.PodsExistResponse, error) {
 			if err := c.s.readyForReads(ctx); err != nil {

@@ -60,9 +60,12 @@ type Config struct {
 	// the background until one answers.
 	Join []string
 	// Meta is what this member tells the others.
-	Meta   *api.MemberMeta
-	Timing Timing
-	Logger *slog.Logger
+	Meta *api.MemberMeta
+	// Keyring, when set, encrypts all gossip and drops whatever is not
+	// encrypted with one of its keys; nil gossips in the clear.
+	Keyring *Keyring
+	Timing  Timing
+	Logger  *slog.Logger
 }
 
 // Member is one node as this member sees it.
@@ -137,6 +140,11 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.SuspicionMult = t.SuspicionMult
 	mc.PushPullInterval = 10 * time.Second
 	mc.TCPTimeout = 2 * time.Second
+	if cfg.Keyring != nil {
+		mc.Keyring = cfg.Keyring.ring
+		mc.GossipVerifyIncoming = true
+		mc.GossipVerifyOutgoing = true
+	}
 	mc.Delegate = delegate{g}
 	mc.Events = events{g}
 	mc.Logger = log.New(LogWriter{Logger: cfg.Logger.With("component", "memberlist")}, "", 0)

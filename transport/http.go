@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -20,12 +21,17 @@ type HTTPServer struct {
 }
 
 // ListenHTTP binds addr (host:port, port 0 for any) and serves HTTP on it
-// in the background until Close. Requests for paths without a handler get
+// in the background until Close; with cfg.TLS, HTTPS that requires a
+// client certificate from the CA. Requests for paths without a handler get
 // 404 Not Found.
 func ListenHTTP(addr string, cfg Config) (*HTTPServer, error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on http address %s: %w", addr, err)
+	}
+	if cfg.TLS != nil {
+		// HTTPS only, HTTP/1.1, with the same client certificates as gRPC.
+		lis = tls.NewListener(lis, cfg.TLS.serverConfig([]string{"http/1.1"}, nil))
 	}
 	mux := http.NewServeMux()
 	h := &HTTPServer{

@@ -11,31 +11,41 @@ import (
 	"net"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/pki"
 )
 
 // Config says how connections are made and accepted. The zero value is
-// what every endpoint uses today: plaintext TCP and messages of up to
-// api.MaxMessageBytes each way.
+// plaintext TCP with messages of up to api.MaxMessageBytes each way.
 type Config struct {
 	// Dialer opens the network connection under a dialled gRPC channel;
 	// nil dials TCP. A client that explains failures to its user wraps
 	// it to see which addresses accepted a connection.
 	Dialer func(ctx context.Context, addr string) (net.Conn, error)
 	// UnaryInterceptors and StreamInterceptors wrap every call a server
-	// built by NewServer answers, first given outermost (metrics, later
-	// authentication).
+	// built by NewServer answers, first given outermost (metrics), before
+	// any given as options (authorization).
 	UnaryInterceptors  []grpc.UnaryServerInterceptor
 	StreamInterceptors []grpc.StreamServerInterceptor
+	// TLS, when set, makes every connection dialled or accepted with this
+	// Config mutual TLS 1.3 under the cluster CA; nil is plaintext.
+	TLS *TLS
 }
 
 // Dial prepares a gRPC channel to the jobcluster endpoint at addr (host:port).
-// Nothing is dialled before the first call made on it; the caller closes it.
-func Dial(addr string, cfg Config) (*grpc.ClientConn, error) {
+// With TLS the peer must present a certificate from the CA whose role is
+// in peerRoles (any role when none are given). Nothing is dialled before
+// the first call made on it; the caller closes it.
+func Dial(addr string, cfg Config, peerRoles ...pki.Role) (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if cfg.TLS != nil {
+		creds = credentials.NewTLS(cfg.TLS.clientConfig(peerRoles))
+	}
 	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxMessageBytes)),
 	}
 	if cfg.Dialer != nil {
@@ -49,11 +59,17 @@ func Dial(addr string, cfg Config) (*grpc.ClientConn, error) {
 }
 
 // NewServer returns a gRPC server that accepts what Dial sends: the same
-// message limits, and later the same credentials.
-func NewServer(cfg Config) *grpc.Server {
-	return grpc.NewServer(
+// message limits and, with TLS, callers with a certificate from the CA
+// (of any role: which role may call what is for the service to decide,
+// see PeerIdentity). opts add to those, such as interceptors.
+func NewServer(cfg Config, opts ...grpc.ServerOption) *grpc.Server {
+	opts = append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(api.MaxMessageBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(cfg.UnaryInterceptors...),
 		grpc.ChainStreamInterceptor(cfg.StreamInterceptors...),
-	)
+	}, opts...)
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS.serverConfig([]string{"h2"}, nil))))
+	}
+	return grpc.NewServer(opts...)
 }

@@ -30,9 +30,10 @@ type agentOptions struct {
 	restartBackoff      time.Duration
 	httpAddr            string
 	logLevel            string
+	security            securityFlags
 }
 
-func newAgentCmd() *cobra.Command {
+func newAgentCmd(tf *tlsFlags) *cobra.Command {
 	o := &agentOptions{}
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -40,7 +41,13 @@ func newAgentCmd() *cobra.Command {
 		Long: `Run a jobcluster agent. It joins the cluster through gossip, runs the pods
 the servers bind to it as processes, and reports their status. Pods never
 outlive their agent. An agent cut off from every server for --lease-ttl
-stops its pods, since the servers then run them elsewhere.`,
+stops its pods, since the servers then run them elsewhere.
+
+Security: with --ca-file, --cert-file and --key-file (an agent certificate
+for --name, see jobcluster tls) the agent talks to the servers over mutual
+TLS and may act only for its own node; --gossip-key-file encrypts gossip.
+SIGHUP rereads those files. Without TLS an agent listens only on loopback
+addresses unless --insecure is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := o.config()
@@ -48,11 +55,19 @@ stops its pods, since the servers then run them elsewhere.`,
 				return err
 			}
 			cfg.Metrics = metrics.NewRegistry()
+			sec, err := o.security.setup(tf, "agent", []listenAddr{
+				{"--rpc-addr", o.rpcAddr}, {"--gossip-addr", o.gossipAddr}, {"--http-addr", o.httpAddr},
+			}, cfg.Logger)
+			if err != nil {
+				return err
+			}
+			defer sec.reloadOnHangup(cfg.Logger)()
+			cfg.Transport, cfg.GossipKeyring = sec.transport(), sec.keyring
 			a, err := agent.New(cfg)
 			if err != nil {
 				return fmt.Errorf("start agent: %w", err)
 			}
-			httpSrv, err := startHTTP(o.httpAddr, cfg.Metrics)
+			httpSrv, err := startHTTP(o.httpAddr, sec.transport(), cfg.Metrics)
 			if err != nil {
 				return err
 			}
@@ -77,6 +92,7 @@ stops its pods, since the servers then run them elsewhere.`,
 	f.DurationVar(&o.restartBackoff, "restart-backoff", 10*time.Second, "first delay before restarting a failed restartPolicy OnFailure container; doubles up to 5m")
 	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /metrics, /healthz, /readyz and /debug/pprof")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.security.register(f)
 	return cmd
 }
 

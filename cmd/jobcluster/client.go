@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/pki"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -40,6 +41,9 @@ type client struct {
 	backoff time.Duration
 	conns   map[string]*grpc.ClientConn
 	dials   *dialLog
+	// tls, when set, makes every connection mutual TLS, accepting only
+	// servers' certificates.
+	tls *transport.TLS
 }
 
 // newClient prepares connections to the comma-separated addresses; nothing
@@ -78,7 +82,7 @@ func (c *client) dial(addr string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[addr]; ok {
 		return cc, nil
 	}
-	cc, err := transport.Dial(addr, transport.Config{Dialer: c.dials.dialer(addr)})
+	cc, err := transport.Dial(addr, transport.Config{Dialer: c.dials.dialer(addr), TLS: c.tls}, pki.RoleServer)
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
@@ -117,15 +121,15 @@ func (c *client) do(ctx context.Context, retry bool, fn call) error {
 				return final
 			}
 			if ctx.Err() != nil {
-				return f.giveUp(c.addrs, c.dials, ctx.Err())
+				return c.explain(f.giveUp(c.addrs, c.dials, ctx.Err()))
 			}
 		}
 		if !retry || (f.noLeader == nil && !f.timedOut) {
-			return f.giveUp(c.addrs, c.dials, nil)
+			return c.explain(f.giveUp(c.addrs, c.dials, nil))
 		}
 		select {
 		case <-ctx.Done():
-			return f.giveUp(c.addrs, c.dials, ctx.Err())
+			return c.explain(f.giveUp(c.addrs, c.dials, ctx.Err()))
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, maxBackoff)
@@ -190,10 +194,10 @@ func (c *client) openStream(ctx context.Context, open call) error {
 			return final
 		}
 		if ctx.Err() != nil {
-			return f.giveUp(c.addrs, c.dials, ctx.Err())
+			return c.explain(f.giveUp(c.addrs, c.dials, ctx.Err()))
 		}
 	}
-	return f.giveUp(c.addrs, c.dials, nil)
+	return c.explain(f.giveUp(c.addrs, c.dials, nil))
 }
 
 // ready waits up to the attempt timeout for the connection to addr to be
@@ -221,14 +225,41 @@ func (c *client) ready(ctx context.Context, addr string) (*grpc.ClientConn, erro
 	}
 }
 
+// explain adds to a server that broke the connection off what TLS may
+// have to do with it: a TLS server hangs up on a plaintext client, and
+// on a certificate from another CA.
+func (c *client) explain(err error) error {
+	var na *noAnswerError
+	if !errors.As(err, &na) || na.cause == nil {
+		return err
+	}
+	cause := na.cause.Error()
+	switch {
+	case c.tls == nil:
+		na.hint = "check that --addr names a jobcluster server's RPC address; if the cluster uses TLS, pass --ca-file, --cert-file and --key-file (or JOBCLUSTER_CACERT, JOBCLUSTER_CLIENT_CERT, JOBCLUSTER_CLIENT_KEY)"
+	case strings.Contains(cause, "first record does not look like a TLS handshake"):
+		na.hint = "the server does not speak TLS: drop --ca-file, --cert-file and --key-file for it"
+	default:
+		// Under TLS 1.3 a server refuses a client certificate after the
+		// handshake, so the client may only see the connection drop.
+		na.hint = "the server may have refused this certificate: check that --ca-file is the cluster's CA and that --cert-file is a client certificate it signed"
+	}
+	return err
+}
+
 // withClient runs fn with a client for the servers named by --addr and a
 // context bounded by --timeout, and closes the client's connections when
 // fn returns. Every client command goes through it.
 func (o *clientOptions) withClient(cmd *cobra.Command, fn func(ctx context.Context, c *client) error) error {
+	tl, err := o.tls.load()
+	if err != nil {
+		return err
+	}
 	c, err := newClient(o.addrs)
 	if err != nil {
 		return err
 	}
+	c.tls = tl
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()

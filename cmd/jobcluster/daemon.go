@@ -80,15 +80,15 @@ func (t *timingFlags) timing() cluster.Timing {
 // progress finish.
 const httpStopTimeout = 2 * time.Second
 
-// startHTTP binds the daemon's one HTTP listener on addr, serving the
-// debug endpoints (/debug/pprof), /metrics from reg and /healthz; the
-// daemon's other HTTP handlers (/readyz once it runs) are added to it.
-// With addr empty there is none, and it returns nil.
-func startHTTP(addr string, reg *metrics.Registry) (*transport.HTTPServer, error) {
+// startHTTP binds the daemon's one HTTP listener on addr (HTTPS with
+// cfg.TLS), serving the debug endpoints (/debug/pprof), /metrics from reg
+// and /healthz; the daemon's other HTTP handlers (/readyz once it runs,
+// /ui/) are added to it. With addr empty there is none, and it returns nil.
+func startHTTP(addr string, cfg transport.Config, reg *metrics.Registry) (*transport.HTTPServer, error) {
 	if addr == "" {
 		return nil, nil
 	}
-	h, err := transport.ListenHTTP(addr, transport.Config{})
+	h, err := transport.ListenHTTP(addr, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -7,10 +7,11 @@ import (
 	"testing"
 
 	"github.com/jobcluster/jobcluster/metrics"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 func TestDaemonHTTPServesDebugMetricsAndHealthUntilStopped(t *testing.T) {
-	h, err := startHTTP("127.0.0.1:0", metrics.NewRegistry())
+	h, err := startHTTP("127.0.0.1:0", transport.Config{}, metrics.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestDaemonHTTPServesDebugMetricsAndHealthUntilStopped(t *testing.T) {
 }
 
 func TestDaemonHTTPDisabledWithoutAddress(t *testing.T) {
-	h, err := startHTTP("", metrics.NewRegistry())
+	h, err := startHTTP("", transport.Config{}, metrics.NewRegistry())
 	if err != nil || h != nil {
 		t.Fatalf("startHTTP(\"\") = %v, %v; want no server and no error", h, err)
 	}

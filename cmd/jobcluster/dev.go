@@ -12,6 +12,7 @@ import (
 	"github.com/jobcluster/jobcluster/agent"
 	"github.com/jobcluster/jobcluster/cluster"
 	"github.com/jobcluster/jobcluster/metrics"
+	"github.com/jobcluster/jobcluster/pki"
 )
 
 // defaultDevPortBase is the first port of `jobcluster dev`: its ports are
@@ -35,6 +36,7 @@ type devOptions struct {
 	portBase int
 	rpcAddr  string
 	httpAddr string
+	security securityFlags
 }
 
 // devAddrs are the addresses one dev cluster binds.
@@ -44,7 +46,7 @@ type devAddrs struct {
 	http                  string // empty: no HTTP listener
 }
 
-func newDevCmd() *cobra.Command {
+func newDevCmd(tf *tlsFlags) *cobra.Command {
 	o := &devOptions{}
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -57,7 +59,12 @@ Every port is --port-base plus an offset, on 127.0.0.1: server RPC +0,
 Raft +1, gossip +2, the agent's gossip +10 and RPC +11, HTTP +80. So a
 second dev cluster runs beside the first with --port-base 7500, and client
 commands reach it with --addr 127.0.0.1:7500. --rpc-addr and --http-addr
-override those two addresses.`,
+override those two addresses.
+
+With --ca-file, --cert-file and --key-file (a server certificate) both
+speak mutual TLS, and client commands need a client certificate too;
+--gossip-key-file encrypts gossip. Off 127.0.0.1 without TLS, --insecure
+is needed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			addrs, err := o.addrs(cmd)
@@ -75,8 +82,19 @@ override those two addresses.`,
 				}
 				defer os.RemoveAll(dir)
 			}
+			sec, err := o.security.setup(tf, "dev", []listenAddr{
+				{"--rpc-addr", addrs.rpc}, {"raft (--port-base)", addrs.raft}, {"gossip (--port-base)", addrs.gossip},
+				{"agent gossip (--port-base)", addrs.agentGossip}, {"agent rpc (--port-base)", addrs.agentRPC}, {"--http-addr", addrs.http},
+			}, logger)
+			if err != nil {
+				return err
+			}
+			if sec.tls != nil && sec.tls.Identity().Role != pki.RoleServer {
+				return fmt.Errorf("--cert-file %s is %s's: dev runs a server and an agent on one server certificate (jobcluster tls cert create --server --name dev)", tf.certFile, sec.tls.Identity())
+			}
+			defer sec.reloadOnHangup(logger)()
 			reg := metrics.NewRegistry()
-			httpSrv, err := startHTTP(addrs.http, reg)
+			httpSrv, err := startHTTP(addrs.http, sec.transport(), reg)
 			if err != nil {
 				return err
 			}
@@ -85,6 +103,8 @@ override those two addresses.`,
 				Name: "dev-server", DataDir: filepath.Join(dir, "server"),
 				RPCAddr: addrs.rpc, RaftAddr: addrs.raft, GossipAddr: addrs.gossip,
 				BootstrapExpect: 1,
+				Transport:       sec.transport(),
+				GossipKeyring:   sec.keyring,
 				Logger:          logger,
 				Metrics:         reg,
 			})
@@ -95,10 +115,12 @@ override those two addresses.`,
 			a, err := agent.New(agent.Config{
 				Name: "dev", DataDir: filepath.Join(dir, "agent"),
 				RPCAddr: addrs.agentRPC, GossipAddr: addrs.agentGossip,
-				Join:         []string{addrs.gossip},
-				GuardCommand: guardCommand(),
-				Logger:       logger,
-				Metrics:      reg,
+				Join:          []string{addrs.gossip},
+				GuardCommand:  guardCommand(),
+				Transport:     sec.transport(),
+				GossipKeyring: sec.keyring,
+				Logger:        logger,
+				Metrics:       reg,
 			})
 			if err != nil {
 				return fmt.Errorf("start agent: %w", err)
@@ -116,6 +138,7 @@ override those two addresses.`,
 	f.IntVar(&o.portBase, "port-base", defaultDevPortBase, "first of the ports on 127.0.0.1 that every address is derived from (see above)")
 	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "server gRPC address for clients, bound and advertised; --port-base unless given")
 	f.StringVar(&o.httpAddr, "http-addr", devAddr(defaultDevPortBase, devHTTPOffset), "HTTP address serving /metrics, /healthz, /readyz and /debug/pprof, --port-base + 80 unless given; empty for none")
+	o.security.register(f)
 	return cmd
 }
 

@@ -33,7 +33,7 @@ func TestDevAddrs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			o := &devOptions{}
-			cmd := newDevCmd()
+			cmd := newDevCmd(&tlsFlags{})
 			if err := cmd.ParseFlags(tc.args); err != nil {
 				t.Fatal(err)
 			}

@@ -104,6 +104,8 @@ type noAnswerError struct {
 	// failed before that, for cause.
 	within time.Duration
 	cause  error
+	// hint, when set, replaces the advice on --addr.
+	hint string
 }
 
 // Error names the servers, how long they had or why they failed, and what
@@ -116,8 +118,11 @@ func (e *noAnswerError) Error() string {
 	if e.within > 0 {
 		return fmt.Sprintf("%s did not answer within %s; %s may be overloaded: retry later, or ask another server with --addr", who, e.within, pronoun)
 	}
-	return fmt.Sprintf("%s accepted a connection but did not answer (%s); check that --addr names a jobcluster server's RPC address",
-		who, transportCause(e.cause))
+	hint := "check that --addr names a jobcluster server's RPC address"
+	if e.hint != "" {
+		hint = e.hint
+	}
+	return fmt.Sprintf("%s accepted a connection but did not answer (%s); %s", who, transportCause(e.cause), hint)
 }
 
 // Unwrap returns why the connection failed, if it did.

@@ -14,6 +14,7 @@ const defaultAddr = "127.0.0.1:7400"
 type clientOptions struct {
 	addrs   string
 	timeout time.Duration
+	tls     tlsFlags
 }
 
 func newRootCmd() *cobra.Command {
@@ -30,11 +31,14 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&copts.addrs, "addr", addr, "server RPC addresses to try in order, comma separated (env JOBCLUSTER_ADDR)")
 	root.PersistentFlags().DurationVar(&copts.timeout, "timeout", 30*time.Second, "upper bound for the whole command")
+	copts.tls.register(root.PersistentFlags())
 	root.AddCommand(
-		newServerCmd(),
-		newAgentCmd(),
+		newServerCmd(&copts.tls),
+		newAgentCmd(&copts.tls),
 		newAgentGuardCmd(),
-		newDevCmd(),
+		newDevCmd(&copts.tls),
+		newTLSCmd(),
+		newKeygenCmd(),
 		newSubmitCmd(copts),
 		newApplyCmd(copts),
 		newGetCmd(copts),

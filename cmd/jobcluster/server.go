@@ -18,9 +18,10 @@ type serverOptions struct {
 	logLevel                      string
 	leaveOnTerminate              bool
 	timing                        timingFlags
+	security                      securityFlags
 }
 
-func newServerCmd() *cobra.Command {
+func newServerCmd(tf *tlsFlags) *cobra.Command {
 	o := &serverOptions{}
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -35,7 +36,13 @@ SIGTERM stops the server within seconds (a second SIGTERM at once) and it
 stays a voter, so rolling restarts never shrink the cluster: restarted from
 its data directory it rejoins and catches up. A server leaves the cluster for
 good only when asked: "jobcluster leave" against it, "jobcluster members
-remove NAME" once it is gone, or --leave-on-terminate.`,
+remove NAME" once it is gone, or --leave-on-terminate.
+
+Security: with --ca-file, --cert-file and --key-file (a server certificate
+for --name, see jobcluster tls) every listener speaks mutual TLS and callers
+are authorized by the role in their certificate; --gossip-key-file encrypts
+gossip (see jobcluster keygen). SIGHUP rereads those files. Without TLS a
+server listens only on loopback addresses unless --insecure is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(o.logLevel)
@@ -50,8 +57,19 @@ remove NAME" once it is gone, or --leave-on-terminate.`,
 			if !cmd.Flags().Changed("bootstrap-expect") && len(join) == 0 {
 				expect = 1
 			}
+			sec, err := o.security.setup(tf, "server", []listenAddr{
+				{"--rpc-addr", o.rpcAddr}, {"--raft-addr", o.raftAddr}, {"--gossip-addr", o.gossipAddr}, {"--http-addr", o.httpAddr},
+			}, logger)
+			if err != nil {
+				return err
+			}
+			if sec.tls != nil && sec.tls.Identity().Name != o.name {
+				return fmt.Errorf("--cert-file %s is for %s, not server %q: start with --name %s or make a certificate with jobcluster tls cert create --server --name %s",
+					tf.certFile, sec.tls.Identity(), o.name, sec.tls.Identity().Name, o.name)
+			}
+			defer sec.reloadOnHangup(logger)()
 			reg := metrics.NewRegistry()
-			httpSrv, err := startHTTP(o.httpAddr, reg)
+			httpSrv, err := startHTTP(o.httpAddr, sec.transport(), reg)
 			if err != nil {
 				return err
 			}
@@ -60,9 +78,11 @@ remove NAME" once it is gone, or --leave-on-terminate.`,
 				Name: o.name, DataDir: o.dataDir,
 				RPCAddr: o.rpcAddr, RaftAddr: o.raftAddr, GossipAddr: o.gossipAddr,
 				BootstrapExpect: expect, Join: join,
-				Timing:  o.timing.timing(),
-				Logger:  logger,
-				Metrics: reg,
+				Timing:        o.timing.timing(),
+				Transport:     sec.transport(),
+				GossipKeyring: sec.keyring,
+				Logger:        logger,
+				Metrics:       reg,
 			})
 			if err != nil {
 				return fmt.Errorf("start server: %w", err)
@@ -96,5 +116,6 @@ remove NAME" once it is gone, or --leave-on-terminate.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&o.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGTERM or SIGINT (removed from Raft) instead of only stopping")
 	o.timing.register(f)
+	o.security.register(f)
 	return cmd
 }

@@ -24,7 +24,7 @@ type Stream struct {
 func (c *Cluster) StartCLI(args ...string) *Stream {
 	c.t.Helper()
 	s := &Stream{done: make(chan struct{})}
-	s.cmd = exec.Command(binPath, append([]string{"--addr", c.Addrs()}, args...)...)
+	s.cmd = exec.Command(binPath, append(append([]string{"--addr", c.Addrs()}, c.clientArgs...), args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.errb
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := s.cmd.Start(); err != nil {

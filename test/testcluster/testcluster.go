@@ -33,11 +33,18 @@ type Options struct {
 	// ServerArgs are extra flags for every server.
 	ServerArgs []string
 	// HostIP, when set, gives each node its IP address instead of a fresh
-	// 127.77.x.y one (see Netns.HostIP).
+	// 127.77.x.y one (see Netns.HostIP). Without TLS such nodes run with
+	// --insecure.
 	HostIP func() string
 	// HTTP gives every node an HTTP listener (--http-addr, Node.HTTPAddr)
 	// serving /metrics, /healthz and /readyz.
 	HTTP bool
+	// TLS makes a CA with `jobcluster tls` and gives every node, and the
+	// CLI, a certificate of its own (Cluster.CA).
+	TLS bool
+	// GossipKey gives every node a gossip key made by `jobcluster keygen`
+	// (Cluster.GossipKeyFile).
+	GossipKey bool
 }
 
 // Node is one server or agent process.
@@ -70,6 +77,12 @@ type Cluster struct {
 	Agents  []*Node
 	hostIP  func() string
 	http    bool
+	// CA made the nodes' certificates; nil without TLS.
+	CA *CA
+	// GossipKeyFile holds the nodes' gossip key; empty without one.
+	GossipKeyFile string
+	// clientArgs are the security flags of every CLI run.
+	clientArgs []string
 }
 
 var (
@@ -171,6 +184,7 @@ func New(t testing.TB, opts Options) *Cluster {
 	Binary(t)
 	c := &Cluster{t: t, Dir: t.TempDir(), hostIP: opts.HostIP, http: opts.HTTP}
 	t.Cleanup(c.stopAll)
+	c.setupSecurity(opts)
 	var gossipAddrs []string
 	for i := range opts.Servers {
 		n := c.newNode(fmt.Sprintf("s%d", i+1), "server")
@@ -184,7 +198,7 @@ func New(t testing.TB, opts Options) *Cluster {
 			"--rpc-addr", n.RPCAddr, "--raft-addr", n.RaftAddr, "--gossip-addr", n.GossipAddr,
 			"--bootstrap-expect", fmt.Sprint(opts.Servers), "--join", join,
 			"--log-level", "debug",
-		}, append(n.httpArgs(), opts.ServerArgs...)...)
+		}, append(append(n.httpArgs(), c.securityArgs(n)...), opts.ServerArgs...)...)
 		c.Start(n)
 	}
 	for i := range opts.Agents {
@@ -246,8 +260,14 @@ func (c *Cluster) AddAgent(name string, extra ...string) *Node {
 	return n
 }
 
-// agentArgs are the flags of an agent joining the servers.
+// agentArgs are the flags of an agent joining the servers, secured as
+// the cluster is.
 func (c *Cluster) agentArgs(n *Node, extra []string) []string {
+	return c.joinArgs(n, append(c.securityArgs(n), extra...))
+}
+
+// joinArgs are the flags of an agent joining the servers.
+func (c *Cluster) joinArgs(n *Node, extra []string) []string {
 	var join []string
 	for _, s := range c.Servers {
 		join = append(join, s.GossipAddr)
@@ -421,6 +441,11 @@ func (c *Cluster) CLI(args ...string) Result {
 
 // CLIAt runs the client against given addresses with stdin.
 func (c *Cluster) CLIAt(addrs, stdin string, args ...string) Result {
+	c.t.Helper()
+	return c.cliRun(addrs, stdin, append(append([]string{}, c.clientArgs...), args...))
+}
+
+func (c *Cluster) cliRun(addrs, stdin string, args []string) Result {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -1,0 +1,28 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jobcluster/jobcluster/gossip"
+)
+
+func newKeygenCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "keygen",
+		Short: "Print a new gossip encryption key for --gossip-key or --gossip-key-file",
+		Long: `Print a new random 32-byte gossip encryption key, base64 encoded. Give the
+same key to every server and agent (--gossip-key-file F, or --gossip-key K);
+members without it can neither join nor read the cluster's gossip.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			key, err := gossip.GenerateKey()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), key)
+			return nil
+		},
+	}
+}
