@@ -124,12 +124,14 @@ func (c *cleaner) round(ctx context.Context) {
 		n, err := c.clean(ctx, batch, now)
 		removed += n
 		if err != nil {
-			c.logger.Warn("clean up pod directories", "err", err)
+			// The servers may be electing a leader or restarting: the
+			// next round asks again, so this is no cause for alarm.
+			c.logger.Debug("clean up pod directories", "err", err)
 			break
 		}
 	}
 	if removed > 0 {
-		c.logger.Info("removed directories of pods the servers no longer hold", "pods", removed)
+		c.logger.Debug("removed directories of pods the servers no longer hold", "pods", removed)
 	}
 }
 
