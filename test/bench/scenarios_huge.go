@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -136,8 +137,25 @@ func runHuge(ctx context.Context, e *env) error {
 			idle[p.pid] = true
 		}
 	}
+	expiredBefore, err := leaseExpiries(c)
+	if err != nil {
+		return err
+	}
 	rss := startRSSSampler(c)
-	defer rss.stop()
+	leaders := watchLeaders(ctx, c)
+	// The peaks and the disturbances are recorded even when a later step
+	// fails: they are what explains the failure.
+	defer func() {
+		rss.stop()
+		changes := leaders.stop()
+		e.add("server peak RSS, submit -> pods stopped after delete: leader", "MiB", rss.peakOf(leader), below("max", 1024))
+		e.add("server peak RSS, submit -> pods stopped after delete: max of 3 servers", "MiB", rss.peakAmong(c.servers), below("max", 1024))
+		e.add("agent peak RSS, submit -> pods stopped after delete: max of 3 agents", "MiB", rss.peakAmong(c.agents))
+		e.add("leader changes, submit -> pods stopped after delete", "count", float64(changes))
+		if expired, err := leaseExpiries(c); err == nil {
+			e.add("agent leases expired, submit -> pods stopped after delete", "count", float64(expired-expiredBefore))
+		}
+	}()
 
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
 	defer cancel()
@@ -223,41 +241,58 @@ func runHuge(ctx context.Context, e *env) error {
 	e.add("small Job beside it: submit -> pod started", "s", seconds(res.started), below("max", 1))
 	e.add("small Job beside it: submit -> Complete", "s", seconds(res.complete))
 
-	// The user's delete, as a process, under the load.
 	addrs := []string{leader.rpcAddr}
 	for _, s := range c.servers {
 		if s != leader {
 			addrs = append(addrs, s.rpcAddr)
 		}
 	}
+	// The user's delete, as a process, under the load; meanwhile the Job
+	// is read until it is gone.
+	type cliResult struct {
+		out []byte
+		err error
+		at  time.Duration
+	}
+	cli := make(chan cliResult, 1)
 	delStart := time.Now()
-	out, err := exec.CommandContext(wctx, c.bin, "delete", "job", name, "--addr", strings.Join(addrs, ",")).CombinedOutput()
-	accepted := time.Since(delStart)
-	if err != nil {
-		return errors.Join(fmt.Errorf("delete job %s: %w: %s", name, err, out), cleanUpHuge(ctx, e, name, smallName))
+	go func() {
+		out, err := exec.CommandContext(wctx, c.bin, "delete", "job", name, "--addr", strings.Join(addrs, ",")).CombinedOutput()
+		cli <- cliResult{out, err, time.Since(delStart)}
+	}()
+	var goneAt time.Duration
+	err = poll(wctx, 50*time.Millisecond, "job "+name+" to be gone", func() (bool, string) {
+		_, err := c.client.job(wctx, name)
+		if status.Code(err) == codes.NotFound {
+			goneAt = time.Since(delStart)
+			return true, ""
+		}
+		return false, fmt.Sprint(err)
+	})
+	del := <-cli
+	switch {
+	case del.err != nil && bytes.Contains(del.out, []byte("NotFound")) && err == nil:
+		// An attempt that timed out had gone through; the retry found
+		// nothing to delete.
+		e.logger.Warn("delete reported NotFound: an earlier attempt of the same command had deleted the Job", "output", strings.TrimSpace(string(del.out)), "took", del.at.Round(time.Millisecond))
+	case del.err != nil:
+		return errors.Join(fmt.Errorf("delete job %s: %w: %s", name, del.err, del.out), err, cleanUpHuge(ctx, e, name, smallName))
 	}
-	e.add("`jobcluster delete job` of the huge Job accepted", "s", seconds(accepted), below("max", 5))
-	if _, err := c.client.job(wctx, name); status.Code(err) != codes.NotFound {
-		return errors.Join(fmt.Errorf("job %s still there after its delete was accepted (%v)", name, err), cleanUpHuge(ctx, e, name, smallName))
-	}
-	stopped, err := waitPodsStopped(wctx, e, idle)
+	e.add("`jobcluster delete job` of the huge Job returned", "s", seconds(del.at), below("max", 5))
 	if err != nil {
 		return errors.Join(err, cleanUpHuge(ctx, e, name, smallName))
 	}
-	e.add("delete -> no pod process left on any agent", "s", seconds(accepted+stopped))
+	e.add("delete -> the huge Job gone from reads", "s", seconds(goneAt))
+	if err := waitPodsStopped(wctx, e, idle); err != nil {
+		return errors.Join(err, cleanUpHuge(ctx, e, name, smallName))
+	}
+	e.add("delete -> no pod process left on any agent", "s", seconds(time.Since(delStart)))
 	// Agents keep a forgotten pod's directory (its logs) for a day.
 	dirs, err := podDirs(e, name+"-")
 	if err != nil {
 		return err
 	}
 	e.add("pod directories of the deleted Job kept on the agents (logs)", "count", float64(dirs))
-	rss.stop()
-	e.add("server peak RSS, submit -> pods stopped after delete: leader", "MiB", rss.peakOf(leader), below("max", 1024))
-	e.add("server peak RSS, submit -> pods stopped after delete: max of 3 servers", "MiB", rss.peakAmong(c.servers), below("max", 1024))
-	e.add("agent peak RSS, submit -> pods stopped after delete: max of 3 agents", "MiB", rss.peakAmong(c.agents))
-	if now, err := c.waitLeader(wctx); err == nil && now != leader {
-		e.logger.Warn("leadership changed during the huge job", "before", leader.name, "now", now.name)
-	}
 	return c.client.delete(ctx, "job", smallName)
 }
 
@@ -304,10 +339,9 @@ func runBesideHuge(ctx context.Context, e *env, name string) smallResult {
 }
 
 // waitPodsStopped waits until no process runs under the agents beyond
-// those in idle (their guards), and returns how long that took.
-func waitPodsStopped(ctx context.Context, e *env, idle map[int]bool) (time.Duration, error) {
-	start := time.Now()
-	err := poll(ctx, 50*time.Millisecond, "the agents to stop every pod", func() (bool, string) {
+// those in idle (their guards).
+func waitPodsStopped(ctx context.Context, e *env, idle map[int]bool) error {
+	return poll(ctx, 50*time.Millisecond, "the agents to stop every pod", func() (bool, string) {
 		left := map[string]int{}
 		for _, a := range e.c.agents {
 			for _, p := range descendants(a.pid()) {
@@ -318,7 +352,6 @@ func waitPodsStopped(ctx context.Context, e *env, idle map[int]bool) (time.Durat
 		}
 		return len(left) == 0, fmt.Sprintf("pod processes left: %v", left)
 	})
-	return time.Since(start), err
 }
 
 // podDirs counts the pod directories whose name starts with prefix in
@@ -337,6 +370,58 @@ func podDirs(e *env, prefix string) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// leaderWatch counts how often the leader changes.
+type leaderWatch struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	changes int
+}
+
+// watchLeaders asks the servers who leads every rssInterval and counts
+// each change of leader (a moment without one is not a change by itself).
+func watchLeaders(ctx context.Context, c *cluster) *leaderWatch {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &leaderWatch{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		var last *node
+		for {
+			if l := c.leader(ctx); l != nil {
+				if last != nil && l != last {
+					w.changes++
+				}
+				last = l
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(rssInterval):
+			}
+		}
+	}()
+	return w
+}
+
+// stop ends the watch and returns the number of changes seen.
+func (w *leaderWatch) stop() int {
+	w.cancel()
+	<-w.done
+	return w.changes
+}
+
+// leaseExpiries counts the agents' "lease expired" log lines so far.
+func leaseExpiries(c *cluster) (int, error) {
+	n := 0
+	for _, a := range c.agents {
+		b, err := os.ReadFile(a.logPath)
+		if err != nil {
+			return 0, fmt.Errorf("read log of %s: %w", a.name, err)
+		}
+		n += bytes.Count(b, []byte("lease expired"))
+	}
+	return n, nil
 }
 
 // cleanUpHuge deletes the huge and the small Job after a failure, so that
