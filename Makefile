@@ -24,7 +24,7 @@ lint:
 
 # bench measures what users feel on a loopback cluster of 3 servers and 3
 # agents (separate processes), then the Go benchmarks of FSM apply and of
-# batched Raft proposals; see BENCHMARKS.md. About twenty minutes.
+# batched Raft proposals; see BENCHMARKS.md. About an hour.
 bench:
 	$(GO) run ./test/bench -out bench-results/latest.json
 	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./cluster/

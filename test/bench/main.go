@@ -45,12 +45,13 @@ type config struct {
 	jobs         int
 	cronSeconds  int
 	finishedJobs int
+	hugePods     int
 }
 
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&c.run, "run", "", "scenarios to run, comma separated (default all; with -smoke: submit,throughput,leader-failover)")
+	fs.StringVar(&c.run, "run", "", "scenarios to run, comma separated (default all; with -smoke: submit,throughput,leader-failover,huge,restart-100k)")
 	fs.IntVar(&c.n, "n", 3, "repetitions of each scenario (1 with -smoke)")
 	fs.StringVar(&c.out, "out", "bench-results/latest.json", "JSON results file")
 	fs.BoolVar(&c.smoke, "smoke", false, "tiny sizes, one repetition, targets not judged: checks that the benchmark and the cluster work")
@@ -62,7 +63,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.parallelism, "parallelism", 200, "throughput: parallelism of the big Job")
 	fs.IntVar(&c.jobs, "jobs", 1000, "throughput: one-pod Jobs submitted in one call")
 	fs.IntVar(&c.cronSeconds, "cron-seconds", 60, "cron: seconds each every-second CronJob runs")
-	fs.IntVar(&c.finishedJobs, "finished-jobs", 100000, "footprint: finished Jobs to accumulate before measuring RSS, reading one Job and a follower's catch-up (0 skips)")
+	fs.IntVar(&c.finishedJobs, "finished-jobs", 100000, "footprint, restart-100k: finished Jobs to accumulate before measuring RSS, reading one Job, a follower's catch-up and a restart of every server (0 skips)")
+	fs.IntVar(&c.hugePods, "huge-pods", 100000, "huge: parallelism and completions of the huge Job")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -72,15 +74,15 @@ func parseFlags(args []string) (config, error) {
 	if c.smoke {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		defaults := map[string]*int{"n": &c.n, "submit-jobs": &c.submitJobs, "pods": &c.pods, "parallelism": &c.parallelism, "jobs": &c.jobs, "cron-seconds": &c.cronSeconds, "finished-jobs": &c.finishedJobs}
-		small := map[string]int{"n": 1, "submit-jobs": 5, "pods": 100, "parallelism": 20, "jobs": 20, "cron-seconds": 5, "finished-jobs": 200}
+		defaults := map[string]*int{"n": &c.n, "submit-jobs": &c.submitJobs, "pods": &c.pods, "parallelism": &c.parallelism, "jobs": &c.jobs, "cron-seconds": &c.cronSeconds, "finished-jobs": &c.finishedJobs, "huge-pods": &c.hugePods}
+		small := map[string]int{"n": 1, "submit-jobs": 5, "pods": 100, "parallelism": 20, "jobs": 20, "cron-seconds": 5, "finished-jobs": 200, "huge-pods": 200}
 		for name, p := range defaults {
 			if !set[name] {
 				*p = small[name]
 			}
 		}
 		if c.run == "" {
-			c.run = "submit,throughput,leader-failover"
+			c.run = "submit,throughput,leader-failover,huge,restart-100k"
 		}
 	}
 	if c.n < 1 {
@@ -147,6 +149,7 @@ func run(args []string) (code int) {
 		"run": strings.Join(scenarioNames(selected), ","), "n": fmt.Sprint(cfg.n), "smoke": fmt.Sprint(cfg.smoke),
 		"submit-jobs": fmt.Sprint(cfg.submitJobs), "pods": fmt.Sprint(cfg.pods), "parallelism": fmt.Sprint(cfg.parallelism),
 		"jobs": fmt.Sprint(cfg.jobs), "cron-seconds": fmt.Sprint(cfg.cronSeconds), "finished-jobs": fmt.Sprint(cfg.finishedJobs),
+		"huge-pods": fmt.Sprint(cfg.hugePods),
 	}
 	for _, sc := range selected {
 		if ctx.Err() != nil {

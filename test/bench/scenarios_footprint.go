@@ -114,27 +114,13 @@ func agentProcesses(ctx context.Context, e *env) error {
 	return e.c.client.delete(ctx, "job", name)
 }
 
-// finishedJobs accumulates -finished-jobs finished one-pod Jobs, in calls
-// of up to 1,000, then reads the servers' memory and measures how long a
-// follower restarted from its data takes to catch up with the leader.
+// finishedJobs accumulates -finished-jobs finished one-pod Jobs, then
+// reads the servers' memory and measures how long a follower restarted
+// from its data takes to catch up with the leader.
 func finishedJobs(ctx context.Context, e *env) error {
-	const perCall = 1000
 	c := e.c
-	start := time.Now()
-	for done := 0; done < e.cfg.finishedJobs; done += perCall {
-		n := min(perCall, e.cfg.finishedJobs-done)
-		label := fmt.Sprintf("finished-%d", done/perCall+1)
-		objs, _, err := oneLabelJobs(label, n)
-		if err != nil {
-			return err
-		}
-		if err := c.client.submit(ctx, objs); err != nil {
-			return err
-		}
-		if _, err := c.client.waitJobsComplete(ctx, "bench="+label, n, 2*time.Minute, nil); err != nil {
-			return err
-		}
-		e.logger.Info("finished jobs", "done", done+n, "of", e.cfg.finishedJobs, "took", time.Since(start).Round(time.Second))
+	if err := buildFinishedJobs(ctx, e); err != nil {
+		return err
 	}
 	if err := sleep(ctx, idleFor); err != nil {
 		return err
@@ -152,7 +138,7 @@ func finishedJobs(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := getOneJob(ctx, e, leader, fmt.Sprintf("finished-%d-1", (e.cfg.finishedJobs+perCall-1)/perCall)); err != nil {
+	if err := getOneJob(ctx, e, leader, finishedJobName(finishedBatches(e.cfg.finishedJobs), 1)); err != nil {
 		return err
 	}
 	var follower *node
@@ -239,3 +225,40 @@ func getOneJob(ctx context.Context, e *env, leader *node, name string) error {
 	}
 	return nil
 }
+
+// finishedPerCall is how many finished Jobs one Submit call creates.
+const finishedPerCall = 1000
+
+// buildFinishedJobs accumulates -finished-jobs finished one-pod Jobs, in
+// calls of up to finishedPerCall, each waited for until its Jobs are
+// Complete. Batch b (from 1) is labelled bench=finished-b and its Jobs are
+// named finished-b-1, finished-b-2 and so on.
+func buildFinishedJobs(ctx context.Context, e *env) error {
+	start := time.Now()
+	for done := 0; done < e.cfg.finishedJobs; done += finishedPerCall {
+		n := min(finishedPerCall, e.cfg.finishedJobs-done)
+		label := finishedLabel(done/finishedPerCall + 1)
+		objs, _, err := oneLabelJobs(label, n)
+		if err != nil {
+			return err
+		}
+		if err := e.c.client.submit(ctx, objs); err != nil {
+			return err
+		}
+		if _, err := e.c.client.waitJobsComplete(ctx, "bench="+label, n, 2*time.Minute, nil); err != nil {
+			return err
+		}
+		e.logger.Info("finished jobs", "done", done+n, "of", e.cfg.finishedJobs, "took", time.Since(start).Round(time.Second))
+	}
+	return nil
+}
+
+// finishedBatches is how many calls buildFinishedJobs makes for n Jobs.
+func finishedBatches(n int) int { return (n + finishedPerCall - 1) / finishedPerCall }
+
+// finishedBatchSize is how many Jobs batch b (from 1) of n holds.
+func finishedBatchSize(n, b int) int { return min(finishedPerCall, n-(b-1)*finishedPerCall) }
+
+func finishedLabel(batch int) string { return fmt.Sprintf("finished-%d", batch) }
+
+func finishedJobName(batch, i int) string { return fmt.Sprintf("%s-%d", finishedLabel(batch), i) }

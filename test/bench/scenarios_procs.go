@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -201,3 +203,59 @@ func (e *env) addCPU(before, after cpuUse, units float64, unit string) {
 		e.add("machine CPU used by other work", "%", 100*float64(max(others, 0))/float64(total))
 	}
 }
+
+// writeBytes is how many bytes a process has caused to be written to
+// storage so far (write_bytes of /proc/PID/io): its Raft log and
+// snapshots, and its own log file.
+func writeBytes(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read io of %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("read io of %d: %w", pid, err)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("read io of %d: no write_bytes", pid)
+}
+
+// dirBytes is the size of the regular files under dir. Files removed
+// while it walks (an old snapshot) are skipped.
+func dirBytes(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		info, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		total += info.Size()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("size of %s: %w", dir, err)
+	}
+	return total, nil
+}
+
+// raftDir is where a server keeps its Raft log (raft.db) and snapshots.
+func (n *node) raftDir() string { return filepath.Join(n.dataDir, "raft") }
+
+// mib converts bytes to MiB.
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
