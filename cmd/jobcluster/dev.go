@@ -89,6 +89,11 @@ override those two addresses.`,
 				return fmt.Errorf("start server: %w", err)
 			}
 			defer srv.Shutdown()
+			closeUI, err := mountUI(httpSrv, addrs.rpc, logger)
+			if err != nil {
+				return err
+			}
+			defer closeUI()
 			a, err := agent.New(agent.Config{
 				Name: "dev", DataDir: filepath.Join(dir, "agent"),
 				RPCAddr: addrs.agentRPC, GossipAddr: addrs.agentGossip,
@@ -110,7 +115,7 @@ override those two addresses.`,
 	f.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
 	f.IntVar(&o.portBase, "port-base", defaultDevPortBase, "first of the ports on 127.0.0.1 that every address is derived from (see above)")
 	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "server gRPC address for clients, bound and advertised; --port-base unless given")
-	f.StringVar(&o.httpAddr, "http-addr", devAddr(defaultDevPortBase, devHTTPOffset), "HTTP address serving /debug/pprof, --port-base + 80 unless given; empty for none")
+	f.StringVar(&o.httpAddr, "http-addr", devAddr(defaultDevPortBase, devHTTPOffset), "HTTP address serving the web UI (/ui/) and /debug/pprof, --port-base + 80 unless given; empty for none")
 	return cmd
 }
 
@@ -152,6 +157,9 @@ func (o *devOptions) printStarted(cmd *cobra.Command, addrs devAddrs, dir string
 		http = fmt.Sprintf(" (HTTP at %s)", addrs.http)
 	}
 	fmt.Fprintf(out, "jobcluster dev: server at %s%s, agent \"dev\", data in %s; Ctrl-C stops both\n", addrs.rpc, http, dir)
+	if addrs.http != "" {
+		fmt.Fprintf(out, "web UI: %s\n", uiURL(addrs.http))
+	}
 	if addrs.rpc != defaultAddr {
 		fmt.Fprintf(out, "client commands reach it with --addr %s or JOBCLUSTER_ADDR=%s\n", addrs.rpc, addrs.rpc)
 	}

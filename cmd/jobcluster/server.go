@@ -64,6 +64,12 @@ remove NAME" once it is gone, or --leave-on-terminate.`,
 			if err != nil {
 				return fmt.Errorf("start server: %w", err)
 			}
+			closeUI, err := mountUI(httpSrv, o.rpcAddr, logger)
+			if err != nil {
+				srv.Shutdown()
+				return err
+			}
+			defer closeUI()
 			ctx, stop := signalContext()
 			defer stop()
 			select {
@@ -86,7 +92,7 @@ remove NAME" once it is gone, or --leave-on-terminate.`,
 	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "gRPC address for clients and agents, bound and advertised")
 	f.StringVar(&o.raftAddr, "raft-addr", cluster.DefaultRaftAddr, "Raft address, bound and advertised")
 	f.StringVar(&o.gossipAddr, "gossip-addr", cluster.DefaultGossipAddr, "gossip address, bound and advertised")
-	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /debug/pprof")
+	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving the web UI (/ui/) and /debug/pprof")
 	f.IntVar(&o.bootstrapExpect, "bootstrap-expect", 0, "servers that bootstrap the cluster together (default 1 without --join, else 0: join an existing cluster)")
 	f.StringVar(&o.join, "join", "", "gossip addresses of other members, comma separated; retried until one answers")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
