@@ -28,6 +28,9 @@ type jobRow struct {
 	Name      string
 	State     string
 	Suspended bool
+	// Finished is set once the Job is Complete or Failed; it can then no
+	// longer be suspended or resumed.
+	Finished bool
 	// Succeeded, Failed and Active count pods; Want is the completions
 	// the Job needs (1 without spec.completions).
 	Succeeded, Failed, Active, Want int32
@@ -54,6 +57,7 @@ func newJobRow(j *api.Job, now time.Time) jobRow {
 		Created: asTime(j.GetMetadata().GetCreationTimestamp()),
 		Labels:  labelList(j.GetMetadata().GetLabels()),
 	}
+	_, r.Finished = api.JobFinished(j)
 	completions, set := api.JobCompletions(j)
 	if set {
 		r.Want = completions
