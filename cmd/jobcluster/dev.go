@@ -112,6 +112,11 @@ is needed.`,
 				return fmt.Errorf("start server: %w", err)
 			}
 			defer srv.Shutdown()
+			closeUI, err := mountUI(httpSrv, addrs.rpc, sec.transport(), logger)
+			if err != nil {
+				return err
+			}
+			defer closeUI()
 			a, err := agent.New(agent.Config{
 				Name: "dev", DataDir: filepath.Join(dir, "agent"),
 				RPCAddr: addrs.agentRPC, GossipAddr: addrs.agentGossip,
@@ -137,7 +142,7 @@ is needed.`,
 	f.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
 	f.IntVar(&o.portBase, "port-base", defaultDevPortBase, "first of the ports on 127.0.0.1 that every address is derived from (see above)")
 	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "server gRPC address for clients, bound and advertised; --port-base unless given")
-	f.StringVar(&o.httpAddr, "http-addr", devAddr(defaultDevPortBase, devHTTPOffset), "HTTP address serving /metrics, /healthz, /readyz and /debug/pprof, --port-base + 80 unless given; empty for none")
+	f.StringVar(&o.httpAddr, "http-addr", devAddr(defaultDevPortBase, devHTTPOffset), "HTTP address serving the web UI (/ui/), /metrics, /healthz, /readyz and /debug/pprof, --port-base + 80 unless given; empty for none")
 	o.security.register(f)
 	return cmd
 }
@@ -180,6 +185,9 @@ func (o *devOptions) printStarted(cmd *cobra.Command, addrs devAddrs, dir string
 		http = fmt.Sprintf(" (HTTP at %s)", addrs.http)
 	}
 	fmt.Fprintf(out, "jobcluster dev: server at %s%s, agent \"dev\", data in %s; Ctrl-C stops both\n", addrs.rpc, http, dir)
+	if addrs.http != "" {
+		fmt.Fprintf(out, "web UI: %s\n", uiURL(addrs.http))
+	}
 	if addrs.rpc != defaultAddr {
 		fmt.Fprintf(out, "client commands reach it with --addr %s or JOBCLUSTER_ADDR=%s\n", addrs.rpc, addrs.rpc)
 	}

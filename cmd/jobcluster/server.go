@@ -88,6 +88,12 @@ server listens only on loopback addresses unless --insecure is given.`,
 				return fmt.Errorf("start server: %w", err)
 			}
 			serveReady(httpSrv, srv.ReadyChecks()...)
+			closeUI, err := mountUI(httpSrv, o.rpcAddr, sec.transport(), logger)
+			if err != nil {
+				srv.Shutdown()
+				return err
+			}
+			defer closeUI()
 			ctx, stop := signalContext()
 			defer stop()
 			select {
@@ -110,7 +116,7 @@ server listens only on loopback addresses unless --insecure is given.`,
 	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "gRPC address for clients and agents, bound and advertised")
 	f.StringVar(&o.raftAddr, "raft-addr", cluster.DefaultRaftAddr, "Raft address, bound and advertised")
 	f.StringVar(&o.gossipAddr, "gossip-addr", cluster.DefaultGossipAddr, "gossip address, bound and advertised")
-	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /metrics, /healthz, /readyz and /debug/pprof")
+	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving the web UI (/ui/), /metrics, /healthz, /readyz and /debug/pprof")
 	f.IntVar(&o.bootstrapExpect, "bootstrap-expect", 0, "servers that bootstrap the cluster together (default 1 without --join, else 0: join an existing cluster)")
 	f.StringVar(&o.join, "join", "", "gossip addresses of other members, comma separated; retried until one answers")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
