@@ -72,7 +72,7 @@ func (p *proposer) Propose(ctx context.Context, cmds ...*api.Command) ([]error, 
 	}
 	// List commands are cut to a bounded size, so no entry grows with a
 	// Job's size; the callers' per-command errors are merged back below.
-	parts, owners, err := splitForEntries(cmds)
+	parts, sizes, owners, err := splitForEntries(cmds)
 	if err != nil {
 		return nil, err
 	}
@@ -82,11 +82,11 @@ func (p *proposer) Propose(ctx context.Context, cmds ...*api.Command) ([]error, 
 	var errs []error
 	for start := 0; start < len(parts); {
 		end, size := start, 0
-		for end < len(parts) && (end == start || size+proto.Size(parts[end]) <= maxBatchBytes) {
-			size += proto.Size(parts[end])
+		for end < len(parts) && (end == start || size+sizes[end] <= maxBatchBytes) {
+			size += sizes[end]
 			end++
 		}
-		chunkErrs, err := p.propose(ctx, parts[start:end])
+		chunkErrs, err := p.propose(ctx, parts[start:end], size)
 		if err != nil {
 			return nil, err
 		}
@@ -106,28 +106,27 @@ func (p *proposer) Propose(ctx context.Context, cmds ...*api.Command) ([]error, 
 }
 
 // splitForEntries splits every command to fit a Raft entry and returns,
-// for each part, the index of the command it came from.
-func splitForEntries(cmds []*api.Command) ([]*api.Command, []int, error) {
-	parts := make([]*api.Command, 0, len(cmds))
-	owners := make([]int, 0, len(cmds))
+// for each part, its encoded size and the index of the command it came
+// from.
+func splitForEntries(cmds []*api.Command) (parts []*api.Command, sizes, owners []int, err error) {
+	parts = make([]*api.Command, 0, len(cmds))
 	for i, c := range cmds {
 		split, err := fsm.SplitAll([]*api.Command{c})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		for range split {
+		for _, part := range split {
+			sizes = append(sizes, proto.Size(part))
 			owners = append(owners, i)
 		}
 		parts = append(parts, split...)
 	}
-	return parts, owners, nil
+	return parts, sizes, owners, nil
 }
 
-func (p *proposer) propose(ctx context.Context, cmds []*api.Command) ([]error, error) {
-	size := 0
-	for _, c := range cmds {
-		size += proto.Size(c)
-	}
+// propose queues one entry's worth of commands, size bytes encoded, and
+// waits for them to be applied.
+func (p *proposer) propose(ctx context.Context, cmds []*api.Command, size int) ([]error, error) {
 	pr := &proposal{cmds: cmds, size: size, result: make(chan proposalResult, 1)}
 	select {
 	case p.queue <- pr:

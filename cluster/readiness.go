@@ -75,8 +75,15 @@ func (s *Server) readyForReads(ctx context.Context) error {
 func (s *Server) replayProgress() (applied, target uint64) {
 	applied = s.fsm.AppliedIndex()
 	commit := s.raft.CommitIndex()
+	committed := commit
+	if applied < commit {
+		// Only then can it matter which command is the last committed
+		// one (the entries after it carry no state); the usual read
+		// reads no log.
+		committed = lastCommandIndex(s.store, commit)
+	}
 	target = readTarget(replayState{
-		committedCommand: lastCommandIndex(s.store, commit),
+		committedCommand: committed,
 		startIndex:       s.startIndex.Load(),
 		leaderKnown:      commit > 0 && s.raft.Leader() != "",
 		caughtUp:         s.caughtUp.Load(),
