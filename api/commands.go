@@ -78,6 +78,31 @@ func (x *UpdateCronJobStatus) Command() *Command {
 	return &Command{Type: CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS, Payload: &Command_UpdateCronJobStatus{UpdateCronJobStatus: x}}
 }
 
+// Command wraps the payload in a Command of type UPSERT_ACL_POLICY.
+func (x *UpsertAclPolicy) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPSERT_ACL_POLICY, Payload: &Command_UpsertAclPolicy{UpsertAclPolicy: x}}
+}
+
+// Command wraps the payload in a Command of type DELETE_ACL_POLICY.
+func (x *DeleteAclPolicy) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_DELETE_ACL_POLICY, Payload: &Command_DeleteAclPolicy{DeleteAclPolicy: x}}
+}
+
+// Command wraps the payload in a Command of type UPSERT_ACL_TOKEN.
+func (x *UpsertAclToken) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPSERT_ACL_TOKEN, Payload: &Command_UpsertAclToken{UpsertAclToken: x}}
+}
+
+// Command wraps the payload in a Command of type DELETE_ACL_TOKEN.
+func (x *DeleteAclToken) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_DELETE_ACL_TOKEN, Payload: &Command_DeleteAclToken{DeleteAclToken: x}}
+}
+
+// Command wraps the payload in a Command of type RECORD_AUDIT.
+func (x *RecordAudit) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_RECORD_AUDIT, Payload: &Command_RecordAudit{RecordAudit: x}}
+}
+
 // PayloadMatchesType reports whether c's payload is the one its type
 // names; the FSM refuses to apply a command where they disagree.
 func (c *Command) PayloadMatchesType() bool {
@@ -113,6 +138,16 @@ func (c *Command) PayloadMatchesType() bool {
 		want = CommandType_COMMAND_TYPE_CRON_DECISION
 	case *Command_UpdateCronJobStatus:
 		want = CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS
+	case *Command_UpsertAclPolicy:
+		want = CommandType_COMMAND_TYPE_UPSERT_ACL_POLICY
+	case *Command_DeleteAclPolicy:
+		want = CommandType_COMMAND_TYPE_DELETE_ACL_POLICY
+	case *Command_UpsertAclToken:
+		want = CommandType_COMMAND_TYPE_UPSERT_ACL_TOKEN
+	case *Command_DeleteAclToken:
+		want = CommandType_COMMAND_TYPE_DELETE_ACL_TOKEN
+	case *Command_RecordAudit:
+		want = CommandType_COMMAND_TYPE_RECORD_AUDIT
 	default:
 		return false
 	}

@@ -13,6 +13,8 @@ func TestEveryPayloadBuildsACommandOfItsOwnType(t *testing.T) {
 		(&StopPods{}).Command(), (&DeletePods{}).Command(), (&UpdateJobStatus{}).Command(),
 		(&UpsertNode{}).Command(), (&DeleteNode{}).Command(), (&RecordEvents{}).Command(),
 		(&BindPods{}).Command(), (&CronDecision{}).Command(), (&UpdateCronJobStatus{}).Command(),
+		(&UpsertAclPolicy{}).Command(), (&DeleteAclPolicy{}).Command(), (&UpsertAclToken{}).Command(),
+		(&DeleteAclToken{}).Command(), (&RecordAudit{}).Command(),
 	}
 	oneof := (&Command{}).ProtoReflect().Descriptor().Oneofs().ByName("payload")
 	if len(built) != oneof.Fields().Len() {

@@ -51,6 +51,11 @@ const (
 	CommandType_COMMAND_TYPE_BIND_PODS              CommandType = 13
 	CommandType_COMMAND_TYPE_CRON_DECISION          CommandType = 14
 	CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS CommandType = 15
+	CommandType_COMMAND_TYPE_UPSERT_ACL_POLICY      CommandType = 16
+	CommandType_COMMAND_TYPE_DELETE_ACL_POLICY      CommandType = 17
+	CommandType_COMMAND_TYPE_UPSERT_ACL_TOKEN       CommandType = 18
+	CommandType_COMMAND_TYPE_DELETE_ACL_TOKEN       CommandType = 19
+	CommandType_COMMAND_TYPE_RECORD_AUDIT           CommandType = 20
 )
 
 // Enum value maps for CommandType.
@@ -72,6 +77,11 @@ var (
 		13: "COMMAND_TYPE_BIND_PODS",
 		14: "COMMAND_TYPE_CRON_DECISION",
 		15: "COMMAND_TYPE_UPDATE_CRON_JOB_STATUS",
+		16: "COMMAND_TYPE_UPSERT_ACL_POLICY",
+		17: "COMMAND_TYPE_DELETE_ACL_POLICY",
+		18: "COMMAND_TYPE_UPSERT_ACL_TOKEN",
+		19: "COMMAND_TYPE_DELETE_ACL_TOKEN",
+		20: "COMMAND_TYPE_RECORD_AUDIT",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_INVALID":                0,
@@ -90,6 +100,11 @@ var (
 		"COMMAND_TYPE_BIND_PODS":              13,
 		"COMMAND_TYPE_CRON_DECISION":          14,
 		"COMMAND_TYPE_UPDATE_CRON_JOB_STATUS": 15,
+		"COMMAND_TYPE_UPSERT_ACL_POLICY":      16,
+		"COMMAND_TYPE_DELETE_ACL_POLICY":      17,
+		"COMMAND_TYPE_UPSERT_ACL_TOKEN":       18,
+		"COMMAND_TYPE_DELETE_ACL_TOKEN":       19,
+		"COMMAND_TYPE_RECORD_AUDIT":           20,
 	}
 )
 
@@ -556,6 +571,8 @@ type Container struct {
 	Env             []*EnvVar              `protobuf:"bytes,6,rep,name=env,proto3" json:"env,omitempty"`
 	Resources       *ResourceRequirements  `protobuf:"bytes,7,opt,name=resources,proto3" json:"resources,omitempty"`
 	ImagePullPolicy string                 `protobuf:"bytes,8,opt,name=image_pull_policy,json=imagePullPolicy,proto3" json:"image_pull_policy,omitempty"`
+	SecurityContext *SecurityContext       `protobuf:"bytes,9,opt,name=security_context,json=securityContext,proto3" json:"security_context,omitempty"`
+	VolumeMounts    []*VolumeMount         `protobuf:"bytes,10,rep,name=volume_mounts,json=volumeMounts,proto3" json:"volume_mounts,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -646,6 +663,400 @@ func (x *Container) GetImagePullPolicy() string {
 	return ""
 }
 
+func (x *Container) GetSecurityContext() *SecurityContext {
+	if x != nil {
+		return x.SecurityContext
+	}
+	return nil
+}
+
+func (x *Container) GetVolumeMounts() []*VolumeMount {
+	if x != nil {
+		return x.VolumeMounts
+	}
+	return nil
+}
+
+// SecurityContext is the part of Kubernetes' container securityContext
+// that jobcluster runs.
+type SecurityContext struct {
+	state                  protoimpl.MessageState `protogen:"open.v1"`
+	RunAsUser              *int64                 `protobuf:"varint,1,opt,name=run_as_user,json=runAsUser,proto3,oneof" json:"run_as_user,omitempty"`
+	RunAsGroup             *int64                 `protobuf:"varint,2,opt,name=run_as_group,json=runAsGroup,proto3,oneof" json:"run_as_group,omitempty"`
+	RunAsNonRoot           *bool                  `protobuf:"varint,3,opt,name=run_as_non_root,json=runAsNonRoot,proto3,oneof" json:"run_as_non_root,omitempty"`
+	ReadOnlyRootFilesystem *bool                  `protobuf:"varint,4,opt,name=read_only_root_filesystem,json=readOnlyRootFilesystem,proto3,oneof" json:"read_only_root_filesystem,omitempty"`
+	Privileged             *bool                  `protobuf:"varint,5,opt,name=privileged,proto3,oneof" json:"privileged,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *SecurityContext) Reset() {
+	*x = SecurityContext{}
+	mi := &file_jobcluster_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecurityContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecurityContext) ProtoMessage() {}
+
+func (x *SecurityContext) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
+func (*SecurityContext) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SecurityContext) GetRunAsUser() int64 {
+	if x != nil && x.RunAsUser != nil {
+		return *x.RunAsUser
+	}
+	return 0
+}
+
+func (x *SecurityContext) GetRunAsGroup() int64 {
+	if x != nil && x.RunAsGroup != nil {
+		return *x.RunAsGroup
+	}
+	return 0
+}
+
+func (x *SecurityContext) GetRunAsNonRoot() bool {
+	if x != nil && x.RunAsNonRoot != nil {
+		return *x.RunAsNonRoot
+	}
+	return false
+}
+
+func (x *SecurityContext) GetReadOnlyRootFilesystem() bool {
+	if x != nil && x.ReadOnlyRootFilesystem != nil {
+		return *x.ReadOnlyRootFilesystem
+	}
+	return false
+}
+
+func (x *SecurityContext) GetPrivileged() bool {
+	if x != nil && x.Privileged != nil {
+		return *x.Privileged
+	}
+	return false
+}
+
+// PodSecurityContext is the part of Kubernetes' pod securityContext that
+// jobcluster runs.
+type PodSecurityContext struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	RunAsUser          *int64                 `protobuf:"varint,1,opt,name=run_as_user,json=runAsUser,proto3,oneof" json:"run_as_user,omitempty"`
+	RunAsGroup         *int64                 `protobuf:"varint,2,opt,name=run_as_group,json=runAsGroup,proto3,oneof" json:"run_as_group,omitempty"`
+	RunAsNonRoot       *bool                  `protobuf:"varint,3,opt,name=run_as_non_root,json=runAsNonRoot,proto3,oneof" json:"run_as_non_root,omitempty"`
+	SupplementalGroups []int64                `protobuf:"varint,4,rep,packed,name=supplemental_groups,json=supplementalGroups,proto3" json:"supplemental_groups,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *PodSecurityContext) Reset() {
+	*x = PodSecurityContext{}
+	mi := &file_jobcluster_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodSecurityContext) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodSecurityContext) ProtoMessage() {}
+
+func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodSecurityContext.ProtoReflect.Descriptor instead.
+func (*PodSecurityContext) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PodSecurityContext) GetRunAsUser() int64 {
+	if x != nil && x.RunAsUser != nil {
+		return *x.RunAsUser
+	}
+	return 0
+}
+
+func (x *PodSecurityContext) GetRunAsGroup() int64 {
+	if x != nil && x.RunAsGroup != nil {
+		return *x.RunAsGroup
+	}
+	return 0
+}
+
+func (x *PodSecurityContext) GetRunAsNonRoot() bool {
+	if x != nil && x.RunAsNonRoot != nil {
+		return *x.RunAsNonRoot
+	}
+	return false
+}
+
+func (x *PodSecurityContext) GetSupplementalGroups() []int64 {
+	if x != nil {
+		return x.SupplementalGroups
+	}
+	return nil
+}
+
+type VolumeMount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ReadOnly      bool                   `protobuf:"varint,2,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	MountPath     string                 `protobuf:"bytes,3,opt,name=mount_path,json=mountPath,proto3" json:"mount_path,omitempty"`
+	SubPath       string                 `protobuf:"bytes,4,opt,name=sub_path,json=subPath,proto3" json:"sub_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VolumeMount) Reset() {
+	*x = VolumeMount{}
+	mi := &file_jobcluster_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VolumeMount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VolumeMount) ProtoMessage() {}
+
+func (x *VolumeMount) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
+func (*VolumeMount) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *VolumeMount) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *VolumeMount) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+func (x *VolumeMount) GetMountPath() string {
+	if x != nil {
+		return x.MountPath
+	}
+	return ""
+}
+
+func (x *VolumeMount) GetSubPath() string {
+	if x != nil {
+		return x.SubPath
+	}
+	return ""
+}
+
+type EmptyDirVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Medium        string                 `protobuf:"bytes,1,opt,name=medium,proto3" json:"medium,omitempty"`
+	SizeLimit     *string                `protobuf:"bytes,2,opt,name=size_limit,json=sizeLimit,proto3,oneof" json:"size_limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmptyDirVolumeSource) Reset() {
+	*x = EmptyDirVolumeSource{}
+	mi := &file_jobcluster_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmptyDirVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmptyDirVolumeSource) ProtoMessage() {}
+
+func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmptyDirVolumeSource.ProtoReflect.Descriptor instead.
+func (*EmptyDirVolumeSource) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EmptyDirVolumeSource) GetMedium() string {
+	if x != nil {
+		return x.Medium
+	}
+	return ""
+}
+
+func (x *EmptyDirVolumeSource) GetSizeLimit() string {
+	if x != nil && x.SizeLimit != nil {
+		return *x.SizeLimit
+	}
+	return ""
+}
+
+type HostPathVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Type          *string                `protobuf:"bytes,2,opt,name=type,proto3,oneof" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostPathVolumeSource) Reset() {
+	*x = HostPathVolumeSource{}
+	mi := &file_jobcluster_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostPathVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostPathVolumeSource) ProtoMessage() {}
+
+func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostPathVolumeSource.ProtoReflect.Descriptor instead.
+func (*HostPathVolumeSource) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HostPathVolumeSource) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *HostPathVolumeSource) GetType() string {
+	if x != nil && x.Type != nil {
+		return *x.Type
+	}
+	return ""
+}
+
+type Volume struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	EmptyDir      *EmptyDirVolumeSource  `protobuf:"bytes,2,opt,name=empty_dir,json=emptyDir,proto3" json:"empty_dir,omitempty"`
+	HostPath      *HostPathVolumeSource  `protobuf:"bytes,3,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Volume) Reset() {
+	*x = Volume{}
+	mi := &file_jobcluster_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Volume) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Volume) ProtoMessage() {}
+
+func (x *Volume) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Volume.ProtoReflect.Descriptor instead.
+func (*Volume) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Volume) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Volume) GetEmptyDir() *EmptyDirVolumeSource {
+	if x != nil {
+		return x.EmptyDir
+	}
+	return nil
+}
+
+func (x *Volume) GetHostPath() *HostPathVolumeSource {
+	if x != nil {
+		return x.HostPath
+	}
+	return nil
+}
+
 type PodSpec struct {
 	state                         protoimpl.MessageState `protogen:"open.v1"`
 	Containers                    []*Container           `protobuf:"bytes,1,rep,name=containers,proto3" json:"containers,omitempty"`
@@ -655,13 +1066,18 @@ type PodSpec struct {
 	ActiveDeadlineSeconds         *int64                 `protobuf:"varint,5,opt,name=active_deadline_seconds,json=activeDeadlineSeconds,proto3,oneof" json:"active_deadline_seconds,omitempty"`
 	TerminationGracePeriodSeconds *int64                 `protobuf:"varint,6,opt,name=termination_grace_period_seconds,json=terminationGracePeriodSeconds,proto3,oneof" json:"termination_grace_period_seconds,omitempty"`
 	Hostname                      string                 `protobuf:"bytes,7,opt,name=hostname,proto3" json:"hostname,omitempty"`
-	unknownFields                 protoimpl.UnknownFields
-	sizeCache                     protoimpl.SizeCache
+	// runtime_class_name picks the runtime: "process" or "docker"; empty
+	// means the agent's default.
+	RuntimeClassName *string             `protobuf:"bytes,8,opt,name=runtime_class_name,json=runtimeClassName,proto3,oneof" json:"runtime_class_name,omitempty"`
+	Volumes          []*Volume           `protobuf:"bytes,9,rep,name=volumes,proto3" json:"volumes,omitempty"`
+	SecurityContext  *PodSecurityContext `protobuf:"bytes,10,opt,name=security_context,json=securityContext,proto3" json:"security_context,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PodSpec) Reset() {
 	*x = PodSpec{}
-	mi := &file_jobcluster_proto_msgTypes[7]
+	mi := &file_jobcluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +1089,7 @@ func (x *PodSpec) String() string {
 func (*PodSpec) ProtoMessage() {}
 
 func (x *PodSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[7]
+	mi := &file_jobcluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +1102,7 @@ func (x *PodSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSpec.ProtoReflect.Descriptor instead.
 func (*PodSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{7}
+	return file_jobcluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PodSpec) GetContainers() []*Container {
@@ -738,6 +1154,27 @@ func (x *PodSpec) GetHostname() string {
 	return ""
 }
 
+func (x *PodSpec) GetRuntimeClassName() string {
+	if x != nil && x.RuntimeClassName != nil {
+		return *x.RuntimeClassName
+	}
+	return ""
+}
+
+func (x *PodSpec) GetVolumes() []*Volume {
+	if x != nil {
+		return x.Volumes
+	}
+	return nil
+}
+
+func (x *PodSpec) GetSecurityContext() *PodSecurityContext {
+	if x != nil {
+		return x.SecurityContext
+	}
+	return nil
+}
+
 type PodTemplateSpec struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Metadata      *ObjectMeta            `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
@@ -748,7 +1185,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_jobcluster_proto_msgTypes[8]
+	mi := &file_jobcluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +1197,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[8]
+	mi := &file_jobcluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +1210,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{8}
+	return file_jobcluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -814,7 +1251,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_jobcluster_proto_msgTypes[9]
+	mi := &file_jobcluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +1263,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[9]
+	mi := &file_jobcluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +1276,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{9}
+	return file_jobcluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -966,7 +1403,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_jobcluster_proto_msgTypes[10]
+	mi := &file_jobcluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1415,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[10]
+	mi := &file_jobcluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1428,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{10}
+	return file_jobcluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -1012,7 +1449,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_jobcluster_proto_msgTypes[11]
+	mi := &file_jobcluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1461,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[11]
+	mi := &file_jobcluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1474,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{11}
+	return file_jobcluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -1072,7 +1509,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_jobcluster_proto_msgTypes[12]
+	mi := &file_jobcluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1521,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[12]
+	mi := &file_jobcluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1534,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{12}
+	return file_jobcluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -1131,7 +1568,7 @@ type PodFailurePolicyOnPodConditionsPattern struct {
 
 func (x *PodFailurePolicyOnPodConditionsPattern) Reset() {
 	*x = PodFailurePolicyOnPodConditionsPattern{}
-	mi := &file_jobcluster_proto_msgTypes[13]
+	mi := &file_jobcluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1143,7 +1580,7 @@ func (x *PodFailurePolicyOnPodConditionsPattern) String() string {
 func (*PodFailurePolicyOnPodConditionsPattern) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[13]
+	mi := &file_jobcluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1156,7 +1593,7 @@ func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnPodConditionsPattern.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnPodConditionsPattern) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{13}
+	return file_jobcluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PodFailurePolicyOnPodConditionsPattern) GetType() string {
@@ -1184,7 +1621,7 @@ type SuccessPolicy struct {
 
 func (x *SuccessPolicy) Reset() {
 	*x = SuccessPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[14]
+	mi := &file_jobcluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1196,7 +1633,7 @@ func (x *SuccessPolicy) String() string {
 func (*SuccessPolicy) ProtoMessage() {}
 
 func (x *SuccessPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[14]
+	mi := &file_jobcluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1209,7 +1646,7 @@ func (x *SuccessPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuccessPolicy.ProtoReflect.Descriptor instead.
 func (*SuccessPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{14}
+	return file_jobcluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SuccessPolicy) GetRules() []*SuccessPolicyRule {
@@ -1229,7 +1666,7 @@ type SuccessPolicyRule struct {
 
 func (x *SuccessPolicyRule) Reset() {
 	*x = SuccessPolicyRule{}
-	mi := &file_jobcluster_proto_msgTypes[15]
+	mi := &file_jobcluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1241,7 +1678,7 @@ func (x *SuccessPolicyRule) String() string {
 func (*SuccessPolicyRule) ProtoMessage() {}
 
 func (x *SuccessPolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[15]
+	mi := &file_jobcluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1254,7 +1691,7 @@ func (x *SuccessPolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuccessPolicyRule.ProtoReflect.Descriptor instead.
 func (*SuccessPolicyRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{15}
+	return file_jobcluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SuccessPolicyRule) GetSucceededIndexes() string {
@@ -1285,7 +1722,7 @@ type JobCondition struct {
 
 func (x *JobCondition) Reset() {
 	*x = JobCondition{}
-	mi := &file_jobcluster_proto_msgTypes[16]
+	mi := &file_jobcluster_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1734,7 @@ func (x *JobCondition) String() string {
 func (*JobCondition) ProtoMessage() {}
 
 func (x *JobCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[16]
+	mi := &file_jobcluster_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1747,7 @@ func (x *JobCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobCondition.ProtoReflect.Descriptor instead.
 func (*JobCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{16}
+	return file_jobcluster_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *JobCondition) GetType() string {
@@ -1375,7 +1812,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[17]
+	mi := &file_jobcluster_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1824,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[17]
+	mi := &file_jobcluster_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1837,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{17}
+	return file_jobcluster_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *JobStatus) GetConditions() []*JobCondition {
@@ -1486,7 +1923,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_jobcluster_proto_msgTypes[18]
+	mi := &file_jobcluster_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1935,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[18]
+	mi := &file_jobcluster_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1948,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{18}
+	return file_jobcluster_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Job) GetApiVersion() string {
@@ -1559,7 +1996,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_jobcluster_proto_msgTypes[19]
+	mi := &file_jobcluster_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +2008,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[19]
+	mi := &file_jobcluster_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +2021,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{19}
+	return file_jobcluster_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -1614,7 +2051,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_jobcluster_proto_msgTypes[20]
+	mi := &file_jobcluster_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +2063,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[20]
+	mi := &file_jobcluster_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +2076,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{20}
+	return file_jobcluster_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ObjectReference) GetApiVersion() string {
@@ -1693,7 +2130,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_jobcluster_proto_msgTypes[21]
+	mi := &file_jobcluster_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1705,7 +2142,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[21]
+	mi := &file_jobcluster_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1718,7 +2155,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{21}
+	return file_jobcluster_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -1788,7 +2225,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[22]
+	mi := &file_jobcluster_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +2237,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[22]
+	mi := &file_jobcluster_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +2250,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{22}
+	return file_jobcluster_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -1850,7 +2287,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_jobcluster_proto_msgTypes[23]
+	mi := &file_jobcluster_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +2299,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[23]
+	mi := &file_jobcluster_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +2312,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{23}
+	return file_jobcluster_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CronJob) GetApiVersion() string {
@@ -1923,7 +2360,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_jobcluster_proto_msgTypes[24]
+	mi := &file_jobcluster_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2372,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[24]
+	mi := &file_jobcluster_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2385,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{24}
+	return file_jobcluster_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -1974,7 +2411,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_jobcluster_proto_msgTypes[25]
+	mi := &file_jobcluster_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1986,7 +2423,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[25]
+	mi := &file_jobcluster_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1999,7 +2436,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{25}
+	return file_jobcluster_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -2023,7 +2460,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_jobcluster_proto_msgTypes[26]
+	mi := &file_jobcluster_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2472,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[26]
+	mi := &file_jobcluster_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2485,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{26}
+	return file_jobcluster_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -2104,7 +2541,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_jobcluster_proto_msgTypes[27]
+	mi := &file_jobcluster_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2116,7 +2553,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[27]
+	mi := &file_jobcluster_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2129,7 +2566,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{27}
+	return file_jobcluster_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -2168,7 +2605,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_jobcluster_proto_msgTypes[28]
+	mi := &file_jobcluster_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2180,7 +2617,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[28]
+	mi := &file_jobcluster_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2193,7 +2630,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{28}
+	return file_jobcluster_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -2258,7 +2695,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_jobcluster_proto_msgTypes[29]
+	mi := &file_jobcluster_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2270,7 +2707,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[29]
+	mi := &file_jobcluster_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2283,7 +2720,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{29}
+	return file_jobcluster_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PodCondition) GetType() string {
@@ -2336,7 +2773,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_jobcluster_proto_msgTypes[30]
+	mi := &file_jobcluster_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2348,7 +2785,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[30]
+	mi := &file_jobcluster_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2361,7 +2798,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{30}
+	return file_jobcluster_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -2426,7 +2863,7 @@ type Pod struct {
 
 func (x *Pod) Reset() {
 	*x = Pod{}
-	mi := &file_jobcluster_proto_msgTypes[31]
+	mi := &file_jobcluster_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2438,7 +2875,7 @@ func (x *Pod) String() string {
 func (*Pod) ProtoMessage() {}
 
 func (x *Pod) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[31]
+	mi := &file_jobcluster_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2451,7 +2888,7 @@ func (x *Pod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pod.ProtoReflect.Descriptor instead.
 func (*Pod) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{31}
+	return file_jobcluster_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Pod) GetApiVersion() string {
@@ -2498,7 +2935,7 @@ type NodeSpec struct {
 
 func (x *NodeSpec) Reset() {
 	*x = NodeSpec{}
-	mi := &file_jobcluster_proto_msgTypes[32]
+	mi := &file_jobcluster_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2510,7 +2947,7 @@ func (x *NodeSpec) String() string {
 func (*NodeSpec) ProtoMessage() {}
 
 func (x *NodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[32]
+	mi := &file_jobcluster_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2523,7 +2960,7 @@ func (x *NodeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSpec.ProtoReflect.Descriptor instead.
 func (*NodeSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{32}
+	return file_jobcluster_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *NodeSpec) GetUnschedulable() bool {
@@ -2547,7 +2984,7 @@ type NodeCondition struct {
 
 func (x *NodeCondition) Reset() {
 	*x = NodeCondition{}
-	mi := &file_jobcluster_proto_msgTypes[33]
+	mi := &file_jobcluster_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2559,7 +2996,7 @@ func (x *NodeCondition) String() string {
 func (*NodeCondition) ProtoMessage() {}
 
 func (x *NodeCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[33]
+	mi := &file_jobcluster_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2572,7 +3009,7 @@ func (x *NodeCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeCondition.ProtoReflect.Descriptor instead.
 func (*NodeCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{33}
+	return file_jobcluster_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *NodeCondition) GetType() string {
@@ -2627,7 +3064,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_jobcluster_proto_msgTypes[34]
+	mi := &file_jobcluster_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2639,7 +3076,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[34]
+	mi := &file_jobcluster_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2652,7 +3089,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{34}
+	return file_jobcluster_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -2669,19 +3106,112 @@ func (x *NodeAddress) GetAddress() string {
 	return ""
 }
 
+type NodeSystemInfo struct {
+	state                   protoimpl.MessageState `protogen:"open.v1"`
+	MachineId               string                 `protobuf:"bytes,1,opt,name=machine_id,json=machineId,proto3" json:"machine_id,omitempty"`
+	KernelVersion           string                 `protobuf:"bytes,2,opt,name=kernel_version,json=kernelVersion,proto3" json:"kernel_version,omitempty"`
+	OsImage                 string                 `protobuf:"bytes,3,opt,name=os_image,json=osImage,proto3" json:"os_image,omitempty"`
+	ContainerRuntimeVersion string                 `protobuf:"bytes,4,opt,name=container_runtime_version,json=containerRuntimeVersion,proto3" json:"container_runtime_version,omitempty"`
+	KubeletVersion          string                 `protobuf:"bytes,5,opt,name=kubelet_version,json=kubeletVersion,proto3" json:"kubelet_version,omitempty"`
+	OperatingSystem         string                 `protobuf:"bytes,6,opt,name=operating_system,json=operatingSystem,proto3" json:"operating_system,omitempty"`
+	Architecture            string                 `protobuf:"bytes,7,opt,name=architecture,proto3" json:"architecture,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
+}
+
+func (x *NodeSystemInfo) Reset() {
+	*x = NodeSystemInfo{}
+	mi := &file_jobcluster_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeSystemInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeSystemInfo) ProtoMessage() {}
+
+func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeSystemInfo.ProtoReflect.Descriptor instead.
+func (*NodeSystemInfo) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *NodeSystemInfo) GetMachineId() string {
+	if x != nil {
+		return x.MachineId
+	}
+	return ""
+}
+
+func (x *NodeSystemInfo) GetKernelVersion() string {
+	if x != nil {
+		return x.KernelVersion
+	}
+	return ""
+}
+
+func (x *NodeSystemInfo) GetOsImage() string {
+	if x != nil {
+		return x.OsImage
+	}
+	return ""
+}
+
+func (x *NodeSystemInfo) GetContainerRuntimeVersion() string {
+	if x != nil {
+		return x.ContainerRuntimeVersion
+	}
+	return ""
+}
+
+func (x *NodeSystemInfo) GetKubeletVersion() string {
+	if x != nil {
+		return x.KubeletVersion
+	}
+	return ""
+}
+
+func (x *NodeSystemInfo) GetOperatingSystem() string {
+	if x != nil {
+		return x.OperatingSystem
+	}
+	return ""
+}
+
+func (x *NodeSystemInfo) GetArchitecture() string {
+	if x != nil {
+		return x.Architecture
+	}
+	return ""
+}
+
 type NodeStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Capacity      map[string]string      `protobuf:"bytes,1,rep,name=capacity,proto3" json:"capacity,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Allocatable   map[string]string      `protobuf:"bytes,2,rep,name=allocatable,proto3" json:"allocatable,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Conditions    []*NodeCondition       `protobuf:"bytes,3,rep,name=conditions,proto3" json:"conditions,omitempty"`
 	Addresses     []*NodeAddress         `protobuf:"bytes,4,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	NodeInfo      *NodeSystemInfo        `protobuf:"bytes,5,opt,name=node_info,json=nodeInfo,proto3" json:"node_info,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_jobcluster_proto_msgTypes[35]
+	mi := &file_jobcluster_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2693,7 +3223,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[35]
+	mi := &file_jobcluster_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2706,7 +3236,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{35}
+	return file_jobcluster_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *NodeStatus) GetCapacity() map[string]string {
@@ -2737,6 +3267,13 @@ func (x *NodeStatus) GetAddresses() []*NodeAddress {
 	return nil
 }
 
+func (x *NodeStatus) GetNodeInfo() *NodeSystemInfo {
+	if x != nil {
+		return x.NodeInfo
+	}
+	return nil
+}
+
 type Node struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
@@ -2750,7 +3287,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_jobcluster_proto_msgTypes[36]
+	mi := &file_jobcluster_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2762,7 +3299,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[36]
+	mi := &file_jobcluster_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2775,7 +3312,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{36}
+	return file_jobcluster_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Node) GetApiVersion() string {
@@ -2831,7 +3368,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_jobcluster_proto_msgTypes[37]
+	mi := &file_jobcluster_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2843,7 +3380,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[37]
+	mi := &file_jobcluster_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2856,7 +3393,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{37}
+	return file_jobcluster_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Event) GetApiVersion() string {
@@ -2946,7 +3483,7 @@ type Object struct {
 
 func (x *Object) Reset() {
 	*x = Object{}
-	mi := &file_jobcluster_proto_msgTypes[38]
+	mi := &file_jobcluster_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2958,7 +3495,7 @@ func (x *Object) String() string {
 func (*Object) ProtoMessage() {}
 
 func (x *Object) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[38]
+	mi := &file_jobcluster_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2971,7 +3508,7 @@ func (x *Object) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Object.ProtoReflect.Descriptor instead.
 func (*Object) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{38}
+	return file_jobcluster_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Object) GetKind() isObject_Kind {
@@ -3071,14 +3608,19 @@ type MemberMeta struct {
 	BootstrapExpect int32                  `protobuf:"varint,6,opt,name=bootstrap_expect,json=bootstrapExpect,proto3" json:"bootstrap_expect,omitempty"`                                     // servers only
 	// leaving is set just before a graceful leave, so the others record the
 	// member as left rather than failed.
-	Leaving       bool `protobuf:"varint,7,opt,name=leaving,proto3" json:"leaving,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Leaving bool `protobuf:"varint,7,opt,name=leaving,proto3" json:"leaving,omitempty"`
+	// runtimes are the agent's runtimes, its default first ("process",
+	// "docker"); runtime_versions their versions ("docker://28.2.2"), in
+	// the same order. Agents only.
+	Runtimes        []string `protobuf:"bytes,8,rep,name=runtimes,proto3" json:"runtimes,omitempty"`
+	RuntimeVersions []string `protobuf:"bytes,9,rep,name=runtime_versions,json=runtimeVersions,proto3" json:"runtime_versions,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *MemberMeta) Reset() {
 	*x = MemberMeta{}
-	mi := &file_jobcluster_proto_msgTypes[39]
+	mi := &file_jobcluster_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3090,7 +3632,7 @@ func (x *MemberMeta) String() string {
 func (*MemberMeta) ProtoMessage() {}
 
 func (x *MemberMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[39]
+	mi := &file_jobcluster_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3103,7 +3645,7 @@ func (x *MemberMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberMeta.ProtoReflect.Descriptor instead.
 func (*MemberMeta) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{39}
+	return file_jobcluster_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *MemberMeta) GetRole() string {
@@ -3155,6 +3697,20 @@ func (x *MemberMeta) GetLeaving() bool {
 	return false
 }
 
+func (x *MemberMeta) GetRuntimes() []string {
+	if x != nil {
+		return x.Runtimes
+	}
+	return nil
+}
+
+func (x *MemberMeta) GetRuntimeVersions() []string {
+	if x != nil {
+		return x.RuntimeVersions
+	}
+	return nil
+}
+
 // UpsertJob creates a Job, or replaces an existing one's spec. With
 // create_only an existing name is refused. The proposer has stamped uid and
 // creationTimestamp; an update keeps the stored ones.
@@ -3168,7 +3724,7 @@ type UpsertJob struct {
 
 func (x *UpsertJob) Reset() {
 	*x = UpsertJob{}
-	mi := &file_jobcluster_proto_msgTypes[40]
+	mi := &file_jobcluster_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3180,7 +3736,7 @@ func (x *UpsertJob) String() string {
 func (*UpsertJob) ProtoMessage() {}
 
 func (x *UpsertJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[40]
+	mi := &file_jobcluster_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3193,7 +3749,7 @@ func (x *UpsertJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertJob.ProtoReflect.Descriptor instead.
 func (*UpsertJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{40}
+	return file_jobcluster_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UpsertJob) GetJob() *Job {
@@ -3212,16 +3768,19 @@ func (x *UpsertJob) GetCreateOnly() bool {
 
 // DeleteJob removes a Job and every pod of it.
 type DeleteJob struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Uid           string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Uid   string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	// namespace of the Job; empty means "default" (entries written before
+	// namespaces existed).
+	Namespace     string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteJob) Reset() {
 	*x = DeleteJob{}
-	mi := &file_jobcluster_proto_msgTypes[41]
+	mi := &file_jobcluster_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3233,7 +3792,7 @@ func (x *DeleteJob) String() string {
 func (*DeleteJob) ProtoMessage() {}
 
 func (x *DeleteJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[41]
+	mi := &file_jobcluster_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3246,7 +3805,7 @@ func (x *DeleteJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJob.ProtoReflect.Descriptor instead.
 func (*DeleteJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{41}
+	return file_jobcluster_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *DeleteJob) GetName() string {
@@ -3263,6 +3822,13 @@ func (x *DeleteJob) GetUid() string {
 	return ""
 }
 
+func (x *DeleteJob) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 type UpsertCronJob struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CronJob       *CronJob               `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
@@ -3273,7 +3839,7 @@ type UpsertCronJob struct {
 
 func (x *UpsertCronJob) Reset() {
 	*x = UpsertCronJob{}
-	mi := &file_jobcluster_proto_msgTypes[42]
+	mi := &file_jobcluster_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3285,7 +3851,7 @@ func (x *UpsertCronJob) String() string {
 func (*UpsertCronJob) ProtoMessage() {}
 
 func (x *UpsertCronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[42]
+	mi := &file_jobcluster_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3298,7 +3864,7 @@ func (x *UpsertCronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCronJob.ProtoReflect.Descriptor instead.
 func (*UpsertCronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{42}
+	return file_jobcluster_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *UpsertCronJob) GetCronJob() *CronJob {
@@ -3319,13 +3885,14 @@ func (x *UpsertCronJob) GetCreateOnly() bool {
 type DeleteCronJob struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace     string                 `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteCronJob) Reset() {
 	*x = DeleteCronJob{}
-	mi := &file_jobcluster_proto_msgTypes[43]
+	mi := &file_jobcluster_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3337,7 +3904,7 @@ func (x *DeleteCronJob) String() string {
 func (*DeleteCronJob) ProtoMessage() {}
 
 func (x *DeleteCronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[43]
+	mi := &file_jobcluster_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3350,12 +3917,19 @@ func (x *DeleteCronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCronJob.ProtoReflect.Descriptor instead.
 func (*DeleteCronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{43}
+	return file_jobcluster_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DeleteCronJob) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteCronJob) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
 	}
 	return ""
 }
@@ -3373,7 +3947,7 @@ type CreatePods struct {
 
 func (x *CreatePods) Reset() {
 	*x = CreatePods{}
-	mi := &file_jobcluster_proto_msgTypes[44]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3385,7 +3959,7 @@ func (x *CreatePods) String() string {
 func (*CreatePods) ProtoMessage() {}
 
 func (x *CreatePods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[44]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3398,7 +3972,7 @@ func (x *CreatePods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePods.ProtoReflect.Descriptor instead.
 func (*CreatePods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{44}
+	return file_jobcluster_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CreatePods) GetPods() []*Pod {
@@ -3423,7 +3997,7 @@ type PodStatusUpdate struct {
 
 func (x *PodStatusUpdate) Reset() {
 	*x = PodStatusUpdate{}
-	mi := &file_jobcluster_proto_msgTypes[45]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3435,7 +4009,7 @@ func (x *PodStatusUpdate) String() string {
 func (*PodStatusUpdate) ProtoMessage() {}
 
 func (x *PodStatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[45]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3448,7 +4022,7 @@ func (x *PodStatusUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatusUpdate.ProtoReflect.Descriptor instead.
 func (*PodStatusUpdate) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{45}
+	return file_jobcluster_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *PodStatusUpdate) GetName() string {
@@ -3488,7 +4062,7 @@ type UpdatePodStatus struct {
 
 func (x *UpdatePodStatus) Reset() {
 	*x = UpdatePodStatus{}
-	mi := &file_jobcluster_proto_msgTypes[46]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3500,7 +4074,7 @@ func (x *UpdatePodStatus) String() string {
 func (*UpdatePodStatus) ProtoMessage() {}
 
 func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[46]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3513,7 +4087,7 @@ func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePodStatus.ProtoReflect.Descriptor instead.
 func (*UpdatePodStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{46}
+	return file_jobcluster_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *UpdatePodStatus) GetUpdates() []*PodStatusUpdate {
@@ -3537,7 +4111,7 @@ type StopPods struct {
 
 func (x *StopPods) Reset() {
 	*x = StopPods{}
-	mi := &file_jobcluster_proto_msgTypes[47]
+	mi := &file_jobcluster_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3549,7 +4123,7 @@ func (x *StopPods) String() string {
 func (*StopPods) ProtoMessage() {}
 
 func (x *StopPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[47]
+	mi := &file_jobcluster_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3562,7 +4136,7 @@ func (x *StopPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPods.ProtoReflect.Descriptor instead.
 func (*StopPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{47}
+	return file_jobcluster_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *StopPods) GetNames() []string {
@@ -3602,7 +4176,7 @@ type DeletePods struct {
 
 func (x *DeletePods) Reset() {
 	*x = DeletePods{}
-	mi := &file_jobcluster_proto_msgTypes[48]
+	mi := &file_jobcluster_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3614,7 +4188,7 @@ func (x *DeletePods) String() string {
 func (*DeletePods) ProtoMessage() {}
 
 func (x *DeletePods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[48]
+	mi := &file_jobcluster_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3627,7 +4201,7 @@ func (x *DeletePods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePods.ProtoReflect.Descriptor instead.
 func (*DeletePods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{48}
+	return file_jobcluster_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *DeletePods) GetNames() []string {
@@ -3644,13 +4218,14 @@ type UpdateJobStatus struct {
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Uid           string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
 	Status        *JobStatus             `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Namespace     string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateJobStatus) Reset() {
 	*x = UpdateJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[49]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3662,7 +4237,7 @@ func (x *UpdateJobStatus) String() string {
 func (*UpdateJobStatus) ProtoMessage() {}
 
 func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[49]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3675,7 +4250,7 @@ func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{49}
+	return file_jobcluster_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *UpdateJobStatus) GetName() string {
@@ -3699,6 +4274,13 @@ func (x *UpdateJobStatus) GetStatus() *JobStatus {
 	return nil
 }
 
+func (x *UpdateJobStatus) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 type UpsertNode struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          *Node                  `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -3708,7 +4290,7 @@ type UpsertNode struct {
 
 func (x *UpsertNode) Reset() {
 	*x = UpsertNode{}
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3720,7 +4302,7 @@ func (x *UpsertNode) String() string {
 func (*UpsertNode) ProtoMessage() {}
 
 func (x *UpsertNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3733,7 +4315,7 @@ func (x *UpsertNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertNode.ProtoReflect.Descriptor instead.
 func (*UpsertNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{50}
+	return file_jobcluster_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *UpsertNode) GetNode() *Node {
@@ -3752,7 +4334,7 @@ type DeleteNode struct {
 
 func (x *DeleteNode) Reset() {
 	*x = DeleteNode{}
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3764,7 +4346,7 @@ func (x *DeleteNode) String() string {
 func (*DeleteNode) ProtoMessage() {}
 
 func (x *DeleteNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3777,7 +4359,7 @@ func (x *DeleteNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNode.ProtoReflect.Descriptor instead.
 func (*DeleteNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{51}
+	return file_jobcluster_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeleteNode) GetName() string {
@@ -3796,7 +4378,7 @@ type RecordEvents struct {
 
 func (x *RecordEvents) Reset() {
 	*x = RecordEvents{}
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3808,7 +4390,7 @@ func (x *RecordEvents) String() string {
 func (*RecordEvents) ProtoMessage() {}
 
 func (x *RecordEvents) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3821,7 +4403,7 @@ func (x *RecordEvents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordEvents.ProtoReflect.Descriptor instead.
 func (*RecordEvents) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{52}
+	return file_jobcluster_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RecordEvents) GetEvents() []*Event {
@@ -3841,7 +4423,7 @@ type PodBinding struct {
 
 func (x *PodBinding) Reset() {
 	*x = PodBinding{}
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3853,7 +4435,7 @@ func (x *PodBinding) String() string {
 func (*PodBinding) ProtoMessage() {}
 
 func (x *PodBinding) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3866,7 +4448,7 @@ func (x *PodBinding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodBinding.ProtoReflect.Descriptor instead.
 func (*PodBinding) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{53}
+	return file_jobcluster_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PodBinding) GetPod() string {
@@ -3894,7 +4476,7 @@ type BindPods struct {
 
 func (x *BindPods) Reset() {
 	*x = BindPods{}
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3906,7 +4488,7 @@ func (x *BindPods) String() string {
 func (*BindPods) ProtoMessage() {}
 
 func (x *BindPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3919,7 +4501,7 @@ func (x *BindPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPods.ProtoReflect.Descriptor instead.
 func (*BindPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{54}
+	return file_jobcluster_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *BindPods) GetBindings() []*PodBinding {
@@ -3947,13 +4529,15 @@ type CronDecision struct {
 	Job           *Job                   `protobuf:"bytes,4,opt,name=job,proto3" json:"job,omitempty"`
 	ReplaceJobs   []string               `protobuf:"bytes,5,rep,name=replace_jobs,json=replaceJobs,proto3" json:"replace_jobs,omitempty"`
 	DecidedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
+	// namespace of the CronJob, its Job and the Jobs it replaces.
+	Namespace     string `protobuf:"bytes,7,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CronDecision) Reset() {
 	*x = CronDecision{}
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3965,7 +4549,7 @@ func (x *CronDecision) String() string {
 func (*CronDecision) ProtoMessage() {}
 
 func (x *CronDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3978,7 +4562,7 @@ func (x *CronDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronDecision.ProtoReflect.Descriptor instead.
 func (*CronDecision) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{55}
+	return file_jobcluster_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *CronDecision) GetCronJob() string {
@@ -4023,6 +4607,13 @@ func (x *CronDecision) GetDecidedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CronDecision) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 // UpdateCronJobStatus replaces a CronJob's active list and last successful
 // time; lastScheduleTime only ever moves forward.
 type UpdateCronJobStatus struct {
@@ -4030,13 +4621,14 @@ type UpdateCronJobStatus struct {
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Uid           string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
 	Status        *CronJobStatus         `protobuf:"bytes,3,opt,name=status,proto3" json:"status,omitempty"`
+	Namespace     string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateCronJobStatus) Reset() {
 	*x = UpdateCronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4048,7 +4640,7 @@ func (x *UpdateCronJobStatus) String() string {
 func (*UpdateCronJobStatus) ProtoMessage() {}
 
 func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4061,7 +4653,7 @@ func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCronJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateCronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{56}
+	return file_jobcluster_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *UpdateCronJobStatus) GetName() string {
@@ -4085,6 +4677,13 @@ func (x *UpdateCronJobStatus) GetStatus() *CronJobStatus {
 	return nil
 }
 
+func (x *UpdateCronJobStatus) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Type  CommandType            `protobuf:"varint,1,opt,name=type,proto3,enum=jobcluster.v1.CommandType" json:"type,omitempty"`
@@ -4105,6 +4704,11 @@ type Command struct {
 	//	*Command_BindPods
 	//	*Command_CronDecision
 	//	*Command_UpdateCronJobStatus
+	//	*Command_UpsertAclPolicy
+	//	*Command_DeleteAclPolicy
+	//	*Command_UpsertAclToken
+	//	*Command_DeleteAclToken
+	//	*Command_RecordAudit
 	Payload       isCommand_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4112,7 +4716,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4124,7 +4728,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4137,7 +4741,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{57}
+	return file_jobcluster_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *Command) GetType() CommandType {
@@ -4289,6 +4893,51 @@ func (x *Command) GetUpdateCronJobStatus() *UpdateCronJobStatus {
 	return nil
 }
 
+func (x *Command) GetUpsertAclPolicy() *UpsertAclPolicy {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_UpsertAclPolicy); ok {
+			return x.UpsertAclPolicy
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteAclPolicy() *DeleteAclPolicy {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_DeleteAclPolicy); ok {
+			return x.DeleteAclPolicy
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpsertAclToken() *UpsertAclToken {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_UpsertAclToken); ok {
+			return x.UpsertAclToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteAclToken() *DeleteAclToken {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_DeleteAclToken); ok {
+			return x.DeleteAclToken
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetRecordAudit() *RecordAudit {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_RecordAudit); ok {
+			return x.RecordAudit
+		}
+	}
+	return nil
+}
+
 type isCommand_Payload interface {
 	isCommand_Payload()
 }
@@ -4353,6 +5002,26 @@ type Command_UpdateCronJobStatus struct {
 	UpdateCronJobStatus *UpdateCronJobStatus `protobuf:"bytes,16,opt,name=update_cron_job_status,json=updateCronJobStatus,proto3,oneof"`
 }
 
+type Command_UpsertAclPolicy struct {
+	UpsertAclPolicy *UpsertAclPolicy `protobuf:"bytes,17,opt,name=upsert_acl_policy,json=upsertAclPolicy,proto3,oneof"`
+}
+
+type Command_DeleteAclPolicy struct {
+	DeleteAclPolicy *DeleteAclPolicy `protobuf:"bytes,18,opt,name=delete_acl_policy,json=deleteAclPolicy,proto3,oneof"`
+}
+
+type Command_UpsertAclToken struct {
+	UpsertAclToken *UpsertAclToken `protobuf:"bytes,19,opt,name=upsert_acl_token,json=upsertAclToken,proto3,oneof"`
+}
+
+type Command_DeleteAclToken struct {
+	DeleteAclToken *DeleteAclToken `protobuf:"bytes,20,opt,name=delete_acl_token,json=deleteAclToken,proto3,oneof"`
+}
+
+type Command_RecordAudit struct {
+	RecordAudit *RecordAudit `protobuf:"bytes,21,opt,name=record_audit,json=recordAudit,proto3,oneof"`
+}
+
 func (*Command_UpsertJob) isCommand_Payload() {}
 
 func (*Command_DeleteJob) isCommand_Payload() {}
@@ -4383,6 +5052,616 @@ func (*Command_CronDecision) isCommand_Payload() {}
 
 func (*Command_UpdateCronJobStatus) isCommand_Payload() {}
 
+func (*Command_UpsertAclPolicy) isCommand_Payload() {}
+
+func (*Command_DeleteAclPolicy) isCommand_Payload() {}
+
+func (*Command_UpsertAclToken) isCommand_Payload() {}
+
+func (*Command_DeleteAclToken) isCommand_Payload() {}
+
+func (*Command_RecordAudit) isCommand_Payload() {}
+
+// AclNamespaceRule lists the capabilities a policy grants in one namespace
+// (or in every namespace, for the key "*"): read, submit, logs, secrets.
+type AclNamespaceRule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Capabilities  []string               `protobuf:"bytes,1,rep,name=capabilities,proto3" json:"capabilities,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclNamespaceRule) Reset() {
+	*x = AclNamespaceRule{}
+	mi := &file_jobcluster_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclNamespaceRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclNamespaceRule) ProtoMessage() {}
+
+func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclNamespaceRule.ProtoReflect.Descriptor instead.
+func (*AclNamespaceRule) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *AclNamespaceRule) GetCapabilities() []string {
+	if x != nil {
+		return x.Capabilities
+	}
+	return nil
+}
+
+// AclPolicy is a named set of grants.
+type AclPolicy struct {
+	state       protoimpl.MessageState       `protogen:"open.v1"`
+	Name        string                       `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                       `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Namespaces  map[string]*AclNamespaceRule `protobuf:"bytes,3,rep,name=namespaces,proto3" json:"namespaces,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Nodes       string                       `protobuf:"bytes,4,opt,name=nodes,proto3" json:"nodes,omitempty"` // "", none, read, write
+	Operator    bool                         `protobuf:"varint,5,opt,name=operator,proto3" json:"operator,omitempty"`
+	// rules is the policy file as applied, for `acl policy list -o yaml`.
+	Rules         string                 `protobuf:"bytes,6,opt,name=rules,proto3" json:"rules,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	ModifyTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=modify_time,json=modifyTime,proto3" json:"modify_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclPolicy) Reset() {
+	*x = AclPolicy{}
+	mi := &file_jobcluster_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclPolicy) ProtoMessage() {}
+
+func (x *AclPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclPolicy.ProtoReflect.Descriptor instead.
+func (*AclPolicy) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *AclPolicy) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AclPolicy) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *AclPolicy) GetNamespaces() map[string]*AclNamespaceRule {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
+func (x *AclPolicy) GetNodes() string {
+	if x != nil {
+		return x.Nodes
+	}
+	return ""
+}
+
+func (x *AclPolicy) GetOperator() bool {
+	if x != nil {
+		return x.Operator
+	}
+	return false
+}
+
+func (x *AclPolicy) GetRules() string {
+	if x != nil {
+		return x.Rules
+	}
+	return ""
+}
+
+func (x *AclPolicy) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *AclPolicy) GetModifyTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ModifyTime
+	}
+	return nil
+}
+
+// AclToken is a token as stored: its secret only as a SHA-256 hash.
+type AclToken struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AccessorId     string                 `protobuf:"bytes,1,opt,name=accessor_id,json=accessorId,proto3" json:"accessor_id,omitempty"`
+	SecretHash     []byte                 `protobuf:"bytes,2,opt,name=secret_hash,json=secretHash,proto3" json:"secret_hash,omitempty"`
+	Description    string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Policies       []string               `protobuf:"bytes,4,rep,name=policies,proto3" json:"policies,omitempty"`
+	Management     bool                   `protobuf:"varint,5,opt,name=management,proto3" json:"management,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	ExpirationTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=expiration_time,json=expirationTime,proto3" json:"expiration_time,omitempty"`
+	// agent tokens act as an agent (for clusters without TLS); node names the
+	// one node they may act for, empty for any.
+	Agent         bool   `protobuf:"varint,8,opt,name=agent,proto3" json:"agent,omitempty"`
+	Node          string `protobuf:"bytes,9,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclToken) Reset() {
+	*x = AclToken{}
+	mi := &file_jobcluster_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclToken) ProtoMessage() {}
+
+func (x *AclToken) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclToken.ProtoReflect.Descriptor instead.
+func (*AclToken) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *AclToken) GetAccessorId() string {
+	if x != nil {
+		return x.AccessorId
+	}
+	return ""
+}
+
+func (x *AclToken) GetSecretHash() []byte {
+	if x != nil {
+		return x.SecretHash
+	}
+	return nil
+}
+
+func (x *AclToken) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *AclToken) GetPolicies() []string {
+	if x != nil {
+		return x.Policies
+	}
+	return nil
+}
+
+func (x *AclToken) GetManagement() bool {
+	if x != nil {
+		return x.Management
+	}
+	return false
+}
+
+func (x *AclToken) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *AclToken) GetExpirationTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpirationTime
+	}
+	return nil
+}
+
+func (x *AclToken) GetAgent() bool {
+	if x != nil {
+		return x.Agent
+	}
+	return false
+}
+
+func (x *AclToken) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type UpsertAclPolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Policy        *AclPolicy             `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertAclPolicy) Reset() {
+	*x = UpsertAclPolicy{}
+	mi := &file_jobcluster_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertAclPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertAclPolicy) ProtoMessage() {}
+
+func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertAclPolicy.ProtoReflect.Descriptor instead.
+func (*UpsertAclPolicy) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *UpsertAclPolicy) GetPolicy() *AclPolicy {
+	if x != nil {
+		return x.Policy
+	}
+	return nil
+}
+
+type DeleteAclPolicy struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAclPolicy) Reset() {
+	*x = DeleteAclPolicy{}
+	mi := &file_jobcluster_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAclPolicy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAclPolicy) ProtoMessage() {}
+
+func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAclPolicy.ProtoReflect.Descriptor instead.
+func (*DeleteAclPolicy) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *DeleteAclPolicy) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UpsertAclToken struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token *AclToken              `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// bootstrap marks the management token of `acl bootstrap`: refused when
+	// the cluster was bootstrapped before.
+	Bootstrap     bool `protobuf:"varint,2,opt,name=bootstrap,proto3" json:"bootstrap,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertAclToken) Reset() {
+	*x = UpsertAclToken{}
+	mi := &file_jobcluster_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertAclToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertAclToken) ProtoMessage() {}
+
+func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertAclToken.ProtoReflect.Descriptor instead.
+func (*UpsertAclToken) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *UpsertAclToken) GetToken() *AclToken {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *UpsertAclToken) GetBootstrap() bool {
+	if x != nil {
+		return x.Bootstrap
+	}
+	return false
+}
+
+type DeleteAclToken struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccessorId    string                 `protobuf:"bytes,1,opt,name=accessor_id,json=accessorId,proto3" json:"accessor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAclToken) Reset() {
+	*x = DeleteAclToken{}
+	mi := &file_jobcluster_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAclToken) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAclToken) ProtoMessage() {}
+
+func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAclToken.ProtoReflect.Descriptor instead.
+func (*DeleteAclToken) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *DeleteAclToken) GetAccessorId() string {
+	if x != nil {
+		return x.AccessorId
+	}
+	return ""
+}
+
+// AuditRecord is one write (or refused request) as the audit trail keeps it.
+type AuditRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// identity is who asked: "token:ci (accessor 1a2b…)", "cert:client/alice",
+	// "anonymous".
+	Identity      string `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	Method        string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"` // the gRPC method or HTTP verb and path
+	Kind          string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Namespace     string `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name          string `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
+	Allowed       bool   `protobuf:"varint,7,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	Reason        string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"` // why it was refused, or the outcome
+	Server        string `protobuf:"bytes,9,opt,name=server,proto3" json:"server,omitempty"` // the server that took the request
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditRecord) Reset() {
+	*x = AuditRecord{}
+	mi := &file_jobcluster_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditRecord) ProtoMessage() {}
+
+func (x *AuditRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
+func (*AuditRecord) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *AuditRecord) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditRecord) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetAllowed() bool {
+	if x != nil {
+		return x.Allowed
+	}
+	return false
+}
+
+func (x *AuditRecord) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AuditRecord) GetServer() string {
+	if x != nil {
+		return x.Server
+	}
+	return ""
+}
+
+type RecordAudit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Records       []*AuditRecord         `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordAudit) Reset() {
+	*x = RecordAudit{}
+	mi := &file_jobcluster_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordAudit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordAudit) ProtoMessage() {}
+
+func (x *RecordAudit) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordAudit.ProtoReflect.Descriptor instead.
+func (*RecordAudit) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *RecordAudit) GetRecords() []*AuditRecord {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
 // CommandBatch is the data of one Raft log entry: commands that arrived
 // together are applied together, in order.
 type CommandBatch struct {
@@ -4394,7 +5673,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4406,7 +5685,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4419,7 +5698,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{58}
+	return file_jobcluster_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -4434,14 +5713,17 @@ type SubmitRequest struct {
 	Objects []*Object              `protobuf:"bytes,1,rep,name=objects,proto3" json:"objects,omitempty"`
 	// apply creates or updates (mutable fields only); otherwise an existing
 	// name is refused.
-	Apply         bool `protobuf:"varint,2,opt,name=apply,proto3" json:"apply,omitempty"`
+	Apply bool `protobuf:"varint,2,opt,name=apply,proto3" json:"apply,omitempty"`
+	// namespace is given to objects that name none; an object naming
+	// another one is refused (as kubectl -n does). Empty means "default".
+	Namespace     string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4453,7 +5735,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4466,7 +5748,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{59}
+	return file_jobcluster_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -4483,6 +5765,13 @@ func (x *SubmitRequest) GetApply() bool {
 	return false
 }
 
+func (x *SubmitRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 type SubmitResult struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Kind   string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -4492,14 +5781,17 @@ type SubmitResult struct {
 	// exists); the others of the request are still applied.
 	Error string `protobuf:"bytes,4,opt,name=error,proto3" json:"error,omitempty"`
 	// code is the gRPC status code name of error ("AlreadyExists", "Invalid").
-	Code          string `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"`
+	Code      string `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"`
+	Namespace string `protobuf:"bytes,6,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// object is the object as stored after the write (set on success).
+	Object        *Object `protobuf:"bytes,7,opt,name=object,proto3" json:"object,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4511,7 +5803,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4524,7 +5816,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{60}
+	return file_jobcluster_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -4562,6 +5854,20 @@ func (x *SubmitResult) GetCode() string {
 	return ""
 }
 
+func (x *SubmitResult) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *SubmitResult) GetObject() *Object {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
 type SubmitResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Results       []*SubmitResult        `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
@@ -4571,7 +5877,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4583,7 +5889,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4596,7 +5902,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{61}
+	return file_jobcluster_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -4607,16 +5913,18 @@ func (x *SubmitResponse) GetResults() []*SubmitResult {
 }
 
 type GetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // job, cronjob, pod, node
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // job, cronjob, pod, node
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// namespace of a namespaced kind; empty means "default".
+	Namespace     string `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4628,7 +5936,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4641,7 +5949,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{62}
+	return file_jobcluster_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -4658,20 +5966,33 @@ func (x *GetRequest) GetName() string {
 	return ""
 }
 
+func (x *GetRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
 type ListRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"` // job, cronjob, pod, node, event
 	LabelSelector string                 `protobuf:"bytes,2,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
 	// For events: only those about this object (kind/name).
-	InvolvedKind  string `protobuf:"bytes,3,opt,name=involved_kind,json=involvedKind,proto3" json:"involved_kind,omitempty"`
-	InvolvedName  string `protobuf:"bytes,4,opt,name=involved_name,json=involvedName,proto3" json:"involved_name,omitempty"`
+	InvolvedKind string `protobuf:"bytes,3,opt,name=involved_kind,json=involvedKind,proto3" json:"involved_kind,omitempty"`
+	InvolvedName string `protobuf:"bytes,4,opt,name=involved_name,json=involvedName,proto3" json:"involved_name,omitempty"`
+	// namespace limits a namespaced kind to one namespace; empty means all.
+	Namespace string `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// field_selector as kubectl sends it: metadata.name, metadata.namespace,
+	// spec.nodeName, status.phase, involvedObject.{kind,name,namespace,uid};
+	// = and != joined by commas.
+	FieldSelector string `protobuf:"bytes,6,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4683,7 +6004,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4696,7 +6017,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{63}
+	return file_jobcluster_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -4727,6 +6048,20 @@ func (x *ListRequest) GetInvolvedName() string {
 	return ""
 }
 
+func (x *ListRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *ListRequest) GetFieldSelector() string {
+	if x != nil {
+		return x.FieldSelector
+	}
+	return ""
+}
+
 type ListResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Items         []*Object              `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
@@ -4737,7 +6072,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4749,7 +6084,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4762,7 +6097,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{64}
+	return file_jobcluster_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -4780,16 +6115,19 @@ func (x *ListResponse) GetIndex() uint64 {
 }
 
 type DeleteRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Kind      string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Namespace string                 `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// uid, when set, is a precondition: the object must have it.
+	Uid           string `protobuf:"bytes,4,opt,name=uid,proto3" json:"uid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4801,7 +6139,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4814,7 +6152,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{65}
+	return file_jobcluster_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -4831,6 +6169,20 @@ func (x *DeleteRequest) GetName() string {
 	return ""
 }
 
+func (x *DeleteRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *DeleteRequest) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
 type DeleteResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -4839,7 +6191,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4851,7 +6203,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4864,7 +6216,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{66}
+	return file_jobcluster_proto_rawDescGZIP(), []int{82}
 }
 
 type MembersRequest struct {
@@ -4878,7 +6230,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4890,7 +6242,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4903,7 +6255,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{67}
+	return file_jobcluster_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *MembersRequest) GetLocal() bool {
@@ -4931,7 +6283,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4943,7 +6295,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4956,7 +6308,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{68}
+	return file_jobcluster_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *Member) GetName() string {
@@ -5024,7 +6376,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5036,7 +6388,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5049,7 +6401,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{69}
+	return file_jobcluster_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -5060,17 +6412,21 @@ func (x *MembersResponse) GetItems() []*Member {
 }
 
 type LogsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pod           string                 `protobuf:"bytes,1,opt,name=pod,proto3" json:"pod,omitempty"`
-	Follow        bool                   `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`
-	Previous      bool                   `protobuf:"varint,3,opt,name=previous,proto3" json:"previous,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Pod      string                 `protobuf:"bytes,1,opt,name=pod,proto3" json:"pod,omitempty"`
+	Follow   bool                   `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`
+	Previous bool                   `protobuf:"varint,3,opt,name=previous,proto3" json:"previous,omitempty"`
+	// namespace of the pod; empty means "default".
+	Namespace string `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// tail_lines, when set, starts at the last N lines.
+	TailLines     *int64 `protobuf:"varint,5,opt,name=tail_lines,json=tailLines,proto3,oneof" json:"tail_lines,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5082,7 +6438,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5095,7 +6451,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{70}
+	return file_jobcluster_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -5119,6 +6475,20 @@ func (x *LogsRequest) GetPrevious() bool {
 	return false
 }
 
+func (x *LogsRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *LogsRequest) GetTailLines() int64 {
+	if x != nil && x.TailLines != nil {
+		return *x.TailLines
+	}
+	return 0
+}
+
 type LogChunk struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
@@ -5128,7 +6498,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5140,7 +6510,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5153,7 +6523,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{71}
+	return file_jobcluster_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -5173,7 +6543,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5185,7 +6555,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5198,7 +6568,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{72}
+	return file_jobcluster_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -5227,7 +6597,7 @@ type PodSet struct {
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5239,7 +6609,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5252,7 +6622,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{73}
+	return file_jobcluster_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -5279,7 +6649,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5291,7 +6661,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5304,7 +6674,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{74}
+	return file_jobcluster_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -5329,7 +6699,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5341,7 +6711,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5354,7 +6724,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{75}
+	return file_jobcluster_proto_rawDescGZIP(), []int{91}
 }
 
 type HeartbeatRequest struct {
@@ -5366,7 +6736,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5378,7 +6748,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5391,7 +6761,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{76}
+	return file_jobcluster_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -5412,7 +6782,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5424,7 +6794,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5437,7 +6807,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{77}
+	return file_jobcluster_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -5458,7 +6828,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5470,7 +6840,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5483,7 +6853,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{78}
+	return file_jobcluster_proto_rawDescGZIP(), []int{94}
 }
 
 type LeaveResponse struct {
@@ -5494,7 +6864,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5506,7 +6876,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5519,7 +6889,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{79}
+	return file_jobcluster_proto_rawDescGZIP(), []int{95}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -5536,7 +6906,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5548,7 +6918,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5561,7 +6931,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{80}
+	return file_jobcluster_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -5586,7 +6956,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5598,7 +6968,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5611,7 +6981,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{81}
+	return file_jobcluster_proto_rawDescGZIP(), []int{97}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -5625,7 +6995,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5637,7 +7007,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5650,7 +7020,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{82}
+	return file_jobcluster_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *PodRef) GetName() string {
@@ -5678,7 +7048,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5690,7 +7060,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5703,7 +7073,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{83}
+	return file_jobcluster_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -5724,7 +7094,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5736,7 +7106,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5749,7 +7119,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{84}
+	return file_jobcluster_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -5764,13 +7134,14 @@ type CreateJobFromCronRequest struct {
 	CronJob       string                 `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
 	JobName       string                 `protobuf:"bytes,2,opt,name=job_name,json=jobName,proto3" json:"job_name,omitempty"`
 	Force         bool                   `protobuf:"varint,3,opt,name=force,proto3" json:"force,omitempty"`
+	Namespace     string                 `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5782,7 +7153,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5795,7 +7166,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{85}
+	return file_jobcluster_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -5817,6 +7188,894 @@ func (x *CreateJobFromCronRequest) GetForce() bool {
 		return x.Force
 	}
 	return false
+}
+
+func (x *CreateJobFromCronRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// WatchRequest asks for every change of one kind from a resource version
+// on, as Kubernetes' watch does.
+type WatchRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Namespace     string                 `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"` // empty: every namespace
+	LabelSelector string                 `protobuf:"bytes,3,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	FieldSelector string                 `protobuf:"bytes,4,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
+	// resource_version is the Raft index to watch from (exclusive); 0 means
+	// from now, after sending the current objects as ADDED when
+	// send_initial_events is set. An index older than the server keeps
+	// fails with OUT_OF_RANGE ("too old resource version").
+	ResourceVersion   uint64 `protobuf:"varint,5,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
+	SendInitialEvents bool   `protobuf:"varint,6,opt,name=send_initial_events,json=sendInitialEvents,proto3" json:"send_initial_events,omitempty"`
+	AllowBookmarks    bool   `protobuf:"varint,7,opt,name=allow_bookmarks,json=allowBookmarks,proto3" json:"allow_bookmarks,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *WatchRequest) Reset() {
+	*x = WatchRequest{}
+	mi := &file_jobcluster_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchRequest) ProtoMessage() {}
+
+func (x *WatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *WatchRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetFieldSelector() string {
+	if x != nil {
+		return x.FieldSelector
+	}
+	return ""
+}
+
+func (x *WatchRequest) GetResourceVersion() uint64 {
+	if x != nil {
+		return x.ResourceVersion
+	}
+	return 0
+}
+
+func (x *WatchRequest) GetSendInitialEvents() bool {
+	if x != nil {
+		return x.SendInitialEvents
+	}
+	return false
+}
+
+func (x *WatchRequest) GetAllowBookmarks() bool {
+	if x != nil {
+		return x.AllowBookmarks
+	}
+	return false
+}
+
+// WatchEvent is one change: type ADDED, MODIFIED, DELETED or BOOKMARK
+// (object empty but for the index; initial_events_end marks the end of the
+// initial events).
+type WatchEvent struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Type             string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Object           *Object                `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	Index            uint64                 `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
+	InitialEventsEnd bool                   `protobuf:"varint,4,opt,name=initial_events_end,json=initialEventsEnd,proto3" json:"initial_events_end,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *WatchEvent) Reset() {
+	*x = WatchEvent{}
+	mi := &file_jobcluster_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEvent) ProtoMessage() {}
+
+func (x *WatchEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
+func (*WatchEvent) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *WatchEvent) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *WatchEvent) GetObject() *Object {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+func (x *WatchEvent) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *WatchEvent) GetInitialEventsEnd() bool {
+	if x != nil {
+		return x.InitialEventsEnd
+	}
+	return false
+}
+
+type AclBootstrapRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclBootstrapRequest) Reset() {
+	*x = AclBootstrapRequest{}
+	mi := &file_jobcluster_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclBootstrapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclBootstrapRequest) ProtoMessage() {}
+
+func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
+func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{104}
+}
+
+// AclTokenSecret is a token with its secret, returned once on creation.
+type AclTokenSecret struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         *AclToken              `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Secret        string                 `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclTokenSecret) Reset() {
+	*x = AclTokenSecret{}
+	mi := &file_jobcluster_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclTokenSecret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclTokenSecret) ProtoMessage() {}
+
+func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
+func (*AclTokenSecret) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *AclTokenSecret) GetToken() *AclToken {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *AclTokenSecret) GetSecret() string {
+	if x != nil {
+		return x.Secret
+	}
+	return ""
+}
+
+type AclPolicyApplyRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// rules is the policy file (YAML).
+	Rules         string `protobuf:"bytes,3,opt,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclPolicyApplyRequest) Reset() {
+	*x = AclPolicyApplyRequest{}
+	mi := &file_jobcluster_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclPolicyApplyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclPolicyApplyRequest) ProtoMessage() {}
+
+func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
+func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *AclPolicyApplyRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AclPolicyApplyRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *AclPolicyApplyRequest) GetRules() string {
+	if x != nil {
+		return x.Rules
+	}
+	return ""
+}
+
+type AclPolicyListRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclPolicyListRequest) Reset() {
+	*x = AclPolicyListRequest{}
+	mi := &file_jobcluster_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclPolicyListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclPolicyListRequest) ProtoMessage() {}
+
+func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
+func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{107}
+}
+
+type AclPolicyListResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*AclPolicy           `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclPolicyListResponse) Reset() {
+	*x = AclPolicyListResponse{}
+	mi := &file_jobcluster_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclPolicyListResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclPolicyListResponse) ProtoMessage() {}
+
+func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
+func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type AclPolicyDeleteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclPolicyDeleteRequest) Reset() {
+	*x = AclPolicyDeleteRequest{}
+	mi := &file_jobcluster_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclPolicyDeleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclPolicyDeleteRequest) ProtoMessage() {}
+
+func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
+func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *AclPolicyDeleteRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type AclTokenCreateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Policies      []string               `protobuf:"bytes,1,rep,name=policies,proto3" json:"policies,omitempty"`
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	TtlSeconds    int64                  `protobuf:"varint,3,opt,name=ttl_seconds,json=ttlSeconds,proto3" json:"ttl_seconds,omitempty"`
+	Agent         bool                   `protobuf:"varint,4,opt,name=agent,proto3" json:"agent,omitempty"`
+	Node          string                 `protobuf:"bytes,5,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclTokenCreateRequest) Reset() {
+	*x = AclTokenCreateRequest{}
+	mi := &file_jobcluster_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclTokenCreateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclTokenCreateRequest) ProtoMessage() {}
+
+func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
+func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *AclTokenCreateRequest) GetPolicies() []string {
+	if x != nil {
+		return x.Policies
+	}
+	return nil
+}
+
+func (x *AclTokenCreateRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *AclTokenCreateRequest) GetTtlSeconds() int64 {
+	if x != nil {
+		return x.TtlSeconds
+	}
+	return 0
+}
+
+func (x *AclTokenCreateRequest) GetAgent() bool {
+	if x != nil {
+		return x.Agent
+	}
+	return false
+}
+
+func (x *AclTokenCreateRequest) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+type AclTokenListRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclTokenListRequest) Reset() {
+	*x = AclTokenListRequest{}
+	mi := &file_jobcluster_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclTokenListRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclTokenListRequest) ProtoMessage() {}
+
+func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
+func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{111}
+}
+
+type AclTokenListResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*AclToken            `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclTokenListResponse) Reset() {
+	*x = AclTokenListResponse{}
+	mi := &file_jobcluster_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclTokenListResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclTokenListResponse) ProtoMessage() {}
+
+func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
+func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *AclTokenListResponse) GetItems() []*AclToken {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type AclTokenDeleteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// accessor_id or a unique prefix of it.
+	AccessorId    string `protobuf:"bytes,1,opt,name=accessor_id,json=accessorId,proto3" json:"accessor_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclTokenDeleteRequest) Reset() {
+	*x = AclTokenDeleteRequest{}
+	mi := &file_jobcluster_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclTokenDeleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclTokenDeleteRequest) ProtoMessage() {}
+
+func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
+func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *AclTokenDeleteRequest) GetAccessorId() string {
+	if x != nil {
+		return x.AccessorId
+	}
+	return ""
+}
+
+type AclEmpty struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclEmpty) Reset() {
+	*x = AclEmpty{}
+	mi := &file_jobcluster_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclEmpty) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclEmpty) ProtoMessage() {}
+
+func (x *AclEmpty) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
+func (*AclEmpty) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{114}
+}
+
+type AclWhoamiRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclWhoamiRequest) Reset() {
+	*x = AclWhoamiRequest{}
+	mi := &file_jobcluster_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclWhoamiRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclWhoamiRequest) ProtoMessage() {}
+
+func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
+func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{115}
+}
+
+type AclWhoamiResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// identity as the audit trail names it.
+	Identity      string    `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	Token         *AclToken `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"` // when a token was given
+	AclEnabled    bool      `protobuf:"varint,3,opt,name=acl_enabled,json=aclEnabled,proto3" json:"acl_enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AclWhoamiResponse) Reset() {
+	*x = AclWhoamiResponse{}
+	mi := &file_jobcluster_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AclWhoamiResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AclWhoamiResponse) ProtoMessage() {}
+
+func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
+func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *AclWhoamiResponse) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
+}
+
+func (x *AclWhoamiResponse) GetToken() *AclToken {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *AclWhoamiResponse) GetAclEnabled() bool {
+	if x != nil {
+		return x.AclEnabled
+	}
+	return false
+}
+
+type AuditRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Since         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"` // newest first; 0 means 100
+	DeniedOnly    bool                   `protobuf:"varint,3,opt,name=denied_only,json=deniedOnly,proto3" json:"denied_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditRequest) Reset() {
+	*x = AuditRequest{}
+	mi := &file_jobcluster_proto_msgTypes[117]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditRequest) ProtoMessage() {}
+
+func (x *AuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[117]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
+func (*AuditRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{117}
+}
+
+func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *AuditRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *AuditRequest) GetDeniedOnly() bool {
+	if x != nil {
+		return x.DeniedOnly
+	}
+	return false
+}
+
+type AuditResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*AuditRecord         `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditResponse) Reset() {
+	*x = AuditResponse{}
+	mi := &file_jobcluster_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditResponse) ProtoMessage() {}
+
+func (x *AuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
+func (*AuditResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *AuditResponse) GetItems() []*AuditRecord {
+	if x != nil {
+		return x.Items
+	}
+	return nil
 }
 
 var File_jobcluster_proto protoreflect.FileDescriptor
@@ -5879,7 +8138,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
 	"\vLimitsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9c\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa8\x03\n" +
 	"\tContainer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12\x18\n" +
@@ -5889,7 +8148,52 @@ const file_jobcluster_proto_rawDesc = "" +
 	"workingDir\x12'\n" +
 	"\x03env\x18\x06 \x03(\v2\x15.jobcluster.v1.EnvVarR\x03env\x12A\n" +
 	"\tresources\x18\a \x01(\v2#.jobcluster.v1.ResourceRequirementsR\tresources\x12*\n" +
-	"\x11image_pull_policy\x18\b \x01(\tR\x0fimagePullPolicy\"\xff\x03\n" +
+	"\x11image_pull_policy\x18\b \x01(\tR\x0fimagePullPolicy\x12I\n" +
+	"\x10security_context\x18\t \x01(\v2\x1e.jobcluster.v1.SecurityContextR\x0fsecurityContext\x12?\n" +
+	"\rvolume_mounts\x18\n" +
+	" \x03(\v2\x1a.jobcluster.v1.VolumeMountR\fvolumeMounts\"\xd0\x02\n" +
+	"\x0fSecurityContext\x12#\n" +
+	"\vrun_as_user\x18\x01 \x01(\x03H\x00R\trunAsUser\x88\x01\x01\x12%\n" +
+	"\frun_as_group\x18\x02 \x01(\x03H\x01R\n" +
+	"runAsGroup\x88\x01\x01\x12*\n" +
+	"\x0frun_as_non_root\x18\x03 \x01(\bH\x02R\frunAsNonRoot\x88\x01\x01\x12>\n" +
+	"\x19read_only_root_filesystem\x18\x04 \x01(\bH\x03R\x16readOnlyRootFilesystem\x88\x01\x01\x12#\n" +
+	"\n" +
+	"privileged\x18\x05 \x01(\bH\x04R\n" +
+	"privileged\x88\x01\x01B\x0e\n" +
+	"\f_run_as_userB\x0f\n" +
+	"\r_run_as_groupB\x12\n" +
+	"\x10_run_as_non_rootB\x1c\n" +
+	"\x1a_read_only_root_filesystemB\r\n" +
+	"\v_privileged\"\xf2\x01\n" +
+	"\x12PodSecurityContext\x12#\n" +
+	"\vrun_as_user\x18\x01 \x01(\x03H\x00R\trunAsUser\x88\x01\x01\x12%\n" +
+	"\frun_as_group\x18\x02 \x01(\x03H\x01R\n" +
+	"runAsGroup\x88\x01\x01\x12*\n" +
+	"\x0frun_as_non_root\x18\x03 \x01(\bH\x02R\frunAsNonRoot\x88\x01\x01\x12/\n" +
+	"\x13supplemental_groups\x18\x04 \x03(\x03R\x12supplementalGroupsB\x0e\n" +
+	"\f_run_as_userB\x0f\n" +
+	"\r_run_as_groupB\x12\n" +
+	"\x10_run_as_non_root\"x\n" +
+	"\vVolumeMount\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1b\n" +
+	"\tread_only\x18\x02 \x01(\bR\breadOnly\x12\x1d\n" +
+	"\n" +
+	"mount_path\x18\x03 \x01(\tR\tmountPath\x12\x19\n" +
+	"\bsub_path\x18\x04 \x01(\tR\asubPath\"a\n" +
+	"\x14EmptyDirVolumeSource\x12\x16\n" +
+	"\x06medium\x18\x01 \x01(\tR\x06medium\x12\"\n" +
+	"\n" +
+	"size_limit\x18\x02 \x01(\tH\x00R\tsizeLimit\x88\x01\x01B\r\n" +
+	"\v_size_limit\"L\n" +
+	"\x14HostPathVolumeSource\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
+	"\x04type\x18\x02 \x01(\tH\x00R\x04type\x88\x01\x01B\a\n" +
+	"\x05_type\"\xa0\x01\n" +
+	"\x06Volume\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12@\n" +
+	"\tempty_dir\x18\x02 \x01(\v2#.jobcluster.v1.EmptyDirVolumeSourceR\bemptyDir\x12@\n" +
+	"\thost_path\x18\x03 \x01(\v2#.jobcluster.v1.HostPathVolumeSourceR\bhostPath\"\xc8\x05\n" +
 	"\aPodSpec\x128\n" +
 	"\n" +
 	"containers\x18\x01 \x03(\v2\x18.jobcluster.v1.ContainerR\n" +
@@ -5899,12 +8203,17 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\tnode_name\x18\x04 \x01(\tR\bnodeName\x12;\n" +
 	"\x17active_deadline_seconds\x18\x05 \x01(\x03H\x00R\x15activeDeadlineSeconds\x88\x01\x01\x12L\n" +
 	" termination_grace_period_seconds\x18\x06 \x01(\x03H\x01R\x1dterminationGracePeriodSeconds\x88\x01\x01\x12\x1a\n" +
-	"\bhostname\x18\a \x01(\tR\bhostname\x1a?\n" +
+	"\bhostname\x18\a \x01(\tR\bhostname\x121\n" +
+	"\x12runtime_class_name\x18\b \x01(\tH\x02R\x10runtimeClassName\x88\x01\x01\x12/\n" +
+	"\avolumes\x18\t \x03(\v2\x15.jobcluster.v1.VolumeR\avolumes\x12L\n" +
+	"\x10security_context\x18\n" +
+	" \x01(\v2!.jobcluster.v1.PodSecurityContextR\x0fsecurityContext\x1a?\n" +
 	"\x11NodeSelectorEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x1a\n" +
 	"\x18_active_deadline_secondsB#\n" +
-	"!_termination_grace_period_seconds\"t\n" +
+	"!_termination_grace_period_secondsB\x15\n" +
+	"\x13_runtime_class_name\"t\n" +
 	"\x0fPodTemplateSpec\x125\n" +
 	"\bmetadata\x18\x01 \x01(\v2\x19.jobcluster.v1.ObjectMetaR\bmetadata\x12*\n" +
 	"\x04spec\x18\x02 \x01(\v2\x16.jobcluster.v1.PodSpecR\x04spec\"\xd1\b\n" +
@@ -6098,7 +8407,16 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\amessage\x18\x06 \x01(\tR\amessage\";\n" +
 	"\vNodeAddress\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x18\n" +
-	"\aaddress\x18\x02 \x01(\tR\aaddress\"\x94\x03\n" +
+	"\aaddress\x18\x02 \x01(\tR\aaddress\"\xa5\x02\n" +
+	"\x0eNodeSystemInfo\x12\x1d\n" +
+	"\n" +
+	"machine_id\x18\x01 \x01(\tR\tmachineId\x12%\n" +
+	"\x0ekernel_version\x18\x02 \x01(\tR\rkernelVersion\x12\x19\n" +
+	"\bos_image\x18\x03 \x01(\tR\aosImage\x12:\n" +
+	"\x19container_runtime_version\x18\x04 \x01(\tR\x17containerRuntimeVersion\x12'\n" +
+	"\x0fkubelet_version\x18\x05 \x01(\tR\x0ekubeletVersion\x12)\n" +
+	"\x10operating_system\x18\x06 \x01(\tR\x0foperatingSystem\x12\"\n" +
+	"\farchitecture\x18\a \x01(\tR\farchitecture\"\xd0\x03\n" +
 	"\n" +
 	"NodeStatus\x12C\n" +
 	"\bcapacity\x18\x01 \x03(\v2'.jobcluster.v1.NodeStatus.CapacityEntryR\bcapacity\x12L\n" +
@@ -6106,7 +8424,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\n" +
 	"conditions\x18\x03 \x03(\v2\x1c.jobcluster.v1.NodeConditionR\n" +
 	"conditions\x128\n" +
-	"\taddresses\x18\x04 \x03(\v2\x1a.jobcluster.v1.NodeAddressR\taddresses\x1a;\n" +
+	"\taddresses\x18\x04 \x03(\v2\x1a.jobcluster.v1.NodeAddressR\taddresses\x12:\n" +
+	"\tnode_info\x18\x05 \x01(\v2\x1d.jobcluster.v1.NodeSystemInfoR\bnodeInfo\x1a;\n" +
 	"\rCapacityEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
@@ -6139,7 +8458,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x03pod\x18\x03 \x01(\v2\x12.jobcluster.v1.PodH\x00R\x03pod\x12)\n" +
 	"\x04node\x18\x04 \x01(\v2\x13.jobcluster.v1.NodeH\x00R\x04node\x12,\n" +
 	"\x05event\x18\x05 \x01(\v2\x14.jobcluster.v1.EventH\x00R\x05eventB\x06\n" +
-	"\x04kind\"\x99\x03\n" +
+	"\x04kind\"\xe0\x03\n" +
 	"\n" +
 	"MemberMeta\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x19\n" +
@@ -6148,7 +8467,9 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x06labels\x18\x04 \x03(\v2%.jobcluster.v1.MemberMeta.LabelsEntryR\x06labels\x12C\n" +
 	"\bcapacity\x18\x05 \x03(\v2'.jobcluster.v1.MemberMeta.CapacityEntryR\bcapacity\x12)\n" +
 	"\x10bootstrap_expect\x18\x06 \x01(\x05R\x0fbootstrapExpect\x12\x18\n" +
-	"\aleaving\x18\a \x01(\bR\aleaving\x1a9\n" +
+	"\aleaving\x18\a \x01(\bR\aleaving\x12\x1a\n" +
+	"\bruntimes\x18\b \x03(\tR\bruntimes\x12)\n" +
+	"\x10runtime_versions\x18\t \x03(\tR\x0fruntimeVersions\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a;\n" +
@@ -6158,16 +8479,18 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\tUpsertJob\x12$\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.jobcluster.v1.JobR\x03job\x12\x1f\n" +
 	"\vcreate_only\x18\x02 \x01(\bR\n" +
-	"createOnly\"1\n" +
+	"createOnly\"O\n" +
 	"\tDeleteJob\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
-	"\x03uid\x18\x02 \x01(\tR\x03uid\"c\n" +
+	"\x03uid\x18\x02 \x01(\tR\x03uid\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"c\n" +
 	"\rUpsertCronJob\x121\n" +
 	"\bcron_job\x18\x01 \x01(\v2\x16.jobcluster.v1.CronJobR\acronJob\x12\x1f\n" +
 	"\vcreate_only\x18\x02 \x01(\bR\n" +
-	"createOnly\"#\n" +
+	"createOnly\"A\n" +
 	"\rDeleteCronJob\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"4\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"4\n" +
 	"\n" +
 	"CreatePods\x12&\n" +
 	"\x04pods\x18\x01 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\"}\n" +
@@ -6185,11 +8508,12 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\"\n" +
 	"\n" +
 	"DeletePods\x12\x14\n" +
-	"\x05names\x18\x01 \x03(\tR\x05names\"i\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\x87\x01\n" +
 	"\x0fUpdateJobStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\x120\n" +
-	"\x06status\x18\x03 \x01(\v2\x18.jobcluster.v1.JobStatusR\x06status\"5\n" +
+	"\x06status\x18\x03 \x01(\v2\x18.jobcluster.v1.JobStatusR\x06status\x12\x1c\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"5\n" +
 	"\n" +
 	"UpsertNode\x12'\n" +
 	"\x04node\x18\x01 \x01(\v2\x13.jobcluster.v1.NodeR\x04node\" \n" +
@@ -6204,7 +8528,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04node\x18\x02 \x01(\tR\x04node\"q\n" +
 	"\bBindPods\x125\n" +
 	"\bbindings\x18\x01 \x03(\v2\x19.jobcluster.v1.PodBindingR\bbindings\x12.\n" +
-	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x88\x02\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa6\x02\n" +
 	"\fCronDecision\x12\x19\n" +
 	"\bcron_job\x18\x01 \x01(\tR\acronJob\x12A\n" +
 	"\x0escheduled_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\x12\x16\n" +
@@ -6212,11 +8536,13 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x03job\x18\x04 \x01(\v2\x12.jobcluster.v1.JobR\x03job\x12!\n" +
 	"\freplace_jobs\x18\x05 \x03(\tR\vreplaceJobs\x129\n" +
 	"\n" +
-	"decided_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\"q\n" +
+	"decided_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12\x1c\n" +
+	"\tnamespace\x18\a \x01(\tR\tnamespace\"\x8f\x01\n" +
 	"\x13UpdateCronJobStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\x124\n" +
-	"\x06status\x18\x03 \x01(\v2\x1c.jobcluster.v1.CronJobStatusR\x06status\"\xb1\b\n" +
+	"\x06status\x18\x03 \x01(\v2\x1c.jobcluster.v1.CronJobStatusR\x06status\x12\x1c\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"\xa4\v\n" +
 	"\aCommand\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.jobcluster.v1.CommandTypeR\x04type\x129\n" +
 	"\n" +
@@ -6240,36 +8566,104 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\rrecord_events\x18\r \x01(\v2\x1b.jobcluster.v1.RecordEventsH\x00R\frecordEvents\x126\n" +
 	"\tbind_pods\x18\x0e \x01(\v2\x17.jobcluster.v1.BindPodsH\x00R\bbindPods\x12B\n" +
 	"\rcron_decision\x18\x0f \x01(\v2\x1b.jobcluster.v1.CronDecisionH\x00R\fcronDecision\x12Y\n" +
-	"\x16update_cron_job_status\x18\x10 \x01(\v2\".jobcluster.v1.UpdateCronJobStatusH\x00R\x13updateCronJobStatusB\t\n" +
-	"\apayload\"B\n" +
+	"\x16update_cron_job_status\x18\x10 \x01(\v2\".jobcluster.v1.UpdateCronJobStatusH\x00R\x13updateCronJobStatus\x12L\n" +
+	"\x11upsert_acl_policy\x18\x11 \x01(\v2\x1e.jobcluster.v1.UpsertAclPolicyH\x00R\x0fupsertAclPolicy\x12L\n" +
+	"\x11delete_acl_policy\x18\x12 \x01(\v2\x1e.jobcluster.v1.DeleteAclPolicyH\x00R\x0fdeleteAclPolicy\x12I\n" +
+	"\x10upsert_acl_token\x18\x13 \x01(\v2\x1d.jobcluster.v1.UpsertAclTokenH\x00R\x0eupsertAclToken\x12I\n" +
+	"\x10delete_acl_token\x18\x14 \x01(\v2\x1d.jobcluster.v1.DeleteAclTokenH\x00R\x0edeleteAclToken\x12?\n" +
+	"\frecord_audit\x18\x15 \x01(\v2\x1a.jobcluster.v1.RecordAuditH\x00R\vrecordAuditB\t\n" +
+	"\apayload\"6\n" +
+	"\x10AclNamespaceRule\x12\"\n" +
+	"\fcapabilities\x18\x01 \x03(\tR\fcapabilities\"\xad\x03\n" +
+	"\tAclPolicy\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12H\n" +
+	"\n" +
+	"namespaces\x18\x03 \x03(\v2(.jobcluster.v1.AclPolicy.NamespacesEntryR\n" +
+	"namespaces\x12\x14\n" +
+	"\x05nodes\x18\x04 \x01(\tR\x05nodes\x12\x1a\n" +
+	"\boperator\x18\x05 \x01(\bR\boperator\x12\x14\n" +
+	"\x05rules\x18\x06 \x01(\tR\x05rules\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vmodify_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"modifyTime\x1a^\n" +
+	"\x0fNamespacesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x125\n" +
+	"\x05value\x18\x02 \x01(\v2\x1f.jobcluster.v1.AclNamespaceRuleR\x05value:\x028\x01\"\xd6\x02\n" +
+	"\bAclToken\x12\x1f\n" +
+	"\vaccessor_id\x18\x01 \x01(\tR\n" +
+	"accessorId\x12\x1f\n" +
+	"\vsecret_hash\x18\x02 \x01(\fR\n" +
+	"secretHash\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1a\n" +
+	"\bpolicies\x18\x04 \x03(\tR\bpolicies\x12\x1e\n" +
+	"\n" +
+	"management\x18\x05 \x01(\bR\n" +
+	"management\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12C\n" +
+	"\x0fexpiration_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0eexpirationTime\x12\x14\n" +
+	"\x05agent\x18\b \x01(\bR\x05agent\x12\x12\n" +
+	"\x04node\x18\t \x01(\tR\x04node\"C\n" +
+	"\x0fUpsertAclPolicy\x120\n" +
+	"\x06policy\x18\x01 \x01(\v2\x18.jobcluster.v1.AclPolicyR\x06policy\"%\n" +
+	"\x0fDeleteAclPolicy\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"]\n" +
+	"\x0eUpsertAclToken\x12-\n" +
+	"\x05token\x18\x01 \x01(\v2\x17.jobcluster.v1.AclTokenR\x05token\x12\x1c\n" +
+	"\tbootstrap\x18\x02 \x01(\bR\tbootstrap\"1\n" +
+	"\x0eDeleteAclToken\x12\x1f\n" +
+	"\vaccessor_id\x18\x01 \x01(\tR\n" +
+	"accessorId\"\x81\x02\n" +
+	"\vAuditRecord\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
+	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x16\n" +
+	"\x06method\x18\x03 \x01(\tR\x06method\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x1c\n" +
+	"\tnamespace\x18\x05 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x06 \x01(\tR\x04name\x12\x18\n" +
+	"\aallowed\x18\a \x01(\bR\aallowed\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\x12\x16\n" +
+	"\x06server\x18\t \x01(\tR\x06server\"C\n" +
+	"\vRecordAudit\x124\n" +
+	"\arecords\x18\x01 \x03(\v2\x1a.jobcluster.v1.AuditRecordR\arecords\"B\n" +
 	"\fCommandBatch\x122\n" +
-	"\bcommands\x18\x01 \x03(\v2\x16.jobcluster.v1.CommandR\bcommands\"V\n" +
+	"\bcommands\x18\x01 \x03(\v2\x16.jobcluster.v1.CommandR\bcommands\"t\n" +
 	"\rSubmitRequest\x12/\n" +
 	"\aobjects\x18\x01 \x03(\v2\x15.jobcluster.v1.ObjectR\aobjects\x12\x14\n" +
-	"\x05apply\x18\x02 \x01(\bR\x05apply\"x\n" +
+	"\x05apply\x18\x02 \x01(\bR\x05apply\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"\xc5\x01\n" +
 	"\fSubmitResult\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
 	"\x06action\x18\x03 \x01(\tR\x06action\x12\x14\n" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
-	"\x04code\x18\x05 \x01(\tR\x04code\"G\n" +
+	"\x04code\x18\x05 \x01(\tR\x04code\x12\x1c\n" +
+	"\tnamespace\x18\x06 \x01(\tR\tnamespace\x12-\n" +
+	"\x06object\x18\a \x01(\v2\x15.jobcluster.v1.ObjectR\x06object\"G\n" +
 	"\x0eSubmitResponse\x125\n" +
-	"\aresults\x18\x01 \x03(\v2\x1b.jobcluster.v1.SubmitResultR\aresults\"4\n" +
+	"\aresults\x18\x01 \x03(\v2\x1b.jobcluster.v1.SubmitResultR\aresults\"R\n" +
 	"\n" +
 	"GetRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\x92\x01\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"\xd7\x01\n" +
 	"\vListRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12#\n" +
 	"\rinvolved_kind\x18\x03 \x01(\tR\finvolvedKind\x12#\n" +
-	"\rinvolved_name\x18\x04 \x01(\tR\finvolvedName\"Q\n" +
+	"\rinvolved_name\x18\x04 \x01(\tR\finvolvedName\x12\x1c\n" +
+	"\tnamespace\x18\x05 \x01(\tR\tnamespace\x12%\n" +
+	"\x0efield_selector\x18\x06 \x01(\tR\rfieldSelector\"Q\n" +
 	"\fListResponse\x12+\n" +
 	"\x05items\x18\x01 \x03(\v2\x15.jobcluster.v1.ObjectR\x05items\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index\"7\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\"g\n" +
 	"\rDeleteRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\x10\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x10\n" +
+	"\x03uid\x18\x04 \x01(\tR\x03uid\"\x10\n" +
 	"\x0eDeleteResponse\"&\n" +
 	"\x0eMembersRequest\x12\x14\n" +
 	"\x05local\x18\x01 \x01(\bR\x05local\"\xe1\x01\n" +
@@ -6284,11 +8678,15 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\rapplied_index\x18\a \x01(\x04R\fappliedIndex\x12!\n" +
 	"\fcommit_index\x18\b \x01(\x04R\vcommitIndex\">\n" +
 	"\x0fMembersResponse\x12+\n" +
-	"\x05items\x18\x01 \x03(\v2\x15.jobcluster.v1.MemberR\x05items\"S\n" +
+	"\x05items\x18\x01 \x03(\v2\x15.jobcluster.v1.MemberR\x05items\"\xa4\x01\n" +
 	"\vLogsRequest\x12\x10\n" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x16\n" +
 	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x1a\n" +
-	"\bprevious\x18\x03 \x01(\bR\bprevious\"\x1e\n" +
+	"\bprevious\x18\x03 \x01(\bR\bprevious\x12\x1c\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\x12\"\n" +
+	"\n" +
+	"tail_lines\x18\x05 \x01(\x03H\x00R\ttailLines\x88\x01\x01B\r\n" +
+	"\v_tail_lines\"\x1e\n" +
 	"\bLogChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\"C\n" +
 	"\x10WatchPodsRequest\x12\x12\n" +
@@ -6317,11 +8715,67 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x10PodsExistRequest\x12)\n" +
 	"\x04pods\x18\x01 \x03(\v2\x15.jobcluster.v1.PodRefR\x04pods\"+\n" +
 	"\x11PodsExistResponse\x12\x16\n" +
-	"\x06exists\x18\x01 \x03(\bR\x06exists\"f\n" +
+	"\x06exists\x18\x01 \x03(\bR\x06exists\"\x84\x01\n" +
 	"\x18CreateJobFromCronRequest\x12\x19\n" +
 	"\bcron_job\x18\x01 \x01(\tR\acronJob\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x14\n" +
-	"\x05force\x18\x03 \x01(\bR\x05force*\x86\x04\n" +
+	"\x05force\x18\x03 \x01(\bR\x05force\x12\x1c\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"\x92\x02\n" +
+	"\fWatchRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
+	"\x0elabel_selector\x18\x03 \x01(\tR\rlabelSelector\x12%\n" +
+	"\x0efield_selector\x18\x04 \x01(\tR\rfieldSelector\x12)\n" +
+	"\x10resource_version\x18\x05 \x01(\x04R\x0fresourceVersion\x12.\n" +
+	"\x13send_initial_events\x18\x06 \x01(\bR\x11sendInitialEvents\x12'\n" +
+	"\x0fallow_bookmarks\x18\a \x01(\bR\x0eallowBookmarks\"\x93\x01\n" +
+	"\n" +
+	"WatchEvent\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12-\n" +
+	"\x06object\x18\x02 \x01(\v2\x15.jobcluster.v1.ObjectR\x06object\x12\x14\n" +
+	"\x05index\x18\x03 \x01(\x04R\x05index\x12,\n" +
+	"\x12initial_events_end\x18\x04 \x01(\bR\x10initialEventsEnd\"\x15\n" +
+	"\x13AclBootstrapRequest\"W\n" +
+	"\x0eAclTokenSecret\x12-\n" +
+	"\x05token\x18\x01 \x01(\v2\x17.jobcluster.v1.AclTokenR\x05token\x12\x16\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"c\n" +
+	"\x15AclPolicyApplyRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
+	"\x05rules\x18\x03 \x01(\tR\x05rules\"\x16\n" +
+	"\x14AclPolicyListRequest\"G\n" +
+	"\x15AclPolicyListResponse\x12.\n" +
+	"\x05items\x18\x01 \x03(\v2\x18.jobcluster.v1.AclPolicyR\x05items\",\n" +
+	"\x16AclPolicyDeleteRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa0\x01\n" +
+	"\x15AclTokenCreateRequest\x12\x1a\n" +
+	"\bpolicies\x18\x01 \x03(\tR\bpolicies\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1f\n" +
+	"\vttl_seconds\x18\x03 \x01(\x03R\n" +
+	"ttlSeconds\x12\x14\n" +
+	"\x05agent\x18\x04 \x01(\bR\x05agent\x12\x12\n" +
+	"\x04node\x18\x05 \x01(\tR\x04node\"\x15\n" +
+	"\x13AclTokenListRequest\"E\n" +
+	"\x14AclTokenListResponse\x12-\n" +
+	"\x05items\x18\x01 \x03(\v2\x17.jobcluster.v1.AclTokenR\x05items\"8\n" +
+	"\x15AclTokenDeleteRequest\x12\x1f\n" +
+	"\vaccessor_id\x18\x01 \x01(\tR\n" +
+	"accessorId\"\n" +
+	"\n" +
+	"\bAclEmpty\"\x12\n" +
+	"\x10AclWhoamiRequest\"\x7f\n" +
+	"\x11AclWhoamiResponse\x12\x1a\n" +
+	"\bidentity\x18\x01 \x01(\tR\bidentity\x12-\n" +
+	"\x05token\x18\x02 \x01(\v2\x17.jobcluster.v1.AclTokenR\x05token\x12\x1f\n" +
+	"\vacl_enabled\x18\x03 \x01(\bR\n" +
+	"aclEnabled\"w\n" +
+	"\fAuditRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x1f\n" +
+	"\vdenied_only\x18\x03 \x01(\bR\n" +
+	"deniedOnly\"A\n" +
+	"\rAuditResponse\x120\n" +
+	"\x05items\x18\x01 \x03(\v2\x1a.jobcluster.v1.AuditRecordR\x05items*\xb3\x05\n" +
 	"\vCommandType\x12\x18\n" +
 	"\x14COMMAND_TYPE_INVALID\x10\x00\x12\x1b\n" +
 	"\x17COMMAND_TYPE_UPSERT_JOB\x10\x01\x12\x1b\n" +
@@ -6339,7 +8793,12 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1aCOMMAND_TYPE_RECORD_EVENTS\x10\f\x12\x1a\n" +
 	"\x16COMMAND_TYPE_BIND_PODS\x10\r\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_CRON_DECISION\x10\x0e\x12'\n" +
-	"#COMMAND_TYPE_UPDATE_CRON_JOB_STATUS\x10\x0f2\xdd\a\n" +
+	"#COMMAND_TYPE_UPDATE_CRON_JOB_STATUS\x10\x0f\x12\"\n" +
+	"\x1eCOMMAND_TYPE_UPSERT_ACL_POLICY\x10\x10\x12\"\n" +
+	"\x1eCOMMAND_TYPE_DELETE_ACL_POLICY\x10\x11\x12!\n" +
+	"\x1dCOMMAND_TYPE_UPSERT_ACL_TOKEN\x10\x12\x12!\n" +
+	"\x1dCOMMAND_TYPE_DELETE_ACL_TOKEN\x10\x13\x12\x1d\n" +
+	"\x19COMMAND_TYPE_RECORD_AUDIT\x10\x142\x89\x0e\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -6353,7 +8812,17 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\tHeartbeat\x12\x1f.jobcluster.v1.HeartbeatRequest\x1a .jobcluster.v1.HeartbeatResponse\x12B\n" +
 	"\x05Leave\x12\x1b.jobcluster.v1.LeaveRequest\x1a\x1c.jobcluster.v1.LeaveResponse\x12W\n" +
 	"\fRemoveMember\x12\".jobcluster.v1.RemoveMemberRequest\x1a#.jobcluster.v1.RemoveMemberResponse\x12N\n" +
-	"\tPodsExist\x12\x1f.jobcluster.v1.PodsExistRequest\x1a .jobcluster.v1.PodsExistResponse2F\n" +
+	"\tPodsExist\x12\x1f.jobcluster.v1.PodsExistRequest\x1a .jobcluster.v1.PodsExistResponse\x12A\n" +
+	"\x05Watch\x12\x1b.jobcluster.v1.WatchRequest\x1a\x19.jobcluster.v1.WatchEvent0\x01\x12Q\n" +
+	"\fAclBootstrap\x12\".jobcluster.v1.AclBootstrapRequest\x1a\x1d.jobcluster.v1.AclTokenSecret\x12P\n" +
+	"\x0eAclPolicyApply\x12$.jobcluster.v1.AclPolicyApplyRequest\x1a\x18.jobcluster.v1.AclPolicy\x12Z\n" +
+	"\rAclPolicyList\x12#.jobcluster.v1.AclPolicyListRequest\x1a$.jobcluster.v1.AclPolicyListResponse\x12Q\n" +
+	"\x0fAclPolicyDelete\x12%.jobcluster.v1.AclPolicyDeleteRequest\x1a\x17.jobcluster.v1.AclEmpty\x12U\n" +
+	"\x0eAclTokenCreate\x12$.jobcluster.v1.AclTokenCreateRequest\x1a\x1d.jobcluster.v1.AclTokenSecret\x12W\n" +
+	"\fAclTokenList\x12\".jobcluster.v1.AclTokenListRequest\x1a#.jobcluster.v1.AclTokenListResponse\x12O\n" +
+	"\x0eAclTokenDelete\x12$.jobcluster.v1.AclTokenDeleteRequest\x1a\x17.jobcluster.v1.AclEmpty\x12N\n" +
+	"\tAclWhoami\x12\x1f.jobcluster.v1.AclWhoamiRequest\x1a .jobcluster.v1.AclWhoamiResponse\x12B\n" +
+	"\x05Audit\x12\x1b.jobcluster.v1.AuditRequest\x1a\x1c.jobcluster.v1.AuditResponse2F\n" +
 	"\x05Agent\x12=\n" +
 	"\x04Logs\x12\x1a.jobcluster.v1.LogsRequest\x1a\x17.jobcluster.v1.LogChunk0\x01B&Z$github.com/jobcluster/jobcluster/apib\x06proto3"
 
@@ -6370,7 +8839,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 96)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 130)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -6380,245 +8849,329 @@ var file_jobcluster_proto_goTypes = []any{
 	(*EnvVar)(nil),                                 // 5: jobcluster.v1.EnvVar
 	(*ResourceRequirements)(nil),                   // 6: jobcluster.v1.ResourceRequirements
 	(*Container)(nil),                              // 7: jobcluster.v1.Container
-	(*PodSpec)(nil),                                // 8: jobcluster.v1.PodSpec
-	(*PodTemplateSpec)(nil),                        // 9: jobcluster.v1.PodTemplateSpec
-	(*JobSpec)(nil),                                // 10: jobcluster.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 11: jobcluster.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 12: jobcluster.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 13: jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
-	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 14: jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
-	(*SuccessPolicy)(nil),                          // 15: jobcluster.v1.SuccessPolicy
-	(*SuccessPolicyRule)(nil),                      // 16: jobcluster.v1.SuccessPolicyRule
-	(*JobCondition)(nil),                           // 17: jobcluster.v1.JobCondition
-	(*JobStatus)(nil),                              // 18: jobcluster.v1.JobStatus
-	(*Job)(nil),                                    // 19: jobcluster.v1.Job
-	(*JobTemplateSpec)(nil),                        // 20: jobcluster.v1.JobTemplateSpec
-	(*ObjectReference)(nil),                        // 21: jobcluster.v1.ObjectReference
-	(*CronJobSpec)(nil),                            // 22: jobcluster.v1.CronJobSpec
-	(*CronJobStatus)(nil),                          // 23: jobcluster.v1.CronJobStatus
-	(*CronJob)(nil),                                // 24: jobcluster.v1.CronJob
-	(*ContainerStateWaiting)(nil),                  // 25: jobcluster.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),                  // 26: jobcluster.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),               // 27: jobcluster.v1.ContainerStateTerminated
-	(*ContainerState)(nil),                         // 28: jobcluster.v1.ContainerState
-	(*ContainerStatus)(nil),                        // 29: jobcluster.v1.ContainerStatus
-	(*PodCondition)(nil),                           // 30: jobcluster.v1.PodCondition
-	(*PodStatus)(nil),                              // 31: jobcluster.v1.PodStatus
-	(*Pod)(nil),                                    // 32: jobcluster.v1.Pod
-	(*NodeSpec)(nil),                               // 33: jobcluster.v1.NodeSpec
-	(*NodeCondition)(nil),                          // 34: jobcluster.v1.NodeCondition
-	(*NodeAddress)(nil),                            // 35: jobcluster.v1.NodeAddress
-	(*NodeStatus)(nil),                             // 36: jobcluster.v1.NodeStatus
-	(*Node)(nil),                                   // 37: jobcluster.v1.Node
-	(*Event)(nil),                                  // 38: jobcluster.v1.Event
-	(*Object)(nil),                                 // 39: jobcluster.v1.Object
-	(*MemberMeta)(nil),                             // 40: jobcluster.v1.MemberMeta
-	(*UpsertJob)(nil),                              // 41: jobcluster.v1.UpsertJob
-	(*DeleteJob)(nil),                              // 42: jobcluster.v1.DeleteJob
-	(*UpsertCronJob)(nil),                          // 43: jobcluster.v1.UpsertCronJob
-	(*DeleteCronJob)(nil),                          // 44: jobcluster.v1.DeleteCronJob
-	(*CreatePods)(nil),                             // 45: jobcluster.v1.CreatePods
-	(*PodStatusUpdate)(nil),                        // 46: jobcluster.v1.PodStatusUpdate
-	(*UpdatePodStatus)(nil),                        // 47: jobcluster.v1.UpdatePodStatus
-	(*StopPods)(nil),                               // 48: jobcluster.v1.StopPods
-	(*DeletePods)(nil),                             // 49: jobcluster.v1.DeletePods
-	(*UpdateJobStatus)(nil),                        // 50: jobcluster.v1.UpdateJobStatus
-	(*UpsertNode)(nil),                             // 51: jobcluster.v1.UpsertNode
-	(*DeleteNode)(nil),                             // 52: jobcluster.v1.DeleteNode
-	(*RecordEvents)(nil),                           // 53: jobcluster.v1.RecordEvents
-	(*PodBinding)(nil),                             // 54: jobcluster.v1.PodBinding
-	(*BindPods)(nil),                               // 55: jobcluster.v1.BindPods
-	(*CronDecision)(nil),                           // 56: jobcluster.v1.CronDecision
-	(*UpdateCronJobStatus)(nil),                    // 57: jobcluster.v1.UpdateCronJobStatus
-	(*Command)(nil),                                // 58: jobcluster.v1.Command
-	(*CommandBatch)(nil),                           // 59: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),                          // 60: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),                           // 61: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),                         // 62: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),                             // 63: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),                            // 64: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),                           // 65: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),                          // 66: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),                         // 67: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),                         // 68: jobcluster.v1.MembersRequest
-	(*Member)(nil),                                 // 69: jobcluster.v1.Member
-	(*MembersResponse)(nil),                        // 70: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),                            // 71: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                               // 72: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),                       // 73: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                                 // 74: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),                 // 75: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),                // 76: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),                       // 77: jobcluster.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                      // 78: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 79: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 80: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 81: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 82: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 83: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 84: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 85: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 86: jobcluster.v1.CreateJobFromCronRequest
-	nil,                                            // 87: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 88: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 89: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 90: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 91: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 92: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 93: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 94: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 95: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 96: jobcluster.v1.MemberMeta.CapacityEntry
-	(*timestamppb.Timestamp)(nil),                  // 97: google.protobuf.Timestamp
+	(*SecurityContext)(nil),                        // 8: jobcluster.v1.SecurityContext
+	(*PodSecurityContext)(nil),                     // 9: jobcluster.v1.PodSecurityContext
+	(*VolumeMount)(nil),                            // 10: jobcluster.v1.VolumeMount
+	(*EmptyDirVolumeSource)(nil),                   // 11: jobcluster.v1.EmptyDirVolumeSource
+	(*HostPathVolumeSource)(nil),                   // 12: jobcluster.v1.HostPathVolumeSource
+	(*Volume)(nil),                                 // 13: jobcluster.v1.Volume
+	(*PodSpec)(nil),                                // 14: jobcluster.v1.PodSpec
+	(*PodTemplateSpec)(nil),                        // 15: jobcluster.v1.PodTemplateSpec
+	(*JobSpec)(nil),                                // 16: jobcluster.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 17: jobcluster.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 18: jobcluster.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 19: jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
+	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 20: jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
+	(*SuccessPolicy)(nil),                          // 21: jobcluster.v1.SuccessPolicy
+	(*SuccessPolicyRule)(nil),                      // 22: jobcluster.v1.SuccessPolicyRule
+	(*JobCondition)(nil),                           // 23: jobcluster.v1.JobCondition
+	(*JobStatus)(nil),                              // 24: jobcluster.v1.JobStatus
+	(*Job)(nil),                                    // 25: jobcluster.v1.Job
+	(*JobTemplateSpec)(nil),                        // 26: jobcluster.v1.JobTemplateSpec
+	(*ObjectReference)(nil),                        // 27: jobcluster.v1.ObjectReference
+	(*CronJobSpec)(nil),                            // 28: jobcluster.v1.CronJobSpec
+	(*CronJobStatus)(nil),                          // 29: jobcluster.v1.CronJobStatus
+	(*CronJob)(nil),                                // 30: jobcluster.v1.CronJob
+	(*ContainerStateWaiting)(nil),                  // 31: jobcluster.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 32: jobcluster.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 33: jobcluster.v1.ContainerStateTerminated
+	(*ContainerState)(nil),                         // 34: jobcluster.v1.ContainerState
+	(*ContainerStatus)(nil),                        // 35: jobcluster.v1.ContainerStatus
+	(*PodCondition)(nil),                           // 36: jobcluster.v1.PodCondition
+	(*PodStatus)(nil),                              // 37: jobcluster.v1.PodStatus
+	(*Pod)(nil),                                    // 38: jobcluster.v1.Pod
+	(*NodeSpec)(nil),                               // 39: jobcluster.v1.NodeSpec
+	(*NodeCondition)(nil),                          // 40: jobcluster.v1.NodeCondition
+	(*NodeAddress)(nil),                            // 41: jobcluster.v1.NodeAddress
+	(*NodeSystemInfo)(nil),                         // 42: jobcluster.v1.NodeSystemInfo
+	(*NodeStatus)(nil),                             // 43: jobcluster.v1.NodeStatus
+	(*Node)(nil),                                   // 44: jobcluster.v1.Node
+	(*Event)(nil),                                  // 45: jobcluster.v1.Event
+	(*Object)(nil),                                 // 46: jobcluster.v1.Object
+	(*MemberMeta)(nil),                             // 47: jobcluster.v1.MemberMeta
+	(*UpsertJob)(nil),                              // 48: jobcluster.v1.UpsertJob
+	(*DeleteJob)(nil),                              // 49: jobcluster.v1.DeleteJob
+	(*UpsertCronJob)(nil),                          // 50: jobcluster.v1.UpsertCronJob
+	(*DeleteCronJob)(nil),                          // 51: jobcluster.v1.DeleteCronJob
+	(*CreatePods)(nil),                             // 52: jobcluster.v1.CreatePods
+	(*PodStatusUpdate)(nil),                        // 53: jobcluster.v1.PodStatusUpdate
+	(*UpdatePodStatus)(nil),                        // 54: jobcluster.v1.UpdatePodStatus
+	(*StopPods)(nil),                               // 55: jobcluster.v1.StopPods
+	(*DeletePods)(nil),                             // 56: jobcluster.v1.DeletePods
+	(*UpdateJobStatus)(nil),                        // 57: jobcluster.v1.UpdateJobStatus
+	(*UpsertNode)(nil),                             // 58: jobcluster.v1.UpsertNode
+	(*DeleteNode)(nil),                             // 59: jobcluster.v1.DeleteNode
+	(*RecordEvents)(nil),                           // 60: jobcluster.v1.RecordEvents
+	(*PodBinding)(nil),                             // 61: jobcluster.v1.PodBinding
+	(*BindPods)(nil),                               // 62: jobcluster.v1.BindPods
+	(*CronDecision)(nil),                           // 63: jobcluster.v1.CronDecision
+	(*UpdateCronJobStatus)(nil),                    // 64: jobcluster.v1.UpdateCronJobStatus
+	(*Command)(nil),                                // 65: jobcluster.v1.Command
+	(*AclNamespaceRule)(nil),                       // 66: jobcluster.v1.AclNamespaceRule
+	(*AclPolicy)(nil),                              // 67: jobcluster.v1.AclPolicy
+	(*AclToken)(nil),                               // 68: jobcluster.v1.AclToken
+	(*UpsertAclPolicy)(nil),                        // 69: jobcluster.v1.UpsertAclPolicy
+	(*DeleteAclPolicy)(nil),                        // 70: jobcluster.v1.DeleteAclPolicy
+	(*UpsertAclToken)(nil),                         // 71: jobcluster.v1.UpsertAclToken
+	(*DeleteAclToken)(nil),                         // 72: jobcluster.v1.DeleteAclToken
+	(*AuditRecord)(nil),                            // 73: jobcluster.v1.AuditRecord
+	(*RecordAudit)(nil),                            // 74: jobcluster.v1.RecordAudit
+	(*CommandBatch)(nil),                           // 75: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),                          // 76: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),                           // 77: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),                         // 78: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),                             // 79: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),                            // 80: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),                           // 81: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),                          // 82: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),                         // 83: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),                         // 84: jobcluster.v1.MembersRequest
+	(*Member)(nil),                                 // 85: jobcluster.v1.Member
+	(*MembersResponse)(nil),                        // 86: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),                            // 87: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                               // 88: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),                       // 89: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                                 // 90: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),                 // 91: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 92: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 93: jobcluster.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                      // 94: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 95: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 96: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 97: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 98: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 99: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 100: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 101: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 102: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 103: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 104: jobcluster.v1.WatchEvent
+	(*AclBootstrapRequest)(nil),                    // 105: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 106: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 107: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 108: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 109: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 110: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 111: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 112: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 113: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 114: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 115: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 116: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 117: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 118: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 119: jobcluster.v1.AuditResponse
+	nil,                                            // 120: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 121: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 122: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 123: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 124: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 125: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 126: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 127: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 128: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 129: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 130: jobcluster.v1.AclPolicy.NamespacesEntry
+	(*timestamppb.Timestamp)(nil),                  // 131: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	97,  // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	87,  // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	88,  // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	131, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	120, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	121, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	97,  // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	89,  // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	131, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	122, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
-	90,  // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	91,  // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	123, // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	124, // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 9: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	6,   // 10: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
-	7,   // 11: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	92,  // 12: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
-	1,   // 13: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
-	8,   // 14: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
-	4,   // 15: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
-	9,   // 16: jobcluster.v1.JobSpec.template:type_name -> jobcluster.v1.PodTemplateSpec
-	11,  // 17: jobcluster.v1.JobSpec.pod_failure_policy:type_name -> jobcluster.v1.PodFailurePolicy
-	15,  // 18: jobcluster.v1.JobSpec.success_policy:type_name -> jobcluster.v1.SuccessPolicy
-	12,  // 19: jobcluster.v1.PodFailurePolicy.rules:type_name -> jobcluster.v1.PodFailurePolicyRule
-	13,  // 20: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
-	14,  // 21: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
-	16,  // 22: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	97,  // 23: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	97,  // 24: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	17,  // 25: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	97,  // 26: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	97,  // 27: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	1,   // 28: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
-	10,  // 29: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
-	18,  // 30: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
-	1,   // 31: jobcluster.v1.JobTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
-	10,  // 32: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
-	20,  // 33: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
-	21,  // 34: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	97,  // 35: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	97,  // 36: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	1,   // 37: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
-	22,  // 38: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
-	23,  // 39: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	97,  // 40: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	97,  // 41: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	97,  // 42: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	25,  // 43: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
-	26,  // 44: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
-	27,  // 45: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
-	28,  // 46: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
-	28,  // 47: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	97,  // 48: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	30,  // 49: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	97,  // 50: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	29,  // 51: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
-	1,   // 52: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
-	8,   // 53: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
-	31,  // 54: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	97,  // 55: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	97,  // 56: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	93,  // 57: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	94,  // 58: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
-	34,  // 59: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
-	35,  // 60: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
-	1,   // 61: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
-	33,  // 62: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
-	36,  // 63: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
-	1,   // 64: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
-	21,  // 65: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	97,  // 66: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	97,  // 67: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	19,  // 68: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
-	24,  // 69: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
-	32,  // 70: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
-	37,  // 71: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
-	38,  // 72: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
-	95,  // 73: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	96,  // 74: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
-	19,  // 75: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
-	24,  // 76: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
-	32,  // 77: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
-	31,  // 78: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
-	46,  // 79: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	97,  // 80: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
-	18,  // 81: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
-	37,  // 82: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
-	38,  // 83: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
-	54,  // 84: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	97,  // 85: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	97,  // 86: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
-	19,  // 87: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	97,  // 88: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	23,  // 89: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
-	0,   // 90: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
-	41,  // 91: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
-	42,  // 92: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
-	43,  // 93: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
-	44,  // 94: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
-	45,  // 95: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
-	47,  // 96: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
-	48,  // 97: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
-	49,  // 98: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
-	50,  // 99: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
-	51,  // 100: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
-	52,  // 101: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
-	53,  // 102: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
-	55,  // 103: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
-	56,  // 104: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
-	57,  // 105: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	58,  // 106: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	39,  // 107: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	61,  // 108: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	39,  // 109: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	69,  // 110: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	32,  // 111: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	46,  // 112: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	83,  // 113: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	60,  // 114: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	63,  // 115: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	64,  // 116: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	66,  // 117: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	68,  // 118: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	71,  // 119: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	86,  // 120: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	73,  // 121: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	75,  // 122: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	77,  // 123: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	79,  // 124: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	81,  // 125: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	84,  // 126: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	71,  // 127: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	62,  // 128: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	39,  // 129: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	65,  // 130: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	67,  // 131: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	70,  // 132: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	72,  // 133: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	62,  // 134: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	74,  // 135: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	76,  // 136: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	78,  // 137: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	80,  // 138: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	82,  // 139: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	85,  // 140: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	72,  // 141: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	128, // [128:142] is the sub-list for method output_type
-	114, // [114:128] is the sub-list for method input_type
-	114, // [114:114] is the sub-list for extension type_name
-	114, // [114:114] is the sub-list for extension extendee
-	0,   // [0:114] is the sub-list for field type_name
+	8,   // 11: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
+	10,  // 12: jobcluster.v1.Container.volume_mounts:type_name -> jobcluster.v1.VolumeMount
+	11,  // 13: jobcluster.v1.Volume.empty_dir:type_name -> jobcluster.v1.EmptyDirVolumeSource
+	12,  // 14: jobcluster.v1.Volume.host_path:type_name -> jobcluster.v1.HostPathVolumeSource
+	7,   // 15: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
+	125, // 16: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	13,  // 17: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
+	9,   // 18: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
+	1,   // 19: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
+	14,  // 20: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
+	4,   // 21: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
+	15,  // 22: jobcluster.v1.JobSpec.template:type_name -> jobcluster.v1.PodTemplateSpec
+	17,  // 23: jobcluster.v1.JobSpec.pod_failure_policy:type_name -> jobcluster.v1.PodFailurePolicy
+	21,  // 24: jobcluster.v1.JobSpec.success_policy:type_name -> jobcluster.v1.SuccessPolicy
+	18,  // 25: jobcluster.v1.PodFailurePolicy.rules:type_name -> jobcluster.v1.PodFailurePolicyRule
+	19,  // 26: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
+	20,  // 27: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
+	22,  // 28: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
+	131, // 29: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	131, // 30: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	23,  // 31: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
+	131, // 32: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	131, // 33: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	1,   // 34: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
+	16,  // 35: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
+	24,  // 36: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
+	1,   // 37: jobcluster.v1.JobTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
+	16,  // 38: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
+	26,  // 39: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
+	27,  // 40: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
+	131, // 41: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	131, // 42: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	1,   // 43: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
+	28,  // 44: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
+	29,  // 45: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
+	131, // 46: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	131, // 47: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	131, // 48: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	31,  // 49: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
+	32,  // 50: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
+	33,  // 51: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
+	34,  // 52: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
+	34,  // 53: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
+	131, // 54: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	36,  // 55: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
+	131, // 56: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	35,  // 57: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
+	1,   // 58: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
+	14,  // 59: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
+	37,  // 60: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
+	131, // 61: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	131, // 62: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	126, // 63: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	127, // 64: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	40,  // 65: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
+	41,  // 66: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
+	42,  // 67: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
+	1,   // 68: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
+	39,  // 69: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
+	43,  // 70: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
+	1,   // 71: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
+	27,  // 72: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
+	131, // 73: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	131, // 74: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	25,  // 75: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
+	30,  // 76: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
+	38,  // 77: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
+	44,  // 78: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
+	45,  // 79: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
+	128, // 80: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	129, // 81: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	25,  // 82: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
+	30,  // 83: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
+	38,  // 84: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
+	37,  // 85: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
+	53,  // 86: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	131, // 87: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	24,  // 88: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
+	44,  // 89: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
+	45,  // 90: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
+	61,  // 91: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
+	131, // 92: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	131, // 93: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	25,  // 94: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
+	131, // 95: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	29,  // 96: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
+	0,   // 97: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
+	48,  // 98: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
+	49,  // 99: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
+	50,  // 100: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
+	51,  // 101: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
+	52,  // 102: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
+	54,  // 103: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
+	55,  // 104: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
+	56,  // 105: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
+	57,  // 106: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
+	58,  // 107: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
+	59,  // 108: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
+	60,  // 109: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
+	62,  // 110: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
+	63,  // 111: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
+	64,  // 112: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
+	69,  // 113: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
+	70,  // 114: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
+	71,  // 115: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
+	72,  // 116: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
+	74,  // 117: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
+	130, // 118: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	131, // 119: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	131, // 120: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	131, // 121: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	131, // 122: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	67,  // 123: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
+	68,  // 124: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
+	131, // 125: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	73,  // 126: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
+	65,  // 127: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	46,  // 128: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	46,  // 129: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
+	77,  // 130: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	46,  // 131: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	85,  // 132: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	38,  // 133: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	53,  // 134: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	99,  // 135: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	46,  // 136: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	68,  // 137: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	67,  // 138: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	68,  // 139: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	68,  // 140: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	131, // 141: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	73,  // 142: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	66,  // 143: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	76,  // 144: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	79,  // 145: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	80,  // 146: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	82,  // 147: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	84,  // 148: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	87,  // 149: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	102, // 150: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	89,  // 151: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	91,  // 152: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	93,  // 153: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	95,  // 154: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	97,  // 155: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	100, // 156: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	103, // 157: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	105, // 158: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	107, // 159: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	108, // 160: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	110, // 161: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	111, // 162: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	112, // 163: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	114, // 164: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	116, // 165: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	118, // 166: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	87,  // 167: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	78,  // 168: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	46,  // 169: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	81,  // 170: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	83,  // 171: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	86,  // 172: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	88,  // 173: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	78,  // 174: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	90,  // 175: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	92,  // 176: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	94,  // 177: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	96,  // 178: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	98,  // 179: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	101, // 180: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	104, // 181: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	106, // 182: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	67,  // 183: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	109, // 184: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	115, // 185: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	106, // 186: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	113, // 187: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	115, // 188: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	117, // 189: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	119, // 190: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	88,  // 191: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	168, // [168:192] is the sub-list for method output_type
+	144, // [144:168] is the sub-list for method input_type
+	144, // [144:144] is the sub-list for extension type_name
+	144, // [144:144] is the sub-list for extension extendee
+	0,   // [0:144] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -6628,20 +9181,24 @@ func file_jobcluster_proto_init() {
 	}
 	file_jobcluster_proto_msgTypes[1].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[7].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[9].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[12].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[8].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[10].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[11].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[13].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[15].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[17].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[18].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[21].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[28].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[38].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[23].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[27].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[34].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[45].OneofWrappers = []any{
 		(*Object_Job)(nil),
 		(*Object_CronJob)(nil),
 		(*Object_Pod)(nil),
 		(*Object_Node)(nil),
 		(*Object_Event)(nil),
 	}
-	file_jobcluster_proto_msgTypes[57].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[64].OneofWrappers = []any{
 		(*Command_UpsertJob)(nil),
 		(*Command_DeleteJob)(nil),
 		(*Command_UpsertCronJob)(nil),
@@ -6657,14 +9214,20 @@ func file_jobcluster_proto_init() {
 		(*Command_BindPods)(nil),
 		(*Command_CronDecision)(nil),
 		(*Command_UpdateCronJobStatus)(nil),
+		(*Command_UpsertAclPolicy)(nil),
+		(*Command_DeleteAclPolicy)(nil),
+		(*Command_UpsertAclToken)(nil),
+		(*Command_DeleteAclToken)(nil),
+		(*Command_RecordAudit)(nil),
 	}
+	file_jobcluster_proto_msgTypes[86].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   96,
+			NumMessages:   130,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

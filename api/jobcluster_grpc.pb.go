@@ -40,6 +40,16 @@ const (
 	Control_Leave_FullMethodName             = "/jobcluster.v1.Control/Leave"
 	Control_RemoveMember_FullMethodName      = "/jobcluster.v1.Control/RemoveMember"
 	Control_PodsExist_FullMethodName         = "/jobcluster.v1.Control/PodsExist"
+	Control_Watch_FullMethodName             = "/jobcluster.v1.Control/Watch"
+	Control_AclBootstrap_FullMethodName      = "/jobcluster.v1.Control/AclBootstrap"
+	Control_AclPolicyApply_FullMethodName    = "/jobcluster.v1.Control/AclPolicyApply"
+	Control_AclPolicyList_FullMethodName     = "/jobcluster.v1.Control/AclPolicyList"
+	Control_AclPolicyDelete_FullMethodName   = "/jobcluster.v1.Control/AclPolicyDelete"
+	Control_AclTokenCreate_FullMethodName    = "/jobcluster.v1.Control/AclTokenCreate"
+	Control_AclTokenList_FullMethodName      = "/jobcluster.v1.Control/AclTokenList"
+	Control_AclTokenDelete_FullMethodName    = "/jobcluster.v1.Control/AclTokenDelete"
+	Control_AclWhoami_FullMethodName         = "/jobcluster.v1.Control/AclWhoami"
+	Control_Audit_FullMethodName             = "/jobcluster.v1.Control/Audit"
 )
 
 // ControlClient is the client API for Control service.
@@ -61,6 +71,16 @@ type ControlClient interface {
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
 	RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error)
 	PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error)
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
+	AclBootstrap(ctx context.Context, in *AclBootstrapRequest, opts ...grpc.CallOption) (*AclTokenSecret, error)
+	AclPolicyApply(ctx context.Context, in *AclPolicyApplyRequest, opts ...grpc.CallOption) (*AclPolicy, error)
+	AclPolicyList(ctx context.Context, in *AclPolicyListRequest, opts ...grpc.CallOption) (*AclPolicyListResponse, error)
+	AclPolicyDelete(ctx context.Context, in *AclPolicyDeleteRequest, opts ...grpc.CallOption) (*AclEmpty, error)
+	AclTokenCreate(ctx context.Context, in *AclTokenCreateRequest, opts ...grpc.CallOption) (*AclTokenSecret, error)
+	AclTokenList(ctx context.Context, in *AclTokenListRequest, opts ...grpc.CallOption) (*AclTokenListResponse, error)
+	AclTokenDelete(ctx context.Context, in *AclTokenDeleteRequest, opts ...grpc.CallOption) (*AclEmpty, error)
+	AclWhoami(ctx context.Context, in *AclWhoamiRequest, opts ...grpc.CallOption) (*AclWhoamiResponse, error)
+	Audit(ctx context.Context, in *AuditRequest, opts ...grpc.CallOption) (*AuditResponse, error)
 }
 
 type controlClient struct {
@@ -219,6 +239,115 @@ func (c *controlClient) PodsExist(ctx context.Context, in *PodsExistRequest, opt
 	return out, nil
 }
 
+func (c *controlClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Control_ServiceDesc.Streams[2], Control_Watch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchRequest, WatchEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Control_WatchClient = grpc.ServerStreamingClient[WatchEvent]
+
+func (c *controlClient) AclBootstrap(ctx context.Context, in *AclBootstrapRequest, opts ...grpc.CallOption) (*AclTokenSecret, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AclTokenSecret)
+	err := c.cc.Invoke(ctx, Control_AclBootstrap_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) AclPolicyApply(ctx context.Context, in *AclPolicyApplyRequest, opts ...grpc.CallOption) (*AclPolicy, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AclPolicy)
+	err := c.cc.Invoke(ctx, Control_AclPolicyApply_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) AclPolicyList(ctx context.Context, in *AclPolicyListRequest, opts ...grpc.CallOption) (*AclPolicyListResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AclPolicyListResponse)
+	err := c.cc.Invoke(ctx, Control_AclPolicyList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) AclPolicyDelete(ctx context.Context, in *AclPolicyDeleteRequest, opts ...grpc.CallOption) (*AclEmpty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AclEmpty)
+	err := c.cc.Invoke(ctx, Control_AclPolicyDelete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) AclTokenCreate(ctx context.Context, in *AclTokenCreateRequest, opts ...grpc.CallOption) (*AclTokenSecret, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AclTokenSecret)
+	err := c.cc.Invoke(ctx, Control_AclTokenCreate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) AclTokenList(ctx context.Context, in *AclTokenListRequest, opts ...grpc.CallOption) (*AclTokenListResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AclTokenListResponse)
+	err := c.cc.Invoke(ctx, Control_AclTokenList_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) AclTokenDelete(ctx context.Context, in *AclTokenDeleteRequest, opts ...grpc.CallOption) (*AclEmpty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AclEmpty)
+	err := c.cc.Invoke(ctx, Control_AclTokenDelete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) AclWhoami(ctx context.Context, in *AclWhoamiRequest, opts ...grpc.CallOption) (*AclWhoamiResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AclWhoamiResponse)
+	err := c.cc.Invoke(ctx, Control_AclWhoami_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) Audit(ctx context.Context, in *AuditRequest, opts ...grpc.CallOption) (*AuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AuditResponse)
+	err := c.cc.Invoke(ctx, Control_Audit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility.
@@ -238,6 +367,16 @@ type ControlServer interface {
 	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
 	RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error)
 	PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error)
+	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
+	AclBootstrap(context.Context, *AclBootstrapRequest) (*AclTokenSecret, error)
+	AclPolicyApply(context.Context, *AclPolicyApplyRequest) (*AclPolicy, error)
+	AclPolicyList(context.Context, *AclPolicyListRequest) (*AclPolicyListResponse, error)
+	AclPolicyDelete(context.Context, *AclPolicyDeleteRequest) (*AclEmpty, error)
+	AclTokenCreate(context.Context, *AclTokenCreateRequest) (*AclTokenSecret, error)
+	AclTokenList(context.Context, *AclTokenListRequest) (*AclTokenListResponse, error)
+	AclTokenDelete(context.Context, *AclTokenDeleteRequest) (*AclEmpty, error)
+	AclWhoami(context.Context, *AclWhoamiRequest) (*AclWhoamiResponse, error)
+	Audit(context.Context, *AuditRequest) (*AuditResponse, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -286,6 +425,36 @@ func (UnimplementedControlServer) RemoveMember(context.Context, *RemoveMemberReq
 }
 func (UnimplementedControlServer) PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method PodsExist not implemented")
+}
+func (UnimplementedControlServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error {
+	return status.Errorf(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedControlServer) AclBootstrap(context.Context, *AclBootstrapRequest) (*AclTokenSecret, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AclBootstrap not implemented")
+}
+func (UnimplementedControlServer) AclPolicyApply(context.Context, *AclPolicyApplyRequest) (*AclPolicy, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AclPolicyApply not implemented")
+}
+func (UnimplementedControlServer) AclPolicyList(context.Context, *AclPolicyListRequest) (*AclPolicyListResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AclPolicyList not implemented")
+}
+func (UnimplementedControlServer) AclPolicyDelete(context.Context, *AclPolicyDeleteRequest) (*AclEmpty, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AclPolicyDelete not implemented")
+}
+func (UnimplementedControlServer) AclTokenCreate(context.Context, *AclTokenCreateRequest) (*AclTokenSecret, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AclTokenCreate not implemented")
+}
+func (UnimplementedControlServer) AclTokenList(context.Context, *AclTokenListRequest) (*AclTokenListResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AclTokenList not implemented")
+}
+func (UnimplementedControlServer) AclTokenDelete(context.Context, *AclTokenDeleteRequest) (*AclEmpty, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AclTokenDelete not implemented")
+}
+func (UnimplementedControlServer) AclWhoami(context.Context, *AclWhoamiRequest) (*AclWhoamiResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AclWhoami not implemented")
+}
+func (UnimplementedControlServer) Audit(context.Context, *AuditRequest) (*AuditResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Audit not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 func (UnimplementedControlServer) testEmbeddedByValue()                 {}
@@ -528,6 +697,179 @@ func _Control_PodsExist_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ControlServer).Watch(m, &grpc.GenericServerStream[WatchRequest, WatchEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Control_WatchServer = grpc.ServerStreamingServer[WatchEvent]
+
+func _Control_AclBootstrap_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AclBootstrapRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).AclBootstrap(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_AclBootstrap_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).AclBootstrap(ctx, req.(*AclBootstrapRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_AclPolicyApply_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AclPolicyApplyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).AclPolicyApply(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_AclPolicyApply_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).AclPolicyApply(ctx, req.(*AclPolicyApplyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_AclPolicyList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AclPolicyListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).AclPolicyList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_AclPolicyList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).AclPolicyList(ctx, req.(*AclPolicyListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_AclPolicyDelete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AclPolicyDeleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).AclPolicyDelete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_AclPolicyDelete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).AclPolicyDelete(ctx, req.(*AclPolicyDeleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_AclTokenCreate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AclTokenCreateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).AclTokenCreate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_AclTokenCreate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).AclTokenCreate(ctx, req.(*AclTokenCreateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_AclTokenList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AclTokenListRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).AclTokenList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_AclTokenList_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).AclTokenList(ctx, req.(*AclTokenListRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_AclTokenDelete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AclTokenDeleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).AclTokenDelete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_AclTokenDelete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).AclTokenDelete(ctx, req.(*AclTokenDeleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_AclWhoami_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AclWhoamiRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).AclWhoami(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_AclWhoami_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).AclWhoami(ctx, req.(*AclWhoamiRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_Audit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AuditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Audit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Audit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Audit(ctx, req.(*AuditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -579,6 +921,42 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "PodsExist",
 			Handler:    _Control_PodsExist_Handler,
 		},
+		{
+			MethodName: "AclBootstrap",
+			Handler:    _Control_AclBootstrap_Handler,
+		},
+		{
+			MethodName: "AclPolicyApply",
+			Handler:    _Control_AclPolicyApply_Handler,
+		},
+		{
+			MethodName: "AclPolicyList",
+			Handler:    _Control_AclPolicyList_Handler,
+		},
+		{
+			MethodName: "AclPolicyDelete",
+			Handler:    _Control_AclPolicyDelete_Handler,
+		},
+		{
+			MethodName: "AclTokenCreate",
+			Handler:    _Control_AclTokenCreate_Handler,
+		},
+		{
+			MethodName: "AclTokenList",
+			Handler:    _Control_AclTokenList_Handler,
+		},
+		{
+			MethodName: "AclTokenDelete",
+			Handler:    _Control_AclTokenDelete_Handler,
+		},
+		{
+			MethodName: "AclWhoami",
+			Handler:    _Control_AclWhoami_Handler,
+		},
+		{
+			MethodName: "Audit",
+			Handler:    _Control_Audit_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -589,6 +967,11 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "WatchPods",
 			Handler:       _Control_WatchPods_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Watch",
+			Handler:       _Control_Watch_Handler,
 			ServerStreams: true,
 		},
 	},
