@@ -134,20 +134,24 @@ func ResourceOf(obj *Object) *Resource {
 }
 
 // NameOf returns metadata.name of the object inside obj.
-func NameOf(obj *Object) string {
+func NameOf(obj *Object) string { return MetadataOf(obj).GetName() }
+
+// MetadataOf returns the metadata of the object inside obj (nil when it
+// holds none).
+func MetadataOf(obj *Object) *ObjectMeta {
 	switch k := obj.GetKind().(type) {
 	case *Object_Job:
-		return k.Job.GetMetadata().GetName()
+		return k.Job.GetMetadata()
 	case *Object_CronJob:
-		return k.CronJob.GetMetadata().GetName()
+		return k.CronJob.GetMetadata()
 	case *Object_Pod:
-		return k.Pod.GetMetadata().GetName()
+		return k.Pod.GetMetadata()
 	case *Object_Node:
-		return k.Node.GetMetadata().GetName()
+		return k.Node.GetMetadata()
 	case *Object_Event:
-		return k.Event.GetMetadata().GetName()
+		return k.Event.GetMetadata()
 	}
-	return ""
+	return nil
 }
 
 // MessageOf returns the object inside obj, or nil when it holds none.

@@ -189,7 +189,7 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 
 	// Job a ends, as the controller ends one at its deadline. Finished Jobs
 	// are stored compressed, and snapshots carry them so.
-	a := leader.fsm.State().Job("a")
+	a := leader.fsm.State().Job("", "a")
 	failed := &api.JobStatus{StartTime: a.GetMetadata().GetCreationTimestamp(), Conditions: []*api.JobCondition{{
 		Type: api.JobFailed, Status: "True", Reason: "DeadlineExceeded",
 		Message: "Job was active longer than specified deadline", LastTransitionTime: timestamppb.Now()}}}
@@ -205,7 +205,7 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 				return false, "digests differ"
 			}
 		}
-		return servers[0].fsm.State().Job("c") != nil, "job c missing"
+		return servers[0].fsm.State().Job("", "c") != nil, "job c missing"
 	})
 
 	// Snapshot every server, then restart them all from disk: the state
@@ -216,7 +216,7 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 		}
 	}
 	before := stateDigest(servers[0])
-	endedA := servers[0].fsm.State().Job("a")
+	endedA := servers[0].fsm.State().Job("", "a")
 	if _, done := api.JobFinished(endedA); !done {
 		t.Fatalf("job a is not finished before the restart: %v", endedA.GetStatus())
 	}
@@ -235,22 +235,22 @@ func TestFollowerForwardsWritesAndReplicasAgreeAfterSnapshotRestart(t *testing.T
 	leaderOf(t, restarted)
 	wait.For(t, "state restored on every server", func() (bool, string) {
 		for _, s := range restarted {
-			if d := stateDigest(s); !strings.HasPrefix(d, strings.SplitN(before, " ", 2)[0]) || s.fsm.State().Job("c") == nil {
+			if d := stateDigest(s); !strings.HasPrefix(d, strings.SplitN(before, " ", 2)[0]) || s.fsm.State().Job("", "c") == nil {
 				return false, s.Name() + " has " + strings.SplitN(d, " ", 2)[0]
 			}
 		}
 		return true, ""
 	})
 	for _, s := range restarted {
-		if got := s.fsm.State().Job("a"); !proto.Equal(got, endedA) {
+		if got := s.fsm.State().Job("", "a"); !proto.Equal(got, endedA) {
 			t.Errorf("%s: finished job a after restart = %v, want %v", s.Name(), got, endedA)
 		}
 		for _, name := range []string{"a", "b", "c"} {
-			got := s.fsm.State().Job(name)
+			got := s.fsm.State().Job("", name)
 			if got == nil {
 				t.Fatalf("%s lost job %s", s.Name(), name)
 			}
-			if want := servers[0].fsm.State().Job(name); !proto.Equal(got.GetSpec(), want.GetSpec()) || got.GetMetadata().GetUid() != want.GetMetadata().GetUid() {
+			if want := servers[0].fsm.State().Job("", name); !proto.Equal(got.GetSpec(), want.GetSpec()) || got.GetMetadata().GetUid() != want.GetMetadata().GetUid() {
 				t.Fatalf("%s job %s differs after restart", s.Name(), name)
 			}
 		}

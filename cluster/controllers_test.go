@@ -37,7 +37,7 @@ func waitReady(t *testing.T, s *Server, node, want, message string) {
 
 // hasEvent reports whether an object has an event with reason.
 func hasEvent(s *Server, kind, name, reason string) bool {
-	for _, e := range s.fsm.State().Events(kind, name) {
+	for _, e := range s.fsm.State().Events(kind, "", name) {
 		if e.GetReason() == reason {
 			return true
 		}
@@ -73,7 +73,7 @@ func TestNodeControllerFollowsGossipAndLeases(t *testing.T) {
 	submit(t, s, testJob("work"))
 	var pod string
 	wait.For(t, "the job's pod bound to a1", func() (bool, string) {
-		pods := s.fsm.State().PodsOfJob("work")
+		pods := s.fsm.State().PodsOfJob("", "work")
 		if len(pods) != 1 {
 			return false, fmt.Sprintf("%d pods", len(pods))
 		}
@@ -112,7 +112,7 @@ func TestNodeControllerFollowsGossipAndLeases(t *testing.T) {
 	}
 	var replacement string
 	wait.For(t, "a replacement pod", func() (bool, string) {
-		for _, p := range s.fsm.State().PodsOfJob("work") {
+		for _, p := range s.fsm.State().PodsOfJob("", "work") {
 			if !api.IsPodTerminal(p) {
 				replacement = p.GetMetadata().GetName()
 				return true, ""
@@ -123,7 +123,7 @@ func TestNodeControllerFollowsGossipAndLeases(t *testing.T) {
 	if !hasEvent(s, "Pod", pod, api.ReasonNodeLost) || !hasEvent(s, "Job", "work", api.ReasonNodeLost) {
 		t.Error("no NodeLost events for the pod and its job")
 	}
-	if f := s.fsm.State().Job("work").GetStatus().GetFailed(); f != 0 {
+	if f := s.fsm.State().Job("", "work").GetStatus().GetFailed(); f != 0 {
 		t.Errorf("job failed count = %d after a lost pod, want 0", f)
 	}
 
@@ -216,7 +216,7 @@ func TestJobRunsToCompletionOnReportsFromItsAgent(t *testing.T) {
 	}
 	wait.For(t, "job two complete on every server", func() (bool, string) {
 		for _, s := range c.running() {
-			j := s.fsm.State().Job("two")
+			j := s.fsm.State().Job("", "two")
 			if c, done := api.JobFinished(j); !done || c != api.JobComplete || j.GetStatus().GetSucceeded() != 2 {
 				return false, fmt.Sprintf("%s: %v", s.Name(), j.GetStatus())
 			}
@@ -240,14 +240,14 @@ func TestCronControllerFiresOnTheClockAndReplaces(t *testing.T) {
 	submit(t, s, testCronJob("every", "* * * * *", "Replace"))
 
 	first := fmt.Sprintf("every-%d", fakeStart.Add(30*time.Second).Unix()/60)
-	if s.fsm.State().Job(first) != nil {
+	if s.fsm.State().Job("", first) != nil {
 		t.Fatalf("job %s exists before its time", first)
 	}
 	fc.Advance(30 * time.Second)
 	wait.For(t, "job "+first, func() (bool, string) {
-		return s.fsm.State().Job(first) != nil, "no job"
+		return s.fsm.State().Job("", first) != nil, "no job"
 	})
-	j := s.fsm.State().Job(first)
+	j := s.fsm.State().Job("", first)
 	if got := j.GetMetadata().GetAnnotations()[api.AnnotationCronJobScheduledTimestamp]; got != "2025-03-01T03:00:00Z" {
 		t.Errorf("scheduled timestamp = %q", got)
 	}
@@ -261,12 +261,12 @@ func TestCronControllerFiresOnTheClockAndReplaces(t *testing.T) {
 	fc.Advance(time.Minute)
 	wait.For(t, "job "+second+" replacing "+first, func() (bool, string) {
 		st := s.fsm.State()
-		return st.Job(second) != nil && st.Job(first) == nil, fmt.Sprintf("second %v, first %v", st.Job(second) != nil, st.Job(first) != nil)
+		return st.Job("", second) != nil && st.Job("", first) == nil, fmt.Sprintf("second %v, first %v", st.Job("", second) != nil, st.Job("", first) != nil)
 	})
 	if !hasEvent(s, "CronJob", "every", "SuccessfulDelete") {
 		t.Error("no SuccessfulDelete event for the replaced job")
 	}
-	cj := s.fsm.State().CronJob("every")
+	cj := s.fsm.State().CronJob("", "every")
 	if got := cj.GetStatus().GetLastScheduleTime().AsTime(); !got.Equal(time.Date(2025, 3, 1, 3, 1, 0, 0, time.UTC)) {
 		t.Errorf("last schedule time = %v", got)
 	}

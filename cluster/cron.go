@@ -30,8 +30,8 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 	var cmds []*api.Command
 	var events []*api.Event
 	for _, cj := range st.CronJobs() {
-		name := cj.GetMetadata().GetName()
-		jobs := st.JobsOfCronJob(name)
+		ns, name := cj.GetMetadata().GetNamespace(), cj.GetMetadata().GetName()
+		jobs := st.JobsOfCronJob(ns, name)
 		loc, locErr := api.CronLocation(cj)
 		plan := scheduler.ReconcileCronJob(scheduler.CronInput{
 			CronJob: cj, Location: loc, LocationErr: locErr, Jobs: jobs, Pods: replacedPods(st, cj, jobs), Now: now,
@@ -41,6 +41,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 		}
 		if !plan.Scheduled.IsZero() {
 			d := &api.CronDecision{
+				Namespace:     ns,
 				CronJob:       name,
 				ScheduledTime: timestamppb.New(plan.Scheduled),
 				Action:        plan.Action,
@@ -67,7 +68,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 			cmds = append(cmds, d.Command())
 		}
 		for _, j := range plan.SuspendJobs {
-			if cmd := suspendJob(st.Job(j)); cmd != nil {
+			if cmd := suspendJob(st.Job(ns, j)); cmd != nil {
 				cmds = append(cmds, cmd)
 			}
 		}
@@ -75,16 +76,16 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 			// The uid makes a retried delete harmless to a newer Job of
 			// the same name.
 			cmds = append(cmds, (&api.DeleteJob{
-				Name: j, Uid: st.Job(j).GetMetadata().GetUid(),
+				Namespace: ns, Name: j, Uid: st.Job(ns, j).GetMetadata().GetUid(),
 			}).Command())
 		}
 		if plan.Status != nil {
 			cmds = append(cmds, (&api.UpdateCronJobStatus{
-				Name: name, Uid: cj.GetMetadata().GetUid(), Status: plan.Status,
+				Namespace: ns, Name: name, Uid: cj.GetMetadata().GetUid(), Status: plan.Status,
 			}).Command())
 		}
 		for _, e := range plan.Events {
-			events = append(events, event(now, api.CronJobResource.Kind, name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
+			events = append(events, event(now, api.CronJobResource.Kind, ns, name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
 		}
 	}
 	if len(events) > 0 {
@@ -111,7 +112,7 @@ func replacedPods(st *fsm.State, cj *api.CronJob, jobs []*api.Job) []*api.Pod {
 	var pods []*api.Pod
 	for _, j := range jobs {
 		if _, done := api.JobFinished(j); !done {
-			pods = append(pods, st.PodsOfJob(j.GetMetadata().GetName())...)
+			pods = append(pods, st.PodsOfJob(j.GetMetadata().GetNamespace(), j.GetMetadata().GetName())...)
 		}
 	}
 	return pods

@@ -10,13 +10,19 @@ import (
 
 // event builds an event about one object; the random name keeps repeats
 // apart, as Kubernetes' event names do.
-func event(now time.Time, kind, name, uid, typ, reason, msg string) *api.Event {
+func event(now time.Time, kind, namespace, name, uid, typ, reason, msg string) *api.Event {
 	ts := timestamppb.New(now)
+	involved := &api.ObjectReference{Kind: kind, Name: name, Uid: uid}
+	if r, ok := api.LookupResource(kind); !ok || r.Namespaced {
+		involved.Namespace = api.NamespaceOr(namespace)
+	}
 	return &api.Event{
-		ApiVersion:     "v1",
-		Kind:           "Event",
-		Metadata:       &api.ObjectMeta{Name: name + "." + nameSuffix() + nameSuffix(), CreationTimestamp: ts},
-		InvolvedObject: &api.ObjectReference{Kind: kind, Name: name, Uid: uid},
+		ApiVersion: "v1",
+		Kind:       "Event",
+		// Events about cluster-wide objects live in "default", as in
+		// Kubernetes.
+		Metadata:       &api.ObjectMeta{Name: name + "." + nameSuffix() + nameSuffix(), Namespace: api.NamespaceOr(namespace), CreationTimestamp: ts},
+		InvolvedObject: involved,
 		Type:           typ,
 		Reason:         reason,
 		Message:        msg,

@@ -78,8 +78,8 @@ func (s *Server) reconcileJobs(ctx context.Context, now time.Time) time.Time {
 }
 
 func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
-	name := job.GetMetadata().GetName()
-	plan := scheduler.ReconcileJob(scheduler.JobInput{Job: job, Pods: st.PodsOfJob(name), Now: p.now})
+	ns, name := job.GetMetadata().GetNamespace(), job.GetMetadata().GetName()
+	plan := scheduler.ReconcileJob(scheduler.JobInput{Job: job, Pods: st.PodsOfJob(ns, name), Now: p.now})
 	if !plan.NextCheck.IsZero() && (p.next.IsZero() || plan.NextCheck.Before(p.next)) {
 		p.next = plan.NextCheck
 	}
@@ -92,7 +92,7 @@ func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
 			pod.Status = &api.PodStatus{Phase: api.PodPending}
 		}
 		p.create = append(p.create, pod)
-		p.events = append(p.events, event(p.now, api.JobResource.Kind, name, uid, api.EventTypeNormal, api.ReasonSuccessfulCreate,
+		p.events = append(p.events, event(p.now, api.JobResource.Kind, ns, name, uid, api.EventTypeNormal, api.ReasonSuccessfulCreate,
 			"Created pod: "+pod.GetMetadata().GetName()))
 	}
 	for _, stop := range plan.Stop {
@@ -106,20 +106,20 @@ func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
 	}
 	if plan.Status != nil {
 		p.cmds = append(p.cmds, (&api.UpdateJobStatus{
-			Name: name, Uid: uid, Status: plan.Status,
+			Namespace: ns, Name: name, Uid: uid, Status: plan.Status,
 		}).Command())
 		if c, done := api.JobFinished(&api.Job{Status: plan.Status}); done {
 			if _, wasDone := api.JobFinished(job); !wasDone {
-				s.logger.Info("job finished", "job", name, "condition", c,
+				s.logger.Info("job finished", "namespace", ns, "job", name, "condition", c,
 					"succeeded", plan.Status.GetSucceeded(), "failed", plan.Status.GetFailed())
 			}
 		}
 	}
 	for _, e := range plan.Events {
-		p.events = append(p.events, event(p.now, api.JobResource.Kind, name, uid, e.Type, e.Reason, e.Message))
+		p.events = append(p.events, event(p.now, api.JobResource.Kind, ns, name, uid, e.Type, e.Reason, e.Message))
 	}
 	if plan.DeleteJob {
-		p.cmds = append(p.cmds, (&api.DeleteJob{Name: name, Uid: uid}).Command())
+		p.cmds = append(p.cmds, (&api.DeleteJob{Namespace: ns, Name: name, Uid: uid}).Command())
 	}
 }
 
@@ -140,7 +140,7 @@ func (p *jobPass) place(pod *api.Pod) {
 	pod.Status.Conditions = []*api.PodCondition{{
 		Type: api.PodScheduled, Status: api.ConditionFalse, Reason: api.ReasonUnschedulable, Message: reason, LastTransitionTime: ts,
 	}}
-	p.events = append(p.events, event(p.now, api.PodResource.Kind, pod.GetMetadata().GetName(), pod.GetMetadata().GetUid(),
+	p.events = append(p.events, event(p.now, api.PodResource.Kind, pod.GetMetadata().GetNamespace(), pod.GetMetadata().GetName(), pod.GetMetadata().GetUid(),
 		api.EventTypeWarning, "FailedScheduling", reason))
 }
 
@@ -170,8 +170,8 @@ func (s *Server) placeUnbound(st *fsm.State, p *jobPass) {
 		name := pod.GetMetadata().GetName()
 		if node != "" {
 			p.binds = append(p.binds, &api.PodBinding{Pod: name, Node: node})
-			p.events = append(p.events, event(p.now, api.PodResource.Kind, name, pod.GetMetadata().GetUid(), api.EventTypeNormal, "Scheduled",
-				fmt.Sprintf("Successfully assigned default/%s to %s", name, node)))
+			p.events = append(p.events, event(p.now, api.PodResource.Kind, pod.GetMetadata().GetNamespace(), name, pod.GetMetadata().GetUid(), api.EventTypeNormal, "Scheduled",
+				fmt.Sprintf("Successfully assigned %s/%s to %s", api.NamespaceOf(pod.GetMetadata()), name, node)))
 			continue
 		}
 		var old string
@@ -190,7 +190,7 @@ func (s *Server) placeUnbound(st *fsm.State, p *jobPass) {
 				LastTransitionTime: timestamppb.New(p.now),
 			}},
 		}})
-		p.events = append(p.events, event(p.now, api.PodResource.Kind, name, pod.GetMetadata().GetUid(), api.EventTypeWarning, "FailedScheduling", reason))
+		p.events = append(p.events, event(p.now, api.PodResource.Kind, pod.GetMetadata().GetNamespace(), name, pod.GetMetadata().GetUid(), api.EventTypeWarning, "FailedScheduling", reason))
 	}
 	if len(updates) > 0 {
 		p.cmds = append(p.cmds, (&api.UpdatePodStatus{Updates: updates}).Command())

@@ -37,7 +37,7 @@ func TestWritesFollowTheLeaderAcrossAChange(t *testing.T) {
 	submit(t, c.follower(), testJob("after"))
 	wait.For(t, "both jobs on the running servers", func() (bool, string) {
 		for _, s := range c.running() {
-			if s.fsm.State().Job("before") == nil || s.fsm.State().Job("after") == nil {
+			if s.fsm.State().Job("", "before") == nil || s.fsm.State().Job("", "after") == nil {
 				return false, s.Name() + " lacks a job"
 			}
 		}
@@ -66,7 +66,7 @@ func TestWritesFollowTheLeaderAcrossAChange(t *testing.T) {
 	// replica holds the same state.
 	back := c.start(stopped)
 	wait.For(t, "the restarted server to catch up", func() (bool, string) {
-		return back.fsm.State().Job("after") != nil, fmt.Sprintf("applied index %d", back.fsm.AppliedIndex())
+		return back.fsm.State().Job("", "after") != nil, fmt.Sprintf("applied index %d", back.fsm.AppliedIndex())
 	})
 	if _, err := client(t, back).Get(testCtx(t), &api.GetRequest{Kind: "job", Name: "before"}); err != nil {
 		t.Errorf("read from the restarted server: %v", err)

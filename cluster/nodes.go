@@ -115,7 +115,7 @@ func nodeCommands(plan scheduler.NodePlan, now time.Time) []*api.Command {
 	}
 	var events []*api.Event
 	for _, e := range plan.Events {
-		events = append(events, event(now, e.Kind, e.Name, e.UID, e.Type, e.Reason, e.Message))
+		events = append(events, event(now, e.Kind, "", e.Name, e.UID, e.Type, e.Reason, e.Message))
 	}
 	if len(events) > 0 {
 		cmds = append(cmds, eventCommand(events...))

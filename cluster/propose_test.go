@@ -51,7 +51,7 @@ func TestProposerGathersConcurrentCallersIntoFewEntries(t *testing.T) {
 	if entries := leader.raft.LastIndex() - before; entries >= callers/2 {
 		t.Errorf("%d callers took %d log entries, want them gathered into far fewer", callers, entries)
 	}
-	if got := len(leader.fsm.State().Events("Job", "test")); got != min(callers, 64) {
+	if got := len(leader.fsm.State().Events("Job", "", "test")); got != min(callers, 64) {
 		t.Errorf("%d events recorded, want %d (the per-object bound)", got, min(callers, 64))
 	}
 }
@@ -60,7 +60,7 @@ func TestProposerAnswersEachCommand(t *testing.T) {
 	c := newTestCluster(t, harnessOptions{})
 	leader := c.leader()
 	submit(t, leader, testJob("taken"))
-	again := leader.fsm.State().Job("taken")
+	again := leader.fsm.State().Job("", "taken")
 	refused, err := leader.proposer.Propose(testCtx(t),
 		(&api.UpsertJob{Job: again, CreateOnly: true}).Command(),
 		eventCmd("fine"),

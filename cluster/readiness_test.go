@@ -46,7 +46,7 @@ func TestReadsWaitForTheLogTheServerKnows(t *testing.T) {
 	submit(t, leader, testJob("kept"))
 	s := c.follower()
 	wait.For(t, "the follower to hold the job", func() (bool, string) {
-		return s.fsm.State().Job("kept") != nil, "not yet"
+		return s.fsm.State().Job("", "kept") != nil, "not yet"
 	})
 	for i, n := range c.nodes {
 		if n.server != nil && n.server != s {

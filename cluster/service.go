@@ -73,18 +73,21 @@ func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Obj
 	}
 	st := c.s.fsm.State()
 	r, _ := api.LookupResource(req.GetKind())
+	ns := api.NamespaceOr(req.GetNamespace())
 	var obj *api.Object
 	switch r {
 	case api.JobResource:
-		if j := st.Job(req.GetName()); j != nil {
+		if j := st.Job(ns, req.GetName()); j != nil {
 			obj = &api.Object{Kind: &api.Object_Job{Job: j}}
 		}
 	case api.CronJobResource:
-		if cj := st.CronJob(req.GetName()); cj != nil {
+		if cj := st.CronJob(ns, req.GetName()); cj != nil {
 			obj = &api.Object{Kind: &api.Object_CronJob{CronJob: cj}}
 		}
 	case api.PodResource:
-		if p := st.Pod(req.GetName()); p != nil {
+		// Pod names are unique across namespaces; one of another
+		// namespace is not found, as in Kubernetes.
+		if p := st.Pod(req.GetName()); p != nil && api.NamespaceOf(p.GetMetadata()) == ns {
 			obj = &api.Object{Kind: &api.Object_Pod{Pod: p}}
 		}
 	case api.NodeResource:
@@ -104,41 +107,62 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 	if err := c.s.readyForReads(ctx); err != nil {
 		return nil, err
 	}
+	r, ok := api.LookupResource(req.GetKind())
+	if !ok {
+		return nil, badKind(req.GetKind())
+	}
 	sel, err := parseSelector(req.GetLabelSelector())
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
+	fields, err := parseFieldSelector(r, req.GetFieldSelector())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	// An empty namespace lists every namespace; cluster-wide kinds have
+	// none.
+	ns := req.GetNamespace()
+	if !r.Namespaced {
+		ns = ""
+	}
 	st := c.s.fsm.State()
 	resp := &api.ListResponse{Index: st.Index()}
-	add := func(labels map[string]string, o *api.Object) {
-		if sel.matches(labels) {
+	keep := func(meta *api.ObjectMeta, o *api.Object) {
+		if ns != "" && api.NamespaceOf(meta) != ns {
+			return
+		}
+		if fields.matches(o) {
 			resp.Items = append(resp.Items, o)
 		}
 	}
-	r, _ := api.LookupResource(req.GetKind())
+	add := func(meta *api.ObjectMeta, o *api.Object) {
+		if sel.matches(meta.GetLabels()) {
+			keep(meta, o)
+		}
+	}
 	switch r {
 	case api.JobResource:
 		// The store reads a finished Job's labels without decoding it.
 		for j := range st.EachJob(sel.matchesLookup) {
-			resp.Items = append(resp.Items, &api.Object{Kind: &api.Object_Job{Job: j}})
+			keep(j.GetMetadata(), &api.Object{Kind: &api.Object_Job{Job: j}})
 		}
 	case api.CronJobResource:
 		for _, cj := range st.CronJobs() {
-			add(cj.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_CronJob{CronJob: cj}})
+			add(cj.GetMetadata(), &api.Object{Kind: &api.Object_CronJob{CronJob: cj}})
 		}
 	case api.PodResource:
-		if job := jobFromSelector(sel); job != "" {
-			for _, p := range st.PodsOfJob(job) {
-				add(p.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
+		if job := jobFromSelector(sel); job != "" && ns != "" {
+			for _, p := range st.PodsOfJob(ns, job) {
+				add(p.GetMetadata(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
 			}
 			break
 		}
 		for p := range st.EachPod(sel.matchesLookup) {
-			resp.Items = append(resp.Items, &api.Object{Kind: &api.Object_Pod{Pod: p}})
+			keep(p.GetMetadata(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
 		}
 	case api.NodeResource:
 		for _, n := range st.Nodes() {
-			add(n.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Node{Node: n}})
+			add(n.GetMetadata(), &api.Object{Kind: &api.Object_Node{Node: n}})
 		}
 	case api.EventResource:
 		evs := st.AllEvents()
@@ -147,10 +171,10 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 			if involved, ok := api.LookupResource(req.GetInvolvedKind()); ok {
 				involvedKind = involved.Kind
 			}
-			evs = st.Events(involvedKind, req.GetInvolvedName())
+			evs = st.Events(involvedKind, req.GetNamespace(), req.GetInvolvedName())
 		}
 		for _, e := range evs {
-			add(e.GetMetadata().GetLabels(), &api.Object{Kind: &api.Object_Event{Event: e}})
+			add(e.GetMetadata(), &api.Object{Kind: &api.Object_Event{Event: e}})
 		}
 	default:
 		return nil, badKind(req.GetKind())

@@ -89,7 +89,7 @@ func (c *controlService) Heartbeat(ctx context.Context, req *api.HeartbeatReques
 // Logs proxies a pod's log from the agent that runs (or ran) it.
 func (c *controlService) Logs(req *api.LogsRequest, stream api.Control_LogsServer) error {
 	pod := c.s.fsm.State().Pod(req.GetPod())
-	if pod == nil {
+	if pod == nil || api.NamespaceOf(pod.GetMetadata()) != api.NamespaceOr(req.GetNamespace()) {
 		return notFound(api.PodResource, req.GetPod())
 	}
 	node := pod.GetSpec().GetNodeName()

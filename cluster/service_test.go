@@ -72,7 +72,7 @@ func TestSubmitCreatesAppliesAndRefuses(t *testing.T) {
 			t.Errorf("result %+v, want created", r)
 		}
 	}
-	job := s.fsm.State().Job("a")
+	job := s.fsm.State().Job("", "a")
 	if job.GetMetadata().GetUid() == "" || job.GetMetadata().GetNamespace() != "default" || job.GetMetadata().GetCreationTimestamp() == nil {
 		t.Errorf("stored job metadata = %v, want a uid, namespace default and a creation time", job.GetMetadata())
 	}
@@ -99,7 +99,7 @@ func TestSubmitCreatesAppliesAndRefuses(t *testing.T) {
 	if err != nil || resp.GetResults()[0].GetAction() != "configured" {
 		t.Errorf("apply a new parallelism: %v %+v, want configured", err, resp.GetResults())
 	}
-	if got := s.fsm.State().Job("a").GetSpec().GetParallelism(); got != 3 {
+	if got := s.fsm.State().Job("", "a").GetSpec().GetParallelism(); got != 3 {
 		t.Errorf("parallelism after apply = %d, want 3", got)
 	}
 	immutable := testJob("a")
@@ -122,7 +122,7 @@ func TestSubmitCreatesAppliesAndRefuses(t *testing.T) {
 	bad.GetJob().Spec.Template.Spec.Containers = nil
 	_, err = cl.Submit(ctx, &api.SubmitRequest{Objects: []*api.Object{testJob("c"), bad}})
 	wantStatus(t, "submit an invalid job", err, codes.InvalidArgument, `The Job "b" is invalid`)
-	if s.fsm.State().Job("c") != nil {
+	if s.fsm.State().Job("", "c") != nil {
 		t.Error("job c was created although its request held an invalid job")
 	}
 	pod := &api.Object{Kind: &api.Object_Pod{Pod: &api.Pod{Metadata: &api.ObjectMeta{Name: "p"}, Spec: &api.PodSpec{
@@ -156,7 +156,7 @@ func TestGetListAndDeleteAnswerLikeKubectl(t *testing.T) {
 	if obj, err := cl.Get(ctx, &api.GetRequest{Kind: "cj", Name: "nightly"}); err != nil || obj.GetCronJob() == nil {
 		t.Errorf("get cj nightly: %v %v", err, obj)
 	}
-	pod := s.fsm.State().PodsOfJob("red")[0].GetMetadata().GetName()
+	pod := s.fsm.State().PodsOfJob("", "red")[0].GetMetadata().GetName()
 	if obj, err := cl.Get(ctx, &api.GetRequest{Kind: "po", Name: pod}); err != nil || obj.GetPod() == nil {
 		t.Errorf("get po %s: %v %v", pod, err, obj)
 	}
@@ -224,7 +224,7 @@ func TestGetListAndDeleteAnswerLikeKubectl(t *testing.T) {
 	if _, err := cl.Delete(ctx, &api.DeleteRequest{Kind: "jobs", Name: "red"}); err != nil {
 		t.Errorf("delete job red: %v", err)
 	}
-	if s.fsm.State().Job("red") != nil || len(s.fsm.State().PodsOfJob("red")) != 0 {
+	if s.fsm.State().Job("", "red") != nil || len(s.fsm.State().PodsOfJob("", "red")) != 0 {
 		t.Error("job red or its pods remain after delete")
 	}
 	if _, err := cl.Delete(ctx, &api.DeleteRequest{Kind: "cronjob", Name: "nightly"}); err != nil {
@@ -254,7 +254,7 @@ func TestCreateJobFromCronJob(t *testing.T) {
 	if err != nil || resp.GetResults()[0].GetAction() != "created" {
 		t.Fatalf("create job from cronjob: %v %+v", err, resp.GetResults())
 	}
-	job := s.fsm.State().Job("manual-1")
+	job := s.fsm.State().Job("", "manual-1")
 	owner := job.GetMetadata().GetOwnerReferences()
 	if len(owner) != 1 || owner[0].GetKind() != "CronJob" || owner[0].GetName() != "nightly" ||
 		job.GetMetadata().GetAnnotations()["cronjob.kubernetes.io/instantiate"] != "manual" ||
@@ -332,7 +332,7 @@ func TestLogsComeFromThePodsAgent(t *testing.T) {
 	submit(t, s, testJob("early"))
 	var pending string
 	wait.For(t, "a pending pod", func() (bool, string) {
-		pods := s.fsm.State().PodsOfJob("early")
+		pods := s.fsm.State().PodsOfJob("", "early")
 		if len(pods) == 0 {
 			return false, "no pod"
 		}

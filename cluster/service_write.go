@@ -45,14 +45,24 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 	for _, obj := range req.GetObjects() {
 		o := clone(obj)
 		r, name := api.ResourceOf(o), api.NameOf(o)
+		meta := api.MetadataOf(o)
 		res := &api.SubmitResult{Kind: r.Kind, Name: name, Action: "created"}
 		resp.Results = append(resp.Results, res)
+		ns, err := submitNamespace(meta.GetNamespace(), req.GetNamespace())
+		if err != nil {
+			res.Error, res.Code = err.Error(), codes.InvalidArgument.String()
+			continue
+		}
+		meta.Namespace, res.Namespace = ns, ns
 		var cmd *api.Command
 		switch r {
 		case api.JobResource:
 			job := o.GetJob()
 			job.Status = nil
-			old := st.Job(name)
+			old := st.Job(ns, name)
+			if !fresh(res, req.GetApply(), old.GetMetadata(), meta) {
+				continue
+			}
 			job, ok := decideSubmit(res, req.GetApply(), old != nil, job, func() (*api.Job, bool, error) {
 				return api.UpdateJob(old, job)
 			})
@@ -68,7 +78,10 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 		case api.CronJobResource:
 			cj := o.GetCronJob()
 			cj.Status = nil
-			old := st.CronJob(name)
+			old := st.CronJob(ns, name)
+			if !fresh(res, req.GetApply(), old.GetMetadata(), meta) {
+				continue
+			}
 			cj, ok := decideSubmit(res, req.GetApply(), old != nil, cj, func() (*api.CronJob, bool, error) {
 				return api.UpdateCronJob(old, cj)
 			})
@@ -100,7 +113,52 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 			res.Error = alreadyExists(res)
 		}
 	}
+	// The leader has applied what it proposed: answer with the objects as
+	// stored, resourceVersion included.
+	st = s.fsm.State()
+	for _, res := range resp.Results {
+		if res.Error != "" {
+			continue
+		}
+		switch res.GetKind() {
+		case api.JobResource.Kind:
+			if j := st.Job(res.GetNamespace(), res.GetName()); j != nil {
+				res.Object = &api.Object{Kind: &api.Object_Job{Job: j}}
+			}
+		case api.CronJobResource.Kind:
+			if cj := st.CronJob(res.GetNamespace(), res.GetName()); cj != nil {
+				res.Object = &api.Object{Kind: &api.Object_CronJob{CronJob: cj}}
+			}
+		}
+	}
 	return resp, nil
+}
+
+// submitNamespace is the namespace a submitted object goes to: its own,
+// else the request's, else "default". An object naming a namespace other
+// than the request's is refused, as kubectl refuses it.
+func submitNamespace(object, request string) (string, error) {
+	switch {
+	case object == "":
+		return api.NamespaceOr(request), nil
+	case request != "" && object != request:
+		return "", fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", object, request, object)
+	}
+	return object, nil
+}
+
+// fresh checks an update's resourceVersion precondition: an applied object
+// that carries a resourceVersion must carry the stored one, or it was
+// edited from an older copy. It records the refusal in res.
+func fresh(res *api.SubmitResult, apply bool, stored, submitted *api.ObjectMeta) bool {
+	rv := submitted.GetResourceVersion()
+	if !apply || rv == "" || stored == nil || rv == stored.GetResourceVersion() {
+		return true
+	}
+	r, _ := api.LookupResource(res.GetKind())
+	res.Error = fmt.Sprintf("Operation cannot be fulfilled on %s %q: the object has been modified; please apply your changes to the latest version and try again", r.GroupResource(), res.GetName())
+	res.Code = codes.Aborted.String()
+	return false
 }
 
 // decideSubmit settles what a submitted object does when one of its name
@@ -148,11 +206,12 @@ func stampNew(meta *api.ObjectMeta, now *timestamppb.Timestamp) {
 func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*api.DeleteResponse, error) {
 	r, _ := api.LookupResource(req.GetKind())
 	var cmd *api.Command
+	ns := api.NamespaceOr(req.GetNamespace())
 	switch r {
 	case api.JobResource:
-		cmd = (&api.DeleteJob{Name: req.GetName()}).Command()
+		cmd = (&api.DeleteJob{Namespace: ns, Name: req.GetName(), Uid: req.GetUid()}).Command()
 	case api.CronJobResource:
-		cmd = (&api.DeleteCronJob{Name: req.GetName()}).Command()
+		cmd = (&api.DeleteCronJob{Namespace: ns, Name: req.GetName()}).Command()
 	case api.PodResource:
 		cmd = (&api.DeletePods{Names: []string{req.GetName()}}).Command()
 	case api.NodeResource:
@@ -162,8 +221,11 @@ func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*a
 	}
 	return toLeader(ctx, c.s,
 		func() (*api.DeleteResponse, error) {
-			if r == api.PodResource && c.s.fsm.State().Pod(req.GetName()) == nil {
-				return nil, notFound(r, req.GetName())
+			if r == api.PodResource {
+				p := c.s.fsm.State().Pod(req.GetName())
+				if p == nil || api.NamespaceOf(p.GetMetadata()) != ns {
+					return nil, notFound(r, req.GetName())
+				}
 			}
 			errs, err := c.s.proposer.Propose(ctx, cmd)
 			if err != nil {
@@ -172,6 +234,10 @@ func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*a
 			if errs[0] != nil {
 				if errors.Is(errs[0], fsm.ErrNotFound) {
 					return nil, notFound(r, req.GetName())
+				}
+				if errors.Is(errs[0], fsm.ErrConflict) {
+					return nil, status.Errorf(codes.Aborted, "Operation cannot be fulfilled on %s %q: the UID in the precondition (%s) does not match the UID in record. The object might have been deleted and then recreated",
+						r.GroupResource(), req.GetName(), req.GetUid())
 				}
 				return nil, errs[0]
 			}
@@ -194,12 +260,13 @@ func (c *controlService) CreateJobFromCron(ctx context.Context, req *api.CreateJ
 // `kubectl create job NAME --from=cronjob/CRON` does.
 func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCronRequest) (*api.SubmitResponse, error) {
 	st := s.fsm.State()
-	cj := st.CronJob(req.GetCronJob())
+	ns := api.NamespaceOr(req.GetNamespace())
+	cj := st.CronJob(ns, req.GetCronJob())
 	if cj == nil {
 		return nil, notFound(api.CronJobResource, req.GetCronJob())
 	}
 	if cj.GetSpec().GetConcurrencyPolicy() == api.ConcurrencyPolicyForbid && !req.GetForce() {
-		for _, j := range st.JobsOfCronJob(req.GetCronJob()) {
+		for _, j := range st.JobsOfCronJob(ns, req.GetCronJob()) {
 			if _, done := api.JobFinished(j); !done {
 				return nil, status.Errorf(codes.FailedPrecondition,
 					"cronjob %q has concurrencyPolicy Forbid and job %q is still active: wait for it or pass --force",
@@ -217,5 +284,5 @@ func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCr
 	if err := api.Validate(obj); err != nil {
 		return nil, invalidObject(api.JobResource.Kind, req.GetJobName(), err)
 	}
-	return s.submit(ctx, &api.SubmitRequest{Objects: []*api.Object{obj}})
+	return s.submit(ctx, &api.SubmitRequest{Objects: []*api.Object{obj}, Namespace: ns})
 }

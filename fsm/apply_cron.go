@@ -8,8 +8,8 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-func (w *writer) cronJob(name string) *api.CronJob {
-	return first[*api.CronJob](w.txn, tableCronJobs, "id", name)
+func (w *writer) cronJob(namespace, name string) *api.CronJob {
+	return first[*api.CronJob](w.txn, tableCronJobs, "id", api.Key(namespace, name))
 }
 
 func (w *writer) applyUpsertCronJob(c *api.UpsertCronJob) error {
@@ -18,7 +18,7 @@ func (w *writer) applyUpsertCronJob(c *api.UpsertCronJob) error {
 		return fmt.Errorf("upsert cronjob: %w", errNoName)
 	}
 	name := cj.GetMetadata().GetName()
-	if old := w.cronJob(name); old != nil {
+	if old := w.cronJob(cj.GetMetadata().GetNamespace(), name); old != nil {
 		if c.GetCreateOnly() {
 			return fmt.Errorf("cronjob %q: %w", name, ErrAlreadyExists)
 		}
@@ -37,14 +37,14 @@ func (w *writer) applyUpsertCronJob(c *api.UpsertCronJob) error {
 }
 
 func (w *writer) applyDeleteCronJob(c *api.DeleteCronJob) error {
-	cj := w.cronJob(c.GetName())
+	cj := w.cronJob(c.GetNamespace(), c.GetName())
 	if cj == nil {
 		return fmt.Errorf("cronjob %q: %w", c.GetName(), ErrNotFound)
 	}
-	for _, j := range all[*api.Job](w.txn, tableJobs, "owner", c.GetName()) {
+	for _, j := range all[*api.Job](w.txn, tableJobs, "owner", api.Key(c.GetNamespace(), c.GetName())) {
 		w.deleteJob(j)
 	}
-	w.removeEvents("CronJob", c.GetName())
+	w.removeEvents("CronJob", c.GetNamespace(), c.GetName())
 	w.remove(tableCronJobs, cj)
 	return nil
 }
@@ -53,7 +53,7 @@ func (w *writer) applyDeleteCronJob(c *api.DeleteCronJob) error {
 // name derives from the time, so a decision applied twice, or made again
 // by a new leader, creates the Job once.
 func (w *writer) applyCronDecision(c *api.CronDecision) error {
-	cj := w.cronJob(c.GetCronJob())
+	cj := w.cronJob(c.GetNamespace(), c.GetCronJob())
 	if cj == nil {
 		return fmt.Errorf("cronjob %q: %w", c.GetCronJob(), ErrNotFound)
 	}
@@ -75,17 +75,18 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 		next.Status.LastScheduleTime = c.GetScheduledTime()
 	}
 	if c.GetAction() == "Created" && c.GetJob() != nil {
-		if w.job(c.GetJob().GetMetadata().GetName()) != nil {
+		if w.job(c.GetNamespace(), c.GetJob().GetMetadata().GetName()) != nil {
 			w.insert(tableCronJobs, next)
 			w.cronDecided(c, false)
 			return nil
 		}
 		for _, name := range c.GetReplaceJobs() {
-			if j := w.job(name); j != nil {
+			if j := w.job(c.GetNamespace(), name); j != nil {
 				w.deleteJob(j)
 			}
 		}
 		job := clone(c.GetJob())
+		job.Metadata.Namespace = api.NamespaceOr(c.GetNamespace())
 		job.Metadata.Generation = 1
 		w.insert(tableJobs, job)
 		w.insert(tableCronJobs, next)
@@ -98,7 +99,7 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 }
 
 func (w *writer) applyUpdateCronJobStatus(c *api.UpdateCronJobStatus) error {
-	cj := w.cronJob(c.GetName())
+	cj := w.cronJob(c.GetNamespace(), c.GetName())
 	if cj == nil {
 		return fmt.Errorf("cronjob %q: %w", c.GetName(), ErrNotFound)
 	}

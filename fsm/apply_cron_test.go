@@ -55,7 +55,7 @@ func TestUpsertCronJob(t *testing.T) {
 			if err := h.apply(tt.cmd)[0]; !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
 			}
-			if diff := diffObjects(tt.want, h.state().CronJob("tick"), ignoreVersion); diff != "" {
+			if diff := diffObjects(tt.want, h.state().CronJob("", "tick"), ignoreVersion); diff != "" {
 				t.Errorf("stored cronjob (-want +got):\n%s", diff)
 			}
 		})
@@ -208,11 +208,11 @@ func TestCronDecision(t *testing.T) {
 			if diff := cmp.Diff(tt.wantJobs, gotJobs); diff != "" {
 				t.Errorf("jobs (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff(tt.wantJobs, names(s.JobsOfCronJob("tick"))); diff != "" {
+			if diff := cmp.Diff(tt.wantJobs, names(s.JobsOfCronJob("", "tick"))); diff != "" {
 				t.Errorf("JobsOfCronJob (-want +got):\n%s", diff)
 			}
 			gotLast := -1
-			if last := s.CronJob("tick").GetStatus().GetLastScheduleTime(); last != nil {
+			if last := s.CronJob("", "tick").GetStatus().GetLastScheduleTime(); last != nil {
 				gotLast = int(last.AsTime().Sub(t0) / time.Minute)
 			}
 			if gotLast != tt.wantLast {
@@ -231,7 +231,7 @@ func TestCronDecisionStoresTheJob(t *testing.T) {
 	h := newHarness(t)
 	job := cronJobAt("tick", 1)
 	h.must(upsertCronJob(newCronJob("tick"), true), cronDecision("tick", 1, "Created", job))
-	if diff := diffObjects(stored(job, 1), h.state().Job(job.GetMetadata().GetName()), ignoreVersion); diff != "" {
+	if diff := diffObjects(stored(job, 1), h.state().Job("", job.GetMetadata().GetName()), ignoreVersion); diff != "" {
 		t.Errorf("created job (-want +got):\n%s", diff)
 	}
 }
@@ -246,7 +246,7 @@ func TestCronDecisionReplaceRemovesPods(t *testing.T) {
 	if got := names(s.Pods()); len(got) != 0 {
 		t.Errorf("pods left after Replace: %v", got)
 	}
-	if got := s.Events("Pod", "old-pod"); len(got) != 0 {
+	if got := s.Events("Pod", "", "old-pod"); len(got) != 0 {
 		t.Errorf("%d events of the replaced Job's pod left", len(got))
 	}
 }
@@ -289,7 +289,7 @@ func TestUpdateCronJobStatus(t *testing.T) {
 			if err := h.apply(tt.cmd)[0]; !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
 			}
-			if diff := diffObjects(tt.want, h.state().CronJob("tick").GetStatus()); diff != "" {
+			if diff := diffObjects(tt.want, h.state().CronJob("", "tick").GetStatus()); diff != "" {
 				t.Errorf("status (-want +got):\n%s", diff)
 			}
 		})
@@ -307,10 +307,10 @@ func TestCronDecisionWithStatusInOneBatch(t *testing.T) {
 	}
 	h.must(upsertCronJob(newCronJob("tick"), true))
 	h.must(cronDecision("tick", 1, "Created", job), updateCronJobStatus("tick", "uid-tick", status))
-	if diff := cmp.Diff([]string{job.GetMetadata().GetName()}, names(h.state().JobsOfCronJob("tick"))); diff != "" {
+	if diff := cmp.Diff([]string{job.GetMetadata().GetName()}, names(h.state().JobsOfCronJob("", "tick"))); diff != "" {
 		t.Errorf("jobs (-want +got):\n%s", diff)
 	}
-	if diff := diffObjects(status, h.state().CronJob("tick").GetStatus()); diff != "" {
+	if diff := diffObjects(status, h.state().CronJob("", "tick").GetStatus()); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
 }

@@ -15,7 +15,7 @@ func (w *writer) applyUpsertJob(c *api.UpsertJob) error {
 		return fmt.Errorf("upsert job: %w", errNoName)
 	}
 	name := job.GetMetadata().GetName()
-	old := w.job(name)
+	old := w.job(job.GetMetadata().GetNamespace(), name)
 	if old != nil {
 		if c.GetCreateOnly() {
 			return fmt.Errorf("job %q: %w", name, ErrAlreadyExists)
@@ -37,7 +37,7 @@ func (w *writer) applyUpsertJob(c *api.UpsertJob) error {
 }
 
 func (w *writer) applyDeleteJob(c *api.DeleteJob) error {
-	job := w.job(c.GetName())
+	job := w.job(c.GetNamespace(), c.GetName())
 	if job == nil {
 		return fmt.Errorf("job %q: %w", c.GetName(), ErrNotFound)
 	}
@@ -51,17 +51,17 @@ func (w *writer) applyDeleteJob(c *api.DeleteJob) error {
 // deleteJob removes a Job, its pods and their events. Agents stop the
 // processes of pods that vanish from their set.
 func (w *writer) deleteJob(job *api.Job) {
-	name := job.GetMetadata().GetName()
-	for _, p := range all[*api.Pod](w.txn, tablePods, "job", name) {
-		w.removeEvents("Pod", p.GetMetadata().GetName())
+	ns, name := job.GetMetadata().GetNamespace(), job.GetMetadata().GetName()
+	for _, p := range all[*api.Pod](w.txn, tablePods, "job", api.Key(ns, name)) {
+		w.removeEvents("Pod", ns, p.GetMetadata().GetName())
 		w.remove(tablePods, p)
 	}
-	w.removeEvents("Job", name)
+	w.removeEvents("Job", ns, name)
 	w.remove(tableJobs, job)
 }
 
-func (w *writer) removeEvents(kind, name string) {
-	n, err := w.txn.DeleteAll(tableEvents, "involved", kind+"/"+name)
+func (w *writer) removeEvents(kind, namespace, name string) {
+	n, err := w.txn.DeleteAll(tableEvents, "involved", involvedKey(kind, namespace, name))
 	w.events -= n
 	if err != nil {
 		panic(err)
@@ -69,7 +69,7 @@ func (w *writer) removeEvents(kind, name string) {
 }
 
 func (w *writer) applyUpdateJobStatus(c *api.UpdateJobStatus) error {
-	job := w.job(c.GetName())
+	job := w.job(c.GetNamespace(), c.GetName())
 	if job == nil {
 		return fmt.Errorf("job %q: %w", c.GetName(), ErrNotFound)
 	}

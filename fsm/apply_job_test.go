@@ -63,7 +63,7 @@ func TestUpsertJob(t *testing.T) {
 			if err := h.apply(tt.cmd)[0]; !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
 			}
-			if diff := diffObjects(tt.want, h.state().Job("a"), ignoreVersion); diff != "" {
+			if diff := diffObjects(tt.want, h.state().Job("", "a"), ignoreVersion); diff != "" {
 				t.Errorf("stored job (-want +got):\n%s", diff)
 			}
 		})
@@ -85,10 +85,10 @@ func TestRefusedCommandLeavesTheRestOfTheBatch(t *testing.T) {
 	if diff := cmp.Diff([]string{"a", "b"}, names(s.Jobs())); diff != "" {
 		t.Errorf("jobs (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"b-0"}, names(s.PodsOfJob("b"))); diff != "" {
+	if diff := cmp.Diff([]string{"b-0"}, names(s.PodsOfJob("", "b"))); diff != "" {
 		t.Errorf("pods of b (-want +got):\n%s", diff)
 	}
-	if got := s.Job("a").GetSpec().GetParallelism(); got != 1 {
+	if got := s.Job("", "a").GetSpec().GetParallelism(); got != 1 {
 		t.Errorf("refused create changed parallelism of a to %d", got)
 	}
 }
@@ -214,7 +214,7 @@ func TestUpdateJobStatus(t *testing.T) {
 			if err := h.apply(tt.cmd)[0]; !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error = %v, want %v", err, tt.wantErr)
 			}
-			got := h.state().Job("a")
+			got := h.state().Job("", "a")
 			if diff := diffObjects(tt.want, got.GetStatus()); diff != "" {
 				t.Errorf("status (-want +got):\n%s", diff)
 			}

@@ -34,7 +34,7 @@ func (w *writer) applyDeleteNode(c *api.DeleteNode) error {
 	if node == nil {
 		return fmt.Errorf("node %q: %w", c.GetName(), ErrNotFound)
 	}
-	w.removeEvents("Node", c.GetName())
+	w.removeEvents("Node", "", c.GetName())
 	w.remove(tableNodes, node)
 	return nil
 }
@@ -68,7 +68,8 @@ func (w *writer) applyRecordEvents(c *api.RecordEvents) error {
 		if ts := ev.GetLastTimestamp().AsTime(); ts.After(newest) {
 			newest = ts
 		}
-		key := ev.GetInvolvedObject().GetKind() + "/" + ev.GetInvolvedObject().GetName()
+		ref := ev.GetInvolvedObject()
+		key := involvedKey(ref.GetKind(), ref.GetNamespace(), ref.GetName())
 		if !touched[key] {
 			touched[key] = true
 			order = append(order, key)

@@ -21,7 +21,7 @@ func (w *writer) applyCreatePods(c *api.CreatePods) error {
 		if unnamed(p) || w.pod(p.GetMetadata().GetName()) != nil {
 			continue
 		}
-		job := w.job(p.GetMetadata().GetLabels()[api.LabelJobName])
+		job := w.job(p.GetMetadata().GetNamespace(), p.GetMetadata().GetLabels()[api.LabelJobName])
 		uid := job.GetMetadata().GetUid()
 		if job == nil || uid != p.GetMetadata().GetLabels()[api.LabelControllerUID] {
 			continue
@@ -67,7 +67,7 @@ func (w *writer) countPods(job *api.Job) *jobCounts {
 	for _, i := range failed {
 		jc.failedIndexes[i] = true
 	}
-	for _, q := range all[*api.Pod](w.txn, tablePods, "job", job.GetMetadata().GetName()) {
+	for _, q := range all[*api.Pod](w.txn, tablePods, "job", api.KeyOf(job.GetMetadata())) {
 		jc.add(q)
 	}
 	return jc
@@ -190,7 +190,7 @@ func (w *writer) applyStopPods(c *api.StopPods) error {
 func (w *writer) applyDeletePods(c *api.DeletePods) error {
 	for _, name := range c.GetNames() {
 		if p := w.pod(name); p != nil {
-			w.removeEvents("Pod", name)
+			w.removeEvents("Pod", p.GetMetadata().GetNamespace(), name)
 			w.remove(tablePods, p)
 		}
 	}

@@ -90,7 +90,7 @@ func (s *benchState) removePods(b *testing.B, ps []*api.Pod) {
 // countPods counts the Job's pods in phase ph.
 func (s *benchState) countPods(ph string) int {
 	n := 0
-	for _, p := range s.f.State().PodsOfJob("bench") {
+	for _, p := range s.f.State().PodsOfJob("", "bench") {
 		if p.GetStatus().GetPhase() == ph {
 			n++
 		}

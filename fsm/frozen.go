@@ -29,6 +29,8 @@ import (
 // store's representation changes when an object freezes: its content,
 // resourceVersion included, stays as it was.
 type frozen struct {
+	// name is the object's key in its table's "id" index: api.Key for a
+	// Job, the name for a pod.
 	name string
 	// key is what the table's second index needs: for a Job the CronJob
 	// that owns it (index "owner"), for a pod its Job (index "job").
@@ -76,6 +78,9 @@ func freeze(txn *memdb.Txn, table string, obj any, data []byte) any {
 		return obj
 	}
 	name := obj.(named).GetMetadata().GetName()
+	if table == tableJobs {
+		name = api.KeyOf(obj.(named).GetMetadata())
+	}
 	if data == nil {
 		var err error
 		if data, err = proto.Marshal(obj.(proto.Message)); err != nil {

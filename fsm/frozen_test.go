@@ -11,7 +11,11 @@ import (
 // storedFrozen reports whether the store keeps the named object encoded.
 func storedFrozen(t *testing.T, f *FSM, table, name string) bool {
 	t.Helper()
-	o, err := f.db.Txn(false).First(table, "id", name)
+	key := name
+	if table == tableJobs {
+		key = api.Key("", name)
+	}
+	o, err := f.db.Txn(false).First(table, "id", key)
 	if err != nil || o == nil {
 		t.Fatalf("%s %q not stored (err %v)", table, name, err)
 	}
@@ -37,7 +41,7 @@ func TestFinishedJobReadsBackUnchanged(t *testing.T) {
 	finishTwoPods(h)
 	before := h.state()
 	wantPods := before.Pods()
-	wantJob := clone(before.Job("done"))
+	wantJob := clone(before.Job("", "done"))
 	if storedFrozen(t, h.f, tablePods, "done-0") {
 		t.Fatalf("pod of a running Job is stored encoded; its Job's controller reads it on every pass")
 	}
@@ -52,13 +56,13 @@ func TestFinishedJobReadsBackUnchanged(t *testing.T) {
 		}
 	}
 	st := h.state()
-	if diff := diffObjects(wantJob, st.Job("done")); diff != "" {
+	if diff := diffObjects(wantJob, st.Job("", "done")); diff != "" {
 		t.Errorf("Job read back differs (-want +got):\n%s", diff)
 	}
 	if diff := diffObjects(wantPods, st.Pods()); diff != "" {
 		t.Errorf("pods read back differ; freezing must not change them, resourceVersion included (-want +got):\n%s", diff)
 	}
-	if diff := diffObjects(wantPods, st.PodsOfJob("done")); diff != "" {
+	if diff := diffObjects(wantPods, st.PodsOfJob("", "done")); diff != "" {
 		t.Errorf("PodsOfJob differs (-want +got):\n%s", diff)
 	}
 	if live, _ := st.LivePodsOnNode("n1"); len(live) != 0 {
@@ -67,7 +71,7 @@ func TestFinishedJobReadsBackUnchanged(t *testing.T) {
 	if got := names(st.LiveJobs()); len(got) != 0 {
 		t.Errorf("LiveJobs = %v, want none", got)
 	}
-	if first, again := st.Job("done"), st.Job("done"); first == again {
+	if first, again := st.Job("", "done"), st.Job("", "done"); first == again {
 		t.Errorf("two reads of a frozen Job share one object; callers that clone-and-change rely on fresh copies or on never changing them")
 	}
 }
@@ -120,7 +124,7 @@ func TestFrozenJobUpdateAndDelete(t *testing.T) {
 	changed := newJob("done", parallelism(2), completions(2))
 	changed.Metadata.Labels["team"] = "a"
 	h.must(upsertJob(changed, false))
-	got := h.state().Job("done")
+	got := h.state().Job("", "done")
 	if got.GetMetadata().GetLabels()["team"] != "a" || !proto.Equal(got.GetStatus(), completeStatus) {
 		t.Errorf("updated finished Job = labels %v status %v; want the new label and the old status", got.GetMetadata().GetLabels(), got.GetStatus())
 	}
@@ -130,8 +134,8 @@ func TestFrozenJobUpdateAndDelete(t *testing.T) {
 
 	h.must(deleteJob("done", "uid-done"))
 	st := h.state()
-	if st.Job("done") != nil || len(st.Pods()) != 0 || len(st.PodsOfJob("done")) != 0 {
-		t.Errorf("after delete: job %v, pods %v; want neither", st.Job("done"), names(st.Pods()))
+	if st.Job("", "done") != nil || len(st.Pods()) != 0 || len(st.PodsOfJob("", "done")) != 0 {
+		t.Errorf("after delete: job %v, pods %v; want neither", st.Job("", "done"), names(st.Pods()))
 	}
 }
 
@@ -145,7 +149,7 @@ func TestFrozenCronJobJobs(t *testing.T) {
 	if !storedFrozen(t, h.f, tableJobs, name) {
 		t.Fatalf("finished Job of a CronJob is not stored encoded")
 	}
-	if got := names(h.state().JobsOfCronJob("tick")); len(got) != 1 || got[0] != name {
+	if got := names(h.state().JobsOfCronJob("", "tick")); len(got) != 1 || got[0] != name {
 		t.Errorf("JobsOfCronJob(tick) = %v, want [%s]", got, name)
 	}
 	h.must(deleteCronJob("tick"))
@@ -191,7 +195,7 @@ func TestEachJobByLabelReadsFrozenLabels(t *testing.T) {
 		}
 	}
 	for j := range st.EachJob(has("app", "done")) {
-		if diff := diffObjects(st.Job(j.GetMetadata().GetName()), j); diff != "" {
+		if diff := diffObjects(st.Job("", j.GetMetadata().GetName()), j); diff != "" {
 			t.Errorf("EachJob yields %s unlike Job (-want +got):\n%s", j.GetMetadata().GetName(), diff)
 		}
 	}

@@ -31,16 +31,16 @@ func TestApplyDecodesRaftLog(t *testing.T) {
 	s := f.State()
 	want := proto.Clone(job).(*api.Job)
 	want.Metadata.Generation = 1
-	if diff := diffObjects(want, s.Job("hello"), ignoreVersion); diff != "" {
+	if diff := diffObjects(want, s.Job("", "hello"), ignoreVersion); diff != "" {
 		t.Errorf("stored job (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"hello-0"}, names(s.PodsOfJob("hello"))); diff != "" {
+	if diff := cmp.Diff([]string{"hello-0"}, names(s.PodsOfJob("", "hello"))); diff != "" {
 		t.Errorf("pods (-want +got):\n%s", diff)
 	}
 	if s.Index() != 7 || f.AppliedIndex() != 7 {
 		t.Errorf("state index %d, applied index %d, want 7", s.Index(), f.AppliedIndex())
 	}
-	if rv := s.Job("hello").GetMetadata().GetResourceVersion(); rv != "7" {
+	if rv := s.Job("", "hello").GetMetadata().GetResourceVersion(); rv != "7" {
 		t.Errorf("resourceVersion = %q, want the log index 7", rv)
 	}
 }
@@ -251,7 +251,7 @@ func TestNodes(t *testing.T) {
 			if diff := diffObjects(tt.wantNode, s.Node("n1"), ignoreVersion); diff != "" {
 				t.Errorf("node (-want +got):\n%s", diff)
 			}
-			if got := len(s.Events("Node", "n1")); got != tt.wantEvts {
+			if got := len(s.Events("Node", "", "n1")); got != tt.wantEvts {
 				t.Errorf("%d events about the node, want %d", got, tt.wantEvts)
 			}
 		})
@@ -302,7 +302,7 @@ func TestRecordEvents(t *testing.T) {
 			h := newHarness(t)
 			h.must(tt.setup...)
 			h.must(tt.cmd)
-			if diff := diffObjects(tt.want, h.state().Events("Job", "a"), ignoreVersion); diff != "" {
+			if diff := diffObjects(tt.want, h.state().Events("Job", "", "a"), ignoreVersion); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
 		})
@@ -314,7 +314,7 @@ func TestRecordEventsKeepsNewestAcrossBatches(t *testing.T) {
 	for i := range maxEventsPerObject + 3 {
 		h.must(recordEvents(newEvent(fmt.Sprintf("pod-x.e%03d", i), "Pod", "x", "Tick", i)))
 	}
-	got := h.state().Events("Pod", "x")
+	got := h.state().Events("Pod", "", "x")
 	if len(got) != maxEventsPerObject {
 		t.Fatalf("%d events kept, want %d", len(got), maxEventsPerObject)
 	}

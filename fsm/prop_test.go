@@ -155,12 +155,12 @@ func (g *commandGen) command(s *State) []*api.Command {
 		case 0:
 			return []*api.Command{cronDecision("tick", m, "MissSchedule", nil)}
 		case 1:
-			return []*api.Command{cronDecision("tick", m, "Created", cronJobAt("tick", m), names(s.JobsOfCronJob("tick"))...)}
+			return []*api.Command{cronDecision("tick", m, "Created", cronJobAt("tick", m), names(s.JobsOfCronJob("", "tick"))...)}
 		default:
 			return []*api.Command{cronDecision("tick", m, "Created", cronJobAt("tick", m))}
 		}
 	case n < 95:
-		if jobs := names(s.JobsOfCronJob("tick")); len(jobs) > 0 {
+		if jobs := names(s.JobsOfCronJob("", "tick")); len(jobs) > 0 {
 			return []*api.Command{deleteJob(g.pick(jobs), "")}
 		}
 		return nil
@@ -181,7 +181,7 @@ func checkInvariants(prev, next *State) error {
 		name, uid := job.GetMetadata().GetName(), job.GetMetadata().GetUid()
 		active, succeeded := 0, 0
 		doneIndexes := map[string]int{}
-		for _, p := range next.PodsOfJob(name) {
+		for _, p := range next.PodsOfJob("", name) {
 			if got := p.GetMetadata().GetLabels()[api.LabelControllerUID]; got != uid {
 				return fmt.Errorf("pod %s of job %s has uid %s, job has %s", p.GetMetadata().GetName(), name, got, uid)
 			}
@@ -212,7 +212,7 @@ func checkInvariants(prev, next *State) error {
 				}
 			}
 		}
-		before := prev.Job(name)
+		before := prev.Job("", name)
 		if before.GetMetadata().GetUid() != uid {
 			continue
 		}
@@ -224,7 +224,7 @@ func checkInvariants(prev, next *State) error {
 		// controller never un-fails an index; random status updates may.)
 		failedBefore, _ := api.ParseCompletedIndexes(before.GetStatus().GetFailedIndexes())
 		failedAfter, _ := api.ParseCompletedIndexes(job.GetStatus().GetFailedIndexes())
-		for _, p := range next.PodsOfJob(name) {
+		for _, p := range next.PodsOfJob("", name) {
 			index, err := strconv.Atoi(p.GetMetadata().GetLabels()[api.LabelCompletionIndex])
 			if err == nil && prev.Pod(p.GetMetadata().GetName()) == nil && slices.Contains(failedBefore, index) && slices.Contains(failedAfter, index) {
 				return fmt.Errorf("job %s: pod %s created for failed index %d", name, p.GetMetadata().GetName(), index)
@@ -232,14 +232,14 @@ func checkInvariants(prev, next *State) error {
 		}
 		blocked := finished || jobEnding(before) || before.GetSpec().GetSuspend() && job.GetSpec().GetSuspend()
 		if before.GetSpec().Completions == nil {
-			for _, p := range prev.PodsOfJob(name) {
+			for _, p := range prev.PodsOfJob("", name) {
 				if p.GetStatus().GetPhase() == api.PodSucceeded && next.Pod(p.GetMetadata().GetName()) != nil {
 					blocked = true // a work queue with a success starts nothing
 				}
 			}
 		}
 		if blocked {
-			for _, p := range next.PodsOfJob(name) {
+			for _, p := range next.PodsOfJob("", name) {
 				if prev.Pod(p.GetMetadata().GetName()) == nil {
 					return fmt.Errorf("job %s: pod %s created though the Job was finished, ending, suspended or done", name, p.GetMetadata().GetName())
 				}
@@ -285,14 +285,14 @@ func TestInvariantsUnderRandomCommands(t *testing.T) {
 				if err := checkInvariants(prev, next); err != nil {
 					t.Fatalf("step %d, after %s: %v", step, describe(batch), err)
 				}
-				for _, j := range next.JobsOfCronJob("tick") {
+				for _, j := range next.JobsOfCronJob("", "tick") {
 					if cronJobsGone[j.GetMetadata().GetName()] {
 						t.Fatalf("step %d: cron Job %s created again after it was removed", step, j.GetMetadata().GetName())
 					}
 					cronJobsSeen[j.GetMetadata().GetName()] = true
 				}
 				for n := range cronJobsSeen {
-					if next.Job(n) == nil {
+					if next.Job("", n) == nil {
 						cronJobsGone[n] = true
 					}
 				}

@@ -22,7 +22,7 @@ func schema() *memdb.DBSchema {
 		tableJobs: {
 			Name: tableJobs,
 			Indexes: map[string]*memdb.IndexSchema{
-				"id":    {Name: "id", Unique: true, Indexer: nameIndexer{}},
+				"id":    {Name: "id", Unique: true, Indexer: nameIndexer{namespaced: true}},
 				"owner": {Name: "owner", AllowMissing: true, Indexer: fnIndexer(jobOwner)},
 				// live holds the Jobs a controller pass must visit: unfinished
 				// ones and finished ones waiting for their TTL.
@@ -32,7 +32,7 @@ func schema() *memdb.DBSchema {
 		tableCronJobs: {
 			Name: tableCronJobs,
 			Indexes: map[string]*memdb.IndexSchema{
-				"id": {Name: "id", Unique: true, Indexer: nameIndexer{}},
+				"id": {Name: "id", Unique: true, Indexer: nameIndexer{namespaced: true}},
 			},
 		},
 		tablePods: {
@@ -68,10 +68,13 @@ func schema() *memdb.DBSchema {
 
 type named interface{ GetMetadata() *api.ObjectMeta }
 
-// nameIndexer indexes any object by metadata.name.
-type nameIndexer struct{}
+// nameIndexer indexes any object by its store key: api.Key
+// ("namespace/name") in a namespaced table, metadata.name in the others.
+// Jobs and CronJobs are namespaced; pods and events, whose names the
+// servers generate unique across the cluster, and nodes are not.
+type nameIndexer struct{ namespaced bool }
 
-func (nameIndexer) FromObject(obj any) (bool, []byte, error) {
+func (x nameIndexer) FromObject(obj any) (bool, []byte, error) {
 	if f, ok := obj.(*frozen); ok {
 		return true, []byte(f.name + "\x00"), nil
 	}
@@ -82,6 +85,9 @@ func (nameIndexer) FromObject(obj any) (bool, []byte, error) {
 	name := n.GetMetadata().GetName()
 	if name == "" {
 		return false, nil, nil
+	}
+	if x.namespaced {
+		name = api.KeyOf(n.GetMetadata())
 	}
 	return true, []byte(name + "\x00"), nil
 }
@@ -116,9 +122,10 @@ func jobOwner(obj any) string {
 	if f, ok := obj.(*frozen); ok {
 		return f.key
 	}
-	for _, ref := range obj.(*api.Job).GetMetadata().GetOwnerReferences() {
+	meta := obj.(*api.Job).GetMetadata()
+	for _, ref := range meta.GetOwnerReferences() {
 		if ref.GetKind() == "CronJob" {
-			return ref.GetName()
+			return api.Key(meta.GetNamespace(), ref.GetName())
 		}
 	}
 	return ""
@@ -150,7 +157,12 @@ func podJob(obj any) string {
 	if f, ok := obj.(*frozen); ok {
 		return f.key
 	}
-	return obj.(*api.Pod).GetMetadata().GetLabels()[api.LabelJobName]
+	meta := obj.(*api.Pod).GetMetadata()
+	job := meta.GetLabels()[api.LabelJobName]
+	if job == "" {
+		return ""
+	}
+	return api.Key(meta.GetNamespace(), job)
 }
 
 func podLiveNode(obj any) string {
@@ -166,7 +178,16 @@ func podLiveNode(obj any) string {
 
 func eventInvolved(obj any) string {
 	ref := obj.(*api.Event).GetInvolvedObject()
-	return ref.GetKind() + "/" + ref.GetName()
+	return involvedKey(ref.GetKind(), ref.GetNamespace(), ref.GetName())
+}
+
+// involvedKey is the key of the "involved" index of events: the kind and
+// name of the object, with its namespace when the kind has one.
+func involvedKey(kind, namespace, name string) string {
+	if r, ok := api.LookupResource(kind); ok && !r.Namespaced {
+		return kind + "/" + name
+	}
+	return kind + "/" + api.Key(namespace, name)
 }
 
 func eventTime(obj any) string {

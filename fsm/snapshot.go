@@ -16,9 +16,10 @@ import (
 )
 
 // snapshotVersion is the first byte of every snapshot. Version 2 adds
-// the dictionary after the index and the frozen records; Restore reads
-// version 1 too.
-const snapshotVersion = 2
+// the dictionary after the index and the frozen records; version 3 keys
+// frozen Jobs and their owners by namespace. Restore reads versions 1 and
+// 2 too, decoding and freezing anew the frozen records of version 2.
+const snapshotVersion = 3
 
 // Record kinds in a snapshot.
 const (
@@ -146,7 +147,7 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, e
 	if err != nil {
 		return 0, 0, err
 	}
-	if v != 1 && v != snapshotVersion {
+	if v < 1 || v > snapshotVersion {
 		return 0, 0, fmt.Errorf("unknown snapshot version %d", v)
 	}
 	index, err = binary.ReadUvarint(r)
@@ -159,7 +160,7 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, e
 			return 0, 0, fmt.Errorf("read dictionary: %w", err)
 		}
 	}
-	sameDict := bytes.Equal(dict, dictionary)
+	sameDict := v == snapshotVersion && bytes.Equal(dict, dictionary)
 	txn := db.Txn(true)
 	defer txn.Abort()
 	for {

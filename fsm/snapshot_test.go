@@ -33,12 +33,12 @@ func ask(s *State) queries {
 		q.LiveOnNode[n.GetMetadata().GetName()] = names(live)
 	}
 	for _, j := range s.Jobs() {
-		q.PodsOfJob[j.GetMetadata().GetName()] = names(s.PodsOfJob(j.GetMetadata().GetName()))
+		q.PodsOfJob[j.GetMetadata().GetName()] = names(s.PodsOfJob("", j.GetMetadata().GetName()))
 	}
-	q.JobsOfCronJob = names(s.JobsOfCronJob("tick"))
+	q.JobsOfCronJob = names(s.JobsOfCronJob("", "tick"))
 	for _, e := range s.AllEvents() {
 		ref := e.GetInvolvedObject()
-		q.EventsAbout[ref.GetKind()+"/"+ref.GetName()] = names(s.Events(ref.GetKind(), ref.GetName()))
+		q.EventsAbout[ref.GetKind()+"/"+ref.GetName()] = names(s.Events(ref.GetKind(), ref.GetNamespace(), ref.GetName()))
 	}
 	q.LiveJobs = names(s.LiveJobs())
 	q.UnboundPods = names(s.UnboundPods())

@@ -26,14 +26,14 @@ func (s *State) Index() uint64 { return s.index }
 // came from; watchers must take a new view.
 func (s *State) Restored() <-chan struct{} { return s.restored }
 
-// Job returns the named Job or nil.
-func (s *State) Job(name string) *api.Job {
-	return first[*api.Job](s.txn, tableJobs, "id", name)
+// Job returns the named Job of a namespace ("" is "default") or nil.
+func (s *State) Job(namespace, name string) *api.Job {
+	return first[*api.Job](s.txn, tableJobs, "id", api.Key(namespace, name))
 }
 
-// CronJob returns the named CronJob or nil.
-func (s *State) CronJob(name string) *api.CronJob {
-	return first[*api.CronJob](s.txn, tableCronJobs, "id", name)
+// CronJob returns the named CronJob of a namespace or nil.
+func (s *State) CronJob(namespace, name string) *api.CronJob {
+	return first[*api.CronJob](s.txn, tableCronJobs, "id", api.Key(namespace, name))
 }
 
 // Pod returns the named pod or nil.
@@ -46,10 +46,10 @@ func (s *State) Node(name string) *api.Node {
 	return first[*api.Node](s.txn, tableNodes, "id", name)
 }
 
-// Jobs lists every Job by name.
+// Jobs lists every Job by namespace and name.
 func (s *State) Jobs() []*api.Job { return all[*api.Job](s.txn, tableJobs, "id") }
 
-// EachJob yields the Jobs, by name, whose labels keep accepts (every Job
+// EachJob yields the Jobs, by namespace and name, whose labels keep accepts (every Job
 // when keep is nil). Unlike Jobs it holds one Job at a time, and finished
 // Jobs, stored compressed, are decoded only when keep accepts them:
 // picking a few Jobs by label out of 100,000 finished ones stays cheap.
@@ -64,7 +64,7 @@ func (s *State) EachPod(keep func(LabelLookup) bool) iter.Seq[*api.Pod] {
 	return eachKept[*api.Pod](s.txn, tablePods, keep)
 }
 
-// CronJobs lists every CronJob by name.
+// CronJobs lists every CronJob by namespace and name.
 func (s *State) CronJobs() []*api.CronJob { return all[*api.CronJob](s.txn, tableCronJobs, "id") }
 
 // Pods lists every pod by name.
@@ -80,13 +80,13 @@ func (s *State) LiveJobs() []*api.Job { return all[*api.Job](s.txn, tableJobs, "
 func (s *State) UnboundPods() []*api.Pod { return all[*api.Pod](s.txn, tablePods, "unbound", "1") }
 
 // PodsOfJob lists the pods of one Job by name.
-func (s *State) PodsOfJob(job string) []*api.Pod {
-	return all[*api.Pod](s.txn, tablePods, "job", job)
+func (s *State) PodsOfJob(namespace, job string) []*api.Pod {
+	return all[*api.Pod](s.txn, tablePods, "job", api.Key(namespace, job))
 }
 
 // JobsOfCronJob lists the Jobs a CronJob created, by name.
-func (s *State) JobsOfCronJob(cron string) []*api.Job {
-	return all[*api.Job](s.txn, tableJobs, "owner", cron)
+func (s *State) JobsOfCronJob(namespace, cron string) []*api.Job {
+	return all[*api.Job](s.txn, tableJobs, "owner", api.Key(namespace, cron))
 }
 
 // LivePodsOnNode lists the pods bound to a node that are not finished, and
@@ -103,9 +103,10 @@ func (s *State) LivePodsOnNode(node string) ([]*api.Pod, <-chan struct{}) {
 	return out, it.WatchCh()
 }
 
-// Events lists the events about one object, oldest first.
-func (s *State) Events(kind, name string) []*api.Event {
-	out := all[*api.Event](s.txn, tableEvents, "involved", kind+"/"+name)
+// Events lists the events about one object, oldest first; namespace is
+// ignored for a cluster-wide kind.
+func (s *State) Events(kind, namespace, name string) []*api.Event {
+	out := all[*api.Event](s.txn, tableEvents, "involved", involvedKey(kind, namespace, name))
 	sortEvents(out)
 	return out
 }

@@ -34,7 +34,7 @@ func (w *writer) insert(table string, obj named) {
 		panic(err)
 	}
 	if _, cold := stored.(*frozen); cold && table == tableJobs {
-		w.freezePodsOf(obj.GetMetadata().GetName())
+		w.freezePodsOf(api.KeyOf(obj.GetMetadata()))
 	}
 }
 
@@ -44,8 +44,8 @@ func (w *writer) remove(table string, obj any) {
 	}
 }
 
-func (w *writer) job(name string) *api.Job {
-	return first[*api.Job](w.txn, tableJobs, "id", name)
+func (w *writer) job(namespace, name string) *api.Job {
+	return first[*api.Job](w.txn, tableJobs, "id", api.Key(namespace, name))
 }
 
 func (w *writer) pod(name string) *api.Pod {

@@ -44,6 +44,9 @@ type client struct {
 	// tls, when set, makes every connection mutual TLS, accepting only
 	// servers' certificates.
 	tls *transport.TLS
+	// namespace is the one the command works in (-n); rawNamespace is
+	// the flag as given, empty when not given.
+	namespace, rawNamespace string
 }
 
 // newClient prepares connections to the comma-separated addresses; nothing
@@ -260,6 +263,7 @@ func (o *clientOptions) withClient(cmd *cobra.Command, fn func(ctx context.Conte
 		return err
 	}
 	c.tls = tl
+	c.namespace, c.rawNamespace = o.ns(), o.namespace
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()

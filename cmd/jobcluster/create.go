@@ -73,7 +73,7 @@ func (o *createJobOptions) create(ctx context.Context, cmd *cobra.Command, c *cl
 	var resp *api.SubmitResponse
 	err := c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
 		var err error
-		resp, err = cl.CreateJobFromCron(ctx, &api.CreateJobFromCronRequest{CronJob: cron, JobName: name, Force: o.force})
+		resp, err = cl.CreateJobFromCron(ctx, &api.CreateJobFromCronRequest{CronJob: cron, JobName: name, Force: o.force, Namespace: c.namespace})
 		return err
 	})
 	if err != nil {

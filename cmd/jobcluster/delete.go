@@ -53,7 +53,7 @@ func deleteNames(ctx context.Context, cmd *cobra.Command, c *client, r *api.Reso
 		// all: "not found" on a later attempt then means deleted.
 		outcomeUnknown := false
 		err := c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
-			_, err := cl.Delete(ctx, &api.DeleteRequest{Kind: r.Singular, Name: name})
+			_, err := cl.Delete(ctx, &api.DeleteRequest{Kind: r.Singular, Name: name, Namespace: c.namespace})
 			switch st := status.Convert(err); st.Code() {
 			case codes.DeadlineExceeded:
 				outcomeUnknown = true

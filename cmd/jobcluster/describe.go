@@ -61,11 +61,11 @@ func (o *describeOptions) describe(ctx context.Context, cmd *cobra.Command, c *c
 		err     error
 	)
 	if len(names) == 0 {
-		if objs, err = listObjects(ctx, c, &api.ListRequest{Kind: r.Singular, LabelSelector: o.selector}); err != nil {
+		if objs, err = listObjects(ctx, c, &api.ListRequest{Kind: r.Singular, LabelSelector: o.selector, Namespace: c.namespace}); err != nil {
 			return err
 		}
 		if len(objs) == 0 {
-			return printNoResources(cmd.ErrOrStderr(), r)
+			return printNoResources(cmd.ErrOrStderr(), r, scope{namespace: c.namespace})
 		}
 	} else if objs, missing, err = getNamed(ctx, c, r, names); err != nil {
 		return err
@@ -90,7 +90,7 @@ func (o *describeOptions) describe(ctx context.Context, cmd *cobra.Command, c *c
 // itself (its events, a node's pods) and renders it.
 func (d describer) fetchAndDescribe(ctx context.Context, c *client, r *api.Resource, obj *api.Object) (string, error) {
 	name := api.NameOf(obj)
-	events, err := listEvents(ctx, c, r, name)
+	events, err := listEvents(ctx, c, r, api.MetadataOf(obj).GetNamespace(), name)
 	if err != nil {
 		return "", err
 	}
@@ -114,8 +114,8 @@ func (d describer) fetchAndDescribe(ctx context.Context, c *client, r *api.Resou
 // listEvents reads the events about one object, oldest first. The server
 // is asked for them by kind and name; they are filtered here as well, so
 // a server that ignores the filter still gives the right answer.
-func listEvents(ctx context.Context, c *client, r *api.Resource, name string) ([]*api.Event, error) {
-	items, err := listObjects(ctx, c, &api.ListRequest{Kind: api.EventResource.Singular, InvolvedKind: r.Singular, InvolvedName: name})
+func listEvents(ctx context.Context, c *client, r *api.Resource, namespace, name string) ([]*api.Event, error) {
+	items, err := listObjects(ctx, c, &api.ListRequest{Kind: api.EventResource.Singular, InvolvedKind: r.Singular, InvolvedName: name, Namespace: namespace})
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +123,8 @@ func listEvents(ctx context.Context, c *client, r *api.Resource, name string) ([
 	for _, item := range items {
 		e := item.GetEvent()
 		involved := e.GetInvolvedObject()
-		if e != nil && strings.EqualFold(involved.GetKind(), r.Singular) && involved.GetName() == name {
+		if e != nil && strings.EqualFold(involved.GetKind(), r.Singular) && involved.GetName() == name &&
+			(!r.Namespaced || api.NamespaceOr(involved.GetNamespace()) == api.NamespaceOr(namespace)) {
 			events = append(events, e)
 		}
 	}
@@ -253,14 +254,8 @@ func controlledBy(meta *api.ObjectMeta) string {
 	return ""
 }
 
-// namespace is metadata.namespace, "default" when unset: the cluster has
-// one namespace.
-func namespace(meta *api.ObjectMeta) string {
-	if ns := meta.GetNamespace(); ns != "" {
-		return ns
-	}
-	return "default"
-}
+// namespace is metadata.namespace, "default" when unset.
+func namespace(meta *api.ObjectMeta) string { return api.NamespaceOf(meta) }
 
 func sortedMapKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))

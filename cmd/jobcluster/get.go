@@ -12,8 +12,9 @@ import (
 )
 
 type getOptions struct {
-	output   string
-	selector string
+	output        string
+	selector      string
+	allNamespaces bool
 }
 
 func newGetCmd(copts *clientOptions) *cobra.Command {
@@ -36,6 +37,7 @@ node, no) and the KIND/NAME form.`,
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, json, yaml or name")
 	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "label selector to filter on, e.g. -l job-name=pi,app=x")
+	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the objects of every namespace, with a NAMESPACE column")
 	return cmd
 }
 
@@ -58,19 +60,24 @@ func (o *getOptions) run(cmd *cobra.Command, copts *clientOptions, args []string
 // show prints the named objects of kind r, or all those the selector
 // matches when no name is given.
 func (o *getOptions) show(ctx context.Context, cmd *cobra.Command, c *client, r *api.Resource, names []string) error {
+	sc := scope{namespace: c.namespace, all: o.allNamespaces}
 	if len(names) == 0 {
-		objs, err := listObjects(ctx, c, &api.ListRequest{Kind: r.Singular, LabelSelector: o.selector})
+		req := &api.ListRequest{Kind: r.Singular, LabelSelector: o.selector, Namespace: c.namespace}
+		if o.allNamespaces {
+			req.Namespace = ""
+		}
+		objs, err := listObjects(ctx, c, req)
 		if err != nil {
 			return err
 		}
-		return printObjects(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, objs, o.output, false, time.Now())
+		return printObjects(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, objs, o.output, false, time.Now(), sc)
 	}
 	objs, missing, err := getNamed(ctx, c, r, names)
 	if err != nil {
 		return err
 	}
 	if len(objs) > 0 {
-		if err := printObjects(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, objs, o.output, len(names) == 1, time.Now()); err != nil {
+		if err := printObjects(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, objs, o.output, len(names) == 1, time.Now(), sc); err != nil {
 			return err
 		}
 	}
@@ -82,7 +89,7 @@ func getObject(ctx context.Context, c *client, r *api.Resource, name string) (*a
 	var obj *api.Object
 	err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
 		var err error
-		obj, err = cl.Get(ctx, &api.GetRequest{Kind: r.Singular, Name: name})
+		obj, err = cl.Get(ctx, &api.GetRequest{Kind: r.Singular, Name: name, Namespace: c.namespace})
 		return err
 	})
 	return obj, err
@@ -107,8 +114,8 @@ func getNamed(ctx context.Context, c *client, r *api.Resource, names []string) (
 	return objs, missing, nil
 }
 
-// listObjects reads a list from any server, ordered by name (events by
-// time).
+// listObjects reads a list from any server, ordered by namespace and name
+// (events by time). The request names its namespace, empty for all.
 func listObjects(ctx context.Context, c *client, req *api.ListRequest) ([]*api.Object, error) {
 	var resp *api.ListResponse
 	err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
@@ -124,7 +131,13 @@ func listObjects(ctx context.Context, c *client, req *api.ListRequest) ([]*api.O
 		sortEvents(items)
 		return items, nil
 	}
-	sort.SliceStable(items, func(i, j int) bool { return api.NameOf(items[i]) < api.NameOf(items[j]) })
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := api.MetadataOf(items[i]), api.MetadataOf(items[j])
+		if a.GetNamespace() != b.GetNamespace() {
+			return a.GetNamespace() < b.GetNamespace()
+		}
+		return a.GetName() < b.GetName()
+	})
 	return items, nil
 }
 

@@ -64,7 +64,7 @@ func (o *logsOptions) print(ctx context.Context, cmd *cobra.Command, c *client, 
 		first  *api.LogChunk
 	)
 	err = c.openStream(ctx, func(ctx context.Context, cl api.ControlClient) error {
-		s, err := cl.Logs(ctx, &api.LogsRequest{Pod: pod, Follow: o.follow, Previous: o.previous})
+		s, err := cl.Logs(ctx, &api.LogsRequest{Pod: pod, Follow: o.follow, Previous: o.previous, Namespace: c.namespace})
 		if err != nil {
 			return err
 		}
@@ -118,7 +118,7 @@ func resolveLogsPod(ctx context.Context, c *client, errOut io.Writer, target str
 	default:
 		return "", fmt.Errorf("cannot get logs from %s, use a pod or job/NAME", r.GroupResource())
 	}
-	objs, err := listObjects(ctx, c, &api.ListRequest{Kind: api.PodResource.Singular, LabelSelector: api.LabelJobName + "=" + name})
+	objs, err := listObjects(ctx, c, &api.ListRequest{Kind: api.PodResource.Singular, LabelSelector: api.LabelJobName + "=" + name, Namespace: c.namespace})
 	if err != nil {
 		return "", err
 	}

@@ -38,16 +38,23 @@ func checkOutput(format string, allowed ...string) error {
 	return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: %s", format, strings.Join(names, ","))
 }
 
+// scope is where a listing looked: one namespace, or all of them (-A),
+// which adds kubectl's NAMESPACE column.
+type scope struct {
+	namespace string
+	all       bool
+}
+
 // printObjects writes objects of one resource in the chosen format. single
 // is true when the user named exactly one object: -o json and -o yaml then
 // print the object itself rather than a List.
-func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, format string, single bool, now time.Time) error {
+func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, format string, single bool, now time.Time, sc scope) error {
 	switch format {
 	case outputJSON, outputYAML:
 		return printStructured(out, objs, format, single)
 	}
 	if len(objs) == 0 {
-		return printNoResources(errOut, r)
+		return printNoResources(errOut, r, sc)
 	}
 	if format == outputName {
 		for _, obj := range objs {
@@ -58,14 +65,24 @@ func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, fo
 		return nil
 	}
 	header, rows := table(r, objs, now, format == outputWide)
+	if sc.all && r.Namespaced {
+		header = append([]string{"NAMESPACE"}, header...)
+		i := 0
+		for _, obj := range objs {
+			if api.ResourceOf(obj) == r {
+				rows[i] = append([]string{api.NamespaceOf(api.MetadataOf(obj))}, rows[i]...)
+				i++
+			}
+		}
+	}
 	return writeTable(out, header, rows)
 }
 
 // printNoResources tells, on stderr, that a list came back empty.
-func printNoResources(errOut io.Writer, r *api.Resource) error {
+func printNoResources(errOut io.Writer, r *api.Resource, sc scope) error {
 	msg := "No resources found"
-	if r.Namespaced {
-		msg += " in default namespace."
+	if r.Namespaced && !sc.all {
+		msg += " in " + api.NamespaceOr(sc.namespace) + " namespace."
 	}
 	_, err := fmt.Fprintln(errOut, msg)
 	return err

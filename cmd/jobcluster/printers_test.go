@@ -69,7 +69,7 @@ func TestPrintObjectsFormats(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			if err := printObjects(&out, &errOut, tc.r, tc.objs, tc.format, tc.single, now); err != nil {
+			if err := printObjects(&out, &errOut, tc.r, tc.objs, tc.format, tc.single, now, scope{namespace: "default"}); err != nil {
 				t.Fatalf("printObjects: %v", err)
 			}
 			if diff := cmp.Diff(tc.wantOut, out.String()); diff != "" {
@@ -106,7 +106,7 @@ func TestPrintObjectsJSON(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			if err := printObjects(&out, &errOut, api.JobResource, tc.objs, outputJSON, tc.single, now); err != nil {
+			if err := printObjects(&out, &errOut, api.JobResource, tc.objs, outputJSON, tc.single, now, scope{namespace: "default"}); err != nil {
 				t.Fatalf("printObjects: %v", err)
 			}
 			var got shape

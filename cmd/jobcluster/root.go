@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/jobcluster/jobcluster/api"
 )
 
 // defaultAddr is the RPC address of a server started with default flags.
@@ -12,10 +14,14 @@ const defaultAddr = "127.0.0.1:7400"
 
 // clientOptions are the flags every client command shares.
 type clientOptions struct {
-	addrs   string
-	timeout time.Duration
-	tls     tlsFlags
+	addrs     string
+	timeout   time.Duration
+	tls       tlsFlags
+	namespace string
 }
+
+// ns is the namespace a command works in: -n, else "default".
+func (o *clientOptions) ns() string { return api.NamespaceOr(o.namespace) }
 
 func newRootCmd() *cobra.Command {
 	copts := &clientOptions{}
@@ -32,6 +38,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&copts.addrs, "addr", addr, "server RPC addresses to try in order, comma separated (env JOBCLUSTER_ADDR)")
 	root.PersistentFlags().DurationVar(&copts.timeout, "timeout", 30*time.Second, "upper bound for the whole command")
 	copts.tls.register(root.PersistentFlags())
+	root.PersistentFlags().StringVarP(&copts.namespace, "namespace", "n", "", `the namespace of the objects a command works on (default "default")`)
 	root.AddCommand(
 		newServerCmd(&copts.tls),
 		newAgentCmd(&copts.tls),

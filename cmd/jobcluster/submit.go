@@ -73,7 +73,7 @@ func submitObjects(ctx context.Context, cmd *cobra.Command, c *client, waitFor t
 	var resp *api.SubmitResponse
 	err := c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
 		var err error
-		resp, err = cl.Submit(ctx, &api.SubmitRequest{Objects: objs, Apply: apply})
+		resp, err = cl.Submit(ctx, &api.SubmitRequest{Objects: objs, Apply: apply, Namespace: c.rawNamespace})
 		return err
 	})
 	if err != nil {
@@ -82,6 +82,13 @@ func submitObjects(ctx context.Context, cmd *cobra.Command, c *client, waitFor t
 	jobs, refused := printResults(cmd.OutOrStdout(), resp.GetResults())
 	if !wait || len(jobs) == 0 {
 		return errors.Join(refused...)
+	}
+	// The Jobs are followed in the namespace they went to (a manifest may
+	// name its own when -n is not given).
+	for _, res := range resp.GetResults() {
+		if res.GetKind() == api.JobResource.Kind && res.GetError() == "" && res.GetNamespace() != "" {
+			c.namespace = res.GetNamespace()
+		}
 	}
 	if !timeoutSet(cmd) {
 		ctx = cmd.Context()

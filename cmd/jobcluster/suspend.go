@@ -96,16 +96,18 @@ func (o *suspendOptions) setSuspend(ctx context.Context, c *client, r *api.Resou
 	case updated.GetJob() != nil:
 		updated.GetJob().GetSpec().Suspend = proto.Bool(o.suspend)
 		updated.GetJob().Status = nil
+		updated.GetJob().GetMetadata().ResourceVersion = "" // a status change meanwhile is no conflict
 	case updated.GetCronJob() != nil:
 		updated.GetCronJob().GetSpec().Suspend = proto.Bool(o.suspend)
 		updated.GetCronJob().Status = nil
+		updated.GetCronJob().GetMetadata().ResourceVersion = ""
 	default:
 		return nil, fmt.Errorf("%s %q: the server answered with a %s", r.GroupResource(), name, api.KindOf(obj))
 	}
 	var resp *api.SubmitResponse
 	err = c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
 		var err error
-		resp, err = cl.Submit(ctx, &api.SubmitRequest{Objects: []*api.Object{updated}, Apply: true})
+		resp, err = cl.Submit(ctx, &api.SubmitRequest{Objects: []*api.Object{updated}, Apply: true, Namespace: c.namespace})
 		return err
 	})
 	if err != nil {

@@ -296,7 +296,7 @@ func TestJobTableLayout(t *testing.T) {
 		"batch-job   Running    2/5           2m         2m5s\n" +
 		"pi          Complete   1/1           10s        60m\n"
 	var out bytes.Buffer
-	if err := printObjects(&out, &bytes.Buffer{}, api.JobResource, jobs, outputTable, false, now); err != nil {
+	if err := printObjects(&out, &bytes.Buffer{}, api.JobResource, jobs, outputTable, false, now, scope{namespace: "default"}); err != nil {
 		t.Fatalf("printObjects: %v", err)
 	}
 	if diff := cmp.Diff(want, out.String()); diff != "" {
