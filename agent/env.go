@@ -1,15 +1,24 @@
 package agent
 
 import (
+	"fmt"
 	"os"
 	"strings"
 
 	"github.com/jobcluster/jobcluster/api"
 )
 
+// MaxExpandedBytes bounds what a container's env values, command and args
+// may grow to once their $(VAR) references are expanded. References may
+// nest (B="$(A)$(A)", C="$(B)$(B)", ...), so a small manifest could
+// otherwise ask for an exponential amount of memory; Linux refuses an exec
+// of more than 2 MiB of arguments and environment anyway.
+const MaxExpandedBytes = 1 << 20
+
 // containerEnv returns the environment of a container's process and its
-// argv, with $(VAR) references expanded as kubelet does.
-func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []string) {
+// argv, with $(VAR) references expanded as kubelet does. It fails when
+// the expansion would exceed MaxExpandedBytes.
+func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []string, err error) {
 	meta := pod.GetMetadata()
 	system := []string{
 		"HOSTNAME=" + meta.GetName(),
@@ -34,10 +43,16 @@ func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []stri
 		return v, ok
 	}
 
+	budget := MaxExpandedBytes
+	expand := func(s string) string {
+		out := expandVars(s, lookup, budget)
+		budget -= len(out)
+		return out
+	}
 	env = []string{"PATH=" + os.Getenv("PATH")}
 	userSetIndex := false
 	for _, e := range c.GetEnv() {
-		value := expandVars(e.GetValue(), lookup)
+		value := expand(e.GetValue())
 		env = append(env, e.GetName()+"="+value)
 		vars[e.GetName()] = value
 		if e.GetName() == api.EnvCompletionIndex {
@@ -54,22 +69,27 @@ func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []stri
 	}
 
 	for _, arg := range c.GetCommand() {
-		argv = append(argv, expandVars(arg, lookup))
+		argv = append(argv, expand(arg))
 	}
 	for _, arg := range c.GetArgs() {
-		argv = append(argv, expandVars(arg, lookup))
+		argv = append(argv, expand(arg))
 	}
-	return env, argv
+	if budget < 0 {
+		return nil, nil, fmt.Errorf("container %q: expanding the $(VAR) references of its env, command and args gives more than %d bytes (1 MiB): nest fewer references", c.GetName(), MaxExpandedBytes)
+	}
+	return env, argv, nil
 }
 
 // expandVars replaces $(NAME) with the value of NAME, keeps references to
-// unknown names as written, and turns $$ into $, like Kubernetes.
-func expandVars(s string, lookup func(string) (string, bool)) string {
+// unknown names as written, and turns $$ into $, like Kubernetes. It stops
+// once the result passes limit bytes, returning what it has (longer than
+// limit), so no input can make it use more.
+func expandVars(s string, lookup func(string) (string, bool), limit int) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s) && b.Len() <= limit; i++ {
 		if s[i] != '$' || i+1 == len(s) {
 			b.WriteByte(s[i])
 			continue

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -59,7 +61,10 @@ func TestContainerEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := &api.Pod{Metadata: &api.ObjectMeta{Name: "pod-a", Labels: tt.labels, Annotations: tt.annotations}}
-			env, argv := containerEnv(pod, tt.container, "node-a")
+			env, argv, err := containerEnv(pod, tt.container, "node-a")
+			if err != nil {
+				t.Fatal(err)
+			}
 			if diff := cmp.Diff(tt.wantEnv, env); diff != "" {
 				t.Errorf("env (-want +got):\n%s", diff)
 			}
@@ -89,9 +94,31 @@ func TestExpandVars(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := expandVars(tt.in, lookup); got != tt.want {
+			if got := expandVars(tt.in, lookup, MaxExpandedBytes); got != tt.want {
 				t.Errorf("expandVars(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// References that double at each level would need 2^40 bytes; the
+// expansion stops at its budget and the container is refused.
+func TestNestedReferencesStopAtTheExpansionLimit(t *testing.T) {
+	env := []*api.EnvVar{{Name: "V0", Value: "xxxxxxxxxxxxxxxx"}}
+	for i := 1; i <= 40; i++ {
+		env = append(env, &api.EnvVar{Name: fmt.Sprintf("V%d", i), Value: fmt.Sprintf("$(V%d)$(V%d)", i-1, i-1)})
+	}
+	pod := &api.Pod{Metadata: &api.ObjectMeta{Name: "pod-a"}}
+	c := &api.Container{Name: "main", Command: []string{"echo", "$(V40)"}, Env: env}
+	_, _, err := containerEnv(pod, c, "node-a")
+	if err == nil || !strings.Contains(err.Error(), `container "main": expanding the $(VAR) references`) {
+		t.Fatalf("40 doubling references: err %v, want the expansion limit named", err)
+	}
+
+	// Just under the limit is fine.
+	big := strings.Repeat("y", MaxExpandedBytes/2-1000)
+	c = &api.Container{Name: "main", Command: []string{"echo", "$(A)"}, Env: []*api.EnvVar{{Name: "A", Value: big}}}
+	if _, argv, err := containerEnv(pod, c, "node-a"); err != nil || argv[1] != big {
+		t.Errorf("half a MiB used twice: err %v", err)
 	}
 }

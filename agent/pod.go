@@ -299,7 +299,10 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 			return nil, fmt.Errorf("create working directory: %w", err)
 		}
 	}
-	env, argv := containerEnv(r.pod, c.spec, r.sup.node)
+	env, argv, err := containerEnv(r.pod, c.spec, r.sup.node)
+	if err != nil {
+		return nil, err
+	}
 	return r.sup.runtime.Start(context.Background(), ProcessSpec{Command: argv, Env: env, Dir: dir, Stdout: logFile})
 }
 

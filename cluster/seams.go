@@ -72,7 +72,11 @@ func (s *Server) openRaftStorage(dir string, hlog hclog.Logger) error {
 		return fmt.Errorf("open raft log %s: %w", path, err)
 	}
 	s.store = store
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
+	files, err := raft.NewFileSnapshotStoreWithLogger(dir, 2, hlog)
+	if err != nil {
+		return fmt.Errorf("open raft snapshots: %w", err)
+	}
+	snaps, err := newPrivateSnapshots(dir, files)
 	if err != nil {
 		return fmt.Errorf("open raft snapshots: %w", err)
 	}

@@ -46,7 +46,7 @@ func Dial(addr string, cfg Config, peerRoles ...pki.Role) (*grpc.ClientConn, err
 	}
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxMessageBytes)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxRequestBytes)),
 	}
 	if cfg.Dialer != nil {
 		opts = append(opts, grpc.WithContextDialer(cfg.Dialer))
@@ -64,7 +64,7 @@ func Dial(addr string, cfg Config, peerRoles ...pki.Role) (*grpc.ClientConn, err
 // see PeerIdentity). opts add to those, such as interceptors.
 func NewServer(cfg Config, opts ...grpc.ServerOption) *grpc.Server {
 	opts = append([]grpc.ServerOption{
-		grpc.MaxRecvMsgSize(api.MaxMessageBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes),
+		grpc.MaxRecvMsgSize(api.MaxRequestBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(cfg.UnaryInterceptors...),
 		grpc.ChainStreamInterceptor(cfg.StreamInterceptors...),
 	}, opts...)

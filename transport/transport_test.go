@@ -8,6 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
 	"github.com/jobcluster/jobcluster/api"
 )
 
@@ -65,5 +70,49 @@ func TestDialAndServerCarryLargeMessages(t *testing.T) {
 func TestDialRefusesBadTarget(t *testing.T) {
 	if _, err := Dial("dns://a/b/c:%%", Config{}); err == nil {
 		t.Fatal("Dial of a malformed target succeeded")
+	}
+}
+
+// A request over MaxRequestBytes is refused before the service sees it,
+// whoever sends it; answers may still be large.
+func TestServerRefusesRequestsOverTheLimit(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Config{})
+	api.RegisterControlServer(srv, bigMembers{})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-served
+	})
+	// A client of its own, so that its send limit does not stop the
+	// request first.
+	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	big := &api.SubmitRequest{Namespace: strings.Repeat("x", api.MaxRequestBytes+1)}
+	_, err = api.NewControlClient(cc).Submit(ctx, big)
+	if status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("submit of %d bytes: %v, want ResourceExhausted", api.MaxRequestBytes+1, err)
+	}
+	// And our own clients do not send it at all.
+	own, err := Dial(lis.Addr().String(), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { own.Close() })
+	if _, err := api.NewControlClient(own).Submit(ctx, big); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("submit of %d bytes through Dial: %v, want ResourceExhausted", api.MaxRequestBytes+1, err)
 	}
 }
