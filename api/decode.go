@@ -146,8 +146,14 @@ var yamlLineRE = regexp.MustCompile(`line (\d+)`)
 func parseDocument(doc document) (any, error) {
 	j, err := yaml.YAMLToJSONStrict(doc.data)
 	if err != nil {
+		blockEnd := strings.Contains(err.Error(), "did not find expected")
 		msg := yamlLineRE.ReplaceAllStringFunc(err.Error(), func(s string) string {
 			n, _ := strconv.Atoi(strings.TrimPrefix(s, "line "))
+			if blockEnd {
+				// The parser names the last line of the block it was in;
+				// the line at fault (mis-indented) is the next one.
+				n = nextContentLine(doc.data, n)
+			}
 			return "line " + strconv.Itoa(n+doc.line-1)
 		})
 		head, list, ok := strings.Cut(msg, "unmarshal errors:\n")
@@ -167,6 +173,19 @@ func parseDocument(doc document) (any, error) {
 		return nil, fmt.Errorf("decode document: %w", err)
 	}
 	return raw, nil
+}
+
+// nextContentLine is the number of the first line after line n (1-based)
+// of data that holds more than blanks or a comment, or n when there is
+// none.
+func nextContentLine(data []byte, n int) int {
+	lines := strings.Split(string(data), "\n")
+	for i := n; i < len(lines); i++ {
+		if t := strings.TrimSpace(lines[i]); t != "" && !strings.HasPrefix(t, "#") {
+			return i + 1
+		}
+	}
+	return n
 }
 
 // decoded is one object of a document (a List holds several) with what

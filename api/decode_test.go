@@ -249,9 +249,14 @@ items:
 			wantErr: []string{`document 2: yaml: line 21: key "completions" already set in map`},
 		},
 		{
-			name:    "YAML syntax error reports the parser's line counted in the file",
-			input:   jobYAML + "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\n labels: {}\n",
-			wantErr: []string{`document 2: yaml: line 18: did not find expected key`},
+			name:    "a mis-indented key is reported on its own line, counted in the file",
+			input:   jobYAML + "---\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\n\n  # labels follow\n labels: {}\n",
+			wantErr: []string{`document 2: yaml: line 21: did not find expected key`},
+		},
+		{
+			name:    "a key indented deeper than its siblings is reported on its own line",
+			input:   "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\nspec:\n  template:\n    spec:\n     containers: []\n      restartPolicy: Never\n",
+			wantErr: []string{`yaml: line 9: did not find expected key`},
 		},
 		{
 			name:    "the same name twice in one file",

@@ -16,6 +16,13 @@ type LogWriter struct {
 	Logger *slog.Logger
 }
 
+// routine holds warnings of the libraries that are part of normal
+// operation and go to Debug: a fresh server's first election (it has
+// never known a leader) is how every cluster starts.
+var routine = []string{
+	"heartbeat timeout reached, starting election: last-leader-addr= last-leader-id=",
+}
+
 // Write logs one or more lines. It never fails.
 func (w LogWriter) Write(p []byte) (int, error) {
 	for _, line := range bytes.Split(bytes.TrimRight(p, "\n"), []byte("\n")) {
@@ -39,6 +46,13 @@ func (w LogWriter) logLine(line string) {
 			level = l
 			msg = strings.TrimSpace(line[i+len(tag):])
 			break
+		}
+	}
+	if level == slog.LevelWarn {
+		for _, r := range routine {
+			if strings.HasSuffix(msg, r) {
+				level = slog.LevelDebug
+			}
 		}
 	}
 	if !w.Logger.Enabled(context.Background(), level) {
