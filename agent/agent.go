@@ -169,6 +169,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			Role:    gossip.RoleAgent,
 			RpcAddr: lis.Addr().String(),
 			Labels:  a.cfg.Labels,
+			Version: api.Version(),
 			Capacity: map[string]string{
 				"cpu":    strconv.FormatInt(a.cfg.CPUMillis, 10) + "m",
 				"memory": strconv.FormatInt(a.cfg.MemoryBytes, 10),

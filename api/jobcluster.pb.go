@@ -3614,8 +3614,10 @@ type MemberMeta struct {
 	// the same order. Agents only.
 	Runtimes        []string `protobuf:"bytes,8,rep,name=runtimes,proto3" json:"runtimes,omitempty"`
 	RuntimeVersions []string `protobuf:"bytes,9,rep,name=runtime_versions,json=runtimeVersions,proto3" json:"runtime_versions,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// version is the jobcluster release the member runs (api.Version).
+	Version       string `protobuf:"bytes,10,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MemberMeta) Reset() {
@@ -3709,6 +3711,13 @@ func (x *MemberMeta) GetRuntimeVersions() []string {
 		return x.RuntimeVersions
 	}
 	return nil
+}
+
+func (x *MemberMeta) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 // UpsertJob creates a Job, or replaces an existing one's spec. With
@@ -6276,7 +6285,9 @@ type Member struct {
 	AppliedIndex uint64                 `protobuf:"varint,7,opt,name=applied_index,json=appliedIndex,proto3" json:"applied_index,omitempty"`
 	// commit_index is the last Raft index the server knows to be committed;
 	// a server whose applied_index trails it is catching up.
-	CommitIndex   uint64 `protobuf:"varint,8,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	CommitIndex uint64 `protobuf:"varint,8,opt,name=commit_index,json=commitIndex,proto3" json:"commit_index,omitempty"`
+	// version is the jobcluster release the member runs.
+	Version       string `protobuf:"bytes,9,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6365,6 +6376,13 @@ func (x *Member) GetCommitIndex() uint64 {
 		return x.CommitIndex
 	}
 	return 0
+}
+
+func (x *Member) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
 }
 
 type MembersResponse struct {
@@ -8458,7 +8476,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x03pod\x18\x03 \x01(\v2\x12.jobcluster.v1.PodH\x00R\x03pod\x12)\n" +
 	"\x04node\x18\x04 \x01(\v2\x13.jobcluster.v1.NodeH\x00R\x04node\x12,\n" +
 	"\x05event\x18\x05 \x01(\v2\x14.jobcluster.v1.EventH\x00R\x05eventB\x06\n" +
-	"\x04kind\"\xe0\x03\n" +
+	"\x04kind\"\xfa\x03\n" +
 	"\n" +
 	"MemberMeta\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x19\n" +
@@ -8469,7 +8487,9 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x10bootstrap_expect\x18\x06 \x01(\x05R\x0fbootstrapExpect\x12\x18\n" +
 	"\aleaving\x18\a \x01(\bR\aleaving\x12\x1a\n" +
 	"\bruntimes\x18\b \x03(\tR\bruntimes\x12)\n" +
-	"\x10runtime_versions\x18\t \x03(\tR\x0fruntimeVersions\x1a9\n" +
+	"\x10runtime_versions\x18\t \x03(\tR\x0fruntimeVersions\x12\x18\n" +
+	"\aversion\x18\n" +
+	" \x01(\tR\aversion\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a;\n" +
@@ -8666,7 +8686,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x03uid\x18\x04 \x01(\tR\x03uid\"\x10\n" +
 	"\x0eDeleteResponse\"&\n" +
 	"\x0eMembersRequest\x12\x14\n" +
-	"\x05local\x18\x01 \x01(\bR\x05local\"\xe1\x01\n" +
+	"\x05local\x18\x01 \x01(\bR\x05local\"\xfb\x01\n" +
 	"\x06Member\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x18\n" +
@@ -8676,7 +8696,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"raft_state\x18\x05 \x01(\tR\traftState\x12\x16\n" +
 	"\x06leader\x18\x06 \x01(\bR\x06leader\x12#\n" +
 	"\rapplied_index\x18\a \x01(\x04R\fappliedIndex\x12!\n" +
-	"\fcommit_index\x18\b \x01(\x04R\vcommitIndex\">\n" +
+	"\fcommit_index\x18\b \x01(\x04R\vcommitIndex\x12\x18\n" +
+	"\aversion\x18\t \x01(\tR\aversion\">\n" +
 	"\x0fMembersResponse\x12+\n" +
 	"\x05items\x18\x01 \x03(\v2\x15.jobcluster.v1.MemberR\x05items\"\xa4\x01\n" +
 	"\vLogsRequest\x12\x10\n" +

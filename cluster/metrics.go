@@ -91,6 +91,19 @@ func (o *applyObserver) CronDecided(index uint64, d *api.CronDecision, created b
 	o.m.CronDecided(action, skew)
 }
 
+func (o *applyObserver) PodStarted(index uint64, pod *api.Pod, job *api.Job) {
+	if index <= o.after {
+		return
+	}
+	scheduled, err := time.Parse(time.RFC3339, job.GetMetadata().GetAnnotations()[api.AnnotationCronJobScheduledTimestamp])
+	if err != nil {
+		return // not a CronJob's
+	}
+	if started := fsm.StartedAt(pod); !started.IsZero() {
+		o.m.CronPodStarted(started.Sub(scheduled))
+	}
+}
+
 // measuredFSM times what Raft asks of the state machine.
 type measuredFSM struct {
 	*fsm.FSM

@@ -141,6 +141,7 @@ func (s *Server) start() error {
 			RpcAddr:         s.cfg.RPCAddr,
 			RaftAddr:        s.cfg.RaftAddr,
 			BootstrapExpect: int32(s.cfg.BootstrapExpect),
+			Version:         api.Version(),
 		},
 		Timing:  s.timing.Gossip,
 		Keyring: s.cfg.GossipKeyring,

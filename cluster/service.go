@@ -204,7 +204,7 @@ func (c *controlService) Members(ctx context.Context, req *api.MembersRequest) (
 		items []*api.Member
 	)
 	for _, m := range s.gossip.Members() {
-		item := &api.Member{Name: m.Name, Role: m.Meta.GetRole(), Address: m.Addr, Status: m.Status}
+		item := &api.Member{Name: m.Name, Role: m.Meta.GetRole(), Address: m.Addr, Status: m.Status, Version: m.Meta.GetVersion()}
 		switch {
 		case m.Name == s.cfg.Name:
 			item = s.selfMember()
@@ -257,6 +257,7 @@ func (s *Server) selfMember() *api.Member {
 		Leader:       state == raft.Leader,
 		AppliedIndex: s.fsm.AppliedIndex(),
 		CommitIndex:  s.commitIndex(),
+		Version:      api.Version(),
 	}
 }
 

@@ -150,6 +150,7 @@ func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
 		}
 		next.Status = st
 		w.insert(tablePods, next)
+		w.podStarted(p, next)
 		if api.IsPodTerminal(next) {
 			w.podFinished(next)
 		}

@@ -1,6 +1,8 @@
 package fsm
 
 import (
+	"time"
+
 	"github.com/hashicorp/go-memdb"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -24,6 +26,10 @@ type Observer interface {
 	// CronDecided: a CronJob's decision for one scheduled time was
 	// recorded; created says whether it created its Job.
 	CronDecided(index uint64, d *api.CronDecision, created bool)
+	// PodStarted: a container of the pod started for the first time (a
+	// status reports it running or ended with a start time); job is its
+	// Job, nil when gone.
+	PodStarted(index uint64, pod *api.Pod, job *api.Job)
 }
 
 // SetObserver makes o observe every entry applied from now on. Call it
@@ -114,6 +120,47 @@ func (w *writer) podFinished(pod *api.Pod) {
 	if w.obs != nil {
 		w.obs.PodFinished(w.index, pod)
 	}
+}
+
+func (w *writer) podStarted(before, after *api.Pod) {
+	if w.obs == nil || containerStarted(before) || !containerStarted(after) {
+		return
+	}
+	job := w.job(after.GetMetadata().GetNamespace(), after.GetMetadata().GetLabels()[api.LabelJobName])
+	w.obs.PodStarted(w.index, after, job)
+}
+
+// containerStarted reports whether any container of pod has started.
+func containerStarted(pod *api.Pod) bool {
+	for _, cs := range pod.GetStatus().GetContainerStatuses() {
+		if cs.GetState().GetRunning() != nil || cs.GetState().GetTerminated().GetStartedAt() != nil || cs.GetLastState().GetTerminated() != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// StartedAt is when the pod's first container started, from its
+// container statuses; zero when none has.
+func StartedAt(pod *api.Pod) time.Time {
+	var first time.Time
+	for _, cs := range pod.GetStatus().GetContainerStatuses() {
+		for _, st := range []*api.ContainerState{cs.GetState(), cs.GetLastState()} {
+			var t time.Time
+			switch {
+			case st.GetRunning().GetStartedAt() != nil:
+				t = st.GetRunning().GetStartedAt().AsTime()
+			case st.GetTerminated().GetStartedAt() != nil:
+				t = st.GetTerminated().GetStartedAt().AsTime()
+			default:
+				continue
+			}
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+		}
+	}
+	return first
 }
 
 func (w *writer) podsCreated(n int) {

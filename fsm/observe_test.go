@@ -25,6 +25,11 @@ func (r *recorder) PodsCreated(index uint64, n int) {
 	r.seen = append(r.seen, fmt.Sprintf("%d created %d", index, n))
 }
 
+func (r *recorder) PodStarted(index uint64, pod *api.Pod, job *api.Job) {
+	r.seen = append(r.seen, fmt.Sprintf("%d started %s of %s at %s", index, pod.GetMetadata().GetName(), job.GetMetadata().GetName(),
+		StartedAt(pod).UTC().Format("15:04:05")))
+}
+
 func (r *recorder) CronDecided(index uint64, d *api.CronDecision, created bool) {
 	r.seen = append(r.seen, fmt.Sprintf("%d cron %s %s %v", index, d.GetCronJob(), d.GetAction(), created))
 }
@@ -59,7 +64,9 @@ func TestObserverAndCounts(t *testing.T) {
 	h.must(createPods(ps...), createPods(ps...)) // the repeat creates nothing
 	check("creating pods")
 	h.must(bindPods(1, ps[0].GetMetadata().GetName(), "n1", ps[1].GetMetadata().GetName(), "n1"))
-	h.must(updatePodStatus(phase(ps[0].GetMetadata().GetName(), "n1", api.PodRunning)))
+	running := phase(ps[0].GetMetadata().GetName(), "n1", api.PodRunning)
+	running.Status.ContainerStatuses = []*api.ContainerStatus{{Name: "main", State: &api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: at(4)}}}}
+	h.must(updatePodStatus(running), updatePodStatus(running)) // started once
 	check("a pod running")
 	lost := phase(ps[1].GetMetadata().GetName(), "", api.PodFailed)
 	lost.Status.Reason = api.ReasonNodeLost
@@ -81,6 +88,7 @@ func TestObserverAndCounts(t *testing.T) {
 
 	want := []string{
 		"2 created 2",
+		"4 started done-0 of done at " + at(4).AsTime().UTC().Format("15:04:05"),
 		"5 pod done-0 Succeeded ",
 		"5 pod done-1 Failed NodeLost",
 		"7 job done Complete",

@@ -32,6 +32,8 @@ type Registry struct {
 	reg      *prometheus.Registry
 	grpcOnce sync.Once
 	grpc     *GRPC
+	httpOnce sync.Once
+	http     *HTTP
 }
 
 // NewRegistry returns a registry with the Go runtime and process
@@ -58,6 +60,12 @@ func (r *Registry) Handler() http.Handler {
 func (r *Registry) GRPC() *GRPC {
 	r.grpcOnce.Do(func() { r.grpc = newGRPC(r.reg) })
 	return r.grpc
+}
+
+// HTTP is the process's HTTP request metrics.
+func (r *Registry) HTTP() *HTTP {
+	r.httpOnce.Do(func() { r.http = newHTTP(r.reg) })
+	return r.http
 }
 
 // Latency buckets, in seconds.

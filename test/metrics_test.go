@@ -78,6 +78,7 @@ type outcome struct {
 	podsSucceeded, podsFailed       float64
 	podsLost, podsCreated           float64
 	cronCreated, cronSkews, cronOKs float64
+	cronStarts                      float64
 }
 
 func outcomeOf(s scrape) outcome {
@@ -91,6 +92,7 @@ func outcomeOf(s scrape) outcome {
 		cronCreated:   s.sum("jobcluster_cronjob_decisions_total", "action", "Created"),
 		cronSkews:     s.sum("jobcluster_cronjob_job_creation_skew_duration_seconds"),
 		cronOKs:       s.sum("jobcluster_cronjob_jobs_finished_total", "cronjob", "metrics-tick", "result", "succeeded"),
+		cronStarts:    s.sum("jobcluster_cronjob_pod_start_skew_duration_seconds"),
 	}
 }
 
@@ -167,7 +169,7 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		jobsSucceeded: 1 + cron, jobsFailed: 1,
 		podsSucceeded: 3 + cron, podsFailed: 1 + 2, podsLost: 2,
 		podsCreated: float64(len(pods.Items)),
-		cronCreated: cron, cronSkews: cron, cronOKs: cron,
+		cronCreated: cron, cronSkews: cron, cronOKs: cron, cronStarts: cron,
 	}
 	if want.podsCreated < 3+1+cron+2 {
 		t.Fatalf("%d pods stored, want at least %v: %v", len(pods.Items), 3+1+cron+2, podStates(pods.Items))

@@ -34,9 +34,13 @@ func ListenHTTP(addr string, cfg Config) (*HTTPServer, error) {
 		lis = tls.NewListener(lis, cfg.TLS.serverConfig([]string{"http/1.1"}, nil))
 	}
 	mux := http.NewServeMux()
+	var handler http.Handler = mux
+	if cfg.HTTPMiddleware != nil {
+		handler = cfg.HTTPMiddleware(mux)
+	}
 	h := &HTTPServer{
 		mux:    mux,
-		srv:    &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		srv:    &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second},
 		addr:   lis.Addr().String(),
 		served: make(chan struct{}),
 	}

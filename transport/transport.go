@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -30,6 +31,9 @@ type Config struct {
 	// any given as options (authorization).
 	UnaryInterceptors  []grpc.UnaryServerInterceptor
 	StreamInterceptors []grpc.StreamServerInterceptor
+	// HTTPMiddleware, when set, wraps every request the HTTP listener of
+	// ListenHTTP serves (metrics).
+	HTTPMiddleware func(http.Handler) http.Handler
 	// TLS, when set, makes every connection dialled or accepted with this
 	// Config mutual TLS 1.3 under the cluster CA; nil is plaintext.
 	TLS *TLS

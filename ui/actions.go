@@ -17,9 +17,10 @@ import (
 
 // action is a change a user asks for from a page's button.
 type action struct {
-	Resource *api.Resource
-	Name     string
-	Do       string // suspend, resume, delete, trigger
+	Resource  *api.Resource
+	Namespace string
+	Name      string
+	Do        string // suspend, resume, delete, trigger
 	// Next is the page to return to afterwards.
 	Next string
 }
@@ -33,7 +34,7 @@ type actionPage struct {
 
 // parseAction reads and checks an action form.
 func parseAction(r *http.Request) (action, error) {
-	a := action{Name: r.PostFormValue("name"), Do: r.PostFormValue("do"), Next: r.PostFormValue("next")}
+	a := action{Namespace: api.NamespaceOr(r.PostFormValue("namespace")), Name: r.PostFormValue("name"), Do: r.PostFormValue("do"), Next: r.PostFormValue("next")}
 	res, ok := api.LookupResource(r.PostFormValue("kind"))
 	if !ok || (res != api.JobResource && res != api.CronJobResource) {
 		return a, &badRequestError{fmt.Sprintf("unknown kind %q: use job or cronjob", r.PostFormValue("kind"))}
@@ -62,7 +63,16 @@ func parseAction(r *http.Request) (action, error) {
 
 // detailPage is the path of the page about the action's object.
 func (a action) detailPage() string {
-	return Prefix + a.Resource.Plural + "/" + url.PathEscape(a.Name)
+	return Prefix + a.Resource.Plural + "/" + url.PathEscape(a.Name) + namespaceQuery(a.Namespace)
+}
+
+// namespaceQuery is the query naming a namespace on a page's URL, empty
+// for "default".
+func namespaceQuery(ns string) string {
+	if ns == "" || ns == api.NamespaceDefault {
+		return ""
+	}
+	return "?namespace=" + url.QueryEscape(ns)
 }
 
 // question asks the user to confirm the action.
@@ -118,18 +128,18 @@ func (s *server) run(ctx context.Context, a action) (flash, error) {
 	obj := a.Resource.GroupKind() + "/" + a.Name
 	switch a.Do {
 	case "delete":
-		_, err := s.client.Delete(ctx, &api.DeleteRequest{Kind: a.Resource.Singular, Name: a.Name})
+		_, err := s.client.Delete(ctx, &api.DeleteRequest{Kind: a.Resource.Singular, Name: a.Name, Namespace: a.Namespace})
 		return flash{Text: obj + " deleted"}, err
 	case "trigger":
 		job := manualJobName(a.Name)
-		resp, err := s.client.CreateJobFromCron(ctx, &api.CreateJobFromCronRequest{CronJob: a.Name, JobName: job})
+		resp, err := s.client.CreateJobFromCron(ctx, &api.CreateJobFromCronRequest{CronJob: a.Name, JobName: job, Namespace: a.Namespace})
 		if err := firstRefusal(resp, err); err != nil {
 			return flash{}, err
 		}
-		return flash{Text: api.JobResource.GroupKind() + "/" + job + " created", Link: Prefix + "jobs/" + url.PathEscape(job)}, nil
+		return flash{Text: api.JobResource.GroupKind() + "/" + job + " created", Link: Prefix + "jobs/" + url.PathEscape(job) + namespaceQuery(a.Namespace)}, nil
 	}
 	suspend := a.Do == "suspend"
-	res, err := s.setSuspend(ctx, a.Resource, a.Name, suspend)
+	res, err := s.setSuspend(ctx, a.Resource, a.Namespace, a.Name, suspend)
 	if err != nil {
 		return flash{}, err
 	}
@@ -145,8 +155,8 @@ func (s *server) run(ctx context.Context, a action) (flash, error) {
 
 // setSuspend applies the object with spec.suspend changed, as `jobcluster
 // suspend` and `resume` do.
-func (s *server) setSuspend(ctx context.Context, r *api.Resource, name string, suspend bool) (*api.SubmitResult, error) {
-	obj, err := s.client.Get(ctx, &api.GetRequest{Kind: r.Singular, Name: name})
+func (s *server) setSuspend(ctx context.Context, r *api.Resource, namespace, name string, suspend bool) (*api.SubmitResult, error) {
+	obj, err := s.client.Get(ctx, &api.GetRequest{Kind: r.Singular, Name: name, Namespace: namespace})
 	if err != nil {
 		return nil, err
 	}
@@ -155,9 +165,11 @@ func (s *server) setSuspend(ctx context.Context, r *api.Resource, name string, s
 	case updated.GetJob() != nil:
 		updated.GetJob().GetSpec().Suspend = proto.Bool(suspend)
 		updated.GetJob().Status = nil
+		updated.GetJob().GetMetadata().ResourceVersion = ""
 	case updated.GetCronJob() != nil:
 		updated.GetCronJob().GetSpec().Suspend = proto.Bool(suspend)
 		updated.GetCronJob().Status = nil
+		updated.GetCronJob().GetMetadata().ResourceVersion = ""
 	default:
 		return nil, fmt.Errorf("%s %q: the server answered with a %s", r.GroupResource(), name, api.KindOf(obj))
 	}

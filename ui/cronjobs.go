@@ -15,8 +15,10 @@ const nextFireTimes = 5
 
 // cronRow is one CronJob as the pages show it.
 type cronRow struct {
+	Namespace         string
 	Name              string
 	Schedule          string
+	Words             string // the schedule in words
 	TimeZone          string
 	Suspended         bool
 	ConcurrencyPolicy string
@@ -39,8 +41,10 @@ type fireTime struct {
 func newCronRow(cj *api.CronJob, now time.Time, n int) cronRow {
 	spec, st := cj.GetSpec(), cj.GetStatus()
 	r := cronRow{
+		Namespace:         api.NamespaceOf(cj.GetMetadata()),
 		Name:              cj.GetMetadata().GetName(),
 		Schedule:          spec.GetSchedule(),
+		Words:             scheduleWords(spec.GetSchedule()),
 		TimeZone:          spec.GetTimeZone(),
 		Suspended:         spec.GetSuspend(),
 		ConcurrencyPolicy: spec.GetConcurrencyPolicy(),
@@ -113,7 +117,8 @@ type cronDetail struct {
 
 func cronJobView(ctx context.Context, s *server, q url.Values, args []string) (any, error) {
 	name := args[0]
-	obj, err := s.client.Get(ctx, &api.GetRequest{Kind: api.CronJobResource.Singular, Name: name})
+	ns := api.NamespaceOr(q.Get("namespace"))
+	obj, err := s.client.Get(ctx, &api.GetRequest{Kind: api.CronJobResource.Singular, Name: name, Namespace: ns})
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +128,11 @@ func cronJobView(ctx context.Context, s *server, q url.Values, args []string) (a
 	}
 	now := s.now()
 	d := cronDetail{Cron: newCronRow(cj, now, nextFireTimes)}
-	if d.Decisions, err = s.events(ctx, api.CronJobResource, name); err != nil {
+	if d.Decisions, err = s.events(ctx, api.CronJobResource, ns, name); err != nil {
 		return nil, err
 	}
 	sortRows(d.Decisions, q.Get("events-sort"), "-last", eventColumns)
-	jobs, err := s.list(ctx, &api.ListRequest{Kind: api.JobResource.Singular})
+	jobs, err := s.list(ctx, &api.ListRequest{Kind: api.JobResource.Singular, Namespace: ns})
 	if err != nil {
 		return nil, err
 	}

@@ -104,7 +104,7 @@ func (s *server) serveLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	follow := r.URL.Query().Get("follow") != "false"
-	stream, err := s.client.Logs(r.Context(), &api.LogsRequest{Pod: r.PathValue("pod"), Follow: follow})
+	stream, err := s.client.Logs(r.Context(), &api.LogsRequest{Pod: r.PathValue("pod"), Follow: follow, Namespace: r.URL.Query().Get("namespace")})
 	startEvents(w)
 	if err != nil {
 		writeEvent(w, "fail", errorText(err))

@@ -25,6 +25,7 @@ var jobStates = []string{stateRunning, stateComplete, stateFailed, stateSuspende
 
 // jobRow is one Job as the pages show it.
 type jobRow struct {
+	Namespace string
 	Name      string
 	State     string
 	Suspended bool
@@ -49,6 +50,7 @@ type jobRow struct {
 func newJobRow(j *api.Job, now time.Time) jobRow {
 	st := j.GetStatus()
 	r := jobRow{
+		Namespace: api.NamespaceOf(j.GetMetadata()),
 		Name:      j.GetMetadata().GetName(),
 		State:     jobState(j),
 		Suspended: j.GetSpec().GetSuspend(),
@@ -130,6 +132,7 @@ func jobState(j *api.Job) string {
 
 var jobColumns = columns[jobRow]{
 	"name":      byString(func(r jobRow) string { return r.Name }),
+	"namespace": byString(func(r jobRow) string { return r.Namespace }),
 	"state":     byString(func(r jobRow) string { return r.State }),
 	"progress":  byInt(func(r jobRow) int64 { return r.Progress }),
 	"succeeded": byInt(func(r jobRow) int32 { return r.Succeeded }),
@@ -292,7 +295,7 @@ type nodeRow struct {
 
 // nodePod is a pod running on a node, with its Job.
 type nodePod struct {
-	Name, Job, Status string
+	Namespace, Name, Job, Status string
 }
 
 func newNodeRow(n *api.Node, pods []*api.Pod) nodeRow {
@@ -316,7 +319,7 @@ func newNodeRow(n *api.Node, pods []*api.Pod) nodeRow {
 		cpu, mem := api.PodRequests(p.GetSpec())
 		r.CPUUsed += cpu
 		r.MemUsed += mem
-		r.Pods = append(r.Pods, nodePod{Name: p.GetMetadata().GetName(), Job: p.GetMetadata().GetLabels()[api.LabelJobName], Status: podStatus(p)})
+		r.Pods = append(r.Pods, nodePod{Namespace: api.NamespaceOf(p.GetMetadata()), Name: p.GetMetadata().GetName(), Job: p.GetMetadata().GetLabels()[api.LabelJobName], Status: podStatus(p)})
 	}
 	return r
 }

@@ -125,9 +125,11 @@ var funcs = template.FuncMap{
 		m.Pct = min(m.Pct, 100)
 		return m
 	},
-	"button": func(kind, name, do, label, next string) actionButton {
-		return actionButton{Action: Prefix + "action", Kind: kind, Name: name, Do: do, Label: label, Next: next}
+	"button": func(kind, namespace, name, do, label, next string) actionButton {
+		return actionButton{Action: Prefix + "action", Kind: kind, Namespace: namespace, Name: name, Do: do, Label: label, Next: next}
 	},
+	// nsq is the query naming a namespace on a link, empty for "default".
+	"nsq":         namespaceQuery,
 	"cronActions": func(c cronRow, next string) cronActions { return cronActions{Cron: c, Next: next} },
 	"events": func(p pageData, param string, rows []eventRow) eventsTable {
 		return eventsTable{Page: p, Param: param, Rows: rows}
@@ -142,7 +144,7 @@ type meter struct {
 
 // actionButton is a form posting one action.
 type actionButton struct {
-	Action, Kind, Name, Do, Label, Next string
+	Action, Kind, Namespace, Name, Do, Label, Next string
 }
 
 type cronActions struct {

@@ -25,8 +25,8 @@ func (s *server) list(ctx context.Context, req *api.ListRequest) ([]*api.Object,
 }
 
 // events lists the events about one object.
-func (s *server) events(ctx context.Context, r *api.Resource, name string) ([]eventRow, error) {
-	objs, err := s.list(ctx, &api.ListRequest{Kind: api.EventResource.Singular, InvolvedKind: r.Kind, InvolvedName: name})
+func (s *server) events(ctx context.Context, r *api.Resource, namespace, name string) ([]eventRow, error) {
+	objs, err := s.list(ctx, &api.ListRequest{Kind: api.EventResource.Singular, InvolvedKind: r.Kind, InvolvedName: name, Namespace: api.NamespaceOr(namespace)})
 	if err != nil {
 		return nil, err
 	}
@@ -119,38 +119,48 @@ func (s *server) nodeRows(ctx context.Context, spec string) ([]nodeRow, error) {
 
 // jobList is one page of the Jobs list.
 type jobList struct {
-	Rows     []jobRow
-	States   []string
-	State    string
-	Label    string
-	Total    int // Jobs matching the filter
-	All      int // Jobs matching the label selector, any state
-	Page     int
-	Pages    int
-	First    int
-	Last     int
-	PrevPage string
-	NextPage string
+	Rows       []jobRow
+	States     []string
+	State      string
+	Label      string
+	Namespaces []string
+	// Namespace is the one shown, empty for all.
+	Namespace string
+	Total     int // Jobs matching the filter
+	All       int // Jobs matching the label selector, any state
+	Page      int
+	Pages     int
+	First     int
+	Last      int
+	PrevPage  string
+	NextPage  string
 }
 
 func jobsView(ctx context.Context, s *server, q url.Values, _ []string) (any, error) {
-	l := jobList{States: jobStates, State: q.Get("state"), Label: q.Get("label")}
+	l := jobList{States: jobStates, State: q.Get("state"), Label: q.Get("label"), Namespace: q.Get("namespace")}
 	objs, err := s.list(ctx, &api.ListRequest{Kind: api.JobResource.Singular, LabelSelector: l.Label})
 	if err != nil {
 		return l, err
 	}
 	now := s.now()
 	rows := make([]jobRow, 0, len(objs))
+	seen := map[string]bool{}
 	for _, obj := range objs {
 		j := obj.GetJob()
 		if j == nil {
 			continue
 		}
-		if l.State != "" && jobState(j) != l.State {
+		ns := api.NamespaceOf(j.GetMetadata())
+		if !seen[ns] {
+			seen[ns] = true
+			l.Namespaces = append(l.Namespaces, ns)
+		}
+		if (l.State != "" && jobState(j) != l.State) || (l.Namespace != "" && ns != l.Namespace) {
 			continue
 		}
 		rows = append(rows, newJobRow(j, now))
 	}
+	slices.Sort(l.Namespaces)
 	l.All, l.Total = len(objs), len(rows)
 	sortRows(rows, q.Get("sort"), "-age", jobColumns)
 	l.Pages = max(1, (len(rows)+jobsPerPage-1)/jobsPerPage)
@@ -181,8 +191,8 @@ type jobDetail struct {
 }
 
 func jobView(ctx context.Context, s *server, q url.Values, args []string) (any, error) {
-	name := args[0]
-	obj, err := s.client.Get(ctx, &api.GetRequest{Kind: api.JobResource.Singular, Name: name})
+	name, ns := args[0], api.NamespaceOr(q.Get("namespace"))
+	obj, err := s.client.Get(ctx, &api.GetRequest{Kind: api.JobResource.Singular, Name: name, Namespace: ns})
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +201,7 @@ func jobView(ctx context.Context, s *server, q url.Values, args []string) (any, 
 		return nil, fmt.Errorf("%s %q: the server answered with a %s", api.JobResource.GroupResource(), name, api.KindOf(obj))
 	}
 	d := jobDetail{Job: newJobRow(j, s.now()), Spec: j.GetSpec(), LogPod: q.Get("pod")}
-	podObjs, err := s.list(ctx, &api.ListRequest{Kind: api.PodResource.Singular, LabelSelector: api.LabelJobName + "=" + name})
+	podObjs, err := s.list(ctx, &api.ListRequest{Kind: api.PodResource.Singular, LabelSelector: api.LabelJobName + "=" + name, Namespace: ns})
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +213,7 @@ func jobView(ctx context.Context, s *server, q url.Values, args []string) (any, 
 		d.Conditions = append(d.Conditions, conditionRow{Type: c.GetType(), Status: c.GetStatus(), Reason: c.GetReason(), Message: c.GetMessage(), Changed: asTime(c.GetLastTransitionTime())})
 	}
 	sortRows(d.Conditions, q.Get("conditions-sort"), "changed", conditionColumns)
-	if d.Events, err = s.events(ctx, api.JobResource, name); err != nil {
+	if d.Events, err = s.events(ctx, api.JobResource, ns, name); err != nil {
 		return nil, err
 	}
 	sortRows(d.Events, q.Get("events-sort"), "last", eventColumns)

@@ -250,6 +250,14 @@ func (c *client) explain(err error) error {
 	return err
 }
 
+// in returns a copy of c that works in namespace ns, sharing its
+// connections.
+func (c *client) in(ns string) *client {
+	cp := *c
+	cp.namespace = api.NamespaceOr(ns)
+	return &cp
+}
+
 // withClient runs fn with a client for the servers named by --addr and a
 // context bounded by --timeout, and closes the client's connections when
 // fn returns. Every client command goes through it.

@@ -88,6 +88,7 @@ func startHTTP(addr string, cfg transport.Config, reg *metrics.Registry) (*trans
 	if addr == "" {
 		return nil, nil
 	}
+	cfg.HTTPMiddleware = reg.HTTP().Middleware
 	h, err := transport.ListenHTTP(addr, cfg)
 	if err != nil {
 		return nil, err

@@ -11,7 +11,8 @@ import (
 )
 
 func TestDaemonHTTPServesDebugMetricsAndHealthUntilStopped(t *testing.T) {
-	h, err := startHTTP("127.0.0.1:0", transport.Config{}, metrics.NewRegistry())
+	reg := metrics.NewRegistry()
+	h, err := startHTTP("127.0.0.1:0", transport.Config{}, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,6 +25,32 @@ func TestDaemonHTTPServesDebugMetricsAndHealthUntilStopped(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s = %d, want 200", path, resp.StatusCode)
+		}
+	}
+	if resp, err := http.Get("http://" + addr + "/nothing-here"); err == nil {
+		resp.Body.Close()
+	}
+	// Every request was counted under its route, never its raw path.
+	fams, err := reg.Gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != "jobcluster_http_requests_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			counted[labels["handler"]+" "+labels["code"]] += m.GetCounter().GetValue()
+		}
+	}
+	for key, want := range map[string]float64{"GET /healthz 200": 2, "GET /metrics 200": 1, "/debug/pprof/ 200": 1, "unmatched 404": 1} {
+		if counted[key] != want {
+			t.Errorf("jobcluster_http_requests_total{%s} = %v, want %v (all: %v)", key, counted[key], want, counted)
 		}
 	}
 	stopHTTP(h, slog.New(slog.DiscardHandler))

@@ -30,7 +30,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "Run Kubernetes batch/v1 Jobs and CronJobs on a cluster of ordinary machines",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       api.Version(),
 	}
+	root.SetVersionTemplate("Client Version: {{.Version}}\n")
 	addr := os.Getenv("JOBCLUSTER_ADDR")
 	if addr == "" {
 		addr = defaultAddr
@@ -49,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newSubmitCmd(copts),
 		newApplyCmd(copts),
 		newGetCmd(copts),
+		newVersionCmd(copts),
 		newDescribeCmd(copts),
 		newDeleteCmd(copts),
 		newLogsCmd(copts),
