@@ -1,0 +1,59 @@
+package test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jobcluster/jobcluster/test/testcluster"
+)
+
+func labelledJob(name, app string) string {
+	return strings.Replace(strings.Replace(echoJob, "name: echo", "name: "+name+"\n  labels:\n    app: "+app, 1), "echo from", name+" from", 1)
+}
+
+// delete takes a file, a label selector or --all, as kubectl's does, and
+// version names the client's and the server's release.
+func TestDeleteByFileSelectorAndAll(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1})
+	file := filepath.Join(t.TempDir(), "jobs.yaml")
+	if err := os.WriteFile(file, []byte(labelledJob("f1", "file")+"---\n"+labelledJob("f2", "file")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.MustCLI("submit", "-n", "ops", file)
+	for _, j := range []string{"l1", "l2", "keep"} {
+		app := "batch"
+		if j == "keep" {
+			app = "other"
+		}
+		if r := c.CLIAt(c.Addrs(), labelledJob(j, app), "submit", "-n", "ops", "-"); r.Err != nil {
+			t.Fatalf("submit %s: %s", j, r.Stderr)
+		}
+	}
+
+	if out := c.MustCLI("delete", "-n", "ops", "-f", file); out != "job.batch \"f1\" deleted\njob.batch \"f2\" deleted\n" {
+		t.Errorf("delete -f: %q", out)
+	}
+	if out := c.MustCLI("delete", "jobs", "-n", "ops", "-l", "app=batch"); out != "job.batch \"l1\" deleted\njob.batch \"l2\" deleted\n" {
+		t.Errorf("delete -l app=batch: %q", out)
+	}
+	if out := strings.TrimSpace(c.MustCLI("get", "jobs", "-n", "ops", "-o", "name")); out != "job.batch/keep" {
+		t.Errorf("jobs left in ops: %q, want only keep", out)
+	}
+	if out := c.MustCLI("delete", "jobs", "--all", "-n", "ops"); out != "job.batch \"keep\" deleted\n" {
+		t.Errorf("delete --all: %q", out)
+	}
+	if r := c.CLI("delete", "jobs", "--all", "-n", "ops"); r.Err != nil || strings.TrimSpace(r.Stderr) != "No resources found in ops namespace." {
+		t.Errorf("delete --all of nothing: %v %q", r.Err, r.Stderr)
+	}
+	if r := c.CLI("delete", "fixed/batch-job.yaml"); r.Err == nil || !strings.Contains(r.Stderr, "pass it with -f fixed/batch-job.yaml") {
+		t.Errorf("delete of a path without -f: %q", r.Stderr)
+	}
+
+	out := c.MustCLI("version")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "Client Version: v") || !strings.HasPrefix(lines[1], "Server Version: v") {
+		t.Errorf("version:\n%s", out)
+	}
+}
