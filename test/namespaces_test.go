@@ -48,6 +48,14 @@ func TestSameJobInTwoNamespaces(t *testing.T) {
 		!strings.HasPrefix(lines[1], "team-a") || !strings.HasPrefix(lines[2], "team-b") {
 		t.Errorf("get jobs -A:\n%s\nwant a NAMESPACE column and echo in team-a and team-b", out)
 	}
+	// kubectl's selectors and printers see the namespace too.
+	if out := c.MustCLI("get", "pods", "-A", "--field-selector", "metadata.namespace=team-b,status.phase=Succeeded",
+		"-o", "jsonpath={.items[*].metadata.namespace}"); out != "team-b" {
+		t.Errorf("pods of team-b by field selector: %q", out)
+	}
+	if out := c.MustCLI("get", "jobs", "-n", "team-a", "-o", "custom-columns=NS:.metadata.namespace,NAME:.metadata.name,DONE:.status.succeeded"); out != "NS       NAME   DONE\nteam-a   echo   1\n" {
+		t.Errorf("custom columns of team-a's jobs: %q", out)
+	}
 	if r := c.CLI("get", "jobs"); strings.TrimSpace(r.Stdout) != "" || strings.TrimSpace(r.Stderr) != "No resources found in default namespace." {
 		t.Errorf("get jobs in default: %q %q", r.Stdout, r.Stderr)
 	}

@@ -14,7 +14,11 @@ import (
 type getOptions struct {
 	output        string
 	selector      string
+	fieldSelector string
 	allNamespaces bool
+	showLabels    bool
+	labelColumns  []string
+	sortBy        string
 }
 
 func newGetCmd(copts *clientOptions) *cobra.Command {
@@ -35,9 +39,13 @@ node, no) and the KIND/NAME form.`,
 			return o.run(cmd, copts, args)
 		},
 	}
-	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, json, yaml or name")
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "output format: wide, json, yaml, name, jsonpath=TEMPLATE or custom-columns=NAME:PATH,...")
 	cmd.Flags().StringVarP(&o.selector, "selector", "l", "", "label selector to filter on, e.g. -l job-name=pi,app=x")
 	cmd.Flags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list the objects of every namespace, with a NAMESPACE column")
+	cmd.Flags().StringVar(&o.fieldSelector, "field-selector", "", "field selector to filter on, e.g. status.phase=Running,spec.nodeName=a1 (metadata.name, metadata.namespace, and per kind spec.nodeName, status.phase, involvedObject.name, ...)")
+	cmd.Flags().BoolVar(&o.showLabels, "show-labels", false, "add a LABELS column with every label")
+	cmd.Flags().StringSliceVarP(&o.labelColumns, "label-columns", "L", nil, "add a column with the value of each of these labels")
+	cmd.Flags().StringVar(&o.sortBy, "sort-by", "", "sort by the value at this JSONPath, e.g. .metadata.creationTimestamp or '{.status.startTime}'")
 	return cmd
 }
 
@@ -49,7 +57,7 @@ func (o *getOptions) run(cmd *cobra.Command, copts *clientOptions, args []string
 	if err != nil {
 		return err
 	}
-	if len(names) > 0 && o.selector != "" {
+	if len(names) > 0 && (o.selector != "" || o.fieldSelector != "") {
 		return errors.New("name cannot be provided when a selector is specified")
 	}
 	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
@@ -60,9 +68,9 @@ func (o *getOptions) run(cmd *cobra.Command, copts *clientOptions, args []string
 // show prints the named objects of kind r, or all those the selector
 // matches when no name is given.
 func (o *getOptions) show(ctx context.Context, cmd *cobra.Command, c *client, r *api.Resource, names []string) error {
-	sc := scope{namespace: c.namespace, all: o.allNamespaces}
+	sc := scope{namespace: c.namespace, all: o.allNamespaces, showLabels: o.showLabels, labelColumns: o.labelColumns}
 	if len(names) == 0 {
-		req := &api.ListRequest{Kind: r.Singular, LabelSelector: o.selector, Namespace: c.namespace}
+		req := &api.ListRequest{Kind: r.Singular, LabelSelector: o.selector, FieldSelector: o.fieldSelector, Namespace: c.namespace}
 		if o.allNamespaces {
 			req.Namespace = ""
 		}
@@ -70,11 +78,21 @@ func (o *getOptions) show(ctx context.Context, cmd *cobra.Command, c *client, r 
 		if err != nil {
 			return err
 		}
+		if o.sortBy != "" {
+			if err := sortByPath(objs, o.sortBy); err != nil {
+				return err
+			}
+		}
 		return printObjects(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, objs, o.output, false, time.Now(), sc)
 	}
 	objs, missing, err := getNamed(ctx, c, r, names)
 	if err != nil {
 		return err
+	}
+	if o.sortBy != "" {
+		if err := sortByPath(objs, o.sortBy); err != nil {
+			return err
+		}
 	}
 	if len(objs) > 0 {
 		if err := printObjects(cmd.OutOrStdout(), cmd.ErrOrStderr(), r, objs, o.output, len(names) == 1, time.Now(), sc); err != nil {

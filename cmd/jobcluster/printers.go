@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,7 +27,7 @@ const (
 // checkOutput refuses an -o value that is not among allowed, in kubectl's words.
 func checkOutput(format string, allowed ...string) error {
 	for _, a := range allowed {
-		if format == a {
+		if format == a || (a == outputName && templateOutput(format)) {
 			return nil
 		}
 	}
@@ -35,26 +37,50 @@ func checkOutput(format string, allowed ...string) error {
 			names = append(names, a)
 		}
 	}
+	if slices.Contains(allowed, outputName) {
+		names = append(names, "jsonpath=TEMPLATE", "custom-columns=SPEC")
+	}
 	return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: %s", format, strings.Join(names, ","))
 }
 
 // scope is where a listing looked: one namespace, or all of them (-A),
-// which adds kubectl's NAMESPACE column.
+// which adds kubectl's NAMESPACE column; and the label columns asked for
+// (--show-labels, -L).
 type scope struct {
-	namespace string
-	all       bool
+	namespace    string
+	all          bool
+	showLabels   bool
+	labelColumns []string
+}
+
+// Output formats that take an argument, as kubectl's.
+const (
+	outputJSONPathPrefix      = "jsonpath="
+	outputCustomColumnsPrefix = "custom-columns="
+)
+
+// templateOutput reports whether format is -o jsonpath=... or
+// custom-columns=..., which checkOutput lets through wherever "name" is
+// allowed.
+func templateOutput(format string) bool {
+	return strings.HasPrefix(format, outputJSONPathPrefix) || strings.HasPrefix(format, outputCustomColumnsPrefix)
 }
 
 // printObjects writes objects of one resource in the chosen format. single
 // is true when the user named exactly one object: -o json and -o yaml then
 // print the object itself rather than a List.
 func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, format string, single bool, now time.Time, sc scope) error {
-	switch format {
-	case outputJSON, outputYAML:
+	switch {
+	case format == outputJSON || format == outputYAML:
 		return printStructured(out, objs, format, single)
+	case strings.HasPrefix(format, outputJSONPathPrefix):
+		return printJSONPath(out, strings.TrimPrefix(format, outputJSONPathPrefix), objs, single)
 	}
 	if len(objs) == 0 {
 		return printNoResources(errOut, r, sc)
+	}
+	if strings.HasPrefix(format, outputCustomColumnsPrefix) {
+		return printCustomColumns(out, strings.TrimPrefix(format, outputCustomColumnsPrefix), objs)
 	}
 	if format == outputName {
 		for _, obj := range objs {
@@ -65,6 +91,9 @@ func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, fo
 		return nil
 	}
 	header, rows := table(r, objs, now, format == outputWide)
+	if len(sc.labelColumns) > 0 || sc.showLabels {
+		header, rows = addLabelColumns(header, rows, r, objs, sc)
+	}
 	if sc.all && r.Namespaced {
 		header = append([]string{"NAMESPACE"}, header...)
 		i := 0
@@ -76,6 +105,49 @@ func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, fo
 		}
 	}
 	return writeTable(out, header, rows)
+}
+
+// addLabelColumns adds a column per -L key (its value, empty when unset)
+// and, with --show-labels, kubectl's LABELS column.
+func addLabelColumns(header []string, rows [][]string, r *api.Resource, objs []*api.Object, sc scope) ([]string, [][]string) {
+	for _, key := range sc.labelColumns {
+		name := key
+		if i := strings.LastIndex(name, "/"); i >= 0 {
+			name = name[i+1:]
+		}
+		header = append(header, strings.ToUpper(name))
+	}
+	if sc.showLabels {
+		header = append(header, "LABELS")
+	}
+	i := 0
+	for _, obj := range objs {
+		if api.ResourceOf(obj) != r {
+			continue
+		}
+		labels := api.MetadataOf(obj).GetLabels()
+		for _, key := range sc.labelColumns {
+			rows[i] = append(rows[i], labels[key])
+		}
+		if sc.showLabels {
+			rows[i] = append(rows[i], labelsText(labels))
+		}
+		i++
+	}
+	return header, rows
+}
+
+// labelsText is labels as kubectl's LABELS column shows them: k=v pairs
+// ordered by key, or <none>.
+func labelsText(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "<none>"
+	}
+	keys := slices.Sorted(maps.Keys(labels))
+	for i, k := range keys {
+		keys[i] = k + "=" + labels[k]
+	}
+	return strings.Join(keys, ",")
 }
 
 // printNoResources tells, on stderr, that a list came back empty.

@@ -132,8 +132,10 @@ func TestCheckOutput(t *testing.T) {
 	}{
 		{name: "table", format: ""},
 		{name: "wide", format: "wide"},
-		{name: "unknown", format: "jsonpath",
-			wantErr: `unable to match a printer suitable for the output format "jsonpath", allowed formats are: wide,json,yaml,name`},
+		{name: "jsonpath with a template", format: "jsonpath={.items[*].metadata.name}"},
+		{name: "custom columns", format: "custom-columns=NAME:.metadata.name"},
+		{name: "jsonpath without a template", format: "jsonpath",
+			wantErr: `unable to match a printer suitable for the output format "jsonpath", allowed formats are: wide,json,yaml,name,jsonpath=TEMPLATE,custom-columns=SPEC`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
