@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
@@ -55,5 +56,40 @@ func TestDeleteByFileSelectorAndAll(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "Client Version: v") || !strings.HasPrefix(lines[1], "Server Version: v") {
 		t.Errorf("version:\n%s", out)
+	}
+}
+
+// create job --image, create cronjob, label and annotate work as kubectl's.
+func TestCreateFromFlagsLabelAndAnnotate(t *testing.T) {
+	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1})
+	if out := c.MustCLI("create", "job", "hello", "--image=busybox", "--", "echo", "hello world"); out != "job.batch/hello created\n" {
+		t.Errorf("create job --image: %q", out)
+	}
+	c.WaitJob("hello", 30*time.Second)
+	if out := c.MustCLI("logs", "job/hello"); out != "hello world\n" {
+		t.Errorf("logs of the created Job: %q", out)
+	}
+	if out := c.MustCLI("create", "cronjob", "tick", "--image=busybox", "--schedule=0 3 * * *", "--", "date"); out != "cronjob.batch/tick created\n" {
+		t.Errorf("create cronjob: %q", out)
+	}
+	if out := c.MustCLI("get", "cronjob", "tick", "-o", "jsonpath={.spec.schedule} {.spec.jobTemplate.spec.template.spec.restartPolicy} {.spec.jobTemplate.spec.template.spec.containers[0].command}"); out != `0 3 * * * OnFailure ["date"]` {
+		t.Errorf("the created CronJob: %q", out)
+	}
+
+	if out := c.MustCLI("label", "job", "hello", "team=ml", "tier=batch"); out != "job.batch/hello labeled\n" {
+		t.Errorf("label: %q", out)
+	}
+	if r := c.CLI("label", "job", "hello", "team=ops"); r.Err == nil || !strings.Contains(r.Stderr, "'team' already has a value (ml), and --overwrite is false") {
+		t.Errorf("label without --overwrite: %q", r.Stderr)
+	}
+	c.MustCLI("label", "job/hello", "team=ops", "tier-", "--overwrite")
+	if out := c.MustCLI("get", "jobs", "-l", "team=ops", "-L", "team", "-o", "custom-columns=NAME:.metadata.name,TIER:.metadata.labels.tier"); out != "NAME    TIER\nhello   <none>\n" {
+		t.Errorf("after relabelling: %q", out)
+	}
+	if out := c.MustCLI("annotate", "cronjob", "tick", "owner=ops@example.com"); out != "cronjob.batch/tick annotated\n" {
+		t.Errorf("annotate: %q", out)
+	}
+	if out := c.MustCLI("get", "cj", "tick", "-o", "jsonpath={.metadata.annotations.owner}"); out != "ops@example.com" {
+		t.Errorf("annotation: %q", out)
 	}
 }

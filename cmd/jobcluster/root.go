@@ -52,6 +52,8 @@ func newRootCmd() *cobra.Command {
 		newApplyCmd(copts),
 		newGetCmd(copts),
 		newVersionCmd(copts),
+		newLabelCmd(copts),
+		newAnnotateCmd(copts),
 		newDescribeCmd(copts),
 		newDeleteCmd(copts),
 		newLogsCmd(copts),
