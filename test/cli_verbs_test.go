@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
@@ -65,9 +64,14 @@ func TestCreateFromFlagsLabelAndAnnotate(t *testing.T) {
 	if out := c.MustCLI("create", "job", "hello", "--image=busybox", "--", "echo", "hello world"); out != "job.batch/hello created\n" {
 		t.Errorf("create job --image: %q", out)
 	}
-	c.WaitJob("hello", 30*time.Second)
+	if out := c.MustCLI("wait", "--for=condition=complete", "job/hello", "--timeout=30s"); out != "job.batch/hello condition met\n" {
+		t.Errorf("wait --for=condition=complete: %q", out)
+	}
 	if out := c.MustCLI("logs", "job/hello"); out != "hello world\n" {
 		t.Errorf("logs of the created Job: %q", out)
+	}
+	if r := c.CLI("wait", "--for=condition=failed", "job/hello", "--timeout=1s"); r.Err == nil || !strings.Contains(r.Stderr, "timed out waiting for the condition on jobs/hello") {
+		t.Errorf("wait for a condition that never comes: %v %q", r.Err, r.Stderr)
 	}
 	if out := c.MustCLI("create", "cronjob", "tick", "--image=busybox", "--schedule=0 3 * * *", "--", "date"); out != "cronjob.batch/tick created\n" {
 		t.Errorf("create cronjob: %q", out)
@@ -91,5 +95,9 @@ func TestCreateFromFlagsLabelAndAnnotate(t *testing.T) {
 	}
 	if out := c.MustCLI("get", "cj", "tick", "-o", "jsonpath={.metadata.annotations.owner}"); out != "ops@example.com" {
 		t.Errorf("annotation: %q", out)
+	}
+	c.MustCLI("delete", "job", "hello")
+	if out := c.MustCLI("wait", "--for=delete", "job", "hello"); out != "job.batch/hello condition met\n" {
+		t.Errorf("wait --for=delete: %q", out)
 	}
 }
