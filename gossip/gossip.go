@@ -4,6 +4,7 @@
 package gossip
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -87,6 +88,9 @@ type Gossip struct {
 
 	mu      sync.Mutex
 	members map[string]Member
+	// clash is the first live member seen using this node's name from
+	// another address ("10.0.0.5:7946"), empty while there is none.
+	clash string
 }
 
 // Start binds the gossip address and begins joining in the background.
@@ -147,6 +151,7 @@ func Start(cfg Config) (*Gossip, error) {
 	}
 	mc.Delegate = delegate{g}
 	mc.Events = events{g}
+	mc.Conflict = conflicts{g: g, name: cfg.Name}
 	mc.Logger = log.New(LogWriter{Logger: cfg.Logger.With("component", "memberlist")}, "", 0)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -154,10 +159,51 @@ func Start(cfg Config) (*Gossip, error) {
 	}
 	g.ml = ml
 	if len(cfg.Join) > 0 {
+		// One join now, so that a live member already using this name
+		// is found before the node starts: the joiner is the one to go.
+		// Seeds that are not up yet are tried again in the background.
+		if _, err := ml.Join(cfg.Join); err != nil {
+			g.logger.Debug("first join failed, retrying in the background", "addrs", cfg.Join, "err", err)
+		}
+		if clash := g.nameClash(); clash != "" {
+			_ = ml.Shutdown()
+			return nil, fmt.Errorf("%w: member %q at %s is alive; give this node another --name", ErrNameTaken, cfg.Name, clash)
+		}
 		g.wg.Add(1)
 		go g.joinLoop(cfg.Join)
 	}
 	return g, nil
+}
+
+// ErrNameTaken: a live member of the cluster already uses the node's name.
+var ErrNameTaken = errors.New("node name already taken")
+
+func (g *Gossip) nameClash() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.clash
+}
+
+// conflicts hears of members that claim this node's name from another
+// address. memberlist keeps the member it knew and ignores the other.
+type conflicts struct {
+	g    *Gossip
+	name string
+}
+
+func (c conflicts) NotifyConflict(existing, other *memberlist.Node) {
+	if existing.Name != c.name {
+		return // two other members clash; they find out themselves
+	}
+	c.g.mu.Lock()
+	first := c.g.clash == ""
+	if first {
+		c.g.clash = other.Address()
+	}
+	c.g.mu.Unlock()
+	if first {
+		c.g.logger.Warn("another member uses this node's name from another address; give one of them another --name", "name", c.name, "other", other.Address())
+	}
 }
 
 // joinLoop joins through the seed addresses, retrying until one answers,

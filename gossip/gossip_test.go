@@ -1,8 +1,10 @@
 package gossip
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +86,28 @@ func TestMetadataTooLargeIsRefused(t *testing.T) {
 	_, err := Start(Config{Name: "x", BindAddr: freeAddr(t), Meta: &api.MemberMeta{Role: RoleAgent, Labels: labels}})
 	if err == nil {
 		t.Fatal("Start accepted metadata larger than memberlist carries")
+	}
+}
+
+// A node joining under a name a live member already uses is refused at
+// start, naming the member's address; the member stays as it was.
+func TestJoiningUnderATakenNameIsRefused(t *testing.T) {
+	s1 := start(t, "vm", RoleServer)
+	seed := s1.ml.LocalNode().Address()
+	g, err := Start(Config{Name: "vm", BindAddr: freeAddr(t), Join: []string{seed}, Meta: &api.MemberMeta{Role: RoleAgent}})
+	if err == nil {
+		g.Shutdown()
+		t.Fatal("a second member named vm started")
+	}
+	if !errors.Is(err, ErrNameTaken) || !strings.Contains(err.Error(), `member "vm" at `+seed+" is alive; give this node another --name") {
+		t.Fatalf("err = %v, want the name taken by %s", err, seed)
+	}
+	a1 := start(t, "a1", RoleAgent, seed)
+	wait.For(t, "s1 to stay the one vm, and a1 to join", func() (bool, string) {
+		got := fmt.Sprint(statusOf(s1, "vm"), statusOf(s1, "a1"), len(s1.Members()))
+		return got == "alivealive2", got
+	})
+	if got := a1.Members(); len(got) != 2 {
+		t.Errorf("a1 sees %d members, want vm and itself", len(got))
 	}
 }

@@ -79,7 +79,7 @@ addresses unless --insecure is given.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.name, "name", defaultName(), "node name, unique in the cluster")
+	f.StringVar(&o.name, "name", defaultAgentName(), "node name, unique in the cluster (default <hostname>-agent)")
 	f.StringVar(&o.dataDir, "data-dir", "", "directory for pod logs, working directories and the pod journal (default jobcluster-data/NAME)")
 	f.StringVar(&o.gossipAddr, "gossip-addr", defaultAgentGossipAddr, "gossip address, bound and advertised")
 	f.StringVar(&o.rpcAddr, "rpc-addr", defaultAgentRPCAddr, "gRPC address serving pod logs, bound and advertised")

@@ -43,6 +43,7 @@ func splitList(s string) []string {
 	return out
 }
 
+// defaultName is a server's default node name: the host's name.
 func defaultName() string {
 	h, err := os.Hostname()
 	if err != nil || h == "" {
@@ -50,6 +51,11 @@ func defaultName() string {
 	}
 	return h
 }
+
+// defaultAgentName is an agent's default node name, "<host>-agent", so
+// that a server and an agent started on one machine with default flags
+// do not claim the same name.
+func defaultAgentName() string { return defaultName() + "-agent" }
 
 // timingFlags are the failure-detection knobs servers share.
 type timingFlags struct {

@@ -112,7 +112,7 @@ func newTLSCertCreateCmd() *cobra.Command {
 	f.BoolVar(&o.server, "server", false, "a server's certificate")
 	f.BoolVar(&o.agent, "agent", false, "an agent's certificate")
 	f.BoolVar(&o.client, "client", false, "a client's certificate, for the CLI")
-	f.StringVar(&o.name, "name", "", "node name of the server or agent (its --name; default this host's name), or the client's name (default cli)")
+	f.StringVar(&o.name, "name", "", "node name of the server or agent (its --name; default this host's name, <hostname>-agent for an agent), or the client's name (default cli)")
 	f.StringArrayVar(&o.dnsNames, "additional-dnsname", nil, "extra DNS name in the certificate, repeatable")
 	f.StringArrayVar(&o.ips, "additional-ipaddress", nil, "extra IP address in the certificate, repeatable")
 	f.StringVar(&o.caFile, "ca", caCertFile, "CA certificate to sign with")
@@ -139,9 +139,13 @@ func (o *certOptions) request(cmd *cobra.Command) (pki.Request, error) {
 	}
 	name := o.name
 	if name == "" {
-		name = defaultName()
-		if role == pki.RoleClient {
+		switch role {
+		case pki.RoleClient:
 			name = "cli"
+		case pki.RoleAgent:
+			name = defaultAgentName()
+		default:
+			name = defaultName()
 		}
 	}
 	req := pki.Request{Identity: pki.Identity{Role: role, Name: name}, DNSNames: o.dnsNames, Days: o.days}
