@@ -19,7 +19,8 @@ const timestampName protoreflect.FullName = "google.protobuf.Timestamp"
 // jsonNameOverrides holds the fields whose Kubernetes JSON name differs from
 // protobuf's camelCase.
 var jsonNameOverrides = map[protoreflect.FullName]string{
-	"jobcluster.v1.PodStatus.host_ip": "hostIP",
+	"jobcluster.v1.PodStatus.host_ip":         "hostIP",
+	"jobcluster.v1.NodeSystemInfo.machine_id": "machineID",
 }
 
 // jsonName returns the name a field has in manifests and in printed objects.
@@ -179,7 +180,7 @@ func messageValue(m protoreflect.Message) any {
 	fields := m.Descriptor().Fields()
 	for i := range fields.Len() {
 		fd := fields.Get(i)
-		if !m.Has(fd) {
+		if !m.Has(fd) && !alwaysPrinted[fd.FullName()] {
 			continue
 		}
 		out = append(out, member{jsonName(fd), fieldValue(fd, m.Get(fd))})
@@ -330,4 +331,47 @@ func plainASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// alwaysPrinted are the fields Kubernetes prints even when zero or empty
+// (their JSON tags in k8s.io/api lack omitempty); TestJSONShapeMatchesKubernetes
+// keeps the list in step with k8s.io/api.
+var alwaysPrinted = map[protoreflect.FullName]bool{
+	"jobcluster.v1.Container.name":                                  true,
+	"jobcluster.v1.ContainerStateTerminated.exit_code":              true,
+	"jobcluster.v1.ContainerStatus.image":                           true,
+	"jobcluster.v1.ContainerStatus.name":                            true,
+	"jobcluster.v1.ContainerStatus.ready":                           true,
+	"jobcluster.v1.ContainerStatus.restart_count":                   true,
+	"jobcluster.v1.CronJobSpec.schedule":                            true,
+	"jobcluster.v1.EnvVar.name":                                     true,
+	"jobcluster.v1.HostPathVolumeSource.path":                       true,
+	"jobcluster.v1.JobCondition.status":                             true,
+	"jobcluster.v1.JobCondition.type":                               true,
+	"jobcluster.v1.LabelSelectorRequirement.key":                    true,
+	"jobcluster.v1.LabelSelectorRequirement.operator":               true,
+	"jobcluster.v1.NodeAddress.address":                             true,
+	"jobcluster.v1.NodeAddress.type":                                true,
+	"jobcluster.v1.NodeCondition.status":                            true,
+	"jobcluster.v1.NodeCondition.type":                              true,
+	"jobcluster.v1.NodeSystemInfo.architecture":                     true,
+	"jobcluster.v1.NodeSystemInfo.container_runtime_version":        true,
+	"jobcluster.v1.NodeSystemInfo.kernel_version":                   true,
+	"jobcluster.v1.NodeSystemInfo.kubelet_version":                  true,
+	"jobcluster.v1.NodeSystemInfo.machine_id":                       true,
+	"jobcluster.v1.NodeSystemInfo.operating_system":                 true,
+	"jobcluster.v1.NodeSystemInfo.os_image":                         true,
+	"jobcluster.v1.OwnerReference.api_version":                      true,
+	"jobcluster.v1.OwnerReference.kind":                             true,
+	"jobcluster.v1.OwnerReference.name":                             true,
+	"jobcluster.v1.OwnerReference.uid":                              true,
+	"jobcluster.v1.PodCondition.status":                             true,
+	"jobcluster.v1.PodCondition.type":                               true,
+	"jobcluster.v1.PodFailurePolicyOnExitCodesRequirement.operator": true,
+	"jobcluster.v1.PodFailurePolicyOnPodConditionsPattern.status":   true,
+	"jobcluster.v1.PodFailurePolicyOnPodConditionsPattern.type":     true,
+	"jobcluster.v1.PodFailurePolicyRule.action":                     true,
+	"jobcluster.v1.Volume.name":                                     true,
+	"jobcluster.v1.VolumeMount.mount_path":                          true,
+	"jobcluster.v1.VolumeMount.name":                                true,
 }
