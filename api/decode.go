@@ -37,12 +37,24 @@ var ErrNoObjects = errors.New("no objects found in the manifest")
 // several: `document 2 (Job "pi"): spec.completions: Invalid value: -1: ...`.
 // Input over MaxManifestBytes is refused before it is parsed.
 func DecodeManifests(data []byte) ([]*Object, error) {
+	objs, _, err := DecodeManifestsWithWarnings(data)
+	return objs, err
+}
+
+// DecodeManifestsWithWarnings is DecodeManifests that also returns a
+// warning for each valid Kubernetes field it dropped because it has no
+// meaning here (`spec.template.spec.serviceAccountName: ignored by
+// jobcluster: ...`), for the caller to print as kubectl prints the
+// server's warnings. A Kubernetes field jobcluster cannot honour is an
+// error (`Forbidden: not supported by jobcluster`), never "unknown field",
+// which stays for names Kubernetes does not have either.
+func DecodeManifestsWithWarnings(data []byte) ([]*Object, []string, error) {
 	if len(data) > MaxManifestBytes {
-		return nil, fmt.Errorf("manifest is %d bytes, over the limit of %d (3 MiB): split it into several files", len(data), MaxManifestBytes)
+		return nil, nil, fmt.Errorf("manifest is %d bytes, over the limit of %d (3 MiB): split it into several files", len(data), MaxManifestBytes)
 	}
 	docs, err := splitDocuments(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type parsed struct {
 		raw any
@@ -57,12 +69,13 @@ func DecodeManifests(data []byte) ([]*Object, error) {
 		parsedDocs = append(parsedDocs, parsed{raw, err})
 	}
 	if len(parsedDocs) == 0 {
-		return nil, ErrNoObjects
+		return nil, nil, ErrNoObjects
 	}
 	var (
-		objs []*Object
-		errs fieldErrors
-		seen = map[string]bool{}
+		objs     []*Object
+		errs     fieldErrors
+		warnings []string
+		seen     = map[string]bool{}
 	)
 	for i, doc := range parsedDocs {
 		prefix := ""
@@ -86,18 +99,21 @@ func DecodeManifests(data []byte) ([]*Object, error) {
 			for _, e := range d.errs {
 				errs.add(withPrefix(label, e))
 			}
+			for _, w := range d.warnings {
+				warnings = append(warnings, withPrefix(label, errors.New(w)).Error())
+			}
 			if d.obj != nil {
 				objs = append(objs, d.obj)
 			}
 		}
 	}
 	if err := errs.join(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(objs) == 0 {
-		return nil, ErrNoObjects
+		return nil, nil, ErrNoObjects
 	}
-	return objs, nil
+	return objs, warnings, nil
 }
 
 func withPrefix(prefix string, err error) error {
@@ -195,6 +211,7 @@ type decoded struct {
 	where      string // "items[2]" inside a List
 	kind, name string
 	errs       []error
+	warnings   []string
 }
 
 // decodeObject decodes a generic object by its apiVersion and kind.
@@ -219,11 +236,11 @@ func decodeObject(raw any, where string) []decoded {
 	case apiVersion == "batch/v1" && kind == "Job":
 		j := &Job{}
 		d.obj = &Object{Kind: &Object_Job{Job: j}}
-		d.errs = decodeInto(fields, j)
+		d.errs, d.warnings = decodeInto(fields, j)
 	case (apiVersion == "batch/v1" || apiVersion == "batch/v1beta1") && kind == "CronJob":
 		c := &CronJob{}
 		d.obj = &Object{Kind: &Object_CronJob{CronJob: c}}
-		d.errs = decodeInto(fields, c)
+		d.errs, d.warnings = decodeInto(fields, c)
 	default:
 		d.errs = []error{fmt.Errorf("no matches for kind %q in version %q: jobcluster runs batch/v1 Job and CronJob (batch/v1, batch/v1beta1)", kind, apiVersion)}
 	}
@@ -265,15 +282,17 @@ func decodeList(fields map[string]any) []decoded {
 
 // decodeInto fills m from generic JSON values by walking the protobuf
 // schema, reporting every problem with its field path.
-func decodeInto(fields map[string]any, m proto.Message) []error {
+func decodeInto(fields map[string]any, m proto.Message) ([]error, []string) {
 	var w walker
 	w.message("", fields, m.ProtoReflect())
-	return w.errs
+	return w.errs, w.warnings
 }
 
-// walker converts generic JSON values into a message and collects errors.
+// walker converts generic JSON values into a message and collects errors
+// and warnings.
 type walker struct {
-	errs []error
+	errs     []error
+	warnings []string
 }
 
 func (w *walker) wrongType(path string, raw any, want string) {
@@ -308,7 +327,15 @@ func (w *walker) message(path string, raw any, m protoreflect.Message) {
 			}
 		}
 		if fd == nil {
-			w.errs = append(w.errs, &FieldError{Type: ErrorTypeUnknownField, Field: p})
+			f, known := k8sOnlyField(m.Descriptor(), key)
+			switch {
+			case !known:
+				w.errs = append(w.errs, &FieldError{Type: ErrorTypeUnknownField, Field: p})
+			case f.support == Refused:
+				w.errs = append(w.errs, &FieldError{Type: ErrorTypeForbidden, Field: p, Detail: "not supported by jobcluster: " + f.why})
+			case f.support == Ignored:
+				w.warnings = append(w.warnings, p+": ignored by jobcluster: "+f.why)
+			}
 			continue
 		}
 		val := fields[key]

@@ -154,3 +154,120 @@ func TestZeroCountsArePrinted(t *testing.T) {
 		t.Error("an empty status.reason is printed; Kubernetes omits it")
 	}
 }
+
+// manifestMessages are the messages a Job or CronJob manifest reaches.
+func manifestMessages() map[protoreflect.FullName]bool {
+	seen := map[protoreflect.FullName]bool{}
+	var walk func(d protoreflect.MessageDescriptor)
+	walk = func(d protoreflect.MessageDescriptor) {
+		if seen[d.FullName()] || d.FullName() == timestampName {
+			return
+		}
+		seen[d.FullName()] = true
+		for i := range d.Fields().Len() {
+			fd := d.Fields().Get(i)
+			if fd.IsMap() {
+				if m := fd.MapValue().Message(); m != nil {
+					walk(m)
+				}
+				continue
+			}
+			if m := fd.Message(); m != nil {
+				walk(m)
+			}
+		}
+	}
+	walk((&Job{}).ProtoReflect().Descriptor())
+	walk((&CronJob{}).ProtoReflect().Descriptor())
+	return seen
+}
+
+// Every field of the upstream types a manifest reaches is run, ignored
+// with a warning or refused: a field added upstream fails this test until
+// it is classified.
+func TestEveryKubernetesFieldIsClassified(t *testing.T) {
+	var unclassified, stale []string
+	for msg := range manifestMessages() {
+		typ, ok := k8sTypes[msg]
+		if !ok {
+			t.Errorf("%s has no k8s.io/api counterpart in k8sTypes", msg)
+			continue
+		}
+		desc, err := protoRegistryFind(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours := map[string]bool{}
+		for i := range desc.Fields().Len() {
+			ours[jsonName(desc.Fields().Get(i))] = true
+		}
+		upstream := k8sJSONFields(typ)
+		for name := range upstream {
+			if _, classified := k8sOnlyFields[msg][name]; !ours[name] && !classified {
+				unclassified = append(unclassified, string(msg.Name())+"."+name)
+			}
+		}
+		for name := range k8sOnlyFields[msg] {
+			if _, ok := upstream[name]; !ok || ours[name] {
+				stale = append(stale, string(msg.Name())+"."+name)
+			}
+		}
+	}
+	sort.Strings(unclassified)
+	sort.Strings(stale)
+	if len(unclassified) > 0 {
+		t.Errorf("Kubernetes fields neither run nor classified in k8sOnlyFields:\n  %s", strings.Join(unclassified, "\n  "))
+	}
+	if len(stale) > 0 {
+		t.Errorf("k8sOnlyFields entries that Kubernetes lacks or that the schema now holds:\n  %s", strings.Join(stale, "\n  "))
+	}
+}
+
+func TestKubernetesFieldsWeDoNotRun(t *testing.T) {
+	manifest := func(podSpecExtra, containerExtra string) []byte {
+		return []byte(`apiVersion: batch/v1
+kind: Job
+metadata:
+  name: x
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+` + podSpecExtra + `      containers:
+      - name: main
+        image: busybox
+        command: ["true"]
+` + containerExtra)
+	}
+	for _, tt := range []struct {
+		name                 string
+		pod, container       string
+		wantErr, wantWarning string
+	}{
+		{name: "a harmless field is dropped with a warning", pod: "      serviceAccountName: builder\n",
+			wantWarning: "spec.template.spec.serviceAccountName: ignored by jobcluster: there are no service accounts; pods get no API token"},
+		{name: "a field we cannot honour is refused, not unknown", pod: "      initContainers: [{name: init, image: busybox}]\n",
+			wantErr: "spec.template.spec.initContainers: Forbidden: not supported by jobcluster: init containers are not run"},
+		{name: "valueFrom is refused", container: "        env:\n        - name: A\n          valueFrom: {fieldRef: {fieldPath: metadata.name}}\n",
+			wantErr: "spec.template.spec.containers[0].env[0].valueFrom: Forbidden: not supported by jobcluster"},
+		{name: "a typo stays an unknown field", container: "        comand: [\"true\"]\n",
+			wantErr: `unknown field "spec.template.spec.containers[0].comand"`},
+		{name: "status copied from get -o yaml is dropped silently", container: "status:\n  uncountedTerminatedPods: {}\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			objs, warnings, err := DecodeManifestsWithWarnings(manifest(tt.pod, tt.container))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(objs) != 1 {
+				t.Fatalf("decode: %v", err)
+			}
+			if tt.wantWarning == "" && len(warnings) > 0 || tt.wantWarning != "" && (len(warnings) != 1 || warnings[0] != tt.wantWarning) {
+				t.Errorf("warnings = %q, want %q", warnings, tt.wantWarning)
+			}
+		})
+	}
+}

@@ -48,9 +48,9 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 		meta := api.MetadataOf(o)
 		res := &api.SubmitResult{Kind: r.Kind, Name: name, Action: "created"}
 		resp.Results = append(resp.Results, res)
-		ns, err := submitNamespace(meta.GetNamespace(), req.GetNamespace())
-		if err != nil {
-			res.Error, res.Code = err.Error(), codes.InvalidArgument.String()
+		ns, refusal := submitNamespace(meta.GetNamespace(), req.GetNamespace())
+		if refusal != "" {
+			res.Error, res.Code = refusal, codes.InvalidArgument.String()
 			continue
 		}
 		meta.Namespace, res.Namespace = ns, ns
@@ -136,15 +136,15 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 
 // submitNamespace is the namespace a submitted object goes to: its own,
 // else the request's, else "default". An object naming a namespace other
-// than the request's is refused, as kubectl refuses it.
-func submitNamespace(object, request string) (string, error) {
+// than the request's is refused, in kubectl's words.
+func submitNamespace(object, request string) (ns, refusal string) {
 	switch {
 	case object == "":
-		return api.NamespaceOr(request), nil
+		return api.NamespaceOr(request), ""
 	case request != "" && object != request:
-		return "", fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", object, request, object)
+		return "", fmt.Sprintf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation.", object, request, object)
 	}
-	return object, nil
+	return object, ""
 }
 
 // fresh checks an update's resourceVersion precondition: an applied object

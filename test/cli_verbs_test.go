@@ -96,6 +96,19 @@ func TestCreateFromFlagsLabelAndAnnotate(t *testing.T) {
 	if out := c.MustCLI("get", "cj", "tick", "-o", "jsonpath={.metadata.annotations.owner}"); out != "ops@example.com" {
 		t.Errorf("annotation: %q", out)
 	}
+	// Kubernetes fields that mean nothing here are dropped with kubectl's
+	// Warning line; those we cannot honour are refused by name.
+	withSA := strings.Replace(labelledJob("sa", "x"), "      restartPolicy: Never", "      restartPolicy: Never\n      serviceAccountName: builder", 1)
+	r := c.CLIAt(c.Addrs(), withSA, "submit", "-")
+	if r.Err != nil || r.Stdout != "job.batch/sa created\n" ||
+		r.Stderr != "Warning: spec.template.spec.serviceAccountName: ignored by jobcluster: there are no service accounts; pods get no API token\n" {
+		t.Errorf("submit with serviceAccountName: %v %q %q", r.Err, r.Stdout, r.Stderr)
+	}
+	withInit := strings.Replace(labelledJob("init", "x"), "      restartPolicy: Never", "      restartPolicy: Never\n      initContainers: [{name: i, image: busybox}]", 1)
+	if r := c.CLIAt(c.Addrs(), withInit, "submit", "-"); r.Err == nil ||
+		!strings.Contains(r.Stderr, "spec.template.spec.initContainers: Forbidden: not supported by jobcluster: init containers are not run") {
+		t.Errorf("submit with initContainers: %v %q", r.Err, r.Stderr)
+	}
 	c.MustCLI("delete", "job", "hello")
 	if out := c.MustCLI("wait", "--for=delete", "job", "hello"); out != "job.batch/hello condition met\n" {
 		t.Errorf("wait --for=delete: %q", out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -49,7 +50,7 @@ func (o *deleteOptions) run(cmd *cobra.Command, copts *clientOptions, args []str
 		if len(args) > 0 || o.all || o.selector != "" {
 			return errors.New("with -f, give no kind, name, --all or -l: the file names the objects")
 		}
-		objs, err := readManifests(cmd.InOrStdin(), o.files)
+		objs, err := readManifests(cmd.InOrStdin(), io.Discard, o.files)
 		if err != nil {
 			return err
 		}

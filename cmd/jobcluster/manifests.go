@@ -20,8 +20,10 @@ const stdinName = "STDIN"
 
 // readManifests reads and decodes every file ("-" is stdin, a directory
 // stands for its .yaml, .yml and .json files). Nothing is returned unless
-// every file is valid; the error then names each file that is not.
-func readManifests(stdin io.Reader, paths []string) ([]*api.Object, error) {
+// every file is valid; the error then names each file that is not. The
+// fields dropped as meaningless here are written to warn as kubectl
+// writes warnings ("Warning: ...").
+func readManifests(stdin io.Reader, warn io.Writer, paths []string) ([]*api.Object, error) {
 	var (
 		objs []*api.Object
 		errs []error
@@ -38,7 +40,7 @@ func readManifests(stdin io.Reader, paths []string) ([]*api.Object, error) {
 				errs = append(errs, err)
 				continue
 			}
-			decoded, err := api.DecodeManifests(data)
+			decoded, warnings, err := api.DecodeManifestsWithWarnings(data)
 			if err != nil {
 				name := f
 				if f == "-" {
@@ -46,6 +48,9 @@ func readManifests(stdin io.Reader, paths []string) ([]*api.Object, error) {
 				}
 				errs = append(errs, fmt.Errorf("error validating %q: %w", name, err))
 				continue
+			}
+			for _, w := range warnings {
+				fmt.Fprintf(warn, "Warning: %s\n", w)
 			}
 			objs = append(objs, decoded...)
 		}

@@ -50,7 +50,7 @@ exits non-zero if one failed. The wait is unbounded unless --timeout is given.`,
 // runSubmit creates (or with apply, creates or updates) the objects of
 // files and prints one line per object.
 func runSubmit(cmd *cobra.Command, copts *clientOptions, files []string, apply, wait bool) error {
-	objs, err := readManifests(cmd.InOrStdin(), files)
+	objs, err := readManifests(cmd.InOrStdin(), cmd.ErrOrStderr(), files)
 	if err != nil {
 		return err
 	}
