@@ -25,6 +25,7 @@ var scenarios = []scenario{
 	{"cron", "every-second CronJob: scheduled second -> pod started; missed and doubled seconds, also across a leader kill", runCron},
 	{"footprint", "idle server RSS; agent processes while pods run; a server holding -finished-jobs finished Jobs", runFootprint},
 	{"huge", "one Job of parallelism -huge-pods: server peak RSS, Raft bytes, time until every pod exists, a small Job beside it, its delete", runHuge},
+	{"ui", "the web UI's Jobs page over -ui-jobs Jobs in headless Chromium: navigation -> table rendered", runUI},
 	{"restart-100k", "every server killed at once on a log of -finished-jobs finished Jobs -> each server serving reads, a new Job accepted", runRestartAll},
 }
 
