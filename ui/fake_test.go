@@ -24,6 +24,8 @@ type fakeControl struct {
 	members   []*api.Member
 	logs      map[string][]string
 	listErr   error
+	// token, when set, is the only ACL token List accepts.
+	token string
 	submitted []*api.SubmitRequest
 	deleted   []*api.DeleteRequest
 	triggered []*api.CreateJobFromCronRequest
@@ -62,11 +64,17 @@ func (f *fakeControl) Get(_ context.Context, in *api.GetRequest, _ ...grpc.CallO
 	return nil, status.Error(codes.NotFound, r.NotFound(in.GetName()))
 }
 
-func (f *fakeControl) List(_ context.Context, in *api.ListRequest, _ ...grpc.CallOption) (*api.ListResponse, error) {
+func (f *fakeControl) List(ctx context.Context, in *api.ListRequest, _ ...grpc.CallOption) (*api.ListResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.listErr != nil {
 		return nil, f.listErr
+	}
+	if f.token != "" {
+		md, _ := metadata.FromOutgoingContext(ctx)
+		if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer "+f.token {
+			return nil, status.Error(codes.Unauthenticated, "ACL token missing or unknown: pass --token or JOBCLUSTER_TOKEN")
+		}
 	}
 	f.selectors = append(f.selectors, in.GetLabelSelector())
 	resp := &api.ListResponse{}

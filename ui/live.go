@@ -44,7 +44,7 @@ func (s *server) serveLive(w http.ResponseWriter, r *http.Request) {
 		}
 		var b bytes.Buffer
 		err = p.tmpl.ExecuteTemplate(&b, "live", pageData{
-			Path: path, Query: r.URL.Query(), Live: true, Err: errorText(err),
+			Path: path, Query: r.URL.Query(), Live: true, Err: errorText(err), NeedToken: needsToken(err),
 			Data: data, Now: s.now(), Prefix: Prefix,
 		})
 		if err != nil {

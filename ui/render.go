@@ -30,16 +30,21 @@ type page struct {
 
 // pageData is what every template receives.
 type pageData struct {
-	Title  string
-	Nav    string
-	Path   string
-	Query  url.Values
-	Live   bool
-	Flash  *flash
-	Err    string
-	Data   any
-	Now    time.Time
-	Prefix string
+	Title string
+	Nav   string
+	Path  string
+	Query url.Values
+	Live  bool
+	Flash *flash
+	Err   string
+	// NeedToken is set when the service refused the call for want of an
+	// ACL token: the page offers to sign in with one.
+	NeedToken bool
+	// SignedIn is set when the browser holds a token.
+	SignedIn bool
+	Data     any
+	Now      time.Time
+	Prefix   string
 }
 
 // LiveURL is where the page's live block streams from.

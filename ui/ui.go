@@ -69,8 +69,9 @@ func Handler(client api.ControlClient, cfg Config) http.Handler {
 	mux.HandleFunc("GET "+Prefix+"logs/{pod}", s.serveLogs)
 	mux.HandleFunc("POST "+Prefix+"submit", s.serveSubmit)
 	mux.HandleFunc("POST "+Prefix+"action", s.serveAction)
+	mux.HandleFunc("POST "+Prefix+"token", s.serveToken)
 	mux.HandleFunc("GET "+Prefix, s.servePage)
-	return http.NewCrossOriginProtection().Handler(securityHeaders(mux))
+	return http.NewCrossOriginProtection().Handler(securityHeaders(withToken(mux)))
 }
 
 // securityHeaders keeps the pages from being framed by other sites and
@@ -122,16 +123,18 @@ func (s *server) servePage(w http.ResponseWriter, r *http.Request) {
 		code = httpStatus(err)
 	}
 	s.render(w, code, p, pageData{
-		Title:  p.title(args),
-		Nav:    p.nav,
-		Path:   r.URL.Path,
-		Query:  r.URL.Query(),
-		Live:   p.live,
-		Flash:  takeFlash(w, r),
-		Err:    errorText(err),
-		Data:   data,
-		Now:    s.now(),
-		Prefix: Prefix,
+		Title:     p.title(args),
+		Nav:       p.nav,
+		Path:      r.URL.Path,
+		Query:     r.URL.Query(),
+		Live:      p.live,
+		Flash:     takeFlash(w, r),
+		Err:       errorText(err),
+		NeedToken: needsToken(err),
+		SignedIn:  signedIn(r),
+		Data:      data,
+		Now:       s.now(),
+		Prefix:    Prefix,
 	})
 }
 
@@ -162,6 +165,10 @@ func httpStatus(err error) int {
 		return http.StatusConflict
 	case codes.Unavailable, codes.DeadlineExceeded:
 		return http.StatusServiceUnavailable
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized
+	case codes.PermissionDenied:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }

@@ -586,3 +586,42 @@ func BenchmarkJobsPage10000(b *testing.B) {
 		}
 	}
 }
+
+// With ACLs on, a page refused for want of a token offers to sign in; the
+// token is kept in an HttpOnly cookie and sent with every call after.
+func TestSignInWithAToken(t *testing.T) {
+	f := testCluster()
+	f.token = "s3cret"
+	h := newTestHandler(f)
+	code, body := get(t, h, "/ui/jobs?state=Running")
+	if code != http.StatusUnauthorized || !strings.Contains(text(body), "This cluster uses ACL tokens: sign in with yours") {
+		t.Fatalf("GET /ui/jobs without a token = %d %q, want 401 with a sign-in form", code, text(body))
+	}
+	rec := post(t, h, "/ui/token", url.Values{"token": {"s3cret"}, "next": {"/ui/jobs?state=Running"}})
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/ui/jobs?state=Running" {
+		t.Fatalf("POST /ui/token = %d to %q, want 303 back to the page", rec.Code, rec.Header().Get("Location"))
+	}
+	cookies := rec.Result().Cookies()
+	if len(cookies) != 1 || !cookies[0].HttpOnly || cookies[0].SameSite != http.SameSiteStrictMode || cookies[0].Value != "s3cret" {
+		t.Fatalf("token cookie = %+v, want an HttpOnly SameSite=Strict cookie", cookies)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/ui/jobs", nil)
+	req.AddCookie(cookies[0])
+	page := httptest.NewRecorder()
+	h.ServeHTTP(page, req)
+	if page.Code != http.StatusOK || !strings.Contains(text(page.Body.String()), "Sign out") {
+		t.Errorf("GET /ui/jobs signed in = %d %q, want the page and a sign-out button", page.Code, text(page.Body.String()))
+	}
+	// A request's own Authorization header is passed on too.
+	req = httptest.NewRequest(http.MethodGet, "/ui/jobs", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	page = httptest.NewRecorder()
+	h.ServeHTTP(page, req)
+	if page.Code != http.StatusOK {
+		t.Errorf("GET /ui/jobs with an Authorization header = %d, want 200", page.Code)
+	}
+	out := post(t, h, "/ui/token", url.Values{"token": {""}})
+	if c := out.Result().Cookies(); len(c) != 1 || c[0].MaxAge >= 0 {
+		t.Errorf("signing out left the cookie: %+v", c)
+	}
+}
