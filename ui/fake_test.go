@@ -19,13 +19,13 @@ import (
 type fakeControl struct {
 	api.ControlClient // calls the UI must not make panic
 
-	mu        sync.Mutex
-	objects   map[string][]*api.Object // by singular kind
-	members   []*api.Member
-	logs      map[string][]string
-	listErr   error
+	mu      sync.Mutex
+	objects map[string][]*api.Object // by singular kind
+	members []*api.Member
+	logs    map[string][]string
+	listErr error
 	// token, when set, is the only ACL token List accepts.
-	token string
+	token     string
 	submitted []*api.SubmitRequest
 	deleted   []*api.DeleteRequest
 	triggered []*api.CreateJobFromCronRequest
