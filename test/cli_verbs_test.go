@@ -32,6 +32,16 @@ func TestDeleteByFileSelectorAndAll(t *testing.T) {
 		}
 	}
 
+	// Shell completion offers kinds, then the names of that kind's objects.
+	if out := c.MustCLI("__complete", "-n", "ops", "delete", "jobs", ""); !strings.HasPrefix(out, "f1\nf2\nkeep\nl1\nl2\n:4\n") {
+		t.Errorf("completion of job names: %q", out)
+	}
+	if out := c.MustCLI("__complete", "-n", "ops", "get", "job/l"); !strings.HasPrefix(out, "job/l1\njob/l2\n:4\n") {
+		t.Errorf("completion of job/NAME: %q", out)
+	}
+	if out := c.MustCLI("completion", "bash"); !strings.Contains(out, "__start_jobcluster") {
+		t.Errorf("completion bash printed no bash completion script")
+	}
 	if out := c.MustCLI("delete", "-n", "ops", "-f", file); out != "job.batch \"f1\" deleted\njob.batch \"f2\" deleted\n" {
 		t.Errorf("delete -f: %q", out)
 	}

@@ -64,5 +64,6 @@ func newRootCmd() *cobra.Command {
 		newResumeCmd(copts),
 		newCreateCmd(copts),
 	)
+	setCompletions(root, copts)
 	return root
 }
