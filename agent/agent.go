@@ -274,7 +274,7 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 	defer stopLoops()
 	var wg sync.WaitGroup
 	wg.Go(func() { rep.run(loops) })
-	wg.Go(func() { srv.watch(loops, sup.Sync) })
+	wg.Go(func() { srv.watch(loops, sup.SyncSet) })
 	wg.Go(func() { l.run(loops) })
 	wg.Go(func() { housekeep(loops, members, srv, sup.journal, logger) })
 	wg.Go(func() { newCleaner(sup, srv.podsExist, logger).run(loops) })

@@ -85,7 +85,7 @@ func TestWatchIgnoresStaleSets(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		srv.watch(ctx, record)
+		srv.watch(ctx, func(set *api.PodSet) { record(set.GetPods()) })
 	}()
 	t.Cleanup(func() {
 		cancel()

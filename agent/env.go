@@ -3,10 +3,21 @@ package agent
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/jobcluster/jobcluster/api"
 )
+
+// envContext is what a container's environment draws on besides its pod:
+// the node, its IP and the config of the pod set.
+type envContext struct {
+	node, hostIP string
+	config       podConfig
+}
+
+// envVarNameRE is a valid environment variable name, as Kubernetes checks it.
+var envVarNameRE = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
 
 // MaxExpandedBytes bounds what a container's env values, command and args
 // may grow to once their $(VAR) references are expanded. References may
@@ -18,7 +29,8 @@ const MaxExpandedBytes = 1 << 20
 // containerEnv returns the environment of a container's process and its
 // argv, with $(VAR) references expanded as kubelet does. It fails when
 // the expansion would exceed MaxExpandedBytes.
-func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []string, err error) {
+func containerEnv(pod *api.Pod, c *api.Container, ec envContext) (env, argv []string, err error) {
+	node := ec.node
 	meta := pod.GetMetadata()
 	system := []string{
 		"HOSTNAME=" + meta.GetName(),
@@ -51,7 +63,31 @@ func containerEnv(pod *api.Pod, c *api.Container, node string) (env, argv []stri
 	}
 	env = []string{"PATH=" + os.Getenv("PATH")}
 	userSetIndex := false
+	// envFrom first, then env, which wins, as kubelet orders them; values
+	// from ConfigMaps and Secrets are not expanded.
+	ns := api.NamespaceOf(meta)
+	for _, kv := range ec.config.envFromSources(ns, c) {
+		if !envVarNameRE.MatchString(kv[0]) {
+			continue // kubelet skips keys that are no variable name
+		}
+		env = append(env, kv[0]+"="+kv[1])
+		vars[kv[0]] = kv[1]
+		budget -= len(kv[1])
+	}
 	for _, e := range c.GetEnv() {
+		if src := e.GetValueFrom(); src != nil {
+			value, ok := ec.config.valueFrom(pod, c, src, ec.hostIP)
+			if !ok {
+				continue // an optional source that is missing
+			}
+			env = append(env, e.GetName()+"="+value)
+			vars[e.GetName()] = value
+			budget -= len(value)
+			if e.GetName() == api.EnvCompletionIndex {
+				userSetIndex = true
+			}
+			continue
+		}
 		value := expand(e.GetValue())
 		env = append(env, e.GetName()+"="+value)
 		vars[e.GetName()] = value

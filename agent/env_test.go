@@ -61,7 +61,7 @@ func TestContainerEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := &api.Pod{Metadata: &api.ObjectMeta{Name: "pod-a", Labels: tt.labels, Annotations: tt.annotations}}
-			env, argv, err := containerEnv(pod, tt.container, "node-a")
+			env, argv, err := containerEnv(pod, tt.container, envContext{node: "node-a"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,7 +110,7 @@ func TestNestedReferencesStopAtTheExpansionLimit(t *testing.T) {
 	}
 	pod := &api.Pod{Metadata: &api.ObjectMeta{Name: "pod-a"}}
 	c := &api.Container{Name: "main", Command: []string{"echo", "$(V40)"}, Env: env}
-	_, _, err := containerEnv(pod, c, "node-a")
+	_, _, err := containerEnv(pod, c, envContext{node: "node-a"})
 	if err == nil || !strings.Contains(err.Error(), `container "main": expanding the $(VAR) references`) {
 		t.Fatalf("40 doubling references: err %v, want the expansion limit named", err)
 	}
@@ -118,7 +118,7 @@ func TestNestedReferencesStopAtTheExpansionLimit(t *testing.T) {
 	// Just under the limit is fine.
 	big := strings.Repeat("y", MaxExpandedBytes/2-1000)
 	c = &api.Container{Name: "main", Command: []string{"echo", "$(A)"}, Env: []*api.EnvVar{{Name: "A", Value: big}}}
-	if _, argv, err := containerEnv(pod, c, "node-a"); err != nil || argv[1] != big {
+	if _, argv, err := containerEnv(pod, c, envContext{node: "node-a"}); err != nil || argv[1] != big {
 		t.Errorf("half a MiB used twice: err %v", err)
 	}
 }

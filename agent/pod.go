@@ -42,6 +42,7 @@ type podRunner struct {
 	sup        *supervisor
 	rec        *podRecord
 	pod        *api.Pod
+	config     podConfig // the ConfigMaps and Secrets when it started
 	dir        string
 	containers []*containerRun
 	started    time.Time
@@ -299,7 +300,7 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 			return nil, fmt.Errorf("create working directory: %w", err)
 		}
 	}
-	env, argv, err := containerEnv(r.pod, c.spec, r.sup.node)
+	env, argv, err := containerEnv(r.pod, c.spec, envContext{node: r.sup.node, hostIP: r.sup.hostIP, config: r.config})
 	if err != nil {
 		return nil, err
 	}

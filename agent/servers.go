@@ -146,7 +146,7 @@ func (s *servers) requestResync() {
 // sync, reconnecting to the next server after an error. A set older than
 // one already seen (a server that lags behind) is ignored: acting on it
 // could stop a pod that was just started.
-func (s *servers) watch(ctx context.Context, sync func([]*api.Pod)) {
+func (s *servers) watch(ctx context.Context, sync func(*api.PodSet)) {
 	delay := minRetryDelay
 	var highest uint64
 	for cursor := 0; ctx.Err() == nil; cursor++ {
@@ -172,7 +172,7 @@ func (s *servers) watch(ctx context.Context, sync func([]*api.Pod)) {
 
 var errResync = errors.New("resync requested")
 
-func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sync func([]*api.Pod)) (bool, error) {
+func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sync func(*api.PodSet)) (bool, error) {
 	client, addr, err := s.pool.client(cursor)
 	if err != nil {
 		return false, err
@@ -212,6 +212,6 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 			continue
 		}
 		*highest = set.GetIndex()
-		sync(set.GetPods())
+		sync(set)
 	}
 }

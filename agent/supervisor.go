@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/metrics"
 )
@@ -65,6 +67,11 @@ type supervisor struct {
 	byName      map[string]*podRecord
 	active      map[string]*podRunner // by UID
 	fenced      bool
+	// config is the ConfigMaps and Secrets of the latest pod set; waiting
+	// holds, by UID, what each pod held back for want of them was last
+	// reported to lack.
+	config  podConfig
+	waiting map[string]string
 }
 
 // newSupervisor loads the journal and settles what an earlier run of the
@@ -139,6 +146,15 @@ func (s *supervisor) report(uid, name string, st *api.PodStatus) {
 	s.sink.Report(&api.PodStatusUpdate{Name: name, Uid: uid, Node: s.node, Status: st})
 }
 
+// SyncSet is Sync of a pod set from the servers, with the ConfigMaps and
+// Secrets its pods use.
+func (s *supervisor) SyncSet(set *api.PodSet) {
+	s.mu.Lock()
+	s.config = newPodConfig(set)
+	s.mu.Unlock()
+	s.Sync(set.GetPods())
+}
+
 // Sync makes the pods running here match the desired set: every pod bound
 // to this node that it still has to run or stop.
 func (s *supervisor) Sync(pods []*api.Pod) {
@@ -168,7 +184,17 @@ func (s *supervisor) Sync(pods []*api.Pod) {
 		if s.fenced || !s.freeName(pod) {
 			continue
 		}
+		if msg := s.config.missing(pod); msg != "" {
+			s.holdForConfig(pod, msg)
+			continue
+		}
+		delete(s.waiting, uid)
 		s.start(pod)
+	}
+	for uid := range s.waiting {
+		if !wanted[uid] {
+			delete(s.waiting, uid)
+		}
 	}
 	for uid, r := range s.active {
 		if !wanted[uid] {
@@ -210,6 +236,30 @@ func (s *supervisor) freeName(pod *api.Pod) bool {
 	return true
 }
 
+// holdForConfig keeps a pod from starting while a ConfigMap or Secret it
+// needs is missing, reporting it Pending with kubelet's
+// CreateContainerConfigError, once per distinct message. The servers send
+// the pod set again when that config appears.
+func (s *supervisor) holdForConfig(pod *api.Pod, msg string) {
+	uid := pod.GetMetadata().GetUid()
+	if s.waiting == nil {
+		s.waiting = map[string]string{}
+	}
+	if s.waiting[uid] == msg {
+		return
+	}
+	s.waiting[uid] = msg
+	s.logger.Debug("pod waits for its config", "pod", pod.GetMetadata().GetName(), "missing", msg)
+	st := &api.PodStatus{Phase: api.PodPending, HostIp: s.hostIP}
+	for _, c := range pod.GetSpec().GetContainers() {
+		st.ContainerStatuses = append(st.ContainerStatuses, &api.ContainerStatus{
+			Name: c.GetName(), Image: c.GetImage(), Started: proto.Bool(false),
+			State: &api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: reasonConfigError, Message: msg}},
+		})
+	}
+	s.report(uid, pod.GetMetadata().GetName(), st)
+}
+
 func (s *supervisor) start(pod *api.Pod) {
 	meta := pod.GetMetadata()
 	rec := &podRecord{uid: meta.GetUid(), name: meta.GetName(), pod: pod}
@@ -217,6 +267,7 @@ func (s *supervisor) start(pod *api.Pod) {
 	s.byName[rec.name] = rec
 	s.journal.claim(rec.name, rec.uid)
 	r := newPodRunner(s, rec, pod)
+	r.config = s.config
 	s.active[rec.uid] = r
 	s.runners.Add(1)
 	s.logger.Debug("start pod", "pod", rec.name)

@@ -103,6 +103,26 @@ func (x *RecordAudit) Command() *Command {
 	return &Command{Type: CommandType_COMMAND_TYPE_RECORD_AUDIT, Payload: &Command_RecordAudit{RecordAudit: x}}
 }
 
+// Command wraps the payload in a Command of type UPSERT_CONFIG_MAP.
+func (x *UpsertConfigMap) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPSERT_CONFIG_MAP, Payload: &Command_UpsertConfigMap{UpsertConfigMap: x}}
+}
+
+// Command wraps the payload in a Command of type DELETE_CONFIG_MAP.
+func (x *DeleteConfigMap) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_DELETE_CONFIG_MAP, Payload: &Command_DeleteConfigMap{DeleteConfigMap: x}}
+}
+
+// Command wraps the payload in a Command of type UPSERT_SECRET.
+func (x *UpsertSecret) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_UPSERT_SECRET, Payload: &Command_UpsertSecret{UpsertSecret: x}}
+}
+
+// Command wraps the payload in a Command of type DELETE_SECRET.
+func (x *DeleteSecret) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_DELETE_SECRET, Payload: &Command_DeleteSecret{DeleteSecret: x}}
+}
+
 // PayloadMatchesType reports whether c's payload is the one its type
 // names; the FSM refuses to apply a command where they disagree.
 func (c *Command) PayloadMatchesType() bool {
@@ -148,6 +168,14 @@ func (c *Command) PayloadMatchesType() bool {
 		want = CommandType_COMMAND_TYPE_DELETE_ACL_TOKEN
 	case *Command_RecordAudit:
 		want = CommandType_COMMAND_TYPE_RECORD_AUDIT
+	case *Command_UpsertConfigMap:
+		want = CommandType_COMMAND_TYPE_UPSERT_CONFIG_MAP
+	case *Command_DeleteConfigMap:
+		want = CommandType_COMMAND_TYPE_DELETE_CONFIG_MAP
+	case *Command_UpsertSecret:
+		want = CommandType_COMMAND_TYPE_UPSERT_SECRET
+	case *Command_DeleteSecret:
+		want = CommandType_COMMAND_TYPE_DELETE_SECRET
 	default:
 		return false
 	}

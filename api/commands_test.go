@@ -15,6 +15,7 @@ func TestEveryPayloadBuildsACommandOfItsOwnType(t *testing.T) {
 		(&BindPods{}).Command(), (&CronDecision{}).Command(), (&UpdateCronJobStatus{}).Command(),
 		(&UpsertAclPolicy{}).Command(), (&DeleteAclPolicy{}).Command(), (&UpsertAclToken{}).Command(),
 		(&DeleteAclToken{}).Command(), (&RecordAudit{}).Command(),
+		(&UpsertConfigMap{}).Command(), (&DeleteConfigMap{}).Command(), (&UpsertSecret{}).Command(), (&DeleteSecret{}).Command(),
 	}
 	oneof := (&Command{}).ProtoReflect().Descriptor().Oneofs().ByName("payload")
 	if len(built) != oneof.Fields().Len() {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,8 +242,16 @@ func decodeObject(raw any, where string) []decoded {
 		c := &CronJob{}
 		d.obj = &Object{Kind: &Object_CronJob{CronJob: c}}
 		d.errs, d.warnings = decodeInto(fields, c)
+	case apiVersion == "v1" && kind == "ConfigMap":
+		c := &ConfigMap{}
+		d.obj = &Object{Kind: &Object_ConfigMap{ConfigMap: c}}
+		d.errs, d.warnings = decodeInto(fields, c)
+	case apiVersion == "v1" && kind == "Secret":
+		s := &Secret{}
+		d.obj = &Object{Kind: &Object_Secret{Secret: s}}
+		d.errs, d.warnings = decodeInto(fields, s)
 	default:
-		d.errs = []error{fmt.Errorf("no matches for kind %q in version %q: jobcluster runs batch/v1 Job and CronJob (batch/v1, batch/v1beta1)", kind, apiVersion)}
+		d.errs = []error{fmt.Errorf("no matches for kind %q in version %q: jobcluster takes batch/v1 Job and CronJob (batch/v1beta1 CronJob too), and v1 ConfigMap and Secret", kind, apiVersion)}
 	}
 	if len(d.errs) > 0 {
 		d.obj = nil
@@ -436,8 +445,19 @@ func (w *walker) value(path string, raw any, fd protoreflect.FieldDescriptor, qu
 		if i, ok := w.integer(path, raw, math.MinInt64, math.MaxInt64); ok {
 			return protoreflect.ValueOfInt64(i), true
 		}
+	case protoreflect.BytesKind:
+		if !isString {
+			w.wrongType(path, raw, "base64 string")
+			break
+		}
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			w.errs = append(w.errs, invalid(path, "<value omitted>", "illegal base64 data: "+err.Error()))
+			break
+		}
+		return protoreflect.ValueOfBytes(b), true
 	default:
-		// Manifests hold no enums, bytes, floats or unsigned integers.
+		// Manifests hold no enums, floats or unsigned integers.
 		w.errs = append(w.errs, forbidden(path, "a field of kind "+fd.Kind().String()+" cannot be set in a manifest"))
 	}
 	return protoreflect.Value{}, false

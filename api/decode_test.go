@@ -241,7 +241,7 @@ items:
 		{
 			name:    "unsupported kind",
 			input:   "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
-			wantErr: []string{`no matches for kind "Deployment" in version "apps/v1": jobcluster runs batch/v1 Job and CronJob (batch/v1, batch/v1beta1)`},
+			wantErr: []string{`no matches for kind "Deployment" in version "apps/v1": jobcluster takes batch/v1 Job and CronJob (batch/v1beta1 CronJob too), and v1 ConfigMap and Secret`},
 		},
 		{
 			name:    "duplicate key reports its line in the file",

@@ -43,6 +43,10 @@ func SetDefaults(obj *Object) {
 		setJobDefaults(k.Job)
 	case *Object_CronJob:
 		setCronJobDefaults(k.CronJob)
+	case *Object_ConfigMap:
+		setConfigMapDefaults(k.ConfigMap)
+	case *Object_Secret:
+		setSecretDefaults(k.Secret)
 	}
 }
 

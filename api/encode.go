@@ -34,11 +34,13 @@ func jsonName(fd protoreflect.FieldDescriptor) string {
 // typeMeta holds the apiVersion and kind printed for top-level objects that
 // do not carry their own.
 var typeMeta = map[protoreflect.FullName][2]string{
-	"jobcluster.v1.Job":     {"batch/v1", "Job"},
-	"jobcluster.v1.CronJob": {"batch/v1", "CronJob"},
-	"jobcluster.v1.Pod":     {"v1", "Pod"},
-	"jobcluster.v1.Node":    {"v1", "Node"},
-	"jobcluster.v1.Event":   {"v1", "Event"},
+	"jobcluster.v1.Job":       {"batch/v1", "Job"},
+	"jobcluster.v1.CronJob":   {"batch/v1", "CronJob"},
+	"jobcluster.v1.Pod":       {"v1", "Pod"},
+	"jobcluster.v1.Node":      {"v1", "Node"},
+	"jobcluster.v1.Event":     {"v1", "Event"},
+	"jobcluster.v1.ConfigMap": {"v1", "ConfigMap"},
+	"jobcluster.v1.Secret":    {"v1", "Secret"},
 }
 
 // member is one field of an object whose fields keep the schema's order.
@@ -337,6 +339,10 @@ func plainASCII(s string) bool {
 // (their JSON tags in k8s.io/api lack omitempty); TestJSONShapeMatchesKubernetes
 // keeps the list in step with k8s.io/api.
 var alwaysPrinted = map[protoreflect.FullName]bool{
+	"jobcluster.v1.ConfigMapKeySelector.key":                        true,
+	"jobcluster.v1.ObjectFieldSelector.field_path":                  true,
+	"jobcluster.v1.ResourceFieldSelector.resource":                  true,
+	"jobcluster.v1.SecretKeySelector.key":                           true,
 	"jobcluster.v1.Container.name":                                  true,
 	"jobcluster.v1.ContainerStateTerminated.exit_code":              true,
 	"jobcluster.v1.ContainerStatus.image":                           true,

@@ -56,6 +56,10 @@ const (
 	CommandType_COMMAND_TYPE_UPSERT_ACL_TOKEN       CommandType = 18
 	CommandType_COMMAND_TYPE_DELETE_ACL_TOKEN       CommandType = 19
 	CommandType_COMMAND_TYPE_RECORD_AUDIT           CommandType = 20
+	CommandType_COMMAND_TYPE_UPSERT_CONFIG_MAP      CommandType = 21
+	CommandType_COMMAND_TYPE_DELETE_CONFIG_MAP      CommandType = 22
+	CommandType_COMMAND_TYPE_UPSERT_SECRET          CommandType = 23
+	CommandType_COMMAND_TYPE_DELETE_SECRET          CommandType = 24
 )
 
 // Enum value maps for CommandType.
@@ -82,6 +86,10 @@ var (
 		18: "COMMAND_TYPE_UPSERT_ACL_TOKEN",
 		19: "COMMAND_TYPE_DELETE_ACL_TOKEN",
 		20: "COMMAND_TYPE_RECORD_AUDIT",
+		21: "COMMAND_TYPE_UPSERT_CONFIG_MAP",
+		22: "COMMAND_TYPE_DELETE_CONFIG_MAP",
+		23: "COMMAND_TYPE_UPSERT_SECRET",
+		24: "COMMAND_TYPE_DELETE_SECRET",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_INVALID":                0,
@@ -105,6 +113,10 @@ var (
 		"COMMAND_TYPE_UPSERT_ACL_TOKEN":       18,
 		"COMMAND_TYPE_DELETE_ACL_TOKEN":       19,
 		"COMMAND_TYPE_RECORD_AUDIT":           20,
+		"COMMAND_TYPE_UPSERT_CONFIG_MAP":      21,
+		"COMMAND_TYPE_DELETE_CONFIG_MAP":      22,
+		"COMMAND_TYPE_UPSERT_SECRET":          23,
+		"COMMAND_TYPE_DELETE_SECRET":          24,
 	}
 )
 
@@ -459,6 +471,7 @@ type EnvVar struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	ValueFrom     *EnvVarSource          `protobuf:"bytes,3,opt,name=value_from,json=valueFrom,proto3" json:"value_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -507,6 +520,480 @@ func (x *EnvVar) GetValue() string {
 	return ""
 }
 
+func (x *EnvVar) GetValueFrom() *EnvVarSource {
+	if x != nil {
+		return x.ValueFrom
+	}
+	return nil
+}
+
+// EnvVarSource takes an environment variable's value from a ConfigMap, a
+// Secret, or the pod itself (the downward API).
+type EnvVarSource struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	FieldRef         *ObjectFieldSelector   `protobuf:"bytes,1,opt,name=field_ref,json=fieldRef,proto3" json:"field_ref,omitempty"`
+	ResourceFieldRef *ResourceFieldSelector `protobuf:"bytes,2,opt,name=resource_field_ref,json=resourceFieldRef,proto3" json:"resource_field_ref,omitempty"`
+	ConfigMapKeyRef  *ConfigMapKeySelector  `protobuf:"bytes,3,opt,name=config_map_key_ref,json=configMapKeyRef,proto3" json:"config_map_key_ref,omitempty"`
+	SecretKeyRef     *SecretKeySelector     `protobuf:"bytes,4,opt,name=secret_key_ref,json=secretKeyRef,proto3" json:"secret_key_ref,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *EnvVarSource) Reset() {
+	*x = EnvVarSource{}
+	mi := &file_jobcluster_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnvVarSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnvVarSource) ProtoMessage() {}
+
+func (x *EnvVarSource) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnvVarSource.ProtoReflect.Descriptor instead.
+func (*EnvVarSource) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *EnvVarSource) GetFieldRef() *ObjectFieldSelector {
+	if x != nil {
+		return x.FieldRef
+	}
+	return nil
+}
+
+func (x *EnvVarSource) GetResourceFieldRef() *ResourceFieldSelector {
+	if x != nil {
+		return x.ResourceFieldRef
+	}
+	return nil
+}
+
+func (x *EnvVarSource) GetConfigMapKeyRef() *ConfigMapKeySelector {
+	if x != nil {
+		return x.ConfigMapKeyRef
+	}
+	return nil
+}
+
+func (x *EnvVarSource) GetSecretKeyRef() *SecretKeySelector {
+	if x != nil {
+		return x.SecretKeyRef
+	}
+	return nil
+}
+
+type ObjectFieldSelector struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	FieldPath     string                 `protobuf:"bytes,2,opt,name=field_path,json=fieldPath,proto3" json:"field_path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ObjectFieldSelector) Reset() {
+	*x = ObjectFieldSelector{}
+	mi := &file_jobcluster_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ObjectFieldSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ObjectFieldSelector) ProtoMessage() {}
+
+func (x *ObjectFieldSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ObjectFieldSelector.ProtoReflect.Descriptor instead.
+func (*ObjectFieldSelector) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ObjectFieldSelector) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ObjectFieldSelector) GetFieldPath() string {
+	if x != nil {
+		return x.FieldPath
+	}
+	return ""
+}
+
+type ResourceFieldSelector struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ContainerName string                 `protobuf:"bytes,1,opt,name=container_name,json=containerName,proto3" json:"container_name,omitempty"`
+	Resource      string                 `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	Divisor       *string                `protobuf:"bytes,3,opt,name=divisor,proto3,oneof" json:"divisor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResourceFieldSelector) Reset() {
+	*x = ResourceFieldSelector{}
+	mi := &file_jobcluster_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResourceFieldSelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResourceFieldSelector) ProtoMessage() {}
+
+func (x *ResourceFieldSelector) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResourceFieldSelector.ProtoReflect.Descriptor instead.
+func (*ResourceFieldSelector) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ResourceFieldSelector) GetContainerName() string {
+	if x != nil {
+		return x.ContainerName
+	}
+	return ""
+}
+
+func (x *ResourceFieldSelector) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *ResourceFieldSelector) GetDivisor() string {
+	if x != nil && x.Divisor != nil {
+		return *x.Divisor
+	}
+	return ""
+}
+
+type ConfigMapKeySelector struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Optional      *bool                  `protobuf:"varint,3,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMapKeySelector) Reset() {
+	*x = ConfigMapKeySelector{}
+	mi := &file_jobcluster_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMapKeySelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMapKeySelector) ProtoMessage() {}
+
+func (x *ConfigMapKeySelector) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMapKeySelector.ProtoReflect.Descriptor instead.
+func (*ConfigMapKeySelector) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ConfigMapKeySelector) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigMapKeySelector) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ConfigMapKeySelector) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+type SecretKeySelector struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Optional      *bool                  `protobuf:"varint,3,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretKeySelector) Reset() {
+	*x = SecretKeySelector{}
+	mi := &file_jobcluster_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretKeySelector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretKeySelector) ProtoMessage() {}
+
+func (x *SecretKeySelector) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretKeySelector.ProtoReflect.Descriptor instead.
+func (*SecretKeySelector) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SecretKeySelector) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SecretKeySelector) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SecretKeySelector) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+type ConfigMapEnvSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Optional      *bool                  `protobuf:"varint,2,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMapEnvSource) Reset() {
+	*x = ConfigMapEnvSource{}
+	mi := &file_jobcluster_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMapEnvSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMapEnvSource) ProtoMessage() {}
+
+func (x *ConfigMapEnvSource) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMapEnvSource.ProtoReflect.Descriptor instead.
+func (*ConfigMapEnvSource) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ConfigMapEnvSource) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigMapEnvSource) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+type SecretEnvSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Optional      *bool                  `protobuf:"varint,2,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretEnvSource) Reset() {
+	*x = SecretEnvSource{}
+	mi := &file_jobcluster_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretEnvSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretEnvSource) ProtoMessage() {}
+
+func (x *SecretEnvSource) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretEnvSource.ProtoReflect.Descriptor instead.
+func (*SecretEnvSource) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SecretEnvSource) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SecretEnvSource) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+// EnvFromSource takes every key of a ConfigMap or Secret as a variable.
+type EnvFromSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Prefix        string                 `protobuf:"bytes,1,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	ConfigMapRef  *ConfigMapEnvSource    `protobuf:"bytes,2,opt,name=config_map_ref,json=configMapRef,proto3" json:"config_map_ref,omitempty"`
+	SecretRef     *SecretEnvSource       `protobuf:"bytes,3,opt,name=secret_ref,json=secretRef,proto3" json:"secret_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnvFromSource) Reset() {
+	*x = EnvFromSource{}
+	mi := &file_jobcluster_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnvFromSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnvFromSource) ProtoMessage() {}
+
+func (x *EnvFromSource) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnvFromSource.ProtoReflect.Descriptor instead.
+func (*EnvFromSource) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *EnvFromSource) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *EnvFromSource) GetConfigMapRef() *ConfigMapEnvSource {
+	if x != nil {
+		return x.ConfigMapRef
+	}
+	return nil
+}
+
+func (x *EnvFromSource) GetSecretRef() *SecretEnvSource {
+	if x != nil {
+		return x.SecretRef
+	}
+	return nil
+}
+
 // ResourceRequirements holds Kubernetes quantities ("500m", "128Mi") as
 // written in the manifest.
 type ResourceRequirements struct {
@@ -519,7 +1006,7 @@ type ResourceRequirements struct {
 
 func (x *ResourceRequirements) Reset() {
 	*x = ResourceRequirements{}
-	mi := &file_jobcluster_proto_msgTypes[5]
+	mi := &file_jobcluster_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -531,7 +1018,7 @@ func (x *ResourceRequirements) String() string {
 func (*ResourceRequirements) ProtoMessage() {}
 
 func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[5]
+	mi := &file_jobcluster_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -544,7 +1031,7 @@ func (x *ResourceRequirements) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResourceRequirements.ProtoReflect.Descriptor instead.
 func (*ResourceRequirements) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{5}
+	return file_jobcluster_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ResourceRequirements) GetRequests() map[string]string {
@@ -573,13 +1060,14 @@ type Container struct {
 	ImagePullPolicy string                 `protobuf:"bytes,8,opt,name=image_pull_policy,json=imagePullPolicy,proto3" json:"image_pull_policy,omitempty"`
 	SecurityContext *SecurityContext       `protobuf:"bytes,9,opt,name=security_context,json=securityContext,proto3" json:"security_context,omitempty"`
 	VolumeMounts    []*VolumeMount         `protobuf:"bytes,10,rep,name=volume_mounts,json=volumeMounts,proto3" json:"volume_mounts,omitempty"`
+	EnvFrom         []*EnvFromSource       `protobuf:"bytes,11,rep,name=env_from,json=envFrom,proto3" json:"env_from,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Container) Reset() {
 	*x = Container{}
-	mi := &file_jobcluster_proto_msgTypes[6]
+	mi := &file_jobcluster_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -591,7 +1079,7 @@ func (x *Container) String() string {
 func (*Container) ProtoMessage() {}
 
 func (x *Container) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[6]
+	mi := &file_jobcluster_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -604,7 +1092,7 @@ func (x *Container) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Container.ProtoReflect.Descriptor instead.
 func (*Container) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{6}
+	return file_jobcluster_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Container) GetName() string {
@@ -677,6 +1165,13 @@ func (x *Container) GetVolumeMounts() []*VolumeMount {
 	return nil
 }
 
+func (x *Container) GetEnvFrom() []*EnvFromSource {
+	if x != nil {
+		return x.EnvFrom
+	}
+	return nil
+}
+
 // SecurityContext is the part of Kubernetes' container securityContext
 // that jobcluster runs.
 type SecurityContext struct {
@@ -692,7 +1187,7 @@ type SecurityContext struct {
 
 func (x *SecurityContext) Reset() {
 	*x = SecurityContext{}
-	mi := &file_jobcluster_proto_msgTypes[7]
+	mi := &file_jobcluster_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +1199,7 @@ func (x *SecurityContext) String() string {
 func (*SecurityContext) ProtoMessage() {}
 
 func (x *SecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[7]
+	mi := &file_jobcluster_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +1212,7 @@ func (x *SecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityContext.ProtoReflect.Descriptor instead.
 func (*SecurityContext) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{7}
+	return file_jobcluster_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SecurityContext) GetRunAsUser() int64 {
@@ -769,7 +1264,7 @@ type PodSecurityContext struct {
 
 func (x *PodSecurityContext) Reset() {
 	*x = PodSecurityContext{}
-	mi := &file_jobcluster_proto_msgTypes[8]
+	mi := &file_jobcluster_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -781,7 +1276,7 @@ func (x *PodSecurityContext) String() string {
 func (*PodSecurityContext) ProtoMessage() {}
 
 func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[8]
+	mi := &file_jobcluster_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -794,7 +1289,7 @@ func (x *PodSecurityContext) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSecurityContext.ProtoReflect.Descriptor instead.
 func (*PodSecurityContext) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{8}
+	return file_jobcluster_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PodSecurityContext) GetRunAsUser() int64 {
@@ -837,7 +1332,7 @@ type VolumeMount struct {
 
 func (x *VolumeMount) Reset() {
 	*x = VolumeMount{}
-	mi := &file_jobcluster_proto_msgTypes[9]
+	mi := &file_jobcluster_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +1344,7 @@ func (x *VolumeMount) String() string {
 func (*VolumeMount) ProtoMessage() {}
 
 func (x *VolumeMount) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[9]
+	mi := &file_jobcluster_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +1357,7 @@ func (x *VolumeMount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VolumeMount.ProtoReflect.Descriptor instead.
 func (*VolumeMount) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{9}
+	return file_jobcluster_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *VolumeMount) GetName() string {
@@ -903,7 +1398,7 @@ type EmptyDirVolumeSource struct {
 
 func (x *EmptyDirVolumeSource) Reset() {
 	*x = EmptyDirVolumeSource{}
-	mi := &file_jobcluster_proto_msgTypes[10]
+	mi := &file_jobcluster_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1410,7 @@ func (x *EmptyDirVolumeSource) String() string {
 func (*EmptyDirVolumeSource) ProtoMessage() {}
 
 func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[10]
+	mi := &file_jobcluster_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1423,7 @@ func (x *EmptyDirVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmptyDirVolumeSource.ProtoReflect.Descriptor instead.
 func (*EmptyDirVolumeSource) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{10}
+	return file_jobcluster_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EmptyDirVolumeSource) GetMedium() string {
@@ -955,7 +1450,7 @@ type HostPathVolumeSource struct {
 
 func (x *HostPathVolumeSource) Reset() {
 	*x = HostPathVolumeSource{}
-	mi := &file_jobcluster_proto_msgTypes[11]
+	mi := &file_jobcluster_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -967,7 +1462,7 @@ func (x *HostPathVolumeSource) String() string {
 func (*HostPathVolumeSource) ProtoMessage() {}
 
 func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[11]
+	mi := &file_jobcluster_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -980,7 +1475,7 @@ func (x *HostPathVolumeSource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostPathVolumeSource.ProtoReflect.Descriptor instead.
 func (*HostPathVolumeSource) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{11}
+	return file_jobcluster_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *HostPathVolumeSource) GetPath() string {
@@ -1008,7 +1503,7 @@ type Volume struct {
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_jobcluster_proto_msgTypes[12]
+	mi := &file_jobcluster_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1515,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[12]
+	mi := &file_jobcluster_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1528,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{12}
+	return file_jobcluster_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Volume) GetName() string {
@@ -1077,7 +1572,7 @@ type PodSpec struct {
 
 func (x *PodSpec) Reset() {
 	*x = PodSpec{}
-	mi := &file_jobcluster_proto_msgTypes[13]
+	mi := &file_jobcluster_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1089,7 +1584,7 @@ func (x *PodSpec) String() string {
 func (*PodSpec) ProtoMessage() {}
 
 func (x *PodSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[13]
+	mi := &file_jobcluster_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1102,7 +1597,7 @@ func (x *PodSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSpec.ProtoReflect.Descriptor instead.
 func (*PodSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{13}
+	return file_jobcluster_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PodSpec) GetContainers() []*Container {
@@ -1185,7 +1680,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_jobcluster_proto_msgTypes[14]
+	mi := &file_jobcluster_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1692,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[14]
+	mi := &file_jobcluster_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1705,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{14}
+	return file_jobcluster_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -1251,7 +1746,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_jobcluster_proto_msgTypes[15]
+	mi := &file_jobcluster_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +1758,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[15]
+	mi := &file_jobcluster_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +1771,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{15}
+	return file_jobcluster_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -1403,7 +1898,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_jobcluster_proto_msgTypes[16]
+	mi := &file_jobcluster_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1910,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[16]
+	mi := &file_jobcluster_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1923,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{16}
+	return file_jobcluster_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -1449,7 +1944,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_jobcluster_proto_msgTypes[17]
+	mi := &file_jobcluster_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1956,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[17]
+	mi := &file_jobcluster_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1969,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{17}
+	return file_jobcluster_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -1509,7 +2004,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_jobcluster_proto_msgTypes[18]
+	mi := &file_jobcluster_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +2016,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[18]
+	mi := &file_jobcluster_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +2029,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{18}
+	return file_jobcluster_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -1568,7 +2063,7 @@ type PodFailurePolicyOnPodConditionsPattern struct {
 
 func (x *PodFailurePolicyOnPodConditionsPattern) Reset() {
 	*x = PodFailurePolicyOnPodConditionsPattern{}
-	mi := &file_jobcluster_proto_msgTypes[19]
+	mi := &file_jobcluster_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +2075,7 @@ func (x *PodFailurePolicyOnPodConditionsPattern) String() string {
 func (*PodFailurePolicyOnPodConditionsPattern) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[19]
+	mi := &file_jobcluster_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +2088,7 @@ func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnPodConditionsPattern.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnPodConditionsPattern) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{19}
+	return file_jobcluster_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PodFailurePolicyOnPodConditionsPattern) GetType() string {
@@ -1621,7 +2116,7 @@ type SuccessPolicy struct {
 
 func (x *SuccessPolicy) Reset() {
 	*x = SuccessPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[20]
+	mi := &file_jobcluster_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +2128,7 @@ func (x *SuccessPolicy) String() string {
 func (*SuccessPolicy) ProtoMessage() {}
 
 func (x *SuccessPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[20]
+	mi := &file_jobcluster_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +2141,7 @@ func (x *SuccessPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuccessPolicy.ProtoReflect.Descriptor instead.
 func (*SuccessPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{20}
+	return file_jobcluster_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SuccessPolicy) GetRules() []*SuccessPolicyRule {
@@ -1666,7 +2161,7 @@ type SuccessPolicyRule struct {
 
 func (x *SuccessPolicyRule) Reset() {
 	*x = SuccessPolicyRule{}
-	mi := &file_jobcluster_proto_msgTypes[21]
+	mi := &file_jobcluster_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1678,7 +2173,7 @@ func (x *SuccessPolicyRule) String() string {
 func (*SuccessPolicyRule) ProtoMessage() {}
 
 func (x *SuccessPolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[21]
+	mi := &file_jobcluster_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1691,7 +2186,7 @@ func (x *SuccessPolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuccessPolicyRule.ProtoReflect.Descriptor instead.
 func (*SuccessPolicyRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{21}
+	return file_jobcluster_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SuccessPolicyRule) GetSucceededIndexes() string {
@@ -1722,7 +2217,7 @@ type JobCondition struct {
 
 func (x *JobCondition) Reset() {
 	*x = JobCondition{}
-	mi := &file_jobcluster_proto_msgTypes[22]
+	mi := &file_jobcluster_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +2229,7 @@ func (x *JobCondition) String() string {
 func (*JobCondition) ProtoMessage() {}
 
 func (x *JobCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[22]
+	mi := &file_jobcluster_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +2242,7 @@ func (x *JobCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobCondition.ProtoReflect.Descriptor instead.
 func (*JobCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{22}
+	return file_jobcluster_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *JobCondition) GetType() string {
@@ -1812,7 +2307,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[23]
+	mi := &file_jobcluster_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +2319,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[23]
+	mi := &file_jobcluster_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +2332,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{23}
+	return file_jobcluster_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *JobStatus) GetConditions() []*JobCondition {
@@ -1923,7 +2418,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_jobcluster_proto_msgTypes[24]
+	mi := &file_jobcluster_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1935,7 +2430,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[24]
+	mi := &file_jobcluster_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1948,7 +2443,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{24}
+	return file_jobcluster_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Job) GetApiVersion() string {
@@ -1996,7 +2491,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_jobcluster_proto_msgTypes[25]
+	mi := &file_jobcluster_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2008,7 +2503,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[25]
+	mi := &file_jobcluster_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2021,7 +2516,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{25}
+	return file_jobcluster_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -2051,7 +2546,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_jobcluster_proto_msgTypes[26]
+	mi := &file_jobcluster_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2558,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[26]
+	mi := &file_jobcluster_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2571,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{26}
+	return file_jobcluster_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ObjectReference) GetApiVersion() string {
@@ -2130,7 +2625,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_jobcluster_proto_msgTypes[27]
+	mi := &file_jobcluster_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2142,7 +2637,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[27]
+	mi := &file_jobcluster_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2155,7 +2650,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{27}
+	return file_jobcluster_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -2225,7 +2720,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[28]
+	mi := &file_jobcluster_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2237,7 +2732,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[28]
+	mi := &file_jobcluster_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2250,7 +2745,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{28}
+	return file_jobcluster_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -2287,7 +2782,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_jobcluster_proto_msgTypes[29]
+	mi := &file_jobcluster_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2299,7 +2794,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[29]
+	mi := &file_jobcluster_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2312,7 +2807,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{29}
+	return file_jobcluster_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CronJob) GetApiVersion() string {
@@ -2360,7 +2855,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_jobcluster_proto_msgTypes[30]
+	mi := &file_jobcluster_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2867,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[30]
+	mi := &file_jobcluster_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2880,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{30}
+	return file_jobcluster_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -2411,7 +2906,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_jobcluster_proto_msgTypes[31]
+	mi := &file_jobcluster_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2918,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[31]
+	mi := &file_jobcluster_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2931,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{31}
+	return file_jobcluster_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -2460,7 +2955,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_jobcluster_proto_msgTypes[32]
+	mi := &file_jobcluster_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2472,7 +2967,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[32]
+	mi := &file_jobcluster_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2485,7 +2980,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{32}
+	return file_jobcluster_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -2541,7 +3036,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_jobcluster_proto_msgTypes[33]
+	mi := &file_jobcluster_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2553,7 +3048,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[33]
+	mi := &file_jobcluster_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2566,7 +3061,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{33}
+	return file_jobcluster_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -2605,7 +3100,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_jobcluster_proto_msgTypes[34]
+	mi := &file_jobcluster_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2617,7 +3112,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[34]
+	mi := &file_jobcluster_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2630,7 +3125,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{34}
+	return file_jobcluster_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -2695,7 +3190,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_jobcluster_proto_msgTypes[35]
+	mi := &file_jobcluster_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2707,7 +3202,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[35]
+	mi := &file_jobcluster_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2720,7 +3215,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{35}
+	return file_jobcluster_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PodCondition) GetType() string {
@@ -2773,7 +3268,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_jobcluster_proto_msgTypes[36]
+	mi := &file_jobcluster_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2785,7 +3280,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[36]
+	mi := &file_jobcluster_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2798,7 +3293,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{36}
+	return file_jobcluster_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -2863,7 +3358,7 @@ type Pod struct {
 
 func (x *Pod) Reset() {
 	*x = Pod{}
-	mi := &file_jobcluster_proto_msgTypes[37]
+	mi := &file_jobcluster_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +3370,7 @@ func (x *Pod) String() string {
 func (*Pod) ProtoMessage() {}
 
 func (x *Pod) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[37]
+	mi := &file_jobcluster_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +3383,7 @@ func (x *Pod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pod.ProtoReflect.Descriptor instead.
 func (*Pod) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{37}
+	return file_jobcluster_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Pod) GetApiVersion() string {
@@ -2935,7 +3430,7 @@ type NodeSpec struct {
 
 func (x *NodeSpec) Reset() {
 	*x = NodeSpec{}
-	mi := &file_jobcluster_proto_msgTypes[38]
+	mi := &file_jobcluster_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2947,7 +3442,7 @@ func (x *NodeSpec) String() string {
 func (*NodeSpec) ProtoMessage() {}
 
 func (x *NodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[38]
+	mi := &file_jobcluster_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2960,7 +3455,7 @@ func (x *NodeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSpec.ProtoReflect.Descriptor instead.
 func (*NodeSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{38}
+	return file_jobcluster_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *NodeSpec) GetUnschedulable() bool {
@@ -2984,7 +3479,7 @@ type NodeCondition struct {
 
 func (x *NodeCondition) Reset() {
 	*x = NodeCondition{}
-	mi := &file_jobcluster_proto_msgTypes[39]
+	mi := &file_jobcluster_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2996,7 +3491,7 @@ func (x *NodeCondition) String() string {
 func (*NodeCondition) ProtoMessage() {}
 
 func (x *NodeCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[39]
+	mi := &file_jobcluster_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3009,7 +3504,7 @@ func (x *NodeCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeCondition.ProtoReflect.Descriptor instead.
 func (*NodeCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{39}
+	return file_jobcluster_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *NodeCondition) GetType() string {
@@ -3064,7 +3559,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_jobcluster_proto_msgTypes[40]
+	mi := &file_jobcluster_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3076,7 +3571,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[40]
+	mi := &file_jobcluster_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3089,7 +3584,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{40}
+	return file_jobcluster_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -3121,7 +3616,7 @@ type NodeSystemInfo struct {
 
 func (x *NodeSystemInfo) Reset() {
 	*x = NodeSystemInfo{}
-	mi := &file_jobcluster_proto_msgTypes[41]
+	mi := &file_jobcluster_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3133,7 +3628,7 @@ func (x *NodeSystemInfo) String() string {
 func (*NodeSystemInfo) ProtoMessage() {}
 
 func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[41]
+	mi := &file_jobcluster_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3146,7 +3641,7 @@ func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSystemInfo.ProtoReflect.Descriptor instead.
 func (*NodeSystemInfo) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{41}
+	return file_jobcluster_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *NodeSystemInfo) GetMachineId() string {
@@ -3211,7 +3706,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_jobcluster_proto_msgTypes[42]
+	mi := &file_jobcluster_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3223,7 +3718,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[42]
+	mi := &file_jobcluster_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3236,7 +3731,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{42}
+	return file_jobcluster_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *NodeStatus) GetCapacity() map[string]string {
@@ -3287,7 +3782,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_jobcluster_proto_msgTypes[43]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3299,7 +3794,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[43]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3312,7 +3807,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{43}
+	return file_jobcluster_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Node) GetApiVersion() string {
@@ -3368,7 +3863,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_jobcluster_proto_msgTypes[44]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3380,7 +3875,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[44]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3393,7 +3888,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{44}
+	return file_jobcluster_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *Event) GetApiVersion() string {
@@ -3476,6 +3971,8 @@ type Object struct {
 	//	*Object_Pod
 	//	*Object_Node
 	//	*Object_Event
+	//	*Object_ConfigMap
+	//	*Object_Secret
 	Kind          isObject_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3483,7 +3980,7 @@ type Object struct {
 
 func (x *Object) Reset() {
 	*x = Object{}
-	mi := &file_jobcluster_proto_msgTypes[45]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3495,7 +3992,7 @@ func (x *Object) String() string {
 func (*Object) ProtoMessage() {}
 
 func (x *Object) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[45]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3508,7 +4005,7 @@ func (x *Object) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Object.ProtoReflect.Descriptor instead.
 func (*Object) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{45}
+	return file_jobcluster_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Object) GetKind() isObject_Kind {
@@ -3563,6 +4060,24 @@ func (x *Object) GetEvent() *Event {
 	return nil
 }
 
+func (x *Object) GetConfigMap() *ConfigMap {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_ConfigMap); ok {
+			return x.ConfigMap
+		}
+	}
+	return nil
+}
+
+func (x *Object) GetSecret() *Secret {
+	if x != nil {
+		if x, ok := x.Kind.(*Object_Secret); ok {
+			return x.Secret
+		}
+	}
+	return nil
+}
+
 type isObject_Kind interface {
 	isObject_Kind()
 }
@@ -3587,6 +4102,14 @@ type Object_Event struct {
 	Event *Event `protobuf:"bytes,5,opt,name=event,proto3,oneof"`
 }
 
+type Object_ConfigMap struct {
+	ConfigMap *ConfigMap `protobuf:"bytes,6,opt,name=config_map,json=configMap,proto3,oneof"`
+}
+
+type Object_Secret struct {
+	Secret *Secret `protobuf:"bytes,7,opt,name=secret,proto3,oneof"`
+}
+
 func (*Object_Job) isObject_Kind() {}
 
 func (*Object_CronJob) isObject_Kind() {}
@@ -3596,6 +4119,190 @@ func (*Object_Pod) isObject_Kind() {}
 func (*Object_Node) isObject_Kind() {}
 
 func (*Object_Event) isObject_Kind() {}
+
+func (*Object_ConfigMap) isObject_Kind() {}
+
+func (*Object_Secret) isObject_Kind() {}
+
+// ConfigMap is configuration pods read through env and envFrom.
+type ConfigMap struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Data          map[string]string      `protobuf:"bytes,4,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	BinaryData    map[string][]byte      `protobuf:"bytes,5,rep,name=binary_data,json=binaryData,proto3" json:"binary_data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Immutable     *bool                  `protobuf:"varint,6,opt,name=immutable,proto3,oneof" json:"immutable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMap) Reset() {
+	*x = ConfigMap{}
+	mi := &file_jobcluster_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMap) ProtoMessage() {}
+
+func (x *ConfigMap) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
+func (*ConfigMap) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ConfigMap) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *ConfigMap) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *ConfigMap) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *ConfigMap) GetData() map[string]string {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ConfigMap) GetBinaryData() map[string][]byte {
+	if x != nil {
+		return x.BinaryData
+	}
+	return nil
+}
+
+func (x *ConfigMap) GetImmutable() bool {
+	if x != nil && x.Immutable != nil {
+		return *x.Immutable
+	}
+	return false
+}
+
+// Secret is a ConfigMap for credentials: never printed by describe or in
+// events, readable only with the secrets capability when ACLs are on.
+// string_data is write-only: admission merges it into data.
+type Secret struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ApiVersion    string                 `protobuf:"bytes,1,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Metadata      *ObjectMeta            `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	Data          map[string][]byte      `protobuf:"bytes,4,rep,name=data,proto3" json:"data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	StringData    map[string]string      `protobuf:"bytes,5,rep,name=string_data,json=stringData,proto3" json:"string_data,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Type          string                 `protobuf:"bytes,6,opt,name=type,proto3" json:"type,omitempty"`
+	Immutable     *bool                  `protobuf:"varint,7,opt,name=immutable,proto3,oneof" json:"immutable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Secret) Reset() {
+	*x = Secret{}
+	mi := &file_jobcluster_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Secret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Secret) ProtoMessage() {}
+
+func (x *Secret) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Secret.ProtoReflect.Descriptor instead.
+func (*Secret) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *Secret) GetApiVersion() string {
+	if x != nil {
+		return x.ApiVersion
+	}
+	return ""
+}
+
+func (x *Secret) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Secret) GetMetadata() *ObjectMeta {
+	if x != nil {
+		return x.Metadata
+	}
+	return nil
+}
+
+func (x *Secret) GetData() map[string][]byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *Secret) GetStringData() map[string]string {
+	if x != nil {
+		return x.StringData
+	}
+	return nil
+}
+
+func (x *Secret) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Secret) GetImmutable() bool {
+	if x != nil && x.Immutable != nil {
+		return *x.Immutable
+	}
+	return false
+}
 
 // MemberMeta is what a node tells the others through gossip metadata.
 type MemberMeta struct {
@@ -3622,7 +4329,7 @@ type MemberMeta struct {
 
 func (x *MemberMeta) Reset() {
 	*x = MemberMeta{}
-	mi := &file_jobcluster_proto_msgTypes[46]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3634,7 +4341,7 @@ func (x *MemberMeta) String() string {
 func (*MemberMeta) ProtoMessage() {}
 
 func (x *MemberMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[46]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3647,7 +4354,7 @@ func (x *MemberMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberMeta.ProtoReflect.Descriptor instead.
 func (*MemberMeta) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{46}
+	return file_jobcluster_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *MemberMeta) GetRole() string {
@@ -3733,7 +4440,7 @@ type UpsertJob struct {
 
 func (x *UpsertJob) Reset() {
 	*x = UpsertJob{}
-	mi := &file_jobcluster_proto_msgTypes[47]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3745,7 +4452,7 @@ func (x *UpsertJob) String() string {
 func (*UpsertJob) ProtoMessage() {}
 
 func (x *UpsertJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[47]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3758,7 +4465,7 @@ func (x *UpsertJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertJob.ProtoReflect.Descriptor instead.
 func (*UpsertJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{47}
+	return file_jobcluster_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *UpsertJob) GetJob() *Job {
@@ -3789,7 +4496,7 @@ type DeleteJob struct {
 
 func (x *DeleteJob) Reset() {
 	*x = DeleteJob{}
-	mi := &file_jobcluster_proto_msgTypes[48]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3801,7 +4508,7 @@ func (x *DeleteJob) String() string {
 func (*DeleteJob) ProtoMessage() {}
 
 func (x *DeleteJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[48]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3814,7 +4521,7 @@ func (x *DeleteJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJob.ProtoReflect.Descriptor instead.
 func (*DeleteJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{48}
+	return file_jobcluster_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *DeleteJob) GetName() string {
@@ -3848,7 +4555,7 @@ type UpsertCronJob struct {
 
 func (x *UpsertCronJob) Reset() {
 	*x = UpsertCronJob{}
-	mi := &file_jobcluster_proto_msgTypes[49]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3860,7 +4567,7 @@ func (x *UpsertCronJob) String() string {
 func (*UpsertCronJob) ProtoMessage() {}
 
 func (x *UpsertCronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[49]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3873,7 +4580,7 @@ func (x *UpsertCronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCronJob.ProtoReflect.Descriptor instead.
 func (*UpsertCronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{49}
+	return file_jobcluster_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *UpsertCronJob) GetCronJob() *CronJob {
@@ -3901,7 +4608,7 @@ type DeleteCronJob struct {
 
 func (x *DeleteCronJob) Reset() {
 	*x = DeleteCronJob{}
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3913,7 +4620,7 @@ func (x *DeleteCronJob) String() string {
 func (*DeleteCronJob) ProtoMessage() {}
 
 func (x *DeleteCronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3926,7 +4633,7 @@ func (x *DeleteCronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCronJob.ProtoReflect.Descriptor instead.
 func (*DeleteCronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{50}
+	return file_jobcluster_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *DeleteCronJob) GetName() string {
@@ -3956,7 +4663,7 @@ type CreatePods struct {
 
 func (x *CreatePods) Reset() {
 	*x = CreatePods{}
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3968,7 +4675,7 @@ func (x *CreatePods) String() string {
 func (*CreatePods) ProtoMessage() {}
 
 func (x *CreatePods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3981,7 +4688,7 @@ func (x *CreatePods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePods.ProtoReflect.Descriptor instead.
 func (*CreatePods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{51}
+	return file_jobcluster_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CreatePods) GetPods() []*Pod {
@@ -4006,7 +4713,7 @@ type PodStatusUpdate struct {
 
 func (x *PodStatusUpdate) Reset() {
 	*x = PodStatusUpdate{}
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4018,7 +4725,7 @@ func (x *PodStatusUpdate) String() string {
 func (*PodStatusUpdate) ProtoMessage() {}
 
 func (x *PodStatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4031,7 +4738,7 @@ func (x *PodStatusUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatusUpdate.ProtoReflect.Descriptor instead.
 func (*PodStatusUpdate) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{52}
+	return file_jobcluster_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *PodStatusUpdate) GetName() string {
@@ -4071,7 +4778,7 @@ type UpdatePodStatus struct {
 
 func (x *UpdatePodStatus) Reset() {
 	*x = UpdatePodStatus{}
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4083,7 +4790,7 @@ func (x *UpdatePodStatus) String() string {
 func (*UpdatePodStatus) ProtoMessage() {}
 
 func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4096,7 +4803,7 @@ func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePodStatus.ProtoReflect.Descriptor instead.
 func (*UpdatePodStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{53}
+	return file_jobcluster_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *UpdatePodStatus) GetUpdates() []*PodStatusUpdate {
@@ -4120,7 +4827,7 @@ type StopPods struct {
 
 func (x *StopPods) Reset() {
 	*x = StopPods{}
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4132,7 +4839,7 @@ func (x *StopPods) String() string {
 func (*StopPods) ProtoMessage() {}
 
 func (x *StopPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4145,7 +4852,7 @@ func (x *StopPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPods.ProtoReflect.Descriptor instead.
 func (*StopPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{54}
+	return file_jobcluster_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *StopPods) GetNames() []string {
@@ -4185,7 +4892,7 @@ type DeletePods struct {
 
 func (x *DeletePods) Reset() {
 	*x = DeletePods{}
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4197,7 +4904,7 @@ func (x *DeletePods) String() string {
 func (*DeletePods) ProtoMessage() {}
 
 func (x *DeletePods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4210,7 +4917,7 @@ func (x *DeletePods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePods.ProtoReflect.Descriptor instead.
 func (*DeletePods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{55}
+	return file_jobcluster_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *DeletePods) GetNames() []string {
@@ -4234,7 +4941,7 @@ type UpdateJobStatus struct {
 
 func (x *UpdateJobStatus) Reset() {
 	*x = UpdateJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4246,7 +4953,7 @@ func (x *UpdateJobStatus) String() string {
 func (*UpdateJobStatus) ProtoMessage() {}
 
 func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4259,7 +4966,7 @@ func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{56}
+	return file_jobcluster_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *UpdateJobStatus) GetName() string {
@@ -4299,7 +5006,7 @@ type UpsertNode struct {
 
 func (x *UpsertNode) Reset() {
 	*x = UpsertNode{}
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4311,7 +5018,7 @@ func (x *UpsertNode) String() string {
 func (*UpsertNode) ProtoMessage() {}
 
 func (x *UpsertNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4324,7 +5031,7 @@ func (x *UpsertNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertNode.ProtoReflect.Descriptor instead.
 func (*UpsertNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{57}
+	return file_jobcluster_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *UpsertNode) GetNode() *Node {
@@ -4343,7 +5050,7 @@ type DeleteNode struct {
 
 func (x *DeleteNode) Reset() {
 	*x = DeleteNode{}
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4355,7 +5062,7 @@ func (x *DeleteNode) String() string {
 func (*DeleteNode) ProtoMessage() {}
 
 func (x *DeleteNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4368,7 +5075,7 @@ func (x *DeleteNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNode.ProtoReflect.Descriptor instead.
 func (*DeleteNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{58}
+	return file_jobcluster_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DeleteNode) GetName() string {
@@ -4387,7 +5094,7 @@ type RecordEvents struct {
 
 func (x *RecordEvents) Reset() {
 	*x = RecordEvents{}
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4399,7 +5106,7 @@ func (x *RecordEvents) String() string {
 func (*RecordEvents) ProtoMessage() {}
 
 func (x *RecordEvents) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4412,7 +5119,7 @@ func (x *RecordEvents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordEvents.ProtoReflect.Descriptor instead.
 func (*RecordEvents) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{59}
+	return file_jobcluster_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *RecordEvents) GetEvents() []*Event {
@@ -4432,7 +5139,7 @@ type PodBinding struct {
 
 func (x *PodBinding) Reset() {
 	*x = PodBinding{}
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4444,7 +5151,7 @@ func (x *PodBinding) String() string {
 func (*PodBinding) ProtoMessage() {}
 
 func (x *PodBinding) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4457,7 +5164,7 @@ func (x *PodBinding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodBinding.ProtoReflect.Descriptor instead.
 func (*PodBinding) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{60}
+	return file_jobcluster_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *PodBinding) GetPod() string {
@@ -4485,7 +5192,7 @@ type BindPods struct {
 
 func (x *BindPods) Reset() {
 	*x = BindPods{}
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4497,7 +5204,7 @@ func (x *BindPods) String() string {
 func (*BindPods) ProtoMessage() {}
 
 func (x *BindPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4510,7 +5217,7 @@ func (x *BindPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPods.ProtoReflect.Descriptor instead.
 func (*BindPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{61}
+	return file_jobcluster_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *BindPods) GetBindings() []*PodBinding {
@@ -4546,7 +5253,7 @@ type CronDecision struct {
 
 func (x *CronDecision) Reset() {
 	*x = CronDecision{}
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4558,7 +5265,7 @@ func (x *CronDecision) String() string {
 func (*CronDecision) ProtoMessage() {}
 
 func (x *CronDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4571,7 +5278,7 @@ func (x *CronDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronDecision.ProtoReflect.Descriptor instead.
 func (*CronDecision) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{62}
+	return file_jobcluster_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *CronDecision) GetCronJob() string {
@@ -4637,7 +5344,7 @@ type UpdateCronJobStatus struct {
 
 func (x *UpdateCronJobStatus) Reset() {
 	*x = UpdateCronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4649,7 +5356,7 @@ func (x *UpdateCronJobStatus) String() string {
 func (*UpdateCronJobStatus) ProtoMessage() {}
 
 func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4662,7 +5369,7 @@ func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCronJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateCronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{63}
+	return file_jobcluster_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *UpdateCronJobStatus) GetName() string {
@@ -4718,6 +5425,10 @@ type Command struct {
 	//	*Command_UpsertAclToken
 	//	*Command_DeleteAclToken
 	//	*Command_RecordAudit
+	//	*Command_UpsertConfigMap
+	//	*Command_DeleteConfigMap
+	//	*Command_UpsertSecret
+	//	*Command_DeleteSecret
 	Payload       isCommand_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -4725,7 +5436,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4737,7 +5448,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4750,7 +5461,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{64}
+	return file_jobcluster_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *Command) GetType() CommandType {
@@ -4947,6 +5658,42 @@ func (x *Command) GetRecordAudit() *RecordAudit {
 	return nil
 }
 
+func (x *Command) GetUpsertConfigMap() *UpsertConfigMap {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_UpsertConfigMap); ok {
+			return x.UpsertConfigMap
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteConfigMap() *DeleteConfigMap {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_DeleteConfigMap); ok {
+			return x.DeleteConfigMap
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetUpsertSecret() *UpsertSecret {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_UpsertSecret); ok {
+			return x.UpsertSecret
+		}
+	}
+	return nil
+}
+
+func (x *Command) GetDeleteSecret() *DeleteSecret {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_DeleteSecret); ok {
+			return x.DeleteSecret
+		}
+	}
+	return nil
+}
+
 type isCommand_Payload interface {
 	isCommand_Payload()
 }
@@ -5031,6 +5778,22 @@ type Command_RecordAudit struct {
 	RecordAudit *RecordAudit `protobuf:"bytes,21,opt,name=record_audit,json=recordAudit,proto3,oneof"`
 }
 
+type Command_UpsertConfigMap struct {
+	UpsertConfigMap *UpsertConfigMap `protobuf:"bytes,22,opt,name=upsert_config_map,json=upsertConfigMap,proto3,oneof"`
+}
+
+type Command_DeleteConfigMap struct {
+	DeleteConfigMap *DeleteConfigMap `protobuf:"bytes,23,opt,name=delete_config_map,json=deleteConfigMap,proto3,oneof"`
+}
+
+type Command_UpsertSecret struct {
+	UpsertSecret *UpsertSecret `protobuf:"bytes,24,opt,name=upsert_secret,json=upsertSecret,proto3,oneof"`
+}
+
+type Command_DeleteSecret struct {
+	DeleteSecret *DeleteSecret `protobuf:"bytes,25,opt,name=delete_secret,json=deleteSecret,proto3,oneof"`
+}
+
 func (*Command_UpsertJob) isCommand_Payload() {}
 
 func (*Command_DeleteJob) isCommand_Payload() {}
@@ -5071,6 +5834,224 @@ func (*Command_DeleteAclToken) isCommand_Payload() {}
 
 func (*Command_RecordAudit) isCommand_Payload() {}
 
+func (*Command_UpsertConfigMap) isCommand_Payload() {}
+
+func (*Command_DeleteConfigMap) isCommand_Payload() {}
+
+func (*Command_UpsertSecret) isCommand_Payload() {}
+
+func (*Command_DeleteSecret) isCommand_Payload() {}
+
+// UpsertConfigMap creates or replaces a ConfigMap (create_only: refuses an
+// existing name). An immutable one cannot change.
+type UpsertConfigMap struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConfigMap     *ConfigMap             `protobuf:"bytes,1,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
+	CreateOnly    bool                   `protobuf:"varint,2,opt,name=create_only,json=createOnly,proto3" json:"create_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertConfigMap) Reset() {
+	*x = UpsertConfigMap{}
+	mi := &file_jobcluster_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertConfigMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertConfigMap) ProtoMessage() {}
+
+func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertConfigMap.ProtoReflect.Descriptor instead.
+func (*UpsertConfigMap) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *UpsertConfigMap) GetConfigMap() *ConfigMap {
+	if x != nil {
+		return x.ConfigMap
+	}
+	return nil
+}
+
+func (x *UpsertConfigMap) GetCreateOnly() bool {
+	if x != nil {
+		return x.CreateOnly
+	}
+	return false
+}
+
+type DeleteConfigMap struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteConfigMap) Reset() {
+	*x = DeleteConfigMap{}
+	mi := &file_jobcluster_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConfigMap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConfigMap) ProtoMessage() {}
+
+func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConfigMap.ProtoReflect.Descriptor instead.
+func (*DeleteConfigMap) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *DeleteConfigMap) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *DeleteConfigMap) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type UpsertSecret struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Secret        *Secret                `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	CreateOnly    bool                   `protobuf:"varint,2,opt,name=create_only,json=createOnly,proto3" json:"create_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpsertSecret) Reset() {
+	*x = UpsertSecret{}
+	mi := &file_jobcluster_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpsertSecret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpsertSecret) ProtoMessage() {}
+
+func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpsertSecret.ProtoReflect.Descriptor instead.
+func (*UpsertSecret) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *UpsertSecret) GetSecret() *Secret {
+	if x != nil {
+		return x.Secret
+	}
+	return nil
+}
+
+func (x *UpsertSecret) GetCreateOnly() bool {
+	if x != nil {
+		return x.CreateOnly
+	}
+	return false
+}
+
+type DeleteSecret struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSecret) Reset() {
+	*x = DeleteSecret{}
+	mi := &file_jobcluster_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSecret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSecret) ProtoMessage() {}
+
+func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSecret.ProtoReflect.Descriptor instead.
+func (*DeleteSecret) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *DeleteSecret) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *DeleteSecret) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 // AclNamespaceRule lists the capabilities a policy grants in one namespace
 // (or in every namespace, for the key "*"): read, submit, logs, secrets.
 type AclNamespaceRule struct {
@@ -5082,7 +6063,7 @@ type AclNamespaceRule struct {
 
 func (x *AclNamespaceRule) Reset() {
 	*x = AclNamespaceRule{}
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5094,7 +6075,7 @@ func (x *AclNamespaceRule) String() string {
 func (*AclNamespaceRule) ProtoMessage() {}
 
 func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5107,7 +6088,7 @@ func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclNamespaceRule.ProtoReflect.Descriptor instead.
 func (*AclNamespaceRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{65}
+	return file_jobcluster_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *AclNamespaceRule) GetCapabilities() []string {
@@ -5135,7 +6116,7 @@ type AclPolicy struct {
 
 func (x *AclPolicy) Reset() {
 	*x = AclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5147,7 +6128,7 @@ func (x *AclPolicy) String() string {
 func (*AclPolicy) ProtoMessage() {}
 
 func (x *AclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5160,7 +6141,7 @@ func (x *AclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicy.ProtoReflect.Descriptor instead.
 func (*AclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{66}
+	return file_jobcluster_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *AclPolicy) GetName() string {
@@ -5239,7 +6220,7 @@ type AclToken struct {
 
 func (x *AclToken) Reset() {
 	*x = AclToken{}
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5251,7 +6232,7 @@ func (x *AclToken) String() string {
 func (*AclToken) ProtoMessage() {}
 
 func (x *AclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5264,7 +6245,7 @@ func (x *AclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclToken.ProtoReflect.Descriptor instead.
 func (*AclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{67}
+	return file_jobcluster_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *AclToken) GetAccessorId() string {
@@ -5339,7 +6320,7 @@ type UpsertAclPolicy struct {
 
 func (x *UpsertAclPolicy) Reset() {
 	*x = UpsertAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5351,7 +6332,7 @@ func (x *UpsertAclPolicy) String() string {
 func (*UpsertAclPolicy) ProtoMessage() {}
 
 func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5364,7 +6345,7 @@ func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclPolicy.ProtoReflect.Descriptor instead.
 func (*UpsertAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{68}
+	return file_jobcluster_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *UpsertAclPolicy) GetPolicy() *AclPolicy {
@@ -5383,7 +6364,7 @@ type DeleteAclPolicy struct {
 
 func (x *DeleteAclPolicy) Reset() {
 	*x = DeleteAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5395,7 +6376,7 @@ func (x *DeleteAclPolicy) String() string {
 func (*DeleteAclPolicy) ProtoMessage() {}
 
 func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5408,7 +6389,7 @@ func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclPolicy.ProtoReflect.Descriptor instead.
 func (*DeleteAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{69}
+	return file_jobcluster_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *DeleteAclPolicy) GetName() string {
@@ -5430,7 +6411,7 @@ type UpsertAclToken struct {
 
 func (x *UpsertAclToken) Reset() {
 	*x = UpsertAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5442,7 +6423,7 @@ func (x *UpsertAclToken) String() string {
 func (*UpsertAclToken) ProtoMessage() {}
 
 func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5455,7 +6436,7 @@ func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclToken.ProtoReflect.Descriptor instead.
 func (*UpsertAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{70}
+	return file_jobcluster_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *UpsertAclToken) GetToken() *AclToken {
@@ -5481,7 +6462,7 @@ type DeleteAclToken struct {
 
 func (x *DeleteAclToken) Reset() {
 	*x = DeleteAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5493,7 +6474,7 @@ func (x *DeleteAclToken) String() string {
 func (*DeleteAclToken) ProtoMessage() {}
 
 func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5506,7 +6487,7 @@ func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclToken.ProtoReflect.Descriptor instead.
 func (*DeleteAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{71}
+	return file_jobcluster_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *DeleteAclToken) GetAccessorId() string {
@@ -5536,7 +6517,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5548,7 +6529,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5561,7 +6542,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{72}
+	return file_jobcluster_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *AuditRecord) GetTime() *timestamppb.Timestamp {
@@ -5636,7 +6617,7 @@ type RecordAudit struct {
 
 func (x *RecordAudit) Reset() {
 	*x = RecordAudit{}
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5648,7 +6629,7 @@ func (x *RecordAudit) String() string {
 func (*RecordAudit) ProtoMessage() {}
 
 func (x *RecordAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5661,7 +6642,7 @@ func (x *RecordAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAudit.ProtoReflect.Descriptor instead.
 func (*RecordAudit) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{73}
+	return file_jobcluster_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *RecordAudit) GetRecords() []*AuditRecord {
@@ -5682,7 +6663,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5694,7 +6675,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5707,7 +6688,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{74}
+	return file_jobcluster_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -5732,7 +6713,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5744,7 +6725,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5757,7 +6738,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{75}
+	return file_jobcluster_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -5800,7 +6781,7 @@ type SubmitResult struct {
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5812,7 +6793,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5825,7 +6806,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{76}
+	return file_jobcluster_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -5886,7 +6867,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5898,7 +6879,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5911,7 +6892,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{77}
+	return file_jobcluster_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -5933,7 +6914,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5945,7 +6926,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5958,7 +6939,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{78}
+	return file_jobcluster_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -6001,7 +6982,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6013,7 +6994,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6026,7 +7007,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{79}
+	return file_jobcluster_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -6081,7 +7062,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6093,7 +7074,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6106,7 +7087,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{80}
+	return file_jobcluster_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -6136,7 +7117,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6148,7 +7129,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6161,7 +7142,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{81}
+	return file_jobcluster_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -6200,7 +7181,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6212,7 +7193,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6225,7 +7206,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{82}
+	return file_jobcluster_proto_rawDescGZIP(), []int{96}
 }
 
 type MembersRequest struct {
@@ -6239,7 +7220,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6251,7 +7232,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6264,7 +7245,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{83}
+	return file_jobcluster_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *MembersRequest) GetLocal() bool {
@@ -6294,7 +7275,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6306,7 +7287,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6319,7 +7300,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{84}
+	return file_jobcluster_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *Member) GetName() string {
@@ -6394,7 +7375,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6406,7 +7387,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6419,7 +7400,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{85}
+	return file_jobcluster_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -6444,7 +7425,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6456,7 +7437,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6469,7 +7450,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{86}
+	return file_jobcluster_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -6516,7 +7497,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6528,7 +7509,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6541,7 +7522,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{87}
+	return file_jobcluster_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -6561,7 +7542,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6573,7 +7554,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6586,7 +7567,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{88}
+	return file_jobcluster_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -6606,16 +7587,20 @@ func (x *WatchPodsRequest) GetMinIndex() uint64 {
 // PodSet is every pod bound to a node that the node still has to run or
 // stop, as of a Raft index.
 type PodSet struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
-	Pods          []*Pod                 `protobuf:"bytes,2,rep,name=pods,proto3" json:"pods,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Index uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Pods  []*Pod                 `protobuf:"bytes,2,rep,name=pods,proto3" json:"pods,omitempty"`
+	// config_maps and secrets are those the pods refer to (env, envFrom),
+	// from the pods' namespaces: an agent learns no other.
+	ConfigMaps    []*ConfigMap `protobuf:"bytes,3,rep,name=config_maps,json=configMaps,proto3" json:"config_maps,omitempty"`
+	Secrets       []*Secret    `protobuf:"bytes,4,rep,name=secrets,proto3" json:"secrets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6627,7 +7612,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6640,7 +7625,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{89}
+	return file_jobcluster_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -6657,6 +7642,20 @@ func (x *PodSet) GetPods() []*Pod {
 	return nil
 }
 
+func (x *PodSet) GetConfigMaps() []*ConfigMap {
+	if x != nil {
+		return x.ConfigMaps
+	}
+	return nil
+}
+
+func (x *PodSet) GetSecrets() []*Secret {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
 type ReportPodStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -6667,7 +7666,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6679,7 +7678,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6692,7 +7691,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{90}
+	return file_jobcluster_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -6717,7 +7716,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6729,7 +7728,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6742,7 +7741,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{91}
+	return file_jobcluster_proto_rawDescGZIP(), []int{105}
 }
 
 type HeartbeatRequest struct {
@@ -6754,7 +7753,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6766,7 +7765,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6779,7 +7778,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{92}
+	return file_jobcluster_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -6800,7 +7799,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6812,7 +7811,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6825,7 +7824,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{93}
+	return file_jobcluster_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -6846,7 +7845,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6858,7 +7857,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6871,7 +7870,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{94}
+	return file_jobcluster_proto_rawDescGZIP(), []int{108}
 }
 
 type LeaveResponse struct {
@@ -6882,7 +7881,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6894,7 +7893,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6907,7 +7906,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{95}
+	return file_jobcluster_proto_rawDescGZIP(), []int{109}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -6924,7 +7923,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6936,7 +7935,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6949,7 +7948,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{96}
+	return file_jobcluster_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -6974,7 +7973,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6986,7 +7985,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6999,7 +7998,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{97}
+	return file_jobcluster_proto_rawDescGZIP(), []int{111}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -7013,7 +8012,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7025,7 +8024,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7038,7 +8037,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{98}
+	return file_jobcluster_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *PodRef) GetName() string {
@@ -7066,7 +8065,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7078,7 +8077,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7091,7 +8090,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{99}
+	return file_jobcluster_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -7112,7 +8111,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7124,7 +8123,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7137,7 +8136,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{100}
+	return file_jobcluster_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -7159,7 +8158,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7171,7 +8170,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7184,7 +8183,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{101}
+	return file_jobcluster_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -7236,7 +8235,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7248,7 +8247,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7261,7 +8260,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{102}
+	return file_jobcluster_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -7328,7 +8327,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7340,7 +8339,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7353,7 +8352,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{103}
+	return file_jobcluster_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -7392,7 +8391,7 @@ type AclBootstrapRequest struct {
 
 func (x *AclBootstrapRequest) Reset() {
 	*x = AclBootstrapRequest{}
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7404,7 +8403,7 @@ func (x *AclBootstrapRequest) String() string {
 func (*AclBootstrapRequest) ProtoMessage() {}
 
 func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7417,7 +8416,7 @@ func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{104}
+	return file_jobcluster_proto_rawDescGZIP(), []int{118}
 }
 
 // AclTokenSecret is a token with its secret, returned once on creation.
@@ -7431,7 +8430,7 @@ type AclTokenSecret struct {
 
 func (x *AclTokenSecret) Reset() {
 	*x = AclTokenSecret{}
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7443,7 +8442,7 @@ func (x *AclTokenSecret) String() string {
 func (*AclTokenSecret) ProtoMessage() {}
 
 func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7456,7 +8455,7 @@ func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
 func (*AclTokenSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{105}
+	return file_jobcluster_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *AclTokenSecret) GetToken() *AclToken {
@@ -7485,7 +8484,7 @@ type AclPolicyApplyRequest struct {
 
 func (x *AclPolicyApplyRequest) Reset() {
 	*x = AclPolicyApplyRequest{}
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7497,7 +8496,7 @@ func (x *AclPolicyApplyRequest) String() string {
 func (*AclPolicyApplyRequest) ProtoMessage() {}
 
 func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7510,7 +8509,7 @@ func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{106}
+	return file_jobcluster_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *AclPolicyApplyRequest) GetName() string {
@@ -7542,7 +8541,7 @@ type AclPolicyListRequest struct {
 
 func (x *AclPolicyListRequest) Reset() {
 	*x = AclPolicyListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7554,7 +8553,7 @@ func (x *AclPolicyListRequest) String() string {
 func (*AclPolicyListRequest) ProtoMessage() {}
 
 func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7567,7 +8566,7 @@ func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{107}
+	return file_jobcluster_proto_rawDescGZIP(), []int{121}
 }
 
 type AclPolicyListResponse struct {
@@ -7579,7 +8578,7 @@ type AclPolicyListResponse struct {
 
 func (x *AclPolicyListResponse) Reset() {
 	*x = AclPolicyListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7591,7 +8590,7 @@ func (x *AclPolicyListResponse) String() string {
 func (*AclPolicyListResponse) ProtoMessage() {}
 
 func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7604,7 +8603,7 @@ func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
 func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{108}
+	return file_jobcluster_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
@@ -7623,7 +8622,7 @@ type AclPolicyDeleteRequest struct {
 
 func (x *AclPolicyDeleteRequest) Reset() {
 	*x = AclPolicyDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7635,7 +8634,7 @@ func (x *AclPolicyDeleteRequest) String() string {
 func (*AclPolicyDeleteRequest) ProtoMessage() {}
 
 func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7648,7 +8647,7 @@ func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{109}
+	return file_jobcluster_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *AclPolicyDeleteRequest) GetName() string {
@@ -7671,7 +8670,7 @@ type AclTokenCreateRequest struct {
 
 func (x *AclTokenCreateRequest) Reset() {
 	*x = AclTokenCreateRequest{}
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7683,7 +8682,7 @@ func (x *AclTokenCreateRequest) String() string {
 func (*AclTokenCreateRequest) ProtoMessage() {}
 
 func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7696,7 +8695,7 @@ func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{110}
+	return file_jobcluster_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *AclTokenCreateRequest) GetPolicies() []string {
@@ -7742,7 +8741,7 @@ type AclTokenListRequest struct {
 
 func (x *AclTokenListRequest) Reset() {
 	*x = AclTokenListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7754,7 +8753,7 @@ func (x *AclTokenListRequest) String() string {
 func (*AclTokenListRequest) ProtoMessage() {}
 
 func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7767,7 +8766,7 @@ func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{111}
+	return file_jobcluster_proto_rawDescGZIP(), []int{125}
 }
 
 type AclTokenListResponse struct {
@@ -7779,7 +8778,7 @@ type AclTokenListResponse struct {
 
 func (x *AclTokenListResponse) Reset() {
 	*x = AclTokenListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7791,7 +8790,7 @@ func (x *AclTokenListResponse) String() string {
 func (*AclTokenListResponse) ProtoMessage() {}
 
 func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7804,7 +8803,7 @@ func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
 func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{112}
+	return file_jobcluster_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *AclTokenListResponse) GetItems() []*AclToken {
@@ -7824,7 +8823,7 @@ type AclTokenDeleteRequest struct {
 
 func (x *AclTokenDeleteRequest) Reset() {
 	*x = AclTokenDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7836,7 +8835,7 @@ func (x *AclTokenDeleteRequest) String() string {
 func (*AclTokenDeleteRequest) ProtoMessage() {}
 
 func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7849,7 +8848,7 @@ func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{113}
+	return file_jobcluster_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *AclTokenDeleteRequest) GetAccessorId() string {
@@ -7867,7 +8866,7 @@ type AclEmpty struct {
 
 func (x *AclEmpty) Reset() {
 	*x = AclEmpty{}
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7879,7 +8878,7 @@ func (x *AclEmpty) String() string {
 func (*AclEmpty) ProtoMessage() {}
 
 func (x *AclEmpty) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7892,7 +8891,7 @@ func (x *AclEmpty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
 func (*AclEmpty) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{114}
+	return file_jobcluster_proto_rawDescGZIP(), []int{128}
 }
 
 type AclWhoamiRequest struct {
@@ -7903,7 +8902,7 @@ type AclWhoamiRequest struct {
 
 func (x *AclWhoamiRequest) Reset() {
 	*x = AclWhoamiRequest{}
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7915,7 +8914,7 @@ func (x *AclWhoamiRequest) String() string {
 func (*AclWhoamiRequest) ProtoMessage() {}
 
 func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7928,7 +8927,7 @@ func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
 func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{115}
+	return file_jobcluster_proto_rawDescGZIP(), []int{129}
 }
 
 type AclWhoamiResponse struct {
@@ -7943,7 +8942,7 @@ type AclWhoamiResponse struct {
 
 func (x *AclWhoamiResponse) Reset() {
 	*x = AclWhoamiResponse{}
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7955,7 +8954,7 @@ func (x *AclWhoamiResponse) String() string {
 func (*AclWhoamiResponse) ProtoMessage() {}
 
 func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7968,7 +8967,7 @@ func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
 func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+	return file_jobcluster_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *AclWhoamiResponse) GetIdentity() string {
@@ -8003,7 +9002,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8015,7 +9014,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8028,7 +9027,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{117}
+	return file_jobcluster_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
@@ -8061,7 +9060,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8073,7 +9072,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8086,7 +9085,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+	return file_jobcluster_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *AuditResponse) GetItems() []*AuditRecord {
@@ -8144,10 +9143,51 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x11match_expressions\x18\x02 \x03(\v2'.jobcluster.v1.LabelSelectorRequirementR\x10matchExpressions\x1a>\n" +
 	"\x10MatchLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"2\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"n\n" +
 	"\x06EnvVar\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value\"\xa6\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value\x12:\n" +
+	"\n" +
+	"value_from\x18\x03 \x01(\v2\x1b.jobcluster.v1.EnvVarSourceR\tvalueFrom\"\xbd\x02\n" +
+	"\fEnvVarSource\x12?\n" +
+	"\tfield_ref\x18\x01 \x01(\v2\".jobcluster.v1.ObjectFieldSelectorR\bfieldRef\x12R\n" +
+	"\x12resource_field_ref\x18\x02 \x01(\v2$.jobcluster.v1.ResourceFieldSelectorR\x10resourceFieldRef\x12P\n" +
+	"\x12config_map_key_ref\x18\x03 \x01(\v2#.jobcluster.v1.ConfigMapKeySelectorR\x0fconfigMapKeyRef\x12F\n" +
+	"\x0esecret_key_ref\x18\x04 \x01(\v2 .jobcluster.v1.SecretKeySelectorR\fsecretKeyRef\"U\n" +
+	"\x13ObjectFieldSelector\x12\x1f\n" +
+	"\vapi_version\x18\x01 \x01(\tR\n" +
+	"apiVersion\x12\x1d\n" +
+	"\n" +
+	"field_path\x18\x02 \x01(\tR\tfieldPath\"\x85\x01\n" +
+	"\x15ResourceFieldSelector\x12%\n" +
+	"\x0econtainer_name\x18\x01 \x01(\tR\rcontainerName\x12\x1a\n" +
+	"\bresource\x18\x02 \x01(\tR\bresource\x12\x1d\n" +
+	"\adivisor\x18\x03 \x01(\tH\x00R\adivisor\x88\x01\x01B\n" +
+	"\n" +
+	"\b_divisor\"j\n" +
+	"\x14ConfigMapKeySelector\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1f\n" +
+	"\boptional\x18\x03 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"g\n" +
+	"\x11SecretKeySelector\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1f\n" +
+	"\boptional\x18\x03 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"V\n" +
+	"\x12ConfigMapEnvSource\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\boptional\x18\x02 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"S\n" +
+	"\x0fSecretEnvSource\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1f\n" +
+	"\boptional\x18\x02 \x01(\bH\x00R\boptional\x88\x01\x01B\v\n" +
+	"\t_optional\"\xaf\x01\n" +
+	"\rEnvFromSource\x12\x16\n" +
+	"\x06prefix\x18\x01 \x01(\tR\x06prefix\x12G\n" +
+	"\x0econfig_map_ref\x18\x02 \x01(\v2!.jobcluster.v1.ConfigMapEnvSourceR\fconfigMapRef\x12=\n" +
+	"\n" +
+	"secret_ref\x18\x03 \x01(\v2\x1e.jobcluster.v1.SecretEnvSourceR\tsecretRef\"\xa6\x02\n" +
 	"\x14ResourceRequirements\x12M\n" +
 	"\brequests\x18\x01 \x03(\v21.jobcluster.v1.ResourceRequirements.RequestsEntryR\brequests\x12G\n" +
 	"\x06limits\x18\x02 \x03(\v2/.jobcluster.v1.ResourceRequirements.LimitsEntryR\x06limits\x1a;\n" +
@@ -8156,7 +9196,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
 	"\vLimitsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa8\x03\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe1\x03\n" +
 	"\tContainer\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05image\x18\x02 \x01(\tR\x05image\x12\x18\n" +
@@ -8169,7 +9209,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x11image_pull_policy\x18\b \x01(\tR\x0fimagePullPolicy\x12I\n" +
 	"\x10security_context\x18\t \x01(\v2\x1e.jobcluster.v1.SecurityContextR\x0fsecurityContext\x12?\n" +
 	"\rvolume_mounts\x18\n" +
-	" \x03(\v2\x1a.jobcluster.v1.VolumeMountR\fvolumeMounts\"\xd0\x02\n" +
+	" \x03(\v2\x1a.jobcluster.v1.VolumeMountR\fvolumeMounts\x127\n" +
+	"\benv_from\x18\v \x03(\v2\x1c.jobcluster.v1.EnvFromSourceR\aenvFrom\"\xd0\x02\n" +
 	"\x0fSecurityContext\x12#\n" +
 	"\vrun_as_user\x18\x01 \x01(\x03H\x00R\trunAsUser\x88\x01\x01\x12%\n" +
 	"\frun_as_group\x18\x02 \x01(\x03H\x01R\n" +
@@ -8469,14 +9510,52 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x0ffirst_timestamp\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0efirstTimestamp\x12A\n" +
 	"\x0elast_timestamp\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\rlastTimestamp\x12\x14\n" +
 	"\x05count\x18\n" +
-	" \x01(\x05R\x05count\"\xee\x01\n" +
+	" \x01(\x05R\x05count\"\xda\x02\n" +
 	"\x06Object\x12&\n" +
 	"\x03job\x18\x01 \x01(\v2\x12.jobcluster.v1.JobH\x00R\x03job\x123\n" +
 	"\bcron_job\x18\x02 \x01(\v2\x16.jobcluster.v1.CronJobH\x00R\acronJob\x12&\n" +
 	"\x03pod\x18\x03 \x01(\v2\x12.jobcluster.v1.PodH\x00R\x03pod\x12)\n" +
 	"\x04node\x18\x04 \x01(\v2\x13.jobcluster.v1.NodeH\x00R\x04node\x12,\n" +
-	"\x05event\x18\x05 \x01(\v2\x14.jobcluster.v1.EventH\x00R\x05eventB\x06\n" +
-	"\x04kind\"\xfa\x03\n" +
+	"\x05event\x18\x05 \x01(\v2\x14.jobcluster.v1.EventH\x00R\x05event\x129\n" +
+	"\n" +
+	"config_map\x18\x06 \x01(\v2\x18.jobcluster.v1.ConfigMapH\x00R\tconfigMap\x12/\n" +
+	"\x06secret\x18\a \x01(\v2\x15.jobcluster.v1.SecretH\x00R\x06secretB\x06\n" +
+	"\x04kind\"\xa3\x03\n" +
+	"\tConfigMap\x12\x1f\n" +
+	"\vapi_version\x18\x01 \x01(\tR\n" +
+	"apiVersion\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x125\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x19.jobcluster.v1.ObjectMetaR\bmetadata\x126\n" +
+	"\x04data\x18\x04 \x03(\v2\".jobcluster.v1.ConfigMap.DataEntryR\x04data\x12I\n" +
+	"\vbinary_data\x18\x05 \x03(\v2(.jobcluster.v1.ConfigMap.BinaryDataEntryR\n" +
+	"binaryData\x12!\n" +
+	"\timmutable\x18\x06 \x01(\bH\x00R\timmutable\x88\x01\x01\x1a7\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +
+	"\x0fBinaryDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_immutable\"\xae\x03\n" +
+	"\x06Secret\x12\x1f\n" +
+	"\vapi_version\x18\x01 \x01(\tR\n" +
+	"apiVersion\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x125\n" +
+	"\bmetadata\x18\x03 \x01(\v2\x19.jobcluster.v1.ObjectMetaR\bmetadata\x123\n" +
+	"\x04data\x18\x04 \x03(\v2\x1f.jobcluster.v1.Secret.DataEntryR\x04data\x12F\n" +
+	"\vstring_data\x18\x05 \x03(\v2%.jobcluster.v1.Secret.StringDataEntryR\n" +
+	"stringData\x12\x12\n" +
+	"\x04type\x18\x06 \x01(\tR\x04type\x12!\n" +
+	"\timmutable\x18\a \x01(\bH\x00R\timmutable\x88\x01\x01\x1a7\n" +
+	"\tDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\x1a=\n" +
+	"\x0fStringDataEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\f\n" +
+	"\n" +
+	"_immutable\"\xfa\x03\n" +
 	"\n" +
 	"MemberMeta\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x19\n" +
@@ -8562,7 +9641,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\x124\n" +
 	"\x06status\x18\x03 \x01(\v2\x1c.jobcluster.v1.CronJobStatusR\x06status\x12\x1c\n" +
-	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"\xa4\v\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"\xc8\r\n" +
 	"\aCommand\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.jobcluster.v1.CommandTypeR\x04type\x129\n" +
 	"\n" +
@@ -8591,8 +9670,27 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x11delete_acl_policy\x18\x12 \x01(\v2\x1e.jobcluster.v1.DeleteAclPolicyH\x00R\x0fdeleteAclPolicy\x12I\n" +
 	"\x10upsert_acl_token\x18\x13 \x01(\v2\x1d.jobcluster.v1.UpsertAclTokenH\x00R\x0eupsertAclToken\x12I\n" +
 	"\x10delete_acl_token\x18\x14 \x01(\v2\x1d.jobcluster.v1.DeleteAclTokenH\x00R\x0edeleteAclToken\x12?\n" +
-	"\frecord_audit\x18\x15 \x01(\v2\x1a.jobcluster.v1.RecordAuditH\x00R\vrecordAuditB\t\n" +
-	"\apayload\"6\n" +
+	"\frecord_audit\x18\x15 \x01(\v2\x1a.jobcluster.v1.RecordAuditH\x00R\vrecordAudit\x12L\n" +
+	"\x11upsert_config_map\x18\x16 \x01(\v2\x1e.jobcluster.v1.UpsertConfigMapH\x00R\x0fupsertConfigMap\x12L\n" +
+	"\x11delete_config_map\x18\x17 \x01(\v2\x1e.jobcluster.v1.DeleteConfigMapH\x00R\x0fdeleteConfigMap\x12B\n" +
+	"\rupsert_secret\x18\x18 \x01(\v2\x1b.jobcluster.v1.UpsertSecretH\x00R\fupsertSecret\x12B\n" +
+	"\rdelete_secret\x18\x19 \x01(\v2\x1b.jobcluster.v1.DeleteSecretH\x00R\fdeleteSecretB\t\n" +
+	"\apayload\"k\n" +
+	"\x0fUpsertConfigMap\x127\n" +
+	"\n" +
+	"config_map\x18\x01 \x01(\v2\x18.jobcluster.v1.ConfigMapR\tconfigMap\x12\x1f\n" +
+	"\vcreate_only\x18\x02 \x01(\bR\n" +
+	"createOnly\"C\n" +
+	"\x0fDeleteConfigMap\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"^\n" +
+	"\fUpsertSecret\x12-\n" +
+	"\x06secret\x18\x01 \x01(\v2\x15.jobcluster.v1.SecretR\x06secret\x12\x1f\n" +
+	"\vcreate_only\x18\x02 \x01(\bR\n" +
+	"createOnly\"@\n" +
+	"\fDeleteSecret\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"6\n" +
 	"\x10AclNamespaceRule\x12\"\n" +
 	"\fcapabilities\x18\x01 \x03(\tR\fcapabilities\"\xad\x03\n" +
 	"\tAclPolicy\x12\x12\n" +
@@ -8712,10 +9810,13 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04data\x18\x01 \x01(\fR\x04data\"C\n" +
 	"\x10WatchPodsRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1b\n" +
-	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\"F\n" +
+	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\"\xb2\x01\n" +
 	"\x06PodSet\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12&\n" +
-	"\x04pods\x18\x02 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\"f\n" +
+	"\x04pods\x18\x02 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\x129\n" +
+	"\vconfig_maps\x18\x03 \x03(\v2\x18.jobcluster.v1.ConfigMapR\n" +
+	"configMaps\x12/\n" +
+	"\asecrets\x18\x04 \x03(\v2\x15.jobcluster.v1.SecretR\asecrets\"f\n" +
 	"\x16ReportPodStatusRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x128\n" +
 	"\aupdates\x18\x02 \x03(\v2\x1e.jobcluster.v1.PodStatusUpdateR\aupdates\"\x19\n" +
@@ -8796,7 +9897,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\vdenied_only\x18\x03 \x01(\bR\n" +
 	"deniedOnly\"A\n" +
 	"\rAuditResponse\x120\n" +
-	"\x05items\x18\x01 \x03(\v2\x1a.jobcluster.v1.AuditRecordR\x05items*\xb3\x05\n" +
+	"\x05items\x18\x01 \x03(\v2\x1a.jobcluster.v1.AuditRecordR\x05items*\xbb\x06\n" +
 	"\vCommandType\x12\x18\n" +
 	"\x14COMMAND_TYPE_INVALID\x10\x00\x12\x1b\n" +
 	"\x17COMMAND_TYPE_UPSERT_JOB\x10\x01\x12\x1b\n" +
@@ -8819,7 +9920,11 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1eCOMMAND_TYPE_DELETE_ACL_POLICY\x10\x11\x12!\n" +
 	"\x1dCOMMAND_TYPE_UPSERT_ACL_TOKEN\x10\x12\x12!\n" +
 	"\x1dCOMMAND_TYPE_DELETE_ACL_TOKEN\x10\x13\x12\x1d\n" +
-	"\x19COMMAND_TYPE_RECORD_AUDIT\x10\x142\x89\x0e\n" +
+	"\x19COMMAND_TYPE_RECORD_AUDIT\x10\x14\x12\"\n" +
+	"\x1eCOMMAND_TYPE_UPSERT_CONFIG_MAP\x10\x15\x12\"\n" +
+	"\x1eCOMMAND_TYPE_DELETE_CONFIG_MAP\x10\x16\x12\x1e\n" +
+	"\x1aCOMMAND_TYPE_UPSERT_SECRET\x10\x17\x12\x1e\n" +
+	"\x1aCOMMAND_TYPE_DELETE_SECRET\x10\x182\x89\x0e\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -8860,7 +9965,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 130)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 148)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -8868,331 +9973,373 @@ var file_jobcluster_proto_goTypes = []any{
 	(*LabelSelectorRequirement)(nil),               // 3: jobcluster.v1.LabelSelectorRequirement
 	(*LabelSelector)(nil),                          // 4: jobcluster.v1.LabelSelector
 	(*EnvVar)(nil),                                 // 5: jobcluster.v1.EnvVar
-	(*ResourceRequirements)(nil),                   // 6: jobcluster.v1.ResourceRequirements
-	(*Container)(nil),                              // 7: jobcluster.v1.Container
-	(*SecurityContext)(nil),                        // 8: jobcluster.v1.SecurityContext
-	(*PodSecurityContext)(nil),                     // 9: jobcluster.v1.PodSecurityContext
-	(*VolumeMount)(nil),                            // 10: jobcluster.v1.VolumeMount
-	(*EmptyDirVolumeSource)(nil),                   // 11: jobcluster.v1.EmptyDirVolumeSource
-	(*HostPathVolumeSource)(nil),                   // 12: jobcluster.v1.HostPathVolumeSource
-	(*Volume)(nil),                                 // 13: jobcluster.v1.Volume
-	(*PodSpec)(nil),                                // 14: jobcluster.v1.PodSpec
-	(*PodTemplateSpec)(nil),                        // 15: jobcluster.v1.PodTemplateSpec
-	(*JobSpec)(nil),                                // 16: jobcluster.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 17: jobcluster.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 18: jobcluster.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 19: jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
-	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 20: jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
-	(*SuccessPolicy)(nil),                          // 21: jobcluster.v1.SuccessPolicy
-	(*SuccessPolicyRule)(nil),                      // 22: jobcluster.v1.SuccessPolicyRule
-	(*JobCondition)(nil),                           // 23: jobcluster.v1.JobCondition
-	(*JobStatus)(nil),                              // 24: jobcluster.v1.JobStatus
-	(*Job)(nil),                                    // 25: jobcluster.v1.Job
-	(*JobTemplateSpec)(nil),                        // 26: jobcluster.v1.JobTemplateSpec
-	(*ObjectReference)(nil),                        // 27: jobcluster.v1.ObjectReference
-	(*CronJobSpec)(nil),                            // 28: jobcluster.v1.CronJobSpec
-	(*CronJobStatus)(nil),                          // 29: jobcluster.v1.CronJobStatus
-	(*CronJob)(nil),                                // 30: jobcluster.v1.CronJob
-	(*ContainerStateWaiting)(nil),                  // 31: jobcluster.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),                  // 32: jobcluster.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),               // 33: jobcluster.v1.ContainerStateTerminated
-	(*ContainerState)(nil),                         // 34: jobcluster.v1.ContainerState
-	(*ContainerStatus)(nil),                        // 35: jobcluster.v1.ContainerStatus
-	(*PodCondition)(nil),                           // 36: jobcluster.v1.PodCondition
-	(*PodStatus)(nil),                              // 37: jobcluster.v1.PodStatus
-	(*Pod)(nil),                                    // 38: jobcluster.v1.Pod
-	(*NodeSpec)(nil),                               // 39: jobcluster.v1.NodeSpec
-	(*NodeCondition)(nil),                          // 40: jobcluster.v1.NodeCondition
-	(*NodeAddress)(nil),                            // 41: jobcluster.v1.NodeAddress
-	(*NodeSystemInfo)(nil),                         // 42: jobcluster.v1.NodeSystemInfo
-	(*NodeStatus)(nil),                             // 43: jobcluster.v1.NodeStatus
-	(*Node)(nil),                                   // 44: jobcluster.v1.Node
-	(*Event)(nil),                                  // 45: jobcluster.v1.Event
-	(*Object)(nil),                                 // 46: jobcluster.v1.Object
-	(*MemberMeta)(nil),                             // 47: jobcluster.v1.MemberMeta
-	(*UpsertJob)(nil),                              // 48: jobcluster.v1.UpsertJob
-	(*DeleteJob)(nil),                              // 49: jobcluster.v1.DeleteJob
-	(*UpsertCronJob)(nil),                          // 50: jobcluster.v1.UpsertCronJob
-	(*DeleteCronJob)(nil),                          // 51: jobcluster.v1.DeleteCronJob
-	(*CreatePods)(nil),                             // 52: jobcluster.v1.CreatePods
-	(*PodStatusUpdate)(nil),                        // 53: jobcluster.v1.PodStatusUpdate
-	(*UpdatePodStatus)(nil),                        // 54: jobcluster.v1.UpdatePodStatus
-	(*StopPods)(nil),                               // 55: jobcluster.v1.StopPods
-	(*DeletePods)(nil),                             // 56: jobcluster.v1.DeletePods
-	(*UpdateJobStatus)(nil),                        // 57: jobcluster.v1.UpdateJobStatus
-	(*UpsertNode)(nil),                             // 58: jobcluster.v1.UpsertNode
-	(*DeleteNode)(nil),                             // 59: jobcluster.v1.DeleteNode
-	(*RecordEvents)(nil),                           // 60: jobcluster.v1.RecordEvents
-	(*PodBinding)(nil),                             // 61: jobcluster.v1.PodBinding
-	(*BindPods)(nil),                               // 62: jobcluster.v1.BindPods
-	(*CronDecision)(nil),                           // 63: jobcluster.v1.CronDecision
-	(*UpdateCronJobStatus)(nil),                    // 64: jobcluster.v1.UpdateCronJobStatus
-	(*Command)(nil),                                // 65: jobcluster.v1.Command
-	(*AclNamespaceRule)(nil),                       // 66: jobcluster.v1.AclNamespaceRule
-	(*AclPolicy)(nil),                              // 67: jobcluster.v1.AclPolicy
-	(*AclToken)(nil),                               // 68: jobcluster.v1.AclToken
-	(*UpsertAclPolicy)(nil),                        // 69: jobcluster.v1.UpsertAclPolicy
-	(*DeleteAclPolicy)(nil),                        // 70: jobcluster.v1.DeleteAclPolicy
-	(*UpsertAclToken)(nil),                         // 71: jobcluster.v1.UpsertAclToken
-	(*DeleteAclToken)(nil),                         // 72: jobcluster.v1.DeleteAclToken
-	(*AuditRecord)(nil),                            // 73: jobcluster.v1.AuditRecord
-	(*RecordAudit)(nil),                            // 74: jobcluster.v1.RecordAudit
-	(*CommandBatch)(nil),                           // 75: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),                          // 76: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),                           // 77: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),                         // 78: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),                             // 79: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),                            // 80: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),                           // 81: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),                          // 82: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),                         // 83: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),                         // 84: jobcluster.v1.MembersRequest
-	(*Member)(nil),                                 // 85: jobcluster.v1.Member
-	(*MembersResponse)(nil),                        // 86: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),                            // 87: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                               // 88: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),                       // 89: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                                 // 90: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),                 // 91: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),                // 92: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),                       // 93: jobcluster.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                      // 94: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 95: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 96: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 97: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 98: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 99: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 100: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 101: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 102: jobcluster.v1.CreateJobFromCronRequest
-	(*WatchRequest)(nil),                           // 103: jobcluster.v1.WatchRequest
-	(*WatchEvent)(nil),                             // 104: jobcluster.v1.WatchEvent
-	(*AclBootstrapRequest)(nil),                    // 105: jobcluster.v1.AclBootstrapRequest
-	(*AclTokenSecret)(nil),                         // 106: jobcluster.v1.AclTokenSecret
-	(*AclPolicyApplyRequest)(nil),                  // 107: jobcluster.v1.AclPolicyApplyRequest
-	(*AclPolicyListRequest)(nil),                   // 108: jobcluster.v1.AclPolicyListRequest
-	(*AclPolicyListResponse)(nil),                  // 109: jobcluster.v1.AclPolicyListResponse
-	(*AclPolicyDeleteRequest)(nil),                 // 110: jobcluster.v1.AclPolicyDeleteRequest
-	(*AclTokenCreateRequest)(nil),                  // 111: jobcluster.v1.AclTokenCreateRequest
-	(*AclTokenListRequest)(nil),                    // 112: jobcluster.v1.AclTokenListRequest
-	(*AclTokenListResponse)(nil),                   // 113: jobcluster.v1.AclTokenListResponse
-	(*AclTokenDeleteRequest)(nil),                  // 114: jobcluster.v1.AclTokenDeleteRequest
-	(*AclEmpty)(nil),                               // 115: jobcluster.v1.AclEmpty
-	(*AclWhoamiRequest)(nil),                       // 116: jobcluster.v1.AclWhoamiRequest
-	(*AclWhoamiResponse)(nil),                      // 117: jobcluster.v1.AclWhoamiResponse
-	(*AuditRequest)(nil),                           // 118: jobcluster.v1.AuditRequest
-	(*AuditResponse)(nil),                          // 119: jobcluster.v1.AuditResponse
-	nil,                                            // 120: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 121: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 122: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 123: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 124: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 125: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 126: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 127: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 128: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 129: jobcluster.v1.MemberMeta.CapacityEntry
-	nil,                                            // 130: jobcluster.v1.AclPolicy.NamespacesEntry
-	(*timestamppb.Timestamp)(nil),                  // 131: google.protobuf.Timestamp
+	(*EnvVarSource)(nil),                           // 6: jobcluster.v1.EnvVarSource
+	(*ObjectFieldSelector)(nil),                    // 7: jobcluster.v1.ObjectFieldSelector
+	(*ResourceFieldSelector)(nil),                  // 8: jobcluster.v1.ResourceFieldSelector
+	(*ConfigMapKeySelector)(nil),                   // 9: jobcluster.v1.ConfigMapKeySelector
+	(*SecretKeySelector)(nil),                      // 10: jobcluster.v1.SecretKeySelector
+	(*ConfigMapEnvSource)(nil),                     // 11: jobcluster.v1.ConfigMapEnvSource
+	(*SecretEnvSource)(nil),                        // 12: jobcluster.v1.SecretEnvSource
+	(*EnvFromSource)(nil),                          // 13: jobcluster.v1.EnvFromSource
+	(*ResourceRequirements)(nil),                   // 14: jobcluster.v1.ResourceRequirements
+	(*Container)(nil),                              // 15: jobcluster.v1.Container
+	(*SecurityContext)(nil),                        // 16: jobcluster.v1.SecurityContext
+	(*PodSecurityContext)(nil),                     // 17: jobcluster.v1.PodSecurityContext
+	(*VolumeMount)(nil),                            // 18: jobcluster.v1.VolumeMount
+	(*EmptyDirVolumeSource)(nil),                   // 19: jobcluster.v1.EmptyDirVolumeSource
+	(*HostPathVolumeSource)(nil),                   // 20: jobcluster.v1.HostPathVolumeSource
+	(*Volume)(nil),                                 // 21: jobcluster.v1.Volume
+	(*PodSpec)(nil),                                // 22: jobcluster.v1.PodSpec
+	(*PodTemplateSpec)(nil),                        // 23: jobcluster.v1.PodTemplateSpec
+	(*JobSpec)(nil),                                // 24: jobcluster.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 25: jobcluster.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 26: jobcluster.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 27: jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
+	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 28: jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
+	(*SuccessPolicy)(nil),                          // 29: jobcluster.v1.SuccessPolicy
+	(*SuccessPolicyRule)(nil),                      // 30: jobcluster.v1.SuccessPolicyRule
+	(*JobCondition)(nil),                           // 31: jobcluster.v1.JobCondition
+	(*JobStatus)(nil),                              // 32: jobcluster.v1.JobStatus
+	(*Job)(nil),                                    // 33: jobcluster.v1.Job
+	(*JobTemplateSpec)(nil),                        // 34: jobcluster.v1.JobTemplateSpec
+	(*ObjectReference)(nil),                        // 35: jobcluster.v1.ObjectReference
+	(*CronJobSpec)(nil),                            // 36: jobcluster.v1.CronJobSpec
+	(*CronJobStatus)(nil),                          // 37: jobcluster.v1.CronJobStatus
+	(*CronJob)(nil),                                // 38: jobcluster.v1.CronJob
+	(*ContainerStateWaiting)(nil),                  // 39: jobcluster.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 40: jobcluster.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 41: jobcluster.v1.ContainerStateTerminated
+	(*ContainerState)(nil),                         // 42: jobcluster.v1.ContainerState
+	(*ContainerStatus)(nil),                        // 43: jobcluster.v1.ContainerStatus
+	(*PodCondition)(nil),                           // 44: jobcluster.v1.PodCondition
+	(*PodStatus)(nil),                              // 45: jobcluster.v1.PodStatus
+	(*Pod)(nil),                                    // 46: jobcluster.v1.Pod
+	(*NodeSpec)(nil),                               // 47: jobcluster.v1.NodeSpec
+	(*NodeCondition)(nil),                          // 48: jobcluster.v1.NodeCondition
+	(*NodeAddress)(nil),                            // 49: jobcluster.v1.NodeAddress
+	(*NodeSystemInfo)(nil),                         // 50: jobcluster.v1.NodeSystemInfo
+	(*NodeStatus)(nil),                             // 51: jobcluster.v1.NodeStatus
+	(*Node)(nil),                                   // 52: jobcluster.v1.Node
+	(*Event)(nil),                                  // 53: jobcluster.v1.Event
+	(*Object)(nil),                                 // 54: jobcluster.v1.Object
+	(*ConfigMap)(nil),                              // 55: jobcluster.v1.ConfigMap
+	(*Secret)(nil),                                 // 56: jobcluster.v1.Secret
+	(*MemberMeta)(nil),                             // 57: jobcluster.v1.MemberMeta
+	(*UpsertJob)(nil),                              // 58: jobcluster.v1.UpsertJob
+	(*DeleteJob)(nil),                              // 59: jobcluster.v1.DeleteJob
+	(*UpsertCronJob)(nil),                          // 60: jobcluster.v1.UpsertCronJob
+	(*DeleteCronJob)(nil),                          // 61: jobcluster.v1.DeleteCronJob
+	(*CreatePods)(nil),                             // 62: jobcluster.v1.CreatePods
+	(*PodStatusUpdate)(nil),                        // 63: jobcluster.v1.PodStatusUpdate
+	(*UpdatePodStatus)(nil),                        // 64: jobcluster.v1.UpdatePodStatus
+	(*StopPods)(nil),                               // 65: jobcluster.v1.StopPods
+	(*DeletePods)(nil),                             // 66: jobcluster.v1.DeletePods
+	(*UpdateJobStatus)(nil),                        // 67: jobcluster.v1.UpdateJobStatus
+	(*UpsertNode)(nil),                             // 68: jobcluster.v1.UpsertNode
+	(*DeleteNode)(nil),                             // 69: jobcluster.v1.DeleteNode
+	(*RecordEvents)(nil),                           // 70: jobcluster.v1.RecordEvents
+	(*PodBinding)(nil),                             // 71: jobcluster.v1.PodBinding
+	(*BindPods)(nil),                               // 72: jobcluster.v1.BindPods
+	(*CronDecision)(nil),                           // 73: jobcluster.v1.CronDecision
+	(*UpdateCronJobStatus)(nil),                    // 74: jobcluster.v1.UpdateCronJobStatus
+	(*Command)(nil),                                // 75: jobcluster.v1.Command
+	(*UpsertConfigMap)(nil),                        // 76: jobcluster.v1.UpsertConfigMap
+	(*DeleteConfigMap)(nil),                        // 77: jobcluster.v1.DeleteConfigMap
+	(*UpsertSecret)(nil),                           // 78: jobcluster.v1.UpsertSecret
+	(*DeleteSecret)(nil),                           // 79: jobcluster.v1.DeleteSecret
+	(*AclNamespaceRule)(nil),                       // 80: jobcluster.v1.AclNamespaceRule
+	(*AclPolicy)(nil),                              // 81: jobcluster.v1.AclPolicy
+	(*AclToken)(nil),                               // 82: jobcluster.v1.AclToken
+	(*UpsertAclPolicy)(nil),                        // 83: jobcluster.v1.UpsertAclPolicy
+	(*DeleteAclPolicy)(nil),                        // 84: jobcluster.v1.DeleteAclPolicy
+	(*UpsertAclToken)(nil),                         // 85: jobcluster.v1.UpsertAclToken
+	(*DeleteAclToken)(nil),                         // 86: jobcluster.v1.DeleteAclToken
+	(*AuditRecord)(nil),                            // 87: jobcluster.v1.AuditRecord
+	(*RecordAudit)(nil),                            // 88: jobcluster.v1.RecordAudit
+	(*CommandBatch)(nil),                           // 89: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),                          // 90: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),                           // 91: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),                         // 92: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),                             // 93: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),                            // 94: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),                           // 95: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),                          // 96: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),                         // 97: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),                         // 98: jobcluster.v1.MembersRequest
+	(*Member)(nil),                                 // 99: jobcluster.v1.Member
+	(*MembersResponse)(nil),                        // 100: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),                            // 101: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                               // 102: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),                       // 103: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                                 // 104: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),                 // 105: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 106: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 107: jobcluster.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                      // 108: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 109: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 110: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 111: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 112: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 113: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 114: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 115: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 116: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 117: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 118: jobcluster.v1.WatchEvent
+	(*AclBootstrapRequest)(nil),                    // 119: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 120: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 121: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 122: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 123: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 124: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 125: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 126: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 127: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 128: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 129: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 130: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 131: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 132: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 133: jobcluster.v1.AuditResponse
+	nil,                                            // 134: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 135: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 136: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 137: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 138: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 139: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 140: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 141: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 142: jobcluster.v1.ConfigMap.DataEntry
+	nil,                                            // 143: jobcluster.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 144: jobcluster.v1.Secret.DataEntry
+	nil,                                            // 145: jobcluster.v1.Secret.StringDataEntry
+	nil,                                            // 146: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 147: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 148: jobcluster.v1.AclPolicy.NamespacesEntry
+	(*timestamppb.Timestamp)(nil),                  // 149: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	131, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	120, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	121, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	149, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	134, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	135, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	131, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	122, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	149, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	136, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
-	123, // 7: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	124, // 8: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
-	5,   // 9: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
-	6,   // 10: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
-	8,   // 11: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
-	10,  // 12: jobcluster.v1.Container.volume_mounts:type_name -> jobcluster.v1.VolumeMount
-	11,  // 13: jobcluster.v1.Volume.empty_dir:type_name -> jobcluster.v1.EmptyDirVolumeSource
-	12,  // 14: jobcluster.v1.Volume.host_path:type_name -> jobcluster.v1.HostPathVolumeSource
-	7,   // 15: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	125, // 16: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
-	13,  // 17: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
-	9,   // 18: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
-	1,   // 19: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
-	14,  // 20: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
-	4,   // 21: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
-	15,  // 22: jobcluster.v1.JobSpec.template:type_name -> jobcluster.v1.PodTemplateSpec
-	17,  // 23: jobcluster.v1.JobSpec.pod_failure_policy:type_name -> jobcluster.v1.PodFailurePolicy
-	21,  // 24: jobcluster.v1.JobSpec.success_policy:type_name -> jobcluster.v1.SuccessPolicy
-	18,  // 25: jobcluster.v1.PodFailurePolicy.rules:type_name -> jobcluster.v1.PodFailurePolicyRule
-	19,  // 26: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
-	20,  // 27: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
-	22,  // 28: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	131, // 29: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	131, // 30: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	23,  // 31: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	131, // 32: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	131, // 33: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	1,   // 34: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
-	16,  // 35: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
-	24,  // 36: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
-	1,   // 37: jobcluster.v1.JobTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
-	16,  // 38: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
-	26,  // 39: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
-	27,  // 40: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	131, // 41: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	131, // 42: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	1,   // 43: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
-	28,  // 44: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
-	29,  // 45: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	131, // 46: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	131, // 47: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	131, // 48: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	31,  // 49: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
-	32,  // 50: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
-	33,  // 51: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
-	34,  // 52: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
-	34,  // 53: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	131, // 54: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	36,  // 55: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	131, // 56: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	35,  // 57: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
-	1,   // 58: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
-	14,  // 59: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
-	37,  // 60: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	131, // 61: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	131, // 62: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	126, // 63: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	127, // 64: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
-	40,  // 65: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
-	41,  // 66: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
-	42,  // 67: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
-	1,   // 68: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
-	39,  // 69: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
-	43,  // 70: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
-	1,   // 71: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
-	27,  // 72: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	131, // 73: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	131, // 74: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	25,  // 75: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
-	30,  // 76: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
-	38,  // 77: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
-	44,  // 78: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
-	45,  // 79: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
-	128, // 80: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	129, // 81: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
-	25,  // 82: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
-	30,  // 83: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
-	38,  // 84: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
-	37,  // 85: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
-	53,  // 86: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	131, // 87: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
-	24,  // 88: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
-	44,  // 89: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
-	45,  // 90: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
-	61,  // 91: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	131, // 92: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	131, // 93: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
-	25,  // 94: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	131, // 95: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	29,  // 96: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
-	0,   // 97: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
-	48,  // 98: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
-	49,  // 99: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
-	50,  // 100: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
-	51,  // 101: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
-	52,  // 102: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
-	54,  // 103: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
-	55,  // 104: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
-	56,  // 105: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
-	57,  // 106: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
-	58,  // 107: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
-	59,  // 108: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
-	60,  // 109: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
-	62,  // 110: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
-	63,  // 111: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
-	64,  // 112: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	69,  // 113: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
-	70,  // 114: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
-	71,  // 115: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
-	72,  // 116: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
-	74,  // 117: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
-	130, // 118: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	131, // 119: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	131, // 120: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	131, // 121: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	131, // 122: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
-	67,  // 123: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
-	68,  // 124: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	131, // 125: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	73,  // 126: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
-	65,  // 127: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	46,  // 128: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	46,  // 129: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
-	77,  // 130: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	46,  // 131: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	85,  // 132: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	38,  // 133: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	53,  // 134: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	99,  // 135: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	46,  // 136: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	68,  // 137: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	67,  // 138: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	68,  // 139: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	68,  // 140: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	131, // 141: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	73,  // 142: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	66,  // 143: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	76,  // 144: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	79,  // 145: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	80,  // 146: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	82,  // 147: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	84,  // 148: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	87,  // 149: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	102, // 150: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	89,  // 151: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	91,  // 152: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	93,  // 153: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	95,  // 154: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	97,  // 155: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	100, // 156: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	103, // 157: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	105, // 158: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	107, // 159: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	108, // 160: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	110, // 161: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	111, // 162: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	112, // 163: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	114, // 164: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	116, // 165: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	118, // 166: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	87,  // 167: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	78,  // 168: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	46,  // 169: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	81,  // 170: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	83,  // 171: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	86,  // 172: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	88,  // 173: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	78,  // 174: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	90,  // 175: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	92,  // 176: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	94,  // 177: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	96,  // 178: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	98,  // 179: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	101, // 180: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	104, // 181: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	106, // 182: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	67,  // 183: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	109, // 184: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	115, // 185: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	106, // 186: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	113, // 187: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	115, // 188: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	117, // 189: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	119, // 190: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	88,  // 191: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	168, // [168:192] is the sub-list for method output_type
-	144, // [144:168] is the sub-list for method input_type
-	144, // [144:144] is the sub-list for extension type_name
-	144, // [144:144] is the sub-list for extension extendee
-	0,   // [0:144] is the sub-list for field type_name
+	6,   // 7: jobcluster.v1.EnvVar.value_from:type_name -> jobcluster.v1.EnvVarSource
+	7,   // 8: jobcluster.v1.EnvVarSource.field_ref:type_name -> jobcluster.v1.ObjectFieldSelector
+	8,   // 9: jobcluster.v1.EnvVarSource.resource_field_ref:type_name -> jobcluster.v1.ResourceFieldSelector
+	9,   // 10: jobcluster.v1.EnvVarSource.config_map_key_ref:type_name -> jobcluster.v1.ConfigMapKeySelector
+	10,  // 11: jobcluster.v1.EnvVarSource.secret_key_ref:type_name -> jobcluster.v1.SecretKeySelector
+	11,  // 12: jobcluster.v1.EnvFromSource.config_map_ref:type_name -> jobcluster.v1.ConfigMapEnvSource
+	12,  // 13: jobcluster.v1.EnvFromSource.secret_ref:type_name -> jobcluster.v1.SecretEnvSource
+	137, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	138, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	5,   // 16: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
+	14,  // 17: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
+	16,  // 18: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
+	18,  // 19: jobcluster.v1.Container.volume_mounts:type_name -> jobcluster.v1.VolumeMount
+	13,  // 20: jobcluster.v1.Container.env_from:type_name -> jobcluster.v1.EnvFromSource
+	19,  // 21: jobcluster.v1.Volume.empty_dir:type_name -> jobcluster.v1.EmptyDirVolumeSource
+	20,  // 22: jobcluster.v1.Volume.host_path:type_name -> jobcluster.v1.HostPathVolumeSource
+	15,  // 23: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
+	139, // 24: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	21,  // 25: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
+	17,  // 26: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
+	1,   // 27: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
+	22,  // 28: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
+	4,   // 29: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
+	23,  // 30: jobcluster.v1.JobSpec.template:type_name -> jobcluster.v1.PodTemplateSpec
+	25,  // 31: jobcluster.v1.JobSpec.pod_failure_policy:type_name -> jobcluster.v1.PodFailurePolicy
+	29,  // 32: jobcluster.v1.JobSpec.success_policy:type_name -> jobcluster.v1.SuccessPolicy
+	26,  // 33: jobcluster.v1.PodFailurePolicy.rules:type_name -> jobcluster.v1.PodFailurePolicyRule
+	27,  // 34: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
+	28,  // 35: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
+	30,  // 36: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
+	149, // 37: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	149, // 38: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	31,  // 39: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
+	149, // 40: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	149, // 41: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	1,   // 42: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
+	24,  // 43: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
+	32,  // 44: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
+	1,   // 45: jobcluster.v1.JobTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
+	24,  // 46: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
+	34,  // 47: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
+	35,  // 48: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
+	149, // 49: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	149, // 50: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	1,   // 51: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
+	36,  // 52: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
+	37,  // 53: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
+	149, // 54: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	149, // 55: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	149, // 56: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	39,  // 57: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
+	40,  // 58: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
+	41,  // 59: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
+	42,  // 60: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
+	42,  // 61: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
+	149, // 62: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	44,  // 63: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
+	149, // 64: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	43,  // 65: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
+	1,   // 66: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
+	22,  // 67: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
+	45,  // 68: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
+	149, // 69: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	149, // 70: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	140, // 71: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	141, // 72: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	48,  // 73: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
+	49,  // 74: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
+	50,  // 75: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
+	1,   // 76: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
+	47,  // 77: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
+	51,  // 78: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
+	1,   // 79: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
+	35,  // 80: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
+	149, // 81: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	149, // 82: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	33,  // 83: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
+	38,  // 84: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
+	46,  // 85: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
+	52,  // 86: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
+	53,  // 87: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
+	55,  // 88: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
+	56,  // 89: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
+	1,   // 90: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
+	142, // 91: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
+	143, // 92: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
+	1,   // 93: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
+	144, // 94: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
+	145, // 95: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
+	146, // 96: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	147, // 97: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	33,  // 98: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
+	38,  // 99: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
+	46,  // 100: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
+	45,  // 101: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
+	63,  // 102: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	149, // 103: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	32,  // 104: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
+	52,  // 105: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
+	53,  // 106: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
+	71,  // 107: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
+	149, // 108: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	149, // 109: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	33,  // 110: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
+	149, // 111: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	37,  // 112: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
+	0,   // 113: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
+	58,  // 114: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
+	59,  // 115: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
+	60,  // 116: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
+	61,  // 117: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
+	62,  // 118: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
+	64,  // 119: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
+	65,  // 120: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
+	66,  // 121: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
+	67,  // 122: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
+	68,  // 123: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
+	69,  // 124: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
+	70,  // 125: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
+	72,  // 126: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
+	73,  // 127: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
+	74,  // 128: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
+	83,  // 129: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
+	84,  // 130: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
+	85,  // 131: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
+	86,  // 132: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
+	88,  // 133: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
+	76,  // 134: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
+	77,  // 135: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
+	78,  // 136: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
+	79,  // 137: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
+	55,  // 138: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
+	56,  // 139: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
+	148, // 140: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	149, // 141: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	149, // 142: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	149, // 143: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	149, // 144: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	81,  // 145: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
+	82,  // 146: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
+	149, // 147: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	87,  // 148: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
+	75,  // 149: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	54,  // 150: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	54,  // 151: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
+	91,  // 152: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	54,  // 153: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	99,  // 154: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	46,  // 155: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	55,  // 156: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
+	56,  // 157: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
+	63,  // 158: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	113, // 159: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	54,  // 160: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	82,  // 161: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	81,  // 162: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	82,  // 163: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	82,  // 164: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	149, // 165: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	87,  // 166: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	80,  // 167: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	90,  // 168: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	93,  // 169: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	94,  // 170: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	96,  // 171: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	98,  // 172: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	101, // 173: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	116, // 174: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	103, // 175: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	105, // 176: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	107, // 177: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	109, // 178: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	111, // 179: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	114, // 180: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	117, // 181: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	119, // 182: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	121, // 183: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	122, // 184: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	124, // 185: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	125, // 186: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	126, // 187: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	128, // 188: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	130, // 189: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	132, // 190: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	101, // 191: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	92,  // 192: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	54,  // 193: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	95,  // 194: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	97,  // 195: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	100, // 196: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	102, // 197: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	92,  // 198: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	104, // 199: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	106, // 200: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	108, // 201: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	110, // 202: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	112, // 203: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	115, // 204: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	118, // 205: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	120, // 206: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	81,  // 207: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	123, // 208: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	129, // 209: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	120, // 210: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	127, // 211: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	129, // 212: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	131, // 213: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	133, // 214: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	102, // 215: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	192, // [192:216] is the sub-list for method output_type
+	168, // [168:192] is the sub-list for method input_type
+	168, // [168:168] is the sub-list for extension type_name
+	168, // [168:168] is the sub-list for extension extendee
+	0,   // [0:168] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -9203,23 +10350,32 @@ func file_jobcluster_proto_init() {
 	file_jobcluster_proto_msgTypes[1].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[7].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[8].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[9].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[10].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[11].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[13].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[15].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[16].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[18].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[19].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[21].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[23].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[27].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[34].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[45].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[26].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[29].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[31].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[35].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[42].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[53].OneofWrappers = []any{
 		(*Object_Job)(nil),
 		(*Object_CronJob)(nil),
 		(*Object_Pod)(nil),
 		(*Object_Node)(nil),
 		(*Object_Event)(nil),
+		(*Object_ConfigMap)(nil),
+		(*Object_Secret)(nil),
 	}
-	file_jobcluster_proto_msgTypes[64].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[54].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[55].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[74].OneofWrappers = []any{
 		(*Command_UpsertJob)(nil),
 		(*Command_DeleteJob)(nil),
 		(*Command_UpsertCronJob)(nil),
@@ -9240,15 +10396,19 @@ func file_jobcluster_proto_init() {
 		(*Command_UpsertAclToken)(nil),
 		(*Command_DeleteAclToken)(nil),
 		(*Command_RecordAudit)(nil),
+		(*Command_UpsertConfigMap)(nil),
+		(*Command_DeleteConfigMap)(nil),
+		(*Command_UpsertSecret)(nil),
+		(*Command_DeleteSecret)(nil),
 	}
-	file_jobcluster_proto_msgTypes[86].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[100].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   130,
+			NumMessages:   148,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

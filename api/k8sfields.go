@@ -94,7 +94,6 @@ var k8sOnlyFields = map[protoreflect.FullName]map[string]k8sField{
 		"resizePolicy":             ignored("resources are not resized in place"),
 		"livenessProbe":            refused("no probes are run, so a hung container would not be restarted"),
 		"lifecycle":                refused("postStart and preStop hooks are not run"),
-		"envFrom":                  refused("ConfigMaps and Secrets are not stored"),
 		"stdin":                    refused("containers have no stdin"),
 		"stdinOnce":                refused("containers have no stdin"),
 		"tty":                      refused("containers have no terminal"),
@@ -102,8 +101,8 @@ var k8sOnlyFields = map[protoreflect.FullName]map[string]k8sField{
 		"restartPolicyRules":       refused("per-container restart rules are not implemented"),
 		"volumeDevices":            refused("block devices are not attached"),
 	},
-	"jobcluster.v1.EnvVar": {
-		"valueFrom": refused("ConfigMaps, Secrets and the downward API are not available: set value"),
+	"jobcluster.v1.EnvVarSource": {
+		"fileKeyRef": refused("env values are not read from files of volumes"),
 	},
 	"jobcluster.v1.ResourceRequirements": {
 		"claims": refused("dynamic resource allocation is not implemented"),
@@ -159,7 +158,7 @@ func volumeSources() map[string]k8sField {
 		out[s] = refused("only emptyDir and hostPath volumes are mounted")
 	}
 	for _, s := range []string{"configMap", "secret", "downwardAPI", "projected"} {
-		out[s] = refused("ConfigMaps, Secrets and the downward API are not available")
+		out[s] = refused("configMap, secret, downwardAPI and projected volumes are not mounted: use env and envFrom")
 	}
 	return out
 }

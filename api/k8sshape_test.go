@@ -62,6 +62,16 @@ var k8sTypes = map[protoreflect.FullName]reflect.Type{
 	"jobcluster.v1.NodeStatus":                             reflect.TypeFor[corev1.NodeStatus](),
 	"jobcluster.v1.Node":                                   reflect.TypeFor[corev1.Node](),
 	"jobcluster.v1.Event":                                  reflect.TypeFor[corev1.Event](),
+	"jobcluster.v1.EnvVarSource":                           reflect.TypeFor[corev1.EnvVarSource](),
+	"jobcluster.v1.ObjectFieldSelector":                    reflect.TypeFor[corev1.ObjectFieldSelector](),
+	"jobcluster.v1.ResourceFieldSelector":                  reflect.TypeFor[corev1.ResourceFieldSelector](),
+	"jobcluster.v1.ConfigMapKeySelector":                   reflect.TypeFor[corev1.ConfigMapKeySelector](),
+	"jobcluster.v1.SecretKeySelector":                      reflect.TypeFor[corev1.SecretKeySelector](),
+	"jobcluster.v1.ConfigMapEnvSource":                     reflect.TypeFor[corev1.ConfigMapEnvSource](),
+	"jobcluster.v1.SecretEnvSource":                        reflect.TypeFor[corev1.SecretEnvSource](),
+	"jobcluster.v1.EnvFromSource":                          reflect.TypeFor[corev1.EnvFromSource](),
+	"jobcluster.v1.ConfigMap":                              reflect.TypeFor[corev1.ConfigMap](),
+	"jobcluster.v1.Secret":                                 reflect.TypeFor[corev1.Secret](),
 }
 
 // k8sJSONFields reads a Go type's JSON fields (embedded structs such as
@@ -248,8 +258,8 @@ spec:
 			wantWarning: "spec.template.spec.serviceAccountName: ignored by jobcluster: there are no service accounts; pods get no API token"},
 		{name: "a field we cannot honour is refused, not unknown", pod: "      initContainers: [{name: init, image: busybox}]\n",
 			wantErr: "spec.template.spec.initContainers: Forbidden: not supported by jobcluster: init containers are not run"},
-		{name: "valueFrom is refused", container: "        env:\n        - name: A\n          valueFrom: {fieldRef: {fieldPath: metadata.name}}\n",
-			wantErr: "spec.template.spec.containers[0].env[0].valueFrom: Forbidden: not supported by jobcluster"},
+		{name: "valueFrom of a file is refused", container: "        env:\n        - name: A\n          valueFrom: {fileKeyRef: {path: a, volumeName: v, key: k}}\n",
+			wantErr: "spec.template.spec.containers[0].env[0].valueFrom.fileKeyRef: Forbidden: not supported by jobcluster"},
 		{name: "a typo stays an unknown field", container: "        comand: [\"true\"]\n",
 			wantErr: `unknown field "spec.template.spec.containers[0].comand"`},
 		{name: "status copied from get -o yaml is dropped silently", container: "status:\n  uncountedTerminatedPods: {}\n"},

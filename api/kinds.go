@@ -37,10 +37,14 @@ var (
 		Plural: "nodes", Singular: "node", ShortNames: []string{"no"}}
 	EventResource = &Resource{Kind: "Event", Version: "v1",
 		Plural: "events", Singular: "event", ShortNames: []string{"ev"}, Namespaced: true}
+	ConfigMapResource = &Resource{Kind: "ConfigMap", Version: "v1",
+		Plural: "configmaps", Singular: "configmap", ShortNames: []string{"cm"}, Namespaced: true}
+	SecretResource = &Resource{Kind: "Secret", Version: "v1",
+		Plural: "secrets", Singular: "secret", Namespaced: true}
 )
 
 // resources lists every Resource, in the order messages name them.
-var resources = []*Resource{JobResource, CronJobResource, PodResource, NodeResource, EventResource}
+var resources = []*Resource{JobResource, CronJobResource, PodResource, NodeResource, EventResource, ConfigMapResource, SecretResource}
 
 // resourceNames maps every lowercase spelling of a kind to its Resource.
 var resourceNames = func() map[string]*Resource {

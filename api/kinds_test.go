@@ -83,6 +83,8 @@ func TestResourceOfEveryObjectKind(t *testing.T) {
 		{Kind: &Object_Pod{Pod: &Pod{}}},
 		{Kind: &Object_Node{Node: &Node{}}},
 		{Kind: &Object_Event{Event: &Event{}}},
+		{Kind: &Object_ConfigMap{ConfigMap: &ConfigMap{}}},
+		{Kind: &Object_Secret{Secret: &Secret{}}},
 	}
 	var got []*Resource
 	for _, obj := range objs {

@@ -129,6 +129,10 @@ func ResourceOf(obj *Object) *Resource {
 		return NodeResource
 	case *Object_Event:
 		return EventResource
+	case *Object_ConfigMap:
+		return ConfigMapResource
+	case *Object_Secret:
+		return SecretResource
 	}
 	return nil
 }
@@ -150,6 +154,10 @@ func MetadataOf(obj *Object) *ObjectMeta {
 		return k.Node.GetMetadata()
 	case *Object_Event:
 		return k.Event.GetMetadata()
+	case *Object_ConfigMap:
+		return k.ConfigMap.GetMetadata()
+	case *Object_Secret:
+		return k.Secret.GetMetadata()
 	}
 	return nil
 }
@@ -167,6 +175,10 @@ func MessageOf(obj *Object) proto.Message {
 		return k.Node
 	case *Object_Event:
 		return k.Event
+	case *Object_ConfigMap:
+		return k.ConfigMap
+	case *Object_Secret:
+		return k.Secret
 	}
 	return nil
 }

@@ -63,6 +63,10 @@ func validateObject(obj *Object) []error {
 		return append(validateJob(k.Job), validateObjectSize(obj)...)
 	case *Object_CronJob:
 		return append(validateCronJob(k.CronJob), validateObjectSize(obj)...)
+	case *Object_ConfigMap:
+		return append(validateConfigMap(k.ConfigMap), validateObjectSize(obj)...)
+	case *Object_Secret:
+		return append(validateSecret(k.Secret), validateObjectSize(obj)...)
 	}
 	return nil
 }

@@ -53,7 +53,7 @@ func TestKindMessages(t *testing.T) {
 		want string
 	}{
 		{name: "unknown kind", err: badKind("deployments"),
-			want: `rpc error: code = InvalidArgument desc = the server doesn't have a resource type "deployments": use jobs, cronjobs, pods, nodes or events`},
+			want: `rpc error: code = InvalidArgument desc = the server doesn't have a resource type "deployments": use jobs, cronjobs, pods, nodes, events, configmaps or secrets`},
 		{name: "missing job", err: notFound(api.JobResource, "pi"),
 			want: `rpc error: code = NotFound desc = jobs.batch "pi" not found`},
 		{name: "missing pod", err: notFound(api.PodResource, "pi-x"),

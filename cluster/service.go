@@ -94,6 +94,14 @@ func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Obj
 		if n := st.Node(req.GetName()); n != nil {
 			obj = &api.Object{Kind: &api.Object_Node{Node: n}}
 		}
+	case api.ConfigMapResource:
+		if cm := st.ConfigMap(ns, req.GetName()); cm != nil {
+			obj = &api.Object{Kind: &api.Object_ConfigMap{ConfigMap: cm}}
+		}
+	case api.SecretResource:
+		if sec := st.Secret(ns, req.GetName()); sec != nil {
+			obj = &api.Object{Kind: &api.Object_Secret{Secret: sec}}
+		}
 	default:
 		return nil, badKind(req.GetKind())
 	}
@@ -163,6 +171,14 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 	case api.NodeResource:
 		for _, n := range st.Nodes() {
 			add(n.GetMetadata(), &api.Object{Kind: &api.Object_Node{Node: n}})
+		}
+	case api.ConfigMapResource:
+		for _, cm := range st.ConfigMaps() {
+			add(cm.GetMetadata(), &api.Object{Kind: &api.Object_ConfigMap{ConfigMap: cm}})
+		}
+	case api.SecretResource:
+		for _, sec := range st.Secrets() {
+			add(sec.GetMetadata(), &api.Object{Kind: &api.Object_Secret{Secret: sec}})
 		}
 	case api.EventResource:
 		evs := st.AllEvents()

@@ -23,8 +23,11 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 	for {
 		st := c.s.fsm.State()
 		pods, changed := st.LivePodsOnNode(req.GetNode())
+		wctx, cancel := context.WithCancel(ctx)
+		cms, secrets, configChanged := st.ConfigOfPods(wctx, pods)
 		if first || st.Index() > sent {
-			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods}); err != nil {
+			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods, ConfigMaps: cms, Secrets: secrets}); err != nil {
+				cancel()
 				return err
 			}
 			sent = st.Index()
@@ -32,12 +35,16 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 		}
 		select {
 		case <-ctx.Done():
+			cancel()
 			return nil
 		case <-c.s.ctx.Done():
+			cancel()
 			return status.Error(codes.Unavailable, "server shutting down")
 		case <-changed:
+		case <-configChanged:
 		case <-st.Restored():
 		}
+		cancel()
 	}
 }
 

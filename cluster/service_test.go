@@ -129,7 +129,7 @@ func TestSubmitCreatesAppliesAndRefuses(t *testing.T) {
 		RestartPolicy: "Never", Containers: []*api.Container{{Name: "main", Image: "x", Command: []string{"true"}}},
 	}}}}
 	_, err = cl.Submit(ctx, &api.SubmitRequest{Objects: []*api.Object{pod}})
-	wantStatus(t, "submit a pod", err, codes.InvalidArgument, "submit Jobs and CronJobs")
+	wantStatus(t, "submit a pod", err, codes.InvalidArgument, "submit Jobs, CronJobs, ConfigMaps and Secrets")
 }
 
 func TestGetListAndDeleteAnswerLikeKubectl(t *testing.T) {

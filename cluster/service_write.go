@@ -23,8 +23,10 @@ func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*a
 		if err := api.Validate(o); err != nil {
 			return nil, invalidObject(api.KindOf(o), api.NameOf(o), err)
 		}
-		if r := api.ResourceOf(o); r != api.JobResource && r != api.CronJobResource {
-			return nil, status.Errorf(codes.InvalidArgument, "cannot submit a %s: submit Jobs and CronJobs", api.KindOf(o))
+		switch api.ResourceOf(o) {
+		case api.JobResource, api.CronJobResource, api.ConfigMapResource, api.SecretResource:
+		default:
+			return nil, status.Errorf(codes.InvalidArgument, "cannot submit a %s: submit Jobs, CronJobs, ConfigMaps and Secrets", api.KindOf(o))
 		}
 	}
 	return toLeader(ctx, c.s,
@@ -93,6 +95,40 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 			}
 			cj.ApiVersion, cj.Kind = r.APIVersion(), r.Kind
 			cmd = (&api.UpsertCronJob{CronJob: cj, CreateOnly: res.Action == "created"}).Command()
+		case api.ConfigMapResource:
+			cm := o.GetConfigMap()
+			api.SetDefaults(o)
+			old := st.ConfigMap(ns, name)
+			if !fresh(res, req.GetApply(), old.GetMetadata(), meta) {
+				continue
+			}
+			cm, ok := decideSubmit(res, req.GetApply(), old != nil, cm, func() (*api.ConfigMap, bool, error) {
+				return api.UpdateConfigMap(old, cm)
+			})
+			if !ok {
+				continue
+			}
+			if old == nil {
+				stampNew(cm.Metadata, now)
+			}
+			cmd = (&api.UpsertConfigMap{ConfigMap: cm, CreateOnly: res.Action == "created"}).Command()
+		case api.SecretResource:
+			sec := o.GetSecret()
+			api.SetDefaults(o)
+			old := st.Secret(ns, name)
+			if !fresh(res, req.GetApply(), old.GetMetadata(), meta) {
+				continue
+			}
+			sec, ok := decideSubmit(res, req.GetApply(), old != nil, sec, func() (*api.Secret, bool, error) {
+				return api.UpdateSecret(old, sec)
+			})
+			if !ok {
+				continue
+			}
+			if old == nil {
+				stampNew(sec.Metadata, now)
+			}
+			cmd = (&api.UpsertSecret{Secret: sec, CreateOnly: res.Action == "created"}).Command()
 		}
 		cmds = append(cmds, cmd)
 		cmdResult = append(cmdResult, len(resp.Results)-1)
@@ -128,6 +164,14 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 		case api.CronJobResource.Kind:
 			if cj := st.CronJob(res.GetNamespace(), res.GetName()); cj != nil {
 				res.Object = &api.Object{Kind: &api.Object_CronJob{CronJob: cj}}
+			}
+		case api.ConfigMapResource.Kind:
+			if cm := st.ConfigMap(res.GetNamespace(), res.GetName()); cm != nil {
+				res.Object = &api.Object{Kind: &api.Object_ConfigMap{ConfigMap: cm}}
+			}
+		case api.SecretResource.Kind:
+			if sec := st.Secret(res.GetNamespace(), res.GetName()); sec != nil {
+				res.Object = &api.Object{Kind: &api.Object_Secret{Secret: sec}}
 			}
 		}
 	}
@@ -212,6 +256,10 @@ func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*a
 		cmd = (&api.DeleteJob{Namespace: ns, Name: req.GetName(), Uid: req.GetUid()}).Command()
 	case api.CronJobResource:
 		cmd = (&api.DeleteCronJob{Namespace: ns, Name: req.GetName()}).Command()
+	case api.ConfigMapResource:
+		cmd = (&api.DeleteConfigMap{Namespace: ns, Name: req.GetName()}).Command()
+	case api.SecretResource:
+		cmd = (&api.DeleteSecret{Namespace: ns, Name: req.GetName()}).Command()
 	case api.PodResource:
 		cmd = (&api.DeletePods{Names: []string{req.GetName()}}).Command()
 	case api.NodeResource:

@@ -188,6 +188,14 @@ func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
 		return w.applyCronDecision(c.GetCronDecision())
 	case api.CommandType_COMMAND_TYPE_UPDATE_CRON_JOB_STATUS:
 		return w.applyUpdateCronJobStatus(c.GetUpdateCronJobStatus())
+	case api.CommandType_COMMAND_TYPE_UPSERT_CONFIG_MAP:
+		return w.applyUpsertConfigMap(c.GetUpsertConfigMap())
+	case api.CommandType_COMMAND_TYPE_DELETE_CONFIG_MAP:
+		return w.applyDeleteConfigMap(c.GetDeleteConfigMap())
+	case api.CommandType_COMMAND_TYPE_UPSERT_SECRET:
+		return w.applyUpsertSecret(c.GetUpsertSecret())
+	case api.CommandType_COMMAND_TYPE_DELETE_SECRET:
+		return w.applyDeleteSecret(c.GetDeleteSecret())
 	default:
 		panic(fmt.Sprintf("fsm: unknown command type %d at index %d", c.GetType(), index))
 	}

@@ -10,11 +10,13 @@ import (
 
 // Table names.
 const (
-	tableJobs     = "jobs"
-	tableCronJobs = "cronjobs"
-	tablePods     = "pods"
-	tableNodes    = "nodes"
-	tableEvents   = "events"
+	tableJobs       = "jobs"
+	tableCronJobs   = "cronjobs"
+	tablePods       = "pods"
+	tableNodes      = "nodes"
+	tableEvents     = "events"
+	tableConfigMaps = "configmaps"
+	tableSecrets    = "secrets"
 )
 
 func schema() *memdb.DBSchema {
@@ -51,6 +53,18 @@ func schema() *memdb.DBSchema {
 			Name: tableNodes,
 			Indexes: map[string]*memdb.IndexSchema{
 				"id": {Name: "id", Unique: true, Indexer: nameIndexer{}},
+			},
+		},
+		tableConfigMaps: {
+			Name: tableConfigMaps,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: nameIndexer{namespaced: true}},
+			},
+		},
+		tableSecrets: {
+			Name: tableSecrets,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: nameIndexer{namespaced: true}},
 			},
 		},
 		tableEvents: {

@@ -33,6 +33,9 @@ const (
 	// has the same dictionary takes it as it is, without decoding.
 	recordFrozenJob
 	recordFrozenPod
+	// Version 3 adds ConfigMaps and Secrets.
+	recordConfigMap
+	recordSecret
 )
 
 // recordTable is the kind of plain records a table's objects make.
@@ -48,6 +51,18 @@ var recordTables = []recordTable{
 	{recordPod, tablePods, func() proto.Message { return &api.Pod{} }},
 	{recordNode, tableNodes, func() proto.Message { return &api.Node{} }},
 	{recordEvent, tableEvents, func() proto.Message { return &api.Event{} }},
+	{recordConfigMap, tableConfigMaps, func() proto.Message { return &api.ConfigMap{} }},
+	{recordSecret, tableSecrets, func() proto.Message { return &api.Secret{} }},
+}
+
+// recordTableOf finds the plain record kind's table.
+func recordTableOf(kind byte) (recordTable, bool) {
+	for _, rt := range recordTables {
+		if rt.kind == kind {
+			return rt, true
+		}
+	}
+	return recordTable{}, false
 }
 
 type snapshot struct {
@@ -173,7 +188,8 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, e
 			return index, events, nil
 		}
 		frozenKind := v >= 2 && (kind == recordFrozenJob || kind == recordFrozenPod)
-		if !frozenKind && (kind == 0 || int(kind) > len(recordTables)) {
+		plain, known := recordTableOf(kind)
+		if !frozenKind && !known {
 			return 0, 0, fmt.Errorf("unknown record kind %d", kind)
 		}
 		buf, err := readBytes(r)
@@ -193,7 +209,7 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, e
 				return 0, 0, err
 			}
 		default:
-			rt := recordTables[kind-1]
+			rt := plain
 			table = rt.table
 			m := rt.new()
 			if err := proto.Unmarshal(buf, m); err != nil {

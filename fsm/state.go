@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"context"
 	"iter"
 	"slices"
 	"sort"
@@ -69,6 +70,72 @@ func (s *State) CronJobs() []*api.CronJob { return all[*api.CronJob](s.txn, tabl
 
 // Pods lists every pod by name.
 func (s *State) Pods() []*api.Pod { return all[*api.Pod](s.txn, tablePods, "id") }
+
+// ConfigMap returns the named ConfigMap of a namespace or nil.
+func (s *State) ConfigMap(namespace, name string) *api.ConfigMap {
+	return first[*api.ConfigMap](s.txn, tableConfigMaps, "id", api.Key(namespace, name))
+}
+
+// Secret returns the named Secret of a namespace or nil.
+func (s *State) Secret(namespace, name string) *api.Secret {
+	return first[*api.Secret](s.txn, tableSecrets, "id", api.Key(namespace, name))
+}
+
+// ConfigMaps lists every ConfigMap by namespace and name.
+func (s *State) ConfigMaps() []*api.ConfigMap {
+	return all[*api.ConfigMap](s.txn, tableConfigMaps, "id")
+}
+
+// Secrets lists every Secret by namespace and name.
+func (s *State) Secrets() []*api.Secret { return all[*api.Secret](s.txn, tableSecrets, "id") }
+
+// ConfigOfPods returns the ConfigMaps and Secrets the pods' containers
+// refer to (env valueFrom and envFrom), from each pod's namespace, and a
+// channel closed when any of them, referred to or still missing, is
+// created, changed or deleted, or when ctx ends.
+func (s *State) ConfigOfPods(ctx context.Context, pods []*api.Pod) ([]*api.ConfigMap, []*api.Secret, <-chan struct{}) {
+	ws := memdb.NewWatchSet()
+	seen := map[string]bool{}
+	var cms []*api.ConfigMap
+	var secrets []*api.Secret
+	watch := func(table, ns, name string) any {
+		key := table + "\x00" + api.Key(ns, name)
+		if seen[key] {
+			return nil
+		}
+		seen[key] = true
+		ch, obj, err := s.txn.FirstWatch(table, "id", api.Key(ns, name))
+		if err != nil {
+			panic(err)
+		}
+		ws.Add(ch)
+		return obj
+	}
+	for _, p := range pods {
+		ns := p.GetMetadata().GetNamespace()
+		for _, ref := range api.ConfigRefs(p) {
+			switch ref.Kind {
+			case api.ConfigMapResource.Kind:
+				if o := watch(tableConfigMaps, ns, ref.Name); o != nil {
+					cms = append(cms, o.(*api.ConfigMap))
+				}
+			case api.SecretResource.Kind:
+				if o := watch(tableSecrets, ns, ref.Name); o != nil {
+					secrets = append(secrets, o.(*api.Secret))
+				}
+			}
+		}
+	}
+	changed := make(chan struct{})
+	if len(seen) == 0 {
+		return nil, nil, changed // never closed: nothing to watch
+	}
+	go func() {
+		_ = ws.WatchCtx(ctx)
+		close(changed)
+	}()
+	return cms, secrets, changed
+}
 
 // Nodes lists every node by name.
 func (s *State) Nodes() []*api.Node { return all[*api.Node](s.txn, tableNodes, "id") }

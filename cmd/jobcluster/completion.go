@@ -79,11 +79,11 @@ func objectNames(cmd *cobra.Command, copts *clientOptions, r *api.Resource) []st
 // setCompletions gives the commands that name objects their completion
 // of kinds and names.
 func setCompletions(root *cobra.Command, copts *clientOptions) {
-	all := []*api.Resource{api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource, api.EventResource}
+	all := []*api.Resource{api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource, api.EventResource, api.ConfigMapResource, api.SecretResource}
 	byCommand := map[string]cobra.CompletionFunc{
 		"get":      completeKindsAndNames(copts, all...),
-		"describe": completeKindsAndNames(copts, api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource),
-		"delete":   completeKindsAndNames(copts, api.JobResource, api.CronJobResource, api.PodResource, api.NodeResource),
+		"describe": completeKindsAndNames(copts, api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource, api.ConfigMapResource, api.SecretResource),
+		"delete":   completeKindsAndNames(copts, api.JobResource, api.CronJobResource, api.PodResource, api.NodeResource, api.ConfigMapResource, api.SecretResource),
 		"wait":     completeKindsAndNames(copts, api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource),
 		"suspend":  completeKindsAndNames(copts, api.JobResource, api.CronJobResource),
 		"resume":   completeKindsAndNames(copts, api.JobResource, api.CronJobResource),

@@ -45,7 +45,7 @@ now by creating a Job from its jobTemplate.`,
 		},
 	}
 	addFilenameFlag(cmd, &o.files)
-	cmd.AddCommand(newCreateJobCmd(copts), newCreateCronJobCmd(copts))
+	cmd.AddCommand(newCreateJobCmd(copts), newCreateCronJobCmd(copts), newCreateConfigMapCmd(copts), newCreateSecretCmd(copts))
 	return cmd
 }
 

@@ -72,7 +72,7 @@ func (o *deleteOptions) run(cmd *cobra.Command, copts *clientOptions, args []str
 	if len(args) == 0 {
 		return errors.New("you must provide one or more resources by argument or filename (-f)")
 	}
-	r, names, err := parseResourceArgs(args, api.JobResource, api.CronJobResource, api.PodResource, api.NodeResource)
+	r, names, err := parseResourceArgs(args, api.JobResource, api.CronJobResource, api.PodResource, api.NodeResource, api.ConfigMapResource, api.SecretResource)
 	if err != nil {
 		return withFileHint(err, args[0])
 	}

@@ -40,7 +40,7 @@ Without a name, every object of the kind is described.`,
 }
 
 func (o *describeOptions) run(cmd *cobra.Command, copts *clientOptions, args []string) error {
-	r, names, err := parseResourceArgs(args, api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource)
+	r, names, err := parseResourceArgs(args, api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource, api.ConfigMapResource, api.SecretResource)
 	if err != nil {
 		return err
 	}
@@ -101,6 +101,10 @@ func (d describer) fetchAndDescribe(ctx context.Context, c *client, r *api.Resou
 		return d.pod(o.Pod, events), nil
 	case *api.Object_CronJob:
 		return d.cronJob(o.CronJob, events), nil
+	case *api.Object_ConfigMap:
+		return d.configMap(o.ConfigMap, events), nil
+	case *api.Object_Secret:
+		return d.secret(o.Secret, events), nil
 	case *api.Object_Node:
 		pods, err := listObjects(ctx, c, &api.ListRequest{Kind: api.PodResource.Singular})
 		if err != nil {

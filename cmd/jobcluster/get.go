@@ -53,7 +53,7 @@ func (o *getOptions) run(cmd *cobra.Command, copts *clientOptions, args []string
 	if err := checkOutput(o.output, outputTable, outputWide, outputJSON, outputYAML, outputName); err != nil {
 		return err
 	}
-	r, names, err := parseResourceArgs(args, api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource, api.EventResource)
+	r, names, err := parseResourceArgs(args, api.JobResource, api.PodResource, api.CronJobResource, api.NodeResource, api.EventResource, api.ConfigMapResource, api.SecretResource)
 	if err != nil {
 		return err
 	}

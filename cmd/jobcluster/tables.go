@@ -46,6 +46,14 @@ var printers = map[*api.Resource]printer{
 		wide:   []string{"INTERNAL-IP"},
 		row:    func(o *api.Object, now time.Time, wide bool) []string { return nodeRow(o.GetNode(), now, wide) },
 	},
+	api.ConfigMapResource: {
+		header: []string{"NAME", "DATA", "AGE"},
+		row:    func(o *api.Object, now time.Time, _ bool) []string { return configMapRow(o.GetConfigMap(), now) },
+	},
+	api.SecretResource: {
+		header: []string{"NAME", "TYPE", "DATA", "AGE"},
+		row:    func(o *api.Object, now time.Time, _ bool) []string { return secretRow(o.GetSecret(), now) },
+	},
 	api.EventResource: {
 		header: []string{"LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"},
 		row:    func(o *api.Object, now time.Time, _ bool) []string { return eventRow(o.GetEvent(), now) },
