@@ -5246,7 +5246,10 @@ type CronDecision struct {
 	ReplaceJobs   []string               `protobuf:"bytes,5,rep,name=replace_jobs,json=replaceJobs,proto3" json:"replace_jobs,omitempty"`
 	DecidedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
 	// namespace of the CronJob, its Job and the Jobs it replaces.
-	Namespace     string `protobuf:"bytes,7,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace string `protobuf:"bytes,7,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	// jitter_millis is how long after the scheduled time the run was put
+	// off by the CronJob's jobcluster.io/jitter window.
+	JitterMillis  int64 `protobuf:"varint,8,opt,name=jitter_millis,json=jitterMillis,proto3" json:"jitter_millis,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5330,6 +5333,126 @@ func (x *CronDecision) GetNamespace() string {
 	return ""
 }
 
+func (x *CronDecision) GetJitterMillis() int64 {
+	if x != nil {
+		return x.JitterMillis
+	}
+	return 0
+}
+
+// CronLedgerEntry is the decision about one scheduled time of a CronJob,
+// as the servers keep it (the newest 1,000 per CronJob).
+type CronLedgerEntry struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	CronJob       string                 `protobuf:"bytes,2,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
+	ScheduledTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scheduled_time,json=scheduledTime,proto3" json:"scheduled_time,omitempty"`
+	// action: Created, Skipped (Forbid), Replaced or Missed.
+	Action       string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	Job          string                 `protobuf:"bytes,5,opt,name=job,proto3" json:"job,omitempty"`
+	ReplacedJobs []string               `protobuf:"bytes,6,rep,name=replaced_jobs,json=replacedJobs,proto3" json:"replaced_jobs,omitempty"`
+	DecidedAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
+	JitterMillis int64                  `protobuf:"varint,8,opt,name=jitter_millis,json=jitterMillis,proto3" json:"jitter_millis,omitempty"`
+	// job_outcome, in answers only: Complete, Failed, Running, or Deleted
+	// once the Job is gone (history limits).
+	JobOutcome    string `protobuf:"bytes,9,opt,name=job_outcome,json=jobOutcome,proto3" json:"job_outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CronLedgerEntry) Reset() {
+	*x = CronLedgerEntry{}
+	mi := &file_jobcluster_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronLedgerEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronLedgerEntry) ProtoMessage() {}
+
+func (x *CronLedgerEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronLedgerEntry.ProtoReflect.Descriptor instead.
+func (*CronLedgerEntry) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *CronLedgerEntry) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *CronLedgerEntry) GetCronJob() string {
+	if x != nil {
+		return x.CronJob
+	}
+	return ""
+}
+
+func (x *CronLedgerEntry) GetScheduledTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScheduledTime
+	}
+	return nil
+}
+
+func (x *CronLedgerEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *CronLedgerEntry) GetJob() string {
+	if x != nil {
+		return x.Job
+	}
+	return ""
+}
+
+func (x *CronLedgerEntry) GetReplacedJobs() []string {
+	if x != nil {
+		return x.ReplacedJobs
+	}
+	return nil
+}
+
+func (x *CronLedgerEntry) GetDecidedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DecidedAt
+	}
+	return nil
+}
+
+func (x *CronLedgerEntry) GetJitterMillis() int64 {
+	if x != nil {
+		return x.JitterMillis
+	}
+	return 0
+}
+
+func (x *CronLedgerEntry) GetJobOutcome() string {
+	if x != nil {
+		return x.JobOutcome
+	}
+	return ""
+}
+
 // UpdateCronJobStatus replaces a CronJob's active list and last successful
 // time; lastScheduleTime only ever moves forward.
 type UpdateCronJobStatus struct {
@@ -5344,7 +5467,7 @@ type UpdateCronJobStatus struct {
 
 func (x *UpdateCronJobStatus) Reset() {
 	*x = UpdateCronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5356,7 +5479,7 @@ func (x *UpdateCronJobStatus) String() string {
 func (*UpdateCronJobStatus) ProtoMessage() {}
 
 func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5369,7 +5492,7 @@ func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCronJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateCronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{73}
+	return file_jobcluster_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *UpdateCronJobStatus) GetName() string {
@@ -5436,7 +5559,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5448,7 +5571,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5461,7 +5584,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{74}
+	return file_jobcluster_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *Command) GetType() CommandType {
@@ -5854,7 +5977,7 @@ type UpsertConfigMap struct {
 
 func (x *UpsertConfigMap) Reset() {
 	*x = UpsertConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5866,7 +5989,7 @@ func (x *UpsertConfigMap) String() string {
 func (*UpsertConfigMap) ProtoMessage() {}
 
 func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5879,7 +6002,7 @@ func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertConfigMap.ProtoReflect.Descriptor instead.
 func (*UpsertConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{75}
+	return file_jobcluster_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *UpsertConfigMap) GetConfigMap() *ConfigMap {
@@ -5906,7 +6029,7 @@ type DeleteConfigMap struct {
 
 func (x *DeleteConfigMap) Reset() {
 	*x = DeleteConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5918,7 +6041,7 @@ func (x *DeleteConfigMap) String() string {
 func (*DeleteConfigMap) ProtoMessage() {}
 
 func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5931,7 +6054,7 @@ func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConfigMap.ProtoReflect.Descriptor instead.
 func (*DeleteConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{76}
+	return file_jobcluster_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *DeleteConfigMap) GetNamespace() string {
@@ -5958,7 +6081,7 @@ type UpsertSecret struct {
 
 func (x *UpsertSecret) Reset() {
 	*x = UpsertSecret{}
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5970,7 +6093,7 @@ func (x *UpsertSecret) String() string {
 func (*UpsertSecret) ProtoMessage() {}
 
 func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5983,7 +6106,7 @@ func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertSecret.ProtoReflect.Descriptor instead.
 func (*UpsertSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{77}
+	return file_jobcluster_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *UpsertSecret) GetSecret() *Secret {
@@ -6010,7 +6133,7 @@ type DeleteSecret struct {
 
 func (x *DeleteSecret) Reset() {
 	*x = DeleteSecret{}
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6022,7 +6145,7 @@ func (x *DeleteSecret) String() string {
 func (*DeleteSecret) ProtoMessage() {}
 
 func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6035,7 +6158,7 @@ func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSecret.ProtoReflect.Descriptor instead.
 func (*DeleteSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{78}
+	return file_jobcluster_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *DeleteSecret) GetNamespace() string {
@@ -6063,7 +6186,7 @@ type AclNamespaceRule struct {
 
 func (x *AclNamespaceRule) Reset() {
 	*x = AclNamespaceRule{}
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6075,7 +6198,7 @@ func (x *AclNamespaceRule) String() string {
 func (*AclNamespaceRule) ProtoMessage() {}
 
 func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6088,7 +6211,7 @@ func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclNamespaceRule.ProtoReflect.Descriptor instead.
 func (*AclNamespaceRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{79}
+	return file_jobcluster_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *AclNamespaceRule) GetCapabilities() []string {
@@ -6116,7 +6239,7 @@ type AclPolicy struct {
 
 func (x *AclPolicy) Reset() {
 	*x = AclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6128,7 +6251,7 @@ func (x *AclPolicy) String() string {
 func (*AclPolicy) ProtoMessage() {}
 
 func (x *AclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6141,7 +6264,7 @@ func (x *AclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicy.ProtoReflect.Descriptor instead.
 func (*AclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{80}
+	return file_jobcluster_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *AclPolicy) GetName() string {
@@ -6220,7 +6343,7 @@ type AclToken struct {
 
 func (x *AclToken) Reset() {
 	*x = AclToken{}
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6232,7 +6355,7 @@ func (x *AclToken) String() string {
 func (*AclToken) ProtoMessage() {}
 
 func (x *AclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6245,7 +6368,7 @@ func (x *AclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclToken.ProtoReflect.Descriptor instead.
 func (*AclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{81}
+	return file_jobcluster_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *AclToken) GetAccessorId() string {
@@ -6320,7 +6443,7 @@ type UpsertAclPolicy struct {
 
 func (x *UpsertAclPolicy) Reset() {
 	*x = UpsertAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6332,7 +6455,7 @@ func (x *UpsertAclPolicy) String() string {
 func (*UpsertAclPolicy) ProtoMessage() {}
 
 func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6345,7 +6468,7 @@ func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclPolicy.ProtoReflect.Descriptor instead.
 func (*UpsertAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{82}
+	return file_jobcluster_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *UpsertAclPolicy) GetPolicy() *AclPolicy {
@@ -6364,7 +6487,7 @@ type DeleteAclPolicy struct {
 
 func (x *DeleteAclPolicy) Reset() {
 	*x = DeleteAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6376,7 +6499,7 @@ func (x *DeleteAclPolicy) String() string {
 func (*DeleteAclPolicy) ProtoMessage() {}
 
 func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6389,7 +6512,7 @@ func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclPolicy.ProtoReflect.Descriptor instead.
 func (*DeleteAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{83}
+	return file_jobcluster_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *DeleteAclPolicy) GetName() string {
@@ -6411,7 +6534,7 @@ type UpsertAclToken struct {
 
 func (x *UpsertAclToken) Reset() {
 	*x = UpsertAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6423,7 +6546,7 @@ func (x *UpsertAclToken) String() string {
 func (*UpsertAclToken) ProtoMessage() {}
 
 func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6436,7 +6559,7 @@ func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclToken.ProtoReflect.Descriptor instead.
 func (*UpsertAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{84}
+	return file_jobcluster_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *UpsertAclToken) GetToken() *AclToken {
@@ -6462,7 +6585,7 @@ type DeleteAclToken struct {
 
 func (x *DeleteAclToken) Reset() {
 	*x = DeleteAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6474,7 +6597,7 @@ func (x *DeleteAclToken) String() string {
 func (*DeleteAclToken) ProtoMessage() {}
 
 func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6487,7 +6610,7 @@ func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclToken.ProtoReflect.Descriptor instead.
 func (*DeleteAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{85}
+	return file_jobcluster_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *DeleteAclToken) GetAccessorId() string {
@@ -6517,7 +6640,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6529,7 +6652,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6542,7 +6665,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{86}
+	return file_jobcluster_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AuditRecord) GetTime() *timestamppb.Timestamp {
@@ -6617,7 +6740,7 @@ type RecordAudit struct {
 
 func (x *RecordAudit) Reset() {
 	*x = RecordAudit{}
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6629,7 +6752,7 @@ func (x *RecordAudit) String() string {
 func (*RecordAudit) ProtoMessage() {}
 
 func (x *RecordAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6642,7 +6765,7 @@ func (x *RecordAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAudit.ProtoReflect.Descriptor instead.
 func (*RecordAudit) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{87}
+	return file_jobcluster_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *RecordAudit) GetRecords() []*AuditRecord {
@@ -6663,7 +6786,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6675,7 +6798,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6688,7 +6811,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{88}
+	return file_jobcluster_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -6713,7 +6836,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6725,7 +6848,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6738,7 +6861,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{89}
+	return file_jobcluster_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -6781,7 +6904,7 @@ type SubmitResult struct {
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6793,7 +6916,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6806,7 +6929,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{90}
+	return file_jobcluster_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -6867,7 +6990,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6879,7 +7002,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6892,7 +7015,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{91}
+	return file_jobcluster_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -6914,7 +7037,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6926,7 +7049,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6939,7 +7062,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{92}
+	return file_jobcluster_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -6982,7 +7105,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6994,7 +7117,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7007,7 +7130,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{93}
+	return file_jobcluster_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -7062,7 +7185,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7074,7 +7197,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7087,7 +7210,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{94}
+	return file_jobcluster_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -7117,7 +7240,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7129,7 +7252,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7142,7 +7265,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{95}
+	return file_jobcluster_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -7181,7 +7304,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7193,7 +7316,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7206,7 +7329,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{96}
+	return file_jobcluster_proto_rawDescGZIP(), []int{97}
 }
 
 type MembersRequest struct {
@@ -7220,7 +7343,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7232,7 +7355,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7245,7 +7368,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{97}
+	return file_jobcluster_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *MembersRequest) GetLocal() bool {
@@ -7275,7 +7398,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7287,7 +7410,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7300,7 +7423,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{98}
+	return file_jobcluster_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *Member) GetName() string {
@@ -7375,7 +7498,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7387,7 +7510,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7400,7 +7523,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{99}
+	return file_jobcluster_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -7425,7 +7548,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7437,7 +7560,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7450,7 +7573,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{100}
+	return file_jobcluster_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -7497,7 +7620,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7509,7 +7632,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7522,7 +7645,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{101}
+	return file_jobcluster_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -7542,7 +7665,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7554,7 +7677,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7567,7 +7690,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{102}
+	return file_jobcluster_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -7600,7 +7723,7 @@ type PodSet struct {
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7612,7 +7735,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7625,7 +7748,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{103}
+	return file_jobcluster_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -7666,7 +7789,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7678,7 +7801,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7691,7 +7814,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{104}
+	return file_jobcluster_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -7716,7 +7839,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7728,7 +7851,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7741,7 +7864,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{105}
+	return file_jobcluster_proto_rawDescGZIP(), []int{106}
 }
 
 type HeartbeatRequest struct {
@@ -7753,7 +7876,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7765,7 +7888,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7778,7 +7901,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{106}
+	return file_jobcluster_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -7799,7 +7922,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7811,7 +7934,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7824,7 +7947,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{107}
+	return file_jobcluster_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -7845,7 +7968,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7857,7 +7980,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7870,7 +7993,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{108}
+	return file_jobcluster_proto_rawDescGZIP(), []int{109}
 }
 
 type LeaveResponse struct {
@@ -7881,7 +8004,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7893,7 +8016,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7906,7 +8029,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{109}
+	return file_jobcluster_proto_rawDescGZIP(), []int{110}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -7923,7 +8046,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7935,7 +8058,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7948,7 +8071,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{110}
+	return file_jobcluster_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -7973,7 +8096,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7985,7 +8108,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7998,7 +8121,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{111}
+	return file_jobcluster_proto_rawDescGZIP(), []int{112}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -8012,7 +8135,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8024,7 +8147,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8037,7 +8160,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{112}
+	return file_jobcluster_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *PodRef) GetName() string {
@@ -8065,7 +8188,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8077,7 +8200,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8090,7 +8213,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{113}
+	return file_jobcluster_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -8111,7 +8234,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8123,7 +8246,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8136,7 +8259,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{114}
+	return file_jobcluster_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -8158,7 +8281,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8170,7 +8293,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8183,7 +8306,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{115}
+	return file_jobcluster_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -8235,7 +8358,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8247,7 +8370,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8260,7 +8383,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+	return file_jobcluster_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -8327,7 +8450,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8339,7 +8462,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8352,7 +8475,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{117}
+	return file_jobcluster_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -8383,6 +8506,118 @@ func (x *WatchEvent) GetInitialEventsEnd() bool {
 	return false
 }
 
+type CronHistoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Since         *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	Limit         int32                  `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"` // newest first; 0 means all kept
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CronHistoryRequest) Reset() {
+	*x = CronHistoryRequest{}
+	mi := &file_jobcluster_proto_msgTypes[119]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronHistoryRequest) ProtoMessage() {}
+
+func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[119]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronHistoryRequest.ProtoReflect.Descriptor instead.
+func (*CronHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{119}
+}
+
+func (x *CronHistoryRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *CronHistoryRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CronHistoryRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *CronHistoryRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type CronHistoryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*CronLedgerEntry     `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CronHistoryResponse) Reset() {
+	*x = CronHistoryResponse{}
+	mi := &file_jobcluster_proto_msgTypes[120]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CronHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CronHistoryResponse) ProtoMessage() {}
+
+func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[120]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CronHistoryResponse.ProtoReflect.Descriptor instead.
+func (*CronHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{120}
+}
+
+func (x *CronHistoryResponse) GetItems() []*CronLedgerEntry {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
 type AclBootstrapRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -8391,7 +8626,7 @@ type AclBootstrapRequest struct {
 
 func (x *AclBootstrapRequest) Reset() {
 	*x = AclBootstrapRequest{}
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8403,7 +8638,7 @@ func (x *AclBootstrapRequest) String() string {
 func (*AclBootstrapRequest) ProtoMessage() {}
 
 func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8416,7 +8651,7 @@ func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+	return file_jobcluster_proto_rawDescGZIP(), []int{121}
 }
 
 // AclTokenSecret is a token with its secret, returned once on creation.
@@ -8430,7 +8665,7 @@ type AclTokenSecret struct {
 
 func (x *AclTokenSecret) Reset() {
 	*x = AclTokenSecret{}
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8442,7 +8677,7 @@ func (x *AclTokenSecret) String() string {
 func (*AclTokenSecret) ProtoMessage() {}
 
 func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8455,7 +8690,7 @@ func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
 func (*AclTokenSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{119}
+	return file_jobcluster_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *AclTokenSecret) GetToken() *AclToken {
@@ -8484,7 +8719,7 @@ type AclPolicyApplyRequest struct {
 
 func (x *AclPolicyApplyRequest) Reset() {
 	*x = AclPolicyApplyRequest{}
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8496,7 +8731,7 @@ func (x *AclPolicyApplyRequest) String() string {
 func (*AclPolicyApplyRequest) ProtoMessage() {}
 
 func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8509,7 +8744,7 @@ func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{120}
+	return file_jobcluster_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *AclPolicyApplyRequest) GetName() string {
@@ -8541,7 +8776,7 @@ type AclPolicyListRequest struct {
 
 func (x *AclPolicyListRequest) Reset() {
 	*x = AclPolicyListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8553,7 +8788,7 @@ func (x *AclPolicyListRequest) String() string {
 func (*AclPolicyListRequest) ProtoMessage() {}
 
 func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8566,7 +8801,7 @@ func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{121}
+	return file_jobcluster_proto_rawDescGZIP(), []int{124}
 }
 
 type AclPolicyListResponse struct {
@@ -8578,7 +8813,7 @@ type AclPolicyListResponse struct {
 
 func (x *AclPolicyListResponse) Reset() {
 	*x = AclPolicyListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8590,7 +8825,7 @@ func (x *AclPolicyListResponse) String() string {
 func (*AclPolicyListResponse) ProtoMessage() {}
 
 func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8603,7 +8838,7 @@ func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
 func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{122}
+	return file_jobcluster_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
@@ -8622,7 +8857,7 @@ type AclPolicyDeleteRequest struct {
 
 func (x *AclPolicyDeleteRequest) Reset() {
 	*x = AclPolicyDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8634,7 +8869,7 @@ func (x *AclPolicyDeleteRequest) String() string {
 func (*AclPolicyDeleteRequest) ProtoMessage() {}
 
 func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8647,7 +8882,7 @@ func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{123}
+	return file_jobcluster_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *AclPolicyDeleteRequest) GetName() string {
@@ -8670,7 +8905,7 @@ type AclTokenCreateRequest struct {
 
 func (x *AclTokenCreateRequest) Reset() {
 	*x = AclTokenCreateRequest{}
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8682,7 +8917,7 @@ func (x *AclTokenCreateRequest) String() string {
 func (*AclTokenCreateRequest) ProtoMessage() {}
 
 func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8695,7 +8930,7 @@ func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{124}
+	return file_jobcluster_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *AclTokenCreateRequest) GetPolicies() []string {
@@ -8741,7 +8976,7 @@ type AclTokenListRequest struct {
 
 func (x *AclTokenListRequest) Reset() {
 	*x = AclTokenListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8753,7 +8988,7 @@ func (x *AclTokenListRequest) String() string {
 func (*AclTokenListRequest) ProtoMessage() {}
 
 func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8766,7 +9001,7 @@ func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{125}
+	return file_jobcluster_proto_rawDescGZIP(), []int{128}
 }
 
 type AclTokenListResponse struct {
@@ -8778,7 +9013,7 @@ type AclTokenListResponse struct {
 
 func (x *AclTokenListResponse) Reset() {
 	*x = AclTokenListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8790,7 +9025,7 @@ func (x *AclTokenListResponse) String() string {
 func (*AclTokenListResponse) ProtoMessage() {}
 
 func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8803,7 +9038,7 @@ func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
 func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+	return file_jobcluster_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *AclTokenListResponse) GetItems() []*AclToken {
@@ -8823,7 +9058,7 @@ type AclTokenDeleteRequest struct {
 
 func (x *AclTokenDeleteRequest) Reset() {
 	*x = AclTokenDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8835,7 +9070,7 @@ func (x *AclTokenDeleteRequest) String() string {
 func (*AclTokenDeleteRequest) ProtoMessage() {}
 
 func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8848,7 +9083,7 @@ func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{127}
+	return file_jobcluster_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *AclTokenDeleteRequest) GetAccessorId() string {
@@ -8866,7 +9101,7 @@ type AclEmpty struct {
 
 func (x *AclEmpty) Reset() {
 	*x = AclEmpty{}
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8878,7 +9113,7 @@ func (x *AclEmpty) String() string {
 func (*AclEmpty) ProtoMessage() {}
 
 func (x *AclEmpty) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8891,7 +9126,7 @@ func (x *AclEmpty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
 func (*AclEmpty) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{128}
+	return file_jobcluster_proto_rawDescGZIP(), []int{131}
 }
 
 type AclWhoamiRequest struct {
@@ -8902,7 +9137,7 @@ type AclWhoamiRequest struct {
 
 func (x *AclWhoamiRequest) Reset() {
 	*x = AclWhoamiRequest{}
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8914,7 +9149,7 @@ func (x *AclWhoamiRequest) String() string {
 func (*AclWhoamiRequest) ProtoMessage() {}
 
 func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8927,7 +9162,7 @@ func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
 func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{129}
+	return file_jobcluster_proto_rawDescGZIP(), []int{132}
 }
 
 type AclWhoamiResponse struct {
@@ -8942,7 +9177,7 @@ type AclWhoamiResponse struct {
 
 func (x *AclWhoamiResponse) Reset() {
 	*x = AclWhoamiResponse{}
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8954,7 +9189,7 @@ func (x *AclWhoamiResponse) String() string {
 func (*AclWhoamiResponse) ProtoMessage() {}
 
 func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8967,7 +9202,7 @@ func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
 func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{130}
+	return file_jobcluster_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *AclWhoamiResponse) GetIdentity() string {
@@ -9002,7 +9237,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9014,7 +9249,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9027,7 +9262,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{131}
+	return file_jobcluster_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
@@ -9060,7 +9295,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9072,7 +9307,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9085,7 +9320,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{132}
+	return file_jobcluster_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *AuditResponse) GetItems() []*AuditRecord {
@@ -9627,7 +9862,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04node\x18\x02 \x01(\tR\x04node\"q\n" +
 	"\bBindPods\x125\n" +
 	"\bbindings\x18\x01 \x03(\v2\x19.jobcluster.v1.PodBindingR\bbindings\x12.\n" +
-	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa6\x02\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xcb\x02\n" +
 	"\fCronDecision\x12\x19\n" +
 	"\bcron_job\x18\x01 \x01(\tR\acronJob\x12A\n" +
 	"\x0escheduled_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\x12\x16\n" +
@@ -9636,7 +9871,20 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\freplace_jobs\x18\x05 \x03(\tR\vreplaceJobs\x129\n" +
 	"\n" +
 	"decided_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12\x1c\n" +
-	"\tnamespace\x18\a \x01(\tR\tnamespace\"\x8f\x01\n" +
+	"\tnamespace\x18\a \x01(\tR\tnamespace\x12#\n" +
+	"\rjitter_millis\x18\b \x01(\x03R\fjitterMillis\"\xdd\x02\n" +
+	"\x0fCronLedgerEntry\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x19\n" +
+	"\bcron_job\x18\x02 \x01(\tR\acronJob\x12A\n" +
+	"\x0escheduled_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x10\n" +
+	"\x03job\x18\x05 \x01(\tR\x03job\x12#\n" +
+	"\rreplaced_jobs\x18\x06 \x03(\tR\freplacedJobs\x129\n" +
+	"\n" +
+	"decided_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12#\n" +
+	"\rjitter_millis\x18\b \x01(\x03R\fjitterMillis\x12\x1f\n" +
+	"\vjob_outcome\x18\t \x01(\tR\n" +
+	"jobOutcome\"\x8f\x01\n" +
 	"\x13UpdateCronJobStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\x124\n" +
@@ -9856,7 +10104,14 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12-\n" +
 	"\x06object\x18\x02 \x01(\v2\x15.jobcluster.v1.ObjectR\x06object\x12\x14\n" +
 	"\x05index\x18\x03 \x01(\x04R\x05index\x12,\n" +
-	"\x12initial_events_end\x18\x04 \x01(\bR\x10initialEventsEnd\"\x15\n" +
+	"\x12initial_events_end\x18\x04 \x01(\bR\x10initialEventsEnd\"\x8e\x01\n" +
+	"\x12CronHistoryRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x120\n" +
+	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\"K\n" +
+	"\x13CronHistoryResponse\x124\n" +
+	"\x05items\x18\x01 \x03(\v2\x1e.jobcluster.v1.CronLedgerEntryR\x05items\"\x15\n" +
 	"\x13AclBootstrapRequest\"W\n" +
 	"\x0eAclTokenSecret\x12-\n" +
 	"\x05token\x18\x01 \x01(\v2\x17.jobcluster.v1.AclTokenR\x05token\x12\x16\n" +
@@ -9924,7 +10179,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1eCOMMAND_TYPE_UPSERT_CONFIG_MAP\x10\x15\x12\"\n" +
 	"\x1eCOMMAND_TYPE_DELETE_CONFIG_MAP\x10\x16\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_UPSERT_SECRET\x10\x17\x12\x1e\n" +
-	"\x1aCOMMAND_TYPE_DELETE_SECRET\x10\x182\x89\x0e\n" +
+	"\x1aCOMMAND_TYPE_DELETE_SECRET\x10\x182\xdf\x0e\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -9939,7 +10194,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x05Leave\x12\x1b.jobcluster.v1.LeaveRequest\x1a\x1c.jobcluster.v1.LeaveResponse\x12W\n" +
 	"\fRemoveMember\x12\".jobcluster.v1.RemoveMemberRequest\x1a#.jobcluster.v1.RemoveMemberResponse\x12N\n" +
 	"\tPodsExist\x12\x1f.jobcluster.v1.PodsExistRequest\x1a .jobcluster.v1.PodsExistResponse\x12A\n" +
-	"\x05Watch\x12\x1b.jobcluster.v1.WatchRequest\x1a\x19.jobcluster.v1.WatchEvent0\x01\x12Q\n" +
+	"\x05Watch\x12\x1b.jobcluster.v1.WatchRequest\x1a\x19.jobcluster.v1.WatchEvent0\x01\x12T\n" +
+	"\vCronHistory\x12!.jobcluster.v1.CronHistoryRequest\x1a\".jobcluster.v1.CronHistoryResponse\x12Q\n" +
 	"\fAclBootstrap\x12\".jobcluster.v1.AclBootstrapRequest\x1a\x1d.jobcluster.v1.AclTokenSecret\x12P\n" +
 	"\x0eAclPolicyApply\x12$.jobcluster.v1.AclPolicyApplyRequest\x1a\x18.jobcluster.v1.AclPolicy\x12Z\n" +
 	"\rAclPolicyList\x12#.jobcluster.v1.AclPolicyListRequest\x1a$.jobcluster.v1.AclPolicyListResponse\x12Q\n" +
@@ -9965,7 +10221,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 148)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 151)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -10041,90 +10297,93 @@ var file_jobcluster_proto_goTypes = []any{
 	(*PodBinding)(nil),                             // 71: jobcluster.v1.PodBinding
 	(*BindPods)(nil),                               // 72: jobcluster.v1.BindPods
 	(*CronDecision)(nil),                           // 73: jobcluster.v1.CronDecision
-	(*UpdateCronJobStatus)(nil),                    // 74: jobcluster.v1.UpdateCronJobStatus
-	(*Command)(nil),                                // 75: jobcluster.v1.Command
-	(*UpsertConfigMap)(nil),                        // 76: jobcluster.v1.UpsertConfigMap
-	(*DeleteConfigMap)(nil),                        // 77: jobcluster.v1.DeleteConfigMap
-	(*UpsertSecret)(nil),                           // 78: jobcluster.v1.UpsertSecret
-	(*DeleteSecret)(nil),                           // 79: jobcluster.v1.DeleteSecret
-	(*AclNamespaceRule)(nil),                       // 80: jobcluster.v1.AclNamespaceRule
-	(*AclPolicy)(nil),                              // 81: jobcluster.v1.AclPolicy
-	(*AclToken)(nil),                               // 82: jobcluster.v1.AclToken
-	(*UpsertAclPolicy)(nil),                        // 83: jobcluster.v1.UpsertAclPolicy
-	(*DeleteAclPolicy)(nil),                        // 84: jobcluster.v1.DeleteAclPolicy
-	(*UpsertAclToken)(nil),                         // 85: jobcluster.v1.UpsertAclToken
-	(*DeleteAclToken)(nil),                         // 86: jobcluster.v1.DeleteAclToken
-	(*AuditRecord)(nil),                            // 87: jobcluster.v1.AuditRecord
-	(*RecordAudit)(nil),                            // 88: jobcluster.v1.RecordAudit
-	(*CommandBatch)(nil),                           // 89: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),                          // 90: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),                           // 91: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),                         // 92: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),                             // 93: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),                            // 94: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),                           // 95: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),                          // 96: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),                         // 97: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),                         // 98: jobcluster.v1.MembersRequest
-	(*Member)(nil),                                 // 99: jobcluster.v1.Member
-	(*MembersResponse)(nil),                        // 100: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),                            // 101: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                               // 102: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),                       // 103: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                                 // 104: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),                 // 105: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),                // 106: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),                       // 107: jobcluster.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                      // 108: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 109: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 110: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 111: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 112: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 113: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 114: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 115: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 116: jobcluster.v1.CreateJobFromCronRequest
-	(*WatchRequest)(nil),                           // 117: jobcluster.v1.WatchRequest
-	(*WatchEvent)(nil),                             // 118: jobcluster.v1.WatchEvent
-	(*AclBootstrapRequest)(nil),                    // 119: jobcluster.v1.AclBootstrapRequest
-	(*AclTokenSecret)(nil),                         // 120: jobcluster.v1.AclTokenSecret
-	(*AclPolicyApplyRequest)(nil),                  // 121: jobcluster.v1.AclPolicyApplyRequest
-	(*AclPolicyListRequest)(nil),                   // 122: jobcluster.v1.AclPolicyListRequest
-	(*AclPolicyListResponse)(nil),                  // 123: jobcluster.v1.AclPolicyListResponse
-	(*AclPolicyDeleteRequest)(nil),                 // 124: jobcluster.v1.AclPolicyDeleteRequest
-	(*AclTokenCreateRequest)(nil),                  // 125: jobcluster.v1.AclTokenCreateRequest
-	(*AclTokenListRequest)(nil),                    // 126: jobcluster.v1.AclTokenListRequest
-	(*AclTokenListResponse)(nil),                   // 127: jobcluster.v1.AclTokenListResponse
-	(*AclTokenDeleteRequest)(nil),                  // 128: jobcluster.v1.AclTokenDeleteRequest
-	(*AclEmpty)(nil),                               // 129: jobcluster.v1.AclEmpty
-	(*AclWhoamiRequest)(nil),                       // 130: jobcluster.v1.AclWhoamiRequest
-	(*AclWhoamiResponse)(nil),                      // 131: jobcluster.v1.AclWhoamiResponse
-	(*AuditRequest)(nil),                           // 132: jobcluster.v1.AuditRequest
-	(*AuditResponse)(nil),                          // 133: jobcluster.v1.AuditResponse
-	nil,                                            // 134: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 135: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 136: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 137: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 138: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 139: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 140: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 141: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 142: jobcluster.v1.ConfigMap.DataEntry
-	nil,                                            // 143: jobcluster.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 144: jobcluster.v1.Secret.DataEntry
-	nil,                                            // 145: jobcluster.v1.Secret.StringDataEntry
-	nil,                                            // 146: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 147: jobcluster.v1.MemberMeta.CapacityEntry
-	nil,                                            // 148: jobcluster.v1.AclPolicy.NamespacesEntry
-	(*timestamppb.Timestamp)(nil),                  // 149: google.protobuf.Timestamp
+	(*CronLedgerEntry)(nil),                        // 74: jobcluster.v1.CronLedgerEntry
+	(*UpdateCronJobStatus)(nil),                    // 75: jobcluster.v1.UpdateCronJobStatus
+	(*Command)(nil),                                // 76: jobcluster.v1.Command
+	(*UpsertConfigMap)(nil),                        // 77: jobcluster.v1.UpsertConfigMap
+	(*DeleteConfigMap)(nil),                        // 78: jobcluster.v1.DeleteConfigMap
+	(*UpsertSecret)(nil),                           // 79: jobcluster.v1.UpsertSecret
+	(*DeleteSecret)(nil),                           // 80: jobcluster.v1.DeleteSecret
+	(*AclNamespaceRule)(nil),                       // 81: jobcluster.v1.AclNamespaceRule
+	(*AclPolicy)(nil),                              // 82: jobcluster.v1.AclPolicy
+	(*AclToken)(nil),                               // 83: jobcluster.v1.AclToken
+	(*UpsertAclPolicy)(nil),                        // 84: jobcluster.v1.UpsertAclPolicy
+	(*DeleteAclPolicy)(nil),                        // 85: jobcluster.v1.DeleteAclPolicy
+	(*UpsertAclToken)(nil),                         // 86: jobcluster.v1.UpsertAclToken
+	(*DeleteAclToken)(nil),                         // 87: jobcluster.v1.DeleteAclToken
+	(*AuditRecord)(nil),                            // 88: jobcluster.v1.AuditRecord
+	(*RecordAudit)(nil),                            // 89: jobcluster.v1.RecordAudit
+	(*CommandBatch)(nil),                           // 90: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),                          // 91: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),                           // 92: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),                         // 93: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),                             // 94: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),                            // 95: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),                           // 96: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),                          // 97: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),                         // 98: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),                         // 99: jobcluster.v1.MembersRequest
+	(*Member)(nil),                                 // 100: jobcluster.v1.Member
+	(*MembersResponse)(nil),                        // 101: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),                            // 102: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                               // 103: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),                       // 104: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                                 // 105: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),                 // 106: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 107: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 108: jobcluster.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                      // 109: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 110: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 111: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 112: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 113: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 114: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 115: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 116: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 117: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 118: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 119: jobcluster.v1.WatchEvent
+	(*CronHistoryRequest)(nil),                     // 120: jobcluster.v1.CronHistoryRequest
+	(*CronHistoryResponse)(nil),                    // 121: jobcluster.v1.CronHistoryResponse
+	(*AclBootstrapRequest)(nil),                    // 122: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 123: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 124: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 125: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 126: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 127: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 128: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 129: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 130: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 131: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 132: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 133: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 134: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 135: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 136: jobcluster.v1.AuditResponse
+	nil,                                            // 137: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 138: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 139: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 140: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 141: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 142: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 143: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 144: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 145: jobcluster.v1.ConfigMap.DataEntry
+	nil,                                            // 146: jobcluster.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 147: jobcluster.v1.Secret.DataEntry
+	nil,                                            // 148: jobcluster.v1.Secret.StringDataEntry
+	nil,                                            // 149: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 150: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 151: jobcluster.v1.AclPolicy.NamespacesEntry
+	(*timestamppb.Timestamp)(nil),                  // 152: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	149, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	134, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	135, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	152, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	137, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	138, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	149, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	136, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	152, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	139, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
 	6,   // 7: jobcluster.v1.EnvVar.value_from:type_name -> jobcluster.v1.EnvVarSource
 	7,   // 8: jobcluster.v1.EnvVarSource.field_ref:type_name -> jobcluster.v1.ObjectFieldSelector
@@ -10133,8 +10392,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 11: jobcluster.v1.EnvVarSource.secret_key_ref:type_name -> jobcluster.v1.SecretKeySelector
 	11,  // 12: jobcluster.v1.EnvFromSource.config_map_ref:type_name -> jobcluster.v1.ConfigMapEnvSource
 	12,  // 13: jobcluster.v1.EnvFromSource.secret_ref:type_name -> jobcluster.v1.SecretEnvSource
-	137, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	138, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	140, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	141, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 16: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	14,  // 17: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	16,  // 18: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
@@ -10143,7 +10402,7 @@ var file_jobcluster_proto_depIdxs = []int32{
 	19,  // 21: jobcluster.v1.Volume.empty_dir:type_name -> jobcluster.v1.EmptyDirVolumeSource
 	20,  // 22: jobcluster.v1.Volume.host_path:type_name -> jobcluster.v1.HostPathVolumeSource
 	15,  // 23: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	139, // 24: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	142, // 24: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	21,  // 25: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
 	17,  // 26: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
 	1,   // 27: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -10156,11 +10415,11 @@ var file_jobcluster_proto_depIdxs = []int32{
 	27,  // 34: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
 	28,  // 35: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
 	30,  // 36: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	149, // 37: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	149, // 38: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	152, // 37: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	152, // 38: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	31,  // 39: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	149, // 40: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	149, // 41: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	152, // 40: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	152, // 41: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 42: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	24,  // 43: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	32,  // 44: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -10168,30 +10427,30 @@ var file_jobcluster_proto_depIdxs = []int32{
 	24,  // 46: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	34,  // 47: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	35,  // 48: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	149, // 49: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	149, // 50: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	152, // 49: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	152, // 50: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
 	1,   // 51: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
 	36,  // 52: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
 	37,  // 53: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	149, // 54: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	149, // 55: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	149, // 56: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	152, // 54: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	152, // 55: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	152, // 56: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	39,  // 57: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
 	40,  // 58: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
 	41,  // 59: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
 	42,  // 60: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
 	42,  // 61: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	149, // 62: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	152, // 62: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	44,  // 63: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	149, // 64: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	152, // 64: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	43,  // 65: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
 	1,   // 66: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
 	22,  // 67: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
 	45,  // 68: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	149, // 69: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	149, // 70: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	140, // 71: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	141, // 72: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	152, // 69: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	152, // 70: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	143, // 71: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	144, // 72: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
 	48,  // 73: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
 	49,  // 74: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
 	50,  // 75: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
@@ -10200,8 +10459,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	51,  // 78: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
 	1,   // 79: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
 	35,  // 80: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	149, // 81: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	149, // 82: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	152, // 81: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	152, // 82: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	33,  // 83: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
 	38,  // 84: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
 	46,  // 85: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
@@ -10210,136 +10469,142 @@ var file_jobcluster_proto_depIdxs = []int32{
 	55,  // 88: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
 	56,  // 89: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
 	1,   // 90: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
-	142, // 91: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
-	143, // 92: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
+	145, // 91: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
+	146, // 92: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
 	1,   // 93: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
-	144, // 94: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
-	145, // 95: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
-	146, // 96: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	147, // 97: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	147, // 94: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
+	148, // 95: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
+	149, // 96: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	150, // 97: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
 	33,  // 98: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
 	38,  // 99: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
 	46,  // 100: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
 	45,  // 101: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
 	63,  // 102: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	149, // 103: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	152, // 103: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
 	32,  // 104: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
 	52,  // 105: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
 	53,  // 106: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
 	71,  // 107: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	149, // 108: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	149, // 109: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	152, // 108: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	152, // 109: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
 	33,  // 110: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	149, // 111: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	37,  // 112: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
-	0,   // 113: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
-	58,  // 114: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
-	59,  // 115: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
-	60,  // 116: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
-	61,  // 117: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
-	62,  // 118: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
-	64,  // 119: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
-	65,  // 120: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
-	66,  // 121: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
-	67,  // 122: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
-	68,  // 123: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
-	69,  // 124: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
-	70,  // 125: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
-	72,  // 126: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
-	73,  // 127: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
-	74,  // 128: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	83,  // 129: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
-	84,  // 130: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
-	85,  // 131: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
-	86,  // 132: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
-	88,  // 133: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
-	76,  // 134: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
-	77,  // 135: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
-	78,  // 136: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
-	79,  // 137: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
-	55,  // 138: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
-	56,  // 139: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
-	148, // 140: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	149, // 141: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	149, // 142: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	149, // 143: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	149, // 144: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
-	81,  // 145: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
-	82,  // 146: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	149, // 147: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	87,  // 148: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
-	75,  // 149: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	54,  // 150: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	54,  // 151: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
-	91,  // 152: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	54,  // 153: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	99,  // 154: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	46,  // 155: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	55,  // 156: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
-	56,  // 157: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
-	63,  // 158: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	113, // 159: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	54,  // 160: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	82,  // 161: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	81,  // 162: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	82,  // 163: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	82,  // 164: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	149, // 165: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	87,  // 166: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	80,  // 167: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	90,  // 168: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	93,  // 169: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	94,  // 170: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	96,  // 171: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	98,  // 172: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	101, // 173: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	116, // 174: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	103, // 175: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	105, // 176: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	107, // 177: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	109, // 178: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	111, // 179: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	114, // 180: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	117, // 181: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	119, // 182: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	121, // 183: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	122, // 184: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	124, // 185: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	125, // 186: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	126, // 187: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	128, // 188: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	130, // 189: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	132, // 190: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	101, // 191: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	92,  // 192: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	54,  // 193: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	95,  // 194: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	97,  // 195: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	100, // 196: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	102, // 197: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	92,  // 198: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	104, // 199: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	106, // 200: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	108, // 201: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	110, // 202: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	112, // 203: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	115, // 204: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	118, // 205: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	120, // 206: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	81,  // 207: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	123, // 208: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	129, // 209: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	120, // 210: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	127, // 211: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	129, // 212: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	131, // 213: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	133, // 214: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	102, // 215: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	192, // [192:216] is the sub-list for method output_type
-	168, // [168:192] is the sub-list for method input_type
-	168, // [168:168] is the sub-list for extension type_name
-	168, // [168:168] is the sub-list for extension extendee
-	0,   // [0:168] is the sub-list for field type_name
+	152, // 111: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	152, // 112: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
+	152, // 113: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
+	37,  // 114: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
+	0,   // 115: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
+	58,  // 116: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
+	59,  // 117: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
+	60,  // 118: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
+	61,  // 119: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
+	62,  // 120: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
+	64,  // 121: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
+	65,  // 122: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
+	66,  // 123: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
+	67,  // 124: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
+	68,  // 125: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
+	69,  // 126: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
+	70,  // 127: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
+	72,  // 128: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
+	73,  // 129: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
+	75,  // 130: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
+	84,  // 131: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
+	85,  // 132: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
+	86,  // 133: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
+	87,  // 134: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
+	89,  // 135: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
+	77,  // 136: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
+	78,  // 137: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
+	79,  // 138: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
+	80,  // 139: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
+	55,  // 140: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
+	56,  // 141: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
+	151, // 142: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	152, // 143: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	152, // 144: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	152, // 145: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	152, // 146: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	82,  // 147: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
+	83,  // 148: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
+	152, // 149: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	88,  // 150: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
+	76,  // 151: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	54,  // 152: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	54,  // 153: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
+	92,  // 154: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	54,  // 155: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	100, // 156: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	46,  // 157: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	55,  // 158: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
+	56,  // 159: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
+	63,  // 160: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	114, // 161: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	54,  // 162: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	152, // 163: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	74,  // 164: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
+	83,  // 165: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	82,  // 166: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	83,  // 167: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	83,  // 168: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	152, // 169: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	88,  // 170: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	81,  // 171: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	91,  // 172: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	94,  // 173: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	95,  // 174: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	97,  // 175: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	99,  // 176: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	102, // 177: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	117, // 178: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	104, // 179: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	106, // 180: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	108, // 181: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	110, // 182: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	112, // 183: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	115, // 184: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	118, // 185: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	120, // 186: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
+	122, // 187: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	124, // 188: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	125, // 189: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	127, // 190: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	128, // 191: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	129, // 192: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	131, // 193: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	133, // 194: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	135, // 195: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	102, // 196: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	93,  // 197: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	54,  // 198: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	96,  // 199: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	98,  // 200: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	101, // 201: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	103, // 202: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	93,  // 203: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	105, // 204: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	107, // 205: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	109, // 206: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	111, // 207: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	113, // 208: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	116, // 209: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	119, // 210: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	121, // 211: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	123, // 212: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	82,  // 213: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	126, // 214: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	132, // 215: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	123, // 216: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	130, // 217: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	132, // 218: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	134, // 219: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	136, // 220: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	103, // 221: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	197, // [197:222] is the sub-list for method output_type
+	172, // [172:197] is the sub-list for method input_type
+	172, // [172:172] is the sub-list for extension type_name
+	172, // [172:172] is the sub-list for extension extendee
+	0,   // [0:172] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -10375,7 +10640,7 @@ func file_jobcluster_proto_init() {
 	}
 	file_jobcluster_proto_msgTypes[54].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[55].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[74].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[75].OneofWrappers = []any{
 		(*Command_UpsertJob)(nil),
 		(*Command_DeleteJob)(nil),
 		(*Command_UpsertCronJob)(nil),
@@ -10401,14 +10666,14 @@ func file_jobcluster_proto_init() {
 		(*Command_UpsertSecret)(nil),
 		(*Command_DeleteSecret)(nil),
 	}
-	file_jobcluster_proto_msgTypes[100].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[101].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   148,
+			NumMessages:   151,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -41,6 +41,7 @@ const (
 	Control_RemoveMember_FullMethodName      = "/jobcluster.v1.Control/RemoveMember"
 	Control_PodsExist_FullMethodName         = "/jobcluster.v1.Control/PodsExist"
 	Control_Watch_FullMethodName             = "/jobcluster.v1.Control/Watch"
+	Control_CronHistory_FullMethodName       = "/jobcluster.v1.Control/CronHistory"
 	Control_AclBootstrap_FullMethodName      = "/jobcluster.v1.Control/AclBootstrap"
 	Control_AclPolicyApply_FullMethodName    = "/jobcluster.v1.Control/AclPolicyApply"
 	Control_AclPolicyList_FullMethodName     = "/jobcluster.v1.Control/AclPolicyList"
@@ -72,6 +73,7 @@ type ControlClient interface {
 	RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error)
 	PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error)
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
+	CronHistory(ctx context.Context, in *CronHistoryRequest, opts ...grpc.CallOption) (*CronHistoryResponse, error)
 	AclBootstrap(ctx context.Context, in *AclBootstrapRequest, opts ...grpc.CallOption) (*AclTokenSecret, error)
 	AclPolicyApply(ctx context.Context, in *AclPolicyApplyRequest, opts ...grpc.CallOption) (*AclPolicy, error)
 	AclPolicyList(ctx context.Context, in *AclPolicyListRequest, opts ...grpc.CallOption) (*AclPolicyListResponse, error)
@@ -258,6 +260,16 @@ func (c *controlClient) Watch(ctx context.Context, in *WatchRequest, opts ...grp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Control_WatchClient = grpc.ServerStreamingClient[WatchEvent]
 
+func (c *controlClient) CronHistory(ctx context.Context, in *CronHistoryRequest, opts ...grpc.CallOption) (*CronHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CronHistoryResponse)
+	err := c.cc.Invoke(ctx, Control_CronHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *controlClient) AclBootstrap(ctx context.Context, in *AclBootstrapRequest, opts ...grpc.CallOption) (*AclTokenSecret, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AclTokenSecret)
@@ -368,6 +380,7 @@ type ControlServer interface {
 	RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error)
 	PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error)
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
+	CronHistory(context.Context, *CronHistoryRequest) (*CronHistoryResponse, error)
 	AclBootstrap(context.Context, *AclBootstrapRequest) (*AclTokenSecret, error)
 	AclPolicyApply(context.Context, *AclPolicyApplyRequest) (*AclPolicy, error)
 	AclPolicyList(context.Context, *AclPolicyListRequest) (*AclPolicyListResponse, error)
@@ -428,6 +441,9 @@ func (UnimplementedControlServer) PodsExist(context.Context, *PodsExistRequest) 
 }
 func (UnimplementedControlServer) Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error {
 	return status.Errorf(codes.Unimplemented, "method Watch not implemented")
+}
+func (UnimplementedControlServer) CronHistory(context.Context, *CronHistoryRequest) (*CronHistoryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CronHistory not implemented")
 }
 func (UnimplementedControlServer) AclBootstrap(context.Context, *AclBootstrapRequest) (*AclTokenSecret, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method AclBootstrap not implemented")
@@ -708,6 +724,24 @@ func _Control_Watch_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Control_WatchServer = grpc.ServerStreamingServer[WatchEvent]
 
+func _Control_CronHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CronHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).CronHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_CronHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).CronHistory(ctx, req.(*CronHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Control_AclBootstrap_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AclBootstrapRequest)
 	if err := dec(in); err != nil {
@@ -920,6 +954,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "PodsExist",
 			Handler:    _Control_PodsExist_Handler,
+		},
+		{
+			MethodName: "CronHistory",
+			Handler:    _Control_CronHistory_Handler,
 		},
 		{
 			MethodName: "AclBootstrap",

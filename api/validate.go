@@ -62,7 +62,7 @@ func validateObject(obj *Object) []error {
 	case *Object_Job:
 		return append(validateJob(k.Job), validateObjectSize(obj)...)
 	case *Object_CronJob:
-		return append(validateCronJob(k.CronJob), validateObjectSize(obj)...)
+		return append(append(validateCronJob(k.CronJob), validateJitter(k.CronJob)...), validateObjectSize(obj)...)
 	case *Object_ConfigMap:
 		return append(validateConfigMap(k.ConfigMap), validateObjectSize(obj)...)
 	case *Object_Secret:

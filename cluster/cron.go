@@ -47,6 +47,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 				Action:        plan.Action,
 				ReplaceJobs:   plan.ReplaceJobs,
 				DecidedAt:     timestamppb.New(now),
+				JitterMillis:  plan.Jitter.Milliseconds(),
 			}
 			if plan.Job != nil {
 				job := plan.Job

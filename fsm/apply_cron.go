@@ -45,6 +45,7 @@ func (w *writer) applyDeleteCronJob(c *api.DeleteCronJob) error {
 		w.deleteJob(j)
 	}
 	w.removeEvents("CronJob", c.GetNamespace(), c.GetName())
+	w.removeLedger(c.GetNamespace(), c.GetName())
 	w.remove(tableCronJobs, cj)
 	return nil
 }
@@ -90,10 +91,12 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 		job.Metadata.Generation = 1
 		w.insert(tableJobs, job)
 		w.insert(tableCronJobs, next)
+		w.recordDecision(c, true)
 		w.cronDecided(c, true)
 		return nil
 	}
 	w.insert(tableCronJobs, next)
+	w.recordDecision(c, false)
 	w.cronDecided(c, false)
 	return nil
 }

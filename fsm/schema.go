@@ -17,6 +17,7 @@ const (
 	tableEvents     = "events"
 	tableConfigMaps = "configmaps"
 	tableSecrets    = "secrets"
+	tableCronLedger = "cronledger"
 )
 
 func schema() *memdb.DBSchema {
@@ -65,6 +66,12 @@ func schema() *memdb.DBSchema {
 			Name: tableSecrets,
 			Indexes: map[string]*memdb.IndexSchema{
 				"id": {Name: "id", Unique: true, Indexer: nameIndexer{namespaced: true}},
+			},
+		},
+		tableCronLedger: {
+			Name: tableCronLedger,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: fnIndexer(ledgerEntryKey)},
 			},
 		},
 		tableEvents: {
@@ -120,6 +127,16 @@ func (f fnIndexer) FromObject(obj any) (bool, []byte, error) {
 }
 
 func (f fnIndexer) FromArgs(args ...any) ([]byte, error) { return stringArg(args) }
+
+// PrefixFromArgs lets "id_prefix" queries find every key starting with
+// the argument.
+func (f fnIndexer) PrefixFromArgs(args ...any) ([]byte, error) {
+	b, err := stringArg(args)
+	if err != nil {
+		return nil, err
+	}
+	return b[:len(b)-1], nil
+}
 
 func stringArg(args []any) ([]byte, error) {
 	if len(args) != 1 {

@@ -36,6 +36,7 @@ const (
 	// Version 3 adds ConfigMaps and Secrets.
 	recordConfigMap
 	recordSecret
+	recordCronLedger
 )
 
 // recordTable is the kind of plain records a table's objects make.
@@ -53,6 +54,7 @@ var recordTables = []recordTable{
 	{recordEvent, tableEvents, func() proto.Message { return &api.Event{} }},
 	{recordConfigMap, tableConfigMaps, func() proto.Message { return &api.ConfigMap{} }},
 	{recordSecret, tableSecrets, func() proto.Message { return &api.Secret{} }},
+	{recordCronLedger, tableCronLedger, func() proto.Message { return &api.CronLedgerEntry{} }},
 }
 
 // recordTableOf finds the plain record kind's table.

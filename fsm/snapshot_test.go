@@ -232,7 +232,7 @@ func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
 		{name: "cut inside a record", data: good[:len(good)/2]},
 		{name: "without the end record", data: good[:len(good)-1]},
 		{name: "record kind zero", data: cat(header, record(0, job), []byte{recordEnd})},
-		{name: "unknown record kind", data: cat(header, record(recordFrozenPod+1, job), []byte{recordEnd})},
+		{name: "unknown record kind", data: cat(header, record(200, job), []byte{recordEnd})},
 		{name: "frozen record in a version 1 snapshot", data: cat([]byte{1}, header[1:2], record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: deflate(job)})), []byte{recordEnd})},
 		{name: "frozen record that is not deflated", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: job})), []byte{recordEnd})},
 		{name: "frozen record that inflates to garbage", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: deflate([]byte{0xff, 0xff, 0xff})})), []byte{recordEnd})},

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"sort"
 	"strconv"
@@ -74,6 +75,9 @@ type CronPlan struct {
 	// Next is the next scheduled time after Now, for the caller's timer;
 	// zero when suspended or when the schedule never fires again.
 	Next time.Time
+	// Jitter is how long after Scheduled the run was put off by the
+	// CronJob's jitter window (api.AnnotationJitter).
+	Jitter time.Duration
 }
 
 // ReconcileCronJob decides, for one CronJob and its Jobs at in.Now, whether
@@ -262,6 +266,15 @@ func (c *cronPass) schedule() {
 	}
 	c.plan.Next = sched.Next(scheduled)
 	name := cronJobName(c.cj.GetMetadata().GetName(), scheduled, hasSeconds)
+	jitter := JitterDelay(c.cj, scheduled)
+	if !c.hasJob(name) && now.Before(scheduled.Add(jitter)) {
+		// Its time comes after the jitter delay; decided then.
+		if at := scheduled.Add(jitter); at.Before(c.plan.Next) || c.plan.Next.IsZero() {
+			c.plan.Next = at
+		}
+		return
+	}
+	c.plan.Jitter = jitter
 	if c.hasJob(name) {
 		// Decided before: the Job exists, only the status lagged.
 		c.status.LastScheduleTime = timestamppb.New(scheduled)
@@ -269,7 +282,7 @@ func (c *cronPass) schedule() {
 	}
 	if sds := spec.StartingDeadlineSeconds; sds != nil {
 		deadline := seconds(*sds)
-		if now.After(scheduled.Add(deadline)) {
+		if now.After(scheduled.Add(jitter).Add(deadline)) {
 			c.plan.Scheduled = scheduled
 			c.status.LastScheduleTime = timestamppb.New(scheduled)
 			c.plan.Action = CronMissSchedule
@@ -308,6 +321,25 @@ func (c *cronPass) schedule() {
 	c.newJob = c.jobFor(name, scheduled)
 	c.plan.Job = c.newJob
 	c.event(api.EventTypeNormal, api.ReasonSuccessfulCreate, "Created job "+name+" for scheduled time "+scheduled.UTC().Format(time.RFC3339))
+}
+
+// JitterDelay is how long after a scheduled time a CronJob's run waits:
+// a share of its jitter window fixed by the CronJob's uid and the time, so
+// every leader that decides the time waits the same, and runs spread
+// evenly over the window.
+func JitterDelay(cj *api.CronJob, scheduled time.Time) time.Duration {
+	window, err := api.CronJitter(cj)
+	if err != nil || window <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	h.Write([]byte(cj.GetMetadata().GetUid()))
+	h.Write([]byte(strconv.FormatInt(scheduled.UnixNano(), 10)))
+	ms := window.Milliseconds()
+	if ms <= 0 {
+		return 0
+	}
+	return time.Duration(h.Sum64()%uint64(ms)) * time.Millisecond
 }
 
 // jobFor builds the Job of one scheduled time from the jobTemplate.

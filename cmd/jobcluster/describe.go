@@ -100,7 +100,11 @@ func (d describer) fetchAndDescribe(ctx context.Context, c *client, r *api.Resou
 	case *api.Object_Pod:
 		return d.pod(o.Pod, events), nil
 	case *api.Object_CronJob:
-		return d.cronJob(o.CronJob, events), nil
+		history, err := cronHistory(ctx, c.in(o.CronJob.GetMetadata().GetNamespace()), &api.CronHistoryRequest{Name: name, Limit: describeHistory})
+		if err != nil {
+			return "", err
+		}
+		return d.cronJob(o.CronJob, events, history), nil
 	case *api.Object_ConfigMap:
 		return d.configMap(o.ConfigMap, events), nil
 	case *api.Object_Secret:

@@ -10,7 +10,7 @@ import (
 )
 
 // cronJob renders a CronJob as kubectl describe cronjob does.
-func (d describer) cronJob(cj *api.CronJob, events []*api.Event) string {
+func (d describer) cronJob(cj *api.CronJob, events []*api.Event, history []*api.CronLedgerEntry) string {
 	w := newPrefixWriter()
 	meta, spec, st := cj.GetMetadata(), cj.GetSpec(), cj.GetStatus()
 	if spec == nil {
@@ -41,6 +41,7 @@ func (d describer) cronJob(cj *api.CronJob, events []*api.Event) string {
 		active = append(active, ref.GetName())
 	}
 	w.write(0, "Active Jobs:\t%s\n", orNone(strings.Join(active, ", ")))
+	d.history(w, history)
 	w.events(d, events)
 	return w.String()
 }

@@ -98,7 +98,7 @@ func TestDescribe(t *testing.T) {
 	}{
 		{name: "finished job with repeated events", got: d.job(job, jobEvents), want: wantDescribeJob},
 		{name: "crash-looping pod without events", got: d.pod(pod, nil), want: wantDescribePod},
-		{name: "cronjob with an active job", got: d.cronJob(describeCronJobFixture(now), nil), want: wantDescribeCronJob},
+		{name: "cronjob with an active job", got: d.cronJob(describeCronJobFixture(now), nil, nil), want: wantDescribeCronJob},
 		{name: "node running one pod", got: d.node(describeNodeFixture(now), []*api.Pod{pod}, nil), want: wantDescribeNode},
 	}
 	for _, tc := range tests {

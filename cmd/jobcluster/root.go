@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 		newGetCmd(copts),
 		newVersionCmd(copts),
 		newLabelCmd(copts),
+		newCronJobCmd(copts),
 		newWaitCmd(copts),
 		newAnnotateCmd(copts),
 		newDescribeCmd(copts),

@@ -1,0 +1,89 @@
+package fsm
+
+import (
+	"fmt"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// MaxLedgerEntries is how many decisions the cron ledger keeps per
+// CronJob, the newest.
+const MaxLedgerEntries = 1000
+
+// Ledger actions, in the words `cronjob history` shows.
+const (
+	LedgerCreated  = "Created"
+	LedgerSkipped  = "Skipped"
+	LedgerReplaced = "Replaced"
+	LedgerMissed   = "Missed"
+)
+
+// ledgerKey orders a CronJob's entries by scheduled time: the CronJob's
+// key, then the time in zero-padded nanoseconds.
+func ledgerKey(namespace, cron string, unixNanos int64) string {
+	return fmt.Sprintf("%s/%020d", api.Key(namespace, cron), unixNanos)
+}
+
+func ledgerEntryKey(obj any) string {
+	e := obj.(*api.CronLedgerEntry)
+	return ledgerKey(e.GetNamespace(), e.GetCronJob(), e.GetScheduledTime().AsTime().UnixNano())
+}
+
+// recordDecision adds one decision to the ledger and drops the oldest
+// entries of the CronJob beyond MaxLedgerEntries.
+func (w *writer) recordDecision(d *api.CronDecision, created bool) {
+	action := LedgerCreated
+	switch d.GetAction() {
+	case "JobAlreadyActive":
+		action = LedgerSkipped
+	case "MissSchedule":
+		action = LedgerMissed
+	default:
+		if created && len(d.GetReplaceJobs()) > 0 {
+			action = LedgerReplaced
+		}
+	}
+	e := &api.CronLedgerEntry{
+		Namespace:     api.NamespaceOr(d.GetNamespace()),
+		CronJob:       d.GetCronJob(),
+		ScheduledTime: d.GetScheduledTime(),
+		Action:        action,
+		ReplacedJobs:  d.GetReplaceJobs(),
+		DecidedAt:     d.GetDecidedAt(),
+		JitterMillis:  d.GetJitterMillis(),
+	}
+	if created {
+		e.Job = d.GetJob().GetMetadata().GetName()
+	}
+	if err := w.txn.Insert(tableCronLedger, e); err != nil {
+		panic(err)
+	}
+	prefix := api.Key(e.GetNamespace(), e.GetCronJob()) + "/"
+	it, err := w.txn.Get(tableCronLedger, "id_prefix", prefix)
+	if err != nil {
+		panic(err)
+	}
+	var all []any
+	for o := it.Next(); o != nil; o = it.Next() {
+		all = append(all, o)
+	}
+	for _, old := range all[:max(len(all)-MaxLedgerEntries, 0)] {
+		w.remove(tableCronLedger, old)
+	}
+}
+
+// removeLedger forgets a deleted CronJob's decisions.
+func (w *writer) removeLedger(namespace, cron string) {
+	if _, err := w.txn.DeleteAll(tableCronLedger, "id_prefix", api.Key(namespace, cron)+"/"); err != nil {
+		panic(err)
+	}
+}
+
+// CronLedger lists a CronJob's decisions, newest first.
+func (s *State) CronLedger(namespace, cron string) []*api.CronLedgerEntry {
+	out := all[*api.CronLedgerEntry](s.txn, tableCronLedger, "id_prefix", api.Key(namespace, cron)+"/")
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
