@@ -123,6 +123,11 @@ func (x *DeleteSecret) Command() *Command {
 	return &Command{Type: CommandType_COMMAND_TYPE_DELETE_SECRET, Payload: &Command_DeleteSecret{DeleteSecret: x}}
 }
 
+// Command wraps the payload in a Command of type RECORD_DELIVERIES.
+func (x *RecordDeliveries) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_RECORD_DELIVERIES, Payload: &Command_RecordDeliveries{RecordDeliveries: x}}
+}
+
 // PayloadMatchesType reports whether c's payload is the one its type
 // names; the FSM refuses to apply a command where they disagree.
 func (c *Command) PayloadMatchesType() bool {
@@ -176,6 +181,8 @@ func (c *Command) PayloadMatchesType() bool {
 		want = CommandType_COMMAND_TYPE_UPSERT_SECRET
 	case *Command_DeleteSecret:
 		want = CommandType_COMMAND_TYPE_DELETE_SECRET
+	case *Command_RecordDeliveries:
+		want = CommandType_COMMAND_TYPE_RECORD_DELIVERIES
 	default:
 		return false
 	}

@@ -60,6 +60,7 @@ const (
 	CommandType_COMMAND_TYPE_DELETE_CONFIG_MAP      CommandType = 22
 	CommandType_COMMAND_TYPE_UPSERT_SECRET          CommandType = 23
 	CommandType_COMMAND_TYPE_DELETE_SECRET          CommandType = 24
+	CommandType_COMMAND_TYPE_RECORD_DELIVERIES      CommandType = 25
 )
 
 // Enum value maps for CommandType.
@@ -90,6 +91,7 @@ var (
 		22: "COMMAND_TYPE_DELETE_CONFIG_MAP",
 		23: "COMMAND_TYPE_UPSERT_SECRET",
 		24: "COMMAND_TYPE_DELETE_SECRET",
+		25: "COMMAND_TYPE_RECORD_DELIVERIES",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_INVALID":                0,
@@ -117,6 +119,7 @@ var (
 		"COMMAND_TYPE_DELETE_CONFIG_MAP":      22,
 		"COMMAND_TYPE_UPSERT_SECRET":          23,
 		"COMMAND_TYPE_DELETE_SECRET":          24,
+		"COMMAND_TYPE_RECORD_DELIVERIES":      25,
 	}
 )
 
@@ -5552,6 +5555,7 @@ type Command struct {
 	//	*Command_DeleteConfigMap
 	//	*Command_UpsertSecret
 	//	*Command_DeleteSecret
+	//	*Command_RecordDeliveries
 	Payload       isCommand_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -5817,6 +5821,15 @@ func (x *Command) GetDeleteSecret() *DeleteSecret {
 	return nil
 }
 
+func (x *Command) GetRecordDeliveries() *RecordDeliveries {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_RecordDeliveries); ok {
+			return x.RecordDeliveries
+		}
+	}
+	return nil
+}
+
 type isCommand_Payload interface {
 	isCommand_Payload()
 }
@@ -5917,6 +5930,10 @@ type Command_DeleteSecret struct {
 	DeleteSecret *DeleteSecret `protobuf:"bytes,25,opt,name=delete_secret,json=deleteSecret,proto3,oneof"`
 }
 
+type Command_RecordDeliveries struct {
+	RecordDeliveries *RecordDeliveries `protobuf:"bytes,26,opt,name=record_deliveries,json=recordDeliveries,proto3,oneof"`
+}
+
 func (*Command_UpsertJob) isCommand_Payload() {}
 
 func (*Command_DeleteJob) isCommand_Payload() {}
@@ -5965,6 +5982,368 @@ func (*Command_UpsertSecret) isCommand_Payload() {}
 
 func (*Command_DeleteSecret) isCommand_Payload() {}
 
+func (*Command_RecordDeliveries) isCommand_Payload() {}
+
+// Notification is one event the servers announce to webhooks, created as
+// the log is applied, so every server holds it and any leader delivers it.
+// Its id is the idempotency key a receiver deduplicates by.
+type Notification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// event: JobFailed, JobComplete, CronJobFailed, CronJobSkipped,
+	// CronJobMissed, NodeNotReady.
+	Event         string                  `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	Namespace     string                  `protobuf:"bytes,3,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Kind          string                  `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name          string                  `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	Reason        string                  `protobuf:"bytes,6,opt,name=reason,proto3" json:"reason,omitempty"`
+	Message       string                  `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	Time          *timestamppb.Timestamp  `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
+	Details       map[string]string       `protobuf:"bytes,9,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Deliveries    []*NotificationDelivery `protobuf:"bytes,10,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	Index         uint64                  `protobuf:"varint,11,opt,name=index,proto3" json:"index,omitempty"` // the log index that created it, for ordering
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Notification) Reset() {
+	*x = Notification{}
+	mi := &file_jobcluster_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Notification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Notification) ProtoMessage() {}
+
+func (x *Notification) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Notification.ProtoReflect.Descriptor instead.
+func (*Notification) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *Notification) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Notification) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *Notification) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *Notification) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Notification) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Notification) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Notification) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Notification) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Notification) GetDetails() map[string]string {
+	if x != nil {
+		return x.Details
+	}
+	return nil
+}
+
+func (x *Notification) GetDeliveries() []*NotificationDelivery {
+	if x != nil {
+		return x.Deliveries
+	}
+	return nil
+}
+
+func (x *Notification) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+// NotificationDelivery is the state of one notification at one webhook
+// (named by its URL).
+type NotificationDelivery struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Target        string                 `protobuf:"bytes,1,opt,name=target,proto3" json:"target,omitempty"`
+	Attempts      int32                  `protobuf:"varint,2,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	Delivered     bool                   `protobuf:"varint,3,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	GaveUp        bool                   `protobuf:"varint,4,opt,name=gave_up,json=gaveUp,proto3" json:"gave_up,omitempty"`
+	LastError     string                 `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastAttempt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_attempt,json=lastAttempt,proto3" json:"last_attempt,omitempty"`
+	NextAttempt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=next_attempt,json=nextAttempt,proto3" json:"next_attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationDelivery) Reset() {
+	*x = NotificationDelivery{}
+	mi := &file_jobcluster_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationDelivery) ProtoMessage() {}
+
+func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationDelivery.ProtoReflect.Descriptor instead.
+func (*NotificationDelivery) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *NotificationDelivery) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *NotificationDelivery) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *NotificationDelivery) GetDelivered() bool {
+	if x != nil {
+		return x.Delivered
+	}
+	return false
+}
+
+func (x *NotificationDelivery) GetGaveUp() bool {
+	if x != nil {
+		return x.GaveUp
+	}
+	return false
+}
+
+func (x *NotificationDelivery) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *NotificationDelivery) GetLastAttempt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastAttempt
+	}
+	return nil
+}
+
+func (x *NotificationDelivery) GetNextAttempt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttempt
+	}
+	return nil
+}
+
+// DeliveryResult is one attempt of the leader to deliver a notification.
+type DeliveryResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Target        string                 `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
+	Delivered     bool                   `protobuf:"varint,3,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	GaveUp        bool                   `protobuf:"varint,4,opt,name=gave_up,json=gaveUp,proto3" json:"gave_up,omitempty"`
+	Error         string                 `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	Time          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
+	NextAttempt   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=next_attempt,json=nextAttempt,proto3" json:"next_attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryResult) Reset() {
+	*x = DeliveryResult{}
+	mi := &file_jobcluster_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryResult) ProtoMessage() {}
+
+func (x *DeliveryResult) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryResult.ProtoReflect.Descriptor instead.
+func (*DeliveryResult) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *DeliveryResult) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DeliveryResult) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *DeliveryResult) GetDelivered() bool {
+	if x != nil {
+		return x.Delivered
+	}
+	return false
+}
+
+func (x *DeliveryResult) GetGaveUp() bool {
+	if x != nil {
+		return x.GaveUp
+	}
+	return false
+}
+
+func (x *DeliveryResult) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *DeliveryResult) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *DeliveryResult) GetNextAttempt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttempt
+	}
+	return nil
+}
+
+type RecordDeliveries struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*DeliveryResult      `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordDeliveries) Reset() {
+	*x = RecordDeliveries{}
+	mi := &file_jobcluster_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordDeliveries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordDeliveries) ProtoMessage() {}
+
+func (x *RecordDeliveries) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordDeliveries.ProtoReflect.Descriptor instead.
+func (*RecordDeliveries) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *RecordDeliveries) GetResults() []*DeliveryResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 // UpsertConfigMap creates or replaces a ConfigMap (create_only: refuses an
 // existing name). An immutable one cannot change.
 type UpsertConfigMap struct {
@@ -5977,7 +6356,7 @@ type UpsertConfigMap struct {
 
 func (x *UpsertConfigMap) Reset() {
 	*x = UpsertConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5989,7 +6368,7 @@ func (x *UpsertConfigMap) String() string {
 func (*UpsertConfigMap) ProtoMessage() {}
 
 func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6002,7 +6381,7 @@ func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertConfigMap.ProtoReflect.Descriptor instead.
 func (*UpsertConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{76}
+	return file_jobcluster_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *UpsertConfigMap) GetConfigMap() *ConfigMap {
@@ -6029,7 +6408,7 @@ type DeleteConfigMap struct {
 
 func (x *DeleteConfigMap) Reset() {
 	*x = DeleteConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6041,7 +6420,7 @@ func (x *DeleteConfigMap) String() string {
 func (*DeleteConfigMap) ProtoMessage() {}
 
 func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6054,7 +6433,7 @@ func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConfigMap.ProtoReflect.Descriptor instead.
 func (*DeleteConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{77}
+	return file_jobcluster_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *DeleteConfigMap) GetNamespace() string {
@@ -6081,7 +6460,7 @@ type UpsertSecret struct {
 
 func (x *UpsertSecret) Reset() {
 	*x = UpsertSecret{}
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6093,7 +6472,7 @@ func (x *UpsertSecret) String() string {
 func (*UpsertSecret) ProtoMessage() {}
 
 func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6106,7 +6485,7 @@ func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertSecret.ProtoReflect.Descriptor instead.
 func (*UpsertSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{78}
+	return file_jobcluster_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *UpsertSecret) GetSecret() *Secret {
@@ -6133,7 +6512,7 @@ type DeleteSecret struct {
 
 func (x *DeleteSecret) Reset() {
 	*x = DeleteSecret{}
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6145,7 +6524,7 @@ func (x *DeleteSecret) String() string {
 func (*DeleteSecret) ProtoMessage() {}
 
 func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6158,7 +6537,7 @@ func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSecret.ProtoReflect.Descriptor instead.
 func (*DeleteSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{79}
+	return file_jobcluster_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *DeleteSecret) GetNamespace() string {
@@ -6186,7 +6565,7 @@ type AclNamespaceRule struct {
 
 func (x *AclNamespaceRule) Reset() {
 	*x = AclNamespaceRule{}
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6198,7 +6577,7 @@ func (x *AclNamespaceRule) String() string {
 func (*AclNamespaceRule) ProtoMessage() {}
 
 func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6211,7 +6590,7 @@ func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclNamespaceRule.ProtoReflect.Descriptor instead.
 func (*AclNamespaceRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{80}
+	return file_jobcluster_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *AclNamespaceRule) GetCapabilities() []string {
@@ -6239,7 +6618,7 @@ type AclPolicy struct {
 
 func (x *AclPolicy) Reset() {
 	*x = AclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6251,7 +6630,7 @@ func (x *AclPolicy) String() string {
 func (*AclPolicy) ProtoMessage() {}
 
 func (x *AclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6264,7 +6643,7 @@ func (x *AclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicy.ProtoReflect.Descriptor instead.
 func (*AclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{81}
+	return file_jobcluster_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *AclPolicy) GetName() string {
@@ -6343,7 +6722,7 @@ type AclToken struct {
 
 func (x *AclToken) Reset() {
 	*x = AclToken{}
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6355,7 +6734,7 @@ func (x *AclToken) String() string {
 func (*AclToken) ProtoMessage() {}
 
 func (x *AclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6368,7 +6747,7 @@ func (x *AclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclToken.ProtoReflect.Descriptor instead.
 func (*AclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{82}
+	return file_jobcluster_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *AclToken) GetAccessorId() string {
@@ -6443,7 +6822,7 @@ type UpsertAclPolicy struct {
 
 func (x *UpsertAclPolicy) Reset() {
 	*x = UpsertAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6455,7 +6834,7 @@ func (x *UpsertAclPolicy) String() string {
 func (*UpsertAclPolicy) ProtoMessage() {}
 
 func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6468,7 +6847,7 @@ func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclPolicy.ProtoReflect.Descriptor instead.
 func (*UpsertAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{83}
+	return file_jobcluster_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *UpsertAclPolicy) GetPolicy() *AclPolicy {
@@ -6487,7 +6866,7 @@ type DeleteAclPolicy struct {
 
 func (x *DeleteAclPolicy) Reset() {
 	*x = DeleteAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6499,7 +6878,7 @@ func (x *DeleteAclPolicy) String() string {
 func (*DeleteAclPolicy) ProtoMessage() {}
 
 func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6512,7 +6891,7 @@ func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclPolicy.ProtoReflect.Descriptor instead.
 func (*DeleteAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{84}
+	return file_jobcluster_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *DeleteAclPolicy) GetName() string {
@@ -6534,7 +6913,7 @@ type UpsertAclToken struct {
 
 func (x *UpsertAclToken) Reset() {
 	*x = UpsertAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6546,7 +6925,7 @@ func (x *UpsertAclToken) String() string {
 func (*UpsertAclToken) ProtoMessage() {}
 
 func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6559,7 +6938,7 @@ func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclToken.ProtoReflect.Descriptor instead.
 func (*UpsertAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{85}
+	return file_jobcluster_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *UpsertAclToken) GetToken() *AclToken {
@@ -6585,7 +6964,7 @@ type DeleteAclToken struct {
 
 func (x *DeleteAclToken) Reset() {
 	*x = DeleteAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6597,7 +6976,7 @@ func (x *DeleteAclToken) String() string {
 func (*DeleteAclToken) ProtoMessage() {}
 
 func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6610,7 +6989,7 @@ func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclToken.ProtoReflect.Descriptor instead.
 func (*DeleteAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{86}
+	return file_jobcluster_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *DeleteAclToken) GetAccessorId() string {
@@ -6640,7 +7019,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6652,7 +7031,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6665,7 +7044,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{87}
+	return file_jobcluster_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AuditRecord) GetTime() *timestamppb.Timestamp {
@@ -6740,7 +7119,7 @@ type RecordAudit struct {
 
 func (x *RecordAudit) Reset() {
 	*x = RecordAudit{}
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6752,7 +7131,7 @@ func (x *RecordAudit) String() string {
 func (*RecordAudit) ProtoMessage() {}
 
 func (x *RecordAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6765,7 +7144,7 @@ func (x *RecordAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAudit.ProtoReflect.Descriptor instead.
 func (*RecordAudit) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{88}
+	return file_jobcluster_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *RecordAudit) GetRecords() []*AuditRecord {
@@ -6786,7 +7165,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6798,7 +7177,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6811,7 +7190,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{89}
+	return file_jobcluster_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -6836,7 +7215,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6848,7 +7227,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6861,7 +7240,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{90}
+	return file_jobcluster_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -6904,7 +7283,7 @@ type SubmitResult struct {
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6916,7 +7295,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6929,7 +7308,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{91}
+	return file_jobcluster_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -6990,7 +7369,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7002,7 +7381,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7015,7 +7394,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{92}
+	return file_jobcluster_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -7037,7 +7416,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7049,7 +7428,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7062,7 +7441,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{93}
+	return file_jobcluster_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -7105,7 +7484,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7117,7 +7496,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7130,7 +7509,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{94}
+	return file_jobcluster_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -7185,7 +7564,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7197,7 +7576,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7210,7 +7589,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{95}
+	return file_jobcluster_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -7240,7 +7619,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7252,7 +7631,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7265,7 +7644,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{96}
+	return file_jobcluster_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -7304,7 +7683,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7316,7 +7695,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7329,7 +7708,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{97}
+	return file_jobcluster_proto_rawDescGZIP(), []int{101}
 }
 
 type MembersRequest struct {
@@ -7343,7 +7722,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7355,7 +7734,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7368,7 +7747,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{98}
+	return file_jobcluster_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *MembersRequest) GetLocal() bool {
@@ -7398,7 +7777,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7410,7 +7789,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7423,7 +7802,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{99}
+	return file_jobcluster_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *Member) GetName() string {
@@ -7498,7 +7877,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7510,7 +7889,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7523,7 +7902,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{100}
+	return file_jobcluster_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -7548,7 +7927,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7560,7 +7939,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7573,7 +7952,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{101}
+	return file_jobcluster_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -7620,7 +7999,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7632,7 +8011,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7645,7 +8024,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{102}
+	return file_jobcluster_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -7665,7 +8044,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7677,7 +8056,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7690,7 +8069,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{103}
+	return file_jobcluster_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -7723,7 +8102,7 @@ type PodSet struct {
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7735,7 +8114,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7748,7 +8127,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{104}
+	return file_jobcluster_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -7789,7 +8168,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7801,7 +8180,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7814,7 +8193,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{105}
+	return file_jobcluster_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -7839,7 +8218,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7851,7 +8230,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7864,7 +8243,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{106}
+	return file_jobcluster_proto_rawDescGZIP(), []int{110}
 }
 
 type HeartbeatRequest struct {
@@ -7876,7 +8255,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7888,7 +8267,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7901,7 +8280,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{107}
+	return file_jobcluster_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -7922,7 +8301,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7934,7 +8313,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7947,7 +8326,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{108}
+	return file_jobcluster_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -7968,7 +8347,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7980,7 +8359,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7993,7 +8372,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{109}
+	return file_jobcluster_proto_rawDescGZIP(), []int{113}
 }
 
 type LeaveResponse struct {
@@ -8004,7 +8383,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8016,7 +8395,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8029,7 +8408,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{110}
+	return file_jobcluster_proto_rawDescGZIP(), []int{114}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -8046,7 +8425,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8058,7 +8437,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8071,7 +8450,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{111}
+	return file_jobcluster_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -8096,7 +8475,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8108,7 +8487,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8121,7 +8500,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{112}
+	return file_jobcluster_proto_rawDescGZIP(), []int{116}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -8135,7 +8514,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8147,7 +8526,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8160,7 +8539,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{113}
+	return file_jobcluster_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *PodRef) GetName() string {
@@ -8188,7 +8567,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8200,7 +8579,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8213,7 +8592,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{114}
+	return file_jobcluster_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -8234,7 +8613,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8246,7 +8625,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8259,7 +8638,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{115}
+	return file_jobcluster_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -8281,7 +8660,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8293,7 +8672,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8306,7 +8685,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+	return file_jobcluster_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -8358,7 +8737,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8370,7 +8749,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8383,7 +8762,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{117}
+	return file_jobcluster_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -8450,7 +8829,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8462,7 +8841,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8475,7 +8854,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+	return file_jobcluster_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -8518,7 +8897,7 @@ type CronHistoryRequest struct {
 
 func (x *CronHistoryRequest) Reset() {
 	*x = CronHistoryRequest{}
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8530,7 +8909,7 @@ func (x *CronHistoryRequest) String() string {
 func (*CronHistoryRequest) ProtoMessage() {}
 
 func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8543,7 +8922,7 @@ func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryRequest.ProtoReflect.Descriptor instead.
 func (*CronHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{119}
+	return file_jobcluster_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *CronHistoryRequest) GetNamespace() string {
@@ -8583,7 +8962,7 @@ type CronHistoryResponse struct {
 
 func (x *CronHistoryResponse) Reset() {
 	*x = CronHistoryResponse{}
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8595,7 +8974,7 @@ func (x *CronHistoryResponse) String() string {
 func (*CronHistoryResponse) ProtoMessage() {}
 
 func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8608,10 +8987,106 @@ func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryResponse.ProtoReflect.Descriptor instead.
 func (*CronHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{120}
+	return file_jobcluster_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *CronHistoryResponse) GetItems() []*CronLedgerEntry {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type NotificationsRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Limit           int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"` // newest first; 0 means 100
+	UndeliveredOnly bool                   `protobuf:"varint,2,opt,name=undelivered_only,json=undeliveredOnly,proto3" json:"undelivered_only,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *NotificationsRequest) Reset() {
+	*x = NotificationsRequest{}
+	mi := &file_jobcluster_proto_msgTypes[125]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationsRequest) ProtoMessage() {}
+
+func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[125]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationsRequest.ProtoReflect.Descriptor instead.
+func (*NotificationsRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{125}
+}
+
+func (x *NotificationsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *NotificationsRequest) GetUndeliveredOnly() bool {
+	if x != nil {
+		return x.UndeliveredOnly
+	}
+	return false
+}
+
+type NotificationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Items         []*Notification        `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotificationsResponse) Reset() {
+	*x = NotificationsResponse{}
+	mi := &file_jobcluster_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationsResponse) ProtoMessage() {}
+
+func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationsResponse.ProtoReflect.Descriptor instead.
+func (*NotificationsResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+}
+
+func (x *NotificationsResponse) GetItems() []*Notification {
 	if x != nil {
 		return x.Items
 	}
@@ -8626,7 +9101,7 @@ type AclBootstrapRequest struct {
 
 func (x *AclBootstrapRequest) Reset() {
 	*x = AclBootstrapRequest{}
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8638,7 +9113,7 @@ func (x *AclBootstrapRequest) String() string {
 func (*AclBootstrapRequest) ProtoMessage() {}
 
 func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8651,7 +9126,7 @@ func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{121}
+	return file_jobcluster_proto_rawDescGZIP(), []int{127}
 }
 
 // AclTokenSecret is a token with its secret, returned once on creation.
@@ -8665,7 +9140,7 @@ type AclTokenSecret struct {
 
 func (x *AclTokenSecret) Reset() {
 	*x = AclTokenSecret{}
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8677,7 +9152,7 @@ func (x *AclTokenSecret) String() string {
 func (*AclTokenSecret) ProtoMessage() {}
 
 func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8690,7 +9165,7 @@ func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
 func (*AclTokenSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{122}
+	return file_jobcluster_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *AclTokenSecret) GetToken() *AclToken {
@@ -8719,7 +9194,7 @@ type AclPolicyApplyRequest struct {
 
 func (x *AclPolicyApplyRequest) Reset() {
 	*x = AclPolicyApplyRequest{}
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8731,7 +9206,7 @@ func (x *AclPolicyApplyRequest) String() string {
 func (*AclPolicyApplyRequest) ProtoMessage() {}
 
 func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8744,7 +9219,7 @@ func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{123}
+	return file_jobcluster_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *AclPolicyApplyRequest) GetName() string {
@@ -8776,7 +9251,7 @@ type AclPolicyListRequest struct {
 
 func (x *AclPolicyListRequest) Reset() {
 	*x = AclPolicyListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8788,7 +9263,7 @@ func (x *AclPolicyListRequest) String() string {
 func (*AclPolicyListRequest) ProtoMessage() {}
 
 func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8801,7 +9276,7 @@ func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{124}
+	return file_jobcluster_proto_rawDescGZIP(), []int{130}
 }
 
 type AclPolicyListResponse struct {
@@ -8813,7 +9288,7 @@ type AclPolicyListResponse struct {
 
 func (x *AclPolicyListResponse) Reset() {
 	*x = AclPolicyListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8825,7 +9300,7 @@ func (x *AclPolicyListResponse) String() string {
 func (*AclPolicyListResponse) ProtoMessage() {}
 
 func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8838,7 +9313,7 @@ func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
 func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{125}
+	return file_jobcluster_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
@@ -8857,7 +9332,7 @@ type AclPolicyDeleteRequest struct {
 
 func (x *AclPolicyDeleteRequest) Reset() {
 	*x = AclPolicyDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8869,7 +9344,7 @@ func (x *AclPolicyDeleteRequest) String() string {
 func (*AclPolicyDeleteRequest) ProtoMessage() {}
 
 func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8882,7 +9357,7 @@ func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+	return file_jobcluster_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *AclPolicyDeleteRequest) GetName() string {
@@ -8905,7 +9380,7 @@ type AclTokenCreateRequest struct {
 
 func (x *AclTokenCreateRequest) Reset() {
 	*x = AclTokenCreateRequest{}
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8917,7 +9392,7 @@ func (x *AclTokenCreateRequest) String() string {
 func (*AclTokenCreateRequest) ProtoMessage() {}
 
 func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8930,7 +9405,7 @@ func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{127}
+	return file_jobcluster_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *AclTokenCreateRequest) GetPolicies() []string {
@@ -8976,7 +9451,7 @@ type AclTokenListRequest struct {
 
 func (x *AclTokenListRequest) Reset() {
 	*x = AclTokenListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8988,7 +9463,7 @@ func (x *AclTokenListRequest) String() string {
 func (*AclTokenListRequest) ProtoMessage() {}
 
 func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9001,7 +9476,7 @@ func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{128}
+	return file_jobcluster_proto_rawDescGZIP(), []int{134}
 }
 
 type AclTokenListResponse struct {
@@ -9013,7 +9488,7 @@ type AclTokenListResponse struct {
 
 func (x *AclTokenListResponse) Reset() {
 	*x = AclTokenListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9025,7 +9500,7 @@ func (x *AclTokenListResponse) String() string {
 func (*AclTokenListResponse) ProtoMessage() {}
 
 func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9038,7 +9513,7 @@ func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
 func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{129}
+	return file_jobcluster_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *AclTokenListResponse) GetItems() []*AclToken {
@@ -9058,7 +9533,7 @@ type AclTokenDeleteRequest struct {
 
 func (x *AclTokenDeleteRequest) Reset() {
 	*x = AclTokenDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9070,7 +9545,7 @@ func (x *AclTokenDeleteRequest) String() string {
 func (*AclTokenDeleteRequest) ProtoMessage() {}
 
 func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9083,7 +9558,7 @@ func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{130}
+	return file_jobcluster_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *AclTokenDeleteRequest) GetAccessorId() string {
@@ -9101,7 +9576,7 @@ type AclEmpty struct {
 
 func (x *AclEmpty) Reset() {
 	*x = AclEmpty{}
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9113,7 +9588,7 @@ func (x *AclEmpty) String() string {
 func (*AclEmpty) ProtoMessage() {}
 
 func (x *AclEmpty) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9126,7 +9601,7 @@ func (x *AclEmpty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
 func (*AclEmpty) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{131}
+	return file_jobcluster_proto_rawDescGZIP(), []int{137}
 }
 
 type AclWhoamiRequest struct {
@@ -9137,7 +9612,7 @@ type AclWhoamiRequest struct {
 
 func (x *AclWhoamiRequest) Reset() {
 	*x = AclWhoamiRequest{}
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9149,7 +9624,7 @@ func (x *AclWhoamiRequest) String() string {
 func (*AclWhoamiRequest) ProtoMessage() {}
 
 func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9162,7 +9637,7 @@ func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
 func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{132}
+	return file_jobcluster_proto_rawDescGZIP(), []int{138}
 }
 
 type AclWhoamiResponse struct {
@@ -9177,7 +9652,7 @@ type AclWhoamiResponse struct {
 
 func (x *AclWhoamiResponse) Reset() {
 	*x = AclWhoamiResponse{}
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9189,7 +9664,7 @@ func (x *AclWhoamiResponse) String() string {
 func (*AclWhoamiResponse) ProtoMessage() {}
 
 func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9202,7 +9677,7 @@ func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
 func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{133}
+	return file_jobcluster_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *AclWhoamiResponse) GetIdentity() string {
@@ -9237,7 +9712,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9249,7 +9724,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9262,7 +9737,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{134}
+	return file_jobcluster_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
@@ -9295,7 +9770,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9307,7 +9782,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9320,7 +9795,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{135}
+	return file_jobcluster_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *AuditResponse) GetItems() []*AuditRecord {
@@ -9889,7 +10364,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\x124\n" +
 	"\x06status\x18\x03 \x01(\v2\x1c.jobcluster.v1.CronJobStatusR\x06status\x12\x1c\n" +
-	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"\xc8\r\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"\x98\x0e\n" +
 	"\aCommand\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.jobcluster.v1.CommandTypeR\x04type\x129\n" +
 	"\n" +
@@ -9922,8 +10397,46 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x11upsert_config_map\x18\x16 \x01(\v2\x1e.jobcluster.v1.UpsertConfigMapH\x00R\x0fupsertConfigMap\x12L\n" +
 	"\x11delete_config_map\x18\x17 \x01(\v2\x1e.jobcluster.v1.DeleteConfigMapH\x00R\x0fdeleteConfigMap\x12B\n" +
 	"\rupsert_secret\x18\x18 \x01(\v2\x1b.jobcluster.v1.UpsertSecretH\x00R\fupsertSecret\x12B\n" +
-	"\rdelete_secret\x18\x19 \x01(\v2\x1b.jobcluster.v1.DeleteSecretH\x00R\fdeleteSecretB\t\n" +
-	"\apayload\"k\n" +
+	"\rdelete_secret\x18\x19 \x01(\v2\x1b.jobcluster.v1.DeleteSecretH\x00R\fdeleteSecret\x12N\n" +
+	"\x11record_deliveries\x18\x1a \x01(\v2\x1f.jobcluster.v1.RecordDeliveriesH\x00R\x10recordDeliveriesB\t\n" +
+	"\apayload\"\xb7\x03\n" +
+	"\fNotification\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05event\x18\x02 \x01(\tR\x05event\x12\x1c\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x16\n" +
+	"\x06reason\x18\x06 \x01(\tR\x06reason\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\x12.\n" +
+	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12B\n" +
+	"\adetails\x18\t \x03(\v2(.jobcluster.v1.Notification.DetailsEntryR\adetails\x12C\n" +
+	"\n" +
+	"deliveries\x18\n" +
+	" \x03(\v2#.jobcluster.v1.NotificationDeliveryR\n" +
+	"deliveries\x12\x14\n" +
+	"\x05index\x18\v \x01(\x04R\x05index\x1a:\n" +
+	"\fDetailsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9e\x02\n" +
+	"\x14NotificationDelivery\x12\x16\n" +
+	"\x06target\x18\x01 \x01(\tR\x06target\x12\x1a\n" +
+	"\battempts\x18\x02 \x01(\x05R\battempts\x12\x1c\n" +
+	"\tdelivered\x18\x03 \x01(\bR\tdelivered\x12\x17\n" +
+	"\agave_up\x18\x04 \x01(\bR\x06gaveUp\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tR\tlastError\x12=\n" +
+	"\flast_attempt\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\vlastAttempt\x12=\n" +
+	"\fnext_attempt\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vnextAttempt\"\xf4\x01\n" +
+	"\x0eDeliveryResult\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06target\x18\x02 \x01(\tR\x06target\x12\x1c\n" +
+	"\tdelivered\x18\x03 \x01(\bR\tdelivered\x12\x17\n" +
+	"\agave_up\x18\x04 \x01(\bR\x06gaveUp\x12\x14\n" +
+	"\x05error\x18\x05 \x01(\tR\x05error\x12.\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12=\n" +
+	"\fnext_attempt\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vnextAttempt\"K\n" +
+	"\x10RecordDeliveries\x127\n" +
+	"\aresults\x18\x01 \x03(\v2\x1d.jobcluster.v1.DeliveryResultR\aresults\"k\n" +
 	"\x0fUpsertConfigMap\x127\n" +
 	"\n" +
 	"config_map\x18\x01 \x01(\v2\x18.jobcluster.v1.ConfigMapR\tconfigMap\x12\x1f\n" +
@@ -10111,7 +10624,12 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\x05R\x05limit\"K\n" +
 	"\x13CronHistoryResponse\x124\n" +
-	"\x05items\x18\x01 \x03(\v2\x1e.jobcluster.v1.CronLedgerEntryR\x05items\"\x15\n" +
+	"\x05items\x18\x01 \x03(\v2\x1e.jobcluster.v1.CronLedgerEntryR\x05items\"W\n" +
+	"\x14NotificationsRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12)\n" +
+	"\x10undelivered_only\x18\x02 \x01(\bR\x0fundeliveredOnly\"J\n" +
+	"\x15NotificationsResponse\x121\n" +
+	"\x05items\x18\x01 \x03(\v2\x1b.jobcluster.v1.NotificationR\x05items\"\x15\n" +
 	"\x13AclBootstrapRequest\"W\n" +
 	"\x0eAclTokenSecret\x12-\n" +
 	"\x05token\x18\x01 \x01(\v2\x17.jobcluster.v1.AclTokenR\x05token\x12\x16\n" +
@@ -10152,7 +10670,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\vdenied_only\x18\x03 \x01(\bR\n" +
 	"deniedOnly\"A\n" +
 	"\rAuditResponse\x120\n" +
-	"\x05items\x18\x01 \x03(\v2\x1a.jobcluster.v1.AuditRecordR\x05items*\xbb\x06\n" +
+	"\x05items\x18\x01 \x03(\v2\x1a.jobcluster.v1.AuditRecordR\x05items*\xdf\x06\n" +
 	"\vCommandType\x12\x18\n" +
 	"\x14COMMAND_TYPE_INVALID\x10\x00\x12\x1b\n" +
 	"\x17COMMAND_TYPE_UPSERT_JOB\x10\x01\x12\x1b\n" +
@@ -10179,7 +10697,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1eCOMMAND_TYPE_UPSERT_CONFIG_MAP\x10\x15\x12\"\n" +
 	"\x1eCOMMAND_TYPE_DELETE_CONFIG_MAP\x10\x16\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_UPSERT_SECRET\x10\x17\x12\x1e\n" +
-	"\x1aCOMMAND_TYPE_DELETE_SECRET\x10\x182\xdf\x0e\n" +
+	"\x1aCOMMAND_TYPE_DELETE_SECRET\x10\x18\x12\"\n" +
+	"\x1eCOMMAND_TYPE_RECORD_DELIVERIES\x10\x192\xbb\x0f\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -10195,7 +10714,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\fRemoveMember\x12\".jobcluster.v1.RemoveMemberRequest\x1a#.jobcluster.v1.RemoveMemberResponse\x12N\n" +
 	"\tPodsExist\x12\x1f.jobcluster.v1.PodsExistRequest\x1a .jobcluster.v1.PodsExistResponse\x12A\n" +
 	"\x05Watch\x12\x1b.jobcluster.v1.WatchRequest\x1a\x19.jobcluster.v1.WatchEvent0\x01\x12T\n" +
-	"\vCronHistory\x12!.jobcluster.v1.CronHistoryRequest\x1a\".jobcluster.v1.CronHistoryResponse\x12Q\n" +
+	"\vCronHistory\x12!.jobcluster.v1.CronHistoryRequest\x1a\".jobcluster.v1.CronHistoryResponse\x12Z\n" +
+	"\rNotifications\x12#.jobcluster.v1.NotificationsRequest\x1a$.jobcluster.v1.NotificationsResponse\x12Q\n" +
 	"\fAclBootstrap\x12\".jobcluster.v1.AclBootstrapRequest\x1a\x1d.jobcluster.v1.AclTokenSecret\x12P\n" +
 	"\x0eAclPolicyApply\x12$.jobcluster.v1.AclPolicyApplyRequest\x1a\x18.jobcluster.v1.AclPolicy\x12Z\n" +
 	"\rAclPolicyList\x12#.jobcluster.v1.AclPolicyListRequest\x1a$.jobcluster.v1.AclPolicyListResponse\x12Q\n" +
@@ -10221,7 +10741,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 151)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 158)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -10300,90 +10820,97 @@ var file_jobcluster_proto_goTypes = []any{
 	(*CronLedgerEntry)(nil),                        // 74: jobcluster.v1.CronLedgerEntry
 	(*UpdateCronJobStatus)(nil),                    // 75: jobcluster.v1.UpdateCronJobStatus
 	(*Command)(nil),                                // 76: jobcluster.v1.Command
-	(*UpsertConfigMap)(nil),                        // 77: jobcluster.v1.UpsertConfigMap
-	(*DeleteConfigMap)(nil),                        // 78: jobcluster.v1.DeleteConfigMap
-	(*UpsertSecret)(nil),                           // 79: jobcluster.v1.UpsertSecret
-	(*DeleteSecret)(nil),                           // 80: jobcluster.v1.DeleteSecret
-	(*AclNamespaceRule)(nil),                       // 81: jobcluster.v1.AclNamespaceRule
-	(*AclPolicy)(nil),                              // 82: jobcluster.v1.AclPolicy
-	(*AclToken)(nil),                               // 83: jobcluster.v1.AclToken
-	(*UpsertAclPolicy)(nil),                        // 84: jobcluster.v1.UpsertAclPolicy
-	(*DeleteAclPolicy)(nil),                        // 85: jobcluster.v1.DeleteAclPolicy
-	(*UpsertAclToken)(nil),                         // 86: jobcluster.v1.UpsertAclToken
-	(*DeleteAclToken)(nil),                         // 87: jobcluster.v1.DeleteAclToken
-	(*AuditRecord)(nil),                            // 88: jobcluster.v1.AuditRecord
-	(*RecordAudit)(nil),                            // 89: jobcluster.v1.RecordAudit
-	(*CommandBatch)(nil),                           // 90: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),                          // 91: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),                           // 92: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),                         // 93: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),                             // 94: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),                            // 95: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),                           // 96: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),                          // 97: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),                         // 98: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),                         // 99: jobcluster.v1.MembersRequest
-	(*Member)(nil),                                 // 100: jobcluster.v1.Member
-	(*MembersResponse)(nil),                        // 101: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),                            // 102: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                               // 103: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),                       // 104: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                                 // 105: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),                 // 106: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),                // 107: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),                       // 108: jobcluster.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                      // 109: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 110: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 111: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 112: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 113: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 114: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 115: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 116: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 117: jobcluster.v1.CreateJobFromCronRequest
-	(*WatchRequest)(nil),                           // 118: jobcluster.v1.WatchRequest
-	(*WatchEvent)(nil),                             // 119: jobcluster.v1.WatchEvent
-	(*CronHistoryRequest)(nil),                     // 120: jobcluster.v1.CronHistoryRequest
-	(*CronHistoryResponse)(nil),                    // 121: jobcluster.v1.CronHistoryResponse
-	(*AclBootstrapRequest)(nil),                    // 122: jobcluster.v1.AclBootstrapRequest
-	(*AclTokenSecret)(nil),                         // 123: jobcluster.v1.AclTokenSecret
-	(*AclPolicyApplyRequest)(nil),                  // 124: jobcluster.v1.AclPolicyApplyRequest
-	(*AclPolicyListRequest)(nil),                   // 125: jobcluster.v1.AclPolicyListRequest
-	(*AclPolicyListResponse)(nil),                  // 126: jobcluster.v1.AclPolicyListResponse
-	(*AclPolicyDeleteRequest)(nil),                 // 127: jobcluster.v1.AclPolicyDeleteRequest
-	(*AclTokenCreateRequest)(nil),                  // 128: jobcluster.v1.AclTokenCreateRequest
-	(*AclTokenListRequest)(nil),                    // 129: jobcluster.v1.AclTokenListRequest
-	(*AclTokenListResponse)(nil),                   // 130: jobcluster.v1.AclTokenListResponse
-	(*AclTokenDeleteRequest)(nil),                  // 131: jobcluster.v1.AclTokenDeleteRequest
-	(*AclEmpty)(nil),                               // 132: jobcluster.v1.AclEmpty
-	(*AclWhoamiRequest)(nil),                       // 133: jobcluster.v1.AclWhoamiRequest
-	(*AclWhoamiResponse)(nil),                      // 134: jobcluster.v1.AclWhoamiResponse
-	(*AuditRequest)(nil),                           // 135: jobcluster.v1.AuditRequest
-	(*AuditResponse)(nil),                          // 136: jobcluster.v1.AuditResponse
-	nil,                                            // 137: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 138: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 139: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 140: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 141: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 142: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 143: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 144: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 145: jobcluster.v1.ConfigMap.DataEntry
-	nil,                                            // 146: jobcluster.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 147: jobcluster.v1.Secret.DataEntry
-	nil,                                            // 148: jobcluster.v1.Secret.StringDataEntry
-	nil,                                            // 149: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 150: jobcluster.v1.MemberMeta.CapacityEntry
-	nil,                                            // 151: jobcluster.v1.AclPolicy.NamespacesEntry
-	(*timestamppb.Timestamp)(nil),                  // 152: google.protobuf.Timestamp
+	(*Notification)(nil),                           // 77: jobcluster.v1.Notification
+	(*NotificationDelivery)(nil),                   // 78: jobcluster.v1.NotificationDelivery
+	(*DeliveryResult)(nil),                         // 79: jobcluster.v1.DeliveryResult
+	(*RecordDeliveries)(nil),                       // 80: jobcluster.v1.RecordDeliveries
+	(*UpsertConfigMap)(nil),                        // 81: jobcluster.v1.UpsertConfigMap
+	(*DeleteConfigMap)(nil),                        // 82: jobcluster.v1.DeleteConfigMap
+	(*UpsertSecret)(nil),                           // 83: jobcluster.v1.UpsertSecret
+	(*DeleteSecret)(nil),                           // 84: jobcluster.v1.DeleteSecret
+	(*AclNamespaceRule)(nil),                       // 85: jobcluster.v1.AclNamespaceRule
+	(*AclPolicy)(nil),                              // 86: jobcluster.v1.AclPolicy
+	(*AclToken)(nil),                               // 87: jobcluster.v1.AclToken
+	(*UpsertAclPolicy)(nil),                        // 88: jobcluster.v1.UpsertAclPolicy
+	(*DeleteAclPolicy)(nil),                        // 89: jobcluster.v1.DeleteAclPolicy
+	(*UpsertAclToken)(nil),                         // 90: jobcluster.v1.UpsertAclToken
+	(*DeleteAclToken)(nil),                         // 91: jobcluster.v1.DeleteAclToken
+	(*AuditRecord)(nil),                            // 92: jobcluster.v1.AuditRecord
+	(*RecordAudit)(nil),                            // 93: jobcluster.v1.RecordAudit
+	(*CommandBatch)(nil),                           // 94: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),                          // 95: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),                           // 96: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),                         // 97: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),                             // 98: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),                            // 99: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),                           // 100: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),                          // 101: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),                         // 102: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),                         // 103: jobcluster.v1.MembersRequest
+	(*Member)(nil),                                 // 104: jobcluster.v1.Member
+	(*MembersResponse)(nil),                        // 105: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),                            // 106: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                               // 107: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),                       // 108: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                                 // 109: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),                 // 110: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 111: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 112: jobcluster.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                      // 113: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 114: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 115: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 116: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 117: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 118: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 119: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 120: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 121: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 122: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 123: jobcluster.v1.WatchEvent
+	(*CronHistoryRequest)(nil),                     // 124: jobcluster.v1.CronHistoryRequest
+	(*CronHistoryResponse)(nil),                    // 125: jobcluster.v1.CronHistoryResponse
+	(*NotificationsRequest)(nil),                   // 126: jobcluster.v1.NotificationsRequest
+	(*NotificationsResponse)(nil),                  // 127: jobcluster.v1.NotificationsResponse
+	(*AclBootstrapRequest)(nil),                    // 128: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 129: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 130: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 131: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 132: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 133: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 134: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 135: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 136: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 137: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 138: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 139: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 140: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 141: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 142: jobcluster.v1.AuditResponse
+	nil,                                            // 143: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 144: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 145: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 146: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 147: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 148: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 149: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 150: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 151: jobcluster.v1.ConfigMap.DataEntry
+	nil,                                            // 152: jobcluster.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 153: jobcluster.v1.Secret.DataEntry
+	nil,                                            // 154: jobcluster.v1.Secret.StringDataEntry
+	nil,                                            // 155: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 156: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 157: jobcluster.v1.Notification.DetailsEntry
+	nil,                                            // 158: jobcluster.v1.AclPolicy.NamespacesEntry
+	(*timestamppb.Timestamp)(nil),                  // 159: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	152, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	137, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	138, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	159, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	143, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	144, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	152, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	139, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	159, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	145, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
 	6,   // 7: jobcluster.v1.EnvVar.value_from:type_name -> jobcluster.v1.EnvVarSource
 	7,   // 8: jobcluster.v1.EnvVarSource.field_ref:type_name -> jobcluster.v1.ObjectFieldSelector
@@ -10392,8 +10919,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 11: jobcluster.v1.EnvVarSource.secret_key_ref:type_name -> jobcluster.v1.SecretKeySelector
 	11,  // 12: jobcluster.v1.EnvFromSource.config_map_ref:type_name -> jobcluster.v1.ConfigMapEnvSource
 	12,  // 13: jobcluster.v1.EnvFromSource.secret_ref:type_name -> jobcluster.v1.SecretEnvSource
-	140, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	141, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	146, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	147, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 16: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	14,  // 17: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	16,  // 18: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
@@ -10402,7 +10929,7 @@ var file_jobcluster_proto_depIdxs = []int32{
 	19,  // 21: jobcluster.v1.Volume.empty_dir:type_name -> jobcluster.v1.EmptyDirVolumeSource
 	20,  // 22: jobcluster.v1.Volume.host_path:type_name -> jobcluster.v1.HostPathVolumeSource
 	15,  // 23: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	142, // 24: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	148, // 24: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	21,  // 25: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
 	17,  // 26: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
 	1,   // 27: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -10415,11 +10942,11 @@ var file_jobcluster_proto_depIdxs = []int32{
 	27,  // 34: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
 	28,  // 35: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
 	30,  // 36: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	152, // 37: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	152, // 38: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	159, // 37: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	159, // 38: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	31,  // 39: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	152, // 40: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	152, // 41: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	159, // 40: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	159, // 41: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 42: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	24,  // 43: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	32,  // 44: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -10427,30 +10954,30 @@ var file_jobcluster_proto_depIdxs = []int32{
 	24,  // 46: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	34,  // 47: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	35,  // 48: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	152, // 49: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	152, // 50: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	159, // 49: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	159, // 50: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
 	1,   // 51: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
 	36,  // 52: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
 	37,  // 53: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	152, // 54: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	152, // 55: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	152, // 56: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	159, // 54: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	159, // 55: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	159, // 56: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	39,  // 57: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
 	40,  // 58: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
 	41,  // 59: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
 	42,  // 60: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
 	42,  // 61: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	152, // 62: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	159, // 62: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	44,  // 63: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	152, // 64: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	159, // 64: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	43,  // 65: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
 	1,   // 66: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
 	22,  // 67: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
 	45,  // 68: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	152, // 69: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	152, // 70: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	143, // 71: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	144, // 72: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	159, // 69: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	159, // 70: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	149, // 71: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	150, // 72: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
 	48,  // 73: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
 	49,  // 74: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
 	50,  // 75: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
@@ -10459,8 +10986,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	51,  // 78: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
 	1,   // 79: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
 	35,  // 80: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	152, // 81: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	152, // 82: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	159, // 81: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	159, // 82: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	33,  // 83: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
 	38,  // 84: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
 	46,  // 85: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
@@ -10469,29 +10996,29 @@ var file_jobcluster_proto_depIdxs = []int32{
 	55,  // 88: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
 	56,  // 89: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
 	1,   // 90: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
-	145, // 91: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
-	146, // 92: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
+	151, // 91: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
+	152, // 92: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
 	1,   // 93: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
-	147, // 94: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
-	148, // 95: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
-	149, // 96: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	150, // 97: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	153, // 94: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
+	154, // 95: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
+	155, // 96: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	156, // 97: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
 	33,  // 98: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
 	38,  // 99: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
 	46,  // 100: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
 	45,  // 101: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
 	63,  // 102: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	152, // 103: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	159, // 103: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
 	32,  // 104: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
 	52,  // 105: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
 	53,  // 106: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
 	71,  // 107: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	152, // 108: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	152, // 109: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	159, // 108: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	159, // 109: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
 	33,  // 110: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	152, // 111: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	152, // 112: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
-	152, // 113: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
+	159, // 111: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	159, // 112: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
+	159, // 113: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
 	37,  // 114: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
 	0,   // 115: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
 	58,  // 116: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
@@ -10509,102 +11036,114 @@ var file_jobcluster_proto_depIdxs = []int32{
 	72,  // 128: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
 	73,  // 129: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
 	75,  // 130: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	84,  // 131: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
-	85,  // 132: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
-	86,  // 133: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
-	87,  // 134: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
-	89,  // 135: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
-	77,  // 136: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
-	78,  // 137: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
-	79,  // 138: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
-	80,  // 139: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
-	55,  // 140: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
-	56,  // 141: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
-	151, // 142: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	152, // 143: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	152, // 144: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	152, // 145: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	152, // 146: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
-	82,  // 147: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
-	83,  // 148: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	152, // 149: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	88,  // 150: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
-	76,  // 151: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	54,  // 152: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	54,  // 153: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
-	92,  // 154: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	54,  // 155: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	100, // 156: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	46,  // 157: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	55,  // 158: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
-	56,  // 159: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
-	63,  // 160: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	114, // 161: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	54,  // 162: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	152, // 163: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
-	74,  // 164: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
-	83,  // 165: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	82,  // 166: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	83,  // 167: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	83,  // 168: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	152, // 169: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	88,  // 170: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	81,  // 171: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	91,  // 172: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	94,  // 173: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	95,  // 174: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	97,  // 175: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	99,  // 176: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	102, // 177: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	117, // 178: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	104, // 179: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	106, // 180: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	108, // 181: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	110, // 182: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	112, // 183: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	115, // 184: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	118, // 185: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	120, // 186: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
-	122, // 187: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	124, // 188: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	125, // 189: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	127, // 190: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	128, // 191: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	129, // 192: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	131, // 193: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	133, // 194: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	135, // 195: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	102, // 196: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	93,  // 197: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	54,  // 198: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	96,  // 199: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	98,  // 200: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	101, // 201: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	103, // 202: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	93,  // 203: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	105, // 204: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	107, // 205: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	109, // 206: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	111, // 207: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	113, // 208: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	116, // 209: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	119, // 210: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	121, // 211: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
-	123, // 212: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	82,  // 213: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	126, // 214: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	132, // 215: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	123, // 216: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	130, // 217: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	132, // 218: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	134, // 219: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	136, // 220: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	103, // 221: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	197, // [197:222] is the sub-list for method output_type
-	172, // [172:197] is the sub-list for method input_type
-	172, // [172:172] is the sub-list for extension type_name
-	172, // [172:172] is the sub-list for extension extendee
-	0,   // [0:172] is the sub-list for field type_name
+	88,  // 131: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
+	89,  // 132: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
+	90,  // 133: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
+	91,  // 134: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
+	93,  // 135: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
+	81,  // 136: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
+	82,  // 137: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
+	83,  // 138: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
+	84,  // 139: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
+	80,  // 140: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
+	159, // 141: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	157, // 142: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
+	78,  // 143: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
+	159, // 144: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
+	159, // 145: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
+	159, // 146: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
+	159, // 147: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
+	79,  // 148: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
+	55,  // 149: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
+	56,  // 150: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
+	158, // 151: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	159, // 152: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	159, // 153: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	159, // 154: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	159, // 155: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	86,  // 156: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
+	87,  // 157: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
+	159, // 158: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	92,  // 159: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
+	76,  // 160: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	54,  // 161: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	54,  // 162: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
+	96,  // 163: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	54,  // 164: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	104, // 165: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	46,  // 166: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	55,  // 167: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
+	56,  // 168: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
+	63,  // 169: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	118, // 170: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	54,  // 171: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	159, // 172: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	74,  // 173: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
+	77,  // 174: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
+	87,  // 175: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	86,  // 176: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	87,  // 177: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	87,  // 178: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	159, // 179: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	92,  // 180: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	85,  // 181: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	95,  // 182: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	98,  // 183: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	99,  // 184: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	101, // 185: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	103, // 186: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	106, // 187: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	121, // 188: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	108, // 189: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	110, // 190: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	112, // 191: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	114, // 192: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	116, // 193: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	119, // 194: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	122, // 195: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	124, // 196: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
+	126, // 197: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
+	128, // 198: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	130, // 199: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	131, // 200: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	133, // 201: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	134, // 202: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	135, // 203: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	137, // 204: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	139, // 205: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	141, // 206: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	106, // 207: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	97,  // 208: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	54,  // 209: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	100, // 210: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	102, // 211: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	105, // 212: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	107, // 213: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	97,  // 214: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	109, // 215: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	111, // 216: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	113, // 217: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	115, // 218: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	117, // 219: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	120, // 220: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	123, // 221: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	125, // 222: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	127, // 223: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
+	129, // 224: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	86,  // 225: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	132, // 226: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	138, // 227: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	129, // 228: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	136, // 229: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	138, // 230: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	140, // 231: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	142, // 232: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	107, // 233: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	208, // [208:234] is the sub-list for method output_type
+	182, // [182:208] is the sub-list for method input_type
+	182, // [182:182] is the sub-list for extension type_name
+	182, // [182:182] is the sub-list for extension extendee
+	0,   // [0:182] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -10665,15 +11204,16 @@ func file_jobcluster_proto_init() {
 		(*Command_DeleteConfigMap)(nil),
 		(*Command_UpsertSecret)(nil),
 		(*Command_DeleteSecret)(nil),
+		(*Command_RecordDeliveries)(nil),
 	}
-	file_jobcluster_proto_msgTypes[101].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[105].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   151,
+			NumMessages:   158,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

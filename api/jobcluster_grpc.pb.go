@@ -42,6 +42,7 @@ const (
 	Control_PodsExist_FullMethodName         = "/jobcluster.v1.Control/PodsExist"
 	Control_Watch_FullMethodName             = "/jobcluster.v1.Control/Watch"
 	Control_CronHistory_FullMethodName       = "/jobcluster.v1.Control/CronHistory"
+	Control_Notifications_FullMethodName     = "/jobcluster.v1.Control/Notifications"
 	Control_AclBootstrap_FullMethodName      = "/jobcluster.v1.Control/AclBootstrap"
 	Control_AclPolicyApply_FullMethodName    = "/jobcluster.v1.Control/AclPolicyApply"
 	Control_AclPolicyList_FullMethodName     = "/jobcluster.v1.Control/AclPolicyList"
@@ -74,6 +75,7 @@ type ControlClient interface {
 	PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error)
 	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchEvent], error)
 	CronHistory(ctx context.Context, in *CronHistoryRequest, opts ...grpc.CallOption) (*CronHistoryResponse, error)
+	Notifications(ctx context.Context, in *NotificationsRequest, opts ...grpc.CallOption) (*NotificationsResponse, error)
 	AclBootstrap(ctx context.Context, in *AclBootstrapRequest, opts ...grpc.CallOption) (*AclTokenSecret, error)
 	AclPolicyApply(ctx context.Context, in *AclPolicyApplyRequest, opts ...grpc.CallOption) (*AclPolicy, error)
 	AclPolicyList(ctx context.Context, in *AclPolicyListRequest, opts ...grpc.CallOption) (*AclPolicyListResponse, error)
@@ -270,6 +272,16 @@ func (c *controlClient) CronHistory(ctx context.Context, in *CronHistoryRequest,
 	return out, nil
 }
 
+func (c *controlClient) Notifications(ctx context.Context, in *NotificationsRequest, opts ...grpc.CallOption) (*NotificationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NotificationsResponse)
+	err := c.cc.Invoke(ctx, Control_Notifications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *controlClient) AclBootstrap(ctx context.Context, in *AclBootstrapRequest, opts ...grpc.CallOption) (*AclTokenSecret, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(AclTokenSecret)
@@ -381,6 +393,7 @@ type ControlServer interface {
 	PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error)
 	Watch(*WatchRequest, grpc.ServerStreamingServer[WatchEvent]) error
 	CronHistory(context.Context, *CronHistoryRequest) (*CronHistoryResponse, error)
+	Notifications(context.Context, *NotificationsRequest) (*NotificationsResponse, error)
 	AclBootstrap(context.Context, *AclBootstrapRequest) (*AclTokenSecret, error)
 	AclPolicyApply(context.Context, *AclPolicyApplyRequest) (*AclPolicy, error)
 	AclPolicyList(context.Context, *AclPolicyListRequest) (*AclPolicyListResponse, error)
@@ -444,6 +457,9 @@ func (UnimplementedControlServer) Watch(*WatchRequest, grpc.ServerStreamingServe
 }
 func (UnimplementedControlServer) CronHistory(context.Context, *CronHistoryRequest) (*CronHistoryResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CronHistory not implemented")
+}
+func (UnimplementedControlServer) Notifications(context.Context, *NotificationsRequest) (*NotificationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Notifications not implemented")
 }
 func (UnimplementedControlServer) AclBootstrap(context.Context, *AclBootstrapRequest) (*AclTokenSecret, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method AclBootstrap not implemented")
@@ -742,6 +758,24 @@ func _Control_CronHistory_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_Notifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Notifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Notifications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Notifications(ctx, req.(*NotificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Control_AclBootstrap_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AclBootstrapRequest)
 	if err := dec(in); err != nil {
@@ -958,6 +992,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CronHistory",
 			Handler:    _Control_CronHistory_Handler,
+		},
+		{
+			MethodName: "Notifications",
+			Handler:    _Control_Notifications_Handler,
 		},
 		{
 			MethodName: "AclBootstrap",

@@ -60,9 +60,9 @@ func ValidateCronJob(c *CronJob) error {
 func validateObject(obj *Object) []error {
 	switch k := obj.GetKind().(type) {
 	case *Object_Job:
-		return append(validateJob(k.Job), validateObjectSize(obj)...)
+		return slices.Concat(validateJob(k.Job), validateNotify(k.Job.GetMetadata()), validateObjectSize(obj))
 	case *Object_CronJob:
-		return append(append(validateCronJob(k.CronJob), validateJitter(k.CronJob)...), validateObjectSize(obj)...)
+		return slices.Concat(validateCronJob(k.CronJob), validateJitter(k.CronJob), validateNotify(k.CronJob.GetMetadata()), validateObjectSize(obj))
 	case *Object_ConfigMap:
 		return append(validateConfigMap(k.ConfigMap), validateObjectSize(obj)...)
 	case *Object_Secret:

@@ -45,6 +45,7 @@ var rpcRules = map[string]rpcRule{
 	api.Control_RemoveMember_FullMethodName:      clientRPC,
 	api.Control_Watch_FullMethodName:             clientRPC,
 	api.Control_CronHistory_FullMethodName:       clientRPC,
+	api.Control_Notifications_FullMethodName:     clientRPC,
 	api.Control_AclBootstrap_FullMethodName:      clientRPC,
 	api.Control_AclPolicyApply_FullMethodName:    clientRPC,
 	api.Control_AclPolicyList_FullMethodName:     clientRPC,

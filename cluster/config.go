@@ -9,6 +9,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/metrics"
+	"github.com/jobcluster/jobcluster/notify"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -79,6 +80,8 @@ type Config struct {
 	// Metrics is where the server registers its metrics (see package
 	// metrics); nil gives it a registry of its own that nobody reads.
 	Metrics *metrics.Registry
+	// Notify are the webhooks the leader announces notifications to.
+	Notify []notify.Target
 }
 
 // DefaultSnapshotLogBytes bounds the log a restarted server replays.

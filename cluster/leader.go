@@ -69,6 +69,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		s.nodeControllerLoop,
 		s.jobControllerLoop,
 		s.cronControllerLoop,
+		s.notifyLoop,
 	} {
 		wg.Add(1)
 		go func() {

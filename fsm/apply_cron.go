@@ -97,6 +97,7 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 	}
 	w.insert(tableCronJobs, next)
 	w.recordDecision(c, false)
+	w.cronSkipNotification(cj, c)
 	w.cronDecided(c, false)
 	return nil
 }

@@ -99,6 +99,7 @@ func (w *writer) applyUpdateJobStatus(c *api.UpdateJobStatus) error {
 	w.insert(tableJobs, next)
 	if jobFinished(next) {
 		w.jobFinished(next)
+		w.jobFinishedNotification(next)
 	}
 	return nil
 }

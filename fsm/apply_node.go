@@ -21,11 +21,15 @@ func (w *writer) applyUpsertNode(c *api.UpsertNode) error {
 	if unnamed(node) {
 		return fmt.Errorf("upsert node: %w", errNoName)
 	}
-	if old := first[*api.Node](w.txn, tableNodes, "id", node.GetMetadata().GetName()); old != nil {
+	old := first[*api.Node](w.txn, tableNodes, "id", node.GetMetadata().GetName())
+	if old != nil {
 		node.Metadata.CreationTimestamp = old.GetMetadata().GetCreationTimestamp()
 		node.Metadata.Uid = old.GetMetadata().GetUid()
 	}
 	w.insert(tableNodes, node)
+	if old != nil {
+		w.nodeNotReadyNotification(old, node)
+	}
 	return nil
 }
 

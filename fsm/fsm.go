@@ -196,6 +196,8 @@ func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
 		return w.applyUpsertSecret(c.GetUpsertSecret())
 	case api.CommandType_COMMAND_TYPE_DELETE_SECRET:
 		return w.applyDeleteSecret(c.GetDeleteSecret())
+	case api.CommandType_COMMAND_TYPE_RECORD_DELIVERIES:
+		return w.applyRecordDeliveries(c.GetRecordDeliveries())
 	default:
 		panic(fmt.Sprintf("fsm: unknown command type %d at index %d", c.GetType(), index))
 	}

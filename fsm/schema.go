@@ -10,14 +10,15 @@ import (
 
 // Table names.
 const (
-	tableJobs       = "jobs"
-	tableCronJobs   = "cronjobs"
-	tablePods       = "pods"
-	tableNodes      = "nodes"
-	tableEvents     = "events"
-	tableConfigMaps = "configmaps"
-	tableSecrets    = "secrets"
-	tableCronLedger = "cronledger"
+	tableJobs          = "jobs"
+	tableCronJobs      = "cronjobs"
+	tablePods          = "pods"
+	tableNodes         = "nodes"
+	tableEvents        = "events"
+	tableConfigMaps    = "configmaps"
+	tableSecrets       = "secrets"
+	tableCronLedger    = "cronledger"
+	tableNotifications = "notifications"
 )
 
 func schema() *memdb.DBSchema {
@@ -66,6 +67,12 @@ func schema() *memdb.DBSchema {
 			Name: tableSecrets,
 			Indexes: map[string]*memdb.IndexSchema{
 				"id": {Name: "id", Unique: true, Indexer: nameIndexer{namespaced: true}},
+			},
+		},
+		tableNotifications: {
+			Name: tableNotifications,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: fnIndexer(notificationID)},
 			},
 		},
 		tableCronLedger: {

@@ -37,6 +37,7 @@ const (
 	recordConfigMap
 	recordSecret
 	recordCronLedger
+	recordNotification
 )
 
 // recordTable is the kind of plain records a table's objects make.
@@ -55,6 +56,7 @@ var recordTables = []recordTable{
 	{recordConfigMap, tableConfigMaps, func() proto.Message { return &api.ConfigMap{} }},
 	{recordSecret, tableSecrets, func() proto.Message { return &api.Secret{} }},
 	{recordCronLedger, tableCronLedger, func() proto.Message { return &api.CronLedgerEntry{} }},
+	{recordNotification, tableNotifications, func() proto.Message { return &api.Notification{} }},
 }
 
 // recordTableOf finds the plain record kind's table.

@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(copts),
 		newLabelCmd(copts),
 		newCronJobCmd(copts),
+		newNotificationsCmd(copts),
 		newWaitCmd(copts),
 		newAnnotateCmd(copts),
 		newDescribeCmd(copts),

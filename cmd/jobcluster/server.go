@@ -19,6 +19,7 @@ type serverOptions struct {
 	leaveOnTerminate              bool
 	timing                        timingFlags
 	security                      securityFlags
+	notify                        notifyFlags
 }
 
 func newServerCmd(tf *tlsFlags) *cobra.Command {
@@ -68,6 +69,10 @@ server listens only on loopback addresses unless --insecure is given.`,
 					tf.certFile, sec.tls.Identity(), o.name, sec.tls.Identity().Name, o.name)
 			}
 			defer sec.reloadOnHangup(logger)()
+			targets, err := o.notify.targets()
+			if err != nil {
+				return err
+			}
 			reg := metrics.NewRegistry()
 			httpSrv, err := startHTTP(o.httpAddr, sec.transport(), reg)
 			if err != nil {
@@ -83,6 +88,7 @@ server listens only on loopback addresses unless --insecure is given.`,
 				GossipKeyring: sec.keyring,
 				Logger:        logger,
 				Metrics:       reg,
+				Notify:        targets,
 			})
 			if err != nil {
 				return fmt.Errorf("start server: %w", err)
@@ -120,6 +126,7 @@ server listens only on loopback addresses unless --insecure is given.`,
 	f.IntVar(&o.bootstrapExpect, "bootstrap-expect", 0, "servers that bootstrap the cluster together (default 1 without --join, else 0: join an existing cluster)")
 	f.StringVar(&o.join, "join", "", "gossip addresses of other members, comma separated; retried until one answers")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.notify.register(cmd)
 	f.BoolVar(&o.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGTERM or SIGINT (removed from Raft) instead of only stopping")
 	o.timing.register(f)
 	o.security.register(f)
