@@ -29,6 +29,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 	var next time.Time
 	var cmds []*api.Command
 	var events []*api.Event
+	var newJobs []*api.Job
 	for _, cj := range st.CronJobs() {
 		ns, name := cj.GetMetadata().GetNamespace(), cj.GetMetadata().GetName()
 		jobs := st.JobsOfCronJob(ns, name)
@@ -56,6 +57,9 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 				obj := &api.Object{Kind: &api.Object_Job{Job: job}}
 				api.SetDefaults(obj)
 				d.Job = job
+				if len(plan.ReplaceJobs) == 0 {
+					newJobs = append(newJobs, job)
+				}
 				if plan.Status != nil {
 					for _, ref := range plan.Status.Active {
 						if ref.GetName() == job.GetMetadata().GetName() {
@@ -94,6 +98,12 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 	}
 	if len(cmds) == 0 {
 		return next
+	}
+	// The new Jobs' first pods go in the same entry as the decisions,
+	// unless the job controller is placing now (it then creates them).
+	if len(newJobs) > 0 && s.placing.TryLock() {
+		defer s.placing.Unlock()
+		cmds = append(cmds, s.firstPods(s.fsm.State(), newJobs, now)...)
 	}
 	if _, err := s.proposer.Propose(ctx, cmds...); err != nil {
 		if ctx.Err() == nil {

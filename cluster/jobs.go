@@ -42,8 +42,8 @@ type jobPass struct {
 	next   time.Time
 }
 
-func (s *Server) reconcileJobs(ctx context.Context, now time.Time) time.Time {
-	st := s.fsm.State()
+// newJobPass starts a pass at now, placing on the nodes of st.
+func (s *Server) newJobPass(st *fsm.State, now time.Time) *jobPass {
 	p := &jobPass{now: now, m: s.metrics, stops: map[string]*api.StopPods{}}
 	nodes := st.Nodes()
 	var bound []*api.Pod
@@ -52,6 +52,29 @@ func (s *Server) reconcileJobs(ctx context.Context, now time.Time) time.Time {
 		bound = append(bound, pods...)
 	}
 	p.placer = scheduler.NewPlacer(nodes, bound)
+	return p
+}
+
+// firstPods is what the job controller's first pass over Jobs about to be
+// created would propose: their first pods, placed, their status and
+// events, for the submit to propose with the Jobs in one Raft entry. The
+// caller holds s.placing until that entry is applied.
+func (s *Server) firstPods(st *fsm.State, jobs []*api.Job, now time.Time) []*api.Command {
+	p := s.newJobPass(st, now)
+	for _, job := range jobs {
+		s.reconcileJob(st, p, job)
+	}
+	for _, pod := range p.create {
+		p.place(pod)
+	}
+	return p.commands()
+}
+
+func (s *Server) reconcileJobs(ctx context.Context, now time.Time) time.Time {
+	s.placing.Lock()
+	defer s.placing.Unlock()
+	st := s.fsm.State()
+	p := s.newJobPass(st, now)
 	for _, job := range st.LiveJobs() {
 		s.reconcileJob(st, p, job)
 	}

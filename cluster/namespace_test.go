@@ -138,3 +138,37 @@ func TestFieldSelectors(t *testing.T) {
 		})
 	}
 }
+
+// A new Job's first pods are created in the Job's own Raft entry, so an
+// agent can start them after one commit, not two.
+func TestSubmitCreatesTheFirstPodsWithTheJob(t *testing.T) {
+	c := newTestCluster(t, harnessOptions{})
+	s := c.leader()
+	cl := client(t, s)
+	ctx := testCtx(t)
+	job := testJob("fast")
+	job.GetJob().Spec.Parallelism = proto.Int32(3)
+	job.GetJob().Spec.Completions = proto.Int32(3)
+	resp, err := cl.Submit(ctx, &api.SubmitRequest{Objects: []*api.Object{job}})
+	if err != nil || resp.GetResults()[0].GetError() != "" {
+		t.Fatalf("submit: %v %+v", err, resp.GetResults())
+	}
+	rv := resp.GetResults()[0].GetObject().GetJob().GetMetadata().GetResourceVersion()
+	pods := s.fsm.State().PodsOfJob("", "fast")
+	if len(pods) != 3 {
+		t.Fatalf("%d pods right after the submit returned, want 3", len(pods))
+	}
+	for _, p := range pods {
+		if p.GetMetadata().GetResourceVersion() != rv {
+			t.Errorf("pod %s written at index %s, the Job at %s: want one entry", p.GetMetadata().GetName(), p.GetMetadata().GetResourceVersion(), rv)
+		}
+	}
+	// Submitting the same name again creates no pod.
+	resp, err = cl.Submit(ctx, &api.SubmitRequest{Objects: []*api.Object{testJob("fast")}})
+	if err != nil || resp.GetResults()[0].GetCode() != codes.AlreadyExists.String() {
+		t.Fatalf("second submit: %v %+v", err, resp.GetResults())
+	}
+	if n := len(s.fsm.State().PodsOfJob("", "fast")); n != 3 {
+		t.Errorf("%d pods after a refused second submit, want 3", n)
+	}
+}

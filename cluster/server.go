@@ -53,12 +53,17 @@ type Server struct {
 	grpc           *grpc.Server
 	rpcLis         net.Listener
 	proposer       *proposer
-	peers          *peerConns
-	leases         *leases
-	lastLeader     lastLeader
-	registry       *metrics.Registry
-	metrics        *metrics.Server
-	identities     serverIdentities
+	// placing is held while pods are placed and their placement proposed,
+	// so that two placements never share the same free capacity: by the
+	// job controller for a whole pass, and by a submit that creates a
+	// new Job's first pods with it.
+	placing    sync.Mutex
+	peers      *peerConns
+	leases     *leases
+	lastLeader lastLeader
+	registry   *metrics.Registry
+	metrics    *metrics.Server
+	identities serverIdentities
 
 	ctx    context.Context
 	cancel context.CancelFunc

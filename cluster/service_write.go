@@ -43,7 +43,8 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 	now := timestamppb.New(s.clock.Now())
 	resp := &api.SubmitResponse{}
 	var cmds []*api.Command
-	var cmdResult []int // index into resp.Results of each command
+	var cmdResult []int // index into resp.Results of each command, -1 for none
+	var newJobs []*api.Job
 	for _, obj := range req.GetObjects() {
 		o := clone(obj)
 		r, name := api.ResourceOf(o), api.NameOf(o)
@@ -77,6 +78,9 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 			}
 			job.ApiVersion, job.Kind = r.APIVersion(), r.Kind
 			cmd = (&api.UpsertJob{Job: job, CreateOnly: res.Action == "created"}).Command()
+			if old == nil {
+				newJobs = append(newJobs, job)
+			}
 		case api.CronJobResource:
 			cj := o.GetCronJob()
 			cj.Status = nil
@@ -133,12 +137,21 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 		cmds = append(cmds, cmd)
 		cmdResult = append(cmdResult, len(resp.Results)-1)
 	}
+	// New Jobs' first pods go in the same entry, placed, unless the job
+	// controller is placing now: it creates them on its next pass.
+	if len(newJobs) > 0 && s.placing.TryLock() {
+		defer s.placing.Unlock()
+		for _, c := range s.firstPods(s.fsm.State(), newJobs, now.AsTime()) {
+			cmds = append(cmds, c)
+			cmdResult = append(cmdResult, -1)
+		}
+	}
 	errs, err := s.proposer.Propose(ctx, cmds...)
 	if err != nil {
 		return nil, err
 	}
 	for i, e := range errs {
-		if e == nil {
+		if e == nil || cmdResult[i] < 0 {
 			continue
 		}
 		res := resp.Results[cmdResult[i]]
