@@ -62,6 +62,11 @@ type Config struct {
 	// RestartBackoff is the first delay before a failed container of a
 	// restartPolicy OnFailure pod is restarted; default 10 s.
 	RestartBackoff time.Duration
+	// LogTailBytes, LogTailLines and LogShipInterval bound the ends of
+	// container logs the agent ships to the servers (see
+	// DefaultTailBytes); zero means the default.
+	LogTailBytes, LogTailLines int
+	LogShipInterval            time.Duration
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
 	// Runtime runs the containers; nil means the process runtime.
@@ -232,6 +237,9 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 		Logger:         logger,
 		RestartBackoff: a.cfg.RestartBackoff,
 		Metrics:        m,
+		TailBytes:      a.cfg.LogTailBytes,
+		TailLines:      a.cfg.LogTailLines,
+		ShipInterval:   a.cfg.LogShipInterval,
 	})
 	if err != nil {
 		return err

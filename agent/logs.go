@@ -85,6 +85,24 @@ func (l *logService) Logs(req *api.LogsRequest, stream api.Agent_LogsServer) err
 		return status.Errorf(codes.Internal, "open log of pod %q: %v", name, err)
 	}
 	defer f.Close()
+	if n := req.TailLines; n != nil {
+		// Start at the last n lines (of the last 16 MiB at most).
+		data, size, err := readTail(f.Name(), 16<<20, int(max(*n, 0)))
+		if err != nil {
+			return status.Errorf(codes.Internal, "read log of pod %q: %v", name, err)
+		}
+		if *n == 0 {
+			data = nil
+		}
+		if len(data) > 0 {
+			if err := stream.Send(&api.LogChunk{Data: data}); err != nil {
+				return err
+			}
+		}
+		if _, err := f.Seek(size, io.SeekStart); err != nil {
+			return status.Errorf(codes.Internal, "read log of pod %q: %v", name, err)
+		}
+	}
 
 	follow := req.GetFollow() && !req.GetPrevious() && runner != nil
 	buf := make([]byte, logChunkSize)

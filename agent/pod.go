@@ -39,10 +39,13 @@ type containerExit struct {
 // status change. One goroutine (run) owns the pod's state; other goroutines
 // talk to it through channels and the fields under mu.
 type podRunner struct {
-	sup        *supervisor
-	rec        *podRecord
-	pod        *api.Pod
-	config     podConfig // the ConfigMaps and Secrets when it started
+	sup    *supervisor
+	rec    *podRecord
+	pod    *api.Pod
+	config podConfig // the ConfigMaps and Secrets when it started
+	// shipped is the size of each log (by path) when its tail was last
+	// sent to the servers.
+	shipped    map[string]int64
 	dir        string
 	containers []*containerRun
 	started    time.Time
@@ -152,9 +155,13 @@ func (r *podRunner) run() {
 	killTimer := time.NewTimer(time.Hour)
 	killTimer.Stop()
 	defer killTimer.Stop()
+	ship := time.NewTicker(r.sup.tail.interval)
+	defer ship.Stop()
 	for !r.finished() {
 		r.publish()
 		select {
+		case <-ship.C:
+			r.shipTails()
 		case ex := <-r.exits:
 			r.exited(ex)
 		case i := <-r.restarts:
@@ -225,7 +232,19 @@ func (r *podRunner) finish(final *api.PodStatus) {
 		r.sup.logger.Error("journal final status", "pod", r.name(), "err", err)
 	}
 	r.sup.runnerDone(r)
-	r.sup.report(r.rec.uid, r.name(), final)
+	r.sup.reportTails(r.rec.uid, r.name(), final, r.tails(true))
+}
+
+// shipTails sends the servers the tails of the logs that grew, with the
+// pod's current status, so a node that dies leaves its pods' last output
+// behind.
+func (r *podRunner) shipTails() {
+	if r.published == nil {
+		return
+	}
+	if tails := r.tails(false); len(tails) > 0 {
+		r.sup.reportTails(r.rec.uid, r.name(), r.published, tails)
+	}
 }
 
 // publish reports the pod's status if it changed since the last report.

@@ -2,9 +2,12 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -13,6 +16,9 @@ const (
 	minRetryDelay  = 100 * time.Millisecond
 	maxRetryDelay  = time.Second
 	maxReportBatch = 1000
+	// maxReportBytes keeps a batch well under what a server reads in one
+	// request (api.MaxRequestBytes): log tails make updates large.
+	maxReportBytes = 4 << 20
 )
 
 // reporter sends pod status changes to the servers in batches. While a
@@ -61,6 +67,19 @@ func (r *reporter) put(u *api.PodStatusUpdate) {
 		r.order = append(r.order, u.GetUid())
 	case isFinal(old.GetStatus()) && !isFinal(u.GetStatus()):
 		return
+	case len(old.GetLogTails()) > 0:
+		// The newer update keeps the tails the older one had and it has
+		// not: they are not sent again.
+		u = proto.Clone(u).(*api.PodStatusUpdate)
+		have := map[string]bool{}
+		for _, t := range u.GetLogTails() {
+			have[t.GetContainer()+fmt.Sprint(t.GetPrevious())] = true
+		}
+		for _, t := range old.GetLogTails() {
+			if !have[t.GetContainer()+fmt.Sprint(t.GetPrevious())] {
+				u.LogTails = append(u.LogTails, t)
+			}
+		}
 	}
 	r.pending[u.GetUid()] = u
 }
@@ -71,11 +90,18 @@ func (r *reporter) take() []*api.PodStatusUpdate {
 	defer r.mu.Unlock()
 	n := min(len(r.order), maxReportBatch)
 	batch := make([]*api.PodStatusUpdate, 0, n)
+	size := 0
+	taken := 0
 	for _, uid := range r.order[:n] {
-		batch = append(batch, r.pending[uid])
+		u := r.pending[uid]
+		if size += proto.Size(u); size > maxReportBytes && taken > 0 {
+			break
+		}
+		batch = append(batch, u)
 		delete(r.pending, uid)
+		taken++
 	}
-	r.order = r.order[n:]
+	r.order = r.order[taken:]
 	return batch
 }
 

@@ -36,7 +36,11 @@ type supervisorConfig struct {
 	// ForgetAfter is how long a reported pod must have been absent from
 	// the desired set before its record is dropped.
 	ForgetAfter time.Duration
-	Now         func() time.Time
+	// TailBytes, TailLines and ShipInterval bound the ends of logs shipped
+	// to the servers; zero means DefaultTailBytes and so on.
+	TailBytes, TailLines int
+	ShipInterval         time.Duration
+	Now                  func() time.Time
 }
 
 // supervisor runs the pods the servers bind to this node. Sync hands it the
@@ -46,6 +50,7 @@ type supervisorConfig struct {
 type supervisor struct {
 	node           string
 	hostIP         string
+	tail           tailPolicy
 	runtime        Runtime
 	sink           statusSink
 	logger         *slog.Logger
@@ -94,6 +99,7 @@ func newSupervisor(cfg supervisorConfig) (*supervisor, error) {
 	s := &supervisor{
 		node:           cfg.Node,
 		hostIP:         cfg.HostIP,
+		tail:           tailPolicy{bytes: cfg.TailBytes, lines: cfg.TailLines, interval: cfg.ShipInterval}.withDefaults(),
 		runtime:        cfg.Runtime,
 		sink:           cfg.Sink,
 		logger:         cfg.Logger,
@@ -144,6 +150,11 @@ func (s *supervisor) recover(rec *podRecord) {
 
 func (s *supervisor) report(uid, name string, st *api.PodStatus) {
 	s.sink.Report(&api.PodStatusUpdate{Name: name, Uid: uid, Node: s.node, Status: st})
+}
+
+// reportTails reports a status with the ends of the pod's logs.
+func (s *supervisor) reportTails(uid, name string, st *api.PodStatus, tails []*api.ContainerLogTail) {
+	s.sink.Report(&api.PodStatusUpdate{Name: name, Uid: uid, Node: s.node, Status: st, LogTails: tails})
 }
 
 // SyncSet is Sync of a pod set from the servers, with the ConfigMaps and

@@ -4705,11 +4705,14 @@ func (x *CreatePods) GetPods() []*Pod {
 // or by the leader (NodeLost, Unschedulable). A pod that reached Succeeded or
 // Failed never changes phase again.
 type PodStatusUpdate struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Uid           string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
-	Node          string                 `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
-	Status        *PodStatus             `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Uid    string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	Node   string                 `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
+	Status *PodStatus             `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	// log_tails are the ends of the containers' logs, which the servers keep
+	// for when the agent is gone.
+	LogTails      []*ContainerLogTail `protobuf:"bytes,5,rep,name=log_tails,json=logTails,proto3" json:"log_tails,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4772,6 +4775,162 @@ func (x *PodStatusUpdate) GetStatus() *PodStatus {
 	return nil
 }
 
+func (x *PodStatusUpdate) GetLogTails() []*ContainerLogTail {
+	if x != nil {
+		return x.LogTails
+	}
+	return nil
+}
+
+// ContainerLogTail is the end of one container's log: the last lines, at
+// most 64 KiB by default.
+type ContainerLogTail struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Container string                 `protobuf:"bytes,1,opt,name=container,proto3" json:"container,omitempty"`
+	// previous is the log of the run before a restart in place.
+	Previous bool   `protobuf:"varint,2,opt,name=previous,proto3" json:"previous,omitempty"`
+	Data     []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// size is how many bytes the whole log had.
+	Size          int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ContainerLogTail) Reset() {
+	*x = ContainerLogTail{}
+	mi := &file_jobcluster_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ContainerLogTail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ContainerLogTail) ProtoMessage() {}
+
+func (x *ContainerLogTail) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ContainerLogTail.ProtoReflect.Descriptor instead.
+func (*ContainerLogTail) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ContainerLogTail) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
+func (x *ContainerLogTail) GetPrevious() bool {
+	if x != nil {
+		return x.Previous
+	}
+	return false
+}
+
+func (x *ContainerLogTail) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *ContainerLogTail) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// LogTail is a container's log tail as the servers keep it.
+type LogTail struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pod           string                 `protobuf:"bytes,1,opt,name=pod,proto3" json:"pod,omitempty"`
+	Uid           string                 `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
+	Node          string                 `protobuf:"bytes,3,opt,name=node,proto3" json:"node,omitempty"`
+	Tail          *ContainerLogTail      `protobuf:"bytes,4,opt,name=tail,proto3" json:"tail,omitempty"`
+	Index         uint64                 `protobuf:"varint,5,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogTail) Reset() {
+	*x = LogTail{}
+	mi := &file_jobcluster_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogTail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogTail) ProtoMessage() {}
+
+func (x *LogTail) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogTail.ProtoReflect.Descriptor instead.
+func (*LogTail) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *LogTail) GetPod() string {
+	if x != nil {
+		return x.Pod
+	}
+	return ""
+}
+
+func (x *LogTail) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+func (x *LogTail) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *LogTail) GetTail() *ContainerLogTail {
+	if x != nil {
+		return x.Tail
+	}
+	return nil
+}
+
+func (x *LogTail) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
 type UpdatePodStatus struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Updates       []*PodStatusUpdate     `protobuf:"bytes,1,rep,name=updates,proto3" json:"updates,omitempty"`
@@ -4781,7 +4940,7 @@ type UpdatePodStatus struct {
 
 func (x *UpdatePodStatus) Reset() {
 	*x = UpdatePodStatus{}
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4793,7 +4952,7 @@ func (x *UpdatePodStatus) String() string {
 func (*UpdatePodStatus) ProtoMessage() {}
 
 func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4806,7 +4965,7 @@ func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePodStatus.ProtoReflect.Descriptor instead.
 func (*UpdatePodStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{63}
+	return file_jobcluster_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *UpdatePodStatus) GetUpdates() []*PodStatusUpdate {
@@ -4830,7 +4989,7 @@ type StopPods struct {
 
 func (x *StopPods) Reset() {
 	*x = StopPods{}
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4842,7 +5001,7 @@ func (x *StopPods) String() string {
 func (*StopPods) ProtoMessage() {}
 
 func (x *StopPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4855,7 +5014,7 @@ func (x *StopPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPods.ProtoReflect.Descriptor instead.
 func (*StopPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{64}
+	return file_jobcluster_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *StopPods) GetNames() []string {
@@ -4895,7 +5054,7 @@ type DeletePods struct {
 
 func (x *DeletePods) Reset() {
 	*x = DeletePods{}
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4907,7 +5066,7 @@ func (x *DeletePods) String() string {
 func (*DeletePods) ProtoMessage() {}
 
 func (x *DeletePods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4920,7 +5079,7 @@ func (x *DeletePods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePods.ProtoReflect.Descriptor instead.
 func (*DeletePods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{65}
+	return file_jobcluster_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *DeletePods) GetNames() []string {
@@ -4944,7 +5103,7 @@ type UpdateJobStatus struct {
 
 func (x *UpdateJobStatus) Reset() {
 	*x = UpdateJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4956,7 +5115,7 @@ func (x *UpdateJobStatus) String() string {
 func (*UpdateJobStatus) ProtoMessage() {}
 
 func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4969,7 +5128,7 @@ func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{66}
+	return file_jobcluster_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *UpdateJobStatus) GetName() string {
@@ -5009,7 +5168,7 @@ type UpsertNode struct {
 
 func (x *UpsertNode) Reset() {
 	*x = UpsertNode{}
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5021,7 +5180,7 @@ func (x *UpsertNode) String() string {
 func (*UpsertNode) ProtoMessage() {}
 
 func (x *UpsertNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5034,7 +5193,7 @@ func (x *UpsertNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertNode.ProtoReflect.Descriptor instead.
 func (*UpsertNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{67}
+	return file_jobcluster_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *UpsertNode) GetNode() *Node {
@@ -5053,7 +5212,7 @@ type DeleteNode struct {
 
 func (x *DeleteNode) Reset() {
 	*x = DeleteNode{}
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5065,7 +5224,7 @@ func (x *DeleteNode) String() string {
 func (*DeleteNode) ProtoMessage() {}
 
 func (x *DeleteNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5078,7 +5237,7 @@ func (x *DeleteNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNode.ProtoReflect.Descriptor instead.
 func (*DeleteNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{68}
+	return file_jobcluster_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DeleteNode) GetName() string {
@@ -5097,7 +5256,7 @@ type RecordEvents struct {
 
 func (x *RecordEvents) Reset() {
 	*x = RecordEvents{}
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5109,7 +5268,7 @@ func (x *RecordEvents) String() string {
 func (*RecordEvents) ProtoMessage() {}
 
 func (x *RecordEvents) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5122,7 +5281,7 @@ func (x *RecordEvents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordEvents.ProtoReflect.Descriptor instead.
 func (*RecordEvents) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{69}
+	return file_jobcluster_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *RecordEvents) GetEvents() []*Event {
@@ -5142,7 +5301,7 @@ type PodBinding struct {
 
 func (x *PodBinding) Reset() {
 	*x = PodBinding{}
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5154,7 +5313,7 @@ func (x *PodBinding) String() string {
 func (*PodBinding) ProtoMessage() {}
 
 func (x *PodBinding) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5167,7 +5326,7 @@ func (x *PodBinding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodBinding.ProtoReflect.Descriptor instead.
 func (*PodBinding) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{70}
+	return file_jobcluster_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *PodBinding) GetPod() string {
@@ -5195,7 +5354,7 @@ type BindPods struct {
 
 func (x *BindPods) Reset() {
 	*x = BindPods{}
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5207,7 +5366,7 @@ func (x *BindPods) String() string {
 func (*BindPods) ProtoMessage() {}
 
 func (x *BindPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5220,7 +5379,7 @@ func (x *BindPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPods.ProtoReflect.Descriptor instead.
 func (*BindPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{71}
+	return file_jobcluster_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *BindPods) GetBindings() []*PodBinding {
@@ -5259,7 +5418,7 @@ type CronDecision struct {
 
 func (x *CronDecision) Reset() {
 	*x = CronDecision{}
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5271,7 +5430,7 @@ func (x *CronDecision) String() string {
 func (*CronDecision) ProtoMessage() {}
 
 func (x *CronDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5284,7 +5443,7 @@ func (x *CronDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronDecision.ProtoReflect.Descriptor instead.
 func (*CronDecision) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{72}
+	return file_jobcluster_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *CronDecision) GetCronJob() string {
@@ -5365,7 +5524,7 @@ type CronLedgerEntry struct {
 
 func (x *CronLedgerEntry) Reset() {
 	*x = CronLedgerEntry{}
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5377,7 +5536,7 @@ func (x *CronLedgerEntry) String() string {
 func (*CronLedgerEntry) ProtoMessage() {}
 
 func (x *CronLedgerEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5390,7 +5549,7 @@ func (x *CronLedgerEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronLedgerEntry.ProtoReflect.Descriptor instead.
 func (*CronLedgerEntry) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{73}
+	return file_jobcluster_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *CronLedgerEntry) GetNamespace() string {
@@ -5470,7 +5629,7 @@ type UpdateCronJobStatus struct {
 
 func (x *UpdateCronJobStatus) Reset() {
 	*x = UpdateCronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5482,7 +5641,7 @@ func (x *UpdateCronJobStatus) String() string {
 func (*UpdateCronJobStatus) ProtoMessage() {}
 
 func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5495,7 +5654,7 @@ func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCronJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateCronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{74}
+	return file_jobcluster_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *UpdateCronJobStatus) GetName() string {
@@ -5563,7 +5722,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5575,7 +5734,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5588,7 +5747,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{75}
+	return file_jobcluster_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *Command) GetType() CommandType {
@@ -6008,7 +6167,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6020,7 +6179,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6033,7 +6192,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{76}
+	return file_jobcluster_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *Notification) GetId() string {
@@ -6130,7 +6289,7 @@ type NotificationDelivery struct {
 
 func (x *NotificationDelivery) Reset() {
 	*x = NotificationDelivery{}
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6142,7 +6301,7 @@ func (x *NotificationDelivery) String() string {
 func (*NotificationDelivery) ProtoMessage() {}
 
 func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6155,7 +6314,7 @@ func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationDelivery.ProtoReflect.Descriptor instead.
 func (*NotificationDelivery) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{77}
+	return file_jobcluster_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *NotificationDelivery) GetTarget() string {
@@ -6223,7 +6382,7 @@ type DeliveryResult struct {
 
 func (x *DeliveryResult) Reset() {
 	*x = DeliveryResult{}
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6235,7 +6394,7 @@ func (x *DeliveryResult) String() string {
 func (*DeliveryResult) ProtoMessage() {}
 
 func (x *DeliveryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6248,7 +6407,7 @@ func (x *DeliveryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryResult.ProtoReflect.Descriptor instead.
 func (*DeliveryResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{78}
+	return file_jobcluster_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *DeliveryResult) GetId() string {
@@ -6309,7 +6468,7 @@ type RecordDeliveries struct {
 
 func (x *RecordDeliveries) Reset() {
 	*x = RecordDeliveries{}
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6321,7 +6480,7 @@ func (x *RecordDeliveries) String() string {
 func (*RecordDeliveries) ProtoMessage() {}
 
 func (x *RecordDeliveries) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6334,7 +6493,7 @@ func (x *RecordDeliveries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveries.ProtoReflect.Descriptor instead.
 func (*RecordDeliveries) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{79}
+	return file_jobcluster_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *RecordDeliveries) GetResults() []*DeliveryResult {
@@ -6356,7 +6515,7 @@ type UpsertConfigMap struct {
 
 func (x *UpsertConfigMap) Reset() {
 	*x = UpsertConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6368,7 +6527,7 @@ func (x *UpsertConfigMap) String() string {
 func (*UpsertConfigMap) ProtoMessage() {}
 
 func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6381,7 +6540,7 @@ func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertConfigMap.ProtoReflect.Descriptor instead.
 func (*UpsertConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{80}
+	return file_jobcluster_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *UpsertConfigMap) GetConfigMap() *ConfigMap {
@@ -6408,7 +6567,7 @@ type DeleteConfigMap struct {
 
 func (x *DeleteConfigMap) Reset() {
 	*x = DeleteConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6420,7 +6579,7 @@ func (x *DeleteConfigMap) String() string {
 func (*DeleteConfigMap) ProtoMessage() {}
 
 func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6433,7 +6592,7 @@ func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConfigMap.ProtoReflect.Descriptor instead.
 func (*DeleteConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{81}
+	return file_jobcluster_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *DeleteConfigMap) GetNamespace() string {
@@ -6460,7 +6619,7 @@ type UpsertSecret struct {
 
 func (x *UpsertSecret) Reset() {
 	*x = UpsertSecret{}
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6472,7 +6631,7 @@ func (x *UpsertSecret) String() string {
 func (*UpsertSecret) ProtoMessage() {}
 
 func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6485,7 +6644,7 @@ func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertSecret.ProtoReflect.Descriptor instead.
 func (*UpsertSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{82}
+	return file_jobcluster_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *UpsertSecret) GetSecret() *Secret {
@@ -6512,7 +6671,7 @@ type DeleteSecret struct {
 
 func (x *DeleteSecret) Reset() {
 	*x = DeleteSecret{}
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6524,7 +6683,7 @@ func (x *DeleteSecret) String() string {
 func (*DeleteSecret) ProtoMessage() {}
 
 func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6537,7 +6696,7 @@ func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSecret.ProtoReflect.Descriptor instead.
 func (*DeleteSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{83}
+	return file_jobcluster_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *DeleteSecret) GetNamespace() string {
@@ -6565,7 +6724,7 @@ type AclNamespaceRule struct {
 
 func (x *AclNamespaceRule) Reset() {
 	*x = AclNamespaceRule{}
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6577,7 +6736,7 @@ func (x *AclNamespaceRule) String() string {
 func (*AclNamespaceRule) ProtoMessage() {}
 
 func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6590,7 +6749,7 @@ func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclNamespaceRule.ProtoReflect.Descriptor instead.
 func (*AclNamespaceRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{84}
+	return file_jobcluster_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *AclNamespaceRule) GetCapabilities() []string {
@@ -6618,7 +6777,7 @@ type AclPolicy struct {
 
 func (x *AclPolicy) Reset() {
 	*x = AclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6630,7 +6789,7 @@ func (x *AclPolicy) String() string {
 func (*AclPolicy) ProtoMessage() {}
 
 func (x *AclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6643,7 +6802,7 @@ func (x *AclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicy.ProtoReflect.Descriptor instead.
 func (*AclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{85}
+	return file_jobcluster_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *AclPolicy) GetName() string {
@@ -6722,7 +6881,7 @@ type AclToken struct {
 
 func (x *AclToken) Reset() {
 	*x = AclToken{}
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6734,7 +6893,7 @@ func (x *AclToken) String() string {
 func (*AclToken) ProtoMessage() {}
 
 func (x *AclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6747,7 +6906,7 @@ func (x *AclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclToken.ProtoReflect.Descriptor instead.
 func (*AclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{86}
+	return file_jobcluster_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *AclToken) GetAccessorId() string {
@@ -6822,7 +6981,7 @@ type UpsertAclPolicy struct {
 
 func (x *UpsertAclPolicy) Reset() {
 	*x = UpsertAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6834,7 +6993,7 @@ func (x *UpsertAclPolicy) String() string {
 func (*UpsertAclPolicy) ProtoMessage() {}
 
 func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6847,7 +7006,7 @@ func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclPolicy.ProtoReflect.Descriptor instead.
 func (*UpsertAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{87}
+	return file_jobcluster_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *UpsertAclPolicy) GetPolicy() *AclPolicy {
@@ -6866,7 +7025,7 @@ type DeleteAclPolicy struct {
 
 func (x *DeleteAclPolicy) Reset() {
 	*x = DeleteAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6878,7 +7037,7 @@ func (x *DeleteAclPolicy) String() string {
 func (*DeleteAclPolicy) ProtoMessage() {}
 
 func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6891,7 +7050,7 @@ func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclPolicy.ProtoReflect.Descriptor instead.
 func (*DeleteAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{88}
+	return file_jobcluster_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *DeleteAclPolicy) GetName() string {
@@ -6913,7 +7072,7 @@ type UpsertAclToken struct {
 
 func (x *UpsertAclToken) Reset() {
 	*x = UpsertAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6925,7 +7084,7 @@ func (x *UpsertAclToken) String() string {
 func (*UpsertAclToken) ProtoMessage() {}
 
 func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6938,7 +7097,7 @@ func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclToken.ProtoReflect.Descriptor instead.
 func (*UpsertAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{89}
+	return file_jobcluster_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *UpsertAclToken) GetToken() *AclToken {
@@ -6964,7 +7123,7 @@ type DeleteAclToken struct {
 
 func (x *DeleteAclToken) Reset() {
 	*x = DeleteAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6976,7 +7135,7 @@ func (x *DeleteAclToken) String() string {
 func (*DeleteAclToken) ProtoMessage() {}
 
 func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6989,7 +7148,7 @@ func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclToken.ProtoReflect.Descriptor instead.
 func (*DeleteAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{90}
+	return file_jobcluster_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *DeleteAclToken) GetAccessorId() string {
@@ -7019,7 +7178,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7031,7 +7190,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7044,7 +7203,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{91}
+	return file_jobcluster_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *AuditRecord) GetTime() *timestamppb.Timestamp {
@@ -7119,7 +7278,7 @@ type RecordAudit struct {
 
 func (x *RecordAudit) Reset() {
 	*x = RecordAudit{}
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7131,7 +7290,7 @@ func (x *RecordAudit) String() string {
 func (*RecordAudit) ProtoMessage() {}
 
 func (x *RecordAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7144,7 +7303,7 @@ func (x *RecordAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAudit.ProtoReflect.Descriptor instead.
 func (*RecordAudit) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{92}
+	return file_jobcluster_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *RecordAudit) GetRecords() []*AuditRecord {
@@ -7165,7 +7324,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7177,7 +7336,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7190,7 +7349,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{93}
+	return file_jobcluster_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -7215,7 +7374,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7227,7 +7386,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7240,7 +7399,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{94}
+	return file_jobcluster_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -7283,7 +7442,7 @@ type SubmitResult struct {
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7295,7 +7454,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7308,7 +7467,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{95}
+	return file_jobcluster_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -7369,7 +7528,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7381,7 +7540,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7394,7 +7553,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{96}
+	return file_jobcluster_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -7416,7 +7575,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7428,7 +7587,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7441,7 +7600,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{97}
+	return file_jobcluster_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -7484,7 +7643,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7496,7 +7655,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7509,7 +7668,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{98}
+	return file_jobcluster_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -7564,7 +7723,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7576,7 +7735,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7589,7 +7748,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{99}
+	return file_jobcluster_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -7619,7 +7778,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7631,7 +7790,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7644,7 +7803,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{100}
+	return file_jobcluster_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -7683,7 +7842,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7695,7 +7854,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7708,7 +7867,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{101}
+	return file_jobcluster_proto_rawDescGZIP(), []int{103}
 }
 
 type MembersRequest struct {
@@ -7722,7 +7881,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7734,7 +7893,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7747,7 +7906,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{102}
+	return file_jobcluster_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *MembersRequest) GetLocal() bool {
@@ -7777,7 +7936,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7789,7 +7948,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7802,7 +7961,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{103}
+	return file_jobcluster_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *Member) GetName() string {
@@ -7877,7 +8036,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7889,7 +8048,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7902,7 +8061,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{104}
+	return file_jobcluster_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -7920,14 +8079,16 @@ type LogsRequest struct {
 	// namespace of the pod; empty means "default".
 	Namespace string `protobuf:"bytes,4,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// tail_lines, when set, starts at the last N lines.
-	TailLines     *int64 `protobuf:"varint,5,opt,name=tail_lines,json=tailLines,proto3,oneof" json:"tail_lines,omitempty"`
+	TailLines *int64 `protobuf:"varint,5,opt,name=tail_lines,json=tailLines,proto3,oneof" json:"tail_lines,omitempty"`
+	// container names the pod's container; empty means its first.
+	Container     string `protobuf:"bytes,6,opt,name=container,proto3" json:"container,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7939,7 +8100,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7952,7 +8113,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{105}
+	return file_jobcluster_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -7990,16 +8151,26 @@ func (x *LogsRequest) GetTailLines() int64 {
 	return 0
 }
 
+func (x *LogsRequest) GetContainer() string {
+	if x != nil {
+		return x.Container
+	}
+	return ""
+}
+
 type LogChunk struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Data  []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	// notice, for the user's stderr, says where the log comes from when it
+	// is not the agent's full log.
+	Notice        string `protobuf:"bytes,2,opt,name=notice,proto3" json:"notice,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8011,7 +8182,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8024,7 +8195,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{106}
+	return file_jobcluster_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -8032,6 +8203,13 @@ func (x *LogChunk) GetData() []byte {
 		return x.Data
 	}
 	return nil
+}
+
+func (x *LogChunk) GetNotice() string {
+	if x != nil {
+		return x.Notice
+	}
+	return ""
 }
 
 type WatchPodsRequest struct {
@@ -8044,7 +8222,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8056,7 +8234,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8069,7 +8247,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{107}
+	return file_jobcluster_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -8102,7 +8280,7 @@ type PodSet struct {
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8114,7 +8292,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8127,7 +8305,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{108}
+	return file_jobcluster_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -8168,7 +8346,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8180,7 +8358,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8193,7 +8371,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{109}
+	return file_jobcluster_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -8218,7 +8396,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8230,7 +8408,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8243,7 +8421,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{110}
+	return file_jobcluster_proto_rawDescGZIP(), []int{112}
 }
 
 type HeartbeatRequest struct {
@@ -8255,7 +8433,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8267,7 +8445,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8280,7 +8458,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{111}
+	return file_jobcluster_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -8301,7 +8479,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8313,7 +8491,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8326,7 +8504,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{112}
+	return file_jobcluster_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -8347,7 +8525,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8359,7 +8537,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8372,7 +8550,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{113}
+	return file_jobcluster_proto_rawDescGZIP(), []int{115}
 }
 
 type LeaveResponse struct {
@@ -8383,7 +8561,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8395,7 +8573,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8408,7 +8586,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{114}
+	return file_jobcluster_proto_rawDescGZIP(), []int{116}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -8425,7 +8603,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8437,7 +8615,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8450,7 +8628,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{115}
+	return file_jobcluster_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -8475,7 +8653,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8487,7 +8665,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8500,7 +8678,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+	return file_jobcluster_proto_rawDescGZIP(), []int{118}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -8514,7 +8692,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8526,7 +8704,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8539,7 +8717,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{117}
+	return file_jobcluster_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *PodRef) GetName() string {
@@ -8567,7 +8745,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8579,7 +8757,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8592,7 +8770,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+	return file_jobcluster_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -8613,7 +8791,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8625,7 +8803,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8638,7 +8816,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{119}
+	return file_jobcluster_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -8660,7 +8838,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8672,7 +8850,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8685,7 +8863,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{120}
+	return file_jobcluster_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -8737,7 +8915,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8749,7 +8927,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8762,7 +8940,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{121}
+	return file_jobcluster_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -8829,7 +9007,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8841,7 +9019,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8854,7 +9032,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{122}
+	return file_jobcluster_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -8897,7 +9075,7 @@ type CronHistoryRequest struct {
 
 func (x *CronHistoryRequest) Reset() {
 	*x = CronHistoryRequest{}
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8909,7 +9087,7 @@ func (x *CronHistoryRequest) String() string {
 func (*CronHistoryRequest) ProtoMessage() {}
 
 func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8922,7 +9100,7 @@ func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryRequest.ProtoReflect.Descriptor instead.
 func (*CronHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{123}
+	return file_jobcluster_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *CronHistoryRequest) GetNamespace() string {
@@ -8962,7 +9140,7 @@ type CronHistoryResponse struct {
 
 func (x *CronHistoryResponse) Reset() {
 	*x = CronHistoryResponse{}
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8974,7 +9152,7 @@ func (x *CronHistoryResponse) String() string {
 func (*CronHistoryResponse) ProtoMessage() {}
 
 func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8987,7 +9165,7 @@ func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryResponse.ProtoReflect.Descriptor instead.
 func (*CronHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{124}
+	return file_jobcluster_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *CronHistoryResponse) GetItems() []*CronLedgerEntry {
@@ -9007,7 +9185,7 @@ type NotificationsRequest struct {
 
 func (x *NotificationsRequest) Reset() {
 	*x = NotificationsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9019,7 +9197,7 @@ func (x *NotificationsRequest) String() string {
 func (*NotificationsRequest) ProtoMessage() {}
 
 func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9032,7 +9210,7 @@ func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsRequest.ProtoReflect.Descriptor instead.
 func (*NotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{125}
+	return file_jobcluster_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *NotificationsRequest) GetLimit() int32 {
@@ -9058,7 +9236,7 @@ type NotificationsResponse struct {
 
 func (x *NotificationsResponse) Reset() {
 	*x = NotificationsResponse{}
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9070,7 +9248,7 @@ func (x *NotificationsResponse) String() string {
 func (*NotificationsResponse) ProtoMessage() {}
 
 func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9083,7 +9261,7 @@ func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsResponse.ProtoReflect.Descriptor instead.
 func (*NotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+	return file_jobcluster_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *NotificationsResponse) GetItems() []*Notification {
@@ -9101,7 +9279,7 @@ type AclBootstrapRequest struct {
 
 func (x *AclBootstrapRequest) Reset() {
 	*x = AclBootstrapRequest{}
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9113,7 +9291,7 @@ func (x *AclBootstrapRequest) String() string {
 func (*AclBootstrapRequest) ProtoMessage() {}
 
 func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9126,7 +9304,7 @@ func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{127}
+	return file_jobcluster_proto_rawDescGZIP(), []int{129}
 }
 
 // AclTokenSecret is a token with its secret, returned once on creation.
@@ -9140,7 +9318,7 @@ type AclTokenSecret struct {
 
 func (x *AclTokenSecret) Reset() {
 	*x = AclTokenSecret{}
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9152,7 +9330,7 @@ func (x *AclTokenSecret) String() string {
 func (*AclTokenSecret) ProtoMessage() {}
 
 func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9165,7 +9343,7 @@ func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
 func (*AclTokenSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{128}
+	return file_jobcluster_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *AclTokenSecret) GetToken() *AclToken {
@@ -9194,7 +9372,7 @@ type AclPolicyApplyRequest struct {
 
 func (x *AclPolicyApplyRequest) Reset() {
 	*x = AclPolicyApplyRequest{}
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9206,7 +9384,7 @@ func (x *AclPolicyApplyRequest) String() string {
 func (*AclPolicyApplyRequest) ProtoMessage() {}
 
 func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9219,7 +9397,7 @@ func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{129}
+	return file_jobcluster_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *AclPolicyApplyRequest) GetName() string {
@@ -9251,7 +9429,7 @@ type AclPolicyListRequest struct {
 
 func (x *AclPolicyListRequest) Reset() {
 	*x = AclPolicyListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9263,7 +9441,7 @@ func (x *AclPolicyListRequest) String() string {
 func (*AclPolicyListRequest) ProtoMessage() {}
 
 func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9276,7 +9454,7 @@ func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{130}
+	return file_jobcluster_proto_rawDescGZIP(), []int{132}
 }
 
 type AclPolicyListResponse struct {
@@ -9288,7 +9466,7 @@ type AclPolicyListResponse struct {
 
 func (x *AclPolicyListResponse) Reset() {
 	*x = AclPolicyListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9300,7 +9478,7 @@ func (x *AclPolicyListResponse) String() string {
 func (*AclPolicyListResponse) ProtoMessage() {}
 
 func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9313,7 +9491,7 @@ func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
 func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{131}
+	return file_jobcluster_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
@@ -9332,7 +9510,7 @@ type AclPolicyDeleteRequest struct {
 
 func (x *AclPolicyDeleteRequest) Reset() {
 	*x = AclPolicyDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9344,7 +9522,7 @@ func (x *AclPolicyDeleteRequest) String() string {
 func (*AclPolicyDeleteRequest) ProtoMessage() {}
 
 func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9357,7 +9535,7 @@ func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{132}
+	return file_jobcluster_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *AclPolicyDeleteRequest) GetName() string {
@@ -9380,7 +9558,7 @@ type AclTokenCreateRequest struct {
 
 func (x *AclTokenCreateRequest) Reset() {
 	*x = AclTokenCreateRequest{}
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9392,7 +9570,7 @@ func (x *AclTokenCreateRequest) String() string {
 func (*AclTokenCreateRequest) ProtoMessage() {}
 
 func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9405,7 +9583,7 @@ func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{133}
+	return file_jobcluster_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *AclTokenCreateRequest) GetPolicies() []string {
@@ -9451,7 +9629,7 @@ type AclTokenListRequest struct {
 
 func (x *AclTokenListRequest) Reset() {
 	*x = AclTokenListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9463,7 +9641,7 @@ func (x *AclTokenListRequest) String() string {
 func (*AclTokenListRequest) ProtoMessage() {}
 
 func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9476,7 +9654,7 @@ func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{134}
+	return file_jobcluster_proto_rawDescGZIP(), []int{136}
 }
 
 type AclTokenListResponse struct {
@@ -9488,7 +9666,7 @@ type AclTokenListResponse struct {
 
 func (x *AclTokenListResponse) Reset() {
 	*x = AclTokenListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9500,7 +9678,7 @@ func (x *AclTokenListResponse) String() string {
 func (*AclTokenListResponse) ProtoMessage() {}
 
 func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9513,7 +9691,7 @@ func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
 func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{135}
+	return file_jobcluster_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *AclTokenListResponse) GetItems() []*AclToken {
@@ -9533,7 +9711,7 @@ type AclTokenDeleteRequest struct {
 
 func (x *AclTokenDeleteRequest) Reset() {
 	*x = AclTokenDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9545,7 +9723,7 @@ func (x *AclTokenDeleteRequest) String() string {
 func (*AclTokenDeleteRequest) ProtoMessage() {}
 
 func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9558,7 +9736,7 @@ func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{136}
+	return file_jobcluster_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *AclTokenDeleteRequest) GetAccessorId() string {
@@ -9576,7 +9754,7 @@ type AclEmpty struct {
 
 func (x *AclEmpty) Reset() {
 	*x = AclEmpty{}
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9588,7 +9766,7 @@ func (x *AclEmpty) String() string {
 func (*AclEmpty) ProtoMessage() {}
 
 func (x *AclEmpty) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9601,7 +9779,7 @@ func (x *AclEmpty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
 func (*AclEmpty) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{137}
+	return file_jobcluster_proto_rawDescGZIP(), []int{139}
 }
 
 type AclWhoamiRequest struct {
@@ -9612,7 +9790,7 @@ type AclWhoamiRequest struct {
 
 func (x *AclWhoamiRequest) Reset() {
 	*x = AclWhoamiRequest{}
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9624,7 +9802,7 @@ func (x *AclWhoamiRequest) String() string {
 func (*AclWhoamiRequest) ProtoMessage() {}
 
 func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9637,7 +9815,7 @@ func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
 func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{138}
+	return file_jobcluster_proto_rawDescGZIP(), []int{140}
 }
 
 type AclWhoamiResponse struct {
@@ -9652,7 +9830,7 @@ type AclWhoamiResponse struct {
 
 func (x *AclWhoamiResponse) Reset() {
 	*x = AclWhoamiResponse{}
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9664,7 +9842,7 @@ func (x *AclWhoamiResponse) String() string {
 func (*AclWhoamiResponse) ProtoMessage() {}
 
 func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9677,7 +9855,7 @@ func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
 func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{139}
+	return file_jobcluster_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *AclWhoamiResponse) GetIdentity() string {
@@ -9712,7 +9890,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9724,7 +9902,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9737,7 +9915,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{140}
+	return file_jobcluster_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
@@ -9770,7 +9948,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9782,7 +9960,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9795,7 +9973,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{141}
+	return file_jobcluster_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *AuditResponse) GetItems() []*AuditRecord {
@@ -10302,12 +10480,24 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"4\n" +
 	"\n" +
 	"CreatePods\x12&\n" +
-	"\x04pods\x18\x01 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\"}\n" +
+	"\x04pods\x18\x01 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\"\xbb\x01\n" +
 	"\x0fPodStatusUpdate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\x12\x12\n" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x120\n" +
-	"\x06status\x18\x04 \x01(\v2\x18.jobcluster.v1.PodStatusR\x06status\"K\n" +
+	"\x06status\x18\x04 \x01(\v2\x18.jobcluster.v1.PodStatusR\x06status\x12<\n" +
+	"\tlog_tails\x18\x05 \x03(\v2\x1f.jobcluster.v1.ContainerLogTailR\blogTails\"t\n" +
+	"\x10ContainerLogTail\x12\x1c\n" +
+	"\tcontainer\x18\x01 \x01(\tR\tcontainer\x12\x1a\n" +
+	"\bprevious\x18\x02 \x01(\bR\bprevious\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"\x8c\x01\n" +
+	"\aLogTail\x12\x10\n" +
+	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x10\n" +
+	"\x03uid\x18\x02 \x01(\tR\x03uid\x12\x12\n" +
+	"\x04node\x18\x03 \x01(\tR\x04node\x123\n" +
+	"\x04tail\x18\x04 \x01(\v2\x1f.jobcluster.v1.ContainerLogTailR\x04tail\x12\x14\n" +
+	"\x05index\x18\x05 \x01(\x04R\x05index\"K\n" +
 	"\x0fUpdatePodStatus\x128\n" +
 	"\aupdates\x18\x01 \x03(\v2\x1e.jobcluster.v1.PodStatusUpdateR\aupdates\"\x82\x01\n" +
 	"\bStopPods\x12\x14\n" +
@@ -10558,17 +10748,19 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\fcommit_index\x18\b \x01(\x04R\vcommitIndex\x12\x18\n" +
 	"\aversion\x18\t \x01(\tR\aversion\">\n" +
 	"\x0fMembersResponse\x12+\n" +
-	"\x05items\x18\x01 \x03(\v2\x15.jobcluster.v1.MemberR\x05items\"\xa4\x01\n" +
+	"\x05items\x18\x01 \x03(\v2\x15.jobcluster.v1.MemberR\x05items\"\xc2\x01\n" +
 	"\vLogsRequest\x12\x10\n" +
 	"\x03pod\x18\x01 \x01(\tR\x03pod\x12\x16\n" +
 	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x1a\n" +
 	"\bprevious\x18\x03 \x01(\bR\bprevious\x12\x1c\n" +
 	"\tnamespace\x18\x04 \x01(\tR\tnamespace\x12\"\n" +
 	"\n" +
-	"tail_lines\x18\x05 \x01(\x03H\x00R\ttailLines\x88\x01\x01B\r\n" +
-	"\v_tail_lines\"\x1e\n" +
+	"tail_lines\x18\x05 \x01(\x03H\x00R\ttailLines\x88\x01\x01\x12\x1c\n" +
+	"\tcontainer\x18\x06 \x01(\tR\tcontainerB\r\n" +
+	"\v_tail_lines\"6\n" +
 	"\bLogChunk\x12\x12\n" +
-	"\x04data\x18\x01 \x01(\fR\x04data\"C\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x16\n" +
+	"\x06notice\x18\x02 \x01(\tR\x06notice\"C\n" +
 	"\x10WatchPodsRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1b\n" +
 	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\"\xb2\x01\n" +
@@ -10741,7 +10933,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 158)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 160)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -10807,110 +10999,112 @@ var file_jobcluster_proto_goTypes = []any{
 	(*DeleteCronJob)(nil),                          // 61: jobcluster.v1.DeleteCronJob
 	(*CreatePods)(nil),                             // 62: jobcluster.v1.CreatePods
 	(*PodStatusUpdate)(nil),                        // 63: jobcluster.v1.PodStatusUpdate
-	(*UpdatePodStatus)(nil),                        // 64: jobcluster.v1.UpdatePodStatus
-	(*StopPods)(nil),                               // 65: jobcluster.v1.StopPods
-	(*DeletePods)(nil),                             // 66: jobcluster.v1.DeletePods
-	(*UpdateJobStatus)(nil),                        // 67: jobcluster.v1.UpdateJobStatus
-	(*UpsertNode)(nil),                             // 68: jobcluster.v1.UpsertNode
-	(*DeleteNode)(nil),                             // 69: jobcluster.v1.DeleteNode
-	(*RecordEvents)(nil),                           // 70: jobcluster.v1.RecordEvents
-	(*PodBinding)(nil),                             // 71: jobcluster.v1.PodBinding
-	(*BindPods)(nil),                               // 72: jobcluster.v1.BindPods
-	(*CronDecision)(nil),                           // 73: jobcluster.v1.CronDecision
-	(*CronLedgerEntry)(nil),                        // 74: jobcluster.v1.CronLedgerEntry
-	(*UpdateCronJobStatus)(nil),                    // 75: jobcluster.v1.UpdateCronJobStatus
-	(*Command)(nil),                                // 76: jobcluster.v1.Command
-	(*Notification)(nil),                           // 77: jobcluster.v1.Notification
-	(*NotificationDelivery)(nil),                   // 78: jobcluster.v1.NotificationDelivery
-	(*DeliveryResult)(nil),                         // 79: jobcluster.v1.DeliveryResult
-	(*RecordDeliveries)(nil),                       // 80: jobcluster.v1.RecordDeliveries
-	(*UpsertConfigMap)(nil),                        // 81: jobcluster.v1.UpsertConfigMap
-	(*DeleteConfigMap)(nil),                        // 82: jobcluster.v1.DeleteConfigMap
-	(*UpsertSecret)(nil),                           // 83: jobcluster.v1.UpsertSecret
-	(*DeleteSecret)(nil),                           // 84: jobcluster.v1.DeleteSecret
-	(*AclNamespaceRule)(nil),                       // 85: jobcluster.v1.AclNamespaceRule
-	(*AclPolicy)(nil),                              // 86: jobcluster.v1.AclPolicy
-	(*AclToken)(nil),                               // 87: jobcluster.v1.AclToken
-	(*UpsertAclPolicy)(nil),                        // 88: jobcluster.v1.UpsertAclPolicy
-	(*DeleteAclPolicy)(nil),                        // 89: jobcluster.v1.DeleteAclPolicy
-	(*UpsertAclToken)(nil),                         // 90: jobcluster.v1.UpsertAclToken
-	(*DeleteAclToken)(nil),                         // 91: jobcluster.v1.DeleteAclToken
-	(*AuditRecord)(nil),                            // 92: jobcluster.v1.AuditRecord
-	(*RecordAudit)(nil),                            // 93: jobcluster.v1.RecordAudit
-	(*CommandBatch)(nil),                           // 94: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),                          // 95: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),                           // 96: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),                         // 97: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),                             // 98: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),                            // 99: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),                           // 100: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),                          // 101: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),                         // 102: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),                         // 103: jobcluster.v1.MembersRequest
-	(*Member)(nil),                                 // 104: jobcluster.v1.Member
-	(*MembersResponse)(nil),                        // 105: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),                            // 106: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                               // 107: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),                       // 108: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                                 // 109: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),                 // 110: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),                // 111: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),                       // 112: jobcluster.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                      // 113: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 114: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 115: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 116: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 117: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 118: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 119: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 120: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 121: jobcluster.v1.CreateJobFromCronRequest
-	(*WatchRequest)(nil),                           // 122: jobcluster.v1.WatchRequest
-	(*WatchEvent)(nil),                             // 123: jobcluster.v1.WatchEvent
-	(*CronHistoryRequest)(nil),                     // 124: jobcluster.v1.CronHistoryRequest
-	(*CronHistoryResponse)(nil),                    // 125: jobcluster.v1.CronHistoryResponse
-	(*NotificationsRequest)(nil),                   // 126: jobcluster.v1.NotificationsRequest
-	(*NotificationsResponse)(nil),                  // 127: jobcluster.v1.NotificationsResponse
-	(*AclBootstrapRequest)(nil),                    // 128: jobcluster.v1.AclBootstrapRequest
-	(*AclTokenSecret)(nil),                         // 129: jobcluster.v1.AclTokenSecret
-	(*AclPolicyApplyRequest)(nil),                  // 130: jobcluster.v1.AclPolicyApplyRequest
-	(*AclPolicyListRequest)(nil),                   // 131: jobcluster.v1.AclPolicyListRequest
-	(*AclPolicyListResponse)(nil),                  // 132: jobcluster.v1.AclPolicyListResponse
-	(*AclPolicyDeleteRequest)(nil),                 // 133: jobcluster.v1.AclPolicyDeleteRequest
-	(*AclTokenCreateRequest)(nil),                  // 134: jobcluster.v1.AclTokenCreateRequest
-	(*AclTokenListRequest)(nil),                    // 135: jobcluster.v1.AclTokenListRequest
-	(*AclTokenListResponse)(nil),                   // 136: jobcluster.v1.AclTokenListResponse
-	(*AclTokenDeleteRequest)(nil),                  // 137: jobcluster.v1.AclTokenDeleteRequest
-	(*AclEmpty)(nil),                               // 138: jobcluster.v1.AclEmpty
-	(*AclWhoamiRequest)(nil),                       // 139: jobcluster.v1.AclWhoamiRequest
-	(*AclWhoamiResponse)(nil),                      // 140: jobcluster.v1.AclWhoamiResponse
-	(*AuditRequest)(nil),                           // 141: jobcluster.v1.AuditRequest
-	(*AuditResponse)(nil),                          // 142: jobcluster.v1.AuditResponse
-	nil,                                            // 143: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 144: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 145: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 146: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 147: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 148: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 149: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 150: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 151: jobcluster.v1.ConfigMap.DataEntry
-	nil,                                            // 152: jobcluster.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 153: jobcluster.v1.Secret.DataEntry
-	nil,                                            // 154: jobcluster.v1.Secret.StringDataEntry
-	nil,                                            // 155: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 156: jobcluster.v1.MemberMeta.CapacityEntry
-	nil,                                            // 157: jobcluster.v1.Notification.DetailsEntry
-	nil,                                            // 158: jobcluster.v1.AclPolicy.NamespacesEntry
-	(*timestamppb.Timestamp)(nil),                  // 159: google.protobuf.Timestamp
+	(*ContainerLogTail)(nil),                       // 64: jobcluster.v1.ContainerLogTail
+	(*LogTail)(nil),                                // 65: jobcluster.v1.LogTail
+	(*UpdatePodStatus)(nil),                        // 66: jobcluster.v1.UpdatePodStatus
+	(*StopPods)(nil),                               // 67: jobcluster.v1.StopPods
+	(*DeletePods)(nil),                             // 68: jobcluster.v1.DeletePods
+	(*UpdateJobStatus)(nil),                        // 69: jobcluster.v1.UpdateJobStatus
+	(*UpsertNode)(nil),                             // 70: jobcluster.v1.UpsertNode
+	(*DeleteNode)(nil),                             // 71: jobcluster.v1.DeleteNode
+	(*RecordEvents)(nil),                           // 72: jobcluster.v1.RecordEvents
+	(*PodBinding)(nil),                             // 73: jobcluster.v1.PodBinding
+	(*BindPods)(nil),                               // 74: jobcluster.v1.BindPods
+	(*CronDecision)(nil),                           // 75: jobcluster.v1.CronDecision
+	(*CronLedgerEntry)(nil),                        // 76: jobcluster.v1.CronLedgerEntry
+	(*UpdateCronJobStatus)(nil),                    // 77: jobcluster.v1.UpdateCronJobStatus
+	(*Command)(nil),                                // 78: jobcluster.v1.Command
+	(*Notification)(nil),                           // 79: jobcluster.v1.Notification
+	(*NotificationDelivery)(nil),                   // 80: jobcluster.v1.NotificationDelivery
+	(*DeliveryResult)(nil),                         // 81: jobcluster.v1.DeliveryResult
+	(*RecordDeliveries)(nil),                       // 82: jobcluster.v1.RecordDeliveries
+	(*UpsertConfigMap)(nil),                        // 83: jobcluster.v1.UpsertConfigMap
+	(*DeleteConfigMap)(nil),                        // 84: jobcluster.v1.DeleteConfigMap
+	(*UpsertSecret)(nil),                           // 85: jobcluster.v1.UpsertSecret
+	(*DeleteSecret)(nil),                           // 86: jobcluster.v1.DeleteSecret
+	(*AclNamespaceRule)(nil),                       // 87: jobcluster.v1.AclNamespaceRule
+	(*AclPolicy)(nil),                              // 88: jobcluster.v1.AclPolicy
+	(*AclToken)(nil),                               // 89: jobcluster.v1.AclToken
+	(*UpsertAclPolicy)(nil),                        // 90: jobcluster.v1.UpsertAclPolicy
+	(*DeleteAclPolicy)(nil),                        // 91: jobcluster.v1.DeleteAclPolicy
+	(*UpsertAclToken)(nil),                         // 92: jobcluster.v1.UpsertAclToken
+	(*DeleteAclToken)(nil),                         // 93: jobcluster.v1.DeleteAclToken
+	(*AuditRecord)(nil),                            // 94: jobcluster.v1.AuditRecord
+	(*RecordAudit)(nil),                            // 95: jobcluster.v1.RecordAudit
+	(*CommandBatch)(nil),                           // 96: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),                          // 97: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),                           // 98: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),                         // 99: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),                             // 100: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),                            // 101: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),                           // 102: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),                          // 103: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),                         // 104: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),                         // 105: jobcluster.v1.MembersRequest
+	(*Member)(nil),                                 // 106: jobcluster.v1.Member
+	(*MembersResponse)(nil),                        // 107: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),                            // 108: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                               // 109: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),                       // 110: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                                 // 111: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),                 // 112: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 113: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 114: jobcluster.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                      // 115: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 116: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 117: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 118: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 119: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 120: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 121: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 122: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 123: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 124: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 125: jobcluster.v1.WatchEvent
+	(*CronHistoryRequest)(nil),                     // 126: jobcluster.v1.CronHistoryRequest
+	(*CronHistoryResponse)(nil),                    // 127: jobcluster.v1.CronHistoryResponse
+	(*NotificationsRequest)(nil),                   // 128: jobcluster.v1.NotificationsRequest
+	(*NotificationsResponse)(nil),                  // 129: jobcluster.v1.NotificationsResponse
+	(*AclBootstrapRequest)(nil),                    // 130: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 131: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 132: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 133: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 134: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 135: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 136: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 137: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 138: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 139: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 140: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 141: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 142: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 143: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 144: jobcluster.v1.AuditResponse
+	nil,                                            // 145: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 146: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 147: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 148: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 149: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 150: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 151: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 152: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 153: jobcluster.v1.ConfigMap.DataEntry
+	nil,                                            // 154: jobcluster.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 155: jobcluster.v1.Secret.DataEntry
+	nil,                                            // 156: jobcluster.v1.Secret.StringDataEntry
+	nil,                                            // 157: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 158: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 159: jobcluster.v1.Notification.DetailsEntry
+	nil,                                            // 160: jobcluster.v1.AclPolicy.NamespacesEntry
+	(*timestamppb.Timestamp)(nil),                  // 161: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	159, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	143, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	144, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	161, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	145, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	146, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	159, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	145, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	161, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	147, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
 	6,   // 7: jobcluster.v1.EnvVar.value_from:type_name -> jobcluster.v1.EnvVarSource
 	7,   // 8: jobcluster.v1.EnvVarSource.field_ref:type_name -> jobcluster.v1.ObjectFieldSelector
@@ -10919,8 +11113,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 11: jobcluster.v1.EnvVarSource.secret_key_ref:type_name -> jobcluster.v1.SecretKeySelector
 	11,  // 12: jobcluster.v1.EnvFromSource.config_map_ref:type_name -> jobcluster.v1.ConfigMapEnvSource
 	12,  // 13: jobcluster.v1.EnvFromSource.secret_ref:type_name -> jobcluster.v1.SecretEnvSource
-	146, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	147, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	148, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	149, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 16: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	14,  // 17: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	16,  // 18: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
@@ -10929,7 +11123,7 @@ var file_jobcluster_proto_depIdxs = []int32{
 	19,  // 21: jobcluster.v1.Volume.empty_dir:type_name -> jobcluster.v1.EmptyDirVolumeSource
 	20,  // 22: jobcluster.v1.Volume.host_path:type_name -> jobcluster.v1.HostPathVolumeSource
 	15,  // 23: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	148, // 24: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	150, // 24: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	21,  // 25: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
 	17,  // 26: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
 	1,   // 27: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -10942,11 +11136,11 @@ var file_jobcluster_proto_depIdxs = []int32{
 	27,  // 34: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
 	28,  // 35: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
 	30,  // 36: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	159, // 37: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	159, // 38: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	161, // 37: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	161, // 38: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	31,  // 39: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	159, // 40: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	159, // 41: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	161, // 40: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	161, // 41: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 42: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	24,  // 43: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	32,  // 44: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -10954,30 +11148,30 @@ var file_jobcluster_proto_depIdxs = []int32{
 	24,  // 46: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	34,  // 47: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	35,  // 48: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	159, // 49: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	159, // 50: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	161, // 49: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	161, // 50: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
 	1,   // 51: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
 	36,  // 52: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
 	37,  // 53: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	159, // 54: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	159, // 55: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	159, // 56: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	161, // 54: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	161, // 55: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	161, // 56: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	39,  // 57: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
 	40,  // 58: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
 	41,  // 59: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
 	42,  // 60: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
 	42,  // 61: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	159, // 62: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	161, // 62: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	44,  // 63: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	159, // 64: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	161, // 64: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	43,  // 65: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
 	1,   // 66: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
 	22,  // 67: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
 	45,  // 68: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	159, // 69: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	159, // 70: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	149, // 71: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	150, // 72: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	161, // 69: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	161, // 70: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	151, // 71: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	152, // 72: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
 	48,  // 73: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
 	49,  // 74: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
 	50,  // 75: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
@@ -10986,8 +11180,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	51,  // 78: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
 	1,   // 79: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
 	35,  // 80: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	159, // 81: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	159, // 82: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	161, // 81: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	161, // 82: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	33,  // 83: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
 	38,  // 84: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
 	46,  // 85: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
@@ -10996,154 +11190,156 @@ var file_jobcluster_proto_depIdxs = []int32{
 	55,  // 88: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
 	56,  // 89: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
 	1,   // 90: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
-	151, // 91: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
-	152, // 92: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
+	153, // 91: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
+	154, // 92: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
 	1,   // 93: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
-	153, // 94: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
-	154, // 95: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
-	155, // 96: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	156, // 97: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	155, // 94: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
+	156, // 95: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
+	157, // 96: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	158, // 97: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
 	33,  // 98: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
 	38,  // 99: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
 	46,  // 100: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
 	45,  // 101: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
-	63,  // 102: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	159, // 103: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
-	32,  // 104: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
-	52,  // 105: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
-	53,  // 106: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
-	71,  // 107: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	159, // 108: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	159, // 109: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
-	33,  // 110: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	159, // 111: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	159, // 112: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
-	159, // 113: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
-	37,  // 114: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
-	0,   // 115: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
-	58,  // 116: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
-	59,  // 117: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
-	60,  // 118: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
-	61,  // 119: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
-	62,  // 120: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
-	64,  // 121: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
-	65,  // 122: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
-	66,  // 123: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
-	67,  // 124: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
-	68,  // 125: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
-	69,  // 126: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
-	70,  // 127: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
-	72,  // 128: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
-	73,  // 129: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
-	75,  // 130: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	88,  // 131: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
-	89,  // 132: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
-	90,  // 133: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
-	91,  // 134: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
-	93,  // 135: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
-	81,  // 136: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
-	82,  // 137: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
-	83,  // 138: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
-	84,  // 139: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
-	80,  // 140: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
-	159, // 141: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	157, // 142: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
-	78,  // 143: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
-	159, // 144: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
-	159, // 145: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
-	159, // 146: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
-	159, // 147: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
-	79,  // 148: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
-	55,  // 149: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
-	56,  // 150: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
-	158, // 151: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	159, // 152: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	159, // 153: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	159, // 154: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	159, // 155: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
-	86,  // 156: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
-	87,  // 157: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	159, // 158: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	92,  // 159: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
-	76,  // 160: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	54,  // 161: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	54,  // 162: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
-	96,  // 163: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	54,  // 164: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	104, // 165: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	46,  // 166: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	55,  // 167: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
-	56,  // 168: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
-	63,  // 169: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	118, // 170: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	54,  // 171: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	159, // 172: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
-	74,  // 173: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
-	77,  // 174: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
-	87,  // 175: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	86,  // 176: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	87,  // 177: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	87,  // 178: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	159, // 179: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	92,  // 180: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	85,  // 181: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	95,  // 182: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	98,  // 183: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	99,  // 184: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	101, // 185: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	103, // 186: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	106, // 187: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	121, // 188: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	108, // 189: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	110, // 190: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	112, // 191: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	114, // 192: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	116, // 193: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	119, // 194: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	122, // 195: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	124, // 196: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
-	126, // 197: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
-	128, // 198: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	130, // 199: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	131, // 200: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	133, // 201: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	134, // 202: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	135, // 203: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	137, // 204: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	139, // 205: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	141, // 206: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	106, // 207: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	97,  // 208: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	54,  // 209: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	100, // 210: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	102, // 211: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	105, // 212: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	107, // 213: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	97,  // 214: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	109, // 215: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	111, // 216: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	113, // 217: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	115, // 218: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	117, // 219: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	120, // 220: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	123, // 221: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	125, // 222: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
-	127, // 223: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
-	129, // 224: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	86,  // 225: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	132, // 226: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	138, // 227: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	129, // 228: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	136, // 229: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	138, // 230: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	140, // 231: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	142, // 232: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	107, // 233: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	208, // [208:234] is the sub-list for method output_type
-	182, // [182:208] is the sub-list for method input_type
-	182, // [182:182] is the sub-list for extension type_name
-	182, // [182:182] is the sub-list for extension extendee
-	0,   // [0:182] is the sub-list for field type_name
+	64,  // 102: jobcluster.v1.PodStatusUpdate.log_tails:type_name -> jobcluster.v1.ContainerLogTail
+	64,  // 103: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
+	63,  // 104: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	161, // 105: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	32,  // 106: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
+	52,  // 107: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
+	53,  // 108: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
+	73,  // 109: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
+	161, // 110: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	161, // 111: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	33,  // 112: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
+	161, // 113: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	161, // 114: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
+	161, // 115: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
+	37,  // 116: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
+	0,   // 117: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
+	58,  // 118: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
+	59,  // 119: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
+	60,  // 120: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
+	61,  // 121: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
+	62,  // 122: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
+	66,  // 123: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
+	67,  // 124: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
+	68,  // 125: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
+	69,  // 126: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
+	70,  // 127: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
+	71,  // 128: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
+	72,  // 129: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
+	74,  // 130: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
+	75,  // 131: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
+	77,  // 132: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
+	90,  // 133: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
+	91,  // 134: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
+	92,  // 135: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
+	93,  // 136: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
+	95,  // 137: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
+	83,  // 138: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
+	84,  // 139: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
+	85,  // 140: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
+	86,  // 141: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
+	82,  // 142: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
+	161, // 143: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	159, // 144: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
+	80,  // 145: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
+	161, // 146: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
+	161, // 147: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
+	161, // 148: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
+	161, // 149: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
+	81,  // 150: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
+	55,  // 151: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
+	56,  // 152: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
+	160, // 153: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	161, // 154: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	161, // 155: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	161, // 156: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	161, // 157: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	88,  // 158: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
+	89,  // 159: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
+	161, // 160: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	94,  // 161: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
+	78,  // 162: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	54,  // 163: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	54,  // 164: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
+	98,  // 165: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	54,  // 166: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	106, // 167: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	46,  // 168: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	55,  // 169: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
+	56,  // 170: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
+	63,  // 171: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	120, // 172: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	54,  // 173: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	161, // 174: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	76,  // 175: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
+	79,  // 176: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
+	89,  // 177: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	88,  // 178: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	89,  // 179: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	89,  // 180: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	161, // 181: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	94,  // 182: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	87,  // 183: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	97,  // 184: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	100, // 185: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	101, // 186: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	103, // 187: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	105, // 188: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	108, // 189: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	123, // 190: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	110, // 191: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	112, // 192: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	114, // 193: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	116, // 194: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	118, // 195: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	121, // 196: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	124, // 197: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	126, // 198: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
+	128, // 199: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
+	130, // 200: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	132, // 201: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	133, // 202: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	135, // 203: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	136, // 204: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	137, // 205: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	139, // 206: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	141, // 207: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	143, // 208: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	108, // 209: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	99,  // 210: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	54,  // 211: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	102, // 212: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	104, // 213: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	107, // 214: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	109, // 215: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	99,  // 216: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	111, // 217: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	113, // 218: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	115, // 219: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	117, // 220: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	119, // 221: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	122, // 222: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	125, // 223: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	127, // 224: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	129, // 225: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
+	131, // 226: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	88,  // 227: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	134, // 228: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	140, // 229: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	131, // 230: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	138, // 231: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	140, // 232: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	142, // 233: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	144, // 234: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	109, // 235: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	210, // [210:236] is the sub-list for method output_type
+	184, // [184:210] is the sub-list for method input_type
+	184, // [184:184] is the sub-list for extension type_name
+	184, // [184:184] is the sub-list for extension extendee
+	0,   // [0:184] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -11179,7 +11375,7 @@ func file_jobcluster_proto_init() {
 	}
 	file_jobcluster_proto_msgTypes[54].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[55].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[75].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[77].OneofWrappers = []any{
 		(*Command_UpsertJob)(nil),
 		(*Command_DeleteJob)(nil),
 		(*Command_UpsertCronJob)(nil),
@@ -11206,14 +11402,14 @@ func file_jobcluster_proto_init() {
 		(*Command_DeleteSecret)(nil),
 		(*Command_RecordDeliveries)(nil),
 	}
-	file_jobcluster_proto_msgTypes[105].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[107].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   158,
+			NumMessages:   160,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

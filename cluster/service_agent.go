@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -10,6 +12,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/fsm"
+	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/pki"
 )
 
@@ -95,7 +99,8 @@ func (c *controlService) Heartbeat(ctx context.Context, req *api.HeartbeatReques
 
 // Logs proxies a pod's log from the agent that runs (or ran) it.
 func (c *controlService) Logs(req *api.LogsRequest, stream api.Control_LogsServer) error {
-	pod := c.s.fsm.State().Pod(req.GetPod())
+	st := c.s.fsm.State()
+	pod := st.Pod(req.GetPod())
 	if pod == nil || api.NamespaceOf(pod.GetMetadata()) != api.NamespaceOr(req.GetNamespace()) {
 		return notFound(api.PodResource, req.GetPod())
 	}
@@ -105,35 +110,102 @@ func (c *controlService) Logs(req *api.LogsRequest, stream api.Control_LogsServe
 	}
 	addr := ""
 	for _, m := range c.s.gossip.Members() {
-		if m.Name == node {
+		if m.Name == node && m.Status == gossip.StatusAlive {
 			addr = m.Meta.GetRpcAddr()
 		}
 	}
 	if addr == "" {
-		return status.Errorf(codes.Unavailable, "node %q of pod %q is not a known member: its logs are unreachable", node, req.GetPod())
+		return c.keptLogs(st, pod, req, stream, fmt.Sprintf("agent %s is gone", node))
 	}
 	cl, err := c.s.peers.agent(addr)
 	if err != nil {
-		return toStatus(err)
+		return c.keptLogs(st, pod, req, stream, fmt.Sprintf("agent %s at %s is unreachable", node, addr))
 	}
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	src, err := cl.Logs(ctx, req)
 	if err != nil {
-		return err
+		return c.agentLogFailed(st, pod, req, stream, node, addr, err)
 	}
+	sent := false
 	for {
 		chunk, err := src.Recv()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
+			if !sent {
+				return c.agentLogFailed(st, pod, req, stream, node, addr, err)
+			}
 			return err
 		}
+		sent = true
 		if err := stream.Send(chunk); err != nil {
 			return err
 		}
 	}
+}
+
+// agentLogFailed answers from the servers' tail when the agent could not
+// be asked (down, or it no longer holds the pod's log), else passes its
+// refusal on.
+func (c *controlService) agentLogFailed(st *fsm.State, pod *api.Pod, req *api.LogsRequest, stream api.Control_LogsServer, node, addr string, err error) error {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return c.keptLogs(st, pod, req, stream, fmt.Sprintf("agent %s at %s is unreachable", node, addr))
+	case codes.NotFound:
+		container := req.GetContainer()
+		if container == "" && len(pod.GetSpec().GetContainers()) > 0 {
+			container = pod.GetSpec().GetContainers()[0].GetName()
+		}
+		if st.LogTail(pod.GetMetadata().GetName(), container, req.GetPrevious()) != nil {
+			return c.keptLogs(st, pod, req, stream, fmt.Sprintf("agent %s no longer holds the log", node))
+		}
+	}
+	return err
+}
+
+// keptLogs sends the end of the pod's log that its agent shipped to the
+// servers, saying on the notice line why and how much it is.
+func (c *controlService) keptLogs(st *fsm.State, pod *api.Pod, req *api.LogsRequest, stream api.Control_LogsServer, why string) error {
+	name := pod.GetMetadata().GetName()
+	container := req.GetContainer()
+	if container == "" && len(pod.GetSpec().GetContainers()) > 0 {
+		container = pod.GetSpec().GetContainers()[0].GetName()
+	}
+	t := st.LogTail(name, container, req.GetPrevious())
+	if t == nil {
+		return status.Errorf(codes.Unavailable, "%s, and the servers keep no log of pod %q", why, name)
+	}
+	data := t.GetTail().GetData()
+	if n := req.TailLines; n != nil {
+		data = lastLines(data, int(*n))
+	}
+	lines := bytes.Count(data, []byte("\n"))
+	notice := fmt.Sprintf("(%s; showing the last %d lines kept by the servers)", why, lines)
+	if err := stream.Send(&api.LogChunk{Notice: notice}); err != nil {
+		return err
+	}
+	return stream.Send(&api.LogChunk{Data: data})
+}
+
+// lastLines keeps the last n lines of b.
+func lastLines(b []byte, n int) []byte {
+	if n <= 0 {
+		return nil
+	}
+	end := len(b)
+	if end > 0 && b[end-1] == '\n' {
+		end--
+	}
+	for i := end - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			if n--; n == 0 {
+				return b[i+1:]
+			}
+		}
+	}
+	return b
 }
 
 // maxPodsExistQuery bounds how many pods one PodsExist request may name,

@@ -360,5 +360,37 @@ func TestLogsComeFromThePodsAgent(t *testing.T) {
 	delete(c.gossip.members, "a1")
 	c.gossip.mu.Unlock()
 	_, err = readLogs(t, s, pod)
-	wantStatus(t, "logs from a node gone from gossip", err, codes.Unavailable, `node "a1" of pod "`+pod+`" is not a known member`)
+	wantStatus(t, "logs from a node gone from gossip", err, codes.Unavailable, `agent a1 is gone, and the servers keep no log of pod "`+pod+`"`)
+	// The tail the agent shipped is served then, saying so.
+	if _, err := s.proposer.Propose(testCtx(t), (&api.UpdatePodStatus{Updates: []*api.PodStatusUpdate{{Name: pod, Node: "a1",
+		Status:   &api.PodStatus{Phase: api.PodRunning},
+		LogTails: []*api.ContainerLogTail{{Container: "main", Data: []byte("one\ntwo\nthree\n"), Size: 14}},
+	}}}).Command()); err != nil {
+		t.Fatal(err)
+	}
+	got, notice := readLogsAndNotice(t, s, &api.LogsRequest{Pod: pod, TailLines: proto.Int64(2)})
+	if got != "two\nthree\n" || notice != "(agent a1 is gone; showing the last 2 lines kept by the servers)" {
+		t.Errorf("kept logs = %q with notice %q", got, notice)
+	}
+}
+
+// readLogsAndNotice reads a pod's log and the notice that came with it.
+func readLogsAndNotice(t *testing.T, s *Server, req *api.LogsRequest) (string, string) {
+	t.Helper()
+	stream, err := client(t, s).Logs(testCtx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var data, notice strings.Builder
+	for {
+		chunk, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return data.String(), notice.String()
+		}
+		if err != nil {
+			t.Fatalf("logs of %s: %v", req.GetPod(), err)
+		}
+		data.Write(chunk.GetData())
+		notice.WriteString(chunk.GetNotice())
+	}
 }

@@ -54,6 +54,7 @@ func (w *writer) deleteJob(job *api.Job) {
 	ns, name := job.GetMetadata().GetNamespace(), job.GetMetadata().GetName()
 	for _, p := range all[*api.Pod](w.txn, tablePods, "job", api.Key(ns, name)) {
 		w.removeEvents("Pod", ns, p.GetMetadata().GetName())
+		w.removeTails(p.GetMetadata().GetName())
 		w.remove(tablePods, p)
 	}
 	w.removeEvents("Job", ns, name)

@@ -150,6 +150,7 @@ func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
 		}
 		next.Status = st
 		w.insert(tablePods, next)
+		w.keepTails(next, u)
 		w.podStarted(p, next)
 		if api.IsPodTerminal(next) {
 			w.podFinished(next)
@@ -192,6 +193,7 @@ func (w *writer) applyDeletePods(c *api.DeletePods) error {
 	for _, name := range c.GetNames() {
 		if p := w.pod(name); p != nil {
 			w.removeEvents("Pod", p.GetMetadata().GetNamespace(), name)
+			w.removeTails(name)
 			w.remove(tablePods, p)
 		}
 	}

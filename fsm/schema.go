@@ -19,6 +19,7 @@ const (
 	tableSecrets       = "secrets"
 	tableCronLedger    = "cronledger"
 	tableNotifications = "notifications"
+	tableLogTails      = "logtails"
 )
 
 func schema() *memdb.DBSchema {
@@ -73,6 +74,12 @@ func schema() *memdb.DBSchema {
 			Name: tableNotifications,
 			Indexes: map[string]*memdb.IndexSchema{
 				"id": {Name: "id", Unique: true, Indexer: fnIndexer(notificationID)},
+			},
+		},
+		tableLogTails: {
+			Name: tableLogTails,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: fnIndexer(logTailKey)},
 			},
 		},
 		tableCronLedger: {

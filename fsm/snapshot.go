@@ -38,6 +38,7 @@ const (
 	recordSecret
 	recordCronLedger
 	recordNotification
+	recordLogTail
 )
 
 // recordTable is the kind of plain records a table's objects make.
@@ -57,6 +58,7 @@ var recordTables = []recordTable{
 	{recordSecret, tableSecrets, func() proto.Message { return &api.Secret{} }},
 	{recordCronLedger, tableCronLedger, func() proto.Message { return &api.CronLedgerEntry{} }},
 	{recordNotification, tableNotifications, func() proto.Message { return &api.Notification{} }},
+	{recordLogTail, tableLogTails, func() proto.Message { return &api.LogTail{} }},
 }
 
 // recordTableOf finds the plain record kind's table.

@@ -28,6 +28,9 @@ type agentOptions struct {
 	maxPods             int
 	leaseTTL            time.Duration
 	restartBackoff      time.Duration
+	logTailBytes        int
+	logTailLines        int
+	logShipInterval     time.Duration
 	httpAddr            string
 	logLevel            string
 	security            securityFlags
@@ -90,6 +93,9 @@ addresses unless --insecure is given.`,
 	f.IntVar(&o.maxPods, "max-pods", 110, "most pods running at once")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", cluster.DefaultTiming.LeaseTTL, "stop all pods after this long without reaching a server (the servers' --lease-ttl prevails once reached)")
 	f.DurationVar(&o.restartBackoff, "restart-backoff", 10*time.Second, "first delay before restarting a failed restartPolicy OnFailure container; doubles up to 5m")
+	f.IntVar(&o.logTailBytes, "log-tail-bytes", agent.DefaultTailBytes, "bytes of the end of each container's log shipped to the servers, which keep it for when this agent is gone")
+	f.IntVar(&o.logTailLines, "log-tail-lines", agent.DefaultTailLines, "lines of the end of each container's log shipped to the servers")
+	f.DurationVar(&o.logShipInterval, "log-ship-interval", agent.DefaultShipInterval, "how often the end of a running container's log is shipped to the servers when it grew")
 	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /metrics, /healthz, /readyz and /debug/pprof")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.security.register(f)
@@ -128,6 +134,7 @@ func (o *agentOptions) config() (agent.Config, error) {
 		RPCAddr: o.rpcAddr, GossipAddr: o.gossipAddr, Join: splitList(o.join),
 		Labels: labels, CPUMillis: cpu, MemoryBytes: mem, MaxPods: o.maxPods,
 		LeaseTTL: o.leaseTTL, RestartBackoff: o.restartBackoff,
+		LogTailBytes: o.logTailBytes, LogTailLines: o.logTailLines, LogShipInterval: o.logShipInterval,
 		GuardCommand: guardCommand(),
 		Logger:       logger,
 	}, nil

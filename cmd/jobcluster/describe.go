@@ -98,7 +98,11 @@ func (d describer) fetchAndDescribe(ctx context.Context, c *client, r *api.Resou
 	case *api.Object_Job:
 		return d.job(o.Job, events), nil
 	case *api.Object_Pod:
-		return d.pod(o.Pod, events), nil
+		text := d.pod(o.Pod, events)
+		if tail := podLogTail(ctx, c.in(o.Pod.GetMetadata().GetNamespace()), name, describeLogLines); tail != "" {
+			text += "Last Log Lines:\n" + indentLines(tail, "  ")
+		}
+		return text, nil
 	case *api.Object_CronJob:
 		history, err := cronHistory(ctx, c.in(o.CronJob.GetMetadata().GetNamespace()), &api.CronHistoryRequest{Name: name, Limit: describeHistory})
 		if err != nil {

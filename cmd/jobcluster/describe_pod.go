@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"strings"
+
 	"github.com/jobcluster/jobcluster/api"
 )
 
@@ -66,4 +69,36 @@ func containerStatus(st *api.PodStatus, name string) *api.ContainerStatus {
 		}
 	}
 	return &api.ContainerStatus{Name: name}
+}
+
+// describeLogLines is how many of a pod's last log lines describe shows.
+const describeLogLines = 10
+
+// podLogTail is the end of a pod's log, from its agent or the servers'
+// kept tail, or "" when there is none to read.
+func podLogTail(ctx context.Context, c *client, pod string, lines int64) string {
+	var out strings.Builder
+	_ = c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
+		s, err := cl.Logs(ctx, &api.LogsRequest{Pod: pod, Namespace: c.namespace, TailLines: &lines})
+		if err != nil {
+			return err
+		}
+		for {
+			chunk, err := s.Recv()
+			if err != nil {
+				return nil
+			}
+			out.Write(chunk.GetData())
+		}
+	})
+	return out.String()
+}
+
+// indentLines prefixes every line of s.
+func indentLines(s, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString(prefix + l + "\n")
+	}
+	return b.String()
 }

@@ -16,8 +16,10 @@ import (
 )
 
 type logsOptions struct {
-	follow   bool
-	previous bool
+	follow    bool
+	previous  bool
+	tail      int64
+	container string
 }
 
 func newLogsCmd(copts *clientOptions) *cobra.Command {
@@ -41,6 +43,8 @@ With -f the output is followed until the pod ends; this is unbounded unless
 	}
 	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing output as the pod writes it")
 	cmd.Flags().BoolVarP(&o.previous, "previous", "p", false, "print the output of the previous run of a restarted container")
+	cmd.Flags().Int64Var(&o.tail, "tail", -1, "print only the last N lines (-1: all)")
+	cmd.Flags().StringVarP(&o.container, "container", "c", "", "the pod's container (default its first)")
 	return cmd
 }
 
@@ -64,7 +68,11 @@ func (o *logsOptions) print(ctx context.Context, cmd *cobra.Command, c *client, 
 		first  *api.LogChunk
 	)
 	err = c.openStream(ctx, func(ctx context.Context, cl api.ControlClient) error {
-		s, err := cl.Logs(ctx, &api.LogsRequest{Pod: pod, Follow: o.follow, Previous: o.previous, Namespace: c.namespace})
+		req := &api.LogsRequest{Pod: pod, Follow: o.follow, Previous: o.previous, Namespace: c.namespace, Container: o.container}
+		if o.tail >= 0 {
+			req.TailLines = &o.tail
+		}
+		s, err := cl.Logs(ctx, req)
 		if err != nil {
 			return err
 		}
@@ -83,6 +91,9 @@ func (o *logsOptions) print(ctx context.Context, cmd *cobra.Command, c *client, 
 	}
 	out := cmd.OutOrStdout()
 	for chunk := first; ; {
+		if n := chunk.GetNotice(); n != "" {
+			fmt.Fprintln(cmd.ErrOrStderr(), n)
+		}
 		if _, err := out.Write(chunk.GetData()); err != nil {
 			return fmt.Errorf("write logs: %w", err)
 		}
