@@ -7164,14 +7164,17 @@ type AuditRecord struct {
 	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
 	// identity is who asked: "token:ci (accessor 1a2b…)", "cert:client/alice",
 	// "anonymous".
-	Identity      string `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
-	Method        string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"` // the gRPC method or HTTP verb and path
-	Kind          string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
-	Namespace     string `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
-	Name          string `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
-	Allowed       bool   `protobuf:"varint,7,opt,name=allowed,proto3" json:"allowed,omitempty"`
-	Reason        string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"` // why it was refused, or the outcome
-	Server        string `protobuf:"bytes,9,opt,name=server,proto3" json:"server,omitempty"` // the server that took the request
+	Identity  string `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	Method    string `protobuf:"bytes,3,opt,name=method,proto3" json:"method,omitempty"` // the gRPC method or HTTP verb and path
+	Kind      string `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Namespace string `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string `protobuf:"bytes,6,opt,name=name,proto3" json:"name,omitempty"`
+	Allowed   bool   `protobuf:"varint,7,opt,name=allowed,proto3" json:"allowed,omitempty"`
+	Reason    string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"` // why it was refused, or the outcome
+	Server    string `protobuf:"bytes,9,opt,name=server,proto3" json:"server,omitempty"` // the server that took the request
+	// index and position place the record in the Raft log (set as applied).
+	Index         uint64 `protobuf:"varint,10,opt,name=index,proto3" json:"index,omitempty"`
+	Position      int32  `protobuf:"varint,11,opt,name=position,proto3" json:"position,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -7267,6 +7270,20 @@ func (x *AuditRecord) GetServer() string {
 		return x.Server
 	}
 	return ""
+}
+
+func (x *AuditRecord) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *AuditRecord) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
 }
 
 type RecordAudit struct {
@@ -10684,7 +10701,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\tbootstrap\x18\x02 \x01(\bR\tbootstrap\"1\n" +
 	"\x0eDeleteAclToken\x12\x1f\n" +
 	"\vaccessor_id\x18\x01 \x01(\tR\n" +
-	"accessorId\"\x81\x02\n" +
+	"accessorId\"\xb3\x02\n" +
 	"\vAuditRecord\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n" +
 	"\bidentity\x18\x02 \x01(\tR\bidentity\x12\x16\n" +
@@ -10694,7 +10711,10 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04name\x18\x06 \x01(\tR\x04name\x12\x18\n" +
 	"\aallowed\x18\a \x01(\bR\aallowed\x12\x16\n" +
 	"\x06reason\x18\b \x01(\tR\x06reason\x12\x16\n" +
-	"\x06server\x18\t \x01(\tR\x06server\"C\n" +
+	"\x06server\x18\t \x01(\tR\x06server\x12\x14\n" +
+	"\x05index\x18\n" +
+	" \x01(\x04R\x05index\x12\x1a\n" +
+	"\bposition\x18\v \x01(\x05R\bposition\"C\n" +
 	"\vRecordAudit\x124\n" +
 	"\arecords\x18\x01 \x03(\v2\x1a.jobcluster.v1.AuditRecordR\arecords\"B\n" +
 	"\fCommandBatch\x122\n" +
@@ -10890,7 +10910,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1eCOMMAND_TYPE_DELETE_CONFIG_MAP\x10\x16\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_UPSERT_SECRET\x10\x17\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_DELETE_SECRET\x10\x18\x12\"\n" +
-	"\x1eCOMMAND_TYPE_RECORD_DELIVERIES\x10\x192\xbb\x0f\n" +
+	"\x1eCOMMAND_TYPE_RECORD_DELIVERIES\x10\x192\x86\x10\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -10916,7 +10936,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\fAclTokenList\x12\".jobcluster.v1.AclTokenListRequest\x1a#.jobcluster.v1.AclTokenListResponse\x12O\n" +
 	"\x0eAclTokenDelete\x12$.jobcluster.v1.AclTokenDeleteRequest\x1a\x17.jobcluster.v1.AclEmpty\x12N\n" +
 	"\tAclWhoami\x12\x1f.jobcluster.v1.AclWhoamiRequest\x1a .jobcluster.v1.AclWhoamiResponse\x12B\n" +
-	"\x05Audit\x12\x1b.jobcluster.v1.AuditRequest\x1a\x1c.jobcluster.v1.AuditResponse2F\n" +
+	"\x05Audit\x12\x1b.jobcluster.v1.AuditRequest\x1a\x1c.jobcluster.v1.AuditResponse\x12I\n" +
+	"\x12RecordAuditRecords\x12\x1a.jobcluster.v1.RecordAudit\x1a\x17.jobcluster.v1.AclEmpty2F\n" +
 	"\x05Agent\x12=\n" +
 	"\x04Logs\x12\x1a.jobcluster.v1.LogsRequest\x1a\x17.jobcluster.v1.LogChunk0\x01B&Z$github.com/jobcluster/jobcluster/apib\x06proto3"
 
@@ -11308,35 +11329,37 @@ var file_jobcluster_proto_depIdxs = []int32{
 	139, // 206: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
 	141, // 207: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
 	143, // 208: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	108, // 209: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	99,  // 210: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	54,  // 211: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	102, // 212: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	104, // 213: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	107, // 214: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	109, // 215: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	99,  // 216: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	111, // 217: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	113, // 218: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	115, // 219: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	117, // 220: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	119, // 221: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	122, // 222: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	125, // 223: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	127, // 224: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
-	129, // 225: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
-	131, // 226: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	88,  // 227: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	134, // 228: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	140, // 229: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	131, // 230: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	138, // 231: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	140, // 232: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	142, // 233: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	144, // 234: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	109, // 235: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	210, // [210:236] is the sub-list for method output_type
-	184, // [184:210] is the sub-list for method input_type
+	95,  // 209: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
+	108, // 210: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	99,  // 211: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	54,  // 212: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	102, // 213: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	104, // 214: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	107, // 215: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	109, // 216: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	99,  // 217: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	111, // 218: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	113, // 219: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	115, // 220: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	117, // 221: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	119, // 222: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	122, // 223: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	125, // 224: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	127, // 225: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	129, // 226: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
+	131, // 227: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	88,  // 228: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	134, // 229: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	140, // 230: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	131, // 231: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	138, // 232: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	140, // 233: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	142, // 234: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	144, // 235: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	140, // 236: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
+	109, // 237: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	211, // [211:238] is the sub-list for method output_type
+	184, // [184:211] is the sub-list for method input_type
 	184, // [184:184] is the sub-list for extension type_name
 	184, // [184:184] is the sub-list for extension extendee
 	0,   // [0:184] is the sub-list for field type_name

@@ -27,31 +27,32 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Control_Submit_FullMethodName            = "/jobcluster.v1.Control/Submit"
-	Control_Get_FullMethodName               = "/jobcluster.v1.Control/Get"
-	Control_List_FullMethodName              = "/jobcluster.v1.Control/List"
-	Control_Delete_FullMethodName            = "/jobcluster.v1.Control/Delete"
-	Control_Members_FullMethodName           = "/jobcluster.v1.Control/Members"
-	Control_Logs_FullMethodName              = "/jobcluster.v1.Control/Logs"
-	Control_CreateJobFromCron_FullMethodName = "/jobcluster.v1.Control/CreateJobFromCron"
-	Control_WatchPods_FullMethodName         = "/jobcluster.v1.Control/WatchPods"
-	Control_ReportPodStatus_FullMethodName   = "/jobcluster.v1.Control/ReportPodStatus"
-	Control_Heartbeat_FullMethodName         = "/jobcluster.v1.Control/Heartbeat"
-	Control_Leave_FullMethodName             = "/jobcluster.v1.Control/Leave"
-	Control_RemoveMember_FullMethodName      = "/jobcluster.v1.Control/RemoveMember"
-	Control_PodsExist_FullMethodName         = "/jobcluster.v1.Control/PodsExist"
-	Control_Watch_FullMethodName             = "/jobcluster.v1.Control/Watch"
-	Control_CronHistory_FullMethodName       = "/jobcluster.v1.Control/CronHistory"
-	Control_Notifications_FullMethodName     = "/jobcluster.v1.Control/Notifications"
-	Control_AclBootstrap_FullMethodName      = "/jobcluster.v1.Control/AclBootstrap"
-	Control_AclPolicyApply_FullMethodName    = "/jobcluster.v1.Control/AclPolicyApply"
-	Control_AclPolicyList_FullMethodName     = "/jobcluster.v1.Control/AclPolicyList"
-	Control_AclPolicyDelete_FullMethodName   = "/jobcluster.v1.Control/AclPolicyDelete"
-	Control_AclTokenCreate_FullMethodName    = "/jobcluster.v1.Control/AclTokenCreate"
-	Control_AclTokenList_FullMethodName      = "/jobcluster.v1.Control/AclTokenList"
-	Control_AclTokenDelete_FullMethodName    = "/jobcluster.v1.Control/AclTokenDelete"
-	Control_AclWhoami_FullMethodName         = "/jobcluster.v1.Control/AclWhoami"
-	Control_Audit_FullMethodName             = "/jobcluster.v1.Control/Audit"
+	Control_Submit_FullMethodName             = "/jobcluster.v1.Control/Submit"
+	Control_Get_FullMethodName                = "/jobcluster.v1.Control/Get"
+	Control_List_FullMethodName               = "/jobcluster.v1.Control/List"
+	Control_Delete_FullMethodName             = "/jobcluster.v1.Control/Delete"
+	Control_Members_FullMethodName            = "/jobcluster.v1.Control/Members"
+	Control_Logs_FullMethodName               = "/jobcluster.v1.Control/Logs"
+	Control_CreateJobFromCron_FullMethodName  = "/jobcluster.v1.Control/CreateJobFromCron"
+	Control_WatchPods_FullMethodName          = "/jobcluster.v1.Control/WatchPods"
+	Control_ReportPodStatus_FullMethodName    = "/jobcluster.v1.Control/ReportPodStatus"
+	Control_Heartbeat_FullMethodName          = "/jobcluster.v1.Control/Heartbeat"
+	Control_Leave_FullMethodName              = "/jobcluster.v1.Control/Leave"
+	Control_RemoveMember_FullMethodName       = "/jobcluster.v1.Control/RemoveMember"
+	Control_PodsExist_FullMethodName          = "/jobcluster.v1.Control/PodsExist"
+	Control_Watch_FullMethodName              = "/jobcluster.v1.Control/Watch"
+	Control_CronHistory_FullMethodName        = "/jobcluster.v1.Control/CronHistory"
+	Control_Notifications_FullMethodName      = "/jobcluster.v1.Control/Notifications"
+	Control_AclBootstrap_FullMethodName       = "/jobcluster.v1.Control/AclBootstrap"
+	Control_AclPolicyApply_FullMethodName     = "/jobcluster.v1.Control/AclPolicyApply"
+	Control_AclPolicyList_FullMethodName      = "/jobcluster.v1.Control/AclPolicyList"
+	Control_AclPolicyDelete_FullMethodName    = "/jobcluster.v1.Control/AclPolicyDelete"
+	Control_AclTokenCreate_FullMethodName     = "/jobcluster.v1.Control/AclTokenCreate"
+	Control_AclTokenList_FullMethodName       = "/jobcluster.v1.Control/AclTokenList"
+	Control_AclTokenDelete_FullMethodName     = "/jobcluster.v1.Control/AclTokenDelete"
+	Control_AclWhoami_FullMethodName          = "/jobcluster.v1.Control/AclWhoami"
+	Control_Audit_FullMethodName              = "/jobcluster.v1.Control/Audit"
+	Control_RecordAuditRecords_FullMethodName = "/jobcluster.v1.Control/RecordAuditRecords"
 )
 
 // ControlClient is the client API for Control service.
@@ -85,6 +86,9 @@ type ControlClient interface {
 	AclTokenDelete(ctx context.Context, in *AclTokenDeleteRequest, opts ...grpc.CallOption) (*AclEmpty, error)
 	AclWhoami(ctx context.Context, in *AclWhoamiRequest, opts ...grpc.CallOption) (*AclWhoamiResponse, error)
 	Audit(ctx context.Context, in *AuditRequest, opts ...grpc.CallOption) (*AuditResponse, error)
+	// RecordAuditRecords is how a follower hands its audit records to the
+	// leader; servers only.
+	RecordAuditRecords(ctx context.Context, in *RecordAudit, opts ...grpc.CallOption) (*AclEmpty, error)
 }
 
 type controlClient struct {
@@ -372,6 +376,16 @@ func (c *controlClient) Audit(ctx context.Context, in *AuditRequest, opts ...grp
 	return out, nil
 }
 
+func (c *controlClient) RecordAuditRecords(ctx context.Context, in *RecordAudit, opts ...grpc.CallOption) (*AclEmpty, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AclEmpty)
+	err := c.cc.Invoke(ctx, Control_RecordAuditRecords_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ControlServer is the server API for Control service.
 // All implementations must embed UnimplementedControlServer
 // for forward compatibility.
@@ -403,6 +417,9 @@ type ControlServer interface {
 	AclTokenDelete(context.Context, *AclTokenDeleteRequest) (*AclEmpty, error)
 	AclWhoami(context.Context, *AclWhoamiRequest) (*AclWhoamiResponse, error)
 	Audit(context.Context, *AuditRequest) (*AuditResponse, error)
+	// RecordAuditRecords is how a follower hands its audit records to the
+	// leader; servers only.
+	RecordAuditRecords(context.Context, *RecordAudit) (*AclEmpty, error)
 	mustEmbedUnimplementedControlServer()
 }
 
@@ -487,6 +504,9 @@ func (UnimplementedControlServer) AclWhoami(context.Context, *AclWhoamiRequest) 
 }
 func (UnimplementedControlServer) Audit(context.Context, *AuditRequest) (*AuditResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Audit not implemented")
+}
+func (UnimplementedControlServer) RecordAuditRecords(context.Context, *RecordAudit) (*AclEmpty, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RecordAuditRecords not implemented")
 }
 func (UnimplementedControlServer) mustEmbedUnimplementedControlServer() {}
 func (UnimplementedControlServer) testEmbeddedByValue()                 {}
@@ -938,6 +958,24 @@ func _Control_Audit_Handler(srv interface{}, ctx context.Context, dec func(inter
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Control_RecordAuditRecords_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordAudit)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).RecordAuditRecords(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_RecordAuditRecords_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).RecordAuditRecords(ctx, req.(*RecordAudit))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Control_ServiceDesc is the grpc.ServiceDesc for Control service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1032,6 +1070,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Audit",
 			Handler:    _Control_Audit_Handler,
+		},
+		{
+			MethodName: "RecordAuditRecords",
+			Handler:    _Control_RecordAuditRecords_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

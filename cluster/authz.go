@@ -34,30 +34,31 @@ var (
 // servers only, so a new RPC stays closed to clients and agents until it
 // is given its rule here.
 var rpcRules = map[string]rpcRule{
-	api.Control_Submit_FullMethodName:            clientRPC,
-	api.Control_Get_FullMethodName:               clientRPC,
-	api.Control_List_FullMethodName:              clientRPC,
-	api.Control_Delete_FullMethodName:            clientRPC,
-	api.Control_Members_FullMethodName:           clientRPC,
-	api.Control_Logs_FullMethodName:              clientRPC,
-	api.Control_CreateJobFromCron_FullMethodName: clientRPC,
-	api.Control_Leave_FullMethodName:             clientRPC,
-	api.Control_RemoveMember_FullMethodName:      clientRPC,
-	api.Control_Watch_FullMethodName:             clientRPC,
-	api.Control_CronHistory_FullMethodName:       clientRPC,
-	api.Control_Notifications_FullMethodName:     clientRPC,
-	api.Control_AclBootstrap_FullMethodName:      clientRPC,
-	api.Control_AclPolicyApply_FullMethodName:    clientRPC,
-	api.Control_AclPolicyList_FullMethodName:     clientRPC,
-	api.Control_AclPolicyDelete_FullMethodName:   clientRPC,
-	api.Control_AclTokenCreate_FullMethodName:    clientRPC,
-	api.Control_AclTokenList_FullMethodName:      clientRPC,
-	api.Control_AclTokenDelete_FullMethodName:    clientRPC,
-	api.Control_AclWhoami_FullMethodName:         clientRPC,
-	api.Control_Audit_FullMethodName:             clientRPC,
-	api.Control_WatchPods_FullMethodName:         agentRPC,
-	api.Control_ReportPodStatus_FullMethodName:   agentRPC,
-	api.Control_Heartbeat_FullMethodName:         agentRPC,
+	api.Control_Submit_FullMethodName:             clientRPC,
+	api.Control_Get_FullMethodName:                clientRPC,
+	api.Control_List_FullMethodName:               clientRPC,
+	api.Control_Delete_FullMethodName:             clientRPC,
+	api.Control_Members_FullMethodName:            clientRPC,
+	api.Control_Logs_FullMethodName:               clientRPC,
+	api.Control_CreateJobFromCron_FullMethodName:  clientRPC,
+	api.Control_Leave_FullMethodName:              clientRPC,
+	api.Control_RemoveMember_FullMethodName:       clientRPC,
+	api.Control_Watch_FullMethodName:              clientRPC,
+	api.Control_CronHistory_FullMethodName:        clientRPC,
+	api.Control_Notifications_FullMethodName:      clientRPC,
+	api.Control_RecordAuditRecords_FullMethodName: {roles: []pki.Role{pki.RoleServer}},
+	api.Control_AclBootstrap_FullMethodName:       clientRPC,
+	api.Control_AclPolicyApply_FullMethodName:     clientRPC,
+	api.Control_AclPolicyList_FullMethodName:      clientRPC,
+	api.Control_AclPolicyDelete_FullMethodName:    clientRPC,
+	api.Control_AclTokenCreate_FullMethodName:     clientRPC,
+	api.Control_AclTokenList_FullMethodName:       clientRPC,
+	api.Control_AclTokenDelete_FullMethodName:     clientRPC,
+	api.Control_AclWhoami_FullMethodName:          clientRPC,
+	api.Control_Audit_FullMethodName:              clientRPC,
+	api.Control_WatchPods_FullMethodName:          agentRPC,
+	api.Control_ReportPodStatus_FullMethodName:    agentRPC,
+	api.Control_Heartbeat_FullMethodName:          agentRPC,
 	// PodsExist names no node: its answer is narrowed to the agent's own
 	// pods instead (see PodsExist).
 	api.Control_PodsExist_FullMethodName: {roles: agentRPC.roles},
@@ -130,13 +131,16 @@ func authenticate(ctx context.Context) (pki.Identity, error) {
 
 // authInterceptors enforce rpcRules at the service edge. With TLS off
 // they are not installed and every caller may do everything.
-func authInterceptors() []grpc.ServerOption {
+func authInterceptors(s *Server) []grpc.ServerOption {
 	unary := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		id, err := authenticate(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if err := authorize(info.FullMethod, id, forwarded(ctx), req); err != nil {
+			return nil, err
+		}
+		if err := s.aclCheck(ctx, id, info.FullMethod, req); err != nil {
 			return nil, err
 		}
 		return handler(context.WithValue(ctx, callerKey{}, id), req)
@@ -151,7 +155,7 @@ func authInterceptors() []grpc.ServerOption {
 		if err := authorize(info.FullMethod, id, fwd, nil); err != nil {
 			return err
 		}
-		return handler(srv, &authorizedStream{ServerStream: ss, ctx: context.WithValue(ctx, callerKey{}, id), method: info.FullMethod, caller: id, forwarded: fwd})
+		return handler(srv, &authorizedStream{ServerStream: ss, ctx: context.WithValue(ctx, callerKey{}, id), method: info.FullMethod, caller: id, forwarded: fwd, s: s})
 	}
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream)}
 }
@@ -164,6 +168,7 @@ type authorizedStream struct {
 	method    string
 	caller    pki.Identity
 	forwarded bool
+	s         *Server
 }
 
 func (s *authorizedStream) Context() context.Context { return s.ctx }
@@ -172,7 +177,10 @@ func (s *authorizedStream) RecvMsg(m any) error {
 	if err := s.ServerStream.RecvMsg(m); err != nil {
 		return err
 	}
-	return authorize(s.method, s.caller, s.forwarded, m)
+	if err := authorize(s.method, s.caller, s.forwarded, m); err != nil {
+		return err
+	}
+	return s.s.aclCheck(s.ctx, s.caller, s.method, m)
 }
 
 // foreignPods lists the pods among updates that exist, are the ones the

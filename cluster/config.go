@@ -82,6 +82,9 @@ type Config struct {
 	Metrics *metrics.Registry
 	// Notify are the webhooks the leader announces notifications to.
 	Notify []notify.Target
+	// ACL turns on ACL tokens: every client call needs a token allowed
+	// to make it. It needs TLS.
+	ACL bool
 }
 
 // DefaultSnapshotLogBytes bounds the log a restarted server replays.

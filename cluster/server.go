@@ -59,6 +59,7 @@ type Server struct {
 	// new Job's first pods with it.
 	placing    sync.Mutex
 	peers      *peerConns
+	auditor    *auditor
 	leases     *leases
 	lastLeader lastLeader
 	registry   *metrics.Registry
@@ -161,8 +162,10 @@ func (s *Server) start() error {
 
 	var auth []grpc.ServerOption
 	if s.cfg.Transport.TLS != nil {
-		auth = authInterceptors()
+		auth = authInterceptors(s)
 	}
+	s.auditor = newAuditor(s)
+	s.goFunc(func() { s.auditor.run(s.ctx) })
 	s.grpc = transport.NewServer(s.cfg.Transport, auth...)
 	api.RegisterControlServer(s.grpc, &controlService{s: s})
 	s.goFunc(func() {

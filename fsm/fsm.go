@@ -198,6 +198,16 @@ func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
 		return w.applyDeleteSecret(c.GetDeleteSecret())
 	case api.CommandType_COMMAND_TYPE_RECORD_DELIVERIES:
 		return w.applyRecordDeliveries(c.GetRecordDeliveries())
+	case api.CommandType_COMMAND_TYPE_UPSERT_ACL_POLICY:
+		return w.applyUpsertAclPolicy(c.GetUpsertAclPolicy())
+	case api.CommandType_COMMAND_TYPE_DELETE_ACL_POLICY:
+		return w.applyDeleteAclPolicy(c.GetDeleteAclPolicy())
+	case api.CommandType_COMMAND_TYPE_UPSERT_ACL_TOKEN:
+		return w.applyUpsertAclToken(c.GetUpsertAclToken())
+	case api.CommandType_COMMAND_TYPE_DELETE_ACL_TOKEN:
+		return w.applyDeleteAclToken(c.GetDeleteAclToken())
+	case api.CommandType_COMMAND_TYPE_RECORD_AUDIT:
+		return w.applyRecordAudit(c.GetRecordAudit())
 	default:
 		panic(fmt.Sprintf("fsm: unknown command type %d at index %d", c.GetType(), index))
 	}

@@ -20,6 +20,10 @@ const (
 	tableCronLedger    = "cronledger"
 	tableNotifications = "notifications"
 	tableLogTails      = "logtails"
+	tableAclPolicies   = "aclpolicies"
+	tableAclTokens     = "acltokens"
+	tableAclBootstrap  = "aclbootstrap"
+	tableAudit         = "audit"
 )
 
 func schema() *memdb.DBSchema {
@@ -75,6 +79,25 @@ func schema() *memdb.DBSchema {
 			Indexes: map[string]*memdb.IndexSchema{
 				"id": {Name: "id", Unique: true, Indexer: fnIndexer(notificationID)},
 			},
+		},
+		tableAclPolicies: {
+			Name:    tableAclPolicies,
+			Indexes: map[string]*memdb.IndexSchema{"id": {Name: "id", Unique: true, Indexer: fnIndexer(policyName)}},
+		},
+		tableAclTokens: {
+			Name: tableAclTokens,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id":     {Name: "id", Unique: true, Indexer: fnIndexer(tokenID)},
+				"secret": {Name: "secret", Unique: true, Indexer: fnIndexer(tokenSecret)},
+			},
+		},
+		tableAclBootstrap: {
+			Name:    tableAclBootstrap,
+			Indexes: map[string]*memdb.IndexSchema{"id": {Name: "id", Unique: true, Indexer: fnIndexer(tokenID)}},
+		},
+		tableAudit: {
+			Name:    tableAudit,
+			Indexes: map[string]*memdb.IndexSchema{"id": {Name: "id", Unique: true, Indexer: fnIndexer(auditKey)}},
 		},
 		tableLogTails: {
 			Name: tableLogTails,

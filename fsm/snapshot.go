@@ -39,6 +39,10 @@ const (
 	recordCronLedger
 	recordNotification
 	recordLogTail
+	recordAclPolicy
+	recordAclToken
+	recordAclBootstrap
+	recordAudit
 )
 
 // recordTable is the kind of plain records a table's objects make.
@@ -59,6 +63,10 @@ var recordTables = []recordTable{
 	{recordCronLedger, tableCronLedger, func() proto.Message { return &api.CronLedgerEntry{} }},
 	{recordNotification, tableNotifications, func() proto.Message { return &api.Notification{} }},
 	{recordLogTail, tableLogTails, func() proto.Message { return &api.LogTail{} }},
+	{recordAclPolicy, tableAclPolicies, func() proto.Message { return &api.AclPolicy{} }},
+	{recordAclToken, tableAclTokens, func() proto.Message { return &api.AclToken{} }},
+	{recordAclBootstrap, tableAclBootstrap, func() proto.Message { return &api.AclToken{} }},
+	{recordAudit, tableAudit, func() proto.Message { return &api.AuditRecord{} }},
 }
 
 // recordTableOf finds the plain record kind's table.

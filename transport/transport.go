@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/pki"
@@ -34,6 +35,9 @@ type Config struct {
 	// HTTPMiddleware, when set, wraps every request the HTTP listener of
 	// ListenHTTP serves (metrics).
 	HTTPMiddleware func(http.Handler) http.Handler
+	// Token, when set, is the ACL token's secret every call of a Dial'd
+	// channel carries ("authorization: Bearer TOKEN").
+	Token string
 	// TLS, when set, makes every connection dialled or accepted with this
 	// Config mutual TLS 1.3 under the cluster CA; nil is plaintext.
 	TLS *TLS
@@ -54,6 +58,16 @@ func Dial(addr string, cfg Config, peerRoles ...pki.Role) (*grpc.ClientConn, err
 	}
 	if cfg.Dialer != nil {
 		opts = append(opts, grpc.WithContextDialer(cfg.Dialer))
+	}
+	if cfg.Token != "" {
+		bearer := "Bearer " + cfg.Token
+		opts = append(opts,
+			grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, o ...grpc.CallOption) error {
+				return invoker(metadata.AppendToOutgoingContext(ctx, "authorization", bearer), method, req, reply, cc, o...)
+			}),
+			grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, o ...grpc.CallOption) (grpc.ClientStream, error) {
+				return streamer(metadata.AppendToOutgoingContext(ctx, "authorization", bearer), desc, cc, method, o...)
+			}))
 	}
 	cc, err := grpc.NewClient(addr, opts...)
 	if err != nil {

@@ -24,9 +24,13 @@ func withToken(next http.Handler) http.Handler {
 				auth = "Bearer " + c.Value
 			}
 		}
+		// The call is a user's, not the server's whose certificate the UI
+		// dials with: with ACLs on, the user's token decides.
+		md := []string{"x-jobcluster-on-behalf", "ui"}
 		if auth != "" {
-			r = r.WithContext(metadata.AppendToOutgoingContext(r.Context(), "authorization", auth))
+			md = append(md, "authorization", auth)
 		}
+		r = r.WithContext(metadata.AppendToOutgoingContext(r.Context(), md...))
 		next.ServeHTTP(w, r)
 	})
 }

@@ -47,6 +47,8 @@ type client struct {
 	// namespace is the one the command works in (-n); rawNamespace is
 	// the flag as given, empty when not given.
 	namespace, rawNamespace string
+	// token is the ACL token's secret every call carries (--token).
+	token string
 }
 
 // newClient prepares connections to the comma-separated addresses; nothing
@@ -85,7 +87,7 @@ func (c *client) dial(addr string) (*grpc.ClientConn, error) {
 	if cc, ok := c.conns[addr]; ok {
 		return cc, nil
 	}
-	cc, err := transport.Dial(addr, transport.Config{Dialer: c.dials.dialer(addr), TLS: c.tls}, pki.RoleServer)
+	cc, err := transport.Dial(addr, transport.Config{Dialer: c.dials.dialer(addr), TLS: c.tls, Token: c.token}, pki.RoleServer)
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, err.Error())
 	}
@@ -272,6 +274,7 @@ func (o *clientOptions) withClient(cmd *cobra.Command, fn func(ctx context.Conte
 	}
 	c.tls = tl
 	c.namespace, c.rawNamespace = o.ns(), o.namespace
+	c.token = o.token
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 	defer cancel()

@@ -18,6 +18,7 @@ type clientOptions struct {
 	timeout   time.Duration
 	tls       tlsFlags
 	namespace string
+	token     string
 }
 
 // ns is the namespace a command works in: -n, else "default".
@@ -41,6 +42,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().DurationVar(&copts.timeout, "timeout", 30*time.Second, "upper bound for the whole command")
 	copts.tls.register(root.PersistentFlags())
 	root.PersistentFlags().StringVarP(&copts.namespace, "namespace", "n", "", `the namespace of the objects a command works on (default "default")`)
+	root.PersistentFlags().StringVar(&copts.token, "token", os.Getenv("JOBCLUSTER_TOKEN"), "the ACL token's secret, when the servers run with --acl (env JOBCLUSTER_TOKEN)")
 	root.AddCommand(
 		newServerCmd(&copts.tls),
 		newAgentCmd(&copts.tls),
@@ -55,6 +57,8 @@ func newRootCmd() *cobra.Command {
 		newLabelCmd(copts),
 		newCronJobCmd(copts),
 		newNotificationsCmd(copts),
+		newACLCmd(copts),
+		newAuditCmd(copts),
 		newWaitCmd(copts),
 		newAnnotateCmd(copts),
 		newDescribeCmd(copts),

@@ -20,6 +20,7 @@ type serverOptions struct {
 	timing                        timingFlags
 	security                      securityFlags
 	notify                        notifyFlags
+	acl                           bool
 }
 
 func newServerCmd(tf *tlsFlags) *cobra.Command {
@@ -73,6 +74,9 @@ server listens only on loopback addresses unless --insecure is given.`,
 			if err != nil {
 				return err
 			}
+			if o.acl && sec.tls == nil {
+				return fmt.Errorf("--acl needs TLS (--ca-file, --cert-file, --key-file): tokens would cross the network in the clear, and servers and agents need certificates to be told apart from clients")
+			}
 			reg := metrics.NewRegistry()
 			httpSrv, err := startHTTP(o.httpAddr, sec.transport(), reg)
 			if err != nil {
@@ -89,6 +93,7 @@ server listens only on loopback addresses unless --insecure is given.`,
 				Logger:        logger,
 				Metrics:       reg,
 				Notify:        targets,
+				ACL:           o.acl,
 			})
 			if err != nil {
 				return fmt.Errorf("start server: %w", err)
@@ -127,6 +132,7 @@ server listens only on loopback addresses unless --insecure is given.`,
 	f.StringVar(&o.join, "join", "", "gossip addresses of other members, comma separated; retried until one answers")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.notify.register(cmd)
+	f.BoolVar(&o.acl, "acl", false, "require an ACL token on every client call (needs TLS); make the first with jobcluster acl bootstrap")
 	f.BoolVar(&o.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGTERM or SIGINT (removed from Raft) instead of only stopping")
 	o.timing.register(f)
 	o.security.register(f)

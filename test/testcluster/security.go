@@ -6,9 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 // CA is a cluster CA made by `jobcluster tls ca create` in a directory
@@ -140,4 +144,28 @@ func (c *Cluster) StartAgent(n *Node, args []string) {
 	n.args = args
 	c.Agents = append(c.Agents, n)
 	c.Start(n)
+}
+
+var secretIDRE = regexp.MustCompile(`SecretID:\s+(\S+)`)
+
+// bootstrapACL makes the management token once a leader is elected and
+// gives it to every later CLI run.
+func (c *Cluster) bootstrapACL() {
+	c.t.Helper()
+	err := wait.Until(time.Now().Add(30*time.Second), func() (bool, string) {
+		r := c.CLI("acl", "bootstrap")
+		if r.Err != nil {
+			return false, r.Stderr
+		}
+		m := secretIDRE.FindStringSubmatch(r.Stdout)
+		if m == nil {
+			return false, "no SecretID in " + r.Stdout
+		}
+		c.ManagementToken = m[1]
+		return true, ""
+	})
+	if err != nil {
+		c.t.Fatalf("acl bootstrap: %v", err)
+	}
+	c.clientArgs = append(c.clientArgs, "--token", c.ManagementToken)
 }

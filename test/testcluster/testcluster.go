@@ -45,6 +45,10 @@ type Options struct {
 	// GossipKey gives every node a gossip key made by `jobcluster keygen`
 	// (Cluster.GossipKeyFile).
 	GossipKey bool
+	// ACL starts the servers with --acl (it needs TLS), bootstraps the
+	// ACL system and gives every CLI run the management token
+	// (Cluster.ManagementToken).
+	ACL bool
 }
 
 // Node is one server or agent process.
@@ -83,6 +87,9 @@ type Cluster struct {
 	GossipKeyFile string
 	// clientArgs are the security flags of every CLI run.
 	clientArgs []string
+	// ManagementToken is the secret of the token `acl bootstrap` made,
+	// with Options.ACL.
+	ManagementToken string
 }
 
 var (
@@ -199,11 +206,17 @@ func New(t testing.TB, opts Options) *Cluster {
 			"--bootstrap-expect", fmt.Sprint(opts.Servers), "--join", join,
 			"--log-level", "debug",
 		}, append(append(n.httpArgs(), c.securityArgs(n)...), opts.ServerArgs...)...)
+		if opts.ACL {
+			n.args = append(n.args, "--acl")
+		}
 		c.Start(n)
 	}
 	for i := range opts.Agents {
 		n := c.AddAgent(fmt.Sprintf("a%d", i+1), append(append([]string{}, opts.AgentArgs...), labelArgs(opts.AgentLabels[i])...)...)
 		_ = n
+	}
+	if opts.ACL {
+		c.bootstrapACL()
 	}
 	c.WaitForLeader()
 	for _, a := range c.Agents {
