@@ -10,10 +10,12 @@ build:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 60s -fuzzminimizetime 2s ./api/
+	$(GO) test -run '^$$' -fuzz FuzzAdmitSubmit -fuzztime 60s -fuzzminimizetime 2s ./cluster/
 
 test: lint
 	$(MAKE) bench-smoke
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 10s -fuzzminimizetime 1s ./api/
+	$(GO) test -run '^$$' -fuzz FuzzAdmitSubmit -fuzztime 10s -fuzzminimizetime 1s ./cluster/
 	$(GO) test -race -count=1 -timeout 14m ./...
 
 lint:

@@ -15,25 +15,33 @@ import (
 )
 
 func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*api.SubmitResponse, error) {
-	// Validate everything first, on whichever server was asked: one bad
-	// object refuses the whole request, so nothing is half-applied.
-	for _, obj := range req.GetObjects() {
-		o := clone(obj)
-		api.SetDefaults(o)
-		if err := api.Validate(o); err != nil {
-			return nil, invalidObject(api.KindOf(o), api.NameOf(o), err)
-		}
-		switch api.ResourceOf(o) {
-		case api.JobResource, api.CronJobResource, api.ConfigMapResource, api.SecretResource:
-		default:
-			return nil, status.Errorf(codes.InvalidArgument, "cannot submit a %s: submit Jobs, CronJobs, ConfigMaps and Secrets", api.KindOf(o))
-		}
+	if err := admit(req); err != nil {
+		return nil, err
 	}
 	return toLeader(ctx, c.s,
 		func() (*api.SubmitResponse, error) { return c.s.submit(ctx, req) },
 		func(cl api.ControlClient, ctx context.Context) (*api.SubmitResponse, error) {
 			return cl.Submit(ctx, req)
 		})
+}
+
+// admit validates a submit on whichever server was asked, before anything
+// is proposed: one bad object refuses the whole request, so nothing is
+// half-applied.
+func admit(req *api.SubmitRequest) error {
+	for _, obj := range req.GetObjects() {
+		o := clone(obj)
+		api.SetDefaults(o)
+		if err := api.Validate(o); err != nil {
+			return invalidObject(api.KindOf(o), api.NameOf(o), err)
+		}
+		switch api.ResourceOf(o) {
+		case api.JobResource, api.CronJobResource, api.ConfigMapResource, api.SecretResource:
+		default:
+			return status.Errorf(codes.InvalidArgument, "cannot submit a %s: submit Jobs, CronJobs, ConfigMaps and Secrets", api.KindOf(o))
+		}
+	}
+	return nil
 }
 
 // submit creates (or with apply, updates) objects on the leader, in one

@@ -14,7 +14,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // node is one server or agent process of the benchmark cluster.
@@ -96,6 +98,12 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 	}
 	c := &cluster{bin: bin, dir: dir, keep: cfg.keep, logger: logger}
 	register(c)
+	var pki securePKI
+	if cfg.secure {
+		if pki, err = newSecurePKI(ctx, bin, dir); err != nil {
+			return c, err
+		}
+	}
 	var gossip, rpc []string
 	for i := range servers {
 		n, err := c.newNode(fmt.Sprintf("s%d", i+1), "server")
@@ -114,6 +122,13 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 			"--bootstrap-expect", fmt.Sprint(servers), "--join", strings.Join(gossip, ","),
 			"--log-level", cfg.nodeLogLevel,
 		}
+		if cfg.secure {
+			flags, err := pki.cert(ctx, "server", n.name)
+			if err != nil {
+				return c, err
+			}
+			n.args = append(append(n.args, flags...), "--acl")
+		}
 		if err := c.start(n); err != nil {
 			return c, err
 		}
@@ -129,12 +144,39 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 			"--join", strings.Join(gossip, ","),
 			"--log-level", cfg.nodeLogLevel,
 		}
+		if cfg.secure {
+			flags, err := pki.cert(ctx, "agent", n.name)
+			if err != nil {
+				return c, err
+			}
+			n.args = append(n.args, flags...)
+		}
 		c.agents = append(c.agents, n)
 		if err := c.start(n); err != nil {
 			return c, err
 		}
 	}
-	if c.client, err = dialCluster(rpc); err != nil {
+	var tc transport.Config
+	if cfg.secure {
+		if tc.TLS, err = pki.clientTLS(ctx); err != nil {
+			return c, err
+		}
+		anon, err := dialCluster(rpc, tc)
+		if err != nil {
+			return c, err
+		}
+		bctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err = wait.Until(time.Now().Add(60*time.Second), func() (bool, string) {
+			tc.Token, err = bootstrapToken(bctx, anon)
+			return err == nil, fmt.Sprint(err)
+		})
+		cancel()
+		anon.close()
+		if err != nil {
+			return c, fmt.Errorf("acl bootstrap: %w", err)
+		}
+	}
+	if c.client, err = dialCluster(rpc, tc); err != nil {
 		return c, err
 	}
 	for _, n := range c.servers {

@@ -47,6 +47,7 @@ type config struct {
 	finishedJobs int
 	hugePods     int
 	uiJobs       int
+	secure       bool
 }
 
 func parseFlags(args []string) (config, error) {
@@ -67,6 +68,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.finishedJobs, "finished-jobs", 100000, "footprint, restart-100k: finished Jobs to accumulate before measuring RSS, reading one Job, a follower's catch-up and a restart of every server (0 skips)")
 	fs.IntVar(&c.hugePods, "huge-pods", 100000, "huge: parallelism and completions of the huge Job")
 	fs.IntVar(&c.uiJobs, "ui-jobs", 10000, "ui: Jobs the web UI's Jobs page lists")
+	fs.BoolVar(&c.secure, "secure", false, "run every cluster with mutual TLS and ACL tokens (the client uses the management token)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

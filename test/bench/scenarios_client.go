@@ -29,10 +29,10 @@ type client struct {
 	leader string
 }
 
-func dialCluster(addrs []string) (*client, error) {
+func dialCluster(addrs []string, cfg transport.Config) (*client, error) {
 	c := &client{addrs: addrs, conns: map[string]*grpc.ClientConn{}}
 	for _, a := range addrs {
-		cc, err := transport.Dial(a, transport.Config{})
+		cc, err := transport.Dial(a, cfg)
 		if err != nil {
 			c.close()
 			return nil, err
