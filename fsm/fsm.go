@@ -63,6 +63,9 @@ type FSM struct {
 	// commit (under view) or by Restore (under mu).
 	counts Counts
 	obs    Observer
+
+	// changeLog remembers recent changes for watches.
+	changeLog changeLog
 }
 
 // New returns an empty state machine.
@@ -128,6 +131,7 @@ func (f *FSM) ApplyBatch(index uint64, batch *api.CommandBatch) *Result {
 	txn.Commit()
 	f.applied.Store(index)
 	f.counts = counts
+	f.changeLog.record(index, changes)
 	f.view.Unlock()
 	// Refused commands change nothing and wake nobody, so a controller
 	// whose proposal was refused does not spin on its own refusal.

@@ -159,6 +159,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.db = db
 	f.counts = counts
 	f.applied.Store(index)
+	f.changeLog.reset(index)
 	f.logBytes.Store(0)
 	f.events = events
 	close(f.restore)

@@ -19,6 +19,8 @@ type getOptions struct {
 	showLabels    bool
 	labelColumns  []string
 	sortBy        string
+	watch         bool
+	watchOnly     bool
 }
 
 func newGetCmd(copts *clientOptions) *cobra.Command {
@@ -45,6 +47,8 @@ node, no) and the KIND/NAME form.`,
 	cmd.Flags().StringVar(&o.fieldSelector, "field-selector", "", "field selector to filter on, e.g. status.phase=Running,spec.nodeName=a1 (metadata.name, metadata.namespace, and per kind spec.nodeName, status.phase, involvedObject.name, ...)")
 	cmd.Flags().BoolVar(&o.showLabels, "show-labels", false, "add a LABELS column with every label")
 	cmd.Flags().StringSliceVarP(&o.labelColumns, "label-columns", "L", nil, "add a column with the value of each of these labels")
+	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, print each change of the objects as it happens (until Ctrl-C or --timeout)")
+	cmd.Flags().BoolVar(&o.watchOnly, "watch-only", false, "print only the changes, not the first list")
 	cmd.Flags().StringVar(&o.sortBy, "sort-by", "", "sort by the value at this JSONPath, e.g. .metadata.creationTimestamp or '{.status.startTime}'")
 	return cmd
 }
@@ -73,6 +77,9 @@ func (o *getOptions) show(ctx context.Context, cmd *cobra.Command, c *client, r 
 		req := &api.ListRequest{Kind: r.Singular, LabelSelector: o.selector, FieldSelector: o.fieldSelector, Namespace: c.namespace}
 		if o.allNamespaces {
 			req.Namespace = ""
+		}
+		if o.watch || o.watchOnly {
+			return o.watchList(ctx, cmd, c, r, req, sc)
 		}
 		objs, err := listObjects(ctx, c, req)
 		if err != nil {

@@ -1,0 +1,36 @@
+package fsm
+
+import (
+	"testing"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+func TestChangesSinceAndTooOld(t *testing.T) {
+	defer func(n int) { maxChanges = n }(maxChanges)
+	maxChanges = 4
+	h := newHarness(t)
+	h.must(upsertJob(newJob("a"), true))                  // 1
+	h.must(upsertJob(newJob("b"), true))                  // 2
+	h.must(updateJobStatus("a", "uid-a", completeStatus)) // 3: frozen, still a change
+	h.must(deleteJob("b", "uid-b"))                       // 4
+	changes, ok := h.f.ChangesSince(1)
+	if !ok || len(changes) != 3 {
+		t.Fatalf("changes since 1: %d, ok %v", len(changes), ok)
+	}
+	want := []string{"ADDED b", "MODIFIED a", "DELETED b"}
+	for i, c := range changes {
+		if got := c.Type + " " + api.NameOf(c.Object()); got != want[i] {
+			t.Errorf("change %d = %q, want %q", i, got, want[i])
+		}
+	}
+	for i := range 4 {
+		h.must(upsertJob(newJob("x"+string(rune('a'+i))), true)) // 5..8
+	}
+	if _, ok := h.f.ChangesSince(2); ok {
+		t.Error("changes since 2 were forgotten, yet reported complete")
+	}
+	if changes, ok := h.f.ChangesSince(6); !ok || len(changes) != 2 {
+		t.Errorf("changes since 6: %d, ok %v; want 2", len(changes), ok)
+	}
+}
