@@ -217,6 +217,9 @@ type auditor struct {
 const (
 	maxAuditBacklog = 10000
 	auditBatch      = 500
+	// auditLinger gathers the records of many writes into one entry, so
+	// that auditing costs a Raft commit now and then, not one per write.
+	auditLinger = 250 * time.Millisecond
 )
 
 func newAuditor(s *Server) *auditor { return &auditor{s: s, wake: make(chan struct{}, 1)} }
@@ -262,8 +265,13 @@ func (a *auditor) run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-a.wake:
-				continue
 			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(auditLinger):
+			}
+			continue
 		}
 		if err := a.record(ctx, batch); err != nil {
 			a.s.logger.Debug("record audit", "records", len(batch), "err", err)
