@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -171,4 +173,15 @@ func TestSubmitCreatesTheFirstPodsWithTheJob(t *testing.T) {
 	if n := len(s.fsm.State().PodsOfJob("", "fast")); n != 3 {
 		t.Errorf("%d pods after a refused second submit, want 3", n)
 	}
+}
+
+func TestSubmitOverTheRequestLimitIsRefused(t *testing.T) {
+	req := &api.SubmitRequest{}
+	for i := range 30 {
+		o := testJob(fmt.Sprintf("j%d", i))
+		o.GetJob().Metadata.Annotations = map[string]string{"a": strings.Repeat("x", 200<<10)}
+		req.Objects = append(req.Objects, o)
+	}
+	err := admit(req)
+	wantStatus(t, "a 6 MiB submit", err, codes.InvalidArgument, "over the limit of 3145728 (3 MiB)")
 }

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -29,6 +30,9 @@ func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*a
 // is proposed: one bad object refuses the whole request, so nothing is
 // half-applied.
 func admit(req *api.SubmitRequest) error {
+	if size := proto.Size(req); size > api.MaxManifestBytes {
+		return status.Errorf(codes.InvalidArgument, "the request is %d bytes, over the limit of %d (3 MiB): submit its objects in several requests", size, api.MaxManifestBytes)
+	}
 	for _, obj := range req.GetObjects() {
 		o := clone(obj)
 		api.SetDefaults(o)
