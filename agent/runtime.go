@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"syscall"
+
+	"github.com/jobcluster/jobcluster/api"
 )
 
 // Runtime starts the processes of pod containers. The process runtime runs
@@ -28,7 +30,16 @@ type ProcessSpec struct {
 	// Dir is the working directory.
 	Dir string
 	// Stdout receives standard output and standard error, interleaved.
+	// A runtime that writes after Start has returned (a container runtime)
+	// reopens it by name when it is an *os.File: the caller closes its
+	// own handle once Start returns.
 	Stdout io.Writer
+	// Container is the container's spec; a container runtime takes its
+	// image, command (the ENTRYPOINT), args (the CMD), limits and security
+	// context from it. Nil for callers that only run Command.
+	Container *api.Container
+	// Labels name the pod, Job, node and uid the run belongs to.
+	Labels map[string]string
 }
 
 // Process is one running container process. Its methods are safe for
