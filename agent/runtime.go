@@ -20,6 +20,14 @@ type Runtime interface {
 	KillOrphan(id string) error
 }
 
+// Labels a container runtime puts on the containers it runs.
+const (
+	LabelNode = "jobcluster.io/node"
+	LabelPod  = "jobcluster.io/pod"
+	LabelJob  = "jobcluster.io/job"
+	LabelUID  = "jobcluster.io/uid"
+)
+
 // ProcessSpec is what one run of a container needs.
 type ProcessSpec struct {
 	// Command is the argv: container command followed by its args.

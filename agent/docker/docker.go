@@ -23,12 +23,11 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Labels every container of the runtime carries.
+// Labels every container of the runtime carries, beside those of
+// ProcessSpec.Labels.
 const (
-	LabelNode = "jobcluster.io/node"
-	LabelPod  = "jobcluster.io/pod"
-	LabelJob  = "jobcluster.io/job"
-	LabelUID  = "jobcluster.io/uid"
+	LabelNode = agent.LabelNode
+	LabelPod  = agent.LabelPod
 )
 
 // ErrImagePull is the waiting reason of a container whose image could not

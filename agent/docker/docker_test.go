@@ -21,7 +21,7 @@ var (
 	buildOnce  sync.Once
 	buildErr   error
 	testImage  = fmt.Sprintf("jobcluster-test/batch-job:t%d", os.Getpid())
-	testLabels = map[string]string{LabelPod: "test-pod", LabelUID: fmt.Sprintf("uid-%d", os.Getpid())}
+	testLabels = map[string]string{LabelPod: "test-pod", agent.LabelUID: fmt.Sprintf("uid-%d", os.Getpid())}
 )
 
 func TestMain(m *testing.M) {
