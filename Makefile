@@ -3,10 +3,20 @@ PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: build test generate lint bench bench-smoke fuzz
+.PHONY: build test generate lint bench bench-smoke fuzz images
 
 build:
 	$(GO) build -o bin/jobcluster ./cmd/jobcluster
+
+# images builds, with no registry, the images the examples and tests use:
+# FROM scratch, each holding one static binary built here.
+IMAGES ?= batch-job
+images:
+	@for img in $(IMAGES); do \
+		CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o images/$$img/$$img ./images/$$img || exit 1; \
+		docker build -q -t luksa/$$img images/$$img || exit 1; \
+		rm -f images/$$img/$$img; \
+	done
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 60s -fuzzminimizetime 2s ./api/

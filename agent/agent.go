@@ -71,6 +71,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Runtime runs the containers; nil means the process runtime.
 	Runtime Runtime
+	// RuntimeNames lists the runtimes Runtime runs, its default first, as
+	// the agent advertises them in gossip (for example "process" or
+	// "docker"); nil means "process".
+	RuntimeNames []string
+	// RuntimeVersions holds the versions the agent advertises, such as
+	// "docker://20.10.24", one per runtime that has one.
+	RuntimeVersions []string
 	// Transport says how the agent dials servers and accepts gRPC
 	// connections. With Transport.TLS, its certificate must be an agent's
 	// for Name: the servers know the agent by it.
@@ -120,6 +127,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.Runtime == nil {
 		cfg.Runtime = NewProcessRuntime()
+	}
+	if len(cfg.RuntimeNames) == 0 {
+		cfg.RuntimeNames = []string{"process"}
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = defaultLeaseTTL
@@ -180,6 +190,8 @@ func (a *Agent) Run(ctx context.Context) error {
 				"memory": strconv.FormatInt(a.cfg.MemoryBytes, 10),
 				"pods":   strconv.Itoa(a.cfg.MaxPods),
 			},
+			Runtimes:        a.cfg.RuntimeNames,
+			RuntimeVersions: a.cfg.RuntimeVersions,
 		},
 		Keyring: a.cfg.GossipKeyring,
 		Logger:  a.cfg.Logger,

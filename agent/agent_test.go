@@ -211,8 +211,8 @@ func TestAgentRunJoinsByGossip(t *testing.T) {
 		}
 		return false, fmt.Sprintf("members %v", server.Members())
 	})
-	got := fmt.Sprintf("%s %v %v", meta.GetRole(), meta.GetLabels(), meta.GetCapacity())
-	want := "agent map[disk:ssd] map[cpu:1500m memory:1073741824 pods:7]"
+	got := fmt.Sprintf("%s %v %v %v", meta.GetRole(), meta.GetLabels(), meta.GetCapacity(), meta.GetRuntimes())
+	want := "agent map[disk:ssd] map[cpu:1500m memory:1073741824 pods:7] [process]"
 	if got != want || !strings.HasPrefix(meta.GetRpcAddr(), "127.0.0.1:") {
 		t.Errorf("agent metadata %q rpc %q, want %q and a 127.0.0.1 address", got, meta.GetRpcAddr(), want)
 	}

@@ -323,7 +323,15 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.sup.runtime.Start(context.Background(), ProcessSpec{Command: argv, Env: env, Dir: dir, Stdout: logFile})
+	meta := r.pod.GetMetadata()
+	labels := map[string]string{
+		LabelPod: meta.GetName(),
+		LabelJob: meta.GetLabels()[api.LabelJobName],
+		LabelUID: meta.GetUid(),
+	}
+	return r.sup.runtime.Start(context.Background(), ProcessSpec{
+		Command: argv, Env: env, Dir: dir, Stdout: logFile, Container: c.spec, Labels: labels,
+	})
 }
 
 func (r *podRunner) exited(ex containerExit) {

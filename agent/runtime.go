@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"syscall"
+
+	"github.com/jobcluster/jobcluster/api"
 )
 
 // Runtime starts the processes of pod containers. The process runtime runs
@@ -18,6 +20,14 @@ type Runtime interface {
 	KillOrphan(id string) error
 }
 
+// Labels a container runtime puts on the containers it runs.
+const (
+	LabelNode = "jobcluster.io/node"
+	LabelPod  = "jobcluster.io/pod"
+	LabelJob  = "jobcluster.io/job"
+	LabelUID  = "jobcluster.io/uid"
+)
+
 // ProcessSpec is what one run of a container needs.
 type ProcessSpec struct {
 	// Command is the argv: container command followed by its args.
@@ -28,7 +38,16 @@ type ProcessSpec struct {
 	// Dir is the working directory.
 	Dir string
 	// Stdout receives standard output and standard error, interleaved.
+	// A runtime that writes after Start has returned (a container runtime)
+	// reopens it by name when it is an *os.File: the caller closes its
+	// own handle once Start returns.
 	Stdout io.Writer
+	// Container is the container's spec; a container runtime takes its
+	// image, command (the ENTRYPOINT), args (the CMD), limits and security
+	// context from it. Nil for callers that only run Command.
+	Container *api.Container
+	// Labels name the pod, Job, node and uid the run belongs to.
+	Labels map[string]string
 }
 
 // Process is one running container process. Its methods are safe for

@@ -82,11 +82,13 @@ func (s *Server) nodeInput(now time.Time) scheduler.NodeInput {
 			continue
 		}
 		in.Members = append(in.Members, scheduler.NodeMember{
-			Name:     m.Name,
-			Status:   scheduler.MemberStatus(m.Status), // gossip's words are the scheduler's
-			Labels:   m.Meta.GetLabels(),
-			Capacity: m.Meta.GetCapacity(),
-			RPCAddr:  m.Meta.GetRpcAddr(),
+			Name:            m.Name,
+			Status:          scheduler.MemberStatus(m.Status), // gossip's words are the scheduler's
+			Labels:          m.Meta.GetLabels(),
+			Capacity:        m.Meta.GetCapacity(),
+			RPCAddr:         m.Meta.GetRpcAddr(),
+			Runtimes:        m.Meta.GetRuntimes(),
+			RuntimeVersions: m.Meta.GetRuntimeVersions(),
 		})
 		in.LivePods[m.Name], _ = st.LivePodsOnNode(m.Name)
 	}

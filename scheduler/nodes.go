@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -48,6 +49,12 @@ type NodeMember struct {
 	Capacity map[string]string
 	// RPCAddr is the agent's host:port; its host becomes the InternalIP.
 	RPCAddr string
+	// Runtimes lists the agent's runtimes, its default first; empty means
+	// processes only (an agent older than runtimes).
+	Runtimes []string
+	// RuntimeVersions holds versions such as "docker://20.10.24", one per
+	// runtime that has one.
+	RuntimeVersions []string
 }
 
 // NodeInput is everything one node controller pass needs.
@@ -204,6 +211,7 @@ func nextNode(name string, old *api.Node, m *NodeMember, now time.Time) (*api.No
 		node.Metadata.Labels = labels
 		node.Status.Capacity = maps.Clone(m.Capacity)
 		node.Status.Allocatable = maps.Clone(m.Capacity)
+		setRuntimes(node, m)
 		host, _, _ := net.SplitHostPort(m.RPCAddr)
 		node.Status.Addresses = []*api.NodeAddress{
 			{Type: addressInternalIP, Address: host},
@@ -217,6 +225,36 @@ func nextNode(name string, old *api.Node, m *NodeMember, now time.Time) (*api.No
 		}
 	}
 	return node, oldCond
+}
+
+// setRuntimes records the agent's runtimes in the RuntimesAnnotation and
+// its container runtime's version in status.nodeInfo, as kubelet reports
+// it: the first version that is not the process runtime's, else the first.
+func setRuntimes(node *api.Node, m *NodeMember) {
+	if len(m.Runtimes) > 0 {
+		if node.Metadata.Annotations == nil {
+			node.Metadata.Annotations = map[string]string{}
+		}
+		node.Metadata.Annotations[RuntimesAnnotation] = strings.Join(m.Runtimes, ",")
+	} else {
+		delete(node.Metadata.Annotations, RuntimesAnnotation)
+		if len(node.Metadata.Annotations) == 0 {
+			node.Metadata.Annotations = nil
+		}
+	}
+	version := ""
+	for _, v := range m.RuntimeVersions {
+		if version == "" || (strings.HasPrefix(version, RuntimeProcess+"://") && !strings.HasPrefix(v, RuntimeProcess+"://")) {
+			version = v
+		}
+	}
+	if version == "" && node.Status.NodeInfo == nil {
+		return
+	}
+	if node.Status.NodeInfo == nil {
+		node.Status.NodeInfo = &api.NodeSystemInfo{}
+	}
+	node.Status.NodeInfo.ContainerRuntimeVersion = version
 }
 
 // readiness is the Ready condition a node has now, without times.

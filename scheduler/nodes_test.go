@@ -520,3 +520,44 @@ func TestReconcileNodesLabelsAndCapacityFollowGossip(t *testing.T) {
 		t.Errorf("updated node (-want +got):\n%s", diff)
 	}
 }
+
+func TestReconcileNodesRuntimesFollowGossip(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		runtimes        []string
+		versions        []string
+		wantAnnotations map[string]string
+		wantInfo        *api.NodeSystemInfo
+	}{
+		{name: "an agent that advertises no runtimes runs processes",
+			wantAnnotations: nil, wantInfo: nil},
+		{name: "process and docker, docker's version shown",
+			runtimes: []string{"process", "docker"}, versions: []string{"process://v1", "docker://20.10.24"},
+			wantAnnotations: map[string]string{RuntimesAnnotation: "process,docker"},
+			wantInfo:        &api.NodeSystemInfo{ContainerRuntimeVersion: "docker://20.10.24"}},
+		{name: "processes only show the process runtime's version",
+			runtimes: []string{"process"}, versions: []string{"process://v1"},
+			wantAnnotations: map[string]string{RuntimesAnnotation: "process"},
+			wantInfo:        &api.NodeSystemInfo{ContainerRuntimeVersion: "process://v1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := ReconcileNodes(NodeInput{
+				Members: []NodeMember{agent("n1", MemberAlive, func(m *NodeMember) {
+					m.Runtimes, m.RuntimeVersions = tc.runtimes, tc.versions
+				})},
+				Nodes:    []*api.Node{storedNode("n1", true, "", at(-50))},
+				LeaseTTL: testLeaseTTL, LeaseMargin: testLeaseMargin, LeaseStart: t0, Now: ms(500),
+			})
+			got := storedNode("n1", true, "", at(-50))
+			if len(plan.Update) == 1 {
+				got = plan.Update[0]
+			}
+			if diff := cmp.Diff(tc.wantAnnotations, got.GetMetadata().GetAnnotations()); diff != "" {
+				t.Errorf("annotations (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantInfo, got.GetStatus().GetNodeInfo(), protocmp.Transform()); diff != "" {
+				t.Errorf("nodeInfo (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ const (
 	unfitPods          = "Too many pods"
 	unfitCPU           = "Insufficient cpu"
 	unfitMemory        = "Insufficient memory"
+	unfitImages        = "node(s) cannot run container images"
 	noNodes            = "no nodes available to schedule pods"
 )
 
@@ -33,6 +34,7 @@ type nodeLoad struct {
 	ready         bool
 	unschedulable bool
 	labels        map[string]string
+	runtimes      []string  // default first
 	capacity      resources // limited only where has is true
 	used          resources
 	pods          int64 // non-terminal pods bound to it
@@ -63,6 +65,7 @@ func NewPlacer(nodes []*api.Node, bound []*api.Pod) *Placer {
 			ready:         nodeReady(n),
 			unschedulable: n.GetSpec().GetUnschedulable(),
 			labels:        n.GetMetadata().GetLabels(),
+			runtimes:      NodeRuntimes(n),
 			capacity:      parseResources(alloc),
 		}
 		p.nodes = append(p.nodes, nl)
@@ -126,6 +129,9 @@ func (n *nodeLoad) unfit(pod *api.Pod, req resources) []string {
 		if got, ok := n.labels[k]; !ok || got != v {
 			return []string{unfitSelector}
 		}
+	}
+	if rt := PodRuntime(pod); !runsRuntime(n.runtimes, rt) {
+		return []string{unfitRuntime(rt)}
 	}
 	var reasons []string
 	c := n.capacity

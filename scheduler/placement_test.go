@@ -61,6 +61,23 @@ func placed(nodeName, cpu, memory string, mods ...func(*api.Pod)) *api.Pod {
 	return p
 }
 
+func runtimes(list string) func(*api.Node) {
+	return func(n *api.Node) { n.Metadata.Annotations = map[string]string{RuntimesAnnotation: list} }
+}
+
+// imageOnly gives the pod's container an image and no command.
+func imageOnly(p *api.Pod) { p.Spec.Containers[0].Image = "luksa/batch-job" }
+
+// withCommand gives the pod's container an image and a command.
+func withCommand(p *api.Pod) {
+	p.Spec.Containers[0].Image = "busybox"
+	p.Spec.Containers[0].Command = []string{"sh", "-c", "true"}
+}
+
+func runtimeClass(rc string) func(*api.Pod) {
+	return func(p *api.Pod) { p.Spec.RuntimeClassName = &rc }
+}
+
 func selector(k, v string) func(*api.Pod) {
 	return func(p *api.Pod) { p.Spec.NodeSelector = map[string]string{k: v} }
 }
@@ -147,6 +164,27 @@ func TestPlacer(t *testing.T) {
 			nodes: []*api.Node{node("a", "1", "", "")},
 			pods:  []*api.Pod{placed("", "2", "", asLimits)},
 			want:  []placement{{"", "0/1 nodes are available: 1 Insufficient cpu."}}},
+		{name: "an image without a command needs a node with docker",
+			nodes: []*api.Node{node("a", "4", "", ""), node("b", "4", "", "", runtimes("process,docker")), node("c", "4", "", "", runtimes("process"))},
+			pods:  []*api.Pod{placed("", "", "", imageOnly), placed("", "", "", imageOnly)},
+			want:  []placement{{"b", ""}, {"b", ""}}},
+		{name: "no node runs container images",
+			nodes: []*api.Node{node("a", "4", "", ""), node("b", "4", "", "", runtimes("process")), node("c", "4", "", "", runtimes("process"))},
+			pods:  []*api.Pod{placed("", "", "", imageOnly)},
+			want:  []placement{{"", "0/3 nodes are available: 3 node(s) cannot run container images."}}},
+		{name: "a docker node that is not ready does not count",
+			nodes: []*api.Node{node("a", "4", "", ""), node("b", "4", "", "", runtimes("docker"), notReady)},
+			pods:  []*api.Pod{placed("", "", "", imageOnly)},
+			want: []placement{{"", "0/2 nodes are available: 1 node(s) cannot run container images, " +
+				"1 node(s) had untolerated taint {node.kubernetes.io/not-ready: }."}}},
+		{name: "runtimeClassName docker needs docker even with a command",
+			nodes: []*api.Node{node("a", "4", "", ""), node("b", "4", "", "", runtimes("docker"))},
+			pods:  []*api.Pod{placed("", "", "", withCommand, runtimeClass("docker")), placed("", "", "", withCommand)},
+			want:  []placement{{"b", ""}, {"a", ""}}},
+		{name: "runtimeClassName process avoids docker-only nodes",
+			nodes: []*api.Node{node("a", "4", "", "", runtimes("docker")), node("b", "4", "", "", runtimes("docker,process"))},
+			pods:  []*api.Pod{placed("", "", "", runtimeClass("process")), placed("", "", "", runtimeClass("gvisor"))},
+			want:  []placement{{"b", ""}, {"", "0/2 nodes are available: 2 node(s) cannot run runtime class gvisor."}}},
 		{name: "a pod that names its node keeps it and uses it up",
 			nodes: []*api.Node{node("a", "1", "", ""), node("b", "1", "", "")},
 			pods:  []*api.Pod{placed("b", "1", ""), placed("", "1", ""), placed("", "1", "")},

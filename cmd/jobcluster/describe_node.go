@@ -36,6 +36,13 @@ func (d describer) node(n *api.Node, pods []*api.Pod, events []*api.Event) strin
 			w.write(1, "%s:\t%s\n", a.GetType(), a.GetAddress())
 		}
 	}
+	if info := st.GetNodeInfo(); info != nil {
+		w.write(0, "System Info:\n")
+		w.write(1, "Container Runtime Version:\t%s\n", info.GetContainerRuntimeVersion())
+	}
+	if rt := meta.GetAnnotations()[annotationRuntimes]; rt != "" {
+		w.write(0, "Runtimes:\t%s\n", rt)
+	}
 	w.resourceList(0, "Capacity", st.GetCapacity())
 	w.resourceList(0, "Allocatable", st.GetAllocatable())
 	d.nodePods(w, n, pods)

@@ -10,10 +10,13 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// Labels the node table reads.
+// Labels and annotations the node table reads.
 const (
 	labelNodeVersion  = "jobcluster.io/version"
 	labelNodeRoleBase = "node-role.kubernetes.io/"
+	// annotationRuntimes lists a node's runtimes, its default first; the
+	// node controller (scheduler.RuntimesAnnotation) writes it.
+	annotationRuntimes = "jobcluster.io/runtimes"
 )
 
 // printer is how "get" lays out one kind of object as a table.
@@ -43,7 +46,7 @@ var printers = map[*api.Resource]printer{
 	},
 	api.NodeResource: {
 		header: []string{"NAME", "STATUS", "ROLES", "AGE", "VERSION"},
-		wide:   []string{"INTERNAL-IP"},
+		wide:   []string{"INTERNAL-IP", "CONTAINER-RUNTIME"},
 		row:    func(o *api.Object, now time.Time, wide bool) []string { return nodeRow(o.GetNode(), now, wide) },
 	},
 	api.ConfigMapResource: {
@@ -167,9 +170,26 @@ func nodeRow(n *api.Node, now time.Time, wide bool) []string {
 	}
 	row := []string{n.GetMetadata().GetName(), nodeStatus(n), nodeRoles(n), age(n.GetMetadata().GetCreationTimestamp(), now), version}
 	if wide {
-		row = append(row, nodeInternalIP(n))
+		row = append(row, nodeInternalIP(n), nodeRuntime(n))
 	}
 	return row
+}
+
+// nodeRuntime is the node's container runtime version, as kubectl shows
+// it (docker://20.10.24), followed by the runtimes the agent runs when it
+// runs more than one; <unknown> for an agent that advertises none.
+func nodeRuntime(n *api.Node) string {
+	version := n.GetStatus().GetNodeInfo().GetContainerRuntimeVersion()
+	runtimes := n.GetMetadata().GetAnnotations()[annotationRuntimes]
+	switch {
+	case version == "" && runtimes == "":
+		return "<unknown>"
+	case version == "":
+		return runtimes
+	case runtimes == "" || !strings.Contains(runtimes, ","):
+		return version
+	}
+	return version + " (" + runtimes + ")"
 }
 
 // nodeStatus is Ready or NotReady from the Ready condition, Unknown without

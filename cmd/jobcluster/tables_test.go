@@ -253,7 +253,26 @@ func TestNodeRows(t *testing.T) {
 			node: &api.Node{Metadata: &api.ObjectMeta{Name: "agent-1", CreationTimestamp: ts(now, -10*time.Minute),
 				Labels: map[string]string{labelNodeVersion: "v0.1.0"}}, Status: ready("True")},
 			wide: true,
-			want: []string{"agent-1", "Ready", "<none>", "10m", "v0.1.0", "127.0.0.2"},
+			want: []string{"agent-1", "Ready", "<none>", "10m", "v0.1.0", "127.0.0.2", "<unknown>"},
+		},
+		{
+			name: "agent running processes and docker",
+			node: &api.Node{Metadata: &api.ObjectMeta{Name: "agent-4", CreationTimestamp: ts(now, -10*time.Minute),
+				Annotations: map[string]string{annotationRuntimes: "process,docker"}},
+				Status: func() *api.NodeStatus {
+					s := ready("True")
+					s.NodeInfo = &api.NodeSystemInfo{ContainerRuntimeVersion: "docker://20.10.24"}
+					return s
+				}()},
+			wide: true,
+			want: []string{"agent-4", "Ready", "<none>", "10m", "<none>", "127.0.0.2", "docker://20.10.24 (process,docker)"},
+		},
+		{
+			name: "agent running processes only",
+			node: &api.Node{Metadata: &api.ObjectMeta{Name: "agent-5", CreationTimestamp: ts(now, -10*time.Minute),
+				Annotations: map[string]string{annotationRuntimes: "process"}}, Status: ready("True")},
+			wide: true,
+			want: []string{"agent-5", "Ready", "<none>", "10m", "<none>", "127.0.0.2", "process"},
 		},
 		{
 			name: "dead agent",
