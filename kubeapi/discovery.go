@@ -27,8 +27,18 @@ func (k kind) groupVersion() string {
 	return k.group + "/" + k.version
 }
 
-// readVerbs are the verbs served for every kind so far.
-var readVerbs = metav1.Verbs{"get", "list"}
+// verbs are the verbs served for k: every kind is read, Jobs and CronJobs
+// are also created.
+func (k kind) verbs() metav1.Verbs {
+	if k.creatable() {
+		return metav1.Verbs{"create", "get", "list"}
+	}
+	return metav1.Verbs{"get", "list"}
+}
+
+// creatable says whether POST creates k: only what `jobcluster submit`
+// accepts.
+func (k kind) creatable() bool { return k.service == "job" || k.service == "cronjob" }
 
 // kinds is the one table of resources served; discovery, routing and error
 // messages all read it.
@@ -93,7 +103,7 @@ func resourceList(groupVersion string) *metav1.APIResourceList {
 			SingularName: k.singular,
 			Namespaced:   k.namespaced,
 			Kind:         k.kind,
-			Verbs:        readVerbs,
+			Verbs:        k.verbs(),
 			ShortNames:   k.shortNames,
 			Categories:   k.categories,
 		})

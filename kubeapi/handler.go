@@ -43,11 +43,15 @@ func NewHandler(c api.ControlClient, cfg Config) *Handler {
 }
 
 // Paths are the URL patterns the Handler answers, for mounting on a mux.
-var Paths = []string{"/api", "/api/", "/apis", "/apis/", "/version"}
+var Paths = []string{"/api", "/api/", "/apis", "/apis/", "/version", "/openapi/v3", "/openapi/v3/"}
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := strings.TrimSuffix(r.URL.Path, "/")
+	if strings.HasPrefix(p, "/openapi/v3") {
+		serveOpenAPI(w, r)
+		return
+	}
 	switch p {
 	case "/version":
 		writeJSON(w, http.StatusOK, version.Info{Major: "1", Minor: "32", GitVersion: h.versionString(), Platform: "jobcluster"})
@@ -57,10 +61,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/apis":
 		writeJSON(w, http.StatusOK, groupList())
-		return
-	}
-	if r.Method != http.MethodGet {
-		writeStatus(w, methodNotAllowed(r.Method))
 		return
 	}
 	req, ok := parsePath(p)
@@ -83,6 +83,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := withAuthorization(r.Context(), r)
+	switch {
+	case r.Method == http.MethodPost && req.name == "" && k.creatable():
+		h.create(ctx, w, r, k, req)
+		return
+	case r.Method != http.MethodGet:
+		writeStatus(w, methodNotAllowed(r.Method))
+		return
+	}
 	if req.name != "" {
 		h.get(ctx, w, k, req)
 		return
