@@ -107,6 +107,11 @@ func resourceList(groupVersion string) *metav1.APIResourceList {
 			ShortNames:   k.shortNames,
 			Categories:   k.categories,
 		})
+		if k.service == "pod" {
+			out.APIResources = append(out.APIResources, metav1.APIResource{
+				Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: metav1.Verbs{"get"},
+			})
+		}
 	}
 	return out
 }

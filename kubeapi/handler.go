@@ -78,6 +78,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k, ok := kindFor(req.groupVersion, req.plural)
+	if ok && k.service == "pod" && req.subresource == "log" && r.Method == http.MethodGet {
+		h.logs(withAuthorization(r.Context(), r), w, r, req)
+		return
+	}
 	if !ok || req.subresource != "" {
 		writeStatus(w, notFound(r.URL.Path))
 		return
