@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/metadata"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,9 @@ import (
 type Config struct {
 	// Logger receives request failures at Debug; nil discards them.
 	Logger *slog.Logger
+	// Table lays out Tables for kubectl get; nil answers lists as lists
+	// only, so kubectl prints NAME and AGE.
+	Table TableFunc
 	// Version is reported by /version as gitVersion; empty reports the
 	// Kubernetes API level served, which keeps kubectl's version-skew
 	// warning quiet.
@@ -96,7 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.name != "" {
-		h.get(ctx, w, k, req)
+		h.get(ctx, w, r, k, req)
 		return
 	}
 	h.list(ctx, w, r, k, req)
@@ -117,7 +121,7 @@ func withAuthorization(ctx context.Context, r *http.Request) context.Context {
 	return ctx
 }
 
-func (h *Handler) get(ctx context.Context, w http.ResponseWriter, k kind, req apiPath) {
+func (h *Handler) get(ctx context.Context, w http.ResponseWriter, r *http.Request, k kind, req apiPath) {
 	ns := req.namespace
 	if k.namespaced && ns == "" {
 		ns = "default"
@@ -131,6 +135,10 @@ func (h *Handler) get(ctx context.Context, w http.ResponseWriter, k kind, req ap
 	b, err := api.MarshalJSON(obj)
 	if err != nil {
 		writeStatus(w, internalError(err))
+		return
+	}
+	if h.cfg.Table != nil && wantsTable(r) {
+		writeJSON(w, http.StatusOK, buildTable(h.cfg.Table, k, []*api.Object{obj}, []json.RawMessage{b}, "", time.Now()))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -159,13 +167,18 @@ func (h *Handler) list(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		}
 		items = append(items, b)
 	}
+	rv := strconv.FormatUint(resp.Index, 10)
+	if h.cfg.Table != nil && wantsTable(r) {
+		writeJSON(w, http.StatusOK, buildTable(h.cfg.Table, k, resp.Items, items, rv, time.Now()))
+		return
+	}
 	writeJSON(w, http.StatusOK, struct {
 		metav1.TypeMeta `json:",inline"`
 		Metadata        metav1.ListMeta   `json:"metadata"`
 		Items           []json.RawMessage `json:"items"`
 	}{
 		TypeMeta: metav1.TypeMeta{Kind: k.kind + "List", APIVersion: k.groupVersion()},
-		Metadata: metav1.ListMeta{ResourceVersion: strconv.FormatUint(resp.Index, 10)},
+		Metadata: metav1.ListMeta{ResourceVersion: rv},
 		Items:    items,
 	})
 }
