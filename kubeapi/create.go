@@ -69,12 +69,12 @@ func (h *Handler) create(ctx context.Context, w http.ResponseWriter, r *http.Req
 		writeStatus(w, invalid(k, res.Name, res.Error))
 		return
 	}
+	// A server that does not yet return the stored object answers with the
+	// object as submitted: a Get on this server could miss the write until
+	// it has applied it.
 	obj := res.Object
 	if obj == nil {
-		if obj, err = h.c.Get(ctx, &api.GetRequest{Kind: k.service, Name: res.Name, Namespace: ns}); err != nil {
-			writeStatus(w, statusFor(err, k.resource(), res.Name))
-			return
-		}
+		obj = objs[0]
 	}
 	b, err := api.MarshalJSON(obj)
 	if err != nil {
