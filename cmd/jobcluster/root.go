@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newSuspendCmd(copts),
 		newResumeCmd(copts),
 		newCreateCmd(copts),
+		newKubeconfigCmd(copts),
 	)
 	return root
 }
