@@ -41,6 +41,7 @@ var rpcRules = map[string]rpcRule{
 	api.Control_Members_FullMethodName:           clientRPC,
 	api.Control_Logs_FullMethodName:              clientRPC,
 	api.Control_CreateJobFromCron_FullMethodName: clientRPC,
+	api.Control_Watch_FullMethodName:             clientRPC,
 	api.Control_Leave_FullMethodName:             clientRPC,
 	api.Control_RemoveMember_FullMethodName:      clientRPC,
 	api.Control_WatchPods_FullMethodName:         agentRPC,
