@@ -1,7 +1,6 @@
 package test
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,8 +19,8 @@ type kubectl struct {
 	kubeconfig string
 }
 
-// newKubectl finds kubectl on PATH and writes a kubeconfig for the server
-// at httpAddr. Without kubectl the test is skipped, except in CI, where that
+// newKubectl finds kubectl on PATH and writes the kubeconfig `jobcluster
+// kubeconfig` prints for the server at httpAddr. Without kubectl the test is skipped, except in CI, where that
 // is a failure.
 func newKubectl(t *testing.T, httpAddr string) *kubectl {
 	t.Helper()
@@ -32,21 +31,13 @@ func newKubectl(t *testing.T, httpAddr string) *kubectl {
 		}
 		t.Skipf("kubectl not found on PATH, skipping: %v", err)
 	}
+	// The kubeconfig is the one `jobcluster kubeconfig` prints.
+	cfg, err := exec.Command(testcluster.Binary(t), "kubeconfig", "--server", "http://"+httpAddr).Output()
+	if err != nil {
+		t.Fatalf("jobcluster kubeconfig: %v", err)
+	}
 	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	cfg := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: jobcluster
-  cluster: {server: "http://%s"}
-users:
-- name: jobcluster
-  user: {}
-contexts:
-- name: jobcluster
-  context: {cluster: jobcluster, user: jobcluster}
-current-context: jobcluster
-`, httpAddr)
-	if err := os.WriteFile(kc, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(kc, cfg, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return &kubectl{t: t, path: path, kubeconfig: kc}
