@@ -132,6 +132,13 @@ is needed.`,
 			}
 			serveReady(httpSrv, append(srv.ReadyChecks(), a.ReadyChecks()...)...)
 			o.printStarted(cmd, addrs, dir)
+			if addrs.http != "" {
+				path, err := writeDevKubeconfig(dir, addrs.http, *tf)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "kubectl: kubectl --kubeconfig %s get jobs (or KUBECONFIG=%s)\n", path, path)
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			return a.Run(ctx)

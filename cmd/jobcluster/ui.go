@@ -10,7 +10,8 @@ import (
 	"github.com/jobcluster/jobcluster/ui"
 )
 
-// mountUI serves the web UI at /ui/ on the daemon's HTTP listener, calling
+// mountUI serves the web UI at /ui/ and the Kubernetes API subset (see
+// mountKubeAPI) on the daemon's HTTP listener, calling
 // the server at rpcAddr (the daemon's own, with the daemon's own transport
 // security) for everything it shows. The
 // returned function closes its connection; with no listener there is
@@ -23,7 +24,9 @@ func mountUI(h *transport.HTTPServer, rpcAddr string, cfg transport.Config, logg
 	if err != nil {
 		return nil, fmt.Errorf("web ui: %w", err)
 	}
-	h.Handle(ui.Prefix, ui.Handler(api.NewControlClient(cc), ui.Config{Logger: logger.With("component", "ui")}))
+	client := api.NewControlClient(cc)
+	h.Handle(ui.Prefix, ui.Handler(client, ui.Config{Logger: logger.With("component", "ui")}))
+	mountKubeAPI(h, client, logger)
 	return func() { cc.Close() }, nil
 }
 

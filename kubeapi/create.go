@@ -1,0 +1,111 @@
+package kubeapi
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// maxBody bounds a request body, as the service bounds a request.
+const maxBody = 3 << 20
+
+// create answers POST on a collection: the body (JSON or YAML) is decoded
+// strictly by api.DecodeManifests and submitted like `jobcluster submit`.
+func (h *Handler) create(ctx context.Context, w http.ResponseWriter, r *http.Request, k kind, req apiPath) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/json", "application/yaml", "":
+	default:
+		writeStatus(w, failure(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
+			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got %q)", mt)))
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		writeStatus(w, failure(http.StatusBadRequest, metav1.StatusReasonBadRequest, "read body: "+err.Error()))
+		return
+	}
+	if len(body) > maxBody {
+		writeStatus(w, failure(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, "request body over 3 MiB"))
+		return
+	}
+	objs, err := api.DecodeManifests(body)
+	if err == nil && len(objs) != 1 {
+		err = fmt.Errorf("want one object, got %d", len(objs))
+	}
+	if err != nil {
+		writeStatus(w, invalid(k, "", err.Error()))
+		return
+	}
+	ns := req.namespace
+	if ns == "" {
+		ns = "default"
+	}
+	resp, err := h.c.Submit(ctx, &api.SubmitRequest{Objects: objs, Namespace: ns})
+	if err != nil {
+		writeStatus(w, statusFor(err, k.resource(), ""))
+		return
+	}
+	if len(resp.Results) != 1 {
+		writeStatus(w, internalError(fmt.Errorf("submit answered %d results for one object", len(resp.Results))))
+		return
+	}
+	res := resp.Results[0]
+	switch {
+	case res.Code == "AlreadyExists":
+		st := statusFor(nil, k.resource(), res.Name)
+		st.Code, st.Reason = http.StatusConflict, metav1.StatusReasonAlreadyExists
+		st.Message = fmt.Sprintf("%s %q already exists", k.resource(), res.Name)
+		writeStatus(w, st)
+		return
+	case res.Error != "":
+		writeStatus(w, invalid(k, res.Name, res.Error))
+		return
+	}
+	// A server that does not yet return the stored object answers with the
+	// object as submitted: a Get on this server could miss the write until
+	// it has applied it.
+	obj := res.Object
+	if obj == nil {
+		obj = objs[0]
+	}
+	b, err := api.MarshalJSON(obj)
+	if err != nil {
+		writeStatus(w, internalError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(b)
+}
+
+// invalid is the 422 Kubernetes answers for a refused object: one cause
+// per line of msg, each "field.path: reason" when it names a field.
+func invalid(k kind, name, msg string) *metav1.Status {
+	st := failure(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid, "")
+	st.Details = &metav1.StatusDetails{Name: name, Group: k.group, Kind: k.kind}
+	for _, line := range strings.Split(strings.TrimSpace(msg), "\n") {
+		c := metav1.StatusCause{Type: metav1.CauseTypeFieldValueInvalid, Message: line}
+		if field, reason, ok := strings.Cut(line, ": "); ok && !strings.Contains(field, " ") {
+			c.Field, c.Message = field, reason
+		}
+		st.Details.Causes = append(st.Details.Causes, c)
+	}
+	st.Message = fmt.Sprintf("%s %q is invalid: %s", k.kind, name, strings.ReplaceAll(strings.TrimSpace(msg), "\n", ", "))
+	return st
+}
+
+// failure is a failed Status with code, reason and message.
+func failure(code int32, reason metav1.StatusReason, msg string) *metav1.Status {
+	return &metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Code: code, Reason: reason, Message: msg,
+	}
+}

@@ -1,0 +1,215 @@
+package kubeapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/metadata"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// Config tunes a Handler.
+type Config struct {
+	// Logger receives request failures at Debug; nil discards them.
+	Logger *slog.Logger
+	// Table lays out Tables for kubectl get; nil answers lists as lists
+	// only, so kubectl prints NAME and AGE.
+	Table TableFunc
+	// Version is reported by /version as gitVersion; empty reports the
+	// Kubernetes API level served, which keeps kubectl's version-skew
+	// warning quiet.
+	Version string
+}
+
+// Handler serves the Kubernetes API subset from c. It is safe for
+// concurrent use, as c is.
+type Handler struct {
+	c      api.ControlClient
+	cfg    Config
+	logger *slog.Logger
+}
+
+// NewHandler returns a Handler calling the service through c.
+func NewHandler(c api.ControlClient, cfg Config) *Handler {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{c: c, cfg: cfg, logger: logger}
+}
+
+// Paths are the URL patterns the Handler answers, for mounting on a mux.
+var Paths = []string{"/api", "/api/", "/apis", "/apis/", "/version", "/openapi/v3", "/openapi/v3/"}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := strings.TrimSuffix(r.URL.Path, "/")
+	if strings.HasPrefix(p, "/openapi/v3") {
+		serveOpenAPI(w, r)
+		return
+	}
+	switch p {
+	case "/version":
+		writeJSON(w, http.StatusOK, version.Info{Major: "1", Minor: "32", GitVersion: h.versionString(), Platform: "jobcluster"})
+		return
+	case "/api":
+		writeJSON(w, http.StatusOK, coreVersions())
+		return
+	case "/apis":
+		writeJSON(w, http.StatusOK, groupList())
+		return
+	}
+	req, ok := parsePath(p)
+	if !ok {
+		writeStatus(w, notFound(r.URL.Path))
+		return
+	}
+	if req.plural == "" {
+		list := resourceList(req.groupVersion)
+		if list == nil {
+			writeStatus(w, notFound(r.URL.Path))
+			return
+		}
+		writeJSON(w, http.StatusOK, list)
+		return
+	}
+	k, ok := kindFor(req.groupVersion, req.plural)
+	if ok && k.service == "pod" && req.subresource == "log" && r.Method == http.MethodGet {
+		h.logs(withAuthorization(r.Context(), r), w, r, req)
+		return
+	}
+	if !ok || req.subresource != "" {
+		writeStatus(w, notFound(r.URL.Path))
+		return
+	}
+	ctx := withAuthorization(r.Context(), r)
+	switch {
+	case r.Method == http.MethodPost && req.name == "" && k.creatable():
+		h.create(ctx, w, r, k, req)
+		return
+	case r.Method != http.MethodGet:
+		writeStatus(w, methodNotAllowed(r.Method))
+		return
+	}
+	if req.name != "" {
+		h.get(ctx, w, r, k, req)
+		return
+	}
+	h.list(ctx, w, r, k, req)
+}
+
+func (h *Handler) versionString() string {
+	if h.cfg.Version == "" {
+		return "v1.32.0-jobcluster"
+	}
+	return h.cfg.Version
+}
+
+// withAuthorization forwards the request's bearer token as gRPC metadata,
+// and marks the call as made for the HTTP client: with ACLs on, the
+// client's token decides, not the server certificate this API dials with.
+func withAuthorization(ctx context.Context, r *http.Request) context.Context {
+	md := []string{"x-jobcluster-on-behalf", "kubeapi"}
+	if a := r.Header.Get("Authorization"); a != "" {
+		md = append(md, "authorization", a)
+	}
+	return metadata.AppendToOutgoingContext(ctx, md...)
+}
+
+func (h *Handler) get(ctx context.Context, w http.ResponseWriter, r *http.Request, k kind, req apiPath) {
+	ns := req.namespace
+	if k.namespaced && ns == "" {
+		ns = "default"
+	}
+	obj, err := h.c.Get(ctx, &api.GetRequest{Kind: k.service, Name: req.name, Namespace: ns})
+	if err != nil {
+		h.logger.Debug("kubeapi get", "kind", k.service, "name", req.name, "err", err)
+		writeStatus(w, statusFor(err, k.resource(), req.name))
+		return
+	}
+	b, err := api.MarshalJSON(obj)
+	if err != nil {
+		writeStatus(w, internalError(err))
+		return
+	}
+	if h.cfg.Table != nil && wantsTable(r) {
+		writeJSON(w, http.StatusOK, buildTable(h.cfg.Table, k, []*api.Object{obj}, []json.RawMessage{b}, "", time.Now()))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
+
+func (h *Handler) list(ctx context.Context, w http.ResponseWriter, r *http.Request, k kind, req apiPath) {
+	q := r.URL.Query()
+	resp, err := h.c.List(ctx, &api.ListRequest{
+		Kind:          k.service,
+		Namespace:     req.namespace,
+		LabelSelector: q.Get("labelSelector"),
+		FieldSelector: q.Get("fieldSelector"),
+	})
+	if err != nil {
+		h.logger.Debug("kubeapi list", "kind", k.service, "err", err)
+		writeStatus(w, statusFor(err, k.resource(), ""))
+		return
+	}
+	items := make([]json.RawMessage, 0, len(resp.Items))
+	for _, o := range resp.Items {
+		b, err := api.MarshalJSON(o)
+		if err != nil {
+			writeStatus(w, internalError(err))
+			return
+		}
+		items = append(items, b)
+	}
+	rv := strconv.FormatUint(resp.Index, 10)
+	if h.cfg.Table != nil && wantsTable(r) {
+		writeJSON(w, http.StatusOK, buildTable(h.cfg.Table, k, resp.Items, items, rv, time.Now()))
+		return
+	}
+	writeJSON(w, http.StatusOK, struct {
+		metav1.TypeMeta `json:",inline"`
+		Metadata        metav1.ListMeta   `json:"metadata"`
+		Items           []json.RawMessage `json:"items"`
+	}{
+		TypeMeta: metav1.TypeMeta{Kind: k.kind + "List", APIVersion: k.groupVersion()},
+		Metadata: metav1.ListMeta{ResourceVersion: rv},
+		Items:    items,
+	})
+}
+
+func methodNotAllowed(method string) *metav1.Status {
+	return &metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Code: http.StatusMethodNotAllowed,
+		Reason:  metav1.StatusReasonMethodNotAllowed,
+		Message: "the server does not allow this method on the requested resource: " + method,
+	}
+}
+
+func notFound(path string) *metav1.Status {
+	return &metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Code: http.StatusNotFound,
+		Reason:  metav1.StatusReasonNotFound,
+		Message: "the server could not find the requested resource",
+		Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Field: "path", Message: path}}},
+	}
+}
+
+func internalError(err error) *metav1.Status {
+	return &metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure, Code: http.StatusInternalServerError,
+		Reason:  metav1.StatusReasonInternalError,
+		Message: "encode object: " + err.Error(),
+	}
+}
