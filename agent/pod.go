@@ -336,6 +336,7 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 
 func (r *podRunner) exited(ex containerExit) {
 	c := r.containers[ex.index]
+	proc := c.proc
 	c.proc = nil
 	// The run wrote its output to a log file of its own (a restart keeps
 	// the one before as the previous log).
@@ -352,6 +353,10 @@ func (r *podRunner) exited(ex containerExit) {
 		reason = reasonCompleted
 	case r.killed && ex.code == 128+int(syscall.SIGKILL):
 		reason = reasonKilled
+	}
+	if oom, ok := proc.(interface{ OOMKilled() bool }); ok && oom.OOMKilled() {
+		reason = reasonOOMKilled
+		r.sup.metrics.ContainerOOMKilled()
 	}
 	c.state = terminatedState(ex.code, reason, "", c.startedAt, r.sup.now())
 	if r.stopping && ex.code > 128 {

@@ -12,10 +12,13 @@ import (
 
 // Reasons the agent gives in pod and container statuses.
 const (
-	reasonCompleted        = "Completed"
-	reasonError            = "Error"
-	reasonKilled           = "Killed"
-	reasonStartError       = "StartError"
+	reasonCompleted  = "Completed"
+	reasonError      = "Error"
+	reasonKilled     = "Killed"
+	reasonStartError = "StartError"
+	// reasonOOMKilled ends a container its runtime killed for going over
+	// its memory limit (exit code 137).
+	reasonOOMKilled        = "OOMKilled"
 	reasonCrashLoopBackOff = "CrashLoopBackOff"
 )
 

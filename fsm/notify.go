@@ -8,6 +8,26 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
+// notifyLogLines is how many of the failing pod's last log lines a
+// JobFailed notification carries.
+const notifyLogLines = 10
+
+// lastTailLines keeps the last n lines of b.
+func lastTailLines(b []byte, n int) []byte {
+	end := len(b)
+	if end > 0 && b[end-1] == '\n' {
+		end--
+	}
+	for i := end - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			if n--; n == 0 {
+				return b[i+1:]
+			}
+		}
+	}
+	return b
+}
+
 // MaxNotifications bounds the outbox: past it, the oldest notifications
 // go, delivered ones first.
 const MaxNotifications = 10000
@@ -118,6 +138,9 @@ func (w *writer) jobFinishedNotification(job *api.Job) {
 			for _, cs := range p.GetStatus().GetContainerStatuses() {
 				if t := cs.GetState().GetTerminated(); t != nil && t.GetExitCode() != 0 && p.GetStatus().GetPhase() == api.PodFailed {
 					details["pod"], details["exitCode"] = p.GetMetadata().GetName(), strconv.Itoa(int(t.GetExitCode()))
+					if tail := first[*api.LogTail](w.txn, tableLogTails, "id", tailKey(p.GetMetadata().GetName(), cs.GetName(), false)); tail != nil {
+						details["lastLines"] = string(lastTailLines(tail.GetTail().GetData(), notifyLogLines))
+					}
 				}
 			}
 		}

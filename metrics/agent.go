@@ -13,6 +13,7 @@ type Agent struct {
 	startLatency  prometheus.Histogram
 	restarts      prometheus.Counter
 	logBytes      prometheus.Counter
+	oomKills      prometheus.Counter
 	fsync         prometheus.Histogram
 	leaseRenewals *prometheus.CounterVec
 	leaseExpiries prometheus.Counter
@@ -52,6 +53,10 @@ func NewAgent(reg *Registry) *Agent {
 			Namespace: namespace, Name: "agent_log_bytes_total",
 			Help: "Bytes of container output written to pod logs.",
 		}),
+		oomKills: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "agent_container_oom_kills_total",
+			Help: "Containers that ended OOMKilled: killed for going over their memory limit (a runtime that enforces limits reports it).",
+		}),
 		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "agent_journal_fsync_duration_seconds",
 			Help:    "Time an fsync of the agent's pod journal takes.",
@@ -66,7 +71,7 @@ func NewAgent(reg *Registry) *Agent {
 			Help: "Times this agent's lease ran out and it stopped its pods.",
 		}),
 	}
-	reg.reg.MustRegister(a.starts, a.startLatency, a.restarts, a.logBytes, a.fsync,
+	reg.reg.MustRegister(a.starts, a.startLatency, a.restarts, a.logBytes, a.oomKills, a.fsync,
 		a.leaseRenewals, a.leaseExpiries)
 	return a
 }
@@ -95,6 +100,13 @@ func (a *Agent) ContainerStarted(took time.Duration, err error) {
 func (a *Agent) ContainerRestarted() {
 	if a != nil {
 		a.restarts.Inc()
+	}
+}
+
+// ContainerOOMKilled counts a container that ended OOMKilled.
+func (a *Agent) ContainerOOMKilled() {
+	if a != nil {
+		a.oomKills.Inc()
 	}
 }
 

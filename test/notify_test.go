@@ -42,12 +42,18 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if sig := req.Header.Get(notify.HeaderSignature); sig != notify.Sign(r.secret, body) {
 		r.bad = append(r.bad, fmt.Sprintf("%s: signature %q does not sign the body", id, sig))
 	}
-	var b struct{ ID, Event, Name string }
+	var b struct {
+		ID, Event, Name string
+		Details         map[string]string
+	}
 	if err := json.Unmarshal(body, &b); err != nil || b.ID != id || b.Event != req.Header.Get(notify.HeaderEvent) {
 		r.bad = append(r.bad, fmt.Sprintf("%s: body %s does not match the headers (%v)", id, body, err))
 	}
 	r.got[id]++
 	r.events[id] = b.Event + " " + b.Name
+	if b.Name == "hook-fail" && (b.Details["exitCode"] != "3" || b.Details["lastLines"] != "giving up\n") {
+		r.bad = append(r.bad, fmt.Sprintf("%s: details %v, want exit code 3 and the last line", id, b.Details))
+	}
 }
 
 func (r *receiver) state() (map[string]int, map[string]string, []string) {
@@ -83,7 +89,7 @@ func TestWebhooksGetEveryNotificationSigned(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Servers: 3, Agents: 1,
 		ServerArgs: []string{"--notify-webhook", srv.URL, "--notify-secret-file", secretFile}})
 
-	c.Submit(jobDoc("hook-fail", "backoffLimit: 0", "Never", "exit 3"))
+	c.Submit(jobDoc("hook-fail", "backoffLimit: 0", "Never", "echo giving up; exit 3"))
 	c.Submit(jobDoc("hook-ok", "", "Never", "true")) // success: not announced by default
 	wait.Within(t, 30*time.Second, "the failed Job's notification", func() (bool, string) {
 		_, events, _ := rcv.state()
