@@ -77,7 +77,9 @@ func TestJobReadsConfigMapsSecretsAndTheDownwardAPI(t *testing.T) {
 	if !strings.Contains(desc, "password:  7 bytes") || strings.Contains(desc, "hunter2") {
 		t.Errorf("describe secret shows its value or not its size:\n%s", desc)
 	}
-	for _, args := range [][]string{{"describe", "job", "reader", "-n", "apps"}, {"get", "events", "-A"}, {"describe", "pods", "-n", "apps"}} {
+	// The pod printed the value itself, so its log (and describe pod's
+	// last lines) shows it; nothing else may.
+	for _, args := range [][]string{{"describe", "job", "reader", "-n", "apps"}, {"get", "events", "-A"}, {"get", "pods", "-n", "apps", "-o", "yaml"}} {
 		if out := c.MustCLI(args...); strings.Contains(out, "hunter2") {
 			t.Errorf("%v shows the secret's value:\n%s", args, out)
 		}
