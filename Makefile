@@ -24,8 +24,10 @@ fuzz:
 
 test: lint
 	$(MAKE) bench-smoke
-	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 10s -fuzzminimizetime 1s ./api/
-	$(GO) test -run '^$$' -fuzz FuzzAdmitSubmit -fuzztime 10s -fuzzminimizetime 1s ./cluster/
+	# Execution counts, not durations: a duration budget can end while a
+	# worker is mid-input and then fail with "context deadline exceeded".
+	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 20000x -fuzzminimizetime 1s ./api/
+	$(GO) test -run '^$$' -fuzz FuzzAdmitSubmit -fuzztime 20000x -fuzzminimizetime 1s ./cluster/
 	$(GO) test -race -count=1 -timeout 14m ./...
 
 lint:
