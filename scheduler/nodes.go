@@ -244,7 +244,7 @@ func setRuntimes(node *api.Node, m *NodeMember) {
 	}
 	version := ""
 	for _, v := range m.RuntimeVersions {
-		if version == "" || (strings.HasPrefix(version, RuntimeProcess+"://") && !strings.HasPrefix(v, RuntimeProcess+"://")) {
+		if version == "" || (strings.HasPrefix(version, api.RuntimeProcess+"://") && !strings.HasPrefix(v, api.RuntimeProcess+"://")) {
 			version = v
 		}
 	}

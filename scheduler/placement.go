@@ -130,7 +130,7 @@ func (n *nodeLoad) unfit(pod *api.Pod, req resources) []string {
 			return []string{unfitSelector}
 		}
 	}
-	if rt := PodRuntime(pod); !runsRuntime(n.runtimes, rt) {
+	if rt := api.PodRuntime(pod); !runsRuntime(n.runtimes, rt) {
 		return []string{unfitRuntime(rt)}
 	}
 	var reasons []string

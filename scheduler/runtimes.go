@@ -6,13 +6,6 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// Runtimes an agent can run pods with, as named in spec.runtimeClassName,
-// `agent --runtime` and the node annotation RuntimesAnnotation.
-const (
-	RuntimeProcess = "process"
-	RuntimeDocker  = "docker"
-)
-
 // RuntimesAnnotation lists a node's runtimes, its default first, for
 // example "process,docker". A node without it runs processes only.
 const RuntimesAnnotation = "jobcluster.io/runtimes"
@@ -21,7 +14,7 @@ const RuntimesAnnotation = "jobcluster.io/runtimes"
 func NodeRuntimes(n *api.Node) []string {
 	v := strings.TrimSpace(n.GetMetadata().GetAnnotations()[RuntimesAnnotation])
 	if v == "" {
-		return []string{RuntimeProcess}
+		return []string{api.RuntimeProcess}
 	}
 	var out []string
 	for _, r := range strings.Split(v, ",") {
@@ -30,22 +23,6 @@ func NodeRuntimes(n *api.Node) []string {
 		}
 	}
 	return out
-}
-
-// PodRuntime returns the runtime a pod needs: its runtimeClassName when
-// set, docker when a container has an image and no command (only a
-// container runtime can run an image by itself), otherwise "" for the
-// agent's default.
-func PodRuntime(pod *api.Pod) string {
-	if rc := pod.GetSpec().GetRuntimeClassName(); rc != "" {
-		return rc
-	}
-	for _, c := range pod.GetSpec().GetContainers() {
-		if c.GetImage() != "" && len(c.GetCommand()) == 0 {
-			return RuntimeDocker
-		}
-	}
-	return ""
 }
 
 // runsRuntime reports whether a node with runtimes can run a pod that needs
@@ -64,8 +41,28 @@ func runsRuntime(runtimes []string, runtime string) bool {
 
 // unfitRuntime words why a node cannot run a pod that needs runtime.
 func unfitRuntime(runtime string) string {
-	if runtime == RuntimeDocker {
+	if runtime == api.RuntimeDocker {
 		return unfitImages
 	}
 	return "node(s) cannot run runtime class " + runtime
+}
+
+// RuntimeWarning words, as kubectl prints a warning, why no Ready node can
+// run pods made from spec yet; "" when one can. Such pods wait Pending
+// until a node that runs them joins.
+func RuntimeWarning(spec *api.PodSpec, nodes []*api.Node) string {
+	rt := api.PodRuntime(&api.Pod{Spec: spec})
+	if rt == "" {
+		return ""
+	}
+	for _, n := range nodes {
+		if nodeReady(n) && runsRuntime(NodeRuntimes(n), rt) {
+			return ""
+		}
+	}
+	what := "runtime class " + rt
+	if rt == api.RuntimeDocker {
+		what = "container images"
+	}
+	return "no Ready node can run " + what + " yet: its pods stay Pending until an agent started with --runtime " + rt + " joins"
 }
