@@ -85,8 +85,9 @@ type Config struct {
 	// GossipKeyring, when set, encrypts gossip; see gossip.Keyring.
 	GossipKeyring *gossip.Keyring
 	// GuardCommand runs RunGuard in a separate process (the jobcluster
-	// binary's hidden agent-guard command). With the process runtime it
-	// makes the children of pod processes die with the agent as well.
+	// binary's hidden agent-guard command). It makes the children of pod
+	// processes, and the containers of a container runtime, die with the
+	// agent as well.
 	GuardCommand []string
 	// Metrics is where the agent registers its metrics (see package
 	// metrics); nil gives it a registry of its own that nobody reads. A
@@ -170,11 +171,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", a.cfg.RPCAddr, err)
 	}
 	defer lis.Close()
-	if pr, ok := a.cfg.Runtime.(*ProcessRuntime); ok && len(a.cfg.GuardCommand) > 0 {
-		if err := pr.StartGuard(a.cfg.GuardCommand); err != nil {
+	if r, ok := a.cfg.Runtime.(LeftoverRemover); ok {
+		if err := r.RemoveLeftovers(ctx); err != nil {
+			return fmt.Errorf("remove what an earlier run left: %w", err)
+		}
+	}
+	if len(a.cfg.GuardCommand) > 0 {
+		g, err := startGuard(a.cfg.GuardCommand)
+		if err != nil {
 			return err
 		}
-		defer pr.StopGuard()
+		// Closed after the pods are stopped: deferred calls run last first.
+		defer g.close()
+		giveGuard(a.cfg.Runtime, g)
 	}
 	g, err := gossip.Start(gossip.Config{
 		Name:     a.cfg.Name,

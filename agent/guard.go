@@ -18,9 +18,10 @@ import (
 )
 
 // The guard is one small process per agent that outlives it by a moment:
-// the agent tells it, through a pipe, which process groups its pods run
-// in; when the pipe reaches end of file because the agent died (however it
-// died), the guard kills those groups and exits. The parent-death signal
+// the agent tells it, through a pipe, which process groups and containers
+// its pods run in; when the pipe reaches end of file because the agent died
+// (however it died), the guard kills those groups, removes those
+// containers and exits. The parent-death signal
 // alone only reaches a pod's main process, not the children it started
 // (the `sleep` under `sh -c`), which would otherwise run on while the
 // servers start the pod again elsewhere.
@@ -68,22 +69,43 @@ func startGuard(command []string) (*guard, error) {
 	return g, nil
 }
 
-func (g *guard) send(op byte, pgid int) {
+func (g *guard) send(line string) {
 	if g == nil {
 		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.w != nil {
-		fmt.Fprintf(g.w, "%c%d\n", op, pgid)
+		fmt.Fprintln(g.w, line)
 	}
 }
 
 // watch asks the guard to kill pgid should the agent die.
-func (g *guard) watch(pgid int) { g.send('+', pgid) }
+func (g *guard) watch(pgid int) { g.send("+" + strconv.Itoa(pgid)) }
 
 // forget tells the guard the group ended.
-func (g *guard) forget(pgid int) { g.send('-', pgid) }
+func (g *guard) forget(pgid int) { g.send("-" + strconv.Itoa(pgid)) }
+
+// WatchContainer asks the guard to remove container id should the agent
+// die. A nil guard does nothing.
+func (g *guard) WatchContainer(id string) { g.send("+c" + id) }
+
+// ForgetContainer tells the guard the container ended.
+func (g *guard) ForgetContainer(id string) { g.send("-c" + id) }
+
+// ContainerGuard is what a container runtime tells the agent's guard: the
+// containers to remove should the agent die.
+type ContainerGuard interface {
+	WatchContainer(id string)
+	ForgetContainer(id string)
+}
+
+// GuardedRuntime is a container runtime whose containers the agent's guard
+// removes should the agent die; the agent hands it the guard before the
+// first Start.
+type GuardedRuntime interface {
+	SetGuard(ContainerGuard)
+}
 
 // close lets the guard exit, after it killed any group still listed, and
 // waits until it has; a guard that does not exit within guardExitTimeout
@@ -107,15 +129,28 @@ func (g *guard) close() {
 }
 
 // RunGuard is the guard process's main loop: it reads "+PGID" and "-PGID"
-// lines until end of input, then kills every process group still listed.
-// The guard process should ignore SIGINT and SIGTERM, which are meant for
-// the agent (see IgnoreAgentSignals).
-func RunGuard(in io.Reader) error {
+// lines, and "+cID" and "-cID" for containers, until end of input, then
+// kills every process group still listed and hands the containers still
+// listed to removeContainers (which may be nil when no runtime runs
+// containers). The guard process should ignore SIGINT and SIGTERM, which
+// are meant for the agent (see IgnoreAgentSignals).
+func RunGuard(in io.Reader, removeContainers func(ids []string) error) error {
 	groups := map[int]bool{}
+	containers := map[string]bool{}
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if len(line) < 2 {
+			continue
+		}
+		if id, ok := strings.CutPrefix(line[1:], "c"); ok {
+			if id != "" {
+				if line[0] == '+' {
+					containers[id] = true
+				} else {
+					delete(containers, id)
+				}
+			}
 			continue
 		}
 		pgid, err := strconv.Atoi(line[1:])
@@ -133,6 +168,20 @@ func RunGuard(in io.Reader) error {
 	for pgid := range groups {
 		if err := unix.Kill(-pgid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 			errs = append(errs, fmt.Errorf("kill process group %d: %w", pgid, err))
+		}
+	}
+	if len(containers) > 0 {
+		ids := make([]string, 0, len(containers))
+		for id := range containers {
+			ids = append(ids, id)
+		}
+		switch {
+		case removeContainers == nil:
+			errs = append(errs, fmt.Errorf("remove containers %v: no container runtime", ids))
+		default:
+			if err := removeContainers(ids); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -23,7 +23,7 @@ func TestGuardKillsListedGroupsWhenItsInputEnds(t *testing.T) {
 	}
 	listed, ended := start(), start()
 	in := strings.NewReader("+" + itoa(listed.Process.Pid) + "\n+" + itoa(ended.Process.Pid) + "\n-" + itoa(ended.Process.Pid) + "\n")
-	if err := RunGuard(in); err != nil {
+	if err := RunGuard(in, nil); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -67,5 +67,19 @@ func TestGuardCloseKillsAGuardThatDoesNotExit(t *testing.T) {
 	g.close()
 	if g.cmd.ProcessState == nil || g.cmd.ProcessState.Exited() {
 		t.Fatalf("guard state after close = %v, want killed", g.cmd.ProcessState)
+	}
+}
+
+func TestGuardRemovesListedContainersWhenItsInputEnds(t *testing.T) {
+	in := strings.NewReader("+cabc\n+cdef\n-cdef\n+c\n")
+	var removed []string
+	if err := RunGuard(in, func(ids []string) error { removed = ids; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != "abc" {
+		t.Errorf("guard removed %v, want [abc]: def ended and an empty ID names nothing", removed)
+	}
+	if err := RunGuard(strings.NewReader("+cabc\n"), nil); err == nil {
+		t.Error("a guard with containers to remove and no runtime to remove them reported no error")
 	}
 }

@@ -143,14 +143,20 @@ func (r *podRunner) run() {
 		return
 	}
 	defer r.setAllDead()
-	for i := range r.containers {
-		r.startContainer(i)
-	}
 	var deadline <-chan time.Time
 	if secs := r.pod.GetSpec().ActiveDeadlineSeconds; secs != nil {
 		t := time.NewTimer(time.Duration(*secs)*time.Second - r.sup.now().Sub(r.started))
 		defer t.Stop()
 		deadline = t.C
+	}
+	if !r.pullImages(deadline) {
+		final := buildStatus(api.PodFailed, r.sup.hostIP, r.started, r.containers)
+		final.Reason, final.Message = r.stopReason, r.stopMsg
+		r.finish(final)
+		return
+	}
+	for i := range r.containers {
+		r.startContainer(i)
 	}
 	killTimer := time.NewTimer(time.Hour)
 	killTimer.Stop()
@@ -248,8 +254,10 @@ func (r *podRunner) shipTails() {
 }
 
 // publish reports the pod's status if it changed since the last report.
-func (r *podRunner) publish() {
-	st := buildStatus(api.PodRunning, r.sup.hostIP, r.started, r.containers)
+func (r *podRunner) publish() { r.publishPhase(api.PodRunning) }
+
+func (r *podRunner) publishPhase(phase string) {
+	st := buildStatus(phase, r.sup.hostIP, r.started, r.containers)
 	if proto.Equal(st, r.published) {
 		return
 	}
@@ -331,7 +339,97 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 	}
 	return r.sup.runtime.Start(context.Background(), ProcessSpec{
 		Command: argv, Env: env, Dir: dir, Stdout: logFile, Container: c.spec, Labels: labels,
+		RuntimeClass: api.PodRuntime(r.pod),
 	})
+}
+
+// Kubelet's waiting reasons of a container whose image is not there yet.
+const (
+	reasonErrImagePull     = "ErrImagePull"
+	reasonImagePullBackOff = "ImagePullBackOff"
+)
+
+// pullImages fetches the containers' images before the first start, as
+// their runtime does (only container runtimes pull). A pull that fails
+// leaves the pod Pending, its container waiting with ErrImagePull, then
+// ImagePullBackOff, and is tried again after a back-off that doubles from
+// the agent's restart back-off up to five minutes; it is not a failure of
+// the pod. It returns false when the pod was stopped or reached its
+// deadline while waiting: r.stopReason and r.stopMsg then say why.
+func (r *podRunner) pullImages(deadline <-chan time.Time) bool {
+	puller, ok := r.sup.runtime.(ImagePuller)
+	if !ok {
+		return true
+	}
+	class := api.PodRuntime(r.pod)
+	for _, c := range r.containers {
+		var backoff time.Duration
+		for attempt := 0; ; attempt++ {
+			ctx, cancel := context.WithCancel(context.Background())
+			result := make(chan error, 1)
+			go func() { result <- puller.PullImage(ctx, ProcessSpec{Container: c.spec, RuntimeClass: class}) }()
+			var err error
+			select {
+			case err = <-result:
+			case <-r.stopped:
+				cancel()
+				r.stopWhilePulling(nil)
+				return false
+			case <-deadline:
+				cancel()
+				r.stopWhilePulling(&stopRequest{reason: api.ReasonDeadlineExceeded, message: "Pod was active on the node longer than the specified deadline"})
+				return false
+			}
+			cancel()
+			if err == nil || !errors.Is(err, ErrImagePull) {
+				// Start reports anything other than a missing image.
+				break
+			}
+			reason := reasonErrImagePull
+			if attempt > 0 {
+				reason = reasonImagePullBackOff
+			}
+			backoff = min(max(2*backoff, r.sup.restartBackoff), maxRestartBackoff)
+			r.sup.logger.Info("pull image", "pod", r.name(), "container", c.spec.GetName(), "image", c.spec.GetImage(), "retry_in", backoff, "err", err)
+			c.state = &api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
+			r.publishPhase(api.PodPending)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-r.stopped:
+				t.Stop()
+				r.stopWhilePulling(nil)
+				return false
+			case <-deadline:
+				t.Stop()
+				r.stopWhilePulling(&stopRequest{reason: api.ReasonDeadlineExceeded, message: "Pod was active on the node longer than the specified deadline"})
+				return false
+			}
+		}
+		c.state = nil
+	}
+	return true
+}
+
+// stopWhilePulling ends a pod none of whose containers started: each keeps
+// the state it waits in, or shows that it never started.
+func (r *podRunner) stopWhilePulling(req *stopRequest) {
+	r.mu.Lock()
+	if req == nil {
+		req = r.pending
+	}
+	r.pending = nil
+	r.mu.Unlock()
+	if req != nil {
+		r.stopReason, r.stopMsg = req.reason, req.message
+	}
+	r.stopping = true
+	for _, c := range r.containers {
+		if c.state == nil {
+			c.state = &api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: "PodStopped"}}
+		}
+		c.done = true
+	}
 }
 
 func (r *podRunner) exited(ex containerExit) {

@@ -19,8 +19,8 @@ import (
 
 // ProcessRuntime runs containers as plain processes of this machine, each
 // in its own process group and with SIGKILL as its parent-death signal.
-// With a guard (StartGuard), the children those processes start die with
-// the agent too.
+// With the agent's guard, the children those processes start die with the
+// agent too.
 type ProcessRuntime struct {
 	guard *guard
 }
@@ -28,20 +28,9 @@ type ProcessRuntime struct {
 // NewProcessRuntime returns the process runtime.
 func NewProcessRuntime() *ProcessRuntime { return &ProcessRuntime{} }
 
-// StartGuard starts the guard process (command runs RunGuard), which kills
-// the pods' process groups if this process dies. Call it once, before the
-// first Start.
-func (r *ProcessRuntime) StartGuard(command []string) error {
-	g, err := startGuard(command)
-	if err != nil {
-		return err
-	}
-	r.guard = g
-	return nil
-}
-
-// StopGuard lets the guard exit, killing any pod group still running.
-func (r *ProcessRuntime) StopGuard() { r.guard.close() }
+// useGuard makes the guard kill the pods' process groups should the agent
+// die. The agent calls it once, before the first Start.
+func (r *ProcessRuntime) useGuard(g *guard) { r.guard = g }
 
 type spawnRequest struct {
 	cmd  *exec.Cmd

@@ -48,6 +48,9 @@ type ProcessSpec struct {
 	Container *api.Container
 	// Labels name the pod, Job, node and uid the run belongs to.
 	Labels map[string]string
+	// RuntimeClass is the runtime the pod needs (api.PodRuntime); empty
+	// means the agent's default. Only Multi reads it.
+	RuntimeClass string
 }
 
 // Process is one running container process. Its methods are safe for

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/jobcluster/jobcluster/agent"
@@ -32,7 +33,7 @@ const (
 
 // ErrImagePull is the waiting reason of a container whose image could not
 // be pulled and is not present locally.
-var ErrImagePull = errors.New("ErrImagePull")
+var ErrImagePull = agent.ErrImagePull
 
 // Runtime runs containers through the Docker engine. It is safe for
 // concurrent use.
@@ -40,6 +41,64 @@ type Runtime struct {
 	cli    *client.Client
 	node   string
 	logger *slog.Logger
+	guard  agent.ContainerGuard
+}
+
+// SetGuard makes the agent's guard remove the runtime's containers should
+// the agent die. Call it before the first Start.
+func (r *Runtime) SetGuard(g agent.ContainerGuard) {
+	if g != nil {
+		r.guard = g
+	}
+}
+
+// noGuard is the guard of a runtime the agent gave none.
+type noGuard struct{}
+
+func (noGuard) WatchContainer(string)  {}
+func (noGuard) ForgetContainer(string) {}
+
+// RemoveLeftovers removes every container labelled with this node: an
+// agent starting again knows none of them, and a pod must not outlive the
+// agent that ran it.
+func (r *Runtime) RemoveLeftovers(ctx context.Context) error {
+	list, err := r.cli.ContainerList(ctx, client.ContainerListOptions{
+		All:     true,
+		Filters: make(client.Filters).Add("label", LabelNode+"="+r.node),
+	})
+	if err != nil {
+		return fmt.Errorf("list containers of node %s: %w", r.node, err)
+	}
+	var errs []error
+	for _, c := range list.Items {
+		r.logger.Info("removing a container an earlier run left", "container", c.ID, "labels", c.Labels)
+		errs = append(errs, r.remove(c.ID))
+	}
+	return errors.Join(errs...)
+}
+
+// RemoveContainers force-removes containers by ID through the engine named
+// by the DOCKER_* environment: the agent's guard process calls it for the
+// containers of an agent that died.
+func RemoveContainers(ids []string) error {
+	cli, err := client.New(client.FromEnv)
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if _, err := cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true}); err != nil && !isNotFound(err) {
+				errs[i] = fmt.Errorf("remove container %s: %w", id, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // New connects to the engine named by the DOCKER_* environment (the local
@@ -57,7 +116,7 @@ func New(ctx context.Context, node string, logger *slog.Logger) (*Runtime, error
 		_ = cli.Close()
 		return nil, fmt.Errorf("reach the docker engine: %w", err)
 	}
-	return &Runtime{cli: cli, node: node, logger: logger}, nil
+	return &Runtime{cli: cli, node: node, logger: logger, guard: noGuard{}}, nil
 }
 
 // Close releases the engine connection.
@@ -73,22 +132,36 @@ func (r *Runtime) Version(ctx context.Context) (string, error) {
 	return "docker://" + v.Version, nil
 }
 
-// Start pulls the image as the container's imagePullPolicy says, then
-// creates and starts the container and copies its output to spec.Stdout.
+// PullImage pulls the container's image as its imagePullPolicy says. A
+// failed pull of an image present locally runs the local copy, with a
+// warning; one of an image that is not present is ErrImagePull.
+func (r *Runtime) PullImage(ctx context.Context, spec agent.ProcessSpec) error {
+	if spec.Container.GetImage() == "" {
+		return errors.New("pull image: the container names no image")
+	}
+	return r.ensureImage(ctx, spec.Container)
+}
+
+// Start creates and starts the container and copies its output to
+// spec.Stdout. An image that is not present is pulled first (the agent
+// pulls through PullImage before a pod's first start).
 func (r *Runtime) Start(ctx context.Context, spec agent.ProcessSpec) (agent.Process, error) {
 	c := spec.Container
 	if c == nil || c.GetImage() == "" {
 		return nil, errors.New("start container: no image")
 	}
-	if err := r.ensureImage(ctx, c); err != nil {
-		return nil, err
+	if _, err := r.cli.ImageInspect(ctx, c.GetImage()); err != nil {
+		if err := r.ensureImage(ctx, c); err != nil {
+			return nil, err
+		}
 	}
 	cfg, host := containerConfig(c, spec, r.node)
 	created, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host})
 	if err != nil {
 		return nil, fmt.Errorf("create container %s: %w", c.GetName(), err)
 	}
-	p := &process{cli: r.cli, id: created.ID, copied: make(chan struct{})}
+	r.guard.WatchContainer(created.ID)
+	p := &process{cli: r.cli, id: created.ID, copied: make(chan struct{}), guard: r.guard}
 	out, err := reopen(spec.Stdout)
 	if err != nil {
 		_ = r.remove(created.ID)
@@ -227,6 +300,7 @@ type process struct {
 	id     string
 	pid    int
 	copied chan struct{} // closed when the output is copied
+	guard  agent.ContainerGuard
 
 	once    sync.Once
 	code    int
@@ -253,7 +327,9 @@ func (p *process) Wait() (int, error) {
 			}
 		}
 		<-p.copied
-		_, _ = p.cli.ContainerRemove(ctx, p.id, client.ContainerRemoveOptions{Force: true})
+		if _, err := p.cli.ContainerRemove(ctx, p.id, client.ContainerRemoveOptions{Force: true}); err == nil || isNotFound(err) {
+			p.guard.ForgetContainer(p.id)
+		}
 	})
 	return p.code, p.waitErr
 }

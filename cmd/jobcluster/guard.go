@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobcluster/jobcluster/agent"
+	"github.com/jobcluster/jobcluster/agent/docker"
 )
 
 // newAgentGuardCmd is the hidden helper every agent starts once: it kills
@@ -18,7 +19,7 @@ func newAgentGuardCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			agent.IgnoreAgentSignals()
-			return agent.RunGuard(os.Stdin)
+			return agent.RunGuard(os.Stdin, docker.RemoveContainers)
 		},
 	}
 }
