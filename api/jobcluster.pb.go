@@ -7452,7 +7452,10 @@ type SubmitResult struct {
 	Code      string `protobuf:"bytes,5,opt,name=code,proto3" json:"code,omitempty"`
 	Namespace string `protobuf:"bytes,6,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// object is the object as stored after the write (set on success).
-	Object        *Object `protobuf:"bytes,7,opt,name=object,proto3" json:"object,omitempty"`
+	Object *Object `protobuf:"bytes,7,opt,name=object,proto3" json:"object,omitempty"`
+	// warnings are kubectl's "Warning:" lines about an accepted object, for
+	// example that no Ready node can run its pods yet.
+	Warnings      []string `protobuf:"bytes,8,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -7532,6 +7535,13 @@ func (x *SubmitResult) GetNamespace() string {
 func (x *SubmitResult) GetObject() *Object {
 	if x != nil {
 		return x.Object
+	}
+	return nil
+}
+
+func (x *SubmitResult) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
 	}
 	return nil
 }
@@ -10722,7 +10732,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\rSubmitRequest\x12/\n" +
 	"\aobjects\x18\x01 \x03(\v2\x15.jobcluster.v1.ObjectR\aobjects\x12\x14\n" +
 	"\x05apply\x18\x02 \x01(\bR\x05apply\x12\x1c\n" +
-	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"\xc5\x01\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"\xe1\x01\n" +
 	"\fSubmitResult\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -10730,7 +10740,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12\x12\n" +
 	"\x04code\x18\x05 \x01(\tR\x04code\x12\x1c\n" +
 	"\tnamespace\x18\x06 \x01(\tR\tnamespace\x12-\n" +
-	"\x06object\x18\a \x01(\v2\x15.jobcluster.v1.ObjectR\x06object\"G\n" +
+	"\x06object\x18\a \x01(\v2\x15.jobcluster.v1.ObjectR\x06object\x12\x1a\n" +
+	"\bwarnings\x18\b \x03(\tR\bwarnings\"G\n" +
 	"\x0eSubmitResponse\x125\n" +
 	"\aresults\x18\x01 \x03(\v2\x1b.jobcluster.v1.SubmitResultR\aresults\"R\n" +
 	"\n" +

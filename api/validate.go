@@ -317,6 +317,17 @@ func validatePodTemplate(path string, tmpl *PodTemplateSpec) []error {
 	for i, c := range spec.GetContainers() {
 		errs.add(validateContainer(fmt.Sprintf("%s.containers[%d]", path, i), c, names)...)
 	}
+	switch rc := spec.GetRuntimeClassName(); rc {
+	case "", RuntimeDocker:
+	case RuntimeProcess:
+		for i, c := range spec.GetContainers() {
+			if len(c.GetCommand()) == 0 && c.GetImage() != "" {
+				errs.add(required(fmt.Sprintf("%s.containers[%d].command", path, i), fmt.Sprintf("runtimeClassName %q runs commands, not images: add the command to run, or use runtimeClassName %q to run image %q", rc, RuntimeDocker, c.GetImage())))
+			}
+		}
+	default:
+		errs.add(notSupported(path+".runtimeClassName", rc, RuntimeProcess, RuntimeDocker))
+	}
 	errs.add(positive(path+".activeDeadlineSeconds", spec.ActiveDeadlineSeconds)...)
 	errs.add(nonNegative(path+".terminationGracePeriodSeconds", spec.TerminationGracePeriodSeconds)...)
 	errs.add(validateLabels(path+".nodeSelector", spec.GetNodeSelector())...)
@@ -348,7 +359,7 @@ func validateContainer(path string, c *Container, names map[string]bool) []error
 			errs.add(invalid(path+".command[0]", "", "the program to run may not be empty"))
 		}
 	case c.GetImage() != "":
-		errs.add(required(path+".command", fmt.Sprintf("the process runtime runs a command and cannot run image %q by itself; add the command the image would run (a container runtime would be needed to run images)", c.GetImage())))
+		// A container runtime runs the image's own entrypoint.
 	default:
 		errs.add(required(path+".image", ""))
 	}

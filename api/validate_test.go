@@ -124,7 +124,21 @@ func TestValidateJob(t *testing.T) {
 				j.Spec.Template.Spec.Containers[0].Image = "luksa/batch-job"
 				j.Spec.Template.Spec.Containers[0].Command = nil
 			},
-			want: []string{containers + `[0].command: Required value: the process runtime runs a command and cannot run image "luksa/batch-job" by itself; add the command the image would run (a container runtime would be needed to run images)`},
+			want: nil, // a container runtime runs it
+		},
+		{
+			name: "image without command on the process runtime",
+			mutate: func(j *Job) {
+				j.Spec.Template.Spec.RuntimeClassName = proto.String("process")
+				j.Spec.Template.Spec.Containers[0].Image = "luksa/batch-job"
+				j.Spec.Template.Spec.Containers[0].Command = nil
+			},
+			want: []string{containers + `[0].command: Required value: runtimeClassName "process" runs commands, not images: add the command to run, or use runtimeClassName "docker" to run image "luksa/batch-job"`},
+		},
+		{
+			name:   "unknown runtime class",
+			mutate: func(j *Job) { j.Spec.Template.Spec.RuntimeClassName = proto.String("gvisor") },
+			want:   []string{"spec.template.spec.runtimeClassName: Unsupported value: \"gvisor\": supported values: \"process\", \"docker\""},
 		},
 		{
 			name: "neither image nor command",

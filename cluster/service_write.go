@@ -48,6 +48,19 @@ func admit(req *api.SubmitRequest) error {
 	return nil
 }
 
+// runtimeWarnings warns, as kubectl prints it, when no Ready node can run
+// pods made from spec yet (an image without a command and no agent with
+// --runtime docker): the object is accepted and its pods wait Pending.
+func runtimeWarnings(st *fsm.State, spec *api.PodSpec) []string {
+	if api.PodRuntime(&api.Pod{Spec: spec}) == "" {
+		return nil
+	}
+	if w := scheduler.RuntimeWarning(spec, st.Nodes()); w != "" {
+		return []string{w}
+	}
+	return nil
+}
+
 // submit creates (or with apply, updates) objects on the leader, in one
 // Raft entry.
 func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.SubmitResponse, error) {
@@ -89,6 +102,7 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 				api.SetDefaults(&api.Object{Kind: &api.Object_Job{Job: job}})
 			}
 			job.ApiVersion, job.Kind = r.APIVersion(), r.Kind
+			res.Warnings = runtimeWarnings(st, job.GetSpec().GetTemplate().GetSpec())
 			cmd = (&api.UpsertJob{Job: job, CreateOnly: res.Action == "created"}).Command()
 			if old == nil {
 				newJobs = append(newJobs, job)
@@ -110,6 +124,7 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 				stampNew(cj.Metadata, now)
 			}
 			cj.ApiVersion, cj.Kind = r.APIVersion(), r.Kind
+			res.Warnings = runtimeWarnings(st, cj.GetSpec().GetJobTemplate().GetSpec().GetTemplate().GetSpec())
 			cmd = (&api.UpsertCronJob{CronJob: cj, CreateOnly: res.Action == "created"}).Command()
 		case api.ConfigMapResource:
 			cm := o.GetConfigMap()

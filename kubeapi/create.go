@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,6 +81,11 @@ func (h *Handler) create(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err != nil {
 		writeStatus(w, internalError(err))
 		return
+	}
+	for _, warning := range res.Warnings {
+		// RFC 7234 warn-code 299, as kube-apiserver sends; kubectl prints
+		// "Warning: " and the text.
+		w.Header().Add("Warning", "299 - "+strconv.Quote(warning))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)

@@ -33,6 +33,7 @@ type agentOptions struct {
 	logShipInterval     time.Duration
 	httpAddr            string
 	logLevel            string
+	runtime             string
 	security            securityFlags
 }
 
@@ -42,7 +43,9 @@ func newAgentCmd(tf *tlsFlags) *cobra.Command {
 		Use:   "agent",
 		Short: "Run an agent: runs the pods the servers bind to this node",
 		Long: `Run a jobcluster agent. It joins the cluster through gossip, runs the pods
-the servers bind to it as processes, and reports their status. Pods never
+the servers bind to it as processes (--runtime process, the default) or as
+Docker containers (--runtime docker, or both: process,docker), and reports
+their status. Pods never
 outlive their agent. An agent cut off from every server for --lease-ttl
 stops its pods, since the servers then run them elsewhere.
 
@@ -66,6 +69,12 @@ addresses unless --insecure is given.`,
 			}
 			defer sec.reloadOnHangup(cfg.Logger)()
 			cfg.Transport, cfg.GossipKeyring = sec.transport(), sec.keyring
+			rts, err := newRuntimes(o.runtime, o.name, cfg.Logger)
+			if err != nil {
+				return err
+			}
+			defer rts.close()
+			cfg.Runtime, cfg.RuntimeNames, cfg.RuntimeVersions = rts.runtime, rts.names, rts.versions
 			a, err := agent.New(cfg)
 			if err != nil {
 				return fmt.Errorf("start agent: %w", err)
@@ -98,6 +107,7 @@ addresses unless --insecure is given.`,
 	f.DurationVar(&o.logShipInterval, "log-ship-interval", agent.DefaultShipInterval, "how often the end of a running container's log is shipped to the servers when it grew")
 	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /metrics, /healthz, /readyz and /debug/pprof")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.runtime, "runtime", api.RuntimeProcess, "runtimes this agent runs pods with, its default first: process, docker or process,docker (a pod picks one with spec.runtimeClassName; an image without a command needs docker)")
 	o.security.register(f)
 	return cmd
 }

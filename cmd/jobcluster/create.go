@@ -155,7 +155,7 @@ func (o *createJobOptions) create(ctx context.Context, cmd *cobra.Command, c *cl
 	if err != nil {
 		return err
 	}
-	_, refused := printResults(cmd.OutOrStdout(), resp.GetResults())
+	_, refused := printResults(cmd.OutOrStdout(), cmd.ErrOrStderr(), resp.GetResults())
 	return errors.Join(refused...)
 }
 

@@ -79,7 +79,7 @@ func submitObjects(ctx context.Context, cmd *cobra.Command, c *client, waitFor t
 	if err != nil {
 		return err
 	}
-	jobs, refused := printResults(cmd.OutOrStdout(), resp.GetResults())
+	jobs, refused := printResults(cmd.OutOrStdout(), cmd.ErrOrStderr(), resp.GetResults())
 	if !wait || len(jobs) == 0 {
 		return errors.Join(refused...)
 	}
@@ -98,8 +98,9 @@ func submitObjects(ctx context.Context, cmd *cobra.Command, c *client, waitFor t
 }
 
 // printResults prints one kubectl line per accepted object ("job.batch/pi
-// created") and returns the names of the accepted Jobs and the refusals.
-func printResults(out io.Writer, results []*api.SubmitResult) (jobs []string, refused []error) {
+// created"), and its warnings to errOut as kubectl does, and returns the
+// names of the accepted Jobs and the refusals.
+func printResults(out, errOut io.Writer, results []*api.SubmitResult) (jobs []string, refused []error) {
 	for _, res := range results {
 		prefix := res.GetKind()
 		r, err := parseResource(res.GetKind())
@@ -113,6 +114,9 @@ func printResults(out io.Writer, results []*api.SubmitResult) (jobs []string, re
 		action := res.GetAction()
 		if action == "" {
 			action = "created"
+		}
+		for _, w := range res.GetWarnings() {
+			fmt.Fprintf(errOut, "Warning: %s/%s: %s\n", prefix, res.GetName(), w)
 		}
 		fmt.Fprintf(out, "%s/%s %s\n", prefix, res.GetName(), action)
 		if r == api.JobResource {

@@ -81,6 +81,10 @@ type Pod struct {
 		ContainerStatuses []struct {
 			RestartCount int `json:"restartCount"`
 			State        struct {
+				Waiting *struct {
+					Reason  string `json:"reason"`
+					Message string `json:"message"`
+				} `json:"waiting"`
 				Running *struct {
 					StartedAt string `json:"startedAt"`
 				} `json:"running"`

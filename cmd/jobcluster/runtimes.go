@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jobcluster/jobcluster/agent"
+	"github.com/jobcluster/jobcluster/agent/docker"
+	"github.com/jobcluster/jobcluster/api"
+)
+
+// agentRuntimes is what --runtime gives an agent: the runtime it hands pods
+// to, the names it advertises (its default first) and the versions.
+type agentRuntimes struct {
+	runtime  agent.Runtime
+	names    []string
+	versions []string
+	close    func()
+}
+
+// newRuntimes builds the runtimes --runtime lists, for example
+// "process,docker"; the first is the default of pods that name none.
+func newRuntimes(list, node string, logger *slog.Logger) (*agentRuntimes, error) {
+	out := &agentRuntimes{close: func() {}}
+	var rts []agent.Runtime
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if slices.Contains(out.names, name) {
+			return nil, fmt.Errorf("--runtime %q: %s is listed twice", list, name)
+		}
+		switch name {
+		case api.RuntimeProcess:
+			rts = append(rts, agent.NewProcessRuntime())
+		case api.RuntimeDocker:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			d, err := docker.New(ctx, node, logger)
+			if err != nil {
+				cancel()
+				return nil, fmt.Errorf("--runtime docker: %w (is the Docker engine running, and may this user use its socket?)", err)
+			}
+			v, err := d.Version(ctx)
+			cancel()
+			if err != nil {
+				_ = d.Close()
+				return nil, fmt.Errorf("--runtime docker: %w", err)
+			}
+			prev := out.close
+			out.close = func() { prev(); _ = d.Close() }
+			out.versions = append(out.versions, v)
+			rts = append(rts, d)
+		default:
+			return nil, fmt.Errorf("--runtime %q: unknown runtime %q; use process, docker or both, the default first (process,docker)", list, name)
+		}
+		out.names = append(out.names, name)
+	}
+	if len(rts) == 0 {
+		return nil, fmt.Errorf("--runtime %q: name at least one runtime: process, docker or process,docker", list)
+	}
+	m, err := agent.NewMulti(out.names, rts)
+	if err != nil {
+		out.close()
+		return nil, err
+	}
+	out.runtime = m
+	return out, nil
+}
