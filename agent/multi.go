@@ -13,11 +13,18 @@ import (
 // than failing.
 var ErrImagePull = errors.New("ErrImagePull")
 
+// ErrCreateContainerConfig marks a PullImage error of a container that
+// cannot start as its spec says (runAsNonRoot with an image whose user is
+// root): the pod waits with kubelet's CreateContainerConfigError.
+var ErrCreateContainerConfig = errors.New("CreateContainerConfigError")
+
 // ImagePuller is a runtime that fetches a container's image before Start,
-// as its imagePullPolicy says. The agent pulls before the pod's first
-// start, waiting and retrying on ErrImagePull.
+// as its imagePullPolicy says, and checks the container against the image.
+// The agent calls it before the pod's first start, waiting and retrying on
+// ErrImagePull and ErrCreateContainerConfig. A warning (a local copy used
+// when the pull failed) becomes a Warning event of the pod.
 type ImagePuller interface {
-	PullImage(ctx context.Context, spec ProcessSpec) error
+	PullImage(ctx context.Context, spec ProcessSpec) (warning string, err error)
 }
 
 // LeftoverRemover is a runtime that can find what an earlier run of the
@@ -81,15 +88,15 @@ func (m *Multi) Start(ctx context.Context, spec ProcessSpec) (Process, error) {
 }
 
 // PullImage pulls spec's image when its runtime pulls images.
-func (m *Multi) PullImage(ctx context.Context, spec ProcessSpec) error {
+func (m *Multi) PullImage(ctx context.Context, spec ProcessSpec) (string, error) {
 	_, rt, err := m.pick(spec.RuntimeClass)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if p, ok := rt.(ImagePuller); ok {
 		return p.PullImage(ctx, spec)
 	}
-	return nil
+	return "", nil
 }
 
 // KillOrphan passes id to the runtime that started it.

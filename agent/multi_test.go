@@ -28,9 +28,9 @@ func (r *namedRuntime) KillOrphan(id string) error {
 
 type pullingRuntime struct{ namedRuntime }
 
-func (r *pullingRuntime) PullImage(context.Context, ProcessSpec) error {
+func (r *pullingRuntime) PullImage(context.Context, ProcessSpec) (string, error) {
 	r.pulled++
-	return ErrImagePull
+	return "", ErrImagePull
 }
 
 type fakeProc struct {
@@ -59,10 +59,10 @@ func TestMultiDispatchesByRuntimeClass(t *testing.T) {
 	if _, err := m.Start(ctx, ProcessSpec{RuntimeClass: "gvisor"}); err == nil || !strings.Contains(err.Error(), "this agent runs process, docker") {
 		t.Errorf("unknown class: %v, want an error naming the agent's runtimes", err)
 	}
-	if err := m.PullImage(ctx, ProcessSpec{}); err != nil {
+	if _, err := m.PullImage(ctx, ProcessSpec{}); err != nil {
 		t.Errorf("pull on the process runtime: %v, want nothing to pull", err)
 	}
-	if err := m.PullImage(ctx, ProcessSpec{RuntimeClass: "docker"}); !errors.Is(err, ErrImagePull) || dock.pulled != 1 {
+	if _, err := m.PullImage(ctx, ProcessSpec{RuntimeClass: "docker"}); !errors.Is(err, ErrImagePull) || dock.pulled != 1 {
 		t.Errorf("pull on docker: %v after %d pulls, want docker's ErrImagePull", err, dock.pulled)
 	}
 	for _, id := range []string{"docker:abc", "123/boot/9"} {

@@ -60,6 +60,7 @@ type podRunner struct {
 	killAt     time.Time
 	killed     bool // SIGKILL was sent
 	published  *api.PodStatus
+	events     []*api.Event // to send with the next report
 
 	mu      sync.Mutex
 	pending *stopRequest
@@ -258,11 +259,17 @@ func (r *podRunner) publish() { r.publishPhase(api.PodRunning) }
 
 func (r *podRunner) publishPhase(phase string) {
 	st := buildStatus(phase, r.sup.hostIP, r.started, r.containers)
-	if proto.Equal(st, r.published) {
+	if proto.Equal(st, r.published) && len(r.events) == 0 {
 		return
 	}
 	r.published = st
-	r.sup.report(r.rec.uid, r.name(), st)
+	r.sup.report(r.rec.uid, r.name(), st, r.events...)
+	r.events = nil
+}
+
+// event queues an event about the pod, sent with its next status report.
+func (r *podRunner) event(typ, reason, msg string) {
+	r.events = append(r.events, &api.Event{Type: typ, Reason: reason, Message: msg, LastTimestamp: timestamppb.New(r.sup.now())})
 }
 
 func (r *podRunner) gracePeriod() time.Duration {
@@ -331,84 +338,169 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	volumes, err := r.volumes()
+	if err != nil {
+		return nil, err
+	}
+	return r.sup.runtime.Start(context.Background(), ProcessSpec{
+		Command: argv, Env: env, Dir: dir, Stdout: logFile, Container: r.effective(c.spec), Labels: r.labels(),
+		RuntimeClass:       api.PodRuntime(r.pod),
+		SupplementalGroups: r.pod.GetSpec().GetSecurityContext().GetSupplementalGroups(),
+		Volumes:            volumes,
+	})
+}
+
+// volumes gives each emptyDir volume a directory in the pod's directory,
+// writable by any user as Kubernetes makes it, removed with the pod.
+func (r *podRunner) volumes() ([]Volume, error) {
+	var out []Volume
+	for _, v := range r.pod.GetSpec().GetVolumes() {
+		if hp := v.GetHostPath(); hp != nil {
+			out = append(out, Volume{Name: v.GetName(), Path: hp.GetPath(), HostPath: true})
+			continue
+		}
+		dir := filepath.Join(r.dir, "volumes", v.GetName())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create emptyDir volume %s: %w", v.GetName(), err)
+		}
+		if err := os.Chmod(dir, 0o777); err != nil {
+			return nil, fmt.Errorf("create emptyDir volume %s: %w", v.GetName(), err)
+		}
+		out = append(out, Volume{Name: v.GetName(), Path: dir})
+	}
+	return out, nil
+}
+
+// labels name the pod, its Job and uid on what the runtime runs.
+func (r *podRunner) labels() map[string]string {
 	meta := r.pod.GetMetadata()
-	labels := map[string]string{
+	return map[string]string{
 		LabelPod: meta.GetName(),
 		LabelJob: meta.GetLabels()[api.LabelJobName],
 		LabelUID: meta.GetUid(),
 	}
-	return r.sup.runtime.Start(context.Background(), ProcessSpec{
-		Command: argv, Env: env, Dir: dir, Stdout: logFile, Container: c.spec, Labels: labels,
-		RuntimeClass: api.PodRuntime(r.pod),
-	})
 }
 
-// Kubelet's waiting reasons of a container whose image is not there yet.
+// effective is the container with the pod's securityContext filled in
+// where the container's own says nothing, as kubelet applies them.
+func (r *podRunner) effective(c *api.Container) *api.Container {
+	psc := r.pod.GetSpec().GetSecurityContext()
+	if psc == nil {
+		return c
+	}
+	out := proto.CloneOf(c)
+	if out.SecurityContext == nil {
+		out.SecurityContext = &api.SecurityContext{}
+	}
+	sc := out.SecurityContext
+	if sc.RunAsUser == nil {
+		sc.RunAsUser = psc.RunAsUser
+	}
+	if sc.RunAsGroup == nil {
+		sc.RunAsGroup = psc.RunAsGroup
+	}
+	if sc.RunAsNonRoot == nil {
+		sc.RunAsNonRoot = psc.RunAsNonRoot
+	}
+	return out
+}
+
+// Kubelet's waiting reasons of a container that cannot start yet.
 const (
 	reasonErrImagePull     = "ErrImagePull"
 	reasonImagePullBackOff = "ImagePullBackOff"
 )
 
 // pullImages fetches the containers' images before the first start, as
-// their runtime does (only container runtimes pull). A pull that fails
+// their runtime does (only container runtimes pull), and checks what can
+// be checked only against the image (runAsNonRoot). A pull that fails
 // leaves the pod Pending, its container waiting with ErrImagePull, then
-// ImagePullBackOff, and is tried again after a back-off that doubles from
-// the agent's restart back-off up to five minutes; it is not a failure of
-// the pod. It returns false when the pod was stopped or reached its
-// deadline while waiting: r.stopReason and r.stopMsg then say why.
+// ImagePullBackOff; a check that fails, with CreateContainerConfigError.
+// Either is tried again after a back-off that doubles from the agent's
+// restart back-off up to five minutes, and is not a failure of the pod.
+// It returns false when the pod was stopped or reached its deadline while
+// waiting: r.stopReason and r.stopMsg then say why.
 func (r *podRunner) pullImages(deadline <-chan time.Time) bool {
 	puller, ok := r.sup.runtime.(ImagePuller)
 	if !ok {
 		return true
 	}
-	class := api.PodRuntime(r.pod)
 	for _, c := range r.containers {
 		var backoff time.Duration
+		image := c.spec.GetImage()
 		for attempt := 0; ; attempt++ {
 			ctx, cancel := context.WithCancel(context.Background())
-			result := make(chan error, 1)
-			go func() { result <- puller.PullImage(ctx, ProcessSpec{Container: c.spec, RuntimeClass: class}) }()
-			var err error
-			select {
-			case err = <-result:
-			case <-r.stopped:
-				cancel()
-				r.stopWhilePulling(nil)
-				return false
-			case <-deadline:
-				cancel()
-				r.stopWhilePulling(&stopRequest{reason: api.ReasonDeadlineExceeded, message: "Pod was active on the node longer than the specified deadline"})
+			result := make(chan pullResult, 1)
+			spec := ProcessSpec{Container: r.effective(c.spec), RuntimeClass: api.PodRuntime(r.pod), Labels: r.labels()}
+			go func() {
+				w, err := puller.PullImage(ctx, spec)
+				result <- pullResult{w, err}
+			}()
+			var res pullResult
+			if !r.waitOrStop(result, &res, nil, deadline, cancel) {
 				return false
 			}
 			cancel()
-			if err == nil || !errors.Is(err, ErrImagePull) {
-				// Start reports anything other than a missing image.
+			if res.warning != "" {
+				r.event(api.EventTypeWarning, "Pulled", res.warning)
+			}
+			var reason string
+			switch {
+			case res.err == nil:
+			case errors.Is(res.err, ErrImagePull):
+				reason = reasonErrImagePull
+				if attempt > 0 {
+					reason = reasonImagePullBackOff
+				}
+				r.event(api.EventTypeWarning, "Failed", fmt.Sprintf("Failed to pull image %q: %v", image, res.err))
+				r.event(api.EventTypeNormal, "BackOff", fmt.Sprintf("Back-off pulling image %q", image))
+			case errors.Is(res.err, ErrCreateContainerConfig):
+				reason = reasonConfigError
+				r.event(api.EventTypeWarning, "Failed", "Error: "+res.err.Error())
+			}
+			if reason == "" {
+				// Start reports anything else.
 				break
 			}
-			reason := reasonErrImagePull
-			if attempt > 0 {
-				reason = reasonImagePullBackOff
-			}
 			backoff = min(max(2*backoff, r.sup.restartBackoff), maxRestartBackoff)
-			r.sup.logger.Info("pull image", "pod", r.name(), "container", c.spec.GetName(), "image", c.spec.GetImage(), "retry_in", backoff, "err", err)
-			c.state = &api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: reason, Message: err.Error()}}
+			r.sup.logger.Info("container cannot start yet", "pod", r.name(), "container", c.spec.GetName(), "image", image, "reason", reason, "retry_in", backoff, "err", res.err)
+			c.state = &api.ContainerState{Waiting: &api.ContainerStateWaiting{Reason: reason, Message: res.err.Error()}}
 			r.publishPhase(api.PodPending)
 			t := time.NewTimer(backoff)
-			select {
-			case <-t.C:
-			case <-r.stopped:
-				t.Stop()
-				r.stopWhilePulling(nil)
-				return false
-			case <-deadline:
-				t.Stop()
-				r.stopWhilePulling(&stopRequest{reason: api.ReasonDeadlineExceeded, message: "Pod was active on the node longer than the specified deadline"})
+			ok := r.waitOrStop(nil, nil, t.C, deadline, func() {})
+			t.Stop()
+			if !ok {
 				return false
 			}
 		}
 		c.state = nil
 	}
 	return true
+}
+
+type pullResult struct {
+	warning string
+	err     error
+}
+
+// waitOrStop waits for a pull's result (stored in *into) or for timer,
+// whichever comes; when a stop request or the deadline comes first it ends
+// the pod instead (after cancel) and returns false.
+func (r *podRunner) waitOrStop(result <-chan pullResult, into *pullResult, timer, deadline <-chan time.Time, cancel func()) bool {
+	select {
+	case v := <-result:
+		*into = v
+		return true
+	case <-timer:
+		return true
+	case <-r.stopped:
+		cancel()
+		r.stopWhilePulling(nil)
+	case <-deadline:
+		cancel()
+		r.stopWhilePulling(&stopRequest{reason: api.ReasonDeadlineExceeded, message: "Pod was active on the node longer than the specified deadline"})
+	}
+	return false
 }
 
 // stopWhilePulling ends a pod none of whose containers started: each keeps

@@ -19,6 +19,9 @@ const (
 	// maxReportBytes keeps a batch well under what a server reads in one
 	// request (api.MaxRequestBytes): log tails make updates large.
 	maxReportBytes = 4 << 20
+	// maxPendingEvents is how many of a pod's events wait for a report;
+	// older ones are dropped.
+	maxPendingEvents = 20
 )
 
 // reporter sends pod status changes to the servers in batches. While a
@@ -79,6 +82,14 @@ func (r *reporter) put(u *api.PodStatusUpdate) {
 			if !have[t.GetContainer()+fmt.Sprint(t.GetPrevious())] {
 				u.LogTails = append(u.LogTails, t)
 			}
+		}
+	}
+	if len(old.GetEvents()) > 0 {
+		// Events are not sent again either: the older ones go first.
+		u = proto.Clone(u).(*api.PodStatusUpdate)
+		u.Events = append(append([]*api.Event{}, old.GetEvents()...), u.GetEvents()...)
+		if n := len(u.Events); n > maxPendingEvents {
+			u.Events = u.Events[n-maxPendingEvents:]
 		}
 	}
 	r.pending[u.GetUid()] = u

@@ -51,6 +51,23 @@ type ProcessSpec struct {
 	// RuntimeClass is the runtime the pod needs (api.PodRuntime); empty
 	// means the agent's default. Only Multi reads it.
 	RuntimeClass string
+	// SupplementalGroups are the pod's securityContext.supplementalGroups,
+	// added to the groups of the container's process.
+	SupplementalGroups []int64
+	// Volumes are the pod's volumes as directories of this machine, for
+	// the container's volumeMounts.
+	Volumes []Volume
+}
+
+// Volume is one of a pod's volumes on the agent's machine.
+type Volume struct {
+	Name string
+	// Path is the directory: the pod's own for an emptyDir, the given one
+	// for a hostPath.
+	Path string
+	// HostPath is true for a hostPath volume, which an agent mounts only
+	// when allowed to.
+	HostPath bool
 }
 
 // Process is one running container process. Its methods are safe for

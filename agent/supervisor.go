@@ -148,8 +148,8 @@ func (s *supervisor) recover(rec *podRecord) {
 	}
 }
 
-func (s *supervisor) report(uid, name string, st *api.PodStatus) {
-	s.sink.Report(&api.PodStatusUpdate{Name: name, Uid: uid, Node: s.node, Status: st})
+func (s *supervisor) report(uid, name string, st *api.PodStatus, events ...*api.Event) {
+	s.sink.Report(&api.PodStatusUpdate{Name: name, Uid: uid, Node: s.node, Status: st, Events: events})
 }
 
 // reportTails reports a status with the ends of the pod's logs.

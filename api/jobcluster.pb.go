@@ -4712,7 +4712,11 @@ type PodStatusUpdate struct {
 	Status *PodStatus             `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
 	// log_tails are the ends of the containers' logs, which the servers keep
 	// for when the agent is gone.
-	LogTails      []*ContainerLogTail `protobuf:"bytes,5,rep,name=log_tails,json=logTails,proto3" json:"log_tails,omitempty"`
+	LogTails []*ContainerLogTail `protobuf:"bytes,5,rep,name=log_tails,json=logTails,proto3" json:"log_tails,omitempty"`
+	// events are what the agent saw happen to the pod, as kubelet reports
+	// them (type, reason, message and last_timestamp set; the servers name
+	// them and fill in the pod).
+	Events        []*Event `protobuf:"bytes,6,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -4778,6 +4782,13 @@ func (x *PodStatusUpdate) GetStatus() *PodStatus {
 func (x *PodStatusUpdate) GetLogTails() []*ContainerLogTail {
 	if x != nil {
 		return x.LogTails
+	}
+	return nil
+}
+
+func (x *PodStatusUpdate) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
 	}
 	return nil
 }
@@ -10507,13 +10518,14 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\"4\n" +
 	"\n" +
 	"CreatePods\x12&\n" +
-	"\x04pods\x18\x01 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\"\xbb\x01\n" +
+	"\x04pods\x18\x01 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\"\xe9\x01\n" +
 	"\x0fPodStatusUpdate\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\x12\x12\n" +
 	"\x04node\x18\x03 \x01(\tR\x04node\x120\n" +
 	"\x06status\x18\x04 \x01(\v2\x18.jobcluster.v1.PodStatusR\x06status\x12<\n" +
-	"\tlog_tails\x18\x05 \x03(\v2\x1f.jobcluster.v1.ContainerLogTailR\blogTails\"t\n" +
+	"\tlog_tails\x18\x05 \x03(\v2\x1f.jobcluster.v1.ContainerLogTailR\blogTails\x12,\n" +
+	"\x06events\x18\x06 \x03(\v2\x14.jobcluster.v1.EventR\x06events\"t\n" +
 	"\x10ContainerLogTail\x12\x1c\n" +
 	"\tcontainer\x18\x01 \x01(\tR\tcontainer\x12\x1a\n" +
 	"\bprevious\x18\x02 \x01(\bR\bprevious\x12\x12\n" +
@@ -11234,146 +11246,147 @@ var file_jobcluster_proto_depIdxs = []int32{
 	46,  // 100: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
 	45,  // 101: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
 	64,  // 102: jobcluster.v1.PodStatusUpdate.log_tails:type_name -> jobcluster.v1.ContainerLogTail
-	64,  // 103: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
-	63,  // 104: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	161, // 105: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
-	32,  // 106: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
-	52,  // 107: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
-	53,  // 108: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
-	73,  // 109: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	161, // 110: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	161, // 111: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
-	33,  // 112: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	161, // 113: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	161, // 114: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
-	161, // 115: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
-	37,  // 116: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
-	0,   // 117: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
-	58,  // 118: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
-	59,  // 119: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
-	60,  // 120: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
-	61,  // 121: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
-	62,  // 122: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
-	66,  // 123: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
-	67,  // 124: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
-	68,  // 125: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
-	69,  // 126: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
-	70,  // 127: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
-	71,  // 128: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
-	72,  // 129: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
-	74,  // 130: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
-	75,  // 131: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
-	77,  // 132: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	90,  // 133: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
-	91,  // 134: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
-	92,  // 135: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
-	93,  // 136: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
-	95,  // 137: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
-	83,  // 138: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
-	84,  // 139: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
-	85,  // 140: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
-	86,  // 141: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
-	82,  // 142: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
-	161, // 143: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	159, // 144: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
-	80,  // 145: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
-	161, // 146: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
-	161, // 147: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
-	161, // 148: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
-	161, // 149: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
-	81,  // 150: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
-	55,  // 151: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
-	56,  // 152: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
-	160, // 153: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	161, // 154: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	161, // 155: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	161, // 156: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	161, // 157: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
-	88,  // 158: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
-	89,  // 159: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	161, // 160: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	94,  // 161: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
-	78,  // 162: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	54,  // 163: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	54,  // 164: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
-	98,  // 165: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	54,  // 166: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	106, // 167: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	46,  // 168: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	55,  // 169: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
-	56,  // 170: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
-	63,  // 171: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	120, // 172: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	54,  // 173: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	161, // 174: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
-	76,  // 175: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
-	79,  // 176: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
-	89,  // 177: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	88,  // 178: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	89,  // 179: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	89,  // 180: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	161, // 181: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	94,  // 182: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	87,  // 183: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	97,  // 184: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	100, // 185: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	101, // 186: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	103, // 187: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	105, // 188: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	108, // 189: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	123, // 190: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	110, // 191: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	112, // 192: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	114, // 193: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	116, // 194: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	118, // 195: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	121, // 196: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	124, // 197: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	126, // 198: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
-	128, // 199: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
-	130, // 200: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	132, // 201: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	133, // 202: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	135, // 203: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	136, // 204: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	137, // 205: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	139, // 206: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	141, // 207: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	143, // 208: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	95,  // 209: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
-	108, // 210: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	99,  // 211: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	54,  // 212: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	102, // 213: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	104, // 214: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	107, // 215: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	109, // 216: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	99,  // 217: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	111, // 218: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	113, // 219: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	115, // 220: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	117, // 221: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	119, // 222: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	122, // 223: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	125, // 224: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	127, // 225: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
-	129, // 226: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
-	131, // 227: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	88,  // 228: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	134, // 229: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	140, // 230: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	131, // 231: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	138, // 232: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	140, // 233: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	142, // 234: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	144, // 235: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	140, // 236: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
-	109, // 237: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	211, // [211:238] is the sub-list for method output_type
-	184, // [184:211] is the sub-list for method input_type
-	184, // [184:184] is the sub-list for extension type_name
-	184, // [184:184] is the sub-list for extension extendee
-	0,   // [0:184] is the sub-list for field type_name
+	53,  // 103: jobcluster.v1.PodStatusUpdate.events:type_name -> jobcluster.v1.Event
+	64,  // 104: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
+	63,  // 105: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	161, // 106: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	32,  // 107: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
+	52,  // 108: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
+	53,  // 109: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
+	73,  // 110: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
+	161, // 111: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	161, // 112: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	33,  // 113: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
+	161, // 114: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	161, // 115: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
+	161, // 116: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
+	37,  // 117: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
+	0,   // 118: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
+	58,  // 119: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
+	59,  // 120: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
+	60,  // 121: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
+	61,  // 122: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
+	62,  // 123: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
+	66,  // 124: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
+	67,  // 125: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
+	68,  // 126: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
+	69,  // 127: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
+	70,  // 128: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
+	71,  // 129: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
+	72,  // 130: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
+	74,  // 131: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
+	75,  // 132: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
+	77,  // 133: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
+	90,  // 134: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
+	91,  // 135: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
+	92,  // 136: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
+	93,  // 137: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
+	95,  // 138: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
+	83,  // 139: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
+	84,  // 140: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
+	85,  // 141: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
+	86,  // 142: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
+	82,  // 143: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
+	161, // 144: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	159, // 145: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
+	80,  // 146: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
+	161, // 147: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
+	161, // 148: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
+	161, // 149: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
+	161, // 150: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
+	81,  // 151: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
+	55,  // 152: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
+	56,  // 153: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
+	160, // 154: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	161, // 155: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	161, // 156: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	161, // 157: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	161, // 158: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	88,  // 159: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
+	89,  // 160: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
+	161, // 161: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	94,  // 162: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
+	78,  // 163: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	54,  // 164: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	54,  // 165: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
+	98,  // 166: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	54,  // 167: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	106, // 168: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	46,  // 169: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	55,  // 170: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
+	56,  // 171: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
+	63,  // 172: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	120, // 173: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	54,  // 174: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	161, // 175: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	76,  // 176: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
+	79,  // 177: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
+	89,  // 178: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	88,  // 179: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	89,  // 180: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	89,  // 181: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	161, // 182: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	94,  // 183: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	87,  // 184: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	97,  // 185: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	100, // 186: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	101, // 187: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	103, // 188: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	105, // 189: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	108, // 190: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	123, // 191: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	110, // 192: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	112, // 193: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	114, // 194: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	116, // 195: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	118, // 196: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	121, // 197: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	124, // 198: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	126, // 199: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
+	128, // 200: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
+	130, // 201: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	132, // 202: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	133, // 203: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	135, // 204: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	136, // 205: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	137, // 206: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	139, // 207: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	141, // 208: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	143, // 209: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	95,  // 210: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
+	108, // 211: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	99,  // 212: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	54,  // 213: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	102, // 214: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	104, // 215: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	107, // 216: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	109, // 217: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	99,  // 218: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	111, // 219: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	113, // 220: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	115, // 221: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	117, // 222: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	119, // 223: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	122, // 224: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	125, // 225: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	127, // 226: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	129, // 227: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
+	131, // 228: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	88,  // 229: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	134, // 230: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	140, // 231: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	131, // 232: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	138, // 233: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	140, // 234: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	142, // 235: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	144, // 236: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	140, // 237: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
+	109, // 238: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	212, // [212:239] is the sub-list for method output_type
+	185, // [185:212] is the sub-list for method input_type
+	185, // [185:185] is the sub-list for extension type_name
+	185, // [185:185] is the sub-list for extension extendee
+	0,   // [0:185] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }

@@ -317,12 +317,16 @@ func validatePodTemplate(path string, tmpl *PodTemplateSpec) []error {
 	for i, c := range spec.GetContainers() {
 		errs.add(validateContainer(fmt.Sprintf("%s.containers[%d]", path, i), c, names)...)
 	}
+	errs.add(validateVolumes(path, spec)...)
 	switch rc := spec.GetRuntimeClassName(); rc {
 	case "", RuntimeDocker:
 	case RuntimeProcess:
 		for i, c := range spec.GetContainers() {
 			if len(c.GetCommand()) == 0 && c.GetImage() != "" {
 				errs.add(required(fmt.Sprintf("%s.containers[%d].command", path, i), fmt.Sprintf("runtimeClassName %q runs commands, not images: add the command to run, or use runtimeClassName %q to run image %q", rc, RuntimeDocker, c.GetImage())))
+			}
+			if len(c.GetVolumeMounts()) > 0 {
+				errs.add(forbidden(fmt.Sprintf("%s.containers[%d].volumeMounts", path, i), fmt.Sprintf("runtimeClassName %q mounts no volumes (processes see the agent's files): use runtimeClassName %q", rc, RuntimeDocker)))
 			}
 		}
 	default:
@@ -378,5 +382,59 @@ func validateContainer(path string, c *Container, names map[string]bool) []error
 		}
 	}
 	errs.add(validateResources(path+".resources", c.GetResources())...)
+	return errs
+}
+
+// validateVolumes checks the pod's volumes (emptyDir or hostPath, one
+// each) and that every container mounts only declared ones at absolute
+// paths.
+func validateVolumes(path string, spec *PodSpec) []error {
+	var errs fieldErrors
+	declared := map[string]bool{}
+	for i, v := range spec.GetVolumes() {
+		vp := fmt.Sprintf("%s.volumes[%d]", path, i)
+		switch name := v.GetName(); {
+		case name == "":
+			errs.add(required(vp+".name", ""))
+		case len(dns1123Label(name)) > 0:
+			for _, msg := range dns1123Label(name) {
+				errs.add(invalid(vp+".name", name, msg))
+			}
+		case declared[name]:
+			errs.add(duplicate(vp+".name", name))
+		default:
+			declared[name] = true
+		}
+		switch {
+		case v.GetEmptyDir() != nil && v.GetHostPath() != nil:
+			errs.add(forbidden(vp+".hostPath", "may not specify more than 1 volume type"))
+		case v.GetEmptyDir() == nil && v.GetHostPath() == nil:
+			errs.add(required(vp, "must specify a volume type: emptyDir or hostPath"))
+		case v.GetHostPath() != nil && !strings.HasPrefix(v.GetHostPath().GetPath(), "/"):
+			errs.add(invalid(vp+".hostPath.path", v.GetHostPath().GetPath(), "must be an absolute path"))
+		}
+	}
+	for i, c := range spec.GetContainers() {
+		seen := map[string]bool{}
+		for j, m := range c.GetVolumeMounts() {
+			mp := fmt.Sprintf("%s.containers[%d].volumeMounts[%d]", path, i, j)
+			if !declared[m.GetName()] {
+				errs.add(invalid(mp+".name", m.GetName(), "volume not found: declare it under spec.volumes"))
+			}
+			switch p := m.GetMountPath(); {
+			case p == "":
+				errs.add(required(mp+".mountPath", ""))
+			case !strings.HasPrefix(p, "/"):
+				errs.add(invalid(mp+".mountPath", p, "must be an absolute path"))
+			case seen[p]:
+				errs.add(invalid(mp+".mountPath", p, "must be unique"))
+			default:
+				seen[p] = true
+			}
+			if sp := m.GetSubPath(); strings.HasPrefix(sp, "/") || slices.Contains(strings.Split(sp, "/"), "..") {
+				errs.add(invalid(mp+".subPath", sp, "must be a relative path without '..'"))
+			}
+		}
+	}
 	return errs
 }

@@ -141,6 +141,32 @@ func TestValidateJob(t *testing.T) {
 			want:   []string{"spec.template.spec.runtimeClassName: Unsupported value: \"gvisor\": supported values: \"process\", \"docker\""},
 		},
 		{
+			name: "volumes and mounts",
+			mutate: func(j *Job) {
+				spec := j.Spec.Template.Spec
+				spec.Volumes = []*Volume{
+					{Name: "scratch", EmptyDir: &EmptyDirVolumeSource{}},
+					{Name: "host", HostPath: &HostPathVolumeSource{Path: "data"}},
+					{Name: "both", EmptyDir: &EmptyDirVolumeSource{}, HostPath: &HostPathVolumeSource{Path: "/x"}},
+					{Name: "scratch", EmptyDir: &EmptyDirVolumeSource{}},
+				}
+				spec.Containers[0].VolumeMounts = []*VolumeMount{
+					{Name: "scratch", MountPath: "/scratch"},
+					{Name: "nowhere", MountPath: "rel"},
+					{Name: "scratch", MountPath: "/scratch", SubPath: "../up"},
+				}
+			},
+			want: []string{
+				"spec.template.spec.volumes[1].hostPath.path: Invalid value: \"data\": must be an absolute path",
+				"spec.template.spec.volumes[2].hostPath: Forbidden: may not specify more than 1 volume type",
+				"spec.template.spec.volumes[3].name: Duplicate value: \"scratch\"",
+				containers + "[0].volumeMounts[1].name: Invalid value: \"nowhere\": volume not found: declare it under spec.volumes",
+				containers + "[0].volumeMounts[1].mountPath: Invalid value: \"rel\": must be an absolute path",
+				containers + "[0].volumeMounts[2].mountPath: Invalid value: \"/scratch\": must be unique",
+				containers + "[0].volumeMounts[2].subPath: Invalid value: \"../up\": must be a relative path without '..'",
+			},
+		},
+		{
 			name: "neither image nor command",
 			mutate: func(j *Job) {
 				j.Spec.Template.Spec.Containers[0].Image = ""

@@ -70,12 +70,22 @@ func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPod
 			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
 			c.s.metrics.LeaseRenewed()
 			updates := req.GetUpdates()
+			var events []*api.Event
 			for _, u := range updates {
 				u.Node = req.GetNode()
+				events = append(events, c.s.podEvents(u)...)
+				u.Events = nil
 			}
 			_, err := c.s.proposer.Propose(ctx, (&api.UpdatePodStatus{Updates: updates}).Command())
 			if err != nil {
 				return nil, err
+			}
+			if len(events) > 0 {
+				// The status is what matters; an event lost with a
+				// leader is only a line less in describe.
+				if _, err := c.s.proposer.Propose(ctx, eventCommand(events...)); err != nil {
+					c.s.logger.Debug("record agent events", "node", req.GetNode(), "err", err)
+				}
 			}
 			return &api.ReportPodStatusResponse{}, nil
 		},
@@ -254,4 +264,47 @@ func (c *controlService) podsExist(ctx context.Context, req *api.PodsExistReques
 		func(cl api.ControlClient, ctx context.Context) (*api.PodsExistResponse, error) {
 			return cl.PodsExist(ctx, req)
 		})
+}
+
+// maxAgentEvents bounds the events one pod status update may record.
+const maxAgentEvents = 20
+
+// podEvents turns the events an agent reported with u into events about
+// the pod, as kubelet records them; events of a pod the servers no longer
+// hold are dropped.
+func (s *Server) podEvents(u *api.PodStatusUpdate) []*api.Event {
+	reported := u.GetEvents()
+	if len(reported) == 0 {
+		return nil
+	}
+	pod := s.fsm.State().Pod(u.GetName())
+	if pod == nil || pod.GetMetadata().GetUid() != u.GetUid() {
+		return nil
+	}
+	if len(reported) > maxAgentEvents {
+		reported = reported[len(reported)-maxAgentEvents:]
+	}
+	meta := pod.GetMetadata()
+	out := make([]*api.Event, 0, len(reported))
+	for _, e := range reported {
+		at := s.clock.Now()
+		if ts := e.GetLastTimestamp(); ts != nil {
+			at = ts.AsTime()
+		}
+		typ := e.GetType()
+		if typ != api.EventTypeWarning {
+			typ = api.EventTypeNormal
+		}
+		out = append(out, event(at, api.PodResource.Kind, meta.GetNamespace(), meta.GetName(), meta.GetUid(),
+			typ, truncate(e.GetReason(), 128), truncate(e.GetMessage(), 1024)))
+	}
+	return out
+}
+
+// truncate cuts s to at most n bytes.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

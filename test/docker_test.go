@@ -159,6 +159,10 @@ func TestDockerRuntimeRunsTheBooksManifest(t *testing.T) {
 	if !strings.Contains(logs, "Batch job starting\n") || !strings.Contains(logs, "Finished succesfully\n") {
 		t.Errorf("logs of the book's pod:\n%s\nwant its two lines", logs)
 	}
+	wait.Within(t, 10*time.Second, "a Warning event saying the node's copy of the image ran", func() (bool, string) {
+		out := c.MustCLI("get", "events")
+		return strings.Contains(out, "Warning") && strings.Contains(out, "running the copy present on the node"), out
+	})
 	if wide := c.MustCLI("get", "nodes", "-o", "wide"); !strings.Contains(wide, "docker://") {
 		t.Errorf("get nodes -o wide shows no docker runtime version:\n%s", wide)
 	}
@@ -186,6 +190,9 @@ func TestDockerRuntimeRunsTheBooksManifest(t *testing.T) {
 		}
 		return reasons["ErrImagePull"] && reasons["ImagePullBackOff"], fmt.Sprintf("%s %v", p.Status.Phase, reasons)
 	})
+	if events := c.MustCLI("get", "events"); !strings.Contains(events, `Failed to pull image "`+absent+`"`) || !strings.Contains(events, `Back-off pulling image "`+absent+`"`) {
+		t.Errorf("events while the image is missing:\n%s\nwant kubelet's Failed and BackOff", events)
+	}
 	if j, _ := c.GetJob("late"); j.Status.Failed != 0 {
 		t.Errorf("a pull failure counted as %d failed pods, want none", j.Status.Failed)
 	}

@@ -11,7 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -42,6 +45,11 @@ type Runtime struct {
 	node   string
 	logger *slog.Logger
 	guard  agent.ContainerGuard
+
+	// AllowPrivileged lets containers run with securityContext.privileged
+	// (agent --allow-privileged); AllowHostPath lets them mount hostPath
+	// volumes (agent --allow-host-path). Set them before the first Start.
+	AllowPrivileged, AllowHostPath bool
 }
 
 // SetGuard makes the agent's guard remove the runtime's containers should
@@ -135,11 +143,46 @@ func (r *Runtime) Version(ctx context.Context) (string, error) {
 // PullImage pulls the container's image as its imagePullPolicy says. A
 // failed pull of an image present locally runs the local copy, with a
 // warning; one of an image that is not present is ErrImagePull.
-func (r *Runtime) PullImage(ctx context.Context, spec agent.ProcessSpec) error {
-	if spec.Container.GetImage() == "" {
-		return errors.New("pull image: the container names no image")
+// It then checks runAsNonRoot against the image's user, as kubelet does.
+func (r *Runtime) PullImage(ctx context.Context, spec agent.ProcessSpec) (warning string, err error) {
+	c := spec.Container
+	if c.GetImage() == "" {
+		return "", errors.New("pull image: the container names no image")
 	}
-	return r.ensureImage(ctx, spec.Container)
+	if warning, err = r.ensureImage(ctx, c); err != nil {
+		return warning, err
+	}
+	return warning, r.checkNonRoot(ctx, c, spec.Labels[agent.LabelPod])
+}
+
+// checkNonRoot refuses, in kubelet's words, a runAsNonRoot container that
+// would run as root.
+func (r *Runtime) checkNonRoot(ctx context.Context, c *api.Container, pod string) error {
+	sc := c.GetSecurityContext()
+	if !sc.GetRunAsNonRoot() {
+		return nil
+	}
+	if sc.RunAsUser != nil {
+		if sc.GetRunAsUser() == 0 {
+			return fmt.Errorf("%w: container's runAsUser breaks non-root policy (pod: %q, container: %s)", agent.ErrCreateContainerConfig, pod, c.GetName())
+		}
+		return nil
+	}
+	img, err := r.cli.ImageInspect(ctx, c.GetImage())
+	if err != nil {
+		return fmt.Errorf("inspect image %s: %w", c.GetImage(), err)
+	}
+	user := ""
+	if img.Config != nil {
+		user, _, _ = strings.Cut(img.Config.User, ":")
+	}
+	switch uid, err := strconv.ParseInt(user, 10, 64); {
+	case user == "" || user == "root" || err == nil && uid == 0:
+		return fmt.Errorf("%w: container has runAsNonRoot and image will run as root (pod: %q, container: %s)", agent.ErrCreateContainerConfig, pod, c.GetName())
+	case err != nil:
+		return fmt.Errorf("%w: container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)", agent.ErrCreateContainerConfig, user, pod, c.GetName())
+	}
+	return nil
 }
 
 // Start creates and starts the container and copies its output to
@@ -151,11 +194,23 @@ func (r *Runtime) Start(ctx context.Context, spec agent.ProcessSpec) (agent.Proc
 		return nil, errors.New("start container: no image")
 	}
 	if _, err := r.cli.ImageInspect(ctx, c.GetImage()); err != nil {
-		if err := r.ensureImage(ctx, c); err != nil {
+		if _, err := r.ensureImage(ctx, c); err != nil {
 			return nil, err
 		}
 	}
+	if c.GetSecurityContext().GetPrivileged() && !r.AllowPrivileged {
+		return nil, fmt.Errorf("container %s asks for privileged: this agent does not run privileged containers (agent --allow-privileged)", c.GetName())
+	}
+	binds, err := r.binds(c, spec.Volumes)
+	if err != nil {
+		return nil, err
+	}
 	cfg, host := containerConfig(c, spec, r.node)
+	host.Binds = binds
+	host.Privileged = c.GetSecurityContext().GetPrivileged()
+	for _, g := range spec.SupplementalGroups {
+		host.GroupAdd = append(host.GroupAdd, strconv.FormatInt(g, 10))
+	}
 	created, err := r.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host})
 	if err != nil {
 		return nil, fmt.Errorf("create container %s: %w", c.GetName(), err)
@@ -201,28 +256,60 @@ func (r *Runtime) remove(id string) error {
 	return nil
 }
 
+// binds mounts the container's volumeMounts: emptyDir volumes from the
+// pod's directory, hostPath volumes only when the agent allows them.
+func (r *Runtime) binds(c *api.Container, volumes []agent.Volume) ([]string, error) {
+	var binds []string
+	for _, m := range c.GetVolumeMounts() {
+		i := slices.IndexFunc(volumes, func(v agent.Volume) bool { return v.Name == m.GetName() })
+		if i < 0 {
+			return nil, fmt.Errorf("container %s mounts volume %q, which the pod does not declare", c.GetName(), m.GetName())
+		}
+		v := volumes[i]
+		if v.HostPath && !r.AllowHostPath {
+			return nil, fmt.Errorf("container %s mounts hostPath volume %q: this agent mounts no hostPath volumes (agent --allow-host-path)", c.GetName(), v.Name)
+		}
+		src := v.Path
+		if sp := m.GetSubPath(); sp != "" {
+			src = filepath.Join(src, sp)
+			if !v.HostPath {
+				if err := os.MkdirAll(src, 0o777); err != nil {
+					return nil, fmt.Errorf("create subPath %s of volume %s: %w", sp, v.Name, err)
+				}
+			}
+		}
+		bind := src + ":" + m.GetMountPath()
+		if m.GetReadOnly() {
+			bind += ":ro"
+		}
+		binds = append(binds, bind)
+	}
+	return binds, nil
+}
+
 // ensureImage pulls the image when the policy asks for it. A failed pull
-// of an image present locally runs the local copy, with a warning.
-func (r *Runtime) ensureImage(ctx context.Context, c *api.Container) error {
+// of an image present locally runs the local copy and says so in the
+// warning.
+func (r *Runtime) ensureImage(ctx context.Context, c *api.Container) (warning string, err error) {
 	image := c.GetImage()
 	_, inspectErr := r.cli.ImageInspect(ctx, image)
 	present := inspectErr == nil
 	policy := api.ImagePullPolicy(c)
 	switch {
 	case policy == api.PullNever && !present:
-		return fmt.Errorf("ErrImageNeverPull: container image %q is not present with pull policy of Never", image)
+		return "", fmt.Errorf("%w: ErrImageNeverPull: container image %q is not present with pull policy of Never", ErrImagePull, image)
 	case policy == api.PullNever, policy == api.PullIfNotPresent && present:
-		return nil
+		return "", nil
 	}
 	pullErr := r.pull(ctx, image)
 	switch {
 	case pullErr == nil:
-		return nil
+		return "", nil
 	case present:
-		r.logger.Warn("pull failed, running the local image", "image", image, "err", pullErr)
-		return nil
+		r.logger.Debug("pull failed, running the local image", "image", image, "err", pullErr)
+		return fmt.Sprintf("Failed to pull image %q (%v): running the copy present on the node", image, pullErr), nil
 	}
-	return fmt.Errorf("%w: failed to pull image %q: %v", ErrImagePull, image, pullErr)
+	return "", fmt.Errorf("%w: failed to pull image %q: %v", ErrImagePull, image, pullErr)
 }
 
 func (r *Runtime) pull(ctx context.Context, image string) error {

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"github.com/jobcluster/jobcluster/agent"
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/internal/wait"
+	"google.golang.org/protobuf/proto"
 )
 
 var (
@@ -30,7 +32,144 @@ func TestMain(m *testing.M) {
 		buildOnce.Do(func() {}) // nothing built yet means nothing to remove
 		_ = exec.Command("docker", "rmi", "-f", testImage).Run()
 	}
+	if shellBuilt {
+		_ = exec.Command("docker", "rmi", "-f", shellImage).Run()
+	}
 	os.Exit(code)
+}
+
+var (
+	shellOnce  sync.Once
+	shellBuilt bool
+	shellImage = fmt.Sprintf("jobcluster-test/busybox:t%d", os.Getpid())
+)
+
+// withShell builds, once, an image FROM scratch holding the static
+// busybox of Debian's busybox-static as /bin/sh, and returns its name.
+func withShell(t *testing.T) string {
+	t.Helper()
+	var err error
+	shellOnce.Do(func() {
+		dir := t.TempDir()
+		bb, rerr := os.ReadFile("/bin/busybox")
+		if rerr != nil {
+			err = fmt.Errorf("the shell image needs Debian's busybox-static: %w", rerr)
+			return
+		}
+		if err = os.WriteFile(filepath.Join(dir, "busybox"), bb, 0o755); err != nil {
+			return
+		}
+		df := "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n"
+		if err = os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+			return
+		}
+		out, berr := exec.Command("docker", "build", "-q", "-t", shellImage, dir).CombinedOutput()
+		if berr != nil {
+			err = fmt.Errorf("docker build: %v\n%s", berr, out)
+			return
+		}
+		shellBuilt = true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !shellBuilt {
+		t.Fatal("the shell image was not built")
+	}
+	return shellImage
+}
+
+// shellRun runs script in the shell image with spec's other fields and
+// returns the exit code, the output and the process.
+func shellRun(t *testing.T, r *Runtime, c *api.Container, spec agent.ProcessSpec, script string) (int, string, agent.Process) {
+	t.Helper()
+	c.Name, c.Image, c.Command = "main", withShell(t), []string{"/bin/sh", "-c", script}
+	log := filepath.Join(t.TempDir(), "log")
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	spec.Container, spec.Stdout, spec.Labels = c, f, testLabels
+	p, err := r.Start(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.KillOrphan(p.ID()) })
+	code, err := p.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := os.ReadFile(log)
+	return code, string(out), p
+}
+
+func TestUserGroupsAndVolumes(t *testing.T) {
+	r := newRuntime(t)
+	scratch := t.TempDir()
+	if err := os.Chmod(scratch, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	c := &api.Container{
+		SecurityContext: &api.SecurityContext{RunAsUser: proto.Int64(1234), RunAsGroup: proto.Int64(2345), RunAsNonRoot: proto.Bool(true)},
+		VolumeMounts:    []*api.VolumeMount{{Name: "scratch", MountPath: "/data"}, {Name: "scratch", MountPath: "/ro", ReadOnly: true}},
+	}
+	spec := agent.ProcessSpec{SupplementalGroups: []int64{3456}, Volumes: []agent.Volume{{Name: "scratch", Path: scratch}}}
+	if _, err := r.PullImage(context.Background(), agent.ProcessSpec{Container: &api.Container{Image: withShell(t), SecurityContext: c.SecurityContext}}); err != nil {
+		t.Fatalf("runAsNonRoot with runAsUser 1234 refused: %v", err)
+	}
+	code, out, _ := shellRun(t, r, c, spec, `id -u; id -g; id -G; echo hi > /data/f; echo no > /ro/g || echo read-only`)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	lines := strings.Fields(out)
+	if len(lines) < 4 || lines[0] != "1234" || lines[1] != "2345" || !strings.Contains(out, "3456") || !strings.Contains(out, "read-only") {
+		t.Errorf("output %q, want uid 1234, gid 2345, group 3456 among the groups and a read-only mount", out)
+	}
+	if b, err := os.ReadFile(filepath.Join(scratch, "f")); err != nil || string(b) != "hi\n" {
+		t.Errorf("file written to the mounted volume: %q, %v", b, err)
+	}
+}
+
+func TestRunAsNonRootRefusesARootImage(t *testing.T) {
+	r := newRuntime(t)
+	c := &api.Container{Name: "main", Image: testImage, SecurityContext: &api.SecurityContext{RunAsNonRoot: proto.Bool(true)}}
+	_, err := r.PullImage(context.Background(), agent.ProcessSpec{Container: c, Labels: map[string]string{agent.LabelPod: "p"}})
+	const want = `CreateContainerConfigError: container has runAsNonRoot and image will run as root (pod: "p", container: main)`
+	if !errors.Is(err, agent.ErrCreateContainerConfig) || err.Error() != want {
+		t.Errorf("PullImage = %v, want %s", err, want)
+	}
+}
+
+func TestPrivilegedAndHostPathNeedTheAgentsConsent(t *testing.T) {
+	r := newRuntime(t)
+	host := t.TempDir()
+	priv := &api.Container{Name: "main", Image: withShell(t), Command: []string{"true"}, SecurityContext: &api.SecurityContext{Privileged: proto.Bool(true)}}
+	if _, err := r.Start(context.Background(), agent.ProcessSpec{Container: priv, Labels: testLabels}); err == nil || !strings.Contains(err.Error(), "--allow-privileged") {
+		t.Errorf("privileged container: %v, want a refusal naming --allow-privileged", err)
+	}
+	mount := &api.Container{Name: "main", Image: withShell(t), Command: []string{"true"}, VolumeMounts: []*api.VolumeMount{{Name: "h", MountPath: "/h"}}}
+	vols := []agent.Volume{{Name: "h", Path: host, HostPath: true}}
+	if _, err := r.Start(context.Background(), agent.ProcessSpec{Container: mount, Labels: testLabels, Volumes: vols}); err == nil || !strings.Contains(err.Error(), "--allow-host-path") {
+		t.Errorf("hostPath mount: %v, want a refusal naming --allow-host-path", err)
+	}
+	r.AllowHostPath = true
+	if code, out, _ := shellRun(t, r, &api.Container{VolumeMounts: mount.VolumeMounts}, agent.ProcessSpec{Volumes: vols}, "echo x > /h/y"); code != 0 {
+		t.Errorf("hostPath allowed: exit %d: %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(host, "y")); err != nil {
+		t.Errorf("the allowed hostPath mount wrote nothing to the host: %v", err)
+	}
+}
+
+func TestMemoryLimitEndsOOMKilled(t *testing.T) {
+	r := newRuntime(t)
+	c := &api.Container{Resources: &api.ResourceRequirements{Limits: map[string]string{"memory": "16Mi"}}}
+	code, out, p := shellRun(t, r, c, agent.ProcessSpec{}, `x=aaaaaaaaaaaaaaaa; while :; do x="$x$x"; done`)
+	oom, ok := p.(interface{ OOMKilled() bool })
+	if code != 137 || !ok || !oom.OOMKilled() {
+		t.Errorf("memory hog ended %d (OOMKilled %v), want 137 and OOMKilled; output %q", code, ok && oom.OOMKilled(), out)
+	}
 }
 
 // newRuntime connects to the engine, skipping without one unless CI=true.
@@ -130,7 +269,7 @@ func TestSIGTERMEndsTheContainer(t *testing.T) {
 func TestMissingImageIsErrImagePull(t *testing.T) {
 	r := newRuntime(t)
 	_, err := r.Start(context.Background(), agent.ProcessSpec{Container: &api.Container{Name: "main", Image: "jobcluster-test/absent:none", ImagePullPolicy: api.PullIfNotPresent}})
-	if err == nil || !strings.HasPrefix(err.Error(), "ErrImagePull") {
+	if !errors.Is(err, ErrImagePull) {
 		t.Errorf("Start = %v, want ErrImagePull", err)
 	}
 }

@@ -33,7 +33,7 @@ type agentOptions struct {
 	logShipInterval     time.Duration
 	httpAddr            string
 	logLevel            string
-	runtime             string
+	runtime             runtimeFlags
 	security            securityFlags
 }
 
@@ -45,9 +45,10 @@ func newAgentCmd(tf *tlsFlags) *cobra.Command {
 		Long: `Run a jobcluster agent. It joins the cluster through gossip, runs the pods
 the servers bind to it as processes (--runtime process, the default) or as
 Docker containers (--runtime docker, or both: process,docker), and reports
-their status. Pods never
-outlive their agent. An agent cut off from every server for --lease-ttl
-stops its pods, since the servers then run them elsewhere.
+their status. Pods never outlive their agent: should it die, its guard
+process kills its processes and removes its containers. An agent cut off
+from every server for --lease-ttl stops its pods, since the servers then
+run them elsewhere.
 
 Security: with --ca-file, --cert-file and --key-file (an agent certificate
 for --name, see jobcluster tls) the agent talks to the servers over mutual
@@ -69,7 +70,7 @@ addresses unless --insecure is given.`,
 			}
 			defer sec.reloadOnHangup(cfg.Logger)()
 			cfg.Transport, cfg.GossipKeyring = sec.transport(), sec.keyring
-			rts, err := newRuntimes(o.runtime, o.name, cfg.Logger)
+			rts, err := o.runtime.newRuntimes(o.name, cfg.Logger)
 			if err != nil {
 				return err
 			}
@@ -107,7 +108,7 @@ addresses unless --insecure is given.`,
 	f.DurationVar(&o.logShipInterval, "log-ship-interval", agent.DefaultShipInterval, "how often the end of a running container's log is shipped to the servers when it grew")
 	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /metrics, /healthz, /readyz and /debug/pprof")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.StringVar(&o.runtime, "runtime", api.RuntimeProcess, "runtimes this agent runs pods with, its default first: process, docker or process,docker (a pod picks one with spec.runtimeClassName; an image without a command needs docker)")
+	o.runtime.register(f)
 	o.security.register(f)
 	return cmd
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobcluster/jobcluster/agent"
-	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/cluster"
 	"github.com/jobcluster/jobcluster/metrics"
 	"github.com/jobcluster/jobcluster/pki"
@@ -37,7 +36,7 @@ type devOptions struct {
 	portBase int
 	rpcAddr  string
 	httpAddr string
-	runtime  string
+	runtime  runtimeFlags
 	security securityFlags
 }
 
@@ -119,7 +118,7 @@ is needed.`,
 				return err
 			}
 			defer closeUI()
-			rts, err := newRuntimes(o.runtime, "dev", logger)
+			rts, err := o.runtime.newRuntimes("dev", logger)
 			if err != nil {
 				return err
 			}
@@ -155,7 +154,7 @@ is needed.`,
 	f := cmd.Flags()
 	f.StringVar(&o.dataDir, "data-dir", "", "keep data here instead of a fresh temporary directory")
 	f.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
-	f.StringVar(&o.runtime, "runtime", api.RuntimeProcess, "runtimes the agent runs pods with, its default first: process, docker or process,docker (see jobcluster agent --help)")
+	o.runtime.register(f)
 	f.IntVar(&o.portBase, "port-base", defaultDevPortBase, "first of the ports on 127.0.0.1 that every address is derived from (see above)")
 	f.StringVar(&o.rpcAddr, "rpc-addr", cluster.DefaultRPCAddr, "server gRPC address for clients, bound and advertised; --port-base unless given")
 	f.StringVar(&o.httpAddr, "http-addr", devAddr(defaultDevPortBase, devHTTPOffset), "HTTP address serving the web UI (/ui/), /metrics, /healthz, /readyz and /debug/pprof, --port-base + 80 unless given; empty for none")

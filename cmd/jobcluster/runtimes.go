@@ -11,6 +11,7 @@ import (
 	"github.com/jobcluster/jobcluster/agent"
 	"github.com/jobcluster/jobcluster/agent/docker"
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/spf13/pflag"
 )
 
 // agentRuntimes is what --runtime gives an agent: the runtime it hands pods
@@ -22,9 +23,22 @@ type agentRuntimes struct {
 	close    func()
 }
 
-// newRuntimes builds the runtimes --runtime lists, for example
+// runtimeFlags are the flags that choose and configure an agent's runtimes.
+type runtimeFlags struct {
+	list                           string
+	allowPrivileged, allowHostPath bool
+}
+
+func (f *runtimeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.list, "runtime", api.RuntimeProcess, "runtimes pods run with, the default first: process, docker or process,docker (a pod picks one with spec.runtimeClassName; an image without a command, or a volumeMount, needs docker)")
+	fs.BoolVar(&f.allowPrivileged, "allow-privileged", false, "let Docker containers run with securityContext.privileged")
+	fs.BoolVar(&f.allowHostPath, "allow-host-path", false, "let Docker containers mount hostPath volumes")
+}
+
+// newRuntimes builds the runtimes f.list names, for example
 // "process,docker"; the first is the default of pods that name none.
-func newRuntimes(list, node string, logger *slog.Logger) (*agentRuntimes, error) {
+func (f *runtimeFlags) newRuntimes(node string, logger *slog.Logger) (*agentRuntimes, error) {
+	list := f.list
 	out := &agentRuntimes{close: func() {}}
 	var rts []agent.Runtime
 	for _, name := range strings.Split(list, ",") {
@@ -51,6 +65,7 @@ func newRuntimes(list, node string, logger *slog.Logger) (*agentRuntimes, error)
 				_ = d.Close()
 				return nil, fmt.Errorf("--runtime docker: %w", err)
 			}
+			d.AllowPrivileged, d.AllowHostPath = f.allowPrivileged, f.allowHostPath
 			prev := out.close
 			out.close = func() { prev(); _ = d.Close() }
 			out.versions = append(out.versions, v)
