@@ -67,6 +67,11 @@ type Config struct {
 	// DefaultTailBytes); zero means the default.
 	LogTailBytes, LogTailLines int
 	LogShipInterval            time.Duration
+	// LogMaxSize and LogMaxFiles bound each container's log on this
+	// machine, kubelet's containerLogMaxSize and containerLogMaxFiles;
+	// zero means DefaultLogMaxSize (10 MiB) and DefaultLogMaxFiles (5).
+	LogMaxSize  int64
+	LogMaxFiles int
 	// Logger receives the agent's logs; nil discards them.
 	Logger *slog.Logger
 	// Runtime runs the containers; nil means the process runtime.
@@ -258,6 +263,8 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 		Logger:         logger,
 		RestartBackoff: a.cfg.RestartBackoff,
 		Metrics:        m,
+		LogMaxSize:     a.cfg.LogMaxSize,
+		LogMaxFiles:    a.cfg.LogMaxFiles,
 		TailBytes:      a.cfg.LogTailBytes,
 		TailLines:      a.cfg.LogTailLines,
 		ShipInterval:   a.cfg.LogShipInterval,

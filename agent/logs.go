@@ -124,6 +124,15 @@ func (l *logService) Logs(req *api.LogsRequest, stream api.Agent_LogsServer) err
 		if !alive {
 			return nil
 		}
+		if off, err := f.Seek(0, io.SeekCurrent); err == nil {
+			if fi, err := f.Stat(); err == nil && fi.Size() < off {
+				// The log was rotated: it starts again from empty.
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					return status.Errorf(codes.Internal, "read log of pod %q: %v", name, err)
+				}
+				continue
+			}
+		}
 		if tick == nil {
 			tick = time.NewTicker(l.poll)
 			defer tick.Stop()

@@ -168,6 +168,7 @@ func (r *podRunner) run() {
 		r.publish()
 		select {
 		case <-ship.C:
+			r.rotateLogs()
 			r.shipTails()
 		case ex := <-r.exits:
 			r.exited(ex)
@@ -240,6 +241,20 @@ func (r *podRunner) finish(final *api.PodStatus) {
 	}
 	r.sup.runnerDone(r)
 	r.sup.reportTails(r.rec.uid, r.name(), final, r.tails(true))
+}
+
+// rotateLogs keeps the running containers' logs under the agent's
+// maximum size (see rotateLog).
+func (r *podRunner) rotateLogs() {
+	for _, c := range r.containers {
+		if !c.running() {
+			continue
+		}
+		path := logPath(r.dir, c.spec.GetName(), false)
+		if _, err := rotateLog(path, r.sup.logMax.size, r.sup.logMax.files); err != nil {
+			r.sup.logger.Warn("rotate container log", "pod", r.name(), "container", c.spec.GetName(), "err", err)
+		}
+	}
 }
 
 // shipTails sends the servers the tails of the logs that grew, with the

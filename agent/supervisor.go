@@ -36,6 +36,10 @@ type supervisorConfig struct {
 	// ForgetAfter is how long a reported pod must have been absent from
 	// the desired set before its record is dropped.
 	ForgetAfter time.Duration
+	// LogMaxSize and LogMaxFiles bound each container's log, checked every
+	// ShipInterval; zero means DefaultLogMaxSize and DefaultLogMaxFiles.
+	LogMaxSize  int64
+	LogMaxFiles int
 	// TailBytes, TailLines and ShipInterval bound the ends of logs shipped
 	// to the servers; zero means DefaultTailBytes and so on.
 	TailBytes, TailLines int
@@ -48,9 +52,13 @@ type supervisorConfig struct {
 // remembers across restarts), and stops pods that are marked for deletion
 // or no longer desired.
 type supervisor struct {
-	node           string
-	hostIP         string
-	tail           tailPolicy
+	node   string
+	hostIP string
+	tail   tailPolicy
+	logMax struct {
+		size  int64
+		files int
+	}
 	runtime        Runtime
 	sink           statusSink
 	logger         *slog.Logger
@@ -112,6 +120,13 @@ func newSupervisor(cfg supervisorConfig) (*supervisor, error) {
 		byName:         map[string]*podRecord{},
 		active:         map[string]*podRunner{},
 		departed:       make(chan struct{}, 1),
+	}
+	s.logMax.size, s.logMax.files = cfg.LogMaxSize, cfg.LogMaxFiles
+	if s.logMax.size <= 0 {
+		s.logMax.size = DefaultLogMaxSize
+	}
+	if s.logMax.files <= 0 {
+		s.logMax.files = DefaultLogMaxFiles
 	}
 	if err := os.MkdirAll(s.journal.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create pods directory: %w", err)

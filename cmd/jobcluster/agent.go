@@ -31,6 +31,8 @@ type agentOptions struct {
 	logTailBytes        int
 	logTailLines        int
 	logShipInterval     time.Duration
+	logMaxSize          string
+	logMaxFiles         int
 	httpAddr            string
 	logLevel            string
 	runtime             runtimeFlags
@@ -105,6 +107,8 @@ addresses unless --insecure is given.`,
 	f.DurationVar(&o.restartBackoff, "restart-backoff", 10*time.Second, "first delay before restarting a failed restartPolicy OnFailure container; doubles up to 5m")
 	f.IntVar(&o.logTailBytes, "log-tail-bytes", agent.DefaultTailBytes, "bytes of the end of each container's log shipped to the servers, which keep it for when this agent is gone")
 	f.IntVar(&o.logTailLines, "log-tail-lines", agent.DefaultTailLines, "lines of the end of each container's log shipped to the servers")
+	f.StringVar(&o.logMaxSize, "container-log-max-size", "10Mi", "largest a container's log grows before it is rotated (checked every --log-ship-interval), as kubelet's containerLogMaxSize")
+	f.IntVar(&o.logMaxFiles, "container-log-max-files", agent.DefaultLogMaxFiles, "log files kept per container, the current one included, as kubelet's containerLogMaxFiles")
 	f.DurationVar(&o.logShipInterval, "log-ship-interval", agent.DefaultShipInterval, "how often the end of a running container's log is shipped to the servers when it grew")
 	f.StringVar(&o.httpAddr, "http-addr", "", "optional HTTP address serving /metrics, /healthz, /readyz and /debug/pprof")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -137,6 +141,13 @@ func (o *agentOptions) config() (agent.Config, error) {
 			return agent.Config{}, fmt.Errorf("--memory %q: use a positive quantity such as 4Gi or 512Mi", o.memory)
 		}
 	}
+	logMax, err := api.ParseBytes(o.logMaxSize)
+	if err != nil || logMax <= 0 {
+		return agent.Config{}, fmt.Errorf("--container-log-max-size %q: use a positive quantity such as 10Mi", o.logMaxSize)
+	}
+	if o.logMaxFiles < 1 {
+		return agent.Config{}, fmt.Errorf("--container-log-max-files %d: keep at least 1 file (the current one)", o.logMaxFiles)
+	}
 	if o.dataDir == "" {
 		o.dataDir = "jobcluster-data/" + o.name
 	}
@@ -146,6 +157,7 @@ func (o *agentOptions) config() (agent.Config, error) {
 		Labels: labels, CPUMillis: cpu, MemoryBytes: mem, MaxPods: o.maxPods,
 		LeaseTTL: o.leaseTTL, RestartBackoff: o.restartBackoff,
 		LogTailBytes: o.logTailBytes, LogTailLines: o.logTailLines, LogShipInterval: o.logShipInterval,
+		LogMaxSize: logMax, LogMaxFiles: o.logMaxFiles,
 		GuardCommand: guardCommand(),
 		Logger:       logger,
 	}, nil
