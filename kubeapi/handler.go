@@ -94,16 +94,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && req.name == "" && k.creatable():
 		h.create(ctx, w, r, k, req)
-		return
+	case r.Method == http.MethodPatch && req.name != "" && k.creatable():
+		h.patch(ctx, w, r, k, req)
 	case r.Method != http.MethodGet:
 		writeStatus(w, methodNotAllowed(r.Method))
-		return
-	}
-	if req.name != "" {
+	case req.name != "":
 		h.get(ctx, w, r, k, req)
-		return
+	default:
+		h.list(ctx, w, r, k, req)
 	}
-	h.list(ctx, w, r, k, req)
 }
 
 func (h *Handler) versionString() string {
