@@ -40,6 +40,13 @@ func (k kind) verbs() metav1.Verbs {
 // accepts.
 func (k kind) creatable() bool { return k.service == "job" || k.service == "cronjob" }
 
+// deletable says whether DELETE removes k: what `jobcluster delete` takes.
+func (k kind) deletable() bool { return k.service != "event" }
+
+// ownsOthers says whether deleting k deletes objects it created: a Job's
+// pods, a CronJob's Jobs.
+func (k kind) ownsOthers() bool { return k.creatable() }
+
 // kinds is the one table of resources served; discovery, routing and error
 // messages all read it.
 var kinds = []kind{

@@ -94,6 +94,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && req.name == "" && k.creatable():
 		h.create(ctx, w, r, k, req)
+	case r.Method == http.MethodDelete && req.name != "" && k.deletable():
+		h.deleteObject(ctx, w, r, k, req)
 	case r.Method == http.MethodPatch && req.name != "" && k.creatable():
 		h.patch(ctx, w, r, k, req)
 	case r.Method != http.MethodGet:
