@@ -102,10 +102,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, methodNotAllowed(r.Method))
 	case req.name != "":
 		h.get(ctx, w, r, k, req)
+	case isTrue(r.URL.Query().Get("watch")):
+		h.watch(ctx, w, r, k, req)
 	default:
 		h.list(ctx, w, r, k, req)
 	}
 }
+
+// isTrue reads a boolean query parameter as kube-apiserver does.
+func isTrue(s string) bool { return s == "true" || s == "1" }
 
 func (h *Handler) versionString() string {
 	if h.cfg.Version == "" {
