@@ -27,13 +27,17 @@ func (k kind) groupVersion() string {
 	return k.group + "/" + k.version
 }
 
-// verbs are the verbs served for k: every kind is read, Jobs and CronJobs
-// are also created.
+// verbs are the verbs served for k: every kind is read and watched, what
+// our Delete takes is deleted, and Jobs and CronJobs are also created and
+// patched.
 func (k kind) verbs() metav1.Verbs {
-	if k.creatable() {
-		return metav1.Verbs{"create", "get", "list"}
+	switch {
+	case k.creatable():
+		return metav1.Verbs{"create", "delete", "get", "list", "patch", "watch"}
+	case k.deletable():
+		return metav1.Verbs{"delete", "get", "list", "watch"}
 	}
-	return metav1.Verbs{"get", "list"}
+	return metav1.Verbs{"get", "list", "watch"}
 }
 
 // creatable says whether POST creates k: only what `jobcluster submit`
