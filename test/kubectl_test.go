@@ -236,6 +236,13 @@ func TestKubectlChangesObjects(t *testing.T) {
 	if out := k.must("wait", "--for=condition=complete", "job/quick", "--timeout=60s"); strings.TrimSpace(out) != "job.batch/quick condition met" {
 		t.Errorf("wait for complete printed %q", out)
 	}
+	quickPod := strings.TrimPrefix(strings.TrimSpace(k.must("get", "pods", "-l", "job-name=quick", "-o", "name")), "pod/")
+	if out := k.must("delete", "pod", quickPod); strings.TrimSpace(out) != fmt.Sprintf("pod %q deleted", quickPod) {
+		t.Errorf("delete pod printed %q", out)
+	}
+	if out, err := k.run("get", "pod", quickPod); err == nil || !strings.Contains(out, fmt.Sprintf(`pods %q not found`, quickPod)) {
+		t.Errorf("get the deleted pod: err %v, output %q", err, out)
+	}
 	// -v=6 logs each request: the delete comes once the wait watches.
 	waiting := k.start(t, "wait", "--for=delete", "job/quick", "--timeout=60s", "-v=6")
 	waiting.watching(t)
