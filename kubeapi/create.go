@@ -6,7 +6,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,15 +58,8 @@ func (h *Handler) create(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return
 	}
 	res := resp.Results[0]
-	switch {
-	case res.Code == "AlreadyExists":
-		st := statusFor(nil, k.resource(), res.Name)
-		st.Code, st.Reason = http.StatusConflict, metav1.StatusReasonAlreadyExists
-		st.Message = fmt.Sprintf("%s %q already exists", k.resource(), res.Name)
-		writeStatus(w, st)
-		return
-	case res.Error != "":
-		writeStatus(w, invalid(k, res.Name, res.Error))
+	if res.Error != "" {
+		writeStatus(w, resultStatus(k, res))
 		return
 	}
 	// A server that does not yet return the stored object answers with the
@@ -77,19 +69,7 @@ func (h *Handler) create(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if obj == nil {
 		obj = objs[0]
 	}
-	b, err := api.MarshalJSON(obj)
-	if err != nil {
-		writeStatus(w, internalError(err))
-		return
-	}
-	for _, warning := range res.Warnings {
-		// RFC 7234 warn-code 299, as kube-apiserver sends; kubectl prints
-		// "Warning: " and the text.
-		w.Header().Add("Warning", "299 - "+strconv.Quote(warning))
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusCreated)
-	_, _ = w.Write(b)
+	writeObject(w, http.StatusCreated, obj, res.Warnings)
 }
 
 // invalid is the 422 Kubernetes answers for a refused object: one cause

@@ -27,18 +27,29 @@ func (k kind) groupVersion() string {
 	return k.group + "/" + k.version
 }
 
-// verbs are the verbs served for k: every kind is read, Jobs and CronJobs
-// are also created.
+// verbs are the verbs served for k: every kind is read and watched, what
+// our Delete takes is deleted, and Jobs and CronJobs are also created and
+// patched.
 func (k kind) verbs() metav1.Verbs {
-	if k.creatable() {
-		return metav1.Verbs{"create", "get", "list"}
+	switch {
+	case k.creatable():
+		return metav1.Verbs{"create", "delete", "get", "list", "patch", "watch"}
+	case k.deletable():
+		return metav1.Verbs{"delete", "get", "list", "watch"}
 	}
-	return metav1.Verbs{"get", "list"}
+	return metav1.Verbs{"get", "list", "watch"}
 }
 
 // creatable says whether POST creates k: only what `jobcluster submit`
 // accepts.
 func (k kind) creatable() bool { return k.service == "job" || k.service == "cronjob" }
+
+// deletable says whether DELETE removes k: what `jobcluster delete` takes.
+func (k kind) deletable() bool { return k.service != "event" }
+
+// ownsOthers says whether deleting k deletes objects it created: a Job's
+// pods, a CronJob's Jobs.
+func (k kind) ownsOthers() bool { return k.creatable() }
 
 // kinds is the one table of resources served; discovery, routing and error
 // messages all read it.

@@ -94,17 +94,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodPost && req.name == "" && k.creatable():
 		h.create(ctx, w, r, k, req)
-		return
+	case r.Method == http.MethodDelete && req.name != "" && k.deletable():
+		h.deleteObject(ctx, w, r, k, req)
+	case r.Method == http.MethodPatch && req.name != "" && k.creatable():
+		h.patch(ctx, w, r, k, req)
 	case r.Method != http.MethodGet:
 		writeStatus(w, methodNotAllowed(r.Method))
-		return
-	}
-	if req.name != "" {
+	case req.name != "":
 		h.get(ctx, w, r, k, req)
-		return
+	case isTrue(r.URL.Query().Get("watch")):
+		h.watch(ctx, w, r, k, req)
+	default:
+		h.list(ctx, w, r, k, req)
 	}
-	h.list(ctx, w, r, k, req)
 }
+
+// isTrue reads a boolean query parameter as kube-apiserver does.
+func isTrue(s string) bool { return s == "true" || s == "1" }
 
 func (h *Handler) versionString() string {
 	if h.cfg.Version == "" {
