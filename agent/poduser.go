@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/jobcluster/jobcluster/api"
+	"golang.org/x/sys/unix"
 )
 
 // PodUser is a user and group that pod processes run as.
@@ -152,4 +154,30 @@ func credentialID(field string, id int64) (uint32, error) {
 		return 0, fmt.Errorf("%s %d is out of range", field, id)
 	}
 	return uint32(id), nil
+}
+
+// searchableBy checks that uid, with group gid, can reach dir: every
+// directory above it must let that user search it. The child would
+// otherwise fail to enter its working directory with a bare "permission
+// denied".
+func searchableBy(dir string, uid, gid uint32) error {
+	for d := filepath.Dir(filepath.Clean(dir)); ; d = filepath.Dir(d) {
+		var st unix.Stat_t
+		if err := unix.Stat(d, &st); err != nil {
+			return fmt.Errorf("working directory %s: %w", dir, err)
+		}
+		bit := uint32(0o001)
+		switch {
+		case st.Uid == uid:
+			bit = 0o100
+		case st.Gid == gid:
+			bit = 0o010
+		}
+		if st.Mode&bit == 0 {
+			return fmt.Errorf("working directory %s: uid %d cannot enter %s (mode %o): make it searchable, for example chmod o+x %s", dir, uid, d, st.Mode&0o777, d)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }

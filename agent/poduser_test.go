@@ -147,3 +147,49 @@ func TestProcessRuntimeWithPodUser(t *testing.T) {
 		t.Errorf("uid:gid = %q, %v; want 4321:5432", got, err)
 	}
 }
+
+func TestSearchableBy(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make directories of other owners")
+	}
+	open, err := os.MkdirTemp("", "searchable-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(open) })
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	private := filepath.Join(open, "private")
+	groupOnly := filepath.Join(open, "group")
+	for dir, mode := range map[string]os.FileMode{private: 0o700, groupOnly: 0o710} {
+		if err := os.Mkdir(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, 0, 2345); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name    string
+		dir     string
+		uid     uint32
+		gid     uint32
+		wantErr bool
+	}{
+		{name: "under a directory open to all", dir: filepath.Join(open, "work"), uid: 1234, gid: 1234},
+		{name: "under a directory private to root", dir: filepath.Join(private, "work"), uid: 1234, gid: 1234, wantErr: true},
+		{name: "under a directory open to the pod's group", dir: filepath.Join(groupOnly, "work"), uid: 1234, gid: 2345},
+		{name: "under a directory open to another group", dir: filepath.Join(groupOnly, "work"), uid: 1234, gid: 1234, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := searchableBy(tt.dir, tt.uid, tt.gid); (err != nil) != tt.wantErr {
+				t.Errorf("searchableBy(%s, %d, %d) = %v, want error %v", tt.dir, tt.uid, tt.gid, err, tt.wantErr)
+			}
+		})
+	}
+}

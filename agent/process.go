@@ -174,6 +174,9 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 		if err := os.Chown(spec.Dir, int(cred.Uid), int(cred.Gid)); err != nil {
 			return nil, fmt.Errorf("give working directory to uid %d: %w", cred.Uid, err)
 		}
+		if err := searchableBy(spec.Dir, cred.Uid, cred.Gid); err != nil {
+			return nil, err
+		}
 	}
 	cmd := &exec.Cmd{
 		Path:   path,
