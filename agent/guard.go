@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,10 +19,10 @@ import (
 )
 
 // The guard is one small process per agent that outlives it by a moment:
-// the agent tells it, through a pipe, which process groups and containers
-// its pods run in; when the pipe reaches end of file because the agent died
-// (however it died), the guard kills those groups, removes those
-// containers and exits. The parent-death signal
+// the agent tells it, through a pipe, which process groups, cgroups and
+// containers its pods run in; when the pipe reaches end of file because the
+// agent died (however it died), the guard kills those groups and everything
+// in those cgroups, removes those cgroups and containers, and exits. The parent-death signal
 // alone only reaches a pod's main process, not the children it started
 // (the `sleep` under `sh -c`), which would otherwise run on while the
 // servers start the pod again elsewhere.
@@ -86,6 +87,13 @@ func (g *guard) watch(pgid int) { g.send("+" + strconv.Itoa(pgid)) }
 // forget tells the guard the group ended.
 func (g *guard) forget(pgid int) { g.send("-" + strconv.Itoa(pgid)) }
 
+// watchCgroup asks the guard to kill every process in the cgroup at dir,
+// and remove it, should the agent die.
+func (g *guard) watchCgroup(dir string) { g.send("+g" + dir) }
+
+// forgetCgroup tells the guard the cgroup at dir is gone.
+func (g *guard) forgetCgroup(dir string) { g.send("-g" + dir) }
+
 // WatchContainer asks the guard to remove container id should the agent
 // die. A nil guard does nothing.
 func (g *guard) WatchContainer(id string) { g.send("+c" + id) }
@@ -129,14 +137,17 @@ func (g *guard) close() {
 }
 
 // RunGuard is the guard process's main loop: it reads "+PGID" and "-PGID"
-// lines, and "+cID" and "-cID" for containers, until end of input, then
-// kills every process group still listed and hands the containers still
-// listed to removeContainers (which may be nil when no runtime runs
+// lines, "+gDIR" and "-gDIR" for cgroups (DIR is the cgroup's directory),
+// and "+cID" and "-cID" for containers, until end of input, then kills
+// every process group still listed and every process in each cgroup still
+// listed, removes those cgroups, and hands the containers still listed to
+// removeContainers (which may be nil when no runtime runs
 // containers). The guard process should ignore SIGINT and SIGTERM, which
 // are meant for the agent (see IgnoreAgentSignals).
 func RunGuard(in io.Reader, removeContainers func(ids []string) error) error {
 	groups := map[int]bool{}
 	containers := map[string]bool{}
+	cgroups := map[string]bool{}
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -144,12 +155,14 @@ func RunGuard(in io.Reader, removeContainers func(ids []string) error) error {
 			continue
 		}
 		if id, ok := strings.CutPrefix(line[1:], "c"); ok {
-			if id != "" {
-				if line[0] == '+' {
-					containers[id] = true
-				} else {
-					delete(containers, id)
-				}
+			listOrForget(containers, line[0], id)
+			continue
+		}
+		if dir, ok := strings.CutPrefix(line[1:], "g"); ok {
+			// Only an absolute path names a cgroup; anything else
+			// could be a directory relative to wherever the guard runs.
+			if filepath.IsAbs(dir) {
+				listOrForget(cgroups, line[0], filepath.Clean(dir))
 			}
 			continue
 		}
@@ -170,6 +183,15 @@ func RunGuard(in io.Reader, removeContainers func(ids []string) error) error {
 			errs = append(errs, fmt.Errorf("kill process group %d: %w", pgid, err))
 		}
 	}
+	for dir := range cgroups {
+		if err := killCgroupDir(dir); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := removeCgroupDir(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(containers) > 0 {
 		ids := make([]string, 0, len(containers))
 		for id := range containers {
@@ -185,6 +207,18 @@ func RunGuard(in io.Reader, removeContainers func(ids []string) error) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// listOrForget adds key to set for a '+' line and removes it for a '-'
+// line; an empty key names nothing.
+func listOrForget(set map[string]bool, op byte, key string) {
+	switch {
+	case key == "":
+	case op == '+':
+		set[key] = true
+	case op == '-':
+		delete(set, key)
+	}
 }
 
 // IgnoreAgentSignals makes the calling process (the guard) ignore the

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,5 +82,37 @@ func TestGuardRemovesListedContainersWhenItsInputEnds(t *testing.T) {
 	}
 	if err := RunGuard(strings.NewReader("+cabc\n"), nil); err == nil {
 		t.Error("a guard with containers to remove and no runtime to remove them reported no error")
+	}
+}
+
+func TestGuardKillsListedCgroupsWhenItsInputEnds(t *testing.T) {
+	r := cgroupRuntime(t, defaultCgroupRoot)
+	listed, escaped := escapee(t, r, "sleep 300")
+	ended, kept := escapee(t, r, "sleep 300")
+	var in strings.Builder
+	for _, dir := range listed.cg.paths {
+		in.WriteString("+g" + dir + "\n")
+	}
+	for _, dir := range ended.cg.paths {
+		in.WriteString("+g" + dir + "\n-g" + dir + "\n")
+	}
+	// A relative path names no cgroup and is ignored.
+	in.WriteString("+gjobcluster\n")
+	if err := RunGuard(strings.NewReader(in.String()), nil); err != nil {
+		t.Fatal(err)
+	}
+	if gone, why := processGone(escaped); !gone {
+		t.Errorf("after the guard's input ended: %s, though its cgroup was listed", why)
+	}
+	for _, dir := range listed.cg.paths {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("listed cgroup %s still there: %v", dir, err)
+		}
+	}
+	if gone, _ := processGone(kept); gone {
+		t.Error("the guard killed a cgroup the agent said had ended")
+	}
+	if code, err := listed.Wait(); err != nil || code != 137 {
+		t.Errorf("Wait() after the guard = %d, %v; want 137, nil", code, err)
 	}
 }

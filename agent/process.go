@@ -14,27 +14,107 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jobcluster/jobcluster/api"
 	"golang.org/x/sys/unix"
 )
 
 // ProcessRuntime runs containers as plain processes of this machine, each
-// in its own process group and with SIGKILL as its parent-death signal.
-// With the agent's guard, the children those processes start die with the
-// agent too.
+// in its own process group and with SIGKILL as its parent-death signal, and,
+// when cgroups are in use, in a cgroup of its own that carries its CPU and
+// memory limits and lets every process it started be killed, including
+// those that left its process group. With the agent's guard, the children
+// those processes start die with the agent too.
 type ProcessRuntime struct {
-	guard *guard
+	guard   *guard
+	podUser *PodUser
+	// cgroups is nil when runs go without cgroups.
+	cgroups      *cgroupHierarchy
+	cgroupParent string
+	cgroupRoot   string
 }
 
-// NewProcessRuntime returns the process runtime.
-func NewProcessRuntime() *ProcessRuntime { return &ProcessRuntime{} }
+// ProcessOptions configure the process runtime.
+type ProcessOptions struct {
+	// PodUser is the user pods run as when their security context names
+	// none. Nil keeps the agent's own user.
+	PodUser *PodUser
+	// Cgroups runs every container in a cgroup of its own, if cgroups are
+	// writable here.
+	Cgroups bool
+	// CgroupParent is the cgroup, relative to the root of each hierarchy,
+	// under which the runs get theirs, for example "jobcluster/node-1"; two
+	// agents on one machine need different ones. Empty means "jobcluster".
+	CgroupParent string
+	// CgroupRoot is where the cgroup file systems are mounted; empty means
+	// /sys/fs/cgroup.
+	CgroupRoot string
+}
 
-// useGuard makes the guard kill the pods' process groups should the agent
-// die. The agent calls it once, before the first Start.
+// NewProcessRuntime returns the process runtime with its defaults: the
+// agent's own user and no cgroups.
+func NewProcessRuntime() *ProcessRuntime { return &ProcessRuntime{cgroupRoot: defaultCgroupRoot} }
+
+// NewProcessRuntimeWith returns the process runtime configured by opts,
+// and warnings for the agent to log: what it had to go without. Where
+// cgroups were asked for but are not writable, it falls back to process
+// groups. It fails only for options that cannot work.
+func NewProcessRuntimeWith(opts ProcessOptions) (*ProcessRuntime, []string, error) {
+	r := NewProcessRuntime()
+	if opts.CgroupRoot != "" {
+		r.cgroupRoot = opts.CgroupRoot
+	}
+	if u := opts.PodUser; u != nil {
+		if os.Geteuid() != 0 && (u.UID != uint32(os.Geteuid()) || u.GID != uint32(os.Getegid())) {
+			return nil, nil, fmt.Errorf("--pod-user %d:%d: the agent runs as uid %d and only root can start processes as another user: run the agent as root or drop --pod-user", u.UID, u.GID, os.Geteuid())
+		}
+		r.podUser = u
+	}
+	if !opts.Cgroups {
+		return r, nil, nil
+	}
+	parent, err := cleanCgroupPath(opts.CgroupParent)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--cgroup-parent: %w", err)
+	}
+	if parent == "" {
+		parent = "jobcluster"
+	}
+	fallback := "pods are killed by process group, limits are not enforced"
+	h, err := detectCgroups(r.cgroupRoot)
+	if err != nil {
+		return r, []string{fmt.Sprintf("cgroups are not available (%v): %s", err, fallback)}, nil
+	}
+	probe, err := h.create(filepath.Join(parent, "probe-"+newCgroupName()))
+	if err != nil {
+		return r, []string{fmt.Sprintf("cgroups are not writable at %s (%v): %s", r.cgroupRoot, err, fallback)}, nil
+	}
+	warnings := probe.missingControllers(parent)
+	if err := probe.remove(); err != nil {
+		return r, []string{fmt.Sprintf("cgroups are not writable at %s (%v): %s", r.cgroupRoot, err, fallback)}, nil
+	}
+	r.cgroups, r.cgroupParent = h, parent
+	return r, warnings, nil
+}
+
+// cleanCgroupPath checks a cgroup path relative to a hierarchy's root.
+func cleanCgroupPath(p string) (string, error) {
+	clean := strings.Trim(filepath.Clean("/"+p), "/")
+	if clean != strings.Trim(p, "/") {
+		return "", fmt.Errorf("cgroup path %q is not clean: give one like jobcluster/node-1", p)
+	}
+	return clean, nil
+}
+
+// useGuard makes the guard kill the pods' process groups and cgroups
+// should the agent die. The agent calls it once, before the first Start.
 func (r *ProcessRuntime) useGuard(g *guard) { r.guard = g }
 
 type spawnRequest struct {
-	cmd  *exec.Cmd
-	done chan error
+	cmd *exec.Cmd
+	// started, if not nil, runs on the spawner's thread right after the
+	// process started.
+	started func(pid int) error
+	done    chan error
 }
 
 var (
@@ -45,20 +125,27 @@ var (
 // spawner starts every pod process of this agent process. The kernel sends
 // the parent-death signal when the OS thread that forked the child exits,
 // not the process, so all forks happen on one thread that stays locked to
-// this goroutine, which never returns.
+// this goroutine, which never returns. Being one thread also lets it trace
+// the processes it starts (see enterCgroupAtExec).
 func spawner(reqs <-chan spawnRequest) {
 	runtime.LockOSThread()
 	for req := range reqs {
-		req.done <- req.cmd.Start()
+		err := req.cmd.Start()
+		if err == nil && req.started != nil {
+			err = req.started(req.cmd.Process.Pid)
+		}
+		req.done <- err
 	}
 }
 
-func spawn(ctx context.Context, cmd *exec.Cmd) error {
+// spawn starts cmd on the spawner's thread. When started fails, the
+// process has been started: the caller kills and reaps it.
+func spawn(ctx context.Context, cmd *exec.Cmd, started func(pid int) error) error {
 	spawnOnce.Do(func() {
 		spawnQueue = make(chan spawnRequest)
 		go spawner(spawnQueue)
 	})
-	req := spawnRequest{cmd: cmd, done: make(chan error, 1)}
+	req := spawnRequest{cmd: cmd, started: started, done: make(chan error, 1)}
 	select {
 	case spawnQueue <- req:
 	case <-ctx.Done():
@@ -77,38 +164,178 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 	if err != nil {
 		return nil, err
 	}
+	cred, err := podCredential(spec.Container.GetSecurityContext(), r.podUser)
+	if err != nil {
+		return nil, err
+	}
+	if cred != nil && cred.Uid != 0 && os.Geteuid() == 0 && spec.Dir != "" {
+		// The agent made the directory; the pod must be able to write
+		// in it.
+		if err := os.Chown(spec.Dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, fmt.Errorf("give working directory to uid %d: %w", cred.Uid, err)
+		}
+		if err := searchableBy(spec.Dir, cred.Uid, cred.Gid); err != nil {
+			return nil, err
+		}
+	}
 	cmd := &exec.Cmd{
-		Path:        path,
-		Args:        spec.Command,
-		Env:         spec.Env,
-		Dir:         spec.Dir,
-		Stdout:      spec.Stdout,
-		Stderr:      spec.Stdout,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+		Path:   path,
+		Args:   spec.Command,
+		Env:    spec.Env,
+		Dir:    spec.Dir,
+		Stdout: spec.Stdout,
+		Stderr: spec.Stdout,
+		SysProcAttr: &syscall.SysProcAttr{
+			Setpgid:    true,
+			Pdeathsig:  syscall.SIGKILL,
+			Credential: cred,
+		},
 		// Only matters when Stdout is not a file: a background child that
 		// keeps the pipe open must not hold up Wait.
 		WaitDelay: time.Second,
 	}
-	if err := spawn(ctx, cmd); err != nil {
+	var (
+		cg         *cgroup
+		cgroupPath string
+		started    func(pid int) error
+	)
+	if r.cgroups != nil {
+		cgroupPath = filepath.Join(r.cgroupParent, newCgroupName())
+		if cg, err = r.startInCgroup(cmd, cgroupPath, spec); err != nil {
+			return nil, err
+		}
+		if !cg.v2 {
+			started = cg.enterAtExec
+		}
+	}
+	err = spawn(ctx, cmd, started)
+	if cmd.SysProcAttr.UseCgroupFD {
+		_ = syscall.Close(cmd.SysProcAttr.CgroupFD)
+	}
+	if err != nil {
+		if cmd.Process != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if cg != nil {
+			_ = cg.remove()
+		}
 		return nil, err
 	}
 	pid := cmd.Process.Pid
 	r.guard.watch(pid)
-	return &process{cmd: cmd, pid: pid, id: processID(pid), guard: r.guard}, nil
+	id := processID(pid)
+	if cg != nil {
+		for _, dir := range cg.paths {
+			r.guard.watchCgroup(dir)
+		}
+		id += "/" + cgroupPath
+	}
+	return &process{cmd: cmd, pid: pid, id: id, guard: r.guard, cg: cg}, nil
 }
 
-// KillOrphan kills the process group of a process started before the agent
-// restarted. The parent-death signal killed the group leader, but its
-// children (a `sleep` under `sh -c`) live on in the group. The ID holds the
-// boot and the leader's start time, so a group ID that the kernel has since
-// given to an unrelated process is left alone.
+// startInCgroup creates the cgroup rel for one run, sets the container's
+// limits on it and prepares cmd to start in it.
+//
+// On cgroup v2 the kernel puts the child into the cgroup as it forks it
+// (clone3 with CLONE_INTO_CGROUP). Cgroup v1 has no such thing, and moving
+// the child in after Start is racy: whatever it forks before the move
+// stays outside, and a setsid child escapes for good. So on v1 the child
+// is started traced: it stops right after execve, before the first
+// instruction of its program; the spawner moves it into the cgroup and
+// then lets it go (enterAtExec). Nothing runs outside the cgroup.
+func (r *ProcessRuntime) startInCgroup(cmd *exec.Cmd, rel string, spec ProcessSpec) (*cgroup, error) {
+	cpuMillis, memoryBytes, err := containerLimits(spec)
+	if err != nil {
+		return nil, err
+	}
+	cg, err := r.cgroups.create(rel)
+	if err != nil {
+		return nil, err
+	}
+	if err := cg.limit(cpuMillis, memoryBytes); err != nil {
+		_ = cg.remove()
+		return nil, err
+	}
+	if !cg.v2 {
+		cmd.SysProcAttr.Ptrace = true
+		return cg, nil
+	}
+	fd, err := syscall.Open(cg.paths[0], syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		_ = cg.remove()
+		return nil, fmt.Errorf("open cgroup %s: %w", cg.paths[0], err)
+	}
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	return cg, nil
+}
+
+// containerLimits reads the CPU (millicores) and memory (bytes) limits of
+// the container; zero means none.
+func containerLimits(spec ProcessSpec) (cpuMillis, memoryBytes int64, err error) {
+	limits := spec.Container.GetResources().GetLimits()
+	if q, ok := limits["cpu"]; ok {
+		if cpuMillis, err = api.ParseCPUMillis(q); err != nil {
+			return 0, 0, fmt.Errorf("cpu limit: %w", err)
+		}
+	}
+	if q, ok := limits["memory"]; ok {
+		if memoryBytes, err = api.ParseBytes(q); err != nil {
+			return 0, 0, fmt.Errorf("memory limit: %w", err)
+		}
+	}
+	return cpuMillis, memoryBytes, nil
+}
+
+// cldTrapped is the siginfo code of a traced child that stopped.
+const cldTrapped = 4
+
+// enterAtExec takes a child started traced (SysProcAttr.Ptrace): it waits,
+// without reaping, until the child stops after its execve, moves it into
+// the cgroup and detaches from it, which lets it run. It runs on the
+// spawner's thread, which is the tracer.
+func (cg *cgroup) enterAtExec(pid int) error {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("wait for process %d to start: %w", pid, err)
+		}
+		break
+	}
+	if info.Code != cldTrapped {
+		return fmt.Errorf("process %d ended before it could be moved into its cgroup", pid)
+	}
+	if err := cg.add(pid); err != nil {
+		return err
+	}
+	if err := unix.PtraceDetach(pid); err != nil {
+		return fmt.Errorf("let process %d run: %w", pid, err)
+	}
+	return nil
+}
+
+// KillOrphan kills the process group and the cgroup of a process started
+// before the agent restarted. The parent-death signal killed the group
+// leader, but its children (a `sleep` under `sh -c`) live on in the group,
+// and in the cgroup those that left the group. The ID holds the boot and
+// the leader's start time, so a group ID that the kernel has since given to
+// an unrelated process is left alone.
 func (r *ProcessRuntime) KillOrphan(id string) error {
-	pid, boot, start, err := parseProcessID(id)
+	pid, boot, start, cgroupPath, err := parseProcessID(id)
 	if err != nil {
 		return err
 	}
 	if boot != bootID() {
 		return nil
+	}
+	if cgroupPath != "" {
+		if err := r.removeOrphanCgroup(cgroupPath); err != nil {
+			return err
+		}
 	}
 	if pgrp, started, err := procStat(pid); err == nil {
 		if pgrp == pid && started == start {
@@ -135,6 +362,24 @@ func (r *ProcessRuntime) KillOrphan(id string) error {
 	return nil
 }
 
+// removeOrphanCgroup kills everything in the cgroup rel of an earlier run
+// and removes it. The agent may have restarted without cgroups, so it
+// finds the hierarchies itself.
+func (r *ProcessRuntime) removeOrphanCgroup(rel string) error {
+	h := r.cgroups
+	if h == nil {
+		var err error
+		if h, err = detectCgroups(r.cgroupRoot); err != nil {
+			return fmt.Errorf("kill orphan cgroup %s: %w", rel, err)
+		}
+	}
+	cg := &cgroup{v2: h.v2, paths: h.paths(rel)}
+	if err := cg.remove(); err != nil {
+		return fmt.Errorf("kill orphan: %w", err)
+	}
+	return nil
+}
+
 func killGroup(pgid int) error {
 	if err := unix.Kill(-pgid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("kill process group %d: %w", pgid, err)
@@ -147,26 +392,60 @@ type process struct {
 	pid   int
 	id    string
 	guard *guard
+	cg    *cgroup // nil without cgroups
 
 	mu     sync.Mutex
 	exited bool
+	oom    bool
 }
 
 func (p *process) PID() int   { return p.pid }
 func (p *process) ID() string { return p.id }
 
+// OOMKilled reports whether the kernel killed a process of the run for
+// going over its memory limit. It is meaningful once Wait has returned.
+func (p *process) OOMKilled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.oom
+}
+
 func (p *process) Wait() (int, error) {
-	err := p.cmd.Wait()
+	// Wait until the main process has ended, but leave it unreaped: its
+	// PID, and so its group ID, cannot be reused while the rest of the
+	// run is killed.
+	var info unix.Siginfo
+	for errors.Is(unix.Waitid(unix.P_PID, p.pid, &info, unix.WEXITED|unix.WNOWAIT, nil), unix.EINTR) {
+	}
 	p.mu.Lock()
 	p.exited = true
-	// Like a container, the group ends with its main process: background
+	// Like a container, the run ends with its main process: background
 	// children it left behind are killed.
 	_ = unix.Kill(-p.pid, unix.SIGKILL)
+	var cgErr error
+	if p.cg != nil {
+		cgErr = p.cg.kill()
+		p.oom = p.cg.oomKills() > 0
+		cgErr = errors.Join(cgErr, p.cg.remove())
+		for _, dir := range p.cg.paths {
+			p.guard.forgetCgroup(dir)
+		}
+	}
 	p.guard.forget(p.pid)
+	oom := p.oom
 	p.mu.Unlock()
+	err := p.cmd.Wait()
 	state := p.cmd.ProcessState
 	if state == nil {
 		return -1, fmt.Errorf("wait for process %d: %w", p.pid, err)
+	}
+	if cgErr != nil {
+		return state.ExitCode(), fmt.Errorf("end process %d: %w", p.pid, cgErr)
+	}
+	if oom {
+		// Whichever process the kernel chose, the container ends as
+		// killed by SIGKILL.
+		return 128 + int(syscall.SIGKILL), nil
 	}
 	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal()), nil
@@ -178,6 +457,8 @@ func (p *process) Wait() (int, error) {
 	return state.ExitCode(), nil
 }
 
+// Signal sends sig to the process group; SIGKILL also reaches every
+// process of the run's cgroup, those that left the group included.
 func (p *process) Signal(sig syscall.Signal) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -186,6 +467,9 @@ func (p *process) Signal(sig syscall.Signal) error {
 	}
 	if err := unix.Kill(-p.pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("signal process group %d: %w", p.pid, err)
+	}
+	if sig == syscall.SIGKILL && p.cg != nil {
+		return p.cg.kill()
 	}
 	return nil
 }
@@ -226,25 +510,33 @@ var bootID = sync.OnceValue(func() string {
 	return strings.TrimSpace(string(b))
 })
 
+// processID names a run for KillOrphan: "PID/BOOT/START", followed by
+// "/CGROUP" (the run's cgroup relative to the hierarchies' root) when it
+// has one.
 func processID(pid int) string {
 	_, start, _ := procStat(pid)
 	return fmt.Sprintf("%d/%s/%d", pid, bootID(), start)
 }
 
-func parseProcessID(id string) (pid int, boot string, start uint64, err error) {
-	parts := strings.Split(id, "/")
-	if len(parts) != 3 {
-		return 0, "", 0, fmt.Errorf("bad process id %q", id)
+func parseProcessID(id string) (pid int, boot string, start uint64, cgroupPath string, err error) {
+	parts := strings.SplitN(id, "/", 4)
+	if len(parts) < 3 {
+		return 0, "", 0, "", fmt.Errorf("bad process id %q", id)
 	}
 	pid, err = strconv.Atoi(parts[0])
 	if err != nil || pid <= 1 {
-		return 0, "", 0, fmt.Errorf("bad process id %q", id)
+		return 0, "", 0, "", fmt.Errorf("bad process id %q", id)
 	}
 	start, err = strconv.ParseUint(parts[2], 10, 64)
 	if err != nil {
-		return 0, "", 0, fmt.Errorf("bad process id %q: %w", id, err)
+		return 0, "", 0, "", fmt.Errorf("bad process id %q: %w", id, err)
 	}
-	return pid, parts[1], start, nil
+	if len(parts) == 4 {
+		if cgroupPath, err = cleanCgroupPath(parts[3]); err != nil || cgroupPath == "" {
+			return 0, "", 0, "", fmt.Errorf("bad process id %q: bad cgroup", id)
+		}
+	}
+	return pid, parts[1], start, cgroupPath, nil
 }
 
 // procStat reads a process's group and start time (clock ticks since boot)

@@ -181,7 +181,7 @@ func TestKillOrphan(t *testing.T) {
 	})
 	t.Run("process recorded before a reboot is left alone", func(t *testing.T) {
 		p := startProcess(t, "sleep", "30")
-		pid, _, start, err := parseProcessID(p.ID())
+		pid, _, start, _, err := parseProcessID(p.ID())
 		if err != nil {
 			t.Fatal(err)
 		}

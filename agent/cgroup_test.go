@@ -1,0 +1,335 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
+	"golang.org/x/sys/unix"
+)
+
+// testCgroupRoots are the hierarchies the cgroup tests run on: this
+// machine's default, and its v2 hierarchy when cgroup v1 is the default
+// (a hybrid mount).
+var testCgroupRoots = []struct {
+	name string
+	root string
+}{
+	{name: "default hierarchy", root: defaultCgroupRoot},
+	{name: "hybrid v2 hierarchy", root: filepath.Join(defaultCgroupRoot, "unified")},
+}
+
+// cgroupRuntime returns a process runtime that puts runs under a cgroup
+// parent of its own at root, or skips the test where that cannot work. It
+// checks at the end that every run's cgroup is gone and removes the parent.
+func cgroupRuntime(t *testing.T, root string) *ProcessRuntime {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("cgroups need root")
+	}
+	if _, err := detectCgroups(root); err != nil {
+		t.Skipf("no cgroups at %s: %v", root, err)
+	}
+	parent := filepath.Join("jobcluster-test", newCgroupName())
+	r, warnings, err := NewProcessRuntimeWith(ProcessOptions{Cgroups: true, CgroupParent: parent, CgroupRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("warnings: %q", warnings)
+	if r.cgroups == nil {
+		t.Skipf("cgroups at %s are not writable: %q", root, warnings)
+	}
+	t.Cleanup(func() {
+		for _, dir := range r.cgroups.paths(parent) {
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				if e.IsDir() {
+					t.Errorf("cgroup %s left behind", filepath.Join(dir, e.Name()))
+					_ = (&cgroup{paths: []string{filepath.Join(dir, e.Name())}}).remove()
+				}
+			}
+			for _, d := range []string{dir, filepath.Dir(dir)} {
+				if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.EBUSY) {
+					t.Errorf("remove test cgroup parent: %v", err)
+				}
+			}
+		}
+	})
+	return r
+}
+
+// startIn starts argv with the runtime in a working directory of its own.
+func startIn(t *testing.T, r *ProcessRuntime, dir string, c *api.Container, argv ...string) *process {
+	t.Helper()
+	out, err := os.Create(filepath.Join(t.TempDir(), "out.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { out.Close() })
+	p, err := r.Start(context.Background(), ProcessSpec{Command: argv, Env: pathEnv(), Dir: dir, Stdout: out, Container: c})
+	if err != nil {
+		t.Fatalf("start %v: %v", argv, err)
+	}
+	t.Cleanup(func() {
+		_ = p.Signal(syscall.SIGKILL)
+		_, _ = p.Wait()
+	})
+	return p.(*process)
+}
+
+// escapee starts a pod whose shell runs a sleep in a session of its own,
+// then runs script; it returns the pod and the sleep's PID once the sleep
+// has left the pod's process group.
+func escapee(t *testing.T, r *ProcessRuntime, script string) (*process, int) {
+	t.Helper()
+	dir := t.TempDir()
+	p := startIn(t, r, dir, nil, "sh", "-c", "setsid sleep 300 & echo $! > pidfile; "+script)
+	var pid int
+	wait.For(t, "the setsid child to start", func() (bool, string) {
+		b, err := os.ReadFile(filepath.Join(dir, "pidfile"))
+		if err != nil {
+			return false, err.Error()
+		}
+		if pid, err = strconv.Atoi(strings.TrimSpace(string(b))); err != nil {
+			return false, err.Error()
+		}
+		pgrp, _, err := procStat(pid)
+		if err != nil {
+			return false, err.Error()
+		}
+		return pgrp == pid, fmt.Sprintf("process %d is in group %d", pid, pgrp)
+	})
+	t.Cleanup(func() { _ = unix.Kill(pid, unix.SIGKILL) })
+	return p, pid
+}
+
+// processGone reports whether pid has ended (a zombie counts as ended).
+func processGone(pid int) (bool, string) {
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	return !alive(string(status)), fmt.Sprintf("process %d still runs", pid)
+}
+
+func TestCgroupEndsEveryProcessOfARun(t *testing.T) {
+	for _, h := range testCgroupRoots {
+		t.Run(h.name, func(t *testing.T) {
+			tests := []struct {
+				name   string
+				script string
+				end    func(t *testing.T, dir string, p *process)
+			}{
+				{
+					name:   "killed with SIGKILL",
+					script: "sleep 300",
+					end: func(t *testing.T, _ string, p *process) {
+						if err := p.Signal(syscall.SIGKILL); err != nil {
+							t.Fatal(err)
+						}
+					},
+				},
+				{
+					name:   "main process exits by itself",
+					script: "while [ ! -e stop ]; do sleep 0.05; done",
+					end: func(t *testing.T, dir string, _ *process) {
+						if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+							t.Fatal(err)
+						}
+					},
+				},
+			}
+			for _, tt := range tests {
+				t.Run(tt.name, func(t *testing.T) {
+					r := cgroupRuntime(t, h.root)
+					p, child := escapee(t, r, tt.script)
+					tt.end(t, p.cmd.Dir, p)
+					code, err := p.Wait()
+					if err != nil {
+						t.Fatalf("Wait() = %d, %v", code, err)
+					}
+					if gone, why := processGone(child); !gone {
+						t.Errorf("after Wait: %s, though it is in the run's cgroup", why)
+					}
+					for _, dir := range p.cg.paths {
+						if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+							t.Errorf("cgroup %s still there after Wait: %v", dir, err)
+						}
+					}
+					if p.OOMKilled() {
+						t.Error("OOMKilled() = true for a run without a memory limit")
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestCgroupMemoryLimitEndsAHogAsOOMKilled(t *testing.T) {
+	r := cgroupRuntime(t, defaultCgroupRoot)
+	c := &api.Container{Resources: &api.ResourceRequirements{Limits: map[string]string{"memory": "32Mi"}}}
+	p := startIn(t, r, t.TempDir(), c, "sh", "-c", "x=a; while :; do x=$x$x; done")
+	if p.cg.file("memory.max") == "" && p.cg.file("memory.limit_in_bytes") == "" {
+		t.Skip("no memory controller")
+	}
+	code, err := p.Wait()
+	if err != nil || code != 137 || !p.OOMKilled() {
+		t.Errorf("Wait() = %d, %v, OOMKilled() = %v; want 137, nil, true", code, err, p.OOMKilled())
+	}
+}
+
+func TestCgroupLimitsAreWritten(t *testing.T) {
+	r := cgroupRuntime(t, defaultCgroupRoot)
+	c := &api.Container{Resources: &api.ResourceRequirements{Limits: map[string]string{"cpu": "250m", "memory": "64Mi"}}}
+	p := startIn(t, r, t.TempDir(), c, "sleep", "300")
+	want := map[string]string{"cpu.cfs_quota_us": "25000", "cpu.cfs_period_us": "100000", "memory.limit_in_bytes": "67108864"}
+	if p.cg.v2 {
+		want = map[string]string{"cpu.max": "25000 100000", "memory.max": "67108864"}
+	}
+	for name, value := range want {
+		path := p.cg.file(name)
+		if path == "" {
+			t.Errorf("no %s in %v", name, p.cg.paths)
+			continue
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || strings.TrimSpace(string(got)) != value {
+			t.Errorf("%s = %q, %v; want %q", path, got, err, value)
+		}
+	}
+	procs, err := cgroupProcs(p.cg.paths[0])
+	if err != nil || len(procs) != 1 || procs[0] != p.PID() {
+		t.Errorf("cgroup processes = %v, %v; want [%d]", procs, err, p.PID())
+	}
+}
+
+func TestKillOrphanKillsTheRunsCgroup(t *testing.T) {
+	r := cgroupRuntime(t, defaultCgroupRoot)
+	p, child := escapee(t, r, "sleep 300")
+	// An agent that restarted without cgroups still finds them.
+	if err := NewProcessRuntime().KillOrphan(p.ID()); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "the setsid child to end", func() (bool, string) { return processGone(child) })
+	for _, dir := range p.cg.paths {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cgroup %s still there after KillOrphan: %v", dir, err)
+		}
+	}
+	if code, err := p.Wait(); err != nil || code != 137 {
+		t.Errorf("Wait() = %d, %v; want 137, nil", code, err)
+	}
+}
+
+func TestProcessRuntimeFallsBackToProcessGroups(t *testing.T) {
+	r, warnings, err := NewProcessRuntimeWith(ProcessOptions{Cgroups: true, CgroupParent: "jobcluster-test", CgroupRoot: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "pods are killed by process group, limits are not enforced") {
+		t.Fatalf("warnings = %q, want one saying pods are killed by process group", warnings)
+	}
+	c := &api.Container{Resources: &api.ResourceRequirements{Limits: map[string]string{"memory": "32Mi"}}}
+	p := startIn(t, r, t.TempDir(), c, "sh", "-c", "sleep 300 & sleep 300 & wait")
+	if p.cg != nil || strings.Count(p.ID(), "/") != 2 {
+		t.Errorf("run has cgroup %v and ID %q, want none and PID/BOOT/START", p.cg, p.ID())
+	}
+	wait.For(t, "children started", func() (bool, string) {
+		return countGroup(p.PID()) >= 3, fmt.Sprintf("%d processes in the group", countGroup(p.PID()))
+	})
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(); err != nil || code != 137 {
+		t.Errorf("Wait() = %d, %v; want 137, nil", code, err)
+	}
+	waitGroupGone(t, p.PID())
+}
+
+func TestNewProcessRuntimeWithRefusesABadCgroupParent(t *testing.T) {
+	for _, parent := range []string{"../escape", "a/../../b", "a//b"} {
+		if _, _, err := NewProcessRuntimeWith(ProcessOptions{Cgroups: true, CgroupParent: parent}); err == nil {
+			t.Errorf("cgroup parent %q accepted", parent)
+		}
+	}
+}
+
+func TestCFSQuotaMicros(t *testing.T) {
+	tests := []struct {
+		name   string
+		millis int64
+		want   int64
+	}{
+		{name: "a quarter core", millis: 250, want: 25000},
+		{name: "one core", millis: 1000, want: 100000},
+		{name: "two and a half cores", millis: 2500, want: 250000},
+		{name: "one millicore is raised to the kernel's minimum", millis: 1, want: 1000},
+		{name: "ten millicores is the minimum", millis: 10, want: 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := cfsQuotaMicros(tt.millis); got != tt.want {
+				t.Errorf("cfsQuotaMicros(%d) = %d, want %d", tt.millis, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOOMKillCount(t *testing.T) {
+	tests := []struct {
+		name    string
+		content string
+		want    int
+	}{
+		{name: "v1 oom_control after a kill", content: "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n", want: 2},
+		{name: "v2 memory.events", content: "low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\noom_group_kill 0\n", want: 1},
+		{name: "an old kernel without the counter", content: "oom_kill_disable 0\nunder_oom 0\n", want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := oomKillCount(tt.content); got != tt.want {
+				t.Errorf("oomKillCount = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseProcessID(t *testing.T) {
+	tests := []struct {
+		name       string
+		id         string
+		wantPID    int
+		wantBoot   string
+		wantStart  uint64
+		wantCgroup string
+		wantErr    bool
+	}{
+		{name: "an ID from before cgroups", id: "123/boot-a/456", wantPID: 123, wantBoot: "boot-a", wantStart: 456},
+		{name: "an ID with a cgroup", id: "123/boot-a/456/jobcluster/node-1/run-0a", wantPID: 123, wantBoot: "boot-a", wantStart: 456, wantCgroup: "jobcluster/node-1/run-0a"},
+		{name: "a cgroup climbing out of the hierarchy", id: "123/boot-a/456/../etc", wantErr: true},
+		{name: "an empty cgroup", id: "123/boot-a/456/", wantErr: true},
+		{name: "too few parts", id: "123/boot-a", wantErr: true},
+		{name: "init is never a pod", id: "1/boot-a/456", wantErr: true},
+		{name: "a start time that is no number", id: "123/boot-a/x", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pid, boot, start, cgroupPath, err := parseProcessID(tt.id)
+			if tt.wantErr {
+				if err == nil {
+					t.Errorf("parseProcessID(%q) accepted", tt.id)
+				}
+				return
+			}
+			if err != nil || pid != tt.wantPID || boot != tt.wantBoot || start != tt.wantStart || cgroupPath != tt.wantCgroup {
+				t.Errorf("parseProcessID(%q) = %d, %q, %d, %q, %v; want %d, %q, %d, %q, nil",
+					tt.id, pid, boot, start, cgroupPath, err, tt.wantPID, tt.wantBoot, tt.wantStart, tt.wantCgroup)
+			}
+		})
+	}
+}
