@@ -156,7 +156,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.MaxPods <= 0 {
 		cfg.MaxPods = defaultMaxPods
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	// Others may pass through, not list: pods that run as another user
+	// reach their working directories below it.
+	if err := os.MkdirAll(cfg.DataDir, 0o711); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	return &Agent{cfg: cfg}, nil

@@ -168,6 +168,21 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 	if err != nil {
 		return nil, err
 	}
+	if len(spec.SupplementalGroups) > 0 && os.Geteuid() == 0 {
+		// The pod's supplementalGroups are its process's only extra
+		// groups, as in a container.
+		if cred == nil {
+			cred = &syscall.Credential{Uid: uint32(os.Getuid()), Gid: uint32(os.Getgid())}
+		}
+		cred.Groups, cred.NoSetGroups = nil, false
+		for _, g := range spec.SupplementalGroups {
+			id, err := credentialID("supplementalGroups", g)
+			if err != nil {
+				return nil, err
+			}
+			cred.Groups = append(cred.Groups, id)
+		}
+	}
 	if cred != nil && cred.Uid != 0 && os.Geteuid() == 0 && spec.Dir != "" {
 		// The agent made the directory; the pod must be able to write
 		// in it.

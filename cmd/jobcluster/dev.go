@@ -81,6 +81,11 @@ is needed.`,
 				if dir, err = os.MkdirTemp("", "jobcluster-dev-"); err != nil {
 					return fmt.Errorf("create data dir: %w", err)
 				}
+				// Pods running as another user pass through to their
+				// working directories.
+				if err := os.Chmod(dir, 0o711); err != nil {
+					return fmt.Errorf("create data dir: %w", err)
+				}
 				defer os.RemoveAll(dir)
 			}
 			sec, err := o.security.setup(tf, "dev", []listenAddr{

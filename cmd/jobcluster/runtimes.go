@@ -27,12 +27,18 @@ type agentRuntimes struct {
 type runtimeFlags struct {
 	list                           string
 	allowPrivileged, allowHostPath bool
+	podUser                        string
+	cgroups                        bool
+	cgroupParent                   string
 }
 
 func (f *runtimeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.list, "runtime", api.RuntimeProcess, "runtimes pods run with, the default first: process, docker or process,docker (a pod picks one with spec.runtimeClassName; an image without a command, or a volumeMount, needs docker)")
 	fs.BoolVar(&f.allowPrivileged, "allow-privileged", false, "let Docker containers run with securityContext.privileged")
 	fs.BoolVar(&f.allowHostPath, "allow-host-path", false, "let Docker containers mount hostPath volumes")
+	fs.StringVar(&f.podUser, "pod-user", "", "user process pods run as when their securityContext names none: UID, UID:GID or a user name (default: the agent's own user)")
+	fs.BoolVar(&f.cgroups, "cgroups", true, "run each process pod in a cgroup of its own, enforcing resources.limits and killing every process it started (falls back to process groups, with a warning, where cgroups are not writable)")
+	fs.StringVar(&f.cgroupParent, "cgroup-parent", "", "cgroup, relative to each hierarchy's root, under which process pods run (default jobcluster/NODE)")
 }
 
 // newRuntimes builds the runtimes f.list names, for example
@@ -51,7 +57,25 @@ func (f *runtimeFlags) newRuntimes(node string, logger *slog.Logger) (*agentRunt
 		}
 		switch name {
 		case api.RuntimeProcess:
-			rts = append(rts, agent.NewProcessRuntime())
+			opts := agent.ProcessOptions{Cgroups: f.cgroups, CgroupParent: f.cgroupParent}
+			if opts.CgroupParent == "" {
+				opts.CgroupParent = "jobcluster/" + node
+			}
+			if f.podUser != "" {
+				u, err := agent.ParsePodUser(f.podUser)
+				if err != nil {
+					return nil, err
+				}
+				opts.PodUser = u
+			}
+			p, warnings, err := agent.NewProcessRuntimeWith(opts)
+			if err != nil {
+				return nil, fmt.Errorf("process runtime: %w", err)
+			}
+			for _, w := range warnings {
+				logger.Warn(w)
+			}
+			rts = append(rts, p)
 		case api.RuntimeDocker:
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			d, err := docker.New(ctx, node, logger)
