@@ -68,8 +68,8 @@ func allocIP() string {
 	return fmt.Sprintf("127.88.%d.%d", (os.Getpid()+n/250)%250+1, n%250+1)
 }
 
-// buildBinary builds bin/jobcluster in the module root and returns its path.
-func buildBinary(ctx context.Context) (string, error) {
+// moduleRoot is the directory of the jobcluster module's go.mod.
+func moduleRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("find module root: %w", err)
@@ -78,7 +78,15 @@ func buildBinary(ctx context.Context) (string, error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", errors.New("find module root: run from inside the jobcluster module")
 	}
-	root := filepath.Dir(gomod)
+	return filepath.Dir(gomod), nil
+}
+
+// buildBinary builds bin/jobcluster in the module root and returns its path.
+func buildBinary(ctx context.Context) (string, error) {
+	root, err := moduleRoot(ctx)
+	if err != nil {
+		return "", err
+	}
 	bin := filepath.Join(root, "bin", "jobcluster")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/jobcluster")
 	cmd.Dir = root
@@ -91,7 +99,7 @@ func buildBinary(ctx context.Context) (string, error) {
 // startCluster starts servers and agents and waits until there is a leader
 // and every agent is a Ready node. The caller must call stop, also when
 // startCluster fails.
-func startCluster(ctx context.Context, bin string, servers, agents int, cfg config, logger *slog.Logger) (*cluster, error) {
+func startCluster(ctx context.Context, bin string, servers, agents int, cfg config, agentArgs []string, logger *slog.Logger) (*cluster, error) {
 	dir, err := os.MkdirTemp("", "jobcluster-bench-")
 	if err != nil {
 		return nil, fmt.Errorf("start cluster: %w", err)
@@ -144,6 +152,7 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 			"--join", strings.Join(gossip, ","),
 			"--log-level", cfg.nodeLogLevel,
 		}
+		n.args = append(n.args, agentArgs...)
 		if cfg.secure {
 			flags, err := pki.cert(ctx, "agent", n.name)
 			if err != nil {

@@ -184,7 +184,7 @@ func run(args []string) (code int) {
 // runScenario runs one scenario -n times on a fresh cluster, which it
 // stops afterwards. On failure it adds the end of each node's log.
 func runScenario(ctx context.Context, sc scenario, cfg config, bin string, rep *report, logger *slog.Logger) (err error) {
-	c, err := startCluster(ctx, bin, 3, 3, cfg, logger)
+	c, err := startCluster(ctx, bin, 3, 3, cfg, sc.agentArgs, logger)
 	if c != nil {
 		defer c.stop()
 	}

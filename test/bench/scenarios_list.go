@@ -14,19 +14,22 @@ type scenario struct {
 	name  string
 	about string
 	run   func(ctx context.Context, e *env) error
+	// agentArgs are extra flags of every agent of the scenario's cluster.
+	agentArgs []string
 }
 
 // scenarios in the order a full run takes them.
 var scenarios = []scenario{
-	{"submit", "submit call start -> the pod's process started, Jobs one after another", runSubmit},
-	{"throughput", "a big Job of `true` pods, and many one-pod Jobs in one call, until Complete", runThroughput},
-	{"agent-failover", "agent killed -> its pods running again elsewhere, never two copies at once", runAgentFailover},
-	{"leader-failover", "leader killed -> a new Job accepted and its pod running", runLeaderFailover},
-	{"cron", "every-second CronJob: scheduled second -> pod started; missed and doubled seconds, also across a leader kill", runCron},
-	{"footprint", "idle server RSS; agent processes while pods run; a server holding -finished-jobs finished Jobs", runFootprint},
-	{"huge", "one Job of parallelism -huge-pods: server peak RSS, Raft bytes, time until every pod exists, a small Job beside it, its delete", runHuge},
-	{"ui", "the web UI's Jobs page over -ui-jobs Jobs in headless Chromium: navigation -> table rendered", runUI},
-	{"restart-100k", "every server killed at once on a log of -finished-jobs finished Jobs -> each server serving reads, a new Job accepted", runRestartAll},
+	{name: "submit", about: "submit call start -> the pod's process started, Jobs one after another", run: runSubmit},
+	{name: "throughput", about: "a big Job of `true` pods, and many one-pod Jobs in one call, until Complete", run: runThroughput},
+	{name: "agent-failover", about: "agent killed -> its pods running again elsewhere, never two copies at once", run: runAgentFailover},
+	{name: "leader-failover", about: "leader killed -> a new Job accepted and its pod running", run: runLeaderFailover},
+	{name: "cron", about: "every-second CronJob: scheduled second -> pod started; missed and doubled seconds, also across a leader kill", run: runCron},
+	{name: "footprint", about: "idle server RSS; agent processes while pods run; a server holding -finished-jobs finished Jobs", run: runFootprint},
+	{name: "huge", about: "one Job of parallelism -huge-pods: server peak RSS, Raft bytes, time until every pod exists, a small Job beside it, its delete", run: runHuge},
+	{name: "docker", about: "Docker runtime: submit -> container started, and 200 one-container Jobs, each beside the engine's own create + start", run: runDocker, agentArgs: dockerAgentArgs},
+	{name: "ui", about: "the web UI's Jobs page over -ui-jobs Jobs in headless Chromium: navigation -> table rendered", run: runUI},
+	{name: "restart-100k", about: "every server killed at once on a log of -finished-jobs finished Jobs -> each server serving reads, a new Job accepted", run: runRestartAll},
 }
 
 // selectScenarios picks scenarios by comma-separated names ("" or "all"
