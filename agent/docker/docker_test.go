@@ -289,3 +289,46 @@ func TestCommandReplacesEntrypoint(t *testing.T) {
 		t.Errorf("Start = %v, want the engine refusing to run /absent instead of the image's ENTRYPOINT", err)
 	}
 }
+
+// A container that ignores SIGTERM runs on until SIGKILL, which the agent
+// sends once terminationGracePeriodSeconds has passed.
+func TestSIGKILLEndsAContainerThatIgnoresSIGTERM(t *testing.T) {
+	r := newRuntime(t)
+	c := &api.Container{Name: "main", Image: withShell(t), Command: []string{"/bin/sh", "-c", `trap "" TERM; echo ready; while :; do sleep 1; done`}}
+	log := filepath.Join(t.TempDir(), "log")
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := r.Start(context.Background(), agent.ProcessSpec{Container: c, Stdout: f, Labels: testLabels})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.KillOrphan(p.ID()) })
+	wait.Within(t, 10*time.Second, "the trap to be set", func() (bool, string) {
+		b, _ := os.ReadFile(log)
+		return strings.Contains(string(b), "ready"), string(b)
+	})
+	done := make(chan int, 1)
+	go func() { code, _ := p.Wait(); done <- code }()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		t.Fatalf("the container ended (%d) on the SIGTERM it ignores", code)
+	case <-time.After(time.Second):
+	}
+	if err := p.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-done:
+		if code != 137 {
+			t.Errorf("exit code %d after SIGKILL, want 137", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the container still runs 10 s after SIGKILL")
+	}
+}
