@@ -29,10 +29,9 @@ import (
 // typedClient speaks to the API as client-go's typed clients do on the
 // wire: JSON bodies, Kubernetes' own types decoded by the scheme, errors
 // as *apierrors.StatusError, and watches through the same stream decoder
-// and StreamWatcher as rest.Request.Watch. client-go's rest package itself
-// cannot be built here: its dependencies (golang.org/x/oauth2, x/term,
-// x/time, gnostic-models) are not in go.sum. Decoding is strict, so a
-// field Kubernetes' types do not have fails the test.
+// and StreamWatcher as rest.Request.Watch, but decoding strictly, so a
+// field Kubernetes' types do not have fails the test (client-go itself
+// ignores unknown fields; TestClientGoTypedClientAndInformer uses it).
 type typedClient struct {
 	base  string
 	codec *kjson.Serializer

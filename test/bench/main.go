@@ -48,6 +48,7 @@ type config struct {
 	hugePods     int
 	uiJobs       int
 	secure       bool
+	agentArgs    string
 }
 
 func parseFlags(args []string) (config, error) {
@@ -68,6 +69,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.finishedJobs, "finished-jobs", 100000, "footprint, restart-100k: finished Jobs to accumulate before measuring RSS, reading one Job, a follower's catch-up and a restart of every server (0 skips)")
 	fs.IntVar(&c.hugePods, "huge-pods", 100000, "huge: parallelism and completions of the huge Job")
 	fs.IntVar(&c.uiJobs, "ui-jobs", 10000, "ui: Jobs the web UI's Jobs page lists")
+	fs.StringVar(&c.agentArgs, "agent-args", "", "extra flags for every agent, space separated (for example \"--cgroups=false\")")
 	fs.BoolVar(&c.secure, "secure", false, "run every cluster with mutual TLS and ACL tokens (the client uses the management token)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -184,7 +186,7 @@ func run(args []string) (code int) {
 // runScenario runs one scenario -n times on a fresh cluster, which it
 // stops afterwards. On failure it adds the end of each node's log.
 func runScenario(ctx context.Context, sc scenario, cfg config, bin string, rep *report, logger *slog.Logger) (err error) {
-	c, err := startCluster(ctx, bin, 3, 3, cfg, sc.agentArgs, logger)
+	c, err := startCluster(ctx, bin, 3, 3, cfg, append(strings.Fields(cfg.agentArgs), sc.agentArgs...), logger)
 	if c != nil {
 		defer c.stop()
 	}
