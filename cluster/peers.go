@@ -50,7 +50,7 @@ func (p *peerConns) control(addr string) (api.ControlClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return api.NewControlClient(c), nil
+	return api.NewControlClient(appliedConn{c}), nil
 }
 
 func (p *peerConns) agent(addr string) (api.AgentClient, error) {

@@ -3,11 +3,13 @@ package cluster
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -41,30 +43,101 @@ func badKind(kind string) error {
 // toLeader runs call on the leader: here when this server leads, else
 // forwarded once to the leader's RPC address.
 func toLeader[T any](ctx context.Context, s *Server, local func() (T, error), remote func(api.ControlClient, context.Context) (T, error)) (T, error) {
+	v, _, err := toLeaderIndex(ctx, s, local, remote)
+	return v, err
+}
+
+// toLeaderReadable is toLeader for a client's write: when this server
+// forwarded it, it answers only once it has applied the write itself (for
+// at most readWait), so that the client's next read here sees it, as
+// kubectl apply then get expects.
+func toLeaderReadable[T any](ctx context.Context, s *Server, local func() (T, error), remote func(api.ControlClient, context.Context) (T, error)) (T, error) {
+	v, index, err := toLeaderIndex(ctx, s, local, remote)
+	if err == nil && index > 0 {
+		s.awaitApplied(ctx, index, readWait)
+	}
+	return v, err
+}
+
+// appliedHeader carries, in the leader's answer to a forwarded call, the
+// index its state machine had applied when it answered.
+const appliedHeader = "x-jobcluster-applied"
+
+// appliedKey holds, in a forwarded call's context, where the conn stores
+// the leader's appliedHeader.
+type appliedKey struct{}
+
+// toLeaderIndex is toLeader that also returns, for a forwarded call, the
+// index the leader had applied when it answered (0 when run here).
+func toLeaderIndex[T any](ctx context.Context, s *Server, local func() (T, error), remote func(api.ControlClient, context.Context) (T, error)) (T, uint64, error) {
 	var zero T
 	if s.IsLeader() {
 		v, err := local()
-		return v, toStatus(err)
+		if err == nil && forwarded(ctx) {
+			// Not a gRPC call's context when called in-process: then
+			// there is no one to tell.
+			_ = grpc.SetHeader(ctx, metadata.Pairs(appliedHeader, strconv.FormatUint(s.fsm.AppliedIndex(), 10)))
+		}
+		return v, 0, toStatus(err)
 	}
 	if forwarded(ctx) {
-		return zero, toStatus(ErrNotLeader)
+		return zero, 0, toStatus(ErrNotLeader)
 	}
 	addr := s.leaderRPCAddr()
 	if addr == "" {
-		return zero, toStatus(s.noLeader())
+		return zero, 0, toStatus(s.noLeader())
 	}
 	c, err := s.peers.control(addr)
 	if err != nil {
-		return zero, toStatus(err)
+		return zero, 0, toStatus(err)
 	}
-	v, err := remote(c, metadata.AppendToOutgoingContext(ctx, forwardedKey, s.cfg.Name))
+	var index uint64
+	fctx := context.WithValue(metadata.AppendToOutgoingContext(ctx, forwardedKey, s.cfg.Name), appliedKey{}, &index)
+	v, err := remote(c, fctx)
 	if st := status.Convert(err); err != nil && st.Code() == codes.Unavailable && !strings.Contains(st.Message(), "leader") {
 		// The leader this server knows did not answer: it may have just
 		// died. Said as a transport error, it would read as this server
 		// being down, and clients would not wait for the next leader.
-		return zero, status.Errorf(codes.Unavailable, "leader at %s unreachable (%s); the cluster may be electing a leader, retry in a moment", addr, st.Message())
+		return zero, 0, status.Errorf(codes.Unavailable, "leader at %s unreachable (%s); the cluster may be electing a leader, retry in a moment", addr, st.Message())
 	}
-	return v, err
+	return v, index, err
+}
+
+// awaitApplied waits, for at most limit, until this server's state
+// machine has applied index.
+func (s *Server) awaitApplied(ctx context.Context, index uint64, limit time.Duration) {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		changed := s.fsm.Changed()
+		if s.fsm.AppliedIndex() >= index {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// appliedConn records the leader's appliedHeader of a forwarded call in
+// the index its context holds under appliedKey.
+type appliedConn struct{ grpc.ClientConnInterface }
+
+func (c appliedConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	index, ok := ctx.Value(appliedKey{}).(*uint64)
+	if !ok {
+		return c.ClientConnInterface.Invoke(ctx, method, args, reply, opts...)
+	}
+	var md metadata.MD
+	err := c.ClientConnInterface.Invoke(ctx, method, args, reply, append(opts, grpc.Header(&md))...)
+	if v := md.Get(appliedHeader); len(v) == 1 {
+		*index, _ = strconv.ParseUint(v[0], 10, 64)
+	}
+	return err
 }
 
 func (c *controlService) Get(ctx context.Context, req *api.GetRequest) (*api.Object, error) {

@@ -26,7 +26,7 @@ func (s *Server) proposeOne(ctx context.Context, cmd *api.Command) error {
 
 // AclBootstrap makes the management token, once in the cluster's life.
 func (c *controlService) AclBootstrap(ctx context.Context, req *api.AclBootstrapRequest) (*api.AclTokenSecret, error) {
-	return toLeader(ctx, c.s, func() (*api.AclTokenSecret, error) {
+	return toLeaderReadable(ctx, c.s, func() (*api.AclTokenSecret, error) {
 		if !c.s.cfg.ACL {
 			return nil, status.Error(codes.FailedPrecondition, "ACLs are off: start the servers with --acl")
 		}
@@ -61,7 +61,7 @@ func (c *controlService) AclPolicyApply(ctx context.Context, req *api.AclPolicyA
 	if req.GetDescription() != "" {
 		p.Description = req.GetDescription()
 	}
-	return toLeader(ctx, c.s, func() (*api.AclPolicy, error) {
+	return toLeaderReadable(ctx, c.s, func() (*api.AclPolicy, error) {
 		now := timestamppb.New(c.s.clock.Now())
 		p.CreateTime, p.ModifyTime = now, now
 		if err := c.s.proposeOne(ctx, (&api.UpsertAclPolicy{Policy: p}).Command()); err != nil {
@@ -86,7 +86,7 @@ func (c *controlService) AclPolicyList(ctx context.Context, _ *api.AclPolicyList
 }
 
 func (c *controlService) AclPolicyDelete(ctx context.Context, req *api.AclPolicyDeleteRequest) (*api.AclEmpty, error) {
-	return toLeader(ctx, c.s, func() (*api.AclEmpty, error) {
+	return toLeaderReadable(ctx, c.s, func() (*api.AclEmpty, error) {
 		err := c.s.proposeOne(ctx, (&api.DeleteAclPolicy{Name: req.GetName()}).Command())
 		if errors.Is(err, fsm.ErrNotFound) {
 			return nil, status.Errorf(codes.NotFound, "acl policy %q not found", req.GetName())
@@ -104,7 +104,7 @@ func (c *controlService) AclTokenCreate(ctx context.Context, req *api.AclTokenCr
 	if req.GetTtlSeconds() < 0 {
 		return nil, status.Error(codes.InvalidArgument, "--ttl must be positive")
 	}
-	return toLeader(ctx, c.s, func() (*api.AclTokenSecret, error) {
+	return toLeaderReadable(ctx, c.s, func() (*api.AclTokenSecret, error) {
 		ps := c.s.fsm.State().AclPolicies()
 		for _, p := range req.GetPolicies() {
 			if ps[p] == nil {
@@ -139,7 +139,7 @@ func (c *controlService) AclTokenList(ctx context.Context, _ *api.AclTokenListRe
 }
 
 func (c *controlService) AclTokenDelete(ctx context.Context, req *api.AclTokenDeleteRequest) (*api.AclEmpty, error) {
-	return toLeader(ctx, c.s, func() (*api.AclEmpty, error) {
+	return toLeaderReadable(ctx, c.s, func() (*api.AclEmpty, error) {
 		var match []string
 		for _, t := range c.s.fsm.State().AclTokens() {
 			if req.GetAccessorId() != "" && strings.HasPrefix(t.GetAccessorId(), req.GetAccessorId()) {
@@ -195,7 +195,7 @@ func (c *controlService) Audit(ctx context.Context, req *api.AuditRequest) (*api
 
 // RecordAuditRecords takes a follower's audit records into Raft.
 func (c *controlService) RecordAuditRecords(ctx context.Context, req *api.RecordAudit) (*api.AclEmpty, error) {
-	return toLeader(ctx, c.s, func() (*api.AclEmpty, error) {
+	return toLeaderReadable(ctx, c.s, func() (*api.AclEmpty, error) {
 		return &api.AclEmpty{}, c.s.proposeOne(ctx, req.Command())
 	}, func(cl api.ControlClient, ctx context.Context) (*api.AclEmpty, error) {
 		return cl.RecordAuditRecords(ctx, req)

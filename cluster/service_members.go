@@ -34,7 +34,7 @@ func (c *controlService) RemoveMember(ctx context.Context, req *api.RemoveMember
 	if name == "" {
 		return nil, status.Error(codes.InvalidArgument, "name: Required value: the server to remove")
 	}
-	return toLeader(ctx, c.s,
+	return toLeaderReadable(ctx, c.s,
 		func() (*api.RemoveMemberResponse, error) { return c.s.removeMember(name, req.GetLeaving()) },
 		func(cl api.ControlClient, ctx context.Context) (*api.RemoveMemberResponse, error) {
 			return cl.RemoveMember(ctx, req)

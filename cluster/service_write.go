@@ -19,7 +19,7 @@ func (c *controlService) Submit(ctx context.Context, req *api.SubmitRequest) (*a
 	if err := admit(req); err != nil {
 		return nil, err
 	}
-	return toLeader(ctx, c.s,
+	return toLeaderReadable(ctx, c.s,
 		func() (*api.SubmitResponse, error) { return c.s.submit(ctx, req) },
 		func(cl api.ControlClient, ctx context.Context) (*api.SubmitResponse, error) {
 			return cl.Submit(ctx, req)
@@ -307,7 +307,7 @@ func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*a
 	default:
 		return nil, badKind(req.GetKind())
 	}
-	return toLeader(ctx, c.s,
+	return toLeaderReadable(ctx, c.s,
 		func() (*api.DeleteResponse, error) {
 			if r == api.PodResource {
 				p := c.s.fsm.State().Pod(req.GetName())
@@ -337,7 +337,7 @@ func (c *controlService) Delete(ctx context.Context, req *api.DeleteRequest) (*a
 }
 
 func (c *controlService) CreateJobFromCron(ctx context.Context, req *api.CreateJobFromCronRequest) (*api.SubmitResponse, error) {
-	return toLeader(ctx, c.s,
+	return toLeaderReadable(ctx, c.s,
 		func() (*api.SubmitResponse, error) { return c.s.createJobFromCron(ctx, req) },
 		func(cl api.ControlClient, ctx context.Context) (*api.SubmitResponse, error) {
 			return cl.CreateJobFromCron(ctx, req)
