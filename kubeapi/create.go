@@ -3,8 +3,6 @@ package kubeapi
 import (
 	"context"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -19,23 +17,16 @@ const maxBody = 3 << 20
 // create answers POST on a collection: the body (JSON or YAML) is decoded
 // strictly by api.DecodeManifests and submitted like `jobcluster submit`.
 func (h *Handler) create(ctx context.Context, w http.ResponseWriter, r *http.Request, k kind, req apiPath) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	switch mt {
-	case "application/json", "application/yaml", "":
-	default:
-		writeStatus(w, failure(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
-			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got %q)", mt)))
+	body, st := readObjectBody(r, k)
+	if st != nil {
+		writeStatus(w, st)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		writeStatus(w, failure(http.StatusBadRequest, metav1.StatusReasonBadRequest, "read body: "+err.Error()))
-		return
-	}
-	if len(body) > maxBody {
-		writeStatus(w, failure(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, "request body over 3 MiB"))
-		return
-	}
+	h.createFrom(ctx, w, k, req, body)
+}
+
+// createFrom creates the object that body holds.
+func (h *Handler) createFrom(ctx context.Context, w http.ResponseWriter, k kind, req apiPath, body []byte) {
 	objs, err := api.DecodeManifests(body)
 	if err == nil && len(objs) != 1 {
 		err = fmt.Errorf("want one object, got %d", len(objs))

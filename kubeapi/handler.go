@@ -91,6 +91,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := withAuthorization(r.Context(), r)
+	if r.Method != http.MethodGet && r.Method != http.MethodDelete && len(r.URL.Query()["dryRun"]) > 0 {
+		// Writing would not be dry; refusing is the honest answer.
+		writeStatus(w, failure(http.StatusBadRequest, metav1.StatusReasonBadRequest,
+			"dryRun is not supported for create, patch and update here: use kubectl's --dry-run=client"))
+		return
+	}
 	switch {
 	case r.Method == http.MethodPost && req.name == "" && k.creatable():
 		h.create(ctx, w, r, k, req)
@@ -98,6 +104,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.deleteObject(ctx, w, r, k, req)
 	case r.Method == http.MethodPatch && req.name != "" && k.creatable():
 		h.patch(ctx, w, r, k, req)
+	case r.Method == http.MethodPut && req.name != "" && k.creatable():
+		h.replace(ctx, w, r, k, req)
 	case r.Method != http.MethodGet:
 		writeStatus(w, methodNotAllowed(r.Method))
 	case req.name != "":

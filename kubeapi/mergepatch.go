@@ -8,11 +8,9 @@ import (
 	"strings"
 )
 
-// The patch formats are applied here, on the object's JSON, because
-// apimachinery's strategicpatch and the json-patch libraries are not in our
-// module graph: RFC 7386 merge patch, RFC 6902 JSON patch, and strategic
-// merge patch where it means the same as a merge patch (objects and
-// scalars; lists, which it merges by key, are refused).
+// The patch formats are applied here, on the object's JSON: RFC 7386
+// merge patch and RFC 6902 JSON patch (strategic merge patch is in
+// strategic.go).
 
 // mergePatch applies an RFC 7386 merge patch to target: objects merge
 // key by key, null removes a key, anything else replaces.
@@ -33,29 +31,6 @@ func mergePatch(target, patch any) any {
 		t[k] = mergePatch(t[k], v)
 	}
 	return t
-}
-
-// errStrategicList refuses a strategic merge patch holding a list: it
-// would merge by key where a merge patch replaces.
-var errStrategicList = errors.New("a strategic merge patch with a list is not supported here: lists would be merged by key; use --type=merge (the list is replaced) or --type=json")
-
-// strategicAsMerge checks that a strategic merge patch means what the
-// same merge patch means: no lists and no $-directives.
-func strategicAsMerge(patch any) error {
-	switch p := patch.(type) {
-	case []any:
-		return errStrategicList
-	case map[string]any:
-		for k, v := range p {
-			if strings.HasPrefix(k, "$") {
-				return fmt.Errorf("strategic merge patch directive %q is not supported here; use --type=merge or --type=json", k)
-			}
-			if err := strategicAsMerge(v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // jsonPatchOp is one operation of an RFC 6902 JSON patch.

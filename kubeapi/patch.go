@@ -7,10 +7,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -19,31 +23,72 @@ import (
 // object after a concurrent write, as kube-apiserver retries too.
 const patchAttempts = 5
 
-// patch answers PATCH on a Job or CronJob (kubectl label, annotate,
-// patch): the patch is applied to the object as read with Get, and the
-// result written with Submit apply and the read resourceVersion as
-// precondition, so a concurrent write is never lost: on a conflict the
-// patch is applied again to the newer object. A resourceVersion the patch
-// sets itself is the client's precondition and is not retried. Changes to
-// immutable fields are refused by the service as for `jobcluster apply`.
+// change is how a PATCH or PUT turns the stored object's JSON into the
+// new one.
+type change struct {
+	apply func(any) (any, error)
+	// create, for server-side apply, is the object to create when there is
+	// none yet.
+	create     []byte
+	createName string
+}
+
+// patch answers PATCH on a Job or CronJob (kubectl label, annotate, patch,
+// apply, edit).
 func (h *Handler) patch(ctx context.Context, w http.ResponseWriter, r *http.Request, k kind, req apiPath) {
-	apply, st := readPatch(r)
+	c, st := readPatch(r, k)
 	if st != nil {
 		writeStatus(w, st)
 		return
 	}
+	h.update(ctx, w, k, req, c)
+}
+
+// replace answers PUT on a Job or CronJob (kubectl replace, client-go's
+// Update): the body is the whole new object. Its resourceVersion, when
+// set, is the precondition; without one the write is unconditional.
+func (h *Handler) replace(ctx context.Context, w http.ResponseWriter, r *http.Request, k kind, req apiPath) {
+	body, st := readObjectBody(r, k)
+	if st != nil {
+		writeStatus(w, st)
+		return
+	}
+	doc, err := decodeDocument(body)
+	if err != nil {
+		writeStatus(w, failure(http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error()))
+		return
+	}
+	h.update(ctx, w, k, req, change{apply: func(any) (any, error) { return deepCopyJSON(doc), nil }})
+}
+
+// update applies c to the object as read with Get and writes the result
+// with Submit apply and the read resourceVersion as precondition, so a
+// concurrent write is never lost: on a conflict c is applied again to the
+// newer object. A resourceVersion the change sets itself is the client's
+// precondition and is not retried. Changes to immutable fields are
+// refused by the service as for `jobcluster apply`.
+func (h *Handler) update(ctx context.Context, w http.ResponseWriter, k kind, req apiPath, c change) {
 	ns := req.namespace
 	if ns == "" {
 		ns = "default"
 	}
 	for attempt := 1; ; attempt++ {
 		cur, err := h.c.Get(ctx, &api.GetRequest{Kind: k.service, Name: req.name, Namespace: ns})
+		if status.Code(err) == codes.NotFound && c.create != nil {
+			if name := c.createName; name != req.name {
+				writeStatus(w, failure(http.StatusBadRequest, metav1.StatusReasonBadRequest,
+					fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", name, req.name)))
+				return
+			}
+			h.createFrom(ctx, w, k, req, c.create)
+			return
+		}
 		if err != nil {
 			writeStatus(w, statusFor(err, k.resource(), req.name))
 			return
 		}
 		read := api.MetadataOf(cur).GetResourceVersion()
-		obj, clientRV, st := patchObject(k, req.name, cur, apply)
+		obj, clientRV, st := patchObject(k, req.name, cur, c.apply)
 		if st != nil {
 			writeStatus(w, st)
 			return
@@ -70,16 +115,13 @@ func (h *Handler) patch(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 }
 
-// readPatch reads the body of a PATCH and returns the function applying it
-// to an object's JSON, or the Status refusing it.
-func readPatch(r *http.Request) (func(any) (any, error), *metav1.Status) {
+// readPatch reads the body of a PATCH and returns the change it makes, or
+// the Status refusing it.
+func readPatch(r *http.Request, k kind) (change, *metav1.Status) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	if err != nil {
-		return nil, failure(http.StatusBadRequest, metav1.StatusReasonBadRequest, "read body: "+err.Error())
-	}
-	if len(body) > maxBody {
-		return nil, failure(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, "request body over 3 MiB")
+	body, st := readBody(r, "application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+	if st != nil {
+		return change{}, st
 	}
 	badRequest := func(err error) *metav1.Status {
 		return failure(http.StatusBadRequest, metav1.StatusReasonBadRequest, err.Error())
@@ -88,23 +130,88 @@ func readPatch(r *http.Request) (func(any) (any, error), *metav1.Status) {
 	case "application/merge-patch+json", "application/strategic-merge-patch+json":
 		var patch any
 		if err := json.Unmarshal(body, &patch); err != nil {
-			return nil, badRequest(fmt.Errorf("decode patch: %w", err))
+			return change{}, badRequest(fmt.Errorf("decode patch: %w", err))
 		}
 		if mt == "application/strategic-merge-patch+json" {
-			if err := strategicAsMerge(patch); err != nil {
-				return nil, failure(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType, err.Error())
-			}
+			return change{apply: func(doc any) (any, error) { return strategicMergePatch(k.kind, doc, deepCopyJSON(patch)) }}, nil
 		}
-		return func(doc any) (any, error) { return mergePatch(doc, patch), nil }, nil
+		return change{apply: func(doc any) (any, error) { return mergePatch(doc, deepCopyJSON(patch)), nil }}, nil
 	case "application/json-patch+json":
 		var ops []jsonPatchOp
 		if err := json.Unmarshal(body, &ops); err != nil {
-			return nil, badRequest(fmt.Errorf("decode json patch: %w", err))
+			return change{}, badRequest(fmt.Errorf("decode json patch: %w", err))
 		}
-		return func(doc any) (any, error) { return jsonPatch(doc, ops) }, nil
+		return change{apply: func(doc any) (any, error) { return jsonPatch(doc, ops) }}, nil
+	default: // application/apply-patch+yaml
+		// Server-side apply, as a subset: the configuration creates the
+		// object, or is merged into it by Kubernetes' merge keys. Fields
+		// it leaves out are kept, and there is no field ownership.
+		config, err := decodeDocument(body)
+		if err != nil {
+			return change{}, badRequest(err)
+		}
+		b, err := json.Marshal(config)
+		if err != nil {
+			return change{}, badRequest(err)
+		}
+		meta, _ := config["metadata"].(map[string]any)
+		name, _ := meta["name"].(string)
+		return change{
+			apply:      func(doc any) (any, error) { return strategicMergePatch(k.kind, doc, deepCopyJSON(config)) },
+			create:     b,
+			createName: name,
+		}, nil
 	}
-	return nil, failure(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
-		fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got %q; server-side apply is not supported)", mt))
+}
+
+// readBody reads a request body of one of the media types, bounded.
+func readBody(r *http.Request, mediaTypes ...string) ([]byte, *metav1.Status) {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if !slices.Contains(mediaTypes, mt) {
+		return nil, failure(http.StatusUnsupportedMediaType, metav1.StatusReasonUnsupportedMediaType,
+			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s (got %q)", strings.Join(slices.DeleteFunc(slices.Clone(mediaTypes), func(s string) bool { return s == "" }), ", "), mt))
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return nil, failure(http.StatusBadRequest, metav1.StatusReasonBadRequest, "read body: "+err.Error())
+	}
+	if len(body) > maxBody {
+		return nil, failure(http.StatusRequestEntityTooLarge, metav1.StatusReasonRequestEntityTooLarge, "request body over 3 MiB")
+	}
+	return body, nil
+}
+
+// decodeDocument decodes one JSON or YAML object.
+func decodeDocument(body []byte) (map[string]any, error) {
+	j, err := yaml.YAMLToJSON(body)
+	if err != nil {
+		return nil, fmt.Errorf("decode body: %w", err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(j, &doc); err != nil || doc == nil {
+		return nil, fmt.Errorf("decode body: want one JSON or YAML object")
+	}
+	return doc, nil
+}
+
+// deepCopyJSON copies a decoded JSON value, so that a change applied again
+// after a conflict starts from the same patch.
+func deepCopyJSON(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = deepCopyJSON(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopyJSON(e)
+		}
+		return out
+	}
+	return v
 }
 
 // patchObject applies a patch to cur and decodes the result as a manifest.

@@ -47,8 +47,10 @@ func TestPatchRefusals(t *testing.T) {
 		wantCode    int
 	}{
 		{"renaming", "application/merge-patch+json", `{"metadata":{"name":"y"}}`, http.StatusUnprocessableEntity},
-		{"strategic list", "application/strategic-merge-patch+json", `{"spec":{"template":{"spec":{"containers":[{"name":"main","image":"x"}]}}}}`, http.StatusUnsupportedMediaType},
-		{"server-side apply", "application/apply-patch+yaml", `{}`, http.StatusUnsupportedMediaType},
+		{"strategic list element without its merge key", "application/strategic-merge-patch+json", `{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}`, http.StatusUnprocessableEntity},
+		{"unknown strategic directive", "application/strategic-merge-patch+json", `{"spec":{"$nope":1}}`, http.StatusUnprocessableEntity},
+		{"unknown patch type", "text/plain", `{}`, http.StatusUnsupportedMediaType},
+		{"server-side apply renaming", "application/apply-patch+yaml", "metadata:\n  name: y\n", http.StatusUnprocessableEntity},
 		{"json patch on a missing path", "application/json-patch+json", `[{"op":"replace","path":"/spec/nope","value":1}]`, http.StatusUnprocessableEntity},
 		{"malformed", "application/merge-patch+json", `{`, http.StatusBadRequest},
 	}
@@ -100,5 +102,63 @@ func TestJSONPatch(t *testing.T) {
 	got, _ := json.Marshal(out)
 	if want := `{"a":{"b":2},"c":{"b":2},"l":[0,2,3],"m":0}`; string(got) != want {
 		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func TestServerSideApplyMergesIntoTheStoredJob(t *testing.T) {
+	f := &fakeControl{job: storedJob()}
+	w := serve(t, f, http.MethodPatch, jobPath+"?fieldManager=kubectl", "application/apply-patch+yaml",
+		"apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\n  labels:\n    team: a\n")
+	if w.Code != http.StatusOK || len(f.submits) != 1 || !f.submits[0].GetApply() {
+		t.Fatalf("code %d after %d submits: %s; want 200 after one apply", w.Code, len(f.submits), w.Body)
+	}
+	job := f.submits[0].GetObjects()[0].GetJob()
+	if job.GetMetadata().GetLabels()["team"] != "a" || len(job.GetSpec().GetTemplate().GetSpec().GetContainers()) != 1 {
+		t.Errorf("submitted %v; want the label added and the containers kept", job)
+	}
+}
+
+func TestServerSideApplyCreatesAMissingJob(t *testing.T) {
+	f := &fakeControl{}
+	w := serve(t, f, http.MethodPatch, jobPath, "application/apply-patch+yaml",
+		"apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        command: [\"true\"]\n")
+	if w.Code != http.StatusCreated || len(f.submits) != 1 || f.submits[0].GetApply() {
+		t.Fatalf("code %d after %d submits: %s; want 201 after one create", w.Code, len(f.submits), w.Body)
+	}
+	w = serve(t, f, http.MethodPatch, jobPath, "application/apply-patch+yaml", "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: other\n")
+	if w.Code != http.StatusBadRequest || len(f.submits) != 1 {
+		t.Errorf("code %d after %d submits: %s; want 400 for a name that is not the URL's", w.Code, len(f.submits), w.Body)
+	}
+}
+
+func TestPutReplacesTheJob(t *testing.T) {
+	f := &fakeControl{job: storedJob()}
+	b, _ := json.Marshal(map[string]any{
+		"apiVersion": "batch/v1", "kind": "Job",
+		"metadata": map[string]any{"name": "x", "resourceVersion": "7", "labels": map[string]any{"only": "this"}},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"restartPolicy": "Never", "containers": []any{map[string]any{"name": "main", "command": []any{"true"}}}}}},
+	})
+	w := serve(t, f, http.MethodPut, jobPath, "application/json", string(b))
+	if w.Code != http.StatusOK || len(f.submits) != 1 {
+		t.Fatalf("code %d after %d submits: %s; want 200 after one", w.Code, len(f.submits), w.Body)
+	}
+	meta := f.submits[0].GetObjects()[0].GetJob().GetMetadata()
+	if meta.GetResourceVersion() != "7" || len(meta.GetLabels()) != 1 || meta.GetLabels()["only"] != "this" {
+		t.Errorf("submitted metadata %+v; want the body's labels only, with resourceVersion 7 as precondition", meta)
+	}
+	w = serve(t, f, http.MethodPut, jobPath, "application/json", `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"y"}}`)
+	if w.Code != http.StatusUnprocessableEntity || len(f.submits) != 1 {
+		t.Errorf("code %d after %d submits: %s; want 422 for a rename", w.Code, len(f.submits), w.Body)
+	}
+}
+
+func TestDryRunWritesAreRefusedNotWritten(t *testing.T) {
+	for _, method := range []string{http.MethodPatch, http.MethodPut} {
+		f := &fakeControl{job: storedJob()}
+		w := serve(t, f, method, jobPath+"?dryRun=All", "application/merge-patch+json", `{"metadata":{"labels":{"a":"b"}}}`)
+		if w.Code != http.StatusBadRequest || len(f.submits) != 0 {
+			t.Errorf("%s: code %d after %d submits; want 400 and nothing written", method, w.Code, len(f.submits))
+		}
 	}
 }
