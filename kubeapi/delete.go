@@ -1,6 +1,7 @@
 package kubeapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -92,7 +94,15 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read body: %w", err)
 	}
-	if len(body) > 0 {
+	if raw, ok := bytes.CutPrefix(body, protobufMagic); ok {
+		var u runtime.Unknown
+		if err := u.Unmarshal(raw); err != nil {
+			return nil, fmt.Errorf("decode protobuf DeleteOptions: %w", err)
+		}
+		if err := opts.Unmarshal(u.Raw); err != nil {
+			return nil, fmt.Errorf("decode protobuf DeleteOptions: %w", err)
+		}
+	} else if len(body) > 0 {
 		if err := json.Unmarshal(body, opts); err != nil {
 			return nil, fmt.Errorf("decode DeleteOptions: %w", err)
 		}

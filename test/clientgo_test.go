@@ -68,8 +68,8 @@ func TestClientGoTypedClientAndInformer(t *testing.T) {
 	if follower == leader {
 		follower = c.Servers[1]
 	}
-	// JSON: the API serves no protobuf bodies.
-	cs, err := kubernetes.NewForConfig(&rest.Config{Host: "http://" + follower.HTTPAddr, ContentConfig: rest.ContentConfig{ContentType: "application/json"}, Timeout: 30 * time.Second})
+	// Bodies in Kubernetes' protobuf, as kubectl's typed clients send them.
+	cs, err := kubernetes.NewForConfig(&rest.Config{Host: "http://" + follower.HTTPAddr, ContentConfig: rest.ContentConfig{ContentType: "application/vnd.kubernetes.protobuf"}, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,6 +98,17 @@ func TestClientGoTypedClientAndInformer(t *testing.T) {
 	patched, err := jobs.Patch(ctx, "typed", types.MergePatchType, []byte(`{"metadata":{"labels":{"team":"ml"}}}`), metav1.PatchOptions{})
 	if err != nil || patched.Labels["team"] != "ml" || patched.Labels["suite"] != "client-go" {
 		t.Fatalf("patch: %v, labels %v; want team=ml added", err, patched.GetLabels())
+	}
+	// Update is a PUT of the whole object, its resourceVersion the
+	// precondition: the second one, from the stale copy, is a conflict.
+	changed := patched.DeepCopy()
+	changed.Annotations = map[string]string{"owner": "ana"}
+	updated, err := jobs.Update(ctx, changed, metav1.UpdateOptions{})
+	if err != nil || updated.Annotations["owner"] != "ana" || updated.Labels["team"] != "ml" || updated.ResourceVersion == patched.ResourceVersion {
+		t.Fatalf("update: %v, annotations %v, labels %v; want owner=ana added and a new resourceVersion", err, updated.GetAnnotations(), updated.GetLabels())
+	}
+	if _, err := jobs.Update(ctx, changed, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("update from a stale copy: %v, want Conflict", err)
 	}
 	if err := jobs.Delete(ctx, "typed", metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("delete: %v", err)
