@@ -47,6 +47,7 @@ type config struct {
 	finishedJobs int
 	hugePods     int
 	uiJobs       int
+	watchedJobs  int
 	secure       bool
 	agentArgs    string
 }
@@ -69,6 +70,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.finishedJobs, "finished-jobs", 100000, "footprint, restart-100k: finished Jobs to accumulate before measuring RSS, reading one Job, a follower's catch-up and a restart of every server (0 skips)")
 	fs.IntVar(&c.hugePods, "huge-pods", 100000, "huge: parallelism and completions of the huge Job")
 	fs.IntVar(&c.uiJobs, "ui-jobs", 10000, "ui: Jobs the web UI's Jobs page lists")
+	fs.IntVar(&c.watchedJobs, "watched-jobs", 1000, "kubeapi: Jobs the client-go informer watches")
 	fs.StringVar(&c.agentArgs, "agent-args", "", "extra flags for every agent, space separated (for example \"--cgroups=false\")")
 	fs.BoolVar(&c.secure, "secure", false, "run every cluster with mutual TLS and ACL tokens (the client uses the management token)")
 	if err := fs.Parse(args); err != nil {
@@ -80,8 +82,8 @@ func parseFlags(args []string) (config, error) {
 	if c.smoke {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		defaults := map[string]*int{"n": &c.n, "submit-jobs": &c.submitJobs, "pods": &c.pods, "parallelism": &c.parallelism, "jobs": &c.jobs, "cron-seconds": &c.cronSeconds, "finished-jobs": &c.finishedJobs, "huge-pods": &c.hugePods, "ui-jobs": &c.uiJobs}
-		small := map[string]int{"n": 1, "submit-jobs": 5, "pods": 100, "parallelism": 20, "jobs": 20, "cron-seconds": 5, "finished-jobs": 200, "huge-pods": 200, "ui-jobs": 200}
+		defaults := map[string]*int{"n": &c.n, "submit-jobs": &c.submitJobs, "pods": &c.pods, "parallelism": &c.parallelism, "jobs": &c.jobs, "cron-seconds": &c.cronSeconds, "finished-jobs": &c.finishedJobs, "huge-pods": &c.hugePods, "ui-jobs": &c.uiJobs, "watched-jobs": &c.watchedJobs}
+		small := map[string]int{"n": 1, "submit-jobs": 5, "pods": 100, "parallelism": 20, "jobs": 20, "cron-seconds": 5, "finished-jobs": 200, "huge-pods": 200, "ui-jobs": 200, "watched-jobs": 100}
 		for name, p := range defaults {
 			if !set[name] {
 				*p = small[name]

@@ -28,6 +28,7 @@ var scenarios = []scenario{
 	{name: "footprint", about: "idle server RSS; agent processes while pods run; a server holding -finished-jobs finished Jobs", run: runFootprint},
 	{name: "huge", about: "one Job of parallelism -huge-pods: server peak RSS, Raft bytes, time until every pod exists, a small Job beside it, its delete", run: runHuge},
 	{name: "docker", about: "Docker runtime: submit -> container started, and 200 one-container Jobs, each beside the engine's own create + start", run: runDocker, agentArgs: dockerAgentArgs},
+	{name: "kubeapi", about: "through a follower's Kubernetes API: kubectl create -f -> pod started; a client-go informer over -watched-jobs Jobs: patch sent -> update event", run: runKubeAPI},
 	{name: "ui", about: "the web UI's Jobs page over -ui-jobs Jobs in headless Chromium: navigation -> table rendered", run: runUI},
 	{name: "restart-100k", about: "every server killed at once on a log of -finished-jobs finished Jobs -> each server serving reads, a new Job accepted", run: runRestartAll},
 }

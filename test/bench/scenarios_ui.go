@@ -19,7 +19,7 @@ import (
 // of the table rendered, and the server's time for the page alone.
 func runUI(ctx context.Context, e *env) error {
 	if e.iteration == 0 {
-		if err := fillSuspendedJobs(ctx, e, e.cfg.uiJobs); err != nil {
+		if err := fillSuspendedJobs(ctx, e, "ui", e.cfg.uiJobs); err != nil {
 			return err
 		}
 	}
@@ -71,13 +71,14 @@ func runUI(ctx context.Context, e *env) error {
 	return nil
 }
 
-// fillSuspendedJobs submits n suspended one-pod Jobs, 500 to a call.
-func fillSuspendedJobs(ctx context.Context, e *env, n int) error {
+// fillSuspendedJobs submits n suspended one-pod Jobs named prefix-00000
+// on, labelled app=prefix-bench, 500 to a call.
+func fillSuspendedJobs(ctx context.Context, e *env, prefix string, n int) error {
 	const batch = 500
 	for from := 0; from < n; from += batch {
 		var manifests []map[string]any
 		for i := from; i < min(from+batch, n); i++ {
-			m := jobParams{name: fmt.Sprintf("ui-%05d", i), labels: map[string]string{"app": "ui-bench"}, parallelism: 1, completions: 1, command: []string{"true"}}.manifest()
+			m := jobParams{name: fmt.Sprintf("%s-%05d", prefix, i), labels: map[string]string{"app": prefix + "-bench"}, parallelism: 1, completions: 1, command: []string{"true"}}.manifest()
 			m["spec"].(map[string]any)["suspend"] = true
 			manifests = append(manifests, m)
 		}
