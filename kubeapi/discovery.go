@@ -28,12 +28,12 @@ func (k kind) groupVersion() string {
 }
 
 // verbs are the verbs served for k: every kind is read and watched, what
-// our Delete takes is deleted, and Jobs and CronJobs are also created and
-// patched.
+// our Delete takes is deleted, and Jobs and CronJobs are also created,
+// patched and updated.
 func (k kind) verbs() metav1.Verbs {
 	switch {
 	case k.creatable():
-		return metav1.Verbs{"create", "delete", "get", "list", "patch", "watch"}
+		return metav1.Verbs{"create", "delete", "get", "list", "patch", "update", "watch"}
 	case k.deletable():
 		return metav1.Verbs{"delete", "get", "list", "watch"}
 	}

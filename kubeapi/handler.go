@@ -60,11 +60,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/version":
 		writeJSON(w, http.StatusOK, version.Info{Major: "1", Minor: "32", GitVersion: h.versionString(), Platform: "jobcluster"})
 		return
-	case "/api":
-		writeJSON(w, http.StatusOK, coreVersions())
-		return
-	case "/apis":
-		writeJSON(w, http.StatusOK, groupList())
+	case "/api", "/apis":
+		switch {
+		case wantsAggregated(r):
+			writeAggregated(w, p == "/api")
+		case p == "/api":
+			writeJSON(w, http.StatusOK, coreVersions())
+		default:
+			writeJSON(w, http.StatusOK, groupList())
+		}
 		return
 	}
 	req, ok := parsePath(p)
