@@ -185,7 +185,7 @@ func (c *controlService) keptLogs(st *fsm.State, pod *api.Pod, req *api.LogsRequ
 	}
 	t := st.LogTail(name, container, req.GetPrevious())
 	if t == nil {
-		return status.Errorf(codes.Unavailable, "%s, and the servers keep no log of pod %q", why, name)
+		return status.Errorf(codes.FailedPrecondition, "%s, and the servers keep no log of pod %q", why, name)
 	}
 	data := t.GetTail().GetData()
 	if n := req.TailLines; n != nil {

@@ -22,8 +22,19 @@ func TestLogsOutliveTheirAgent(t *testing.T) {
 		r := c.CLI("logs", "job/talker", "--tail", "1")
 		return strings.HasPrefix(r.Stdout, "line ") && lineNumber(r.Stdout) >= 30, r.Stdout + r.Stderr
 	})
+	c.Submit(jobDoc("quiet", "backoffLimit: 0", "Never", "sleep 3600"))
+	wait.For(t, "the quiet pod to run", func() (bool, string) {
+		pods, err := c.Pods("quiet")
+		return err == nil && len(pods) == 1 && pods[0].Status.Phase == "Running", fmt.Sprint(pods, err)
+	})
 	agent := c.Agents[0]
 	c.Kill(agent)
+	// A pod that printed nothing left nothing behind: the error names the
+	// agent, not the server that answered.
+	q := c.CLI("logs", "job/quiet")
+	if q.Err == nil || !strings.Contains(q.Stderr, "agent a1 at "+agent.RPCAddr+" is unreachable, and the servers keep no log of pod") || strings.Contains(q.Stderr, "did not answer") {
+		t.Errorf("logs of a silent pod whose agent died: %v, stderr %q; want the agent named", q.Err, q.Stderr)
+	}
 	r := c.CLI("logs", "job/talker")
 	if r.Err != nil {
 		t.Fatalf("logs after the agent died: %v %s", r.Err, r.Stderr)

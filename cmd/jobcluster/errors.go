@@ -149,7 +149,9 @@ func transportCause(err error) string {
 		msg = st.Message()
 	}
 	msg = strings.TrimPrefix(msg, "connection error: desc = ")
-	msg = strings.Trim(msg, `"`)
+	if len(msg) >= 2 && strings.HasPrefix(msg, `"`) && strings.HasSuffix(msg, `"`) {
+		msg = msg[1 : len(msg)-1] // gRPC quotes a dial error's text
+	}
 	if _, cause, ok := strings.Cut(msg, "Error while dialing: "); ok {
 		msg = cause
 	}

@@ -100,6 +100,8 @@ func TestTransportCause(t *testing.T) {
 		{name: "attempt timeout", err: status.Error(codes.DeadlineExceeded, "127.0.0.1:7400: no answer within 3s"),
 			want: "127.0.0.1:7400: no answer within 3s"},
 		{name: "plain error", err: errors.New("context deadline exceeded"), want: "context deadline exceeded"},
+		{name: "a message ending in a quoted name keeps its quote", err: status.Error(codes.Unavailable, `agent a1 is gone, and the servers keep no log of pod "x"`),
+			want: `agent a1 is gone, and the servers keep no log of pod "x"`},
 		{name: "no error", err: nil, want: "no address given"},
 	}
 	for _, tc := range tests {
