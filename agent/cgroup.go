@@ -72,10 +72,14 @@ func (h *cgroupHierarchy) paths(rel string) []string {
 	return paths
 }
 
-// create makes the cgroup rel, and its parents, in every hierarchy. On v2
-// it first enables the memory, cpu and pids controllers for the children
-// of each ancestor; a controller that cannot be enabled is left out.
-func (h *cgroupHierarchy) create(rel string) (*cgroup, error) {
+// create makes the cgroup rel, and its parents. On v2 it first enables
+// the memory, cpu and pids controllers for the children of each ancestor;
+// a controller that cannot be enabled is left out. On v1 it makes the
+// first hierarchy's directory, which counts the run's processes, and the
+// memory and cpu ones only when cpu and memory say they are needed: a
+// memory cgroup is the costly one to create and remove, and most runs set
+// no limit.
+func (h *cgroupHierarchy) create(rel string, cpu, memory bool) (*cgroup, error) {
 	if h.v2 {
 		parts := strings.Split(filepath.Clean(rel), string(filepath.Separator))
 		dir := h.dirs[0]
@@ -89,7 +93,12 @@ func (h *cgroupHierarchy) create(rel string) (*cgroup, error) {
 		return &cgroup{v2: true, paths: []string{dir}}, nil
 	}
 	cg := &cgroup{}
-	for _, dir := range h.paths(rel) {
+	for i, dir := range h.paths(rel) {
+		switch controller := filepath.Base(h.dirs[i]); {
+		case i == 0, controller == "memory" && memory, controller == "cpu" && cpu:
+		default:
+			continue
+		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			_ = cg.remove()
 			return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
@@ -250,6 +259,11 @@ func (cg *cgroup) remove() error {
 // process only dies once thawed), and all over again until it is empty.
 // A cgroup that no longer exists is empty.
 func killCgroupDir(dir string) error {
+	// An empty cgroup stays empty, as only its own processes could add one:
+	// the common case, a pod that left nothing behind, needs no freezing.
+	if pids, err := cgroupProcs(dir); errors.Is(err, os.ErrNotExist) || (err == nil && len(pids) == 0) {
+		return nil
+	}
 	if err := writeCgroupFile(filepath.Join(dir, "cgroup.kill"), "1"); err == nil {
 		return waitCgroupEmpty(dir)
 	}

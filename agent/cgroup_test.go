@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -331,5 +332,60 @@ func TestParseProcessID(t *testing.T) {
 					tt.id, pid, boot, start, cgroupPath, err, tt.wantPID, tt.wantBoot, tt.wantStart, tt.wantCgroup)
 			}
 		})
+	}
+}
+
+func TestCgroupV1CreatesOnlyTheHierarchiesARunNeeds(t *testing.T) {
+	tests := []struct {
+		name        string
+		cpu, memory bool
+		want        []string
+	}{
+		{"no limits: the counting hierarchy only", false, false, []string{"freezer"}},
+		{"a memory limit", false, true, []string{"freezer", "memory"}},
+		{"a cpu limit", true, false, []string{"freezer", "cpu"}},
+		{"both", true, true, []string{"freezer", "memory", "cpu"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			h := &cgroupHierarchy{}
+			for _, c := range cgroupV1Controllers {
+				h.dirs = append(h.dirs, filepath.Join(root, c))
+			}
+			cg, err := h.create("jobcluster/run-x", tt.cpu, tt.memory)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, c := range cgroupV1Controllers {
+				if _, err := os.Stat(filepath.Join(root, c, "jobcluster/run-x")); err == nil {
+					got = append(got, c)
+				}
+			}
+			if !slices.Equal(got, tt.want) || len(cg.paths) != len(tt.want) {
+				t.Errorf("directories in %v (paths %v), want %v", got, cg.paths, tt.want)
+			}
+		})
+	}
+}
+
+func TestKillingAnEmptyCgroupDoesNotFreezeIt(t *testing.T) {
+	// A directory standing in for a v1 freezer cgroup: writing FROZEN to
+	// it would be seen, and nothing is listed in cgroup.procs.
+	dir := t.TempDir()
+	for name, content := range map[string]string{"cgroup.procs": "", "freezer.state": "THAWED\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := killCgroupDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "freezer.state")); string(b) != "THAWED\n" {
+		t.Errorf("freezer.state = %q: an empty cgroup was frozen", b)
+	}
+	if err := killCgroupDir(filepath.Join(dir, "gone")); err != nil {
+		t.Errorf("a cgroup that no longer exists: %v, want nil", err)
 	}
 }

@@ -84,7 +84,7 @@ func NewProcessRuntimeWith(opts ProcessOptions) (*ProcessRuntime, []string, erro
 	if err != nil {
 		return r, []string{fmt.Sprintf("cgroups are not available (%v): %s", err, fallback)}, nil
 	}
-	probe, err := h.create(filepath.Join(parent, "probe-"+newCgroupName()))
+	probe, err := h.create(filepath.Join(parent, "probe-"+newCgroupName()), true, true)
 	if err != nil {
 		return r, []string{fmt.Sprintf("cgroups are not writable at %s (%v): %s", r.cgroupRoot, err, fallback)}, nil
 	}
@@ -264,7 +264,7 @@ func (r *ProcessRuntime) startInCgroup(cmd *exec.Cmd, rel string, spec ProcessSp
 	if err != nil {
 		return nil, err
 	}
-	cg, err := r.cgroups.create(rel)
+	cg, err := r.cgroups.create(rel, cpuMillis > 0, memoryBytes > 0)
 	if err != nil {
 		return nil, err
 	}
