@@ -150,8 +150,17 @@ func topValue(m proto.Message) (ordered, error) {
 	if m == nil || !m.ProtoReflect().IsValid() {
 		return nil, errors.New("marshal: nil message")
 	}
+	if p, ok := m.(*Pod); ok && p.GetStatus() != nil {
+		// A pod prints with the conditions kubelet would report.
+		p = proto.Clone(p).(*Pod)
+		p.Status.Conditions = PodConditions(p)
+		m = p
+	}
 	rm := m.ProtoReflect()
 	v := messageValue(rm).(ordered)
+	if _, ok := m.(*Pod); ok {
+		v = withPodIP(v)
+	}
 	meta, ok := typeMeta[rm.Descriptor().FullName()]
 	if !ok {
 		return v, nil
@@ -169,6 +178,30 @@ func topValue(m proto.Message) (ordered, error) {
 		}
 	}
 	return append(ordered{{"apiVersion", apiVersion}, {"kind", kind}}, rest...), nil
+}
+
+// withPodIP adds podIP and podIPs after a pod's hostIP: pods use the
+// node's network, so their IP is the node's, as Kubernetes reports a
+// hostNetwork pod's.
+func withPodIP(pod ordered) ordered {
+	for i, mem := range pod {
+		status, ok := mem.value.(ordered)
+		if mem.key != "status" || !ok {
+			continue
+		}
+		for j, f := range status {
+			ip, ok := f.value.(string)
+			if f.key != "hostIP" || !ok {
+				continue
+			}
+			out := make(ordered, 0, len(status)+2)
+			out = append(out, status[:j+1]...)
+			out = append(out, member{"podIP", ip}, member{"podIPs", []any{ordered{{"ip", ip}}}})
+			pod[i].value = append(out, status[j+1:]...)
+			return pod
+		}
+	}
+	return pod
 }
 
 // messageValue converts a message; a Timestamp becomes its RFC 3339 string.

@@ -115,7 +115,13 @@ func TestMarshalJSON(t *testing.T) {
     },
     "status": {
         "phase": "Running",
-        "hostIP": "127.0.0.1"
+        "hostIP": "127.0.0.1",
+        "podIP": "127.0.0.1",
+        "podIPs": [
+            {
+                "ip": "127.0.0.1"
+            }
+        ]
     }
 }`,
 		},

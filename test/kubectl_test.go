@@ -208,6 +208,13 @@ func TestKubectlChangesObjects(t *testing.T) {
 	if out := k.must("describe", "pod", pod); !hasLine(out, "Name:", pod) || !hasLine(out, "Status:", "Running") || !hasLine(out, "Controlled By:", "Job/batch-job") {
 		t.Errorf("describe pod:\n%s", out)
 	}
+	// kubelet's conditions, and the node's IP as the pod's (host network).
+	if out := k.must("wait", "--for=condition=Ready", "pod/"+pod, "--timeout=30s"); strings.TrimSpace(out) != "pod/"+pod+" condition met" {
+		t.Errorf("kubectl wait --for=condition=Ready printed %q", out)
+	}
+	if out := k.must("get", "pod", pod, "-o", "jsonpath={.status.podIP} {.status.hostIP}"); len(strings.Fields(out)) != 2 || strings.Fields(out)[0] != strings.Fields(out)[1] {
+		t.Errorf("podIP and hostIP: %q, want the same address twice", out)
+	}
 	if out := k.must("get", "events"); !hasFields(out, "LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE") || !strings.Contains(out, "job/batch-job") {
 		t.Errorf("get events:\n%s", out)
 	}

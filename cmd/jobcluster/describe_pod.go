@@ -45,11 +45,11 @@ func (d describer) pod(p *api.Pod, events []*api.Event) string {
 		w.write(1, "%s:\n", c.GetName())
 		d.container(w, c, containerStatus(st, c.GetName()))
 	}
-	if len(st.GetConditions()) > 0 {
+	if conds := api.PodConditions(p); len(conds) > 0 {
 		w.flush()
 		w.write(0, "Conditions:\n")
 		w.write(1, "Type\tStatus\n")
-		for _, c := range st.GetConditions() {
+		for _, c := range conds {
 			w.write(1, "%s\t%s\n", c.GetType(), c.GetStatus())
 		}
 		w.flush()

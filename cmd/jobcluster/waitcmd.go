@@ -95,7 +95,7 @@ func conditionsOf(obj *api.Object) [][2]string {
 			out = append(out, [2]string{c.GetType(), c.GetStatus()})
 		}
 	case *api.Object_Pod:
-		for _, c := range o.Pod.GetStatus().GetConditions() {
+		for _, c := range api.PodConditions(o.Pod) {
 			out = append(out, [2]string{c.GetType(), c.GetStatus()})
 		}
 	case *api.Object_Node:
