@@ -360,7 +360,7 @@ func TestLogsComeFromThePodsAgent(t *testing.T) {
 	delete(c.gossip.members, "a1")
 	c.gossip.mu.Unlock()
 	_, err = readLogs(t, s, pod)
-	wantStatus(t, "logs from a node gone from gossip", err, codes.Unavailable, `agent a1 is gone, and the servers keep no log of pod "`+pod+`"`)
+	wantStatus(t, "logs from a node gone from gossip", err, codes.FailedPrecondition, `agent a1 is gone, and the servers keep no log of pod "`+pod+`"`)
 	// The tail the agent shipped is served then, saying so.
 	if _, err := s.proposer.Propose(testCtx(t), (&api.UpdatePodStatus{Updates: []*api.PodStatusUpdate{{Name: pod, Node: "a1",
 		Status:   &api.PodStatus{Phase: api.PodRunning},
