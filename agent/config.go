@@ -67,7 +67,97 @@ func (c podConfig) missing(pod *api.Pod) string {
 			}
 		}
 	}
+	for _, v := range pod.GetSpec().GetVolumes() {
+		if src := v.GetConfigMap(); src != nil && !src.GetOptional() {
+			cm := c.configMaps[api.Key(ns, src.GetName())]
+			if cm == nil {
+				return fmt.Sprintf("configmap %q not found", src.GetName())
+			}
+			for _, it := range src.GetItems() {
+				if !hasKey(cm, it.GetKey()) {
+					return fmt.Sprintf("configmap references non-existent config key: %s", it.GetKey())
+				}
+			}
+		}
+		if src := v.GetSecret(); src != nil && !src.GetOptional() {
+			s := c.secrets[api.Key(ns, src.GetSecretName())]
+			if s == nil {
+				return fmt.Sprintf("secret %q not found", src.GetSecretName())
+			}
+			for _, it := range src.GetItems() {
+				if s.GetData()[it.GetKey()] == nil {
+					return fmt.Sprintf("references non-existent secret key: %s", it.GetKey())
+				}
+			}
+		}
+	}
 	return ""
+}
+
+// projectedFiles are the files of a pod's configMap or secret volume:
+// path below the volume, content and mode, as kubelet writes them. Every
+// key when no items are listed; a listed key missing from an optional
+// source is left out.
+func (c podConfig) projectedFiles(pod *api.Pod, v *api.Volume) []projectedFile {
+	ns := api.NamespaceOf(pod.GetMetadata())
+	data := map[string][]byte{}
+	var items []*api.KeyToPath
+	mode := int32(0o644)
+	switch {
+	case v.GetConfigMap() != nil:
+		src := v.GetConfigMap()
+		if cm := c.configMaps[api.Key(ns, src.GetName())]; cm != nil {
+			for k, val := range cm.GetData() {
+				data[k] = []byte(val)
+			}
+			for k, val := range cm.GetBinaryData() {
+				data[k] = val
+			}
+		}
+		items = src.GetItems()
+		if src.DefaultMode != nil {
+			mode = src.GetDefaultMode()
+		}
+	case v.GetSecret() != nil:
+		src := v.GetSecret()
+		if s := c.secrets[api.Key(ns, src.GetSecretName())]; s != nil {
+			for k, val := range s.GetData() {
+				data[k] = val
+			}
+		}
+		items = src.GetItems()
+		if src.DefaultMode != nil {
+			mode = src.GetDefaultMode()
+		}
+	default:
+		return nil
+	}
+	var out []projectedFile
+	if len(items) == 0 {
+		for _, k := range sortedKeys(data) {
+			out = append(out, projectedFile{path: k, content: data[k], mode: mode})
+		}
+		return out
+	}
+	for _, it := range items {
+		content, ok := data[it.GetKey()]
+		if !ok {
+			continue
+		}
+		m := mode
+		if it.Mode != nil {
+			m = it.GetMode()
+		}
+		out = append(out, projectedFile{path: it.GetPath(), content: content, mode: m})
+	}
+	return out
+}
+
+// projectedFile is one file of a configMap or secret volume.
+type projectedFile struct {
+	path    string
+	content []byte
+	mode    int32
 }
 
 func hasKey(cm *api.ConfigMap, key string) bool {

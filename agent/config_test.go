@@ -1,6 +1,11 @@
 package agent
 
 import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -84,6 +89,68 @@ func TestMissingConfigInKubeletsWords(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := cfg.missing(pod(tt.env)); got != tt.want {
 				t.Errorf("missing = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigVolumes(t *testing.T) {
+	cfg := newPodConfig(&api.PodSet{
+		ConfigMaps: []*api.ConfigMap{{Metadata: &api.ObjectMeta{Namespace: "default", Name: "app"},
+			Data: map[string]string{"app.yaml": "level:3", "b": "2"}, BinaryData: map[string][]byte{"blob": {0, 1}}}},
+		Secrets: []*api.Secret{{Metadata: &api.ObjectMeta{Namespace: "default", Name: "db"}, Data: map[string][]byte{"password": []byte("s3cret")}}},
+	})
+	mode := int32(0o400)
+	withVolume := func(v *api.Volume) *api.Pod {
+		return &api.Pod{Metadata: &api.ObjectMeta{Name: "p", Namespace: "default"},
+			Spec: &api.PodSpec{Containers: []*api.Container{{Name: "main"}}, Volumes: []*api.Volume{v}}}
+	}
+	tests := []struct {
+		name        string
+		volume      *api.Volume
+		wantMissing string
+		wantFiles   string // path:mode:content, in order
+	}{
+		{"every key of a ConfigMap, text and binary", &api.Volume{Name: "c", ConfigMap: &api.ConfigMapVolumeSource{Name: "app"}}, "",
+			"app.yaml:644:level:3 b:644:2 blob:644:\x00\x01"},
+		{"listed items, own paths and modes", &api.Volume{Name: "c", ConfigMap: &api.ConfigMapVolumeSource{Name: "app", DefaultMode: &mode,
+			Items: []*api.KeyToPath{{Key: "b", Path: "conf/b.txt"}, {Key: "app.yaml", Path: "app.yaml", Mode: proto.Int32(0o640)}}}}, "",
+			"conf/b.txt:400:2 app.yaml:640:level:3"},
+		{"a Secret", &api.Volume{Name: "s", Secret: &api.SecretVolumeSource{SecretName: "db"}}, "", "password:644:s3cret"},
+		{"a missing ConfigMap", &api.Volume{Name: "c", ConfigMap: &api.ConfigMapVolumeSource{Name: "nope"}}, `configmap "nope" not found`, ""},
+		{"a missing optional Secret", &api.Volume{Name: "s", Secret: &api.SecretVolumeSource{SecretName: "nope", Optional: proto.Bool(true)}}, "", ""},
+		{"a missing key", &api.Volume{Name: "s", Secret: &api.SecretVolumeSource{SecretName: "db", Items: []*api.KeyToPath{{Key: "user", Path: "u"}}}},
+			"references non-existent secret key: user", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := withVolume(tt.volume)
+			if got := cfg.missing(pod); got != tt.wantMissing {
+				t.Fatalf("missing = %q, want %q", got, tt.wantMissing)
+			}
+			if tt.wantMissing != "" {
+				return
+			}
+			dir := filepath.Join(t.TempDir(), "vol")
+			if err := writeProjected(dir, cfg.projectedFiles(pod, tt.volume)); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil || d.IsDir() {
+					return err
+				}
+				info, _ := d.Info()
+				b, _ := os.ReadFile(p)
+				rel, _ := filepath.Rel(dir, p)
+				got = append(got, fmt.Sprintf("%s:%o:%s", rel, info.Mode().Perm(), b))
+				return nil
+			})
+			want := strings.Fields(tt.wantFiles)
+			slices.Sort(want)
+			slices.Sort(got)
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("files %q, want %q", got, want)
 			}
 		})
 	}

@@ -366,12 +366,22 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 }
 
 // volumes gives each emptyDir volume a directory in the pod's directory,
-// writable by any user as Kubernetes makes it, removed with the pod.
+// writable by any user as Kubernetes makes it, and each configMap or
+// secret volume a directory holding its files, mounted read-only; both
+// are removed with the pod.
 func (r *podRunner) volumes() ([]Volume, error) {
 	var out []Volume
 	for _, v := range r.pod.GetSpec().GetVolumes() {
 		if hp := v.GetHostPath(); hp != nil {
 			out = append(out, Volume{Name: v.GetName(), Path: hp.GetPath(), HostPath: true})
+			continue
+		}
+		if v.GetConfigMap() != nil || v.GetSecret() != nil {
+			dir := filepath.Join(r.dir, "volumes", v.GetName())
+			if err := writeProjected(dir, r.config.projectedFiles(r.pod, v)); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.GetName(), err)
+			}
+			out = append(out, Volume{Name: v.GetName(), Path: dir, ReadOnly: true})
 			continue
 		}
 		dir := filepath.Join(r.dir, "volumes", v.GetName())
@@ -643,4 +653,29 @@ func (r *podRunner) signal(c *containerRun, sig syscall.Signal) {
 	if err := c.proc.Signal(sig); err != nil {
 		r.sup.logger.Warn("signal container", "pod", r.name(), "container", c.spec.GetName(), "err", err)
 	}
+}
+
+// writeProjected writes a configMap or secret volume's files into dir,
+// afresh: a restarted container sees the contents of its own start.
+func writeProjected(dir string, files []projectedFile) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, f.content, 0o600); err != nil {
+			return err
+		}
+		// The mode as given, whatever the agent's umask.
+		if err := os.Chmod(p, os.FileMode(f.mode)&os.ModePerm); err != nil {
+			return err
+		}
+	}
+	return nil
 }

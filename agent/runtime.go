@@ -68,6 +68,9 @@ type Volume struct {
 	// HostPath is true for a hostPath volume, which an agent mounts only
 	// when allowed to.
 	HostPath bool
+	// ReadOnly is true for a configMap or secret volume, which is always
+	// mounted read-only, as in Kubernetes.
+	ReadOnly bool
 }
 
 // Process is one running container process. Its methods are safe for

@@ -167,7 +167,8 @@ type ConfigRef struct {
 }
 
 // ConfigRefs lists the ConfigMaps and Secrets a pod's containers refer
-// to, through env valueFrom and envFrom, each once, in order.
+// to, through env valueFrom and envFrom, and its volumes, each once, in
+// order.
 func ConfigRefs(p *Pod) []ConfigRef {
 	var out []ConfigRef
 	seen := map[ConfigRef]bool{}
@@ -187,6 +188,10 @@ func ConfigRefs(p *Pod) []ConfigRef {
 			add(ConfigMapResource.Kind, e.GetConfigMapRef().GetName())
 			add(SecretResource.Kind, e.GetSecretRef().GetName())
 		}
+	}
+	for _, v := range p.GetSpec().GetVolumes() {
+		add(ConfigMapResource.Kind, v.GetConfigMap().GetName())
+		add(SecretResource.Kind, v.GetSecret().GetSecretName())
 	}
 	return out
 }

@@ -373,6 +373,8 @@ func plainASCII(s string) bool {
 // keeps the list in step with k8s.io/api.
 var alwaysPrinted = map[protoreflect.FullName]bool{
 	"jobcluster.v1.ConfigMapKeySelector.key":                        true,
+	"jobcluster.v1.KeyToPath.key":                                   true,
+	"jobcluster.v1.KeyToPath.path":                                  true,
 	"jobcluster.v1.ObjectFieldSelector.field_path":                  true,
 	"jobcluster.v1.ResourceFieldSelector.resource":                  true,
 	"jobcluster.v1.SecretKeySelector.key":                           true,

@@ -1495,18 +1495,217 @@ func (x *HostPathVolumeSource) GetType() string {
 	return ""
 }
 
+// KeyToPath projects one key of a ConfigMap or Secret to a file.
+type KeyToPath struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	Mode          *int32                 `protobuf:"varint,3,opt,name=mode,proto3,oneof" json:"mode,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyToPath) Reset() {
+	*x = KeyToPath{}
+	mi := &file_jobcluster_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyToPath) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyToPath) ProtoMessage() {}
+
+func (x *KeyToPath) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyToPath.ProtoReflect.Descriptor instead.
+func (*KeyToPath) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *KeyToPath) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *KeyToPath) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *KeyToPath) GetMode() int32 {
+	if x != nil && x.Mode != nil {
+		return *x.Mode
+	}
+	return 0
+}
+
+type ConfigMapVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Items         []*KeyToPath           `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	DefaultMode   *int32                 `protobuf:"varint,3,opt,name=default_mode,json=defaultMode,proto3,oneof" json:"default_mode,omitempty"`
+	Optional      *bool                  `protobuf:"varint,4,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigMapVolumeSource) Reset() {
+	*x = ConfigMapVolumeSource{}
+	mi := &file_jobcluster_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigMapVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigMapVolumeSource) ProtoMessage() {}
+
+func (x *ConfigMapVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigMapVolumeSource.ProtoReflect.Descriptor instead.
+func (*ConfigMapVolumeSource) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ConfigMapVolumeSource) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ConfigMapVolumeSource) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *ConfigMapVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
+func (x *ConfigMapVolumeSource) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
+type SecretVolumeSource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SecretName    string                 `protobuf:"bytes,1,opt,name=secret_name,json=secretName,proto3" json:"secret_name,omitempty"`
+	Items         []*KeyToPath           `protobuf:"bytes,2,rep,name=items,proto3" json:"items,omitempty"`
+	DefaultMode   *int32                 `protobuf:"varint,3,opt,name=default_mode,json=defaultMode,proto3,oneof" json:"default_mode,omitempty"`
+	Optional      *bool                  `protobuf:"varint,4,opt,name=optional,proto3,oneof" json:"optional,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecretVolumeSource) Reset() {
+	*x = SecretVolumeSource{}
+	mi := &file_jobcluster_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecretVolumeSource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecretVolumeSource) ProtoMessage() {}
+
+func (x *SecretVolumeSource) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecretVolumeSource.ProtoReflect.Descriptor instead.
+func (*SecretVolumeSource) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SecretVolumeSource) GetSecretName() string {
+	if x != nil {
+		return x.SecretName
+	}
+	return ""
+}
+
+func (x *SecretVolumeSource) GetItems() []*KeyToPath {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *SecretVolumeSource) GetDefaultMode() int32 {
+	if x != nil && x.DefaultMode != nil {
+		return *x.DefaultMode
+	}
+	return 0
+}
+
+func (x *SecretVolumeSource) GetOptional() bool {
+	if x != nil && x.Optional != nil {
+		return *x.Optional
+	}
+	return false
+}
+
 type Volume struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	EmptyDir      *EmptyDirVolumeSource  `protobuf:"bytes,2,opt,name=empty_dir,json=emptyDir,proto3" json:"empty_dir,omitempty"`
 	HostPath      *HostPathVolumeSource  `protobuf:"bytes,3,opt,name=host_path,json=hostPath,proto3" json:"host_path,omitempty"`
+	ConfigMap     *ConfigMapVolumeSource `protobuf:"bytes,4,opt,name=config_map,json=configMap,proto3" json:"config_map,omitempty"`
+	Secret        *SecretVolumeSource    `protobuf:"bytes,5,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Volume) Reset() {
 	*x = Volume{}
-	mi := &file_jobcluster_proto_msgTypes[20]
+	mi := &file_jobcluster_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1518,7 +1717,7 @@ func (x *Volume) String() string {
 func (*Volume) ProtoMessage() {}
 
 func (x *Volume) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[20]
+	mi := &file_jobcluster_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1531,7 +1730,7 @@ func (x *Volume) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Volume.ProtoReflect.Descriptor instead.
 func (*Volume) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{20}
+	return file_jobcluster_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Volume) GetName() string {
@@ -1551,6 +1750,20 @@ func (x *Volume) GetEmptyDir() *EmptyDirVolumeSource {
 func (x *Volume) GetHostPath() *HostPathVolumeSource {
 	if x != nil {
 		return x.HostPath
+	}
+	return nil
+}
+
+func (x *Volume) GetConfigMap() *ConfigMapVolumeSource {
+	if x != nil {
+		return x.ConfigMap
+	}
+	return nil
+}
+
+func (x *Volume) GetSecret() *SecretVolumeSource {
+	if x != nil {
+		return x.Secret
 	}
 	return nil
 }
@@ -1575,7 +1788,7 @@ type PodSpec struct {
 
 func (x *PodSpec) Reset() {
 	*x = PodSpec{}
-	mi := &file_jobcluster_proto_msgTypes[21]
+	mi := &file_jobcluster_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1800,7 @@ func (x *PodSpec) String() string {
 func (*PodSpec) ProtoMessage() {}
 
 func (x *PodSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[21]
+	mi := &file_jobcluster_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1813,7 @@ func (x *PodSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSpec.ProtoReflect.Descriptor instead.
 func (*PodSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{21}
+	return file_jobcluster_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PodSpec) GetContainers() []*Container {
@@ -1683,7 +1896,7 @@ type PodTemplateSpec struct {
 
 func (x *PodTemplateSpec) Reset() {
 	*x = PodTemplateSpec{}
-	mi := &file_jobcluster_proto_msgTypes[22]
+	mi := &file_jobcluster_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1695,7 +1908,7 @@ func (x *PodTemplateSpec) String() string {
 func (*PodTemplateSpec) ProtoMessage() {}
 
 func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[22]
+	mi := &file_jobcluster_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1921,7 @@ func (x *PodTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodTemplateSpec.ProtoReflect.Descriptor instead.
 func (*PodTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{22}
+	return file_jobcluster_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PodTemplateSpec) GetMetadata() *ObjectMeta {
@@ -1749,7 +1962,7 @@ type JobSpec struct {
 
 func (x *JobSpec) Reset() {
 	*x = JobSpec{}
-	mi := &file_jobcluster_proto_msgTypes[23]
+	mi := &file_jobcluster_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +1974,7 @@ func (x *JobSpec) String() string {
 func (*JobSpec) ProtoMessage() {}
 
 func (x *JobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[23]
+	mi := &file_jobcluster_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +1987,7 @@ func (x *JobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobSpec.ProtoReflect.Descriptor instead.
 func (*JobSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{23}
+	return file_jobcluster_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *JobSpec) GetParallelism() int32 {
@@ -1901,7 +2114,7 @@ type PodFailurePolicy struct {
 
 func (x *PodFailurePolicy) Reset() {
 	*x = PodFailurePolicy{}
-	mi := &file_jobcluster_proto_msgTypes[24]
+	mi := &file_jobcluster_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1913,7 +2126,7 @@ func (x *PodFailurePolicy) String() string {
 func (*PodFailurePolicy) ProtoMessage() {}
 
 func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[24]
+	mi := &file_jobcluster_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1926,7 +2139,7 @@ func (x *PodFailurePolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicy.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{24}
+	return file_jobcluster_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PodFailurePolicy) GetRules() []*PodFailurePolicyRule {
@@ -1947,7 +2160,7 @@ type PodFailurePolicyRule struct {
 
 func (x *PodFailurePolicyRule) Reset() {
 	*x = PodFailurePolicyRule{}
-	mi := &file_jobcluster_proto_msgTypes[25]
+	mi := &file_jobcluster_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +2172,7 @@ func (x *PodFailurePolicyRule) String() string {
 func (*PodFailurePolicyRule) ProtoMessage() {}
 
 func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[25]
+	mi := &file_jobcluster_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +2185,7 @@ func (x *PodFailurePolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodFailurePolicyRule.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{25}
+	return file_jobcluster_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PodFailurePolicyRule) GetAction() string {
@@ -2007,7 +2220,7 @@ type PodFailurePolicyOnExitCodesRequirement struct {
 
 func (x *PodFailurePolicyOnExitCodesRequirement) Reset() {
 	*x = PodFailurePolicyOnExitCodesRequirement{}
-	mi := &file_jobcluster_proto_msgTypes[26]
+	mi := &file_jobcluster_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2019,7 +2232,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) String() string {
 func (*PodFailurePolicyOnExitCodesRequirement) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[26]
+	mi := &file_jobcluster_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2032,7 +2245,7 @@ func (x *PodFailurePolicyOnExitCodesRequirement) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnExitCodesRequirement.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnExitCodesRequirement) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{26}
+	return file_jobcluster_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *PodFailurePolicyOnExitCodesRequirement) GetContainerName() string {
@@ -2066,7 +2279,7 @@ type PodFailurePolicyOnPodConditionsPattern struct {
 
 func (x *PodFailurePolicyOnPodConditionsPattern) Reset() {
 	*x = PodFailurePolicyOnPodConditionsPattern{}
-	mi := &file_jobcluster_proto_msgTypes[27]
+	mi := &file_jobcluster_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +2291,7 @@ func (x *PodFailurePolicyOnPodConditionsPattern) String() string {
 func (*PodFailurePolicyOnPodConditionsPattern) ProtoMessage() {}
 
 func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[27]
+	mi := &file_jobcluster_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +2304,7 @@ func (x *PodFailurePolicyOnPodConditionsPattern) ProtoReflect() protoreflect.Mes
 
 // Deprecated: Use PodFailurePolicyOnPodConditionsPattern.ProtoReflect.Descriptor instead.
 func (*PodFailurePolicyOnPodConditionsPattern) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{27}
+	return file_jobcluster_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *PodFailurePolicyOnPodConditionsPattern) GetType() string {
@@ -2119,7 +2332,7 @@ type SuccessPolicy struct {
 
 func (x *SuccessPolicy) Reset() {
 	*x = SuccessPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[28]
+	mi := &file_jobcluster_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2344,7 @@ func (x *SuccessPolicy) String() string {
 func (*SuccessPolicy) ProtoMessage() {}
 
 func (x *SuccessPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[28]
+	mi := &file_jobcluster_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2357,7 @@ func (x *SuccessPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuccessPolicy.ProtoReflect.Descriptor instead.
 func (*SuccessPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{28}
+	return file_jobcluster_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SuccessPolicy) GetRules() []*SuccessPolicyRule {
@@ -2164,7 +2377,7 @@ type SuccessPolicyRule struct {
 
 func (x *SuccessPolicyRule) Reset() {
 	*x = SuccessPolicyRule{}
-	mi := &file_jobcluster_proto_msgTypes[29]
+	mi := &file_jobcluster_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2176,7 +2389,7 @@ func (x *SuccessPolicyRule) String() string {
 func (*SuccessPolicyRule) ProtoMessage() {}
 
 func (x *SuccessPolicyRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[29]
+	mi := &file_jobcluster_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2189,7 +2402,7 @@ func (x *SuccessPolicyRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SuccessPolicyRule.ProtoReflect.Descriptor instead.
 func (*SuccessPolicyRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{29}
+	return file_jobcluster_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SuccessPolicyRule) GetSucceededIndexes() string {
@@ -2220,7 +2433,7 @@ type JobCondition struct {
 
 func (x *JobCondition) Reset() {
 	*x = JobCondition{}
-	mi := &file_jobcluster_proto_msgTypes[30]
+	mi := &file_jobcluster_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2445,7 @@ func (x *JobCondition) String() string {
 func (*JobCondition) ProtoMessage() {}
 
 func (x *JobCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[30]
+	mi := &file_jobcluster_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2458,7 @@ func (x *JobCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobCondition.ProtoReflect.Descriptor instead.
 func (*JobCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{30}
+	return file_jobcluster_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *JobCondition) GetType() string {
@@ -2310,7 +2523,7 @@ type JobStatus struct {
 
 func (x *JobStatus) Reset() {
 	*x = JobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[31]
+	mi := &file_jobcluster_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2322,7 +2535,7 @@ func (x *JobStatus) String() string {
 func (*JobStatus) ProtoMessage() {}
 
 func (x *JobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[31]
+	mi := &file_jobcluster_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2548,7 @@ func (x *JobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobStatus.ProtoReflect.Descriptor instead.
 func (*JobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{31}
+	return file_jobcluster_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *JobStatus) GetConditions() []*JobCondition {
@@ -2421,7 +2634,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_jobcluster_proto_msgTypes[32]
+	mi := &file_jobcluster_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2646,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[32]
+	mi := &file_jobcluster_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2659,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{32}
+	return file_jobcluster_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Job) GetApiVersion() string {
@@ -2494,7 +2707,7 @@ type JobTemplateSpec struct {
 
 func (x *JobTemplateSpec) Reset() {
 	*x = JobTemplateSpec{}
-	mi := &file_jobcluster_proto_msgTypes[33]
+	mi := &file_jobcluster_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2506,7 +2719,7 @@ func (x *JobTemplateSpec) String() string {
 func (*JobTemplateSpec) ProtoMessage() {}
 
 func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[33]
+	mi := &file_jobcluster_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2519,7 +2732,7 @@ func (x *JobTemplateSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobTemplateSpec.ProtoReflect.Descriptor instead.
 func (*JobTemplateSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{33}
+	return file_jobcluster_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *JobTemplateSpec) GetMetadata() *ObjectMeta {
@@ -2549,7 +2762,7 @@ type ObjectReference struct {
 
 func (x *ObjectReference) Reset() {
 	*x = ObjectReference{}
-	mi := &file_jobcluster_proto_msgTypes[34]
+	mi := &file_jobcluster_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2561,7 +2774,7 @@ func (x *ObjectReference) String() string {
 func (*ObjectReference) ProtoMessage() {}
 
 func (x *ObjectReference) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[34]
+	mi := &file_jobcluster_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2574,7 +2787,7 @@ func (x *ObjectReference) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectReference.ProtoReflect.Descriptor instead.
 func (*ObjectReference) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{34}
+	return file_jobcluster_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ObjectReference) GetApiVersion() string {
@@ -2628,7 +2841,7 @@ type CronJobSpec struct {
 
 func (x *CronJobSpec) Reset() {
 	*x = CronJobSpec{}
-	mi := &file_jobcluster_proto_msgTypes[35]
+	mi := &file_jobcluster_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2640,7 +2853,7 @@ func (x *CronJobSpec) String() string {
 func (*CronJobSpec) ProtoMessage() {}
 
 func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[35]
+	mi := &file_jobcluster_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2653,7 +2866,7 @@ func (x *CronJobSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobSpec.ProtoReflect.Descriptor instead.
 func (*CronJobSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{35}
+	return file_jobcluster_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *CronJobSpec) GetSchedule() string {
@@ -2723,7 +2936,7 @@ type CronJobStatus struct {
 
 func (x *CronJobStatus) Reset() {
 	*x = CronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[36]
+	mi := &file_jobcluster_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +2948,7 @@ func (x *CronJobStatus) String() string {
 func (*CronJobStatus) ProtoMessage() {}
 
 func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[36]
+	mi := &file_jobcluster_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +2961,7 @@ func (x *CronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJobStatus.ProtoReflect.Descriptor instead.
 func (*CronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{36}
+	return file_jobcluster_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CronJobStatus) GetActive() []*ObjectReference {
@@ -2785,7 +2998,7 @@ type CronJob struct {
 
 func (x *CronJob) Reset() {
 	*x = CronJob{}
-	mi := &file_jobcluster_proto_msgTypes[37]
+	mi := &file_jobcluster_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2797,7 +3010,7 @@ func (x *CronJob) String() string {
 func (*CronJob) ProtoMessage() {}
 
 func (x *CronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[37]
+	mi := &file_jobcluster_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2810,7 +3023,7 @@ func (x *CronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronJob.ProtoReflect.Descriptor instead.
 func (*CronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{37}
+	return file_jobcluster_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CronJob) GetApiVersion() string {
@@ -2858,7 +3071,7 @@ type ContainerStateWaiting struct {
 
 func (x *ContainerStateWaiting) Reset() {
 	*x = ContainerStateWaiting{}
-	mi := &file_jobcluster_proto_msgTypes[38]
+	mi := &file_jobcluster_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2870,7 +3083,7 @@ func (x *ContainerStateWaiting) String() string {
 func (*ContainerStateWaiting) ProtoMessage() {}
 
 func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[38]
+	mi := &file_jobcluster_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2883,7 +3096,7 @@ func (x *ContainerStateWaiting) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateWaiting.ProtoReflect.Descriptor instead.
 func (*ContainerStateWaiting) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{38}
+	return file_jobcluster_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ContainerStateWaiting) GetReason() string {
@@ -2909,7 +3122,7 @@ type ContainerStateRunning struct {
 
 func (x *ContainerStateRunning) Reset() {
 	*x = ContainerStateRunning{}
-	mi := &file_jobcluster_proto_msgTypes[39]
+	mi := &file_jobcluster_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2921,7 +3134,7 @@ func (x *ContainerStateRunning) String() string {
 func (*ContainerStateRunning) ProtoMessage() {}
 
 func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[39]
+	mi := &file_jobcluster_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2934,7 +3147,7 @@ func (x *ContainerStateRunning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateRunning.ProtoReflect.Descriptor instead.
 func (*ContainerStateRunning) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{39}
+	return file_jobcluster_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ContainerStateRunning) GetStartedAt() *timestamppb.Timestamp {
@@ -2958,7 +3171,7 @@ type ContainerStateTerminated struct {
 
 func (x *ContainerStateTerminated) Reset() {
 	*x = ContainerStateTerminated{}
-	mi := &file_jobcluster_proto_msgTypes[40]
+	mi := &file_jobcluster_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2970,7 +3183,7 @@ func (x *ContainerStateTerminated) String() string {
 func (*ContainerStateTerminated) ProtoMessage() {}
 
 func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[40]
+	mi := &file_jobcluster_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2983,7 +3196,7 @@ func (x *ContainerStateTerminated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStateTerminated.ProtoReflect.Descriptor instead.
 func (*ContainerStateTerminated) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{40}
+	return file_jobcluster_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ContainerStateTerminated) GetExitCode() int32 {
@@ -3039,7 +3252,7 @@ type ContainerState struct {
 
 func (x *ContainerState) Reset() {
 	*x = ContainerState{}
-	mi := &file_jobcluster_proto_msgTypes[41]
+	mi := &file_jobcluster_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3051,7 +3264,7 @@ func (x *ContainerState) String() string {
 func (*ContainerState) ProtoMessage() {}
 
 func (x *ContainerState) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[41]
+	mi := &file_jobcluster_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3064,7 +3277,7 @@ func (x *ContainerState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerState.ProtoReflect.Descriptor instead.
 func (*ContainerState) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{41}
+	return file_jobcluster_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ContainerState) GetWaiting() *ContainerStateWaiting {
@@ -3103,7 +3316,7 @@ type ContainerStatus struct {
 
 func (x *ContainerStatus) Reset() {
 	*x = ContainerStatus{}
-	mi := &file_jobcluster_proto_msgTypes[42]
+	mi := &file_jobcluster_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3115,7 +3328,7 @@ func (x *ContainerStatus) String() string {
 func (*ContainerStatus) ProtoMessage() {}
 
 func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[42]
+	mi := &file_jobcluster_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3128,7 +3341,7 @@ func (x *ContainerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerStatus.ProtoReflect.Descriptor instead.
 func (*ContainerStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{42}
+	return file_jobcluster_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ContainerStatus) GetName() string {
@@ -3193,7 +3406,7 @@ type PodCondition struct {
 
 func (x *PodCondition) Reset() {
 	*x = PodCondition{}
-	mi := &file_jobcluster_proto_msgTypes[43]
+	mi := &file_jobcluster_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3205,7 +3418,7 @@ func (x *PodCondition) String() string {
 func (*PodCondition) ProtoMessage() {}
 
 func (x *PodCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[43]
+	mi := &file_jobcluster_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3218,7 +3431,7 @@ func (x *PodCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodCondition.ProtoReflect.Descriptor instead.
 func (*PodCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{43}
+	return file_jobcluster_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *PodCondition) GetType() string {
@@ -3271,7 +3484,7 @@ type PodStatus struct {
 
 func (x *PodStatus) Reset() {
 	*x = PodStatus{}
-	mi := &file_jobcluster_proto_msgTypes[44]
+	mi := &file_jobcluster_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3283,7 +3496,7 @@ func (x *PodStatus) String() string {
 func (*PodStatus) ProtoMessage() {}
 
 func (x *PodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[44]
+	mi := &file_jobcluster_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3296,7 +3509,7 @@ func (x *PodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatus.ProtoReflect.Descriptor instead.
 func (*PodStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{44}
+	return file_jobcluster_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *PodStatus) GetPhase() string {
@@ -3361,7 +3574,7 @@ type Pod struct {
 
 func (x *Pod) Reset() {
 	*x = Pod{}
-	mi := &file_jobcluster_proto_msgTypes[45]
+	mi := &file_jobcluster_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3373,7 +3586,7 @@ func (x *Pod) String() string {
 func (*Pod) ProtoMessage() {}
 
 func (x *Pod) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[45]
+	mi := &file_jobcluster_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3386,7 +3599,7 @@ func (x *Pod) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Pod.ProtoReflect.Descriptor instead.
 func (*Pod) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{45}
+	return file_jobcluster_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Pod) GetApiVersion() string {
@@ -3433,7 +3646,7 @@ type NodeSpec struct {
 
 func (x *NodeSpec) Reset() {
 	*x = NodeSpec{}
-	mi := &file_jobcluster_proto_msgTypes[46]
+	mi := &file_jobcluster_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3445,7 +3658,7 @@ func (x *NodeSpec) String() string {
 func (*NodeSpec) ProtoMessage() {}
 
 func (x *NodeSpec) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[46]
+	mi := &file_jobcluster_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3458,7 +3671,7 @@ func (x *NodeSpec) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSpec.ProtoReflect.Descriptor instead.
 func (*NodeSpec) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{46}
+	return file_jobcluster_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *NodeSpec) GetUnschedulable() bool {
@@ -3482,7 +3695,7 @@ type NodeCondition struct {
 
 func (x *NodeCondition) Reset() {
 	*x = NodeCondition{}
-	mi := &file_jobcluster_proto_msgTypes[47]
+	mi := &file_jobcluster_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3494,7 +3707,7 @@ func (x *NodeCondition) String() string {
 func (*NodeCondition) ProtoMessage() {}
 
 func (x *NodeCondition) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[47]
+	mi := &file_jobcluster_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3507,7 +3720,7 @@ func (x *NodeCondition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeCondition.ProtoReflect.Descriptor instead.
 func (*NodeCondition) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{47}
+	return file_jobcluster_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *NodeCondition) GetType() string {
@@ -3562,7 +3775,7 @@ type NodeAddress struct {
 
 func (x *NodeAddress) Reset() {
 	*x = NodeAddress{}
-	mi := &file_jobcluster_proto_msgTypes[48]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3574,7 +3787,7 @@ func (x *NodeAddress) String() string {
 func (*NodeAddress) ProtoMessage() {}
 
 func (x *NodeAddress) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[48]
+	mi := &file_jobcluster_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3587,7 +3800,7 @@ func (x *NodeAddress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeAddress.ProtoReflect.Descriptor instead.
 func (*NodeAddress) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{48}
+	return file_jobcluster_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *NodeAddress) GetType() string {
@@ -3619,7 +3832,7 @@ type NodeSystemInfo struct {
 
 func (x *NodeSystemInfo) Reset() {
 	*x = NodeSystemInfo{}
-	mi := &file_jobcluster_proto_msgTypes[49]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3631,7 +3844,7 @@ func (x *NodeSystemInfo) String() string {
 func (*NodeSystemInfo) ProtoMessage() {}
 
 func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[49]
+	mi := &file_jobcluster_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3644,7 +3857,7 @@ func (x *NodeSystemInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSystemInfo.ProtoReflect.Descriptor instead.
 func (*NodeSystemInfo) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{49}
+	return file_jobcluster_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *NodeSystemInfo) GetMachineId() string {
@@ -3709,7 +3922,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3721,7 +3934,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[50]
+	mi := &file_jobcluster_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3734,7 +3947,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{50}
+	return file_jobcluster_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *NodeStatus) GetCapacity() map[string]string {
@@ -3785,7 +3998,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3797,7 +4010,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[51]
+	mi := &file_jobcluster_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3810,7 +4023,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{51}
+	return file_jobcluster_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Node) GetApiVersion() string {
@@ -3866,7 +4079,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3878,7 +4091,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[52]
+	mi := &file_jobcluster_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3891,7 +4104,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{52}
+	return file_jobcluster_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *Event) GetApiVersion() string {
@@ -3983,7 +4196,7 @@ type Object struct {
 
 func (x *Object) Reset() {
 	*x = Object{}
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3995,7 +4208,7 @@ func (x *Object) String() string {
 func (*Object) ProtoMessage() {}
 
 func (x *Object) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[53]
+	mi := &file_jobcluster_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4008,7 +4221,7 @@ func (x *Object) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Object.ProtoReflect.Descriptor instead.
 func (*Object) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{53}
+	return file_jobcluster_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Object) GetKind() isObject_Kind {
@@ -4142,7 +4355,7 @@ type ConfigMap struct {
 
 func (x *ConfigMap) Reset() {
 	*x = ConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4367,7 @@ func (x *ConfigMap) String() string {
 func (*ConfigMap) ProtoMessage() {}
 
 func (x *ConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[54]
+	mi := &file_jobcluster_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4380,7 @@ func (x *ConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigMap.ProtoReflect.Descriptor instead.
 func (*ConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{54}
+	return file_jobcluster_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ConfigMap) GetApiVersion() string {
@@ -4230,7 +4443,7 @@ type Secret struct {
 
 func (x *Secret) Reset() {
 	*x = Secret{}
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4242,7 +4455,7 @@ func (x *Secret) String() string {
 func (*Secret) ProtoMessage() {}
 
 func (x *Secret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[55]
+	mi := &file_jobcluster_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4255,7 +4468,7 @@ func (x *Secret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Secret.ProtoReflect.Descriptor instead.
 func (*Secret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{55}
+	return file_jobcluster_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *Secret) GetApiVersion() string {
@@ -4332,7 +4545,7 @@ type MemberMeta struct {
 
 func (x *MemberMeta) Reset() {
 	*x = MemberMeta{}
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4344,7 +4557,7 @@ func (x *MemberMeta) String() string {
 func (*MemberMeta) ProtoMessage() {}
 
 func (x *MemberMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[56]
+	mi := &file_jobcluster_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4357,7 +4570,7 @@ func (x *MemberMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberMeta.ProtoReflect.Descriptor instead.
 func (*MemberMeta) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{56}
+	return file_jobcluster_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *MemberMeta) GetRole() string {
@@ -4443,7 +4656,7 @@ type UpsertJob struct {
 
 func (x *UpsertJob) Reset() {
 	*x = UpsertJob{}
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4455,7 +4668,7 @@ func (x *UpsertJob) String() string {
 func (*UpsertJob) ProtoMessage() {}
 
 func (x *UpsertJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[57]
+	mi := &file_jobcluster_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4468,7 +4681,7 @@ func (x *UpsertJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertJob.ProtoReflect.Descriptor instead.
 func (*UpsertJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{57}
+	return file_jobcluster_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *UpsertJob) GetJob() *Job {
@@ -4499,7 +4712,7 @@ type DeleteJob struct {
 
 func (x *DeleteJob) Reset() {
 	*x = DeleteJob{}
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4511,7 +4724,7 @@ func (x *DeleteJob) String() string {
 func (*DeleteJob) ProtoMessage() {}
 
 func (x *DeleteJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[58]
+	mi := &file_jobcluster_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4524,7 +4737,7 @@ func (x *DeleteJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteJob.ProtoReflect.Descriptor instead.
 func (*DeleteJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{58}
+	return file_jobcluster_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DeleteJob) GetName() string {
@@ -4558,7 +4771,7 @@ type UpsertCronJob struct {
 
 func (x *UpsertCronJob) Reset() {
 	*x = UpsertCronJob{}
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4570,7 +4783,7 @@ func (x *UpsertCronJob) String() string {
 func (*UpsertCronJob) ProtoMessage() {}
 
 func (x *UpsertCronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[59]
+	mi := &file_jobcluster_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4583,7 +4796,7 @@ func (x *UpsertCronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertCronJob.ProtoReflect.Descriptor instead.
 func (*UpsertCronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{59}
+	return file_jobcluster_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *UpsertCronJob) GetCronJob() *CronJob {
@@ -4611,7 +4824,7 @@ type DeleteCronJob struct {
 
 func (x *DeleteCronJob) Reset() {
 	*x = DeleteCronJob{}
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4623,7 +4836,7 @@ func (x *DeleteCronJob) String() string {
 func (*DeleteCronJob) ProtoMessage() {}
 
 func (x *DeleteCronJob) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[60]
+	mi := &file_jobcluster_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4636,7 +4849,7 @@ func (x *DeleteCronJob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCronJob.ProtoReflect.Descriptor instead.
 func (*DeleteCronJob) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{60}
+	return file_jobcluster_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DeleteCronJob) GetName() string {
@@ -4666,7 +4879,7 @@ type CreatePods struct {
 
 func (x *CreatePods) Reset() {
 	*x = CreatePods{}
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4678,7 +4891,7 @@ func (x *CreatePods) String() string {
 func (*CreatePods) ProtoMessage() {}
 
 func (x *CreatePods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[61]
+	mi := &file_jobcluster_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4691,7 +4904,7 @@ func (x *CreatePods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatePods.ProtoReflect.Descriptor instead.
 func (*CreatePods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{61}
+	return file_jobcluster_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *CreatePods) GetPods() []*Pod {
@@ -4723,7 +4936,7 @@ type PodStatusUpdate struct {
 
 func (x *PodStatusUpdate) Reset() {
 	*x = PodStatusUpdate{}
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4735,7 +4948,7 @@ func (x *PodStatusUpdate) String() string {
 func (*PodStatusUpdate) ProtoMessage() {}
 
 func (x *PodStatusUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[62]
+	mi := &file_jobcluster_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4748,7 +4961,7 @@ func (x *PodStatusUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodStatusUpdate.ProtoReflect.Descriptor instead.
 func (*PodStatusUpdate) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{62}
+	return file_jobcluster_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PodStatusUpdate) GetName() string {
@@ -4809,7 +5022,7 @@ type ContainerLogTail struct {
 
 func (x *ContainerLogTail) Reset() {
 	*x = ContainerLogTail{}
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4821,7 +5034,7 @@ func (x *ContainerLogTail) String() string {
 func (*ContainerLogTail) ProtoMessage() {}
 
 func (x *ContainerLogTail) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[63]
+	mi := &file_jobcluster_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4834,7 +5047,7 @@ func (x *ContainerLogTail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerLogTail.ProtoReflect.Descriptor instead.
 func (*ContainerLogTail) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{63}
+	return file_jobcluster_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ContainerLogTail) GetContainer() string {
@@ -4879,7 +5092,7 @@ type LogTail struct {
 
 func (x *LogTail) Reset() {
 	*x = LogTail{}
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4891,7 +5104,7 @@ func (x *LogTail) String() string {
 func (*LogTail) ProtoMessage() {}
 
 func (x *LogTail) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[64]
+	mi := &file_jobcluster_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4904,7 +5117,7 @@ func (x *LogTail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogTail.ProtoReflect.Descriptor instead.
 func (*LogTail) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{64}
+	return file_jobcluster_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *LogTail) GetPod() string {
@@ -4951,7 +5164,7 @@ type UpdatePodStatus struct {
 
 func (x *UpdatePodStatus) Reset() {
 	*x = UpdatePodStatus{}
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4963,7 +5176,7 @@ func (x *UpdatePodStatus) String() string {
 func (*UpdatePodStatus) ProtoMessage() {}
 
 func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[65]
+	mi := &file_jobcluster_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4976,7 +5189,7 @@ func (x *UpdatePodStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdatePodStatus.ProtoReflect.Descriptor instead.
 func (*UpdatePodStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{65}
+	return file_jobcluster_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *UpdatePodStatus) GetUpdates() []*PodStatusUpdate {
@@ -5000,7 +5213,7 @@ type StopPods struct {
 
 func (x *StopPods) Reset() {
 	*x = StopPods{}
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5012,7 +5225,7 @@ func (x *StopPods) String() string {
 func (*StopPods) ProtoMessage() {}
 
 func (x *StopPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[66]
+	mi := &file_jobcluster_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5025,7 +5238,7 @@ func (x *StopPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopPods.ProtoReflect.Descriptor instead.
 func (*StopPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{66}
+	return file_jobcluster_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *StopPods) GetNames() []string {
@@ -5065,7 +5278,7 @@ type DeletePods struct {
 
 func (x *DeletePods) Reset() {
 	*x = DeletePods{}
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5077,7 +5290,7 @@ func (x *DeletePods) String() string {
 func (*DeletePods) ProtoMessage() {}
 
 func (x *DeletePods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[67]
+	mi := &file_jobcluster_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5090,7 +5303,7 @@ func (x *DeletePods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePods.ProtoReflect.Descriptor instead.
 func (*DeletePods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{67}
+	return file_jobcluster_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DeletePods) GetNames() []string {
@@ -5114,7 +5327,7 @@ type UpdateJobStatus struct {
 
 func (x *UpdateJobStatus) Reset() {
 	*x = UpdateJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5126,7 +5339,7 @@ func (x *UpdateJobStatus) String() string {
 func (*UpdateJobStatus) ProtoMessage() {}
 
 func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[68]
+	mi := &file_jobcluster_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5139,7 +5352,7 @@ func (x *UpdateJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{68}
+	return file_jobcluster_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *UpdateJobStatus) GetName() string {
@@ -5179,7 +5392,7 @@ type UpsertNode struct {
 
 func (x *UpsertNode) Reset() {
 	*x = UpsertNode{}
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5191,7 +5404,7 @@ func (x *UpsertNode) String() string {
 func (*UpsertNode) ProtoMessage() {}
 
 func (x *UpsertNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[69]
+	mi := &file_jobcluster_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5204,7 +5417,7 @@ func (x *UpsertNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertNode.ProtoReflect.Descriptor instead.
 func (*UpsertNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{69}
+	return file_jobcluster_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *UpsertNode) GetNode() *Node {
@@ -5223,7 +5436,7 @@ type DeleteNode struct {
 
 func (x *DeleteNode) Reset() {
 	*x = DeleteNode{}
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5235,7 +5448,7 @@ func (x *DeleteNode) String() string {
 func (*DeleteNode) ProtoMessage() {}
 
 func (x *DeleteNode) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[70]
+	mi := &file_jobcluster_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5248,7 +5461,7 @@ func (x *DeleteNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNode.ProtoReflect.Descriptor instead.
 func (*DeleteNode) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{70}
+	return file_jobcluster_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *DeleteNode) GetName() string {
@@ -5267,7 +5480,7 @@ type RecordEvents struct {
 
 func (x *RecordEvents) Reset() {
 	*x = RecordEvents{}
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5279,7 +5492,7 @@ func (x *RecordEvents) String() string {
 func (*RecordEvents) ProtoMessage() {}
 
 func (x *RecordEvents) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[71]
+	mi := &file_jobcluster_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5292,7 +5505,7 @@ func (x *RecordEvents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordEvents.ProtoReflect.Descriptor instead.
 func (*RecordEvents) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{71}
+	return file_jobcluster_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *RecordEvents) GetEvents() []*Event {
@@ -5312,7 +5525,7 @@ type PodBinding struct {
 
 func (x *PodBinding) Reset() {
 	*x = PodBinding{}
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5324,7 +5537,7 @@ func (x *PodBinding) String() string {
 func (*PodBinding) ProtoMessage() {}
 
 func (x *PodBinding) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[72]
+	mi := &file_jobcluster_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5337,7 +5550,7 @@ func (x *PodBinding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodBinding.ProtoReflect.Descriptor instead.
 func (*PodBinding) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{72}
+	return file_jobcluster_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *PodBinding) GetPod() string {
@@ -5365,7 +5578,7 @@ type BindPods struct {
 
 func (x *BindPods) Reset() {
 	*x = BindPods{}
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5377,7 +5590,7 @@ func (x *BindPods) String() string {
 func (*BindPods) ProtoMessage() {}
 
 func (x *BindPods) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[73]
+	mi := &file_jobcluster_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5390,7 +5603,7 @@ func (x *BindPods) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BindPods.ProtoReflect.Descriptor instead.
 func (*BindPods) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{73}
+	return file_jobcluster_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *BindPods) GetBindings() []*PodBinding {
@@ -5429,7 +5642,7 @@ type CronDecision struct {
 
 func (x *CronDecision) Reset() {
 	*x = CronDecision{}
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5441,7 +5654,7 @@ func (x *CronDecision) String() string {
 func (*CronDecision) ProtoMessage() {}
 
 func (x *CronDecision) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[74]
+	mi := &file_jobcluster_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5454,7 +5667,7 @@ func (x *CronDecision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronDecision.ProtoReflect.Descriptor instead.
 func (*CronDecision) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{74}
+	return file_jobcluster_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *CronDecision) GetCronJob() string {
@@ -5535,7 +5748,7 @@ type CronLedgerEntry struct {
 
 func (x *CronLedgerEntry) Reset() {
 	*x = CronLedgerEntry{}
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5547,7 +5760,7 @@ func (x *CronLedgerEntry) String() string {
 func (*CronLedgerEntry) ProtoMessage() {}
 
 func (x *CronLedgerEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[75]
+	mi := &file_jobcluster_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5560,7 +5773,7 @@ func (x *CronLedgerEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronLedgerEntry.ProtoReflect.Descriptor instead.
 func (*CronLedgerEntry) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{75}
+	return file_jobcluster_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *CronLedgerEntry) GetNamespace() string {
@@ -5640,7 +5853,7 @@ type UpdateCronJobStatus struct {
 
 func (x *UpdateCronJobStatus) Reset() {
 	*x = UpdateCronJobStatus{}
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5652,7 +5865,7 @@ func (x *UpdateCronJobStatus) String() string {
 func (*UpdateCronJobStatus) ProtoMessage() {}
 
 func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[76]
+	mi := &file_jobcluster_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5665,7 +5878,7 @@ func (x *UpdateCronJobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCronJobStatus.ProtoReflect.Descriptor instead.
 func (*UpdateCronJobStatus) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{76}
+	return file_jobcluster_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *UpdateCronJobStatus) GetName() string {
@@ -5733,7 +5946,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5745,7 +5958,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[77]
+	mi := &file_jobcluster_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5758,7 +5971,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{77}
+	return file_jobcluster_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *Command) GetType() CommandType {
@@ -6178,7 +6391,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6190,7 +6403,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[78]
+	mi := &file_jobcluster_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6203,7 +6416,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{78}
+	return file_jobcluster_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *Notification) GetId() string {
@@ -6300,7 +6513,7 @@ type NotificationDelivery struct {
 
 func (x *NotificationDelivery) Reset() {
 	*x = NotificationDelivery{}
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6312,7 +6525,7 @@ func (x *NotificationDelivery) String() string {
 func (*NotificationDelivery) ProtoMessage() {}
 
 func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[79]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6325,7 +6538,7 @@ func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationDelivery.ProtoReflect.Descriptor instead.
 func (*NotificationDelivery) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{79}
+	return file_jobcluster_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *NotificationDelivery) GetTarget() string {
@@ -6393,7 +6606,7 @@ type DeliveryResult struct {
 
 func (x *DeliveryResult) Reset() {
 	*x = DeliveryResult{}
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6405,7 +6618,7 @@ func (x *DeliveryResult) String() string {
 func (*DeliveryResult) ProtoMessage() {}
 
 func (x *DeliveryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[80]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6418,7 +6631,7 @@ func (x *DeliveryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryResult.ProtoReflect.Descriptor instead.
 func (*DeliveryResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{80}
+	return file_jobcluster_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *DeliveryResult) GetId() string {
@@ -6479,7 +6692,7 @@ type RecordDeliveries struct {
 
 func (x *RecordDeliveries) Reset() {
 	*x = RecordDeliveries{}
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6491,7 +6704,7 @@ func (x *RecordDeliveries) String() string {
 func (*RecordDeliveries) ProtoMessage() {}
 
 func (x *RecordDeliveries) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6504,7 +6717,7 @@ func (x *RecordDeliveries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveries.ProtoReflect.Descriptor instead.
 func (*RecordDeliveries) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{81}
+	return file_jobcluster_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RecordDeliveries) GetResults() []*DeliveryResult {
@@ -6526,7 +6739,7 @@ type UpsertConfigMap struct {
 
 func (x *UpsertConfigMap) Reset() {
 	*x = UpsertConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6538,7 +6751,7 @@ func (x *UpsertConfigMap) String() string {
 func (*UpsertConfigMap) ProtoMessage() {}
 
 func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6551,7 +6764,7 @@ func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertConfigMap.ProtoReflect.Descriptor instead.
 func (*UpsertConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{82}
+	return file_jobcluster_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *UpsertConfigMap) GetConfigMap() *ConfigMap {
@@ -6578,7 +6791,7 @@ type DeleteConfigMap struct {
 
 func (x *DeleteConfigMap) Reset() {
 	*x = DeleteConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6590,7 +6803,7 @@ func (x *DeleteConfigMap) String() string {
 func (*DeleteConfigMap) ProtoMessage() {}
 
 func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6603,7 +6816,7 @@ func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConfigMap.ProtoReflect.Descriptor instead.
 func (*DeleteConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{83}
+	return file_jobcluster_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *DeleteConfigMap) GetNamespace() string {
@@ -6630,7 +6843,7 @@ type UpsertSecret struct {
 
 func (x *UpsertSecret) Reset() {
 	*x = UpsertSecret{}
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6642,7 +6855,7 @@ func (x *UpsertSecret) String() string {
 func (*UpsertSecret) ProtoMessage() {}
 
 func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6655,7 +6868,7 @@ func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertSecret.ProtoReflect.Descriptor instead.
 func (*UpsertSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{84}
+	return file_jobcluster_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *UpsertSecret) GetSecret() *Secret {
@@ -6682,7 +6895,7 @@ type DeleteSecret struct {
 
 func (x *DeleteSecret) Reset() {
 	*x = DeleteSecret{}
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6694,7 +6907,7 @@ func (x *DeleteSecret) String() string {
 func (*DeleteSecret) ProtoMessage() {}
 
 func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6707,7 +6920,7 @@ func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSecret.ProtoReflect.Descriptor instead.
 func (*DeleteSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{85}
+	return file_jobcluster_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *DeleteSecret) GetNamespace() string {
@@ -6735,7 +6948,7 @@ type AclNamespaceRule struct {
 
 func (x *AclNamespaceRule) Reset() {
 	*x = AclNamespaceRule{}
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6747,7 +6960,7 @@ func (x *AclNamespaceRule) String() string {
 func (*AclNamespaceRule) ProtoMessage() {}
 
 func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6760,7 +6973,7 @@ func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclNamespaceRule.ProtoReflect.Descriptor instead.
 func (*AclNamespaceRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{86}
+	return file_jobcluster_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *AclNamespaceRule) GetCapabilities() []string {
@@ -6788,7 +7001,7 @@ type AclPolicy struct {
 
 func (x *AclPolicy) Reset() {
 	*x = AclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6800,7 +7013,7 @@ func (x *AclPolicy) String() string {
 func (*AclPolicy) ProtoMessage() {}
 
 func (x *AclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6813,7 +7026,7 @@ func (x *AclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicy.ProtoReflect.Descriptor instead.
 func (*AclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{87}
+	return file_jobcluster_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *AclPolicy) GetName() string {
@@ -6892,7 +7105,7 @@ type AclToken struct {
 
 func (x *AclToken) Reset() {
 	*x = AclToken{}
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6904,7 +7117,7 @@ func (x *AclToken) String() string {
 func (*AclToken) ProtoMessage() {}
 
 func (x *AclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6917,7 +7130,7 @@ func (x *AclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclToken.ProtoReflect.Descriptor instead.
 func (*AclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{88}
+	return file_jobcluster_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AclToken) GetAccessorId() string {
@@ -6992,7 +7205,7 @@ type UpsertAclPolicy struct {
 
 func (x *UpsertAclPolicy) Reset() {
 	*x = UpsertAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7004,7 +7217,7 @@ func (x *UpsertAclPolicy) String() string {
 func (*UpsertAclPolicy) ProtoMessage() {}
 
 func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7017,7 +7230,7 @@ func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclPolicy.ProtoReflect.Descriptor instead.
 func (*UpsertAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{89}
+	return file_jobcluster_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *UpsertAclPolicy) GetPolicy() *AclPolicy {
@@ -7036,7 +7249,7 @@ type DeleteAclPolicy struct {
 
 func (x *DeleteAclPolicy) Reset() {
 	*x = DeleteAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7048,7 +7261,7 @@ func (x *DeleteAclPolicy) String() string {
 func (*DeleteAclPolicy) ProtoMessage() {}
 
 func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7061,7 +7274,7 @@ func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclPolicy.ProtoReflect.Descriptor instead.
 func (*DeleteAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{90}
+	return file_jobcluster_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *DeleteAclPolicy) GetName() string {
@@ -7083,7 +7296,7 @@ type UpsertAclToken struct {
 
 func (x *UpsertAclToken) Reset() {
 	*x = UpsertAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7095,7 +7308,7 @@ func (x *UpsertAclToken) String() string {
 func (*UpsertAclToken) ProtoMessage() {}
 
 func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7108,7 +7321,7 @@ func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclToken.ProtoReflect.Descriptor instead.
 func (*UpsertAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{91}
+	return file_jobcluster_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *UpsertAclToken) GetToken() *AclToken {
@@ -7134,7 +7347,7 @@ type DeleteAclToken struct {
 
 func (x *DeleteAclToken) Reset() {
 	*x = DeleteAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7146,7 +7359,7 @@ func (x *DeleteAclToken) String() string {
 func (*DeleteAclToken) ProtoMessage() {}
 
 func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7159,7 +7372,7 @@ func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclToken.ProtoReflect.Descriptor instead.
 func (*DeleteAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{92}
+	return file_jobcluster_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *DeleteAclToken) GetAccessorId() string {
@@ -7192,7 +7405,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7204,7 +7417,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7217,7 +7430,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{93}
+	return file_jobcluster_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *AuditRecord) GetTime() *timestamppb.Timestamp {
@@ -7306,7 +7519,7 @@ type RecordAudit struct {
 
 func (x *RecordAudit) Reset() {
 	*x = RecordAudit{}
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7318,7 +7531,7 @@ func (x *RecordAudit) String() string {
 func (*RecordAudit) ProtoMessage() {}
 
 func (x *RecordAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7331,7 +7544,7 @@ func (x *RecordAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAudit.ProtoReflect.Descriptor instead.
 func (*RecordAudit) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{94}
+	return file_jobcluster_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *RecordAudit) GetRecords() []*AuditRecord {
@@ -7352,7 +7565,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7364,7 +7577,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7377,7 +7590,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{95}
+	return file_jobcluster_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -7402,7 +7615,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7414,7 +7627,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7427,7 +7640,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{96}
+	return file_jobcluster_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -7473,7 +7686,7 @@ type SubmitResult struct {
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7485,7 +7698,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7498,7 +7711,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{97}
+	return file_jobcluster_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -7566,7 +7779,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7578,7 +7791,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7591,7 +7804,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{98}
+	return file_jobcluster_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -7613,7 +7826,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7625,7 +7838,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7638,7 +7851,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{99}
+	return file_jobcluster_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -7681,7 +7894,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7693,7 +7906,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7706,7 +7919,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{100}
+	return file_jobcluster_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -7761,7 +7974,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7773,7 +7986,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7786,7 +7999,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{101}
+	return file_jobcluster_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -7816,7 +8029,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7828,7 +8041,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7841,7 +8054,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{102}
+	return file_jobcluster_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -7880,7 +8093,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7892,7 +8105,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7905,7 +8118,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{103}
+	return file_jobcluster_proto_rawDescGZIP(), []int{106}
 }
 
 type MembersRequest struct {
@@ -7919,7 +8132,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7931,7 +8144,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7944,7 +8157,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{104}
+	return file_jobcluster_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *MembersRequest) GetLocal() bool {
@@ -7974,7 +8187,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7986,7 +8199,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7999,7 +8212,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{105}
+	return file_jobcluster_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *Member) GetName() string {
@@ -8074,7 +8287,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8086,7 +8299,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8099,7 +8312,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{106}
+	return file_jobcluster_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -8126,7 +8339,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8138,7 +8351,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8151,7 +8364,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{107}
+	return file_jobcluster_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -8208,7 +8421,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8220,7 +8433,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8233,7 +8446,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{108}
+	return file_jobcluster_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -8260,7 +8473,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8272,7 +8485,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8285,7 +8498,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{109}
+	return file_jobcluster_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -8318,7 +8531,7 @@ type PodSet struct {
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8330,7 +8543,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8343,7 +8556,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{110}
+	return file_jobcluster_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -8384,7 +8597,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8396,7 +8609,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8409,7 +8622,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{111}
+	return file_jobcluster_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -8434,7 +8647,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8446,7 +8659,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8459,7 +8672,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{112}
+	return file_jobcluster_proto_rawDescGZIP(), []int{115}
 }
 
 type HeartbeatRequest struct {
@@ -8471,7 +8684,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8483,7 +8696,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8496,7 +8709,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{113}
+	return file_jobcluster_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -8517,7 +8730,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8529,7 +8742,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8542,7 +8755,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{114}
+	return file_jobcluster_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -8563,7 +8776,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8575,7 +8788,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8588,7 +8801,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{115}
+	return file_jobcluster_proto_rawDescGZIP(), []int{118}
 }
 
 type LeaveResponse struct {
@@ -8599,7 +8812,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8611,7 +8824,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8624,7 +8837,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+	return file_jobcluster_proto_rawDescGZIP(), []int{119}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -8641,7 +8854,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8653,7 +8866,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8666,7 +8879,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{117}
+	return file_jobcluster_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -8691,7 +8904,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8703,7 +8916,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8716,7 +8929,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+	return file_jobcluster_proto_rawDescGZIP(), []int{121}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -8730,7 +8943,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8742,7 +8955,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8755,7 +8968,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{119}
+	return file_jobcluster_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *PodRef) GetName() string {
@@ -8783,7 +8996,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8795,7 +9008,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8808,7 +9021,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{120}
+	return file_jobcluster_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -8829,7 +9042,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8841,7 +9054,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8854,7 +9067,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{121}
+	return file_jobcluster_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -8876,7 +9089,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8888,7 +9101,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8901,7 +9114,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{122}
+	return file_jobcluster_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -8953,7 +9166,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8965,7 +9178,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8978,7 +9191,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{123}
+	return file_jobcluster_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -9045,7 +9258,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9057,7 +9270,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9070,7 +9283,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{124}
+	return file_jobcluster_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -9113,7 +9326,7 @@ type CronHistoryRequest struct {
 
 func (x *CronHistoryRequest) Reset() {
 	*x = CronHistoryRequest{}
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9125,7 +9338,7 @@ func (x *CronHistoryRequest) String() string {
 func (*CronHistoryRequest) ProtoMessage() {}
 
 func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9138,7 +9351,7 @@ func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryRequest.ProtoReflect.Descriptor instead.
 func (*CronHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{125}
+	return file_jobcluster_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *CronHistoryRequest) GetNamespace() string {
@@ -9178,7 +9391,7 @@ type CronHistoryResponse struct {
 
 func (x *CronHistoryResponse) Reset() {
 	*x = CronHistoryResponse{}
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9190,7 +9403,7 @@ func (x *CronHistoryResponse) String() string {
 func (*CronHistoryResponse) ProtoMessage() {}
 
 func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9203,7 +9416,7 @@ func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryResponse.ProtoReflect.Descriptor instead.
 func (*CronHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+	return file_jobcluster_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *CronHistoryResponse) GetItems() []*CronLedgerEntry {
@@ -9223,7 +9436,7 @@ type NotificationsRequest struct {
 
 func (x *NotificationsRequest) Reset() {
 	*x = NotificationsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9235,7 +9448,7 @@ func (x *NotificationsRequest) String() string {
 func (*NotificationsRequest) ProtoMessage() {}
 
 func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9248,7 +9461,7 @@ func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsRequest.ProtoReflect.Descriptor instead.
 func (*NotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{127}
+	return file_jobcluster_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *NotificationsRequest) GetLimit() int32 {
@@ -9274,7 +9487,7 @@ type NotificationsResponse struct {
 
 func (x *NotificationsResponse) Reset() {
 	*x = NotificationsResponse{}
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9286,7 +9499,7 @@ func (x *NotificationsResponse) String() string {
 func (*NotificationsResponse) ProtoMessage() {}
 
 func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9299,7 +9512,7 @@ func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsResponse.ProtoReflect.Descriptor instead.
 func (*NotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{128}
+	return file_jobcluster_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *NotificationsResponse) GetItems() []*Notification {
@@ -9317,7 +9530,7 @@ type AclBootstrapRequest struct {
 
 func (x *AclBootstrapRequest) Reset() {
 	*x = AclBootstrapRequest{}
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9329,7 +9542,7 @@ func (x *AclBootstrapRequest) String() string {
 func (*AclBootstrapRequest) ProtoMessage() {}
 
 func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9342,7 +9555,7 @@ func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{129}
+	return file_jobcluster_proto_rawDescGZIP(), []int{132}
 }
 
 // AclTokenSecret is a token with its secret, returned once on creation.
@@ -9356,7 +9569,7 @@ type AclTokenSecret struct {
 
 func (x *AclTokenSecret) Reset() {
 	*x = AclTokenSecret{}
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9368,7 +9581,7 @@ func (x *AclTokenSecret) String() string {
 func (*AclTokenSecret) ProtoMessage() {}
 
 func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9381,7 +9594,7 @@ func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
 func (*AclTokenSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{130}
+	return file_jobcluster_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *AclTokenSecret) GetToken() *AclToken {
@@ -9410,7 +9623,7 @@ type AclPolicyApplyRequest struct {
 
 func (x *AclPolicyApplyRequest) Reset() {
 	*x = AclPolicyApplyRequest{}
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9422,7 +9635,7 @@ func (x *AclPolicyApplyRequest) String() string {
 func (*AclPolicyApplyRequest) ProtoMessage() {}
 
 func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9435,7 +9648,7 @@ func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{131}
+	return file_jobcluster_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *AclPolicyApplyRequest) GetName() string {
@@ -9467,7 +9680,7 @@ type AclPolicyListRequest struct {
 
 func (x *AclPolicyListRequest) Reset() {
 	*x = AclPolicyListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9479,7 +9692,7 @@ func (x *AclPolicyListRequest) String() string {
 func (*AclPolicyListRequest) ProtoMessage() {}
 
 func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9492,7 +9705,7 @@ func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{132}
+	return file_jobcluster_proto_rawDescGZIP(), []int{135}
 }
 
 type AclPolicyListResponse struct {
@@ -9504,7 +9717,7 @@ type AclPolicyListResponse struct {
 
 func (x *AclPolicyListResponse) Reset() {
 	*x = AclPolicyListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9516,7 +9729,7 @@ func (x *AclPolicyListResponse) String() string {
 func (*AclPolicyListResponse) ProtoMessage() {}
 
 func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9529,7 +9742,7 @@ func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
 func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{133}
+	return file_jobcluster_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
@@ -9548,7 +9761,7 @@ type AclPolicyDeleteRequest struct {
 
 func (x *AclPolicyDeleteRequest) Reset() {
 	*x = AclPolicyDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9560,7 +9773,7 @@ func (x *AclPolicyDeleteRequest) String() string {
 func (*AclPolicyDeleteRequest) ProtoMessage() {}
 
 func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9573,7 +9786,7 @@ func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{134}
+	return file_jobcluster_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *AclPolicyDeleteRequest) GetName() string {
@@ -9596,7 +9809,7 @@ type AclTokenCreateRequest struct {
 
 func (x *AclTokenCreateRequest) Reset() {
 	*x = AclTokenCreateRequest{}
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9608,7 +9821,7 @@ func (x *AclTokenCreateRequest) String() string {
 func (*AclTokenCreateRequest) ProtoMessage() {}
 
 func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9621,7 +9834,7 @@ func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{135}
+	return file_jobcluster_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *AclTokenCreateRequest) GetPolicies() []string {
@@ -9667,7 +9880,7 @@ type AclTokenListRequest struct {
 
 func (x *AclTokenListRequest) Reset() {
 	*x = AclTokenListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9679,7 +9892,7 @@ func (x *AclTokenListRequest) String() string {
 func (*AclTokenListRequest) ProtoMessage() {}
 
 func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9692,7 +9905,7 @@ func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{136}
+	return file_jobcluster_proto_rawDescGZIP(), []int{139}
 }
 
 type AclTokenListResponse struct {
@@ -9704,7 +9917,7 @@ type AclTokenListResponse struct {
 
 func (x *AclTokenListResponse) Reset() {
 	*x = AclTokenListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9716,7 +9929,7 @@ func (x *AclTokenListResponse) String() string {
 func (*AclTokenListResponse) ProtoMessage() {}
 
 func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9729,7 +9942,7 @@ func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
 func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{137}
+	return file_jobcluster_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *AclTokenListResponse) GetItems() []*AclToken {
@@ -9749,7 +9962,7 @@ type AclTokenDeleteRequest struct {
 
 func (x *AclTokenDeleteRequest) Reset() {
 	*x = AclTokenDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9761,7 +9974,7 @@ func (x *AclTokenDeleteRequest) String() string {
 func (*AclTokenDeleteRequest) ProtoMessage() {}
 
 func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9774,7 +9987,7 @@ func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{138}
+	return file_jobcluster_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *AclTokenDeleteRequest) GetAccessorId() string {
@@ -9792,7 +10005,7 @@ type AclEmpty struct {
 
 func (x *AclEmpty) Reset() {
 	*x = AclEmpty{}
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9804,7 +10017,7 @@ func (x *AclEmpty) String() string {
 func (*AclEmpty) ProtoMessage() {}
 
 func (x *AclEmpty) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9817,7 +10030,7 @@ func (x *AclEmpty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
 func (*AclEmpty) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{139}
+	return file_jobcluster_proto_rawDescGZIP(), []int{142}
 }
 
 type AclWhoamiRequest struct {
@@ -9828,7 +10041,7 @@ type AclWhoamiRequest struct {
 
 func (x *AclWhoamiRequest) Reset() {
 	*x = AclWhoamiRequest{}
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9840,7 +10053,7 @@ func (x *AclWhoamiRequest) String() string {
 func (*AclWhoamiRequest) ProtoMessage() {}
 
 func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9853,7 +10066,7 @@ func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
 func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{140}
+	return file_jobcluster_proto_rawDescGZIP(), []int{143}
 }
 
 type AclWhoamiResponse struct {
@@ -9868,7 +10081,7 @@ type AclWhoamiResponse struct {
 
 func (x *AclWhoamiResponse) Reset() {
 	*x = AclWhoamiResponse{}
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9880,7 +10093,7 @@ func (x *AclWhoamiResponse) String() string {
 func (*AclWhoamiResponse) ProtoMessage() {}
 
 func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9893,7 +10106,7 @@ func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
 func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{141}
+	return file_jobcluster_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *AclWhoamiResponse) GetIdentity() string {
@@ -9928,7 +10141,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9940,7 +10153,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9953,7 +10166,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{142}
+	return file_jobcluster_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
@@ -9986,7 +10199,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9998,7 +10211,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10011,7 +10224,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{143}
+	return file_jobcluster_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *AuditResponse) GetItems() []*AuditRecord {
@@ -10174,11 +10387,34 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x14HostPathVolumeSource\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x17\n" +
 	"\x04type\x18\x02 \x01(\tH\x00R\x04type\x88\x01\x01B\a\n" +
-	"\x05_type\"\xa0\x01\n" +
+	"\x05_type\"S\n" +
+	"\tKeyToPath\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x17\n" +
+	"\x04mode\x18\x03 \x01(\x05H\x00R\x04mode\x88\x01\x01B\a\n" +
+	"\x05_mode\"\xc2\x01\n" +
+	"\x15ConfigMapVolumeSource\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12.\n" +
+	"\x05items\x18\x02 \x03(\v2\x18.jobcluster.v1.KeyToPathR\x05items\x12&\n" +
+	"\fdefault_mode\x18\x03 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01\x12\x1f\n" +
+	"\boptional\x18\x04 \x01(\bH\x01R\boptional\x88\x01\x01B\x0f\n" +
+	"\r_default_modeB\v\n" +
+	"\t_optional\"\xcc\x01\n" +
+	"\x12SecretVolumeSource\x12\x1f\n" +
+	"\vsecret_name\x18\x01 \x01(\tR\n" +
+	"secretName\x12.\n" +
+	"\x05items\x18\x02 \x03(\v2\x18.jobcluster.v1.KeyToPathR\x05items\x12&\n" +
+	"\fdefault_mode\x18\x03 \x01(\x05H\x00R\vdefaultMode\x88\x01\x01\x12\x1f\n" +
+	"\boptional\x18\x04 \x01(\bH\x01R\boptional\x88\x01\x01B\x0f\n" +
+	"\r_default_modeB\v\n" +
+	"\t_optional\"\xa0\x02\n" +
 	"\x06Volume\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12@\n" +
 	"\tempty_dir\x18\x02 \x01(\v2#.jobcluster.v1.EmptyDirVolumeSourceR\bemptyDir\x12@\n" +
-	"\thost_path\x18\x03 \x01(\v2#.jobcluster.v1.HostPathVolumeSourceR\bhostPath\"\xc8\x05\n" +
+	"\thost_path\x18\x03 \x01(\v2#.jobcluster.v1.HostPathVolumeSourceR\bhostPath\x12C\n" +
+	"\n" +
+	"config_map\x18\x04 \x01(\v2$.jobcluster.v1.ConfigMapVolumeSourceR\tconfigMap\x129\n" +
+	"\x06secret\x18\x05 \x01(\v2!.jobcluster.v1.SecretVolumeSourceR\x06secret\"\xc8\x05\n" +
 	"\aPodSpec\x128\n" +
 	"\n" +
 	"containers\x18\x01 \x03(\v2\x18.jobcluster.v1.ContainerR\n" +
@@ -10977,7 +11213,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 160)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 163)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -11000,155 +11236,158 @@ var file_jobcluster_proto_goTypes = []any{
 	(*VolumeMount)(nil),                            // 18: jobcluster.v1.VolumeMount
 	(*EmptyDirVolumeSource)(nil),                   // 19: jobcluster.v1.EmptyDirVolumeSource
 	(*HostPathVolumeSource)(nil),                   // 20: jobcluster.v1.HostPathVolumeSource
-	(*Volume)(nil),                                 // 21: jobcluster.v1.Volume
-	(*PodSpec)(nil),                                // 22: jobcluster.v1.PodSpec
-	(*PodTemplateSpec)(nil),                        // 23: jobcluster.v1.PodTemplateSpec
-	(*JobSpec)(nil),                                // 24: jobcluster.v1.JobSpec
-	(*PodFailurePolicy)(nil),                       // 25: jobcluster.v1.PodFailurePolicy
-	(*PodFailurePolicyRule)(nil),                   // 26: jobcluster.v1.PodFailurePolicyRule
-	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 27: jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
-	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 28: jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
-	(*SuccessPolicy)(nil),                          // 29: jobcluster.v1.SuccessPolicy
-	(*SuccessPolicyRule)(nil),                      // 30: jobcluster.v1.SuccessPolicyRule
-	(*JobCondition)(nil),                           // 31: jobcluster.v1.JobCondition
-	(*JobStatus)(nil),                              // 32: jobcluster.v1.JobStatus
-	(*Job)(nil),                                    // 33: jobcluster.v1.Job
-	(*JobTemplateSpec)(nil),                        // 34: jobcluster.v1.JobTemplateSpec
-	(*ObjectReference)(nil),                        // 35: jobcluster.v1.ObjectReference
-	(*CronJobSpec)(nil),                            // 36: jobcluster.v1.CronJobSpec
-	(*CronJobStatus)(nil),                          // 37: jobcluster.v1.CronJobStatus
-	(*CronJob)(nil),                                // 38: jobcluster.v1.CronJob
-	(*ContainerStateWaiting)(nil),                  // 39: jobcluster.v1.ContainerStateWaiting
-	(*ContainerStateRunning)(nil),                  // 40: jobcluster.v1.ContainerStateRunning
-	(*ContainerStateTerminated)(nil),               // 41: jobcluster.v1.ContainerStateTerminated
-	(*ContainerState)(nil),                         // 42: jobcluster.v1.ContainerState
-	(*ContainerStatus)(nil),                        // 43: jobcluster.v1.ContainerStatus
-	(*PodCondition)(nil),                           // 44: jobcluster.v1.PodCondition
-	(*PodStatus)(nil),                              // 45: jobcluster.v1.PodStatus
-	(*Pod)(nil),                                    // 46: jobcluster.v1.Pod
-	(*NodeSpec)(nil),                               // 47: jobcluster.v1.NodeSpec
-	(*NodeCondition)(nil),                          // 48: jobcluster.v1.NodeCondition
-	(*NodeAddress)(nil),                            // 49: jobcluster.v1.NodeAddress
-	(*NodeSystemInfo)(nil),                         // 50: jobcluster.v1.NodeSystemInfo
-	(*NodeStatus)(nil),                             // 51: jobcluster.v1.NodeStatus
-	(*Node)(nil),                                   // 52: jobcluster.v1.Node
-	(*Event)(nil),                                  // 53: jobcluster.v1.Event
-	(*Object)(nil),                                 // 54: jobcluster.v1.Object
-	(*ConfigMap)(nil),                              // 55: jobcluster.v1.ConfigMap
-	(*Secret)(nil),                                 // 56: jobcluster.v1.Secret
-	(*MemberMeta)(nil),                             // 57: jobcluster.v1.MemberMeta
-	(*UpsertJob)(nil),                              // 58: jobcluster.v1.UpsertJob
-	(*DeleteJob)(nil),                              // 59: jobcluster.v1.DeleteJob
-	(*UpsertCronJob)(nil),                          // 60: jobcluster.v1.UpsertCronJob
-	(*DeleteCronJob)(nil),                          // 61: jobcluster.v1.DeleteCronJob
-	(*CreatePods)(nil),                             // 62: jobcluster.v1.CreatePods
-	(*PodStatusUpdate)(nil),                        // 63: jobcluster.v1.PodStatusUpdate
-	(*ContainerLogTail)(nil),                       // 64: jobcluster.v1.ContainerLogTail
-	(*LogTail)(nil),                                // 65: jobcluster.v1.LogTail
-	(*UpdatePodStatus)(nil),                        // 66: jobcluster.v1.UpdatePodStatus
-	(*StopPods)(nil),                               // 67: jobcluster.v1.StopPods
-	(*DeletePods)(nil),                             // 68: jobcluster.v1.DeletePods
-	(*UpdateJobStatus)(nil),                        // 69: jobcluster.v1.UpdateJobStatus
-	(*UpsertNode)(nil),                             // 70: jobcluster.v1.UpsertNode
-	(*DeleteNode)(nil),                             // 71: jobcluster.v1.DeleteNode
-	(*RecordEvents)(nil),                           // 72: jobcluster.v1.RecordEvents
-	(*PodBinding)(nil),                             // 73: jobcluster.v1.PodBinding
-	(*BindPods)(nil),                               // 74: jobcluster.v1.BindPods
-	(*CronDecision)(nil),                           // 75: jobcluster.v1.CronDecision
-	(*CronLedgerEntry)(nil),                        // 76: jobcluster.v1.CronLedgerEntry
-	(*UpdateCronJobStatus)(nil),                    // 77: jobcluster.v1.UpdateCronJobStatus
-	(*Command)(nil),                                // 78: jobcluster.v1.Command
-	(*Notification)(nil),                           // 79: jobcluster.v1.Notification
-	(*NotificationDelivery)(nil),                   // 80: jobcluster.v1.NotificationDelivery
-	(*DeliveryResult)(nil),                         // 81: jobcluster.v1.DeliveryResult
-	(*RecordDeliveries)(nil),                       // 82: jobcluster.v1.RecordDeliveries
-	(*UpsertConfigMap)(nil),                        // 83: jobcluster.v1.UpsertConfigMap
-	(*DeleteConfigMap)(nil),                        // 84: jobcluster.v1.DeleteConfigMap
-	(*UpsertSecret)(nil),                           // 85: jobcluster.v1.UpsertSecret
-	(*DeleteSecret)(nil),                           // 86: jobcluster.v1.DeleteSecret
-	(*AclNamespaceRule)(nil),                       // 87: jobcluster.v1.AclNamespaceRule
-	(*AclPolicy)(nil),                              // 88: jobcluster.v1.AclPolicy
-	(*AclToken)(nil),                               // 89: jobcluster.v1.AclToken
-	(*UpsertAclPolicy)(nil),                        // 90: jobcluster.v1.UpsertAclPolicy
-	(*DeleteAclPolicy)(nil),                        // 91: jobcluster.v1.DeleteAclPolicy
-	(*UpsertAclToken)(nil),                         // 92: jobcluster.v1.UpsertAclToken
-	(*DeleteAclToken)(nil),                         // 93: jobcluster.v1.DeleteAclToken
-	(*AuditRecord)(nil),                            // 94: jobcluster.v1.AuditRecord
-	(*RecordAudit)(nil),                            // 95: jobcluster.v1.RecordAudit
-	(*CommandBatch)(nil),                           // 96: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),                          // 97: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),                           // 98: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),                         // 99: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),                             // 100: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),                            // 101: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),                           // 102: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),                          // 103: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),                         // 104: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),                         // 105: jobcluster.v1.MembersRequest
-	(*Member)(nil),                                 // 106: jobcluster.v1.Member
-	(*MembersResponse)(nil),                        // 107: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),                            // 108: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                               // 109: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),                       // 110: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                                 // 111: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),                 // 112: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),                // 113: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),                       // 114: jobcluster.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                      // 115: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 116: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 117: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 118: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 119: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 120: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 121: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 122: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 123: jobcluster.v1.CreateJobFromCronRequest
-	(*WatchRequest)(nil),                           // 124: jobcluster.v1.WatchRequest
-	(*WatchEvent)(nil),                             // 125: jobcluster.v1.WatchEvent
-	(*CronHistoryRequest)(nil),                     // 126: jobcluster.v1.CronHistoryRequest
-	(*CronHistoryResponse)(nil),                    // 127: jobcluster.v1.CronHistoryResponse
-	(*NotificationsRequest)(nil),                   // 128: jobcluster.v1.NotificationsRequest
-	(*NotificationsResponse)(nil),                  // 129: jobcluster.v1.NotificationsResponse
-	(*AclBootstrapRequest)(nil),                    // 130: jobcluster.v1.AclBootstrapRequest
-	(*AclTokenSecret)(nil),                         // 131: jobcluster.v1.AclTokenSecret
-	(*AclPolicyApplyRequest)(nil),                  // 132: jobcluster.v1.AclPolicyApplyRequest
-	(*AclPolicyListRequest)(nil),                   // 133: jobcluster.v1.AclPolicyListRequest
-	(*AclPolicyListResponse)(nil),                  // 134: jobcluster.v1.AclPolicyListResponse
-	(*AclPolicyDeleteRequest)(nil),                 // 135: jobcluster.v1.AclPolicyDeleteRequest
-	(*AclTokenCreateRequest)(nil),                  // 136: jobcluster.v1.AclTokenCreateRequest
-	(*AclTokenListRequest)(nil),                    // 137: jobcluster.v1.AclTokenListRequest
-	(*AclTokenListResponse)(nil),                   // 138: jobcluster.v1.AclTokenListResponse
-	(*AclTokenDeleteRequest)(nil),                  // 139: jobcluster.v1.AclTokenDeleteRequest
-	(*AclEmpty)(nil),                               // 140: jobcluster.v1.AclEmpty
-	(*AclWhoamiRequest)(nil),                       // 141: jobcluster.v1.AclWhoamiRequest
-	(*AclWhoamiResponse)(nil),                      // 142: jobcluster.v1.AclWhoamiResponse
-	(*AuditRequest)(nil),                           // 143: jobcluster.v1.AuditRequest
-	(*AuditResponse)(nil),                          // 144: jobcluster.v1.AuditResponse
-	nil,                                            // 145: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 146: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 147: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 148: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 149: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 150: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 151: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 152: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 153: jobcluster.v1.ConfigMap.DataEntry
-	nil,                                            // 154: jobcluster.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 155: jobcluster.v1.Secret.DataEntry
-	nil,                                            // 156: jobcluster.v1.Secret.StringDataEntry
-	nil,                                            // 157: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 158: jobcluster.v1.MemberMeta.CapacityEntry
-	nil,                                            // 159: jobcluster.v1.Notification.DetailsEntry
-	nil,                                            // 160: jobcluster.v1.AclPolicy.NamespacesEntry
-	(*timestamppb.Timestamp)(nil),                  // 161: google.protobuf.Timestamp
+	(*KeyToPath)(nil),                              // 21: jobcluster.v1.KeyToPath
+	(*ConfigMapVolumeSource)(nil),                  // 22: jobcluster.v1.ConfigMapVolumeSource
+	(*SecretVolumeSource)(nil),                     // 23: jobcluster.v1.SecretVolumeSource
+	(*Volume)(nil),                                 // 24: jobcluster.v1.Volume
+	(*PodSpec)(nil),                                // 25: jobcluster.v1.PodSpec
+	(*PodTemplateSpec)(nil),                        // 26: jobcluster.v1.PodTemplateSpec
+	(*JobSpec)(nil),                                // 27: jobcluster.v1.JobSpec
+	(*PodFailurePolicy)(nil),                       // 28: jobcluster.v1.PodFailurePolicy
+	(*PodFailurePolicyRule)(nil),                   // 29: jobcluster.v1.PodFailurePolicyRule
+	(*PodFailurePolicyOnExitCodesRequirement)(nil), // 30: jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
+	(*PodFailurePolicyOnPodConditionsPattern)(nil), // 31: jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
+	(*SuccessPolicy)(nil),                          // 32: jobcluster.v1.SuccessPolicy
+	(*SuccessPolicyRule)(nil),                      // 33: jobcluster.v1.SuccessPolicyRule
+	(*JobCondition)(nil),                           // 34: jobcluster.v1.JobCondition
+	(*JobStatus)(nil),                              // 35: jobcluster.v1.JobStatus
+	(*Job)(nil),                                    // 36: jobcluster.v1.Job
+	(*JobTemplateSpec)(nil),                        // 37: jobcluster.v1.JobTemplateSpec
+	(*ObjectReference)(nil),                        // 38: jobcluster.v1.ObjectReference
+	(*CronJobSpec)(nil),                            // 39: jobcluster.v1.CronJobSpec
+	(*CronJobStatus)(nil),                          // 40: jobcluster.v1.CronJobStatus
+	(*CronJob)(nil),                                // 41: jobcluster.v1.CronJob
+	(*ContainerStateWaiting)(nil),                  // 42: jobcluster.v1.ContainerStateWaiting
+	(*ContainerStateRunning)(nil),                  // 43: jobcluster.v1.ContainerStateRunning
+	(*ContainerStateTerminated)(nil),               // 44: jobcluster.v1.ContainerStateTerminated
+	(*ContainerState)(nil),                         // 45: jobcluster.v1.ContainerState
+	(*ContainerStatus)(nil),                        // 46: jobcluster.v1.ContainerStatus
+	(*PodCondition)(nil),                           // 47: jobcluster.v1.PodCondition
+	(*PodStatus)(nil),                              // 48: jobcluster.v1.PodStatus
+	(*Pod)(nil),                                    // 49: jobcluster.v1.Pod
+	(*NodeSpec)(nil),                               // 50: jobcluster.v1.NodeSpec
+	(*NodeCondition)(nil),                          // 51: jobcluster.v1.NodeCondition
+	(*NodeAddress)(nil),                            // 52: jobcluster.v1.NodeAddress
+	(*NodeSystemInfo)(nil),                         // 53: jobcluster.v1.NodeSystemInfo
+	(*NodeStatus)(nil),                             // 54: jobcluster.v1.NodeStatus
+	(*Node)(nil),                                   // 55: jobcluster.v1.Node
+	(*Event)(nil),                                  // 56: jobcluster.v1.Event
+	(*Object)(nil),                                 // 57: jobcluster.v1.Object
+	(*ConfigMap)(nil),                              // 58: jobcluster.v1.ConfigMap
+	(*Secret)(nil),                                 // 59: jobcluster.v1.Secret
+	(*MemberMeta)(nil),                             // 60: jobcluster.v1.MemberMeta
+	(*UpsertJob)(nil),                              // 61: jobcluster.v1.UpsertJob
+	(*DeleteJob)(nil),                              // 62: jobcluster.v1.DeleteJob
+	(*UpsertCronJob)(nil),                          // 63: jobcluster.v1.UpsertCronJob
+	(*DeleteCronJob)(nil),                          // 64: jobcluster.v1.DeleteCronJob
+	(*CreatePods)(nil),                             // 65: jobcluster.v1.CreatePods
+	(*PodStatusUpdate)(nil),                        // 66: jobcluster.v1.PodStatusUpdate
+	(*ContainerLogTail)(nil),                       // 67: jobcluster.v1.ContainerLogTail
+	(*LogTail)(nil),                                // 68: jobcluster.v1.LogTail
+	(*UpdatePodStatus)(nil),                        // 69: jobcluster.v1.UpdatePodStatus
+	(*StopPods)(nil),                               // 70: jobcluster.v1.StopPods
+	(*DeletePods)(nil),                             // 71: jobcluster.v1.DeletePods
+	(*UpdateJobStatus)(nil),                        // 72: jobcluster.v1.UpdateJobStatus
+	(*UpsertNode)(nil),                             // 73: jobcluster.v1.UpsertNode
+	(*DeleteNode)(nil),                             // 74: jobcluster.v1.DeleteNode
+	(*RecordEvents)(nil),                           // 75: jobcluster.v1.RecordEvents
+	(*PodBinding)(nil),                             // 76: jobcluster.v1.PodBinding
+	(*BindPods)(nil),                               // 77: jobcluster.v1.BindPods
+	(*CronDecision)(nil),                           // 78: jobcluster.v1.CronDecision
+	(*CronLedgerEntry)(nil),                        // 79: jobcluster.v1.CronLedgerEntry
+	(*UpdateCronJobStatus)(nil),                    // 80: jobcluster.v1.UpdateCronJobStatus
+	(*Command)(nil),                                // 81: jobcluster.v1.Command
+	(*Notification)(nil),                           // 82: jobcluster.v1.Notification
+	(*NotificationDelivery)(nil),                   // 83: jobcluster.v1.NotificationDelivery
+	(*DeliveryResult)(nil),                         // 84: jobcluster.v1.DeliveryResult
+	(*RecordDeliveries)(nil),                       // 85: jobcluster.v1.RecordDeliveries
+	(*UpsertConfigMap)(nil),                        // 86: jobcluster.v1.UpsertConfigMap
+	(*DeleteConfigMap)(nil),                        // 87: jobcluster.v1.DeleteConfigMap
+	(*UpsertSecret)(nil),                           // 88: jobcluster.v1.UpsertSecret
+	(*DeleteSecret)(nil),                           // 89: jobcluster.v1.DeleteSecret
+	(*AclNamespaceRule)(nil),                       // 90: jobcluster.v1.AclNamespaceRule
+	(*AclPolicy)(nil),                              // 91: jobcluster.v1.AclPolicy
+	(*AclToken)(nil),                               // 92: jobcluster.v1.AclToken
+	(*UpsertAclPolicy)(nil),                        // 93: jobcluster.v1.UpsertAclPolicy
+	(*DeleteAclPolicy)(nil),                        // 94: jobcluster.v1.DeleteAclPolicy
+	(*UpsertAclToken)(nil),                         // 95: jobcluster.v1.UpsertAclToken
+	(*DeleteAclToken)(nil),                         // 96: jobcluster.v1.DeleteAclToken
+	(*AuditRecord)(nil),                            // 97: jobcluster.v1.AuditRecord
+	(*RecordAudit)(nil),                            // 98: jobcluster.v1.RecordAudit
+	(*CommandBatch)(nil),                           // 99: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),                          // 100: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),                           // 101: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),                         // 102: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),                             // 103: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),                            // 104: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),                           // 105: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),                          // 106: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),                         // 107: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),                         // 108: jobcluster.v1.MembersRequest
+	(*Member)(nil),                                 // 109: jobcluster.v1.Member
+	(*MembersResponse)(nil),                        // 110: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),                            // 111: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                               // 112: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),                       // 113: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                                 // 114: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),                 // 115: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 116: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 117: jobcluster.v1.HeartbeatRequest
+	(*HeartbeatResponse)(nil),                      // 118: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 119: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 120: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 121: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 122: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 123: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 124: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 125: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 126: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 127: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 128: jobcluster.v1.WatchEvent
+	(*CronHistoryRequest)(nil),                     // 129: jobcluster.v1.CronHistoryRequest
+	(*CronHistoryResponse)(nil),                    // 130: jobcluster.v1.CronHistoryResponse
+	(*NotificationsRequest)(nil),                   // 131: jobcluster.v1.NotificationsRequest
+	(*NotificationsResponse)(nil),                  // 132: jobcluster.v1.NotificationsResponse
+	(*AclBootstrapRequest)(nil),                    // 133: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 134: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 135: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 136: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 137: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 138: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 139: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 140: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 141: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 142: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 143: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 144: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 145: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 146: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 147: jobcluster.v1.AuditResponse
+	nil,                                            // 148: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 149: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 150: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 151: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 152: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 153: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 154: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 155: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 156: jobcluster.v1.ConfigMap.DataEntry
+	nil,                                            // 157: jobcluster.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 158: jobcluster.v1.Secret.DataEntry
+	nil,                                            // 159: jobcluster.v1.Secret.StringDataEntry
+	nil,                                            // 160: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 161: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 162: jobcluster.v1.Notification.DetailsEntry
+	nil,                                            // 163: jobcluster.v1.AclPolicy.NamespacesEntry
+	(*timestamppb.Timestamp)(nil),                  // 164: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	161, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	145, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	146, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	164, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	148, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	149, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	161, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	147, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	164, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	150, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
 	6,   // 7: jobcluster.v1.EnvVar.value_from:type_name -> jobcluster.v1.EnvVarSource
 	7,   // 8: jobcluster.v1.EnvVarSource.field_ref:type_name -> jobcluster.v1.ObjectFieldSelector
@@ -11157,236 +11396,240 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 11: jobcluster.v1.EnvVarSource.secret_key_ref:type_name -> jobcluster.v1.SecretKeySelector
 	11,  // 12: jobcluster.v1.EnvFromSource.config_map_ref:type_name -> jobcluster.v1.ConfigMapEnvSource
 	12,  // 13: jobcluster.v1.EnvFromSource.secret_ref:type_name -> jobcluster.v1.SecretEnvSource
-	148, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	149, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	151, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	152, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 16: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	14,  // 17: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	16,  // 18: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
 	18,  // 19: jobcluster.v1.Container.volume_mounts:type_name -> jobcluster.v1.VolumeMount
 	13,  // 20: jobcluster.v1.Container.env_from:type_name -> jobcluster.v1.EnvFromSource
-	19,  // 21: jobcluster.v1.Volume.empty_dir:type_name -> jobcluster.v1.EmptyDirVolumeSource
-	20,  // 22: jobcluster.v1.Volume.host_path:type_name -> jobcluster.v1.HostPathVolumeSource
-	15,  // 23: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	150, // 24: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
-	21,  // 25: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
-	17,  // 26: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
-	1,   // 27: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
-	22,  // 28: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
-	4,   // 29: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
-	23,  // 30: jobcluster.v1.JobSpec.template:type_name -> jobcluster.v1.PodTemplateSpec
-	25,  // 31: jobcluster.v1.JobSpec.pod_failure_policy:type_name -> jobcluster.v1.PodFailurePolicy
-	29,  // 32: jobcluster.v1.JobSpec.success_policy:type_name -> jobcluster.v1.SuccessPolicy
-	26,  // 33: jobcluster.v1.PodFailurePolicy.rules:type_name -> jobcluster.v1.PodFailurePolicyRule
-	27,  // 34: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
-	28,  // 35: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
-	30,  // 36: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	161, // 37: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	161, // 38: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	31,  // 39: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	161, // 40: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	161, // 41: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
-	1,   // 42: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
-	24,  // 43: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
-	32,  // 44: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
-	1,   // 45: jobcluster.v1.JobTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
-	24,  // 46: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
-	34,  // 47: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
-	35,  // 48: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	161, // 49: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	161, // 50: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	1,   // 51: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
-	36,  // 52: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
-	37,  // 53: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	161, // 54: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	161, // 55: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	161, // 56: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	39,  // 57: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
-	40,  // 58: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
-	41,  // 59: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
-	42,  // 60: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
-	42,  // 61: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	161, // 62: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	44,  // 63: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	161, // 64: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	43,  // 65: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
-	1,   // 66: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
-	22,  // 67: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
-	45,  // 68: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	161, // 69: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	161, // 70: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	151, // 71: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	152, // 72: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
-	48,  // 73: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
-	49,  // 74: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
-	50,  // 75: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
-	1,   // 76: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
-	47,  // 77: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
-	51,  // 78: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
-	1,   // 79: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
-	35,  // 80: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	161, // 81: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	161, // 82: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	33,  // 83: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
-	38,  // 84: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
-	46,  // 85: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
-	52,  // 86: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
-	53,  // 87: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
-	55,  // 88: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
-	56,  // 89: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
-	1,   // 90: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
-	153, // 91: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
-	154, // 92: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
-	1,   // 93: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
-	155, // 94: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
-	156, // 95: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
-	157, // 96: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	158, // 97: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
-	33,  // 98: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
-	38,  // 99: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
-	46,  // 100: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
-	45,  // 101: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
-	64,  // 102: jobcluster.v1.PodStatusUpdate.log_tails:type_name -> jobcluster.v1.ContainerLogTail
-	53,  // 103: jobcluster.v1.PodStatusUpdate.events:type_name -> jobcluster.v1.Event
-	64,  // 104: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
-	63,  // 105: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	161, // 106: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
-	32,  // 107: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
-	52,  // 108: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
-	53,  // 109: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
-	73,  // 110: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	161, // 111: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	161, // 112: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
-	33,  // 113: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	161, // 114: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	161, // 115: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
-	161, // 116: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
-	37,  // 117: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
-	0,   // 118: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
-	58,  // 119: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
-	59,  // 120: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
-	60,  // 121: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
-	61,  // 122: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
-	62,  // 123: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
-	66,  // 124: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
-	67,  // 125: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
-	68,  // 126: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
-	69,  // 127: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
-	70,  // 128: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
-	71,  // 129: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
-	72,  // 130: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
-	74,  // 131: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
-	75,  // 132: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
-	77,  // 133: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	90,  // 134: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
-	91,  // 135: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
-	92,  // 136: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
-	93,  // 137: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
-	95,  // 138: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
-	83,  // 139: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
-	84,  // 140: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
-	85,  // 141: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
-	86,  // 142: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
-	82,  // 143: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
-	161, // 144: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	159, // 145: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
-	80,  // 146: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
-	161, // 147: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
-	161, // 148: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
-	161, // 149: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
-	161, // 150: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
-	81,  // 151: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
-	55,  // 152: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
-	56,  // 153: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
-	160, // 154: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	161, // 155: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	161, // 156: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	161, // 157: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	161, // 158: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
-	88,  // 159: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
-	89,  // 160: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	161, // 161: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	94,  // 162: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
-	78,  // 163: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	54,  // 164: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	54,  // 165: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
-	98,  // 166: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	54,  // 167: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	106, // 168: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	46,  // 169: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	55,  // 170: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
-	56,  // 171: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
-	63,  // 172: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	120, // 173: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	54,  // 174: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	161, // 175: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
-	76,  // 176: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
-	79,  // 177: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
-	89,  // 178: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	88,  // 179: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	89,  // 180: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	89,  // 181: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	161, // 182: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	94,  // 183: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	87,  // 184: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	97,  // 185: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	100, // 186: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	101, // 187: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	103, // 188: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	105, // 189: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	108, // 190: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	123, // 191: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	110, // 192: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	112, // 193: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	114, // 194: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	116, // 195: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	118, // 196: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	121, // 197: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	124, // 198: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	126, // 199: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
-	128, // 200: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
-	130, // 201: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	132, // 202: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	133, // 203: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	135, // 204: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	136, // 205: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	137, // 206: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	139, // 207: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	141, // 208: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	143, // 209: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	95,  // 210: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
-	108, // 211: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	99,  // 212: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	54,  // 213: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	102, // 214: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	104, // 215: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	107, // 216: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	109, // 217: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	99,  // 218: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	111, // 219: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	113, // 220: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	115, // 221: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	117, // 222: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	119, // 223: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	122, // 224: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	125, // 225: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	127, // 226: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
-	129, // 227: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
-	131, // 228: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	88,  // 229: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	134, // 230: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	140, // 231: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	131, // 232: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	138, // 233: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	140, // 234: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	142, // 235: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	144, // 236: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	140, // 237: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
-	109, // 238: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	212, // [212:239] is the sub-list for method output_type
-	185, // [185:212] is the sub-list for method input_type
-	185, // [185:185] is the sub-list for extension type_name
-	185, // [185:185] is the sub-list for extension extendee
-	0,   // [0:185] is the sub-list for field type_name
+	21,  // 21: jobcluster.v1.ConfigMapVolumeSource.items:type_name -> jobcluster.v1.KeyToPath
+	21,  // 22: jobcluster.v1.SecretVolumeSource.items:type_name -> jobcluster.v1.KeyToPath
+	19,  // 23: jobcluster.v1.Volume.empty_dir:type_name -> jobcluster.v1.EmptyDirVolumeSource
+	20,  // 24: jobcluster.v1.Volume.host_path:type_name -> jobcluster.v1.HostPathVolumeSource
+	22,  // 25: jobcluster.v1.Volume.config_map:type_name -> jobcluster.v1.ConfigMapVolumeSource
+	23,  // 26: jobcluster.v1.Volume.secret:type_name -> jobcluster.v1.SecretVolumeSource
+	15,  // 27: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
+	153, // 28: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	24,  // 29: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
+	17,  // 30: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
+	1,   // 31: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
+	25,  // 32: jobcluster.v1.PodTemplateSpec.spec:type_name -> jobcluster.v1.PodSpec
+	4,   // 33: jobcluster.v1.JobSpec.selector:type_name -> jobcluster.v1.LabelSelector
+	26,  // 34: jobcluster.v1.JobSpec.template:type_name -> jobcluster.v1.PodTemplateSpec
+	28,  // 35: jobcluster.v1.JobSpec.pod_failure_policy:type_name -> jobcluster.v1.PodFailurePolicy
+	32,  // 36: jobcluster.v1.JobSpec.success_policy:type_name -> jobcluster.v1.SuccessPolicy
+	29,  // 37: jobcluster.v1.PodFailurePolicy.rules:type_name -> jobcluster.v1.PodFailurePolicyRule
+	30,  // 38: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
+	31,  // 39: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
+	33,  // 40: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
+	164, // 41: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	164, // 42: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	34,  // 43: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
+	164, // 44: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	164, // 45: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	1,   // 46: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
+	27,  // 47: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
+	35,  // 48: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
+	1,   // 49: jobcluster.v1.JobTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
+	27,  // 50: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
+	37,  // 51: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
+	38,  // 52: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
+	164, // 53: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	164, // 54: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	1,   // 55: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
+	39,  // 56: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
+	40,  // 57: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
+	164, // 58: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	164, // 59: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	164, // 60: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	42,  // 61: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
+	43,  // 62: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
+	44,  // 63: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
+	45,  // 64: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
+	45,  // 65: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
+	164, // 66: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	47,  // 67: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
+	164, // 68: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	46,  // 69: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
+	1,   // 70: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
+	25,  // 71: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
+	48,  // 72: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
+	164, // 73: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	164, // 74: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	154, // 75: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	155, // 76: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	51,  // 77: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
+	52,  // 78: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
+	53,  // 79: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
+	1,   // 80: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
+	50,  // 81: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
+	54,  // 82: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
+	1,   // 83: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
+	38,  // 84: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
+	164, // 85: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	164, // 86: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	36,  // 87: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
+	41,  // 88: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
+	49,  // 89: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
+	55,  // 90: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
+	56,  // 91: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
+	58,  // 92: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
+	59,  // 93: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
+	1,   // 94: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
+	156, // 95: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
+	157, // 96: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
+	1,   // 97: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
+	158, // 98: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
+	159, // 99: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
+	160, // 100: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	161, // 101: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	36,  // 102: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
+	41,  // 103: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
+	49,  // 104: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
+	48,  // 105: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
+	67,  // 106: jobcluster.v1.PodStatusUpdate.log_tails:type_name -> jobcluster.v1.ContainerLogTail
+	56,  // 107: jobcluster.v1.PodStatusUpdate.events:type_name -> jobcluster.v1.Event
+	67,  // 108: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
+	66,  // 109: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	164, // 110: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	35,  // 111: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
+	55,  // 112: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
+	56,  // 113: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
+	76,  // 114: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
+	164, // 115: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	164, // 116: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	36,  // 117: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
+	164, // 118: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	164, // 119: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
+	164, // 120: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
+	40,  // 121: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
+	0,   // 122: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
+	61,  // 123: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
+	62,  // 124: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
+	63,  // 125: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
+	64,  // 126: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
+	65,  // 127: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
+	69,  // 128: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
+	70,  // 129: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
+	71,  // 130: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
+	72,  // 131: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
+	73,  // 132: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
+	74,  // 133: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
+	75,  // 134: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
+	77,  // 135: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
+	78,  // 136: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
+	80,  // 137: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
+	93,  // 138: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
+	94,  // 139: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
+	95,  // 140: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
+	96,  // 141: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
+	98,  // 142: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
+	86,  // 143: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
+	87,  // 144: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
+	88,  // 145: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
+	89,  // 146: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
+	85,  // 147: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
+	164, // 148: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	162, // 149: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
+	83,  // 150: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
+	164, // 151: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
+	164, // 152: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
+	164, // 153: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
+	164, // 154: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
+	84,  // 155: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
+	58,  // 156: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
+	59,  // 157: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
+	163, // 158: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	164, // 159: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	164, // 160: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	164, // 161: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	164, // 162: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	91,  // 163: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
+	92,  // 164: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
+	164, // 165: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	97,  // 166: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
+	81,  // 167: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	57,  // 168: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	57,  // 169: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
+	101, // 170: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	57,  // 171: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	109, // 172: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	49,  // 173: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	58,  // 174: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
+	59,  // 175: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
+	66,  // 176: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	123, // 177: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	57,  // 178: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	164, // 179: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	79,  // 180: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
+	82,  // 181: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
+	92,  // 182: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	91,  // 183: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	92,  // 184: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	92,  // 185: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	164, // 186: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	97,  // 187: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	90,  // 188: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	100, // 189: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	103, // 190: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	104, // 191: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	106, // 192: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	108, // 193: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	111, // 194: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	126, // 195: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	113, // 196: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	115, // 197: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	117, // 198: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	119, // 199: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	121, // 200: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	124, // 201: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	127, // 202: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	129, // 203: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
+	131, // 204: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
+	133, // 205: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	135, // 206: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	136, // 207: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	138, // 208: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	139, // 209: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	140, // 210: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	142, // 211: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	144, // 212: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	146, // 213: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	98,  // 214: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
+	111, // 215: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	102, // 216: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	57,  // 217: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	105, // 218: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	107, // 219: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	110, // 220: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	112, // 221: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	102, // 222: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	114, // 223: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	116, // 224: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	118, // 225: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	120, // 226: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	122, // 227: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	125, // 228: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	128, // 229: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	130, // 230: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	132, // 231: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
+	134, // 232: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	91,  // 233: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	137, // 234: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	143, // 235: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	134, // 236: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	141, // 237: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	143, // 238: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	145, // 239: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	147, // 240: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	143, // 241: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
+	112, // 242: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	216, // [216:243] is the sub-list for method output_type
+	189, // [189:216] is the sub-list for method input_type
+	189, // [189:189] is the sub-list for extension type_name
+	189, // [189:189] is the sub-list for extension extendee
+	0,   // [0:189] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -11404,14 +11647,17 @@ func file_jobcluster_proto_init() {
 	file_jobcluster_proto_msgTypes[16].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[18].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[19].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[20].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[21].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[23].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[22].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[24].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[26].OneofWrappers = []any{}
 	file_jobcluster_proto_msgTypes[29].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[31].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[35].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[42].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[53].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[32].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[34].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[38].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[45].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[56].OneofWrappers = []any{
 		(*Object_Job)(nil),
 		(*Object_CronJob)(nil),
 		(*Object_Pod)(nil),
@@ -11420,9 +11666,9 @@ func file_jobcluster_proto_init() {
 		(*Object_ConfigMap)(nil),
 		(*Object_Secret)(nil),
 	}
-	file_jobcluster_proto_msgTypes[54].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[55].OneofWrappers = []any{}
-	file_jobcluster_proto_msgTypes[77].OneofWrappers = []any{
+	file_jobcluster_proto_msgTypes[57].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[58].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[80].OneofWrappers = []any{
 		(*Command_UpsertJob)(nil),
 		(*Command_DeleteJob)(nil),
 		(*Command_UpsertCronJob)(nil),
@@ -11449,14 +11695,14 @@ func file_jobcluster_proto_init() {
 		(*Command_DeleteSecret)(nil),
 		(*Command_RecordDeliveries)(nil),
 	}
-	file_jobcluster_proto_msgTypes[107].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[110].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   160,
+			NumMessages:   163,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

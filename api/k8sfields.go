@@ -147,6 +147,10 @@ var k8sOnlyFields = map[protoreflect.FullName]map[string]k8sField{
 		"hostIPs", "initContainerStatuses", "nodeAllocatableResourceClaimStatuses", "nominatedNodeName", "observedGeneration",
 		"podIP", "podIPs", "qosClass", "resize", "resourceClaimStatuses", "resources", "volumeHealth"),
 	"jobcluster.v1.ObjectReference": droppedFields("fieldPath", "resourceVersion"),
+	// Projected files are owned by root and readable as their mode says.
+	"jobcluster.v1.ConfigMapVolumeSource": {"defaultUser": refused("projected files are owned by root: set defaultMode")},
+	"jobcluster.v1.SecretVolumeSource":    {"defaultUser": refused("projected files are owned by root: set defaultMode")},
+	"jobcluster.v1.KeyToPath":             {"user": refused("projected files are owned by root: set mode")},
 }
 
 // volumeSources refuses every volume source but emptyDir and hostPath.
@@ -155,10 +159,10 @@ func volumeSources() map[string]k8sField {
 	for _, s := range []string{"awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinder", "csi", "ephemeral", "fc",
 		"flexVolume", "flocker", "gcePersistentDisk", "gitRepo", "glusterfs", "image", "iscsi", "nfs", "persistentVolumeClaim",
 		"photonPersistentDisk", "portworxVolume", "quobyte", "rbd", "scaleIO", "storageos", "vsphereVolume"} {
-		out[s] = refused("only emptyDir and hostPath volumes are mounted")
+		out[s] = refused("only emptyDir, hostPath, configMap and secret volumes are mounted")
 	}
-	for _, s := range []string{"configMap", "secret", "downwardAPI", "projected"} {
-		out[s] = refused("configMap, secret, downwardAPI and projected volumes are not mounted: use env and envFrom")
+	for _, s := range []string{"downwardAPI", "projected"} {
+		out[s] = refused("downwardAPI and projected volumes are not mounted: use env (fieldRef, resourceFieldRef) and configMap or secret volumes")
 	}
 	return out
 }

@@ -405,13 +405,36 @@ func validateVolumes(path string, spec *PodSpec) []error {
 		default:
 			declared[name] = true
 		}
+		var types []string
+		for name, set := range map[string]bool{"emptyDir": v.GetEmptyDir() != nil, "hostPath": v.GetHostPath() != nil, "configMap": v.GetConfigMap() != nil, "secret": v.GetSecret() != nil} {
+			if set {
+				types = append(types, name)
+			}
+		}
+		slices.SortFunc(types, func(a, b string) int {
+			order := []string{"emptyDir", "hostPath", "configMap", "secret"}
+			return slices.Index(order, a) - slices.Index(order, b)
+		})
 		switch {
-		case v.GetEmptyDir() != nil && v.GetHostPath() != nil:
-			errs.add(forbidden(vp+".hostPath", "may not specify more than 1 volume type"))
-		case v.GetEmptyDir() == nil && v.GetHostPath() == nil:
-			errs.add(required(vp, "must specify a volume type: emptyDir or hostPath"))
+		case len(types) > 1:
+			// Kubernetes names the second type it finds.
+			errs.add(forbidden(vp+"."+types[1], "may not specify more than 1 volume type"))
+		case len(types) == 0:
+			errs.add(required(vp, "must specify a volume type: emptyDir, hostPath, configMap or secret"))
 		case v.GetHostPath() != nil && !strings.HasPrefix(v.GetHostPath().GetPath(), "/"):
 			errs.add(invalid(vp+".hostPath.path", v.GetHostPath().GetPath(), "must be an absolute path"))
+		case v.GetConfigMap() != nil:
+			cm := v.GetConfigMap()
+			if cm.GetName() == "" {
+				errs.add(required(vp+".configMap.name", ""))
+			}
+			validateProjection(&errs, vp+".configMap", cm.GetItems(), cm.DefaultMode)
+		case v.GetSecret() != nil:
+			sec := v.GetSecret()
+			if sec.GetSecretName() == "" {
+				errs.add(required(vp+".secret.secretName", ""))
+			}
+			validateProjection(&errs, vp+".secret", sec.GetItems(), sec.DefaultMode)
 		}
 	}
 	for i, c := range spec.GetContainers() {
@@ -437,4 +460,33 @@ func validateVolumes(path string, spec *PodSpec) []error {
 		}
 	}
 	return errs
+}
+
+// validateProjection checks the items and modes of a configMap or secret
+// volume as Kubernetes does: relative paths without "..", each once, and
+// modes between 0 and 0777.
+func validateProjection(errs *fieldErrors, path string, items []*KeyToPath, defaultMode *int32) {
+	if defaultMode != nil && (*defaultMode < 0 || *defaultMode > 0o777) {
+		errs.add(invalid(path+".defaultMode", fmt.Sprint(*defaultMode), "must be a number between 0 and 0777 (octal), both inclusive"))
+	}
+	seen := map[string]bool{}
+	for i, it := range items {
+		ip := fmt.Sprintf("%s.items[%d]", path, i)
+		if it.GetKey() == "" {
+			errs.add(required(ip+".key", ""))
+		}
+		switch p := it.GetPath(); {
+		case p == "":
+			errs.add(required(ip+".path", ""))
+		case strings.HasPrefix(p, "/") || slices.Contains(strings.Split(p, "/"), ".."):
+			errs.add(invalid(ip+".path", p, "must be a relative path without '..'"))
+		case seen[p]:
+			errs.add(duplicate(ip+".path", p))
+		default:
+			seen[p] = true
+		}
+		if it.Mode != nil && (*it.Mode < 0 || *it.Mode > 0o777) {
+			errs.add(invalid(ip+".mode", fmt.Sprint(*it.Mode), "must be a number between 0 and 0777 (octal), both inclusive"))
+		}
+	}
 }

@@ -167,6 +167,29 @@ func TestValidateJob(t *testing.T) {
 			},
 		},
 		{
+			name: "configMap and secret volumes",
+			mutate: func(j *Job) {
+				mode, bad := int32(0o400), int32(0o1000)
+				j.Spec.Template.Spec.Volumes = []*Volume{
+					{Name: "config", ConfigMap: &ConfigMapVolumeSource{Name: "app", DefaultMode: &mode, Items: []*KeyToPath{{Key: "a", Path: "conf/a.yaml"}}}},
+					{Name: "creds", Secret: &SecretVolumeSource{SecretName: "db"}},
+					{Name: "noname", ConfigMap: &ConfigMapVolumeSource{}},
+					{Name: "bad", Secret: &SecretVolumeSource{SecretName: "db", DefaultMode: &bad, Items: []*KeyToPath{
+						{Key: "k", Path: "../up"}, {Path: "x"}, {Key: "k", Path: "x", Mode: &bad}}}},
+					{Name: "two", ConfigMap: &ConfigMapVolumeSource{Name: "app"}, Secret: &SecretVolumeSource{SecretName: "db"}},
+				}
+			},
+			want: []string{
+				"spec.template.spec.volumes[2].configMap.name: Required value",
+				"spec.template.spec.volumes[3].secret.defaultMode: Invalid value: \"512\": must be a number between 0 and 0777 (octal), both inclusive",
+				"spec.template.spec.volumes[3].secret.items[0].path: Invalid value: \"../up\": must be a relative path without '..'",
+				"spec.template.spec.volumes[3].secret.items[1].key: Required value",
+				"spec.template.spec.volumes[3].secret.items[2].path: Duplicate value: \"x\"",
+				"spec.template.spec.volumes[3].secret.items[2].mode: Invalid value: \"512\": must be a number between 0 and 0777 (octal), both inclusive",
+				"spec.template.spec.volumes[4].secret: Forbidden: may not specify more than 1 volume type",
+			},
+		},
+		{
 			name: "neither image nor command",
 			mutate: func(j *Job) {
 				j.Spec.Template.Spec.Containers[0].Image = ""

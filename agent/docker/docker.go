@@ -272,14 +272,16 @@ func (r *Runtime) binds(c *api.Container, volumes []agent.Volume) ([]string, err
 		src := v.Path
 		if sp := m.GetSubPath(); sp != "" {
 			src = filepath.Join(src, sp)
-			if !v.HostPath {
+			// An emptyDir's subPath is made; a configMap or secret
+			// volume's names one of its files or directories.
+			if !v.HostPath && !v.ReadOnly {
 				if err := os.MkdirAll(src, 0o777); err != nil {
 					return nil, fmt.Errorf("create subPath %s of volume %s: %w", sp, v.Name, err)
 				}
 			}
 		}
 		bind := src + ":" + m.GetMountPath()
-		if m.GetReadOnly() {
+		if m.GetReadOnly() || v.ReadOnly {
 			bind += ":ro"
 		}
 		binds = append(binds, bind)
