@@ -291,6 +291,7 @@ func failLostPods(plan *NodePlan, node string, pods []*api.Pod, since time.Durat
 		st.Reason = api.ReasonNodeLost
 		st.Message = msg
 		for _, cs := range st.ContainerStatuses {
+			cs.Ready = false
 			if cs.GetState().GetTerminated() == nil {
 				started := cs.GetState().GetRunning().GetStartedAt()
 				cs.State = &api.ContainerState{Terminated: &api.ContainerStateTerminated{

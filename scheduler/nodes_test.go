@@ -11,6 +11,7 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 const (
@@ -559,5 +560,20 @@ func TestReconcileNodesRuntimesFollowGossip(t *testing.T) {
 				t.Errorf("nodeInfo (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestLostPodsContainersAreNotReady(t *testing.T) {
+	pod := &api.Pod{Metadata: &api.ObjectMeta{Name: "p1", Uid: "u1"}, Status: &api.PodStatus{Phase: api.PodRunning,
+		ContainerStatuses: []*api.ContainerStatus{{Name: "main", Ready: true,
+			State: &api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: timestamppb.New(ms(1000))}}}}}}
+	plan := &NodePlan{}
+	failLostPods(plan, "n1", []*api.Pod{pod}, 3*time.Second, ms(4000))
+	cs := plan.LostPods[0].GetStatus().GetContainerStatuses()[0]
+	if cs.GetReady() || cs.GetState().GetTerminated().GetReason() != api.ReasonNodeLost {
+		t.Errorf("lost pod's container: ready %v, state %v; want not ready, terminated NodeLost", cs.GetReady(), cs.GetState())
+	}
+	if !pod.GetStatus().GetContainerStatuses()[0].GetReady() {
+		t.Error("the stored pod was changed in place")
 	}
 }
