@@ -28,8 +28,8 @@ func (k kind) groupVersion() string {
 }
 
 // verbs are the verbs served for k: every kind is read and watched, what
-// our Delete takes is deleted, and Jobs and CronJobs are also created,
-// patched and updated.
+// our Delete takes is deleted, and Jobs, CronJobs, ConfigMaps and Secrets
+// are also created, patched and updated.
 func (k kind) verbs() metav1.Verbs {
 	switch {
 	case k.creatable():
@@ -42,14 +42,16 @@ func (k kind) verbs() metav1.Verbs {
 
 // creatable says whether POST creates k: only what `jobcluster submit`
 // accepts.
-func (k kind) creatable() bool { return k.service == "job" || k.service == "cronjob" }
+func (k kind) creatable() bool {
+	return k.service == "job" || k.service == "cronjob" || k.service == "configmap" || k.service == "secret"
+}
 
 // deletable says whether DELETE removes k: what `jobcluster delete` takes.
 func (k kind) deletable() bool { return k.service != "event" }
 
 // ownsOthers says whether deleting k deletes objects it created: a Job's
 // pods, a CronJob's Jobs.
-func (k kind) ownsOthers() bool { return k.creatable() }
+func (k kind) ownsOthers() bool { return k.service == "job" || k.service == "cronjob" }
 
 // kinds is the one table of resources served; discovery, routing and error
 // messages all read it.
@@ -59,6 +61,8 @@ var kinds = []kind{
 	{version: "v1", plural: "pods", singular: "pod", kind: "Pod", service: "pod", namespaced: true, shortNames: []string{"po"}, categories: []string{"all"}},
 	{version: "v1", plural: "nodes", singular: "node", kind: "Node", service: "node", shortNames: []string{"no"}},
 	{version: "v1", plural: "events", singular: "event", kind: "Event", service: "event", namespaced: true, shortNames: []string{"ev"}},
+	{version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap", service: "configmap", namespaced: true, shortNames: []string{"cm"}},
+	{version: "v1", plural: "secrets", singular: "secret", kind: "Secret", service: "secret", namespaced: true},
 }
 
 // kindFor finds the served kind for a group version and plural.

@@ -82,7 +82,7 @@ func TestResourceList(t *testing.T) {
 		want         []string
 	}{
 		{"batch", "batch/v1", []string{"jobs", "cronjobs"}},
-		{"core", "v1", []string{"pods", "pods/log", "nodes", "events"}},
+		{"core", "v1", []string{"pods", "pods/log", "nodes", "events", "configmaps", "secrets"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

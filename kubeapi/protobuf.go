@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -38,7 +39,8 @@ func readObjectBody(r *http.Request, k kind) ([]byte, *metav1.Status) {
 	return j, nil
 }
 
-// protobufToJSON decodes a Job or CronJob in Kubernetes' protobuf encoding
+// protobufToJSON decodes a Job, CronJob, ConfigMap or Secret in Kubernetes'
+// protobuf encoding
 // and encodes it as the JSON kubectl would have sent.
 func protobufToJSON(k kind, body []byte) ([]byte, error) {
 	raw, ok := bytes.CutPrefix(body, protobufMagic)
@@ -70,8 +72,22 @@ func protobufToJSON(k kind, body []byte) ([]byte, error) {
 		cj.APIVersion, cj.Kind = k.groupVersion(), k.kind
 		cj.Status = batchv1.CronJobStatus{}
 		obj = cj
+	case "ConfigMap":
+		cm := &corev1.ConfigMap{}
+		if err := cm.Unmarshal(u.Raw); err != nil {
+			return nil, fmt.Errorf("decode protobuf ConfigMap: %w", err)
+		}
+		cm.APIVersion, cm.Kind = k.groupVersion(), k.kind
+		obj = cm
+	case "Secret":
+		sec := &corev1.Secret{}
+		if err := sec.Unmarshal(u.Raw); err != nil {
+			return nil, fmt.Errorf("decode protobuf Secret: %w", err)
+		}
+		sec.APIVersion, sec.Kind = k.groupVersion(), k.kind
+		obj = sec
 	default:
-		return nil, fmt.Errorf("protobuf bodies are read for Jobs and CronJobs only: send %s as JSON", k.plural)
+		return nil, fmt.Errorf("protobuf bodies are read for Jobs, CronJobs, ConfigMaps and Secrets only: send %s as JSON", k.plural)
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {

@@ -102,6 +102,33 @@ func TestKubectlApplyReplaceAndEdit(t *testing.T) {
 	}
 	expect("job.batch/by-flags condition met", "wait", "--for=condition=complete", "job/by-flags", "--timeout=60s")
 
+	// ConfigMaps and Secrets, as kubectl creates them, read by a Job.
+	expect("configmap/settings created", "create", "configmap", "settings", "--from-literal=mode=fast")
+	expect("secret/creds created", "create", "secret", "generic", "creds", "--from-literal=password=s3cret")
+	expect("job.batch/reads-config created", "create", "-f", write("reads-config.yaml", `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: reads-config
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: main
+        command: ["sh", "-c", "echo $MODE $PASSWORD"]
+        env:
+        - name: MODE
+          valueFrom: {configMapKeyRef: {name: settings, key: mode}}
+        - name: PASSWORD
+          valueFrom: {secretKeyRef: {name: creds, key: password}}
+`))
+	expect("job.batch/reads-config condition met", "wait", "--for=condition=complete", "job/reads-config", "--timeout=60s")
+	expect("fast s3cret", "logs", "job/reads-config")
+	if out := k.must("get", "configmaps"); !hasRowPrefix(out, "settings") {
+		t.Errorf("kubectl get configmaps:\n%s", out)
+	}
+	expect(`secret "creds" deleted`, "delete", "secret", "creds")
+
 	// A Job: suspend is mutable, the pod template is not, as in Kubernetes.
 	job := write("job.yaml", applyJob)
 	expect("job.batch/applied created", "apply", "-f", job)
