@@ -183,6 +183,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("remove what an earlier run left: %w", err)
 		}
 	}
+	var grd *guard // nil without a guard command; its methods then do nothing
 	if len(a.cfg.GuardCommand) > 0 {
 		g, err := startGuard(a.cfg.GuardCommand)
 		if err != nil {
@@ -191,6 +192,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		// Closed after the pods are stopped: deferred calls run last first.
 		defer g.close()
 		giveGuard(a.cfg.Runtime, g)
+		grd = g
 	}
 	g, err := gossip.Start(gossip.Config{
 		Name:     a.cfg.Name,
@@ -216,7 +218,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("join cluster: %w", err)
 	}
 	defer g.Shutdown()
-	return a.serve(ctx, lis, gossipMembers{g})
+	return a.serve(ctx, lis, gossipMembers{g}, grd)
 }
 
 // membership is what the agent needs from gossip.
@@ -243,7 +245,7 @@ func (m gossipMembers) leave(timeout time.Duration) error { return m.g.Leave(tim
 
 // serve runs the agent on a bound listener with the given view of the
 // cluster.
-func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership) error {
+func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership, grd *guard) error {
 	logger := a.cfg.Logger.With("node", a.cfg.Name)
 	pool := newServerPool(members.serverAddrs, a.cfg.Transport)
 	defer pool.close()
@@ -301,8 +303,11 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership)
 			sup.unfence()
 			srv.requestResync()
 		},
-		logger:  logger,
-		metrics: m,
+		// The guard fences the pods itself should this agent stop
+		// renewing without dying: frozen, it could not.
+		extended: grd.leaseLeft,
+		logger:   logger,
+		metrics:  m,
 	}
 	a.lease.Store(l)
 	m.ObserveState(reg, func() metrics.AgentState {

@@ -30,7 +30,7 @@ func startAgent(t *testing.T, cfg Config, servers ...string) (stop func() error)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, lis, fakeMembers{servers}) }()
+	go func() { done <- a.serve(ctx, lis, fakeMembers{servers}, nil) }()
 	var once sync.Once
 	var runErr error
 	stop = func() error {

@@ -98,6 +98,14 @@ func (g *guard) forgetCgroup(dir string) { g.send("-g" + dir) }
 // die. A nil guard does nothing.
 func (g *guard) WatchContainer(id string) { g.send("+c" + id) }
 
+// leaseLeft tells the guard how long the agent's lease has left: should
+// that pass with no newer word, the guard kills what it watches.
+func (g *guard) leaseLeft(d time.Duration) {
+	if d > 0 {
+		g.send("+l" + strconv.FormatInt(int64(d), 10))
+	}
+}
+
 // ForgetContainer tells the guard the container ended.
 func (g *guard) ForgetContainer(id string) { g.send("-c" + id) }
 
@@ -138,52 +146,109 @@ func (g *guard) close() {
 
 // RunGuard is the guard process's main loop: it reads "+PGID" and "-PGID"
 // lines, "+gDIR" and "-gDIR" for cgroups (DIR is the cgroup's directory),
-// and "+cID" and "-cID" for containers, until end of input, then kills
-// every process group still listed and every process in each cgroup still
-// listed, removes those cgroups, and hands the containers still listed to
-// removeContainers (which may be nil when no runtime runs
-// containers). The guard process should ignore SIGINT and SIGTERM, which
-// are meant for the agent (see IgnoreAgentSignals).
+// "+cID" and "-cID" for containers, and "+lNANOS", the time the agent's
+// lease has left, until end of input, then kills every process group
+// still listed and every process in each cgroup still listed, removes
+// those cgroups, and hands the containers still listed to
+// removeContainers (which may be nil when no runtime runs containers).
+//
+// The lease line fences an agent that cannot fence itself: frozen
+// (SIGSTOP, a stalled VM, a long pause) it renews nothing, and once the
+// time it last reported has passed without another report the guard
+// kills everything listed, as at end of input, and goes on reading. The
+// servers replace the pods only after that time. The guard process should
+// ignore SIGINT and SIGTERM, which are meant for the agent (see
+// IgnoreAgentSignals).
 func RunGuard(in io.Reader, removeContainers func(ids []string) error) error {
-	groups := map[int]bool{}
-	containers := map[string]bool{}
-	cgroups := map[string]bool{}
-	sc := bufio.NewScanner(in)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if len(line) < 2 {
-			continue
+	return runGuard(in, removeContainers, func(msg string) { fmt.Fprintln(os.Stderr, msg) })
+}
+
+// guarded is what the guard would kill: process groups, cgroups and
+// containers.
+type guarded struct {
+	groups     map[int]bool
+	containers map[string]bool
+	cgroups    map[string]bool
+}
+
+func (g *guarded) count() int { return len(g.groups) + len(g.containers) + len(g.cgroups) }
+
+func runGuard(in io.Reader, removeContainers func(ids []string) error, report func(string)) error {
+	g := &guarded{groups: map[int]bool{}, containers: map[string]bool{}, cgroups: map[string]bool{}}
+	lines := make(chan string)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			lines <- sc.Text()
 		}
-		if id, ok := strings.CutPrefix(line[1:], "c"); ok {
-			listOrForget(containers, line[0], id)
-			continue
-		}
-		if dir, ok := strings.CutPrefix(line[1:], "g"); ok {
-			// Only an absolute path names a cgroup; anything else
-			// could be a directory relative to wherever the guard runs.
-			if filepath.IsAbs(dir) {
-				listOrForget(cgroups, line[0], filepath.Clean(dir))
+	}()
+	lease := time.NewTimer(time.Hour)
+	lease.Stop()
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				return g.kill(removeContainers)
 			}
-			continue
-		}
-		pgid, err := strconv.Atoi(line[1:])
-		if err != nil || pgid <= 1 {
-			continue
-		}
-		switch line[0] {
-		case '+':
-			groups[pgid] = true
-		case '-':
-			delete(groups, pgid)
+			if left, ok := strings.CutPrefix(strings.TrimSpace(line), "+l"); ok {
+				if d, err := strconv.ParseInt(left, 10, 64); err == nil && d > 0 {
+					lease.Reset(time.Duration(d))
+				}
+				continue
+			}
+			g.apply(line)
+		case <-lease.C:
+			if n := g.count(); n > 0 {
+				err := g.kill(removeContainers)
+				report(fmt.Sprintf("agent-guard: the agent's lease ran out without a renewal: killed %d process groups, cgroups and containers (%v)", n, err))
+				g.groups, g.containers, g.cgroups = map[int]bool{}, map[string]bool{}, map[string]bool{}
+			}
 		}
 	}
+}
+
+// apply records one "+" or "-" line.
+func (g *guarded) apply(line string) {
+	line = strings.TrimSpace(line)
+	if len(line) < 2 {
+		return
+	}
+	if id, ok := strings.CutPrefix(line[1:], "c"); ok {
+		listOrForget(g.containers, line[0], id)
+		return
+	}
+	if dir, ok := strings.CutPrefix(line[1:], "g"); ok {
+		// Only an absolute path names a cgroup; anything else could be a
+		// directory relative to wherever the guard runs.
+		if filepath.IsAbs(dir) {
+			listOrForget(g.cgroups, line[0], filepath.Clean(dir))
+		}
+		return
+	}
+	pgid, err := strconv.Atoi(line[1:])
+	if err != nil || pgid <= 1 {
+		return
+	}
+	switch line[0] {
+	case '+':
+		g.groups[pgid] = true
+	case '-':
+		delete(g.groups, pgid)
+	}
+}
+
+// kill kills every process group listed and every process in each cgroup
+// listed, removes those cgroups, and hands the containers listed to
+// removeContainers.
+func (g *guarded) kill(removeContainers func(ids []string) error) error {
 	var errs []error
-	for pgid := range groups {
+	for pgid := range g.groups {
 		if err := unix.Kill(-pgid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 			errs = append(errs, fmt.Errorf("kill process group %d: %w", pgid, err))
 		}
 	}
-	for dir := range cgroups {
+	for dir := range g.cgroups {
 		if err := killCgroupDir(dir); err != nil {
 			errs = append(errs, err)
 			continue
@@ -192,9 +257,9 @@ func RunGuard(in io.Reader, removeContainers func(ids []string) error) error {
 			errs = append(errs, err)
 		}
 	}
-	if len(containers) > 0 {
-		ids := make([]string, 0, len(containers))
-		for id := range containers {
+	if len(g.containers) > 0 {
+		ids := make([]string, 0, len(g.containers))
+		for id := range g.containers {
 			ids = append(ids, id)
 		}
 		switch {

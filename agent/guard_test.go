@@ -116,3 +116,64 @@ func TestGuardKillsListedCgroupsWhenItsInputEnds(t *testing.T) {
 		t.Errorf("Wait() after the guard = %d, %v; want 137, nil", code, err)
 	}
 }
+
+// TestGuardFencesAFrozenAgent keeps the guard's input open, as a frozen
+// agent's is: while lease lines keep coming the listed group lives; once
+// the lease they gave runs out with no newer one, the guard kills it and
+// goes on reading.
+func TestGuardFencesAFrozenAgent(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sleep 30 & sleep 30 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := make(chan string, 1)
+	guardDone := make(chan error, 1)
+	go func() { guardDone <- runGuard(r, nil, func(msg string) { reports <- msg }) }()
+	send := func(line string) {
+		if _, err := w.WriteString(line + "\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("+" + itoa(cmd.Process.Pid))
+	// Renewed every 20 ms with a second left each time, for half a second.
+	for range 25 {
+		send("+l" + itoa(int(time.Second)))
+		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-exited:
+			t.Fatal("the guard killed the group while the lease was being renewed")
+		default:
+		}
+	}
+	// The agent freezes: no more lines, the pipe stays open.
+	frozeAt := time.Now()
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the listed group still runs 5 s after the lease ran out")
+	}
+	if took := time.Since(frozeAt); took < 900*time.Millisecond {
+		t.Errorf("killed %v after the last renewal, before the one-second lease ran out", took)
+	}
+	if msg := <-reports; !strings.Contains(msg, "lease ran out") {
+		t.Errorf("guard reported %q", msg)
+	}
+	select {
+	case err := <-guardDone:
+		t.Fatalf("the guard stopped reading after fencing: %v", err)
+	default:
+	}
+	w.Close()
+	if err := <-guardDone; err != nil {
+		t.Errorf("guard at end of input: %v", err)
+	}
+}

@@ -72,7 +72,10 @@ type lease struct {
 	// again after that.
 	lost    func()
 	renewed func()
-	logger  *slog.Logger
+	// extended, when set, is told how long the lease has left each time
+	// a renewal extends it (and the whole lease at the start).
+	extended func(left time.Duration)
+	logger   *slog.Logger
 	// metrics counts renewals and expiries; nil counts nothing.
 	metrics *metrics.Agent
 	// held is true while the lease holds; registered once a server
@@ -133,6 +136,9 @@ func (l *lease) run(ctx context.Context) {
 	inflight := 0
 	held := true
 	l.held.Store(true)
+	if l.extended != nil {
+		l.extended(ttl)
+	}
 	preferred := ""
 	// failingSince is when the first heartbeat failed since the last
 	// success, zero while they succeed.
@@ -187,6 +193,9 @@ func (l *lease) run(ctx context.Context) {
 				continue
 			}
 			expiry.Reset(left)
+			if l.extended != nil {
+				l.extended(left)
+			}
 			if !held {
 				held = true
 				l.held.Store(true)
