@@ -231,7 +231,7 @@ func TestKubectlChangesObjects(t *testing.T) {
 			t.Errorf("api-resources lacks %q:\n%s", want, out)
 		}
 	}
-	if out := k.must("api-resources", "--verbs=patch", "-o", "name"); strings.Join(strings.Fields(out), " ") != "cronjobs.batch jobs.batch" {
+	if out := k.must("api-resources", "--verbs=patch", "-o", "name"); strings.Join(strings.Fields(out), " ") != "configmaps secrets cronjobs.batch jobs.batch" {
 		t.Errorf("api-resources --verbs=patch printed %q", out)
 	}
 	if out := k.must("get", "all"); !strings.Contains(out, "job.batch/batch-job") || !strings.Contains(out, "pod/"+pod) {
