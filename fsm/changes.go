@@ -57,10 +57,14 @@ func (c Change) Object() *api.Object {
 	return nil
 }
 
-// changeLog is a ring of the latest changes, oldest first.
+// changeLog is the latest changes, oldest first: changes[head:]. The
+// ones before head are forgotten, and dropped from the slice only once
+// they are as many as maxChanges, so that a full log costs an apply no
+// copy of the whole log.
 type changeLog struct {
 	mu      sync.Mutex
 	changes []Change
+	head    int
 	// since is the index from which the ring is complete: a watch from a
 	// later index misses nothing.
 	since uint64
@@ -87,16 +91,20 @@ func (l *changeLog) record(index uint64, changes memdb.Changes) {
 		}
 		l.changes = append(l.changes, c)
 	}
-	if over := len(l.changes) - maxChanges; over > 0 {
-		l.since = l.changes[over-1].Index
-		l.changes = append(l.changes[:0:0], l.changes[over:]...)
+	if over := len(l.changes) - l.head - maxChanges; over > 0 {
+		l.head += over
+		l.since = l.changes[l.head-1].Index
+		if l.head >= maxChanges {
+			l.changes = append(l.changes[:0:0], l.changes[l.head:]...)
+			l.head = 0
+		}
 	}
 }
 
 // reset forgets every change: after a restore, watches list again.
 func (l *changeLog) reset(index uint64) {
 	l.mu.Lock()
-	l.changes, l.since = nil, index
+	l.changes, l.head, l.since = nil, 0, index
 	l.mu.Unlock()
 }
 
@@ -109,7 +117,7 @@ func (f *FSM) ChangesSince(index uint64) (changes []Change, ok bool) {
 	if index < l.since {
 		return nil, false
 	}
-	for i := len(l.changes) - 1; i >= 0 && l.changes[i].Index > index; i-- {
+	for i := len(l.changes) - 1; i >= l.head && l.changes[i].Index > index; i-- {
 		changes = append(changes, l.changes[i])
 	}
 	for i, j := 0, len(changes)-1; i < j; i, j = i+1, j-1 {

@@ -34,3 +34,25 @@ func TestChangesSinceAndTooOld(t *testing.T) {
 		t.Errorf("changes since 6: %d, ok %v; want 2", len(changes), ok)
 	}
 }
+
+// TestChangesAcrossCompactions applies many more changes than the log
+// keeps: it always holds exactly the latest maxChanges.
+func TestChangesAcrossCompactions(t *testing.T) {
+	defer func(n int) { maxChanges = n }(maxChanges)
+	maxChanges = 3
+	h := newHarness(t)
+	for i := range 20 {
+		h.must(upsertJob(newJob("j"+string(rune('a'+i))), true)) // index i+1
+		last := uint64(i + 1)
+		if last > 3 {
+			if _, ok := h.f.ChangesSince(last - 4); ok {
+				t.Fatalf("after %d changes: changes since %d reported complete, want forgotten", last, last-4)
+			}
+		}
+		from := last - min(last, 3)
+		changes, ok := h.f.ChangesSince(from)
+		if !ok || len(changes) != int(last-from) || changes[len(changes)-1].Index != last {
+			t.Fatalf("after %d changes: since %d gave %d changes, ok %v", last, from, len(changes), ok)
+		}
+	}
+}
