@@ -1,7 +1,6 @@
 package kubeapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"slices"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -94,12 +92,11 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read body: %w", err)
 	}
-	if raw, ok := bytes.CutPrefix(body, protobufMagic); ok {
-		var u runtime.Unknown
-		if err := u.Unmarshal(raw); err != nil {
-			return nil, fmt.Errorf("decode protobuf DeleteOptions: %w", err)
+	if u, ok, err := unwrapProtobuf(body); ok {
+		if err == nil {
+			err = opts.Unmarshal(u.Raw)
 		}
-		if err := opts.Unmarshal(u.Raw); err != nil {
+		if err != nil {
 			return nil, fmt.Errorf("decode protobuf DeleteOptions: %w", err)
 		}
 	} else if len(body) > 0 {

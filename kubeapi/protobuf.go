@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // mediaTypeProtobuf is Kubernetes' protobuf encoding, which client-go's
@@ -39,56 +40,57 @@ func readObjectBody(r *http.Request, k kind) ([]byte, *metav1.Status) {
 	return j, nil
 }
 
-// protobufToJSON decodes a Job, CronJob, ConfigMap or Secret in Kubernetes'
-// protobuf encoding
-// and encodes it as the JSON kubectl would have sent.
-func protobufToJSON(k kind, body []byte) ([]byte, error) {
+// protobufObject is a Kubernetes type with its generated protobuf decoder.
+type protobufObject interface {
+	runtime.Object
+	Unmarshal([]byte) error
+}
+
+// protobufKinds are the kinds whose protobuf bodies are read: what POST
+// and PUT take.
+var protobufKinds = map[string]func() protobufObject{
+	"Job":       func() protobufObject { return &batchv1.Job{} },
+	"CronJob":   func() protobufObject { return &batchv1.CronJob{} },
+	"ConfigMap": func() protobufObject { return &corev1.ConfigMap{} },
+	"Secret":    func() protobufObject { return &corev1.Secret{} },
+}
+
+// unwrapProtobuf returns the runtime.Unknown a body in Kubernetes'
+// protobuf encoding holds, and whether the body is in that encoding.
+func unwrapProtobuf(body []byte) (runtime.Unknown, bool, error) {
+	var u runtime.Unknown
 	raw, ok := bytes.CutPrefix(body, protobufMagic)
 	if !ok {
-		return nil, fmt.Errorf("decode protobuf body: it does not start with Kubernetes' protobuf prefix")
+		return u, false, nil
 	}
-	var u runtime.Unknown
 	if err := u.Unmarshal(raw); err != nil {
-		return nil, fmt.Errorf("decode protobuf body: %w", err)
+		return u, true, fmt.Errorf("decode protobuf body: %w", err)
 	}
-	if u.Kind != "" && (u.Kind != k.kind || u.APIVersion != k.groupVersion()) {
+	return u, true, nil
+}
+
+// protobufToJSON decodes a Job, CronJob, ConfigMap or Secret in
+// Kubernetes' protobuf encoding and encodes it as the JSON kubectl would
+// have sent.
+func protobufToJSON(k kind, body []byte) ([]byte, error) {
+	u, ok, err := unwrapProtobuf(body)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, fmt.Errorf("decode protobuf body: it does not start with Kubernetes' protobuf prefix")
+	case u.Kind != "" && (u.Kind != k.kind || u.APIVersion != k.groupVersion()):
 		return nil, fmt.Errorf("decode protobuf body: got %s %s on the %s endpoint", u.APIVersion, u.Kind, k.plural)
 	}
-	var obj any
-	switch k.kind {
-	case "Job":
-		job := &batchv1.Job{}
-		if err := job.Unmarshal(u.Raw); err != nil {
-			return nil, fmt.Errorf("decode protobuf Job: %w", err)
-		}
-		job.APIVersion, job.Kind = k.groupVersion(), k.kind
-		job.Status = batchv1.JobStatus{}
-		obj = job
-	case "CronJob":
-		cj := &batchv1.CronJob{}
-		if err := cj.Unmarshal(u.Raw); err != nil {
-			return nil, fmt.Errorf("decode protobuf CronJob: %w", err)
-		}
-		cj.APIVersion, cj.Kind = k.groupVersion(), k.kind
-		cj.Status = batchv1.CronJobStatus{}
-		obj = cj
-	case "ConfigMap":
-		cm := &corev1.ConfigMap{}
-		if err := cm.Unmarshal(u.Raw); err != nil {
-			return nil, fmt.Errorf("decode protobuf ConfigMap: %w", err)
-		}
-		cm.APIVersion, cm.Kind = k.groupVersion(), k.kind
-		obj = cm
-	case "Secret":
-		sec := &corev1.Secret{}
-		if err := sec.Unmarshal(u.Raw); err != nil {
-			return nil, fmt.Errorf("decode protobuf Secret: %w", err)
-		}
-		sec.APIVersion, sec.Kind = k.groupVersion(), k.kind
-		obj = sec
-	default:
+	newObj, ok := protobufKinds[k.kind]
+	if !ok {
 		return nil, fmt.Errorf("protobuf bodies are read for Jobs, CronJobs, ConfigMaps and Secrets only: send %s as JSON", k.plural)
 	}
+	obj := newObj()
+	if err := obj.Unmarshal(u.Raw); err != nil {
+		return nil, fmt.Errorf("decode protobuf %s: %w", k.kind, err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(schema.GroupVersionKind{Group: k.group, Version: k.version, Kind: k.kind})
 	b, err := json.Marshal(obj)
 	if err != nil {
 		return nil, fmt.Errorf("encode %s as JSON: %w", k.kind, err)
