@@ -30,7 +30,21 @@ type fakeControl struct {
 	events    []*api.WatchEvent
 	watchErr  error
 	watchReq  *api.WatchRequest
+	// logsErr is what a Logs stream ends with first.
+	logsErr error
 }
+
+func (f *fakeControl) Logs(_ context.Context, _ *api.LogsRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[api.LogChunk], error) {
+	return &fakeLogs{err: f.logsErr}, nil
+}
+
+// fakeLogs is a Logs stream that ends at once with err.
+type fakeLogs struct {
+	grpc.ClientStream
+	err error
+}
+
+func (l *fakeLogs) Recv() (*api.LogChunk, error) { return nil, l.err }
 
 func (f *fakeControl) Get(_ context.Context, req *api.GetRequest, _ ...grpc.CallOption) (*api.Object, error) {
 	if f.job == nil || req.GetName() != f.job.GetMetadata().GetName() {

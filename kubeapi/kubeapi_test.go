@@ -147,3 +147,23 @@ func TestWantsTable(t *testing.T) {
 		t.Error("plain JSON is not a Table")
 	}
 }
+
+func TestLogsRefusalsAreKubernetesStatuses(t *testing.T) {
+	tests := []struct {
+		name     string
+		err      error
+		wantCode int
+	}{
+		{"no such pod", status.Error(codes.NotFound, "not found"), http.StatusNotFound},
+		{"agent gone and nothing kept", status.Error(codes.FailedPrecondition, `agent a1 is gone, and the servers keep no log of pod "x"`), http.StatusBadRequest},
+		{"no leader", status.Error(codes.Unavailable, "no leader elected yet"), http.StatusServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := serve(t, &fakeControl{logsErr: tt.err}, http.MethodGet, "/api/v1/namespaces/default/pods/x/log", "", "")
+			if st := decodeStatus(t, w); w.Code != tt.wantCode || int(st.Code) != tt.wantCode {
+				t.Errorf("code %d, status %+v; want %d", w.Code, st, tt.wantCode)
+			}
+		})
+	}
+}

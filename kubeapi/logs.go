@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -45,6 +47,13 @@ func (h *Handler) logs(ctx context.Context, w http.ResponseWriter, r *http.Reque
 			h.copyLogs(w, stream, err)
 			return
 		}
+	}
+	if st, ok := status.FromError(err); ok && st.Code() == codes.FailedPrecondition {
+		// A pod with no log to give yet (no node) or any more (its agent
+		// gone, nothing kept): kube-apiserver answers 400 with the reason,
+		// not the write conflict FailedPrecondition means elsewhere.
+		writeStatus(w, failure(http.StatusBadRequest, metav1.StatusReasonBadRequest, st.Message()))
+		return
 	}
 	writeStatus(w, statusFor(err, resource{plural: "pods"}, req.name))
 }
