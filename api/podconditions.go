@@ -57,7 +57,7 @@ func PodConditions(p *Pod) []*PodCondition {
 	cond := func(typ string, ok bool, at *timestamppb.Timestamp, reason, msg string) *PodCondition {
 		c := &PodCondition{Type: typ, Status: ConditionFalse, LastTransitionTime: at, Reason: reason, Message: msg}
 		if ok {
-			c.Status, c.Reason, c.Message = ConditionTrue, "", ""
+			c.Status = ConditionTrue
 		}
 		if c.LastTransitionTime == nil {
 			c.LastTransitionTime = since
@@ -73,21 +73,15 @@ func PodConditions(p *Pod) []*PodCondition {
 		}
 		out = []*PodCondition{
 			cond(PodReadyToStartContainers, false, finished, "", ""),
-			cond(PodInitialized, true, since, "", ""),
+			cond(PodInitialized, true, since, "PodCompleted", ""),
 			cond(PodReady, false, finished, reason, ""),
 			cond(PodContainersReady, false, finished, reason, ""),
 		}
-		out[1].Reason = "PodCompleted"
 	default:
 		ready := phase == PodRunning && len(unready) == 0 && started != nil
-		msg := ""
-		reason := ""
+		at, reason, msg := started, "", ""
 		if !ready {
-			reason, msg = "ContainersNotReady", fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
-		}
-		at := since
-		if ready {
-			at = started
+			at, reason, msg = since, "ContainersNotReady", fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
 		}
 		out = []*PodCondition{
 			cond(PodReadyToStartContainers, true, since, "", ""),
