@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -124,8 +126,8 @@ func newACLPolicyCmd(copts *clientOptions) *cobra.Command {
 				var rows [][]string
 				for _, p := range resp.GetItems() {
 					var grants []string
-					for ns, r := range p.GetNamespaces() {
-						grants = append(grants, ns+":"+strings.Join(r.GetCapabilities(), "+"))
+					for _, ns := range slices.Sorted(maps.Keys(p.GetNamespaces())) {
+						grants = append(grants, ns+":"+strings.Join(p.GetNamespaces()[ns].GetCapabilities(), "+"))
 					}
 					if p.GetNodes() != "" {
 						grants = append(grants, "nodes:"+p.GetNodes())
