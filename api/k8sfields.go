@@ -214,3 +214,49 @@ func FieldsTable() string {
 	}
 	return b.String()
 }
+
+// SupportedFieldsTable is the Markdown table of the fields a manifest of a
+// Job, CronJob, ConfigMap or Secret may set and jobcluster runs, by type:
+// every field of the schema's messages reachable from those objects'
+// metadata and spec, which is what the decoder reads.
+func SupportedFieldsTable() string {
+	fields := map[protoreflect.FullName][]string{}
+	var walk func(m protoreflect.MessageDescriptor)
+	walk = func(m protoreflect.MessageDescriptor) {
+		if _, seen := fields[m.FullName()]; seen || m.FullName() == timestampName {
+			return
+		}
+		fields[m.FullName()] = nil
+		for i := range m.Fields().Len() {
+			f := m.Fields().Get(i)
+			if f.Name() == "status" {
+				continue
+			}
+			fields[m.FullName()] = append(fields[m.FullName()], jsonName(f))
+			switch {
+			case f.IsMap() && f.MapValue().Message() != nil:
+				walk(f.MapValue().Message())
+			case !f.IsMap() && f.Message() != nil:
+				walk(f.Message())
+			}
+		}
+	}
+	for _, m := range []protoreflect.ProtoMessage{&Job{}, &CronJob{}, &ConfigMap{}, &Secret{}} {
+		walk(m.ProtoReflect().Descriptor())
+	}
+	names := make([]string, 0, len(fields))
+	for n, f := range fields {
+		if len(f) > 0 {
+			names = append(names, string(n))
+		}
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("| type | fields read and run |\n|---|---|\n")
+	for _, n := range names {
+		f := fields[protoreflect.FullName(n)]
+		sort.Strings(f)
+		fmt.Fprintf(&b, "| `%s` | %s |\n", strings.TrimPrefix(n, "jobcluster.v1."), strings.Join(f, ", "))
+	}
+	return b.String()
+}
