@@ -102,8 +102,9 @@ type smallResult struct {
 	err               error
 }
 
-// runHuge submits one Job of parallelism and completions -huge-pods whose
-// pods run `true`, as a new user might, and measures what it costs the
+// runHuge submits one Job of completions -huge-pods and twice that
+// parallelism (200,000 at the default, the manifest that once wedged the
+// cluster) whose pods run `true`, as a new user might, and measures what it costs the
 // servers (peak RSS sampled every 250 ms from submit until the agents run
 // no pod after the delete, Raft bytes written until every pod exists), how
 // long until every pod exists, how soon a one-pod Job submitted once a
@@ -113,7 +114,7 @@ func runHuge(ctx context.Context, e *env) error {
 	c := e.c
 	pods := e.cfg.hugePods
 	name := e.name("huge")
-	m := jobParams{name: name, parallelism: pods, completions: pods, command: []string{"true"}}.manifest()
+	m := jobParams{name: name, parallelism: 2 * pods, completions: pods, command: []string{"true"}}.manifest()
 	// The user's manifest names no backoffLimit: the default (6) applies.
 	delete(m["spec"].(map[string]any), "backoffLimit")
 	objs, err := decode(m)
