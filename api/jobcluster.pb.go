@@ -6834,9 +6834,13 @@ func (x *DeleteConfigMap) GetName() string {
 }
 
 type UpsertSecret struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Secret        *Secret                `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
-	CreateOnly    bool                   `protobuf:"varint,2,opt,name=create_only,json=createOnly,proto3" json:"create_only,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Secret     *Secret                `protobuf:"bytes,1,opt,name=secret,proto3" json:"secret,omitempty"`
+	CreateOnly bool                   `protobuf:"varint,2,opt,name=create_only,json=createOnly,proto3" json:"create_only,omitempty"`
+	// sealed is the Secret encrypted at rest, set instead of secret when
+	// the servers are given --encryption-key-file; every server's FSM opens
+	// it with the same keys.
+	Sealed        []byte `protobuf:"bytes,3,opt,name=sealed,proto3" json:"sealed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -6885,6 +6889,59 @@ func (x *UpsertSecret) GetCreateOnly() bool {
 	return false
 }
 
+func (x *UpsertSecret) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+// SealedSecret is one Secret as a snapshot holds it when the servers
+// encrypt Secrets at rest.
+type SealedSecret struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sealed        []byte                 `protobuf:"bytes,1,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SealedSecret) Reset() {
+	*x = SealedSecret{}
+	mi := &file_jobcluster_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SealedSecret) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SealedSecret) ProtoMessage() {}
+
+func (x *SealedSecret) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SealedSecret.ProtoReflect.Descriptor instead.
+func (*SealedSecret) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *SealedSecret) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
 type DeleteSecret struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
@@ -6895,7 +6952,7 @@ type DeleteSecret struct {
 
 func (x *DeleteSecret) Reset() {
 	*x = DeleteSecret{}
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6907,7 +6964,7 @@ func (x *DeleteSecret) String() string {
 func (*DeleteSecret) ProtoMessage() {}
 
 func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6920,7 +6977,7 @@ func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSecret.ProtoReflect.Descriptor instead.
 func (*DeleteSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{88}
+	return file_jobcluster_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *DeleteSecret) GetNamespace() string {
@@ -6948,7 +7005,7 @@ type AclNamespaceRule struct {
 
 func (x *AclNamespaceRule) Reset() {
 	*x = AclNamespaceRule{}
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6960,7 +7017,7 @@ func (x *AclNamespaceRule) String() string {
 func (*AclNamespaceRule) ProtoMessage() {}
 
 func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6973,7 +7030,7 @@ func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclNamespaceRule.ProtoReflect.Descriptor instead.
 func (*AclNamespaceRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{89}
+	return file_jobcluster_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *AclNamespaceRule) GetCapabilities() []string {
@@ -7001,7 +7058,7 @@ type AclPolicy struct {
 
 func (x *AclPolicy) Reset() {
 	*x = AclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7013,7 +7070,7 @@ func (x *AclPolicy) String() string {
 func (*AclPolicy) ProtoMessage() {}
 
 func (x *AclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7026,7 +7083,7 @@ func (x *AclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicy.ProtoReflect.Descriptor instead.
 func (*AclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{90}
+	return file_jobcluster_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AclPolicy) GetName() string {
@@ -7105,7 +7162,7 @@ type AclToken struct {
 
 func (x *AclToken) Reset() {
 	*x = AclToken{}
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7117,7 +7174,7 @@ func (x *AclToken) String() string {
 func (*AclToken) ProtoMessage() {}
 
 func (x *AclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7130,7 +7187,7 @@ func (x *AclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclToken.ProtoReflect.Descriptor instead.
 func (*AclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{91}
+	return file_jobcluster_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *AclToken) GetAccessorId() string {
@@ -7205,7 +7262,7 @@ type UpsertAclPolicy struct {
 
 func (x *UpsertAclPolicy) Reset() {
 	*x = UpsertAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7217,7 +7274,7 @@ func (x *UpsertAclPolicy) String() string {
 func (*UpsertAclPolicy) ProtoMessage() {}
 
 func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7230,7 +7287,7 @@ func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclPolicy.ProtoReflect.Descriptor instead.
 func (*UpsertAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{92}
+	return file_jobcluster_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *UpsertAclPolicy) GetPolicy() *AclPolicy {
@@ -7249,7 +7306,7 @@ type DeleteAclPolicy struct {
 
 func (x *DeleteAclPolicy) Reset() {
 	*x = DeleteAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7261,7 +7318,7 @@ func (x *DeleteAclPolicy) String() string {
 func (*DeleteAclPolicy) ProtoMessage() {}
 
 func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7274,7 +7331,7 @@ func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclPolicy.ProtoReflect.Descriptor instead.
 func (*DeleteAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{93}
+	return file_jobcluster_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *DeleteAclPolicy) GetName() string {
@@ -7296,7 +7353,7 @@ type UpsertAclToken struct {
 
 func (x *UpsertAclToken) Reset() {
 	*x = UpsertAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7308,7 +7365,7 @@ func (x *UpsertAclToken) String() string {
 func (*UpsertAclToken) ProtoMessage() {}
 
 func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7321,7 +7378,7 @@ func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclToken.ProtoReflect.Descriptor instead.
 func (*UpsertAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{94}
+	return file_jobcluster_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *UpsertAclToken) GetToken() *AclToken {
@@ -7347,7 +7404,7 @@ type DeleteAclToken struct {
 
 func (x *DeleteAclToken) Reset() {
 	*x = DeleteAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7359,7 +7416,7 @@ func (x *DeleteAclToken) String() string {
 func (*DeleteAclToken) ProtoMessage() {}
 
 func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7372,7 +7429,7 @@ func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclToken.ProtoReflect.Descriptor instead.
 func (*DeleteAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{95}
+	return file_jobcluster_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *DeleteAclToken) GetAccessorId() string {
@@ -7405,7 +7462,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7417,7 +7474,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7430,7 +7487,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{96}
+	return file_jobcluster_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *AuditRecord) GetTime() *timestamppb.Timestamp {
@@ -7519,7 +7576,7 @@ type RecordAudit struct {
 
 func (x *RecordAudit) Reset() {
 	*x = RecordAudit{}
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7531,7 +7588,7 @@ func (x *RecordAudit) String() string {
 func (*RecordAudit) ProtoMessage() {}
 
 func (x *RecordAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7544,7 +7601,7 @@ func (x *RecordAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAudit.ProtoReflect.Descriptor instead.
 func (*RecordAudit) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{97}
+	return file_jobcluster_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *RecordAudit) GetRecords() []*AuditRecord {
@@ -7565,7 +7622,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7577,7 +7634,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7590,7 +7647,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{98}
+	return file_jobcluster_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -7615,7 +7672,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7627,7 +7684,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7640,7 +7697,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{99}
+	return file_jobcluster_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -7686,7 +7743,7 @@ type SubmitResult struct {
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7698,7 +7755,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7711,7 +7768,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{100}
+	return file_jobcluster_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -7779,7 +7836,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7791,7 +7848,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7804,7 +7861,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{101}
+	return file_jobcluster_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -7826,7 +7883,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7838,7 +7895,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7851,7 +7908,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{102}
+	return file_jobcluster_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -7894,7 +7951,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7906,7 +7963,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7919,7 +7976,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{103}
+	return file_jobcluster_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -7974,7 +8031,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7986,7 +8043,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7999,7 +8056,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{104}
+	return file_jobcluster_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -8029,7 +8086,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8041,7 +8098,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8054,7 +8111,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{105}
+	return file_jobcluster_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -8093,7 +8150,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8105,7 +8162,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8118,7 +8175,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{106}
+	return file_jobcluster_proto_rawDescGZIP(), []int{107}
 }
 
 type MembersRequest struct {
@@ -8132,7 +8189,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8144,7 +8201,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8157,7 +8214,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{107}
+	return file_jobcluster_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *MembersRequest) GetLocal() bool {
@@ -8187,7 +8244,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8199,7 +8256,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8212,7 +8269,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{108}
+	return file_jobcluster_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *Member) GetName() string {
@@ -8287,7 +8344,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8299,7 +8356,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8312,7 +8369,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{109}
+	return file_jobcluster_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -8339,7 +8396,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8351,7 +8408,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8364,7 +8421,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{110}
+	return file_jobcluster_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -8421,7 +8478,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8433,7 +8490,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8446,7 +8503,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{111}
+	return file_jobcluster_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -8473,7 +8530,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8485,7 +8542,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8498,7 +8555,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{112}
+	return file_jobcluster_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -8531,7 +8588,7 @@ type PodSet struct {
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8543,7 +8600,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8556,7 +8613,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{113}
+	return file_jobcluster_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -8597,7 +8654,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8609,7 +8666,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8622,7 +8679,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{114}
+	return file_jobcluster_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -8647,7 +8704,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8659,7 +8716,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8672,19 +8729,22 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{115}
+	return file_jobcluster_proto_rawDescGZIP(), []int{116}
 }
 
 type HeartbeatRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	// usage is the node's latest measurement, sent once per measuring
+	// window; the leader keeps it in memory for top.
+	Usage         *NodeUsage `protobuf:"bytes,2,opt,name=usage,proto3" json:"usage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8696,7 +8756,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8709,7 +8769,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+	return file_jobcluster_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -8717,6 +8777,313 @@ func (x *HeartbeatRequest) GetNode() string {
 		return x.Node
 	}
 	return ""
+}
+
+func (x *HeartbeatRequest) GetUsage() *NodeUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+// PodUsage is what one pod's processes or containers used.
+type PodUsage struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Namespace string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// cpu_millicores is the average over the window.
+	CpuMillicores int64 `protobuf:"varint,3,opt,name=cpu_millicores,json=cpuMillicores,proto3" json:"cpu_millicores,omitempty"`
+	// memory_bytes is the working set at the end of the window.
+	MemoryBytes   int64 `protobuf:"varint,4,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodUsage) Reset() {
+	*x = PodUsage{}
+	mi := &file_jobcluster_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodUsage) ProtoMessage() {}
+
+func (x *PodUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodUsage.ProtoReflect.Descriptor instead.
+func (*PodUsage) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *PodUsage) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *PodUsage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *PodUsage) GetCpuMillicores() int64 {
+	if x != nil {
+		return x.CpuMillicores
+	}
+	return 0
+}
+
+func (x *PodUsage) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+// NodeUsage is what a node and each of its running pods used over the
+// agent's last measuring window.
+type NodeUsage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Timestamp     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	WindowMillis  int64                  `protobuf:"varint,3,opt,name=window_millis,json=windowMillis,proto3" json:"window_millis,omitempty"`
+	CpuMillicores int64                  `protobuf:"varint,4,opt,name=cpu_millicores,json=cpuMillicores,proto3" json:"cpu_millicores,omitempty"`
+	MemoryBytes   int64                  `protobuf:"varint,5,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	Pods          []*PodUsage            `protobuf:"bytes,6,rep,name=pods,proto3" json:"pods,omitempty"`
+	// The node's allocatable CPU and memory, filled in by the server for
+	// top's percentages.
+	CpuAllocatableMillicores int64 `protobuf:"varint,7,opt,name=cpu_allocatable_millicores,json=cpuAllocatableMillicores,proto3" json:"cpu_allocatable_millicores,omitempty"`
+	MemoryAllocatableBytes   int64 `protobuf:"varint,8,opt,name=memory_allocatable_bytes,json=memoryAllocatableBytes,proto3" json:"memory_allocatable_bytes,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *NodeUsage) Reset() {
+	*x = NodeUsage{}
+	mi := &file_jobcluster_proto_msgTypes[119]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeUsage) ProtoMessage() {}
+
+func (x *NodeUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[119]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeUsage.ProtoReflect.Descriptor instead.
+func (*NodeUsage) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{119}
+}
+
+func (x *NodeUsage) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *NodeUsage) GetTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Timestamp
+	}
+	return nil
+}
+
+func (x *NodeUsage) GetWindowMillis() int64 {
+	if x != nil {
+		return x.WindowMillis
+	}
+	return 0
+}
+
+func (x *NodeUsage) GetCpuMillicores() int64 {
+	if x != nil {
+		return x.CpuMillicores
+	}
+	return 0
+}
+
+func (x *NodeUsage) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *NodeUsage) GetPods() []*PodUsage {
+	if x != nil {
+		return x.Pods
+	}
+	return nil
+}
+
+func (x *NodeUsage) GetCpuAllocatableMillicores() int64 {
+	if x != nil {
+		return x.CpuAllocatableMillicores
+	}
+	return 0
+}
+
+func (x *NodeUsage) GetMemoryAllocatableBytes() int64 {
+	if x != nil {
+		return x.MemoryAllocatableBytes
+	}
+	return 0
+}
+
+// TopRequest asks for the latest measured usage of pods or nodes.
+type TopRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is "pods" or "nodes".
+	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Namespace     string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	AllNamespaces bool   `protobuf:"varint,3,opt,name=all_namespaces,json=allNamespaces,proto3" json:"all_namespaces,omitempty"`
+	LabelSelector string `protobuf:"bytes,4,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	// name limits the answer to one pod or node.
+	Name          string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopRequest) Reset() {
+	*x = TopRequest{}
+	mi := &file_jobcluster_proto_msgTypes[120]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopRequest) ProtoMessage() {}
+
+func (x *TopRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[120]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
+func (*TopRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{120}
+}
+
+func (x *TopRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *TopRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *TopRequest) GetAllNamespaces() bool {
+	if x != nil {
+		return x.AllNamespaces
+	}
+	return false
+}
+
+func (x *TopRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *TopRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// TopResponse holds one entry per node with a measurement; for pods, each
+// entry's pods are those the request selects.
+type TopResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nodes         []*NodeUsage           `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TopResponse) Reset() {
+	*x = TopResponse{}
+	mi := &file_jobcluster_proto_msgTypes[121]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TopResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TopResponse) ProtoMessage() {}
+
+func (x *TopResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[121]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TopResponse.ProtoReflect.Descriptor instead.
+func (*TopResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{121}
+}
+
+func (x *TopResponse) GetNodes() []*NodeUsage {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
 }
 
 type HeartbeatResponse struct {
@@ -8730,7 +9097,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8742,7 +9109,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8755,7 +9122,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{117}
+	return file_jobcluster_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -8776,7 +9143,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8788,7 +9155,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8801,7 +9168,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+	return file_jobcluster_proto_rawDescGZIP(), []int{123}
 }
 
 type LeaveResponse struct {
@@ -8812,7 +9179,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8824,7 +9191,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8837,7 +9204,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{119}
+	return file_jobcluster_proto_rawDescGZIP(), []int{124}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -8854,7 +9221,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8866,7 +9233,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8879,7 +9246,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{120}
+	return file_jobcluster_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -8904,7 +9271,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8916,7 +9283,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8929,7 +9296,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{121}
+	return file_jobcluster_proto_rawDescGZIP(), []int{126}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -8943,7 +9310,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8955,7 +9322,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8968,7 +9335,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{122}
+	return file_jobcluster_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *PodRef) GetName() string {
@@ -8996,7 +9363,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9008,7 +9375,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9021,7 +9388,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{123}
+	return file_jobcluster_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -9042,7 +9409,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9054,7 +9421,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9067,7 +9434,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{124}
+	return file_jobcluster_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -9089,7 +9456,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9101,7 +9468,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9114,7 +9481,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{125}
+	return file_jobcluster_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -9166,7 +9533,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9178,7 +9545,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9191,7 +9558,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+	return file_jobcluster_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -9258,7 +9625,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9270,7 +9637,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9283,7 +9650,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{127}
+	return file_jobcluster_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -9326,7 +9693,7 @@ type CronHistoryRequest struct {
 
 func (x *CronHistoryRequest) Reset() {
 	*x = CronHistoryRequest{}
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9338,7 +9705,7 @@ func (x *CronHistoryRequest) String() string {
 func (*CronHistoryRequest) ProtoMessage() {}
 
 func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9351,7 +9718,7 @@ func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryRequest.ProtoReflect.Descriptor instead.
 func (*CronHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{128}
+	return file_jobcluster_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *CronHistoryRequest) GetNamespace() string {
@@ -9391,7 +9758,7 @@ type CronHistoryResponse struct {
 
 func (x *CronHistoryResponse) Reset() {
 	*x = CronHistoryResponse{}
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9403,7 +9770,7 @@ func (x *CronHistoryResponse) String() string {
 func (*CronHistoryResponse) ProtoMessage() {}
 
 func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9416,7 +9783,7 @@ func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryResponse.ProtoReflect.Descriptor instead.
 func (*CronHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{129}
+	return file_jobcluster_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *CronHistoryResponse) GetItems() []*CronLedgerEntry {
@@ -9436,7 +9803,7 @@ type NotificationsRequest struct {
 
 func (x *NotificationsRequest) Reset() {
 	*x = NotificationsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9448,7 +9815,7 @@ func (x *NotificationsRequest) String() string {
 func (*NotificationsRequest) ProtoMessage() {}
 
 func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9461,7 +9828,7 @@ func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsRequest.ProtoReflect.Descriptor instead.
 func (*NotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{130}
+	return file_jobcluster_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *NotificationsRequest) GetLimit() int32 {
@@ -9487,7 +9854,7 @@ type NotificationsResponse struct {
 
 func (x *NotificationsResponse) Reset() {
 	*x = NotificationsResponse{}
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9499,7 +9866,7 @@ func (x *NotificationsResponse) String() string {
 func (*NotificationsResponse) ProtoMessage() {}
 
 func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9512,7 +9879,7 @@ func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsResponse.ProtoReflect.Descriptor instead.
 func (*NotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{131}
+	return file_jobcluster_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *NotificationsResponse) GetItems() []*Notification {
@@ -9530,7 +9897,7 @@ type AclBootstrapRequest struct {
 
 func (x *AclBootstrapRequest) Reset() {
 	*x = AclBootstrapRequest{}
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9542,7 +9909,7 @@ func (x *AclBootstrapRequest) String() string {
 func (*AclBootstrapRequest) ProtoMessage() {}
 
 func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9555,7 +9922,7 @@ func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{132}
+	return file_jobcluster_proto_rawDescGZIP(), []int{137}
 }
 
 // AclTokenSecret is a token with its secret, returned once on creation.
@@ -9569,7 +9936,7 @@ type AclTokenSecret struct {
 
 func (x *AclTokenSecret) Reset() {
 	*x = AclTokenSecret{}
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9581,7 +9948,7 @@ func (x *AclTokenSecret) String() string {
 func (*AclTokenSecret) ProtoMessage() {}
 
 func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9594,7 +9961,7 @@ func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
 func (*AclTokenSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{133}
+	return file_jobcluster_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *AclTokenSecret) GetToken() *AclToken {
@@ -9623,7 +9990,7 @@ type AclPolicyApplyRequest struct {
 
 func (x *AclPolicyApplyRequest) Reset() {
 	*x = AclPolicyApplyRequest{}
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9635,7 +10002,7 @@ func (x *AclPolicyApplyRequest) String() string {
 func (*AclPolicyApplyRequest) ProtoMessage() {}
 
 func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9648,7 +10015,7 @@ func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{134}
+	return file_jobcluster_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *AclPolicyApplyRequest) GetName() string {
@@ -9680,7 +10047,7 @@ type AclPolicyListRequest struct {
 
 func (x *AclPolicyListRequest) Reset() {
 	*x = AclPolicyListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9692,7 +10059,7 @@ func (x *AclPolicyListRequest) String() string {
 func (*AclPolicyListRequest) ProtoMessage() {}
 
 func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9705,7 +10072,7 @@ func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{135}
+	return file_jobcluster_proto_rawDescGZIP(), []int{140}
 }
 
 type AclPolicyListResponse struct {
@@ -9717,7 +10084,7 @@ type AclPolicyListResponse struct {
 
 func (x *AclPolicyListResponse) Reset() {
 	*x = AclPolicyListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9729,7 +10096,7 @@ func (x *AclPolicyListResponse) String() string {
 func (*AclPolicyListResponse) ProtoMessage() {}
 
 func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9742,7 +10109,7 @@ func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
 func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{136}
+	return file_jobcluster_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
@@ -9761,7 +10128,7 @@ type AclPolicyDeleteRequest struct {
 
 func (x *AclPolicyDeleteRequest) Reset() {
 	*x = AclPolicyDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9773,7 +10140,7 @@ func (x *AclPolicyDeleteRequest) String() string {
 func (*AclPolicyDeleteRequest) ProtoMessage() {}
 
 func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9786,7 +10153,7 @@ func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{137}
+	return file_jobcluster_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *AclPolicyDeleteRequest) GetName() string {
@@ -9809,7 +10176,7 @@ type AclTokenCreateRequest struct {
 
 func (x *AclTokenCreateRequest) Reset() {
 	*x = AclTokenCreateRequest{}
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9821,7 +10188,7 @@ func (x *AclTokenCreateRequest) String() string {
 func (*AclTokenCreateRequest) ProtoMessage() {}
 
 func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9834,7 +10201,7 @@ func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{138}
+	return file_jobcluster_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *AclTokenCreateRequest) GetPolicies() []string {
@@ -9880,7 +10247,7 @@ type AclTokenListRequest struct {
 
 func (x *AclTokenListRequest) Reset() {
 	*x = AclTokenListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9892,7 +10259,7 @@ func (x *AclTokenListRequest) String() string {
 func (*AclTokenListRequest) ProtoMessage() {}
 
 func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9905,7 +10272,7 @@ func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{139}
+	return file_jobcluster_proto_rawDescGZIP(), []int{144}
 }
 
 type AclTokenListResponse struct {
@@ -9917,7 +10284,7 @@ type AclTokenListResponse struct {
 
 func (x *AclTokenListResponse) Reset() {
 	*x = AclTokenListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9929,7 +10296,7 @@ func (x *AclTokenListResponse) String() string {
 func (*AclTokenListResponse) ProtoMessage() {}
 
 func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9942,7 +10309,7 @@ func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
 func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{140}
+	return file_jobcluster_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *AclTokenListResponse) GetItems() []*AclToken {
@@ -9962,7 +10329,7 @@ type AclTokenDeleteRequest struct {
 
 func (x *AclTokenDeleteRequest) Reset() {
 	*x = AclTokenDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9974,7 +10341,7 @@ func (x *AclTokenDeleteRequest) String() string {
 func (*AclTokenDeleteRequest) ProtoMessage() {}
 
 func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9987,7 +10354,7 @@ func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{141}
+	return file_jobcluster_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *AclTokenDeleteRequest) GetAccessorId() string {
@@ -10005,7 +10372,7 @@ type AclEmpty struct {
 
 func (x *AclEmpty) Reset() {
 	*x = AclEmpty{}
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10017,7 +10384,7 @@ func (x *AclEmpty) String() string {
 func (*AclEmpty) ProtoMessage() {}
 
 func (x *AclEmpty) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10030,7 +10397,7 @@ func (x *AclEmpty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
 func (*AclEmpty) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{142}
+	return file_jobcluster_proto_rawDescGZIP(), []int{147}
 }
 
 type AclWhoamiRequest struct {
@@ -10041,7 +10408,7 @@ type AclWhoamiRequest struct {
 
 func (x *AclWhoamiRequest) Reset() {
 	*x = AclWhoamiRequest{}
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10053,7 +10420,7 @@ func (x *AclWhoamiRequest) String() string {
 func (*AclWhoamiRequest) ProtoMessage() {}
 
 func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10066,7 +10433,7 @@ func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
 func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{143}
+	return file_jobcluster_proto_rawDescGZIP(), []int{148}
 }
 
 type AclWhoamiResponse struct {
@@ -10081,7 +10448,7 @@ type AclWhoamiResponse struct {
 
 func (x *AclWhoamiResponse) Reset() {
 	*x = AclWhoamiResponse{}
-	mi := &file_jobcluster_proto_msgTypes[144]
+	mi := &file_jobcluster_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10093,7 +10460,7 @@ func (x *AclWhoamiResponse) String() string {
 func (*AclWhoamiResponse) ProtoMessage() {}
 
 func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[144]
+	mi := &file_jobcluster_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10106,7 +10473,7 @@ func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
 func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{144}
+	return file_jobcluster_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *AclWhoamiResponse) GetIdentity() string {
@@ -10141,7 +10508,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_jobcluster_proto_msgTypes[145]
+	mi := &file_jobcluster_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10153,7 +10520,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[145]
+	mi := &file_jobcluster_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10166,7 +10533,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{145}
+	return file_jobcluster_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
@@ -10199,7 +10566,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_jobcluster_proto_msgTypes[146]
+	mi := &file_jobcluster_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10211,7 +10578,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[146]
+	mi := &file_jobcluster_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10224,7 +10591,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{146}
+	return file_jobcluster_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *AuditResponse) GetItems() []*AuditRecord {
@@ -10909,11 +11276,14 @@ const file_jobcluster_proto_rawDesc = "" +
 	"createOnly\"C\n" +
 	"\x0fDeleteConfigMap\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"^\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"v\n" +
 	"\fUpsertSecret\x12-\n" +
 	"\x06secret\x18\x01 \x01(\v2\x15.jobcluster.v1.SecretR\x06secret\x12\x1f\n" +
 	"\vcreate_only\x18\x02 \x01(\bR\n" +
-	"createOnly\"@\n" +
+	"createOnly\x12\x16\n" +
+	"\x06sealed\x18\x03 \x01(\fR\x06sealed\"&\n" +
+	"\fSealedSecret\x12\x16\n" +
+	"\x06sealed\x18\x01 \x01(\fR\x06sealed\"@\n" +
 	"\fDeleteSecret\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"6\n" +
@@ -11052,9 +11422,33 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x16ReportPodStatusRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x128\n" +
 	"\aupdates\x18\x02 \x03(\v2\x1e.jobcluster.v1.PodStatusUpdateR\aupdates\"\x19\n" +
-	"\x17ReportPodStatusResponse\"&\n" +
+	"\x17ReportPodStatusResponse\"V\n" +
 	"\x10HeartbeatRequest\x12\x12\n" +
-	"\x04node\x18\x01 \x01(\tR\x04node\"6\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12.\n" +
+	"\x05usage\x18\x02 \x01(\v2\x18.jobcluster.v1.NodeUsageR\x05usage\"\x86\x01\n" +
+	"\bPodUsage\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +
+	"\x0ecpu_millicores\x18\x03 \x01(\x03R\rcpuMillicores\x12!\n" +
+	"\fmemory_bytes\x18\x04 \x01(\x03R\vmemoryBytes\"\xed\x02\n" +
+	"\tNodeUsage\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x128\n" +
+	"\ttimestamp\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x12#\n" +
+	"\rwindow_millis\x18\x03 \x01(\x03R\fwindowMillis\x12%\n" +
+	"\x0ecpu_millicores\x18\x04 \x01(\x03R\rcpuMillicores\x12!\n" +
+	"\fmemory_bytes\x18\x05 \x01(\x03R\vmemoryBytes\x12+\n" +
+	"\x04pods\x18\x06 \x03(\v2\x17.jobcluster.v1.PodUsageR\x04pods\x12<\n" +
+	"\x1acpu_allocatable_millicores\x18\a \x01(\x03R\x18cpuAllocatableMillicores\x128\n" +
+	"\x18memory_allocatable_bytes\x18\b \x01(\x03R\x16memoryAllocatableBytes\"\xa0\x01\n" +
+	"\n" +
+	"TopRequest\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
+	"\x0eall_namespaces\x18\x03 \x01(\bR\rallNamespaces\x12%\n" +
+	"\x0elabel_selector\x18\x04 \x01(\tR\rlabelSelector\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\"=\n" +
+	"\vTopResponse\x12.\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x18.jobcluster.v1.NodeUsageR\x05nodes\"6\n" +
 	"\x11HeartbeatResponse\x12!\n" +
 	"\flease_millis\x18\x01 \x01(\x03R\vleaseMillis\"\x0e\n" +
 	"\fLeaveRequest\"\x0f\n" +
@@ -11169,7 +11563,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1eCOMMAND_TYPE_DELETE_CONFIG_MAP\x10\x16\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_UPSERT_SECRET\x10\x17\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_DELETE_SECRET\x10\x18\x12\"\n" +
-	"\x1eCOMMAND_TYPE_RECORD_DELIVERIES\x10\x192\x86\x10\n" +
+	"\x1eCOMMAND_TYPE_RECORD_DELIVERIES\x10\x192\xc4\x10\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -11180,7 +11574,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x11CreateJobFromCron\x12'.jobcluster.v1.CreateJobFromCronRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x12E\n" +
 	"\tWatchPods\x12\x1f.jobcluster.v1.WatchPodsRequest\x1a\x15.jobcluster.v1.PodSet0\x01\x12`\n" +
 	"\x0fReportPodStatus\x12%.jobcluster.v1.ReportPodStatusRequest\x1a&.jobcluster.v1.ReportPodStatusResponse\x12N\n" +
-	"\tHeartbeat\x12\x1f.jobcluster.v1.HeartbeatRequest\x1a .jobcluster.v1.HeartbeatResponse\x12B\n" +
+	"\tHeartbeat\x12\x1f.jobcluster.v1.HeartbeatRequest\x1a .jobcluster.v1.HeartbeatResponse\x12<\n" +
+	"\x03Top\x12\x19.jobcluster.v1.TopRequest\x1a\x1a.jobcluster.v1.TopResponse\x12B\n" +
 	"\x05Leave\x12\x1b.jobcluster.v1.LeaveRequest\x1a\x1c.jobcluster.v1.LeaveResponse\x12W\n" +
 	"\fRemoveMember\x12\".jobcluster.v1.RemoveMemberRequest\x1a#.jobcluster.v1.RemoveMemberResponse\x12N\n" +
 	"\tPodsExist\x12\x1f.jobcluster.v1.PodsExistRequest\x1a .jobcluster.v1.PodsExistResponse\x12A\n" +
@@ -11213,7 +11608,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 163)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 168)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -11304,90 +11699,95 @@ var file_jobcluster_proto_goTypes = []any{
 	(*UpsertConfigMap)(nil),                        // 86: jobcluster.v1.UpsertConfigMap
 	(*DeleteConfigMap)(nil),                        // 87: jobcluster.v1.DeleteConfigMap
 	(*UpsertSecret)(nil),                           // 88: jobcluster.v1.UpsertSecret
-	(*DeleteSecret)(nil),                           // 89: jobcluster.v1.DeleteSecret
-	(*AclNamespaceRule)(nil),                       // 90: jobcluster.v1.AclNamespaceRule
-	(*AclPolicy)(nil),                              // 91: jobcluster.v1.AclPolicy
-	(*AclToken)(nil),                               // 92: jobcluster.v1.AclToken
-	(*UpsertAclPolicy)(nil),                        // 93: jobcluster.v1.UpsertAclPolicy
-	(*DeleteAclPolicy)(nil),                        // 94: jobcluster.v1.DeleteAclPolicy
-	(*UpsertAclToken)(nil),                         // 95: jobcluster.v1.UpsertAclToken
-	(*DeleteAclToken)(nil),                         // 96: jobcluster.v1.DeleteAclToken
-	(*AuditRecord)(nil),                            // 97: jobcluster.v1.AuditRecord
-	(*RecordAudit)(nil),                            // 98: jobcluster.v1.RecordAudit
-	(*CommandBatch)(nil),                           // 99: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),                          // 100: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),                           // 101: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),                         // 102: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),                             // 103: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),                            // 104: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),                           // 105: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),                          // 106: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),                         // 107: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),                         // 108: jobcluster.v1.MembersRequest
-	(*Member)(nil),                                 // 109: jobcluster.v1.Member
-	(*MembersResponse)(nil),                        // 110: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),                            // 111: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                               // 112: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),                       // 113: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                                 // 114: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),                 // 115: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),                // 116: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),                       // 117: jobcluster.v1.HeartbeatRequest
-	(*HeartbeatResponse)(nil),                      // 118: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 119: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 120: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 121: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 122: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 123: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 124: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 125: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 126: jobcluster.v1.CreateJobFromCronRequest
-	(*WatchRequest)(nil),                           // 127: jobcluster.v1.WatchRequest
-	(*WatchEvent)(nil),                             // 128: jobcluster.v1.WatchEvent
-	(*CronHistoryRequest)(nil),                     // 129: jobcluster.v1.CronHistoryRequest
-	(*CronHistoryResponse)(nil),                    // 130: jobcluster.v1.CronHistoryResponse
-	(*NotificationsRequest)(nil),                   // 131: jobcluster.v1.NotificationsRequest
-	(*NotificationsResponse)(nil),                  // 132: jobcluster.v1.NotificationsResponse
-	(*AclBootstrapRequest)(nil),                    // 133: jobcluster.v1.AclBootstrapRequest
-	(*AclTokenSecret)(nil),                         // 134: jobcluster.v1.AclTokenSecret
-	(*AclPolicyApplyRequest)(nil),                  // 135: jobcluster.v1.AclPolicyApplyRequest
-	(*AclPolicyListRequest)(nil),                   // 136: jobcluster.v1.AclPolicyListRequest
-	(*AclPolicyListResponse)(nil),                  // 137: jobcluster.v1.AclPolicyListResponse
-	(*AclPolicyDeleteRequest)(nil),                 // 138: jobcluster.v1.AclPolicyDeleteRequest
-	(*AclTokenCreateRequest)(nil),                  // 139: jobcluster.v1.AclTokenCreateRequest
-	(*AclTokenListRequest)(nil),                    // 140: jobcluster.v1.AclTokenListRequest
-	(*AclTokenListResponse)(nil),                   // 141: jobcluster.v1.AclTokenListResponse
-	(*AclTokenDeleteRequest)(nil),                  // 142: jobcluster.v1.AclTokenDeleteRequest
-	(*AclEmpty)(nil),                               // 143: jobcluster.v1.AclEmpty
-	(*AclWhoamiRequest)(nil),                       // 144: jobcluster.v1.AclWhoamiRequest
-	(*AclWhoamiResponse)(nil),                      // 145: jobcluster.v1.AclWhoamiResponse
-	(*AuditRequest)(nil),                           // 146: jobcluster.v1.AuditRequest
-	(*AuditResponse)(nil),                          // 147: jobcluster.v1.AuditResponse
-	nil,                                            // 148: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 149: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 150: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 151: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 152: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 153: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 154: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 155: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 156: jobcluster.v1.ConfigMap.DataEntry
-	nil,                                            // 157: jobcluster.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 158: jobcluster.v1.Secret.DataEntry
-	nil,                                            // 159: jobcluster.v1.Secret.StringDataEntry
-	nil,                                            // 160: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 161: jobcluster.v1.MemberMeta.CapacityEntry
-	nil,                                            // 162: jobcluster.v1.Notification.DetailsEntry
-	nil,                                            // 163: jobcluster.v1.AclPolicy.NamespacesEntry
-	(*timestamppb.Timestamp)(nil),                  // 164: google.protobuf.Timestamp
+	(*SealedSecret)(nil),                           // 89: jobcluster.v1.SealedSecret
+	(*DeleteSecret)(nil),                           // 90: jobcluster.v1.DeleteSecret
+	(*AclNamespaceRule)(nil),                       // 91: jobcluster.v1.AclNamespaceRule
+	(*AclPolicy)(nil),                              // 92: jobcluster.v1.AclPolicy
+	(*AclToken)(nil),                               // 93: jobcluster.v1.AclToken
+	(*UpsertAclPolicy)(nil),                        // 94: jobcluster.v1.UpsertAclPolicy
+	(*DeleteAclPolicy)(nil),                        // 95: jobcluster.v1.DeleteAclPolicy
+	(*UpsertAclToken)(nil),                         // 96: jobcluster.v1.UpsertAclToken
+	(*DeleteAclToken)(nil),                         // 97: jobcluster.v1.DeleteAclToken
+	(*AuditRecord)(nil),                            // 98: jobcluster.v1.AuditRecord
+	(*RecordAudit)(nil),                            // 99: jobcluster.v1.RecordAudit
+	(*CommandBatch)(nil),                           // 100: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),                          // 101: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),                           // 102: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),                         // 103: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),                             // 104: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),                            // 105: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),                           // 106: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),                          // 107: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),                         // 108: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),                         // 109: jobcluster.v1.MembersRequest
+	(*Member)(nil),                                 // 110: jobcluster.v1.Member
+	(*MembersResponse)(nil),                        // 111: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),                            // 112: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                               // 113: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),                       // 114: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                                 // 115: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),                 // 116: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 117: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 118: jobcluster.v1.HeartbeatRequest
+	(*PodUsage)(nil),                               // 119: jobcluster.v1.PodUsage
+	(*NodeUsage)(nil),                              // 120: jobcluster.v1.NodeUsage
+	(*TopRequest)(nil),                             // 121: jobcluster.v1.TopRequest
+	(*TopResponse)(nil),                            // 122: jobcluster.v1.TopResponse
+	(*HeartbeatResponse)(nil),                      // 123: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 124: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 125: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 126: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 127: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 128: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 129: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 130: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 131: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 132: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 133: jobcluster.v1.WatchEvent
+	(*CronHistoryRequest)(nil),                     // 134: jobcluster.v1.CronHistoryRequest
+	(*CronHistoryResponse)(nil),                    // 135: jobcluster.v1.CronHistoryResponse
+	(*NotificationsRequest)(nil),                   // 136: jobcluster.v1.NotificationsRequest
+	(*NotificationsResponse)(nil),                  // 137: jobcluster.v1.NotificationsResponse
+	(*AclBootstrapRequest)(nil),                    // 138: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 139: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 140: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 141: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 142: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 143: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 144: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 145: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 146: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 147: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 148: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 149: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 150: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 151: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 152: jobcluster.v1.AuditResponse
+	nil,                                            // 153: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 154: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 155: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 156: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 157: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 158: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 159: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 160: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 161: jobcluster.v1.ConfigMap.DataEntry
+	nil,                                            // 162: jobcluster.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 163: jobcluster.v1.Secret.DataEntry
+	nil,                                            // 164: jobcluster.v1.Secret.StringDataEntry
+	nil,                                            // 165: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 166: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 167: jobcluster.v1.Notification.DetailsEntry
+	nil,                                            // 168: jobcluster.v1.AclPolicy.NamespacesEntry
+	(*timestamppb.Timestamp)(nil),                  // 169: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	164, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	148, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	149, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	169, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	153, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	154, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	164, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	150, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	169, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	155, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
 	6,   // 7: jobcluster.v1.EnvVar.value_from:type_name -> jobcluster.v1.EnvVarSource
 	7,   // 8: jobcluster.v1.EnvVarSource.field_ref:type_name -> jobcluster.v1.ObjectFieldSelector
@@ -11396,8 +11796,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 11: jobcluster.v1.EnvVarSource.secret_key_ref:type_name -> jobcluster.v1.SecretKeySelector
 	11,  // 12: jobcluster.v1.EnvFromSource.config_map_ref:type_name -> jobcluster.v1.ConfigMapEnvSource
 	12,  // 13: jobcluster.v1.EnvFromSource.secret_ref:type_name -> jobcluster.v1.SecretEnvSource
-	151, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	152, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	156, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	157, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 16: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	14,  // 17: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	16,  // 18: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
@@ -11410,7 +11810,7 @@ var file_jobcluster_proto_depIdxs = []int32{
 	22,  // 25: jobcluster.v1.Volume.config_map:type_name -> jobcluster.v1.ConfigMapVolumeSource
 	23,  // 26: jobcluster.v1.Volume.secret:type_name -> jobcluster.v1.SecretVolumeSource
 	15,  // 27: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	153, // 28: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	158, // 28: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	24,  // 29: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
 	17,  // 30: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
 	1,   // 31: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -11423,11 +11823,11 @@ var file_jobcluster_proto_depIdxs = []int32{
 	30,  // 38: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
 	31,  // 39: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
 	33,  // 40: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	164, // 41: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	164, // 42: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	169, // 41: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	169, // 42: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	34,  // 43: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	164, // 44: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	164, // 45: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	169, // 44: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	169, // 45: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 46: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	27,  // 47: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	35,  // 48: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -11435,30 +11835,30 @@ var file_jobcluster_proto_depIdxs = []int32{
 	27,  // 50: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	37,  // 51: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	38,  // 52: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	164, // 53: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	164, // 54: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	169, // 53: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	169, // 54: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
 	1,   // 55: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
 	39,  // 56: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
 	40,  // 57: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	164, // 58: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	164, // 59: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	164, // 60: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	169, // 58: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	169, // 59: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	169, // 60: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	42,  // 61: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
 	43,  // 62: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
 	44,  // 63: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
 	45,  // 64: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
 	45,  // 65: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	164, // 66: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	169, // 66: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	47,  // 67: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	164, // 68: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	169, // 68: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	46,  // 69: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
 	1,   // 70: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
 	25,  // 71: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
 	48,  // 72: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	164, // 73: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	164, // 74: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	154, // 75: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	155, // 76: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	169, // 73: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	169, // 74: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	159, // 75: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	160, // 76: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
 	51,  // 77: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
 	52,  // 78: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
 	53,  // 79: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
@@ -11467,8 +11867,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	54,  // 82: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
 	1,   // 83: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
 	38,  // 84: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	164, // 85: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	164, // 86: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	169, // 85: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	169, // 86: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	36,  // 87: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
 	41,  // 88: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
 	49,  // 89: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
@@ -11477,13 +11877,13 @@ var file_jobcluster_proto_depIdxs = []int32{
 	58,  // 92: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
 	59,  // 93: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
 	1,   // 94: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
-	156, // 95: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
-	157, // 96: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
+	161, // 95: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
+	162, // 96: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
 	1,   // 97: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
-	158, // 98: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
-	159, // 99: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
-	160, // 100: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	161, // 101: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	163, // 98: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
+	164, // 99: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
+	165, // 100: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	166, // 101: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
 	36,  // 102: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
 	41,  // 103: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
 	49,  // 104: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
@@ -11492,17 +11892,17 @@ var file_jobcluster_proto_depIdxs = []int32{
 	56,  // 107: jobcluster.v1.PodStatusUpdate.events:type_name -> jobcluster.v1.Event
 	67,  // 108: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
 	66,  // 109: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	164, // 110: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	169, // 110: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
 	35,  // 111: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
 	55,  // 112: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
 	56,  // 113: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
 	76,  // 114: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	164, // 115: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	164, // 116: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	169, // 115: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	169, // 116: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
 	36,  // 117: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	164, // 118: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	164, // 119: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
-	164, // 120: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
+	169, // 118: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	169, // 119: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
+	169, // 120: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
 	40,  // 121: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
 	0,   // 122: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
 	61,  // 123: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
@@ -11520,116 +11920,122 @@ var file_jobcluster_proto_depIdxs = []int32{
 	77,  // 135: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
 	78,  // 136: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
 	80,  // 137: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	93,  // 138: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
-	94,  // 139: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
-	95,  // 140: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
-	96,  // 141: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
-	98,  // 142: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
+	94,  // 138: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
+	95,  // 139: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
+	96,  // 140: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
+	97,  // 141: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
+	99,  // 142: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
 	86,  // 143: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
 	87,  // 144: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
 	88,  // 145: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
-	89,  // 146: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
+	90,  // 146: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
 	85,  // 147: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
-	164, // 148: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	162, // 149: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
+	169, // 148: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	167, // 149: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
 	83,  // 150: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
-	164, // 151: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
-	164, // 152: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
-	164, // 153: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
-	164, // 154: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
+	169, // 151: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
+	169, // 152: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
+	169, // 153: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
+	169, // 154: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
 	84,  // 155: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
 	58,  // 156: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
 	59,  // 157: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
-	163, // 158: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	164, // 159: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	164, // 160: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	164, // 161: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	164, // 162: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
-	91,  // 163: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
-	92,  // 164: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	164, // 165: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	97,  // 166: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
+	168, // 158: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	169, // 159: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	169, // 160: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	169, // 161: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	169, // 162: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	92,  // 163: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
+	93,  // 164: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
+	169, // 165: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	98,  // 166: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
 	81,  // 167: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
 	57,  // 168: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
 	57,  // 169: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
-	101, // 170: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	102, // 170: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
 	57,  // 171: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	109, // 172: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	110, // 172: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
 	49,  // 173: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
 	58,  // 174: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
 	59,  // 175: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
 	66,  // 176: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	123, // 177: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	57,  // 178: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	164, // 179: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
-	79,  // 180: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
-	82,  // 181: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
-	92,  // 182: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	91,  // 183: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	92,  // 184: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	92,  // 185: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	164, // 186: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	97,  // 187: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	90,  // 188: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	100, // 189: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	103, // 190: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	104, // 191: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	106, // 192: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	108, // 193: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	111, // 194: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	126, // 195: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	113, // 196: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	115, // 197: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	117, // 198: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	119, // 199: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	121, // 200: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	124, // 201: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	127, // 202: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	129, // 203: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
-	131, // 204: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
-	133, // 205: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	135, // 206: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	136, // 207: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	138, // 208: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	139, // 209: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	140, // 210: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	142, // 211: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	144, // 212: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	146, // 213: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	98,  // 214: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
-	111, // 215: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	102, // 216: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	57,  // 217: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	105, // 218: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	107, // 219: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	110, // 220: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	112, // 221: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	102, // 222: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	114, // 223: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	116, // 224: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	118, // 225: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	120, // 226: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	122, // 227: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	125, // 228: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	128, // 229: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	130, // 230: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
-	132, // 231: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
-	134, // 232: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	91,  // 233: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	137, // 234: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	143, // 235: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	134, // 236: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	141, // 237: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	143, // 238: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	145, // 239: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	147, // 240: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	143, // 241: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
-	112, // 242: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	216, // [216:243] is the sub-list for method output_type
-	189, // [189:216] is the sub-list for method input_type
-	189, // [189:189] is the sub-list for extension type_name
-	189, // [189:189] is the sub-list for extension extendee
-	0,   // [0:189] is the sub-list for field type_name
+	120, // 177: jobcluster.v1.HeartbeatRequest.usage:type_name -> jobcluster.v1.NodeUsage
+	169, // 178: jobcluster.v1.NodeUsage.timestamp:type_name -> google.protobuf.Timestamp
+	119, // 179: jobcluster.v1.NodeUsage.pods:type_name -> jobcluster.v1.PodUsage
+	120, // 180: jobcluster.v1.TopResponse.nodes:type_name -> jobcluster.v1.NodeUsage
+	128, // 181: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	57,  // 182: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	169, // 183: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	79,  // 184: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
+	82,  // 185: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
+	93,  // 186: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	92,  // 187: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	93,  // 188: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	93,  // 189: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	169, // 190: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	98,  // 191: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	91,  // 192: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	101, // 193: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	104, // 194: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	105, // 195: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	107, // 196: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	109, // 197: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	112, // 198: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	131, // 199: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	114, // 200: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	116, // 201: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	118, // 202: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	121, // 203: jobcluster.v1.Control.Top:input_type -> jobcluster.v1.TopRequest
+	124, // 204: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	126, // 205: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	129, // 206: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	132, // 207: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	134, // 208: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
+	136, // 209: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
+	138, // 210: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	140, // 211: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	141, // 212: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	143, // 213: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	144, // 214: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	145, // 215: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	147, // 216: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	149, // 217: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	151, // 218: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	99,  // 219: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
+	112, // 220: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	103, // 221: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	57,  // 222: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	106, // 223: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	108, // 224: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	111, // 225: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	113, // 226: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	103, // 227: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	115, // 228: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	117, // 229: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	123, // 230: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	122, // 231: jobcluster.v1.Control.Top:output_type -> jobcluster.v1.TopResponse
+	125, // 232: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	127, // 233: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	130, // 234: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	133, // 235: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	135, // 236: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	137, // 237: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
+	139, // 238: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	92,  // 239: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	142, // 240: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	148, // 241: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	139, // 242: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	146, // 243: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	148, // 244: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	150, // 245: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	152, // 246: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	148, // 247: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
+	113, // 248: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	221, // [221:249] is the sub-list for method output_type
+	193, // [193:221] is the sub-list for method input_type
+	193, // [193:193] is the sub-list for extension type_name
+	193, // [193:193] is the sub-list for extension extendee
+	0,   // [0:193] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -11695,14 +12101,14 @@ func file_jobcluster_proto_init() {
 		(*Command_DeleteSecret)(nil),
 		(*Command_RecordDeliveries)(nil),
 	}
-	file_jobcluster_proto_msgTypes[110].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[111].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   163,
+			NumMessages:   168,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

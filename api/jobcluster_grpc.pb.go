@@ -37,6 +37,7 @@ const (
 	Control_WatchPods_FullMethodName          = "/jobcluster.v1.Control/WatchPods"
 	Control_ReportPodStatus_FullMethodName    = "/jobcluster.v1.Control/ReportPodStatus"
 	Control_Heartbeat_FullMethodName          = "/jobcluster.v1.Control/Heartbeat"
+	Control_Top_FullMethodName                = "/jobcluster.v1.Control/Top"
 	Control_Leave_FullMethodName              = "/jobcluster.v1.Control/Leave"
 	Control_RemoveMember_FullMethodName       = "/jobcluster.v1.Control/RemoveMember"
 	Control_PodsExist_FullMethodName          = "/jobcluster.v1.Control/PodsExist"
@@ -71,6 +72,7 @@ type ControlClient interface {
 	WatchPods(ctx context.Context, in *WatchPodsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[PodSet], error)
 	ReportPodStatus(ctx context.Context, in *ReportPodStatusRequest, opts ...grpc.CallOption) (*ReportPodStatusResponse, error)
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
+	Top(ctx context.Context, in *TopRequest, opts ...grpc.CallOption) (*TopResponse, error)
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
 	RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error)
 	PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error)
@@ -211,6 +213,16 @@ func (c *controlClient) Heartbeat(ctx context.Context, in *HeartbeatRequest, opt
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HeartbeatResponse)
 	err := c.cc.Invoke(ctx, Control_Heartbeat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) Top(ctx context.Context, in *TopRequest, opts ...grpc.CallOption) (*TopResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TopResponse)
+	err := c.cc.Invoke(ctx, Control_Top_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -402,6 +414,7 @@ type ControlServer interface {
 	WatchPods(*WatchPodsRequest, grpc.ServerStreamingServer[PodSet]) error
 	ReportPodStatus(context.Context, *ReportPodStatusRequest) (*ReportPodStatusResponse, error)
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
+	Top(context.Context, *TopRequest) (*TopResponse, error)
 	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
 	RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error)
 	PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error)
@@ -459,6 +472,9 @@ func (UnimplementedControlServer) ReportPodStatus(context.Context, *ReportPodSta
 }
 func (UnimplementedControlServer) Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Heartbeat not implemented")
+}
+func (UnimplementedControlServer) Top(context.Context, *TopRequest) (*TopResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Top not implemented")
 }
 func (UnimplementedControlServer) Leave(context.Context, *LeaveRequest) (*LeaveResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Leave not implemented")
@@ -691,6 +707,24 @@ func _Control_Heartbeat_Handler(srv interface{}, ctx context.Context, dec func(i
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ControlServer).Heartbeat(ctx, req.(*HeartbeatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_Top_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TopRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).Top(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_Top_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).Top(ctx, req.(*TopRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1014,6 +1048,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Heartbeat",
 			Handler:    _Control_Heartbeat_Handler,
+		},
+		{
+			MethodName: "Top",
+			Handler:    _Control_Top_Handler,
 		},
 		{
 			MethodName: "Leave",
