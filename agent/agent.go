@@ -321,6 +321,7 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership,
 	wg.Go(func() { l.run(loops) })
 	wg.Go(func() { housekeep(loops, members, srv, sup.journal, logger) })
 	wg.Go(func() { newCleaner(sup, srv.podsExist, logger).run(loops) })
+	wg.Go(func() { measureUsage(loops, a.cfg.Name, sup.usagePods, srv.usage.Store) })
 	logger.Info("agent started", "rpc", lis.Addr().String(), "gossip", a.cfg.GossipAddr)
 
 	var runErr error

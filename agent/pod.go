@@ -65,6 +65,7 @@ type podRunner struct {
 	mu      sync.Mutex
 	pending *stopRequest
 	alive   map[string]bool // containers whose process runs now
+	pids    map[string]int  // the process of each running container, for usage
 }
 
 func newPodRunner(s *supervisor, rec *podRecord, pod *api.Pod) *podRunner {
@@ -117,13 +118,37 @@ func (r *podRunner) containerAlive(container string) bool {
 func (r *podRunner) setAllDead() {
 	r.mu.Lock()
 	clear(r.alive)
+	clear(r.pids)
 	r.mu.Unlock()
 }
 
 func (r *podRunner) setAlive(container string, alive bool) {
 	r.mu.Lock()
 	r.alive[container] = alive
+	if !alive {
+		delete(r.pids, container)
+	}
 	r.mu.Unlock()
+}
+
+func (r *podRunner) setPID(container string, pid int) {
+	r.mu.Lock()
+	if r.pids == nil {
+		r.pids = map[string]int{}
+	}
+	r.pids[container] = pid
+	r.mu.Unlock()
+}
+
+// runningPIDs returns the process of each running container.
+func (r *podRunner) runningPIDs() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]int, 0, len(r.pids))
+	for _, pid := range r.pids {
+		out = append(out, pid)
+	}
+	return out
 }
 
 func (r *podRunner) run() {
@@ -316,6 +341,7 @@ func (r *podRunner) startContainer(i int) {
 	c.startedAt = now
 	c.state = &api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: timestamppb.New(now)}}
 	r.setAlive(c.spec.GetName(), true)
+	r.setPID(c.spec.GetName(), proc.PID())
 	r.rec.mu.Lock()
 	if r.rec.processes == nil {
 		r.rec.processes = map[string]string{}

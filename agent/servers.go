@@ -92,6 +92,8 @@ type servers struct {
 	reportCursor int
 	resync       chan struct{} // asks watch for a fresh stream, capacity 1
 	watching     atomic.Bool   // a watch stream is open
+	// usage is the latest measurement not yet delivered with a heartbeat.
+	usage atomic.Pointer[api.NodeUsage]
 }
 
 // reportStatus sends a batch of status updates to one server; after a
@@ -125,9 +127,13 @@ func (s *servers) heartbeat(ctx context.Context, addr string) (time.Duration, er
 	if got != addr {
 		return 0, errors.New("the known servers changed meanwhile")
 	}
-	resp, err := client.Heartbeat(ctx, &api.HeartbeatRequest{Node: s.node})
+	usage := s.usage.Load()
+	resp, err := client.Heartbeat(ctx, &api.HeartbeatRequest{Node: s.node, Usage: usage})
 	if err != nil {
 		return 0, err
+	}
+	if usage != nil {
+		s.usage.CompareAndSwap(usage, nil)
 	}
 	return time.Duration(resp.GetLeaseMillis()) * time.Millisecond, nil
 }

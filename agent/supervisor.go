@@ -507,3 +507,24 @@ func (s *supervisor) runningPods() int {
 	defer s.mu.Unlock()
 	return len(s.active)
 }
+
+// usagePods lists the running pods and their containers' processes, for
+// the usage meter.
+func (s *supervisor) usagePods() []podUsageSource {
+	s.mu.Lock()
+	runners := make([]*podRunner, 0, len(s.active))
+	for _, r := range s.active {
+		runners = append(runners, r)
+	}
+	s.mu.Unlock()
+	out := make([]podUsageSource, 0, len(runners))
+	for _, r := range runners {
+		pids := r.runningPIDs()
+		if len(pids) == 0 {
+			continue
+		}
+		meta := r.pod.GetMetadata()
+		out = append(out, podUsageSource{uid: r.rec.uid, namespace: api.NamespaceOf(meta), name: meta.GetName(), pids: pids})
+	}
+	return out
+}

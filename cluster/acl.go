@@ -70,6 +70,15 @@ func aclNeeds(method string, req any) (actions []acl.Action, open bool) {
 		return []acl.Action{{Capability: acl.Logs, Namespace: api.NamespaceOr(r.GetNamespace())}}, false
 	case *api.CreateJobFromCronRequest:
 		return []acl.Action{{Capability: acl.Submit, Namespace: api.NamespaceOr(r.GetNamespace())}}, false
+	case *api.TopRequest:
+		if r.GetKind() == "nodes" {
+			return []acl.Action{{Nodes: acl.NodesRead}}, false
+		}
+		ns := api.NamespaceOr(r.GetNamespace())
+		if r.GetAllNamespaces() {
+			ns = ""
+		}
+		return []acl.Action{{Capability: acl.Read, Namespace: ns}}, false
 	case *api.CronHistoryRequest:
 		return []acl.Action{{Capability: acl.Read, Namespace: api.NamespaceOr(r.GetNamespace())}}, false
 	case *api.AclBootstrapRequest, *api.AclWhoamiRequest:

@@ -61,6 +61,7 @@ type Server struct {
 	peers      *peerConns
 	auditor    *auditor
 	leases     *leases
+	usage      *usages
 	lastLeader lastLeader
 	registry   *metrics.Registry
 	metrics    *metrics.Server
@@ -138,6 +139,7 @@ func (s *Server) start() error {
 	s.proposer = newProposer(s.raft, s.logger, s.metrics)
 	s.peers = newPeerConns(s.cfg.Transport)
 	s.leases = newLeases()
+	s.usage = newUsages()
 	g, err := s.seams.startGossip(gossip.Config{
 		Name:     s.cfg.Name,
 		BindAddr: s.cfg.GossipAddr,

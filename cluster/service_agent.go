@@ -99,6 +99,7 @@ func (c *controlService) Heartbeat(ctx context.Context, req *api.HeartbeatReques
 	return toLeader(ctx, c.s,
 		func() (*api.HeartbeatResponse, error) {
 			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
+			c.s.usage.record(req.GetNode(), req.GetUsage())
 			c.s.metrics.LeaseRenewed()
 			return &api.HeartbeatResponse{LeaseMillis: c.s.timing.LeaseTTL.Milliseconds()}, nil
 		},

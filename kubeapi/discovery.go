@@ -32,6 +32,8 @@ func (k kind) groupVersion() string {
 // are also created, patched and updated.
 func (k kind) verbs() metav1.Verbs {
 	switch {
+	case k.metricsKind():
+		return metav1.Verbs{"get", "list"}
 	case k.creatable():
 		return metav1.Verbs{"create", "delete", "get", "list", "patch", "update", "watch"}
 	case k.deletable():
@@ -47,7 +49,7 @@ func (k kind) creatable() bool {
 }
 
 // deletable says whether DELETE removes k: what `jobcluster delete` takes.
-func (k kind) deletable() bool { return k.service != "event" }
+func (k kind) deletable() bool { return k.service != "event" && !k.metricsKind() }
 
 // ownsOthers says whether deleting k deletes objects it created: a Job's
 // pods, a CronJob's Jobs.
@@ -63,6 +65,8 @@ var kinds = []kind{
 	{version: "v1", plural: "events", singular: "event", kind: "Event", service: "event", namespaced: true, shortNames: []string{"ev"}},
 	{version: "v1", plural: "configmaps", singular: "configmap", kind: "ConfigMap", service: "configmap", namespaced: true, shortNames: []string{"cm"}},
 	{version: "v1", plural: "secrets", singular: "secret", kind: "Secret", service: "secret", namespaced: true},
+	{group: "metrics.k8s.io", version: "v1beta1", plural: "pods", singular: "", kind: "PodMetrics", service: podMetrics, namespaced: true},
+	{group: "metrics.k8s.io", version: "v1beta1", plural: "nodes", singular: "", kind: "NodeMetrics", service: nodeMetrics},
 }
 
 // kindFor finds the served kind for a group version and plural.
@@ -86,17 +90,19 @@ func coreVersions() *metav1.APIVersions {
 	}
 }
 
-// groupList is the legacy /apis document.
+// groupList is the legacy /apis document: every named group of kinds.
 func groupList() *metav1.APIGroupList {
-	batch := metav1.GroupVersionForDiscovery{GroupVersion: "batch/v1", Version: "v1"}
-	return &metav1.APIGroupList{
-		TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"},
-		Groups: []metav1.APIGroup{{
-			Name:             "batch",
-			Versions:         []metav1.GroupVersionForDiscovery{batch},
-			PreferredVersion: batch,
-		}},
+	out := &metav1.APIGroupList{TypeMeta: metav1.TypeMeta{Kind: "APIGroupList", APIVersion: "v1"}}
+	seen := map[string]bool{}
+	for _, k := range kinds {
+		if k.group == "" || seen[k.group] {
+			continue
+		}
+		seen[k.group] = true
+		gv := metav1.GroupVersionForDiscovery{GroupVersion: k.groupVersion(), Version: k.version}
+		out.Groups = append(out.Groups, metav1.APIGroup{Name: k.group, Versions: []metav1.GroupVersionForDiscovery{gv}, PreferredVersion: gv})
 	}
+	return out
 }
 
 // resourceList is the /api/v1 or /apis/batch/v1 document, or nil when

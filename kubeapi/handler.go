@@ -112,6 +112,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.replace(ctx, w, r, k, req)
 	case r.Method != http.MethodGet:
 		writeStatus(w, methodNotAllowed(r.Method))
+	case k.metricsKind():
+		if isTrue(r.URL.Query().Get("watch")) {
+			writeStatus(w, methodNotAllowed("WATCH"))
+			return
+		}
+		h.metrics(ctx, w, r, k, req)
 	case req.name != "":
 		h.get(ctx, w, r, k, req)
 	case isTrue(r.URL.Query().Get("watch")):

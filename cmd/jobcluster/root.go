@@ -69,6 +69,7 @@ func newRootCmd() *cobra.Command {
 		newSuspendCmd(copts),
 		newResumeCmd(copts),
 		newCreateCmd(copts),
+		newTopCmd(copts),
 		newKubeconfigCmd(copts),
 	)
 	setCompletions(root, copts)
