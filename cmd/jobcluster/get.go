@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +24,7 @@ type getOptions struct {
 	sortBy        string
 	watch         bool
 	watchOnly     bool
+	noHeaders     bool
 }
 
 func newGetCmd(copts *clientOptions) *cobra.Command {
@@ -38,6 +42,9 @@ node, no) and the KIND/NAME form.`,
   jobcluster get cj`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.noHeaders && (o.output == "" || o.output == outputWide || strings.HasPrefix(o.output, "custom-columns=")) {
+				cmd.SetOut(&headerDropper{w: cmd.OutOrStdout()})
+			}
 			return o.run(cmd, copts, args)
 		},
 	}
@@ -49,6 +56,7 @@ node, no) and the KIND/NAME form.`,
 	cmd.Flags().StringSliceVarP(&o.labelColumns, "label-columns", "L", nil, "add a column with the value of each of these labels")
 	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, print each change of the objects as it happens (until Ctrl-C or --timeout)")
 	cmd.Flags().BoolVar(&o.watchOnly, "watch-only", false, "print only the changes, not the first list")
+	cmd.Flags().BoolVar(&o.noHeaders, "no-headers", false, "print tables and custom columns without their header line")
 	cmd.Flags().StringVar(&o.sortBy, "sort-by", "", "sort by the value at this JSONPath, e.g. .metadata.creationTimestamp or '{.status.startTime}'")
 	return cmd
 }
@@ -176,4 +184,27 @@ func sortEvents(items []*api.Object) {
 		return e.GetFirstTimestamp().AsTime()
 	}
 	sort.SliceStable(items, func(i, j int) bool { return when(items[i]).Before(when(items[j])) })
+}
+
+// headerDropper drops the first line written through it: the header of
+// the table under --no-headers.
+type headerDropper struct {
+	w       io.Writer
+	dropped bool
+}
+
+func (d *headerDropper) Write(p []byte) (int, error) {
+	n := len(p)
+	if !d.dropped {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			return n, nil
+		}
+		d.dropped = true
+		p = p[i+1:]
+	}
+	if _, err := d.w.Write(p); err != nil {
+		return 0, err
+	}
+	return n, nil
 }

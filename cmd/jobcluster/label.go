@@ -101,12 +101,22 @@ sets (an existing value changes only with --overwrite), KEY- removes.`,
 				if *target == nil {
 					*target = map[string]string{}
 				}
+				before := len(*target)
 				changed, err := e.apply(*target, overwrite, what)
 				if err != nil {
 					return err
 				}
+				// kubectl label says "not labeled" for no change and
+				// "unlabeled" when keys went; annotate always "annotated".
+				done := pastTense(verb)
+				if verb == "label" && len(*target) < before {
+					done = "unlabeled"
+				}
 				if !changed {
-					fmt.Fprintf(cmd.OutOrStdout(), "%s/%s not %s\n", r.GroupKind(), name, pastTense(verb))
+					if verb == "label" {
+						done = "not labeled"
+					}
+					fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", r.GroupKind(), name, done)
 					return nil
 				}
 				meta.ResourceVersion = "" // as kubectl's patch: a status change meanwhile is no conflict
@@ -128,7 +138,7 @@ sets (an existing value changes only with --overwrite), KEY- removes.`,
 				if res := resp.GetResults(); len(res) == 1 && res[0].GetError() != "" {
 					return resultError(res[0].GetCode(), res[0].GetError())
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", r.GroupKind(), name, pastTense(verb))
+				fmt.Fprintf(cmd.OutOrStdout(), "%s/%s %s\n", r.GroupKind(), name, done)
 				return nil
 			})
 		},

@@ -156,10 +156,11 @@ default); it fails naming the objects still waited for.`,
 }
 
 // waitFor polls each named object until it meets cond, printing kubectl's
-// line for each as it does.
+// line for each as it does: nothing for an object already gone when the
+// wait for its delete begins.
 func waitFor(ctx context.Context, cmd *cobra.Command, c *client, r *api.Resource, names []string, cond waitCondition) error {
 	pending := append([]string(nil), names...)
-	for {
+	for first := true; ; first = false {
 		var still []string
 		for _, name := range pending {
 			obj, err := getObject(ctx, c, r, name)
@@ -174,7 +175,9 @@ func waitFor(ctx context.Context, cmd *cobra.Command, c *client, r *api.Resource
 				return err
 			}
 			if cond.met(obj) {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s/%s condition met\n", r.GroupKind(), name)
+				if !first || obj != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s/%s condition met\n", r.GroupKind(), name)
+				}
 				continue
 			}
 			still = append(still, name)
