@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +29,10 @@ import (
 type ProcessRuntime struct {
 	guard   *guard
 	podUser *PodUser
+	// mountExec runs MountExec (this binary's agent-mount-exec), for pods
+	// that mount volumes; empty means they cannot run here.
+	mountExec []string
+	targets   mountTargets
 	// cgroups is nil when runs go without cgroups.
 	cgroups      *cgroupHierarchy
 	cgroupParent string
@@ -38,6 +44,10 @@ type ProcessOptions struct {
 	// PodUser is the user pods run as when their security context names
 	// none. Nil keeps the agent's own user.
 	PodUser *PodUser
+	// MountExecCommand runs MountExec in a process of its own, for pods
+	// that mount volumes (jobcluster's agent-mount-exec); without it such
+	// pods fail to start here.
+	MountExecCommand []string
 	// Cgroups runs every container in a cgroup of its own, if cgroups are
 	// writable here.
 	Cgroups bool
@@ -60,6 +70,7 @@ func NewProcessRuntime() *ProcessRuntime { return &ProcessRuntime{cgroupRoot: de
 // groups. It fails only for options that cannot work.
 func NewProcessRuntimeWith(opts ProcessOptions) (*ProcessRuntime, []string, error) {
 	r := NewProcessRuntime()
+	r.mountExec = opts.MountExecCommand
 	if opts.CgroupRoot != "" {
 		r.cgroupRoot = opts.CgroupRoot
 	}
@@ -193,6 +204,18 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 			return nil, err
 		}
 	}
+	var mounts []mount
+	if len(spec.Container.GetVolumeMounts()) > 0 {
+		switch {
+		case len(r.mountExec) == 0:
+			return nil, errors.New("this agent's process runtime mounts no volumes: give the pod runtimeClassName: docker")
+		case os.Geteuid() != 0:
+			return nil, fmt.Errorf("mounting volumes in a process pod needs an agent running as root (this one runs as uid %d): run the agent as root, or give the pod runtimeClassName: docker", os.Geteuid())
+		}
+		if mounts, err = podMounts(spec.Container, spec.Volumes); err != nil {
+			return nil, err
+		}
+	}
 	cmd := &exec.Cmd{
 		Path:   path,
 		Args:   spec.Command,
@@ -209,6 +232,12 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 		// keeps the pipe open must not hold up Wait.
 		WaitDelay: time.Second,
 	}
+	release := func() {}
+	if mounts != nil {
+		if release, err = r.throughMountExec(cmd, mounts, cred); err != nil {
+			return nil, err
+		}
+	}
 	var (
 		cg         *cgroup
 		cgroupPath string
@@ -217,6 +246,7 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 	if r.cgroups != nil {
 		cgroupPath = filepath.Join(r.cgroupParent, newCgroupName())
 		if cg, err = r.startInCgroup(cmd, cgroupPath, spec); err != nil {
+			release()
 			return nil, err
 		}
 		if !cg.v2 {
@@ -235,6 +265,7 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 		if cg != nil {
 			_ = cg.remove()
 		}
+		release()
 		return nil, err
 	}
 	pid := cmd.Process.Pid
@@ -246,7 +277,45 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 		}
 		id += "/" + cgroupPath
 	}
-	return &process{cmd: cmd, pid: pid, id: id, guard: r.guard, cg: cg}, nil
+	return &process{cmd: cmd, pid: pid, id: id, guard: r.guard, cg: cg, release: release}, nil
+}
+
+// throughMountExec makes cmd start the mount shim in a new mount
+// namespace, which mounts, becomes cred's user and execs what cmd would
+// have; the mount points it needs exist until the returned release.
+func (r *ProcessRuntime) throughMountExec(cmd *exec.Cmd, mounts []mount, cred *syscall.Credential) (func(), error) {
+	m := mountExec{Mounts: mounts, Path: cmd.Path, Args: cmd.Args}
+	if cred != nil {
+		uid := cred.Uid
+		m.UID, m.GID, m.Groups, m.KeepGroups = &uid, cred.Gid, cred.Groups, cred.NoSetGroups
+	}
+	arg, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var held []string
+	release := func() {
+		for _, t := range held {
+			r.targets.release(t)
+		}
+	}
+	for _, mt := range mounts {
+		fi, err := os.Stat(mt.Source)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("volume for %s: %w", mt.Target, err)
+		}
+		if err := r.targets.acquire(mt.Target, !fi.IsDir()); err != nil {
+			release()
+			return nil, err
+		}
+		held = append(held, mt.Target)
+	}
+	cmd.Path = r.mountExec[0]
+	cmd.Args = append(slices.Clone(r.mountExec), string(arg))
+	cmd.SysProcAttr.Credential = nil
+	cmd.SysProcAttr.Unshareflags |= syscall.CLONE_NEWNS
+	return release, nil
 }
 
 // startInCgroup creates the cgroup rel for one run, sets the container's
@@ -409,6 +478,10 @@ type process struct {
 	guard *guard
 	cg    *cgroup // nil without cgroups
 
+	// release gives back what the run held beside its process (its mount
+	// points), once, after it ended.
+	release func()
+
 	mu     sync.Mutex
 	exited bool
 	oom    bool
@@ -448,6 +521,10 @@ func (p *process) Wait() (int, error) {
 	}
 	p.guard.forget(p.pid)
 	oom := p.oom
+	if p.release != nil {
+		p.release()
+		p.release = nil
+	}
 	p.mu.Unlock()
 	err := p.cmd.Wait()
 	state := p.cmd.ProcessState

@@ -8,15 +8,15 @@ const (
 )
 
 // PodRuntime returns the runtime a pod needs: its runtimeClassName when
-// set, docker when a container has an image and no command or mounts a
-// volume (only a container runtime runs an image by itself or mounts),
-// otherwise "" for the agent's default.
+// set, docker when a container has an image and no command (only a
+// container runtime runs an image by itself), otherwise "" for the
+// agent's default.
 func PodRuntime(pod *Pod) string {
 	if rc := pod.GetSpec().GetRuntimeClassName(); rc != "" {
 		return rc
 	}
 	for _, c := range pod.GetSpec().GetContainers() {
-		if c.GetImage() != "" && len(c.GetCommand()) == 0 || len(c.GetVolumeMounts()) > 0 {
+		if c.GetImage() != "" && len(c.GetCommand()) == 0 {
 			return RuntimeDocker
 		}
 	}

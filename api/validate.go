@@ -325,9 +325,6 @@ func validatePodTemplate(path string, tmpl *PodTemplateSpec) []error {
 			if len(c.GetCommand()) == 0 && c.GetImage() != "" {
 				errs.add(required(fmt.Sprintf("%s.containers[%d].command", path, i), fmt.Sprintf("runtimeClassName %q runs commands, not images: add the command to run, or use runtimeClassName %q to run image %q", rc, RuntimeDocker, c.GetImage())))
 			}
-			if len(c.GetVolumeMounts()) > 0 {
-				errs.add(forbidden(fmt.Sprintf("%s.containers[%d].volumeMounts", path, i), fmt.Sprintf("runtimeClassName %q mounts no volumes (processes see the agent's files): use runtimeClassName %q", rc, RuntimeDocker)))
-			}
 		}
 	default:
 		errs.add(notSupported(path+".runtimeClassName", rc, RuntimeProcess, RuntimeDocker))

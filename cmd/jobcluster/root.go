@@ -47,6 +47,7 @@ func newRootCmd() *cobra.Command {
 		newServerCmd(&copts.tls),
 		newAgentCmd(&copts.tls),
 		newAgentGuardCmd(),
+		newAgentMountExecCmd(),
 		newDevCmd(&copts.tls),
 		newTLSCmd(),
 		newKeygenCmd(),

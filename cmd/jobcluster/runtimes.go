@@ -57,7 +57,7 @@ func (f *runtimeFlags) newRuntimes(node string, logger *slog.Logger) (*agentRunt
 		}
 		switch name {
 		case api.RuntimeProcess:
-			opts := agent.ProcessOptions{Cgroups: f.cgroups, CgroupParent: f.cgroupParent}
+			opts := agent.ProcessOptions{Cgroups: f.cgroups, CgroupParent: f.cgroupParent, MountExecCommand: mountExecCommand()}
 			if opts.CgroupParent == "" {
 				opts.CgroupParent = "jobcluster/" + node
 			}
