@@ -40,7 +40,8 @@ func buildShellImage(t *testing.T, name string) {
 // ConfigMap and a Secret mounted as files, through the CLI's own
 // `create configmap` and `create secret`: every key as a file, listed
 // items at their paths and modes, a single file by subPath, all
-// read-only; and a pod whose ConfigMap does not exist yet waits, in
+// read-only, beside a ConfigMap key and its own name and node in env; and
+// a pod whose ConfigMap does not exist yet waits, in
 // kubelet's words, until it is created.
 func TestDockerMountsConfigMapsAndSecrets(t *testing.T) {
 	requireDocker(t)
@@ -68,7 +69,14 @@ spec:
       - name: main
         image: %s
         imagePullPolicy: Never
-        command: ["sh", "-c", "cat /etc/app/app.yaml; echo; cat /etc/app/mode; echo; cat /etc/creds/pw; echo; stat -c '%%a' /etc/creds/pw; cat /etc/only-mode; echo; touch /etc/app/x 2>/dev/null && echo writable || echo read-only"]
+        command: ["sh", "-c", "cat /etc/app/app.yaml; echo; cat /etc/app/mode; echo; cat /etc/creds/pw; echo; stat -c '%%a' /etc/creds/pw; cat /etc/only-mode; echo; touch /etc/app/x 2>/dev/null && echo writable || echo read-only; echo mode=$MODE pod=$POD node=$NODE"]
+        env:
+        - name: MODE
+          valueFrom: {configMapKeyRef: {name: app, key: mode}}
+        - name: POD
+          valueFrom: {fieldRef: {fieldPath: metadata.name}}
+        - name: NODE
+          valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
         volumeMounts:
         - {name: config, mountPath: /etc/app}
         - {name: creds, mountPath: /etc/creds}
@@ -85,9 +93,9 @@ spec:
 	if j := c.WaitJob("reader", 90*time.Second); !jobComplete(j) {
 		t.Fatalf("job reader ended %+v\n%s", j.Status, c.MustCLI("describe", "job", "reader"))
 	}
-	want := "level: 3\nfast\ns3cret\n400\nfast\nread-only\n"
-	if got := c.MustCLI("logs", "job/reader"); got != want {
-		t.Errorf("the container read %q, want %q", got, want)
+	want := "level: 3\nfast\ns3cret\n400\nfast\nread-only\nmode=fast pod=reader-"
+	if got := c.MustCLI("logs", "job/reader"); !strings.HasPrefix(got, want) || !strings.HasSuffix(got, " node="+node+"\n") {
+		t.Errorf("the container read %q, want %q...node=%s", got, want, node)
 	}
 
 	// A ConfigMap that does not exist yet: the pod waits, then runs.
