@@ -128,6 +128,11 @@ func (x *RecordDeliveries) Command() *Command {
 	return &Command{Type: CommandType_COMMAND_TYPE_RECORD_DELIVERIES, Payload: &Command_RecordDeliveries{RecordDeliveries: x}}
 }
 
+// Command wraps the payload in a Command of type ADD_NOTIFICATIONS.
+func (x *AddNotifications) Command() *Command {
+	return &Command{Type: CommandType_COMMAND_TYPE_ADD_NOTIFICATIONS, Payload: &Command_AddNotifications{AddNotifications: x}}
+}
+
 // PayloadMatchesType reports whether c's payload is the one its type
 // names; the FSM refuses to apply a command where they disagree.
 func (c *Command) PayloadMatchesType() bool {
@@ -183,6 +188,8 @@ func (c *Command) PayloadMatchesType() bool {
 		want = CommandType_COMMAND_TYPE_DELETE_SECRET
 	case *Command_RecordDeliveries:
 		want = CommandType_COMMAND_TYPE_RECORD_DELIVERIES
+	case *Command_AddNotifications:
+		want = CommandType_COMMAND_TYPE_ADD_NOTIFICATIONS
 	default:
 		return false
 	}

@@ -16,7 +16,7 @@ func TestEveryPayloadBuildsACommandOfItsOwnType(t *testing.T) {
 		(&UpsertAclPolicy{}).Command(), (&DeleteAclPolicy{}).Command(), (&UpsertAclToken{}).Command(),
 		(&DeleteAclToken{}).Command(), (&RecordAudit{}).Command(),
 		(&UpsertConfigMap{}).Command(), (&DeleteConfigMap{}).Command(), (&UpsertSecret{}).Command(), (&DeleteSecret{}).Command(),
-		(&RecordDeliveries{}).Command(),
+		(&RecordDeliveries{}).Command(), (&AddNotifications{}).Command(),
 	}
 	oneof := (&Command{}).ProtoReflect().Descriptor().Oneofs().ByName("payload")
 	if len(built) != oneof.Fields().Len() {

@@ -61,6 +61,7 @@ const (
 	CommandType_COMMAND_TYPE_UPSERT_SECRET          CommandType = 23
 	CommandType_COMMAND_TYPE_DELETE_SECRET          CommandType = 24
 	CommandType_COMMAND_TYPE_RECORD_DELIVERIES      CommandType = 25
+	CommandType_COMMAND_TYPE_ADD_NOTIFICATIONS      CommandType = 26
 )
 
 // Enum value maps for CommandType.
@@ -92,6 +93,7 @@ var (
 		23: "COMMAND_TYPE_UPSERT_SECRET",
 		24: "COMMAND_TYPE_DELETE_SECRET",
 		25: "COMMAND_TYPE_RECORD_DELIVERIES",
+		26: "COMMAND_TYPE_ADD_NOTIFICATIONS",
 	}
 	CommandType_value = map[string]int32{
 		"COMMAND_TYPE_INVALID":                0,
@@ -120,6 +122,7 @@ var (
 		"COMMAND_TYPE_UPSERT_SECRET":          23,
 		"COMMAND_TYPE_DELETE_SECRET":          24,
 		"COMMAND_TYPE_RECORD_DELIVERIES":      25,
+		"COMMAND_TYPE_ADD_NOTIFICATIONS":      26,
 	}
 )
 
@@ -2930,8 +2933,11 @@ type CronJobStatus struct {
 	Active             []*ObjectReference     `protobuf:"bytes,1,rep,name=active,proto3" json:"active,omitempty"`
 	LastScheduleTime   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_schedule_time,json=lastScheduleTime,proto3" json:"last_schedule_time,omitempty"`
 	LastSuccessfulTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_successful_time,json=lastSuccessfulTime,proto3" json:"last_successful_time,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// last_failure_time is when a Job of the CronJob last failed (a
+	// jobcluster field; Kubernetes has lastSuccessfulTime only).
+	LastFailureTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_failure_time,json=lastFailureTime,proto3" json:"last_failure_time,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CronJobStatus) Reset() {
@@ -2981,6 +2987,13 @@ func (x *CronJobStatus) GetLastScheduleTime() *timestamppb.Timestamp {
 func (x *CronJobStatus) GetLastSuccessfulTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.LastSuccessfulTime
+	}
+	return nil
+}
+
+func (x *CronJobStatus) GetLastFailureTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastFailureTime
 	}
 	return nil
 }
@@ -5627,7 +5640,7 @@ type CronDecision struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CronJob       string                 `protobuf:"bytes,1,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
 	ScheduledTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=scheduled_time,json=scheduledTime,proto3" json:"scheduled_time,omitempty"`
-	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"` // Created, JobAlreadyActive, MissSchedule
+	Action        string                 `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"` // Created, JobAlreadyActive, MissSchedule, Suspended
 	Job           *Job                   `protobuf:"bytes,4,opt,name=job,proto3" json:"job,omitempty"`
 	ReplaceJobs   []string               `protobuf:"bytes,5,rep,name=replace_jobs,json=replaceJobs,proto3" json:"replace_jobs,omitempty"`
 	DecidedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=decided_at,json=decidedAt,proto3" json:"decided_at,omitempty"`
@@ -5635,7 +5648,13 @@ type CronDecision struct {
 	Namespace string `protobuf:"bytes,7,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	// jitter_millis is how long after the scheduled time the run was put
 	// off by the CronJob's jobcluster.io/jitter window.
-	JitterMillis  int64 `protobuf:"varint,8,opt,name=jitter_millis,json=jitterMillis,proto3" json:"jitter_millis,omitempty"`
+	JitterMillis int64 `protobuf:"varint,8,opt,name=jitter_millis,json=jitterMillis,proto3" json:"jitter_millis,omitempty"`
+	// active_jobs are the Jobs still running that made a Forbid CronJob
+	// skip the time.
+	ActiveJobs []string `protobuf:"bytes,9,rep,name=active_jobs,json=activeJobs,proto3" json:"active_jobs,omitempty"`
+	// caught_up is set when the time was due before the deciding leader
+	// took office: no leader decided it on time.
+	CaughtUp      bool `protobuf:"varint,10,opt,name=caught_up,json=caughtUp,proto3" json:"caught_up,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5726,6 +5745,20 @@ func (x *CronDecision) GetJitterMillis() int64 {
 	return 0
 }
 
+func (x *CronDecision) GetActiveJobs() []string {
+	if x != nil {
+		return x.ActiveJobs
+	}
+	return nil
+}
+
+func (x *CronDecision) GetCaughtUp() bool {
+	if x != nil {
+		return x.CaughtUp
+	}
+	return false
+}
+
 // CronLedgerEntry is the decision about one scheduled time of a CronJob,
 // as the servers keep it (the newest 1,000 per CronJob).
 type CronLedgerEntry struct {
@@ -5733,7 +5766,8 @@ type CronLedgerEntry struct {
 	Namespace     string                 `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
 	CronJob       string                 `protobuf:"bytes,2,opt,name=cron_job,json=cronJob,proto3" json:"cron_job,omitempty"`
 	ScheduledTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=scheduled_time,json=scheduledTime,proto3" json:"scheduled_time,omitempty"`
-	// action: Created, Skipped (Forbid), Replaced or Missed.
+	// action: Created, Skipped (Forbid), Replaced, Missed, Suspended or
+	// CaughtUp (created late, after a leader change).
 	Action       string                 `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
 	Job          string                 `protobuf:"bytes,5,opt,name=job,proto3" json:"job,omitempty"`
 	ReplacedJobs []string               `protobuf:"bytes,6,rep,name=replaced_jobs,json=replacedJobs,proto3" json:"replaced_jobs,omitempty"`
@@ -5741,7 +5775,9 @@ type CronLedgerEntry struct {
 	JitterMillis int64                  `protobuf:"varint,8,opt,name=jitter_millis,json=jitterMillis,proto3" json:"jitter_millis,omitempty"`
 	// job_outcome, in answers only: Complete, Failed, Running, or Deleted
 	// once the Job is gone (history limits).
-	JobOutcome    string `protobuf:"bytes,9,opt,name=job_outcome,json=jobOutcome,proto3" json:"job_outcome,omitempty"`
+	JobOutcome string `protobuf:"bytes,9,opt,name=job_outcome,json=jobOutcome,proto3" json:"job_outcome,omitempty"`
+	// active_jobs are the Jobs that made a Forbid CronJob skip the time.
+	ActiveJobs    []string `protobuf:"bytes,10,rep,name=active_jobs,json=activeJobs,proto3" json:"active_jobs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -5837,6 +5873,13 @@ func (x *CronLedgerEntry) GetJobOutcome() string {
 		return x.JobOutcome
 	}
 	return ""
+}
+
+func (x *CronLedgerEntry) GetActiveJobs() []string {
+	if x != nil {
+		return x.ActiveJobs
+	}
+	return nil
 }
 
 // UpdateCronJobStatus replaces a CronJob's active list and last successful
@@ -5939,6 +5982,7 @@ type Command struct {
 	//	*Command_UpsertSecret
 	//	*Command_DeleteSecret
 	//	*Command_RecordDeliveries
+	//	*Command_AddNotifications
 	Payload       isCommand_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -6213,6 +6257,15 @@ func (x *Command) GetRecordDeliveries() *RecordDeliveries {
 	return nil
 }
 
+func (x *Command) GetAddNotifications() *AddNotifications {
+	if x != nil {
+		if x, ok := x.Payload.(*Command_AddNotifications); ok {
+			return x.AddNotifications
+		}
+	}
+	return nil
+}
+
 type isCommand_Payload interface {
 	isCommand_Payload()
 }
@@ -6317,6 +6370,10 @@ type Command_RecordDeliveries struct {
 	RecordDeliveries *RecordDeliveries `protobuf:"bytes,26,opt,name=record_deliveries,json=recordDeliveries,proto3,oneof"`
 }
 
+type Command_AddNotifications struct {
+	AddNotifications *AddNotifications `protobuf:"bytes,27,opt,name=add_notifications,json=addNotifications,proto3,oneof"`
+}
+
 func (*Command_UpsertJob) isCommand_Payload() {}
 
 func (*Command_DeleteJob) isCommand_Payload() {}
@@ -6367,6 +6424,55 @@ func (*Command_DeleteSecret) isCommand_Payload() {}
 
 func (*Command_RecordDeliveries) isCommand_Payload() {}
 
+func (*Command_AddNotifications) isCommand_Payload() {}
+
+// AddNotifications records notifications the leader decided on from time
+// rather than from an applied change (a Job stuck Pending); one whose id
+// exists is not added again.
+type AddNotifications struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notifications []*Notification        `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddNotifications) Reset() {
+	*x = AddNotifications{}
+	mi := &file_jobcluster_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddNotifications) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddNotifications) ProtoMessage() {}
+
+func (x *AddNotifications) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddNotifications.ProtoReflect.Descriptor instead.
+func (*AddNotifications) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *AddNotifications) GetNotifications() []*Notification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
 // Notification is one event the servers announce to webhooks, created as
 // the log is applied, so every server holds it and any leader delivers it.
 // Its id is the idempotency key a receiver deduplicates by.
@@ -6391,7 +6497,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6403,7 +6509,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[81]
+	mi := &file_jobcluster_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6416,7 +6522,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{81}
+	return file_jobcluster_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *Notification) GetId() string {
@@ -6513,7 +6619,7 @@ type NotificationDelivery struct {
 
 func (x *NotificationDelivery) Reset() {
 	*x = NotificationDelivery{}
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6525,7 +6631,7 @@ func (x *NotificationDelivery) String() string {
 func (*NotificationDelivery) ProtoMessage() {}
 
 func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[82]
+	mi := &file_jobcluster_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6538,7 +6644,7 @@ func (x *NotificationDelivery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationDelivery.ProtoReflect.Descriptor instead.
 func (*NotificationDelivery) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{82}
+	return file_jobcluster_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *NotificationDelivery) GetTarget() string {
@@ -6606,7 +6712,7 @@ type DeliveryResult struct {
 
 func (x *DeliveryResult) Reset() {
 	*x = DeliveryResult{}
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6618,7 +6724,7 @@ func (x *DeliveryResult) String() string {
 func (*DeliveryResult) ProtoMessage() {}
 
 func (x *DeliveryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[83]
+	mi := &file_jobcluster_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6631,7 +6737,7 @@ func (x *DeliveryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryResult.ProtoReflect.Descriptor instead.
 func (*DeliveryResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{83}
+	return file_jobcluster_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *DeliveryResult) GetId() string {
@@ -6692,7 +6798,7 @@ type RecordDeliveries struct {
 
 func (x *RecordDeliveries) Reset() {
 	*x = RecordDeliveries{}
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6704,7 +6810,7 @@ func (x *RecordDeliveries) String() string {
 func (*RecordDeliveries) ProtoMessage() {}
 
 func (x *RecordDeliveries) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[84]
+	mi := &file_jobcluster_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6717,7 +6823,7 @@ func (x *RecordDeliveries) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordDeliveries.ProtoReflect.Descriptor instead.
 func (*RecordDeliveries) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{84}
+	return file_jobcluster_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *RecordDeliveries) GetResults() []*DeliveryResult {
@@ -6739,7 +6845,7 @@ type UpsertConfigMap struct {
 
 func (x *UpsertConfigMap) Reset() {
 	*x = UpsertConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6751,7 +6857,7 @@ func (x *UpsertConfigMap) String() string {
 func (*UpsertConfigMap) ProtoMessage() {}
 
 func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[85]
+	mi := &file_jobcluster_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6764,7 +6870,7 @@ func (x *UpsertConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertConfigMap.ProtoReflect.Descriptor instead.
 func (*UpsertConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{85}
+	return file_jobcluster_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *UpsertConfigMap) GetConfigMap() *ConfigMap {
@@ -6791,7 +6897,7 @@ type DeleteConfigMap struct {
 
 func (x *DeleteConfigMap) Reset() {
 	*x = DeleteConfigMap{}
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6803,7 +6909,7 @@ func (x *DeleteConfigMap) String() string {
 func (*DeleteConfigMap) ProtoMessage() {}
 
 func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[86]
+	mi := &file_jobcluster_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6816,7 +6922,7 @@ func (x *DeleteConfigMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConfigMap.ProtoReflect.Descriptor instead.
 func (*DeleteConfigMap) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{86}
+	return file_jobcluster_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *DeleteConfigMap) GetNamespace() string {
@@ -6847,7 +6953,7 @@ type UpsertSecret struct {
 
 func (x *UpsertSecret) Reset() {
 	*x = UpsertSecret{}
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6859,7 +6965,7 @@ func (x *UpsertSecret) String() string {
 func (*UpsertSecret) ProtoMessage() {}
 
 func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[87]
+	mi := &file_jobcluster_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6872,7 +6978,7 @@ func (x *UpsertSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertSecret.ProtoReflect.Descriptor instead.
 func (*UpsertSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{87}
+	return file_jobcluster_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *UpsertSecret) GetSecret() *Secret {
@@ -6907,7 +7013,7 @@ type SealedSecret struct {
 
 func (x *SealedSecret) Reset() {
 	*x = SealedSecret{}
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6919,7 +7025,7 @@ func (x *SealedSecret) String() string {
 func (*SealedSecret) ProtoMessage() {}
 
 func (x *SealedSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[88]
+	mi := &file_jobcluster_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6932,7 +7038,7 @@ func (x *SealedSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SealedSecret.ProtoReflect.Descriptor instead.
 func (*SealedSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{88}
+	return file_jobcluster_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *SealedSecret) GetSealed() []byte {
@@ -6952,7 +7058,7 @@ type DeleteSecret struct {
 
 func (x *DeleteSecret) Reset() {
 	*x = DeleteSecret{}
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6964,7 +7070,7 @@ func (x *DeleteSecret) String() string {
 func (*DeleteSecret) ProtoMessage() {}
 
 func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[89]
+	mi := &file_jobcluster_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6977,7 +7083,7 @@ func (x *DeleteSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSecret.ProtoReflect.Descriptor instead.
 func (*DeleteSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{89}
+	return file_jobcluster_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *DeleteSecret) GetNamespace() string {
@@ -7005,7 +7111,7 @@ type AclNamespaceRule struct {
 
 func (x *AclNamespaceRule) Reset() {
 	*x = AclNamespaceRule{}
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7017,7 +7123,7 @@ func (x *AclNamespaceRule) String() string {
 func (*AclNamespaceRule) ProtoMessage() {}
 
 func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[90]
+	mi := &file_jobcluster_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7030,7 +7136,7 @@ func (x *AclNamespaceRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclNamespaceRule.ProtoReflect.Descriptor instead.
 func (*AclNamespaceRule) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{90}
+	return file_jobcluster_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *AclNamespaceRule) GetCapabilities() []string {
@@ -7058,7 +7164,7 @@ type AclPolicy struct {
 
 func (x *AclPolicy) Reset() {
 	*x = AclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7070,7 +7176,7 @@ func (x *AclPolicy) String() string {
 func (*AclPolicy) ProtoMessage() {}
 
 func (x *AclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[91]
+	mi := &file_jobcluster_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7083,7 +7189,7 @@ func (x *AclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicy.ProtoReflect.Descriptor instead.
 func (*AclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{91}
+	return file_jobcluster_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *AclPolicy) GetName() string {
@@ -7162,7 +7268,7 @@ type AclToken struct {
 
 func (x *AclToken) Reset() {
 	*x = AclToken{}
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7174,7 +7280,7 @@ func (x *AclToken) String() string {
 func (*AclToken) ProtoMessage() {}
 
 func (x *AclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[92]
+	mi := &file_jobcluster_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7187,7 +7293,7 @@ func (x *AclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclToken.ProtoReflect.Descriptor instead.
 func (*AclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{92}
+	return file_jobcluster_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *AclToken) GetAccessorId() string {
@@ -7262,7 +7368,7 @@ type UpsertAclPolicy struct {
 
 func (x *UpsertAclPolicy) Reset() {
 	*x = UpsertAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7274,7 +7380,7 @@ func (x *UpsertAclPolicy) String() string {
 func (*UpsertAclPolicy) ProtoMessage() {}
 
 func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[93]
+	mi := &file_jobcluster_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7287,7 +7393,7 @@ func (x *UpsertAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclPolicy.ProtoReflect.Descriptor instead.
 func (*UpsertAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{93}
+	return file_jobcluster_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *UpsertAclPolicy) GetPolicy() *AclPolicy {
@@ -7306,7 +7412,7 @@ type DeleteAclPolicy struct {
 
 func (x *DeleteAclPolicy) Reset() {
 	*x = DeleteAclPolicy{}
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7318,7 +7424,7 @@ func (x *DeleteAclPolicy) String() string {
 func (*DeleteAclPolicy) ProtoMessage() {}
 
 func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[94]
+	mi := &file_jobcluster_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7331,7 +7437,7 @@ func (x *DeleteAclPolicy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclPolicy.ProtoReflect.Descriptor instead.
 func (*DeleteAclPolicy) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{94}
+	return file_jobcluster_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *DeleteAclPolicy) GetName() string {
@@ -7353,7 +7459,7 @@ type UpsertAclToken struct {
 
 func (x *UpsertAclToken) Reset() {
 	*x = UpsertAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7365,7 +7471,7 @@ func (x *UpsertAclToken) String() string {
 func (*UpsertAclToken) ProtoMessage() {}
 
 func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[95]
+	mi := &file_jobcluster_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7378,7 +7484,7 @@ func (x *UpsertAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertAclToken.ProtoReflect.Descriptor instead.
 func (*UpsertAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{95}
+	return file_jobcluster_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *UpsertAclToken) GetToken() *AclToken {
@@ -7404,7 +7510,7 @@ type DeleteAclToken struct {
 
 func (x *DeleteAclToken) Reset() {
 	*x = DeleteAclToken{}
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7416,7 +7522,7 @@ func (x *DeleteAclToken) String() string {
 func (*DeleteAclToken) ProtoMessage() {}
 
 func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[96]
+	mi := &file_jobcluster_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7429,7 +7535,7 @@ func (x *DeleteAclToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAclToken.ProtoReflect.Descriptor instead.
 func (*DeleteAclToken) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{96}
+	return file_jobcluster_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *DeleteAclToken) GetAccessorId() string {
@@ -7462,7 +7568,7 @@ type AuditRecord struct {
 
 func (x *AuditRecord) Reset() {
 	*x = AuditRecord{}
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7474,7 +7580,7 @@ func (x *AuditRecord) String() string {
 func (*AuditRecord) ProtoMessage() {}
 
 func (x *AuditRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[97]
+	mi := &file_jobcluster_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7487,7 +7593,7 @@ func (x *AuditRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRecord.ProtoReflect.Descriptor instead.
 func (*AuditRecord) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{97}
+	return file_jobcluster_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *AuditRecord) GetTime() *timestamppb.Timestamp {
@@ -7576,7 +7682,7 @@ type RecordAudit struct {
 
 func (x *RecordAudit) Reset() {
 	*x = RecordAudit{}
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7588,7 +7694,7 @@ func (x *RecordAudit) String() string {
 func (*RecordAudit) ProtoMessage() {}
 
 func (x *RecordAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[98]
+	mi := &file_jobcluster_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7601,7 +7707,7 @@ func (x *RecordAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordAudit.ProtoReflect.Descriptor instead.
 func (*RecordAudit) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{98}
+	return file_jobcluster_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *RecordAudit) GetRecords() []*AuditRecord {
@@ -7622,7 +7728,7 @@ type CommandBatch struct {
 
 func (x *CommandBatch) Reset() {
 	*x = CommandBatch{}
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7634,7 +7740,7 @@ func (x *CommandBatch) String() string {
 func (*CommandBatch) ProtoMessage() {}
 
 func (x *CommandBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[99]
+	mi := &file_jobcluster_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7647,7 +7753,7 @@ func (x *CommandBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandBatch.ProtoReflect.Descriptor instead.
 func (*CommandBatch) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{99}
+	return file_jobcluster_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *CommandBatch) GetCommands() []*Command {
@@ -7672,7 +7778,7 @@ type SubmitRequest struct {
 
 func (x *SubmitRequest) Reset() {
 	*x = SubmitRequest{}
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7684,7 +7790,7 @@ func (x *SubmitRequest) String() string {
 func (*SubmitRequest) ProtoMessage() {}
 
 func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[100]
+	mi := &file_jobcluster_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7697,7 +7803,7 @@ func (x *SubmitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitRequest.ProtoReflect.Descriptor instead.
 func (*SubmitRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{100}
+	return file_jobcluster_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *SubmitRequest) GetObjects() []*Object {
@@ -7743,7 +7849,7 @@ type SubmitResult struct {
 
 func (x *SubmitResult) Reset() {
 	*x = SubmitResult{}
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7755,7 +7861,7 @@ func (x *SubmitResult) String() string {
 func (*SubmitResult) ProtoMessage() {}
 
 func (x *SubmitResult) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[101]
+	mi := &file_jobcluster_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7768,7 +7874,7 @@ func (x *SubmitResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResult.ProtoReflect.Descriptor instead.
 func (*SubmitResult) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{101}
+	return file_jobcluster_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *SubmitResult) GetKind() string {
@@ -7836,7 +7942,7 @@ type SubmitResponse struct {
 
 func (x *SubmitResponse) Reset() {
 	*x = SubmitResponse{}
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7848,7 +7954,7 @@ func (x *SubmitResponse) String() string {
 func (*SubmitResponse) ProtoMessage() {}
 
 func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[102]
+	mi := &file_jobcluster_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7861,7 +7967,7 @@ func (x *SubmitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubmitResponse.ProtoReflect.Descriptor instead.
 func (*SubmitResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{102}
+	return file_jobcluster_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *SubmitResponse) GetResults() []*SubmitResult {
@@ -7883,7 +7989,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7895,7 +8001,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[103]
+	mi := &file_jobcluster_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7908,7 +8014,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{103}
+	return file_jobcluster_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *GetRequest) GetKind() string {
@@ -7951,7 +8057,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7963,7 +8069,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[104]
+	mi := &file_jobcluster_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7976,7 +8082,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{104}
+	return file_jobcluster_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *ListRequest) GetKind() string {
@@ -8031,7 +8137,7 @@ type ListResponse struct {
 
 func (x *ListResponse) Reset() {
 	*x = ListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8043,7 +8149,7 @@ func (x *ListResponse) String() string {
 func (*ListResponse) ProtoMessage() {}
 
 func (x *ListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[105]
+	mi := &file_jobcluster_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8056,7 +8162,7 @@ func (x *ListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListResponse.ProtoReflect.Descriptor instead.
 func (*ListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{105}
+	return file_jobcluster_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *ListResponse) GetItems() []*Object {
@@ -8086,7 +8192,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8098,7 +8204,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[106]
+	mi := &file_jobcluster_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8111,7 +8217,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{106}
+	return file_jobcluster_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *DeleteRequest) GetKind() string {
@@ -8150,7 +8256,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8162,7 +8268,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[107]
+	mi := &file_jobcluster_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8175,7 +8281,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{107}
+	return file_jobcluster_proto_rawDescGZIP(), []int{108}
 }
 
 type MembersRequest struct {
@@ -8189,7 +8295,7 @@ type MembersRequest struct {
 
 func (x *MembersRequest) Reset() {
 	*x = MembersRequest{}
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8201,7 +8307,7 @@ func (x *MembersRequest) String() string {
 func (*MembersRequest) ProtoMessage() {}
 
 func (x *MembersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[108]
+	mi := &file_jobcluster_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8214,7 +8320,7 @@ func (x *MembersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersRequest.ProtoReflect.Descriptor instead.
 func (*MembersRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{108}
+	return file_jobcluster_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *MembersRequest) GetLocal() bool {
@@ -8244,7 +8350,7 @@ type Member struct {
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8256,7 +8362,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[109]
+	mi := &file_jobcluster_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8269,7 +8375,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{109}
+	return file_jobcluster_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *Member) GetName() string {
@@ -8344,7 +8450,7 @@ type MembersResponse struct {
 
 func (x *MembersResponse) Reset() {
 	*x = MembersResponse{}
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8356,7 +8462,7 @@ func (x *MembersResponse) String() string {
 func (*MembersResponse) ProtoMessage() {}
 
 func (x *MembersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[110]
+	mi := &file_jobcluster_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8369,7 +8475,7 @@ func (x *MembersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MembersResponse.ProtoReflect.Descriptor instead.
 func (*MembersResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{110}
+	return file_jobcluster_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *MembersResponse) GetItems() []*Member {
@@ -8396,7 +8502,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8408,7 +8514,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[111]
+	mi := &file_jobcluster_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8421,7 +8527,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{111}
+	return file_jobcluster_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *LogsRequest) GetPod() string {
@@ -8478,7 +8584,7 @@ type LogChunk struct {
 
 func (x *LogChunk) Reset() {
 	*x = LogChunk{}
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8490,7 +8596,7 @@ func (x *LogChunk) String() string {
 func (*LogChunk) ProtoMessage() {}
 
 func (x *LogChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[112]
+	mi := &file_jobcluster_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8503,7 +8609,7 @@ func (x *LogChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogChunk.ProtoReflect.Descriptor instead.
 func (*LogChunk) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{112}
+	return file_jobcluster_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *LogChunk) GetData() []byte {
@@ -8530,7 +8636,7 @@ type WatchPodsRequest struct {
 
 func (x *WatchPodsRequest) Reset() {
 	*x = WatchPodsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8542,7 +8648,7 @@ func (x *WatchPodsRequest) String() string {
 func (*WatchPodsRequest) ProtoMessage() {}
 
 func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[113]
+	mi := &file_jobcluster_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8555,7 +8661,7 @@ func (x *WatchPodsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchPodsRequest.ProtoReflect.Descriptor instead.
 func (*WatchPodsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{113}
+	return file_jobcluster_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *WatchPodsRequest) GetNode() string {
@@ -8588,7 +8694,7 @@ type PodSet struct {
 
 func (x *PodSet) Reset() {
 	*x = PodSet{}
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8600,7 +8706,7 @@ func (x *PodSet) String() string {
 func (*PodSet) ProtoMessage() {}
 
 func (x *PodSet) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[114]
+	mi := &file_jobcluster_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8613,7 +8719,7 @@ func (x *PodSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodSet.ProtoReflect.Descriptor instead.
 func (*PodSet) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{114}
+	return file_jobcluster_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *PodSet) GetIndex() uint64 {
@@ -8654,7 +8760,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8666,7 +8772,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[115]
+	mi := &file_jobcluster_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8679,7 +8785,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{115}
+	return file_jobcluster_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -8704,7 +8810,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8716,7 +8822,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8729,7 +8835,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+	return file_jobcluster_proto_rawDescGZIP(), []int{117}
 }
 
 type HeartbeatRequest struct {
@@ -8744,7 +8850,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8756,7 +8862,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8769,7 +8875,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{117}
+	return file_jobcluster_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -8801,7 +8907,7 @@ type PodUsage struct {
 
 func (x *PodUsage) Reset() {
 	*x = PodUsage{}
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8813,7 +8919,7 @@ func (x *PodUsage) String() string {
 func (*PodUsage) ProtoMessage() {}
 
 func (x *PodUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8826,7 +8932,7 @@ func (x *PodUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodUsage.ProtoReflect.Descriptor instead.
 func (*PodUsage) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+	return file_jobcluster_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *PodUsage) GetNamespace() string {
@@ -8877,7 +8983,7 @@ type NodeUsage struct {
 
 func (x *NodeUsage) Reset() {
 	*x = NodeUsage{}
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8889,7 +8995,7 @@ func (x *NodeUsage) String() string {
 func (*NodeUsage) ProtoMessage() {}
 
 func (x *NodeUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8902,7 +9008,7 @@ func (x *NodeUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeUsage.ProtoReflect.Descriptor instead.
 func (*NodeUsage) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{119}
+	return file_jobcluster_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *NodeUsage) GetNode() string {
@@ -8977,7 +9083,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8989,7 +9095,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9002,7 +9108,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{120}
+	return file_jobcluster_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *TopRequest) GetKind() string {
@@ -9051,7 +9157,7 @@ type TopResponse struct {
 
 func (x *TopResponse) Reset() {
 	*x = TopResponse{}
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9063,7 +9169,7 @@ func (x *TopResponse) String() string {
 func (*TopResponse) ProtoMessage() {}
 
 func (x *TopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9076,7 +9182,7 @@ func (x *TopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopResponse.ProtoReflect.Descriptor instead.
 func (*TopResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{121}
+	return file_jobcluster_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *TopResponse) GetNodes() []*NodeUsage {
@@ -9097,7 +9203,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9109,7 +9215,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9122,7 +9228,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{122}
+	return file_jobcluster_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -9143,7 +9249,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9155,7 +9261,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9168,7 +9274,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{123}
+	return file_jobcluster_proto_rawDescGZIP(), []int{124}
 }
 
 type LeaveResponse struct {
@@ -9179,7 +9285,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9191,7 +9297,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9204,7 +9310,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{124}
+	return file_jobcluster_proto_rawDescGZIP(), []int{125}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -9221,7 +9327,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9233,7 +9339,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9246,7 +9352,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{125}
+	return file_jobcluster_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -9271,7 +9377,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9283,7 +9389,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9296,7 +9402,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+	return file_jobcluster_proto_rawDescGZIP(), []int{127}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -9310,7 +9416,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9322,7 +9428,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9335,7 +9441,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{127}
+	return file_jobcluster_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *PodRef) GetName() string {
@@ -9363,7 +9469,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9375,7 +9481,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9388,7 +9494,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{128}
+	return file_jobcluster_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -9409,7 +9515,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9421,7 +9527,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9434,7 +9540,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{129}
+	return file_jobcluster_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -9456,7 +9562,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9468,7 +9574,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9481,7 +9587,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{130}
+	return file_jobcluster_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -9533,7 +9639,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9545,7 +9651,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9558,7 +9664,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{131}
+	return file_jobcluster_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -9625,7 +9731,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9637,7 +9743,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9650,7 +9756,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{132}
+	return file_jobcluster_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -9693,7 +9799,7 @@ type CronHistoryRequest struct {
 
 func (x *CronHistoryRequest) Reset() {
 	*x = CronHistoryRequest{}
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9705,7 +9811,7 @@ func (x *CronHistoryRequest) String() string {
 func (*CronHistoryRequest) ProtoMessage() {}
 
 func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9718,7 +9824,7 @@ func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryRequest.ProtoReflect.Descriptor instead.
 func (*CronHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{133}
+	return file_jobcluster_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *CronHistoryRequest) GetNamespace() string {
@@ -9758,7 +9864,7 @@ type CronHistoryResponse struct {
 
 func (x *CronHistoryResponse) Reset() {
 	*x = CronHistoryResponse{}
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9770,7 +9876,7 @@ func (x *CronHistoryResponse) String() string {
 func (*CronHistoryResponse) ProtoMessage() {}
 
 func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9783,7 +9889,7 @@ func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryResponse.ProtoReflect.Descriptor instead.
 func (*CronHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{134}
+	return file_jobcluster_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *CronHistoryResponse) GetItems() []*CronLedgerEntry {
@@ -9803,7 +9909,7 @@ type NotificationsRequest struct {
 
 func (x *NotificationsRequest) Reset() {
 	*x = NotificationsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9815,7 +9921,7 @@ func (x *NotificationsRequest) String() string {
 func (*NotificationsRequest) ProtoMessage() {}
 
 func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9828,7 +9934,7 @@ func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsRequest.ProtoReflect.Descriptor instead.
 func (*NotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{135}
+	return file_jobcluster_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *NotificationsRequest) GetLimit() int32 {
@@ -9854,7 +9960,7 @@ type NotificationsResponse struct {
 
 func (x *NotificationsResponse) Reset() {
 	*x = NotificationsResponse{}
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9866,7 +9972,7 @@ func (x *NotificationsResponse) String() string {
 func (*NotificationsResponse) ProtoMessage() {}
 
 func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9879,7 +9985,7 @@ func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsResponse.ProtoReflect.Descriptor instead.
 func (*NotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{136}
+	return file_jobcluster_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *NotificationsResponse) GetItems() []*Notification {
@@ -9897,7 +10003,7 @@ type AclBootstrapRequest struct {
 
 func (x *AclBootstrapRequest) Reset() {
 	*x = AclBootstrapRequest{}
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9909,7 +10015,7 @@ func (x *AclBootstrapRequest) String() string {
 func (*AclBootstrapRequest) ProtoMessage() {}
 
 func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9922,7 +10028,7 @@ func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{137}
+	return file_jobcluster_proto_rawDescGZIP(), []int{138}
 }
 
 // AclTokenSecret is a token with its secret, returned once on creation.
@@ -9936,7 +10042,7 @@ type AclTokenSecret struct {
 
 func (x *AclTokenSecret) Reset() {
 	*x = AclTokenSecret{}
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9948,7 +10054,7 @@ func (x *AclTokenSecret) String() string {
 func (*AclTokenSecret) ProtoMessage() {}
 
 func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9961,7 +10067,7 @@ func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
 func (*AclTokenSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{138}
+	return file_jobcluster_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *AclTokenSecret) GetToken() *AclToken {
@@ -9990,7 +10096,7 @@ type AclPolicyApplyRequest struct {
 
 func (x *AclPolicyApplyRequest) Reset() {
 	*x = AclPolicyApplyRequest{}
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10002,7 +10108,7 @@ func (x *AclPolicyApplyRequest) String() string {
 func (*AclPolicyApplyRequest) ProtoMessage() {}
 
 func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10015,7 +10121,7 @@ func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{139}
+	return file_jobcluster_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *AclPolicyApplyRequest) GetName() string {
@@ -10047,7 +10153,7 @@ type AclPolicyListRequest struct {
 
 func (x *AclPolicyListRequest) Reset() {
 	*x = AclPolicyListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10059,7 +10165,7 @@ func (x *AclPolicyListRequest) String() string {
 func (*AclPolicyListRequest) ProtoMessage() {}
 
 func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10072,7 +10178,7 @@ func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{140}
+	return file_jobcluster_proto_rawDescGZIP(), []int{141}
 }
 
 type AclPolicyListResponse struct {
@@ -10084,7 +10190,7 @@ type AclPolicyListResponse struct {
 
 func (x *AclPolicyListResponse) Reset() {
 	*x = AclPolicyListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10096,7 +10202,7 @@ func (x *AclPolicyListResponse) String() string {
 func (*AclPolicyListResponse) ProtoMessage() {}
 
 func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10109,7 +10215,7 @@ func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
 func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{141}
+	return file_jobcluster_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
@@ -10128,7 +10234,7 @@ type AclPolicyDeleteRequest struct {
 
 func (x *AclPolicyDeleteRequest) Reset() {
 	*x = AclPolicyDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10140,7 +10246,7 @@ func (x *AclPolicyDeleteRequest) String() string {
 func (*AclPolicyDeleteRequest) ProtoMessage() {}
 
 func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10153,7 +10259,7 @@ func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{142}
+	return file_jobcluster_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *AclPolicyDeleteRequest) GetName() string {
@@ -10176,7 +10282,7 @@ type AclTokenCreateRequest struct {
 
 func (x *AclTokenCreateRequest) Reset() {
 	*x = AclTokenCreateRequest{}
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10188,7 +10294,7 @@ func (x *AclTokenCreateRequest) String() string {
 func (*AclTokenCreateRequest) ProtoMessage() {}
 
 func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10201,7 +10307,7 @@ func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{143}
+	return file_jobcluster_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *AclTokenCreateRequest) GetPolicies() []string {
@@ -10247,7 +10353,7 @@ type AclTokenListRequest struct {
 
 func (x *AclTokenListRequest) Reset() {
 	*x = AclTokenListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[144]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10259,7 +10365,7 @@ func (x *AclTokenListRequest) String() string {
 func (*AclTokenListRequest) ProtoMessage() {}
 
 func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[144]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10272,7 +10378,7 @@ func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{144}
+	return file_jobcluster_proto_rawDescGZIP(), []int{145}
 }
 
 type AclTokenListResponse struct {
@@ -10284,7 +10390,7 @@ type AclTokenListResponse struct {
 
 func (x *AclTokenListResponse) Reset() {
 	*x = AclTokenListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[145]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10296,7 +10402,7 @@ func (x *AclTokenListResponse) String() string {
 func (*AclTokenListResponse) ProtoMessage() {}
 
 func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[145]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10309,7 +10415,7 @@ func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
 func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{145}
+	return file_jobcluster_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *AclTokenListResponse) GetItems() []*AclToken {
@@ -10329,7 +10435,7 @@ type AclTokenDeleteRequest struct {
 
 func (x *AclTokenDeleteRequest) Reset() {
 	*x = AclTokenDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[146]
+	mi := &file_jobcluster_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10341,7 +10447,7 @@ func (x *AclTokenDeleteRequest) String() string {
 func (*AclTokenDeleteRequest) ProtoMessage() {}
 
 func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[146]
+	mi := &file_jobcluster_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10354,7 +10460,7 @@ func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{146}
+	return file_jobcluster_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *AclTokenDeleteRequest) GetAccessorId() string {
@@ -10372,7 +10478,7 @@ type AclEmpty struct {
 
 func (x *AclEmpty) Reset() {
 	*x = AclEmpty{}
-	mi := &file_jobcluster_proto_msgTypes[147]
+	mi := &file_jobcluster_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10384,7 +10490,7 @@ func (x *AclEmpty) String() string {
 func (*AclEmpty) ProtoMessage() {}
 
 func (x *AclEmpty) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[147]
+	mi := &file_jobcluster_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10397,7 +10503,7 @@ func (x *AclEmpty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
 func (*AclEmpty) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{147}
+	return file_jobcluster_proto_rawDescGZIP(), []int{148}
 }
 
 type AclWhoamiRequest struct {
@@ -10408,7 +10514,7 @@ type AclWhoamiRequest struct {
 
 func (x *AclWhoamiRequest) Reset() {
 	*x = AclWhoamiRequest{}
-	mi := &file_jobcluster_proto_msgTypes[148]
+	mi := &file_jobcluster_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10420,7 +10526,7 @@ func (x *AclWhoamiRequest) String() string {
 func (*AclWhoamiRequest) ProtoMessage() {}
 
 func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[148]
+	mi := &file_jobcluster_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10433,7 +10539,7 @@ func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
 func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{148}
+	return file_jobcluster_proto_rawDescGZIP(), []int{149}
 }
 
 type AclWhoamiResponse struct {
@@ -10448,7 +10554,7 @@ type AclWhoamiResponse struct {
 
 func (x *AclWhoamiResponse) Reset() {
 	*x = AclWhoamiResponse{}
-	mi := &file_jobcluster_proto_msgTypes[149]
+	mi := &file_jobcluster_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10460,7 +10566,7 @@ func (x *AclWhoamiResponse) String() string {
 func (*AclWhoamiResponse) ProtoMessage() {}
 
 func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[149]
+	mi := &file_jobcluster_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10473,7 +10579,7 @@ func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
 func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{149}
+	return file_jobcluster_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *AclWhoamiResponse) GetIdentity() string {
@@ -10508,7 +10614,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_jobcluster_proto_msgTypes[150]
+	mi := &file_jobcluster_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10520,7 +10626,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[150]
+	mi := &file_jobcluster_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10533,7 +10639,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{150}
+	return file_jobcluster_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
@@ -10566,7 +10672,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_jobcluster_proto_msgTypes[151]
+	mi := &file_jobcluster_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10578,7 +10684,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[151]
+	mi := &file_jobcluster_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10591,7 +10697,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{151}
+	return file_jobcluster_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *AuditResponse) GetItems() []*AuditRecord {
@@ -10916,11 +11022,12 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\n" +
 	"\b_suspendB \n" +
 	"\x1e_successful_jobs_history_limitB\x1c\n" +
-	"\x1a_failed_jobs_history_limit\"\xdf\x01\n" +
+	"\x1a_failed_jobs_history_limit\"\xa7\x02\n" +
 	"\rCronJobStatus\x126\n" +
 	"\x06active\x18\x01 \x03(\v2\x1e.jobcluster.v1.ObjectReferenceR\x06active\x12H\n" +
 	"\x12last_schedule_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x10lastScheduleTime\x12L\n" +
-	"\x14last_successful_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastSuccessfulTime\"\xdb\x01\n" +
+	"\x14last_successful_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x12lastSuccessfulTime\x12F\n" +
+	"\x11last_failure_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastFailureTime\"\xdb\x01\n" +
 	"\aCronJob\x12\x1f\n" +
 	"\vapi_version\x18\x01 \x01(\tR\n" +
 	"apiVersion\x12\x12\n" +
@@ -11169,7 +11276,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04node\x18\x02 \x01(\tR\x04node\"q\n" +
 	"\bBindPods\x125\n" +
 	"\bbindings\x18\x01 \x03(\v2\x19.jobcluster.v1.PodBindingR\bbindings\x12.\n" +
-	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xcb\x02\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x89\x03\n" +
 	"\fCronDecision\x12\x19\n" +
 	"\bcron_job\x18\x01 \x01(\tR\acronJob\x12A\n" +
 	"\x0escheduled_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\rscheduledTime\x12\x16\n" +
@@ -11179,7 +11286,11 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\n" +
 	"decided_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12\x1c\n" +
 	"\tnamespace\x18\a \x01(\tR\tnamespace\x12#\n" +
-	"\rjitter_millis\x18\b \x01(\x03R\fjitterMillis\"\xdd\x02\n" +
+	"\rjitter_millis\x18\b \x01(\x03R\fjitterMillis\x12\x1f\n" +
+	"\vactive_jobs\x18\t \x03(\tR\n" +
+	"activeJobs\x12\x1b\n" +
+	"\tcaught_up\x18\n" +
+	" \x01(\bR\bcaughtUp\"\xfe\x02\n" +
 	"\x0fCronLedgerEntry\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x19\n" +
 	"\bcron_job\x18\x02 \x01(\tR\acronJob\x12A\n" +
@@ -11191,12 +11302,15 @@ const file_jobcluster_proto_rawDesc = "" +
 	"decided_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt\x12#\n" +
 	"\rjitter_millis\x18\b \x01(\x03R\fjitterMillis\x12\x1f\n" +
 	"\vjob_outcome\x18\t \x01(\tR\n" +
-	"jobOutcome\"\x8f\x01\n" +
+	"jobOutcome\x12\x1f\n" +
+	"\vactive_jobs\x18\n" +
+	" \x03(\tR\n" +
+	"activeJobs\"\x8f\x01\n" +
 	"\x13UpdateCronJobStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\x124\n" +
 	"\x06status\x18\x03 \x01(\v2\x1c.jobcluster.v1.CronJobStatusR\x06status\x12\x1c\n" +
-	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"\x98\x0e\n" +
+	"\tnamespace\x18\x04 \x01(\tR\tnamespace\"\xe8\x0e\n" +
 	"\aCommand\x12.\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1a.jobcluster.v1.CommandTypeR\x04type\x129\n" +
 	"\n" +
@@ -11230,8 +11344,11 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x11delete_config_map\x18\x17 \x01(\v2\x1e.jobcluster.v1.DeleteConfigMapH\x00R\x0fdeleteConfigMap\x12B\n" +
 	"\rupsert_secret\x18\x18 \x01(\v2\x1b.jobcluster.v1.UpsertSecretH\x00R\fupsertSecret\x12B\n" +
 	"\rdelete_secret\x18\x19 \x01(\v2\x1b.jobcluster.v1.DeleteSecretH\x00R\fdeleteSecret\x12N\n" +
-	"\x11record_deliveries\x18\x1a \x01(\v2\x1f.jobcluster.v1.RecordDeliveriesH\x00R\x10recordDeliveriesB\t\n" +
-	"\apayload\"\xb7\x03\n" +
+	"\x11record_deliveries\x18\x1a \x01(\v2\x1f.jobcluster.v1.RecordDeliveriesH\x00R\x10recordDeliveries\x12N\n" +
+	"\x11add_notifications\x18\x1b \x01(\v2\x1f.jobcluster.v1.AddNotificationsH\x00R\x10addNotificationsB\t\n" +
+	"\apayload\"U\n" +
+	"\x10AddNotifications\x12A\n" +
+	"\rnotifications\x18\x01 \x03(\v2\x1b.jobcluster.v1.NotificationR\rnotifications\"\xb7\x03\n" +
 	"\fNotification\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05event\x18\x02 \x01(\tR\x05event\x12\x1c\n" +
@@ -11535,7 +11652,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\vdenied_only\x18\x03 \x01(\bR\n" +
 	"deniedOnly\"A\n" +
 	"\rAuditResponse\x120\n" +
-	"\x05items\x18\x01 \x03(\v2\x1a.jobcluster.v1.AuditRecordR\x05items*\xdf\x06\n" +
+	"\x05items\x18\x01 \x03(\v2\x1a.jobcluster.v1.AuditRecordR\x05items*\x83\a\n" +
 	"\vCommandType\x12\x18\n" +
 	"\x14COMMAND_TYPE_INVALID\x10\x00\x12\x1b\n" +
 	"\x17COMMAND_TYPE_UPSERT_JOB\x10\x01\x12\x1b\n" +
@@ -11563,7 +11680,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1eCOMMAND_TYPE_DELETE_CONFIG_MAP\x10\x16\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_UPSERT_SECRET\x10\x17\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_DELETE_SECRET\x10\x18\x12\"\n" +
-	"\x1eCOMMAND_TYPE_RECORD_DELIVERIES\x10\x192\xc4\x10\n" +
+	"\x1eCOMMAND_TYPE_RECORD_DELIVERIES\x10\x19\x12\"\n" +
+	"\x1eCOMMAND_TYPE_ADD_NOTIFICATIONS\x10\x1a2\xc4\x10\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -11608,7 +11726,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 168)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 169)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -11692,102 +11810,103 @@ var file_jobcluster_proto_goTypes = []any{
 	(*CronLedgerEntry)(nil),                        // 79: jobcluster.v1.CronLedgerEntry
 	(*UpdateCronJobStatus)(nil),                    // 80: jobcluster.v1.UpdateCronJobStatus
 	(*Command)(nil),                                // 81: jobcluster.v1.Command
-	(*Notification)(nil),                           // 82: jobcluster.v1.Notification
-	(*NotificationDelivery)(nil),                   // 83: jobcluster.v1.NotificationDelivery
-	(*DeliveryResult)(nil),                         // 84: jobcluster.v1.DeliveryResult
-	(*RecordDeliveries)(nil),                       // 85: jobcluster.v1.RecordDeliveries
-	(*UpsertConfigMap)(nil),                        // 86: jobcluster.v1.UpsertConfigMap
-	(*DeleteConfigMap)(nil),                        // 87: jobcluster.v1.DeleteConfigMap
-	(*UpsertSecret)(nil),                           // 88: jobcluster.v1.UpsertSecret
-	(*SealedSecret)(nil),                           // 89: jobcluster.v1.SealedSecret
-	(*DeleteSecret)(nil),                           // 90: jobcluster.v1.DeleteSecret
-	(*AclNamespaceRule)(nil),                       // 91: jobcluster.v1.AclNamespaceRule
-	(*AclPolicy)(nil),                              // 92: jobcluster.v1.AclPolicy
-	(*AclToken)(nil),                               // 93: jobcluster.v1.AclToken
-	(*UpsertAclPolicy)(nil),                        // 94: jobcluster.v1.UpsertAclPolicy
-	(*DeleteAclPolicy)(nil),                        // 95: jobcluster.v1.DeleteAclPolicy
-	(*UpsertAclToken)(nil),                         // 96: jobcluster.v1.UpsertAclToken
-	(*DeleteAclToken)(nil),                         // 97: jobcluster.v1.DeleteAclToken
-	(*AuditRecord)(nil),                            // 98: jobcluster.v1.AuditRecord
-	(*RecordAudit)(nil),                            // 99: jobcluster.v1.RecordAudit
-	(*CommandBatch)(nil),                           // 100: jobcluster.v1.CommandBatch
-	(*SubmitRequest)(nil),                          // 101: jobcluster.v1.SubmitRequest
-	(*SubmitResult)(nil),                           // 102: jobcluster.v1.SubmitResult
-	(*SubmitResponse)(nil),                         // 103: jobcluster.v1.SubmitResponse
-	(*GetRequest)(nil),                             // 104: jobcluster.v1.GetRequest
-	(*ListRequest)(nil),                            // 105: jobcluster.v1.ListRequest
-	(*ListResponse)(nil),                           // 106: jobcluster.v1.ListResponse
-	(*DeleteRequest)(nil),                          // 107: jobcluster.v1.DeleteRequest
-	(*DeleteResponse)(nil),                         // 108: jobcluster.v1.DeleteResponse
-	(*MembersRequest)(nil),                         // 109: jobcluster.v1.MembersRequest
-	(*Member)(nil),                                 // 110: jobcluster.v1.Member
-	(*MembersResponse)(nil),                        // 111: jobcluster.v1.MembersResponse
-	(*LogsRequest)(nil),                            // 112: jobcluster.v1.LogsRequest
-	(*LogChunk)(nil),                               // 113: jobcluster.v1.LogChunk
-	(*WatchPodsRequest)(nil),                       // 114: jobcluster.v1.WatchPodsRequest
-	(*PodSet)(nil),                                 // 115: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),                 // 116: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),                // 117: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),                       // 118: jobcluster.v1.HeartbeatRequest
-	(*PodUsage)(nil),                               // 119: jobcluster.v1.PodUsage
-	(*NodeUsage)(nil),                              // 120: jobcluster.v1.NodeUsage
-	(*TopRequest)(nil),                             // 121: jobcluster.v1.TopRequest
-	(*TopResponse)(nil),                            // 122: jobcluster.v1.TopResponse
-	(*HeartbeatResponse)(nil),                      // 123: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 124: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 125: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 126: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 127: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 128: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 129: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 130: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 131: jobcluster.v1.CreateJobFromCronRequest
-	(*WatchRequest)(nil),                           // 132: jobcluster.v1.WatchRequest
-	(*WatchEvent)(nil),                             // 133: jobcluster.v1.WatchEvent
-	(*CronHistoryRequest)(nil),                     // 134: jobcluster.v1.CronHistoryRequest
-	(*CronHistoryResponse)(nil),                    // 135: jobcluster.v1.CronHistoryResponse
-	(*NotificationsRequest)(nil),                   // 136: jobcluster.v1.NotificationsRequest
-	(*NotificationsResponse)(nil),                  // 137: jobcluster.v1.NotificationsResponse
-	(*AclBootstrapRequest)(nil),                    // 138: jobcluster.v1.AclBootstrapRequest
-	(*AclTokenSecret)(nil),                         // 139: jobcluster.v1.AclTokenSecret
-	(*AclPolicyApplyRequest)(nil),                  // 140: jobcluster.v1.AclPolicyApplyRequest
-	(*AclPolicyListRequest)(nil),                   // 141: jobcluster.v1.AclPolicyListRequest
-	(*AclPolicyListResponse)(nil),                  // 142: jobcluster.v1.AclPolicyListResponse
-	(*AclPolicyDeleteRequest)(nil),                 // 143: jobcluster.v1.AclPolicyDeleteRequest
-	(*AclTokenCreateRequest)(nil),                  // 144: jobcluster.v1.AclTokenCreateRequest
-	(*AclTokenListRequest)(nil),                    // 145: jobcluster.v1.AclTokenListRequest
-	(*AclTokenListResponse)(nil),                   // 146: jobcluster.v1.AclTokenListResponse
-	(*AclTokenDeleteRequest)(nil),                  // 147: jobcluster.v1.AclTokenDeleteRequest
-	(*AclEmpty)(nil),                               // 148: jobcluster.v1.AclEmpty
-	(*AclWhoamiRequest)(nil),                       // 149: jobcluster.v1.AclWhoamiRequest
-	(*AclWhoamiResponse)(nil),                      // 150: jobcluster.v1.AclWhoamiResponse
-	(*AuditRequest)(nil),                           // 151: jobcluster.v1.AuditRequest
-	(*AuditResponse)(nil),                          // 152: jobcluster.v1.AuditResponse
-	nil,                                            // 153: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 154: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 155: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 156: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 157: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 158: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 159: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 160: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 161: jobcluster.v1.ConfigMap.DataEntry
-	nil,                                            // 162: jobcluster.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 163: jobcluster.v1.Secret.DataEntry
-	nil,                                            // 164: jobcluster.v1.Secret.StringDataEntry
-	nil,                                            // 165: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 166: jobcluster.v1.MemberMeta.CapacityEntry
-	nil,                                            // 167: jobcluster.v1.Notification.DetailsEntry
-	nil,                                            // 168: jobcluster.v1.AclPolicy.NamespacesEntry
-	(*timestamppb.Timestamp)(nil),                  // 169: google.protobuf.Timestamp
+	(*AddNotifications)(nil),                       // 82: jobcluster.v1.AddNotifications
+	(*Notification)(nil),                           // 83: jobcluster.v1.Notification
+	(*NotificationDelivery)(nil),                   // 84: jobcluster.v1.NotificationDelivery
+	(*DeliveryResult)(nil),                         // 85: jobcluster.v1.DeliveryResult
+	(*RecordDeliveries)(nil),                       // 86: jobcluster.v1.RecordDeliveries
+	(*UpsertConfigMap)(nil),                        // 87: jobcluster.v1.UpsertConfigMap
+	(*DeleteConfigMap)(nil),                        // 88: jobcluster.v1.DeleteConfigMap
+	(*UpsertSecret)(nil),                           // 89: jobcluster.v1.UpsertSecret
+	(*SealedSecret)(nil),                           // 90: jobcluster.v1.SealedSecret
+	(*DeleteSecret)(nil),                           // 91: jobcluster.v1.DeleteSecret
+	(*AclNamespaceRule)(nil),                       // 92: jobcluster.v1.AclNamespaceRule
+	(*AclPolicy)(nil),                              // 93: jobcluster.v1.AclPolicy
+	(*AclToken)(nil),                               // 94: jobcluster.v1.AclToken
+	(*UpsertAclPolicy)(nil),                        // 95: jobcluster.v1.UpsertAclPolicy
+	(*DeleteAclPolicy)(nil),                        // 96: jobcluster.v1.DeleteAclPolicy
+	(*UpsertAclToken)(nil),                         // 97: jobcluster.v1.UpsertAclToken
+	(*DeleteAclToken)(nil),                         // 98: jobcluster.v1.DeleteAclToken
+	(*AuditRecord)(nil),                            // 99: jobcluster.v1.AuditRecord
+	(*RecordAudit)(nil),                            // 100: jobcluster.v1.RecordAudit
+	(*CommandBatch)(nil),                           // 101: jobcluster.v1.CommandBatch
+	(*SubmitRequest)(nil),                          // 102: jobcluster.v1.SubmitRequest
+	(*SubmitResult)(nil),                           // 103: jobcluster.v1.SubmitResult
+	(*SubmitResponse)(nil),                         // 104: jobcluster.v1.SubmitResponse
+	(*GetRequest)(nil),                             // 105: jobcluster.v1.GetRequest
+	(*ListRequest)(nil),                            // 106: jobcluster.v1.ListRequest
+	(*ListResponse)(nil),                           // 107: jobcluster.v1.ListResponse
+	(*DeleteRequest)(nil),                          // 108: jobcluster.v1.DeleteRequest
+	(*DeleteResponse)(nil),                         // 109: jobcluster.v1.DeleteResponse
+	(*MembersRequest)(nil),                         // 110: jobcluster.v1.MembersRequest
+	(*Member)(nil),                                 // 111: jobcluster.v1.Member
+	(*MembersResponse)(nil),                        // 112: jobcluster.v1.MembersResponse
+	(*LogsRequest)(nil),                            // 113: jobcluster.v1.LogsRequest
+	(*LogChunk)(nil),                               // 114: jobcluster.v1.LogChunk
+	(*WatchPodsRequest)(nil),                       // 115: jobcluster.v1.WatchPodsRequest
+	(*PodSet)(nil),                                 // 116: jobcluster.v1.PodSet
+	(*ReportPodStatusRequest)(nil),                 // 117: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 118: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 119: jobcluster.v1.HeartbeatRequest
+	(*PodUsage)(nil),                               // 120: jobcluster.v1.PodUsage
+	(*NodeUsage)(nil),                              // 121: jobcluster.v1.NodeUsage
+	(*TopRequest)(nil),                             // 122: jobcluster.v1.TopRequest
+	(*TopResponse)(nil),                            // 123: jobcluster.v1.TopResponse
+	(*HeartbeatResponse)(nil),                      // 124: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 125: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 126: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 127: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 128: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 129: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 130: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 131: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 132: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 133: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 134: jobcluster.v1.WatchEvent
+	(*CronHistoryRequest)(nil),                     // 135: jobcluster.v1.CronHistoryRequest
+	(*CronHistoryResponse)(nil),                    // 136: jobcluster.v1.CronHistoryResponse
+	(*NotificationsRequest)(nil),                   // 137: jobcluster.v1.NotificationsRequest
+	(*NotificationsResponse)(nil),                  // 138: jobcluster.v1.NotificationsResponse
+	(*AclBootstrapRequest)(nil),                    // 139: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 140: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 141: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 142: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 143: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 144: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 145: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 146: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 147: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 148: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 149: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 150: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 151: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 152: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 153: jobcluster.v1.AuditResponse
+	nil,                                            // 154: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 155: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 156: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 157: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 158: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 159: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 160: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 161: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 162: jobcluster.v1.ConfigMap.DataEntry
+	nil,                                            // 163: jobcluster.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 164: jobcluster.v1.Secret.DataEntry
+	nil,                                            // 165: jobcluster.v1.Secret.StringDataEntry
+	nil,                                            // 166: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 167: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 168: jobcluster.v1.Notification.DetailsEntry
+	nil,                                            // 169: jobcluster.v1.AclPolicy.NamespacesEntry
+	(*timestamppb.Timestamp)(nil),                  // 170: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	169, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	153, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	154, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	170, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	154, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	155, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	169, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	155, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	170, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	156, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
 	6,   // 7: jobcluster.v1.EnvVar.value_from:type_name -> jobcluster.v1.EnvVarSource
 	7,   // 8: jobcluster.v1.EnvVarSource.field_ref:type_name -> jobcluster.v1.ObjectFieldSelector
@@ -11796,8 +11915,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 11: jobcluster.v1.EnvVarSource.secret_key_ref:type_name -> jobcluster.v1.SecretKeySelector
 	11,  // 12: jobcluster.v1.EnvFromSource.config_map_ref:type_name -> jobcluster.v1.ConfigMapEnvSource
 	12,  // 13: jobcluster.v1.EnvFromSource.secret_ref:type_name -> jobcluster.v1.SecretEnvSource
-	156, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	157, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	157, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	158, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 16: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	14,  // 17: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	16,  // 18: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
@@ -11810,7 +11929,7 @@ var file_jobcluster_proto_depIdxs = []int32{
 	22,  // 25: jobcluster.v1.Volume.config_map:type_name -> jobcluster.v1.ConfigMapVolumeSource
 	23,  // 26: jobcluster.v1.Volume.secret:type_name -> jobcluster.v1.SecretVolumeSource
 	15,  // 27: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	158, // 28: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	159, // 28: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	24,  // 29: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
 	17,  // 30: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
 	1,   // 31: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -11823,11 +11942,11 @@ var file_jobcluster_proto_depIdxs = []int32{
 	30,  // 38: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
 	31,  // 39: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
 	33,  // 40: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	169, // 41: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	169, // 42: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	170, // 41: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	170, // 42: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	34,  // 43: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	169, // 44: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	169, // 45: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	170, // 44: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	170, // 45: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 46: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	27,  // 47: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	35,  // 48: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -11835,207 +11954,210 @@ var file_jobcluster_proto_depIdxs = []int32{
 	27,  // 50: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	37,  // 51: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	38,  // 52: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	169, // 53: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	169, // 54: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	1,   // 55: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
-	39,  // 56: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
-	40,  // 57: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	169, // 58: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	169, // 59: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	169, // 60: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
-	42,  // 61: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
-	43,  // 62: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
-	44,  // 63: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
-	45,  // 64: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
-	45,  // 65: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	169, // 66: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	47,  // 67: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	169, // 68: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
-	46,  // 69: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
-	1,   // 70: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
-	25,  // 71: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
-	48,  // 72: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	169, // 73: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	169, // 74: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	159, // 75: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	160, // 76: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
-	51,  // 77: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
-	52,  // 78: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
-	53,  // 79: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
-	1,   // 80: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
-	50,  // 81: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
-	54,  // 82: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
-	1,   // 83: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
-	38,  // 84: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	169, // 85: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	169, // 86: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
-	36,  // 87: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
-	41,  // 88: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
-	49,  // 89: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
-	55,  // 90: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
-	56,  // 91: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
-	58,  // 92: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
-	59,  // 93: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
-	1,   // 94: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
-	161, // 95: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
-	162, // 96: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
-	1,   // 97: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
-	163, // 98: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
-	164, // 99: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
-	165, // 100: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	166, // 101: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
-	36,  // 102: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
-	41,  // 103: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
-	49,  // 104: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
-	48,  // 105: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
-	67,  // 106: jobcluster.v1.PodStatusUpdate.log_tails:type_name -> jobcluster.v1.ContainerLogTail
-	56,  // 107: jobcluster.v1.PodStatusUpdate.events:type_name -> jobcluster.v1.Event
-	67,  // 108: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
-	66,  // 109: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	169, // 110: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
-	35,  // 111: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
-	55,  // 112: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
-	56,  // 113: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
-	76,  // 114: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	169, // 115: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	169, // 116: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
-	36,  // 117: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	169, // 118: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	169, // 119: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
-	169, // 120: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
-	40,  // 121: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
-	0,   // 122: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
-	61,  // 123: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
-	62,  // 124: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
-	63,  // 125: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
-	64,  // 126: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
-	65,  // 127: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
-	69,  // 128: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
-	70,  // 129: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
-	71,  // 130: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
-	72,  // 131: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
-	73,  // 132: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
-	74,  // 133: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
-	75,  // 134: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
-	77,  // 135: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
-	78,  // 136: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
-	80,  // 137: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
-	94,  // 138: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
-	95,  // 139: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
-	96,  // 140: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
-	97,  // 141: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
-	99,  // 142: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
-	86,  // 143: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
-	87,  // 144: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
-	88,  // 145: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
-	90,  // 146: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
-	85,  // 147: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
-	169, // 148: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	167, // 149: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
-	83,  // 150: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
-	169, // 151: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
-	169, // 152: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
-	169, // 153: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
-	169, // 154: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
-	84,  // 155: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
-	58,  // 156: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
-	59,  // 157: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
-	168, // 158: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	169, // 159: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	169, // 160: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	169, // 161: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	169, // 162: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
-	92,  // 163: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
-	93,  // 164: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	169, // 165: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
-	98,  // 166: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
-	81,  // 167: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
-	57,  // 168: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
-	57,  // 169: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
-	102, // 170: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
-	57,  // 171: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
-	110, // 172: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
-	49,  // 173: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
-	58,  // 174: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
-	59,  // 175: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
-	66,  // 176: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	120, // 177: jobcluster.v1.HeartbeatRequest.usage:type_name -> jobcluster.v1.NodeUsage
-	169, // 178: jobcluster.v1.NodeUsage.timestamp:type_name -> google.protobuf.Timestamp
-	119, // 179: jobcluster.v1.NodeUsage.pods:type_name -> jobcluster.v1.PodUsage
-	120, // 180: jobcluster.v1.TopResponse.nodes:type_name -> jobcluster.v1.NodeUsage
-	128, // 181: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	57,  // 182: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	169, // 183: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
-	79,  // 184: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
-	82,  // 185: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
-	93,  // 186: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	92,  // 187: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	93,  // 188: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	93,  // 189: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	169, // 190: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	98,  // 191: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	91,  // 192: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	101, // 193: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	104, // 194: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	105, // 195: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	107, // 196: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	109, // 197: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	112, // 198: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	131, // 199: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	114, // 200: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	116, // 201: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	118, // 202: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	121, // 203: jobcluster.v1.Control.Top:input_type -> jobcluster.v1.TopRequest
-	124, // 204: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	126, // 205: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	129, // 206: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	132, // 207: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	134, // 208: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
-	136, // 209: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
-	138, // 210: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	140, // 211: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	141, // 212: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	143, // 213: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	144, // 214: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	145, // 215: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	147, // 216: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	149, // 217: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	151, // 218: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	99,  // 219: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
-	112, // 220: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	103, // 221: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	57,  // 222: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	106, // 223: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	108, // 224: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	111, // 225: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	113, // 226: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	103, // 227: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	115, // 228: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	117, // 229: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	123, // 230: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	122, // 231: jobcluster.v1.Control.Top:output_type -> jobcluster.v1.TopResponse
-	125, // 232: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	127, // 233: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	130, // 234: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	133, // 235: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	135, // 236: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
-	137, // 237: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
-	139, // 238: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	92,  // 239: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	142, // 240: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	148, // 241: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	139, // 242: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	146, // 243: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	148, // 244: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	150, // 245: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	152, // 246: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	148, // 247: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
-	113, // 248: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	221, // [221:249] is the sub-list for method output_type
-	193, // [193:221] is the sub-list for method input_type
-	193, // [193:193] is the sub-list for extension type_name
-	193, // [193:193] is the sub-list for extension extendee
-	0,   // [0:193] is the sub-list for field type_name
+	170, // 53: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	170, // 54: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	170, // 55: jobcluster.v1.CronJobStatus.last_failure_time:type_name -> google.protobuf.Timestamp
+	1,   // 56: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
+	39,  // 57: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
+	40,  // 58: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
+	170, // 59: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	170, // 60: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	170, // 61: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	42,  // 62: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
+	43,  // 63: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
+	44,  // 64: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
+	45,  // 65: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
+	45,  // 66: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
+	170, // 67: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	47,  // 68: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
+	170, // 69: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	46,  // 70: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
+	1,   // 71: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
+	25,  // 72: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
+	48,  // 73: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
+	170, // 74: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	170, // 75: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	160, // 76: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	161, // 77: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	51,  // 78: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
+	52,  // 79: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
+	53,  // 80: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
+	1,   // 81: jobcluster.v1.Node.metadata:type_name -> jobcluster.v1.ObjectMeta
+	50,  // 82: jobcluster.v1.Node.spec:type_name -> jobcluster.v1.NodeSpec
+	54,  // 83: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
+	1,   // 84: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
+	38,  // 85: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
+	170, // 86: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	170, // 87: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	36,  // 88: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
+	41,  // 89: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
+	49,  // 90: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
+	55,  // 91: jobcluster.v1.Object.node:type_name -> jobcluster.v1.Node
+	56,  // 92: jobcluster.v1.Object.event:type_name -> jobcluster.v1.Event
+	58,  // 93: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
+	59,  // 94: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
+	1,   // 95: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
+	162, // 96: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
+	163, // 97: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
+	1,   // 98: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
+	164, // 99: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
+	165, // 100: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
+	166, // 101: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	167, // 102: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	36,  // 103: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
+	41,  // 104: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
+	49,  // 105: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
+	48,  // 106: jobcluster.v1.PodStatusUpdate.status:type_name -> jobcluster.v1.PodStatus
+	67,  // 107: jobcluster.v1.PodStatusUpdate.log_tails:type_name -> jobcluster.v1.ContainerLogTail
+	56,  // 108: jobcluster.v1.PodStatusUpdate.events:type_name -> jobcluster.v1.Event
+	67,  // 109: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
+	66,  // 110: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	170, // 111: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	35,  // 112: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
+	55,  // 113: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
+	56,  // 114: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
+	76,  // 115: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
+	170, // 116: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	170, // 117: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	36,  // 118: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
+	170, // 119: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	170, // 120: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
+	170, // 121: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
+	40,  // 122: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
+	0,   // 123: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
+	61,  // 124: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
+	62,  // 125: jobcluster.v1.Command.delete_job:type_name -> jobcluster.v1.DeleteJob
+	63,  // 126: jobcluster.v1.Command.upsert_cron_job:type_name -> jobcluster.v1.UpsertCronJob
+	64,  // 127: jobcluster.v1.Command.delete_cron_job:type_name -> jobcluster.v1.DeleteCronJob
+	65,  // 128: jobcluster.v1.Command.create_pods:type_name -> jobcluster.v1.CreatePods
+	69,  // 129: jobcluster.v1.Command.update_pod_status:type_name -> jobcluster.v1.UpdatePodStatus
+	70,  // 130: jobcluster.v1.Command.stop_pods:type_name -> jobcluster.v1.StopPods
+	71,  // 131: jobcluster.v1.Command.delete_pods:type_name -> jobcluster.v1.DeletePods
+	72,  // 132: jobcluster.v1.Command.update_job_status:type_name -> jobcluster.v1.UpdateJobStatus
+	73,  // 133: jobcluster.v1.Command.upsert_node:type_name -> jobcluster.v1.UpsertNode
+	74,  // 134: jobcluster.v1.Command.delete_node:type_name -> jobcluster.v1.DeleteNode
+	75,  // 135: jobcluster.v1.Command.record_events:type_name -> jobcluster.v1.RecordEvents
+	77,  // 136: jobcluster.v1.Command.bind_pods:type_name -> jobcluster.v1.BindPods
+	78,  // 137: jobcluster.v1.Command.cron_decision:type_name -> jobcluster.v1.CronDecision
+	80,  // 138: jobcluster.v1.Command.update_cron_job_status:type_name -> jobcluster.v1.UpdateCronJobStatus
+	95,  // 139: jobcluster.v1.Command.upsert_acl_policy:type_name -> jobcluster.v1.UpsertAclPolicy
+	96,  // 140: jobcluster.v1.Command.delete_acl_policy:type_name -> jobcluster.v1.DeleteAclPolicy
+	97,  // 141: jobcluster.v1.Command.upsert_acl_token:type_name -> jobcluster.v1.UpsertAclToken
+	98,  // 142: jobcluster.v1.Command.delete_acl_token:type_name -> jobcluster.v1.DeleteAclToken
+	100, // 143: jobcluster.v1.Command.record_audit:type_name -> jobcluster.v1.RecordAudit
+	87,  // 144: jobcluster.v1.Command.upsert_config_map:type_name -> jobcluster.v1.UpsertConfigMap
+	88,  // 145: jobcluster.v1.Command.delete_config_map:type_name -> jobcluster.v1.DeleteConfigMap
+	89,  // 146: jobcluster.v1.Command.upsert_secret:type_name -> jobcluster.v1.UpsertSecret
+	91,  // 147: jobcluster.v1.Command.delete_secret:type_name -> jobcluster.v1.DeleteSecret
+	86,  // 148: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
+	82,  // 149: jobcluster.v1.Command.add_notifications:type_name -> jobcluster.v1.AddNotifications
+	83,  // 150: jobcluster.v1.AddNotifications.notifications:type_name -> jobcluster.v1.Notification
+	170, // 151: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	168, // 152: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
+	84,  // 153: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
+	170, // 154: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
+	170, // 155: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
+	170, // 156: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
+	170, // 157: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
+	85,  // 158: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
+	58,  // 159: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
+	59,  // 160: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
+	169, // 161: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	170, // 162: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	170, // 163: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	170, // 164: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	170, // 165: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	93,  // 166: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
+	94,  // 167: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
+	170, // 168: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	99,  // 169: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
+	81,  // 170: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
+	57,  // 171: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
+	57,  // 172: jobcluster.v1.SubmitResult.object:type_name -> jobcluster.v1.Object
+	103, // 173: jobcluster.v1.SubmitResponse.results:type_name -> jobcluster.v1.SubmitResult
+	57,  // 174: jobcluster.v1.ListResponse.items:type_name -> jobcluster.v1.Object
+	111, // 175: jobcluster.v1.MembersResponse.items:type_name -> jobcluster.v1.Member
+	49,  // 176: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
+	58,  // 177: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
+	59,  // 178: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
+	66,  // 179: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	121, // 180: jobcluster.v1.HeartbeatRequest.usage:type_name -> jobcluster.v1.NodeUsage
+	170, // 181: jobcluster.v1.NodeUsage.timestamp:type_name -> google.protobuf.Timestamp
+	120, // 182: jobcluster.v1.NodeUsage.pods:type_name -> jobcluster.v1.PodUsage
+	121, // 183: jobcluster.v1.TopResponse.nodes:type_name -> jobcluster.v1.NodeUsage
+	129, // 184: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	57,  // 185: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	170, // 186: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	79,  // 187: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
+	83,  // 188: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
+	94,  // 189: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	93,  // 190: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	94,  // 191: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	94,  // 192: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	170, // 193: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	99,  // 194: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	92,  // 195: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	102, // 196: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	105, // 197: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	106, // 198: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	108, // 199: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	110, // 200: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	113, // 201: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	132, // 202: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	115, // 203: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	117, // 204: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	119, // 205: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	122, // 206: jobcluster.v1.Control.Top:input_type -> jobcluster.v1.TopRequest
+	125, // 207: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	127, // 208: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	130, // 209: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	133, // 210: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	135, // 211: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
+	137, // 212: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
+	139, // 213: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	141, // 214: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	142, // 215: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	144, // 216: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	145, // 217: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	146, // 218: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	148, // 219: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	150, // 220: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	152, // 221: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	100, // 222: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
+	113, // 223: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	104, // 224: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	57,  // 225: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	107, // 226: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	109, // 227: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	112, // 228: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	114, // 229: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	104, // 230: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	116, // 231: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	118, // 232: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	124, // 233: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	123, // 234: jobcluster.v1.Control.Top:output_type -> jobcluster.v1.TopResponse
+	126, // 235: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	128, // 236: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	131, // 237: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	134, // 238: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	136, // 239: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	138, // 240: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
+	140, // 241: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	93,  // 242: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	143, // 243: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	149, // 244: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	140, // 245: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	147, // 246: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	149, // 247: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	151, // 248: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	153, // 249: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	149, // 250: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
+	114, // 251: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	224, // [224:252] is the sub-list for method output_type
+	196, // [196:224] is the sub-list for method input_type
+	196, // [196:196] is the sub-list for extension type_name
+	196, // [196:196] is the sub-list for extension extendee
+	0,   // [0:196] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -12100,15 +12222,16 @@ func file_jobcluster_proto_init() {
 		(*Command_UpsertSecret)(nil),
 		(*Command_DeleteSecret)(nil),
 		(*Command_RecordDeliveries)(nil),
+		(*Command_AddNotifications)(nil),
 	}
-	file_jobcluster_proto_msgTypes[111].OneofWrappers = []any{}
+	file_jobcluster_proto_msgTypes[112].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   168,
+			NumMessages:   169,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

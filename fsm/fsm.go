@@ -202,6 +202,8 @@ func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
 		return w.applyDeleteSecret(c.GetDeleteSecret())
 	case api.CommandType_COMMAND_TYPE_RECORD_DELIVERIES:
 		return w.applyRecordDeliveries(c.GetRecordDeliveries())
+	case api.CommandType_COMMAND_TYPE_ADD_NOTIFICATIONS:
+		return w.applyAddNotifications(c.GetAddNotifications())
 	case api.CommandType_COMMAND_TYPE_UPSERT_ACL_POLICY:
 		return w.applyUpsertAclPolicy(c.GetUpsertAclPolicy())
 	case api.CommandType_COMMAND_TYPE_DELETE_ACL_POLICY:

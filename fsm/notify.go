@@ -76,6 +76,20 @@ func settled(n *api.Notification) bool {
 	return true
 }
 
+// applyAddNotifications adds the notifications the leader decided on;
+// each id is added once.
+func (w *writer) applyAddNotifications(c *api.AddNotifications) error {
+	for _, n := range c.GetNotifications() {
+		if n.GetId() == "" {
+			return fmt.Errorf("add notification: no id")
+		}
+		n = clone(n)
+		n.Deliveries = nil
+		w.notify(n)
+	}
+	return nil
+}
+
 func (w *writer) applyRecordDeliveries(c *api.RecordDeliveries) error {
 	for _, r := range c.GetResults() {
 		n := first[*api.Notification](w.txn, tableNotifications, "id", r.GetId())
