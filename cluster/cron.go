@@ -17,14 +17,17 @@ import (
 // records every decision through Raft, so a new leader resumes from the
 // replicated lastScheduleTime and cannot fire a time twice.
 func (s *Server) cronControllerLoop(ctx context.Context) {
+	since := s.clock.Now()
 	s.passLoop(ctx, time.Minute, func(ctx context.Context, now time.Time) time.Time {
 		start := time.Now()
 		defer func() { s.metrics.CronSynced(time.Since(start)) }()
-		return s.reconcileCronJobs(ctx, now)
+		return s.reconcileCronJobs(ctx, now, since)
 	})
 }
 
-func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time {
+// reconcileCronJobs runs a pass over every CronJob at now, for a leader
+// in office since leaderSince.
+func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Time) time.Time {
 	st := s.fsm.State()
 	var next time.Time
 	var cmds []*api.Command
@@ -36,6 +39,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 		loc, locErr := api.CronLocation(cj)
 		plan := scheduler.ReconcileCronJob(scheduler.CronInput{
 			CronJob: cj, Location: loc, LocationErr: locErr, Jobs: jobs, Pods: replacedPods(st, cj, jobs), Now: now,
+			LastDecided: st.LastCronDecision(ns, name), LeaderSince: leaderSince,
 		})
 		if !plan.Next.IsZero() && (next.IsZero() || plan.Next.Before(next)) {
 			next = plan.Next
@@ -49,6 +53,8 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now time.Time) time.Time
 				ReplaceJobs:   plan.ReplaceJobs,
 				DecidedAt:     timestamppb.New(now),
 				JitterMillis:  plan.Jitter.Milliseconds(),
+				ActiveJobs:    plan.ActiveJobs,
+				CaughtUp:      plan.CaughtUp,
 			}
 			if plan.Job != nil {
 				job := plan.Job

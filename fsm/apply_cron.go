@@ -62,6 +62,16 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 		return fmt.Errorf("cronjob %q: job: %w", c.GetCronJob(), errNoName)
 	}
 	last := cj.GetStatus().GetLastScheduleTime()
+	if w.ledgerHas(api.NamespaceOr(c.GetNamespace()), c.GetCronJob(), c.GetScheduledTime().AsTime()) {
+		return nil // decided before: a replay
+	}
+	if c.GetAction() == "Suspended" {
+		// Decided while suspended: the ledger alone holds it, and
+		// lastScheduleTime stays, as in Kubernetes.
+		w.recordDecision(c, false)
+		w.cronDecided(c, false)
+		return nil
+	}
 	if last != nil && !c.GetScheduledTime().AsTime().After(last.AsTime()) {
 		// Already decided: a replay must not create its Job again after
 		// history cleanup or a Replace removed it. (So an UpdateCronJobStatus

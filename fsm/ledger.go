@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -12,10 +13,12 @@ const MaxLedgerEntries = 1000
 
 // Ledger actions, in the words `cronjob history` shows.
 const (
-	LedgerCreated  = "Created"
-	LedgerSkipped  = "Skipped"
-	LedgerReplaced = "Replaced"
-	LedgerMissed   = "Missed"
+	LedgerCreated   = "Created"
+	LedgerSkipped   = "Skipped"
+	LedgerReplaced  = "Replaced"
+	LedgerMissed    = "Missed"
+	LedgerSuspended = "Suspended"
+	LedgerCaughtUp  = "CaughtUp"
 )
 
 // ledgerKey orders a CronJob's entries by scheduled time: the CronJob's
@@ -38,9 +41,14 @@ func (w *writer) recordDecision(d *api.CronDecision, created bool) {
 		action = LedgerSkipped
 	case "MissSchedule":
 		action = LedgerMissed
+	case "Suspended":
+		action = LedgerSuspended
 	default:
-		if created && len(d.GetReplaceJobs()) > 0 {
+		switch {
+		case created && len(d.GetReplaceJobs()) > 0:
 			action = LedgerReplaced
+		case created && d.GetCaughtUp():
+			action = LedgerCaughtUp
 		}
 	}
 	e := &api.CronLedgerEntry{
@@ -51,6 +59,7 @@ func (w *writer) recordDecision(d *api.CronDecision, created bool) {
 		ReplacedJobs:  d.GetReplaceJobs(),
 		DecidedAt:     d.GetDecidedAt(),
 		JitterMillis:  d.GetJitterMillis(),
+		ActiveJobs:    d.GetActiveJobs(),
 	}
 	if created {
 		e.Job = d.GetJob().GetMetadata().GetName()
@@ -86,4 +95,29 @@ func (s *State) CronLedger(namespace, cron string) []*api.CronLedgerEntry {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
+}
+
+// LastCronDecision is the newest scheduled time a CronJob's ledger holds
+// a decision for, zero if none.
+func (s *State) LastCronDecision(namespace, cron string) time.Time {
+	prefix := api.Key(namespace, cron) + "/"
+	it, err := s.txn.ReverseLowerBound(tableCronLedger, "id", prefix+"~")
+	if err != nil {
+		panic(err)
+	}
+	o := it.Next()
+	if o == nil {
+		return time.Time{}
+	}
+	e := o.(*api.CronLedgerEntry)
+	if api.Key(e.GetNamespace(), e.GetCronJob())+"/" != prefix {
+		return time.Time{}
+	}
+	return e.GetScheduledTime().AsTime()
+}
+
+// ledgerHas reports whether the ledger holds a decision for the CronJob
+// at the scheduled time.
+func (w *writer) ledgerHas(namespace, cron string, scheduled time.Time) bool {
+	return first[*api.CronLedgerEntry](w.txn, tableCronLedger, "id", ledgerKey(namespace, cron, scheduled.UnixNano())) != nil
 }

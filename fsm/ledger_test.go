@@ -1,6 +1,10 @@
 package fsm
 
-import "testing"
+import (
+	"strings"
+	"testing"
+	"time"
+)
 
 func TestCronLedgerKeepsEveryDecisionNewestFirst(t *testing.T) {
 	h := newHarness(t)
@@ -44,5 +48,40 @@ func TestCronLedgerKeepsTheNewestThousand(t *testing.T) {
 	}
 	if first, last := l[len(l)-1].GetScheduledTime().AsTime(), l[0].GetScheduledTime().AsTime(); last.Sub(first).Minutes() != MaxLedgerEntries-1 {
 		t.Errorf("entries span %v to %v, want the newest %d minutes", first, last, MaxLedgerEntries)
+	}
+}
+
+// A time decided while suspended is in the ledger alone (lastScheduleTime
+// stays, as in Kubernetes) and is decided once; a Forbid skip names the
+// Jobs that blocked it, and a time caught up after a leader change says so.
+func TestCronLedgerRecordsSuspendedSkippedAndCaughtUpTimes(t *testing.T) {
+	h := newHarness(t)
+	h.must(upsertCronJob(newCronJob("tick"), true))
+	h.must(cronDecision("tick", 1, "Created", cronJobAt("tick", 1)))
+	suspended := cronDecision("tick", 2, "Suspended", nil)
+	h.must(suspended)
+	h.must(cronDecision("tick", 2, "Created", cronJobAt("tick", 2))) // a second decision of the same time
+	if h.state().Job("", cronJobAt("tick", 2).GetMetadata().GetName()) != nil {
+		t.Errorf("a time decided Suspended created a Job when decided again")
+	}
+	if last := h.state().CronJob("", "tick").GetStatus().GetLastScheduleTime().AsTime(); !last.Equal(t0.Add(time.Minute)) {
+		t.Errorf("lastScheduleTime %v after a Suspended decision, want the last created time %v", last, t0.Add(time.Minute))
+	}
+	if last := h.state().LastCronDecision("", "tick"); !last.Equal(t0.Add(2 * time.Minute)) {
+		t.Errorf("LastCronDecision = %v, want the suspended time", last)
+	}
+	skip := cronDecision("tick", 3, "JobAlreadyActive", nil)
+	skip.GetCronDecision().ActiveJobs = []string{"tick-1"}
+	h.must(skip)
+	late := cronDecision("tick", 4, "Created", cronJobAt("tick", 4))
+	late.GetCronDecision().CaughtUp = true
+	h.must(late)
+	var got []string
+	for _, e := range h.state().CronLedger("", "tick") {
+		got = append(got, strings.TrimSpace(e.GetAction()+" "+e.GetJob()+" "+strings.Join(e.GetActiveJobs(), ",")))
+	}
+	want := []string{"CaughtUp " + cronJobAt("tick", 4).GetMetadata().GetName(), "Skipped  tick-1", "Suspended", "Created " + cronJobAt("tick", 1).GetMetadata().GetName()}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("ledger = %q, want %q", got, want)
 	}
 }

@@ -25,6 +25,9 @@ const (
 	// CronMissSchedule means the run was skipped: it is later than
 	// startingDeadlineSeconds allows.
 	CronMissSchedule = "MissSchedule"
+	// CronSuspended means the time passed while the CronJob was suspended:
+	// it does not run, not even once resumed.
+	CronSuspended = "Suspended"
 )
 
 // maxMissedSchedules is how many missed times are tolerated silently.
@@ -44,14 +47,21 @@ type CronInput struct {
 	// Replace reads them.
 	Pods []*api.Pod
 	Now  time.Time
+	// LastDecided is the newest scheduled time the ledger holds a decision
+	// for, zero if none: a time decided while suspended moves no status
+	// field, so the ledger tells it was decided.
+	LastDecided time.Time
+	// LeaderSince is when the deciding leader took office: a time due
+	// before it was caught up, decided late for want of a leader.
+	LeaderSince time.Time
 }
 
 // CronPlan is what one pass over a CronJob decided.
 type CronPlan struct {
 	// Scheduled is the scheduled time decided about, zero if nothing is due.
 	Scheduled time.Time
-	// Action is CronCreated, CronJobAlreadyActive or CronMissSchedule when
-	// Scheduled is set.
+	// Action is CronCreated, CronJobAlreadyActive, CronMissSchedule or
+	// CronSuspended when Scheduled is set.
 	Action string
 	// Job is the Job to create when Action is CronCreated. Its name is
 	// derived from Scheduled alone, so a scheduled time creates one Job.
@@ -72,12 +82,19 @@ type CronPlan struct {
 	// TooManyMissed is set when more than 100 scheduled times were missed;
 	// only the most recent one runs.
 	TooManyMissed bool
-	// Next is the next scheduled time after Now, for the caller's timer;
-	// zero when suspended or when the schedule never fires again.
+	// Next is the next scheduled time after Now, for the caller's timer
+	// (suspended too: each time passed is decided Suspended); zero when
+	// the schedule never fires again.
 	Next time.Time
 	// Jitter is how long after Scheduled the run was put off by the
 	// CronJob's jitter window (api.AnnotationJitter).
 	Jitter time.Duration
+	// ActiveJobs are the Jobs still running that made a Forbid CronJob
+	// skip Scheduled (Action CronJobAlreadyActive).
+	ActiveJobs []string
+	// CaughtUp is set when Scheduled (with its jitter) was due before the
+	// leader took office: no leader was there to decide it on time.
+	CaughtUp bool
 }
 
 // ReconcileCronJob decides, for one CronJob and its Jobs at in.Now, whether
@@ -86,7 +103,7 @@ type CronPlan struct {
 // recent missed time runs.
 func ReconcileCronJob(in CronInput) CronPlan {
 	c := &cronPass{cj: in.CronJob, spec: in.CronJob.GetSpec(), jobs: in.Jobs, pods: in.Pods, now: in.Now,
-		loc: in.Location, locErr: in.LocationErr, status: &api.CronJobStatus{}}
+		loc: in.Location, locErr: in.LocationErr, status: &api.CronJobStatus{}, lastDecided: in.LastDecided, leaderSince: in.LeaderSince}
 	if c.loc == nil {
 		c.loc = time.UTC
 	}
@@ -140,6 +157,8 @@ type cronPass struct {
 	active []*api.Job         // unfinished Jobs, oldest first
 	newJob *api.Job
 	plan   CronPlan
+
+	lastDecided, leaderSince time.Time
 }
 
 // syncActive finds the unfinished Jobs and records the last success.
@@ -155,6 +174,11 @@ func (c *cronPass) syncActive() {
 		if api.JobConditionTrue(j.GetStatus(), api.JobComplete) {
 			if last := c.status.LastSuccessfulTime; last == nil || at.After(last.AsTime()) {
 				c.status.LastSuccessfulTime = timestamppb.New(at)
+			}
+		}
+		if api.JobConditionTrue(j.GetStatus(), api.JobFailed) {
+			if last := c.status.LastFailureTime; last == nil || at.After(last.AsTime()) {
+				c.status.LastFailureTime = timestamppb.New(at)
 			}
 		}
 	}
@@ -236,9 +260,6 @@ func (c *cronPass) schedule() {
 		return
 	}
 	loc := c.loc
-	if spec.GetSuspend() {
-		return
-	}
 	now := c.now.In(loc)
 	earliest := now
 	if ct := c.cj.GetMetadata().GetCreationTimestamp(); ct != nil {
@@ -247,11 +268,23 @@ func (c *cronPass) schedule() {
 	if last := c.status.LastScheduleTime; last != nil && last.AsTime().After(earliest) {
 		earliest = last.AsTime().In(loc)
 	}
+	if c.lastDecided.After(earliest) {
+		earliest = c.lastDecided.In(loc)
+	}
 	scheduled := lastFireTime(sched, earliest, now)
 	// Next follows from the last time due, not from now, so that @every
 	// keeps its rhythm.
 	if scheduled.IsZero() {
 		c.plan.Next = sched.Next(earliest)
+		return
+	}
+	if spec.GetSuspend() {
+		// The most recent time that passed while suspended is decided
+		// Suspended, and never runs; lastScheduleTime stays, as in
+		// Kubernetes, and the ledger holds the decision.
+		c.plan.Scheduled = scheduled
+		c.plan.Action = CronSuspended
+		c.plan.Next = sched.Next(scheduled)
 		return
 	}
 	if sds := spec.StartingDeadlineSeconds; sds != nil {
@@ -307,6 +340,9 @@ func (c *cronPass) schedule() {
 	case api.ConcurrencyPolicyForbid:
 		if len(c.active) > 0 {
 			c.plan.Action = CronJobAlreadyActive
+			for _, j := range c.active {
+				c.plan.ActiveJobs = append(c.plan.ActiveJobs, j.GetMetadata().GetName())
+			}
 			c.event(api.EventTypeNormal, "JobAlreadyActive", "Not starting job because prior execution is running and concurrency policy is Forbid (scheduled time "+scheduled.UTC().Format(time.RFC3339)+")")
 			return
 		}
@@ -318,6 +354,7 @@ func (c *cronPass) schedule() {
 		c.active = nil
 	}
 	c.plan.Action = CronCreated
+	c.plan.CaughtUp = !c.leaderSince.IsZero() && scheduled.Add(jitter).Before(c.leaderSince)
 	c.newJob = c.jobFor(name, scheduled)
 	c.plan.Job = c.newJob
 	c.event(api.EventTypeNormal, api.ReasonSuccessfulCreate, "Created job "+name+" for scheduled time "+scheduled.UTC().Format(time.RFC3339))

@@ -131,16 +131,18 @@ type cronResult struct {
 	Status        *cronStatusResult // nil when the plan carries no status
 	TooManyMissed bool
 	Next          time.Time
+	ActiveJobs    []string
+	CaughtUp      bool
 }
 
 type cronStatusResult struct {
-	Active                       []string
-	LastSchedule, LastSuccessful time.Time
+	Active                                    []string
+	LastSchedule, LastSuccessful, LastFailure time.Time
 }
 
 func summarizeCron(p CronPlan) cronResult {
 	r := cronResult{Scheduled: p.Scheduled, Action: p.Action, ReplaceJobs: p.ReplaceJobs, SuspendJobs: p.SuspendJobs, DeleteJobs: p.DeleteJobs,
-		TooManyMissed: p.TooManyMissed, Next: p.Next}
+		TooManyMissed: p.TooManyMissed, Next: p.Next, ActiveJobs: p.ActiveJobs, CaughtUp: p.CaughtUp}
 	if p.Job != nil {
 		r.Job = p.Job.GetMetadata().GetName()
 	}
@@ -157,6 +159,9 @@ func summarizeCron(p CronPlan) cronResult {
 		}
 		if s.LastSuccessfulTime != nil {
 			r.Status.LastSuccessful = s.LastSuccessfulTime.AsTime()
+		}
+		if s.LastFailureTime != nil {
+			r.Status.LastFailure = s.LastFailureTime.AsTime()
 		}
 	}
 	return r
@@ -186,6 +191,8 @@ func TestReconcileCronJob(t *testing.T) {
 		pods []*api.Pod
 		now  time.Time
 		want cronResult
+
+		lastDecided, leaderSince time.Time
 	}{
 		{name: "nothing due before the first time",
 			cj: newCronJob("*/5 * * * *", createdOn(clock(12, 1, 0))), now: clock(12, 4, 59),
@@ -234,7 +241,7 @@ func TestReconcileCronJob(t *testing.T) {
 			cj: newCronJob("*/5 * * * *", policy("Forbid"), listedActive("old")), jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, now: clock(12, 5, 0),
 			want: cronResult{Scheduled: at1205, Action: CronJobAlreadyActive,
 				Events: []string{"Normal JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is Forbid (scheduled time " + at1205.UTC().Format(time.RFC3339) + ")"},
-				Status: &cronStatusResult{Active: []string{"old"}, LastSchedule: at1205}, Next: clock(12, 10, 0)}},
+				Status: &cronStatusResult{Active: []string{"old"}, LastSchedule: at1205}, Next: clock(12, 10, 0), ActiveJobs: []string{"old"}}},
 		{name: "Forbid with only finished jobs creates",
 			cj: newCronJob("*/5 * * * *", policy("Forbid")), jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), api.JobComplete)}, now: clock(12, 5, 0),
 			want: cronResult{Scheduled: at1205, Action: CronCreated, Job: minuteName(at1205), Events: []string{createdEvent(minuteName(at1205))},
@@ -275,9 +282,20 @@ func TestReconcileCronJob(t *testing.T) {
 			cj: newCronJob("*/5 * * * *", listedActive("old")), jobs: []*api.Job{ownedJob("old", clock(12, 0, 0), "")}, now: clock(12, 5, 0),
 			want: cronResult{Scheduled: at1205, Action: CronCreated, Job: minuteName(at1205), Events: []string{createdEvent(minuteName(at1205))},
 				Status: &cronStatusResult{Active: []string{"old", minuteName(at1205)}, LastSchedule: at1205}, Next: clock(12, 10, 0)}},
-		{name: "suspended creates nothing",
+		{name: "a time passed while suspended is decided Suspended, and the next awaited",
 			cj: newCronJob("*/5 * * * *", cronSuspended), now: clock(12, 5, 0),
-			want: cronResult{}},
+			want: cronResult{Scheduled: at1205, Action: CronSuspended, Next: clock(12, 10, 0)}},
+		{name: "a time the ledger holds is not decided again, suspended or not",
+			cj: newCronJob("*/5 * * * *"), lastDecided: at1205, now: clock(12, 7, 0),
+			want: cronResult{Next: clock(12, 10, 0)}},
+		{name: "a time due before the leader took office is caught up",
+			cj: newCronJob("*/5 * * * *"), leaderSince: clock(12, 5, 2), now: clock(12, 5, 3),
+			want: cronResult{Scheduled: at1205, Action: CronCreated, Job: minuteName(at1205), Events: []string{createdEvent(minuteName(at1205))},
+				Status: &cronStatusResult{Active: []string{minuteName(at1205)}, LastSchedule: at1205}, Next: clock(12, 10, 0), CaughtUp: true}},
+		{name: "a time due after the leader took office is on time",
+			cj: newCronJob("*/5 * * * *"), leaderSince: clock(12, 0, 0), now: clock(12, 5, 3),
+			want: cronResult{Scheduled: at1205, Action: CronCreated, Job: minuteName(at1205), Events: []string{createdEvent(minuteName(at1205))},
+				Status: &cronStatusResult{Active: []string{minuteName(at1205)}, LastSchedule: at1205}, Next: clock(12, 10, 0)}},
 		{name: "history limits delete the oldest finished jobs",
 			cj: newCronJob("0 0 1 1 *", historyLimits(2, 1)),
 			jobs: []*api.Job{ownedJob("s3", clock(3, 0, 0), api.JobComplete), ownedJob("s1", clock(1, 0, 0), api.JobComplete),
@@ -286,13 +304,13 @@ func TestReconcileCronJob(t *testing.T) {
 			now: clock(12, 5, 0),
 			want: cronResult{DeleteJobs: []string{"s1", "f1", "s2"},
 				Events: []string{"Normal SuccessfulDelete: Deleted job s1", "Normal SuccessfulDelete: Deleted job f1", "Normal SuccessfulDelete: Deleted job s2"},
-				Status: &cronStatusResult{Active: []string{"r"}, LastSuccessful: clock(4, 1, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
+				Status: &cronStatusResult{Active: []string{"r"}, LastSuccessful: clock(4, 1, 0), LastFailure: clock(2, 31, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{name: "history limits of zero keep nothing",
 			cj:   newCronJob("0 0 1 1 *", historyLimits(0, 0)),
 			jobs: []*api.Job{ownedJob("s1", clock(1, 0, 0), api.JobComplete), ownedJob("f1", clock(1, 30, 0), api.JobFailed)}, now: clock(12, 5, 0),
 			want: cronResult{DeleteJobs: []string{"s1", "f1"},
 				Events: []string{"Normal SuccessfulDelete: Deleted job s1", "Normal SuccessfulDelete: Deleted job f1"},
-				Status: &cronStatusResult{LastSuccessful: clock(1, 1, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
+				Status: &cronStatusResult{LastSuccessful: clock(1, 1, 0), LastFailure: clock(1, 31, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{name: "default history keeps three successful and one failed job",
 			cj: newCronJob("0 0 1 1 *"),
 			jobs: []*api.Job{ownedJob("s1", clock(1, 0, 0), api.JobComplete), ownedJob("s2", clock(2, 0, 0), api.JobComplete),
@@ -300,12 +318,12 @@ func TestReconcileCronJob(t *testing.T) {
 				ownedJob("f1", clock(1, 30, 0), api.JobFailed), ownedJob("f2", clock(2, 30, 0), api.JobFailed)}, now: clock(12, 5, 0),
 			want: cronResult{DeleteJobs: []string{"s1", "f1"},
 				Events: []string{"Normal SuccessfulDelete: Deleted job s1", "Normal SuccessfulDelete: Deleted job f1"},
-				Status: &cronStatusResult{LastSuccessful: clock(4, 1, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
+				Status: &cronStatusResult{LastSuccessful: clock(4, 1, 0), LastFailure: clock(2, 31, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{name: "a finished job leaves the active list",
 			cj:   newCronJob("0 0 1 1 *", listedActive("a", "gone")),
 			jobs: []*api.Job{ownedJob("a", clock(11, 0, 0), api.JobFailed)}, now: clock(12, 5, 0),
 			want: cronResult{Events: []string{"Normal SawCompletedJob: Saw completed job: a, status: Failed", "Normal MissingJob: Active job went missing: gone"},
-				Status: &cronStatusResult{}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
+				Status: &cronStatusResult{LastFailure: clock(11, 1, 0)}, Next: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}},
 		{name: "a time zone moves the schedule",
 			cj: newCronJob("0 21 * * *", zone("Asia/Tokyo")), now: clock(12, 0, 30),
 			want: cronResult{Scheduled: clock(12, 0, 0), Action: CronCreated, Job: minuteName(clock(12, 0, 0)), Events: []string{createdEvent(minuteName(clock(12, 0, 0)))},
@@ -350,6 +368,7 @@ func TestReconcileCronJob(t *testing.T) {
 			cj := proto.Clone(tc.cj).(*api.CronJob)
 			in := inputAt(cj, tc.now)
 			in.Jobs, in.Pods = tc.jobs, tc.pods
+			in.LastDecided, in.LeaderSince = tc.lastDecided, tc.leaderSince
 			plan := ReconcileCronJob(in)
 			if diff := cmp.Diff(tc.want, summarizeCron(plan)); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)

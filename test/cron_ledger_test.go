@@ -16,6 +16,7 @@ type ledgerEntry struct {
 	Action        string    `json:"action"`
 	Job           string    `json:"job"`
 	JobOutcome    string    `json:"jobOutcome"`
+	ActiveJobs    []string  `json:"activeJobs"`
 }
 
 func ledgerAt(c *testcluster.Cluster, addr, cron string) ([]ledgerEntry, error) {
@@ -33,9 +34,10 @@ func ledgerAt(c *testcluster.Cluster, addr, cron string) ([]ledgerEntry, error) 
 }
 
 // A Forbid CronJob whose Job outlasts the schedule: the ledger records
-// Created, then Skipped for each blocked second, with the Job's outcome;
-// across a leader kill every server holds exactly one decision per
-// scheduled second, the same on each.
+// Created, then Skipped for each blocked second, naming the Job that
+// blocked it, with the Job's outcome; across a leader kill every server
+// holds exactly one decision per scheduled second, the same on each; once
+// suspended, each second is decided Suspended.
 func TestCronLedgerRecordsEveryScheduledTimeOnce(t *testing.T) {
 	c := testcluster.New(t, testcluster.Options{Servers: 3, Agents: 1})
 	manifest := strings.Replace(cronJob{name: "slow", schedule: "* * * * * *", policy: "Forbid", successful: 3, failed: 3, script: "sleep 2"}.yaml(),
@@ -69,8 +71,27 @@ func TestCronLedgerRecordsEveryScheduledTimeOnce(t *testing.T) {
 		return len(l) >= len(before)+4, fmt.Sprintf("%d decisions, %d before the kill", len(l), len(before))
 	})
 	c.MustCLI("suspend", "cronjob", "slow")
+	wait.Within(t, 30*time.Second, "times passed while suspended to be decided Suspended", func() (bool, string) {
+		l, err := ledgerAt(c, c.Addrs(), "slow")
+		if err != nil {
+			return false, err.Error()
+		}
+		return count(l, "Suspended") >= 2, fmt.Sprint(l)
+	})
 
+	// Decisions go on (Suspended, each second): compare what every server
+	// holds up to a time all of them have applied.
 	var first []ledgerEntry
+	var cutoff time.Time
+	upTo := func(l []ledgerEntry) []ledgerEntry {
+		var out []ledgerEntry
+		for _, e := range l {
+			if !e.ScheduledTime.After(cutoff) {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
 	for _, s := range c.Servers {
 		if !s.Running() {
 			continue
@@ -81,10 +102,13 @@ func TestCronLedgerRecordsEveryScheduledTimeOnce(t *testing.T) {
 			if l, err = ledgerAt(c, s.RPCAddr, "slow"); err != nil {
 				return false, err.Error()
 			}
-			return first == nil || fmt.Sprint(l) == fmt.Sprint(first), fmt.Sprintf("%v\nvs %v", l, first)
+			if first == nil && len(l) > 3 {
+				cutoff = l[3].ScheduledTime
+			}
+			return first == nil || fmt.Sprint(upTo(l)) == fmt.Sprint(first), fmt.Sprintf("%v\nvs %v", upTo(l), first)
 		})
 		if first == nil {
-			first = l
+			first = upTo(l)
 		}
 	}
 	seen := map[time.Time]bool{}
@@ -97,17 +121,24 @@ func TestCronLedgerRecordsEveryScheduledTimeOnce(t *testing.T) {
 			t.Errorf("no decision between %v and %v", e.ScheduledTime, first[i-1].ScheduledTime)
 		}
 		switch e.Action {
-		case "Created":
+		case "Created", "CaughtUp":
 			if !strings.HasPrefix(e.Job, "slow-") || e.JobOutcome == "" {
-				t.Errorf("Created entry %+v lacks its Job or outcome", e)
+				t.Errorf("%s entry %+v lacks its Job or outcome", e.Action, e)
 			}
 		case "Skipped":
+			if e.Job != "" || len(e.ActiveJobs) != 1 || !strings.HasPrefix(e.ActiveJobs[0], "slow-") {
+				t.Errorf("Skipped entry %+v names a Job of its own, or not the one that blocked it", e)
+			}
+		case "Suspended":
 			if e.Job != "" {
-				t.Errorf("Skipped entry %+v names a Job", e)
+				t.Errorf("Suspended entry %+v names a Job", e)
 			}
 		default:
 			t.Errorf("unexpected decision %+v", e)
 		}
+	}
+	if out := c.MustCLI("cronjob", "history", "slow"); !strings.Contains(out, "Skipped: Forbid, slow-") || !strings.Contains(out, " still active") || !strings.Contains(out, "Suspended") {
+		t.Errorf("cronjob history lacks the reasons:\n%s", out)
 	}
 	if out := c.MustCLI("describe", "cronjob", "slow"); !strings.Contains(out, "Last Decisions:") || !strings.Contains(out, "Skipped") {
 		t.Errorf("describe cronjob lacks the last decisions:\n%s", out)

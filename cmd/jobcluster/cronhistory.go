@@ -102,13 +102,27 @@ func writeLedger(out io.Writer, items []*api.CronLedgerEntry) error {
 		if j := e.GetJitterMillis(); j > 0 {
 			decided += fmt.Sprintf(" (jitter %s)", (time.Duration(j) * time.Millisecond).String())
 		}
-		decision := e.GetAction()
-		if len(e.GetReplacedJobs()) > 0 {
-			decision += " " + strings.Join(e.GetReplacedJobs(), ",")
-		}
-		rows = append(rows, []string{scheduled.UTC().Format(time.RFC3339), decision, orNone(e.GetJob()), orDash(e.GetJobOutcome()), decided})
+		rows = append(rows, []string{scheduled.UTC().Format(time.RFC3339), decisionText(e), orNone(e.GetJob()), orDash(e.GetJobOutcome()), decided})
 	}
 	return writeTable(out, header, rows)
+}
+
+// decisionText is a decision in words: what was done and why.
+func decisionText(e *api.CronLedgerEntry) string {
+	switch e.GetAction() {
+	case "Skipped":
+		if jobs := e.GetActiveJobs(); len(jobs) > 0 {
+			return "Skipped: Forbid, " + strings.Join(jobs, ",") + " still active"
+		}
+		return "Skipped: Forbid"
+	case "Replaced":
+		return "Replaced " + strings.Join(e.GetReplacedJobs(), ",")
+	case "Missed":
+		return "Missed: past startingDeadlineSeconds"
+	case "CaughtUp":
+		return "Created, caught up after leader change"
+	}
+	return e.GetAction()
 }
 
 func orDash(s string) string {
@@ -127,6 +141,6 @@ func (d describer) history(w *prefixWriter, items []*api.CronLedgerEntry) {
 	w.write(1, "Scheduled\tDecision\tJob\tOutcome\n")
 	w.write(1, "---------\t--------\t---\t-------\n")
 	for _, e := range items {
-		w.write(1, "%s\t%s\t%s\t%s\n", d.timestamp(e.GetScheduledTime()), e.GetAction(), orNone(e.GetJob()), orDash(e.GetJobOutcome()))
+		w.write(1, "%s\t%s\t%s\t%s\n", d.timestamp(e.GetScheduledTime()), decisionText(e), orNone(e.GetJob()), orDash(e.GetJobOutcome()))
 	}
 }

@@ -32,6 +32,9 @@ func (d describer) cronJob(cj *api.CronJob, events []*api.Event, history []*api.
 	d.jobSpec(w, jobSpec)
 	d.podTemplate(w, jobSpec.GetTemplate())
 	w.write(0, "Last Schedule Time:\t%s\n", d.timestamp(st.GetLastScheduleTime()))
+	if st.GetLastFailureTime() != nil {
+		w.write(0, "Last Failure Time:\t%s\n", d.timestamp(st.GetLastFailureTime()))
+	}
 	if st.GetLastSuccessfulTime() != nil {
 		w.write(0, "Last Successful Time:\t%s\n", d.timestamp(st.GetLastSuccessfulTime()))
 	}
