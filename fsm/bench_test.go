@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -163,8 +164,14 @@ func BenchmarkApplyUpdatePodStatus(b *testing.B) {
 
 // finishedStore fills a store with finished one-pod Jobs through the
 // commands a cluster applies: create, bind, succeed, complete.
-func finishedStore(b *testing.B, jobs int) *FSM {
+func finishedStore(b *testing.B, jobs int) *FSM { return finishedStoreWithTails(b, jobs, 0) }
+
+// finishedStoreWithTails is finishedStore whose pods ship a log tail of
+// tailBytes with their final status, as agents do.
+func finishedStoreWithTails(b *testing.B, jobs, tailBytes int) *FSM {
 	b.Helper()
+	line := "2026-12-05T00:00:00Z worker step done, 38 bytes\n"
+	tail := []byte(strings.Repeat(line, max(tailBytes/len(line), 1)))
 	s := &benchState{f: New(nil)}
 	s.must(b, upsertNode(newNode("n1")))
 	for i := range jobs {
@@ -172,7 +179,11 @@ func finishedStore(b *testing.B, jobs int) *FSM {
 		p := newPod(j, fmt.Sprintf("finished-%d-x", i), -1)
 		s.must(b, upsertJob(j, true), createPods(p))
 		s.must(b, bindPods(3, p.GetMetadata().GetName(), "n1"))
-		s.must(b, updatePodStatus(phase(p.GetMetadata().GetName(), "n1", api.PodSucceeded)))
+		done := phase(p.GetMetadata().GetName(), "n1", api.PodSucceeded)
+		if tailBytes > 0 {
+			done.LogTails = []*api.ContainerLogTail{{Container: "main", Data: tail}}
+		}
+		s.must(b, updatePodStatus(done))
 		s.must(b, updateJobStatus(j.GetMetadata().GetName(), j.GetMetadata().GetUid(), &api.JobStatus{
 			Succeeded: 1, StartTime: at(2), CompletionTime: at(8),
 			Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: "True", LastTransitionTime: at(8)}}}))
@@ -199,6 +210,34 @@ func BenchmarkFinishedJobFootprint(b *testing.B) {
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/jobs, "heap-B/job")
 		runtime.KeepAlive(f)
+		b.StartTimer()
+	}
+}
+
+// BenchmarkFinishedJobsWithTails holds 100,000 finished one-pod Jobs whose
+// pods each shipped 200 lines (8 KiB) of log tail, 780 MiB in all before
+// the cluster-wide bound: it reports the live heap, the tails kept and
+// the snapshot's size.
+func BenchmarkFinishedJobsWithTails(b *testing.B) {
+	const jobs = 100000
+	for range b.N {
+		f := finishedStoreWithTails(b, jobs, 8<<10)
+		b.StopTimer()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		sink := &bufferSink{}
+		snap, err := f.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := snap.Persist(sink); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MiB")
+		b.ReportMetric(float64(f.tailBytes)/(1<<20), "tails-MiB")
+		b.ReportMetric(float64(len(all[*api.LogTail](f.State().txn, tableLogTails, "id"))), "tails-kept")
+		b.ReportMetric(float64(sink.Len())/(1<<20), "snapshot-MiB")
 		b.StartTimer()
 	}
 }

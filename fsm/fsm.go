@@ -58,6 +58,8 @@ type FSM struct {
 	// events counts stored events; only the applying goroutine (and
 	// Restore, which Raft never runs beside Apply) touches it.
 	events int
+	// tailBytes is the size of every kept log tail, kept as events is.
+	tailBytes int64
 
 	// counts are the stored Jobs and pods by state, written with a
 	// commit (under view) or by Restore (under mu).
@@ -156,8 +158,8 @@ func (f *FSM) notify() {
 }
 
 func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
-	w := &writer{txn: txn, index: index, events: f.events, obs: f.obs}
-	defer func() { f.events = w.events }()
+	w := &writer{txn: txn, index: index, events: f.events, tailBytes: f.tailBytes, obs: f.obs}
+	defer func() { f.events, f.tailBytes = w.events, w.tailBytes }()
 	if c.GetPayload() != nil && !c.PayloadMatchesType() {
 		panic(fmt.Sprintf("fsm: command type %v carries a %T payload at index %d", c.GetType(), c.GetPayload(), index))
 	}

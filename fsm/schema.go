@@ -102,7 +102,8 @@ func schema() *memdb.DBSchema {
 		tableLogTails: {
 			Name: tableLogTails,
 			Indexes: map[string]*memdb.IndexSchema{
-				"id": {Name: "id", Unique: true, Indexer: fnIndexer(logTailKey)},
+				"id":    {Name: "id", Unique: true, Indexer: fnIndexer(logTailKey)},
+				"order": {Name: "order", Unique: true, Indexer: fnIndexer(logTailOrder)},
 			},
 		},
 		tableCronLedger: {

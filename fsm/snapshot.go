@@ -155,9 +155,11 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
 	counts := countAll(db)
+	tailBytes := keptTailBytes(db)
 	f.mu.Lock()
 	f.db = db
 	f.counts = counts
+	f.tailBytes = tailBytes
 	f.applied.Store(index)
 	f.changeLog.reset(index)
 	f.logBytes.Store(0)

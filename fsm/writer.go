@@ -17,6 +17,8 @@ type writer struct {
 	// events is the number of stored events, kept up to date as this
 	// transaction adds and removes them.
 	events int
+	// tailBytes is the size of every kept log tail, likewise.
+	tailBytes int64
 	// obs, when not nil, is told of transitions.
 	obs Observer
 }
