@@ -355,6 +355,12 @@ func (r *podRunner) startContainer(i int) {
 		code, err := proc.Wait()
 		r.exits <- containerExit{index: i, code: code, err: err}
 	}()
+	if c.restarts > 0 {
+		// The run before is now the previous log: ship its end with the
+		// status that reports the restart, so the servers hold it for
+		// logs --previous as soon as they know of the restart.
+		r.shipTails()
+	}
 	if r.stopping {
 		// A stop arrived while the process was starting.
 		r.signal(c, syscall.SIGTERM)

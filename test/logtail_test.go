@@ -27,8 +27,29 @@ func TestLogsOutliveTheirAgent(t *testing.T) {
 		pods, err := c.Pods("quiet")
 		return err == nil && len(pods) == 1 && pods[0].Status.Phase == "Running", fmt.Sprint(pods, err)
 	})
+	// A container that failed once and runs again: its first run's end is
+	// kept too, for logs --previous.
+	c.Submit(jobDoc("restarter", "backoffLimit: 3", "OnFailure", "if [ -f ran ]; then echo second run; sleep 3600; else touch ran; echo first run; exit 1; fi"))
+	wait.Within(t, 60*time.Second, "the restarted container's second run", func() (bool, string) {
+		r := c.CLI("logs", "job/restarter")
+		return r.Stdout == "second run\n", r.Stdout + r.Stderr
+	})
+	wait.For(t, "logs --previous to show the first run", func() (bool, string) {
+		r := c.CLI("logs", "job/restarter", "--previous")
+		return r.Stdout == "first run\n", r.Stdout + r.Stderr
+	})
+	// The first run's end goes to the servers with the status that
+	// reports the restart.
+	wait.For(t, "the servers to know of the restart", func() (bool, string) {
+		r := c.CLI("get", "pods", "-l", "job-name=restarter", "-o", "jsonpath={.items[0].status.containerStatuses[0].restartCount}")
+		return r.Stdout == "1", r.Stdout + r.Stderr
+	})
 	agent := c.Agents[0]
 	c.Kill(agent)
+	prev := c.CLI("logs", "job/restarter", "--previous")
+	if prev.Err != nil || prev.Stdout != "first run\n" || !strings.Contains(prev.Stderr, "kept by the servers") {
+		t.Errorf("logs --previous after the agent died: %v %q %q", prev.Err, prev.Stdout, prev.Stderr)
+	}
 	// A pod that printed nothing left nothing behind: the error names the
 	// agent, not the server that answered.
 	q := c.CLI("logs", "job/quiet")
