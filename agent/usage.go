@@ -43,6 +43,9 @@ type usageMeter struct {
 	node                 string
 	prevNode             usageSample
 	prevPods             map[string]usageSample // by pod UID
+	// groups is the CPU and memory of every process group, read once per
+	// measurement for the pods that have no cgroup of their own.
+	groups map[string]usageSample
 }
 
 func newUsageMeter(node string) *usageMeter {
@@ -54,6 +57,7 @@ func newUsageMeter(node string) *usageMeter {
 // for the first time is left out until its second reading.
 func (m *usageMeter) measure(now time.Time, pods []podUsageSource) *api.NodeUsage {
 	own := readCgroups(m.procRoot, "self")
+	m.groups = nil
 	cur := map[string]usageSample{}
 	var out []*api.PodUsage
 	for _, p := range pods {
@@ -209,57 +213,64 @@ func (m *usageMeter) readPod(own map[string]string, pids []int) (usageSample, bo
 // processes of pid's freezer cgroup when it has its own (process pods on
 // cgroup v1), else of pid's process group.
 func (m *usageMeter) readProcesses(cg, own map[string]string, pid int) (uint64, int64) {
-	var members []int
 	if path, ok := cg["freezer"]; ok && path != own["freezer"] {
 		if dir := v1Dir(m.cgroupRoot, "freezer", path); dir != "" {
 			if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
+				var total usageSample
 				for _, f := range strings.Fields(string(b)) {
-					if n, err := strconv.Atoi(f); err == nil {
-						members = append(members, n)
+					if s, _, ok := m.readStat(f); ok {
+						total.cpuNanos += s.cpuNanos
+						total.memBytes += s.memBytes
 					}
 				}
+				return total.cpuNanos, total.memBytes
 			}
 		}
 	}
-	byGroup := members == nil
-	if byGroup {
+	if m.groups == nil {
+		// Every process group at once: one pass over /proc however many
+		// pods need it.
+		m.groups = map[string]usageSample{}
 		entries, _ := os.ReadDir(m.procRoot)
 		for _, e := range entries {
-			if n, err := strconv.Atoi(e.Name()); err == nil {
-				members = append(members, n)
+			if e.Name()[0] < '0' || e.Name()[0] > '9' {
+				continue
+			}
+			if s, group, ok := m.readStat(e.Name()); ok {
+				g := m.groups[group]
+				g.cpuNanos += s.cpuNanos
+				g.memBytes += s.memBytes
+				m.groups[group] = g
 			}
 		}
 	}
-	var cpu uint64
-	var mem int64
-	page := int64(os.Getpagesize())
-	for _, p := range members {
-		b, err := os.ReadFile(filepath.Join(m.procRoot, strconv.Itoa(p), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command may hold spaces and parentheses: fields start after
-		// the last ')'.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		// state ppid pgrp ... utime(12) stime(13) ... rss(22), counted
-		// from the state field at 0.
-		if len(f) < 22 {
-			continue
-		}
-		if byGroup && f[2] != strconv.Itoa(pid) {
-			continue
-		}
-		ut, _ := strconv.ParseUint(f[11], 10, 64)
-		stt, _ := strconv.ParseUint(f[12], 10, 64)
-		rss, _ := strconv.ParseInt(f[21], 10, 64)
-		cpu += (ut + stt) * (1e9 / clockTicks)
-		mem += rss * page
+	g := m.groups[strconv.Itoa(pid)]
+	return g.cpuNanos, g.memBytes
+}
+
+// readStat reads the CPU time and resident memory of one process from
+// /proc/PID/stat, and its process group.
+func (m *usageMeter) readStat(pid string) (usageSample, string, bool) {
+	b, err := os.ReadFile(filepath.Join(m.procRoot, pid, "stat"))
+	if err != nil {
+		return usageSample{}, "", false
 	}
-	return cpu, mem
+	// The command may hold spaces and parentheses: fields start after the
+	// last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return usageSample{}, "", false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// state ppid pgrp ... utime(11) stime(12) ... rss(21), counted from the
+	// state field at 0.
+	if len(f) < 22 {
+		return usageSample{}, "", false
+	}
+	ut, _ := strconv.ParseUint(f[11], 10, 64)
+	st, _ := strconv.ParseUint(f[12], 10, 64)
+	rss, _ := strconv.ParseInt(f[21], 10, 64)
+	return usageSample{cpuNanos: (ut + st) * (1e9 / clockTicks), memBytes: rss * int64(os.Getpagesize())}, f[2], true
 }
 
 // readCgroups reads /proc/PID/cgroup: the path of each v1 controller by
