@@ -14,14 +14,36 @@ import (
 // idleFor is how long the cluster idles before its memory is read.
 const idleFor = 10 * time.Second
 
-// runFootprint reads the servers' and agents' memory after they idled,
+// runFootprint measures the CPU the whole cluster uses while idle, reads
+// the servers' and agents' memory after they idled,
 // counts the processes under the agents while pods run, and on the last
 // repetition, with -finished-jobs, measures a server holding many finished
 // Jobs.
 func runFootprint(ctx context.Context, e *env) error {
+	// The whole cluster's CPU while it idles: servers, agents and the
+	// agents' guards.
+	var pids []int
+	for _, n := range append(append([]*node{}, e.c.servers...), e.c.agents...) {
+		pids = append(pids, n.pid())
+		for _, p := range descendants(n.pid()) {
+			pids = append(pids, p.pid)
+		}
+	}
+	used := func() float64 {
+		total := 0.0
+		for _, pid := range pids {
+			if s, err := cpuSeconds(pid); err == nil {
+				total += s
+			}
+		}
+		return total
+	}
+	before, start := used(), time.Now()
 	if err := sleep(ctx, idleFor); err != nil {
 		return err
 	}
+	e.add(fmt.Sprintf("idle CPU, %d servers and %d agents together (%% of one core)", len(e.c.servers), len(e.c.agents)), "%",
+		(used()-before)/time.Since(start).Seconds()*100, below("median", 3))
 	for _, s := range e.c.servers {
 		rss, err := rssMiB(s.pid())
 		if err != nil {

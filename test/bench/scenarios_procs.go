@@ -259,3 +259,19 @@ func (n *node) raftDir() string { return filepath.Join(n.dataDir, "raft") }
 
 // mib converts bytes to MiB.
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// cpuSeconds is the CPU time (user and system) process pid has used.
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read cpu of %d: %w", pid, err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100, nil
+}
