@@ -26,6 +26,9 @@ const (
 type Placer struct {
 	nodes  []*nodeLoad // sorted by name
 	byName map[string]*nodeLoad
+	// parsed holds the quantities read in this pass: the pods of one Job
+	// repeat the same few, and parsing one costs microseconds.
+	parsed map[string]int64
 }
 
 // nodeLoad is one node with what is bound to it.
@@ -50,7 +53,7 @@ type resources struct {
 // node (spec.nodeName set). Terminal pods and pods of unknown nodes are
 // ignored.
 func NewPlacer(nodes []*api.Node, bound []*api.Pod) *Placer {
-	p := &Placer{byName: make(map[string]*nodeLoad, len(nodes))}
+	p := &Placer{byName: make(map[string]*nodeLoad, len(nodes)), parsed: map[string]int64{}}
 	for _, n := range nodes {
 		name := n.GetMetadata().GetName()
 		if _, dup := p.byName[name]; dup {
@@ -74,7 +77,7 @@ func NewPlacer(nodes []*api.Node, bound []*api.Pod) *Placer {
 	sort.Slice(p.nodes, func(i, j int) bool { return p.nodes[i].name < p.nodes[j].name })
 	for _, pod := range bound {
 		if n := p.byName[pod.GetSpec().GetNodeName()]; n != nil && !api.IsPodTerminal(pod) {
-			n.add(podRequests(pod))
+			n.add(p.requests(pod))
 		}
 	}
 	return p
@@ -86,7 +89,7 @@ func NewPlacer(nodes []*api.Node, bound []*api.Pod) *Placer {
 // picks the one with the fewest pods, then the most free cpu, then the
 // first name. A pod that already names its node keeps it.
 func (p *Placer) Place(pod *api.Pod) (node string, reason string) {
-	req := podRequests(pod)
+	req := p.requests(pod)
 	if name := pod.GetSpec().GetNodeName(); name != "" {
 		if n := p.byName[name]; n != nil {
 			n.add(req)
@@ -205,10 +208,11 @@ func parseResources(m map[string]string) resources {
 	return r
 }
 
-// podRequests sums the containers' requests; a container without a request
+// requests sums the containers' requests; a container without a request
 // for a resource but with a limit requests its limit, as in Kubernetes.
-// Unreadable quantities count as zero.
-func podRequests(pod *api.Pod) resources {
+// Unreadable quantities count as zero. Each distinct quantity is read
+// once per pass.
+func (p *Placer) requests(pod *api.Pod) resources {
 	var r resources
 	for _, c := range pod.GetSpec().GetContainers() {
 		get := func(name string) string {
@@ -217,12 +221,25 @@ func podRequests(pod *api.Pod) resources {
 			}
 			return c.GetResources().GetLimits()[name]
 		}
-		cpu, _ := api.ParseCPUMillis(get("cpu"))
-		mem, _ := api.ParseBytes(get("memory"))
-		r.cpu = saturatingAdd(r.cpu, cpu)
-		r.memory = saturatingAdd(r.memory, mem)
+		r.cpu = saturatingAdd(r.cpu, p.quantity("cpu", get("cpu"), api.ParseCPUMillis))
+		r.memory = saturatingAdd(r.memory, p.quantity("memory", get("memory"), api.ParseBytes))
 	}
 	return r
+}
+
+// quantity parses q of a resource once per pass; a quantity that does not
+// parse counts as zero.
+func (p *Placer) quantity(resource, q string, parse func(string) (int64, error)) int64 {
+	if q == "" {
+		return 0
+	}
+	key := resource + "=" + q
+	n, ok := p.parsed[key]
+	if !ok {
+		n, _ = parse(q)
+		p.parsed[key] = n
+	}
+	return n
 }
 
 func saturatingAdd(a, b int64) int64 {
