@@ -3,7 +3,7 @@ PROTOC_GEN_GO_VERSION ?= v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: build test generate lint bench bench-smoke fuzz images
+.PHONY: build test generate lint bench bench-smoke fuzz images cluster-image demo
 
 build:
 	$(GO) build -o bin/jobcluster ./cmd/jobcluster
@@ -17,6 +17,25 @@ images:
 		docker build -q -t luksa/$$img images/$$img || exit 1; \
 		rm -f images/$$img/$$img; \
 	done
+
+# cluster-image builds the image of examples/cluster: jobcluster and
+# Debian's busybox-static (the pods' shell), FROM scratch, no registry.
+CLUSTER_IMAGE ?= jobcluster-cluster:latest
+BUSYBOX ?= /bin/busybox
+cluster-image:
+	rm -rf examples/cluster/rootfs
+	mkdir -p examples/cluster/rootfs/bin examples/cluster/rootfs/data examples/cluster/rootfs/tmp
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o examples/cluster/rootfs/bin/jobcluster ./cmd/jobcluster
+	cp $(BUSYBOX) examples/cluster/rootfs/bin/busybox
+	for a in sh sleep date echo cat true false seq printf env ls head tail wc expr test kill; do \
+		ln -sf busybox examples/cluster/rootfs/bin/$$a; done
+	docker build -q -t $(CLUSTER_IMAGE) examples/cluster
+	rm -rf examples/cluster/rootfs
+
+# demo runs the containerised cluster through its failures (see
+# examples/cluster/demo.sh) and removes everything it made.
+demo: build cluster-image
+	examples/cluster/demo.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 60s -fuzzminimizetime 2s ./api/
