@@ -50,6 +50,28 @@ leader() { jc members 2>/dev/null | awk 'NR > 1 && $6 == "true" { print $1 }'; }
 new_leader() { l=$(leader); [ -n "$l" ] && [ "$l" != "$1" ]; }
 # running_on NODE: the Job's running pods on NODE.
 running_on() { jc get pods -l job-name=work --no-headers -o wide | awk -v n="$1" '$3 == "Running" && $7 == n { print $1 }'; }
+all_pods() { jc get pods -l job-name=work --no-headers | awk '{ print $1 }'; }
+# no_overlap LOST BEFORE: the last line the lost pods printed (the
+# containers share one kernel, so /proc/uptime is one clock) comes before
+# the first line of every pod created since (not in BEFORE).
+no_overlap() {
+	local last=0 first=999999999 p v
+	for p in $1; do
+		v=$(jc logs "$p" --tail 1 2>/dev/null | tail -1)
+		[ -n "$v" ] && last=$(awk -v a="$last" -v b="$v" 'BEGIN { print (b > a) ? b : a }')
+	done
+	for p in $(all_pods); do
+		grep -qx "$p" <<<"$2" && continue
+		v=$(jc logs "$p" 2>/dev/null | head -1)
+		[ -n "$v" ] && first=$(awk -v a="$first" -v b="$v" 'BEGIN { print (b < a) ? b : a }')
+	done
+	if awk -v l="$last" -v f="$first" 'BEGIN { exit !(l < f) }'; then
+		echo "no overlap: the lost pods' last line at uptime ${last}s, their replacements' first at ${first}s"
+	else
+		echo "OVERLAP: a lost pod printed at uptime ${last}s, after a replacement started at ${first}s" >&2
+		return 1
+	fi
+}
 replaced() { # every pod of the list is no longer running, and 6 run elsewhere
 	local running
 	running=$(jc get pods -l job-name=work --no-headers -o wide | awk '$3 == "Running" { print $1 }')
@@ -79,14 +101,14 @@ until_ok "3 Ready nodes" 60 have_ready 3
 echo "3 agents Ready $(since "$start")s after docker-compose up"
 jc get nodes -o wide
 
-say "a parallel Job (12 pods, 6 at a time, 25 s each) and a CronJob every 10 s"
+say "a parallel Job (6 pods at once, 60 s each, printing the machine's uptime every 0.1 s) and a CronJob every 10 s"
 jc submit - <<'EOF'
 apiVersion: batch/v1
 kind: Job
 metadata:
   name: work
 spec:
-  completions: 12
+  completions: 6
   parallelism: 6
   template:
     spec:
@@ -94,7 +116,7 @@ spec:
       containers:
       - name: main
         image: busybox
-        command: [sh, -c, 'echo start $(date +%s) on $JOBCLUSTER_NODE_NAME; sleep 25; echo done']
+        command: [sh, -c, 'i=0; while [ $i -lt 600 ]; do read up rest </proc/uptime; echo $up; sleep 0.1; i=$((i+1)); done']
 ---
 apiVersion: batch/v1
 kind: CronJob
@@ -118,6 +140,7 @@ jc get pods -l job-name=work -o wide
 
 victim=a1
 lost=$(running_on $victim)
+before=$(all_pods)
 say "docker kill the agent $victim (running: $(echo $lost))"
 start=$(now)
 docker kill "${PROJECT}_${victim}_1" >/dev/null
@@ -126,9 +149,11 @@ echo "its pods run elsewhere $(since "$start")s after docker kill"
 docker start "${PROJECT}_${victim}_1" >/dev/null
 until_ok "$victim Ready again" 60 node_is $victim Ready
 echo "$victim is back and Ready"
+no_overlap "$lost" "$before"
 
 victim=a2
 lost=$(running_on $victim)
+before=$(all_pods)
 say "docker network disconnect the agent $victim (running: $(echo $lost))"
 start=$(now)
 docker network disconnect "${PROJECT}_jobcluster" "${PROJECT}_${victim}_1"
@@ -137,6 +162,7 @@ echo "its pods run elsewhere $(since "$start")s after the disconnect (its own st
 docker network connect --ip 172.28.0.22 "${PROJECT}_jobcluster" "${PROJECT}_${victim}_1"
 until_ok "$victim Ready again" 60 node_is $victim Ready
 echo "$victim reconnected and Ready"
+no_overlap "$lost" "$before"
 
 old=$(leader)
 say "docker kill the leader $old"
@@ -148,6 +174,7 @@ docker start "${PROJECT}_${old}_1" >/dev/null
 
 victim=a3
 lost=$(running_on $victim)
+before=$(all_pods)
 say "docker pause the agent $victim (running: $(echo $lost))"
 start=$(now)
 docker pause "${PROJECT}_${victim}_1" >/dev/null
@@ -156,6 +183,7 @@ echo "its pods run elsewhere $(since "$start")s after docker pause"
 docker unpause "${PROJECT}_${victim}_1" >/dev/null
 until_ok "$victim Ready again" 60 node_is $victim Ready
 echo "$victim thawed and Ready"
+no_overlap "$lost" "$before"
 
 say "rolling restart of every server"
 for s in s1 s2 s3; do
@@ -166,7 +194,7 @@ for s in s1 s2 s3; do
 done
 
 say "the Job's end"
-until_ok "work to complete" 180 sh -c "[ \"\$($BIN --addr $SERVERS --ca-file tls/jobcluster-ca.pem --cert-file tls/client-demo.pem --key-file tls/client-demo-key.pem get job work -o jsonpath={.status.succeeded})\" = 12 ]"
+until_ok "work to complete" 180 sh -c "[ \"\$($BIN --addr $SERVERS --ca-file tls/jobcluster-ca.pem --cert-file tls/client-demo.pem --key-file tls/client-demo-key.pem get job work -o jsonpath={.status.succeeded})\" = 6 ]"
 jc get job work
 jc get pods -l job-name=work -o wide
 jc cronjob history tick --limit 8
