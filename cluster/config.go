@@ -10,6 +10,7 @@ import (
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/metrics"
 	"github.com/jobcluster/jobcluster/notify"
+	"github.com/jobcluster/jobcluster/seal"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -85,6 +86,10 @@ type Config struct {
 	// ACL turns on ACL tokens: every client call needs a token allowed
 	// to make it. It needs TLS.
 	ACL bool
+	// SecretKeys, when set, encrypt Secrets at rest: the leader seals each
+	// Secret before proposing it and every snapshot holds them sealed
+	// (server --encryption-key-file). Every server needs the same keys.
+	SecretKeys *seal.Keyring
 }
 
 // DefaultSnapshotLogBytes bounds the log a restarted server replays.

@@ -159,7 +159,11 @@ func (s *Server) submit(ctx context.Context, req *api.SubmitRequest) (*api.Submi
 			if old == nil {
 				stampNew(sec.Metadata, now)
 			}
-			cmd = (&api.UpsertSecret{Secret: sec, CreateOnly: res.Action == "created"}).Command()
+			up, err := s.upsertSecret(sec, res.Action == "created")
+			if err != nil {
+				return nil, status.Errorf(codes.Internal, "seal secret %s/%s: %v", ns, name, err)
+			}
+			cmd = up.Command()
 		}
 		cmds = append(cmds, cmd)
 		cmdResult = append(cmdResult, len(resp.Results)-1)
@@ -373,4 +377,22 @@ func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCr
 		return nil, invalidObject(api.JobResource.Kind, req.GetJobName(), err)
 	}
 	return s.submit(ctx, &api.SubmitRequest{Objects: []*api.Object{obj}, Namespace: ns})
+}
+
+// upsertSecret is the command that stores sec: sealed with the servers'
+// key when Secrets are encrypted at rest, so the Raft log never holds it
+// in the clear.
+func (s *Server) upsertSecret(sec *api.Secret, createOnly bool) (*api.UpsertSecret, error) {
+	if s.cfg.SecretKeys == nil {
+		return &api.UpsertSecret{Secret: sec, CreateOnly: createOnly}, nil
+	}
+	plain, err := proto.MarshalOptions{Deterministic: true}.Marshal(sec)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.cfg.SecretKeys.Seal(plain)
+	if err != nil {
+		return nil, err
+	}
+	return &api.UpsertSecret{Sealed: sealed, CreateOnly: createOnly}, nil
 }

@@ -3,6 +3,8 @@ package fsm
 import (
 	"fmt"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/jobcluster/jobcluster/api"
 )
 
@@ -34,6 +36,20 @@ func (w *writer) applyDeleteConfigMap(c *api.DeleteConfigMap) error {
 
 func (w *writer) applyUpsertSecret(c *api.UpsertSecret) error {
 	s := clone(c.GetSecret())
+	if sealed := c.GetSealed(); len(sealed) > 0 {
+		plain, err := w.keys.Open(sealed)
+		if err == nil {
+			s = &api.Secret{}
+			err = proto.Unmarshal(plain, s)
+		}
+		if err != nil {
+			err = fmt.Errorf("upsert secret at index %d: %w", w.index, err)
+			if w.sealFailed != nil {
+				w.sealFailed(err)
+			}
+			return err
+		}
+	}
 	if unnamed(s) {
 		return fmt.Errorf("upsert secret: %w", errNoName)
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/seal"
 )
 
 // Errors a refused command returns. Callers test them with errors.Is.
@@ -65,6 +66,10 @@ type FSM struct {
 	// commit (under view) or by Restore (under mu).
 	counts Counts
 	obs    Observer
+	// keys open the Secrets the leader sealed, and seal them in snapshots;
+	// sealFailed is told when an entry cannot be opened (see SetKeys).
+	keys       *seal.Keyring
+	sealFailed func(error)
 
 	// changeLog remembers recent changes for watches.
 	changeLog changeLog
@@ -158,7 +163,7 @@ func (f *FSM) notify() {
 }
 
 func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
-	w := &writer{txn: txn, index: index, events: f.events, tailBytes: f.tailBytes, obs: f.obs}
+	w := &writer{txn: txn, index: index, events: f.events, tailBytes: f.tailBytes, obs: f.obs, keys: f.keys, sealFailed: f.sealFailed}
 	defer func() { f.events, f.tailBytes = w.events, w.tailBytes }()
 	if c.GetPayload() != nil && !c.PayloadMatchesType() {
 		panic(fmt.Sprintf("fsm: command type %v carries a %T payload at index %d", c.GetType(), c.GetPayload(), index))
@@ -229,4 +234,14 @@ func (f *FSM) State() *State {
 	f.view.RLock()
 	defer f.view.RUnlock()
 	return &State{txn: f.db.Txn(false), index: f.applied.Load(), restored: f.restore}
+}
+
+// SetKeys gives the FSM the servers' encryption keys (nil for none): it
+// opens the Secrets the leader sealed into the log, and seals every Secret
+// in the snapshots it writes. failed is called with the error when a
+// sealed entry cannot be opened (this server lacks its key): the entry is
+// refused rather than applied differently from the other servers, and
+// the server should stop. Call it before the FSM applies or restores.
+func (f *FSM) SetKeys(keys *seal.Keyring, failed func(error)) {
+	f.keys, f.sealFailed = keys, failed
 }

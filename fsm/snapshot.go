@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/seal"
 )
 
 // snapshotVersion is the first byte of every snapshot. Version 2 adds
@@ -43,6 +44,9 @@ const (
 	recordAclToken
 	recordAclBootstrap
 	recordAudit
+	// A Secret sealed with the servers' encryption key (api.SealedSecret),
+	// written instead of recordSecret when they have one.
+	recordSealedSecret
 )
 
 // recordTable is the kind of plain records a table's objects make.
@@ -82,6 +86,8 @@ func recordTableOf(kind byte) (recordTable, bool) {
 type snapshot struct {
 	txn   *memdb.Txn
 	index uint64
+	// keys seal the Secrets when set.
+	keys *seal.Keyring
 }
 
 // Snapshot captures the state cheaply: memdb's read transactions are
@@ -90,7 +96,7 @@ func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	f.logBytes.Store(0) // Raft never applies beside Snapshot
-	return &snapshot{txn: f.db.Txn(false), index: f.applied.Load()}, nil
+	return &snapshot{txn: f.db.Txn(false), index: f.applied.Load(), keys: f.keys}, nil
 }
 
 // Persist writes the state as a sequence of length-prefixed records.
@@ -128,6 +134,16 @@ func (s *snapshot) write(w io.Writer) error {
 					return err
 				}
 				buf = b
+				if rt.table == tableSecrets && s.keys != nil {
+					sealed, err := s.keys.Seal(buf)
+					if err != nil {
+						return err
+					}
+					if buf, err = proto.Marshal(&api.SealedSecret{Sealed: sealed}); err != nil {
+						return err
+					}
+					kind = recordSealedSecret
+				}
 			}
 			bw.WriteByte(kind)
 			bw.Write(lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(buf)))])
@@ -150,7 +166,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	index, events, err := readSnapshot(bufio.NewReader(rc), db)
+	index, events, err := readSnapshot(bufio.NewReader(rc), db, f.keys)
 	if err != nil {
 		return fmt.Errorf("restore snapshot: %w", err)
 	}
@@ -174,7 +190,7 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 // maxRecord bounds one record (and the dictionary) in a snapshot.
 const maxRecord = 64 << 20
 
-func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, err error) {
+func readSnapshot(r *bufio.Reader, db *memdb.MemDB, keys *seal.Keyring) (index uint64, events int, err error) {
 	v, err := r.ReadByte()
 	if err != nil {
 		return 0, 0, err
@@ -206,12 +222,20 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, e
 		}
 		frozenKind := v >= 2 && (kind == recordFrozenJob || kind == recordFrozenPod)
 		plain, known := recordTableOf(kind)
+		if kind == recordSealedSecret {
+			plain, known = recordTableOf(recordSecret)
+		}
 		if !frozenKind && !known {
 			return 0, 0, fmt.Errorf("unknown record kind %d", kind)
 		}
 		buf, err := readBytes(r)
 		if err != nil {
 			return 0, 0, err
+		}
+		if kind == recordSealedSecret {
+			if buf, err = openSealed(keys, buf); err != nil {
+				return 0, 0, err
+			}
 		}
 		var obj any
 		var table string
@@ -241,6 +265,19 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB) (index uint64, events int, e
 			return 0, 0, err
 		}
 	}
+}
+
+// openSealed opens an api.SealedSecret record into the Secret's bytes.
+func openSealed(keys *seal.Keyring, buf []byte) ([]byte, error) {
+	var ss api.SealedSecret
+	if err := proto.Unmarshal(buf, &ss); err != nil {
+		return nil, err
+	}
+	out, err := keys.Open(ss.GetSealed())
+	if err != nil {
+		return nil, fmt.Errorf("sealed secret: %w", err)
+	}
+	return out, nil
 }
 
 // readBytes reads a length-prefixed byte string.

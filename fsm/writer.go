@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/seal"
 )
 
 // writer applies commands within one write transaction at one log index.
@@ -19,6 +20,9 @@ type writer struct {
 	events int
 	// tailBytes is the size of every kept log tail, likewise.
 	tailBytes int64
+	// keys and sealFailed are the FSM's (see SetKeys).
+	keys       *seal.Keyring
+	sealFailed func(error)
 	// obs, when not nil, is told of transitions.
 	obs Observer
 }

@@ -31,13 +31,14 @@ const (
 )
 
 type devOptions struct {
-	dataDir  string
-	logLevel string
-	portBase int
-	rpcAddr  string
-	httpAddr string
-	runtime  runtimeFlags
-	security securityFlags
+	encryptionKeyFile string
+	dataDir           string
+	logLevel          string
+	portBase          int
+	rpcAddr           string
+	httpAddr          string
+	runtime           runtimeFlags
+	security          securityFlags
 }
 
 // devAddrs are the addresses one dev cluster binds.
@@ -99,6 +100,10 @@ is needed.`,
 				return fmt.Errorf("--cert-file %s is %s's: dev runs a server and an agent on one server certificate (jobcluster tls cert create --server --name dev)", tf.certFile, sec.tls.Identity())
 			}
 			defer sec.reloadOnHangup(logger)()
+			secretKeys, err := loadSecretKeys(o.encryptionKeyFile)
+			if err != nil {
+				return err
+			}
 			reg := metrics.NewRegistry()
 			httpSrv, err := startHTTP(addrs.http, sec.transport(), reg)
 			if err != nil {
@@ -113,6 +118,7 @@ is needed.`,
 				GossipKeyring:   sec.keyring,
 				Logger:          logger,
 				Metrics:         reg,
+				SecretKeys:      secretKeys,
 			})
 			if err != nil {
 				return fmt.Errorf("start server: %w", err)
@@ -158,6 +164,7 @@ is needed.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.dataDir, "data-dir", "", "keep data here instead of a fresh temporary directory")
+	f.StringVar(&o.encryptionKeyFile, "encryption-key-file", "", "encrypt Secrets at rest with the keys in this file (see jobcluster server --help)")
 	f.StringVar(&o.logLevel, "log-level", "warn", "debug, info, warn or error")
 	o.runtime.register(f)
 	f.IntVar(&o.portBase, "port-base", defaultDevPortBase, "first of the ports on 127.0.0.1 that every address is derived from (see above)")

@@ -11,7 +11,7 @@ import (
 func newKeygenCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "keygen",
-		Short: "Print a new gossip encryption key for --gossip-key or --gossip-key-file",
+		Short: "Print a new key for --gossip-key-file (gossip) or --encryption-key-file (Secrets at rest)",
 		Long: `Print a new random 32-byte gossip encryption key, base64 encoded. Give the
 same key to every server and agent (--gossip-key-file F, or --gossip-key K);
 members without it can neither join nor read the cluster's gossip.`,

@@ -7,9 +7,11 @@ import (
 
 	"github.com/jobcluster/jobcluster/cluster"
 	"github.com/jobcluster/jobcluster/metrics"
+	"github.com/jobcluster/jobcluster/seal"
 )
 
 type serverOptions struct {
+	encryptionKeyFile             string
 	name, dataDir                 string
 	rpcAddr, raftAddr, gossipAddr string
 	httpAddr                      string
@@ -77,6 +79,10 @@ server listens only on loopback addresses unless --insecure is given.`,
 			if o.acl && sec.tls == nil {
 				return fmt.Errorf("--acl needs TLS (--ca-file, --cert-file, --key-file): tokens would cross the network in the clear, and servers and agents need certificates to be told apart from clients")
 			}
+			secretKeys, err := loadSecretKeys(o.encryptionKeyFile)
+			if err != nil {
+				return err
+			}
 			reg := metrics.NewRegistry()
 			httpSrv, err := startHTTP(o.httpAddr, sec.transport(), reg)
 			if err != nil {
@@ -94,6 +100,7 @@ server listens only on loopback addresses unless --insecure is given.`,
 				Metrics:       reg,
 				Notify:        targets,
 				ACL:           o.acl,
+				SecretKeys:    secretKeys,
 			})
 			if err != nil {
 				return fmt.Errorf("start server: %w", err)
@@ -132,9 +139,23 @@ server listens only on loopback addresses unless --insecure is given.`,
 	f.StringVar(&o.join, "join", "", "gossip addresses of other members, comma separated; retried until one answers")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.notify.register(cmd)
+	f.StringVar(&o.encryptionKeyFile, "encryption-key-file", "", "encrypt Secrets at rest in the Raft log and snapshots with the keys in this file (one per line, from jobcluster keygen; the first encrypts); every server needs the same file")
 	f.BoolVar(&o.acl, "acl", false, "require an ACL token on every client call (needs TLS); make the first with jobcluster acl bootstrap")
 	f.BoolVar(&o.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGTERM or SIGINT (removed from Raft) instead of only stopping")
 	o.timing.register(f)
 	o.security.register(f)
 	return cmd
+}
+
+// loadSecretKeys reads --encryption-key-file; no file means Secrets are
+// stored as they are.
+func loadSecretKeys(path string) (*seal.Keyring, error) {
+	if path == "" {
+		return nil, nil
+	}
+	k, err := seal.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("--encryption-key-file: %w", err)
+	}
+	return k, nil
 }
