@@ -83,6 +83,9 @@ type Config struct {
 	Metrics *metrics.Registry
 	// Notify are the webhooks the leader announces notifications to.
 	Notify []notify.Target
+	// NotifyPendingAfter is how long a Job's pod may wait for a node
+	// before the Job is announced stuck (JobPending); zero never.
+	NotifyPendingAfter time.Duration
 	// ACL turns on ACL tokens: every client call needs a token allowed
 	// to make it. It needs TLS.
 	ACL bool

@@ -70,6 +70,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		s.jobControllerLoop,
 		s.cronControllerLoop,
 		s.notifyLoop,
+		s.pendingLoop,
 	} {
 		wg.Add(1)
 		go func() {

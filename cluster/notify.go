@@ -120,3 +120,43 @@ func delivered(n *api.Notification) bool {
 	}
 	return true
 }
+
+// pendingCheckEvery is how often the leader looks for Jobs stuck Pending.
+const pendingCheckEvery = 5 * time.Second
+
+// pendingLoop announces, on the leader, each Job whose pods have waited
+// for a node longer than Config.NotifyPendingAfter (JobPending), once per
+// waiting episode: the notification goes through Raft, so a new leader
+// sees it was made.
+func (s *Server) pendingLoop(ctx context.Context) {
+	after := s.cfg.NotifyPendingAfter
+	if after <= 0 {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.clock.After(pendingCheckEvery):
+		}
+		st := s.fsm.State()
+		known := map[string]bool{}
+		for _, n := range st.Notifications() {
+			known[n.GetId()] = true
+		}
+		var fresh []*api.Notification
+		for _, n := range notify.StuckPending(st.LiveJobs(), func(j *api.Job) []*api.Pod {
+			return st.PodsOfJob(j.GetMetadata().GetNamespace(), j.GetMetadata().GetName())
+		}, s.clock.Now(), after) {
+			if !known[n.GetId()] {
+				fresh = append(fresh, n)
+			}
+		}
+		if len(fresh) == 0 {
+			continue
+		}
+		if _, err := s.proposer.Propose(ctx, (&api.AddNotifications{Notifications: fresh}).Command()); err != nil {
+			s.logger.Debug("announce pending jobs", "err", err)
+		}
+	}
+}

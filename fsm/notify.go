@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -27,6 +28,9 @@ func lastTailLines(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// maxNotifiedPods is how many pods a NodeNotReady notification names.
+const maxNotifiedPods = 100
 
 // MaxNotifications bounds the outbox: past it, the oldest notifications
 // go, delivered ones first.
@@ -205,10 +209,28 @@ func (w *writer) nodeNotReadyNotification(old, node *api.Node) {
 	if at != nil {
 		when = fmt.Sprint(at.AsTime().Unix())
 	}
+	// The pods bound to it and not finished: those the node's loss hits.
+	var pods []string
+	for _, p := range all[*api.Pod](w.txn, tablePods, "node", node.GetMetadata().GetName()) {
+		if !api.IsPodTerminal(p) {
+			pods = append(pods, api.NamespaceOf(p.GetMetadata())+"/"+p.GetMetadata().GetName())
+		}
+	}
+	sort.Strings(pods)
+	msg := c.GetMessage()
+	if msg != "" {
+		msg += "; "
+	}
+	msg += fmt.Sprintf("%d pods were running on it", len(pods))
+	listed := pods
+	if len(listed) > maxNotifiedPods {
+		listed = append(listed[:maxNotifiedPods:maxNotifiedPods], fmt.Sprintf("... and %d more", len(pods)-maxNotifiedPods))
+	}
 	w.notify(&api.Notification{
 		Id:    fmt.Sprintf("%s/%s/%s", api.EventNodeNotReady, node.GetMetadata().GetName(), when),
 		Event: api.EventNodeNotReady, Kind: "Node", Name: node.GetMetadata().GetName(),
-		Reason: c.GetReason(), Message: c.GetMessage(), Time: at,
+		Reason: c.GetReason(), Message: msg, Time: at,
+		Details: map[string]string{"pods": strings.Join(listed, ",")},
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -30,6 +31,8 @@ import (
 type Target struct {
 	URL    string
 	Secret []byte
+	// Events are the events the target is told of; empty means every one.
+	Events []string
 }
 
 // Back-off between attempts at one target, and when to give up.
@@ -62,6 +65,9 @@ func Backoff(attempts int32) time.Duration {
 func Due(n *api.Notification, targets []Target, now time.Time) []Target {
 	var out []Target
 	for _, t := range targets {
+		if !t.Wants(n.GetEvent()) {
+			continue
+		}
 		d := delivery(n, t.URL)
 		if d.GetDelivered() || d.GetGaveUp() {
 			continue
@@ -72,6 +78,11 @@ func Due(n *api.Notification, targets []Target, now time.Time) []Target {
 		out = append(out, t)
 	}
 	return out
+}
+
+// Wants reports whether the target is told of event.
+func (t Target) Wants(event string) bool {
+	return len(t.Events) == 0 || slices.Contains(t.Events, event)
 }
 
 func delivery(n *api.Notification, url string) *api.NotificationDelivery {

@@ -27,7 +27,9 @@ type receiver struct {
 	down   bool
 	got    map[string]int // deliveries by idempotency key
 	events map[string]string
-	bad    []string
+	// details by idempotency key
+	details map[string]map[string]string
+	bad     []string
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -51,6 +53,10 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	r.got[id]++
 	r.events[id] = b.Event + " " + b.Name
+	if r.details == nil {
+		r.details = map[string]map[string]string{}
+	}
+	r.details[id] = b.Details
 	if b.Name == "hook-fail" && (b.Details["exitCode"] != "3" || b.Details["lastLines"] != "giving up\n") {
 		r.bad = append(r.bad, fmt.Sprintf("%s: details %v, want exit code 3 and the last line", id, b.Details))
 	}
@@ -130,5 +136,72 @@ func TestWebhooksGetEveryNotificationSigned(t *testing.T) {
 	})
 	if out := c.MustCLI("notifications"); !strings.Contains(out, "JobFailed") || !strings.Contains(out, "default/job/hook-fail") {
 		t.Errorf("notifications:\n%s", out)
+	}
+}
+
+// Each webhook of a --notify-config file gets the events it asks for,
+// signed with its own secret: a Job stuck Pending is announced once
+// (JobPending), and a lost node's notification names the pods it ran.
+func TestWebhookFiltersPendingJobsAndLostNodes(t *testing.T) {
+	pending := &receiver{t: t, secret: []byte("pending-secret"), got: map[string]int{}, events: map[string]string{}}
+	nodes := &receiver{t: t, secret: []byte("nodes-secret"), got: map[string]int{}, events: map[string]string{}}
+	pendingSrv, nodesSrv := httptest.NewServer(pending), httptest.NewServer(nodes)
+	t.Cleanup(pendingSrv.Close)
+	t.Cleanup(nodesSrv.Close)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	config := write("notify.yaml", fmt.Sprintf(`webhooks:
+- url: %s
+  secretFile: %s
+  events: [JobPending]
+- url: %s
+  secretFile: %s
+  events: [NodeNotReady]
+`, pendingSrv.URL, write("p.secret", "pending-secret"), nodesSrv.URL, write("n.secret", "nodes-secret")))
+	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1,
+		ServerArgs: []string{"--notify-config", config, "--notify-pending-after", "2s"}})
+
+	c.Submit(strings.Replace(jobDoc("nowhere", "", "Never", "true"), "      restartPolicy: Never", "      restartPolicy: Never\n      nodeSelector: {disk: ssd}", 1))
+	c.Submit(jobDoc("sleeper", "", "Never", "sleep 600"))
+	wait.Within(t, 30*time.Second, "the stuck Job's notification", func() (bool, string) {
+		_, events, _ := pending.state()
+		return len(events) == 1, fmt.Sprint(events)
+	})
+	wait.For(t, "the sleeper to run", func() (bool, string) {
+		pods, err := c.Pods("sleeper")
+		return err == nil && len(pods) == 1 && pods[0].Status.Phase == "Running", fmt.Sprint(pods, err)
+	})
+	pods, _ := c.Pods("sleeper")
+	c.Kill(c.Agents[0])
+	wait.Within(t, 60*time.Second, "the lost node's notification", func() (bool, string) {
+		_, events, _ := nodes.state()
+		return len(events) == 1, fmt.Sprint(events)
+	})
+	got, events, bad := pending.state()
+	for id, e := range events {
+		if e != "JobPending nowhere" || got[id] != 1 {
+			t.Errorf("the pending webhook got %q %d times, want JobPending nowhere once", e, got[id])
+		}
+	}
+	_, nodeEvents, nodeBad := nodes.state()
+	for id, e := range nodeEvents {
+		if e != "NodeNotReady a1" {
+			t.Errorf("the nodes webhook got %q", e)
+		}
+		nodes.mu.Lock()
+		podList := nodes.details[id]["pods"]
+		nodes.mu.Unlock()
+		if podList != "default/"+pods[0].Metadata.Name {
+			t.Errorf("NodeNotReady names pods %q, want default/%s", podList, pods[0].Metadata.Name)
+		}
+	}
+	for _, b := range append(bad, nodeBad...) {
+		t.Error(b)
 	}
 }
