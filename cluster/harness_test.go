@@ -46,6 +46,9 @@ type harnessOptions struct {
 	clock clock
 	// leaseTTL is the agents' lease; 0 means the default.
 	leaseTTL time.Duration
+	// notifyPendingAfter is Config.NotifyPendingAfter; 0 announces no
+	// Job stuck Pending.
+	notifyPendingAfter time.Duration
 }
 
 // newTestCluster starts the servers, bootstrapped together; they are shut
@@ -61,7 +64,9 @@ func newTestCluster(t *testing.T, opts harnessOptions) *testCluster {
 	c := &testCluster{t: t, clock: opts.clock, gossip: newFakeGossipNet(), dir: t.TempDir()}
 	logger := testLogger(t)
 	for i := range opts.servers {
-		c.nodes = append(c.nodes, c.newNode(fmt.Sprintf("s%d", i+1), opts.servers, opts.leaseTTL, logger))
+		n := c.newNode(fmt.Sprintf("s%d", i+1), opts.servers, opts.leaseTTL, logger)
+		n.cfg.NotifyPendingAfter = opts.notifyPendingAfter
+		c.nodes = append(c.nodes, n)
 	}
 	for i := range c.nodes {
 		c.start(i)

@@ -3,10 +3,12 @@ package cluster
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/fsm"
 	"github.com/jobcluster/jobcluster/notify"
 )
 
@@ -101,7 +103,7 @@ func (c *controlService) Notifications(ctx context.Context, req *api.Notificatio
 		if len(resp.Items) >= limit {
 			break
 		}
-		if req.GetUndeliveredOnly() && delivered(n) {
+		if req.GetUndeliveredOnly() && delivered(n, c.s.cfg.Notify) {
 			continue
 		}
 		resp.Items = append(resp.Items, n)
@@ -109,54 +111,112 @@ func (c *controlService) Notifications(ctx context.Context, req *api.Notificatio
 	return resp, nil
 }
 
-func delivered(n *api.Notification) bool {
-	if len(n.GetDeliveries()) == 0 {
-		return false
+// delivered reports a notification taken by every webhook of targets
+// that asks for its event; with no targets (this server has none
+// configured), by every webhook it was tried at, and at least one.
+func delivered(n *api.Notification, targets []notify.Target) bool {
+	if len(targets) == 0 {
+		if len(n.GetDeliveries()) == 0 {
+			return false
+		}
+		for _, d := range n.GetDeliveries() {
+			if !d.GetDelivered() {
+				return false
+			}
+		}
+		return true
 	}
-	for _, d := range n.GetDeliveries() {
-		if !d.GetDelivered() {
+	for _, t := range targets {
+		if t.Wants(n.GetEvent()) && !slices.ContainsFunc(n.GetDeliveries(), func(d *api.NotificationDelivery) bool {
+			return d.GetTarget() == t.URL && d.GetDelivered()
+		}) {
 			return false
 		}
 	}
 	return true
 }
 
-// pendingCheckEvery is how often the leader looks for Jobs stuck Pending.
-const pendingCheckEvery = 5 * time.Second
+// How often the leader looks for Jobs stuck Pending: at least every
+// pendingCheckEvery, and when a waiting pod reaches the threshold, but
+// never twice within pendingCheckMin.
+const (
+	pendingCheckEvery = 5 * time.Second
+	pendingCheckMin   = time.Second
+)
 
 // pendingLoop announces, on the leader, each Job whose pods have waited
 // for a node longer than Config.NotifyPendingAfter (JobPending), once per
-// waiting episode: the notification goes through Raft, so a new leader
-// sees it was made.
+// wait: the notification goes through Raft, so a new leader sees it was
+// made.
 func (s *Server) pendingLoop(ctx context.Context) {
 	after := s.cfg.NotifyPendingAfter
 	if after <= 0 {
 		return
 	}
 	for {
+		now := s.clock.Now()
+		wait := pendingCheckEvery
+		if next := s.announceStuckJobs(ctx, now, after); !next.IsZero() {
+			wait = min(max(next.Sub(now), pendingCheckMin), pendingCheckEvery)
+		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.clock.After(pendingCheckEvery):
-		}
-		st := s.fsm.State()
-		known := map[string]bool{}
-		for _, n := range st.Notifications() {
-			known[n.GetId()] = true
-		}
-		var fresh []*api.Notification
-		for _, n := range notify.StuckPending(st.LiveJobs(), func(j *api.Job) []*api.Pod {
-			return st.PodsOfJob(j.GetMetadata().GetNamespace(), j.GetMetadata().GetName())
-		}, s.clock.Now(), after) {
-			if !known[n.GetId()] {
-				fresh = append(fresh, n)
-			}
-		}
-		if len(fresh) == 0 {
-			continue
-		}
-		if _, err := s.proposer.Propose(ctx, (&api.AddNotifications{Notifications: fresh}).Command()); err != nil {
-			s.logger.Debug("announce pending jobs", "err", err)
+		case <-s.clock.After(wait):
 		}
 	}
+}
+
+// announceStuckJobs proposes the JobPending notifications due at now and
+// returns when one may next be. It reads only the pods waiting for a node
+// and their Jobs.
+func (s *Server) announceStuckJobs(ctx context.Context, now time.Time, after time.Duration) time.Time {
+	st := s.fsm.State()
+	var jobs []notify.PendingJob
+	byJob := map[string]int{} // namespace/name to its index in jobs, -1 for none
+	for _, p := range st.UnboundPods() {
+		meta := p.GetMetadata()
+		name := meta.GetLabels()[api.LabelJobName]
+		if name == "" {
+			continue
+		}
+		key := api.Key(meta.GetNamespace(), name)
+		i, seen := byJob[key]
+		if !seen {
+			i = -1
+			if job := st.Job(meta.GetNamespace(), name); job != nil {
+				i = len(jobs)
+				jobs = append(jobs, notify.PendingJob{Job: job, CronJob: ownerCronJob(st, job),
+					Announced: st.NotificationsWithPrefix(notify.PendingPrefix(job.GetMetadata().GetUid()))})
+			}
+			byJob[key] = i
+		}
+		if i >= 0 {
+			jobs[i].Pods = append(jobs[i].Pods, p)
+		}
+	}
+	stuck, next := notify.StuckPending(jobs, now, after)
+	if len(stuck) == 0 {
+		return next
+	}
+	if _, err := s.proposer.Propose(ctx, (&api.AddNotifications{Notifications: stuck}).Command()); err != nil {
+		if ctx.Err() == nil {
+			s.logger.Warn("announce jobs stuck pending", "jobs", len(stuck), "err", err)
+		}
+		return now.Add(pendingCheckMin)
+	}
+	for _, n := range stuck {
+		s.logger.Info("job stuck pending", "namespace", n.GetNamespace(), "job", n.GetName(), "message", n.GetMessage())
+	}
+	return next
+}
+
+// ownerCronJob is the CronJob that made job, or nil.
+func ownerCronJob(st *fsm.State, job *api.Job) *api.CronJob {
+	for _, ref := range job.GetMetadata().GetOwnerReferences() {
+		if ref.GetKind() == "CronJob" {
+			return st.CronJob(job.GetMetadata().GetNamespace(), ref.GetName())
+		}
+	}
+	return nil
 }

@@ -221,17 +221,33 @@ func (w *writer) nodeNotReadyNotification(old, node *api.Node) {
 	if msg != "" {
 		msg += "; "
 	}
-	msg += fmt.Sprintf("%d pods were running on it", len(pods))
-	listed := pods
-	if len(listed) > maxNotifiedPods {
-		listed = append(listed[:maxNotifiedPods:maxNotifiedPods], fmt.Sprintf("... and %d more", len(pods)-maxNotifiedPods))
+	var details map[string]string
+	switch len(pods) {
+	case 0:
+		msg += "no pods were running on it"
+	case 1:
+		msg += "1 pod was running on it"
+	default:
+		msg += fmt.Sprintf("%d pods were running on it", len(pods))
+	}
+	if len(pods) > 0 {
+		details = map[string]string{"pods": notifiedPods(pods)}
 	}
 	w.notify(&api.Notification{
 		Id:    fmt.Sprintf("%s/%s/%s", api.EventNodeNotReady, node.GetMetadata().GetName(), when),
 		Event: api.EventNodeNotReady, Kind: "Node", Name: node.GetMetadata().GetName(),
 		Reason: c.GetReason(), Message: msg, Time: at,
-		Details: map[string]string{"pods": strings.Join(listed, ",")},
+		Details: details,
 	})
+}
+
+// notifiedPods joins the first maxNotifiedPods names with commas and says
+// how many more there are.
+func notifiedPods(names []string) string {
+	if len(names) <= maxNotifiedPods {
+		return strings.Join(names, ",")
+	}
+	return strings.Join(names[:maxNotifiedPods], ",") + fmt.Sprintf(",... and %d more", len(names)-maxNotifiedPods)
 }
 
 func nodeReady(n *api.Node) bool {
@@ -248,4 +264,10 @@ func (s *State) Notifications() []*api.Notification {
 	out := all[*api.Notification](s.txn, tableNotifications, "id")
 	sort.SliceStable(out, func(i, j int) bool { return out[i].GetIndex() > out[j].GetIndex() })
 	return out
+}
+
+// NotificationsWithPrefix lists the notifications whose id starts with
+// prefix, by id.
+func (s *State) NotificationsWithPrefix(prefix string) []*api.Notification {
+	return all[*api.Notification](s.txn, tableNotifications, "id_prefix", prefix)
 }

@@ -51,3 +51,31 @@ func TestNotificationsAreCreatedOnceAsAnnotationsAsk(t *testing.T) {
 		}
 	}
 }
+
+// Notifications the leader decides on (a Job stuck Pending) are added once
+// by id, whatever a repeated or later proposal carries, and kept in
+// snapshots.
+func TestAddNotificationsOncePerID(t *testing.T) {
+	h := newHarness(t)
+	stuck := &api.Notification{Id: "JobPending/uid-j/1", Event: api.EventJobPending, Namespace: "default", Kind: "Job", Name: "j",
+		Message: "1 pod Pending for 10m0s: no node", Time: at(5),
+		Deliveries: []*api.NotificationDelivery{{Target: "http://a", Delivered: true}}}
+	again := &api.Notification{Id: "JobPending/uid-j/1", Event: api.EventJobPending, Message: "1 pod Pending for 10m5s: no node", Time: at(10)}
+	other := &api.Notification{Id: "JobPending/uid-k/1", Event: api.EventJobPending, Time: at(10)}
+	add := func(ns ...*api.Notification) *api.Command {
+		return (&api.AddNotifications{Notifications: ns}).Command()
+	}
+	h.must(add(stuck), add(stuck), add(again, other))
+	if errs := h.apply(add(&api.Notification{Event: api.EventJobPending})); errs[0] == nil {
+		t.Error("a notification without an id was added")
+	}
+	for _, st := range []*State{h.state(), restored(t, h.f).State()} {
+		got := st.NotificationsWithPrefix("JobPending/uid-j/")
+		if len(got) != 1 || got[0].GetMessage() != stuck.GetMessage() || len(got[0].GetDeliveries()) != 0 {
+			t.Fatalf("notifications of j %v, want the first one, with no deliveries", got)
+		}
+		if n := len(st.Notifications()); n != 2 {
+			t.Errorf("%d notifications, want 2", n)
+		}
+	}
+}

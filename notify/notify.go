@@ -1,7 +1,8 @@
-// Package notify announces the cluster's notifications (a Job failed, a
-// CronJob's run was skipped or missed, a node stopped being Ready) to
-// webhooks: what is due, the signed body, and the back-off after a failed
-// attempt are pure decisions; Sender posts.
+// Package notify announces the cluster's notifications (a Job failed or
+// is stuck Pending, a CronJob's run was skipped or missed, a node stopped
+// being Ready) to webhooks: the webhooks file, which Jobs are stuck, what
+// is due where, the signed body, and the back-off after a failed attempt
+// are pure decisions; Sender posts.
 //
 // Delivery is at least once: each notification carries an idempotency key
 // (X-Jobcluster-Delivery) by which a receiver drops duplicates, which a

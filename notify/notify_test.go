@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -99,5 +100,31 @@ func TestSendSignsTheSameBodyEachTime(t *testing.T) {
 	want := `{"id":"CronJobMissed/u2/17","event":"CronJobMissed","namespace":"ops","kind":"CronJob","name":"nightly","time":"2026-12-04T12:00:00Z","details":{"scheduledTime":"2026-12-04T03:00:00Z"}}`
 	if s.body != want {
 		t.Errorf("body %s, want %s", s.body, want)
+	}
+}
+
+func TestTargetsGetOnlyTheEventsTheyAskFor(t *testing.T) {
+	all := Target{URL: "http://all"}
+	failures := Target{URL: "http://failures", Events: []string{"JobFailed", "CronJobFailed"}}
+	pendingAndNodes := Target{URL: "http://pending", Events: []string{"JobPending", "NodeNotReady"}}
+	targets := []Target{all, failures, pendingAndNodes}
+	for _, tt := range []struct {
+		event string
+		want  []string
+	}{
+		{"JobFailed", []string{"http://all", "http://failures"}},
+		{"JobPending", []string{"http://all", "http://pending"}},
+		{"NodeNotReady", []string{"http://all", "http://pending"}},
+		{"JobComplete", []string{"http://all"}},
+	} {
+		t.Run(tt.event, func(t *testing.T) {
+			var got []string
+			for _, tg := range Due(&api.Notification{Id: "x", Event: tt.event}, targets, t0) {
+				got = append(got, tg.URL)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("due targets (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package notify
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -9,59 +10,138 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// StuckPending lists a JobPending notification for each live Job (not
-// suspended, not finished) that has had a pod waiting for a node for
-// longer than after, at now; podsOf gives a Job's pods. The id names the
-// Job and the oldest waiting pod, so one waiting episode is announced
-// once, by whichever leader sees it first.
-func StuckPending(jobs []*api.Job, podsOf func(*api.Job) []*api.Pod, now time.Time, after time.Duration) []*api.Notification {
+// PendingJob is a Job whose pods wait for a node, as StuckPending reads it.
+type PendingJob struct {
+	Job *api.Job
+	// CronJob is the CronJob that made the Job, or nil. As for a failure,
+	// its annotation, not the Job's, picks whether the Job is announced.
+	CronJob *api.CronJob
+	// Pods are the Job's unfinished pods that have no node.
+	Pods []*api.Pod
+	// Announced are the JobPending notifications already made for the Job
+	// (their ids start with PendingPrefix of its uid).
+	Announced []*api.Notification
+}
+
+// PendingPrefix starts the id of every JobPending notification of the Job
+// with uid.
+func PendingPrefix(uid string) string { return api.EventJobPending + "/" + uid + "/" }
+
+// StuckPending decides which Jobs to announce stuck (JobPending) at now:
+// those, neither suspended nor finished and not told otherwise by their
+// notify annotation, whose oldest waiting pod has waited for a node at
+// least after. A wait is announced once: the id names the Job and that
+// pod's creation, and a Job already announced while that pod was waiting
+// is still in the same wait. next is when a pod waiting now will have
+// waited long enough, zero if none will; after <= 0 announces nothing.
+func StuckPending(jobs []PendingJob, now time.Time, after time.Duration) (stuck []*api.Notification, next time.Time) {
 	if after <= 0 {
-		return nil
+		return nil, time.Time{}
 	}
-	var out []*api.Notification
-	for _, j := range jobs {
-		meta := j.GetMetadata()
-		if j.GetSpec().GetSuspend() || !api.Notifies(meta.GetAnnotations(), api.EventJobPending) {
+	for _, pj := range jobs {
+		if !pendingWatched(pj) {
 			continue
 		}
+		var waiting []*api.Pod
 		var oldest *api.Pod
-		waiting := 0
-		for _, p := range podsOf(j) {
-			if p.GetStatus().GetPhase() != api.PodPending || p.GetSpec().GetNodeName() != "" || p.GetMetadata().GetDeletionTimestamp() != nil {
+		for _, p := range pj.Pods {
+			if !waitingForNode(p) {
 				continue
 			}
-			waiting++
-			if oldest == nil || p.GetMetadata().GetCreationTimestamp().AsTime().Before(oldest.GetMetadata().GetCreationTimestamp().AsTime()) {
+			waiting = append(waiting, p)
+			if oldest == nil || created(p).Before(created(oldest)) {
 				oldest = p
 			}
 		}
 		if oldest == nil {
 			continue
 		}
-		since := oldest.GetMetadata().GetCreationTimestamp().AsTime()
-		waited := now.Sub(since)
-		if waited < after {
+		since := created(oldest)
+		if due := since.Add(after); now.Before(due) {
+			if next.IsZero() || due.Before(next) {
+				next = due
+			}
 			continue
 		}
-		why := "no node has taken it yet"
-		for _, c := range oldest.GetStatus().GetConditions() {
-			if c.GetType() == api.PodScheduled && c.GetStatus() == "False" && c.GetMessage() != "" {
-				why = c.GetMessage()
+		if announcedSince(pj.Announced, since) {
+			continue
+		}
+		stuck = append(stuck, pendingNotification(pj, waiting, oldest, now, after))
+	}
+	return stuck, next
+}
+
+// pendingWatched reports a Job that may be announced stuck.
+func pendingWatched(pj PendingJob) bool {
+	if pj.Job.GetSpec().GetSuspend() {
+		return false
+	}
+	if _, done := api.JobFinished(pj.Job); done {
+		return false
+	}
+	annotations := pj.Job.GetMetadata().GetAnnotations()
+	if pj.CronJob != nil {
+		annotations = pj.CronJob.GetMetadata().GetAnnotations()
+	}
+	return api.Notifies(annotations, api.EventJobPending)
+}
+
+func waitingForNode(p *api.Pod) bool {
+	return p.GetStatus().GetPhase() == api.PodPending && p.GetSpec().GetNodeName() == "" && p.GetMetadata().GetDeletionTimestamp() == nil
+}
+
+func created(p *api.Pod) time.Time { return p.GetMetadata().GetCreationTimestamp().AsTime() }
+
+// announcedSince reports an announcement made once the pod created at
+// since was waiting: a pod never leaves its node, so that pod has waited
+// ever since and the Job's wait has not ended.
+func announcedSince(announced []*api.Notification, since time.Time) bool {
+	for _, n := range announced {
+		if !n.GetTime().AsTime().Before(since) {
+			return true
+		}
+	}
+	return false
+}
+
+func pendingNotification(pj PendingJob, waiting []*api.Pod, oldest *api.Pod, now time.Time, after time.Duration) *api.Notification {
+	meta := pj.Job.GetMetadata()
+	since := created(oldest)
+	long := 0 // pods that have waited at least after
+	for _, p := range waiting {
+		if !now.Before(created(p).Add(after)) {
+			long++
+		}
+	}
+	waited := now.Sub(since).Truncate(time.Second)
+	count := fmt.Sprintf("1 pod Pending for %s", waited)
+	if long > 1 {
+		count = fmt.Sprintf("%d pods Pending, the longest for %s", long, waited)
+	}
+	why, reason := "no node has taken it yet", api.ReasonUnschedulable
+	for _, c := range oldest.GetStatus().GetConditions() {
+		if c.GetType() == api.PodScheduled && c.GetStatus() == api.ConditionFalse && c.GetMessage() != "" {
+			why = strings.TrimSpace(c.GetMessage())
+			if c.GetReason() != "" {
+				reason = c.GetReason()
 			}
 		}
-		pods := "1 pod"
-		if waiting > 1 {
-			pods = fmt.Sprintf("%d pods", waiting)
-		}
-		out = append(out, &api.Notification{
-			Id:        fmt.Sprintf("%s/%s/%d", api.EventJobPending, meta.GetUid(), since.UnixNano()),
-			Event:     api.EventJobPending,
-			Namespace: api.NamespaceOf(meta), Kind: "Job", Name: meta.GetName(),
-			Reason:  "Unschedulable",
-			Message: fmt.Sprintf("%s Pending for %s: %s", pods, waited.Truncate(time.Second), why),
-			Time:    timestamppb.New(now),
-			Details: map[string]string{"pod": oldest.GetMetadata().GetName(), "pendingPods": fmt.Sprint(waiting), "pendingSince": since.UTC().Format(time.RFC3339)},
-		})
 	}
-	return out
+	details := map[string]string{
+		"pod":          oldest.GetMetadata().GetName(),
+		"pendingPods":  fmt.Sprint(long),
+		"pendingSince": since.UTC().Format(time.RFC3339),
+	}
+	if pj.CronJob != nil {
+		details["cronJob"] = pj.CronJob.GetMetadata().GetName()
+	}
+	return &api.Notification{
+		Id:        fmt.Sprintf("%s%d", PendingPrefix(meta.GetUid()), since.UnixNano()),
+		Event:     api.EventJobPending,
+		Namespace: api.NamespaceOf(meta), Kind: "Job", Name: meta.GetName(),
+		Reason:  reason,
+		Message: fmt.Sprintf("%s: %s", count, why),
+		Time:    timestamppb.New(now),
+		Details: details,
+	}
 }

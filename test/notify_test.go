@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -27,9 +28,10 @@ type receiver struct {
 	down   bool
 	got    map[string]int // deliveries by idempotency key
 	events map[string]string
-	// details by idempotency key
-	details map[string]map[string]string
-	bad     []string
+	// details and messages by idempotency key
+	details  map[string]map[string]string
+	messages map[string]string
+	bad      []string
 }
 
 func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -45,8 +47,8 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.bad = append(r.bad, fmt.Sprintf("%s: signature %q does not sign the body", id, sig))
 	}
 	var b struct {
-		ID, Event, Name string
-		Details         map[string]string
+		ID, Event, Name, Message string
+		Details                  map[string]string
 	}
 	if err := json.Unmarshal(body, &b); err != nil || b.ID != id || b.Event != req.Header.Get(notify.HeaderEvent) {
 		r.bad = append(r.bad, fmt.Sprintf("%s: body %s does not match the headers (%v)", id, body, err))
@@ -54,9 +56,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.got[id]++
 	r.events[id] = b.Event + " " + b.Name
 	if r.details == nil {
-		r.details = map[string]map[string]string{}
+		r.details, r.messages = map[string]map[string]string{}, map[string]string{}
 	}
-	r.details[id] = b.Details
+	r.details[id], r.messages[id] = b.Details, b.Message
 	if b.Name == "hook-fail" && (b.Details["exitCode"] != "3" || b.Details["lastLines"] != "giving up\n") {
 		r.bad = append(r.bad, fmt.Sprintf("%s: details %v, want exit code 3 and the last line", id, b.Details))
 	}
@@ -139,69 +141,135 @@ func TestWebhooksGetEveryNotificationSigned(t *testing.T) {
 	}
 }
 
-// Each webhook of a --notify-config file gets the events it asks for,
-// signed with its own secret: a Job stuck Pending is announced once
-// (JobPending), and a lost node's notification names the pods it ran.
-func TestWebhookFiltersPendingJobsAndLostNodes(t *testing.T) {
-	pending := &receiver{t: t, secret: []byte("pending-secret"), got: map[string]int{}, events: map[string]string{}}
-	nodes := &receiver{t: t, secret: []byte("nodes-secret"), got: map[string]int{}, events: map[string]string{}}
-	pendingSrv, nodesSrv := httptest.NewServer(pending), httptest.NewServer(nodes)
-	t.Cleanup(pendingSrv.Close)
-	t.Cleanup(nodesSrv.Close)
-	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
+// newReceiver starts a webhook receiver checking the secret, and writes
+// the secret to a file for the servers.
+func newReceiver(t *testing.T, secret string) (*receiver, string, string) {
+	t.Helper()
+	r := &receiver{t: t, secret: []byte(secret), got: map[string]int{}, events: map[string]string{}}
+	srv := httptest.NewServer(r)
+	t.Cleanup(srv.Close)
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	config := write("notify.yaml", fmt.Sprintf(`webhooks:
+	return r, srv.URL, file
+}
+
+// writeNotifyConfig writes a --notify-config file.
+func writeNotifyConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "notify.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// wantDelivered fails the test unless r took exactly the events want
+// (event and object name), each once, with valid signatures.
+func wantDelivered(t *testing.T, who string, r *receiver, want ...string) {
+	t.Helper()
+	got, events, bad := r.state()
+	for _, b := range bad {
+		t.Errorf("%s: %s", who, b)
+	}
+	var list []string
+	for id, e := range events {
+		list = append(list, e)
+		if got[id] != 1 {
+			t.Errorf("%s took %s (%s) %d times, want once", who, id, e, got[id])
+		}
+	}
+	sort.Strings(list)
+	sort.Strings(want)
+	if strings.Join(list, "; ") != strings.Join(want, "; ") {
+		t.Errorf("%s took %q, want %q", who, list, want)
+	}
+}
+
+// Each webhook gets the events it asks for, signed with its own secret:
+// two from a --notify-config file with filters, and one --notify-webhook
+// that gets everything, signed with --notify-secret-file. A Job whose pod
+// no node can take is announced once (JobPending).
+func TestNotifyWebhooksGetTheirOwnEvents(t *testing.T) {
+	failures, failuresURL, failuresSecret := newReceiver(t, "failures-secret")
+	pending, pendingURL, pendingSecret := newReceiver(t, "pending-secret")
+	everything, everythingURL, sharedSecret := newReceiver(t, "shared-secret")
+	config := writeNotifyConfig(t, fmt.Sprintf(`webhooks:
+- url: %s
+  secretFile: %s
+  events: [JobFailed, CronJobFailed]
 - url: %s
   secretFile: %s
   events: [JobPending]
-- url: %s
-  secretFile: %s
-  events: [NodeNotReady]
-`, pendingSrv.URL, write("p.secret", "pending-secret"), nodesSrv.URL, write("n.secret", "nodes-secret")))
-	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1,
-		ServerArgs: []string{"--notify-config", config, "--notify-pending-after", "2s"}})
+`, failuresURL, failuresSecret, pendingURL, pendingSecret))
+	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1, ServerArgs: []string{
+		"--notify-config", config, "--notify-webhook", everythingURL, "--notify-secret-file", sharedSecret, "--notify-pending-after", "2s"}})
 
 	c.Submit(strings.Replace(jobDoc("nowhere", "", "Never", "true"), "      restartPolicy: Never", "      restartPolicy: Never\n      nodeSelector: {disk: ssd}", 1))
-	c.Submit(jobDoc("sleeper", "", "Never", "sleep 600"))
-	wait.Within(t, 30*time.Second, "the stuck Job's notification", func() (bool, string) {
+	wait.Within(t, 30*time.Second, "the stuck Job announced", func() (bool, string) {
 		_, events, _ := pending.state()
 		return len(events) == 1, fmt.Sprint(events)
 	})
-	wait.For(t, "the sleeper to run", func() (bool, string) {
-		pods, err := c.Pods("sleeper")
-		return err == nil && len(pods) == 1 && pods[0].Status.Phase == "Running", fmt.Sprint(pods, err)
+	// The failure comes several seconds, and so several looks for stuck
+	// Jobs, later: the stuck Job is not announced again meanwhile.
+	c.Submit(jobDoc("slow-fail", "backoffLimit: 0", "Never", "sleep 6; exit 1"))
+	wait.Within(t, 60*time.Second, "the failure announced to both webhooks that want it", func() (bool, string) {
+		_, f, _ := failures.state()
+		_, e, _ := everything.state()
+		return len(f) == 1 && len(e) == 2, fmt.Sprint(f, e)
 	})
-	pods, _ := c.Pods("sleeper")
+	wait.For(t, "every notification delivered where it is wanted", func() (bool, string) {
+		r := c.CLI("notifications", "--undelivered")
+		return r.Err == nil && strings.TrimSpace(r.Stdout) == "", r.Stdout + r.Stderr
+	})
+	wantDelivered(t, "the failures webhook", failures, "JobFailed slow-fail")
+	wantDelivered(t, "the pending webhook", pending, "JobPending nowhere")
+	wantDelivered(t, "the --notify-webhook", everything, "JobFailed slow-fail", "JobPending nowhere")
+
+	pending.mu.Lock()
+	defer pending.mu.Unlock()
+	for id, msg := range pending.messages {
+		if !strings.HasPrefix(id, "JobPending/") || !strings.HasPrefix(msg, "1 pod Pending for ") ||
+			!strings.HasSuffix(msg, ": 0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector.") {
+			t.Errorf("JobPending %s says %q, want how long and the scheduler's reason", id, msg)
+		}
+		if p := pending.details[id]["pod"]; !strings.HasPrefix(p, "nowhere-") {
+			t.Errorf("JobPending %s names pod %q, want the Job's", id, p)
+		}
+	}
+}
+
+// A node lost with pods running is announced with their names.
+func TestNotifyNodeNotReadyNamesItsPods(t *testing.T) {
+	nodes, nodesURL, nodesSecret := newReceiver(t, "nodes-secret")
+	config := writeNotifyConfig(t, fmt.Sprintf("webhooks:\n- url: %s\n  secretFile: %s\n  events: [NodeNotReady]\n", nodesURL, nodesSecret))
+	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1, ServerArgs: []string{"--notify-config", config}})
+
+	c.Submit(jobDoc("sleeper", "parallelism: 2\ncompletions: 2", "Never", "sleep 600"))
+	var names []string
+	wait.Within(t, 30*time.Second, "both sleepers running", func() (bool, string) {
+		pods, err := c.Pods("sleeper")
+		names = names[:0]
+		for _, p := range pods {
+			if p.Status.Phase == "Running" {
+				names = append(names, "default/"+p.Metadata.Name)
+			}
+		}
+		return err == nil && len(names) == 2, fmt.Sprint(pods, err)
+	})
+	sort.Strings(names)
 	c.Kill(c.Agents[0])
-	wait.Within(t, 60*time.Second, "the lost node's notification", func() (bool, string) {
+	wait.Within(t, 60*time.Second, "the lost node announced", func() (bool, string) {
 		_, events, _ := nodes.state()
 		return len(events) == 1, fmt.Sprint(events)
 	})
-	got, events, bad := pending.state()
-	for id, e := range events {
-		if e != "JobPending nowhere" || got[id] != 1 {
-			t.Errorf("the pending webhook got %q %d times, want JobPending nowhere once", e, got[id])
+	wantDelivered(t, "the nodes webhook", nodes, "NodeNotReady a1")
+	nodes.mu.Lock()
+	defer nodes.mu.Unlock()
+	for id, d := range nodes.details {
+		if d["pods"] != strings.Join(names, ",") || !strings.HasSuffix(nodes.messages[id], "2 pods were running on it") {
+			t.Errorf("NodeNotReady %s: %q, pods %q, want %q", id, nodes.messages[id], d["pods"], strings.Join(names, ","))
 		}
-	}
-	_, nodeEvents, nodeBad := nodes.state()
-	for id, e := range nodeEvents {
-		if e != "NodeNotReady a1" {
-			t.Errorf("the nodes webhook got %q", e)
-		}
-		nodes.mu.Lock()
-		podList := nodes.details[id]["pods"]
-		nodes.mu.Unlock()
-		if podList != "default/"+pods[0].Metadata.Name {
-			t.Errorf("NodeNotReady names pods %q, want default/%s", podList, pods[0].Metadata.Name)
-		}
-	}
-	for _, b := range append(bad, nodeBad...) {
-		t.Error(b)
 	}
 }

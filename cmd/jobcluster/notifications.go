@@ -4,15 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
-	"slices"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"google.golang.org/protobuf/proto"
-	"sigs.k8s.io/yaml"
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/notify"
@@ -33,54 +31,32 @@ func (f *notifyFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.pendingAfter, "notify-pending-after", 10*time.Minute, "announce a Job whose pod has waited this long for a node (JobPending); 0 never")
 }
 
-// notifyConfig is the --notify-config file.
-type notifyConfig struct {
-	Webhooks []struct {
-		URL        string   `json:"url"`
-		SecretFile string   `json:"secretFile"`
-		Events     []string `json:"events"`
-	} `json:"webhooks"`
-}
-
-// readSecret reads a signing secret file.
-func readSecret(flag, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", flag, err)
-	}
-	secret := []byte(strings.TrimSpace(string(b)))
-	if len(secret) == 0 {
-		return nil, fmt.Errorf("%s %s is empty", flag, path)
-	}
-	return secret, nil
-}
-
-func checkWebhookURL(field, w string) error {
-	u, err := url.Parse(w)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%s %q: want an http:// or https:// URL", field, w)
-	}
-	return nil
-}
-
-// targets checks the flags and the config file and reads the secrets.
+// targets checks the flags, reads the config file and the secrets, and
+// lists the webhooks: those of --notify-webhook first, each told of every
+// event and signed with --notify-secret-file's secret.
 func (f *notifyFlags) targets() ([]notify.Target, error) {
+	if f.pendingAfter < 0 {
+		return nil, fmt.Errorf("--notify-pending-after %s: want a positive duration such as 10m, or 0 to never announce a Job stuck Pending", f.pendingAfter)
+	}
 	var secret []byte
 	if f.secretFile != "" {
-		var err error
-		if secret, err = readSecret("--notify-secret-file", f.secretFile); err != nil {
-			return nil, err
+		b, err := os.ReadFile(f.secretFile)
+		if err != nil {
+			return nil, fmt.Errorf("--notify-secret-file: %w", err)
+		}
+		if secret = notify.TrimSecret(b); len(secret) == 0 {
+			return nil, fmt.Errorf("--notify-secret-file %s is empty: write the secret into it", f.secretFile)
+		}
+		if len(f.webhooks) == 0 {
+			return nil, errors.New("--notify-secret-file needs at least one --notify-webhook; a --notify-config webhook takes its own secretFile")
 		}
 	}
 	var out []notify.Target
 	for _, w := range f.webhooks {
-		if err := checkWebhookURL("--notify-webhook", w); err != nil {
+		if err := notify.CheckURL("--notify-webhook", w); err != nil {
 			return nil, err
 		}
 		out = append(out, notify.Target{URL: w, Secret: secret})
-	}
-	if len(out) == 0 && f.secretFile != "" {
-		return nil, errors.New("--notify-secret-file needs at least one --notify-webhook")
 	}
 	if f.configFile == "" {
 		return out, nil
@@ -89,38 +65,26 @@ func (f *notifyFlags) targets() ([]notify.Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--notify-config: %w", err)
 	}
-	var cfg notifyConfig
-	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
-		return nil, fmt.Errorf("--notify-config %s: %w", f.configFile, err)
+	// A relative secretFile is beside the config file, wherever the
+	// server was started from.
+	dir := filepath.Dir(f.configFile)
+	fromFile, err := notify.ParseConfig("--notify-config "+f.configFile, data, func(path string) ([]byte, error) {
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		return os.ReadFile(path)
+	})
+	if err != nil {
+		return nil, err
 	}
-	if len(cfg.Webhooks) == 0 {
-		return nil, fmt.Errorf("--notify-config %s: webhooks: no webhook listed", f.configFile)
-	}
-	for i, w := range cfg.Webhooks {
-		field := fmt.Sprintf("--notify-config %s: webhooks[%d].url", f.configFile, i)
-		if err := checkWebhookURL(field, w.URL); err != nil {
-			return nil, err
-		}
-		t := notify.Target{URL: w.URL}
-		if w.SecretFile != "" {
-			if t.Secret, err = readSecret(fmt.Sprintf("--notify-config %s: webhooks[%d].secretFile", f.configFile, i), w.SecretFile); err != nil {
-				return nil, err
-			}
-		}
-		for j, e := range w.Events {
-			if !slices.Contains(api.Events, e) {
-				return nil, fmt.Errorf("--notify-config %s: webhooks[%d].events[%d]: unknown event %q: use one of %s", f.configFile, i, j, e, strings.Join(api.Events, ", "))
-			}
-		}
-		t.Events = w.Events
+	for i, t := range fromFile {
 		for _, o := range out {
 			if o.URL == t.URL {
-				return nil, fmt.Errorf("--notify-config %s: webhooks[%d].url %q is listed twice", f.configFile, i, w.URL)
+				return nil, fmt.Errorf("--notify-config %s: webhooks[%d].url %q is also a --notify-webhook: give it once, in the file to pick its events and secret", f.configFile, i, t.URL)
 			}
 		}
-		out = append(out, t)
 	}
-	return out, nil
+	return append(out, fromFile...), nil
 }
 
 func newNotificationsCmd(copts *clientOptions) *cobra.Command {
@@ -131,9 +95,11 @@ func newNotificationsCmd(copts *clientOptions) *cobra.Command {
 		Use:   "notifications [--undelivered] [--limit N] [-o json]",
 		Short: "List the notifications announced to webhooks and how their delivery went",
 		Long: `List the servers' notifications, newest first: Jobs that failed (or, when
-their annotation asks, completed), CronJob runs skipped, missed or failed,
-nodes that stopped being Ready; with, for each webhook, whether it took it,
-the attempts and the last error.`,
+their annotation asks, completed), Jobs stuck Pending, CronJob runs
+skipped, missed or failed, nodes that stopped being Ready; with, for each
+webhook, whether it took it, the attempts and the last error.
+--undelivered lists those some webhook that asks for their event has not
+taken yet.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output, outputTable, outputJSON); err != nil {
