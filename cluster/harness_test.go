@@ -13,6 +13,7 @@ import (
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/internal/wait"
+	"github.com/jobcluster/jobcluster/seal"
 )
 
 // testCluster runs servers in the test process with the real FSM, real
@@ -36,6 +37,8 @@ type testNode struct {
 	store  *raft.InmemStore
 	snaps  *raft.InmemSnapshotStore
 	server *Server // nil while stopped
+	// exits receives the code of each exit the server asked for.
+	exits chan int
 }
 
 // harnessOptions tunes a testCluster; the zero value means one server on
@@ -49,6 +52,8 @@ type harnessOptions struct {
 	// notifyPendingAfter is Config.NotifyPendingAfter; 0 announces no
 	// Job stuck Pending.
 	notifyPendingAfter time.Duration
+	// secretKeys is Config.SecretKeys of the servers started first.
+	secretKeys *seal.Keyring
 }
 
 // newTestCluster starts the servers, bootstrapped together; they are shut
@@ -66,6 +71,7 @@ func newTestCluster(t *testing.T, opts harnessOptions) *testCluster {
 	for i := range opts.servers {
 		n := c.newNode(fmt.Sprintf("s%d", i+1), opts.servers, opts.leaseTTL, logger)
 		n.cfg.NotifyPendingAfter = opts.notifyPendingAfter
+		n.cfg.SecretKeys = opts.secretKeys
 		c.nodes = append(c.nodes, n)
 	}
 	for i := range c.nodes {
@@ -88,6 +94,7 @@ func (c *testCluster) newNode(name string, expect int, leaseTTL time.Duration, l
 		},
 		store: raft.NewInmemStore(),
 		snaps: raft.NewInmemSnapshotStore(),
+		exits: make(chan int, 16),
 	}
 }
 
@@ -115,6 +122,12 @@ func (c *testCluster) start(i int) *Server {
 	s, err := newServer(n.cfg, seams{
 		clock: c.clock, startGossip: c.gossip.start,
 		transport: n.trans, store: n.store, snaps: n.snaps,
+		exit: func(code int) {
+			select {
+			case n.exits <- code:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		c.t.Fatalf("start %s: %v", n.cfg.Name, err)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -46,11 +47,16 @@ type seams struct {
 	transport raft.Transport
 	store     raftStore
 	snaps     raft.SnapshotStore
+	// exit ends the process when the server cannot go on (os.Exit).
+	exit func(code int)
 }
 
 func (sm seams) withDefaults() seams {
 	if sm.clock == nil {
 		sm.clock = wallClock{}
+	}
+	if sm.exit == nil {
+		sm.exit = os.Exit
 	}
 	if sm.startGossip == nil {
 		sm.startGossip = func(cfg gossip.Config) (membership, error) { return gossip.Start(cfg) }

@@ -131,13 +131,7 @@ func (s *Server) start() error {
 	}
 	s.rpcLis = rpcLis
 	s.fsm = fsm.New(s.logger.With("component", "fsm"))
-	s.fsm.SetKeys(s.cfg.SecretKeys, func(err error) {
-		// Applying the entry differently from the servers that hold the
-		// key would make this one drift: it stops instead, as the FSM does
-		// for an entry it cannot decode.
-		s.logger.Error("cannot open a sealed Secret: start this server with the --encryption-key-file the others have", "err", err)
-		panic(fmt.Sprintf("jobcluster: %v: start this server with the --encryption-key-file the other servers have", err))
-	})
+	s.setSecretKeys()
 	if err := s.startRaft(raftDir); err != nil {
 		return err
 	}

@@ -378,21 +378,3 @@ func (s *Server) createJobFromCron(ctx context.Context, req *api.CreateJobFromCr
 	}
 	return s.submit(ctx, &api.SubmitRequest{Objects: []*api.Object{obj}, Namespace: ns})
 }
-
-// upsertSecret is the command that stores sec: sealed with the servers'
-// key when Secrets are encrypted at rest, so the Raft log never holds it
-// in the clear.
-func (s *Server) upsertSecret(sec *api.Secret, createOnly bool) (*api.UpsertSecret, error) {
-	if s.cfg.SecretKeys == nil {
-		return &api.UpsertSecret{Secret: sec, CreateOnly: createOnly}, nil
-	}
-	plain, err := proto.MarshalOptions{Deterministic: true}.Marshal(sec)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := s.cfg.SecretKeys.Seal(plain)
-	if err != nil {
-		return nil, err
-	}
-	return &api.UpsertSecret{Sealed: sealed, CreateOnly: createOnly}, nil
-}

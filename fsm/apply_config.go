@@ -3,8 +3,6 @@ package fsm
 import (
 	"fmt"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/jobcluster/jobcluster/api"
 )
 
@@ -37,16 +35,8 @@ func (w *writer) applyDeleteConfigMap(c *api.DeleteConfigMap) error {
 func (w *writer) applyUpsertSecret(c *api.UpsertSecret) error {
 	s := clone(c.GetSecret())
 	if sealed := c.GetSealed(); len(sealed) > 0 {
-		plain, err := w.keys.Open(sealed)
-		if err == nil {
-			s = &api.Secret{}
-			err = proto.Unmarshal(plain, s)
-		}
-		if err != nil {
-			err = fmt.Errorf("upsert secret at index %d: %w", w.index, err)
-			if w.sealFailed != nil {
-				w.sealFailed(err)
-			}
+		var err error
+		if s, err = w.openSecret(sealed); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,15 @@
 // kept deflated and decoded when read (frozen.go); readers see the same
 // objects either way.
 //
+// Secrets can be encrypted at rest (SetKeys, package seal): the leader
+// puts a sealed Secret in UpsertSecret.Sealed instead of the Secret, the
+// FSM opens it as it applies the entry, and snapshots hold every Secret
+// sealed (recordSealedSecret), while the state in memory stays in the
+// clear for every reader. Plaintext commands and snapshots written before
+// the keys were given are read as ever, and the next snapshot seals what
+// they stored. A server that cannot open a sealed entry stops (the failed
+// func of SetKeys) rather than apply the log differently from the others.
+//
 // Adding a command brings, in this order:
 //  1. an enum value appended to CommandType in api/jobcluster.proto, and its
 //     payload message in the Command oneof (then `make generate`), and the

@@ -235,13 +235,3 @@ func (f *FSM) State() *State {
 	defer f.view.RUnlock()
 	return &State{txn: f.db.Txn(false), index: f.applied.Load(), restored: f.restore}
 }
-
-// SetKeys gives the FSM the servers' encryption keys (nil for none): it
-// opens the Secrets the leader sealed into the log, and seals every Secret
-// in the snapshots it writes. failed is called with the error when a
-// sealed entry cannot be opened (this server lacks its key): the entry is
-// refused rather than applied differently from the other servers, and
-// the server should stop. Call it before the FSM applies or restores.
-func (f *FSM) SetKeys(keys *seal.Keyring, failed func(error)) {
-	f.keys, f.sealFailed = keys, failed
-}

@@ -45,7 +45,9 @@ const (
 	recordAclBootstrap
 	recordAudit
 	// A Secret sealed with the servers' encryption key (api.SealedSecret),
-	// written instead of recordSecret when they have one.
+	// written instead of recordSecret when the FSM has keys (SetKeys).
+	// Like the kinds above it, a new kind within version 3: snapshots
+	// written before it remain readable as they were.
 	recordSealedSecret
 )
 
@@ -135,11 +137,7 @@ func (s *snapshot) write(w io.Writer) error {
 				}
 				buf = b
 				if rt.table == tableSecrets && s.keys != nil {
-					sealed, err := s.keys.Seal(buf)
-					if err != nil {
-						return err
-					}
-					if buf, err = proto.Marshal(&api.SealedSecret{Sealed: sealed}); err != nil {
+					if buf, err = sealRecord(s.keys, buf); err != nil {
 						return err
 					}
 					kind = recordSealedSecret
@@ -168,7 +166,11 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	}
 	index, events, err := readSnapshot(bufio.NewReader(rc), db, f.keys)
 	if err != nil {
-		return fmt.Errorf("restore snapshot: %w", err)
+		err = fmt.Errorf("restore snapshot: %w", err)
+		if errors.Is(err, seal.ErrNoKey) && f.sealFailed != nil {
+			f.sealFailed(err)
+		}
+		return err
 	}
 	counts := countAll(db)
 	tailBytes := keptTailBytes(db)
@@ -233,7 +235,7 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB, keys *seal.Keyring) (index u
 			return 0, 0, err
 		}
 		if kind == recordSealedSecret {
-			if buf, err = openSealed(keys, buf); err != nil {
+			if buf, err = openRecord(keys, buf); err != nil {
 				return 0, 0, err
 			}
 		}
@@ -265,19 +267,6 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB, keys *seal.Keyring) (index u
 			return 0, 0, err
 		}
 	}
-}
-
-// openSealed opens an api.SealedSecret record into the Secret's bytes.
-func openSealed(keys *seal.Keyring, buf []byte) ([]byte, error) {
-	var ss api.SealedSecret
-	if err := proto.Unmarshal(buf, &ss); err != nil {
-		return nil, err
-	}
-	out, err := keys.Open(ss.GetSealed())
-	if err != nil {
-		return nil, fmt.Errorf("sealed secret: %w", err)
-	}
-	return out, nil
 }
 
 // readBytes reads a length-prefixed byte string.

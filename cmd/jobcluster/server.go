@@ -46,7 +46,9 @@ Security: with --ca-file, --cert-file and --key-file (a server certificate
 for --name, see jobcluster tls) every listener speaks mutual TLS and callers
 are authorized by the role in their certificate; --gossip-key-file encrypts
 gossip (see jobcluster keygen). SIGHUP rereads those files. Without TLS a
-server listens only on loopback addresses unless --insecure is given.`,
+server listens only on loopback addresses unless --insecure is given.
+--encryption-key-file encrypts Secrets in the Raft log and snapshots; every
+server needs the same file, and a change to it needs a restart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(o.logLevel)
