@@ -56,6 +56,11 @@ type cluster struct {
 	agents  []*node
 	client  *client
 
+	// converged is how long after the last process started every server
+	// saw every member alive in gossip; ready, how long until every
+	// agent was a Ready node.
+	converged, ready time.Duration
+
 	stopOnce sync.Once
 }
 
@@ -165,6 +170,7 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 			return c, err
 		}
 	}
+	lastStarted := time.Now()
 	var tc transport.Config
 	if cfg.secure {
 		if tc.TLS, err = pki.clientTLS(ctx); err != nil {
@@ -191,8 +197,12 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 	for _, n := range c.servers {
 		logger.Debug("server", "node", n.name, "rpc", n.rpcAddr, "pprof", "http://"+n.httpAddr+"/debug/pprof/")
 	}
-	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second+time.Duration(agents)*time.Second)
 	defer cancel()
+	if err := c.waitConverged(wctx); err != nil {
+		return c, err
+	}
+	c.converged = time.Since(lastStarted)
 	leader, err := c.waitLeader(wctx)
 	if err != nil {
 		return c, err
@@ -203,7 +213,26 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 			return c, err
 		}
 	}
+	c.ready = time.Since(lastStarted)
 	return c, nil
+}
+
+// waitConverged waits until every server's gossip view holds every
+// server and agent alive.
+func (c *cluster) waitConverged(ctx context.Context) error {
+	want := len(c.servers) + len(c.agents)
+	return poll(ctx, 50*time.Millisecond, fmt.Sprintf("all %d members alive on every server", want), func() (bool, string) {
+		for _, s := range c.servers {
+			alive, err := c.client.aliveMembers(ctx, s.rpcAddr)
+			if err != nil {
+				return false, err.Error()
+			}
+			if alive < want {
+				return false, fmt.Sprintf("%s sees %d of %d alive", s.name, alive, want)
+			}
+		}
+		return true, ""
+	})
 }
 
 func (c *cluster) newNode(name, role string) (*node, error) {

@@ -50,6 +50,9 @@ type config struct {
 	watchedJobs  int
 	secure       bool
 	agentArgs    string
+	scaleServers int
+	scaleAgents  int
+	scalePods    int
 }
 
 func parseFlags(args []string) (config, error) {
@@ -72,6 +75,9 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.uiJobs, "ui-jobs", 10000, "ui: Jobs the web UI's Jobs page lists")
 	fs.IntVar(&c.watchedJobs, "watched-jobs", 1000, "kubeapi: Jobs the client-go informer watches")
 	fs.StringVar(&c.agentArgs, "agent-args", "", "extra flags for every agent, space separated (for example \"--cgroups=false\")")
+	fs.IntVar(&c.scaleServers, "scale-servers", 5, "scale: servers of the large cluster")
+	fs.IntVar(&c.scaleAgents, "scale-agents", 100, "scale: agents of the large cluster")
+	fs.IntVar(&c.scalePods, "scale-pods", 10000, "scale: pods of the Job placed across the agents")
 	fs.BoolVar(&c.secure, "secure", false, "run every cluster with mutual TLS and ACL tokens (the client uses the management token)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -82,8 +88,8 @@ func parseFlags(args []string) (config, error) {
 	if c.smoke {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		defaults := map[string]*int{"n": &c.n, "submit-jobs": &c.submitJobs, "pods": &c.pods, "parallelism": &c.parallelism, "jobs": &c.jobs, "cron-seconds": &c.cronSeconds, "finished-jobs": &c.finishedJobs, "huge-pods": &c.hugePods, "ui-jobs": &c.uiJobs, "watched-jobs": &c.watchedJobs}
-		small := map[string]int{"n": 1, "submit-jobs": 5, "pods": 100, "parallelism": 20, "jobs": 20, "cron-seconds": 5, "finished-jobs": 200, "huge-pods": 200, "ui-jobs": 200, "watched-jobs": 100}
+		defaults := map[string]*int{"n": &c.n, "submit-jobs": &c.submitJobs, "pods": &c.pods, "parallelism": &c.parallelism, "jobs": &c.jobs, "cron-seconds": &c.cronSeconds, "finished-jobs": &c.finishedJobs, "huge-pods": &c.hugePods, "ui-jobs": &c.uiJobs, "watched-jobs": &c.watchedJobs, "scale-agents": &c.scaleAgents, "scale-pods": &c.scalePods}
+		small := map[string]int{"n": 1, "submit-jobs": 5, "pods": 100, "parallelism": 20, "jobs": 20, "cron-seconds": 5, "finished-jobs": 200, "huge-pods": 200, "ui-jobs": 200, "watched-jobs": 100, "scale-agents": 10, "scale-pods": 200}
 		for name, p := range defaults {
 			if !set[name] {
 				*p = small[name]
@@ -157,7 +163,8 @@ func run(args []string) (code int) {
 		"run": strings.Join(scenarioNames(selected), ","), "n": fmt.Sprint(cfg.n), "smoke": fmt.Sprint(cfg.smoke),
 		"submit-jobs": fmt.Sprint(cfg.submitJobs), "pods": fmt.Sprint(cfg.pods), "parallelism": fmt.Sprint(cfg.parallelism),
 		"jobs": fmt.Sprint(cfg.jobs), "cron-seconds": fmt.Sprint(cfg.cronSeconds), "finished-jobs": fmt.Sprint(cfg.finishedJobs),
-		"huge-pods": fmt.Sprint(cfg.hugePods),
+		"huge-pods":     fmt.Sprint(cfg.hugePods),
+		"scale-servers": fmt.Sprint(cfg.scaleServers), "scale-agents": fmt.Sprint(cfg.scaleAgents), "scale-pods": fmt.Sprint(cfg.scalePods),
 	}
 	for _, sc := range selected {
 		if ctx.Err() != nil {
@@ -185,28 +192,51 @@ func run(args []string) (code int) {
 	return 0
 }
 
-// runScenario runs one scenario -n times on a fresh cluster, which it
-// stops afterwards. On failure it adds the end of each node's log.
-func runScenario(ctx context.Context, sc scenario, cfg config, bin string, rep *report, logger *slog.Logger) (err error) {
-	c, err := startCluster(ctx, bin, 3, 3, cfg, append(strings.Fields(cfg.agentArgs), sc.agentArgs...), logger)
+// runScenario runs one scenario -n times on a fresh cluster of each of
+// its sizes, which it stops afterwards. On failure it adds the end of
+// each node's log.
+func runScenario(ctx context.Context, sc scenario, cfg config, bin string, rep *report, logger *slog.Logger) error {
+	sizes := []clusterSize{{3, 3}}
+	if sc.sizes != nil {
+		sizes = sc.sizes(cfg)
+	}
+	for _, size := range sizes {
+		name := sc.name
+		if len(sizes) > 1 {
+			name += " " + size.String()
+		}
+		if err := runOnCluster(ctx, sc, name, size, cfg, bin, rep, logger); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// runOnCluster runs one scenario -n times on one fresh cluster.
+func runOnCluster(ctx context.Context, sc scenario, name string, size clusterSize, cfg config, bin string, rep *report, logger *slog.Logger) (err error) {
+	c, err := startCluster(ctx, bin, size.servers, size.agents, cfg, append(strings.Fields(cfg.agentArgs), sc.agentArgs...), logger)
 	if c != nil {
 		defer c.stop()
 	}
 	if err == nil {
-		env := &env{cfg: cfg, c: c, rep: rep, logger: logger.With("scenario", sc.name), scenario: sc.name}
+		env := &env{cfg: cfg, c: c, rep: rep, logger: logger.With("scenario", name), scenario: name}
 		for i := range cfg.n {
 			if err = ctx.Err(); err != nil {
 				break
 			}
 			env.iteration = i
 			if err = sc.run(ctx, env); err != nil {
-				err = fmt.Errorf("repetition %d: %w", i+1, err)
+				err = fmt.Errorf("%s: repetition %d: %w", name, i+1, err)
 				break
 			}
 		}
 	}
 	if err != nil && c != nil && ctx.Err() == nil {
-		for _, n := range append(append([]*node{}, c.servers...), c.agents...) {
+		nodes := append(append([]*node{}, c.servers...), c.agents...)
+		if len(nodes) > 12 {
+			nodes = append(append([]*node{}, c.servers...), c.agents[:3]...)
+		}
+		for _, n := range nodes {
 			fmt.Fprintf(os.Stderr, "---- end of the log of %s (%s)\n%s\n", n.name, n.logPath, n.logTail(2000))
 		}
 	}

@@ -237,6 +237,23 @@ func (c *client) member(ctx context.Context, addr string) (*api.Member, error) {
 	return resp.GetItems()[0], nil
 }
 
+// aliveMembers counts the members one server's gossip sees alive.
+func (c *client) aliveMembers(ctx context.Context, addr string) (int, error) {
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	resp, err := c.at(addr).Members(actx, &api.MembersRequest{})
+	if err != nil {
+		return 0, fmt.Errorf("members at %s: %w", addr, err)
+	}
+	n := 0
+	for _, m := range resp.GetItems() {
+		if m.GetStatus() == "alive" {
+			n++
+		}
+	}
+	return n, nil
+}
+
 // waitNodeReady waits until the node's Ready condition is True.
 func (c *client) waitNodeReady(ctx context.Context, name string) error {
 	return poll(ctx, 50*time.Millisecond, "node "+name+" Ready", func() (bool, string) {

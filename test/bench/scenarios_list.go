@@ -16,7 +16,15 @@ type scenario struct {
 	run   func(ctx context.Context, e *env) error
 	// agentArgs are extra flags of every agent of the scenario's cluster.
 	agentArgs []string
+	// sizes are the clusters the scenario runs on, one after another
+	// (nil: 3 servers and 3 agents).
+	sizes func(cfg config) []clusterSize
 }
+
+// clusterSize is how many servers and agents a scenario's cluster has.
+type clusterSize struct{ servers, agents int }
+
+func (s clusterSize) String() string { return fmt.Sprintf("%dx%d", s.servers, s.agents) }
 
 // scenarios in the order a full run takes them.
 var scenarios = []scenario{
@@ -30,6 +38,7 @@ var scenarios = []scenario{
 	{name: "docker", about: "Docker runtime: submit -> container started, and 200 one-container Jobs, each beside the engine's own create + start", run: runDocker, agentArgs: dockerAgentArgs},
 	{name: "kubeapi", about: "through a follower's Kubernetes API: kubectl create -f -> pod started; a client-go informer over -watched-jobs Jobs: patch sent -> update event", run: runKubeAPI},
 	{name: "ui", about: "the web UI's Jobs page over -ui-jobs Jobs in headless Chromium: navigation -> table rendered", run: runUI},
+	{name: "scale", about: "-scale-servers servers and -scale-agents agents beside 3x3: gossip convergence, -scale-pods pods placed and started, get pods, leader failover, RSS", run: runScale, sizes: scaleSizes},
 	{name: "restart-100k", about: "every server killed at once on a log of -finished-jobs finished Jobs -> each server serving reads, a new Job accepted", run: runRestartAll},
 }
 
