@@ -21,11 +21,15 @@ images:
 # cluster-image builds the image of examples/cluster: jobcluster and
 # Debian's busybox-static (the pods' shell), FROM scratch, no registry.
 CLUSTER_IMAGE ?= jobcluster-cluster:latest
+# CLUSTER_TAG marks the build's version (members -o json shows it):
+# `make demo` builds a second image tagged "next" to upgrade the servers to.
+CLUSTER_TAG ?=
+CLUSTER_NEXT_IMAGE ?= jobcluster-cluster:next
 BUSYBOX ?= /bin/busybox
 cluster-image:
 	rm -rf examples/cluster/rootfs
 	mkdir -p examples/cluster/rootfs/bin examples/cluster/rootfs/data examples/cluster/rootfs/tmp
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags=-s -o examples/cluster/rootfs/bin/jobcluster ./cmd/jobcluster
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s$(if $(CLUSTER_TAG), -X github.com/jobcluster/jobcluster/api.Tag=$(CLUSTER_TAG))" -o examples/cluster/rootfs/bin/jobcluster ./cmd/jobcluster
 	cp $(BUSYBOX) examples/cluster/rootfs/bin/busybox
 	for a in sh sleep date echo cat true false seq printf env ls head tail wc expr test kill; do \
 		ln -sf busybox examples/cluster/rootfs/bin/$$a; done
@@ -35,7 +39,8 @@ cluster-image:
 # demo runs the containerised cluster through its failures (see
 # examples/cluster/demo.sh) and removes everything it made.
 demo: build cluster-image
-	examples/cluster/demo.sh
+	$(MAKE) cluster-image CLUSTER_IMAGE=$(CLUSTER_NEXT_IMAGE) CLUSTER_TAG=next
+	JOBCLUSTER_NEXT_IMAGE=$(CLUSTER_NEXT_IMAGE) examples/cluster/demo.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeManifests -fuzztime 60s -fuzzminimizetime 2s ./api/

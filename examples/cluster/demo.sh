@@ -14,6 +14,9 @@ cd "$(dirname "$0")"
 BIN=$(realpath "${BIN:-../../bin/jobcluster}")
 PROJECT=${PROJECT:-jcdemo}
 export JOBCLUSTER_IMAGE=${JOBCLUSTER_IMAGE:-jobcluster-cluster:latest}
+# The newer build the servers are upgraded to, one by one; without it they
+# are restarted on the same image.
+NEXT_IMAGE=${JOBCLUSTER_NEXT_IMAGE:-}
 COMPOSE=(docker-compose -p "$PROJECT" -f docker-compose.yml)
 SERVERS=172.28.0.11:7400,172.28.0.12:7400,172.28.0.13:7400
 
@@ -46,6 +49,9 @@ until_ok() {
 ready_nodes() { jc get nodes --no-headers 2>/dev/null | awk '$2 == "Ready"' | wc -l; }
 node_is() { jc get node "$1" --no-headers | awk -v want="$2" '$2 == want { found = 1 } END { exit !found }'; }
 have_ready() { [ "$(ready_nodes)" -ge "$1" ]; }
+# version_of NODE: the version a member advertises.
+version_of() { jc members -o json | tr -d ' \n' | grep -o "\"name\":\"$1\"[^}]*" | sed -n 's/.*"version":"\([^"]*\)".*/\1/p'; }
+version_differs() { local v; v=$(version_of "$1"); [ -n "$v" ] && [ "$v" != "$2" ]; }
 leader() { jc members 2>/dev/null | awk 'NR > 1 && $6 == "true" { print $1 }'; }
 new_leader() { l=$(leader); [ -n "$l" ] && [ "$l" != "$1" ]; }
 # running_on NODE: the Job's running pods on NODE.
@@ -185,13 +191,26 @@ until_ok "$victim Ready again" 60 node_is $victim Ready
 echo "$victim thawed and Ready"
 no_overlap "$lost" "$before"
 
-say "rolling restart of every server"
-for s in s1 s2 s3; do
-	start=$(now)
-	"${COMPOSE[@]}" restart "$s" >/dev/null 2>&1
-	until_ok "$s to be back in the cluster" 60 sh -c "$BIN --addr 172.28.0.1${s#s}:7400 --timeout 3s --ca-file tls/jobcluster-ca.pem --cert-file tls/client-demo.pem --key-file tls/client-demo-key.pem get jobs"
-	echo "$s restarted and serving after $(since "$start")s; leader $(leader)"
-done
+if [ -n "$NEXT_IMAGE" ]; then
+	docker image inspect "$NEXT_IMAGE" >/dev/null
+	say "rolling upgrade of every server to $NEXT_IMAGE"
+	for s in s1 s2 s3; do
+		start=$(now)
+		from=$(version_of "$s")
+		JOBCLUSTER_IMAGE=$NEXT_IMAGE "${COMPOSE[@]}" up -d --no-deps "$s" >/dev/null 2>&1
+		until_ok "$s to be back in the cluster" 60 sh -c "$BIN --addr 172.28.0.1${s#s}:7400 --timeout 3s --ca-file tls/jobcluster-ca.pem --cert-file tls/client-demo.pem --key-file tls/client-demo-key.pem get jobs"
+		until_ok "$s to advertise its new version" 30 version_differs "$s" "$from"
+		echo "$s upgraded from $from to $(version_of "$s") and serving after $(since "$start")s; leader $(leader)"
+	done
+else
+	say "rolling restart of every server"
+	for s in s1 s2 s3; do
+		start=$(now)
+		"${COMPOSE[@]}" restart "$s" >/dev/null 2>&1
+		until_ok "$s to be back in the cluster" 60 sh -c "$BIN --addr 172.28.0.1${s#s}:7400 --timeout 3s --ca-file tls/jobcluster-ca.pem --cert-file tls/client-demo.pem --key-file tls/client-demo-key.pem get jobs"
+		echo "$s restarted and serving after $(since "$start")s; leader $(leader)"
+	done
+fi
 
 say "the Job's end"
 until_ok "work to complete" 180 sh -c "[ \"\$($BIN --addr $SERVERS --ca-file tls/jobcluster-ca.pem --cert-file tls/client-demo.pem --key-file tls/client-demo-key.pem get job work -o jsonpath={.status.succeeded})\" = 6 ]"
