@@ -278,24 +278,25 @@ func (c *cronPass) schedule() {
 		c.plan.Next = sched.Next(earliest)
 		return
 	}
-	if spec.GetSuspend() {
-		// The most recent time that passed while suspended is decided
-		// Suspended, and never runs; lastScheduleTime stays, as in
-		// Kubernetes, and the ledger holds the decision.
-		c.plan.Scheduled = scheduled
-		c.plan.Action = CronSuspended
-		c.plan.Next = sched.Next(scheduled)
-		return
-	}
 	if sds := spec.StartingDeadlineSeconds; sds != nil {
-		// With a starting deadline, the oldest time still within it runs
-		// first and the later ones follow, so a short outage (a leader
-		// election) delays runs but loses none. Without one, only the most
-		// recent missed time runs, as in Kubernetes.
+		// With a starting deadline, the oldest time still within it is
+		// decided first and the later ones follow, so a short outage (a
+		// leader election) delays runs but loses none, and leaves no gap
+		// in the ledger, suspended or not. Without one, only the most
+		// recent missed time is decided, as in Kubernetes.
 		if first := firstWithin(sched, earliest, now.Add(-seconds(*sds)), now); !first.IsZero() && first.Before(scheduled) &&
 			!missedMoreThan(sched, first.Add(-time.Nanosecond), now, maxMissedSchedules) {
 			scheduled = first
 		}
+	}
+	if spec.GetSuspend() {
+		// A time that passed while suspended is decided Suspended, and
+		// never runs; lastScheduleTime stays, as in Kubernetes, and the
+		// ledger holds the decision.
+		c.plan.Scheduled = scheduled
+		c.plan.Action = CronSuspended
+		c.plan.Next = sched.Next(scheduled)
+		return
 	}
 	c.plan.Next = sched.Next(scheduled)
 	name := cronJobName(c.cj.GetMetadata().GetName(), scheduled, hasSeconds)
