@@ -305,9 +305,12 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership,
 		},
 		// The guard fences the pods itself should this agent stop
 		// renewing without dying: frozen, it could not.
-		extended: grd.leaseLeft,
-		logger:   logger,
-		metrics:  m,
+		extended: func(left time.Duration) {
+			sup.lapses.extended(time.Now(), left)
+			grd.leaseLeft(left)
+		},
+		logger:  logger,
+		metrics: m,
 	}
 	a.lease.Store(l)
 	m.ObserveState(reg, func() metrics.AgentState {

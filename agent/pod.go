@@ -32,6 +32,7 @@ type containerExit struct {
 	index int
 	code  int
 	err   error
+	at    time.Time // when the wait for the process returned
 }
 
 // podRunner runs one pod: it starts its containers, restarts them in place
@@ -214,6 +215,15 @@ func (r *podRunner) run() {
 			})
 		}
 	}
+	if r.stopReason == "" {
+		// A stop requested as the last process exited still says why
+		// the pod ended: a fence's NodeLost must not read as a failure.
+		r.mu.Lock()
+		if req := r.pending; req != nil {
+			r.stopReason, r.stopMsg = req.reason, req.message
+		}
+		r.mu.Unlock()
+	}
 	final := buildStatus(podPhase(r.containers), r.sup.hostIP, r.started, r.containers)
 	if final.Phase == api.PodFailed {
 		if r.stopReason != "" {
@@ -353,7 +363,7 @@ func (r *podRunner) startContainer(i int) {
 	}
 	go func() {
 		code, err := proc.Wait()
-		r.exits <- containerExit{index: i, code: code, err: err}
+		r.exits <- containerExit{index: i, code: code, err: err, at: time.Now()}
 	}()
 	if c.restarts > 0 {
 		// The run before is now the previous log: ship its end with the
@@ -600,6 +610,15 @@ func (r *podRunner) exited(ex containerExit) {
 		reason = reasonCompleted
 	case r.killed && ex.code == 128+int(syscall.SIGKILL):
 		reason = reasonKilled
+	case lostToFence(ex.code, r.killed, r.sup.lapses.lapsedAt(ex.at)):
+		// The agent-guard killed it when the lease ran out: the pod
+		// ends, lost with the node, and is not restarted here.
+		reason = reasonKilled
+		r.stopping = true
+		if r.stopReason == "" {
+			r.stopReason = api.ReasonNodeLost
+			r.stopMsg = fmt.Sprintf("node %s lost contact with the servers: the pod was killed when its lease ran out", r.sup.node)
+		}
 	}
 	if oom, ok := proc.(interface{ OOMKilled() bool }); ok && oom.OOMKilled() {
 		reason = reasonOOMKilled

@@ -80,6 +80,8 @@ type supervisor struct {
 	byName      map[string]*podRecord
 	active      map[string]*podRunner // by UID
 	fenced      bool
+	// lapses tells when the lease ran out (see lostToFence).
+	lapses leaseLapses
 	// config is the ConfigMaps and Secrets of the latest pod set; waiting
 	// holds, by UID, what each pod held back for want of them was last
 	// reported to lack.
