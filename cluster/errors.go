@@ -40,8 +40,11 @@ func toStatus(err error) error {
 		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.Is(err, fsm.ErrConflict):
 		return status.Error(codes.Aborted, err.Error())
+	case errors.Is(err, raft.ErrLeadershipLost):
+		// The entry may still be committed by the next leader.
+		return status.Errorf(codes.Unavailable, "outcome unknown: %v; the cluster is electing a leader, check before you retry", err)
 	case errors.Is(err, ErrNoLeader), errors.Is(err, ErrNotLeader), errors.Is(err, raft.ErrNotLeader),
-		errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+		errors.Is(err, raft.ErrLeadershipTransferInProgress):
 		return status.Errorf(codes.Unavailable, "%v; the cluster is electing a leader, retry in a moment", err)
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())

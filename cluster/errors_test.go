@@ -29,7 +29,7 @@ func TestToStatusMapsErrorsToCodes(t *testing.T) {
 		{"no leader yet", ErrNoLeader, codes.Unavailable, "no leader elected yet; the cluster is electing a leader, retry in a moment"},
 		{"leadership lost", ErrNotLeader, codes.Unavailable, "retry in a moment"},
 		{"raft not leader", raft.ErrNotLeader, codes.Unavailable, "retry in a moment"},
-		{"raft leadership lost", raft.ErrLeadershipLost, codes.Unavailable, "retry in a moment"},
+		{"raft leadership lost while committing", raft.ErrLeadershipLost, codes.Unavailable, "outcome unknown: leadership lost while committing log; the cluster is electing a leader, check before you retry"},
 		{"leadership moving", raft.ErrLeadershipTransferInProgress, codes.Unavailable, "retry in a moment"},
 		{"timed out", fmt.Errorf("outcome unknown: %w", context.DeadlineExceeded), codes.DeadlineExceeded, "outcome unknown"},
 		{"cancelled", context.Canceled, codes.Canceled, "canceled"},

@@ -98,7 +98,7 @@ func toLeaderIndex[T any](ctx context.Context, s *Server, local func() (T, error
 		// The leader this server knows did not answer: it may have just
 		// died. Said as a transport error, it would read as this server
 		// being down, and clients would not wait for the next leader.
-		return zero, 0, status.Errorf(codes.Unavailable, "leader at %s unreachable (%s); the cluster may be electing a leader, retry in a moment", addr, st.Message())
+		return zero, 0, status.Errorf(codes.Unavailable, "leader at %s unreachable (%s): outcome unknown; the cluster may be electing a leader, retry in a moment", addr, st.Message())
 	}
 	return v, index, err
 }

@@ -49,6 +49,10 @@ type client struct {
 	namespace, rawNamespace string
 	// token is the ACL token's secret every call carries (--token).
 	token string
+	// mayHaveApplied is set once a write's attempt failed in a way that
+	// leaves its outcome unknown (the leader was lost while committing
+	// it, or no answer came): a later attempt may find what it made.
+	mayHaveApplied bool
 }
 
 // newClient prepares connections to the comma-separated addresses; nothing
@@ -122,19 +126,22 @@ func (c *client) do(ctx context.Context, retry bool, fn call) error {
 			if err == nil {
 				return nil
 			}
+			if retry && outcomeUnknown(err) {
+				c.mayHaveApplied = true
+			}
 			if final := f.add(c.dials, addr, bound, err); final != nil {
-				return final
+				return c.unknown(retry, final)
 			}
 			if ctx.Err() != nil {
-				return c.explain(f.giveUp(c.addrs, c.dials, ctx.Err()))
+				return c.unknown(retry, c.explain(f.giveUp(c.addrs, c.dials, ctx.Err())))
 			}
 		}
 		if !retry || (f.noLeader == nil && !f.timedOut) {
-			return c.explain(f.giveUp(c.addrs, c.dials, nil))
+			return c.unknown(retry, c.explain(f.giveUp(c.addrs, c.dials, nil)))
 		}
 		select {
 		case <-ctx.Done():
-			return c.explain(f.giveUp(c.addrs, c.dials, ctx.Err()))
+			return c.unknown(retry, c.explain(f.giveUp(c.addrs, c.dials, ctx.Err())))
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, maxBackoff)
@@ -171,9 +178,15 @@ func (c *client) attemptCall(ctx context.Context, addr string, bound time.Durati
 			}
 		}
 	}
+	// A write sent on a ready connection that gets no answer may have
+	// been applied all the same.
+	sent := write && cc.GetState() == connectivity.Ready
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	err = fn(actx, api.NewControlClient(cc))
+	if err != nil && sent && actx.Err() != nil {
+		c.mayHaveApplied = true
+	}
 	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 		return status.Errorf(codes.DeadlineExceeded, "%s: no answer within %s", addr, roundBound(bound))
 	}
@@ -287,3 +300,33 @@ func timeoutSet(cmd *cobra.Command) bool {
 	f := cmd.Flags().Lookup("timeout")
 	return f != nil && f.Changed
 }
+
+// outcomeUnknown reports a server's answer that a write may still have
+// been applied: the leader was lost while committing it, or did not
+// commit it in time.
+func outcomeUnknown(err error) bool {
+	return strings.Contains(status.Convert(err).Message(), "outcome unknown")
+}
+
+// unknown adds to a write's final error, when an earlier attempt's
+// outcome is unknown, that it may have been applied all the same.
+func (c *client) unknown(write bool, err error) error {
+	if !write || !c.mayHaveApplied || err == nil {
+		return err
+	}
+	return &mayHaveAppliedError{err: err}
+}
+
+// mayHaveAppliedError is a write's final error after an attempt whose
+// outcome is unknown.
+type mayHaveAppliedError struct{ err error }
+
+func (e *mayHaveAppliedError) Error() string {
+	return e.err.Error() + "\n" + mayHaveAppliedNote
+}
+
+func (e *mayHaveAppliedError) Unwrap() error { return e.err }
+
+// mayHaveAppliedNote tells what a write whose outcome is unknown means to
+// its user.
+const mayHaveAppliedNote = "The outcome is unknown: an earlier attempt may have been applied before the leader changed. Check with `jobcluster get` before you try again."

@@ -410,3 +410,30 @@ func TestDescribeShowsOnlyTheObjectsEvents(t *testing.T) {
 		t.Errorf("description starts with %q, want Name:", strings.SplitN(got.Stdout, "\n", 2)[0])
 	}
 }
+
+// A submit whose first attempt was applied while the leader was lost, and
+// whose retry then finds the Job, says that it may be its own.
+func TestSubmitRetriedAfterALostLeaderSaysTheJobMayBeItsOwn(t *testing.T) {
+	fake := newFakeServer()
+	fake.lostWhileCommitting = 1
+	addr := serve(t, fake)
+	got := run(t, piManifest, "--addr", addr, "submit", "-")
+	want := `Error from server (AlreadyExists): jobs.batch "pi" already exists (an earlier attempt of this command, whose answer was lost when the leader changed, may have made it: check with ` + "`jobcluster get`" + `)`
+	if got.Error != want {
+		t.Errorf("error\n got: %s\nwant: %s", got.Error, want)
+	}
+}
+
+// A write whose attempt was lost with the leader, and which no leader
+// answered after that, ends saying that its outcome is unknown.
+func TestWriteWithoutAnswerAfterALostLeaderSaysTheOutcomeIsUnknown(t *testing.T) {
+	fake := newFakeServer()
+	fake.lostWhileCommitting = 1
+	fake.leaderlessAfterLoss = true
+	addr := serve(t, fake)
+	got := run(t, piManifest, "--addr", addr, "--timeout", "500ms", "submit", "-")
+	want := "Error from server (ServiceUnavailable): " + noLeaderAnswer + "\n" + mayHaveAppliedNote
+	if got.Error != want {
+		t.Errorf("error\n got: %s\nwant: %s", got.Error, want)
+	}
+}

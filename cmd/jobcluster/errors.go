@@ -165,6 +165,10 @@ func transportCause(err error) string {
 func errorText(err error) string {
 	var lines []string
 	for _, e := range flattenErrors(err) {
+		if mh, ok := e.(*mayHaveAppliedError); ok {
+			lines = append(lines, errorText(mh.err), mayHaveAppliedNote)
+			continue
+		}
 		var se *serverError
 		if errors.As(e, &se) {
 			lines = append(lines, se.Error())

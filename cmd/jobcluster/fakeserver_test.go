@@ -31,8 +31,14 @@ type fakeServer struct {
 	logChunks []string
 	// noLeader is how many more writes to refuse with "no leader".
 	noLeader int
-	submits  []*api.SubmitRequest
-	deletes  []*api.DeleteRequest
+	// lostWhileCommitting is how many more submits to apply and then
+	// answer as a leader lost while committing them does.
+	lostWhileCommitting int
+	// leaderlessAfterLoss, when set, refuses every write after such an
+	// answer with "no leader".
+	leaderlessAfterLoss bool
+	submits             []*api.SubmitRequest
+	deletes             []*api.DeleteRequest
 }
 
 func newFakeServer() *fakeServer {
@@ -103,8 +109,19 @@ func (f *fakeServer) Submit(_ context.Context, req *api.SubmitRequest) (*api.Sub
 		f.putLocked(obj)
 		resp.Results = append(resp.Results, res)
 	}
+	if f.lostWhileCommitting > 0 {
+		f.lostWhileCommitting--
+		if f.leaderlessAfterLoss {
+			f.noLeader = 1 << 30
+		}
+		return nil, status.Error(codes.Unavailable, lostWhileCommittingAnswer)
+	}
 	return resp, nil
 }
+
+// lostWhileCommittingAnswer is what a real server answers when it lost
+// the leadership while committing a write.
+const lostWhileCommittingAnswer = "outcome unknown: leadership lost while committing log; the cluster is electing a leader, check before you retry"
 
 func (f *fakeServer) Get(_ context.Context, req *api.GetRequest) (*api.Object, error) {
 	f.mu.Lock()

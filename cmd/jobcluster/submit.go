@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -80,6 +81,9 @@ func submitObjects(ctx context.Context, cmd *cobra.Command, c *client, waitFor t
 		return err
 	}
 	jobs, refused := printResults(cmd.OutOrStdout(), cmd.ErrOrStderr(), resp.GetResults())
+	if c.mayHaveApplied {
+		refused = madeByEarlierAttempt(resp.GetResults(), refused)
+	}
 	if !wait || len(jobs) == 0 {
 		return errors.Join(refused...)
 	}
@@ -124,4 +128,22 @@ func printResults(out, errOut io.Writer, results []*api.SubmitResult) (jobs []st
 		}
 	}
 	return jobs, refused
+}
+
+// madeByEarlierAttempt notes, on each AlreadyExists refusal, that the
+// object may be the one an earlier attempt of the same command made when
+// that attempt's outcome was lost with the leader. refused holds the
+// refusals of results, in order.
+func madeByEarlierAttempt(results []*api.SubmitResult, refused []error) []error {
+	i := 0
+	for _, res := range results {
+		if res.GetError() == "" || i >= len(refused) {
+			continue
+		}
+		if se, ok := refused[i].(*serverError); ok && res.GetCode() == codes.AlreadyExists.String() {
+			se.message += " (an earlier attempt of this command, whose answer was lost when the leader changed, may have made it: check with `jobcluster get`)"
+		}
+		i++
+	}
+	return refused
 }
