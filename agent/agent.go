@@ -59,6 +59,9 @@ type Config struct {
 	// LeaseTTL is how long the node may run pods without a successful
 	// heartbeat until a server names another duration; default 3 s.
 	LeaseTTL time.Duration
+	// GossipTiming tunes gossip's failure detection; the zero value is
+	// gossip.LANTiming.
+	GossipTiming gossip.Timing
 	// RestartBackoff is the first delay before a failed container of a
 	// restartPolicy OnFailure pod is restarted; default 10 s.
 	RestartBackoff time.Duration
@@ -212,6 +215,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			RuntimeVersions: a.cfg.RuntimeVersions,
 		},
 		Keyring: a.cfg.GossipKeyring,
+		Timing:  a.cfg.GossipTiming,
 		Logger:  a.cfg.Logger,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/jobcluster/jobcluster/agent"
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/cluster"
+	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/metrics"
 )
 
@@ -27,6 +28,7 @@ type agentOptions struct {
 	cpu, memory         string
 	maxPods             int
 	leaseTTL            time.Duration
+	gossipProbe         time.Duration
 	restartBackoff      time.Duration
 	logTailBytes        int
 	logTailLines        int
@@ -104,6 +106,8 @@ addresses unless --insecure is given.`,
 	f.StringVar(&o.memory, "memory", "", "memory offered to pods, a quantity such as 4Gi (default: the machine's memory)")
 	f.IntVar(&o.maxPods, "max-pods", 110, "most pods running at once")
 	f.DurationVar(&o.leaseTTL, "lease-ttl", cluster.DefaultTiming.LeaseTTL, "stop all pods after this long without reaching a server (the servers' --lease-ttl prevails once reached)")
+	f.DurationVar(&o.gossipProbe, "gossip-probe-interval", gossip.LANTiming.ProbeInterval,
+		"how often gossip probes a member; a dead member is noticed after a few probes (raise it with the servers' on a busy machine or a large cluster)")
 	f.DurationVar(&o.restartBackoff, "restart-backoff", 10*time.Second, "first delay before restarting a failed restartPolicy OnFailure container; doubles up to 5m")
 	f.IntVar(&o.logTailBytes, "log-tail-bytes", agent.DefaultTailBytes, "bytes of the end of each container's log shipped to the servers, which keep it for when this agent is gone")
 	f.IntVar(&o.logTailLines, "log-tail-lines", agent.DefaultTailLines, "lines of the end of each container's log shipped to the servers")
@@ -155,7 +159,7 @@ func (o *agentOptions) config() (agent.Config, error) {
 		Name: o.name, DataDir: o.dataDir,
 		RPCAddr: o.rpcAddr, GossipAddr: o.gossipAddr, Join: splitList(o.join),
 		Labels: labels, CPUMillis: cpu, MemoryBytes: mem, MaxPods: o.maxPods,
-		LeaseTTL: o.leaseTTL, RestartBackoff: o.restartBackoff,
+		LeaseTTL: o.leaseTTL, GossipTiming: gossipTiming(o.gossipProbe), RestartBackoff: o.restartBackoff,
 		LogTailBytes: o.logTailBytes, LogTailLines: o.logTailLines, LogShipInterval: o.logShipInterval,
 		LogMaxSize: logMax, LogMaxFiles: o.logMaxFiles,
 		GuardCommand: guardCommand(),

@@ -74,12 +74,18 @@ func (t *timingFlags) register(fs *pflag.FlagSet) {
 }
 
 func (t *timingFlags) timing() cluster.Timing {
+	return cluster.Timing{RaftHeartbeat: t.raftHeartbeat, LeaseTTL: t.leaseTTL, Gossip: gossipTiming(t.probe)}
+}
+
+// gossipTiming is LANTiming with the probe interval of
+// --gossip-probe-interval, and a probe timeout of half of it.
+func gossipTiming(probe time.Duration) gossip.Timing {
 	g := gossip.LANTiming
-	if t.probe > 0 && t.probe != g.ProbeInterval {
-		g.ProbeTimeout = t.probe / 2
-		g.ProbeInterval = t.probe
+	if probe > 0 && probe != g.ProbeInterval {
+		g.ProbeTimeout = probe / 2
+		g.ProbeInterval = probe
 	}
-	return cluster.Timing{RaftHeartbeat: t.raftHeartbeat, LeaseTTL: t.leaseTTL, Gossip: g}
+	return g
 }
 
 // httpStopTimeout bounds how long a stopping daemon lets HTTP requests in

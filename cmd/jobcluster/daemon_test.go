@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
+	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/metrics"
 	"github.com/jobcluster/jobcluster/transport"
 )
@@ -66,4 +68,36 @@ func TestDaemonHTTPDisabledWithoutAddress(t *testing.T) {
 		t.Fatalf("startHTTP(\"\") = %v, %v; want no server and no error", h, err)
 	}
 	stopHTTP(h, slog.New(slog.DiscardHandler))
+}
+
+func TestGossipProbeIntervalFlag(t *testing.T) {
+	tests := []struct {
+		name          string
+		probe         time.Duration
+		wantInterval  time.Duration
+		wantTimeout   time.Duration
+		wantUnchanged bool
+	}{
+		{name: "default", probe: gossip.LANTiming.ProbeInterval, wantUnchanged: true},
+		{name: "unset", probe: 0, wantUnchanged: true},
+		{name: "a busy machine", probe: 2 * time.Second, wantInterval: 2 * time.Second, wantTimeout: time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := gossipTiming(tt.probe)
+			if tt.wantUnchanged {
+				if got != gossip.LANTiming {
+					t.Errorf("gossipTiming(%v) = %+v, want LANTiming %+v", tt.probe, got, gossip.LANTiming)
+				}
+				return
+			}
+			if got.ProbeInterval != tt.wantInterval || got.ProbeTimeout != tt.wantTimeout || got.GossipInterval != gossip.LANTiming.GossipInterval {
+				t.Errorf("gossipTiming(%v) = %+v, want probe every %v with timeout %v, the rest as LANTiming", tt.probe, got, tt.wantInterval, tt.wantTimeout)
+			}
+		})
+	}
+	// The agent takes the flag too.
+	if newAgentCmd(&tlsFlags{}).Flags().Lookup("gossip-probe-interval") == nil {
+		t.Error("agent has no --gossip-probe-interval")
+	}
 }
