@@ -99,16 +99,30 @@ func (c *client) call(ctx context.Context, fn func(ctx context.Context, cl api.C
 }
 
 // submit creates objects in one Submit call; any refused object is an
-// error. It does not retry a whole round: the caller measures.
+// error. It does not retry a whole round: the caller measures. An object
+// that already exists after a failed attempt counts as created: the
+// attempt's outcome was unknown (a leader lost while committing it), and
+// the benchmark's names are its own.
 func (c *client) submit(ctx context.Context, objs []*api.Object) error {
 	var resp *api.SubmitResponse
+	failed := false
 	err := c.call(ctx, func(ctx context.Context, cl api.ControlClient) error {
 		var err error
 		resp, err = cl.Submit(ctx, &api.SubmitRequest{Objects: objs})
+		failed = failed || err != nil
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("submit %d objects: %w", len(objs), err)
+	}
+	if failed {
+		kept := resp.GetResults()[:0:0]
+		for _, r := range resp.GetResults() {
+			if r.GetCode() != codes.AlreadyExists.String() {
+				kept = append(kept, r)
+			}
+		}
+		resp = &api.SubmitResponse{Results: kept}
 	}
 	return refused(resp)
 }
