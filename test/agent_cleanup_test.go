@@ -18,7 +18,7 @@ import (
 // An agent asks about a finished pod the servers hold at most every 30 s,
 // so the removal can take up to about 40 s.
 func TestDeletedJobLeavesNoPodDirectories(t *testing.T) {
-	const pods = 300
+	const pods = 150
 	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1})
 	podsDir := filepath.Join(c.Agents[0].DataDir, "pods")
 	jobDirs := func(prefix string) []string {

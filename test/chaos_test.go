@@ -18,7 +18,7 @@ import (
 
 var (
 	chaosSeed     = flag.Uint64("chaos.seed", 0, "seed of TestChaos's faults and workload; 0 picks one from the clock")
-	chaosDuration = flag.Duration("chaos.duration", 50*time.Second, "how long TestChaos applies faults")
+	chaosDuration = flag.Duration("chaos.duration", 30*time.Second, "how long TestChaos applies faults")
 )
 
 // The CronJobs of TestChaos: each second-granularity, so that a short run

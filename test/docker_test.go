@@ -15,15 +15,7 @@ import (
 
 // requireDocker skips a test without a Docker engine, except under
 // CI=true, where the engine is required.
-func requireDocker(t *testing.T) {
-	t.Helper()
-	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("a Docker engine is required under CI=true: %v\n%s", err, out)
-		}
-		t.Skipf("no Docker engine: %v", err)
-	}
-}
+func requireDocker(t *testing.T) { testcluster.RequireDocker(t) }
 
 // docker runs the docker CLI, failing the test on an error.
 func docker(t *testing.T, args ...string) string {

@@ -513,3 +513,15 @@ func (c *Cluster) GetJSON(v any, args ...string) error {
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+// RequireDocker skips the test when no Docker engine answers, or fails it
+// under CI=true, where the engine must be there.
+func RequireDocker(t testing.TB) {
+	t.Helper()
+	if out, err := exec.Command("docker", "info", "--format", "{{.ServerVersion}}").CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("a Docker engine is required under CI=true: %v\n%s", err, out)
+		}
+		t.Skipf("no Docker engine: %v", err)
+	}
+}

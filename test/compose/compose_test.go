@@ -1,4 +1,7 @@
-package test
+// Package compose runs the containerised cluster demo of examples/cluster
+// as a test, in a package of its own so that it runs beside the other
+// end-to-end tests rather than after them.
+package compose
 
 import (
 	"fmt"
@@ -21,7 +24,7 @@ import (
 // replacement (from the pods' own lines), and nothing the demo made is
 // left behind.
 func TestContainerisedClusterDemo(t *testing.T) {
-	requireDocker(t)
+	testcluster.RequireDocker(t)
 	if _, err := exec.LookPath("docker-compose"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("docker-compose is required under CI=true: %v", err)
@@ -39,20 +42,20 @@ func TestContainerisedClusterDemo(t *testing.T) {
 	next := "jobcluster-cluster-test-" + suffix + ":2"
 	project := "jctest" + suffix
 	t.Cleanup(func() {
-		_ = exec.Command("docker-compose", "-p", project, "-f", "../examples/cluster/docker-compose.yml", "down", "-v", "--remove-orphans").Run()
+		_ = exec.Command("docker-compose", "-p", project, "-f", "../../examples/cluster/docker-compose.yml", "down", "-v", "--remove-orphans").Run()
 		_ = exec.Command("docker", "rmi", "-f", image, next).Run()
 	})
-	if out, err := exec.Command("make", "-C", "..", "cluster-image", "CLUSTER_IMAGE="+image).CombinedOutput(); err != nil {
+	if out, err := exec.Command("make", "-C", "../..", "cluster-image", "CLUSTER_IMAGE="+image).CombinedOutput(); err != nil {
 		t.Fatalf("make cluster-image: %v\n%s", err, out)
 	}
-	if out, err := exec.Command("make", "-C", "..", "cluster-image", "CLUSTER_IMAGE="+next, "CLUSTER_TAG=next").CombinedOutput(); err != nil {
+	if out, err := exec.Command("make", "-C", "../..", "cluster-image", "CLUSTER_IMAGE="+next, "CLUSTER_TAG=next").CombinedOutput(); err != nil {
 		t.Fatalf("make cluster-image (the newer build): %v\n%s", err, out)
 	}
 	bin, err := filepath.Abs(testcluster.Binary(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("../examples/cluster/demo.sh")
+	cmd := exec.Command("../../examples/cluster/demo.sh")
 	cmd.Env = append(os.Environ(), "BIN="+bin, "PROJECT="+project, "JOBCLUSTER_IMAGE="+image, "JOBCLUSTER_NEXT_IMAGE="+next)
 	out, err := cmd.CombinedOutput()
 	text := string(out)
@@ -98,7 +101,14 @@ func TestContainerisedClusterDemo(t *testing.T) {
 	if vs, _ := exec.Command("docker", "volume", "ls", "-q", "--filter", "name="+project).Output(); len(strings.TrimSpace(string(vs))) > 0 {
 		t.Errorf("the demo left volumes behind: %s", vs)
 	}
-	if _, err := os.Stat("../examples/cluster/tls"); err == nil {
+	if _, err := os.Stat("../../examples/cluster/tls"); err == nil {
 		t.Errorf("the demo left its certificates behind")
 	}
+}
+
+// TestMain removes the jobcluster binary the test built once it ran.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testcluster.RemoveBinary()
+	os.Exit(code)
 }
