@@ -47,7 +47,10 @@ func (s *Server) monitorLeadership() {
 // entry is applied, then runs the controllers until leadership ends.
 func (s *Server) leaderLoop(ctx context.Context) {
 	for {
-		err := s.raft.Barrier(5 * time.Second).Error()
+		err, ok := s.barrier(ctx)
+		if !ok {
+			return
+		}
 		if err == nil {
 			break
 		}
@@ -98,5 +101,21 @@ func (s *Server) passLoop(ctx context.Context, idle time.Duration, pass func(con
 		case <-changed:
 		case <-s.clock.After(wait):
 		}
+	}
+}
+
+// barrier waits until every entry before it is applied, or until ctx ends
+// (ok false). A barrier's timeout bounds only its queueing: once queued,
+// a Raft shutting down may never answer it, so the wait must not outlast
+// the server.
+func (s *Server) barrier(ctx context.Context) (err error, ok bool) {
+	f := s.raft.Barrier(5 * time.Second)
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err, true
+	case <-ctx.Done():
+		return nil, false
 	}
 }
