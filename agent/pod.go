@@ -63,6 +63,11 @@ type podRunner struct {
 	published  *api.PodStatus
 	events     []*api.Event // to send with the next report
 
+	// logMu orders log rotations with the readers that follow the logs;
+	// rotations counts each container's (see logFollower).
+	logMu     sync.Mutex
+	rotations map[string]int
+
 	mu      sync.Mutex
 	pending *stopRequest
 	alive   map[string]bool // containers whose process runs now
@@ -71,12 +76,13 @@ type podRunner struct {
 
 func newPodRunner(s *supervisor, rec *podRecord, pod *api.Pod) *podRunner {
 	r := &podRunner{
-		sup:     s,
-		rec:     rec,
-		pod:     pod,
-		dir:     s.journal.podDir(pod.GetMetadata().GetName()),
-		stopped: make(chan struct{}, 1),
-		alive:   map[string]bool{},
+		sup:       s,
+		rec:       rec,
+		pod:       pod,
+		dir:       s.journal.podDir(pod.GetMetadata().GetName()),
+		stopped:   make(chan struct{}, 1),
+		alive:     map[string]bool{},
+		rotations: map[string]int{},
 	}
 	for _, c := range pod.GetSpec().GetContainers() {
 		r.containers = append(r.containers, &containerRun{spec: c})
@@ -285,8 +291,14 @@ func (r *podRunner) rotateLogs() {
 		if !c.running() {
 			continue
 		}
-		path := logPath(r.dir, c.spec.GetName(), false)
-		if _, err := rotateLog(path, r.sup.logMax.size, r.sup.logMax.files); err != nil {
+		name := c.spec.GetName()
+		r.logMu.Lock()
+		rotated, err := rotateLog(logPath(r.dir, name, false), r.sup.logMax.size, r.sup.logMax.files)
+		if rotated {
+			r.rotations[name]++
+		}
+		r.logMu.Unlock()
+		if err != nil {
 			r.sup.logger.Warn("rotate container log", "pod", r.name(), "container", c.spec.GetName(), "err", err)
 		}
 	}
