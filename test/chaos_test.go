@@ -67,7 +67,8 @@ func TestChaos(t *testing.T) {
 	runs := testcluster.NewRunLog(t)
 
 	for _, cj := range chaosCrons {
-		c.Submit(chaosCronJob(cj.name, cj.schedule, cj.policy, runs.Script(runs.Ticking(cj.runs))))
+		c.Submit(cronJob{name: cj.name, schedule: cj.schedule, policy: cj.policy, successful: 3, failed: 100,
+			startingDeadline: 60, script: runs.Script(runs.Ticking(cj.runs))}.yaml())
 	}
 
 	// The workload: Jobs submitted one after another while the faults
@@ -181,30 +182,6 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	t.Logf("%d Jobs submitted (%d acknowledged), %d pod runs, %d faults", len(all), acked, len(log), len(f.log))
-}
-
-// chaosCronJob is a second-granularity CronJob whose Jobs run one pod.
-func chaosCronJob(name, schedule, policy, script string) string {
-	return fmt.Sprintf(`apiVersion: batch/v1
-kind: CronJob
-metadata:
-  name: %s
-spec:
-  schedule: %q
-  concurrencyPolicy: %s
-  startingDeadlineSeconds: 60
-  failedJobsHistoryLimit: 100
-  jobTemplate:
-    spec:
-      backoffLimit: 0
-      template:
-        spec:
-          restartPolicy: Never
-          containers:
-          - name: main
-            image: busybox
-            command: ["sh", "-c", '%s']
-`, name, schedule, policy, script)
 }
 
 // chaosJobState is what the checks read of one Job.
@@ -330,25 +307,16 @@ func (f *chaosFaults) record(format string, args ...any) {
 // strike applies one fault, waits, and undoes it.
 func (f *chaosFaults) strike() {
 	c := f.c
-	servers, agents := c.Servers, c.Agents
 	switch kind := f.rng.IntN(6); kind {
 	case 0, 1:
-		nodes := servers
-		if kind == 1 {
-			nodes = agents
-		}
-		n := nodes[f.rng.IntN(len(nodes))]
+		n := f.node(kind == 1)
 		d := f.pause(1000, 3000)
 		f.record("kill -9 %s for %s", n.Name, d)
 		c.Kill(n)
 		time.Sleep(d)
 		c.Start(n)
 	case 2, 3:
-		nodes := servers
-		if kind == 3 {
-			nodes = agents
-		}
-		n := nodes[f.rng.IntN(len(nodes))]
+		n := f.node(kind == 3)
 		d := f.pause(1000, 4000)
 		f.record("SIGSTOP %s for %s", n.Name, d)
 		c.Freeze(n)
@@ -376,6 +344,15 @@ func (f *chaosFaults) strike() {
 			return r.Err == nil, r.Stderr
 		})
 	}
+}
+
+// node picks the server or agent a fault strikes.
+func (f *chaosFaults) node(agent bool) *testcluster.Node {
+	nodes := f.c.Servers
+	if agent {
+		nodes = f.c.Agents
+	}
+	return nodes[f.rng.IntN(len(nodes))]
 }
 
 // healAll makes sure every node runs and every link is up.

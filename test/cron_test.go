@@ -19,7 +19,9 @@ type cronJob struct {
 	name, schedule, policy string
 	// successful and failed are the history limits.
 	successful, failed int
-	script             string
+	// startingDeadline is startingDeadlineSeconds, left out when 0.
+	startingDeadline int
+	script           string
 }
 
 func (c cronJob) yaml() string {
@@ -27,13 +29,17 @@ func (c cronJob) yaml() string {
 	if policy == "" {
 		policy = "Allow"
 	}
+	deadline := ""
+	if c.startingDeadline > 0 {
+		deadline = fmt.Sprintf("\n  startingDeadlineSeconds: %d", c.startingDeadline)
+	}
 	return fmt.Sprintf(`apiVersion: batch/v1
 kind: CronJob
 metadata:
   name: %s
 spec:
   schedule: %q
-  concurrencyPolicy: %s
+  concurrencyPolicy: %s%s
   successfulJobsHistoryLimit: %d
   failedJobsHistoryLimit: %d
   jobTemplate:
@@ -46,7 +52,7 @@ spec:
           - name: main
             image: busybox
             command: ["sh", "-c", %q]
-`, c.name, c.schedule, policy, c.successful, c.failed, c.script)
+`, c.name, c.schedule, policy, deadline, c.successful, c.failed, c.script)
 }
 
 func cronCluster(t *testing.T) *testcluster.Cluster {
