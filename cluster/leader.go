@@ -74,6 +74,7 @@ func (s *Server) leaderLoop(ctx context.Context) {
 		s.cronControllerLoop,
 		s.notifyLoop,
 		s.pendingLoop,
+		s.spreadCommitsLoop,
 	} {
 		wg.Add(1)
 		go func() {
@@ -100,6 +101,54 @@ func (s *Server) passLoop(ctx context.Context, idle time.Duration, pass func(con
 			return
 		case <-changed:
 		case <-s.clock.After(wait):
+		}
+	}
+}
+
+// spreadCommitsLoop lets the followers learn of each commit at once. A
+// follower learns the commit index only from the next AppendEntries the
+// leader sends it, and once writes stop nothing is sent but heartbeats
+// (which carry no commit index) and, every CommitTimeout, an append of
+// nothing. Agents watch their pods on any server, followers included, so
+// after each change the leader appends a barrier: its replication carries
+// the commit index of everything applied before it. That is one small
+// entry per burst of writes and nothing while the cluster idles, which is
+// what lets CommitTimeout be long and an idle leader cheap.
+func (s *Server) spreadCommitsLoop(ctx context.Context) {
+	const spreadDelay = 2 * time.Millisecond
+	var spread uint64
+	for {
+		changed := s.fsm.Changed()
+		if applied := s.fsm.AppliedIndex(); applied > spread {
+			// A moment's delay lets the controllers' writes that follow
+			// a change go first, rather than wait behind the barrier's
+			// disk write. It is a nudge for freshness, so real time.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(spreadDelay):
+			}
+			applied = s.fsm.AppliedIndex()
+			err, ok := s.barrier(ctx)
+			if !ok {
+				return
+			}
+			if err != nil {
+				s.logger.Debug("spread commit index", "index", applied, "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-s.clock.After(100 * time.Millisecond):
+				}
+				continue
+			}
+			spread = applied
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
 		}
 	}
 }

@@ -25,9 +25,17 @@ type leases struct {
 	mu   sync.Mutex
 	base time.Time
 	last map[string]time.Time
+	// renewedAfterGap wakes the node controller when a lease is renewed
+	// after a gap longer than gap, or for the first time since reset: the
+	// node may be Ready again. Other renewals change nothing it decides
+	// now, so it need not poll.
+	renewedAfterGap *broadcast
+	gap             time.Duration
 }
 
-func newLeases() *leases { return &leases{last: map[string]time.Time{}} }
+func newLeases(gap time.Duration) *leases {
+	return &leases{last: map[string]time.Time{}, renewedAfterGap: newBroadcast(), gap: gap}
+}
 
 func (l *leases) reset(now time.Time) {
 	l.mu.Lock()
@@ -38,8 +46,12 @@ func (l *leases) reset(now time.Time) {
 
 func (l *leases) renew(node string, now time.Time) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	prev, ok := l.last[node]
 	l.last[node] = now
+	l.mu.Unlock()
+	if !ok || now.Sub(prev) > l.gap {
+		l.renewedAfterGap.notify()
+	}
 }
 
 // snapshot returns when this server started counting leases and a copy of

@@ -29,7 +29,7 @@ func TestLeasesResetOnlyDelaysExpiry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLeases()
+			l := newLeases(time.Second)
 			for _, r := range tt.renewed {
 				if r < tt.reset {
 					l.renew("a1", at(r))

@@ -13,16 +13,17 @@ import (
 // covering the time a heartbeat spends in flight.
 const leaseMargin = 250 * time.Millisecond
 
-// nodeRecheck bounds how long the node controller sleeps: a lease renewed
-// after it lapsed makes its node Ready again within that time.
-const nodeRecheck = 100 * time.Millisecond
+// nodeRecheck bounds how long the node controller sleeps. It wakes sooner
+// when membership changes, when a lease is renewed after a gap (its node
+// may be Ready again) and when a pass said a lease lapses.
+const nodeRecheck = 5 * time.Second
 
 // nodeControllerLoop records agents as Node objects (Ready while gossip
 // sees them alive and their lease holds) and fails the pods of nodes whose
 // lease certainly expired with reason NodeLost.
 func (s *Server) nodeControllerLoop(ctx context.Context) {
 	for {
-		changed := s.membersChanged.wait()
+		changed, renewed := s.membersChanged.wait(), s.leases.renewedAfterGap.wait()
 		next := s.reconcileNodes(ctx, s.clock.Now())
 		wait := nodeRecheck
 		if !next.IsZero() {
@@ -32,6 +33,7 @@ func (s *Server) nodeControllerLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-changed:
+		case <-renewed:
 		case <-s.clock.After(wait):
 		}
 	}

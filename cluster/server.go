@@ -139,7 +139,7 @@ func (s *Server) start() error {
 	s.goFunc(func() { s.recordLeaders(leaderChanges) })
 	s.proposer = newProposer(s.raft, s.logger, s.metrics)
 	s.peers = newPeerConns(s.cfg.Transport)
-	s.leases = newLeases()
+	s.leases = newLeases(s.timing.LeaseTTL / 2)
 	s.usage = newUsages()
 	g, err := s.seams.startGossip(gossip.Config{
 		Name:     s.cfg.Name,
@@ -204,7 +204,11 @@ func (s *Server) startRaft(dir string) error {
 	conf.HeartbeatTimeout = s.timing.RaftHeartbeat
 	conf.ElectionTimeout = s.timing.RaftHeartbeat
 	conf.LeaderLeaseTimeout = s.timing.RaftHeartbeat / 2
-	conf.CommitTimeout = 5 * time.Millisecond
+	// Followers learn each commit from the barrier the leader appends
+	// after it (spreadCommitsLoop); Raft's own append of nothing every
+	// CommitTimeout is only the fallback, and it is what an idle leader
+	// spends its time on when short.
+	conf.CommitTimeout = s.timing.RaftHeartbeat
 	// Frequent snapshots keep a restarted server's replay short (see also
 	// snapshotBySize). Taking one is cheap for the FSM (memdb snapshots are
 	// immutable views); writing it happens in the background.

@@ -144,6 +144,11 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.SuspicionMult = t.SuspicionMult
 	mc.PushPullInterval = 10 * time.Second
 	mc.TCPTimeout = 2 * time.Second
+	// Members exchange a few hundred bytes at a time: compressing each
+	// message (LZW, a fresh table every time) costs more CPU than it saves
+	// bytes, idle or busy. Compressed messages from older members are
+	// still read.
+	mc.EnableCompression = false
 	if cfg.Keyring != nil {
 		mc.Keyring = cfg.Keyring.ring
 		mc.GossipVerifyIncoming = true
