@@ -42,7 +42,11 @@ func (p *serverPool) client(i int) (api.ControlClient, string, error) {
 	if len(addrs) == 0 {
 		return nil, "", errNoServers
 	}
-	addr := addrs[i%len(addrs)]
+	return p.clientAt(addrs[i%len(addrs)])
+}
+
+// clientAt returns the server at addr.
+func (p *serverPool) clientAt(addr string) (api.ControlClient, string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	conn, ok := p.conns[addr]
@@ -94,6 +98,15 @@ type servers struct {
 	watching     atomic.Bool   // a watch stream is open
 	// usage is the latest measurement not yet delivered with a heartbeat.
 	usage atomic.Pointer[api.NodeUsage]
+	// leader is the RPC address of the leader as the last heartbeat told
+	// it, empty when unknown; watched is the server the watch stream is
+	// open on.
+	leader, watched atomic.Value // string
+}
+
+func loadString(v *atomic.Value) string {
+	s, _ := v.Load().(string)
+	return s
 }
 
 // reportStatus sends a batch of status updates to one server; after a
@@ -135,7 +148,21 @@ func (s *servers) heartbeat(ctx context.Context, addr string) (time.Duration, er
 	if usage != nil {
 		s.usage.CompareAndSwap(usage, nil)
 	}
+	s.leaderIs(resp.GetLeaderRpcAddr())
 	return time.Duration(resp.GetLeaseMillis()) * time.Millisecond, nil
+}
+
+// leaderIs records the leader a heartbeat named, and moves the watch to
+// it when it is open elsewhere: the leader sees each change of the pods
+// first, a follower only once the leader told it the change committed.
+func (s *servers) leaderIs(addr string) {
+	if addr == "" || !slices.Contains(s.pool.addrs(), addr) {
+		return
+	}
+	s.leader.Store(addr)
+	if w := loadString(&s.watched); w != "" && w != addr {
+		s.requestResync()
+	}
 }
 
 // requestResync makes watch open a fresh stream now, so the next desired
@@ -179,7 +206,11 @@ func (s *servers) watch(ctx context.Context, sync func(*api.PodSet)) {
 var errResync = errors.New("resync requested")
 
 func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sync func(*api.PodSet)) (bool, error) {
-	client, addr, err := s.pool.client(cursor)
+	pick := func() (api.ControlClient, string, error) { return s.pool.client(cursor) }
+	if leader := loadString(&s.leader); leader != "" && slices.Contains(s.pool.addrs(), leader) {
+		pick = func() (api.ControlClient, string, error) { return s.pool.clientAt(leader) }
+	}
+	client, addr, err := pick()
 	if err != nil {
 		return false, err
 	}
@@ -199,10 +230,15 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 	}()
 	stream, err := client.WatchPods(ctx, &api.WatchPodsRequest{Node: s.node})
 	if err != nil {
+		s.leader.CompareAndSwap(addr, "")
 		return false, fmt.Errorf("watch pods on %s: %w", addr, err)
 	}
 	s.watching.Store(true)
-	defer s.watching.Store(false)
+	s.watched.Store(addr)
+	defer func() {
+		s.watching.Store(false)
+		s.watched.Store("")
+	}()
 	received := false
 	for {
 		set, err := stream.Recv()
@@ -210,6 +246,9 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 			if cause := context.Cause(ctx); errors.Is(cause, errResync) {
 				return received, cause
 			}
+			// The next try goes to the next server, until a heartbeat
+			// names the leader again.
+			s.leader.CompareAndSwap(addr, "")
 			return received, fmt.Errorf("watch pods on %s: %w", addr, err)
 		}
 		received = true

@@ -9196,7 +9196,11 @@ type HeartbeatResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// lease_millis is how long the node may keep running pods without
 	// another successful heartbeat.
-	LeaseMillis   int64 `protobuf:"varint,1,opt,name=lease_millis,json=leaseMillis,proto3" json:"lease_millis,omitempty"`
+	LeaseMillis int64 `protobuf:"varint,1,opt,name=lease_millis,json=leaseMillis,proto3" json:"lease_millis,omitempty"`
+	// leader_rpc_addr is the RPC address of the leader that renewed the
+	// lease: the agent watches its pods there, where each change is seen
+	// first.
+	LeaderRpcAddr string `protobuf:"bytes,2,opt,name=leader_rpc_addr,json=leaderRpcAddr,proto3" json:"leader_rpc_addr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -9236,6 +9240,13 @@ func (x *HeartbeatResponse) GetLeaseMillis() int64 {
 		return x.LeaseMillis
 	}
 	return 0
+}
+
+func (x *HeartbeatResponse) GetLeaderRpcAddr() string {
+	if x != nil {
+		return x.LeaderRpcAddr
+	}
+	return ""
 }
 
 // LeaveRequest asks the server that receives it to leave the cluster for
@@ -11565,9 +11576,10 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x0elabel_selector\x18\x04 \x01(\tR\rlabelSelector\x12\x12\n" +
 	"\x04name\x18\x05 \x01(\tR\x04name\"=\n" +
 	"\vTopResponse\x12.\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x18.jobcluster.v1.NodeUsageR\x05nodes\"6\n" +
+	"\x05nodes\x18\x01 \x03(\v2\x18.jobcluster.v1.NodeUsageR\x05nodes\"^\n" +
 	"\x11HeartbeatResponse\x12!\n" +
-	"\flease_millis\x18\x01 \x01(\x03R\vleaseMillis\"\x0e\n" +
+	"\flease_millis\x18\x01 \x01(\x03R\vleaseMillis\x12&\n" +
+	"\x0fleader_rpc_addr\x18\x02 \x01(\tR\rleaderRpcAddr\"\x0e\n" +
 	"\fLeaveRequest\"\x0f\n" +
 	"\rLeaveResponse\"C\n" +
 	"\x13RemoveMemberRequest\x12\x12\n" +

@@ -101,7 +101,7 @@ func (c *controlService) Heartbeat(ctx context.Context, req *api.HeartbeatReques
 			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
 			c.s.usage.record(req.GetNode(), req.GetUsage())
 			c.s.metrics.LeaseRenewed()
-			return &api.HeartbeatResponse{LeaseMillis: c.s.timing.LeaseTTL.Milliseconds()}, nil
+			return &api.HeartbeatResponse{LeaseMillis: c.s.timing.LeaseTTL.Milliseconds(), LeaderRpcAddr: c.s.cfg.RPCAddr}, nil
 		},
 		func(cl api.ControlClient, ctx context.Context) (*api.HeartbeatResponse, error) {
 			return cl.Heartbeat(ctx, req)
