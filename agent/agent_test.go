@@ -66,6 +66,52 @@ func TestAgentRunsWatchedPodsAndReports(t *testing.T) {
 	}
 }
 
+// The watch moves to the leader a heartbeat names, and back to any
+// server when the leader fails.
+func TestWatchFollowsTheLeader(t *testing.T) {
+	c1, addr1 := startFakeControl(t)
+	c2, addr2 := startFakeControl(t)
+	first, second := c1, c2
+	firstAddr, secondAddr := addr1, addr2
+	if addr2 < addr1 {
+		first, second = c2, c1
+		firstAddr, secondAddr = addr2, addr1
+	}
+	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return []string{addr1, addr2} }, transport.Config{}), logger: testLogger(t), resync: make(chan struct{}, 1)}
+	t.Cleanup(srv.pool.close)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.watch(ctx, func(*api.PodSet) {})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	watching := func(c *fakeControl) int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.watching
+	}
+	wait.For(t, "a watch on the first server", func() (bool, string) {
+		return watching(first) == 1, fmt.Sprint(watching(first), watching(second))
+	})
+	first.mu.Lock()
+	first.leader = secondAddr
+	first.mu.Unlock()
+	if _, err := srv.heartbeat(ctx, firstAddr); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "the watch on the leader alone", func() (bool, string) {
+		return watching(first) == 0 && watching(second) == 1, fmt.Sprint(watching(first), watching(second))
+	})
+	second.partition(true)
+	wait.For(t, "the watch back on the first server", func() (bool, string) {
+		return watching(first) == 1, fmt.Sprint(watching(first), watching(second))
+	})
+}
+
 func TestWatchIgnoresStaleSets(t *testing.T) {
 	ctl, addr := startFakeControl(t)
 	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return []string{addr} }, transport.Config{}), logger: testLogger(t), resync: make(chan struct{}, 1)}

@@ -31,6 +31,8 @@ type fakeControl struct {
 	partitioned bool
 	reports     []*api.PodStatusUpdate
 	sent        []uint64 // indexes of the sets sent
+	leader      string   // the leader its heartbeats name
+	watching    int      // watch streams open now
 }
 
 var errPartitioned = status.Error(codes.Unavailable, "partitioned")
@@ -88,6 +90,14 @@ func (f *fakeControl) partition(on bool) {
 }
 
 func (f *fakeControl) WatchPods(req *api.WatchPodsRequest, stream api.Control_WatchPodsServer) error {
+	f.mu.Lock()
+	f.watching++
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.watching--
+		f.mu.Unlock()
+	}()
 	for {
 		f.mu.Lock()
 		set, changed, partitioned := f.set, f.changed, f.partitioned
@@ -129,7 +139,7 @@ func (f *fakeControl) Heartbeat(context.Context, *api.HeartbeatRequest) (*api.He
 	if f.partitioned {
 		return nil, errPartitioned
 	}
-	return &api.HeartbeatResponse{}, nil
+	return &api.HeartbeatResponse{LeaderRpcAddr: f.leader}, nil
 }
 
 // waitReport waits for a reported status of the pod that satisfies ok.
