@@ -301,6 +301,7 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership,
 	l := &lease{
 		servers:   members.serverAddrs,
 		heartbeat: srv.heartbeat,
+		leader:    func() string { return loadString(&srv.leader) },
 		ttl:       a.cfg.LeaseTTL,
 		lost:      sup.fence,
 		renewed: func() {

@@ -67,7 +67,11 @@ type lease struct {
 	// duration the leader granted (zero keeps the current one). It must
 	// return once ctx is done.
 	heartbeat func(ctx context.Context, server string) (time.Duration, error)
-	ttl       time.Duration
+	// leader, when set, names the leader as the last heartbeat's answer
+	// told it (empty when unknown): renewals go there first, sparing the
+	// hop a follower makes to forward them.
+	leader func() string
+	ttl    time.Duration
 	// lost is called when the lease ran out, renewed when it is held
 	// again after that.
 	lost    func()
@@ -173,6 +177,9 @@ func (l *lease) run(ctx context.Context) {
 				continue
 			}
 			preferred = r.server
+			if l.leader != nil && l.leader() != "" {
+				preferred = l.leader()
+			}
 			l.registered.Store(true)
 			if !failingSince.IsZero() {
 				l.logger.Info("heartbeat succeeded again", "server", r.server, "failingFor", time.Since(failingSince),

@@ -207,6 +207,40 @@ func TestLease(t *testing.T) {
 	}
 }
 
+// Once a heartbeat's answer named the leader, renewals go to it first.
+func TestLeaseRenewsWithTheLeaderFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var asked []string
+		l := &lease{
+			servers: func() []string { return []string{"s1", "s2", "s3"} },
+			heartbeat: func(ctx context.Context, server string) (time.Duration, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				asked = append(asked, server)
+				return 0, nil
+			},
+			leader:  func() string { return "s2" },
+			ttl:     testTTL,
+			lost:    func() {},
+			renewed: func() {},
+			logger:  testLogger(t),
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			l.run(ctx)
+		}()
+		time.Sleep(3 * time.Second)
+		cancel()
+		<-done
+		if len(asked) < 5 || asked[0] != "s1" || slices.ContainsFunc(asked[1:], func(s string) bool { return s != "s2" }) {
+			t.Errorf("servers asked %v, want s1 (the first known) and then the leader s2 only", asked)
+		}
+	})
+}
+
 // everyone answers every heartbeat with o.
 func everyone(o outcome) answerer {
 	return func(string, time.Duration) outcome { return o }
