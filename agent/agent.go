@@ -374,7 +374,7 @@ func housekeep(ctx context.Context, members membership, srv *servers, j *journal
 			return
 		case <-members.changed():
 			srv.pool.prune()
-			if !srv.watching.Load() {
+			if loadString(&srv.watched) == "" {
 				srv.requestResync()
 			}
 		case <-sweep.C:

@@ -177,8 +177,10 @@ func (l *lease) run(ctx context.Context) {
 				continue
 			}
 			preferred = r.server
-			if l.leader != nil && l.leader() != "" {
-				preferred = l.leader()
+			if l.leader != nil {
+				if leader := l.leader(); leader != "" {
+					preferred = leader
+				}
 			}
 			l.registered.Store(true)
 			if !failingSince.IsZero() {

@@ -164,15 +164,7 @@ func TestLease(t *testing.T) {
 					renewed: func() { record("renewed") },
 					logger:  testLogger(t),
 				}
-				ctx, cancel := context.WithCancel(context.Background())
-				done := make(chan struct{})
-				go func() {
-					defer close(done)
-					l.run(ctx)
-				}()
-				time.Sleep(10 * time.Second)
-				cancel()
-				<-done
+				runLease(l, 10*time.Second)
 
 				if diff := cmp.Diff(tt.want, events); diff != "" {
 					t.Errorf("lease events (-want +got):\n%s", diff)
@@ -226,19 +218,24 @@ func TestLeaseRenewsWithTheLeaderFirst(t *testing.T) {
 			renewed: func() {},
 			logger:  testLogger(t),
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			l.run(ctx)
-		}()
-		time.Sleep(3 * time.Second)
-		cancel()
-		<-done
+		runLease(l, 3*time.Second)
 		if len(asked) < 5 || asked[0] != "s1" || slices.ContainsFunc(asked[1:], func(s string) bool { return s != "s2" }) {
 			t.Errorf("servers asked %v, want s1 (the first known) and then the leader s2 only", asked)
 		}
 	})
+}
+
+// runLease runs l for d of (synctest's) time.
+func runLease(l *lease, d time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.run(ctx)
+	}()
+	time.Sleep(d)
+	cancel()
+	<-done
 }
 
 // everyone answers every heartbeat with o.

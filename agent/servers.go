@@ -95,12 +95,11 @@ type servers struct {
 
 	reportCursor int
 	resync       chan struct{} // asks watch for a fresh stream, capacity 1
-	watching     atomic.Bool   // a watch stream is open
 	// usage is the latest measurement not yet delivered with a heartbeat.
 	usage atomic.Pointer[api.NodeUsage]
 	// leader is the RPC address of the leader as the last heartbeat told
 	// it, empty when unknown; watched is the server the watch stream is
-	// open on.
+	// open on, empty while none is.
 	leader, watched atomic.Value // string
 }
 
@@ -233,12 +232,8 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 		s.leader.CompareAndSwap(addr, "")
 		return false, fmt.Errorf("watch pods on %s: %w", addr, err)
 	}
-	s.watching.Store(true)
 	s.watched.Store(addr)
-	defer func() {
-		s.watching.Store(false)
-		s.watched.Store("")
-	}()
+	defer s.watched.Store("")
 	received := false
 	for {
 		set, err := stream.Recv()
