@@ -196,9 +196,16 @@ func (r *podRunner) run() {
 	defer killTimer.Stop()
 	ship := time.NewTicker(r.sup.tail.interval)
 	defer ship.Stop()
+	hold := time.NewTimer(r.sup.firstReport)
+	defer hold.Stop()
+	held := hold.C
 	for !r.finished() {
-		r.publish()
+		if held == nil {
+			r.publish()
+		}
 		select {
+		case <-held:
+			held = nil
 		case <-ship.C:
 			r.rotateLogs()
 			r.shipTails()

@@ -99,6 +99,34 @@ func TestSupervisorReportsRunningPod(t *testing.T) {
 	}
 }
 
+// A pod that ends before its first report is due is reported once, as it
+// ended, sparing the servers an update; one that runs on is reported
+// Running once it has run that long, and not before.
+func TestSupervisorReportsRunningOnlyOnceThePodRanAWhile(t *testing.T) {
+	sink := &fakeSink{}
+	s := newTestSupervisor(t, t.TempDir(), NewProcessRuntime(), sink)
+	const hold = 2 * time.Second
+	s.firstReport = hold
+	short := testPod{name: "short", uid: "uid-short", scripts: []string{"exit 0"}}.build()
+	long := testPod{name: "long", uid: "uid-long", scripts: []string{"sleep 30"}}.build()
+	start := time.Now()
+	s.Sync([]*api.Pod{short, long})
+	if final := sink.waitFinal(t, "uid-short"); final.GetPhase() != api.PodSucceeded {
+		t.Fatalf("short pod ended %s, want Succeeded", final.GetPhase())
+	}
+	if all := sink.statuses("uid-short"); len(all) != 1 {
+		var phases []string
+		for _, st := range all {
+			phases = append(phases, st.GetPhase())
+		}
+		t.Errorf("short pod reported %v, want only its end", phases)
+	}
+	sink.waitRunning(t, "uid-long")
+	if took := time.Since(start); took < hold {
+		t.Errorf("long pod reported Running %v after it started, want no sooner than %v", took, hold)
+	}
+}
+
 func TestSupervisorStopsPods(t *testing.T) {
 	zero, one := int64(0), int64(1)
 	tests := []struct {
