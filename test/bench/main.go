@@ -58,7 +58,7 @@ type config struct {
 func parseFlags(args []string) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&c.run, "run", "", "scenarios to run, comma separated (default all; with -smoke: submit,throughput,leader-failover,huge,restart-100k,kubeapi)")
+	fs.StringVar(&c.run, "run", "", "scenarios to run, comma separated (default all; with -smoke: floor,submit,throughput,leader-failover,huge,restart-100k,kubeapi)")
 	fs.IntVar(&c.n, "n", 3, "repetitions of each scenario (1 with -smoke)")
 	fs.StringVar(&c.out, "out", "bench-results/latest.json", "JSON results file")
 	fs.BoolVar(&c.smoke, "smoke", false, "tiny sizes, one repetition, targets not judged: checks that the benchmark and the cluster work")
@@ -96,7 +96,7 @@ func parseFlags(args []string) (config, error) {
 			}
 		}
 		if c.run == "" {
-			c.run = "submit,throughput,leader-failover,huge,restart-100k,kubeapi"
+			c.run = "floor,submit,throughput,leader-failover,huge,restart-100k,kubeapi"
 		}
 	}
 	if c.n < 1 {
