@@ -154,6 +154,7 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 		if agents > crowdedAgents {
 			n.args = append(n.args, crowdedServerArgs...)
 		}
+		n.args = append(n.args, strings.Fields(cfg.serverArgs)...)
 		if cfg.secure {
 			flags, err := pki.cert(ctx, "server", n.name)
 			if err != nil {

@@ -50,6 +50,7 @@ type config struct {
 	watchedJobs  int
 	secure       bool
 	agentArgs    string
+	serverArgs   string
 	scaleServers int
 	scaleAgents  int
 	scalePods    int
@@ -75,6 +76,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.uiJobs, "ui-jobs", 10000, "ui: Jobs the web UI's Jobs page lists")
 	fs.IntVar(&c.watchedJobs, "watched-jobs", 1000, "kubeapi: Jobs the client-go informer watches")
 	fs.StringVar(&c.agentArgs, "agent-args", "", "extra flags for every agent, space separated (for example \"--cgroups=false\")")
+	fs.StringVar(&c.serverArgs, "server-args", "", "extra flags for every server, space separated (for example \"--lease-ttl 2s\")")
 	fs.IntVar(&c.scaleServers, "scale-servers", 5, "scale: servers of the large cluster")
 	fs.IntVar(&c.scaleAgents, "scale-agents", 100, "scale: agents of the large cluster")
 	fs.IntVar(&c.scalePods, "scale-pods", 10000, "scale: pods of the Job placed across the agents")
