@@ -253,7 +253,9 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership,
 	logger := a.cfg.Logger.With("node", a.cfg.Name)
 	pool := newServerPool(members.serverAddrs, a.cfg.Transport)
 	defer pool.close()
-	srv := &servers{node: a.cfg.Name, pool: pool, logger: logger, resync: make(chan struct{}, 1)}
+	srv := &servers{node: a.cfg.Name, incarnation: newIncarnation(), pool: pool, logger: logger, resync: make(chan struct{}, 1)}
+	grd.identify(a.cfg.Name, srv.incarnation)
+	grd.serversAre(members.serverAddrs())
 
 	reg := a.cfg.Metrics
 	if reg == nil {
@@ -327,7 +329,7 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership,
 	wg.Go(func() { rep.run(loops) })
 	wg.Go(func() { srv.watch(loops, sup.SyncSet) })
 	wg.Go(func() { l.run(loops) })
-	wg.Go(func() { housekeep(loops, members, srv, sup.journal, logger) })
+	wg.Go(func() { housekeep(loops, members, srv, grd, sup.journal, logger) })
 	wg.Go(func() { newCleaner(sup, srv.podsExist, logger).run(loops) })
 	wg.Go(func() { measureUsage(loops, a.cfg.Name, sup.usagePods, srv.usage.Store) })
 	logger.Info("agent started", "rpc", lis.Addr().String(), "gossip", a.cfg.GossipAddr)
@@ -362,10 +364,10 @@ func (a *Agent) serve(ctx context.Context, lis net.Listener, members membership,
 }
 
 // housekeep follows membership changes (closing connections to departed
-// servers, and watching at once when a server appears) and sweeps the
-// logs of long-forgotten pods: the fallback for those the cleaner could
-// not ask the servers about.
-func housekeep(ctx context.Context, members membership, srv *servers, j *journal, logger *slog.Logger) {
+// servers, watching at once when a server appears, telling the guard whom
+// to notify) and sweeps the logs of long-forgotten pods: the fallback for
+// those the cleaner could not ask the servers about.
+func housekeep(ctx context.Context, members membership, srv *servers, grd *guard, j *journal, logger *slog.Logger) {
 	sweep := time.NewTicker(sweepInterval)
 	defer sweep.Stop()
 	for {
@@ -374,6 +376,7 @@ func housekeep(ctx context.Context, members membership, srv *servers, j *journal
 			return
 		case <-members.changed():
 			srv.pool.prune()
+			grd.serversAre(members.serverAddrs())
 			if loadString(&srv.watched) == "" {
 				srv.requestResync()
 			}

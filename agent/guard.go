@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -109,6 +110,81 @@ func (g *guard) leaseLeft(d time.Duration) {
 // ForgetContainer tells the guard the container ended.
 func (g *guard) ForgetContainer(id string) { g.send("-c" + id) }
 
+// identify tells the guard the node it guards and the agent process's
+// incarnation: what it names when it tells the servers it stopped them.
+func (g *guard) identify(node, incarnation string) {
+	g.send("+n" + node)
+	g.send("+i" + incarnation)
+}
+
+// serversAre tells the guard the servers' RPC addresses as gossip knows
+// them now.
+func (g *guard) serversAre(addrs []string) { g.send("=s" + strings.Join(addrs, ",")) }
+
+// StopNotifier tells the servers, once the guard of a dead agent killed
+// every pod it knew of, that node's agent process incarnation is gone and
+// its pods with it; it returns once one server took the notice.
+type StopNotifier func(ctx context.Context, servers []string, node, incarnation string) error
+
+// notifyTimeout bounds how long a guard tries to tell the servers; they
+// fall back on the lease.
+const notifyTimeout = 10 * time.Second
+
+// groupExitTimeout bounds how long a guard waits for killed process
+// groups to exit before it tells the servers.
+const groupExitTimeout = 2 * time.Second
+
+// groupsExited waits, at most timeout, until no process of the groups
+// runs: each has exited (a zombie waiting to be reaped runs nothing).
+func groupsExited(groups map[int]bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if !anyRunsIn(groups) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// anyRunsIn tells whether a process of one of the groups has not exited.
+func anyRunsIn(groups map[int]bool) bool {
+	if len(groups) == 0 {
+		return false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// State is the first field after the command name in
+		// parentheses, the process group the third.
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:])
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if pgrp, err := strconv.Atoi(f[2]); err == nil && groups[pgrp] && pid > 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // ContainerGuard is what a container runtime tells the agent's guard: the
 // containers to remove should the agent die.
 type ContainerGuard interface {
@@ -159,8 +235,12 @@ func (g *guard) close() {
 // servers replace the pods only after that time. The guard process should
 // ignore SIGINT and SIGTERM, which are meant for the agent (see
 // IgnoreAgentSignals).
-func RunGuard(in io.Reader, removeContainers func(ids []string) error) error {
-	return runGuard(in, removeContainers, func(msg string) { fmt.Fprintln(os.Stderr, msg) })
+//
+// When the input ends and everything listed was killed, notify, if not
+// nil, tells the servers, so they fail the node's pods at once rather than
+// when its lease expires: the agent is gone and so are its pods.
+func RunGuard(in io.Reader, removeContainers func(ids []string) error, notify StopNotifier) error {
+	return runGuard(in, removeContainers, notify, func(msg string) { fmt.Fprintln(os.Stderr, msg) })
 }
 
 // guarded is what the guard would kill: process groups, cgroups and
@@ -173,8 +253,10 @@ type guarded struct {
 
 func (g *guarded) count() int { return len(g.groups) + len(g.containers) + len(g.cgroups) }
 
-func runGuard(in io.Reader, removeContainers func(ids []string) error, report func(string)) error {
+func runGuard(in io.Reader, removeContainers func(ids []string) error, notify StopNotifier, report func(string)) error {
 	g := &guarded{groups: map[int]bool{}, containers: map[string]bool{}, cgroups: map[string]bool{}}
+	var node, incarnation string
+	var servers []string
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -189,9 +271,44 @@ func runGuard(in io.Reader, removeContainers func(ids []string) error, report fu
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				return g.kill(removeContainers)
+				if err := g.kill(removeContainers); err != nil {
+					// Something may still run: the servers wait for the
+					// lease.
+					return err
+				}
+				if notify == nil || node == "" || incarnation == "" || len(servers) == 0 {
+					return nil
+				}
+				// A SIGKILL is delivered, not yet obeyed, when kill
+				// returns; cgroups and containers were waited for.
+				if !groupsExited(g.groups, groupExitTimeout) {
+					report("agent-guard: the agent died and its pods were killed, but some have not exited yet: the servers will wait for the lease")
+					return nil
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+				defer cancel()
+				if err := notify(ctx, servers, node, incarnation); err != nil {
+					report(fmt.Sprintf("agent-guard: the agent died and its pods were killed, but no server took the notice (its lease will run out instead): %v", err))
+				}
+				return nil
 			}
-			if left, ok := strings.CutPrefix(strings.TrimSpace(line), "+l"); ok {
+			line = strings.TrimSpace(line)
+			if v, ok := strings.CutPrefix(line, "+n"); ok {
+				node = v
+				continue
+			}
+			if v, ok := strings.CutPrefix(line, "+i"); ok {
+				incarnation = v
+				continue
+			}
+			if v, ok := strings.CutPrefix(line, "=s"); ok {
+				servers = nil
+				if v != "" {
+					servers = strings.Split(v, ",")
+				}
+				continue
+			}
+			if left, ok := strings.CutPrefix(line, "+l"); ok {
 				if d, err := strconv.ParseInt(left, 10, 64); err == nil && d > 0 {
 					lease.Reset(time.Duration(d))
 				}

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 func TestGuardKillsListedGroupsWhenItsInputEnds(t *testing.T) {
@@ -24,7 +30,7 @@ func TestGuardKillsListedGroupsWhenItsInputEnds(t *testing.T) {
 	}
 	listed, ended := start(), start()
 	in := strings.NewReader("+" + itoa(listed.Process.Pid) + "\n+" + itoa(ended.Process.Pid) + "\n-" + itoa(ended.Process.Pid) + "\n")
-	if err := RunGuard(in, nil); err != nil {
+	if err := RunGuard(in, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -40,6 +46,58 @@ func TestGuardKillsListedGroupsWhenItsInputEnds(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Once the agent is gone and everything listed is killed, the guard tells
+// the servers, naming the node and the agent's incarnation; when
+// something could not be killed it says nothing, and the servers wait for
+// the lease.
+func TestGuardTellsTheServersOnlyOnceEverythingIsKilled(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "child")
+	cmd := exec.Command("sh", "-c", `sleep 30 & echo $! > "$1"; wait`, "pod", pidFile)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); cmd.Wait() })
+	var child int
+	wait.For(t, "the pod's child started", func() (bool, string) {
+		b, _ := os.ReadFile(pidFile)
+		child, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return child > 0, string(b)
+	})
+	// exited reads the state the kernel gives pid: gone, or a zombie.
+	exited := func(pid int) bool {
+		b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+		if err != nil {
+			return true
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		return i+2 < len(s) && s[i+2] == 'Z'
+	}
+	var told []string
+	notify := func(_ context.Context, servers []string, node, incarnation string) error {
+		alive := !exited(cmd.Process.Pid) || !exited(child)
+		told = append(told, fmt.Sprintf("%v %s %s pods alive=%v", servers, node, incarnation, alive))
+		return nil
+	}
+	in := "+na1\n+iinc-1\n=s127.0.0.1:1\n=s127.0.0.1:2,127.0.0.1:3\n+" + itoa(cmd.Process.Pid) + "\n"
+	if err := RunGuard(strings.NewReader(in), nil, notify); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"[127.0.0.1:2 127.0.0.1:3] a1 inc-1 pods alive=false"}
+	if diff := cmp.Diff(want, told); diff != "" {
+		t.Errorf("notices (-want +got):\n%s", diff)
+	}
+
+	told = nil
+	if err := RunGuard(strings.NewReader("+na1\n+iinc-1\n=s127.0.0.1:2\n+cabc\n"), nil, notify); err == nil {
+		t.Fatal("a guard that could not remove a container reported no error")
+	}
+	if len(told) != 0 {
+		t.Errorf("guard told the servers %v although a container could not be removed", told)
+	}
+}
 
 func TestGuardCloseWaitsForTheGuardToExit(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "exited")
@@ -74,13 +132,13 @@ func TestGuardCloseKillsAGuardThatDoesNotExit(t *testing.T) {
 func TestGuardRemovesListedContainersWhenItsInputEnds(t *testing.T) {
 	in := strings.NewReader("+cabc\n+cdef\n-cdef\n+c\n")
 	var removed []string
-	if err := RunGuard(in, func(ids []string) error { removed = ids; return nil }); err != nil {
+	if err := RunGuard(in, func(ids []string) error { removed = ids; return nil }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(removed) != 1 || removed[0] != "abc" {
 		t.Errorf("guard removed %v, want [abc]: def ended and an empty ID names nothing", removed)
 	}
-	if err := RunGuard(strings.NewReader("+cabc\n"), nil); err == nil {
+	if err := RunGuard(strings.NewReader("+cabc\n"), nil, nil); err == nil {
 		t.Error("a guard with containers to remove and no runtime to remove them reported no error")
 	}
 }
@@ -98,7 +156,7 @@ func TestGuardKillsListedCgroupsWhenItsInputEnds(t *testing.T) {
 	}
 	// A relative path names no cgroup and is ignored.
 	in.WriteString("+gjobcluster\n")
-	if err := RunGuard(strings.NewReader(in.String()), nil); err != nil {
+	if err := RunGuard(strings.NewReader(in.String()), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if gone, why := processGone(escaped); !gone {
@@ -137,7 +195,7 @@ func TestGuardFencesAFrozenAgent(t *testing.T) {
 	}
 	reports := make(chan string, 1)
 	guardDone := make(chan error, 1)
-	go func() { guardDone <- runGuard(r, nil, func(msg string) { reports <- msg }) }()
+	go func() { guardDone <- runGuard(r, nil, nil, func(msg string) { reports <- msg }) }()
 	send := func(line string) {
 		if _, err := w.WriteString(line + "\n"); err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,9 +90,12 @@ func (p *serverPool) close() {
 // servers is the agent's side of the conversation with the servers: the
 // pod watch, status reports and heartbeats.
 type servers struct {
-	node   string
-	pool   *serverPool
-	logger *slog.Logger
+	node string
+	// incarnation names this agent process to the servers (see
+	// api.HeartbeatRequest).
+	incarnation string
+	pool        *serverPool
+	logger      *slog.Logger
 
 	reportCursor int
 	resync       chan struct{} // asks watch for a fresh stream, capacity 1
@@ -117,7 +121,7 @@ func (s *servers) reportStatus(ctx context.Context, updates []*api.PodStatusUpda
 	}
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
-	if _, err := client.ReportPodStatus(ctx, &api.ReportPodStatusRequest{Node: s.node, Updates: updates}); err != nil {
+	if _, err := client.ReportPodStatus(ctx, &api.ReportPodStatusRequest{Node: s.node, Incarnation: s.incarnation, Updates: updates}); err != nil {
 		s.reportCursor++
 		return fmt.Errorf("report to %s: %w", addr, err)
 	}
@@ -140,7 +144,7 @@ func (s *servers) heartbeat(ctx context.Context, addr string) (time.Duration, er
 		return 0, errors.New("the known servers changed meanwhile")
 	}
 	usage := s.usage.Load()
-	resp, err := client.Heartbeat(ctx, &api.HeartbeatRequest{Node: s.node, Usage: usage})
+	resp, err := client.Heartbeat(ctx, &api.HeartbeatRequest{Node: s.node, Incarnation: s.incarnation, Usage: usage})
 	if err != nil {
 		return 0, err
 	}
@@ -254,4 +258,45 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 		*highest = set.GetIndex()
 		sync(set)
 	}
+}
+
+// newIncarnation returns a fresh name for this agent process.
+func newIncarnation() string { return rand.Text() }
+
+// NotifyStopped tells the servers that node's agent process incarnation
+// died and every pod it ran was killed, through the first server that
+// takes it (a follower forwards it to the leader), trying them all in
+// turn until ctx ends: during an election none may. It is what the guard
+// of a dead agent calls.
+func NotifyStopped(ctx context.Context, cfg transport.Config, servers []string, node, incarnation string) error {
+	req := &api.HeartbeatRequest{Node: node, Incarnation: incarnation, Stopped: true}
+	var last error
+	for {
+		for _, addr := range servers {
+			if err := notifyStoppedAt(ctx, cfg, addr, req); err != nil {
+				last = err
+				continue
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func notifyStoppedAt(ctx context.Context, cfg transport.Config, addr string, req *api.HeartbeatRequest) error {
+	conn, err := transport.Dial(addr, cfg, pki.RoleServer)
+	if err != nil {
+		return fmt.Errorf("connect to server %s: %w", addr, err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if _, err := api.NewControlClient(conn).Heartbeat(ctx, req); err != nil {
+		return fmt.Errorf("server %s: %w", addr, err)
+	}
+	return nil
 }

@@ -8751,9 +8751,12 @@ func (x *PodSet) GetSecrets() []*Secret {
 }
 
 type ReportPodStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	Updates       []*PodStatusUpdate     `protobuf:"bytes,2,rep,name=updates,proto3" json:"updates,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Node    string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Updates []*PodStatusUpdate     `protobuf:"bytes,2,rep,name=updates,proto3" json:"updates,omitempty"`
+	// incarnation names the agent process that sends the report, as in
+	// HeartbeatRequest.
+	Incarnation   string `protobuf:"bytes,3,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8802,6 +8805,13 @@ func (x *ReportPodStatusRequest) GetUpdates() []*PodStatusUpdate {
 	return nil
 }
 
+func (x *ReportPodStatusRequest) GetIncarnation() string {
+	if x != nil {
+		return x.Incarnation
+	}
+	return ""
+}
+
 type ReportPodStatusResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -8843,7 +8853,15 @@ type HeartbeatRequest struct {
 	Node  string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
 	// usage is the node's latest measurement, sent once per measuring
 	// window; the leader keeps it in memory for top.
-	Usage         *NodeUsage `protobuf:"bytes,2,opt,name=usage,proto3" json:"usage,omitempty"`
+	Usage *NodeUsage `protobuf:"bytes,2,opt,name=usage,proto3" json:"usage,omitempty"`
+	// incarnation names the agent process that renews the lease: a random
+	// value each agent picks when it starts. Empty from older agents.
+	Incarnation string `protobuf:"bytes,3,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// stopped is sent by the guard of a dead agent once it has killed every
+	// pod of that agent's incarnation: it renews nothing, and the leader,
+	// if the lease was last renewed by that incarnation, fails the node's
+	// pods at once instead of when the lease expires.
+	Stopped       bool `protobuf:"varint,4,opt,name=stopped,proto3" json:"stopped,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8890,6 +8908,20 @@ func (x *HeartbeatRequest) GetUsage() *NodeUsage {
 		return x.Usage
 	}
 	return nil
+}
+
+func (x *HeartbeatRequest) GetIncarnation() string {
+	if x != nil {
+		return x.Incarnation
+	}
+	return ""
+}
+
+func (x *HeartbeatRequest) GetStopped() bool {
+	if x != nil {
+		return x.Stopped
+	}
+	return false
 }
 
 // PodUsage is what one pod's processes or containers used.
@@ -11546,14 +11578,17 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04pods\x18\x02 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\x129\n" +
 	"\vconfig_maps\x18\x03 \x03(\v2\x18.jobcluster.v1.ConfigMapR\n" +
 	"configMaps\x12/\n" +
-	"\asecrets\x18\x04 \x03(\v2\x15.jobcluster.v1.SecretR\asecrets\"f\n" +
+	"\asecrets\x18\x04 \x03(\v2\x15.jobcluster.v1.SecretR\asecrets\"\x88\x01\n" +
 	"\x16ReportPodStatusRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x128\n" +
-	"\aupdates\x18\x02 \x03(\v2\x1e.jobcluster.v1.PodStatusUpdateR\aupdates\"\x19\n" +
-	"\x17ReportPodStatusResponse\"V\n" +
+	"\aupdates\x18\x02 \x03(\v2\x1e.jobcluster.v1.PodStatusUpdateR\aupdates\x12 \n" +
+	"\vincarnation\x18\x03 \x01(\tR\vincarnation\"\x19\n" +
+	"\x17ReportPodStatusResponse\"\x92\x01\n" +
 	"\x10HeartbeatRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12.\n" +
-	"\x05usage\x18\x02 \x01(\v2\x18.jobcluster.v1.NodeUsageR\x05usage\"\x86\x01\n" +
+	"\x05usage\x18\x02 \x01(\v2\x18.jobcluster.v1.NodeUsageR\x05usage\x12 \n" +
+	"\vincarnation\x18\x03 \x01(\tR\vincarnation\x12\x18\n" +
+	"\astopped\x18\x04 \x01(\bR\astopped\"\x86\x01\n" +
 	"\bPodUsage\x12\x1c\n" +
 	"\tnamespace\x18\x01 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12%\n" +

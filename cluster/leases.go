@@ -21,10 +21,21 @@ import (
 // an old one recorded (Raft's leader lease, half the heartbeat timeout,
 // makes an old leader step down before others may elect a new one), so a
 // leader change only moves that point later.
+//
+// A dead agent's guard, once it has killed every pod of that agent, says
+// so (stop): if the lease was last renewed by the same agent process, its
+// node's pods are lost at once rather than when the lease expires. A
+// renewal by any process, a later incarnation included, undoes it, so a
+// notice that arrives late cannot fail the pods of an agent started since.
 type leases struct {
 	mu   sync.Mutex
 	base time.Time
 	last map[string]time.Time
+	// incarnation is the agent process that made each node's last
+	// renewal, empty when unknown; stopped holds when a node's guard
+	// said that process is dead and its pods killed.
+	incarnation map[string]string
+	stopped     map[string]time.Time
 	// renewedAfterGap wakes the node controller when a lease is renewed
 	// after a gap longer than gap, or for the first time since reset: the
 	// node may be Ready again. Other renewals change nothing it decides
@@ -34,7 +45,10 @@ type leases struct {
 }
 
 func newLeases(gap time.Duration) *leases {
-	return &leases{last: map[string]time.Time{}, renewedAfterGap: newBroadcast(), gap: gap}
+	return &leases{
+		last: map[string]time.Time{}, incarnation: map[string]string{}, stopped: map[string]time.Time{},
+		renewedAfterGap: newBroadcast(), gap: gap,
+	}
 }
 
 func (l *leases) reset(now time.Time) {
@@ -42,16 +56,38 @@ func (l *leases) reset(now time.Time) {
 	defer l.mu.Unlock()
 	l.base = now
 	clear(l.last)
+	clear(l.incarnation)
+	clear(l.stopped)
 }
 
-func (l *leases) renew(node string, now time.Time) {
+// renew records a renewal of node's lease by the agent process
+// incarnation (empty: unknown).
+func (l *leases) renew(node, incarnation string, now time.Time) {
 	l.mu.Lock()
 	prev, ok := l.last[node]
 	l.last[node] = now
+	l.incarnation[node] = incarnation
+	delete(l.stopped, node)
 	l.mu.Unlock()
 	if !ok || now.Sub(prev) > l.gap {
 		l.renewedAfterGap.notify()
 	}
+}
+
+// stop records that node's agent process incarnation died and its guard
+// killed every pod it ran. It tells whether that counts: only when that
+// very process made the last renewal since this leader took over.
+func (l *leases) stop(node, incarnation string, now time.Time) bool {
+	l.mu.Lock()
+	ok := incarnation != "" && l.incarnation[node] == incarnation
+	if ok {
+		l.stopped[node] = now
+	}
+	l.mu.Unlock()
+	if ok {
+		l.renewedAfterGap.notify()
+	}
+	return ok
 }
 
 // snapshot returns when this server started counting leases and a copy of
@@ -60,6 +96,14 @@ func (l *leases) snapshot() (start time.Time, renewals map[string]time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.base, maps.Clone(l.last)
+}
+
+// stoppedNodes returns the nodes whose agent died with its pods killed,
+// and when their guard said so.
+func (l *leases) stoppedNodes() map[string]time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.stopped)
 }
 
 // lastRenewal is when the node's lease was last renewed with this leader,

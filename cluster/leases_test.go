@@ -32,17 +32,60 @@ func TestLeasesResetOnlyDelaysExpiry(t *testing.T) {
 			l := newLeases(time.Second)
 			for _, r := range tt.renewed {
 				if r < tt.reset {
-					l.renew("a1", at(r))
+					l.renew("a1", "", at(r))
 				}
 			}
 			l.reset(at(tt.reset))
 			for _, r := range tt.renewed {
 				if r >= tt.reset {
-					l.renew("a1", at(r))
+					l.renew("a1", "", at(r))
 				}
 			}
 			if got := l.lastRenewal("a1"); !got.Equal(at(tt.want)) {
 				t.Errorf("lastRenewal = %s after start, want %s", got.Sub(t0), tt.want)
+			}
+		})
+	}
+}
+
+// A dead agent's guard stops its node only if that very agent process
+// made the last renewal: a notice from an older process, from an agent
+// that never said which it was, or one a later renewal overtook, changes
+// nothing, so it cannot fail the pods of an agent started since.
+func TestLeasesStopOnlyForTheIncarnationThatRenewedLast(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	type step struct {
+		stop              bool
+		incarnation       string
+		at                time.Duration
+		wantStopCountsFor bool
+	}
+	tests := []struct {
+		name        string
+		steps       []step
+		wantStopped bool
+	}{
+		{"the renewing process died", []step{{false, "i1", 0, false}, {true, "i1", time.Second, true}}, true},
+		{"an earlier process's notice after a restart", []step{{false, "i1", 0, false}, {false, "i2", time.Second, false}, {true, "i1", 2 * time.Second, false}}, false},
+		{"a renewal after the notice undoes it", []step{{false, "i1", 0, false}, {true, "i1", time.Second, true}, {false, "i2", 2 * time.Second, false}}, false},
+		{"an agent that names no incarnation", []step{{false, "", 0, false}, {true, "", time.Second, false}}, false},
+		{"never renewed with this leader", []step{{true, "i1", time.Second, false}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLeases(time.Second)
+			l.reset(t0)
+			for _, s := range tt.steps {
+				if !s.stop {
+					l.renew("a1", s.incarnation, t0.Add(s.at))
+					continue
+				}
+				if got := l.stop("a1", s.incarnation, t0.Add(s.at)); got != s.wantStopCountsFor {
+					t.Errorf("stop by %q at %v counted = %v, want %v", s.incarnation, s.at, got, s.wantStopCountsFor)
+				}
+			}
+			if _, got := l.stoppedNodes()["a1"]; got != tt.wantStopped {
+				t.Errorf("a1 stopped = %v, want %v", got, tt.wantStopped)
 			}
 		})
 	}

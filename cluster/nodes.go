@@ -79,6 +79,7 @@ func (s *Server) nodeInput(now time.Time) scheduler.NodeInput {
 		Now:         now,
 	}
 	in.LeaseStart, in.Renewals = s.leases.snapshot()
+	in.Stopped = s.leases.stoppedNodes()
 	for _, m := range s.gossip.Members() {
 		if m.Meta.GetRole() != gossip.RoleAgent {
 			continue

@@ -67,7 +67,7 @@ func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPod
 					return nil, status.Errorf(codes.PermissionDenied, "permission denied: node %q reported on pods bound to other nodes: %s", req.GetNode(), strings.Join(foreign, ", "))
 				}
 			}
-			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
+			c.s.leases.renew(req.GetNode(), req.GetIncarnation(), c.s.clock.Now())
 			c.s.metrics.LeaseRenewed()
 			updates := req.GetUpdates()
 			var events []*api.Event
@@ -98,7 +98,13 @@ func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPod
 func (c *controlService) Heartbeat(ctx context.Context, req *api.HeartbeatRequest) (*api.HeartbeatResponse, error) {
 	return toLeader(ctx, c.s,
 		func() (*api.HeartbeatResponse, error) {
-			c.s.leases.renew(req.GetNode(), c.s.clock.Now())
+			if req.GetStopped() {
+				if c.s.leases.stop(req.GetNode(), req.GetIncarnation(), c.s.clock.Now()) {
+					c.s.logger.Info("agent died and its guard stopped its pods", "node", req.GetNode())
+				}
+				return &api.HeartbeatResponse{LeaderRpcAddr: c.s.cfg.RPCAddr}, nil
+			}
+			c.s.leases.renew(req.GetNode(), req.GetIncarnation(), c.s.clock.Now())
 			c.s.usage.record(req.GetNode(), req.GetUsage())
 			c.s.metrics.LeaseRenewed()
 			return &api.HeartbeatResponse{LeaseMillis: c.s.timing.LeaseTTL.Milliseconds(), LeaderRpcAddr: c.s.cfg.RPCAddr}, nil

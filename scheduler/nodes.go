@@ -77,6 +77,10 @@ type NodeInput struct {
 	// LeaseMargin is added to LeaseTTL before a node's pods are declared
 	// lost, covering the time a renewal spends in flight.
 	LeaseMargin time.Duration
+	// Stopped holds the nodes whose agent died after its last renewal and
+	// whose guard then killed every one of its pods, with when it said so:
+	// their pods are lost now, without waiting for the lease.
+	Stopped map[string]time.Time
 	// Now is the time of the pass.
 	Now time.Time
 }
@@ -98,7 +102,8 @@ type NodePlan struct {
 	// addresses changed.
 	Update []*api.Node
 	// LostPods fails, with reason NodeLost, the unfinished pods of nodes
-	// whose lease certainly expired.
+	// whose lease certainly expired or whose dead agent's guard stopped
+	// them.
 	LostPods []*api.PodStatusUpdate
 	// LostNodes names the nodes whose pods LostPods fails.
 	LostNodes []string
@@ -114,8 +119,9 @@ type NodePlan struct {
 // ReconcileNodes decides, at in.Now, which Nodes to record and which pods
 // are lost. A node is Ready while gossip sees its agent alive (or suspect)
 // and its lease holds; its unfinished pods fail with reason NodeLost once
-// its lease expired by more than the margin. A node no longer in gossip
-// stays, not Ready, until it returns or is deleted.
+// its lease expired by more than the margin, or at once when its dead
+// agent's guard stopped them. A node no longer in gossip stays, not
+// Ready, until it returns or is deleted.
 func ReconcileNodes(in NodeInput) NodePlan {
 	members := make(map[string]*NodeMember, len(in.Members))
 	for i := range in.Members {
@@ -147,11 +153,12 @@ func reconcileNode(plan *NodePlan, in NodeInput, name string, m *NodeMember, old
 		renewed = t
 	}
 	sinceRenewal := in.Now.Sub(renewed)
-	leaseHeld := sinceRenewal <= in.LeaseTTL
+	_, stopped := in.Stopped[name]
+	leaseHeld := sinceRenewal <= in.LeaseTTL && !stopped
 	alive := m != nil && (m.Status == MemberAlive || m.Status == MemberSuspect)
 
 	node, oldCond := nextNode(name, old, m, in.Now)
-	cond := readiness(m, alive, leaseHeld, sinceRenewal)
+	cond := readiness(m, alive, leaseHeld, stopped, sinceRenewal)
 	if oldCond != nil && oldCond.GetStatus() == cond.GetStatus() {
 		cond = oldCond
 	} else {
@@ -179,8 +186,10 @@ func reconcileNode(plan *NodePlan, in NodeInput, name string, m *NodeMember, old
 	lapse := renewed.Add(in.LeaseTTL)
 	lost := lapse.Add(in.LeaseMargin)
 	switch {
+	case stopped:
+		failLostPods(plan, name, in.LivePods[name], fmt.Sprintf("node %s was lost: its agent died and its guard killed its pods", name), in.Now)
 	case sinceRenewal > in.LeaseTTL+in.LeaseMargin:
-		failLostPods(plan, name, in.LivePods[name], sinceRenewal, in.Now)
+		failLostPods(plan, name, in.LivePods[name], fmt.Sprintf("node %s was lost: no lease renewal for %s", name, sinceRenewal.Round(time.Millisecond)), in.Now)
 	case leaseHeld && alive:
 		plan.nextCheck(lapse.Add(time.Nanosecond))
 	default:
@@ -258,12 +267,14 @@ func setRuntimes(node *api.Node, m *NodeMember) {
 }
 
 // readiness is the Ready condition a node has now, without times.
-func readiness(m *NodeMember, alive, leaseHeld bool, sinceRenewal time.Duration) *api.NodeCondition {
+func readiness(m *NodeMember, alive, leaseHeld, stopped bool, sinceRenewal time.Duration) *api.NodeCondition {
 	if alive && leaseHeld {
 		return &api.NodeCondition{Type: api.NodeReady, Status: api.ConditionTrue, Reason: reasonAgentReady, Message: messageAgentReady}
 	}
 	cond := &api.NodeCondition{Type: api.NodeReady, Status: api.ConditionFalse, Reason: reasonNodeStatusUnknown}
 	switch {
+	case stopped:
+		cond.Message = "agent died; its guard stopped its pods"
 	case !leaseHeld:
 		cond.Message = fmt.Sprintf("agent stopped renewing its lease %s ago", sinceRenewal.Round(time.Millisecond))
 	case m != nil && m.Status == MemberLeft:
@@ -274,14 +285,14 @@ func readiness(m *NodeMember, alive, leaseHeld bool, sinceRenewal time.Duration)
 	return cond
 }
 
-// failLostPods fails every unfinished pod of a node whose lease expired.
-// The agent fenced itself when the lease ran out on its side, so the pods
-// no longer run and replacements may start.
-func failLostPods(plan *NodePlan, node string, pods []*api.Pod, since time.Duration, now time.Time) {
+// failLostPods fails every unfinished pod of a node whose lease expired
+// (the agent fenced itself when the lease ran out on its side) or whose
+// dead agent's guard killed them: either way the pods no longer run and
+// replacements may start. msg says which.
+func failLostPods(plan *NodePlan, node string, pods []*api.Pod, msg string, now time.Time) {
 	if len(pods) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("node %s was lost: no lease renewal for %s", node, since.Round(time.Millisecond))
 	for _, p := range pods {
 		st := &api.PodStatus{}
 		if p.GetStatus() != nil {

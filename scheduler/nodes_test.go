@@ -128,6 +128,7 @@ func TestReconcileNodes(t *testing.T) {
 		members  []NodeMember
 		nodes    []*api.Node
 		renewals map[string]time.Time
+		stopped  map[string]time.Time
 		pods     map[string][]*api.Pod
 		now      time.Time
 		// want
@@ -216,6 +217,25 @@ func TestReconcileNodes(t *testing.T) {
 					"Job/job Warning NodeLost: Pod p1 lost with node n1",
 					"Pod/p2 Warning NodeLost: node n1 was lost: no lease renewal for 3.3s",
 					"Job/job Warning NodeLost: Pod p2 lost with node n1",
+				},
+			},
+		},
+		{
+			name:     "dead agent's guard stopped its pods: lost at once, though the lease holds",
+			members:  []NodeMember{agent("n1", MemberAlive)},
+			nodes:    []*api.Node{storedNode("n1", true, "", at(-50))},
+			renewals: map[string]time.Time{"n1": ms(1000)},
+			stopped:  map[string]time.Time{"n1": ms(1100)},
+			pods:     map[string][]*api.Pod{"n1": {livePod("p1", "n1")}},
+			now:      ms(1200),
+			want: nodeResult{
+				Update:    []string{"n1 Ready=False NodeStatusUnknown: agent died; its guard stopped its pods"},
+				LostPods:  []string{"p1 Failed NodeLost: node n1 was lost: its agent died and its guard killed its pods"},
+				LostNodes: []string{"n1"},
+				Events: []string{
+					"Node/n1 Warning NodeNotReady: Node n1 status is now: NodeNotReady (agent died; its guard stopped its pods)",
+					"Pod/p1 Warning NodeLost: node n1 was lost: its agent died and its guard killed its pods",
+					"Job/job Warning NodeLost: Pod p1 lost with node n1",
 				},
 			},
 		},
@@ -350,7 +370,7 @@ func TestReconcileNodes(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			in := NodeInput{
-				Members: tc.members, Nodes: tc.nodes, LeaseStart: t0, Renewals: tc.renewals, LivePods: tc.pods,
+				Members: tc.members, Nodes: tc.nodes, LeaseStart: t0, Renewals: tc.renewals, Stopped: tc.stopped, LivePods: tc.pods,
 				LeaseTTL: testLeaseTTL, LeaseMargin: testLeaseMargin, Now: tc.now,
 			}
 			before := cloneNodeInput(in)
@@ -568,7 +588,7 @@ func TestLostPodsContainersAreNotReady(t *testing.T) {
 		ContainerStatuses: []*api.ContainerStatus{{Name: "main", Ready: true,
 			State: &api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: timestamppb.New(ms(1000))}}}}}}
 	plan := &NodePlan{}
-	failLostPods(plan, "n1", []*api.Pod{pod}, 3*time.Second, ms(4000))
+	failLostPods(plan, "n1", []*api.Pod{pod}, "node n1 was lost", ms(4000))
 	cs := plan.LostPods[0].GetStatus().GetContainerStatuses()[0]
 	if cs.GetReady() || cs.GetState().GetTerminated().GetReason() != api.ReasonNodeLost {
 		t.Errorf("lost pod's container: ready %v, state %v; want not ready, terminated NodeLost", cs.GetReady(), cs.GetState())

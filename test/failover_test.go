@@ -2,6 +2,8 @@ package test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -321,4 +323,93 @@ func waitServerBack(t *testing.T, c *testcluster.Cluster, n *testcluster.Node, i
 		return leader != "" && (state == "Follower" || state == "Leader") && applied >= index,
 			fmt.Sprintf("leader %q, %s is %q with index %d of %d", leader, n.Name, state, applied, index)
 	})
+}
+
+// TestKilledAgentsGuardHandsItsPodsOverAtOnce kills -9 an agent under a
+// 30-second lease: its guard kills the agent's pods and tells the
+// servers, so their replacements run within seconds rather than after
+// the lease, the lost pods' processes are gone by then, and the node is
+// NotReady saying why.
+func TestKilledAgentsGuardHandsItsPodsOverAtOnce(t *testing.T) {
+	lease := []string{"--lease-ttl", "30s"}
+	c := testcluster.New(t, testcluster.Options{Servers: 3, Agents: 2, ServerArgs: lease, AgentArgs: lease})
+	dir := t.TempDir()
+	c.Submit(testcluster.ShellJob{Name: "handover", Parallelism: 2, Completions: 2, Script: fmt.Sprintf(
+		"echo $JOBCLUSTER_NODE_NAME > %[1]s/$HOSTNAME.node; "+
+			"sleep 60 & echo $$$$ $! > %[1]s/$HOSTNAME.tmp && mv %[1]s/$HOSTNAME.tmp %[1]s/$HOSTNAME.pid; wait", dir)}.YAML())
+	waitPIDFiles(t, dir, 2)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
+	victim := strings.TrimSuffix(filepath.Base(files[0]), ".pid")
+	node, err := os.ReadFile(filepath.Join(dir, victim+".node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := agentNamed(t, c, strings.TrimSpace(string(node)))
+	var lost []string
+	var lostPIDs []int
+	for _, f := range files {
+		pod := strings.TrimSuffix(filepath.Base(f), ".pid")
+		if b, _ := os.ReadFile(filepath.Join(dir, pod+".node")); strings.TrimSpace(string(b)) == agent.Name {
+			lost = append(lost, pod)
+			pids, err := testcluster.ReadPIDs(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lostPIDs = append(lostPIDs, pids...)
+		}
+	}
+
+	// Running as the servers see it: the agent's report went through,
+	// and with it the agent process's name.
+	wait.Within(t, 15*time.Second, "both pods reported Running", func() (bool, string) {
+		pods, err := c.Pods("handover")
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		running := 0
+		for _, p := range pods {
+			seen = append(seen, p.Metadata.Name+"="+p.Status.Phase)
+			if p.Status.Phase == "Running" {
+				running++
+			}
+		}
+		return running == 2, fmt.Sprintf("pods %v", seen)
+	})
+
+	killedAt := time.Now()
+	c.Kill(agent)
+	wait.Within(t, 15*time.Second, "replacements of the lost pods to run, long before the 30 s lease", func() (bool, string) {
+		pods, err := c.Pods("handover")
+		if err != nil {
+			return false, err.Error()
+		}
+		running := 0
+		var seen []string
+		for _, p := range pods {
+			seen = append(seen, p.Metadata.Name+"="+p.Status.Phase+"/"+p.Status.Reason)
+			if !slices.Contains(lost, p.Metadata.Name) && p.Status.Phase == "Running" {
+				running++
+			}
+		}
+		return running == 2, fmt.Sprintf("pods %v", seen)
+	})
+	t.Logf("agent failover under a 30 s lease: %.2fs", time.Since(killedAt).Seconds())
+	for _, pid := range lostPIDs {
+		if testcluster.ProcessAlive(pid) {
+			t.Errorf("process %d of a lost pod still runs beside its replacement", pid)
+		}
+	}
+	pods, err := c.Pods("handover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		if slices.Contains(lost, p.Metadata.Name) && (p.Status.Phase != "Failed" || p.Status.Reason != "NodeLost" || !strings.Contains(p.Status.Message, "its guard killed its pods")) {
+			t.Errorf("lost pod %s is %s/%s %q, want Failed/NodeLost saying its guard killed it", p.Metadata.Name, p.Status.Phase, p.Status.Reason, p.Status.Message)
+		}
+	}
+	if got := tableCell(t, c.MustCLI("get", "node", agent.Name), agent.Name, "STATUS"); got != "NotReady" {
+		t.Errorf("get node %s: STATUS %s, want NotReady", agent.Name, got)
+	}
 }

@@ -74,6 +74,7 @@ addresses unless --insecure is given.`,
 			}
 			defer sec.reloadOnHangup(cfg.Logger)()
 			cfg.Transport, cfg.GossipKeyring = sec.transport(), sec.keyring
+			cfg.GuardCommand = guardCommand(tf)
 			rts, err := o.runtime.newRuntimes(o.name, cfg.Logger)
 			if err != nil {
 				return err
@@ -162,7 +163,7 @@ func (o *agentOptions) config() (agent.Config, error) {
 		LeaseTTL: o.leaseTTL, GossipTiming: gossipTiming(o.gossipProbe), RestartBackoff: o.restartBackoff,
 		LogTailBytes: o.logTailBytes, LogTailLines: o.logTailLines, LogShipInterval: o.logShipInterval,
 		LogMaxSize: logMax, LogMaxFiles: o.logMaxFiles,
-		GuardCommand: guardCommand(),
-		Logger:       logger,
+
+		Logger: logger,
 	}, nil
 }

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/jobcluster/jobcluster/agent"
 	"github.com/jobcluster/jobcluster/agent/docker"
+	"github.com/jobcluster/jobcluster/transport"
 )
 
 // newAgentGuardCmd is the hidden helper every agent starts once: it kills
-// the agent's pod process groups should the agent die.
-func newAgentGuardCmd() *cobra.Command {
+// the agent's pod process groups should the agent die, then tells the
+// servers, with the agent's certificate (tf) when it has one.
+func newAgentGuardCmd(tf *tlsFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:    "agent-guard",
 		Short:  "Kill an agent's pods when the agent dies (started by the agent itself)",
@@ -19,18 +22,31 @@ func newAgentGuardCmd() *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			agent.IgnoreAgentSignals()
-			return agent.RunGuard(os.Stdin, docker.RemoveContainers)
+			notify := func(ctx context.Context, servers []string, node, incarnation string) error {
+				// Read when needed: the files may have been rotated since.
+				tl, err := tf.load()
+				if err != nil {
+					return err
+				}
+				return agent.NotifyStopped(ctx, transport.Config{TLS: tl}, servers, node, incarnation)
+			}
+			return agent.RunGuard(os.Stdin, docker.RemoveContainers, notify)
 		},
 	}
 }
 
-// guardCommand is how an agent starts its guard: this same binary.
-func guardCommand() []string {
+// guardCommand is how an agent starts its guard: this same binary, with
+// the agent's certificate flags.
+func guardCommand(tf *tlsFlags) []string {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil
 	}
-	return []string{exe, "agent-guard"}
+	cmd := []string{exe, "agent-guard"}
+	if tf.caFile != "" && tf.certFile != "" && tf.keyFile != "" {
+		cmd = append(cmd, "--ca-file", tf.caFile, "--cert-file", tf.certFile, "--key-file", tf.keyFile)
+	}
+	return cmd
 }
 
 // newAgentMountExecCmd is the hidden shim a process pod that mounts

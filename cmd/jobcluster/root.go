@@ -46,7 +46,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newServerCmd(&copts.tls),
 		newAgentCmd(&copts.tls),
-		newAgentGuardCmd(),
+		newAgentGuardCmd(&copts.tls),
 		newAgentMountExecCmd(),
 		newDevCmd(&copts.tls),
 		newTLSCmd(),
