@@ -335,6 +335,28 @@ func (c *cluster) kill(n *node) (time.Time, error) {
 	}
 }
 
+// freeze stops (SIGSTOP) a node and every process below it, its guard and
+// pods included, and returns those processes' IDs; the node itself is
+// killed with kill.
+func (c *cluster) freeze(n *node) ([]int, error) {
+	n.mu.Lock()
+	cmd := n.cmd
+	n.mu.Unlock()
+	if cmd == nil {
+		return nil, fmt.Errorf("freeze %s: not running", n.name)
+	}
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		return nil, fmt.Errorf("freeze %s: %w", n.name, err)
+	}
+	var pids []int
+	for _, p := range descendants(cmd.Process.Pid) {
+		if err := syscall.Kill(p.pid, syscall.SIGSTOP); err == nil {
+			pids = append(pids, p.pid)
+		}
+	}
+	return pids, nil
+}
+
 // stop kills every node and removes the cluster's directory unless asked
 // to keep it. Safe to call more than once and from any goroutine.
 func (c *cluster) stop() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 )
 
@@ -21,7 +22,15 @@ type lostPod struct {
 // replacement whose process started on another agent. It also watches the
 // lost pods' process groups: a process of an original still alive when a
 // replacement started is two copies at once.
-func runAgentFailover(ctx context.Context, e *env) error {
+func runAgentFailover(ctx context.Context, e *env) error { return agentFailover(ctx, e, false) }
+
+// runMachineLoss stops (SIGSTOP) that agent, its guard and its pods at
+// once, as a machine that hangs or `docker pause` would: nothing there can
+// tell the servers, which place the pods elsewhere once the lease
+// expired. The frozen pods run nothing meanwhile.
+func runMachineLoss(ctx context.Context, e *env) error { return agentFailover(ctx, e, true) }
+
+func agentFailover(ctx context.Context, e *env, freeze bool) error {
 	c := e.c
 	dir, err := e.stampDir()
 	if err != nil {
@@ -66,8 +75,13 @@ func runAgentFailover(ctx context.Context, e *env) error {
 	}
 	e.logger.Info("killing agent", "node", victim.name, "pods", len(lost), "spread", perNode)
 
-	killedAt, err := c.kill(victim)
-	if err != nil {
+	var frozen []int
+	killedAt := time.Now()
+	if freeze {
+		if frozen, err = c.freeze(victim); err != nil {
+			return err
+		}
+	} else if killedAt, err = c.kill(victim); err != nil {
 		return err
 	}
 	var replacements []time.Time
@@ -76,6 +90,7 @@ func runAgentFailover(ctx context.Context, e *env) error {
 		now, all := time.Now(), procs()
 		for _, p := range lost {
 			switch {
+			case freeze:
 			case p.goneAt.IsZero() && len(podProcesses(all, p.pgid, p.name)) > 0:
 				p.lastAlive = now
 			case p.goneAt.IsZero():
@@ -93,7 +108,7 @@ func runAgentFailover(ctx context.Context, e *env) error {
 				replacements = append(replacements, s.at)
 			}
 		}
-		if len(replacements) >= len(lost) && settled(lost, replacements) {
+		if len(replacements) >= len(lost) && (freeze || settled(lost, replacements)) {
 			break
 		}
 		if now.After(deadline) {
@@ -107,6 +122,24 @@ func runAgentFailover(ctx context.Context, e *env) error {
 	}
 	slices.SortFunc(replacements, func(a, b time.Time) int { return a.Compare(b) })
 	firstReplacement, allReplaced := replacements[0], replacements[len(lost)-1]
+	if freeze {
+		e.add("agent's machine frozen -> lost pods running elsewhere", "s", seconds(allReplaced.Sub(killedAt)), below("max", 5))
+		if err := c.client.delete(ctx, "job", name); err != nil {
+			return err
+		}
+		for _, pid := range frozen {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if _, err := c.kill(victim); err != nil {
+			return err
+		}
+		if err := c.start(victim); err != nil {
+			return err
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		return c.client.waitNodeReady(wctx, victim.name)
+	}
 	e.add("agent kill -> lost pods running elsewhere", "s", seconds(allReplaced.Sub(killedAt)), below("max", 5))
 	overlapping, gone := 0, time.Duration(0)
 	var survivors []string

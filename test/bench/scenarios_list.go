@@ -32,6 +32,7 @@ var scenarios = []scenario{
 	{name: "submit", about: "submit call start -> the pod's process started, Jobs one after another", run: runSubmit},
 	{name: "throughput", about: "a big Job of `true` pods, and many one-pod Jobs in one call, until Complete", run: runThroughput},
 	{name: "agent-failover", about: "agent killed -> its pods running again elsewhere, never two copies at once", run: runAgentFailover},
+	{name: "machine-loss", about: "an agent, its guard and its pods all stopped at once, as a hung machine: -> its pods running elsewhere once the lease expired", run: runMachineLoss},
 	{name: "leader-failover", about: "leader killed -> a new Job accepted and its pod running", run: runLeaderFailover},
 	{name: "cron", about: "every-second CronJob: scheduled second -> pod started; missed and doubled seconds, also across a leader kill", run: runCron},
 	{name: "footprint", about: "idle server RSS; agent processes while pods run; a server holding -finished-jobs finished Jobs", run: runFootprint},
