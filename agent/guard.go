@@ -208,6 +208,9 @@ func (g *guard) close() {
 	}
 	g.mu.Lock()
 	if g.w != nil {
+		// The agent stops on purpose, its pods stopped and reported:
+		// nothing for the guard to tell the servers.
+		fmt.Fprintln(g.w, "+q")
 		g.w.Close()
 		g.w = nil
 	}
@@ -227,6 +230,9 @@ func (g *guard) close() {
 // still listed and every process in each cgroup still listed, removes
 // those cgroups, and hands the containers still listed to
 // removeContainers (which may be nil when no runtime runs containers).
+// "+nNODE", "+iINCARNATION" and "=sADDR,ADDR..." name the node, the agent
+// process and the servers for notify; "+q" says the agent is stopping on
+// purpose and there is nothing to tell them.
 //
 // The lease line fences an agent that cannot fence itself: frozen
 // (SIGSTOP, a stalled VM, a long pause) it renews nothing, and once the
@@ -257,6 +263,7 @@ func runGuard(in io.Reader, removeContainers func(ids []string) error, notify St
 	g := &guarded{groups: map[int]bool{}, containers: map[string]bool{}, cgroups: map[string]bool{}}
 	var node, incarnation string
 	var servers []string
+	quiet := false
 	lines := make(chan string)
 	go func() {
 		defer close(lines)
@@ -276,7 +283,7 @@ func runGuard(in io.Reader, removeContainers func(ids []string) error, notify St
 					// lease.
 					return err
 				}
-				if notify == nil || node == "" || incarnation == "" || len(servers) == 0 {
+				if quiet || notify == nil || node == "" || incarnation == "" || len(servers) == 0 {
 					return nil
 				}
 				// A SIGKILL is delivered, not yet obeyed, when kill
@@ -293,6 +300,10 @@ func runGuard(in io.Reader, removeContainers func(ids []string) error, notify St
 				return nil
 			}
 			line = strings.TrimSpace(line)
+			if line == "+q" {
+				quiet = true
+				continue
+			}
 			if v, ok := strings.CutPrefix(line, "+n"); ok {
 				node = v
 				continue

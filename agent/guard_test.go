@@ -48,9 +48,9 @@ func TestGuardKillsListedGroupsWhenItsInputEnds(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // Once the agent is gone and everything listed is killed, the guard tells
-// the servers, naming the node and the agent's incarnation; when
-// something could not be killed it says nothing, and the servers wait for
-// the lease.
+// the servers, naming the node and the agent's incarnation; when the
+// agent stopped on purpose, or something could not be killed, it says
+// nothing, and the servers wait for the lease.
 func TestGuardTellsTheServersOnlyOnceEverythingIsKilled(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "child")
 	cmd := exec.Command("sh", "-c", `sleep 30 & echo $! > "$1"; wait`, "pod", pidFile)
@@ -91,6 +91,12 @@ func TestGuardTellsTheServersOnlyOnceEverythingIsKilled(t *testing.T) {
 	}
 
 	told = nil
+	if err := RunGuard(strings.NewReader("+na1\n+iinc-1\n=s127.0.0.1:2\n+q\n"), nil, notify); err != nil {
+		t.Fatal(err)
+	}
+	if len(told) != 0 {
+		t.Errorf("guard of an agent stopping on purpose told the servers %v", told)
+	}
 	if err := RunGuard(strings.NewReader("+na1\n+iinc-1\n=s127.0.0.1:2\n+cabc\n"), nil, notify); err == nil {
 		t.Fatal("a guard that could not remove a container reported no error")
 	}
