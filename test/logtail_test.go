@@ -44,19 +44,31 @@ func TestLogsOutliveTheirAgent(t *testing.T) {
 		r := c.CLI("get", "pods", "-l", "job-name=restarter", "-o", "jsonpath={.items[0].status.containerStatuses[0].restartCount}")
 		return r.Stdout == "1", r.Stdout + r.Stderr
 	})
+	// Killed, the agent's guard hands its pods over at once: each Job
+	// gets a replacement pod, Pending with no agent left, so the lost
+	// pods are asked for by name.
+	podOf := func(job string) string {
+		t.Helper()
+		pods, err := c.Pods(job)
+		if err != nil || len(pods) != 1 {
+			t.Fatalf("pods of %s: %v %v", job, pods, err)
+		}
+		return pods[0].Metadata.Name
+	}
+	talker, quiet, restarter := podOf("talker"), podOf("quiet"), podOf("restarter")
 	agent := c.Agents[0]
 	c.Kill(agent)
-	prev := c.CLI("logs", "job/restarter", "--previous")
+	prev := c.CLI("logs", restarter, "--previous")
 	if prev.Err != nil || prev.Stdout != "first run\n" || !strings.Contains(prev.Stderr, "kept by the servers") {
 		t.Errorf("logs --previous after the agent died: %v %q %q", prev.Err, prev.Stdout, prev.Stderr)
 	}
 	// A pod that printed nothing left nothing behind: the error names the
 	// agent, not the server that answered.
-	q := c.CLI("logs", "job/quiet")
+	q := c.CLI("logs", quiet)
 	if q.Err == nil || !strings.Contains(q.Stderr, "agent a1 at "+agent.RPCAddr+" is unreachable, and the servers keep no log of pod") || strings.Contains(q.Stderr, "did not answer") {
 		t.Errorf("logs of a silent pod whose agent died: %v, stderr %q; want the agent named", q.Err, q.Stderr)
 	}
-	r := c.CLI("logs", "job/talker")
+	r := c.CLI("logs", talker)
 	if r.Err != nil {
 		t.Fatalf("logs after the agent died: %v %s", r.Err, r.Stderr)
 	}
@@ -72,7 +84,7 @@ func TestLogsOutliveTheirAgent(t *testing.T) {
 			t.Errorf("kept log skips from %q to %q", lines[i-1], lines[i])
 		}
 	}
-	if r := c.CLI("logs", "job/talker", "--tail", "3"); len(strings.Split(strings.TrimSpace(r.Stdout), "\n")) != 3 {
+	if r := c.CLI("logs", talker, "--tail", "3"); len(strings.Split(strings.TrimSpace(r.Stdout), "\n")) != 3 {
 		t.Errorf("--tail 3 of the kept log: %q %q", r.Stdout, r.Stderr)
 	}
 	if out := c.MustCLI("describe", "pods", "-l", "job-name=talker"); !strings.Contains(out, "Last Log Lines:\n  line ") {
