@@ -326,13 +326,14 @@ func waitServerBack(t *testing.T, c *testcluster.Cluster, n *testcluster.Node, i
 }
 
 // TestKilledAgentsGuardHandsItsPodsOverAtOnce kills -9 an agent under a
-// 30-second lease: its guard kills the agent's pods and tells the
-// servers, so their replacements run within seconds rather than after
-// the lease, the lost pods' processes are gone by then, and the node is
-// NotReady saying why.
+// 30-second lease, on a cluster with mutual TLS and ACLs: its guard kills
+// the agent's pods and tells the servers with the agent's certificate, so
+// their replacements run within seconds rather than after the lease, the
+// lost pods' processes are gone by then, and the node is NotReady saying
+// why.
 func TestKilledAgentsGuardHandsItsPodsOverAtOnce(t *testing.T) {
 	lease := []string{"--lease-ttl", "30s"}
-	c := testcluster.New(t, testcluster.Options{Servers: 3, Agents: 2, ServerArgs: lease, AgentArgs: lease})
+	c := testcluster.New(t, testcluster.Options{Servers: 3, Agents: 2, ServerArgs: lease, AgentArgs: lease, TLS: true, ACL: true})
 	dir := t.TempDir()
 	c.Submit(testcluster.ShellJob{Name: "handover", Parallelism: 2, Completions: 2, Script: fmt.Sprintf(
 		"echo $JOBCLUSTER_NODE_NAME > %[1]s/$HOSTNAME.node; "+
