@@ -77,7 +77,10 @@ func TestClientGoTypedClientAndInformer(t *testing.T) {
 	defer cancel()
 	jobs := cs.BatchV1().Jobs("default")
 
-	created, err := jobs.Create(ctx, clientGoJob("typed", 1), metav1.CreateOptions{})
+	// It runs until deleted, so that once its pod is reported ready no
+	// controller writes its status between the patch and the updates
+	// below: a status write is a new resourceVersion, and a conflict.
+	created, err := jobs.Create(ctx, clientGoJob("typed", 3600), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create: %v", err)
 	}
@@ -87,9 +90,12 @@ func TestClientGoTypedClientAndInformer(t *testing.T) {
 	if _, err := jobs.Create(ctx, clientGoJob("typed", 1), metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
 		t.Errorf("second create: %v, want AlreadyExists", err)
 	}
-	wait.Within(t, 30*time.Second, "the typed Job to read back from the follower", func() (bool, string) {
+	wait.Within(t, 30*time.Second, "the typed Job to read back from the follower with its pod ready", func() (bool, string) {
 		got, err := jobs.Get(ctx, "typed", metav1.GetOptions{})
-		return err == nil && got.UID == created.UID, fmt.Sprint(err)
+		if err != nil {
+			return false, err.Error()
+		}
+		return got.UID == created.UID && got.Status.Ready != nil && *got.Status.Ready == 1, fmt.Sprintf("status %+v", got.Status)
 	})
 	list, err := jobs.List(ctx, metav1.ListOptions{LabelSelector: "suite=client-go"})
 	if err != nil || len(list.Items) != 1 || list.Items[0].Name != "typed" {
