@@ -126,13 +126,28 @@ func (g *guard) serversAre(addrs []string) { g.send("=s" + strings.Join(addrs, "
 // its pods with it; it returns once one server took the notice.
 type StopNotifier func(ctx context.Context, servers []string, node, incarnation string) error
 
-// notifyTimeout bounds how long a guard tries to tell the servers; they
-// fall back on the lease.
+// notifyTimeout bounds how long a guard tries to tell the servers, and so
+// does the lease the agent last reported, after which they act anyway.
 const notifyTimeout = 10 * time.Second
 
 // groupExitTimeout bounds how long a guard waits for killed process
 // groups to exit before it tells the servers.
 const groupExitTimeout = 2 * time.Second
+
+// AgentGone waits, at most timeout, until the guard's parent, the agent
+// whose process ID was parent, is gone: the kernel then hands the guard
+// to another parent. The end of the guard's input alone does not prove
+// the agent died, and the servers must only be told when it did.
+func AgentGone(parent int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for os.Getppid() == parent {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
 
 // groupsExited waits, at most timeout, until no process of the groups
 // runs: each has exited (a zombie waiting to be reaped runs nothing).
@@ -263,6 +278,7 @@ func runGuard(in io.Reader, removeContainers func(ids []string) error, notify St
 	g := &guarded{groups: map[int]bool{}, containers: map[string]bool{}, cgroups: map[string]bool{}}
 	var node, incarnation string
 	var servers []string
+	var leaseEnds time.Time // as the agent last reported it
 	quiet := false
 	lines := make(chan string)
 	go func() {
@@ -292,10 +308,12 @@ func runGuard(in io.Reader, removeContainers func(ids []string) error, notify St
 					report("agent-guard: the agent died and its pods were killed, but some have not exited yet: the servers will wait for the lease")
 					return nil
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
+				// Once the lease ran out the servers act without the
+				// notice: trying longer only keeps this process around.
+				ctx, cancel := context.WithTimeout(context.Background(), min(notifyTimeout, max(time.Until(leaseEnds), time.Second)))
 				defer cancel()
 				if err := notify(ctx, servers, node, incarnation); err != nil {
-					report(fmt.Sprintf("agent-guard: the agent died and its pods were killed, but no server took the notice (its lease will run out instead): %v", err))
+					report(fmt.Sprintf("agent-guard: the agent's pods were killed at the end of its input, and the servers were not told (they wait for the lease): %v", err))
 				}
 				return nil
 			}
@@ -322,6 +340,7 @@ func runGuard(in io.Reader, removeContainers func(ids []string) error, notify St
 			if left, ok := strings.CutPrefix(line, "+l"); ok {
 				if d, err := strconv.ParseInt(left, 10, 64); err == nil && d > 0 {
 					lease.Reset(time.Duration(d))
+					leaseEnds = time.Now().Add(time.Duration(d))
 				}
 				continue
 			}

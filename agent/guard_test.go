@@ -241,3 +241,14 @@ func TestGuardFencesAFrozenAgent(t *testing.T) {
 		t.Errorf("guard at end of input: %v", err)
 	}
 }
+
+// A guard tells the servers only once its agent is gone: while the
+// process that started it lives on, the end of its input proves nothing.
+func TestAgentGoneOnlyOnceTheParentIs(t *testing.T) {
+	if AgentGone(os.Getppid(), 50*time.Millisecond) {
+		t.Error("AgentGone said the parent of this process is gone while it runs")
+	}
+	if !AgentGone(os.Getppid()+1, time.Second) {
+		t.Error("AgentGone waited for a process that is not this one's parent")
+	}
+}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -22,7 +24,11 @@ func newAgentGuardCmd(tf *tlsFlags) *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			agent.IgnoreAgentSignals()
+			parent := os.Getppid()
 			notify := func(ctx context.Context, servers []string, node, incarnation string) error {
+				if !agent.AgentGone(parent, 2*time.Second) {
+					return fmt.Errorf("the agent (process %d) still runs", parent)
+				}
 				// Read when needed: the files may have been rotated since.
 				tl, err := tf.load()
 				if err != nil {
