@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -164,7 +165,8 @@ func groupsExited(groups map[int]bool, timeout time.Duration) bool {
 	}
 }
 
-// anyRunsIn tells whether a process of one of the groups has not exited.
+// anyRunsIn tells whether a process of one of the groups has not exited
+// (a zombie waiting for its reaper runs nothing).
 func anyRunsIn(groups map[int]bool) bool {
 	if len(groups) == 0 {
 		return false
@@ -174,8 +176,7 @@ func anyRunsIn(groups map[int]bool) bool {
 		return true
 	}
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
 		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
@@ -184,16 +185,12 @@ func anyRunsIn(groups map[int]bool) bool {
 		}
 		// State is the first field after the command name in
 		// parentheses, the process group the third.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
+		i := bytes.LastIndexByte(b, ')')
+		f := strings.Fields(string(b[i+1:]))
 		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
 			continue
 		}
-		if pgrp, err := strconv.Atoi(f[2]); err == nil && groups[pgrp] && pid > 1 {
+		if pgrp, err := strconv.Atoi(f[2]); err == nil && groups[pgrp] {
 			return true
 		}
 	}
