@@ -54,6 +54,12 @@ type podRunner struct {
 	exits    chan containerExit
 	restarts chan int
 	stopped  chan struct{} // has a stop request pending, capacity 1
+	// released is closed once the pod may start: at once, or for a pod
+	// its servers hold (api.PodSet.held), once they no longer do.
+	released    chan struct{}
+	releaseOnce sync.Once
+	// wasHeld is set when the pod had to wait for its release.
+	wasHeld bool
 
 	stopping   bool
 	stopReason string
@@ -81,6 +87,7 @@ func newPodRunner(s *supervisor, rec *podRecord, pod *api.Pod) *podRunner {
 		pod:       pod,
 		dir:       s.journal.podDir(pod.GetMetadata().GetName()),
 		stopped:   make(chan struct{}, 1),
+		released:  make(chan struct{}),
 		alive:     map[string]bool{},
 		rotations: map[string]int{},
 	}
@@ -95,6 +102,34 @@ func newPodRunner(s *supervisor, rec *podRecord, pod *api.Pod) *podRunner {
 }
 
 func (r *podRunner) name() string { return r.pod.GetMetadata().GetName() }
+
+// release lets the pod start; safe to call more than once, from any
+// goroutine.
+func (r *podRunner) release() { r.releaseOnce.Do(func() { close(r.released) }) }
+
+// waitRelease waits, once the pod is prepared, until its servers release
+// it: a CronJob's run decided ahead of its time starts at that time, as
+// the leader says. It returns false when the pod was stopped or reached
+// its deadline first (r.stopReason and r.stopMsg then say why).
+func (r *podRunner) waitRelease(deadline <-chan time.Time) bool {
+	select {
+	case <-r.released:
+		return true
+	default:
+	}
+	r.wasHeld = true
+	r.sup.logger.Debug("pod held until its time", "pod", r.name())
+	select {
+	case <-r.released:
+		r.started = r.sup.now()
+		return true
+	case <-r.stopped:
+		r.stopWhilePulling(nil)
+	case <-deadline:
+		r.stopWhilePulling(&stopRequest{reason: api.ReasonDeadlineExceeded, message: "Pod was active on the node longer than the specified deadline"})
+	}
+	return false
+}
 
 // stop asks the runner to end the pod. Of several requests the shortest
 // grace wins, and the latest reason.
@@ -177,16 +212,24 @@ func (r *podRunner) run() {
 	}
 	defer r.setAllDead()
 	var deadline <-chan time.Time
-	if secs := r.pod.GetSpec().ActiveDeadlineSeconds; secs != nil {
-		t := time.NewTimer(time.Duration(*secs)*time.Second - r.sup.now().Sub(r.started))
-		defer t.Stop()
-		deadline = t.C
+	var deadlineTimer *time.Timer
+	activeFor := func() time.Duration {
+		return time.Duration(*r.pod.GetSpec().ActiveDeadlineSeconds)*time.Second - r.sup.now().Sub(r.started)
 	}
-	if !r.pullImages(deadline) {
+	if r.pod.GetSpec().ActiveDeadlineSeconds != nil {
+		deadlineTimer = time.NewTimer(activeFor())
+		defer deadlineTimer.Stop()
+		deadline = deadlineTimer.C
+	}
+	if !r.pullImages(deadline) || !r.waitRelease(deadline) {
 		final := buildStatus(api.PodFailed, r.sup.hostIP, r.started, r.containers)
 		final.Reason, final.Message = r.stopReason, r.stopMsg
 		r.finish(final)
 		return
+	}
+	if r.wasHeld && deadlineTimer != nil {
+		// The pod started only now.
+		deadlineTimer.Reset(activeFor())
 	}
 	for i := range r.containers {
 		r.startContainer(i)
@@ -199,6 +242,12 @@ func (r *podRunner) run() {
 	hold := time.NewTimer(r.sup.firstReport)
 	defer hold.Stop()
 	held := hold.C
+	if r.wasHeld {
+		// A run released at its time is reported at once: a leader
+		// that took office since must see that it started
+		// (scheduler.ReleaseCronRuns).
+		held = nil
+	}
 	for !r.finished() {
 		if held == nil {
 			r.publish()

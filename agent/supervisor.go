@@ -100,6 +100,10 @@ type supervisor struct {
 	// reported to lack.
 	config  podConfig
 	waiting map[string]string
+	// held are the pods (by uid) of the latest pod set that must not
+	// start yet: they are prepared, then wait for a set that no longer
+	// holds them (api.PodSet.held).
+	held map[string]bool
 }
 
 // newSupervisor loads the journal and settles what an earlier run of the
@@ -196,6 +200,10 @@ func (s *supervisor) reportTails(uid, name string, st *api.PodStatus, tails []*a
 func (s *supervisor) SyncSet(set *api.PodSet) {
 	s.mu.Lock()
 	s.config = newPodConfig(set)
+	s.held = make(map[string]bool, len(set.GetHeld()))
+	for _, uid := range set.GetHeld() {
+		s.held[uid] = true
+	}
 	s.mu.Unlock()
 	s.Sync(set.GetPods())
 }
@@ -219,6 +227,8 @@ func (s *supervisor) Sync(pods []*api.Pod) {
 			rec.absentSince = time.Time{}
 			if r, running := s.active[uid]; running && deleting {
 				r.stop(stopRequest{grace: r.gracePeriod()})
+			} else if running && !s.held[uid] {
+				r.release()
 			}
 			continue
 		}
@@ -313,6 +323,9 @@ func (s *supervisor) start(pod *api.Pod) {
 	s.journal.claim(rec.name, rec.uid)
 	r := newPodRunner(s, rec, pod)
 	r.config = s.config
+	if !s.held[rec.uid] {
+		r.release()
+	}
 	s.active[rec.uid] = r
 	s.runners.Add(1)
 	s.logger.Debug("start pod", "pod", rec.name)

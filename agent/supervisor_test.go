@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -317,5 +318,68 @@ func TestSupervisorActiveDeadline(t *testing.T) {
 	got := []string{final.GetPhase(), final.GetReason()}
 	if want := []string{"Failed", "DeadlineExceeded"}; !cmp.Equal(want, got) {
 		t.Errorf("[phase reason] = %v, want %v", got, want)
+	}
+}
+
+func TestSupervisorStartsAHeldPodOnlyOnceReleased(t *testing.T) {
+	sink := &fakeSink{}
+	dir := t.TempDir()
+	s := newTestSupervisor(t, dir, NewProcessRuntime(), sink)
+	stamp := filepath.Join(t.TempDir(), "started")
+	pod := testPod{name: "held", uid: "uid-held", scripts: []string{"date +%s%N > " + stamp}}.build()
+	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Held: []string{"uid-held"}})
+	wait.For(t, "the held pod to be prepared", func() (bool, string) {
+		_, err := os.Stat(s.journal.podDir("held"))
+		return err == nil, fmt.Sprint(err)
+	})
+	// A window in which a pod started at once would have started.
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(stamp); err == nil {
+		t.Fatal("the held pod started before it was released")
+	}
+	if st := sink.last("uid-held"); st != nil {
+		t.Fatalf("the held pod reported %s before it started", st.GetPhase())
+	}
+	released := time.Now()
+	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}})
+	final := sink.waitFinal(t, "uid-held")
+	if final.GetPhase() != api.PodSucceeded {
+		t.Fatalf("the released pod ended %s, want Succeeded", final.GetPhase())
+	}
+	b, err := os.ReadFile(stamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatalf("stamp %q: %v", b, err)
+	}
+	if started := time.Unix(0, ns); started.Before(released) {
+		t.Errorf("the pod's process started at %v, before its release at %v", started, released)
+	}
+	if st := final.GetStartTime().AsTime(); st.Before(released.Truncate(time.Second)) {
+		t.Errorf("status.startTime %v is before the release at %v", st, released)
+	}
+}
+
+func TestSupervisorNeverStartsAHeldPodThatIsWithdrawn(t *testing.T) {
+	sink := &fakeSink{}
+	dir := t.TempDir()
+	s := newTestSupervisor(t, dir, NewProcessRuntime(), sink)
+	stamp := filepath.Join(t.TempDir(), "started")
+	pod := testPod{name: "held", uid: "uid-held", scripts: []string{"touch " + stamp}}.build()
+	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Held: []string{"uid-held"}})
+	wait.For(t, "the held pod to be prepared", func() (bool, string) {
+		_, err := os.Stat(s.journal.podDir("held"))
+		return err == nil, fmt.Sprint(err)
+	})
+	s.SyncSet(&api.PodSet{})
+	final := sink.waitFinal(t, "uid-held")
+	if _, err := os.Stat(stamp); err == nil {
+		t.Fatal("the withdrawn pod's process ran")
+	}
+	cs := final.GetContainerStatuses()
+	if len(cs) != 1 || cs[0].GetState().GetWaiting() == nil {
+		t.Errorf("final status %v: want its container still waiting, never started", final)
 	}
 }

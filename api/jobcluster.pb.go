@@ -8686,8 +8686,13 @@ type PodSet struct {
 	Pods  []*Pod                 `protobuf:"bytes,2,rep,name=pods,proto3" json:"pods,omitempty"`
 	// config_maps and secrets are those the pods refer to (env, envFrom),
 	// from the pods' namespaces: an agent learns no other.
-	ConfigMaps    []*ConfigMap `protobuf:"bytes,3,rep,name=config_maps,json=configMaps,proto3" json:"config_maps,omitempty"`
-	Secrets       []*Secret    `protobuf:"bytes,4,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	ConfigMaps []*ConfigMap `protobuf:"bytes,3,rep,name=config_maps,json=configMaps,proto3" json:"config_maps,omitempty"`
+	Secrets    []*Secret    `protobuf:"bytes,4,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	// held names (by uid) the pods in pods that must not start yet: a
+	// CronJob's run decided ahead of its scheduled time, whose pods are
+	// bound and prepared early. A later set that no longer holds a pod
+	// releases it. Empty from older servers.
+	Held          []string `protobuf:"bytes,5,rep,name=held,proto3" json:"held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8746,6 +8751,13 @@ func (x *PodSet) GetConfigMaps() []*ConfigMap {
 func (x *PodSet) GetSecrets() []*Secret {
 	if x != nil {
 		return x.Secrets
+	}
+	return nil
+}
+
+func (x *PodSet) GetHeld() []string {
+	if x != nil {
+		return x.Held
 	}
 	return nil
 }
@@ -11572,13 +11584,14 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x06notice\x18\x02 \x01(\tR\x06notice\"C\n" +
 	"\x10WatchPodsRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1b\n" +
-	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\"\xb2\x01\n" +
+	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\"\xc6\x01\n" +
 	"\x06PodSet\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12&\n" +
 	"\x04pods\x18\x02 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\x129\n" +
 	"\vconfig_maps\x18\x03 \x03(\v2\x18.jobcluster.v1.ConfigMapR\n" +
 	"configMaps\x12/\n" +
-	"\asecrets\x18\x04 \x03(\v2\x15.jobcluster.v1.SecretR\asecrets\"\x88\x01\n" +
+	"\asecrets\x18\x04 \x03(\v2\x15.jobcluster.v1.SecretR\asecrets\x12\x12\n" +
+	"\x04held\x18\x05 \x03(\tR\x04held\"\x88\x01\n" +
 	"\x16ReportPodStatusRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x128\n" +
 	"\aupdates\x18\x02 \x03(\v2\x1e.jobcluster.v1.PodStatusUpdateR\aupdates\x12 \n" +

@@ -73,6 +73,11 @@ type Config struct {
 	Transport transport.Config
 	// GossipKeyring, when set, encrypts gossip; see gossip.Keyring.
 	GossipKeyring *gossip.Keyring
+	// CronLead is how long before its scheduled time a CronJob's run is
+	// decided and its pods bound (scheduler.CronInput.Lead); 0 means
+	// DefaultCronLead, and a negative value decides each run only once
+	// it is due.
+	CronLead time.Duration
 	// SnapshotLogBytes is how much applied log makes the server take a
 	// snapshot, however few entries it holds; 0 means
 	// DefaultSnapshotLogBytes.

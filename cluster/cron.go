@@ -33,13 +33,36 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 	var cmds []*api.Command
 	var events []*api.Event
 	var newJobs []*api.Job
+	var released []string
+	held := map[string]bool{} // Jobs decided ahead, unfinished
 	for _, cj := range st.CronJobs() {
 		ns, name := cj.GetMetadata().GetNamespace(), cj.GetMetadata().GetName()
 		jobs := st.JobsOfCronJob(ns, name)
+		rel := scheduler.ReleaseCronRuns(cj, jobs, func(j *api.Job) []*api.Pod {
+			return st.PodsOfJob(ns, j.GetMetadata().GetName())
+		}, s.released.has, now)
+		for _, j := range rel.Release {
+			released = append(released, j.GetMetadata().GetUid())
+			s.logger.Debug("cron run released", "cronjob", name, "job", j.GetMetadata().GetName())
+		}
+		for _, j := range rel.Withdraw {
+			cmds = append(cmds, (&api.DeleteJob{Namespace: ns, Name: j.GetMetadata().GetName(), Uid: j.GetMetadata().GetUid()}).Command())
+		}
+		for _, e := range rel.Events {
+			events = append(events, event(now, api.CronJobResource.Kind, ns, name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
+		}
+		for _, j := range jobs {
+			if _, ok := api.NotBefore(j.GetSpec().GetTemplate().GetMetadata().GetAnnotations()); ok {
+				held[j.GetMetadata().GetUid()] = true
+			}
+		}
+		if !rel.Next.IsZero() && (next.IsZero() || rel.Next.Before(next)) {
+			next = rel.Next
+		}
 		loc, locErr := api.CronLocation(cj)
 		plan := scheduler.ReconcileCronJob(scheduler.CronInput{
 			CronJob: cj, Location: loc, LocationErr: locErr, Jobs: jobs, Pods: replacedPods(st, cj, jobs), Now: now,
-			LastDecided: st.LastCronDecision(ns, name), LeaderSince: leaderSince,
+			LastDecided: st.LastCronDecision(ns, name), LeaderSince: leaderSince, Lead: s.cronLead(),
 		})
 		if !plan.Next.IsZero() && (next.IsZero() || plan.Next.Before(next)) {
 			next = plan.Next
@@ -74,7 +97,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 					}
 				}
 				s.logger.Debug("cronjob fired", "cronjob", name, "job", job.GetMetadata().GetName(),
-					"scheduled", plan.Scheduled, "late", now.Sub(plan.Scheduled))
+					"scheduled", plan.Scheduled, "late", now.Sub(plan.Scheduled), "not_before", plan.NotBefore)
 			}
 			cmds = append(cmds, d.Command())
 		}
@@ -99,6 +122,10 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 			events = append(events, event(now, api.CronJobResource.Kind, ns, name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
 		}
 	}
+	// Released first: the watches tell the agents at once, whatever the
+	// proposal below does.
+	s.released.keepOnly(held)
+	s.released.release(released...)
 	if len(events) > 0 {
 		cmds = append(cmds, eventCommand(events...))
 	}
@@ -118,6 +145,18 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 		return now.Add(50 * time.Millisecond)
 	}
 	return next
+}
+
+// cronLead is how far ahead the cron controller decides a run.
+func (s *Server) cronLead() time.Duration {
+	switch lead := s.cfg.CronLead; {
+	case lead < 0:
+		return 0
+	case lead == 0:
+		return DefaultCronLead
+	default:
+		return lead
+	}
 }
 
 // replacedPods lists the pods of a CronJob's unfinished Jobs, which

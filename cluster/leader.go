@@ -66,6 +66,8 @@ func (s *Server) leaderLoop(ctx context.Context) {
 	}
 	s.logger.Info("leadership gained", "node", s.cfg.Name, "term", s.raft.Stats()["term"], "index", s.fsm.AppliedIndex())
 	s.leases.reset(s.clock.Now())
+	// The pod watches here release what this server released before.
+	s.released.changed.notify()
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context){
 		s.reconcileMembersLoop,

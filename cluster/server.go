@@ -62,6 +62,7 @@ type Server struct {
 	auditor    *auditor
 	leases     *leases
 	usage      *usages
+	released   *releases
 	lastLeader lastLeader
 	registry   *metrics.Registry
 	metrics    *metrics.Server
@@ -101,6 +102,7 @@ func newServer(cfg Config, sm seams) (*Server, error) {
 		left: make(chan struct{}), registry: reg, metrics: metrics.NewServer(reg),
 	}
 	s.identities = serverIdentities{verified: map[string]string{}, refused: map[string]string{}}
+	s.released = newReleases()
 	s.clock = s.seams.clock
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if err := s.start(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -24,20 +25,24 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 	ctx := stream.Context()
 	var sent uint64
 	first := true
+	var sentHeld []string
 	for {
+		released := c.s.released.changed.wait()
 		st := c.s.fsm.State()
 		pods, changed := st.LivePodsOnNode(req.GetNode())
+		held := c.s.heldPods(st, pods, c.s.IsLeader())
 		wctx, cancel := context.WithCancel(ctx)
 		cms, secrets, configChanged := st.ConfigOfPods(wctx, pods)
-		if first || st.Index() > sent {
-			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods, ConfigMaps: cms, Secrets: secrets}); err != nil {
+		if first || st.Index() > sent || !slices.Equal(held, sentHeld) {
+			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods, ConfigMaps: cms, Secrets: secrets, Held: held}); err != nil {
 				cancel()
 				return err
 			}
-			sent = st.Index()
+			sent, sentHeld = st.Index(), held
 			first = false
 		}
 		select {
+		case <-released:
 		case <-ctx.Done():
 			cancel()
 			return nil

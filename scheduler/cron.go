@@ -54,6 +54,13 @@ type CronInput struct {
 	// LeaderSince is when the deciding leader took office: a time due
 	// before it was caught up, decided late for want of a leader.
 	LeaderSince time.Time
+	// Lead is how long before its time a run may be decided: its Job and
+	// pods are then created and bound ahead, and its pods start at the
+	// time (CronPlan.NotBefore). Zero decides each time only once due.
+	// A run is decided ahead only when deciding it at its time could not
+	// differ: never while suspended, nor while an earlier Job is active
+	// under concurrencyPolicy Forbid or Replace.
+	Lead time.Duration
 }
 
 // CronPlan is what one pass over a CronJob decided.
@@ -95,6 +102,10 @@ type CronPlan struct {
 	// CaughtUp is set when Scheduled (with its jitter) was due before the
 	// leader took office: no leader was there to decide it on time.
 	CaughtUp bool
+	// NotBefore is set when the run was decided ahead of its time
+	// (CronInput.Lead): the time its pods start, Scheduled plus its
+	// jitter. The Job's pod template names it (api.AnnotationNotBefore).
+	NotBefore time.Time
 }
 
 // ReconcileCronJob decides, for one CronJob and its Jobs at in.Now, whether
@@ -103,7 +114,8 @@ type CronPlan struct {
 // recent missed time runs.
 func ReconcileCronJob(in CronInput) CronPlan {
 	c := &cronPass{cj: in.CronJob, spec: in.CronJob.GetSpec(), jobs: in.Jobs, pods: in.Pods, now: in.Now,
-		loc: in.Location, locErr: in.LocationErr, status: &api.CronJobStatus{}, lastDecided: in.LastDecided, leaderSince: in.LeaderSince}
+		loc: in.Location, locErr: in.LocationErr, status: &api.CronJobStatus{}, lastDecided: in.LastDecided, leaderSince: in.LeaderSince,
+		lead: in.Lead}
 	if c.loc == nil {
 		c.loc = time.UTC
 	}
@@ -159,6 +171,7 @@ type cronPass struct {
 	plan   CronPlan
 
 	lastDecided, leaderSince time.Time
+	lead                     time.Duration
 }
 
 // syncActive finds the unfinished Jobs and records the last success.
@@ -274,11 +287,16 @@ func (c *cronPass) schedule() {
 	scheduled := lastFireTime(sched, earliest, now)
 	// Next follows from the last time due, not from now, so that @every
 	// keeps its rhythm.
+	upcoming := false
 	if scheduled.IsZero() {
 		c.plan.Next = sched.Next(earliest)
-		return
+		if c.lead <= 0 || c.plan.Next.IsZero() || spec.GetSuspend() {
+			return
+		}
+		// The next time may be decided ahead, once within the lead.
+		scheduled, upcoming = c.plan.Next, true
 	}
-	if sds := spec.StartingDeadlineSeconds; sds != nil {
+	if sds := spec.StartingDeadlineSeconds; sds != nil && !upcoming {
 		// With a starting deadline, the oldest time still within it is
 		// decided first and the later ones follow, so a short outage (a
 		// leader election) delays runs but loses none, and leaves no gap
@@ -298,15 +316,28 @@ func (c *cronPass) schedule() {
 		c.plan.Next = sched.Next(scheduled)
 		return
 	}
-	c.plan.Next = sched.Next(scheduled)
+	if !upcoming {
+		c.plan.Next = sched.Next(scheduled)
+	}
 	name := cronJobName(c.cj.GetMetadata().GetName(), scheduled, hasSeconds)
 	jitter := JitterDelay(c.cj, scheduled)
-	if !c.hasJob(name) && now.Before(scheduled.Add(jitter)) {
-		// Its time comes after the jitter delay; decided then.
-		if at := scheduled.Add(jitter); at.Before(c.plan.Next) || c.plan.Next.IsZero() {
-			c.plan.Next = at
+	if at := scheduled.Add(jitter); !c.hasJob(name) && now.Before(at) {
+		if !c.aheadAllowed(at) {
+			// Its time comes later (after its jitter delay): decided
+			// then, or ahead once within the lead.
+			wake := at
+			if ahead := at.Add(-c.lead); c.mayDecideAhead() && ahead.After(now) {
+				wake = ahead
+			}
+			if upcoming || wake.Before(c.plan.Next) || c.plan.Next.IsZero() {
+				c.plan.Next = wake
+			}
+			return
 		}
-		return
+		c.plan.NotBefore = at
+		if upcoming {
+			c.plan.Next = sched.Next(scheduled)
+		}
 	}
 	c.plan.Jitter = jitter
 	if c.hasJob(name) {
@@ -357,8 +388,44 @@ func (c *cronPass) schedule() {
 	c.plan.Action = CronCreated
 	c.plan.CaughtUp = !c.leaderSince.IsZero() && scheduled.Add(jitter).Before(c.leaderSince)
 	c.newJob = c.jobFor(name, scheduled)
+	if !c.plan.NotBefore.IsZero() {
+		tmpl := c.newJob.Spec.Template
+		if tmpl == nil {
+			tmpl = &api.PodTemplateSpec{}
+			c.newJob.Spec.Template = tmpl
+		}
+		if tmpl.Metadata == nil {
+			tmpl.Metadata = &api.ObjectMeta{}
+		}
+		if tmpl.Metadata.Annotations == nil {
+			tmpl.Metadata.Annotations = map[string]string{}
+		}
+		tmpl.Metadata.Annotations[api.AnnotationNotBefore] = api.FormatNotBefore(c.plan.NotBefore)
+	}
 	c.plan.Job = c.newJob
 	c.event(api.EventTypeNormal, api.ReasonSuccessfulCreate, "Created job "+name+" for scheduled time "+scheduled.UTC().Format(time.RFC3339))
+}
+
+// aheadAllowed tells whether a run due at at may be decided now, ahead of
+// its time: within the lead, and only where deciding at the time could
+// not differ. Suspension is checked by the caller; an active Job would
+// make Forbid skip the run and Replace stop it, and it may yet finish, so
+// such a run is decided at its time.
+func (c *cronPass) aheadAllowed(at time.Time) bool {
+	return c.mayDecideAhead() && at.Sub(c.now) <= c.lead
+}
+
+// mayDecideAhead tells whether the next run could be decided ahead, were
+// it within the lead.
+func (c *cronPass) mayDecideAhead() bool {
+	if c.lead <= 0 || c.spec.GetSuspend() {
+		return false
+	}
+	switch c.spec.GetConcurrencyPolicy() {
+	case api.ConcurrencyPolicyForbid, api.ConcurrencyPolicyReplace:
+		return len(c.active) == 0
+	}
+	return true
 }
 
 // JitterDelay is how long after a scheduled time a CronJob's run waits:
@@ -407,6 +474,8 @@ func JobFromTemplate(cj *api.CronJob, name string) *api.Job {
 	if podMeta := spec.GetTemplate().GetMetadata(); podMeta != nil {
 		delete(podMeta.Labels, api.LabelJobName)
 		delete(podMeta.Labels, api.LabelBatchJobName)
+		// Only the cron controller times a run.
+		delete(podMeta.Annotations, api.AnnotationNotBefore)
 	}
 	return &api.Job{
 		ApiVersion: api.JobResource.APIVersion(),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ type serverOptions struct {
 	join                          string
 	logLevel                      string
 	leaveOnTerminate              bool
+	cronLead                      time.Duration
 	timing                        timingFlags
 	security                      securityFlags
 	notify                        notifyFlags
@@ -104,6 +106,7 @@ server needs the same file, and a change to it needs a restart.`,
 				NotifyPendingAfter: o.notify.pendingAfter,
 				ACL:                o.acl,
 				SecretKeys:         secretKeys,
+				CronLead:           cronLead(o.cronLead),
 			})
 			if err != nil {
 				return fmt.Errorf("start server: %w", err)
@@ -145,9 +148,19 @@ server needs the same file, and a change to it needs a restart.`,
 	f.StringVar(&o.encryptionKeyFile, "encryption-key-file", "", "encrypt Secrets at rest in the Raft log and snapshots with the keys in this file (one per line, from jobcluster keygen; the first encrypts); every server needs the same file")
 	f.BoolVar(&o.acl, "acl", false, "require an ACL token on every client call (needs TLS); make the first with jobcluster acl bootstrap")
 	f.BoolVar(&o.leaveOnTerminate, "leave-on-terminate", false, "leave the cluster for good on SIGTERM or SIGINT (removed from Raft) instead of only stopping")
+	f.DurationVar(&o.cronLead, "cron-lead", cluster.DefaultCronLead, "decide each CronJob run this long before its time, binding its pods ahead so that they start on the second; 0 decides a run only once due")
 	o.timing.register(f)
 	o.security.register(f)
 	return cmd
+}
+
+// cronLead is --cron-lead as cluster.Config takes it: there 0 means the
+// default, and a negative value none.
+func cronLead(flag time.Duration) time.Duration {
+	if flag <= 0 {
+		return -1
+	}
+	return flag
 }
 
 // loadSecretKeys reads --encryption-key-file; no file means Secrets are
