@@ -37,9 +37,9 @@ type leases struct {
 	incarnation map[string]string
 	stopped     map[string]time.Time
 	// renewedAfterGap wakes the node controller when a lease is renewed
-	// after a gap longer than gap, or for the first time since reset: the
-	// node may be Ready again. Other renewals change nothing it decides
-	// now, so it need not poll.
+	// after a gap longer than gap, for the first time since reset, or
+	// after a stop: the node may be Ready again. Other renewals change
+	// nothing it decides now, so it need not poll.
 	renewedAfterGap *broadcast
 	gap             time.Duration
 }
@@ -67,9 +67,11 @@ func (l *leases) renew(node, incarnation string, now time.Time) {
 	prev, ok := l.last[node]
 	l.last[node] = now
 	l.incarnation[node] = incarnation
+	_, wasStopped := l.stopped[node]
 	delete(l.stopped, node)
 	l.mu.Unlock()
-	if !ok || now.Sub(prev) > l.gap {
+	if !ok || now.Sub(prev) > l.gap || wasStopped {
+		// The node may be Ready again.
 		l.renewedAfterGap.notify()
 	}
 }

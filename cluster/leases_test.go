@@ -91,6 +91,37 @@ func TestLeasesStopOnlyForTheIncarnationThatRenewedLast(t *testing.T) {
 	}
 }
 
+func TestLeasesWakeTheNodeControllerWhenARenewalUndoesAStop(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLeases(time.Second)
+	l.reset(t0)
+	l.renew("a1", "i1", t0)
+	steps := []struct {
+		what      string
+		do        func()
+		wantWoken bool
+	}{
+		{"a renewal soon after the last", func() { l.renew("a1", "i1", t0.Add(100*time.Millisecond)) }, false},
+		{"a stop", func() { l.stop("a1", "i1", t0.Add(200*time.Millisecond)) }, true},
+		{"a renewal that undoes the stop, soon after the last", func() { l.renew("a1", "i1", t0.Add(300*time.Millisecond)) }, true},
+		{"the next renewal", func() { l.renew("a1", "i1", t0.Add(400*time.Millisecond)) }, false},
+	}
+	for _, st := range steps {
+		ch := l.renewedAfterGap.wait()
+		st.do()
+		select {
+		case <-ch:
+			if !st.wantWoken {
+				t.Errorf("%s woke the node controller", st.what)
+			}
+		default:
+			if st.wantWoken {
+				t.Errorf("%s did not wake the node controller: the node would read stopped until its next wake", st.what)
+			}
+		}
+	}
+}
+
 // TestHeartbeatRenewsOnlyOnTheLeader checks what an agent's successful
 // heartbeat means: whichever server it asked, the leader renewed the lease
 // after the request was sent; a server that does not lead never renews in
