@@ -389,3 +389,87 @@ func TestKillingAnEmptyCgroupDoesNotFreezeIt(t *testing.T) {
 		t.Errorf("a cgroup that no longer exists: %v, want nil", err)
 	}
 }
+
+// TestPreparedRunBeginsOnlyWhenToldAndIsDiscardedUnrun prepares runs in
+// cgroups: on cgroup v1 the process exists ahead, already in its cgroup,
+// stopped before its first instruction, and runs once begun; a discarded
+// one ends without having run. On v2 there is nothing to prepare.
+func TestPreparedRunBeginsOnlyWhenToldAndIsDiscardedUnrun(t *testing.T) {
+	for _, h := range testCgroupRoots {
+		t.Run(h.name, func(t *testing.T) {
+			r := cgroupRuntime(t, h.root)
+			dir := t.TempDir()
+			out, err := os.Create(filepath.Join(t.TempDir(), "out.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer out.Close()
+			prepare := func(marker string) *preparedProcess {
+				t.Helper()
+				pp, err := r.Prepare(context.Background(), ProcessSpec{
+					Command: []string{"sh", "-c", "touch " + marker + "; exec sleep 300"}, Env: pathEnv(), Dir: dir, Stdout: out})
+				if err != nil {
+					t.Fatalf("prepare: %v", err)
+				}
+				if r.cgroups.v2 {
+					if pp != nil {
+						t.Fatal("prepared a run on cgroup v2, where a start costs no more")
+					}
+					return nil
+				}
+				if pp == nil {
+					t.Fatal("prepared nothing on cgroup v1")
+				}
+				p := pp.(*preparedProcess)
+				status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.p.pid))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(string(status), "State:\tt (tracing stop)") {
+					t.Fatalf("prepared process %d is not stopped:\n%s", p.p.pid, status)
+				}
+				for _, cgdir := range p.p.cg.paths {
+					procs, err := os.ReadFile(filepath.Join(cgdir, "cgroup.procs"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(p.p.pid)) {
+						t.Errorf("prepared process %d is not yet in its cgroup %s", p.p.pid, cgdir)
+					}
+				}
+				if _, err := os.Stat(filepath.Join(dir, marker)); err == nil {
+					t.Fatalf("prepared process %d ran", p.p.pid)
+				}
+				return p
+			}
+
+			begun := prepare("begun")
+			if begun == nil {
+				return
+			}
+			proc, err := begun.Begin()
+			if err != nil {
+				t.Fatalf("begin: %v", err)
+			}
+			wait.For(t, "the begun run to run", func() (bool, string) {
+				_, err := os.Stat(filepath.Join(dir, "begun"))
+				return err == nil, fmt.Sprint(err)
+			})
+			if err := proc.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if code, err := proc.Wait(); err != nil || code != 137 {
+				t.Errorf("begun run ended %d, %v; want 137 (killed)", code, err)
+			}
+
+			discarded := prepare("discarded")
+			discarded.Discard()
+			if gone, msg := processGone(discarded.p.pid); !gone {
+				t.Fatalf("discarded run: %s", msg)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "discarded")); err == nil {
+				t.Error("the discarded run ran")
+			}
+		})
+	}
+}

@@ -87,6 +87,40 @@ func (m *Multi) Start(ctx context.Context, spec ProcessSpec) (Process, error) {
 	return &namedProcess{Process: p, id: name + ":" + p.ID()}, nil
 }
 
+// Prepare prepares spec with the runtime it names, when that runtime
+// prepares runs.
+func (m *Multi) Prepare(ctx context.Context, spec ProcessSpec) (Prepared, error) {
+	name, rt, err := m.pick(spec.RuntimeClass)
+	if err != nil {
+		return nil, err
+	}
+	p, ok := rt.(Preparer)
+	if !ok {
+		return nil, nil
+	}
+	pp, err := p.Prepare(ctx, spec)
+	if err != nil || pp == nil || name == m.names[0] {
+		return pp, err
+	}
+	return &namedPrepared{Prepared: pp, id: name + ":" + pp.ID()}, nil
+}
+
+// namedPrepared is a run prepared by a runtime other than the first.
+type namedPrepared struct {
+	Prepared
+	id string
+}
+
+func (p *namedPrepared) ID() string { return p.id }
+
+func (p *namedPrepared) Begin() (Process, error) {
+	proc, err := p.Prepared.Begin()
+	if err != nil {
+		return nil, err
+	}
+	return &namedProcess{Process: proc, id: p.id}, nil
+}
+
 // PullImage pulls spec's image when its runtime pulls images.
 func (m *Multi) PullImage(ctx context.Context, spec ProcessSpec) (string, error) {
 	_, rt, err := m.pick(spec.RuntimeClass)

@@ -221,7 +221,11 @@ func (r *podRunner) run() {
 		defer deadlineTimer.Stop()
 		deadline = deadlineTimer.C
 	}
-	if !r.pullImages(deadline) || !r.waitRelease(deadline) {
+	if r.pullImages(deadline) {
+		r.prepareHeld()
+	}
+	if r.stopping || !r.waitRelease(deadline) {
+		r.discardPrepared()
 		final := buildStatus(api.PodFailed, r.sup.hostIP, r.started, r.containers)
 		final.Reason, final.Message = r.stopReason, r.stopMsg
 		r.finish(final)
@@ -445,29 +449,95 @@ func (r *podRunner) startContainer(i int) {
 	}
 }
 
-// launch opens the container's log and starts its process.
+// launch opens the container's log and starts its process, or begins
+// the run prepared for it.
 func (r *podRunner) launch(c *containerRun) (Process, error) {
+	if pp := c.prepared; pp != nil {
+		c.prepared = nil
+		return pp.Begin()
+	}
+	var proc Process
+	err := r.withSpec(c, func(spec ProcessSpec) (err error) {
+		proc, err = r.sup.runtime.Start(context.Background(), spec)
+		return err
+	})
+	return proc, err
+}
+
+// prepareHeld makes the first run of each container ready while the pod
+// is held, where the runtime can (Preparer), so that its release costs
+// little more than letting the processes go. A container that could not be
+// prepared starts the usual way at the release, which reports any error.
+func (r *podRunner) prepareHeld() {
+	p, ok := r.sup.runtime.(Preparer)
+	if !ok {
+		return
+	}
+	select {
+	case <-r.released:
+		return
+	default:
+	}
+	for _, c := range r.containers {
+		var pp Prepared
+		err := r.withSpec(c, func(spec ProcessSpec) (err error) {
+			pp, err = p.Prepare(context.Background(), spec)
+			return err
+		})
+		if err != nil {
+			r.sup.logger.Debug("prepare container", "pod", r.name(), "container", c.spec.GetName(), "err", err)
+			continue
+		}
+		if pp == nil {
+			return
+		}
+		c.prepared = pp
+		r.rec.mu.Lock()
+		if r.rec.processes == nil {
+			r.rec.processes = map[string]string{}
+		}
+		r.rec.processes[c.spec.GetName()] = pp.ID()
+		r.rec.mu.Unlock()
+		if err := r.sup.journal.save(r.rec, false); err != nil {
+			r.sup.logger.Error("journal process", "pod", r.name(), "err", err)
+		}
+	}
+}
+
+// discardPrepared ends every prepared run unstarted.
+func (r *podRunner) discardPrepared() {
+	for _, c := range r.containers {
+		if c.prepared != nil {
+			c.prepared.Discard()
+			c.prepared = nil
+		}
+	}
+}
+
+// withSpec opens the container's log and calls start with the ProcessSpec
+// of its next run; the log's handle is closed once start returns.
+func (r *podRunner) withSpec(c *containerRun, start func(ProcessSpec) error) error {
 	logFile, err := openContainerLog(r.dir, c.spec.GetName(), c.state != nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer logFile.Close()
 	dir := c.spec.GetWorkingDir()
 	if dir == "" {
 		dir = filepath.Join(r.dir, workDir)
 		if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("create working directory: %w", err)
+			return fmt.Errorf("create working directory: %w", err)
 		}
 	}
 	env, argv, err := containerEnv(r.pod, c.spec, envContext{node: r.sup.node, hostIP: r.sup.hostIP, config: r.config})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	volumes, err := r.volumes()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return r.sup.runtime.Start(context.Background(), ProcessSpec{
+	return start(ProcessSpec{
 		Command: argv, Env: env, Dir: dir, Stdout: logFile, Container: r.effective(c.spec), Labels: r.labels(),
 		RuntimeClass:       api.PodRuntime(r.pod),
 		SupplementalGroups: r.pod.GetSpec().GetSecurityContext().GetSupplementalGroups(),

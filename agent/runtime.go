@@ -20,6 +20,26 @@ type Runtime interface {
 	KillOrphan(id string) error
 }
 
+// Preparer is a Runtime that can make a run ready ahead of the moment it
+// must start, so that starting it then costs next to nothing: Prepare does
+// everything Start does short of letting the run execute its first
+// instruction. It returns nil, and no error, where preparing would gain
+// nothing; the caller then calls Start at the moment.
+type Preparer interface {
+	Prepare(ctx context.Context, spec ProcessSpec) (Prepared, error)
+}
+
+// Prepared is a run that Prepare made ready and that has not begun.
+type Prepared interface {
+	// ID is the ID its Process will have: a crash before Begin leaves a
+	// run that KillOrphan must find.
+	ID() string
+	// Begin lets the run start and returns it.
+	Begin() (Process, error)
+	// Discard ends the run unstarted and frees what it held.
+	Discard()
+}
+
 // Labels a container runtime puts on the containers it runs.
 const (
 	LabelNode = "jobcluster.io/node"

@@ -37,6 +37,9 @@ type containerRun struct {
 	state     *api.ContainerState
 	lastState *api.ContainerState
 	proc      Process
+	// prepared is the first run made ready while the pod was held, to
+	// begin at its release.
+	prepared  Prepared
 	startedAt time.Time
 	// done means the container will not run again.
 	done    bool
