@@ -63,7 +63,7 @@ func NewServer(reg *Registry) *Server {
 		}, []string{"cronjob", "result"}),
 		cronCreationSkew: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "cronjob_job_creation_skew_duration_seconds",
-			Help:    "Time from a CronJob's scheduled time to the creation of its Job. Observed by every server from the log it applied.",
+			Help:    "Time from a CronJob's scheduled time to the creation of its Job, 0 for a run decided ahead of its time. Observed by every server from the log it applied.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600},
 		}),
 		cronStartSkew: prometheus.NewHistogram(prometheus.HistogramOpts{

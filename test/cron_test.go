@@ -485,22 +485,47 @@ func TestCronCreateJobFromCronJob(t *testing.T) {
 // missed times (at most the most recent one runs).
 func TestCronSuspendAndResume(t *testing.T) {
 	c := cronCluster(t)
-	c.Submit(cronJob{name: "pause", schedule: "* * * * * *", successful: 100, failed: 100, script: "true"}.yaml())
+	rec := testcluster.NewRecorder(t)
+	c.Submit(cronJob{name: "pause", schedule: "* * * * * *", successful: 100, failed: 100, script: rec.Wrap("true")}.yaml())
 	cronRuns(t, c, "pause", 2, 10*time.Second)
 	if out := strings.TrimSpace(c.MustCLI("suspend", "cronjob", "pause")); out != "cronjob.batch/pause suspended" {
 		t.Errorf("suspend printed %q", out)
 	}
 	suspended := time.Now()
-	// Suspended for three seconds, checking all along that nothing starts.
+	// Suspended for three seconds, checking all along that nothing is
+	// decided: a run decided ahead before the suspend, within the cron
+	// lead, exists until its time, when it is withdrawn unrun.
 	for time.Since(suspended) < 3*time.Second {
 		runs, err := c.CronRuns("pause")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if last := runs[len(runs)-1]; last.Scheduled.After(suspended) {
-			t.Fatalf("job %s scheduled %v started while the CronJob was suspended (since %v)", last.Name, last.Scheduled, suspended)
+		if last := runs[len(runs)-1]; last.Scheduled.After(suspended.Add(cluster.DefaultCronLead)) {
+			t.Fatalf("job %s scheduled %v created while the CronJob was suspended (since %v)", last.Name, last.Scheduled, suspended)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	runs, err := c.CronRuns("pause")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runs {
+		if r.Scheduled.After(suspended) {
+			t.Errorf("job %s scheduled %v, after the suspend at %v, was not withdrawn", r.Name, r.Scheduled, suspended)
+		}
+	}
+	intervals, err := rec.Intervals()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, iv := range intervals {
+		secs, err := strconv.ParseInt(strings.TrimPrefix(jobOfPod(iv.Pod), "pause-"), 10, 64)
+		if err != nil {
+			t.Fatalf("pod %s: not of a job pause-<seconds>: %v", iv.Pod, err)
+		}
+		if scheduled := time.Unix(secs, 0); scheduled.After(suspended) {
+			t.Errorf("pod %s of the time %v, after the suspend at %v, ran at %v", iv.Pod, scheduled, suspended, time.Unix(0, iv.Start))
+		}
 	}
 	resumed := time.Now()
 	c.MustCLI("resume", "cronjob", "pause")
@@ -517,7 +542,7 @@ func TestCronSuspendAndResume(t *testing.T) {
 		}
 		return n >= 2, fmt.Sprintf("%d jobs scheduled after the resume", n)
 	})
-	runs, err := c.CronRuns("pause")
+	runs, err = c.CronRuns("pause")
 	if err != nil {
 		t.Fatal(err)
 	}
