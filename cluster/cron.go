@@ -33,18 +33,21 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 	var cmds []*api.Command
 	var events []*api.Event
 	var newJobs []*api.Job
-	var released []string
-	held := map[string]bool{} // Jobs decided ahead, unfinished
+	held := map[string]bool{} // Jobs decided ahead
 	for _, cj := range st.CronJobs() {
 		ns, name := cj.GetMetadata().GetNamespace(), cj.GetMetadata().GetName()
 		jobs := st.JobsOfCronJob(ns, name)
 		rel := scheduler.ReleaseCronRuns(cj, jobs, func(j *api.Job) []*api.Pod {
 			return st.PodsOfJob(ns, j.GetMetadata().GetName())
 		}, s.released.has, now)
+		var released []string
 		for _, j := range rel.Release {
 			released = append(released, j.GetMetadata().GetUid())
 			s.logger.Debug("cron run released", "cronjob", name, "job", j.GetMetadata().GetName())
 		}
+		// At once: the watches tell the agents whatever the rest of the
+		// pass and its proposal do.
+		s.released.release(released...)
 		for _, j := range rel.Withdraw {
 			cmds = append(cmds, (&api.DeleteJob{Namespace: ns, Name: j.GetMetadata().GetName(), Uid: j.GetMetadata().GetUid()}).Command())
 		}
@@ -122,10 +125,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 			events = append(events, event(now, api.CronJobResource.Kind, ns, name, cj.GetMetadata().GetUid(), e.Type, e.Reason, e.Message))
 		}
 	}
-	// Released first: the watches tell the agents at once, whatever the
-	// proposal below does.
 	s.released.keepOnly(held)
-	s.released.release(released...)
 	if len(events) > 0 {
 		cmds = append(cmds, eventCommand(events...))
 	}
