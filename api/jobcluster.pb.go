@@ -8627,9 +8627,13 @@ func (x *LogChunk) GetNotice() string {
 }
 
 type WatchPodsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
-	MinIndex      uint64                 `protobuf:"varint,2,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Node     string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	MinIndex uint64                 `protobuf:"varint,2,opt,name=min_index,json=minIndex,proto3" json:"min_index,omitempty"`
+	// holds_pods says the agent starts no pod its pod set holds
+	// (PodSet.held). An agent that does not say so (an older one) is sent
+	// no held pod at all until it is released.
+	HoldsPods     bool `protobuf:"varint,3,opt,name=holds_pods,json=holdsPods,proto3" json:"holds_pods,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8676,6 +8680,13 @@ func (x *WatchPodsRequest) GetMinIndex() uint64 {
 		return x.MinIndex
 	}
 	return 0
+}
+
+func (x *WatchPodsRequest) GetHoldsPods() bool {
+	if x != nil {
+		return x.HoldsPods
+	}
+	return false
 }
 
 // PodSet is every pod bound to a node that the node still has to run or
@@ -11581,10 +11592,12 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\v_tail_lines\"6\n" +
 	"\bLogChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x16\n" +
-	"\x06notice\x18\x02 \x01(\tR\x06notice\"C\n" +
+	"\x06notice\x18\x02 \x01(\tR\x06notice\"b\n" +
 	"\x10WatchPodsRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1b\n" +
-	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\"\xc6\x01\n" +
+	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\x12\x1d\n" +
+	"\n" +
+	"holds_pods\x18\x03 \x01(\bR\tholdsPods\"\xc6\x01\n" +
 	"\x06PodSet\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12&\n" +
 	"\x04pods\x18\x02 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\x129\n" +

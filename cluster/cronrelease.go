@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -89,6 +90,17 @@ func (s *Server) heldPods(st *fsm.State, pods []*api.Pod, leader bool) []string 
 		}
 	}
 	return held
+}
+
+// withoutPods is pods without those named (by uid) in uids.
+func withoutPods(pods []*api.Pod, uids []string) []*api.Pod {
+	out := make([]*api.Pod, 0, len(pods))
+	for _, p := range pods {
+		if !slices.Contains(uids, p.GetMetadata().GetUid()) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // controllerOf is meta's controlling owner of the given kind, or nil.

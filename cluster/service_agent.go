@@ -31,10 +31,16 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 		st := c.s.fsm.State()
 		pods, changed := st.LivePodsOnNode(req.GetNode())
 		held := c.s.heldPods(st, pods, c.s.IsLeader())
+		sendHeld := held
+		if !req.GetHoldsPods() && len(held) > 0 {
+			// An agent that would start them at once gets them once
+			// they are released.
+			pods, sendHeld = withoutPods(pods, held), nil
+		}
 		wctx, cancel := context.WithCancel(ctx)
 		cms, secrets, configChanged := st.ConfigOfPods(wctx, pods)
 		if first || st.Index() > sent || !slices.Equal(held, sentHeld) {
-			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods, ConfigMaps: cms, Secrets: secrets, Held: held}); err != nil {
+			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods, ConfigMaps: cms, Secrets: secrets, Held: sendHeld}); err != nil {
 				cancel()
 				return err
 			}
