@@ -314,7 +314,7 @@ func (r *ProcessRuntime) start(ctx context.Context, spec ProcessSpec, hold bool)
 		if !cg.v2 {
 			started = cg.enterAtExec
 			if hold {
-				started = cg.enterCgroupStopped
+				started = cg.enterAndHold
 			}
 		}
 	}
@@ -449,6 +449,19 @@ func (cg *cgroup) enterAtExec(pid int) error {
 	}
 	if err := unix.PtraceDetach(pid); err != nil {
 		return fmt.Errorf("let process %d run: %w", pid, err)
+	}
+	return nil
+}
+
+// enterAndHold is enterCgroupStopped for a child that stays stopped until
+// Begin: should the agent die first, the kernel kills it (rather than
+// detach it, which would let it run) before the guard gets to it.
+func (cg *cgroup) enterAndHold(pid int) error {
+	if err := cg.enterCgroupStopped(pid); err != nil {
+		return err
+	}
+	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_EXITKILL); err != nil {
+		return fmt.Errorf("hold process %d: %w", pid, err)
 	}
 	return nil
 }
