@@ -424,15 +424,7 @@ func (r *podRunner) startContainer(i int) {
 	c.state = &api.ContainerState{Running: &api.ContainerStateRunning{StartedAt: timestamppb.New(now)}}
 	r.setAlive(c.spec.GetName(), true)
 	r.setPID(c.spec.GetName(), proc.PID())
-	r.rec.mu.Lock()
-	if r.rec.processes == nil {
-		r.rec.processes = map[string]string{}
-	}
-	r.rec.processes[c.spec.GetName()] = proc.ID()
-	r.rec.mu.Unlock()
-	if err := r.sup.journal.save(r.rec, false); err != nil {
-		r.sup.logger.Error("journal process", "pod", r.name(), "err", err)
-	}
+	r.journalProcess(c.spec.GetName(), proc.ID())
 	go func() {
 		code, err := proc.Wait()
 		r.exits <- containerExit{index: i, code: code, err: err, at: time.Now()}
@@ -492,15 +484,26 @@ func (r *podRunner) prepareHeld() {
 			return
 		}
 		c.prepared = pp
-		r.rec.mu.Lock()
-		if r.rec.processes == nil {
-			r.rec.processes = map[string]string{}
-		}
-		r.rec.processes[c.spec.GetName()] = pp.ID()
+		r.journalProcess(c.spec.GetName(), pp.ID())
+	}
+}
+
+// journalProcess records the container's process in the journal, so that
+// an agent restarted after a crash finds and kills it. A prepared run that
+// begins keeps the ID it was journaled with: nothing is written again.
+func (r *podRunner) journalProcess(container, id string) {
+	r.rec.mu.Lock()
+	if r.rec.processes[container] == id {
 		r.rec.mu.Unlock()
-		if err := r.sup.journal.save(r.rec, false); err != nil {
-			r.sup.logger.Error("journal process", "pod", r.name(), "err", err)
-		}
+		return
+	}
+	if r.rec.processes == nil {
+		r.rec.processes = map[string]string{}
+	}
+	r.rec.processes[container] = id
+	r.rec.mu.Unlock()
+	if err := r.sup.journal.save(r.rec, false); err != nil {
+		r.sup.logger.Error("journal process", "pod", r.name(), "err", err)
 	}
 }
 
