@@ -320,7 +320,28 @@ func (r *podRunner) prepare() error {
 	r.rec.mu.Lock()
 	r.rec.started = r.started
 	r.rec.mu.Unlock()
-	return r.sup.journal.save(r.rec, true)
+	select {
+	case <-r.released:
+	default:
+		// A held pod is prepared once its entry is written.
+		return r.sup.journal.save(r.rec, true)
+	}
+	// A pod that may start at once has its processes prepared while
+	// its entry is synced: under cgroup v1 that is the kernel's wait to
+	// move each into its cgroup, which would otherwise follow the
+	// fsync. A prepared process runs no instruction before it begins,
+	// so not before the entry is durable, and it dies with the agent.
+	saved := make(chan error, 1)
+	go func() { saved <- r.sup.journal.save(r.rec, true) }()
+	prepared := r.prepareRuns()
+	if err := <-saved; err != nil {
+		r.discardPrepared()
+		return err
+	}
+	for _, c := range prepared {
+		r.journalProcess(c.spec.GetName(), c.prepared.ID())
+	}
+	return nil
 }
 
 func (r *podRunner) finished() bool {
@@ -458,19 +479,32 @@ func (r *podRunner) launch(c *containerRun) (Process, error) {
 
 // prepareHeld makes the first run of each container ready while the pod
 // is held, where the runtime can (Preparer), so that its release costs
-// little more than letting the processes go. A container that could not be
-// prepared starts the usual way at the release, which reports any error.
+// little more than letting the processes go.
 func (r *podRunner) prepareHeld() {
-	p, ok := r.sup.runtime.(Preparer)
-	if !ok {
-		return
-	}
 	select {
 	case <-r.released:
 		return
 	default:
 	}
+	for _, c := range r.prepareRuns() {
+		r.journalProcess(c.spec.GetName(), c.prepared.ID())
+	}
+}
+
+// prepareRuns prepares the first run of each container not prepared yet,
+// where the runtime can (Preparer), and returns the containers it
+// prepared; their processes are not journaled yet. A container that could
+// not be prepared starts the usual way, which reports any error.
+func (r *podRunner) prepareRuns() []*containerRun {
+	p, ok := r.sup.runtime.(Preparer)
+	if !ok {
+		return nil
+	}
+	var prepared []*containerRun
 	for _, c := range r.containers {
+		if c.prepared != nil || c.state != nil {
+			continue
+		}
 		var pp Prepared
 		err := r.withSpec(c, func(spec ProcessSpec) (err error) {
 			pp, err = p.Prepare(context.Background(), spec)
@@ -481,11 +515,12 @@ func (r *podRunner) prepareHeld() {
 			continue
 		}
 		if pp == nil {
-			return
+			break
 		}
 		c.prepared = pp
-		r.journalProcess(c.spec.GetName(), pp.ID())
+		prepared = append(prepared, c)
 	}
+	return prepared
 }
 
 // journalProcess records the container's process in the journal, so that

@@ -1,11 +1,14 @@
 package agent
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -381,5 +384,105 @@ func TestSupervisorNeverStartsAHeldPodThatIsWithdrawn(t *testing.T) {
 	cs := final.GetContainerStatuses()
 	if len(cs) != 1 || cs[0].GetState().GetWaiting() == nil {
 		t.Errorf("final status %v: want its container still waiting, never started", final)
+	}
+}
+
+// journalOrderRuntime prepares runs (Preparer) and starts them with the
+// process runtime when they begin, noting whether the journal's fsync had
+// returned at each step.
+type journalOrderRuntime struct {
+	*ProcessRuntime
+	prepared chan struct{} // closed by the first Prepare
+	once     sync.Once
+
+	mu               sync.Mutex
+	synced           bool // set by the test's fsync once it returned
+	preparedUnsynced bool
+	begunUnsynced    bool
+	begun, discards  int
+}
+
+func (r *journalOrderRuntime) Prepare(_ context.Context, spec ProcessSpec) (Prepared, error) {
+	r.mu.Lock()
+	r.preparedUnsynced = !r.synced
+	r.mu.Unlock()
+	r.once.Do(func() { close(r.prepared) })
+	return &orderPrepared{r: r, spec: spec}, nil
+}
+
+type orderPrepared struct {
+	r    *journalOrderRuntime
+	spec ProcessSpec
+}
+
+func (p *orderPrepared) ID() string { return "prepared" }
+
+func (p *orderPrepared) Begin() (Process, error) {
+	p.r.mu.Lock()
+	p.r.begun++
+	p.r.begunUnsynced = p.r.begunUnsynced || !p.r.synced
+	p.r.mu.Unlock()
+	return p.r.ProcessRuntime.Start(context.Background(), p.spec)
+}
+
+func (p *orderPrepared) Discard() {
+	p.r.mu.Lock()
+	p.r.discards++
+	p.r.mu.Unlock()
+}
+
+// TestSupervisorPreparesAPodWhileItsStartIsJournaled: a pod that may
+// start at once has its process prepared while the journal entry that
+// records its start is being synced, and the process begins only once
+// that entry is durable; a failed sync discards it unbegun.
+func TestSupervisorPreparesAPodWhileItsStartIsJournaled(t *testing.T) {
+	for _, syncFails := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sync fails %v", syncFails), func(t *testing.T) {
+			sink := &fakeSink{}
+			rt := &journalOrderRuntime{ProcessRuntime: NewProcessRuntime(), prepared: make(chan struct{})}
+			s := newTestSupervisor(t, t.TempDir(), rt, sink)
+			s.journal.log.fsync = func(f *os.File) error {
+				// The sync lasts until the process is prepared: a
+				// pod prepared only after it would never get here.
+				select {
+				case <-rt.prepared:
+				case <-time.After(10 * time.Second):
+					t.Error("the pod's process was not prepared while its start was being journaled")
+				}
+				err := f.Sync()
+				if syncFails {
+					err = errors.New("disk gone")
+				}
+				rt.mu.Lock()
+				rt.synced = true
+				rt.mu.Unlock()
+				return err
+			}
+			stamp := filepath.Join(t.TempDir(), "started")
+			pod := testPod{name: "quick", uid: "uid-quick", scripts: []string{"touch " + stamp}}.build()
+			s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}})
+			final := sink.waitFinal(t, "uid-quick")
+			rt.mu.Lock()
+			defer rt.mu.Unlock()
+			if !rt.preparedUnsynced {
+				t.Error("the process was prepared only after the journal entry was synced")
+			}
+			if rt.begunUnsynced {
+				t.Error("the process began before the journal entry was synced")
+			}
+			_, statErr := os.Stat(stamp)
+			if syncFails {
+				if rt.begun != 0 || rt.discards != 1 || statErr == nil {
+					t.Errorf("after a failed sync: begun %d, discarded %d, ran %v; want the prepared process discarded unbegun", rt.begun, rt.discards, statErr == nil)
+				}
+				if final.GetPhase() != api.PodFailed || !strings.Contains(final.GetMessage(), "disk gone") {
+					t.Errorf("final status %v: want Failed, saying the journal failed", final)
+				}
+				return
+			}
+			if rt.begun != 1 || statErr != nil || final.GetPhase() != api.PodSucceeded {
+				t.Errorf("begun %d, stamp %v, phase %s: want the prepared process begun once and the pod Succeeded", rt.begun, statErr, final.GetPhase())
+			}
+		})
 	}
 }
