@@ -76,7 +76,7 @@ no_overlap() { # lost pods, pods before, [uptime when a frozen machine thawed]
 	done
 	for p in $(all_pods); do
 		grep -qx "$p" <<<"$2" && continue
-		v=$(jc logs "$p" 2>/dev/null | head -1)
+		v=$(jc logs "$p" 2>/dev/null | awk 'NR == 1')
 		[ -n "$v" ] && first=$(awk -v a="$first" -v b="$v" 'BEGIN { print (b < a) ? b : a }')
 	done
 	if ! awk -v l="$last" -v f="$first" 'BEGIN { exit !(l < f) }'; then
