@@ -63,11 +63,12 @@ lint:
 # bench measures what users feel on a loopback cluster of 3 servers and 3
 # agents (separate processes), again for submit and throughput with mutual
 # TLS and ACL tokens, then the Go benchmarks of FSM apply and of
-# batched Raft proposals and of placement; see BENCHMARKS.md. About an hour.
+# batched Raft proposals, of placement and of a pod process's start; see
+# BENCHMARKS.md. About an hour.
 bench:
 	$(GO) run ./test/bench -out bench-results/latest.json
 	$(GO) run ./test/bench -run submit,throughput -secure -out bench-results/secure.json
-	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./cluster/ ./scheduler/
+	$(GO) test -run '^$$' -bench . -benchmem ./fsm/ ./cluster/ ./scheduler/ ./agent/
 
 # bench-smoke runs a few seconds of the benchmark, judging no times, so it
 # cannot rot.

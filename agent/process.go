@@ -191,8 +191,9 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 }
 
 // Prepare prepares a run where that saves time at its start: in a cgroup
-// of cgroup v1, where moving the process into its cgroup takes the kernel
-// milliseconds (v2 creates it there). The process is then started,
+// of cgroup v1, where the process must be held at its exec while it is
+// moved into its cgroup (v2 creates it there), which takes milliseconds
+// on a busy machine. The process is then started,
 // traced, and moved into its cgroup, and stays stopped right after its
 // execve, before its first instruction, until Begin. Elsewhere a start
 // costs a fork and an exec, and there is nothing to prepare.
