@@ -60,23 +60,32 @@ all_pods() { jc get pods -l job-name=work --no-headers | awk '{ print $1 }'; }
 # no_overlap LOST BEFORE: the last line the lost pods printed (the
 # containers share one kernel, so /proc/uptime is one clock) comes before
 # the first line of every pod created since (not in BEFORE).
+logs_of() { # pod, [logs flags...]: its log, retried while a server cannot reach it yet
+	local i
+	for i in $(seq 20); do
+		jc logs "$@" 2>/dev/null && return 0
+		sleep 0.5
+	done
+	echo "logs of $1: no server could read it for 10 s" >&2
+	return 1
+}
 no_overlap() { # lost pods, pods before, [uptime when a frozen machine thawed]
 	local last=0 first=999999999 thawed=0 thaw=${3:-} printed="" p v w
 	for p in $1; do
 		if [ -n "$thaw" ]; then
 			# A machine frozen as a whole freezes its pods too; at the
 			# thaw they may print until the guard's overdue timer fires.
-			v=$(jc logs "$p" 2>/dev/null | awk -v t="$thaw" '$1 < t' | tail -1)
-			w=$(jc logs "$p" 2>/dev/null | awk -v t="$thaw" '$1 >= t' | tail -1)
+			v=$(logs_of "$p" | awk -v t="$thaw" '$1 < t' | tail -1)
+			w=$(logs_of "$p" | awk -v t="$thaw" '$1 >= t' | tail -1)
 			[ -n "$w" ] && printed=1 && thawed=$(awk -v a="$thawed" -v b="$w" -v t="$thaw" 'BEGIN { d = b - t; print (d > a) ? d : a }')
 		else
-			v=$(jc logs "$p" --tail 1 2>/dev/null | tail -1)
+			v=$(logs_of "$p" --tail 1 | tail -1)
 		fi
 		[ -n "$v" ] && last=$(awk -v a="$last" -v b="$v" 'BEGIN { print (b > a) ? b : a }')
 	done
 	for p in $(all_pods); do
 		grep -qx "$p" <<<"$2" && continue
-		v=$(jc logs "$p" 2>/dev/null | awk 'NR == 1')
+		v=$(logs_of "$p" | awk 'NR == 1')
 		[ -n "$v" ] && first=$(awk -v a="$first" -v b="$v" 'BEGIN { print (b < a) ? b : a }')
 	done
 	if ! awk -v l="$last" -v f="$first" 'BEGIN { exit !(l < f) }'; then
