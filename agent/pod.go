@@ -327,10 +327,11 @@ func (r *podRunner) prepare() error {
 		return r.sup.journal.save(r.rec, true)
 	}
 	// A pod that may start at once has its processes prepared while
-	// its entry is synced: under cgroup v1 that is the kernel's wait to
-	// move each into its cgroup, which would otherwise follow the
-	// fsync. A prepared process runs no instruction before it begins,
-	// so not before the entry is durable, and it dies with the agent.
+	// its entry is synced: under cgroup v1 that is the traced start and
+	// the move into its cgroup, milliseconds on a busy machine, which
+	// would otherwise follow the fsync. A prepared process runs no
+	// instruction before it begins, so not before the entry is
+	// durable, and it dies with the agent.
 	saved := make(chan error, 1)
 	go func() { saved <- r.sup.journal.save(r.rec, true) }()
 	prepared := r.prepareRuns()
