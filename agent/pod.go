@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -58,6 +59,9 @@ type podRunner struct {
 	// its servers hold (api.PodSet.held), once they no longer do.
 	released    chan struct{}
 	releaseOnce sync.Once
+	// timed signals (capacity 1) that the pod's timed release (timedAt,
+	// under mu) was given or taken back.
+	timed chan struct{}
 	// wasHeld is set when the pod had to wait for its release.
 	wasHeld bool
 
@@ -78,6 +82,9 @@ type podRunner struct {
 	pending *stopRequest
 	alive   map[string]bool // containers whose process runs now
 	pids    map[string]int  // the process of each running container, for usage
+	// timedAt is when the pod starts, released ahead of its time
+	// (api.PodSet.timed); zero if it was not.
+	timedAt time.Time
 }
 
 func newPodRunner(s *supervisor, rec *podRecord, pod *api.Pod) *podRunner {
@@ -88,6 +95,7 @@ func newPodRunner(s *supervisor, rec *podRecord, pod *api.Pod) *podRunner {
 		dir:       s.journal.podDir(pod.GetMetadata().GetName()),
 		stopped:   make(chan struct{}, 1),
 		released:  make(chan struct{}),
+		timed:     make(chan struct{}, 1),
 		alive:     map[string]bool{},
 		rotations: map[string]int{},
 	}
@@ -107,10 +115,57 @@ func (r *podRunner) name() string { return r.pod.GetMetadata().GetName() }
 // goroutine.
 func (r *podRunner) release() { r.releaseOnce.Do(func() { close(r.released) }) }
 
+// releaseAt lets the pod start at the time its api.AnnotationNotBefore
+// names, on this agent's clock: its servers released it a little ahead of
+// that time (api.PodSet.timed). A pod that names no time is released at
+// once.
+func (r *podRunner) releaseAt() {
+	at, ok := api.NotBefore(r.pod.GetMetadata().GetAnnotations())
+	if !ok {
+		r.release()
+		return
+	}
+	r.setTimed(at)
+}
+
+// hold takes back a timed release whose time has not come; a release
+// (release) cannot be taken back.
+func (r *podRunner) hold() { r.setTimed(time.Time{}) }
+
+func (r *podRunner) setTimed(at time.Time) {
+	r.mu.Lock()
+	changed := !r.timedAt.Equal(at)
+	r.timedAt = at
+	r.mu.Unlock()
+	if changed {
+		select {
+		case r.timed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *podRunner) timedRelease() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.timedAt
+}
+
+// maxTimedWait bounds how long after its timed release a pod starts,
+// whatever time it names: its servers release it a few milliseconds
+// ahead, so a longer wait means this machine's clock is behind theirs.
+const maxTimedWait = time.Second
+
+// beginSpin is how long before a timed release's time the runner stops
+// sleeping and watches the clock: Go's timers may wake a millisecond
+// late, which is the whole of what a timed release is for.
+const beginSpin = 2 * time.Millisecond
+
 // waitRelease waits, once the pod is prepared, until its servers release
 // it: a CronJob's run decided ahead of its time starts at that time, as
-// the leader says. It returns false when the pod was stopped or reached
-// its deadline first (r.stopReason and r.stopMsg then say why).
+// the leader says, or at the time its timed release names. It returns
+// false when the pod was stopped or reached its deadline first
+// (r.stopReason and r.stopMsg then say why).
 func (r *podRunner) waitRelease(deadline <-chan time.Time) bool {
 	select {
 	case <-r.released:
@@ -119,16 +174,59 @@ func (r *podRunner) waitRelease(deadline <-chan time.Time) bool {
 	}
 	r.wasHeld = true
 	r.sup.logger.Debug("pod held until its time", "pod", r.name())
-	select {
-	case <-r.released:
-		r.started = r.sup.now()
-		return true
-	case <-r.stopped:
-		r.stopWhilePulling(nil)
-	case <-deadline:
-		r.stopWhilePulling(&stopRequest{reason: api.ReasonDeadlineExceeded, message: "Pod was active on the node longer than the specified deadline"})
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	var at time.Time // of the timed release the timer is set for
+	var begin time.Time
+	var wake <-chan time.Time
+	arm := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		at, wake = r.timedRelease(), nil
+		if at.IsZero() {
+			return
+		}
+		now := time.Now()
+		begin = at
+		if latest := now.Add(maxTimedWait); begin.After(latest) {
+			r.sup.logger.Warn("pod released to start later than a timed release can be: is this machine's clock behind its servers'?",
+				"pod", r.name(), "at", at, "starting", latest)
+			begin = latest
+		}
+		timer = time.NewTimer(begin.Sub(now) - beginSpin)
+		wake = timer.C
 	}
-	return false
+	arm()
+	for {
+		select {
+		case <-r.released:
+			r.started = r.sup.now()
+			return true
+		case <-r.timed:
+			arm()
+		case <-wake:
+			for time.Now().Before(begin) {
+				runtime.Gosched()
+			}
+			if r.timedRelease().Equal(at) {
+				r.sup.logger.Debug("pod released at its time", "pod", r.name(), "at", at)
+				r.started = r.sup.now()
+				return true
+			}
+			arm()
+		case <-r.stopped:
+			r.stopWhilePulling(nil)
+			return false
+		case <-deadline:
+			r.stopWhilePulling(&stopRequest{reason: api.ReasonDeadlineExceeded, message: "Pod was active on the node longer than the specified deadline"})
+			return false
+		}
+	}
 }
 
 // stop asks the runner to end the pod. Of several requests the shortest

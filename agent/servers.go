@@ -231,7 +231,7 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 		case <-ctx.Done():
 		}
 	}()
-	stream, err := client.WatchPods(ctx, &api.WatchPodsRequest{Node: s.node, HoldsPods: true})
+	stream, err := client.WatchPods(ctx, &api.WatchPodsRequest{Node: s.node, HoldsPods: true, BeginsAtNotBefore: true})
 	if err != nil {
 		s.leader.CompareAndSwap(addr, "")
 		return false, fmt.Errorf("watch pods on %s: %w", addr, err)

@@ -104,6 +104,9 @@ type supervisor struct {
 	// start yet: they are prepared, then wait for a set that no longer
 	// holds them (api.PodSet.held).
 	held map[string]bool
+	// timed are the pods (by uid) of the latest pod set released to
+	// start at their time (api.PodSet.timed).
+	timed map[string]bool
 }
 
 // newSupervisor loads the journal and settles what an earlier run of the
@@ -204,6 +207,10 @@ func (s *supervisor) SyncSet(set *api.PodSet) {
 	for _, uid := range set.GetHeld() {
 		s.held[uid] = true
 	}
+	s.timed = make(map[string]bool, len(set.GetTimed()))
+	for _, uid := range set.GetTimed() {
+		s.timed[uid] = true
+	}
 	s.mu.Unlock()
 	s.Sync(set.GetPods())
 }
@@ -227,8 +234,8 @@ func (s *supervisor) Sync(pods []*api.Pod) {
 			rec.absentSince = time.Time{}
 			if r, running := s.active[uid]; running && deleting {
 				r.stop(stopRequest{grace: r.gracePeriod()})
-			} else if running && !s.held[uid] {
-				r.release()
+			} else if running {
+				s.releaseOrHold(r)
 			}
 			continue
 		}
@@ -315,6 +322,19 @@ func (s *supervisor) holdForConfig(pod *api.Pod, msg string) {
 	s.report(uid, pod.GetMetadata().GetName(), st)
 }
 
+// releaseOrHold tells a runner what the latest pod set says of its pod:
+// held, released to start at its time, or released. s.mu must be held.
+func (s *supervisor) releaseOrHold(r *podRunner) {
+	switch uid := r.rec.uid; {
+	case s.held[uid]:
+		r.hold()
+	case s.timed[uid]:
+		r.releaseAt()
+	default:
+		r.release()
+	}
+}
+
 func (s *supervisor) start(pod *api.Pod) {
 	meta := pod.GetMetadata()
 	rec := &podRecord{uid: meta.GetUid(), name: meta.GetName(), pod: pod}
@@ -323,9 +343,7 @@ func (s *supervisor) start(pod *api.Pod) {
 	s.journal.claim(rec.name, rec.uid)
 	r := newPodRunner(s, rec, pod)
 	r.config = s.config
-	if !s.held[rec.uid] {
-		r.release()
-	}
+	s.releaseOrHold(r)
 	s.active[rec.uid] = r
 	s.runners.Add(1)
 	s.logger.Debug("start pod", "pod", rec.name)

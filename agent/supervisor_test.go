@@ -387,6 +387,91 @@ func TestSupervisorNeverStartsAHeldPodThatIsWithdrawn(t *testing.T) {
 	}
 }
 
+// readStamp reads the time a pod's `date +%s%N` wrote to path.
+func readStamp(t *testing.T, path string) time.Time {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatalf("stamp %q: %v", b, err)
+	}
+	return time.Unix(0, ns)
+}
+
+// timedPod is a pod that writes the time it started to stamp, annotated
+// to start at at (api.AnnotationNotBefore).
+func timedPod(stamp string, at time.Time) *api.Pod {
+	pod := testPod{name: "timed", uid: "uid-timed", scripts: []string{"date +%s%N > " + stamp}}.build()
+	pod.Metadata.Annotations = map[string]string{api.AnnotationNotBefore: api.FormatNotBefore(at)}
+	return pod
+}
+
+func TestSupervisorStartsATimedPodAtItsTimeOnItsOwn(t *testing.T) {
+	sink := &fakeSink{}
+	s := newTestSupervisor(t, t.TempDir(), NewProcessRuntime(), sink)
+	stamp := filepath.Join(t.TempDir(), "started")
+	at := time.Now().Add(300 * time.Millisecond)
+	pod := timedPod(stamp, at)
+	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Held: []string{"uid-timed"}})
+	wait.For(t, "the held pod to be prepared", func() (bool, string) {
+		_, err := os.Stat(s.journal.podDir("timed"))
+		return err == nil, fmt.Sprint(err)
+	})
+	// Released ahead of its time; no later pod set comes.
+	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Timed: []string{"uid-timed"}})
+	final := sink.waitFinal(t, "uid-timed")
+	if final.GetPhase() != api.PodSucceeded {
+		t.Fatalf("the timed pod ended %s, want Succeeded", final.GetPhase())
+	}
+	if started := readStamp(t, stamp); started.Before(at) {
+		t.Errorf("the pod's process started at %v, %v before its time %v", started, at.Sub(started), at)
+	}
+}
+
+func TestSupervisorStartsATimedPodWhoseTimePassedAtOnce(t *testing.T) {
+	sink := &fakeSink{}
+	s := newTestSupervisor(t, t.TempDir(), NewProcessRuntime(), sink)
+	stamp := filepath.Join(t.TempDir(), "started")
+	pod := timedPod(stamp, time.Now().Add(-time.Second))
+	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Timed: []string{"uid-timed"}})
+	if final := sink.waitFinal(t, "uid-timed"); final.GetPhase() != api.PodSucceeded {
+		t.Fatalf("the timed pod ended %s, want Succeeded", final.GetPhase())
+	}
+}
+
+func TestSupervisorNeverStartsATimedPodHeldAgainBeforeItsTime(t *testing.T) {
+	sink := &fakeSink{}
+	s := newTestSupervisor(t, t.TempDir(), NewProcessRuntime(), sink)
+	stamp := filepath.Join(t.TempDir(), "started")
+	at := time.Now().Add(500 * time.Millisecond)
+	pod := timedPod(stamp, at)
+	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Timed: []string{"uid-timed"}})
+	wait.For(t, "the timed pod to be prepared", func() (bool, string) {
+		_, err := os.Stat(s.journal.podDir("timed"))
+		return err == nil, fmt.Sprint(err)
+	})
+	// A new leader that did not release it holds it again.
+	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Held: []string{"uid-timed"}})
+	wait.For(t, "the pod's time to pass", func() (bool, string) {
+		return time.Now().After(at.Add(200 * time.Millisecond)), "not yet"
+	})
+	if _, err := os.Stat(stamp); err == nil {
+		t.Fatalf("the pod held again started at %v, its time %v", readStamp(t, stamp), at)
+	}
+	// Released by that leader at its time, it starts.
+	released := time.Now()
+	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}})
+	if final := sink.waitFinal(t, "uid-timed"); final.GetPhase() != api.PodSucceeded {
+		t.Fatalf("the released pod ended %s, want Succeeded", final.GetPhase())
+	}
+	if started := readStamp(t, stamp); started.Before(released) {
+		t.Errorf("the pod's process started at %v, before its release at %v", started, released)
+	}
+}
+
 // journalOrderRuntime prepares runs (Preparer) and starts them with the
 // process runtime when they begin, noting whether the journal's fsync had
 // returned at each step.

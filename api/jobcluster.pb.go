@@ -8633,9 +8633,15 @@ type WatchPodsRequest struct {
 	// holds_pods says the agent starts no pod its pod set holds
 	// (PodSet.held). An agent that does not say so (an older one) is sent
 	// no held pod at all until it is released.
-	HoldsPods     bool `protobuf:"varint,3,opt,name=holds_pods,json=holdsPods,proto3" json:"holds_pods,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	HoldsPods bool `protobuf:"varint,3,opt,name=holds_pods,json=holdsPods,proto3" json:"holds_pods,omitempty"`
+	// begins_at_not_before says the agent starts a pod its pod set names
+	// in PodSet.timed at the time the pod's jobcluster.io/not-before
+	// annotation names, on its own clock, and not before. An agent that
+	// does not say so (an older one) is sent such a pod held until that
+	// time.
+	BeginsAtNotBefore bool `protobuf:"varint,4,opt,name=begins_at_not_before,json=beginsAtNotBefore,proto3" json:"begins_at_not_before,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *WatchPodsRequest) Reset() {
@@ -8689,6 +8695,13 @@ func (x *WatchPodsRequest) GetHoldsPods() bool {
 	return false
 }
 
+func (x *WatchPodsRequest) GetBeginsAtNotBefore() bool {
+	if x != nil {
+		return x.BeginsAtNotBefore
+	}
+	return false
+}
+
 // PodSet is every pod bound to a node that the node still has to run or
 // stop, as of a Raft index.
 type PodSet struct {
@@ -8703,7 +8716,14 @@ type PodSet struct {
 	// CronJob's run decided ahead of its scheduled time, whose pods are
 	// bound and prepared early. A later set that no longer holds a pod
 	// releases it. Empty from older servers.
-	Held          []string `protobuf:"bytes,5,rep,name=held,proto3" json:"held,omitempty"`
+	Held []string `protobuf:"bytes,5,rep,name=held,proto3" json:"held,omitempty"`
+	// timed names (by uid) the pods in pods released a little ahead of
+	// their scheduled time: each starts at the time its
+	// jobcluster.io/not-before annotation names, on the agent's clock (at
+	// once if that time passed), and not before. A later set that holds
+	// such a pod again takes the release back if its time has not come.
+	// Sent only to agents that said begins_at_not_before.
+	Timed         []string `protobuf:"bytes,6,rep,name=timed,proto3" json:"timed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8769,6 +8789,13 @@ func (x *PodSet) GetSecrets() []*Secret {
 func (x *PodSet) GetHeld() []string {
 	if x != nil {
 		return x.Held
+	}
+	return nil
+}
+
+func (x *PodSet) GetTimed() []string {
+	if x != nil {
+		return x.Timed
 	}
 	return nil
 }
@@ -11592,19 +11619,21 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\v_tail_lines\"6\n" +
 	"\bLogChunk\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x16\n" +
-	"\x06notice\x18\x02 \x01(\tR\x06notice\"b\n" +
+	"\x06notice\x18\x02 \x01(\tR\x06notice\"\x93\x01\n" +
 	"\x10WatchPodsRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x1b\n" +
 	"\tmin_index\x18\x02 \x01(\x04R\bminIndex\x12\x1d\n" +
 	"\n" +
-	"holds_pods\x18\x03 \x01(\bR\tholdsPods\"\xc6\x01\n" +
+	"holds_pods\x18\x03 \x01(\bR\tholdsPods\x12/\n" +
+	"\x14begins_at_not_before\x18\x04 \x01(\bR\x11beginsAtNotBefore\"\xdc\x01\n" +
 	"\x06PodSet\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x04R\x05index\x12&\n" +
 	"\x04pods\x18\x02 \x03(\v2\x12.jobcluster.v1.PodR\x04pods\x129\n" +
 	"\vconfig_maps\x18\x03 \x03(\v2\x18.jobcluster.v1.ConfigMapR\n" +
 	"configMaps\x12/\n" +
 	"\asecrets\x18\x04 \x03(\v2\x15.jobcluster.v1.SecretR\asecrets\x12\x12\n" +
-	"\x04held\x18\x05 \x03(\tR\x04held\"\x88\x01\n" +
+	"\x04held\x18\x05 \x03(\tR\x04held\x12\x14\n" +
+	"\x05timed\x18\x06 \x03(\tR\x05timed\"\x88\x01\n" +
 	"\x16ReportPodStatusRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x128\n" +
 	"\aupdates\x18\x02 \x03(\v2\x1e.jobcluster.v1.PodStatusUpdateR\aupdates\x12 \n" +

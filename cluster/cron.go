@@ -39,15 +39,16 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 		jobs := st.JobsOfCronJob(ns, name)
 		rel := scheduler.ReleaseCronRuns(cj, jobs, func(j *api.Job) []*api.Pod {
 			return st.PodsOfJob(ns, j.GetMetadata().GetName())
-		}, s.released.has, now)
-		var released []string
+		}, s.released.has, now, cronReleaseLead)
+		released := map[string]time.Time{}
 		for _, j := range rel.Release {
-			released = append(released, j.GetMetadata().GetUid())
-			s.logger.Debug("cron run released", "cronjob", name, "job", j.GetMetadata().GetName())
+			at, _ := api.NotBefore(j.GetSpec().GetTemplate().GetMetadata().GetAnnotations())
+			released[j.GetMetadata().GetUid()] = at
+			s.logger.Debug("cron run released", "cronjob", name, "job", j.GetMetadata().GetName(), "at", at)
 		}
 		// At once: the watches tell the agents whatever the rest of the
 		// pass and its proposal do.
-		s.released.release(released...)
+		s.released.release(now, released)
 		for _, j := range rel.Withdraw {
 			cmds = append(cmds, (&api.DeleteJob{Namespace: ns, Name: j.GetMetadata().GetName(), Uid: j.GetMetadata().GetUid()}).Command())
 		}
@@ -126,6 +127,11 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 		}
 	}
 	s.released.keepOnly(held)
+	// At a released run's time, the watches of agents that do not start
+	// pods at their time themselves release it.
+	if at := s.released.tick(now); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+		next = at
+	}
 	if len(events) > 0 {
 		cmds = append(cmds, eventCommand(events...))
 	}

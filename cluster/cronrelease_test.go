@@ -13,7 +13,13 @@ import (
 // podSets receives an agent's pod sets in the background.
 func podSets(t *testing.T, s *Server, holds bool) <-chan *api.PodSet {
 	t.Helper()
-	stream, err := client(t, s).WatchPods(testCtx(t), &api.WatchPodsRequest{Node: "a1", HoldsPods: holds})
+	return watchPods(t, s, &api.WatchPodsRequest{Node: "a1", HoldsPods: holds})
+}
+
+// watchPods receives the pod sets of a watch in the background.
+func watchPods(t *testing.T, s *Server, req *api.WatchPodsRequest) <-chan *api.PodSet {
+	t.Helper()
+	stream, err := client(t, s).WatchPods(testCtx(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,5 +114,61 @@ func TestACronRunDecidedAheadIsHeldUntilItsTime(t *testing.T) {
 	nextSet(t, older, "the run's pod, at its time", func(set *api.PodSet) bool { return podOf(set, job) == uid && len(set.GetHeld()) == 0 })
 	if got := fc.Now(); got.Before(at) {
 		t.Fatalf("released at %v, before %v", got, at)
+	}
+}
+
+// TestACronRunIsReleasedAheadToAgentsThatStartItOnTime: 10 ms before its
+// time, the leader releases a run decided ahead to an agent that starts
+// pods at their time itself (PodSet.timed), and keeps holding it for one
+// that does not until the time; then releases it to that one, and tells
+// the first nothing more.
+func TestACronRunIsReleasedAheadToAgentsThatStartItOnTime(t *testing.T) {
+	fc := newFakeClock(fakeStart)
+	c := newTestCluster(t, harnessOptions{clock: fc})
+	s := c.leader()
+	c.gossip.addAgent("a1", "10.1.2.3:7500", nil)
+	waitReady(t, s, "a1", "True", "posting ready status")
+	submit(t, s, testCronJob("tick", "*/10 * * * * *", "Allow"))
+
+	at := fakeStart.Truncate(10 * time.Second).Add(10 * time.Second)
+	job := "tick-" + strconv.FormatInt(at.Unix(), 10)
+	for fc.Now().Before(at.Add(-400 * time.Millisecond)) {
+		if _, err := client(t, s).Heartbeat(testCtx(t), &api.HeartbeatRequest{Node: "a1"}); err != nil {
+			t.Fatal(err)
+		}
+		fc.Advance(min(time.Second, at.Add(-400*time.Millisecond).Sub(fc.Now())))
+	}
+	timing := watchPods(t, s, &api.WatchPodsRequest{Node: "a1", HoldsPods: true, BeginsAtNotBefore: true})
+	set := nextSet(t, timing, "the run's pod, held", func(set *api.PodSet) bool { return podOf(set, job) != "" })
+	uid := podOf(set, job)
+	if !slices.Contains(set.GetHeld(), uid) || len(set.GetTimed()) > 0 {
+		t.Fatalf("400 ms before its time, pod %s: held %v, timed %v; want held only", uid, set.GetHeld(), set.GetTimed())
+	}
+
+	fc.Advance(400*time.Millisecond - cronReleaseLead)
+	set = nextSet(t, timing, "the run's pod released ahead", func(set *api.PodSet) bool { return slices.Contains(set.GetTimed(), uid) })
+	if slices.Contains(set.GetHeld(), uid) {
+		t.Fatalf("pod %s both held and timed", uid)
+	}
+	if got, want := fc.Now(), at.Add(-cronReleaseLead); got.Before(want) {
+		t.Fatalf("released ahead at %v, before %v", got, want)
+	}
+	// An agent that cannot start it at its time still has it held.
+	holdingSets := podSets(t, s, true)
+	holding := nextSet(t, holdingSets, "a holding agent's first pod set", func(*api.PodSet) bool { return true })
+	if !slices.Contains(holding.GetHeld(), uid) || len(holding.GetTimed()) > 0 {
+		t.Fatalf("%v before its time, an agent that holds pods but does not start them on time got pod %s with held %v, timed %v; want held",
+			at.Sub(fc.Now()), uid, holding.GetHeld(), holding.GetTimed())
+	}
+
+	fc.Advance(at.Sub(fc.Now()))
+	nextSet(t, holdingSets, "the run's pod released at its time to an agent that holds pods", func(set *api.PodSet) bool {
+		return podOf(set, job) == uid && len(set.GetHeld()) == 0
+	})
+	// An agent that starts it on time itself is told nothing more: a
+	// watch that begins now has it timed still, which starts it at once.
+	set = nextSet(t, watchPods(t, s, &api.WatchPodsRequest{Node: "a1", HoldsPods: true, BeginsAtNotBefore: true}), "a timing agent's pod set at the time", func(*api.PodSet) bool { return true })
+	if podOf(set, job) != uid || len(set.GetHeld()) > 0 || !slices.Contains(set.GetTimed(), uid) {
+		t.Fatalf("at its time, an agent that starts pods on time got %s's pod %q with held %v, timed %v; want it timed", job, podOf(set, job), set.GetHeld(), set.GetTimed())
 	}
 }

@@ -25,12 +25,12 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 	ctx := stream.Context()
 	var sent uint64
 	first := true
-	var sentHeld []string
+	var sentHeld, sentTimed []string
 	for {
 		released := c.s.released.changed.wait()
 		st := c.s.fsm.State()
 		pods, changed := st.LivePodsOnNode(req.GetNode())
-		held := c.s.heldPods(st, pods, c.s.IsLeader())
+		held, timed := c.s.heldPods(st, pods, c.s.IsLeader(), req.GetHoldsPods() && req.GetBeginsAtNotBefore())
 		sendHeld := held
 		if !req.GetHoldsPods() && len(held) > 0 {
 			// An agent that would start them at once gets them once
@@ -39,12 +39,12 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		cms, secrets, configChanged := st.ConfigOfPods(wctx, pods)
-		if first || st.Index() > sent || !slices.Equal(held, sentHeld) {
-			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods, ConfigMaps: cms, Secrets: secrets, Held: sendHeld}); err != nil {
+		if first || st.Index() > sent || !slices.Equal(held, sentHeld) || !slices.Equal(timed, sentTimed) {
+			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods, ConfigMaps: cms, Secrets: secrets, Held: sendHeld, Timed: timed}); err != nil {
 				cancel()
 				return err
 			}
-			sent, sentHeld = st.Index(), held
+			sent, sentHeld, sentTimed = st.Index(), held, timed
 			first = false
 		}
 		select {

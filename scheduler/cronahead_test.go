@@ -148,6 +148,7 @@ func TestReleaseCronRuns(t *testing.T) {
 		pods     map[string][]*api.Pod
 		released []string
 		now      time.Time
+		lead     time.Duration
 		want     result
 	}{
 		{name: "a run before its time stays held; the leader wakes at it",
@@ -169,6 +170,16 @@ func TestReleaseCronRuns(t *testing.T) {
 		{name: "a suspended CronJob's run before its time waits for its time",
 			cj: newCronJob("*/5 * * * *", cronSuspended), jobs: []*api.Job{aheadJob("j1", at, "")}, now: at.Add(-time.Millisecond),
 			want: result{Next: at}},
+		{name: "with a lead, a run is released that long before its time",
+			cj: newCronJob("*/5 * * * *"), jobs: []*api.Job{aheadJob("j1", at, "")}, now: at.Add(-10 * time.Millisecond), lead: 10 * time.Millisecond,
+			want: result{Release: []string{"j1"}}},
+		{name: "with a lead, the leader wakes that long before the time",
+			cj: newCronJob("*/5 * * * *"), jobs: []*api.Job{aheadJob("j1", at, "")}, now: at.Add(-11 * time.Millisecond), lead: 10 * time.Millisecond,
+			want: result{Next: at.Add(-10 * time.Millisecond)}},
+		{name: "with a lead, a run whose CronJob is suspended when it is released is withdrawn",
+			cj: newCronJob("*/5 * * * *", cronSuspended), jobs: []*api.Job{aheadJob("j1", at, "")},
+			pods: map[string][]*api.Pod{"j1": {podOfJob("j1", api.PodPending)}}, now: at.Add(-10 * time.Millisecond), lead: 10 * time.Millisecond,
+			want: result{Withdraw: []string{"j1"}, Events: []string{"Normal Withdrawn: Withdrew job j1, decided ahead of its time 2024-05-01T12:05:00Z: the cronjob was suspended before it"}}},
 		{name: "finished jobs and jobs decided at their time are left alone",
 			cj:   newCronJob("*/5 * * * *"),
 			jobs: []*api.Job{aheadJob("done", at, api.JobComplete), ownedJob("ontime", at, "")}, now: at},
@@ -179,7 +190,7 @@ func TestReleaseCronRuns(t *testing.T) {
 				released[uid] = true
 			}
 			rel := ReleaseCronRuns(tc.cj, tc.jobs, func(j *api.Job) []*api.Pod { return tc.pods[j.GetMetadata().GetName()] },
-				func(uid string) bool { return released[uid] }, tc.now)
+				func(uid string) bool { return released[uid] }, tc.now, tc.lead)
 			got := result{Next: rel.Next}
 			for _, j := range rel.Release {
 				got.Release = append(got.Release, j.GetMetadata().GetName())

@@ -9,26 +9,31 @@ import (
 // CronRelease is what the leader does, at one moment, about a CronJob's
 // runs that were decided ahead of their time (CronInput.Lead).
 type CronRelease struct {
-	// Release are the Jobs whose time has come: their pods, bound and
-	// held on their agents, start now.
+	// Release are the Jobs whose time has come, or comes within the
+	// release's lead: their pods, bound and held on their agents, start
+	// at their time.
 	Release []*api.Job
 	// Withdraw are the Jobs to delete unrun: the CronJob was suspended
 	// before their time came, and none of their pods has started.
 	Withdraw []*api.Job
 	Events   []Event
-	// Next is the earliest time still to come of a held run, zero if none.
+	// Next is when the earliest held run still to come is to be released
+	// (its time less the lead), zero if none.
 	Next time.Time
 }
 
 // ReleaseCronRuns decides, at now, about the Jobs of cj decided ahead of
 // their time (api.AnnotationNotBefore on their pod template) that are
-// neither finished nor released yet (released tells which are). A run's
-// fate is settled at its time, as a run decided then would be: it starts
-// unless the CronJob is suspended by then. A Job with a started pod is
-// released whatever happened since, so that a leader that took office
-// after another released it never stops what already runs.
-func ReleaseCronRuns(cj *api.CronJob, jobs []*api.Job, podsOf func(*api.Job) []*api.Pod, released func(uid string) bool, now time.Time) CronRelease {
+// neither finished nor released yet (released tells which are). A run is
+// released lead before its time, so that the word reaches its agents
+// before it and they start its pods on their own clocks at the time. Its
+// fate is settled then, as a run decided at that moment would be: it
+// starts unless the CronJob is suspended by then. A Job with a started
+// pod is released whatever happened since, so that a leader that took
+// office after another released it never stops what already runs.
+func ReleaseCronRuns(cj *api.CronJob, jobs []*api.Job, podsOf func(*api.Job) []*api.Pod, released func(uid string) bool, now time.Time, lead time.Duration) CronRelease {
 	var out CronRelease
+	now = now.Add(lead)
 	for _, j := range jobs {
 		at, ok := api.NotBefore(j.GetSpec().GetTemplate().GetMetadata().GetAnnotations())
 		if !ok || released(j.GetMetadata().GetUid()) {
@@ -38,8 +43,8 @@ func ReleaseCronRuns(cj *api.CronJob, jobs []*api.Job, podsOf func(*api.Job) []*
 			continue
 		}
 		if at.After(now) {
-			if out.Next.IsZero() || at.Before(out.Next) {
-				out.Next = at
+			if due := at.Add(-lead); out.Next.IsZero() || due.Before(out.Next) {
+				out.Next = due
 			}
 			continue
 		}
