@@ -151,6 +151,12 @@ func (r *podRunner) timedRelease() time.Time {
 	return r.timedAt
 }
 
+// heldReportAfter is how soon a pod that waited for its release reports
+// that it started. Not at once: the report's Raft write, on every server,
+// would compete for the CPU with the process's first milliseconds, the
+// ones a run on the second is about (BENCHMARKS.md).
+const heldReportAfter = 10 * time.Millisecond
+
 // maxTimedWait bounds how long after its timed release a pod starts,
 // whatever time it names: its servers release it a few milliseconds
 // ahead, so a longer wait means this machine's clock is behind theirs.
@@ -341,15 +347,16 @@ func (r *podRunner) run() {
 	defer killTimer.Stop()
 	ship := time.NewTicker(r.sup.tail.interval)
 	defer ship.Stop()
-	hold := time.NewTimer(r.sup.firstReport)
+	firstReport := r.sup.firstReport
+	if r.wasHeld {
+		// A run released at its time is reported soon: a leader that
+		// took office since must see that it started
+		// (scheduler.ReleaseCronRuns).
+		firstReport = min(firstReport, heldReportAfter)
+	}
+	hold := time.NewTimer(firstReport)
 	defer hold.Stop()
 	held := hold.C
-	if r.wasHeld {
-		// A run released at its time is reported at once: a leader
-		// that took office since must see that it started
-		// (scheduler.ReleaseCronRuns).
-		held = nil
-	}
 	for !r.finished() {
 		if held == nil {
 			r.publish()
