@@ -446,7 +446,8 @@ func TestSupervisorNeverStartsATimedPodHeldAgainBeforeItsTime(t *testing.T) {
 	sink := &fakeSink{}
 	s := newTestSupervisor(t, t.TempDir(), NewProcessRuntime(), sink)
 	stamp := filepath.Join(t.TempDir(), "started")
-	at := time.Now().Add(500 * time.Millisecond)
+	// Far enough ahead that a loaded machine holds it again in time.
+	at := time.Now().Add(2 * time.Second)
 	pod := timedPod(stamp, at)
 	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Timed: []string{"uid-timed"}})
 	wait.For(t, "the timed pod to be prepared", func() (bool, string) {
