@@ -16,6 +16,7 @@ import (
 	"github.com/jobcluster/jobcluster/fsm"
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/pki"
+	"github.com/jobcluster/jobcluster/scheduler"
 )
 
 // WatchPods streams to an agent the pods bound to it that it still has to
@@ -136,12 +137,7 @@ func (c *controlService) Logs(req *api.LogsRequest, stream api.Control_LogsServe
 	if node == "" {
 		return status.Errorf(codes.FailedPrecondition, "pod %q has no node yet (it is Pending): no logs to show", req.GetPod())
 	}
-	addr := ""
-	for _, m := range c.s.gossip.Members() {
-		if m.Name == node && m.Status == gossip.StatusAlive {
-			addr = m.Meta.GetRpcAddr()
-		}
-	}
+	addr := agentAddr(c.s.gossip.Members(), node, st.Node(node))
 	if addr == "" {
 		return c.keptLogs(st, pod, req, stream, fmt.Sprintf("agent %s is gone", node))
 	}
@@ -172,6 +168,23 @@ func (c *controlService) Logs(req *api.LogsRequest, stream api.Control_LogsServe
 			return err
 		}
 	}
+}
+
+// agentAddr is the RPC address of the agent of the node name (stored as
+// node, nil if not), "" when it cannot be asked: gossip here sees it
+// alive or suspect, or, since this server's view of a member that
+// returned can lag the leader's, the replicated Node says it is Ready
+// (its lease is renewed and the leader's gossip sees it).
+func agentAddr(members []gossip.Member, name string, node *api.Node) string {
+	for _, m := range members {
+		if m.Name != name || m.Meta.GetRpcAddr() == "" {
+			continue
+		}
+		if m.Status == gossip.StatusAlive || m.Status == gossip.StatusSuspect || scheduler.NodeReady(node) {
+			return m.Meta.GetRpcAddr()
+		}
+	}
+	return ""
 }
 
 // agentLogFailed answers from the servers' tail when the agent could not

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
@@ -323,6 +324,41 @@ func readLogs(t *testing.T, s *Server, pod string) (string, error) {
 			return b.String(), err
 		}
 		b.Write(chunk.GetData())
+	}
+}
+
+// TestAgentAddrOfALogRead: a log read asks the agent gossip here sees
+// alive or suspect, and also one it still sees failed once the leader made
+// its Node Ready again (this server's view of a returning member can
+// lag).
+func TestAgentAddrOfALogRead(t *testing.T) {
+	member := func(status string) []gossip.Member {
+		return []gossip.Member{
+			{Name: "a0", Status: gossip.StatusAlive, Meta: &api.MemberMeta{RpcAddr: "10.0.0.1:7500"}},
+			{Name: "a1", Status: status, Meta: &api.MemberMeta{RpcAddr: "10.0.0.2:7500"}},
+		}
+	}
+	node := func(ready string) *api.Node {
+		return &api.Node{Metadata: &api.ObjectMeta{Name: "a1"}, Status: &api.NodeStatus{Conditions: []*api.NodeCondition{{Type: api.NodeReady, Status: ready}}}}
+	}
+	for _, tc := range []struct {
+		name    string
+		members []gossip.Member
+		node    *api.Node
+		want    string
+	}{
+		{"alive", member(gossip.StatusAlive), node(api.ConditionFalse), "10.0.0.2:7500"},
+		{"suspect", member(gossip.StatusSuspect), node(api.ConditionFalse), "10.0.0.2:7500"},
+		{"failed here, Ready to the leader", member(gossip.StatusFailed), node(api.ConditionTrue), "10.0.0.2:7500"},
+		{"failed and not Ready", member(gossip.StatusFailed), node(api.ConditionUnknown), ""},
+		{"failed, no Node stored", member(gossip.StatusFailed), nil, ""},
+		{"unknown to gossip though Ready", member(gossip.StatusAlive)[:1], node(api.ConditionTrue), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := agentAddr(tc.members, "a1", tc.node); got != tc.want {
+				t.Errorf("agentAddr = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -65,7 +65,7 @@ func NewPlacer(nodes []*api.Node, bound []*api.Pod) *Placer {
 		}
 		nl := &nodeLoad{
 			name:          name,
-			ready:         nodeReady(n),
+			ready:         NodeReady(n),
 			unschedulable: n.GetSpec().GetUnschedulable(),
 			labels:        n.GetMetadata().GetLabels(),
 			runtimes:      NodeRuntimes(n),
@@ -185,7 +185,8 @@ func fitError(nodes int, unfit map[string]int) string {
 	return fmt.Sprintf("0/%d nodes are available: %s.", nodes, strings.Join(counted, ", "))
 }
 
-func nodeReady(n *api.Node) bool {
+// NodeReady tells whether a Node's Ready condition is True.
+func NodeReady(n *api.Node) bool {
 	for _, c := range n.GetStatus().GetConditions() {
 		if c.GetType() == api.NodeReady {
 			return c.GetStatus() == api.ConditionTrue

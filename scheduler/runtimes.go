@@ -56,7 +56,7 @@ func RuntimeWarning(spec *api.PodSpec, nodes []*api.Node) string {
 		return ""
 	}
 	for _, n := range nodes {
-		if nodeReady(n) && runsRuntime(NodeRuntimes(n), rt) {
+		if NodeReady(n) && runsRuntime(NodeRuntimes(n), rt) {
 			return ""
 		}
 	}
