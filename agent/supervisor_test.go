@@ -331,10 +331,7 @@ func TestSupervisorStartsAHeldPodOnlyOnceReleased(t *testing.T) {
 	stamp := filepath.Join(t.TempDir(), "started")
 	pod := testPod{name: "held", uid: "uid-held", scripts: []string{"date +%s%N > " + stamp}}.build()
 	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Held: []string{"uid-held"}})
-	wait.For(t, "the held pod to be prepared", func() (bool, string) {
-		_, err := os.Stat(s.journal.podDir("held"))
-		return err == nil, fmt.Sprint(err)
-	})
+	waitPrepared(t, s, "held")
 	// A window in which a pod started at once would have started.
 	time.Sleep(200 * time.Millisecond)
 	if _, err := os.Stat(stamp); err == nil {
@@ -349,15 +346,7 @@ func TestSupervisorStartsAHeldPodOnlyOnceReleased(t *testing.T) {
 	if final.GetPhase() != api.PodSucceeded {
 		t.Fatalf("the released pod ended %s, want Succeeded", final.GetPhase())
 	}
-	b, err := os.ReadFile(stamp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		t.Fatalf("stamp %q: %v", b, err)
-	}
-	if started := time.Unix(0, ns); started.Before(released) {
+	if started := readStamp(t, stamp); started.Before(released) {
 		t.Errorf("the pod's process started at %v, before its release at %v", started, released)
 	}
 	if st := final.GetStartTime().AsTime(); st.Before(released.Truncate(time.Second)) {
@@ -372,10 +361,7 @@ func TestSupervisorNeverStartsAHeldPodThatIsWithdrawn(t *testing.T) {
 	stamp := filepath.Join(t.TempDir(), "started")
 	pod := testPod{name: "held", uid: "uid-held", scripts: []string{"touch " + stamp}}.build()
 	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Held: []string{"uid-held"}})
-	wait.For(t, "the held pod to be prepared", func() (bool, string) {
-		_, err := os.Stat(s.journal.podDir("held"))
-		return err == nil, fmt.Sprint(err)
-	})
+	waitPrepared(t, s, "held")
 	s.SyncSet(&api.PodSet{})
 	final := sink.waitFinal(t, "uid-held")
 	if _, err := os.Stat(stamp); err == nil {
@@ -385,6 +371,16 @@ func TestSupervisorNeverStartsAHeldPodThatIsWithdrawn(t *testing.T) {
 	if len(cs) != 1 || cs[0].GetState().GetWaiting() == nil {
 		t.Errorf("final status %v: want its container still waiting, never started", final)
 	}
+}
+
+// waitPrepared waits until the pod's directory exists: its journal entry
+// is written and, held, it is being prepared.
+func waitPrepared(t *testing.T, s *supervisor, pod string) {
+	t.Helper()
+	wait.For(t, "pod "+pod+" to be prepared", func() (bool, string) {
+		_, err := os.Stat(s.journal.podDir(pod))
+		return err == nil, fmt.Sprint(err)
+	})
 }
 
 // readStamp reads the time a pod's `date +%s%N` wrote to path.
@@ -416,10 +412,7 @@ func TestSupervisorStartsATimedPodAtItsTimeOnItsOwn(t *testing.T) {
 	at := time.Now().Add(300 * time.Millisecond)
 	pod := timedPod(stamp, at)
 	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Held: []string{"uid-timed"}})
-	wait.For(t, "the held pod to be prepared", func() (bool, string) {
-		_, err := os.Stat(s.journal.podDir("timed"))
-		return err == nil, fmt.Sprint(err)
-	})
+	waitPrepared(t, s, "timed")
 	// Released ahead of its time; no later pod set comes.
 	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Timed: []string{"uid-timed"}})
 	final := sink.waitFinal(t, "uid-timed")
@@ -450,10 +443,7 @@ func TestSupervisorNeverStartsATimedPodHeldAgainBeforeItsTime(t *testing.T) {
 	at := time.Now().Add(2 * time.Second)
 	pod := timedPod(stamp, at)
 	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Timed: []string{"uid-timed"}})
-	wait.For(t, "the timed pod to be prepared", func() (bool, string) {
-		_, err := os.Stat(s.journal.podDir("timed"))
-		return err == nil, fmt.Sprint(err)
-	})
+	waitPrepared(t, s, "timed")
 	// A new leader that did not release it holds it again.
 	s.SyncSet(&api.PodSet{Pods: []*api.Pod{pod}, Held: []string{"uid-timed"}})
 	wait.For(t, "the pod's time to pass", func() (bool, string) {

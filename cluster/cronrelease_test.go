@@ -66,20 +66,20 @@ func nextSet(t *testing.T, sets <-chan *api.PodSet, what string, ok func(*api.Po
 	}
 }
 
-// TestACronRunDecidedAheadIsHeldUntilItsTime runs the cron controller on a
-// fake clock: a run is decided and its pod bound 500 ms before its time,
-// held on an agent that holds pods and kept from one that does not (an
-// older agent would start it at once), and released to both at its time.
-func TestACronRunDecidedAheadIsHeldUntilItsTime(t *testing.T) {
-	fc := newFakeClock(fakeStart)
+// cronRunComing runs, on a fake clock, a leader with agent a1 and a
+// CronJob firing every 10 s, up to 400 ms before its next time (at) with
+// the agent renewing its lease: the run (Job job) is decided ahead by then.
+func cronRunComing(t *testing.T) (s *Server, fc *fakeClock, at time.Time, job string) {
+	t.Helper()
+	fc = newFakeClock(fakeStart)
 	c := newTestCluster(t, harnessOptions{clock: fc})
-	s := c.leader()
+	s = c.leader()
 	c.gossip.addAgent("a1", "10.1.2.3:7500", nil)
 	waitReady(t, s, "a1", "True", "posting ready status")
 	submit(t, s, testCronJob("tick", "*/10 * * * * *", "Allow"))
 
-	at := fakeStart.Truncate(10 * time.Second).Add(10 * time.Second)
-	job := "tick-" + strconv.FormatInt(at.Unix(), 10)
+	at = fakeStart.Truncate(10 * time.Second).Add(10 * time.Second)
+	job = "tick-" + strconv.FormatInt(at.Unix(), 10)
 	// Up to 400 ms before the time, the agent renewing its lease.
 	for fc.Now().Before(at.Add(-400 * time.Millisecond)) {
 		if _, err := client(t, s).Heartbeat(testCtx(t), &api.HeartbeatRequest{Node: "a1"}); err != nil {
@@ -87,6 +87,15 @@ func TestACronRunDecidedAheadIsHeldUntilItsTime(t *testing.T) {
 		}
 		fc.Advance(min(time.Second, at.Add(-400*time.Millisecond).Sub(fc.Now())))
 	}
+	return s, fc, at, job
+}
+
+// TestACronRunDecidedAheadIsHeldUntilItsTime runs the cron controller on a
+// fake clock: a run is decided and its pod bound 500 ms before its time,
+// held on an agent that holds pods and kept from one that does not (an
+// older agent would start it at once), and released to both at its time.
+func TestACronRunDecidedAheadIsHeldUntilItsTime(t *testing.T) {
+	s, fc, at, job := cronRunComing(t)
 	wait.For(t, "job "+job+" decided ahead", func() (bool, string) {
 		j := s.fsm.State().Job("", job)
 		return j != nil, "no job"
@@ -123,21 +132,7 @@ func TestACronRunDecidedAheadIsHeldUntilItsTime(t *testing.T) {
 // that does not until the time; then releases it to that one, and tells
 // the first nothing more.
 func TestACronRunIsReleasedAheadToAgentsThatStartItOnTime(t *testing.T) {
-	fc := newFakeClock(fakeStart)
-	c := newTestCluster(t, harnessOptions{clock: fc})
-	s := c.leader()
-	c.gossip.addAgent("a1", "10.1.2.3:7500", nil)
-	waitReady(t, s, "a1", "True", "posting ready status")
-	submit(t, s, testCronJob("tick", "*/10 * * * * *", "Allow"))
-
-	at := fakeStart.Truncate(10 * time.Second).Add(10 * time.Second)
-	job := "tick-" + strconv.FormatInt(at.Unix(), 10)
-	for fc.Now().Before(at.Add(-400 * time.Millisecond)) {
-		if _, err := client(t, s).Heartbeat(testCtx(t), &api.HeartbeatRequest{Node: "a1"}); err != nil {
-			t.Fatal(err)
-		}
-		fc.Advance(min(time.Second, at.Add(-400*time.Millisecond).Sub(fc.Now())))
-	}
+	s, fc, at, job := cronRunComing(t)
 	timing := watchPods(t, s, &api.WatchPodsRequest{Node: "a1", HoldsPods: true, BeginsAtNotBefore: true})
 	set := nextSet(t, timing, "the run's pod, held", func(set *api.PodSet) bool { return podOf(set, job) != "" })
 	uid := podOf(set, job)
