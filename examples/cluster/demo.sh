@@ -75,9 +75,12 @@ no_overlap() { # lost pods, pods before, [uptime when a frozen machine thawed]
 		if [ -n "$thaw" ]; then
 			# A machine frozen as a whole freezes its pods too; at the
 			# thaw they may print until the guard's overdue timer fires.
+			# That counts from their first line after the thaw, not
+			# from before docker unpause, which a loaded machine may
+			# take a while to carry out.
 			v=$(logs_of "$p" | awk -v t="$thaw" '$1 < t' | tail -1)
-			w=$(logs_of "$p" | awk -v t="$thaw" '$1 >= t' | tail -1)
-			[ -n "$w" ] && printed=1 && thawed=$(awk -v a="$thawed" -v b="$w" -v t="$thaw" 'BEGIN { d = b - t; print (d > a) ? d : a }')
+			w=$(logs_of "$p" | awk -v t="$thaw" '$1 >= t { if (f == "") f = $1; l = $1 } END { if (f != "") print l - f }')
+			[ -n "$w" ] && printed=1 && thawed=$(awk -v a="$thawed" -v d="$w" 'BEGIN { print (d > a) ? d : a }')
 		else
 			v=$(logs_of "$p" --tail 1 | tail -1)
 		fi
