@@ -116,3 +116,107 @@ func TestServerRefusesRequestsOverTheLimit(t *testing.T) {
 		t.Fatalf("submit of %d bytes through Dial: %v, want ResourceExhausted", api.MaxRequestBytes+1, err)
 	}
 }
+
+// pingCounter reads one direction of an HTTP/2 connection as it passes
+// and counts the PING frames (not their acknowledgements) in it.
+type pingCounter struct {
+	skip  int // the client's connection preface, before any frame
+	buf   []byte
+	pings atomic.Int32
+}
+
+func (p *pingCounter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	if p.skip > 0 {
+		n := min(p.skip, len(p.buf))
+		p.buf, p.skip = p.buf[n:], p.skip-n
+	}
+	for len(p.buf) >= 9 {
+		size := int(p.buf[0])<<16 | int(p.buf[1])<<8 | int(p.buf[2])
+		if len(p.buf) < 9+size {
+			break
+		}
+		const framePing, flagAck = 0x6, 0x1
+		if p.buf[3] == framePing && p.buf[4]&flagAck == 0 {
+			p.pings.Add(1)
+		}
+		p.buf = p.buf[9+size:]
+	}
+	return len(b), nil
+}
+
+// countedConn feeds what it reads and writes to two pingCounters.
+type countedConn struct {
+	net.Conn
+	in, out *pingCounter
+}
+
+func (c *countedConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	_, _ = c.in.Write(b[:n])
+	return n, err
+}
+
+func (c *countedConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	_, _ = c.out.Write(b[:n])
+	return n, err
+}
+
+// Every call between jobcluster endpoints, a lease renewal every half
+// second for one, costs no flow-control round trip of its own: gRPC's
+// bandwidth estimator, which pings the peer after data arrives, is off on
+// both ends, so an idle cluster wakes less.
+func TestCallsSendNoFlowControlPings(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Config{})
+	api.RegisterControlServer(srv, smallMembers{})
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-served
+	})
+
+	in, out := &pingCounter{}, &pingCounter{skip: len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")}
+	cc, err := Dial(lis.Addr().String(), Config{Dialer: func(ctx context.Context, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countedConn{Conn: conn, in: in, out: out}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	client := api.NewControlClient(cc)
+	for range 20 {
+		if _, err := client.Members(ctx, &api.MembersRequest{}); err != nil {
+			t.Fatalf("members: %v", err)
+		}
+	}
+	if n := out.pings.Load(); n != 0 {
+		t.Errorf("the client sent %d pings over 20 calls, want none", n)
+	}
+	if n := in.pings.Load(); n != 0 {
+		t.Errorf("the server sent %d pings over 20 calls, want none", n)
+	}
+}
+
+// smallMembers answers Members with one member.
+type smallMembers struct {
+	api.UnimplementedControlServer
+}
+
+func (smallMembers) Members(context.Context, *api.MembersRequest) (*api.MembersResponse, error) {
+	return &api.MembersResponse{Items: []*api.Member{{Name: "s1"}}}, nil
+}
