@@ -82,10 +82,11 @@ func Dial(addr string, cfg Config, peerRoles ...pki.Role) (*grpc.ClientConn, err
 // PING to size the windows: a round trip, and a wake on both ends, for each
 // small call, which is most of what jobcluster endpoints make (a lease
 // renewal every half second from every agent, a pod set per change).
-// 4 MiB per stream and 16 MiB per connection are what the estimator grows
-// to on fast links anyway (its ceiling is 16 MiB): a large answer, such as
-// a list of 100,000 pods, still streams without waiting on the window
-// over loopback or a LAN.
+// The estimator grows both windows up to 16 MiB; fixed at 4 MiB per
+// stream and 16 MiB per connection, a large answer (a list of 100,000
+// pods) waits for the receiver's window update once every few MiB, a
+// round trip that costs nothing over loopback or a LAN, and a peer that
+// stops reading still holds no more than that of the sender's data.
 const (
 	streamWindow = 4 << 20
 	connWindow   = 16 << 20
