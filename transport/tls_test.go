@@ -84,14 +84,16 @@ func (whoAmI) Members(ctx context.Context, _ *api.MembersRequest) (*api.MembersR
 	return &api.MembersResponse{Items: []*api.Member{{Name: id.String()}}}, nil
 }
 
-func serveWhoAmI(t *testing.T, cfg Config) string {
+// serveControl serves impl with NewServer(cfg) on a loopback port until
+// the test ends and returns its address.
+func serveControl(t *testing.T, cfg Config, impl api.ControlServer) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := NewServer(cfg)
-	api.RegisterControlServer(srv, whoAmI{})
+	api.RegisterControlServer(srv, impl)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -102,6 +104,11 @@ func serveWhoAmI(t *testing.T, cfg Config) string {
 		<-served
 	})
 	return lis.Addr().String()
+}
+
+func serveWhoAmI(t *testing.T, cfg Config) string {
+	t.Helper()
+	return serveControl(t, cfg, whoAmI{})
 }
 
 func callWhoAmI(t *testing.T, addr string, cfg Config, roles ...pki.Role) (string, error) {

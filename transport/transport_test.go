@@ -27,28 +27,14 @@ func (bigMembers) Members(context.Context, *api.MembersRequest) (*api.MembersRes
 }
 
 func TestDialAndServerCarryLargeMessages(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(Config{})
-	api.RegisterControlServer(srv, bigMembers{})
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-served
-	})
+	addr := serveControl(t, Config{}, bigMembers{})
 
 	var dialled atomic.Int32
 	cfg := Config{Dialer: func(ctx context.Context, addr string) (net.Conn, error) {
 		dialled.Add(1)
 		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	}}
-	cc, err := Dial(lis.Addr().String(), cfg)
+	cc, err := Dial(addr, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,24 +62,10 @@ func TestDialRefusesBadTarget(t *testing.T) {
 // A request over MaxRequestBytes is refused before the service sees it,
 // whoever sends it; answers may still be large.
 func TestServerRefusesRequestsOverTheLimit(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(Config{})
-	api.RegisterControlServer(srv, bigMembers{})
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-served
-	})
+	addr := serveControl(t, Config{}, bigMembers{})
 	// A client of its own, so that its send limit does not stop the
 	// request first.
-	cc, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +79,7 @@ func TestServerRefusesRequestsOverTheLimit(t *testing.T) {
 		t.Fatalf("submit of %d bytes: %v, want ResourceExhausted", api.MaxRequestBytes+1, err)
 	}
 	// And our own clients do not send it at all.
-	own, err := Dial(lis.Addr().String(), Config{})
+	own, err := Dial(addr, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,24 +140,10 @@ func (c *countedConn) Write(b []byte) (int, error) {
 // bandwidth estimator, which pings the peer after data arrives, is off on
 // both ends, so an idle cluster wakes less.
 func TestCallsSendNoFlowControlPings(t *testing.T) {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(Config{})
-	api.RegisterControlServer(srv, smallMembers{})
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = srv.Serve(lis)
-	}()
-	t.Cleanup(func() {
-		srv.Stop()
-		<-served
-	})
+	addr := serveControl(t, Config{}, smallMembers{})
 
 	in, out := &pingCounter{}, &pingCounter{skip: len("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")}
-	cc, err := Dial(lis.Addr().String(), Config{Dialer: func(ctx context.Context, addr string) (net.Conn, error) {
+	cc, err := Dial(addr, Config{Dialer: func(ctx context.Context, addr string) (net.Conn, error) {
 		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return nil, err
