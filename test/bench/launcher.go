@@ -101,25 +101,10 @@ func buildBinary(ctx context.Context) (string, error) {
 	return bin, nil
 }
 
-// startCluster starts servers and agents and waits until there is a leader
+// startCluster starts servers and agents, every one with the defaults
+// (plus -server-args and -agent-args), and waits until there is a leader
 // and every agent is a Ready node. The caller must call stop, also when
 // startCluster fails.
-// A cluster of more than crowdedAgents agents, every one a process of
-// this one machine, runs with the timings README.md gives for a busy
-// machine: on two cores a hundred agents and their guards leave the
-// servers too little CPU for 500 ms Raft heartbeats and 250 ms gossip
-// probes, and leaders and members flap. The agents start in waves.
-const (
-	crowdedAgents    = 20
-	crowdedWave      = 10
-	crowdedWavePause = 2 * time.Second
-)
-
-var (
-	crowdedServerArgs = []string{"--raft-heartbeat-timeout", "2s", "--lease-ttl", "10s", "--gossip-probe-interval", "2s"}
-	crowdedAgentArgs  = []string{"--lease-ttl", "10s", "--gossip-probe-interval", "2s"}
-)
-
 func startCluster(ctx context.Context, bin string, servers, agents int, cfg config, agentArgs []string, logger *slog.Logger) (*cluster, error) {
 	dir, err := os.MkdirTemp("", "jobcluster-bench-")
 	if err != nil {
@@ -151,9 +136,6 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 			"--bootstrap-expect", fmt.Sprint(servers), "--join", strings.Join(gossip, ","),
 			"--log-level", cfg.nodeLogLevel,
 		}
-		if agents > crowdedAgents {
-			n.args = append(n.args, crowdedServerArgs...)
-		}
 		n.args = append(n.args, strings.Fields(cfg.serverArgs)...)
 		if cfg.secure {
 			flags, err := pki.cert(ctx, "server", n.name)
@@ -178,14 +160,6 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 			"--log-level", cfg.nodeLogLevel,
 		}
 		n.args = append(n.args, agentArgs...)
-		if agents > crowdedAgents {
-			n.args = append(n.args, crowdedAgentArgs...)
-			if i > 0 && i%crowdedWave == 0 {
-				// A wave of agents starting at once costs the machine
-				// more than all of them idle: let each wave join first.
-				time.Sleep(crowdedWavePause)
-			}
-		}
 		if cfg.secure {
 			flags, err := pki.cert(ctx, "agent", n.name)
 			if err != nil {
