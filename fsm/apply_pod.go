@@ -67,7 +67,9 @@ func (w *writer) countPods(job *api.Job) *jobCounts {
 	for _, i := range failed {
 		jc.failedIndexes[i] = true
 	}
-	for _, q := range all[*api.Pod](w.txn, tablePods, "job", api.KeyOf(job.GetMetadata())) {
+	// A big Job holds thousands of pods, and every CreatePods command
+	// counts them on every server: walk them without collecting them.
+	for q := range each[*api.Pod](w.txn, tablePods, "job", api.KeyOf(job.GetMetadata())) {
 		jc.add(q)
 	}
 	return jc
@@ -75,21 +77,30 @@ func (w *writer) countPods(job *api.Job) *jobCounts {
 
 // add counts one pod of the Job.
 func (jc *jobCounts) add(p *api.Pod) {
-	index := p.GetMetadata().GetLabels()[api.LabelCompletionIndex]
-	switch p.GetStatus().GetPhase() {
-	case api.PodSucceeded:
-		if !jc.indexed {
+	phase := p.GetStatus().GetPhase()
+	if !jc.indexed {
+		// The completion index matters only to Indexed Jobs: no label
+		// lookup for the others.
+		switch phase {
+		case api.PodSucceeded:
 			jc.succeeded++
-		} else if !jc.doneIndexes[index] {
+		case api.PodFailed:
+		default:
+			jc.active++
+		}
+		return
+	}
+	index := p.GetMetadata().GetLabels()[api.LabelCompletionIndex]
+	switch phase {
+	case api.PodSucceeded:
+		if !jc.doneIndexes[index] {
 			jc.doneIndexes[index] = true
 			jc.succeeded++
 		}
 	case api.PodFailed:
 	default:
 		jc.active++
-		if jc.indexed {
-			jc.activeIndexes[index] = true
-		}
+		jc.activeIndexes[index] = true
 	}
 }
 

@@ -18,6 +18,11 @@ const (
 // failure for one failure, doubling with each further one, capped at 6
 // minutes. It is the zero time when no failure followed the last success.
 func failureBackoffEnd(succeeded, failed []*api.Pod) time.Time {
+	if len(failed) == 0 {
+		// The common case, and a big Job's succeeded pods are many: every
+		// pass of its controller would read each one's finish time.
+		return time.Time{}
+	}
 	var lastSuccess time.Time
 	for _, p := range succeeded {
 		if t := podFinishTime(p); t.After(lastSuccess) {
