@@ -88,7 +88,13 @@ func (whoAmI) Members(ctx context.Context, _ *api.MembersRequest) (*api.MembersR
 // the test ends and returns its address.
 func serveControl(t *testing.T, cfg Config, impl api.ControlServer) string {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	return serveControlOn(t, "127.0.0.1:0", cfg, impl)
+}
+
+// serveControlOn is serveControl on a given address.
+func serveControlOn(t *testing.T, addr string, cfg Config, impl api.ControlServer) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

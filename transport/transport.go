@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
@@ -56,6 +58,7 @@ func Dial(addr string, cfg Config, peerRoles ...pki.Role) (*grpc.ClientConn, err
 		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(api.MaxMessageBytes), grpc.MaxCallSendMsgSize(api.MaxRequestBytes)),
 		grpc.WithStaticStreamWindowSize(streamWindow), grpc.WithStaticConnWindowSize(connWindow),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: reconnectBackoff, MinConnectTimeout: minConnectTimeout}),
 	}
 	if cfg.Dialer != nil {
 		opts = append(opts, grpc.WithContextDialer(cfg.Dialer))
@@ -76,6 +79,27 @@ func Dial(addr string, cfg Config, peerRoles ...pki.Role) (*grpc.ClientConn, err
 	}
 	return cc, nil
 }
+
+// reconnectBackoff paces a channel's attempts to reach a peer it cannot
+// connect to. gRPC's default waits 1 s after the first failure and 1.6
+// times longer after each next one, up to 2 minutes: a server restarted
+// a few times in a row, or down through an upgrade, was then not tried
+// again for seconds to minutes after it was back, while agents needed it
+// to renew their leases (3 s by default) and followers to forward to it
+// as leader. Here a peer is tried again within about half a second. A
+// refused connection costs the peer next to nothing, and one that does
+// not answer holds each attempt for minConnectTimeout.
+var reconnectBackoff = backoff.Config{
+	BaseDelay:  100 * time.Millisecond,
+	Multiplier: 1.6,
+	Jitter:     0.2,
+	MaxDelay:   500 * time.Millisecond,
+}
+
+// minConnectTimeout bounds one connection attempt, TCP and TLS handshake
+// together: gRPC's default, which grpc.ConnectParams must be given again
+// (left zero, an attempt would get only the backoff's delay).
+const minConnectTimeout = 20 * time.Second
 
 // Every channel and server has fixed HTTP/2 flow-control windows, which
 // turns off gRPC's bandwidth estimator. The estimator answers data with a

@@ -178,3 +178,78 @@ type smallMembers struct {
 func (smallMembers) Members(context.Context, *api.MembersRequest) (*api.MembersResponse, error) {
 	return &api.MembersResponse{Items: []*api.Member{{Name: "s1"}}}, nil
 }
+
+// TestChannelTriesARestartedPeerAgainWithinHalfASecond calls a peer that
+// keeps failing for three seconds, then serves it again on the same
+// address: the channel must keep trying at most about half a second apart
+// (gRPC's default backoff had grown to 1.6 s by then, and grows to two
+// minutes), and reach the server soon after it is back, as agents must
+// reach a restarted leader within their lease.
+func TestChannelTriesARestartedPeerAgainWithinHalfASecond(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	// The peer accepts each connection and closes it at once, a failed
+	// attempt for gRPC, so the attempts can be counted.
+	attempts := make(chan time.Time, 1000)
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			conn, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			attempts <- time.Now()
+			conn.Close()
+		}
+	}()
+	cc, err := Dial(addr, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	client := api.NewControlClient(cc)
+	call := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, err := client.Members(ctx, &api.MembersRequest{})
+		return err
+	}
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if err := call(); err == nil {
+			t.Fatal("a call succeeded against a peer that closes every connection")
+		}
+	}
+	lis.Close()
+	<-accepted
+	close(attempts)
+	var times []time.Time
+	for at := range attempts {
+		times = append(times, at)
+	}
+	if len(times) < 2 {
+		t.Fatalf("%d connection attempts in 3 s, want several", len(times))
+	}
+	var longest time.Duration
+	for i := 1; i < len(times); i++ {
+		longest = max(longest, times[i].Sub(times[i-1]))
+	}
+	if longest > 750*time.Millisecond {
+		t.Errorf("the channel waited %s between two attempts to connect (%d attempts in 3 s); a restarted peer would go unreached that long", longest.Round(time.Millisecond), len(times))
+	}
+
+	back := time.Now()
+	serveControlOn(t, addr, Config{}, smallMembers{})
+	for call() != nil {
+		if time.Since(back) > 5*time.Second {
+			t.Fatal("the peer, serving again, was not reached within 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if took := time.Since(back); took > 1500*time.Millisecond {
+		t.Errorf("the peer, serving again, was reached %s later, want within 1.5 s", took.Round(time.Millisecond))
+	}
+}
