@@ -18,6 +18,13 @@ import (
 // throughout, so none may lose its lease: no pod is stopped, replaced or
 // failed NodeLost, and no agent logs an expired lease.
 //
+// Each leader is killed only once every agent has renewed its lease since
+// that leader was elected. A leader killed sooner, before any agent could
+// reach it, gives agents nothing to renew with: several in a row would
+// rightly cost them their lease, and on a fast machine a restarted server
+// catches up, and the next kill comes, within a few hundred milliseconds
+// of an election.
+//
 // The cluster runs with a 6 s lease rather than the default 3 s: what this
 // test proves is that a lease survives elections, and twenty elections
 // under -race on a loaded two-core machine have taken over 3 s.
@@ -28,7 +35,7 @@ func TestLeaderKillsNeverFenceAgents(t *testing.T) {
 	const lease = 6 * time.Second
 	began := time.Now()
 	leaseFlag := "--lease-ttl=" + lease.String()
-	c := testcluster.New(t, testcluster.Options{Servers: 3, Agents: 2, ServerArgs: []string{leaseFlag}, AgentArgs: []string{leaseFlag}})
+	c := testcluster.New(t, testcluster.Options{Servers: 3, Agents: 2, HTTP: true, ServerArgs: []string{leaseFlag}, AgentArgs: []string{leaseFlag}})
 	runs := testcluster.NewRunLog(t)
 	jobs := map[string]string{"steady-a1": "a1", "steady-a2": "a2"}
 	for job, node := range jobs {
@@ -48,8 +55,18 @@ func TestLeaderKillsNeverFenceAgents(t *testing.T) {
 		if next == leader {
 			t.Fatalf("kill %d: killed leader %s still reported as leader", i+1, leader.Name)
 		}
+		elected := leaseRenewals(t, c)
 		c.Start(leader)
 		waitFollowing(t, c, leader)
+		wait.For(t, "every agent to renew its lease with "+next.Name, func() (bool, string) {
+			now := leaseRenewals(t, c)
+			for name, n := range elected {
+				if now[name] <= n {
+					return false, fmt.Sprintf("%s renewed %v times, as when %s was elected", name, n, next.Name)
+				}
+			}
+			return true, ""
+		})
 	}
 	killed := time.Since(killing)
 	// An agent the last election cost its lease fences itself within a
@@ -126,6 +143,20 @@ func TestLeaderKillsNeverFenceAgents(t *testing.T) {
 // voter again): then it forwards a write, here the delete of a pod that
 // does not exist, which the leader refuses with NotFound and which writes
 // nothing. Killing the leader next leaves a majority able to elect another.
+// leaseRenewals is how many times each agent has renewed its lease.
+func leaseRenewals(t *testing.T, c *testcluster.Cluster) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	for _, a := range c.Agents {
+		m, err := scrapeMetrics(t, a)
+		if err != nil {
+			t.Fatalf("agent %s: %v", a.Name, err)
+		}
+		out[a.Name] = m.sum("jobcluster_agent_lease_renewals_total", "result", "renewed")
+	}
+	return out
+}
+
 func waitFollowing(t *testing.T, c *testcluster.Cluster, restarted *testcluster.Node) {
 	t.Helper()
 	wait.For(t, restarted.Name+" to follow the leader", func() (bool, string) {
