@@ -8,8 +8,9 @@ import (
 )
 
 // BenchmarkReconcileBigJob is one controller pass over a Job well under
-// way: 150 of its 200 pods running and many already finished, every one of which the
-// pass reads. It runs on the leader after each change to the Job's pods.
+// way: 150 of its 200 pods running and many already finished, every one
+// of which the pass reads. It runs on the leader after each change to the
+// Job's pods.
 func BenchmarkReconcileBigJob(b *testing.B) {
 	for _, done := range []int{1000, 10000} {
 		for _, failed := range []int{0, 10} {

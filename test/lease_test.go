@@ -143,6 +143,14 @@ func TestLeaderKillsNeverFenceAgents(t *testing.T) {
 // voter again): then it forwards a write, here the delete of a pod that
 // does not exist, which the leader refuses with NotFound and which writes
 // nothing. Killing the leader next leaves a majority able to elect another.
+func waitFollowing(t *testing.T, c *testcluster.Cluster, restarted *testcluster.Node) {
+	t.Helper()
+	wait.For(t, restarted.Name+" to follow the leader", func() (bool, string) {
+		r := c.CLIAt(restarted.RPCAddr, "", "delete", "pod", "no-such-pod", "--timeout", "2s")
+		return strings.Contains(r.Stderr, `pods "no-such-pod" not found`), r.Stderr
+	})
+}
+
 // leaseRenewals is how many times each agent has renewed its lease.
 func leaseRenewals(t *testing.T, c *testcluster.Cluster) map[string]float64 {
 	t.Helper()
@@ -155,12 +163,4 @@ func leaseRenewals(t *testing.T, c *testcluster.Cluster) map[string]float64 {
 		out[a.Name] = m.sum("jobcluster_agent_lease_renewals_total", "result", "renewed")
 	}
 	return out
-}
-
-func waitFollowing(t *testing.T, c *testcluster.Cluster, restarted *testcluster.Node) {
-	t.Helper()
-	wait.For(t, restarted.Name+" to follow the leader", func() (bool, string) {
-		r := c.CLIAt(restarted.RPCAddr, "", "delete", "pod", "no-such-pod", "--timeout", "2s")
-		return strings.Contains(r.Stderr, `pods "no-such-pod" not found`), r.Stderr
-	})
 }

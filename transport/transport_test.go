@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 // bigMembers answers Members with a message larger than gRPC's default
@@ -243,12 +245,10 @@ func TestChannelTriesARestartedPeerAgainWithinHalfASecond(t *testing.T) {
 
 	back := time.Now()
 	serveControlOn(t, addr, Config{}, smallMembers{})
-	for call() != nil {
-		if time.Since(back) > 5*time.Second {
-			t.Fatal("the peer, serving again, was not reached within 5 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.Within(t, 5*time.Second, "the peer, serving again, to be reached", func() (bool, string) {
+		err := call()
+		return err == nil, fmt.Sprint(err)
+	})
 	if took := time.Since(back); took > 1500*time.Millisecond {
 		t.Errorf("the peer, serving again, was reached %s later, want within 1.5 s", took.Round(time.Millisecond))
 	}
