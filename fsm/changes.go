@@ -58,9 +58,10 @@ func (c Change) Object() *api.Object {
 }
 
 // changeLog is the latest changes, oldest first: changes[head:]. The
-// ones before head are forgotten, and dropped from the slice only once
-// they are as many as maxChanges, so that a full log costs an apply no
-// copy of the whole log.
+// ones before head are forgotten: cleared at once, so that the objects
+// they held can go, and dropped from the slice only once they are as many
+// as maxChanges, so that a full log costs an apply no copy of the whole
+// log.
 type changeLog struct {
 	mu      sync.Mutex
 	changes []Change
@@ -94,6 +95,7 @@ func (l *changeLog) record(index uint64, changes memdb.Changes) {
 	if over := len(l.changes) - l.head - maxChanges; over > 0 {
 		l.head += over
 		l.since = l.changes[l.head-1].Index
+		clear(l.changes[l.head-over : l.head])
 		if l.head >= maxChanges {
 			l.changes = append(l.changes[:0:0], l.changes[l.head:]...)
 			l.head = 0

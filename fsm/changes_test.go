@@ -1,9 +1,13 @@
 package fsm
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
 func TestChangesSinceAndTooOld(t *testing.T) {
@@ -55,4 +59,42 @@ func TestChangesAcrossCompactions(t *testing.T) {
 			t.Fatalf("after %d changes: since %d gave %d changes, ok %v", last, from, len(changes), ok)
 		}
 	}
+}
+
+// A forgotten change lets go of the object it held: a watch log of
+// 20,000 changes must not keep as many old versions of a big Job's pods
+// again in the slice it has not compacted yet.
+func TestForgottenChangesReleaseTheirObjects(t *testing.T) {
+	defer func(n int) { maxChanges = n }(maxChanges)
+	maxChanges = 100
+	h := newHarness(t)
+	h.must(upsertJob(newJob("gone"), true))
+	h.must(deleteJob("gone", "uid-gone"))
+	released := make(chan struct{})
+	func() {
+		l := &h.f.changeLog
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, c := range l.changes {
+			runtime.AddCleanup(c.obj.(*api.Job), func(ch chan struct{}) { close(ch) }, released)
+			break // the first: the Job as added
+		}
+	}()
+	// Just past forgetting them: far from compacting the slice.
+	for i := 0; ; i++ {
+		if _, ok := h.f.ChangesSince(2); !ok {
+			break
+		}
+		h.must(upsertJob(newJob(fmt.Sprintf("j%d", i)), true))
+	}
+	wait.Within(t, 5*time.Second, "the forgotten change's Job to be collected", func() (bool, string) {
+		runtime.GC()
+		select {
+		case <-released:
+			return true, ""
+		default:
+			return false, "the Job of a forgotten change is still reachable"
+		}
+	})
+	runtime.KeepAlive(h.f) // the log itself stays
 }
