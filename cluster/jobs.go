@@ -102,7 +102,8 @@ func (s *Server) reconcileJobs(ctx context.Context, now time.Time) time.Time {
 
 func (s *Server) reconcileJob(st *fsm.State, p *jobPass, job *api.Job) {
 	ns, name := job.GetMetadata().GetNamespace(), job.GetMetadata().GetName()
-	plan := scheduler.ReconcileJob(scheduler.JobInput{Job: job, Pods: st.PodsOfJob(ns, name), Now: p.now})
+	pods, succeeded := st.JobPods(ns, name)
+	plan := scheduler.ReconcileJob(scheduler.JobInput{Job: job, Pods: pods, Succeeded: succeeded, Now: p.now})
 	if !plan.NextCheck.IsZero() && (p.next.IsZero() || plan.NextCheck.Before(p.next)) {
 		p.next = plan.NextCheck
 	}

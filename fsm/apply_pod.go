@@ -68,39 +68,46 @@ func (w *writer) countPods(job *api.Job) *jobCounts {
 		jc.failedIndexes[i] = true
 	}
 	// A big Job holds thousands of pods, and every CreatePods command
-	// counts them on every server: walk them without collecting them.
-	for q := range each[*api.Pod](w.txn, tablePods, "job", api.KeyOf(job.GetMetadata())) {
-		jc.add(q)
+	// counts them on every server: walk them without collecting them,
+	// and count the Succeeded ones by their brief.
+	it, err := w.txn.Get(tablePods, "job", api.KeyOf(job.GetMetadata()))
+	if err != nil {
+		panic(err)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		if f, ok := o.(*frozen); ok && f.brief != nil {
+			jc.addSucceeded(f.brief.indexLabel)
+			continue
+		}
+		jc.add(thaw[*api.Pod](o))
 	}
 	return jc
 }
 
-// add counts one pod of the Job.
-func (jc *jobCounts) add(p *api.Pod) {
-	phase := p.GetStatus().GetPhase()
+// addSucceeded counts one Succeeded pod of the Job, of completion index
+// label index.
+func (jc *jobCounts) addSucceeded(index string) {
 	if !jc.indexed {
-		// The completion index matters only to Indexed Jobs: no label
-		// lookup for the others.
-		switch phase {
-		case api.PodSucceeded:
-			jc.succeeded++
-		case api.PodFailed:
-		default:
-			jc.active++
-		}
+		jc.succeeded++
 		return
 	}
-	index := p.GetMetadata().GetLabels()[api.LabelCompletionIndex]
-	switch phase {
+	if !jc.doneIndexes[index] {
+		jc.doneIndexes[index] = true
+		jc.succeeded++
+	}
+}
+
+// add counts one pod of the Job.
+func (jc *jobCounts) add(p *api.Pod) {
+	switch p.GetStatus().GetPhase() {
 	case api.PodSucceeded:
-		if !jc.doneIndexes[index] {
-			jc.doneIndexes[index] = true
-			jc.succeeded++
-		}
+		jc.addSucceeded(p.GetMetadata().GetLabels()[api.LabelCompletionIndex])
 	case api.PodFailed:
 	default:
 		jc.active++
-		jc.activeIndexes[index] = true
+		if jc.indexed {
+			jc.activeIndexes[p.GetMetadata().GetLabels()[api.LabelCompletionIndex]] = true
+		}
 	}
 }
 
@@ -135,6 +142,9 @@ func (jc *jobCounts) fits(job *api.Job, p *api.Pod) bool {
 // the pod is not bound to is ignored.
 func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
 	for _, u := range c.GetUpdates() {
+		if w.frozen(tablePods, u.GetName()) {
+			continue // finished: no need to decode it to know
+		}
 		p := w.pod(u.GetName())
 		if p == nil || api.IsPodTerminal(p) || u.GetStatus() == nil {
 			continue

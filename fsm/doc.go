@@ -9,9 +9,10 @@
 // active, never more than completions succeeded, nothing for a finished Job,
 // a finished pod never changes phase again).
 //
-// Finished Jobs and their finished pods, most of a long-lived store, are
-// kept deflated and decoded when read (frozen.go); readers see the same
-// objects either way.
+// Finished Jobs and their finished pods, most of a long-lived store, and
+// the Succeeded pods of running Jobs are kept deflated and decoded when
+// read (frozen.go); readers see the same objects either way. The job
+// controller reads a running Job's Succeeded pods in brief (JobPods).
 //
 // Secrets can be encrypted at rest (SetKeys, package seal): the leader
 // puts a sealed Secret in UpsertSecret.Sealed instead of the Secret, the

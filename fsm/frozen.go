@@ -25,9 +25,15 @@ import (
 // it again (thaw), so callers never see the difference.
 //
 // Cold are a finished Job without ttlSecondsAfterFinished (no controller
-// visits it again) and a finished pod whose Job is cold or gone. Only the
-// store's representation changes when an object freezes: its content,
-// resourceVersion included, stays as it was.
+// visits it again), a finished pod whose Job is cold or gone, and a
+// Succeeded pod of any Job. The job controller and CreatePods count a
+// running Job's pods on every change; of a Succeeded one they read only
+// its brief, kept beside its encoding, so that a big Job's finished pods
+// are neither held as Go structs nor inflated while it runs. Its Failed
+// pods stay as they are until it is cold: the controller reads them whole
+// (podFailurePolicy, back-off). Only the store's representation changes
+// when an object freezes: its content, resourceVersion included, stays as
+// it was.
 type frozen struct {
 	// name is the object's key in its table's "id" index: api.Key for a
 	// Job, the name for a pod.
@@ -41,6 +47,25 @@ type frozen struct {
 	labels []byte
 	// data is the deflated encoding.
 	data []byte
+	// brief, for a Succeeded pod, is what counting its Job's pods reads.
+	// A restore leaves it out for the pods of cold Jobs, which nothing
+	// counts; readers that find none decode the pod instead.
+	brief *podBrief
+}
+
+// podBrief is what counting a Job's pods reads of a Succeeded pod.
+type podBrief struct {
+	// job is what the job controller reads (api.BriefOfSucceeded).
+	job api.SucceededPod
+	// indexLabel is the completion index label, as CreatePods reads it.
+	indexLabel string
+}
+
+func briefOf(p *api.Pod) *podBrief {
+	if p.GetStatus().GetPhase() != api.PodSucceeded {
+		return nil
+	}
+	return &podBrief{job: api.BriefOfSucceeded(p), indexLabel: p.GetMetadata().GetLabels()[api.LabelCompletionIndex]}
 }
 
 // freeze encodes obj, or returns it unchanged when it is not cold. data, when
@@ -48,6 +73,7 @@ type frozen struct {
 func freeze(txn *memdb.Txn, table string, obj any, data []byte) any {
 	var key string
 	var labels []byte
+	var brief *podBrief
 	switch table {
 	case tableJobs:
 		j := obj.(*api.Job)
@@ -69,10 +95,8 @@ func freeze(txn *memdb.Txn, table string, obj any, data []byte) any {
 			return obj
 		}
 		key = podJob(p)
-		if stored, err := txn.First(tableJobs, "id", key); err != nil {
-			panic(err)
-		} else if _, cold := stored.(*frozen); stored != nil && !cold {
-			return obj // its Job still reads its pods
+		if brief = briefOf(p); brief == nil && warmJob(txn, key) {
+			return obj // its Job still reads its failed pods
 		}
 	default:
 		return obj
@@ -87,7 +111,17 @@ func freeze(txn *memdb.Txn, table string, obj any, data []byte) any {
 			panic(fmt.Sprintf("fsm: encode %s %q: %v", table, name, err))
 		}
 	}
-	return &frozen{name: name, key: key, labels: labels, data: deflate(data)}
+	return &frozen{name: name, key: key, labels: labels, data: deflate(data), brief: brief}
+}
+
+// warmJob reports whether the Job keyed job is stored and not cold.
+func warmJob(txn *memdb.Txn, job string) bool {
+	stored, err := txn.First(tableJobs, "id", job)
+	if err != nil {
+		panic(err)
+	}
+	_, cold := stored.(*frozen)
+	return stored != nil && !cold
 }
 
 // coldJob reports a finished Job that no controller visits again.

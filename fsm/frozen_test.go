@@ -3,6 +3,7 @@ package fsm
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -42,8 +43,8 @@ func TestFinishedJobReadsBackUnchanged(t *testing.T) {
 	before := h.state()
 	wantPods := before.Pods()
 	wantJob := clone(before.Job("", "done"))
-	if storedFrozen(t, h.f, tablePods, "done-0") {
-		t.Fatalf("pod of a running Job is stored encoded; its Job's controller reads it on every pass")
+	if storedFrozen(t, h.f, tableJobs, "done") {
+		t.Fatalf("running Job is stored encoded; its controller reads it on every pass")
 	}
 
 	h.must(updateJobStatus("done", "uid-done", completeStatus))
@@ -80,11 +81,61 @@ func TestFinishedJobWithTTLStaysDecoded(t *testing.T) {
 	h := newHarness(t)
 	finishTwoPods(h, func(j *api.Job) { j.Spec.TtlSecondsAfterFinished = proto.Int32(60) })
 	h.must(updateJobStatus("done", "uid-done", completeStatus))
-	if storedFrozen(t, h.f, tableJobs, "done") || storedFrozen(t, h.f, tablePods, "done-0") {
-		t.Errorf("a Job waiting for its TTL (or its pod) is stored encoded; the TTL controller visits it")
+	if storedFrozen(t, h.f, tableJobs, "done") {
+		t.Errorf("a Job waiting for its TTL is stored encoded; the TTL controller visits it")
 	}
 	if got := names(h.state().LiveJobs()); len(got) != 1 {
 		t.Errorf("LiveJobs = %v, want [done]", got)
+	}
+}
+
+// A running Job's Succeeded pods are stored encoded at once, and its
+// controller and CreatePods count them by their brief; its Failed pods,
+// which the controller reads whole, stay decoded until the Job is cold.
+func TestSucceededPodsOfARunningJobAreCountedInBrief(t *testing.T) {
+	h := newHarness(t)
+	job := newJob("big", parallelism(3), completions(4), indexed())
+	h.must(upsertNode(newNode("n1")), upsertJob(job, true))
+	h.must(createPods(newPod(job, "big-0", 0), newPod(job, "big-1", 1), newPod(job, "big-2", 2)))
+	h.must(bindPods(3, "big-0", "n1", "big-1", "n1", "big-2", "n1"))
+	done := phase("big-0", "n1", api.PodSucceeded)
+	done.Status.ContainerStatuses = []*api.ContainerStatus{{Name: "main", State: &api.ContainerState{
+		Terminated: &api.ContainerStateTerminated{FinishedAt: at(7)}}}}
+	h.must(updatePodStatus(done, phase("big-1", "n1", api.PodFailed), phase("big-2", "n1", api.PodRunning)))
+
+	for _, n := range []struct {
+		name   string
+		frozen bool
+	}{{"big-0", true}, {"big-1", false}, {"big-2", false}} {
+		if got := storedFrozen(t, h.f, tablePods, n.name); got != n.frozen {
+			t.Errorf("pod %s stored encoded = %v, want %v", n.name, got, n.frozen)
+		}
+	}
+	st := h.state()
+	whole, brief := st.JobPods("", "big")
+	if diff := cmp.Diff([]string{"big-1", "big-2"}, names(whole)); diff != "" {
+		t.Errorf("JobPods whole pods (-want +got):\n%s", diff)
+	}
+	want := []api.SucceededPod{{Index: 0, Finished: at(7).AsTime()}}
+	if diff := cmp.Diff(want, brief); diff != "" {
+		t.Errorf("JobPods succeeded in brief (-want +got):\n%s", diff)
+	}
+	if got := st.Pod("big-0"); got.GetStatus().GetPhase() != api.PodSucceeded || api.PodFinishTime(got) != at(7).AsTime() {
+		t.Errorf("big-0 read back as phase %q finished %v, want Succeeded at %v", got.GetStatus().GetPhase(), api.PodFinishTime(got), at(7).AsTime())
+	}
+
+	// Index 0 succeeded: CreatePods counts it from the brief and refuses
+	// another pod for it, and takes one for index 3.
+	h.must(createPods(newPod(job, "big-0-again", 0), newPod(job, "big-3", 3)))
+	if diff := cmp.Diff([]string{"big-0", "big-1", "big-2", "big-3"}, names(h.state().PodsOfJob("", "big"))); diff != "" {
+		t.Errorf("pods after CreatePods for a succeeded index and a free one (-want +got):\n%s", diff)
+	}
+
+	// Once the Job is cold its Failed pod freezes too.
+	h.must(updateJobStatus("big", "uid-big", &api.JobStatus{Failed: 1, StartTime: at(2),
+		Conditions: []*api.JobCondition{{Type: api.JobFailed, Status: "True", LastTransitionTime: at(8)}}}))
+	if !storedFrozen(t, h.f, tablePods, "big-1") {
+		t.Errorf("failed pod of a cold Job is not stored encoded")
 	}
 }
 

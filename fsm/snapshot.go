@@ -303,6 +303,15 @@ func readFrozen(txn *memdb.Txn, rt recordTable, rec, dict []byte, sameDict bool)
 		if err := wellFormed(raw.Bytes()); err != nil {
 			return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
 		}
+		if table == tablePods && warmJob(txn, f.key) {
+			// A Succeeded pod of a running Job: its Job's controller
+			// counts it by its brief. Jobs are restored before pods.
+			p := &api.Pod{}
+			if err := proto.Unmarshal(raw.Bytes(), p); err != nil {
+				return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
+			}
+			f.brief = briefOf(p)
+		}
 		return f, nil
 	}
 	m := rt.new()

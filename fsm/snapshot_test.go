@@ -20,20 +20,32 @@ import (
 type queries struct {
 	LiveOnNode    map[string][]string
 	PodsOfJob     map[string][]string
+	JobPods       map[string]jobPods // what the job controller reads
 	JobsOfCronJob []string
 	EventsAbout   map[string][]string
 	LiveJobs      []string
 	UnboundPods   []string
 }
 
+// jobPods is a Job's pods as JobPods gives them: whole, by name, and
+// Succeeded in brief.
+type jobPods struct {
+	Whole     []string
+	Succeeded []api.SucceededPod
+}
+
 func ask(s *State) queries {
-	q := queries{LiveOnNode: map[string][]string{}, PodsOfJob: map[string][]string{}, EventsAbout: map[string][]string{}}
+	q := queries{LiveOnNode: map[string][]string{}, PodsOfJob: map[string][]string{}, JobPods: map[string]jobPods{}, EventsAbout: map[string][]string{}}
 	for _, n := range s.Nodes() {
 		live, _ := s.LivePodsOnNode(n.GetMetadata().GetName())
 		q.LiveOnNode[n.GetMetadata().GetName()] = names(live)
 	}
 	for _, j := range s.Jobs() {
 		q.PodsOfJob[j.GetMetadata().GetName()] = names(s.PodsOfJob("", j.GetMetadata().GetName()))
+		if _, done := api.JobFinished(j); !done {
+			whole, brief := s.JobPods("", j.GetMetadata().GetName())
+			q.JobPods[j.GetMetadata().GetName()] = jobPods{Whole: names(whole), Succeeded: brief}
+		}
 	}
 	q.JobsOfCronJob = names(s.JobsOfCronJob("", "tick"))
 	for _, e := range s.AllEvents() {

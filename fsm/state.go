@@ -151,6 +151,24 @@ func (s *State) PodsOfJob(namespace, job string) []*api.Pod {
 	return all[*api.Pod](s.txn, tablePods, "job", api.Key(namespace, job))
 }
 
+// JobPods lists the pods of one Job as its controller counts them: its
+// Succeeded pods that the store keeps compressed in brief, the others
+// whole (scheduler.JobInput).
+func (s *State) JobPods(namespace, job string) (pods []*api.Pod, succeeded []api.SucceededPod) {
+	it, err := s.txn.Get(tablePods, "job", api.Key(namespace, job))
+	if err != nil {
+		panic(err)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		if f, ok := o.(*frozen); ok && f.brief != nil {
+			succeeded = append(succeeded, f.brief.job)
+			continue
+		}
+		pods = append(pods, thaw[*api.Pod](o))
+	}
+	return pods, succeeded
+}
+
 // JobsOfCronJob lists the Jobs a CronJob created, by name.
 func (s *State) JobsOfCronJob(namespace, cron string) []*api.Job {
 	return all[*api.Job](s.txn, tableJobs, "owner", api.Key(namespace, cron))

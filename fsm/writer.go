@@ -54,6 +54,17 @@ func (w *writer) job(namespace, name string) *api.Job {
 	return first[*api.Job](w.txn, tableJobs, "id", api.Key(namespace, name))
 }
 
+// frozen reports whether the object of table keyed id is stored frozen,
+// and so finished.
+func (w *writer) frozen(table, id string) bool {
+	o, err := w.txn.First(table, "id", id)
+	if err != nil {
+		panic(err)
+	}
+	_, ok := o.(*frozen)
+	return ok
+}
+
 func (w *writer) pod(name string) *api.Pod {
 	return first[*api.Pod](w.txn, tablePods, "id", name)
 }

@@ -17,7 +17,7 @@ const (
 // counted failures that followed the last success: 10s after the latest
 // failure for one failure, doubling with each further one, capped at 6
 // minutes. It is the zero time when no failure followed the last success.
-func failureBackoffEnd(succeeded, failed []*api.Pod) time.Time {
+func failureBackoffEnd(succeeded []api.SucceededPod, failed []*api.Pod) time.Time {
 	if len(failed) == 0 {
 		// The common case, and a big Job's succeeded pods are many: every
 		// pass of its controller would read each one's finish time.
@@ -25,14 +25,14 @@ func failureBackoffEnd(succeeded, failed []*api.Pod) time.Time {
 	}
 	var lastSuccess time.Time
 	for _, p := range succeeded {
-		if t := podFinishTime(p); t.After(lastSuccess) {
-			lastSuccess = t
+		if p.Finished.After(lastSuccess) {
+			lastSuccess = p.Finished
 		}
 	}
 	var n int
 	var lastFailure time.Time
 	for _, p := range failed {
-		t := podFinishTime(p)
+		t := api.PodFinishTime(p)
 		if len(succeeded) > 0 && !t.After(lastSuccess) {
 			continue
 		}

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"sort"
-	"time"
 
 	"github.com/jobcluster/jobcluster/api"
 	"google.golang.org/protobuf/proto"
@@ -21,19 +20,19 @@ const (
 type podCounts struct {
 	active    []*api.Pod // not terminal and not being stopped
 	stopping  []*api.Pod // not terminal, deletionTimestamp set
-	succeeded []*api.Pod
+	succeeded []api.SucceededPod
 	failed    []*api.Pod // counted failures only
 	// restarts sums the container restarts of every non-terminal pod, for
 	// restartPolicy OnFailure.
 	restarts int64
 }
 
-func countPods(pods []*api.Pod) podCounts {
-	var c podCounts
+func countPods(pods []*api.Pod, succeeded []api.SucceededPod) podCounts {
+	c := podCounts{succeeded: succeeded}
 	for _, p := range pods {
 		switch p.GetStatus().GetPhase() {
 		case api.PodSucceeded:
-			c.succeeded = append(c.succeeded, p)
+			c.succeeded = append(c.succeeded, api.BriefOfSucceeded(p))
 		case api.PodFailed:
 			if failureCounts(p) {
 				c.failed = append(c.failed, p)
@@ -78,36 +77,6 @@ func failureCounts(p *api.Pod) bool {
 	return true
 }
 
-// podFinishTime is when a terminal pod ended: its containers' latest
-// finishedAt, else its latest condition change, else when it was asked to
-// stop, else when it was created (Kubernetes' getFinishedTime).
-func podFinishTime(p *api.Pod) time.Time {
-	var latest time.Time
-	for _, cs := range p.GetStatus().GetContainerStatuses() {
-		if fa := cs.GetState().GetTerminated().GetFinishedAt(); fa != nil && fa.AsTime().After(latest) {
-			latest = fa.AsTime()
-		}
-	}
-	if !latest.IsZero() {
-		return latest
-	}
-	for _, cond := range p.GetStatus().GetConditions() {
-		if lt := cond.GetLastTransitionTime(); lt != nil && lt.AsTime().After(latest) {
-			latest = lt.AsTime()
-		}
-	}
-	if !latest.IsZero() {
-		return latest
-	}
-	if dt := p.GetMetadata().GetDeletionTimestamp(); dt != nil {
-		return dt.AsTime()
-	}
-	if ct := p.GetMetadata().GetCreationTimestamp(); ct != nil {
-		return ct.AsTime()
-	}
-	return time.Time{}
-}
-
 // sortForRemoval orders active pods cheapest to lose first: unbound before
 // bound, pending before running, newer before older, higher index first.
 func sortForRemoval(pods []*api.Pod) {
@@ -124,7 +93,7 @@ func sortForRemoval(pods []*api.Pod) {
 			// A pod not stamped yet is the newest.
 			return at == nil || bt != nil && at.AsTime().After(bt.AsTime())
 		}
-		if ai, bi := podIndex(a), podIndex(b); ai != bi {
+		if ai, bi := api.PodCompletionIndex(a), api.PodCompletionIndex(b); ai != bi {
 			return ai > bi
 		}
 		return a.GetMetadata().GetName() < b.GetMetadata().GetName()

@@ -8,23 +8,6 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// podIndex returns the completion index of a pod of an Indexed Job, or -1
-// when it has none or an invalid one.
-func podIndex(p *api.Pod) int {
-	s, ok := p.GetMetadata().GetAnnotations()[api.LabelCompletionIndex]
-	if !ok {
-		s, ok = p.GetMetadata().GetLabels()[api.LabelCompletionIndex]
-	}
-	if !ok {
-		return -1
-	}
-	i, err := strconv.Atoi(s)
-	if err != nil || i < 0 {
-		return -1
-	}
-	return i
-}
-
 // indexInRange reports whether i is a valid index for completions.
 func indexInRange(i int, completions int32) bool {
 	return i >= 0 && i < int(completions)
@@ -33,11 +16,11 @@ func indexInRange(i int, completions int32) bool {
 // succeededIndexes returns the set of indexes that succeeded: those already
 // recorded in the Job's status and those of Succeeded pods. Recorded ones
 // stay even when their pods are gone.
-func succeededIndexes(recorded string, succeeded []*api.Pod, completions int32) map[int]bool {
+func succeededIndexes(recorded string, succeeded []api.SucceededPod, completions int32) map[int]bool {
 	done := parseIndexes(recorded, completions)
 	for _, p := range succeeded {
-		if i := podIndex(p); indexInRange(i, completions) {
-			done[i] = true
+		if indexInRange(p.Index, completions) {
+			done[p.Index] = true
 		}
 	}
 	return done
@@ -88,7 +71,7 @@ func surplusIndexed(active []*api.Pod, completions int32, done map[int]bool) []*
 	held := make(map[int]bool)
 	for k := len(ordered) - 1; k >= 0; k-- {
 		p := ordered[k]
-		i := podIndex(p)
+		i := api.PodCompletionIndex(p)
 		if !indexInRange(i, completions) || done[i] || held[i] {
 			surplus = append(surplus, p)
 			continue

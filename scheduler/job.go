@@ -23,8 +23,11 @@ type JobInput struct {
 	// completionMode set).
 	Job *api.Job
 	// Pods is every pod of this Job still stored, in any phase, including
-	// pods being stopped.
+	// pods being stopped, except those given in Succeeded.
 	Pods []*api.Pod
+	// Succeeded is the Job's other Succeeded pods, in brief: all the
+	// controller reads of one. A pod is in Pods or here, never both.
+	Succeeded []api.SucceededPod
 	// Now is the time of the pass.
 	Now time.Time
 }
@@ -118,7 +121,7 @@ func newJobPass(in JobInput) *jobPass {
 		job:         in.Job,
 		now:         in.Now,
 		status:      &api.JobStatus{},
-		pods:        countPods(in.Pods),
+		pods:        countPods(in.Pods, in.Succeeded),
 		parallelism: 1, // the default, when spec.parallelism is unset
 		completions: spec.Completions,
 		stopped:     make(map[string]bool),
@@ -358,7 +361,7 @@ func (p *jobPass) create() {
 	}
 	taken := make(map[int]bool)
 	for _, pod := range append(slices.Clone(p.pods.active), p.pods.stopping...) {
-		taken[podIndex(pod)] = true
+		taken[api.PodCompletionIndex(pod)] = true
 	}
 	for _, i := range p.readyIndexes(freeIndexes(*p.completions, p.closedIndexes(), taken, n)) {
 		pod := p.newPod()

@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jobcluster/jobcluster/api"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 )
 
 // jobSim plays one random Job through many passes: it applies each plan as
@@ -68,7 +70,12 @@ func newJobSim(t *testing.T, seed uint64) *jobSim {
 // run plays up to steps passes and reports whether the Job finished.
 func (s *jobSim) run(steps int) bool {
 	for range steps {
-		plan := ReconcileJob(JobInput{Job: s.job, Pods: s.pods, Now: s.now})
+		in := JobInput{Job: s.job, Pods: s.pods, Now: s.now}
+		plan := ReconcileJob(in)
+		if diff := cmp.Diff(plan, ReconcileJob(briefInput(in)), protocmp.Transform()); diff != "" {
+			s.fail("plan differs when succeeded pods come in brief (-pods +brief):\n%s", diff)
+			return false
+		}
 		if !s.check(plan) {
 			return false
 		}
@@ -97,7 +104,7 @@ func (s *jobSim) check(plan Plan) bool {
 	s.t.Helper()
 	spec := s.job.Spec
 	parallelism := int(spec.GetParallelism())
-	c := countPods(s.pods)
+	c := countPods(s.pods, nil)
 	if done, _ := jobFinished(s.job.Status); done && (len(plan.Create) > 0 || len(plan.Stop) > 0 || plan.Status != nil) {
 		return s.fail("finished Job got a plan: %d created, %d stopped, status %v", len(plan.Create), len(plan.Stop), plan.Status)
 	}
@@ -121,7 +128,7 @@ func (s *jobSim) check(plan Plan) bool {
 	}
 	held := make(map[int]string)
 	for _, p := range s.pods {
-		i := podIndex(p)
+		i := api.PodCompletionIndex(p)
 		if p.Status.Phase == api.PodSucceeded {
 			if other, ok := held[-1-i]; ok {
 				return s.fail("index %d succeeded twice: %s and %s", i, other, p.Metadata.Name)
@@ -133,7 +140,7 @@ func (s *jobSim) check(plan Plan) bool {
 		}
 	}
 	for _, p := range plan.Create {
-		i := podIndex(p)
+		i := api.PodCompletionIndex(p)
 		if !indexInRange(i, *spec.Completions) {
 			return s.fail("created index %d out of range", i)
 		}
@@ -177,7 +184,7 @@ func (s *jobSim) checkApplied(plan Plan) {
 	if plan.Status == nil {
 		return
 	}
-	c := countPods(s.pods)
+	c := countPods(s.pods, nil)
 	if int(plan.Status.Active) != len(c.active) || int(plan.Status.GetTerminating()) != len(c.stopping) {
 		s.fail("status active %d terminating %d, pods active %d stopping %d",
 			plan.Status.Active, plan.Status.GetTerminating(), len(c.active), len(c.stopping))

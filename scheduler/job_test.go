@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -205,6 +206,9 @@ func TestReconcileJob(t *testing.T) {
 			plan := ReconcileJob(JobInput{Job: job, Pods: pods, Now: now})
 			if diff := cmp.Diff(tc.want, summarize(plan)); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(plan, ReconcileJob(briefInput(JobInput{Job: job, Pods: pods, Now: now})), protocmp.Transform()); diff != "" {
+				t.Errorf("plan differs when succeeded pods come in brief (-pods +brief):\n%s", diff)
 			}
 			if diff := cmp.Diff(tc.job, job, protocmp.Transform()); diff != "" {
 				t.Errorf("input job modified (-before +after):\n%s", diff)
@@ -601,4 +605,18 @@ func failedPods(n, first, step int) []*api.Pod {
 		pods = append(pods, newPod(fmt.Sprintf("f%d", i), api.PodFailed, finished(at(first+i*step))))
 	}
 	return pods
+}
+
+// briefInput is in with its Succeeded pods given in brief, as the store
+// hands them over: every plan must be the same either way.
+func briefInput(in JobInput) JobInput {
+	out := JobInput{Job: in.Job, Now: in.Now, Succeeded: slices.Clone(in.Succeeded)}
+	for _, p := range in.Pods {
+		if p.GetStatus().GetPhase() == api.PodSucceeded {
+			out.Succeeded = append(out.Succeeded, api.BriefOfSucceeded(p))
+			continue
+		}
+		out.Pods = append(out.Pods, p)
+	}
+	return out
 }

@@ -36,7 +36,7 @@ func newPerIndex(limit, completions int32, recorded string, failed []*api.Pod, v
 		lastFailed: make(map[int]*api.Pod),
 	}
 	for _, pod := range failed {
-		i := podIndex(pod)
+		i := api.PodCompletionIndex(pod)
 		if !indexInRange(i, completions) {
 			continue
 		}
@@ -101,7 +101,7 @@ func (pi *perIndex) backoffEnd(i int, verdicts map[*api.Pod]verdict) time.Time {
 		return time.Time{}
 	}
 	n := int(indexFailureCount(last)) + 1
-	return podFinishTime(last).Add(backoffDelay(n))
+	return api.PodFinishTime(last).Add(backoffDelay(n))
 }
 
 // outcome returns how the failed indexes end the Job, or nil: more failed

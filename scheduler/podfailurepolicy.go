@@ -156,7 +156,7 @@ func failJobMessage(failed []*api.Pod, verdicts map[*api.Pod]verdict) string {
 
 // finishedBefore orders terminal pods by finish time, then name.
 func finishedBefore(a, b *api.Pod) bool {
-	ta, tb := podFinishTime(a), podFinishTime(b)
+	ta, tb := api.PodFinishTime(a), api.PodFinishTime(b)
 	if !ta.Equal(tb) {
 		return ta.Before(tb)
 	}

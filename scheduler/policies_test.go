@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jobcluster/jobcluster/api"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 )
 
 // Job modifiers for the Job policies.
@@ -321,6 +322,9 @@ func TestReconcileJobPolicies(t *testing.T) {
 			plan := ReconcileJob(JobInput{Job: job, Pods: tt.pods, Now: t0})
 			if diff := cmp.Diff(tt.want, summarizePolicies(job, plan)); diff != "" {
 				t.Errorf("plan (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(plan, ReconcileJob(briefInput(JobInput{Job: job, Pods: tt.pods, Now: t0})), protocmp.Transform()); diff != "" {
+				t.Errorf("plan differs when succeeded pods come in brief (-pods +brief):\n%s", diff)
 			}
 			if len(plan.Create) > 0 && len(plan.Stop) > 0 {
 				t.Errorf("pass both creates %d and stops %d pods", len(plan.Create), len(plan.Stop))
