@@ -70,16 +70,12 @@ func (w *writer) countPods(job *api.Job) *jobCounts {
 	// A big Job holds thousands of pods, and every CreatePods command
 	// counts them on every server: walk them without collecting them,
 	// and count the Succeeded ones by their brief.
-	it, err := w.txn.Get(tablePods, "job", api.KeyOf(job.GetMetadata()))
-	if err != nil {
-		panic(err)
-	}
-	for o := it.Next(); o != nil; o = it.Next() {
-		if f, ok := o.(*frozen); ok && f.brief != nil {
-			jc.addSucceeded(f.brief.indexLabel)
+	for p, brief := range eachJobPod(w.txn, api.KeyOf(job.GetMetadata())) {
+		if brief != nil {
+			jc.addSucceeded(brief.indexLabel)
 			continue
 		}
-		jc.add(thaw[*api.Pod](o))
+		jc.add(p)
 	}
 	return jc
 }

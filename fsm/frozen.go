@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"sync"
 	"time"
 
@@ -66,6 +67,29 @@ func briefOf(p *api.Pod) *podBrief {
 		return nil
 	}
 	return &podBrief{job: api.BriefOfSucceeded(p), indexLabel: p.GetMetadata().GetLabels()[api.LabelCompletionIndex]}
+}
+
+// eachJobPod yields the pods of the Job keyed job, one at a time: a
+// Succeeded pod kept frozen with its brief as that brief alone (the pod
+// nil), any other decoded.
+func eachJobPod(txn *memdb.Txn, job string) iter.Seq2[*api.Pod, *podBrief] {
+	it, err := txn.Get(tablePods, "job", job)
+	if err != nil {
+		panic(err)
+	}
+	return func(yield func(*api.Pod, *podBrief) bool) {
+		for o := it.Next(); o != nil; o = it.Next() {
+			if f, ok := o.(*frozen); ok && f.brief != nil {
+				if !yield(nil, f.brief) {
+					return
+				}
+				continue
+			}
+			if !yield(thaw[*api.Pod](o), nil) {
+				return
+			}
+		}
+	}
 }
 
 // freeze encodes obj, or returns it unchanged when it is not cold. data, when

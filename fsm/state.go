@@ -155,16 +155,12 @@ func (s *State) PodsOfJob(namespace, job string) []*api.Pod {
 // Succeeded pods that the store keeps compressed in brief, the others
 // whole (scheduler.JobInput).
 func (s *State) JobPods(namespace, job string) (pods []*api.Pod, succeeded []api.SucceededPod) {
-	it, err := s.txn.Get(tablePods, "job", api.Key(namespace, job))
-	if err != nil {
-		panic(err)
-	}
-	for o := it.Next(); o != nil; o = it.Next() {
-		if f, ok := o.(*frozen); ok && f.brief != nil {
-			succeeded = append(succeeded, f.brief.job)
+	for p, brief := range eachJobPod(s.txn, api.Key(namespace, job)) {
+		if brief != nil {
+			succeeded = append(succeeded, brief.job)
 			continue
 		}
-		pods = append(pods, thaw[*api.Pod](o))
+		pods = append(pods, p)
 	}
 	return pods, succeeded
 }

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -28,7 +29,8 @@ type podCounts struct {
 }
 
 func countPods(pods []*api.Pod, succeeded []api.SucceededPod) podCounts {
-	c := podCounts{succeeded: succeeded}
+	// Clipped: appending copies rather than writing into the caller's array.
+	c := podCounts{succeeded: slices.Clip(succeeded)}
 	for _, p := range pods {
 		switch p.GetStatus().GetPhase() {
 		case api.PodSucceeded:
