@@ -50,6 +50,12 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 		// pass and its proposal do.
 		s.released.release(now, released)
 		for _, j := range rel.Withdraw {
+			// Its ledger entry and lastScheduleTime say so, then the
+			// Job goes.
+			cmds = append(cmds, (&api.CronDecision{
+				Namespace: ns, CronJob: name, ScheduledTime: timestamppb.New(scheduler.JobScheduledTime(j)),
+				Action: scheduler.CronWithdrawn, DecidedAt: timestamppb.New(now),
+			}).Command())
 			cmds = append(cmds, (&api.DeleteJob{Namespace: ns, Name: j.GetMetadata().GetName(), Uid: j.GetMetadata().GetUid()}).Command())
 		}
 		for _, e := range rel.Events {

@@ -2,8 +2,10 @@ package fsm
 
 import (
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -60,6 +62,10 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 	}
 	if c.GetJob() != nil && unnamed(c.GetJob()) {
 		return fmt.Errorf("cronjob %q: job: %w", c.GetCronJob(), errNoName)
+	}
+	if c.GetAction() == LedgerWithdrawn {
+		w.withdrawCronRun(cj, c)
+		return nil
 	}
 	last := cj.GetStatus().GetLastScheduleTime()
 	if w.ledgerHas(api.NamespaceOr(c.GetNamespace()), c.GetCronJob(), c.GetScheduledTime().AsTime()) {
@@ -125,11 +131,61 @@ func (w *writer) applyUpdateCronJobStatus(c *api.UpdateCronJobStatus) error {
 	if st == nil {
 		st = &api.CronJobStatus{}
 	}
-	if last := cj.GetStatus().GetLastScheduleTime(); last != nil &&
-		(st.LastScheduleTime == nil || st.LastScheduleTime.AsTime().Before(last.AsTime())) {
+	// lastScheduleTime never moves back, nor to a run that was withdrawn
+	// (a status computed before the withdrawal still names it).
+	if last := cj.GetStatus().GetLastScheduleTime(); st.LastScheduleTime == nil ||
+		(last != nil && st.LastScheduleTime.AsTime().Before(last.AsTime())) ||
+		w.ledgerAction(cj.GetMetadata().GetNamespace(), c.GetName(), st.LastScheduleTime.AsTime()) == LedgerWithdrawn {
 		st.LastScheduleTime = last
 	}
 	next.Status = st
 	w.insert(tableCronJobs, next)
+	return nil
+}
+
+// withdrawCronRun records that the run the CronJob's Job for d's scheduled
+// time was created for was withdrawn unrun, decided ahead of its time
+// and suspended before it came (the Job itself is deleted by its own
+// command). Its ledger entry says Withdrawn, and lastScheduleTime goes
+// back to the time decided before it, as in Kubernetes, which sets it only
+// when a Job is created for the time. Applied again, it changes nothing.
+func (w *writer) withdrawCronRun(cj *api.CronJob, d *api.CronDecision) {
+	ns, name := api.NamespaceOr(d.GetNamespace()), d.GetCronJob()
+	at := d.GetScheduledTime().AsTime()
+	e := first[*api.CronLedgerEntry](w.txn, tableCronLedger, "id", ledgerKey(ns, name, at.UnixNano()))
+	if e == nil || e.GetAction() == LedgerWithdrawn {
+		return
+	}
+	withdrawn := clone(e)
+	withdrawn.Action = LedgerWithdrawn
+	if err := w.txn.Insert(tableCronLedger, withdrawn); err != nil {
+		panic(err)
+	}
+	if last := cj.GetStatus().GetLastScheduleTime(); last != nil && last.AsTime().Equal(at) {
+		next := clone(cj)
+		next.Status.LastScheduleTime = w.scheduledBefore(ns, name, at)
+		w.insert(tableCronJobs, next)
+	}
+	w.cronDecided(d, false)
+}
+
+// scheduledBefore is the newest time before at that the CronJob's ledger
+// holds a decision setting lastScheduleTime for (not Suspended, not
+// Withdrawn), nil if none.
+func (w *writer) scheduledBefore(namespace, cron string, at time.Time) *timestamppb.Timestamp {
+	prefix := api.Key(namespace, cron) + "/"
+	it, err := w.txn.ReverseLowerBound(tableCronLedger, "id", ledgerKey(namespace, cron, at.UnixNano()-1))
+	if err != nil {
+		panic(err)
+	}
+	for o := it.Next(); o != nil; o = it.Next() {
+		e := o.(*api.CronLedgerEntry)
+		if api.Key(e.GetNamespace(), e.GetCronJob())+"/" != prefix {
+			return nil
+		}
+		if a := e.GetAction(); a != LedgerSuspended && a != LedgerWithdrawn {
+			return e.GetScheduledTime()
+		}
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -186,6 +187,55 @@ func TestCronDecision(t *testing.T) {
 			wantJobs: []string{name(3)}, wantLast: 3,
 		},
 		{
+			name: "a run withdrawn before its time gives lastScheduleTime back",
+			steps: []*api.Command{
+				cronDecision("tick", 1, "Created", cronJobAt("tick", 1)),
+				cronDecision("tick", 2, "Created", cronJobAt("tick", 2)),
+				cronDecision("tick", 2, "Withdrawn", nil),
+				deleteJob(name(2), ""),
+			},
+			wantJobs: []string{name(1)}, wantLast: 1,
+		},
+		{
+			name: "back past the times decided Suspended",
+			steps: []*api.Command{
+				cronDecision("tick", 1, "MissSchedule", nil),
+				cronDecision("tick", 2, "Suspended", nil),
+				cronDecision("tick", 3, "Created", cronJobAt("tick", 3)),
+				cronDecision("tick", 3, "Withdrawn", nil),
+			},
+			wantJobs: []string{name(3)}, wantLast: 1,
+		},
+		{
+			name: "the first run withdrawn leaves none",
+			steps: []*api.Command{
+				cronDecision("tick", 1, "Created", cronJobAt("tick", 1)),
+				cronDecision("tick", 1, "Withdrawn", nil),
+				deleteJob(name(1), ""),
+			},
+			wantJobs: []string{}, wantLast: -1,
+		},
+		{
+			name: "a withdrawal applied twice, then the withdrawn decision replayed",
+			steps: []*api.Command{
+				cronDecision("tick", 1, "Created", cronJobAt("tick", 1)),
+				cronDecision("tick", 2, "Created", cronJobAt("tick", 2)),
+				cronDecision("tick", 2, "Withdrawn", nil),
+				deleteJob(name(2), ""),
+				cronDecision("tick", 2, "Withdrawn", nil),
+				cronDecision("tick", 2, "Created", cronJobAt("tick", 2)),
+			},
+			wantJobs: []string{name(1)}, wantLast: 1,
+		},
+		{
+			name: "withdrawing a time never decided changes nothing",
+			steps: []*api.Command{
+				cronDecision("tick", 1, "Created", cronJobAt("tick", 1)),
+				cronDecision("tick", 2, "Withdrawn", nil),
+			},
+			wantJobs: []string{name(1)}, wantLast: 1,
+		},
+		{
 			name:     "unknown cronjob",
 			steps:    []*api.Command{cronDecision("nope", 1, "Created", cronJobAt("nope", 1))},
 			wantErr:  ErrNotFound,
@@ -278,6 +328,16 @@ func TestUpdateCronJobStatus(t *testing.T) {
 			cmd:   updateCronJobStatus("tick", "uid-tick", nil),
 			want:  &api.CronJobStatus{LastScheduleTime: minute(5)},
 		},
+		{
+			name: "nor to a run withdrawn since the status was computed",
+			setup: []*api.Command{
+				cronDecision("tick", 1, "Created", cronJobAt("tick", 1)),
+				cronDecision("tick", 2, "Created", cronJobAt("tick", 2)),
+				cronDecision("tick", 2, "Withdrawn", nil),
+			},
+			cmd:  updateCronJobStatus("tick", "uid-tick", &api.CronJobStatus{Active: active, LastScheduleTime: minute(2)}),
+			want: &api.CronJobStatus{Active: active, LastScheduleTime: minute(1)},
+		},
 		{name: "another uid is a conflict", cmd: updateCronJobStatus("tick", "uid-old", &api.CronJobStatus{Active: active}), wantErr: ErrConflict},
 		{name: "missing cronjob", cmd: updateCronJobStatus("nope", "uid-nope", &api.CronJobStatus{}), wantErr: ErrNotFound},
 	}
@@ -312,5 +372,24 @@ func TestCronDecisionWithStatusInOneBatch(t *testing.T) {
 	}
 	if diff := diffObjects(status, h.state().CronJob("", "tick").GetStatus()); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
+	}
+}
+
+// A withdrawn run stays in the CronJob's history, as Withdrawn.
+func TestCronWithdrawalIsInTheLedger(t *testing.T) {
+	h := newHarness(t)
+	h.must(upsertCronJob(newCronJob("tick"), true))
+	h.must(cronDecision("tick", 1, "Created", cronJobAt("tick", 1)), cronDecision("tick", 2, "Created", cronJobAt("tick", 2)))
+	h.must(cronDecision("tick", 2, "Withdrawn", nil), deleteJob(cronJobAt("tick", 2).GetMetadata().GetName(), ""))
+	var got []string
+	for _, e := range h.state().CronLedger("", "tick") {
+		got = append(got, fmt.Sprintf("%d %s %s", e.GetScheduledTime().AsTime().Sub(t0)/time.Minute, e.GetAction(), e.GetJob()))
+	}
+	want := []string{"2 Withdrawn " + cronJobAt("tick", 2).GetMetadata().GetName(), "1 Created " + cronJobAt("tick", 1).GetMetadata().GetName()}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ledger, newest first (-want +got):\n%s", diff)
+	}
+	if next := h.state().LastCronDecision("", "tick"); !next.Equal(t0.Add(2 * time.Minute)) {
+		t.Errorf("LastCronDecision = %v, want minute 2: a withdrawn time is decided and never run again", next)
 	}
 }

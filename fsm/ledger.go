@@ -19,6 +19,7 @@ const (
 	LedgerMissed    = "Missed"
 	LedgerSuspended = "Suspended"
 	LedgerCaughtUp  = "CaughtUp"
+	LedgerWithdrawn = "Withdrawn"
 )
 
 // ledgerKey orders a CronJob's entries by scheduled time: the CronJob's
@@ -120,4 +121,10 @@ func (s *State) LastCronDecision(namespace, cron string) time.Time {
 // at the scheduled time.
 func (w *writer) ledgerHas(namespace, cron string, scheduled time.Time) bool {
 	return first[*api.CronLedgerEntry](w.txn, tableCronLedger, "id", ledgerKey(namespace, cron, scheduled.UnixNano())) != nil
+}
+
+// ledgerAction is the ledger's action for the CronJob at the scheduled
+// time, "" if it holds none.
+func (w *writer) ledgerAction(namespace, cron string, scheduled time.Time) string {
+	return first[*api.CronLedgerEntry](w.txn, tableCronLedger, "id", ledgerKey(api.NamespaceOr(namespace), cron, scheduled.UnixNano())).GetAction()
 }

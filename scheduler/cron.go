@@ -28,6 +28,10 @@ const (
 	// CronSuspended means the time passed while the CronJob was suspended:
 	// it does not run, not even once resumed.
 	CronSuspended = "Suspended"
+	// CronWithdrawn means a run decided ahead of its time was withdrawn
+	// unrun (ReleaseCronRuns): the CronJob was suspended before it came.
+	// lastScheduleTime goes back to the run before it.
+	CronWithdrawn = "Withdrawn"
 )
 
 // maxMissedSchedules is how many missed times are tolerated silently.
@@ -541,14 +545,16 @@ func cronJobName(cronJob string, scheduled time.Time, hasSeconds bool) string {
 
 // jobScheduledBefore orders Jobs by scheduled time, then creation, then name.
 func jobScheduledBefore(a, b *api.Job) bool {
-	at, bt := jobScheduledTime(a), jobScheduledTime(b)
+	at, bt := JobScheduledTime(a), JobScheduledTime(b)
 	if !at.Equal(bt) {
 		return at.Before(bt)
 	}
 	return a.GetMetadata().GetName() < b.GetMetadata().GetName()
 }
 
-func jobScheduledTime(j *api.Job) time.Time {
+// JobScheduledTime is the time a CronJob's Job was scheduled for, from its
+// scheduled-timestamp annotation (else its creation time).
+func JobScheduledTime(j *api.Job) time.Time {
 	if t, err := time.Parse(time.RFC3339, j.GetMetadata().GetAnnotations()[api.AnnotationCronJobScheduledTimestamp]); err == nil {
 		return t
 	}

@@ -101,4 +101,21 @@ func TestCronRunsDecidedAheadStartOnTheirSecondAndASuspendWithdrawsThem(t *testi
 	if out := c.MustCLI("describe", "cronjob", "ahead"); !strings.Contains(out, "Withdrawn") || !strings.Contains(out, next.Name) {
 		t.Errorf("describe cronjob ahead: want a Withdrawn event naming %s:\n%s", next.Name, out)
 	}
+	// Kubernetes sets lastScheduleTime only when it creates a Job: the
+	// withdrawn run gives it back to the newest run left.
+	cj, err := c.GetCronJob("ahead")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs, err := c.CronRuns("ahead")
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("runs of ahead: %v %v", runs, err)
+	}
+	newest := runs[len(runs)-1]
+	if last, err := time.Parse(time.RFC3339, cj.Status.LastScheduleTime); err != nil || !last.Equal(newest.Scheduled) || !newest.Scheduled.Before(next.Scheduled) {
+		t.Errorf("lastScheduleTime %q after the withdrawal of %s, want the newest run left, %s at %v", cj.Status.LastScheduleTime, next.Name, newest.Name, newest.Scheduled)
+	}
+	if out := c.MustCLI("cronjob", "history", "ahead"); !strings.Contains(out, "Withdrawn: suspended before its time") {
+		t.Errorf("cronjob history ahead: want %s's time decided Withdrawn:\n%s", next.Name, out)
+	}
 }

@@ -31,7 +31,8 @@ func newCronJobCmd(copts *clientOptions) *cobra.Command {
 		Short: "List the decision taken for each scheduled time of a CronJob, newest first",
 		Long: `List the servers' ledger of a CronJob: for each scheduled time, what was
 decided (Created, Skipped under concurrencyPolicy Forbid, Replaced, Missed
-past startingDeadlineSeconds), its Job and how that Job ended (Complete,
+past startingDeadlineSeconds, Suspended, Withdrawn before its time by a
+suspend), its Job and how that Job ended (Complete,
 Failed, Running, or Deleted by the history limits). The newest 1,000
 decisions of each CronJob are kept, replicated, until it is deleted.`,
 		Example:           `  jobcluster cronjob history nightly --since 24h`,
@@ -121,6 +122,8 @@ func decisionText(e *api.CronLedgerEntry) string {
 		return "Missed: past startingDeadlineSeconds"
 	case "CaughtUp":
 		return "Created, caught up after leader change"
+	case "Withdrawn":
+		return "Withdrawn: suspended before its time"
 	}
 	return e.GetAction()
 }
