@@ -16,6 +16,31 @@ type SucceededPod struct {
 	Finished time.Time
 }
 
+// SucceededSum sums up a Job's Succeeded pods as its controller reads
+// them: how many, the latest finish, and their completion indexes. The
+// store keeps it as pods succeed, so that a pass over a Job of 10,000
+// finished pods walks none of them.
+type SucceededSum struct {
+	// Count is the number of Succeeded pods.
+	Count int
+	// LastFinished is the latest finish among them (PodFinishTime).
+	LastFinished time.Time
+	// Indexes are their completion indexes (PodCompletionIndex), those
+	// that have one; an index may repeat.
+	Indexes []int
+}
+
+// Add counts one more Succeeded pod.
+func (s *SucceededSum) Add(p SucceededPod) {
+	s.Count++
+	if p.Finished.After(s.LastFinished) {
+		s.LastFinished = p.Finished
+	}
+	if p.Index >= 0 {
+		s.Indexes = append(s.Indexes, p.Index)
+	}
+}
+
 // BriefOfSucceeded is what the job controller reads of a Succeeded pod.
 func BriefOfSucceeded(p *Pod) SucceededPod {
 	return SucceededPod{Index: PodCompletionIndex(p), Finished: PodFinishTime(p)}

@@ -52,6 +52,7 @@ func (w *writer) applyDeleteJob(c *api.DeleteJob) error {
 // processes of pods that vanish from their set.
 func (w *writer) deleteJob(job *api.Job) {
 	ns, name := job.GetMetadata().GetNamespace(), job.GetMetadata().GetName()
+	dropSum(w.txn, api.Key(ns, name)) // first: its pods go next
 	for _, p := range all[*api.Pod](w.txn, tablePods, "job", api.Key(ns, name)) {
 		w.removeEvents("Pod", ns, p.GetMetadata().GetName())
 		w.removeTails(p.GetMetadata().GetName())

@@ -68,13 +68,20 @@ func (w *writer) countPods(job *api.Job) *jobCounts {
 		jc.failedIndexes[i] = true
 	}
 	// A big Job holds thousands of pods, and every CreatePods command
-	// counts them on every server: walk them without collecting them,
-	// and count the Succeeded ones by their brief.
-	for p, brief := range eachJobPod(w.txn, api.KeyOf(job.GetMetadata())) {
-		if brief != nil {
-			jc.addSucceeded(brief.indexLabel)
-			continue
+	// counts them on every server: its Succeeded pods in brief are
+	// counted by their sum, the others walked without collecting them.
+	key := api.KeyOf(job.GetMetadata())
+	if s := sumOf(w.txn, key); s != nil {
+		if jc.indexed {
+			it := s.labels.Root().Iterator()
+			for k, _, ok := it.Next(); ok; k, _, ok = it.Next() {
+				jc.addSucceeded(string(k))
+			}
+		} else {
+			jc.succeeded += s.count
 		}
+	}
+	for p := range eachWholeJobPod(w.txn, key) {
 		jc.add(p)
 	}
 	return jc

@@ -275,3 +275,25 @@ func BenchmarkSnapshotFinishedJobs(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*jobs), "ns/job")
 	})
 }
+
+// BenchmarkJobPods reads a running Job's pods as its controller does on
+// every pass, beside finished pods of the same Job, and 200 running.
+func BenchmarkJobPods(b *testing.B) {
+	for _, finished := range []int{0, 10000} {
+		b.Run(fmt.Sprintf("finished=%d", finished), func(b *testing.B) {
+			s := newBenchState(b, finished)
+			ps := s.newPods(200)
+			s.must(b, createPods(ps...))
+			defer s.removePods(b, ps)
+			st := s.f.State()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				pods, sum := st.JobPods("", "bench")
+				if len(pods) != 200 || sum.Count != finished {
+					b.Fatalf("JobPods: %d whole, %d succeeded; want 200 and %d", len(pods), sum.Count, finished)
+				}
+			}
+		})
+	}
+}

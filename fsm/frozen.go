@@ -69,23 +69,17 @@ func briefOf(p *api.Pod) *podBrief {
 	return &podBrief{job: api.BriefOfSucceeded(p), indexLabel: p.GetMetadata().GetLabels()[api.LabelCompletionIndex]}
 }
 
-// eachJobPod yields the pods of the Job keyed job, one at a time: a
-// Succeeded pod kept frozen with its brief as that brief alone (the pod
-// nil), any other decoded.
-func eachJobPod(txn *memdb.Txn, job string) iter.Seq2[*api.Pod, *podBrief] {
-	it, err := txn.Get(tablePods, "job", job)
+// eachWholeJobPod yields the pods of the running Job keyed job but the
+// Succeeded ones kept in brief (its succeededSum counts those), one at a
+// time.
+func eachWholeJobPod(txn *memdb.Txn, job string) iter.Seq[*api.Pod] {
+	it, err := txn.Get(tablePods, "whole", job)
 	if err != nil {
 		panic(err)
 	}
-	return func(yield func(*api.Pod, *podBrief) bool) {
+	return func(yield func(*api.Pod) bool) {
 		for o := it.Next(); o != nil; o = it.Next() {
-			if f, ok := o.(*frozen); ok && f.brief != nil {
-				if !yield(nil, f.brief) {
-					return
-				}
-				continue
-			}
-			if !yield(thaw[*api.Pod](o), nil) {
+			if !yield(o.(*api.Pod)) {
 				return
 			}
 		}
@@ -155,6 +149,7 @@ func coldJob(j *api.Job) bool {
 
 // freezePodsOf freezes the finished pods of a Job that just became cold.
 func (w *writer) freezePodsOf(job string) {
+	dropSum(w.txn, job) // nothing counts its pods again
 	it, err := w.txn.Get(tablePods, "job", job)
 	if err != nil {
 		panic(err)

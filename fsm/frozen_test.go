@@ -116,9 +116,9 @@ func TestSucceededPodsOfARunningJobAreCountedInBrief(t *testing.T) {
 	if diff := cmp.Diff([]string{"big-1", "big-2"}, names(whole)); diff != "" {
 		t.Errorf("JobPods whole pods (-want +got):\n%s", diff)
 	}
-	want := []api.SucceededPod{{Index: 0, Finished: at(7).AsTime()}}
+	want := api.SucceededSum{Count: 1, LastFinished: at(7).AsTime(), Indexes: []int{0}}
 	if diff := cmp.Diff(want, brief); diff != "" {
-		t.Errorf("JobPods succeeded in brief (-want +got):\n%s", diff)
+		t.Errorf("JobPods sum of the succeeded in brief (-want +got):\n%s", diff)
 	}
 	if got := st.Pod("big-0"); got.GetStatus().GetPhase() != api.PodSucceeded || api.PodFinishTime(got) != at(7).AsTime() {
 		t.Errorf("big-0 read back as phase %q finished %v, want Succeeded at %v", got.GetStatus().GetPhase(), api.PodFinishTime(got), at(7).AsTime())

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -212,6 +213,11 @@ func checkInvariants(prev, next *State) error {
 				}
 			}
 		}
+		if _, done := api.JobFinished(job); !done {
+			if err := checkSum(next, name); err != nil {
+				return err
+			}
+		}
 		before := prev.Job("", name)
 		if before.GetMetadata().GetUid() != uid {
 			continue
@@ -257,6 +263,33 @@ func checkInvariants(prev, next *State) error {
 		if node := before.GetSpec().GetNodeName(); node != "" && after.GetSpec().GetNodeName() != node {
 			return fmt.Errorf("pod %s moved from node %s to %q", before.GetMetadata().GetName(), node, after.GetSpec().GetNodeName())
 		}
+	}
+	return nil
+}
+
+// checkSum checks that JobPods gives a running Job's pods whole or counts
+// them in its sum, and that the sum, kept as pods come and go, is what its
+// Succeeded pods add up to.
+func checkSum(s *State, job string) error {
+	whole, sum := s.JobPods("", job)
+	inWhole := map[string]bool{}
+	for _, p := range whole {
+		inWhole[p.GetMetadata().GetName()] = true
+	}
+	var want api.SucceededSum
+	for _, p := range s.PodsOfJob("", job) {
+		if inWhole[p.GetMetadata().GetName()] {
+			continue
+		}
+		if p.GetStatus().GetPhase() != api.PodSucceeded {
+			return fmt.Errorf("job %s: pod %s, %s, neither whole nor summed", job, p.GetMetadata().GetName(), p.GetStatus().GetPhase())
+		}
+		want.Add(api.BriefOfSucceeded(p))
+	}
+	slices.Sort(want.Indexes)
+	want.Indexes = slices.Compact(want.Indexes)
+	if !cmp.Equal(want, sum, cmpopts.EquateEmpty()) {
+		return fmt.Errorf("job %s: sum of its succeeded pods (-want +got):\n%s", job, cmp.Diff(want, sum, cmpopts.EquateEmpty()))
 	}
 	return nil
 }

@@ -24,6 +24,7 @@ const (
 	tableAclTokens     = "acltokens"
 	tableAclBootstrap  = "aclbootstrap"
 	tableAudit         = "audit"
+	tableSucceeded     = "succeeded"
 )
 
 func schema() *memdb.DBSchema {
@@ -49,6 +50,9 @@ func schema() *memdb.DBSchema {
 			Indexes: map[string]*memdb.IndexSchema{
 				"id":  {Name: "id", Unique: true, Indexer: nameIndexer{}},
 				"job": {Name: "job", AllowMissing: true, Indexer: fnIndexer(podJob)},
+				// whole holds a running Job's pods but the Succeeded ones,
+				// kept in brief and counted by its succeededSum.
+				"whole": {Name: "whole", AllowMissing: true, Indexer: fnIndexer(podJobWhole)},
 				// node indexes only the pods a node still has to run or
 				// stop, which is what agents watch.
 				"node": {Name: "node", AllowMissing: true, Indexer: fnIndexer(podLiveNode)},
@@ -104,6 +108,12 @@ func schema() *memdb.DBSchema {
 			Indexes: map[string]*memdb.IndexSchema{
 				"id":    {Name: "id", Unique: true, Indexer: fnIndexer(logTailKey)},
 				"order": {Name: "order", Unique: true, Indexer: fnIndexer(logTailOrder)},
+			},
+		},
+		tableSucceeded: {
+			Name: tableSucceeded,
+			Indexes: map[string]*memdb.IndexSchema{
+				"id": {Name: "id", Unique: true, Indexer: fnIndexer(succeededSumJob)},
 			},
 		},
 		tableCronLedger: {
@@ -232,6 +242,16 @@ func podJob(obj any) string {
 		return ""
 	}
 	return api.Key(meta.GetNamespace(), job)
+}
+
+// podJobWhole indexes the pods kept decoded: of a running Job, every pod
+// but the Succeeded ones, which are frozen with their brief at once; a
+// finished Job's frozen pods nothing counts.
+func podJobWhole(obj any) string {
+	if _, ok := obj.(*frozen); ok {
+		return ""
+	}
+	return podJob(obj)
 }
 
 func podLiveNode(obj any) string {

@@ -266,6 +266,9 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB, keys *seal.Keyring) (index u
 		if err := txn.Insert(table, obj); err != nil {
 			return 0, 0, err
 		}
+		if table == tablePods {
+			sumPod(txn, nil, obj)
+		}
 	}
 }
 

@@ -27,11 +27,11 @@ type queries struct {
 	UnboundPods   []string
 }
 
-// jobPods is a Job's pods as JobPods gives them: whole, by name, and
-// Succeeded in brief.
+// jobPods is a Job's pods as JobPods gives them: whole, by name, and the
+// sum of its Succeeded ones in brief.
 type jobPods struct {
 	Whole     []string
-	Succeeded []api.SucceededPod
+	Succeeded api.SucceededSum
 }
 
 func ask(s *State) queries {

@@ -151,18 +151,15 @@ func (s *State) PodsOfJob(namespace, job string) []*api.Pod {
 	return all[*api.Pod](s.txn, tablePods, "job", api.Key(namespace, job))
 }
 
-// JobPods lists the pods of one Job as its controller counts them: its
-// Succeeded pods that the store keeps compressed in brief, the others
-// whole (scheduler.JobInput).
-func (s *State) JobPods(namespace, job string) (pods []*api.Pod, succeeded []api.SucceededPod) {
-	for p, brief := range eachJobPod(s.txn, api.Key(namespace, job)) {
-		if brief != nil {
-			succeeded = append(succeeded, brief.job)
-			continue
-		}
+// JobPods lists the pods of one Job as its controller counts them: the
+// sum of its Succeeded pods that the store keeps compressed in brief, the
+// others whole (scheduler.JobInput).
+func (s *State) JobPods(namespace, job string) (pods []*api.Pod, succeeded api.SucceededSum) {
+	key := api.Key(namespace, job)
+	for p := range eachWholeJobPod(s.txn, key) {
 		pods = append(pods, p)
 	}
-	return pods, succeeded
+	return pods, sumOf(s.txn, key).apiSum()
 }
 
 // JobsOfCronJob lists the Jobs a CronJob created, by name.

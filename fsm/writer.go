@@ -36,8 +36,15 @@ func unnamed(obj named) bool { return obj.GetMetadata().GetName() == "" }
 func (w *writer) insert(table string, obj named) {
 	obj.GetMetadata().ResourceVersion = strconv.FormatUint(w.index, 10)
 	stored := freeze(w.txn, table, obj, nil)
+	var old any
+	if table == tablePods {
+		old = w.stored(table, obj.GetMetadata().GetName())
+	}
 	if err := w.txn.Insert(table, stored); err != nil {
 		panic(err)
+	}
+	if table == tablePods {
+		sumPod(w.txn, old, stored)
 	}
 	if _, cold := stored.(*frozen); cold && table == tableJobs {
 		w.freezePodsOf(api.KeyOf(obj.GetMetadata()))
@@ -45,9 +52,28 @@ func (w *writer) insert(table string, obj named) {
 }
 
 func (w *writer) remove(table string, obj any) {
+	var old any
+	if table == tablePods {
+		if n, ok := obj.(named); ok {
+			old = w.stored(table, n.GetMetadata().GetName())
+		}
+	}
 	if err := w.txn.Delete(table, obj); err != nil && err != memdb.ErrNotFound {
 		panic(err)
 	}
+	if old != nil {
+		sumPod(w.txn, old, nil)
+	}
+}
+
+// stored is the object of table keyed id as stored, frozen or not; nil
+// for none.
+func (w *writer) stored(table, id string) any {
+	o, err := w.txn.First(table, "id", id)
+	if err != nil {
+		panic(err)
+	}
+	return o
 }
 
 func (w *writer) job(namespace, name string) *api.Job {

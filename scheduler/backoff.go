@@ -17,23 +17,16 @@ const (
 // counted failures that followed the last success: 10s after the latest
 // failure for one failure, doubling with each further one, capped at 6
 // minutes. It is the zero time when no failure followed the last success.
-func failureBackoffEnd(succeeded []api.SucceededPod, failed []*api.Pod) time.Time {
+func failureBackoffEnd(succeeded api.SucceededSum, failed []*api.Pod) time.Time {
 	if len(failed) == 0 {
-		// The common case, and a big Job's succeeded pods are many: every
-		// pass of its controller would read each one's finish time.
 		return time.Time{}
 	}
-	var lastSuccess time.Time
-	for _, p := range succeeded {
-		if p.Finished.After(lastSuccess) {
-			lastSuccess = p.Finished
-		}
-	}
+	lastSuccess := succeeded.LastFinished
 	var n int
 	var lastFailure time.Time
 	for _, p := range failed {
 		t := api.PodFinishTime(p)
-		if len(succeeded) > 0 && !t.After(lastSuccess) {
+		if succeeded.Count > 0 && !t.After(lastSuccess) {
 			continue
 		}
 		n++

@@ -21,20 +21,21 @@ const (
 type podCounts struct {
 	active    []*api.Pod // not terminal and not being stopped
 	stopping  []*api.Pod // not terminal, deletionTimestamp set
-	succeeded []api.SucceededPod
+	succeeded api.SucceededSum
 	failed    []*api.Pod // counted failures only
 	// restarts sums the container restarts of every non-terminal pod, for
 	// restartPolicy OnFailure.
 	restarts int64
 }
 
-func countPods(pods []*api.Pod, succeeded []api.SucceededPod) podCounts {
+func countPods(pods []*api.Pod, succeeded api.SucceededSum) podCounts {
 	// Clipped: appending copies rather than writing into the caller's array.
-	c := podCounts{succeeded: slices.Clip(succeeded)}
+	succeeded.Indexes = slices.Clip(succeeded.Indexes)
+	c := podCounts{succeeded: succeeded}
 	for _, p := range pods {
 		switch p.GetStatus().GetPhase() {
 		case api.PodSucceeded:
-			c.succeeded = append(c.succeeded, api.BriefOfSucceeded(p))
+			c.succeeded.Add(api.BriefOfSucceeded(p))
 		case api.PodFailed:
 			if failureCounts(p) {
 				c.failed = append(c.failed, p)

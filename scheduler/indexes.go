@@ -16,11 +16,11 @@ func indexInRange(i int, completions int32) bool {
 // succeededIndexes returns the set of indexes that succeeded: those already
 // recorded in the Job's status and those of Succeeded pods. Recorded ones
 // stay even when their pods are gone.
-func succeededIndexes(recorded string, succeeded []api.SucceededPod, completions int32) map[int]bool {
+func succeededIndexes(recorded string, succeeded api.SucceededSum, completions int32) map[int]bool {
 	done := parseIndexes(recorded, completions)
-	for _, p := range succeeded {
-		if indexInRange(p.Index, completions) {
-			done[p.Index] = true
+	for _, i := range succeeded.Indexes {
+		if indexInRange(i, completions) {
+			done[i] = true
 		}
 	}
 	return done

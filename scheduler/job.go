@@ -25,9 +25,10 @@ type JobInput struct {
 	// Pods is every pod of this Job still stored, in any phase, including
 	// pods being stopped, except those given in Succeeded.
 	Pods []*api.Pod
-	// Succeeded is the Job's other Succeeded pods, in brief: all the
-	// controller reads of one. A pod is in Pods or here, never both.
-	Succeeded []api.SucceededPod
+	// Succeeded sums up the Job's other Succeeded pods: all the
+	// controller reads of them. A pod is in Pods or counted here, never
+	// both.
+	Succeeded api.SucceededSum
 	// Now is the time of the pass.
 	Now time.Time
 }
@@ -143,7 +144,7 @@ func newJobPass(in JobInput) *jobPass {
 			p.perIndex = newPerIndex(spec.GetBackoffLimitPerIndex(), *p.completions, p.status.GetFailedIndexes(), p.failedPods, p.verdicts, p.done)
 		}
 	} else {
-		p.succeeded = max(p.status.Succeeded, int32(len(p.pods.succeeded)))
+		p.succeeded = max(p.status.Succeeded, int32(p.pods.succeeded.Count))
 	}
 	return p
 }

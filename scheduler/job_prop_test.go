@@ -104,7 +104,7 @@ func (s *jobSim) check(plan Plan) bool {
 	s.t.Helper()
 	spec := s.job.Spec
 	parallelism := int(spec.GetParallelism())
-	c := countPods(s.pods, nil)
+	c := countPods(s.pods, api.SucceededSum{})
 	if done, _ := jobFinished(s.job.Status); done && (len(plan.Create) > 0 || len(plan.Stop) > 0 || plan.Status != nil) {
 		return s.fail("finished Job got a plan: %d created, %d stopped, status %v", len(plan.Create), len(plan.Stop), plan.Status)
 	}
@@ -184,7 +184,7 @@ func (s *jobSim) checkApplied(plan Plan) {
 	if plan.Status == nil {
 		return
 	}
-	c := countPods(s.pods, nil)
+	c := countPods(s.pods, api.SucceededSum{})
 	if int(plan.Status.Active) != len(c.active) || int(plan.Status.GetTerminating()) != len(c.stopping) {
 		s.fail("status active %d terminating %d, pods active %d stopping %d",
 			plan.Status.Active, plan.Status.GetTerminating(), len(c.active), len(c.stopping))

@@ -610,10 +610,11 @@ func failedPods(n, first, step int) []*api.Pod {
 // briefInput is in with its Succeeded pods given in brief, as the store
 // hands them over: every plan must be the same either way.
 func briefInput(in JobInput) JobInput {
-	out := JobInput{Job: in.Job, Now: in.Now, Succeeded: slices.Clone(in.Succeeded)}
+	out := JobInput{Job: in.Job, Now: in.Now, Succeeded: in.Succeeded}
+	out.Succeeded.Indexes = slices.Clone(in.Succeeded.Indexes)
 	for _, p := range in.Pods {
 		if p.GetStatus().GetPhase() == api.PodSucceeded {
-			out.Succeeded = append(out.Succeeded, api.BriefOfSucceeded(p))
+			out.Succeeded.Add(api.BriefOfSucceeded(p))
 			continue
 		}
 		out.Pods = append(out.Pods, p)
