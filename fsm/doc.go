@@ -12,7 +12,8 @@
 // Finished Jobs and their finished pods, most of a long-lived store, and
 // the Succeeded pods of running Jobs are kept deflated and decoded when
 // read (frozen.go); readers see the same objects either way. The job
-// controller reads a running Job's Succeeded pods in brief (JobPods).
+// controller reads the sum of a running Job's Succeeded pods, kept as
+// they succeed (succeeded.go), and walks only its other pods (JobPods).
 //
 // Secrets can be encrypted at rest (SetKeys, package seal): the leader
 // puts a sealed Secret in UpsertSecret.Sealed instead of the Secret, the

@@ -29,8 +29,9 @@ import (
 // visits it again), a finished pod whose Job is cold or gone, and a
 // Succeeded pod of any Job. The job controller and CreatePods count a
 // running Job's pods on every change; of a Succeeded one they read only
-// its brief, kept beside its encoding, so that a big Job's finished pods
-// are neither held as Go structs nor inflated while it runs. Its Failed
+// its brief, kept beside its encoding and summed per Job as it is stored
+// (succeededSum), so that a big Job's finished pods are neither held as Go
+// structs, nor inflated, nor walked while it runs. Its Failed
 // pods stay as they are until it is cold: the controller reads them whole
 // (podFailurePolicy, back-off). Only the store's representation changes
 // when an object freezes: its content, resourceVersion included, stays as
