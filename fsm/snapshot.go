@@ -266,8 +266,10 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB, keys *seal.Keyring) (index u
 		if err := txn.Insert(table, obj); err != nil {
 			return 0, 0, err
 		}
-		if table == tablePods {
-			sumPod(txn, nil, obj)
+		if job, b := briefOfStored(obj); b != nil && table == tablePods && warmJob(txn, job) {
+			// Only a running Job's sum is read. Jobs are restored
+			// before pods.
+			sumBrief(txn, job, b)
 		}
 	}
 }
