@@ -53,10 +53,13 @@ func (w *writer) applyDeleteJob(c *api.DeleteJob) error {
 func (w *writer) deleteJob(job *api.Job) {
 	ns, name := job.GetMetadata().GetNamespace(), job.GetMetadata().GetName()
 	dropSum(w.txn, api.Key(ns, name)) // first: its pods go next
-	for _, p := range all[*api.Pod](w.txn, tablePods, "job", api.Key(ns, name)) {
-		w.removeEvents("Pod", ns, p.GetMetadata().GetName())
-		w.removeTails(p.GetMetadata().GetName())
-		w.remove(tablePods, p)
+	for _, o := range storedPodsOfJob(w.txn, api.Key(ns, name)) {
+		pod := storedName(o)
+		w.removeEvents("Pod", ns, pod)
+		w.removeTails(pod)
+		if err := w.txn.Delete(tablePods, o); err != nil {
+			panic(err)
+		}
 	}
 	w.removeEvents("Job", ns, name)
 	w.remove(tableJobs, job)

@@ -41,7 +41,7 @@ type frozen struct {
 	// Job, the name for a pod.
 	name string
 	// key is what the table's second index needs: for a Job the CronJob
-	// that owns it (index "owner"), for a pod its Job (index "job").
+	// that owns it (index "owner"), for a pod its Job (index "frozenjob").
 	key string
 	// labels, for Jobs only, is their labels encoded as an ObjectMeta, kept
 	// apart so that listing Jobs by label inflates only those that match.
@@ -151,13 +151,9 @@ func coldJob(j *api.Job) bool {
 // freezePodsOf freezes the finished pods of a Job that just became cold.
 func (w *writer) freezePodsOf(job string) {
 	dropSum(w.txn, job) // nothing counts its pods again
-	it, err := w.txn.Get(tablePods, "job", job)
-	if err != nil {
-		panic(err)
-	}
 	var warm []*api.Pod
-	for o := it.Next(); o != nil; o = it.Next() {
-		if p, ok := o.(*api.Pod); ok && api.IsPodTerminal(p) {
+	for p := range eachWholeJobPod(w.txn, job) {
+		if api.IsPodTerminal(p) {
 			warm = append(warm, p)
 		}
 	}

@@ -152,7 +152,7 @@ func (w *writer) jobFinishedNotification(job *api.Job) {
 	}
 	c := api.FindJobCondition(job.GetStatus(), cond)
 	if cond == api.JobFailed {
-		for _, p := range all[*api.Pod](w.txn, tablePods, "job", api.KeyOf(meta)) {
+		for _, p := range podsOfJob(w.txn, api.KeyOf(meta)) {
 			for _, cs := range p.GetStatus().GetContainerStatuses() {
 				if t := cs.GetState().GetTerminated(); t != nil && t.GetExitCode() != 0 && p.GetStatus().GetPhase() == api.PodFailed {
 					details["pod"], details["exitCode"] = p.GetMetadata().GetName(), strconv.Itoa(int(t.GetExitCode()))

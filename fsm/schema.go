@@ -48,11 +48,14 @@ func schema() *memdb.DBSchema {
 		tablePods: {
 			Name: tablePods,
 			Indexes: map[string]*memdb.IndexSchema{
-				"id":  {Name: "id", Unique: true, Indexer: nameIndexer{}},
-				"job": {Name: "job", AllowMissing: true, Indexer: fnIndexer(podJob)},
-				// whole holds a running Job's pods but the Succeeded ones,
-				// kept in brief and counted by its succeededSum.
-				"whole": {Name: "whole", AllowMissing: true, Indexer: fnIndexer(podJobWhole)},
+				"id": {Name: "id", Unique: true, Indexer: nameIndexer{}},
+				// A Job's pods are in one of two indexes (storedPodsOfJob
+				// reads both): whole holds those kept decoded, of a running
+				// Job every pod but the Succeeded ones, which are kept in
+				// brief and counted by its succeededSum; frozenjob holds the
+				// others.
+				"whole":     {Name: "whole", AllowMissing: true, Indexer: fnIndexer(podJobWhole)},
+				"frozenjob": {Name: "frozenjob", AllowMissing: true, Indexer: fnIndexer(podJobFrozen)},
 				// node indexes only the pods a node still has to run or
 				// stop, which is what agents watch.
 				"node": {Name: "node", AllowMissing: true, Indexer: fnIndexer(podLiveNode)},
@@ -252,6 +255,13 @@ func podJobWhole(obj any) string {
 		return ""
 	}
 	return podJob(obj)
+}
+
+func podJobFrozen(obj any) string {
+	if f, ok := obj.(*frozen); ok {
+		return f.key
+	}
+	return ""
 }
 
 func podLiveNode(obj any) string {

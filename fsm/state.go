@@ -148,7 +148,56 @@ func (s *State) UnboundPods() []*api.Pod { return all[*api.Pod](s.txn, tablePods
 
 // PodsOfJob lists the pods of one Job by name.
 func (s *State) PodsOfJob(namespace, job string) []*api.Pod {
-	return all[*api.Pod](s.txn, tablePods, "job", api.Key(namespace, job))
+	return podsOfJob(s.txn, api.Key(namespace, job))
+}
+
+// podsOfJob lists the pods of the Job keyed job by name, decoded.
+func podsOfJob(txn *memdb.Txn, job string) []*api.Pod {
+	stored := storedPodsOfJob(txn, job)
+	out := make([]*api.Pod, len(stored))
+	for i, o := range stored {
+		out[i] = thaw[*api.Pod](o)
+	}
+	return out
+}
+
+// storedPodsOfJob lists the pods of the Job keyed job by name, as stored:
+// the two indexes that hold them, merged.
+func storedPodsOfJob(txn *memdb.Txn, job string) []any {
+	whole, cold := storedIn(txn, "whole", job), storedIn(txn, "frozenjob", job)
+	if len(whole) == 0 || len(cold) == 0 {
+		return append(whole, cold...)
+	}
+	out := make([]any, 0, len(whole)+len(cold))
+	for len(whole) > 0 && len(cold) > 0 {
+		if storedName(whole[0]) < storedName(cold[0]) {
+			out, whole = append(out, whole[0]), whole[1:]
+		} else {
+			out, cold = append(out, cold[0]), cold[1:]
+		}
+	}
+	return append(append(out, whole...), cold...)
+}
+
+// storedName is a stored pod's name.
+func storedName(o any) string {
+	if f, ok := o.(*frozen); ok {
+		return f.name
+	}
+	return o.(*api.Pod).GetMetadata().GetName()
+}
+
+// storedIn lists the pods of the Job keyed job in one of its indexes.
+func storedIn(txn *memdb.Txn, index, job string) []any {
+	it, err := txn.Get(tablePods, index, job)
+	if err != nil {
+		panic(err)
+	}
+	var out []any
+	for o := it.Next(); o != nil; o = it.Next() {
+		out = append(out, o)
+	}
+	return out
 }
 
 // JobPods lists the pods of one Job as its controller counts them: the

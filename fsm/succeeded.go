@@ -17,7 +17,7 @@ import (
 // brief (sumPod), and a restore rebuilds it. It is derived, never in a
 // snapshot. Stored values are never changed, only replaced.
 type succeededSum struct {
-	job          string // the Job's key, as the pods' "job" index has it
+	job          string // the Job's key, as the pods' indexes have it
 	count        int
 	lastFinished time.Time
 	// indexes counts the pods by completion index (api.PodCompletionIndex,
@@ -120,7 +120,7 @@ func unsumBrief(txn *memdb.Txn, job string, b *podBrief) {
 		// The latest gone: find the next latest, a walk that only removing
 		// a Succeeded pod from a running Job costs.
 		next.lastFinished = time.Time{}
-		for _, o := range allStored(txn, job) {
+		for _, o := range storedIn(txn, "frozenjob", job) {
 			if _, ob := briefOfStored(o); ob != nil && ob != b && ob.job.Finished.After(next.lastFinished) {
 				next.lastFinished = ob.job.Finished
 			}
@@ -129,19 +129,6 @@ func unsumBrief(txn *memdb.Txn, job string, b *podBrief) {
 	if err := txn.Insert(tableSucceeded, &next); err != nil {
 		panic(err)
 	}
-}
-
-// allStored lists the pods of the Job keyed job as stored.
-func allStored(txn *memdb.Txn, job string) []any {
-	it, err := txn.Get(tablePods, "job", job)
-	if err != nil {
-		panic(err)
-	}
-	var out []any
-	for o := it.Next(); o != nil; o = it.Next() {
-		out = append(out, o)
-	}
-	return out
 }
 
 // dropSum forgets the sum of a Job deleted or gone cold.
