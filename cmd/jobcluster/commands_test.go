@@ -437,3 +437,21 @@ func TestWriteWithoutAnswerAfterALostLeaderSaysTheOutcomeIsUnknown(t *testing.T)
 		t.Errorf("error\n got: %s\nwant: %s", got.Error, want)
 	}
 }
+
+// An attempt's limit reads as the timeout given, though a moment of it
+// passed before the attempt began.
+func TestRoundBound(t *testing.T) {
+	for _, tt := range []struct{ in, want time.Duration }{
+		{999400 * time.Microsecond, time.Second},
+		{999 * time.Millisecond, time.Second},
+		{249400 * time.Microsecond, 250 * time.Millisecond},
+		{1234 * time.Millisecond, 1200 * time.Millisecond},
+		{3 * time.Second, 3 * time.Second},
+		{12340 * time.Millisecond, 12 * time.Second},
+		{2999800 * time.Nanosecond, 3 * time.Millisecond},
+	} {
+		if got := roundBound(tt.in); got != tt.want {
+			t.Errorf("roundBound(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

@@ -117,12 +117,15 @@ func (f *failures) add(log *dialLog, addr string, bound time.Duration, err error
 	return nil
 }
 
-// roundBound makes an attempt's time limit readable: 3s, 300ms, 1.2s.
+// roundBound makes an attempt's time limit readable, to two significant
+// digits: 3s, 300ms, 1.2s, 250ms. The time left of a --timeout, taken a
+// moment after the command started (999.4ms of 1s), reads as the timeout.
 func roundBound(d time.Duration) time.Duration {
-	if d >= time.Second {
-		return d.Round(100 * time.Millisecond)
+	unit := time.Duration(1)
+	for d/unit >= 100 {
+		unit *= 10
 	}
-	return d.Round(time.Millisecond)
+	return d.Round(unit)
 }
 
 // giveUp picks the error that best explains why no server did the work;
