@@ -68,7 +68,7 @@ func (w *writer) applyCronDecision(c *api.CronDecision) error {
 		return nil
 	}
 	last := cj.GetStatus().GetLastScheduleTime()
-	if w.ledgerHas(api.NamespaceOr(c.GetNamespace()), c.GetCronJob(), c.GetScheduledTime().AsTime()) {
+	if w.ledgerEntry(c.GetNamespace(), c.GetCronJob(), c.GetScheduledTime().AsTime()) != nil {
 		return nil // decided before: a replay
 	}
 	if c.GetAction() == "Suspended" {
@@ -135,7 +135,7 @@ func (w *writer) applyUpdateCronJobStatus(c *api.UpdateCronJobStatus) error {
 	// (a status computed before the withdrawal still names it).
 	if last := cj.GetStatus().GetLastScheduleTime(); st.LastScheduleTime == nil ||
 		(last != nil && st.LastScheduleTime.AsTime().Before(last.AsTime())) ||
-		w.ledgerAction(cj.GetMetadata().GetNamespace(), c.GetName(), st.LastScheduleTime.AsTime()) == LedgerWithdrawn {
+		w.ledgerEntry(cj.GetMetadata().GetNamespace(), c.GetName(), st.LastScheduleTime.AsTime()).GetAction() == LedgerWithdrawn {
 		st.LastScheduleTime = last
 	}
 	next.Status = st
@@ -152,7 +152,7 @@ func (w *writer) applyUpdateCronJobStatus(c *api.UpdateCronJobStatus) error {
 func (w *writer) withdrawCronRun(cj *api.CronJob, d *api.CronDecision) {
 	ns, name := api.NamespaceOr(d.GetNamespace()), d.GetCronJob()
 	at := d.GetScheduledTime().AsTime()
-	e := first[*api.CronLedgerEntry](w.txn, tableCronLedger, "id", ledgerKey(ns, name, at.UnixNano()))
+	e := w.ledgerEntry(ns, name, at)
 	if e == nil || e.GetAction() == LedgerWithdrawn {
 		return
 	}

@@ -117,14 +117,8 @@ func (s *State) LastCronDecision(namespace, cron string) time.Time {
 	return e.GetScheduledTime().AsTime()
 }
 
-// ledgerHas reports whether the ledger holds a decision for the CronJob
-// at the scheduled time.
-func (w *writer) ledgerHas(namespace, cron string, scheduled time.Time) bool {
-	return first[*api.CronLedgerEntry](w.txn, tableCronLedger, "id", ledgerKey(namespace, cron, scheduled.UnixNano())) != nil
-}
-
-// ledgerAction is the ledger's action for the CronJob at the scheduled
-// time, "" if it holds none.
-func (w *writer) ledgerAction(namespace, cron string, scheduled time.Time) string {
-	return first[*api.CronLedgerEntry](w.txn, tableCronLedger, "id", ledgerKey(api.NamespaceOr(namespace), cron, scheduled.UnixNano())).GetAction()
+// ledgerEntry is the ledger's decision for the CronJob at the scheduled
+// time, nil if it holds none.
+func (w *writer) ledgerEntry(namespace, cron string, scheduled time.Time) *api.CronLedgerEntry {
+	return first[*api.CronLedgerEntry](w.txn, tableCronLedger, "id", ledgerKey(api.NamespaceOr(namespace), cron, scheduled.UnixNano()))
 }
