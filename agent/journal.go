@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/metrics"
@@ -220,20 +222,20 @@ func (j *journal) save(r *podRecord, durable bool) error {
 func (r *podRecord) encode() ([]byte, error) {
 	var err error
 	if r.podJSON == nil && r.pod != nil {
-		if r.podJSON, err = protojson.Marshal(r.pod); err != nil {
+		if r.podJSON, err = compactProtoJSON(r.pod); err != nil {
 			return nil, err
 		}
 	}
 	if r.final != r.encodedFor {
 		r.finalJSON, r.encodedFor = nil, nil
 		if r.final != nil {
-			if r.finalJSON, err = protojson.Marshal(r.final); err != nil {
+			if r.finalJSON, err = compactProtoJSON(r.final); err != nil {
 				return nil, err
 			}
 			r.encodedFor = r.final
 		}
 	}
-	return json.Marshal(recordFile{
+	return recordFile{
 		UID:       r.uid,
 		Name:      r.name,
 		Pod:       r.podJSON,
@@ -241,7 +243,69 @@ func (r *podRecord) encode() ([]byte, error) {
 		Processes: r.processes,
 		Final:     r.finalJSON,
 		Reported:  r.reported,
-	})
+	}.line()
+}
+
+// compactProtoJSON is m's protojson form as json.Marshal would embed it:
+// without the spaces protojson may put in, and with <, > and & escaped.
+func compactProtoJSON(m proto.Message) (json.RawMessage, error) {
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var compact, out bytes.Buffer
+	compact.Grow(len(b))
+	if err := json.Compact(&compact, b); err != nil {
+		return nil, err
+	}
+	out.Grow(compact.Len())
+	json.HTMLEscape(&out, compact.Bytes())
+	return out.Bytes(), nil
+}
+
+// line is the journal line of f: what json.Marshal makes of it, without
+// checking and compacting the pod and final status again, which a pod's
+// every save would otherwise do (their forms are compacted once, by
+// compactProtoJSON).
+func (f recordFile) line() ([]byte, error) {
+	uid, err := json.Marshal(f.UID)
+	if err != nil {
+		return nil, err
+	}
+	name, err := json.Marshal(f.Name)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 128+len(f.Pod)+len(f.Final))
+	b = append(append(b, `{"uid":`...), uid...)
+	b = append(append(b, `,"name":`...), name...)
+	if f.Forgotten {
+		b = append(b, `,"forgotten":true`...)
+	}
+	if len(f.Pod) > 0 {
+		b = append(append(b, `,"pod":`...), f.Pod...)
+	}
+	if !f.Started.IsZero() {
+		t, err := f.Started.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"started":`...), t...)
+	}
+	if len(f.Processes) > 0 {
+		p, err := json.Marshal(f.Processes)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, `,"processes":`...), p...)
+	}
+	if len(f.Final) > 0 {
+		b = append(append(b, `,"final":`...), f.Final...)
+	}
+	if f.Reported {
+		b = append(b, `,"reported":true`...)
+	}
+	return append(b, '}'), nil
 }
 
 // claim gives the pod's name, and so its directory, to the record of uid.

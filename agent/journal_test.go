@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -449,5 +450,74 @@ func TestJournalForgetAndSweep(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"known"}, names); diff != "" {
 		t.Errorf("records after forget and a new load (-want +got):\n%s", diff)
+	}
+}
+
+// TestRecordLineIsWhatJSONMarshalMakes: journal lines are written by hand
+// for speed, and must stay the lines json.Marshal wrote, which older
+// agents read.
+func TestRecordLineIsWhatJSONMarshalMakes(t *testing.T) {
+	pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"echo \"<quoted & escaped>\"\n", "true"}}.build()
+	final := &api.PodStatus{Phase: api.PodFailed, Reason: "Error", Message: "exit 1\twith \"tabs\""}
+	started := time.Date(2024, 5, 1, 12, 0, 0, 123456789, time.FixedZone("x", 3600))
+	tests := []struct {
+		name string
+		r    *podRecord
+	}{
+		{"names only", &podRecord{uid: "u", name: "n"}},
+		{"names to escape", &podRecord{uid: "u\"<>&\u2028", name: "n\\é"}},
+		{"new pod", &podRecord{uid: "uid-a", name: "pod-a", pod: pod, started: started}},
+		{"running", &podRecord{uid: "uid-a", name: "pod-a", pod: pod, started: started,
+			processes: map[string]string{"b": "43/boot/8/jobcluster/a1/run-1", "a": "42/boot/7"}}},
+		{"final", &podRecord{uid: "uid-a", name: "pod-a", pod: pod, started: started, final: final}},
+		{"reported", &podRecord{uid: "uid-a", name: "pod-a", final: final, reported: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.r.encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := json.Marshal(recordFile{UID: tt.r.uid, Name: tt.r.name, Pod: tt.r.podJSON, Started: tt.r.started,
+				Processes: tt.r.processes, Final: tt.r.finalJSON, Reported: tt.r.reported})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("line:\n got %s\nwant %s", got, want)
+			}
+			back, err := decodeRecord(got)
+			if err != nil {
+				t.Fatalf("decode the line: %v", err)
+			}
+			if diff := cmp.Diff(viewRecords([]*podRecord{tt.r}), viewRecords([]*podRecord{back}), protocmp.Transform()); diff != "" {
+				t.Errorf("record after decode (-want +got):\n%s", diff)
+			}
+		})
+	}
+	tomb := recordFile{UID: "u", Name: "n", Forgotten: true}
+	got, err := tomb.line()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := json.Marshal(tomb); !bytes.Equal(got, want) {
+		t.Errorf("tombstone line:\n got %s\nwant %s", got, want)
+	}
+}
+
+// BenchmarkRecordEncode is a running pod's save: its pod and status
+// encoded before, as after its first save.
+func BenchmarkRecordEncode(b *testing.B) {
+	pod := testPod{name: "pod-a", uid: "uid-a", scripts: []string{"true"}}.build()
+	r := &podRecord{uid: "uid-a", name: "pod-a", pod: pod, started: time.Now(),
+		processes: map[string]string{"c0": "42/boot/7/jobcluster/a1/run-0123456789abcdef"}}
+	if _, err := r.encode(); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.encode(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
