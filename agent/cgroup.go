@@ -92,18 +92,28 @@ func (h *cgroupHierarchy) create(rel string, cpu, memory bool) (*cgroup, error) 
 		}
 		return &cgroup{v2: true, paths: []string{dir}}, nil
 	}
-	cg := &cgroup{}
+	cg := &cgroup{noMemory: true}
 	for i, dir := range h.paths(rel) {
-		switch controller := filepath.Base(h.dirs[i]); {
+		controller := filepath.Base(h.dirs[i])
+		switch {
 		case i == 0, controller == "memory" && memory, controller == "cpu" && cpu:
 		default:
 			continue
 		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		// The parents exist for every run but the first: Mkdir alone
+		// spares MkdirAll's two stats.
+		err := os.Mkdir(dir, 0o755)
+		if errors.Is(err, os.ErrNotExist) {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err != nil {
 			_ = cg.remove()
 			return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
 		}
 		cg.paths = append(cg.paths, dir)
+		if controller == "memory" {
+			cg.noMemory = false
+		}
 	}
 	return cg, nil
 }
@@ -136,6 +146,9 @@ func newCgroupName() string {
 type cgroup struct {
 	v2    bool
 	paths []string
+	// noMemory says the cgroup has no memory controller (a v1 run
+	// without a memory limit), so no process of it was killed for memory.
+	noMemory bool
 }
 
 // file returns the path of the control file name in the directory that
@@ -204,6 +217,9 @@ func (cg *cgroup) add(pid int) error {
 // oomKills returns how often the kernel killed a process of the cgroup for
 // going over its memory limit.
 func (cg *cgroup) oomKills() int {
+	if cg.noMemory {
+		return 0
+	}
 	name := "memory.oom_control"
 	if cg.v2 {
 		name = "memory.events"
@@ -244,7 +260,12 @@ func (cg *cgroup) kill() error {
 
 // remove kills what is left in the cgroup and removes its directories.
 func (cg *cgroup) remove() error {
-	errs := []error{cg.kill()}
+	return errors.Join(cg.kill(), cg.removeDirs())
+}
+
+// removeDirs removes the cgroup's directories, once kill has emptied it.
+func (cg *cgroup) removeDirs() error {
+	var errs []error
 	for _, dir := range cg.paths {
 		errs = append(errs, removeCgroupDir(dir))
 	}

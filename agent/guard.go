@@ -72,29 +72,47 @@ func startGuard(command []string) (*guard, error) {
 	return g, nil
 }
 
-func (g *guard) send(line string) {
+// send writes lines to the guard in one write, so that what one start or
+// end tells it costs one system call and wakes the guard once.
+func (g *guard) send(lines ...string) {
 	if g == nil {
 		return
+	}
+	n := 0
+	for _, l := range lines {
+		n += len(l) + 1
+	}
+	buf := make([]byte, 0, n)
+	for _, l := range lines {
+		buf = append(append(buf, l...), '\n')
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.w != nil {
-		fmt.Fprintln(g.w, line)
+		_, _ = g.w.Write(buf)
 	}
 }
 
-// watch asks the guard to kill pgid should the agent die.
-func (g *guard) watch(pgid int) { g.send("+" + strconv.Itoa(pgid)) }
+// watchRun asks the guard to kill the process group pgid, and every
+// process in the cgroups at cgroupDirs (removing them), should the agent
+// die.
+func (g *guard) watchRun(pgid int, cgroupDirs []string) {
+	lines := []string{"+" + strconv.Itoa(pgid)}
+	for _, dir := range cgroupDirs {
+		lines = append(lines, "+g"+dir)
+	}
+	g.send(lines...)
+}
 
-// forget tells the guard the group ended.
-func (g *guard) forget(pgid int) { g.send("-" + strconv.Itoa(pgid)) }
-
-// watchCgroup asks the guard to kill every process in the cgroup at dir,
-// and remove it, should the agent die.
-func (g *guard) watchCgroup(dir string) { g.send("+g" + dir) }
-
-// forgetCgroup tells the guard the cgroup at dir is gone.
-func (g *guard) forgetCgroup(dir string) { g.send("-g" + dir) }
+// forgetRun tells the guard the run's cgroups are gone and its group
+// ended.
+func (g *guard) forgetRun(pgid int, cgroupDirs []string) {
+	lines := make([]string, 0, len(cgroupDirs)+1)
+	for _, dir := range cgroupDirs {
+		lines = append(lines, "-g"+dir)
+	}
+	g.send(append(lines, "-"+strconv.Itoa(pgid))...)
+}
 
 // WatchContainer asks the guard to remove container id should the agent
 // die. A nil guard does nothing.
@@ -114,8 +132,7 @@ func (g *guard) ForgetContainer(id string) { g.send("-c" + id) }
 // identify tells the guard the node it guards and the agent process's
 // incarnation: what it names when it tells the servers it stopped them.
 func (g *guard) identify(node, incarnation string) {
-	g.send("+n" + node)
-	g.send("+i" + incarnation)
+	g.send("+n"+node, "+i"+incarnation)
 }
 
 // serversAre tells the guard the servers' RPC addresses as gossip knows

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,6 +229,19 @@ func (pp *preparedProcess) Discard() {
 	_, _ = pp.p.Wait()
 }
 
+// devNull is the null device, opened once for every run's stdin: left
+// nil, exec.Cmd opens and closes it at each start.
+var devNull = sync.OnceValues(func() (*os.File, error) { return os.Open(os.DevNull) })
+
+// nullStdin is the stdin of a run: devNull, or nil (exec.Cmd then opens
+// the null device itself) should it not open.
+func nullStdin() io.Reader {
+	if f, err := devNull(); err == nil {
+		return f
+	}
+	return nil
+}
+
 // start starts spec.Command; with hold (cgroup v1 only), the process stays
 // stopped after its execve, traced, until detached.
 func (r *ProcessRuntime) start(ctx context.Context, spec ProcessSpec, hold bool) (*process, error) {
@@ -284,6 +298,7 @@ func (r *ProcessRuntime) start(ctx context.Context, spec ProcessSpec, hold bool)
 		Args:   spec.Command,
 		Env:    spec.Env,
 		Dir:    spec.Dir,
+		Stdin:  nullStdin(),
 		Stdout: spec.Stdout,
 		Stderr: spec.Stdout,
 		SysProcAttr: &syscall.SysProcAttr{
@@ -335,14 +350,13 @@ func (r *ProcessRuntime) start(ctx context.Context, spec ProcessSpec, hold bool)
 		return nil, err
 	}
 	pid := cmd.Process.Pid
-	r.guard.watch(pid)
 	id := processID(pid)
+	var cgroupDirs []string
 	if cg != nil {
-		for _, dir := range cg.paths {
-			r.guard.watchCgroup(dir)
-		}
+		cgroupDirs = cg.paths
 		id += "/" + cgroupPath
 	}
+	r.guard.watchRun(pid, cgroupDirs)
 	return &process{cmd: cmd, pid: pid, id: id, guard: r.guard, cg: cg, release: release}, nil
 }
 
@@ -597,15 +611,14 @@ func (p *process) Wait() (int, error) {
 	// children it left behind are killed.
 	_ = unix.Kill(-p.pid, unix.SIGKILL)
 	var cgErr error
+	var cgroupDirs []string
 	if p.cg != nil {
 		cgErr = p.cg.kill()
 		p.oom = p.cg.oomKills() > 0
-		cgErr = errors.Join(cgErr, p.cg.remove())
-		for _, dir := range p.cg.paths {
-			p.guard.forgetCgroup(dir)
-		}
+		cgErr = errors.Join(cgErr, p.cg.removeDirs())
+		cgroupDirs = p.cg.paths
 	}
-	p.guard.forget(p.pid)
+	p.guard.forgetRun(p.pid, cgroupDirs)
 	oom := p.oom
 	if p.release != nil {
 		p.release()

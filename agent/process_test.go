@@ -118,6 +118,10 @@ func TestProcessRuntimeStart(t *testing.T) {
 		{name: "command found in the PATH of the spec", spec: ProcessSpec{Command: []string{"hello"}, Env: []string{"PATH=" + bin}}, wantOut: "hello from " + filepath.Join(bin, "hello") + "\n"},
 		{name: "unknown command", spec: ProcessSpec{Command: []string{"no-such-command-xyz"}, Env: pathEnv()}, wantErr: `executable file "no-such-command-xyz" not found in $PATH`},
 		{name: "no command", spec: ProcessSpec{}, wantErr: "container has no command"},
+		// One null device serves every run: a run must not close it
+		// for the next.
+		{name: "stdin is the null device", spec: ProcessSpec{Command: []string{"sh", "-c", "readlink /proc/self/fd/0; cat; echo end"}, Env: pathEnv()}, wantOut: "/dev/null\nend\n"},
+		{name: "stdin is the null device again", spec: ProcessSpec{Command: []string{"sh", "-c", "readlink /proc/self/fd/0; cat; echo end"}, Env: pathEnv()}, wantOut: "/dev/null\nend\n"},
 		{name: "missing working directory", spec: ProcessSpec{Command: []string{"true"}, Env: pathEnv(), Dir: filepath.Join(bin, "missing")}, wantErr: "no such file or directory"},
 	}
 	for _, tt := range tests {
