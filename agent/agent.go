@@ -186,6 +186,9 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("remove what an earlier run left: %w", err)
 		}
 	}
+	// Deferred before the guard's close, so it runs after it, once every
+	// pod is stopped.
+	defer removeCgroupParents(a.cfg.Runtime)
 	var grd *guard // nil without a guard command; its methods then do nothing
 	if len(a.cfg.GuardCommand) > 0 {
 		g, err := startGuard(a.cfg.GuardCommand)

@@ -473,3 +473,88 @@ func TestPreparedRunBeginsOnlyWhenToldAndIsDiscardedUnrun(t *testing.T) {
 		})
 	}
 }
+
+// TestCgroupParentsAreRemovedOnceTheAgentStops: an agent that stops leaves
+// none of the cgroup directories it made, keeps those that were there
+// before it, and keeps one that still holds a run.
+func TestCgroupParentsAreRemovedOnceTheAgentStops(t *testing.T) {
+	for _, h := range testCgroupRoots {
+		t.Run(h.name, func(t *testing.T) {
+			if os.Geteuid() != 0 {
+				t.Skip("cgroups need root")
+			}
+			hier, err := detectCgroups(h.root)
+			if err != nil {
+				t.Skipf("no cgroups at %s: %v", h.root, err)
+			}
+			top := filepath.Join("jobcluster-test", newCgroupName())
+			made := filepath.Join(top, "made", "node")
+			kept := filepath.Join(top, "kept")
+			t.Cleanup(func() {
+				for _, rel := range []string{made, filepath.Dir(made), filepath.Join(kept, "node"), kept, top, filepath.Dir(top)} {
+					for _, dir := range hier.paths(rel) {
+						_ = unix.Rmdir(dir) // what is gone or still used stays as it is
+					}
+				}
+			})
+			newRuntime := func(parent string) *ProcessRuntime {
+				r, warnings, err := NewProcessRuntimeWith(ProcessOptions{Cgroups: true, CgroupParent: parent, CgroupRoot: h.root})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.cgroups == nil {
+					t.Skipf("cgroups at %s are not writable: %q", h.root, warnings)
+				}
+				return r
+			}
+			exists := func(rel string) bool {
+				for _, dir := range hier.paths(rel) {
+					if _, err := os.Stat(dir); err == nil {
+						return true
+					}
+				}
+				return false
+			}
+
+			// Made by the runtime: gone once the agent stops.
+			r := newRuntime(made)
+			p := startIn(t, r, t.TempDir(), &api.Container{Name: "c"}, "true")
+			if _, err := p.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			removeCgroupParents(r)
+			for _, rel := range []string{made, filepath.Dir(made)} {
+				if exists(rel) {
+					t.Errorf("cgroup %s left after the agent stopped", rel)
+				}
+			}
+
+			// There before the runtime: kept. A parent still holding a
+			// run stays until the run is gone.
+			for _, dir := range hier.paths(kept) {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r = newRuntime(filepath.Join(kept, "node"))
+			p = startIn(t, r, t.TempDir(), &api.Container{Name: "c"}, "sleep", "300")
+			removeCgroupParents(r)
+			if !exists(filepath.Join(kept, "node")) {
+				t.Error("a cgroup parent holding a running run was removed")
+			}
+			if err := p.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			removeCgroupParents(r)
+			if exists(filepath.Join(kept, "node")) {
+				t.Error("cgroup parent left after its last run ended and the agent stopped")
+			}
+			if !exists(kept) {
+				t.Error("a cgroup parent that was there before the agent was removed")
+			}
+		})
+	}
+}

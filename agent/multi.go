@@ -156,6 +156,20 @@ func (m *Multi) RemoveLeftovers(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+func (m *Multi) removeCgroupParents() {
+	for _, rt := range m.byName {
+		removeCgroupParents(rt)
+	}
+}
+
+// removeCgroupParents has a runtime that made cgroup parent directories
+// remove them.
+func removeCgroupParents(rt Runtime) {
+	if r, ok := rt.(interface{ removeCgroupParents() }); ok {
+		r.removeCgroupParents()
+	}
+}
+
 func (m *Multi) useGuard(g *guard) {
 	for _, rt := range m.byName {
 		giveGuard(rt, g)

@@ -38,6 +38,9 @@ type ProcessRuntime struct {
 	cgroups      *cgroupHierarchy
 	cgroupParent string
 	cgroupRoot   string
+	// madeParents are the directories of cgroupParent that did not exist
+	// before this runtime, parents first: Close removes them.
+	madeParents []string
 }
 
 // ProcessOptions configure the process runtime.
@@ -96,6 +99,7 @@ func NewProcessRuntimeWith(opts ProcessOptions) (*ProcessRuntime, []string, erro
 	if err != nil {
 		return r, []string{fmt.Sprintf("cgroups are not available (%v): %s", err, fallback)}, nil
 	}
+	made := missingDirs(h.paths(parent))
 	probe, err := h.create(filepath.Join(parent, "probe-"+newCgroupName()), true, true)
 	if err != nil {
 		return r, []string{fmt.Sprintf("cgroups are not writable at %s (%v): %s", r.cgroupRoot, err, fallback)}, nil
@@ -104,8 +108,36 @@ func NewProcessRuntimeWith(opts ProcessOptions) (*ProcessRuntime, []string, erro
 	if err := probe.remove(); err != nil {
 		return r, []string{fmt.Sprintf("cgroups are not writable at %s (%v): %s", r.cgroupRoot, err, fallback)}, nil
 	}
-	r.cgroups, r.cgroupParent = h, parent
+	r.cgroups, r.cgroupParent, r.madeParents = h, parent, made
 	return r, warnings, nil
+}
+
+// missingDirs returns the directories of each of paths, and of their
+// parents, that do not exist yet, parents first.
+func missingDirs(paths []string) []string {
+	var missing []string
+	for _, p := range paths {
+		var chain []string
+		for d := p; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(d); err == nil || filepath.Dir(d) == d {
+				break
+			}
+			chain = append(chain, d)
+		}
+		slices.Reverse(chain)
+		missing = append(missing, chain...)
+	}
+	return missing
+}
+
+// removeCgroupParents removes the cgroup parent directories this runtime
+// made, once the agent has stopped its pods: an agent that stops leaves
+// no cgroup behind. A directory still in use (another agent's cgroups
+// under a shared parent, a run that outlived its kill) stays.
+func (r *ProcessRuntime) removeCgroupParents() {
+	for i := len(r.madeParents) - 1; i >= 0; i-- {
+		_ = unix.Rmdir(r.madeParents[i])
+	}
 }
 
 // cleanCgroupPath checks a cgroup path relative to a hierarchy's root.
