@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -253,14 +252,7 @@ func compactProtoJSON(m proto.Message) (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	var compact, out bytes.Buffer
-	compact.Grow(len(b))
-	if err := json.Compact(&compact, b); err != nil {
-		return nil, err
-	}
-	out.Grow(compact.Len())
-	json.HTMLEscape(&out, compact.Bytes())
-	return out.Bytes(), nil
+	return json.Marshal(json.RawMessage(b))
 }
 
 // line is the journal line of f: what json.Marshal makes of it, without

@@ -156,6 +156,7 @@ func (m *Multi) RemoveLeftovers(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// removeCgroupParents has every runtime remove the cgroup parents it made.
 func (m *Multi) removeCgroupParents() {
 	for _, rt := range m.byName {
 		removeCgroupParents(rt)

@@ -39,7 +39,7 @@ type ProcessRuntime struct {
 	cgroupParent string
 	cgroupRoot   string
 	// madeParents are the directories of cgroupParent that did not exist
-	// before this runtime, parents first: Close removes them.
+	// before this runtime, parents first: removeCgroupParents removes them.
 	madeParents []string
 }
 
