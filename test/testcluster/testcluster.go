@@ -90,6 +90,9 @@ type Cluster struct {
 	// ManagementToken is the secret of the token `acl bootstrap` made,
 	// with Options.ACL.
 	ManagementToken string
+	// cgroupParent holds the cgroups of every agent's process pods, each
+	// node's under its own name; it is removed when the cluster ends.
+	cgroupParent string
 }
 
 var (
@@ -189,7 +192,7 @@ func freePort(t testing.TB, ip string) string {
 func New(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	Binary(t)
-	c := &Cluster{t: t, Dir: t.TempDir(), hostIP: opts.HostIP, http: opts.HTTP}
+	c := &Cluster{t: t, Dir: t.TempDir(), hostIP: opts.HostIP, http: opts.HTTP, cgroupParent: newCgroupParent()}
 	t.Cleanup(c.stopAll)
 	c.setupSecurity(opts)
 	var gossipAddrs []string
@@ -290,6 +293,8 @@ func (c *Cluster) joinArgs(n *Node, extra []string) []string {
 		"--rpc-addr", n.RPCAddr, "--gossip-addr", n.GossipAddr,
 		"--join", strings.Join(join, ","),
 		"--log-level", "debug",
+		// Before extra, so that a test's own --cgroup-parent wins.
+		"--cgroup-parent", c.cgroupParent + "/" + n.Name,
 	}, append(n.httpArgs(), extra...)...)
 }
 
@@ -416,6 +421,11 @@ func (c *Cluster) stopAll() {
 		if cmd != nil {
 			c.Kill(n)
 		}
+	}
+	// The agents were killed, so they could not remove their nodes'
+	// cgroups themselves.
+	if err := removeCgroups(c.cgroupParent, 20*time.Second); err != nil {
+		c.t.Errorf("clean up the cluster's cgroups: %v", err)
 	}
 	if c.t.Failed() {
 		for _, n := range append(append([]*Node{}, c.Servers...), c.Agents...) {
