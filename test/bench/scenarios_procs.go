@@ -101,6 +101,17 @@ func rssMiB(pid int) (float64, error) {
 	return 0, fmt.Errorf("read rss of %d: no VmRSS", pid)
 }
 
+// isGuard tells whether the process is an agent's guard (`jobcluster
+// agent-guard`).
+func isGuard(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	args := strings.Split(string(b), "\x00")
+	return len(args) > 1 && args[1] == "agent-guard"
+}
+
 // clockTick is the unit of /proc CPU times (USER_HZ, 100 on Linux).
 const clockTick = 10 * time.Millisecond
 
@@ -159,8 +170,11 @@ func machineCPU() (busy, total time.Duration, err error) {
 // at one moment.
 type cpuUse struct {
 	servers, agents, pods time.Duration
-	bench                 time.Duration
-	machineBusy, total    time.Duration
+	// guards is the agents' guards', which run as long as their agents:
+	// their CPU is in no agent's reaped children until the agent stops.
+	guards             time.Duration
+	bench              time.Duration
+	machineBusy, total time.Duration
 }
 
 // readCPU samples the CPU used so far. Nodes restarted in between would
@@ -180,6 +194,18 @@ func (c *cluster) readCPU() (cpuUse, error) {
 			*nodes.ch += children
 		}
 	}
+	for _, n := range c.agents {
+		for _, p := range descendants(n.pid()) {
+			if !isGuard(p.pid) {
+				continue
+			}
+			self, children, err := cpuTimes(p.pid)
+			if err != nil {
+				return u, err
+			}
+			u.guards += self + children
+		}
+	}
 	self, children, err := cpuTimes(os.Getpid())
 	if err != nil {
 		return u, err
@@ -196,8 +222,10 @@ func (e *env) addCPU(before, after cpuUse, units float64, unit string) {
 	per := func(d time.Duration) float64 { return millis(d) / units }
 	e.add(fmt.Sprintf("CPU per %s: 3 servers", unit), "ms", per(after.servers-before.servers))
 	e.add(fmt.Sprintf("CPU per %s: 3 agents", unit), "ms", per(after.agents-before.agents))
+	e.add(fmt.Sprintf("CPU per %s: the agents' guards", unit), "ms", per(after.guards-before.guards))
 	e.add(fmt.Sprintf("CPU per %s: pod processes", unit), "ms", per(after.pods-before.pods))
-	ours := (after.servers - before.servers) + (after.agents - before.agents) + (after.pods - before.pods) + (after.bench - before.bench)
+	ours := (after.servers - before.servers) + (after.agents - before.agents) + (after.guards - before.guards) +
+		(after.pods - before.pods) + (after.bench - before.bench)
 	if total := after.total - before.total; total > 0 {
 		others := after.machineBusy - before.machineBusy - ours
 		e.add("machine CPU used by other work", "%", 100*float64(max(others, 0))/float64(total))
