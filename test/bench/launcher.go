@@ -29,6 +29,8 @@ type node struct {
 	dataDir    string
 	logPath    string
 	args       []string
+	// env is added to the benchmark's own environment.
+	env []string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -137,6 +139,7 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 			"--log-level", cfg.nodeLogLevel,
 		}
 		n.args = append(n.args, strings.Fields(cfg.serverArgs)...)
+		n.env = strings.Fields(cfg.serverEnv)
 		if cfg.secure {
 			flags, err := pki.cert(ctx, "server", n.name)
 			if err != nil {
@@ -160,6 +163,7 @@ func startCluster(ctx context.Context, bin string, servers, agents int, cfg conf
 			"--log-level", cfg.nodeLogLevel,
 		}
 		n.args = append(n.args, agentArgs...)
+		n.env = strings.Fields(cfg.agentEnv)
 		if cfg.secure {
 			flags, err := pki.cert(ctx, "agent", n.name)
 			if err != nil {
@@ -268,6 +272,9 @@ func (c *cluster) start(n *node) error {
 	}
 	fmt.Fprintf(logf, "---- start %s %s\n", n.name, strings.Join(n.args, " "))
 	cmd := exec.Command(c.bin, n.args...)
+	if len(n.env) > 0 {
+		cmd.Env = append(os.Environ(), n.env...)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group, so a kill reaches the node and nothing else;
 	// the parent-death signal ends it should the benchmark itself die.

@@ -51,6 +51,8 @@ type config struct {
 	secure       bool
 	agentArgs    string
 	serverArgs   string
+	agentEnv     string
+	serverEnv    string
 	scaleServers int
 	scaleAgents  int
 	scalePods    int
@@ -77,6 +79,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.uiJobs, "ui-jobs", 10000, "ui: Jobs the web UI's Jobs page lists")
 	fs.IntVar(&c.watchedJobs, "watched-jobs", 1000, "kubeapi: Jobs the client-go informer watches")
 	fs.StringVar(&c.agentArgs, "agent-args", "", "extra flags for every agent, space separated (for example \"--cgroups=false\")")
+	fs.StringVar(&c.agentEnv, "agent-env", "", "extra environment of every agent and its guard, space separated (for example \"GOMAXPROCS=1\")")
+	fs.StringVar(&c.serverEnv, "server-env", "", "extra environment of every server, space separated (for example \"GOMAXPROCS=1\")")
 	fs.StringVar(&c.serverArgs, "server-args", "", "extra flags for every server, space separated (for example \"--lease-ttl 2s\")")
 	fs.IntVar(&c.scaleServers, "scale-servers", 5, "scale: servers of the large cluster")
 	fs.IntVar(&c.scaleAgents, "scale-agents", 100, "scale: agents of the large cluster")
