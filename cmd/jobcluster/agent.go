@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -13,6 +15,17 @@ import (
 	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/metrics"
 )
+
+// oneThreadUnlessSet runs the agent's Go code on one thread unless
+// GOMAXPROCS is set. Its work is starting, watching and reporting
+// processes, mostly in system calls, which leave the thread; with a
+// thread per CPU, the runtime's idle threads woke for each handoff and
+// cost context switches that the pods' CPUs paid for.
+func oneThreadUnlessSet() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+}
 
 // Default addresses of an agent started without flags.
 const (
@@ -58,9 +71,14 @@ Security: with --ca-file, --cert-file and --key-file (an agent certificate
 for --name, see jobcluster tls) the agent talks to the servers over mutual
 TLS and may act only for its own node; --gossip-key-file encrypts gossip.
 SIGHUP rereads those files. Without TLS an agent listens only on loopback
-addresses unless --insecure is given.`,
+addresses unless --insecure is given.
+
+An agent runs its own code on one thread (GOMAXPROCS=1) unless the
+GOMAXPROCS environment variable says otherwise: the machine's other CPUs
+are the pods'.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			oneThreadUnlessSet()
 			cfg, err := o.config()
 			if err != nil {
 				return err
