@@ -353,6 +353,15 @@ func (c *cluster) stop() {
 			if cmd == nil {
 				continue
 			}
+			if n.role == "agent" {
+				// Stopped, an agent stops its pods and removes the cgroups
+				// it made, which a killed one leaves behind.
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+				}
+			}
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			select {
 			case <-done:
@@ -360,6 +369,7 @@ func (c *cluster) stop() {
 			}
 		}
 		killPodGroups()
+		removeEmptyCgroupTop()
 		if c.keep {
 			c.logger.Info("kept cluster directory", "dir", c.dir)
 			return
@@ -368,6 +378,18 @@ func (c *cluster) stop() {
 			c.logger.Warn("remove cluster directory", "dir", c.dir, "err", err)
 		}
 	})
+}
+
+// removeEmptyCgroupTop removes the agents' shared cgroup parent,
+// "jobcluster" in each hierarchy, once it is empty. Each stopped agent
+// removed its node's cgroup, but only the agent that made the top one
+// tries it, and that agent may not be the last to stop. A parent still in
+// use (another agent on this machine) stays.
+func removeEmptyCgroupTop() {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/jobcluster")
+	for _, dir := range append(dirs, "/sys/fs/cgroup/jobcluster") {
+		_ = syscall.Rmdir(dir)
+	}
 }
 
 // logTail returns the end of a node's log, for error reports.
