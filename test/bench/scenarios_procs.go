@@ -170,8 +170,8 @@ func machineCPU() (busy, total time.Duration, err error) {
 // at one moment.
 type cpuUse struct {
 	servers, agents, pods time.Duration
-	// guards is the agents' guards', which run as long as their agents:
-	// their CPU is in no agent's reaped children until the agent stops.
+	// guards is the CPU of the agents' guards, which run as long as
+	// their agents: it is in no agent's reaped children until then.
 	guards             time.Duration
 	bench              time.Duration
 	machineBusy, total time.Duration
