@@ -19,12 +19,7 @@ import (
 // 137, runAsUser and runAsGroup decide the pod's user, and deleting a Job
 // kills a child that left the pod's process group with setsid.
 func TestProcessPodsAreIsolated(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cgroups and users need root, which CI has")
-		}
-		t.Skip("cgroups and users need root")
-	}
+	testcluster.RequireRoot(t, "cgroups and users need root")
 	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1})
 	// A pod of another user passes through the test's directories (0700)
 	// to its working directory, as through an agent's data directory.

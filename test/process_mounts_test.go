@@ -19,12 +19,7 @@ import (
 // as it was: the mounts lived in the pod's own mount namespace and the
 // mount points made for them are gone.
 func TestProcessPodsMountConfigMapsAndSecrets(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("process pods mount volumes only under an agent running as root, and CI runs as root")
-		}
-		t.Skip("process pods mount volumes only under an agent running as root")
-	}
+	testcluster.RequireRoot(t, "process pods mount volumes only under an agent running as root")
 	base := filepath.Join(os.TempDir(), fmt.Sprintf("jobcluster-mounts-%d", os.Getpid()))
 	t.Cleanup(func() { _ = os.RemoveAll(base) })
 	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1})

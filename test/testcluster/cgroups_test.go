@@ -13,12 +13,7 @@ import (
 // end from every hierarchy, node and run cgroups included, and a process
 // a guard did not kill is killed first.
 func TestRemoveCgroupsKillsWhatIsLeft(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("cgroups need root, which CI has")
-		}
-		t.Skip("cgroups need root")
-	}
+	RequireRoot(t, "cgroups need root")
 	roots := cgroupRoots()
 	if len(roots) == 0 {
 		t.Fatal("no cgroup hierarchy is mounted")

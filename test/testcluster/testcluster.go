@@ -524,6 +524,18 @@ func (c *Cluster) GetJSON(v any, args ...string) error {
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
+// RequireRoot skips the test when it does not run as root, saying why it
+// needs root, or fails it under CI=true, which runs as root.
+func RequireRoot(t testing.TB, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s, and CI=true runs as root", why)
+		}
+		t.Skip(why)
+	}
+}
+
 // RequireDocker skips the test when no Docker engine answers, or fails it
 // under CI=true, where the engine must be there.
 func RequireDocker(t testing.TB) {
