@@ -121,7 +121,7 @@ func (h *cgroupHierarchy) create(rel string, cpu, memory bool) (*cgroup, error) 
 // enableV2Controllers enables for the children of dir those of memory, cpu
 // and pids that dir has.
 func enableV2Controllers(dir string) {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	b, err := readSmallFile(filepath.Join(dir, "cgroup.controllers"))
 	if err != nil {
 		return
 	}
@@ -228,7 +228,7 @@ func (cg *cgroup) oomKills() int {
 	if path == "" {
 		return 0
 	}
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path)
 	if err != nil {
 		return 0
 	}
@@ -346,7 +346,7 @@ func cgroupFreezer(dir string) (freeze, thaw func()) {
 func waitFile(path, want string) {
 	deadline := time.Now().Add(time.Second)
 	for time.Now().Before(deadline) {
-		b, err := os.ReadFile(path)
+		b, err := readSmallFile(path)
 		if err != nil || strings.Contains(string(b), want) {
 			return
 		}
@@ -371,7 +371,7 @@ func waitCgroupEmpty(dir string) error {
 
 // cgroupProcs lists the processes in the cgroup at dir.
 func cgroupProcs(dir string) ([]int, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	b, err := readSmallFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return nil, err
 	}
@@ -409,15 +409,7 @@ func fileExists(path string) bool {
 // writeCgroupFile writes value to an existing control file; unlike
 // os.WriteFile it never creates one.
 func writeCgroupFile(path, value string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(value)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return writeSmallFile(path, value)
 }
 
 // missingControllers returns warnings for the limits that cgroups like cg,

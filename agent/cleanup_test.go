@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/internal/wait"
@@ -122,6 +123,70 @@ func TestJournalRemoveKeepsANewPodsDirectory(t *testing.T) {
 	}
 	if removed || !dirExists(t, j.podDir("reused")) {
 		t.Error("removing the old pod's directory took the new pod's")
+	}
+}
+
+func TestNewPodWaitsForTheRemovalOfItsNamesDirectory(t *testing.T) {
+	j := openTestJournal(t, t.TempDir())
+	if err := j.save(&podRecord{uid: "uid-old", name: "reused"}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(j.podDir("reused"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.forget("reused"); err != nil {
+		t.Fatal(err)
+	}
+	// The old pod's directory is being deleted when a new pod of the
+	// same name is claimed.
+	started, release := make(chan struct{}), make(chan struct{})
+	j.removeTree = func(dir string) (bool, error) {
+		close(started)
+		<-release
+		return removeFullDir(dir)
+	}
+	removed := make(chan bool)
+	go func() {
+		ok, err := j.remove("reused", "uid-old", false)
+		if err != nil {
+			t.Error(err)
+		}
+		removed <- ok
+	}()
+	<-started
+	j.claim("reused", "uid-new")
+	if ok, err := j.remove("reused", "uid-old", false); ok || err != nil {
+		t.Errorf("a second removal of the old pod's directory: %v, %v; want none", ok, err)
+	}
+	// The new pod's runner makes its directory as prepare does.
+	made := make(chan error)
+	go func() {
+		j.awaitRemoval("reused")
+		err := os.Mkdir(j.podDir("reused"), 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			if err = os.RemoveAll(j.podDir("reused")); err == nil {
+				err = os.Mkdir(j.podDir("reused"), 0o755)
+			}
+		}
+		if err == nil {
+			err = os.WriteFile(filepath.Join(j.podDir("reused"), "new.log"), nil, 0o644)
+		}
+		made <- err
+	}()
+	select {
+	case <-made:
+		t.Fatal("the new pod made its directory while the old one's was being deleted")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if !<-removed {
+		t.Error("the old pod's directory was not reported removed")
+	}
+	if err := <-made; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(j.podDir("reused"), "new.log")); err != nil {
+		t.Errorf("the new pod's directory: %v", err)
 	}
 }
 

@@ -10,10 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -26,9 +24,10 @@ import (
 const (
 	journalFile = "journal.log"
 	workDir     = "work"
-	// removingDir holds pod directories on their way out: a directory
-	// is renamed there at once and deleted afterwards, outside any lock.
-	// Pod names never start with a dot.
+	// removingDir held pod directories on their way out in earlier
+	// versions, which renamed a directory there before deleting it. An
+	// agent empties what such a version left. Pod names never start
+	// with a dot.
 	removingDir = ".removing"
 )
 
@@ -87,8 +86,13 @@ type journal struct {
 	// kept maps the names of forgotten pods whose directories remain to
 	// their UIDs; the UID is empty for directories an earlier run of the
 	// agent forgot, whose UID is not known.
-	kept    map[string]string
-	removed atomic.Uint64 // names for directories moved to removingDir
+	kept map[string]string
+	// removing holds the names whose directories are being deleted; each
+	// channel is closed when its deletion ends.
+	removing map[string]chan struct{}
+	// removeTree deletes a pod's directory and tells whether it found
+	// it; nil means removeFullDir. Tests hold a removal with it.
+	removeTree func(dir string) (bool, error)
 }
 
 func (j *journal) podDir(name string) string { return filepath.Join(j.dir, name) }
@@ -123,7 +127,7 @@ func (j *journal) load() ([]*podRecord, error) {
 	defer j.mu.Unlock()
 	j.names = map[string]string{}
 	j.kept = map[string]string{}
-	j.removed.Store(uint64(time.Now().UnixNano()))
+	j.removing = map[string]chan struct{}{}
 	var records []*podRecord
 	for _, uid := range slices.Sorted(maps.Keys(lines)) {
 		r, err := decodeRecord(lines[uid])
@@ -302,7 +306,8 @@ func (f recordFile) line() ([]byte, error) {
 
 // claim gives the pod's name, and so its directory, to the record of uid.
 // The supervisor claims a name before the pod's runner starts, so that no
-// removal of an earlier pod's directory can take the new pod's.
+// removal of an earlier pod's directory begins after it; the runner waits
+// for one already under way (awaitRemoval) before it makes the directory.
 func (j *journal) claim(name, uid string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -310,11 +315,22 @@ func (j *journal) claim(name, uid string) {
 	delete(j.kept, name)
 }
 
+// awaitRemoval returns once no earlier pod's directory of that name is
+// being deleted.
+func (j *journal) awaitRemoval(name string) {
+	j.mu.Lock()
+	done := j.removing[name]
+	j.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+}
+
 // forget drops the record last saved under the pod's name, and its
 // working directory, but keeps its logs, so `jobcluster logs` still works
 // for the finished pod until the servers no longer hold it.
 func (j *journal) forget(name string) error {
-	if err := os.RemoveAll(filepath.Join(j.podDir(name), workDir)); err != nil {
+	if err := removeDir(filepath.Join(j.podDir(name), workDir)); err != nil {
 		return fmt.Errorf("forget pod %s: %w", name, err)
 	}
 	_, statErr := os.Lstat(j.podDir(name))
@@ -378,38 +394,41 @@ func (j *journal) keptPods() []*api.PodRef {
 // anyUID it deletes any directory no live record holds. It tells whether
 // it deleted a directory.
 //
-// The check and a rename out of the pods directory happen under the
-// journal's lock, which claim takes too, so a new pod of the same name
-// keeps its directory; the deletion itself happens after.
+// The check happens under the journal's lock, which claim takes too, and
+// marks the name as being removed; the deletion happens after, in place,
+// and a new pod of the same name claimed meanwhile makes its directory
+// only once the deletion has ended (awaitRemoval).
 func (j *journal) remove(name, uid string, anyUID bool) (bool, error) {
 	if !safeName(name) {
 		return false, nil
 	}
-	trash := filepath.Join(j.dir, removingDir)
-	if err := os.MkdirAll(trash, 0o755); err != nil {
-		return false, fmt.Errorf("remove pod %s: %w", name, err)
-	}
-	target := filepath.Join(trash, strconv.FormatUint(j.removed.Add(1), 36))
 	j.mu.Lock()
 	keptUID, kept := j.kept[name]
 	liveUID, live := j.names[name]
-	owned := !live && (anyUID || kept && keptUID == uid) || live && uid != "" && liveUID == uid
-	var err error
+	_, busy := j.removing[name]
+	owned := !busy && (!live && (anyUID || kept && keptUID == uid) || live && uid != "" && liveUID == uid)
+	done := make(chan struct{})
 	if owned {
 		delete(j.kept, name)
-		err = os.Rename(j.podDir(name), target)
+		j.removing[name] = done
 	}
 	j.mu.Unlock()
-	switch {
-	case !owned || errors.Is(err, fs.ErrNotExist):
+	if !owned {
 		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("remove pod %s: %w", name, err)
 	}
-	if err := os.RemoveAll(target); err != nil {
-		return true, fmt.Errorf("remove pod %s: %w", name, err)
+	removeTree := j.removeTree
+	if removeTree == nil {
+		removeTree = removeFullDir
 	}
-	return true, nil
+	found, err := removeTree(j.podDir(name))
+	j.mu.Lock()
+	delete(j.removing, name)
+	j.mu.Unlock()
+	close(done)
+	if err != nil {
+		return found, fmt.Errorf("remove pod %s: %w", name, err)
+	}
+	return found, nil
 }
 
 // emptyRemoving deletes what an earlier run left among the pod

@@ -42,7 +42,7 @@ func (p tailPolicy) withDefaults() tailPolicy {
 // most maxLines lines (a line cut by the byte bound is dropped). size is
 // the file's whole size; a missing file is an empty tail.
 func readTail(path string, maxBytes, maxLines int) (data []byte, size int64, err error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, nil
 	}

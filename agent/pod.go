@@ -411,6 +411,8 @@ func (r *podRunner) run() {
 // runs. The directory need not survive a crash (the journal does), so it
 // is not synced.
 func (r *podRunner) prepare() error {
+	// An earlier pod of the same name may still be losing its directory.
+	r.sup.journal.awaitRemoval(r.rec.name)
 	err := os.Mkdir(r.dir, 0o755)
 	if errors.Is(err, fs.ErrExist) {
 		// An earlier pod of the same name left its logs here.

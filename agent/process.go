@@ -765,7 +765,7 @@ func parseProcessID(id string) (pid int, boot string, start uint64, cgroupPath s
 // procStat reads a process's group and start time (clock ticks since boot)
 // from /proc/<pid>/stat.
 func procStat(pid int) (pgrp int, start uint64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	b, err := readSmallFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, 0, err
 	}

@@ -106,7 +106,7 @@ func millicores(prev, cur usageSample) int64 {
 // readNode reads the whole machine: CPU time not idle from /proc/stat and
 // memory in use (MemTotal - MemAvailable) from /proc/meminfo.
 func (m *usageMeter) readNode() (usageSample, bool) {
-	stat, err := os.ReadFile(filepath.Join(m.procRoot, "stat"))
+	stat, err := readSmallFile(filepath.Join(m.procRoot, "stat"))
 	if err != nil {
 		return usageSample{}, false
 	}
@@ -125,7 +125,7 @@ func (m *usageMeter) readNode() (usageSample, bool) {
 		}
 		busy += n
 	}
-	info, err := os.ReadFile(filepath.Join(m.procRoot, "meminfo"))
+	info, err := readSmallFile(filepath.Join(m.procRoot, "meminfo"))
 	if err != nil {
 		return usageSample{}, false
 	}
@@ -215,7 +215,7 @@ func (m *usageMeter) readPod(own map[string]string, pids []int) (usageSample, bo
 func (m *usageMeter) readProcesses(cg, own map[string]string, pid int) (uint64, int64) {
 	if path, ok := cg["freezer"]; ok && path != own["freezer"] {
 		if dir := v1Dir(m.cgroupRoot, "freezer", path); dir != "" {
-			if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err == nil {
+			if b, err := readSmallFile(filepath.Join(dir, "cgroup.procs")); err == nil {
 				var total usageSample
 				for _, f := range strings.Fields(string(b)) {
 					if s, _, ok := m.readStat(f); ok {
@@ -251,7 +251,7 @@ func (m *usageMeter) readProcesses(cg, own map[string]string, pid int) (uint64, 
 // readStat reads the CPU time and resident memory of one process from
 // /proc/PID/stat, and its process group.
 func (m *usageMeter) readStat(pid string) (usageSample, string, bool) {
-	b, err := os.ReadFile(filepath.Join(m.procRoot, pid, "stat"))
+	b, err := readSmallFile(filepath.Join(m.procRoot, pid, "stat"))
 	if err != nil {
 		return usageSample{}, "", false
 	}
@@ -320,7 +320,7 @@ func v1Dir(root, controller, path string) string {
 }
 
 func readInt(path string) (int64, bool) {
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path)
 	if err != nil {
 		return 0, false
 	}
@@ -330,7 +330,7 @@ func readInt(path string) (int64, bool) {
 
 // statField reads one "key value" line of a cgroup stat file.
 func statField(path, key string) (uint64, bool) {
-	b, err := os.ReadFile(path)
+	b, err := readSmallFile(path)
 	if err != nil {
 		return 0, false
 	}
