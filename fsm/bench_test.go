@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/jobcluster/jobcluster/api"
 )
 
@@ -295,5 +297,32 @@ func BenchmarkJobPods(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkDeflatePod deflates a succeeded pod's encoding as freeze does
+// when the pod finishes, on every server, and reports its deflated size.
+func BenchmarkDeflatePod(b *testing.B) {
+	j := newJob("bench-job")
+	p := newPod(j, "bench-job-x7k2p", -1)
+	p.Spec.NodeName = "agent-1"
+	p.Status = &api.PodStatus{Phase: api.PodSucceeded, HostIp: "10.0.0.7", StartTime: at(3),
+		Conditions: []*api.PodCondition{{Type: api.PodScheduled, Status: api.ConditionTrue, LastTransitionTime: at(2)}},
+		ContainerStatuses: []*api.ContainerStatus{{Name: "main", Image: "busybox", Started: proto.Bool(false),
+			State: &api.ContainerState{Terminated: &api.ContainerStateTerminated{Reason: "Completed", StartedAt: at(3), FinishedAt: at(4)}}}}}
+	data, err := proto.Marshal(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		out = deflate(data)
+	}
+	b.ReportMetric(float64(len(data)), "encoded-bytes")
+	b.ReportMetric(float64(len(out)), "deflated-bytes")
+	got, err := inflateWith(out, dictionary)
+	if err != nil || !bytes.Equal(got.Bytes(), data) {
+		b.Fatalf("inflate what deflate made: %v", err)
 	}
 }
