@@ -158,7 +158,6 @@ func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
 		if u.GetNode() != "" && u.GetNode() != p.GetSpec().GetNodeName() {
 			continue
 		}
-		next := clone(p)
 		st := clone(u.GetStatus())
 		// The reason a stop gave (DeadlineExceeded, JobSuspended) stays
 		// unless the node names a more specific one.
@@ -172,7 +171,7 @@ func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
 		if st.StartTime == nil {
 			st.StartTime = p.GetStatus().GetStartTime()
 		}
-		next.Status = st
+		next := withStatus(p, st)
 		w.insert(tablePods, next)
 		w.keepTails(next, u)
 		w.podStarted(p, next)

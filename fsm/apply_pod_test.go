@@ -416,3 +416,42 @@ func TestBindPodsSetsPodScheduled(t *testing.T) {
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
 }
+
+// TestStatusUpdateKeepsTheRestOfThePod checks that a status update keeps
+// every field of the pod but its status and resource version, and leaves
+// the version it replaces as it was: withStatus builds the next version
+// field by field, so a field added to Pod must be added there too.
+func TestStatusUpdateKeepsTheRestOfThePod(t *testing.T) {
+	var fields []string
+	for i := range (&api.Pod{}).ProtoReflect().Descriptor().Fields().Len() {
+		fields = append(fields, string((&api.Pod{}).ProtoReflect().Descriptor().Fields().Get(i).Name()))
+	}
+	if want := []string{"api_version", "kind", "metadata", "spec", "status"}; !slices.Equal(fields, want) {
+		t.Fatalf("Pod has fields %v, withStatus copies %v: copy the new ones there", fields, want)
+	}
+	h := newHarness(t)
+	j := newJob("j")
+	p := newPod(j, "j-1", -1)
+	p.Metadata.Annotations = map[string]string{"note": "kept"}
+	p.Spec.Containers[0].Env = []*api.EnvVar{{Name: "A", Value: "1"}}
+	h.apply(upsertNode(newNode("n1")), upsertJob(j, false), createPods(p))
+	h.apply(bindPods(3, "j-1", "n1"))
+	before := proto.Clone(h.state().Pod("j-1")).(*api.Pod)
+	stored := h.state().Pod("j-1")
+	h.apply(updatePodStatus(phase("j-1", "n1", api.PodRunning)))
+	after := h.state().Pod("j-1")
+	if after.GetStatus().GetPhase() != api.PodRunning {
+		t.Fatalf("phase %q after the update, want Running", after.GetStatus().GetPhase())
+	}
+	if after.GetMetadata().GetResourceVersion() == before.GetMetadata().GetResourceVersion() {
+		t.Error("the resource version did not change")
+	}
+	if !proto.Equal(stored, before) {
+		t.Errorf("the update changed the version it replaced:\n%v\nwas\n%v", stored, before)
+	}
+	want := proto.Clone(before).(*api.Pod)
+	want.Status = after.GetStatus()
+	if diff := diffObjects(want, after, ignoreVersion); diff != "" {
+		t.Errorf("the update changed more than the status (-want +got):\n%s", diff)
+	}
+}

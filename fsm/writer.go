@@ -97,6 +97,15 @@ func (w *writer) pod(name string) *api.Pod {
 
 func clone[T proto.Message](m T) T { return proto.Clone(m).(T) }
 
+// withStatus returns the next version of pod p, with status st. Its
+// metadata is copied, as insert sets the resource version; its spec,
+// which a status never changes, is shared with p, as the store never
+// changes an object in place. A pod's spec is most of its encoding, so a
+// status update costs far less than a whole copy.
+func withStatus(p *api.Pod, st *api.PodStatus) *api.Pod {
+	return &api.Pod{ApiVersion: p.GetApiVersion(), Kind: p.GetKind(), Metadata: clone(p.GetMetadata()), Spec: p.GetSpec(), Status: st}
+}
+
 // jobFinished reports a Job with a final condition (Complete or Failed).
 func jobFinished(j *api.Job) bool {
 	_, done := api.JobFinished(j)
