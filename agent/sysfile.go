@@ -102,10 +102,11 @@ func openFile(path string, flag int, perm uint32) (*os.File, error) {
 }
 
 // removeDir removes the directory at path and everything in it, as
-// os.RemoveAll does, in the fewest calls for a directory of files: open
-// it, read its entries, unlink each, close it and remove it. A directory
-// inside it is left to os.RemoveAll. A path that does not exist is no
-// error; one that is not a directory is removed too.
+// os.RemoveAll does, in the fewest calls: one rmdir for an empty
+// directory; for one of files, open it, read its entries, unlink each,
+// close it and remove it. A directory inside it is left to os.RemoveAll.
+// A path that does not exist is no error; one that is not a directory is
+// removed too.
 func removeDir(path string) error {
 	err := unix.Rmdir(path)
 	switch {
