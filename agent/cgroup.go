@@ -406,12 +406,6 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// writeCgroupFile writes value to an existing control file; unlike
-// os.WriteFile it never creates one.
-func writeCgroupFile(path, value string) error {
-	return writeSmallFile(path, value)
-}
-
 // missingControllers returns warnings for the limits that cgroups like cg,
 // under parent, cannot carry.
 func (cg *cgroup) missingControllers(parent string) []string {

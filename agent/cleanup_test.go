@@ -103,17 +103,25 @@ func TestCleanerRemovesPodsTheServersNoLongerHold(t *testing.T) {
 	}
 }
 
-func TestJournalRemoveKeepsANewPodsDirectory(t *testing.T) {
+// journalWithForgottenPod is a journal that has forgotten the pod name of
+// uid and keeps its directory.
+func journalWithForgottenPod(t *testing.T, name, uid string) *journal {
+	t.Helper()
 	j := openTestJournal(t, t.TempDir())
-	if err := j.save(&podRecord{uid: "uid-old", name: "reused"}, false); err != nil {
+	if err := j.save(&podRecord{uid: uid, name: name}, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(j.podDir("reused"), 0o755); err != nil {
+	if err := os.MkdirAll(j.podDir(name), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.forget("reused"); err != nil {
+	if err := j.forget(name); err != nil {
 		t.Fatal(err)
 	}
+	return j
+}
+
+func TestJournalRemoveKeepsANewPodsDirectory(t *testing.T) {
+	j := journalWithForgottenPod(t, "reused", "uid-old")
 	// A new pod of the same name takes the name before the old one's
 	// directory is removed.
 	j.claim("reused", "uid-new")
@@ -127,16 +135,7 @@ func TestJournalRemoveKeepsANewPodsDirectory(t *testing.T) {
 }
 
 func TestNewPodWaitsForTheRemovalOfItsNamesDirectory(t *testing.T) {
-	j := openTestJournal(t, t.TempDir())
-	if err := j.save(&podRecord{uid: "uid-old", name: "reused"}, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(j.podDir("reused"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := j.forget("reused"); err != nil {
-		t.Fatal(err)
-	}
+	j := journalWithForgottenPod(t, "reused", "uid-old")
 	// The old pod's directory is being deleted when a new pod of the
 	// same name is claimed.
 	started, release := make(chan struct{}), make(chan struct{})

@@ -407,15 +407,14 @@ func (j *journal) remove(name, uid string, anyUID bool) (bool, error) {
 	liveUID, live := j.names[name]
 	_, busy := j.removing[name]
 	owned := !busy && (!live && (anyUID || kept && keptUID == uid) || live && uid != "" && liveUID == uid)
-	done := make(chan struct{})
-	if owned {
-		delete(j.kept, name)
-		j.removing[name] = done
-	}
-	j.mu.Unlock()
 	if !owned {
+		j.mu.Unlock()
 		return false, nil
 	}
+	delete(j.kept, name)
+	done := make(chan struct{})
+	j.removing[name] = done
+	j.mu.Unlock()
 	removeTree := j.removeTree
 	if removeTree == nil {
 		removeTree = removeFullDir

@@ -58,9 +58,10 @@ func readSmallFile(path string) ([]byte, error) {
 	}
 }
 
-// writeSmallFile writes value to an existing file in one write: a cgroup
-// file, which takes each write as one command.
-func writeSmallFile(path, value string) error {
+// writeCgroupFile writes value to an existing control file in one write,
+// which the kernel takes as one command; unlike os.WriteFile it never
+// creates one.
+func writeCgroupFile(path, value string) error {
 	var fd int
 	err := noEINTR(func() (err error) {
 		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)

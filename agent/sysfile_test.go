@@ -94,13 +94,13 @@ func TestSmallFiles(t *testing.T) {
 	if _, err := readSmallFile(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("missing file: %v, want not-exist naming the path", err)
 	}
-	if err := writeSmallFile(path, "1"); err != nil {
+	if err := writeCgroupFile(path, "1"); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(path); string(b[:3]) != "112" {
-		t.Errorf("file starts %q after writeSmallFile, want 112: its 1 over the old 0", b[:3])
+		t.Errorf("file starts %q after writeCgroupFile, want 112: its 1 over the old 0", b[:3])
 	}
-	if err := writeSmallFile(filepath.Join(dir, "missing"), "1"); !errors.Is(err, fs.ErrNotExist) {
+	if err := writeCgroupFile(filepath.Join(dir, "missing"), "1"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("write to a missing file: %v, want not-exist (a control file is never created)", err)
 	}
 	f, err := openFile(filepath.Join(dir, "log"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
