@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,6 +225,22 @@ func TestJobRunsToCompletionOnReportsFromItsAgent(t *testing.T) {
 		}
 		return true, ""
 	})
+	// The agent asks, through a follower, which of its finished pods the
+	// servers still hold: the leader answers from its stored pods.
+	done := pods[0].GetMetadata()
+	asked := []*api.PodRef{
+		{Name: done.GetName(), Uid: done.GetUid()},
+		{Name: done.GetName()},
+		{Name: done.GetName(), Uid: "an-earlier-pod-of-that-name"},
+		{Name: "two-absent", Uid: done.GetUid()},
+	}
+	exists, err := client(t, follower).PodsExist(testCtx(t), &api.PodsExistRequest{Pods: asked})
+	if err != nil {
+		t.Fatalf("pods exist: %v", err)
+	}
+	if want := []bool{true, true, false, false}; !slices.Equal(exists.GetExists(), want) {
+		t.Errorf("pods exist %v = %v, want %v", asked, exists.GetExists(), want)
+	}
 	// A report from a node the pod is not bound to changes nothing.
 	stray := &api.PodStatusUpdate{Name: pods[0].GetMetadata().GetName(), Status: &api.PodStatus{Phase: api.PodFailed}}
 	if _, err := client(t, leader).ReportPodStatus(testCtx(t), &api.ReportPodStatusRequest{Node: "a2", Updates: []*api.PodStatusUpdate{stray}}); err != nil {

@@ -269,7 +269,7 @@ func (c *controlService) PodsExist(ctx context.Context, req *api.PodsExistReques
 			// A pod's node never changes once bound, so this server's
 			// state may lag behind the leader's without misleading; a pod
 			// it still sees unbound is left to the leader's answer.
-			node := st.Pod(ref.GetName()).GetSpec().GetNodeName()
+			_, node, _ := st.PodIdentity(ref.GetName())
 			if node != "" && node != caller.Name && i < len(resp.GetExists()) {
 				resp.Exists[i] = false
 			}
@@ -287,8 +287,8 @@ func (c *controlService) podsExist(ctx context.Context, req *api.PodsExistReques
 			st := c.s.fsm.State()
 			exists := make([]bool, len(req.GetPods()))
 			for i, ref := range req.GetPods() {
-				pod := st.Pod(ref.GetName())
-				exists[i] = pod != nil && (ref.GetUid() == "" || pod.GetMetadata().GetUid() == ref.GetUid())
+				uid, _, ok := st.PodIdentity(ref.GetName())
+				exists[i] = ok && (ref.GetUid() == "" || uid == ref.GetUid())
 			}
 			return &api.PodsExistResponse{Exists: exists}, nil
 		},

@@ -326,3 +326,31 @@ func BenchmarkDeflatePod(b *testing.B) {
 		b.Fatalf("inflate what deflate made: %v", err)
 	}
 }
+
+// BenchmarkFinishedPodIdentity looks up a finished pod's UID and node, as
+// PodsExist does for every finished pod an agent keeps the log of, against
+// decoding the whole pod.
+func BenchmarkFinishedPodIdentity(b *testing.B) {
+	f := finishedStore(b, 1000)
+	st := f.State()
+	const name = "finished-500-x"
+	if !storedFrozen(b, f, tablePods, name) {
+		b.Fatalf("pod %s is not stored encoded", name)
+	}
+	b.Run("PodIdentity", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if uid, node, ok := st.PodIdentity(name); !ok || uid != "uid-"+name || node != "n1" {
+				b.Fatalf("PodIdentity = %q, %q, %v", uid, node, ok)
+			}
+		}
+	})
+	b.Run("Pod", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if p := st.Pod(name); p.GetMetadata().GetUid() != "uid-"+name {
+				b.Fatalf("Pod has UID %q", p.GetMetadata().GetUid())
+			}
+		}
+	})
+}

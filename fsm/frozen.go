@@ -265,31 +265,82 @@ func frozenMeta(f *frozen) *api.ObjectMeta {
 	meta := &api.ObjectMeta{}
 	buf := inflate(f)
 	defer buffers.Put(buf)
-	for b := buf.Bytes(); len(b) > 0; {
+	err := eachBytesField(buf.Bytes(), func(num protowire.Number, v []byte) error {
+		if num != metadataField {
+			return nil
+		}
+		// A repeated occurrence merges, as proto.Unmarshal does.
+		return (proto.UnmarshalOptions{Merge: true}).Unmarshal(v, meta)
+	})
+	if err != nil {
+		panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, err))
+	}
+	return meta
+}
+
+// Field numbers that frozenIdentity reads.
+var (
+	specField     = (&api.Pod{}).ProtoReflect().Descriptor().Fields().ByName("spec").Number()
+	uidField      = (&api.ObjectMeta{}).ProtoReflect().Descriptor().Fields().ByName("uid").Number()
+	nodeNameField = (&api.PodSpec{}).ProtoReflect().Descriptor().Fields().ByName("node_name").Number()
+)
+
+// frozenIdentity reads a frozen pod's UID and node in place, without
+// decoding the rest of it. Where a field occurs more than once the last
+// occurrence wins, as proto.Unmarshal decides.
+func frozenIdentity(f *frozen) (uid, node string) {
+	buf := inflate(f)
+	defer buffers.Put(buf)
+	var uidBytes, nodeBytes []byte
+	err := eachBytesField(buf.Bytes(), func(num protowire.Number, v []byte) error {
+		field, into := uidField, &uidBytes
+		switch num {
+		case metadataField:
+		case specField:
+			field, into = nodeNameField, &nodeBytes
+		default:
+			return nil
+		}
+		return eachBytesField(v, func(num protowire.Number, v []byte) error {
+			if num == field {
+				*into = v
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, err))
+	}
+	return string(uidBytes), string(nodeBytes)
+}
+
+// eachBytesField calls fn with the number and value of each
+// length-delimited field of the encoded message b, in order, skipping the
+// others, and stops at fn's first error.
+func eachBytesField(b []byte, fn func(num protowire.Number, v []byte) error) error {
+	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, protowire.ParseError(n)))
+			return protowire.ParseError(n)
 		}
 		b = b[n:]
-		if num == metadataField && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, protowire.ParseError(n)))
-			}
-			// A repeated occurrence merges, as proto.Unmarshal does.
-			if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(v, meta); err != nil {
-				panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, err))
+		if typ != protowire.BytesType {
+			if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
+				return protowire.ParseError(n)
 			}
 			b = b[n:]
 			continue
 		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
+		v, n := protowire.ConsumeBytes(b)
 		if n < 0 {
-			panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, protowire.ParseError(n)))
+			return protowire.ParseError(n)
 		}
 		b = b[n:]
+		if err := fn(num, v); err != nil {
+			return err
+		}
 	}
-	return meta
+	return nil
 }
 
 // dictionary is what frozen objects are deflated against: the encoding of

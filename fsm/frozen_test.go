@@ -10,7 +10,7 @@ import (
 )
 
 // storedFrozen reports whether the store keeps the named object encoded.
-func storedFrozen(t *testing.T, f *FSM, table, name string) bool {
+func storedFrozen(t testing.TB, f *FSM, table, name string) bool {
 	t.Helper()
 	key := name
 	if table == tableJobs {
@@ -256,5 +256,68 @@ func TestEachJobByLabelReadsFrozenLabels(t *testing.T) {
 	}
 	if diff := diffObjects([]string{"done-0", "done-1"}, pods); diff != "" {
 		t.Errorf("EachPod by job-name of frozen pods (-want +got):\n%s", diff)
+	}
+}
+
+// PodIdentity reads a stored pod's UID and node whether the pod is stored
+// decoded or encoded, and agrees with Pod.
+func TestPodIdentity(t *testing.T) {
+	h := newHarness(t)
+	finishTwoPods(h)
+	h.must(upsertJob(newJob("running", parallelism(2), completions(2)), true))
+	h.must(createPods(pods(newJob("running"), 2)...))
+	h.must(bindPods(4, "running-0", "n1"))
+	h.must(updatePodStatus(phase("done-1", "n1", api.PodSucceeded)))
+	h.must(updateJobStatus("done", "uid-done", completeStatus))
+	if !storedFrozen(t, h.f, tablePods, "done-0") || storedFrozen(t, h.f, tablePods, "running-0") {
+		t.Fatal("the test needs done-0 stored encoded and running-0 decoded")
+	}
+	st := h.state()
+	for _, tc := range []struct {
+		pod, uid, node string
+		ok             bool
+	}{
+		{"done-0", "uid-done-0", "n1", true},
+		{"done-1", "uid-done-1", "n1", true},
+		{"running-0", "uid-running-0", "n1", true},
+		{"running-1", "uid-running-1", "", true},
+		{"absent", "", "", false},
+	} {
+		uid, node, ok := st.PodIdentity(tc.pod)
+		if uid != tc.uid || node != tc.node || ok != tc.ok {
+			t.Errorf("PodIdentity(%q) = %q, %q, %v; want %q, %q, %v", tc.pod, uid, node, ok, tc.uid, tc.node, tc.ok)
+		}
+		if p := st.Pod(tc.pod); p.GetMetadata().GetUid() != uid || p.GetSpec().GetNodeName() != node {
+			t.Errorf("Pod(%q) has UID %q and node %q, PodIdentity says %q and %q",
+				tc.pod, p.GetMetadata().GetUid(), p.GetSpec().GetNodeName(), uid, node)
+		}
+	}
+}
+
+// frozenIdentity reads an encoding the way proto.Unmarshal does: a
+// message field that occurs twice merges, and of a string that occurs
+// twice the last one counts.
+func TestFrozenIdentityMergesRepeatedFields(t *testing.T) {
+	part := func(p *api.Pod) []byte {
+		b, err := proto.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var enc []byte
+	enc = append(enc, part(&api.Pod{Metadata: &api.ObjectMeta{Name: "p", Uid: "first"}, Spec: &api.PodSpec{NodeName: "n1"}})...)
+	enc = append(enc, part(&api.Pod{Metadata: &api.ObjectMeta{Uid: "second"}})...)
+	enc = append(enc, part(&api.Pod{Metadata: &api.ObjectMeta{Name: "p"}, Spec: &api.PodSpec{Hostname: "h"}})...)
+	want := &api.Pod{}
+	if err := proto.Unmarshal(enc, want); err != nil {
+		t.Fatal(err)
+	}
+	uid, node := frozenIdentity(&frozen{name: "p", data: deflate(enc)})
+	if uid != want.GetMetadata().GetUid() || node != want.GetSpec().GetNodeName() {
+		t.Errorf("frozenIdentity = %q, %q; proto.Unmarshal reads %q, %q", uid, node, want.GetMetadata().GetUid(), want.GetSpec().GetNodeName())
+	}
+	if uid != "second" || node != "n1" {
+		t.Errorf("frozenIdentity = %q, %q; want %q, %q", uid, node, "second", "n1")
 	}
 }

@@ -42,6 +42,28 @@ func (s *State) Pod(name string) *api.Pod {
 	return first[*api.Pod](s.txn, tablePods, "id", name)
 }
 
+// PodIdentity tells whether the named pod is held and, if it is, its UID
+// and the node it is bound to ("" while unbound). A finished pod is
+// stored compressed; this reads its UID and node without decoding the
+// rest of it, which is what PodsExist needs for every finished pod an
+// agent keeps the log of.
+func (s *State) PodIdentity(name string) (uid, node string, ok bool) {
+	o, err := s.txn.First(tablePods, "id", name)
+	if err != nil {
+		panic(err)
+	}
+	switch p := o.(type) {
+	case nil:
+		return "", "", false
+	case *frozen:
+		uid, node = frozenIdentity(p)
+		return uid, node, true
+	default:
+		pod := p.(*api.Pod)
+		return pod.GetMetadata().GetUid(), pod.GetSpec().GetNodeName(), true
+	}
+}
+
 // Node returns the named node or nil.
 func (s *State) Node(name string) *api.Node {
 	return first[*api.Node](s.txn, tableNodes, "id", name)
