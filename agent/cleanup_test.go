@@ -157,16 +157,10 @@ func TestNewPodWaitsForTheRemovalOfItsNamesDirectory(t *testing.T) {
 	if ok, err := j.remove("reused", "uid-old", false); ok || err != nil {
 		t.Errorf("a second removal of the old pod's directory: %v, %v; want none", ok, err)
 	}
-	// The new pod's runner makes its directory as prepare does.
+	// The new pod's runner makes its directory.
 	made := make(chan error)
 	go func() {
-		j.awaitRemoval("reused")
-		err := os.Mkdir(j.podDir("reused"), 0o755)
-		if errors.Is(err, fs.ErrExist) {
-			if err = os.RemoveAll(j.podDir("reused")); err == nil {
-				err = os.Mkdir(j.podDir("reused"), 0o755)
-			}
-		}
+		err := j.makePodDir("reused")
 		if err == nil {
 			err = os.WriteFile(filepath.Join(j.podDir("reused"), "new.log"), nil, 0o644)
 		}

@@ -307,7 +307,7 @@ func (f recordFile) line() ([]byte, error) {
 // claim gives the pod's name, and so its directory, to the record of uid.
 // The supervisor claims a name before the pod's runner starts, so that no
 // removal of an earlier pod's directory begins after it; the runner waits
-// for one already under way (awaitRemoval) before it makes the directory.
+// for one already under way (makePodDir) before it makes the directory.
 func (j *journal) claim(name, uid string) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -315,15 +315,31 @@ func (j *journal) claim(name, uid string) {
 	delete(j.kept, name)
 }
 
-// awaitRemoval returns once no earlier pod's directory of that name is
-// being deleted.
-func (j *journal) awaitRemoval(name string) {
+// makePodDir gives the pod name a fresh directory. It first waits for the
+// deletion of an earlier pod's directory of that name, if one is under
+// way, and clears what an earlier pod of that name left there. The
+// directory need not survive a crash (the journal does), so it is not
+// synced.
+func (j *journal) makePodDir(name string) error {
 	j.mu.Lock()
-	done := j.removing[name]
+	removing := j.removing[name]
 	j.mu.Unlock()
-	if done != nil {
-		<-done
+	if removing != nil {
+		<-removing
 	}
+	dir := j.podDir(name)
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, fs.ErrExist) {
+		// An earlier pod of the same name left its logs here.
+		if err = os.RemoveAll(dir); err != nil {
+			return fmt.Errorf("clear pod directory: %w", err)
+		}
+		err = os.Mkdir(dir, 0o755)
+	}
+	if err != nil {
+		return fmt.Errorf("create pod directory: %w", err)
+	}
+	return nil
 }
 
 // forget drops the record last saved under the pod's name, and its
@@ -397,7 +413,7 @@ func (j *journal) keptPods() []*api.PodRef {
 // The check happens under the journal's lock, which claim takes too, and
 // marks the name as being removed; the deletion happens after, in place,
 // and a new pod of the same name claimed meanwhile makes its directory
-// only once the deletion has ended (awaitRemoval).
+// only once the deletion has ended (makePodDir).
 func (j *journal) remove(name, uid string, anyUID bool) (bool, error) {
 	if !safeName(name) {
 		return false, nil

@@ -408,21 +408,10 @@ func (r *podRunner) run() {
 }
 
 // prepare gives the pod a fresh directory and journals it before anything
-// runs. The directory need not survive a crash (the journal does), so it
-// is not synced.
+// runs.
 func (r *podRunner) prepare() error {
-	// An earlier pod of the same name may still be losing its directory.
-	r.sup.journal.awaitRemoval(r.rec.name)
-	err := os.Mkdir(r.dir, 0o755)
-	if errors.Is(err, fs.ErrExist) {
-		// An earlier pod of the same name left its logs here.
-		if err = os.RemoveAll(r.dir); err != nil {
-			return fmt.Errorf("clear pod directory: %w", err)
-		}
-		err = os.Mkdir(r.dir, 0o755)
-	}
-	if err != nil {
-		return fmt.Errorf("create pod directory: %w", err)
+	if err := r.sup.journal.makePodDir(r.rec.name); err != nil {
+		return err
 	}
 	r.rec.mu.Lock()
 	r.rec.started = r.started

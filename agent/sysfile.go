@@ -27,15 +27,25 @@ func noEINTR(call func() error) error {
 	}
 }
 
-// readSmallFile reads a whole small file: a /proc or cgroup file.
-func readSmallFile(path string) ([]byte, error) {
+// openFD opens path close-on-exec, with no poller, and retries an
+// interrupted open.
+func openFD(path string, flag int, perm uint32) (int, error) {
 	var fd int
 	err := noEINTR(func() (err error) {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err = unix.Open(path, flag|unix.O_CLOEXEC, perm)
 		return err
 	})
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return -1, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return fd, nil
+}
+
+// readSmallFile reads a whole small file: a /proc or cgroup file.
+func readSmallFile(path string) ([]byte, error) {
+	fd, err := openFD(path, unix.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
 	}
 	defer unix.Close(fd)
 	buf := make([]byte, 0, 512)
@@ -62,13 +72,9 @@ func readSmallFile(path string) ([]byte, error) {
 // which the kernel takes as one command; unlike os.WriteFile it never
 // creates one.
 func writeCgroupFile(path, value string) error {
-	var fd int
-	err := noEINTR(func() (err error) {
-		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
-		return err
-	})
+	fd, err := openFD(path, unix.O_WRONLY, 0)
 	if err != nil {
-		return &fs.PathError{Op: "open", Path: path, Err: err}
+		return err
 	}
 	var n int
 	err = noEINTR(func() (err error) {
@@ -91,13 +97,9 @@ func writeCgroupFile(path, value string) error {
 // to a child process or read and written in whole calls: the result is
 // not registered with the runtime's poller.
 func openFile(path string, flag int, perm uint32) (*os.File, error) {
-	var fd int
-	err := noEINTR(func() (err error) {
-		fd, err = unix.Open(path, flag|unix.O_CLOEXEC, perm)
-		return err
-	})
+	fd, err := openFD(path, flag, perm)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
@@ -129,18 +131,14 @@ func removeFullDir(path string) (bool, error) {
 	// Unlinking entries may reorder a directory's remaining ones, so a
 	// directory still not empty after a pass is opened and read again.
 	for pass := 0; ; pass++ {
-		var fd int
-		err := noEINTR(func() (err error) {
-			fd, err = unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			return err
-		})
+		fd, err := openFD(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 		switch {
 		case errors.Is(err, unix.ENOENT):
 			return pass > 0, nil
 		case errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP):
 			return true, os.RemoveAll(path)
 		case err != nil:
-			return true, &fs.PathError{Op: "open", Path: path, Err: err}
+			return true, err
 		}
 		err = unlinkEntries(fd, path, buf)
 		unix.Close(fd)

@@ -215,50 +215,35 @@ func (f *frozen) lookup() LabelLookup {
 		return MapLookup(frozenMeta(f).GetLabels())
 	}
 	return func(key string) (string, bool) {
-		for b := f.labels; len(b) > 0; {
-			num, typ, n := protowire.ConsumeTag(b)
-			if n < 0 {
-				break
+		var value []byte
+		found := false
+		_ = eachBytesField(f.labels, func(num protowire.Number, entry []byte) error {
+			if num != labelsField {
+				return nil
 			}
-			b = b[n:]
-			if num != labelsField || typ != protowire.BytesType {
-				if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-					break
-				}
-				b = b[n:]
-				continue
-			}
-			entry, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				break
-			}
-			b = b[n:]
 			var k, v []byte
-			for len(entry) > 0 {
-				num, typ, n := protowire.ConsumeTag(entry)
-				if n < 0 || typ != protowire.BytesType {
-					break
-				}
-				entry = entry[n:]
-				val, n := protowire.ConsumeBytes(entry)
-				if n < 0 {
-					break
-				}
-				entry = entry[n:]
+			_ = eachBytesField(entry, func(num protowire.Number, b []byte) error {
 				switch num {
 				case 1:
-					k = val
+					k = b
 				case 2:
-					v = val
+					v = b
 				}
+				return nil
+			})
+			if string(k) != key {
+				return nil
 			}
-			if string(k) == key {
-				return string(v), true
-			}
-		}
-		return "", false
+			value, found = v, true
+			return errFound
+		})
+		return string(value), found
 	}
 }
+
+// errFound stops a walk of an encoding's fields once it found what it
+// looked for.
+var errFound = errors.New("found")
 
 // frozenMeta decodes only the metadata of a frozen Job or pod.
 func frozenMeta(f *frozen) *api.ObjectMeta {
