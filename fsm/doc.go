@@ -10,7 +10,7 @@
 // a finished pod never changes phase again).
 //
 // Finished Jobs and their finished pods, most of a long-lived store, and
-// the Succeeded pods of running Jobs are kept deflated and decoded when
+// the Succeeded pods of running Jobs are kept compressed and decoded when
 // read (frozen.go); readers see the same objects either way. The job
 // controller reads the sum of a running Job's Succeeded pods, kept as
 // they succeed (succeeded.go), and walks only its other pods (JobPods).

@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"compress/flate"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-memdb"
-	kflate "github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/s2"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -19,7 +20,7 @@ import (
 	"github.com/jobcluster/jobcluster/api"
 )
 
-// frozen is a finished object kept in its wire encoding, deflated against
+// frozen is a finished object kept in its wire encoding, compressed against
 // a dictionary of a typical finished Job and pod. Finished Jobs and their
 // pods are most of a long-lived store and are rarely read: a finished
 // one-pod Job and its pod hold about 1.8 KB of heap this way, most of it
@@ -32,7 +33,7 @@ import (
 // running Job's pods on every change; of a Succeeded one they read only
 // its brief, kept beside its encoding and summed per Job as it is stored
 // (succeededSum), so that a big Job's finished pods are neither held as Go
-// structs, nor inflated, nor walked while it runs. Its Failed
+// structs, nor decompressed, nor walked while it runs. Its Failed
 // pods stay as they are until it is cold: the controller reads them whole
 // (podFailurePolicy, back-off). Only the store's representation changes
 // when an object freezes: its content, resourceVersion included, stays as
@@ -45,10 +46,10 @@ type frozen struct {
 	// that owns it (index "owner"), for a pod its Job (index "frozenjob").
 	key string
 	// labels, for Jobs only, is their labels encoded as an ObjectMeta, kept
-	// apart so that listing Jobs by label inflates only those that match.
+	// apart so that listing Jobs by label decompresses only those that match.
 	// Pods are listed by their Job's index instead.
 	labels []byte
-	// data is the deflated encoding.
+	// data is the compressed encoding.
 	data []byte
 	// brief, for a Succeeded pod, is what counting its Job's pods reads.
 	// A restore leaves it out for the pods of cold Jobs, which nothing
@@ -131,7 +132,7 @@ func freeze(txn *memdb.Txn, table string, obj any, data []byte) any {
 			panic(fmt.Sprintf("fsm: encode %s %q: %v", table, name, err))
 		}
 	}
-	return &frozen{name: name, key: key, labels: labels, data: deflate(data), brief: brief}
+	return &frozen{name: name, key: key, labels: labels, data: compress(data), brief: brief}
 }
 
 // warmJob reports whether the Job keyed job is stored and not cold.
@@ -173,7 +174,7 @@ func thaw[T any](o any) T {
 	}
 	var zero T
 	m := any(zero).(proto.Message).ProtoReflect().Type().New().Interface()
-	buf := inflate(f)
+	buf := expand(f)
 	defer buffers.Put(buf)
 	if err := proto.Unmarshal(buf.Bytes(), m); err != nil {
 		panic(fmt.Sprintf("fsm: decode stored %q: %v", f.name, err))
@@ -248,7 +249,7 @@ var errFound = errors.New("found")
 // frozenMeta decodes only the metadata of a frozen Job or pod.
 func frozenMeta(f *frozen) *api.ObjectMeta {
 	meta := &api.ObjectMeta{}
-	buf := inflate(f)
+	buf := expand(f)
 	defer buffers.Put(buf)
 	err := eachBytesField(buf.Bytes(), func(num protowire.Number, v []byte) error {
 		if num != metadataField {
@@ -274,7 +275,7 @@ var (
 // decoding the rest of it. Where a field occurs more than once the last
 // occurrence wins, as proto.Unmarshal decides.
 func frozenIdentity(f *frozen) (uid, node string) {
-	buf := inflate(f)
+	buf := expand(f)
 	defer buffers.Put(buf)
 	var uidBytes, nodeBytes []byte
 	err := eachBytesField(buf.Bytes(), func(num protowire.Number, v []byte) error {
@@ -328,11 +329,11 @@ func eachBytesField(b []byte, fn func(num protowire.Number, v []byte) error) err
 	return nil
 }
 
-// dictionary is what frozen objects are deflated against: the encoding of
-// a finished Job and of its pod as the cluster stores them, so the field
+// dictionary is what frozen objects are compressed against: the encoding
+// of a finished Job and of its pod as the cluster stores them, so the field
 // tags, label keys, reasons and messages every such object repeats cost
-// a few bits each. It only ever lives in memory (snapshots hold the plain
-// encoding), so changing it needs no migration.
+// a few bytes each. Snapshots carry it (version 2 on), so a build with
+// another dictionary still restores them.
 var dictionary = func() []byte {
 	uid := "00000000-0000-0000-0000-000000000000"
 	t := timestamppb.New(time.Date(2026, 1, 1, 0, 0, 0, 1, time.UTC))
@@ -381,24 +382,29 @@ var dictionary = func() []byte {
 	return out
 }()
 
-// deflateLevel is the compression level of frozen objects. The writer is
-// github.com/klauspost/compress/flate's: its fast levels (1 to 6) use the
-// dictionary and, unlike the standard library's levels 2 and above, do
-// not clear 640 KB of hash tables for every object. Its output is plain
-// DEFLATE, which compress/flate inflates, so snapshots written before
-// restore alike. Level 3 takes half the time of the standard library's
-// level 2 for a pod, at a tenth more bytes; higher levels gain a few
-// bytes at more CPU (BenchmarkDeflatePod).
-const deflateLevel = 3
+// s2Dict compresses frozen objects: S2's block format
+// (github.com/klauspost/compress/s2) against the dictionary, whose hash
+// table is built once. DEFLATE, which snapshots up to version 3 hold,
+// hashed the dictionary again and built Huffman tables for every object
+// of a few hundred bytes; S2 has no entropy coding, so a succeeded pod
+// takes a fifth more bytes, and compresses and decompresses several times
+// faster (BenchmarkCompressPod).
+var s2Dict = newS2Dict(dictionary)
+
+// newS2Dict is dict as S2 uses it, or nil when S2 cannot (shorter than 16
+// bytes or longer than 64 KiB).
+func newS2Dict(dict []byte) *s2.Dict {
+	// S2's serialized dictionary starts with the offset of its first
+	// repeat, which only tunes the encoder.
+	return s2.NewDict(append(binary.AppendUvarint(nil, 0), dict...))
+}
 
 var (
-	// deflater is one writer for all: a flate writer holds about 1 MB, and
-	// objects freeze only as entries apply, one at a time.
-	deflater struct {
-		sync.Mutex
-		w *kflate.Writer
-	}
-	inflaters sync.Pool // of io.ReadCloser that are flate.Resetter
+	// scratch holds compress's output buffers (*[]byte).
+	scratch sync.Pool
+	// inflaters holds readers of snapshots of version 3 and earlier
+	// (io.ReadCloser that are flate.Resetter).
+	inflaters sync.Pool
 	buffers   = bufferPool{}
 )
 
@@ -414,42 +420,54 @@ func (p *bufferPool) Get() *bytes.Buffer {
 
 func (p *bufferPool) Put(b *bytes.Buffer) { p.Pool.Put(b) }
 
-// deflate compresses an encoding into a slice of exactly its size.
-func deflate(data []byte) []byte {
-	buf := buffers.Get()
-	defer buffers.Put(buf)
-	deflater.Lock()
-	defer deflater.Unlock()
-	if deflater.w == nil {
-		var err error
-		if deflater.w, err = kflate.NewWriterDict(buf, deflateLevel, dictionary); err != nil {
-			panic(err)
-		}
-	} else {
-		deflater.w.Reset(buf)
+// compress compresses an encoding into a slice of exactly its size.
+func compress(data []byte) []byte {
+	p, _ := scratch.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
 	}
-	w := deflater.w
-	if _, err := w.Write(data); err != nil {
-		panic(err) // a bytes.Buffer does not fail
-	}
-	if err := w.Close(); err != nil {
-		panic(err)
-	}
-	return bytes.Clone(buf.Bytes())
+	*p = s2Dict.Encode(*p, data)
+	out := bytes.Clone(*p)
+	scratch.Put(p)
+	return out
 }
 
-// inflate returns a frozen object's encoding in a buffer the caller puts
+// expand returns a frozen object's encoding in a buffer the caller puts
 // back into buffers.
-func inflate(f *frozen) *bytes.Buffer {
-	buf, err := inflateWith(f.data, dictionary)
+func expand(f *frozen) *bytes.Buffer {
+	buf, err := expandWith(f.data, s2Dict)
 	if err != nil {
-		panic(fmt.Sprintf("fsm: inflate stored %q: %v", f.name, err))
+		panic(fmt.Sprintf("fsm: decompress stored %q: %v", f.name, err))
 	}
 	return buf
 }
 
-// inflateWith inflates data deflated against dict into a buffer the
-// caller puts back into buffers.
+// expandWith decompresses data compressed against d into a buffer the
+// caller puts back into buffers. Data that claims to expand beyond
+// maxRecord is refused before anything is allocated.
+func expandWith(data []byte, d *s2.Dict) (*bytes.Buffer, error) {
+	n, err := s2.DecodedLen(data)
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	if n > maxRecord {
+		return nil, fmt.Errorf("decompress: %d bytes is implausibly large", n)
+	}
+	buf := buffers.Get()
+	buf.Grow(n)
+	out, err := d.Decode(buf.AvailableBuffer()[:n], data)
+	if err != nil {
+		buffers.Put(buf)
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	buf.Write(out) // out is the buffer's own free space: this sets its length
+	return buf, nil
+}
+
+// inflateWith inflates data deflated against dict, as snapshots of
+// version 3 and earlier hold frozen records, into a buffer the caller
+// puts back into buffers. It stops at what no record can be: more than
+// maxRecord bytes.
 func inflateWith(data, dict []byte) (*bytes.Buffer, error) {
 	src := bytes.NewReader(data)
 	r, _ := inflaters.Get().(io.ReadCloser)
@@ -460,9 +478,13 @@ func inflateWith(data, dict []byte) (*bytes.Buffer, error) {
 	}
 	defer inflaters.Put(r)
 	buf := buffers.Get()
-	if _, err := buf.ReadFrom(r); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(r, maxRecord+1)); err != nil {
 		buffers.Put(buf)
 		return nil, fmt.Errorf("inflate: %w", err)
+	}
+	if buf.Len() > maxRecord {
+		buffers.Put(buf)
+		return nil, fmt.Errorf("inflate: more than %d bytes is implausibly large", maxRecord)
 	}
 	return buf, nil
 }

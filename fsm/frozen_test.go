@@ -313,7 +313,7 @@ func TestFrozenIdentityMergesRepeatedFields(t *testing.T) {
 	if err := proto.Unmarshal(enc, want); err != nil {
 		t.Fatal(err)
 	}
-	uid, node := frozenIdentity(&frozen{name: "p", data: deflate(enc)})
+	uid, node := frozenIdentity(&frozen{name: "p", data: compress(enc)})
 	if uid != want.GetMetadata().GetUid() || node != want.GetSpec().GetNodeName() {
 		t.Errorf("frozenIdentity = %q, %q; proto.Unmarshal reads %q, %q", uid, node, want.GetMetadata().GetUid(), want.GetSpec().GetNodeName())
 	}

@@ -131,6 +131,9 @@ func asVersion2(t *testing.T, snap []byte) []byte {
 			}
 			f.name = strings.TrimPrefix(f.name, "default/")
 			f.key = strings.TrimPrefix(f.key, "default/")
+			raw := expand(f)
+			f.data = deflated(t, raw.Bytes(), dict)
+			buffers.Put(raw)
 			body = f.appendRecord(nil)
 			rewritten++
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-memdb"
 	"github.com/hashicorp/raft"
+	"github.com/klauspost/compress/s2"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -18,9 +19,11 @@ import (
 
 // snapshotVersion is the first byte of every snapshot. Version 2 adds
 // the dictionary after the index and the frozen records; version 3 keys
-// frozen Jobs and their owners by namespace. Restore reads versions 1 and
-// 2 too, decoding and freezing anew the frozen records of version 2.
-const snapshotVersion = 3
+// frozen Jobs and their owners by namespace; version 4 holds frozen
+// records compressed with S2 instead of DEFLATE, as the store keeps them.
+// Restore reads versions 1 to 3 too: it compresses the frozen records of
+// version 3 anew, and decodes and freezes anew those of version 2.
+const snapshotVersion = 4
 
 // Record kinds in a snapshot.
 const (
@@ -30,8 +33,8 @@ const (
 	recordNode
 	recordEvent
 	recordEnd
-	// A frozen Job or pod as the store keeps it, deflated: a restore that
-	// has the same dictionary takes it as it is, without decoding.
+	// A frozen Job or pod as the store keeps it, compressed: a restore
+	// that has the same dictionary takes it as it is, without decoding.
 	recordFrozenJob
 	recordFrozenPod
 	// Version 3 adds ConfigMaps and Secrets.
@@ -210,7 +213,10 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB, keys *seal.Keyring) (index u
 			return 0, 0, fmt.Errorf("read dictionary: %w", err)
 		}
 	}
-	sameDict := v == snapshotVersion && bytes.Equal(dict, dictionary)
+	codec, err := newFrozenCodec(v, dict)
+	if err != nil {
+		return 0, 0, err
+	}
 	txn := db.Txn(true)
 	defer txn.Abort()
 	for {
@@ -248,7 +254,7 @@ func readSnapshot(r *bufio.Reader, db *memdb.MemDB, keys *seal.Keyring) (index u
 				rt = recordTables[recordPod-1]
 			}
 			table = rt.table
-			if obj, err = readFrozen(txn, rt, buf, dict, sameDict); err != nil {
+			if obj, err = readFrozen(txn, rt, buf, codec); err != nil {
 				return 0, 0, err
 			}
 		default:
@@ -290,38 +296,74 @@ func readBytes(r *bufio.Reader) ([]byte, error) {
 	return buf, nil
 }
 
-// readFrozen takes a frozen record. Deflated against the dictionary this
-// binary has, it is stored as it is, once it is known to inflate to a
-// well-formed message; against another, it is decoded and frozen anew.
-func readFrozen(txn *memdb.Txn, rt recordTable, rec, dict []byte, sameDict bool) (any, error) {
+// frozenCodec decompresses the frozen records of one snapshot.
+type frozenCodec struct {
+	version byte
+	dict    []byte
+	// s2 is dict for S2, version 4 on.
+	s2 *s2.Dict
+	// native is a snapshot whose frozen records are as this binary
+	// stores them: the current version and the same dictionary.
+	native bool
+}
+
+func newFrozenCodec(version byte, dict []byte) (frozenCodec, error) {
+	c := frozenCodec{version: version, dict: dict}
+	if version >= 4 {
+		if c.native = bytes.Equal(dict, dictionary); c.native {
+			c.s2 = s2Dict
+		} else if c.s2 = newS2Dict(dict); c.s2 == nil {
+			return c, fmt.Errorf("snapshot dictionary of %d bytes: S2 takes 16 bytes to 64 KiB", len(dict))
+		}
+	}
+	return c, nil
+}
+
+// expand returns a frozen record's encoding in a buffer the caller puts
+// back into buffers.
+func (c frozenCodec) expand(data []byte) (*bytes.Buffer, error) {
+	if c.version >= 4 {
+		return expandWith(data, c.s2)
+	}
+	return inflateWith(data, c.dict)
+}
+
+// readFrozen takes a frozen record. From version 3 on it is stored once
+// it is known to decode to a well-formed message: as it is when the
+// snapshot is native, compressed anew otherwise. A version 2 record,
+// whose keys differ, is decoded and frozen anew.
+func readFrozen(txn *memdb.Txn, rt recordTable, rec []byte, c frozenCodec) (any, error) {
 	table := rt.table
 	f, err := parseFrozenRecord(rec, table == tableJobs)
 	if err != nil {
 		return nil, err
 	}
-	raw, err := inflateWith(f.data, dict)
+	raw, err := c.expand(f.data)
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
 	}
 	defer buffers.Put(raw)
-	if sameDict {
-		if err := wellFormed(raw.Bytes()); err != nil {
+	if c.version < 3 {
+		m := rt.new()
+		if err := proto.Unmarshal(raw.Bytes(), m); err != nil {
 			return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
 		}
-		if table == tablePods && warmJob(txn, f.key) {
-			// A Succeeded pod of a running Job: its Job's controller
-			// counts it by its brief. Jobs are restored before pods.
-			p := &api.Pod{}
-			if err := proto.Unmarshal(raw.Bytes(), p); err != nil {
-				return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
-			}
-			f.brief = briefOf(p)
-		}
-		return f, nil
+		return freeze(txn, table, m, nil), nil
 	}
-	m := rt.new()
-	if err := proto.Unmarshal(raw.Bytes(), m); err != nil {
+	if err := wellFormed(raw.Bytes()); err != nil {
 		return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
 	}
-	return freeze(txn, table, m, nil), nil
+	if !c.native {
+		f.data = compress(raw.Bytes())
+	}
+	if table == tablePods && warmJob(txn, f.key) {
+		// A Succeeded pod of a running Job: its Job's controller
+		// counts it by its brief. Jobs are restored before pods.
+		p := &api.Pod{}
+		if err := proto.Unmarshal(raw.Bytes(), p); err != nil {
+			return nil, fmt.Errorf("%s %q: %w", table, f.name, err)
+		}
+		f.brief = briefOf(p)
+	}
+	return f, nil
 }

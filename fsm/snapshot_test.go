@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -219,10 +220,11 @@ func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
 	if len(good) < 20 {
 		t.Fatalf("snapshot of %d bytes is too small to corrupt", len(good))
 	}
-	// header is the version and index of the good snapshot.
+	// header is the version, index and dictionary of the good snapshot;
+	// versionIndex its version and index only.
 	var lenBuf [binary.MaxVarintLen64]byte
-	header := append([]byte{snapshotVersion}, lenBuf[:binary.PutUvarint(lenBuf[:], src.f.AppliedIndex())]...)
-	header = append(append(header, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(dictionary)))]...), dictionary...)
+	versionIndex := append([]byte{snapshotVersion}, lenBuf[:binary.PutUvarint(lenBuf[:], src.f.AppliedIndex())]...)
+	header := append(binary.AppendUvarint(bytes.Clone(versionIndex), uint64(len(dictionary))), dictionary...)
 	record := func(kind byte, body []byte) []byte {
 		out := append([]byte{kind}, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(body)))]...)
 		return append(out, body...)
@@ -245,11 +247,13 @@ func TestRestoreRefusesCorruptSnapshot(t *testing.T) {
 		{name: "without the end record", data: good[:len(good)-1]},
 		{name: "record kind zero", data: cat(header, record(0, job), []byte{recordEnd})},
 		{name: "unknown record kind", data: cat(header, record(200, job), []byte{recordEnd})},
-		{name: "frozen record in a version 1 snapshot", data: cat([]byte{1}, header[1:2], record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: deflate(job)})), []byte{recordEnd})},
-		{name: "frozen record that is not deflated", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: job})), []byte{recordEnd})},
-		{name: "frozen record that inflates to garbage", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: deflate([]byte{0xff, 0xff, 0xff})})), []byte{recordEnd})},
+		{name: "frozen record in a version 1 snapshot", data: cat([]byte{1}, header[1:2], record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: compress(job)})), []byte{recordEnd})},
+		{name: "frozen record that is not compressed", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: job})), []byte{recordEnd})},
+		{name: "frozen record that decompresses to garbage", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: compress([]byte{0xff, 0xff, 0xff})})), []byte{recordEnd})},
+		{name: "frozen record that claims to expand beyond a record's bound", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: binary.AppendUvarint(nil, maxRecord+1)})), []byte{recordEnd})},
+		{name: "dictionary too short for S2", data: cat(versionIndex, binary.AppendUvarint(nil, 3), []byte("abc"), record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}, data: compress(job)})), []byte{recordEnd})},
 		{name: "frozen record without data", data: cat(header, record(recordFrozenJob, frozenRec(&frozen{name: "x", labels: []byte{}})), []byte{recordEnd})},
-		{name: "frozen record without a name", data: cat(header, record(recordFrozenPod, frozenRec(&frozen{data: deflate(job)})), []byte{recordEnd})},
+		{name: "frozen record without a name", data: cat(header, record(recordFrozenPod, frozenRec(&frozen{data: compress(job)})), []byte{recordEnd})},
 		{name: "frozen record that is not a message", data: cat(header, record(recordFrozenPod, []byte{0xff, 0xff, 0xff}), []byte{recordEnd})},
 		{name: "implausibly large dictionary", data: cat(header[:2], lenBuf[:binary.PutUvarint(lenBuf[:], 1<<40)])},
 		{name: "record that is not a message", data: cat(header, record(recordJob, []byte{0xff, 0xff, 0xff}), []byte{recordEnd})},
@@ -397,6 +401,74 @@ func messages[T proto.Message](in []T) []proto.Message {
 // frozenRec is the snapshot record body of f.
 func frozenRec(f *frozen) []byte { return f.appendRecord(nil) }
 
+func TestExpandRefusesWhatIsHuge(t *testing.T) {
+	_, err := expandWith(binary.AppendUvarint(nil, maxRecord+1), s2Dict)
+	if err == nil || !strings.Contains(err.Error(), "implausibly large") {
+		t.Errorf("decompress data claiming %d bytes: error %v, want it refused as implausibly large", maxRecord+1, err)
+	}
+	buf, err := inflateWith(deflated(t, make([]byte, maxRecord+1), nil), nil)
+	if err == nil || !strings.Contains(err.Error(), "implausibly large") {
+		t.Errorf("inflate %d bytes: error %v, want it refused as implausibly large", maxRecord+1, err)
+	}
+	if buf != nil {
+		buffers.Put(buf)
+	}
+}
+
+// frozenData maps the frozen records of a snapshot to their data.
+func frozenData(t *testing.T, snap []byte) map[string][]byte {
+	t.Helper()
+	r := bufio.NewReader(bytes.NewReader(snap))
+	if _, err := r.ReadByte(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := binary.ReadUvarint(r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readBytes(r); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for {
+		kind, err := r.ReadByte()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == recordEnd {
+			return out
+		}
+		body, err := readBytes(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == recordFrozenJob || kind == recordFrozenPod {
+			f, err := parseFrozenRecord(body, kind == recordFrozenJob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[fmt.Sprint(kind, f.name)] = f.data
+		}
+	}
+}
+
+// deflated is raw deflated against dict, as snapshots of version 3 and
+// earlier hold frozen records.
+func deflated(t *testing.T, raw, dict []byte) []byte {
+	t.Helper()
+	var d bytes.Buffer
+	w, err := flate.NewWriterDict(&d, flate.BestSpeed, dict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return d.Bytes()
+}
+
 func TestRestoreReadsVersion1(t *testing.T) {
 	src := newHarness(t)
 	populate(src)
@@ -439,69 +511,88 @@ func TestRestoreReadsVersion1(t *testing.T) {
 	}
 }
 
-func TestRestoreWithAnotherDictionary(t *testing.T) {
+// TestRestoreReadsOtherForms restores a snapshot whose frozen records were
+// written by another build: deflated in version 3, with this build's
+// dictionary or another, and compressed with S2 against another
+// dictionary. Each must restore to the same state, and its frozen objects
+// be stored as this build compresses them.
+func TestRestoreReadsOtherForms(t *testing.T) {
 	src := newHarness(t)
 	populate(src)
 	good := persist(t, src.f)
-	// Rewrite the snapshot as a build with another dictionary (here none)
-	// would have written it: its frozen records deflated against that.
-	other := []byte{}
-	var lenBuf [binary.MaxVarintLen64]byte
-	r := bufio.NewReader(bytes.NewReader(good))
-	if _, err := r.ReadByte(); err != nil {
-		t.Fatal(err)
+	other := bytes.Repeat([]byte("another dictionary "), 4)
+	deflater := func(dict []byte) func([]byte) []byte {
+		return func(raw []byte) []byte { return deflated(t, raw, dict) }
 	}
-	index, _ := binary.ReadUvarint(r)
-	if _, err := readBytes(r); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		version byte
+		dict    []byte
+		pack    func([]byte) []byte
+	}{
+		{"version 3, this dictionary", 3, dictionary, deflater(dictionary)},
+		{"version 3, no dictionary", 3, []byte{}, deflater(nil)},
+		{"version 4, another dictionary", 4, other, func(raw []byte) []byte { return newS2Dict(other).Encode(nil, raw) }},
 	}
-	out := append([]byte{snapshotVersion}, lenBuf[:binary.PutUvarint(lenBuf[:], index)]...)
-	out = append(out, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(other)))]...)
-	frozenSeen := 0
-	for {
-		kind, err := r.ReadByte()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kind == recordEnd {
-			out = append(out, recordEnd)
-			break
-		}
-		body, err := readBytes(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kind == recordFrozenJob || kind == recordFrozenPod {
-			frozenSeen++
-			f, err := parseFrozenRecord(body, kind == recordFrozenJob)
-			if err != nil {
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var lenBuf [binary.MaxVarintLen64]byte
+			r := bufio.NewReader(bytes.NewReader(good))
+			if _, err := r.ReadByte(); err != nil {
 				t.Fatal(err)
 			}
-			raw, err := inflateWith(f.data, dictionary)
-			if err != nil {
+			index, _ := binary.ReadUvarint(r)
+			if _, err := readBytes(r); err != nil {
 				t.Fatal(err)
 			}
-			var d bytes.Buffer
-			w, _ := flate.NewWriterDict(&d, flate.BestSpeed, other)
-			w.Write(raw.Bytes())
-			w.Close()
-			f.data = d.Bytes()
-			body = f.appendRecord(nil)
-		}
-		out = append(append(append(out, kind), lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(body)))]...), body...)
-	}
-	if frozenSeen == 0 {
-		t.Fatal("the snapshot holds no frozen record; populate must finish a Job")
-	}
-	g := New(nil)
-	if err := g.Restore(io.NopCloser(bytes.NewReader(out))); err != nil {
-		t.Fatalf("Restore: %v", err)
-	}
-	if diff := equalTables(dump(src.state()), dump(g.State())); diff != "" {
-		t.Errorf("restored state differs: %s", diff)
-	}
-	if !storedFrozen(t, g, tableJobs, "done") {
-		t.Errorf("finished Job is not stored encoded after the restore")
+			out := append([]byte{tt.version}, lenBuf[:binary.PutUvarint(lenBuf[:], index)]...)
+			out = append(out, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(tt.dict)))]...)
+			out = append(out, tt.dict...)
+			frozenSeen := 0
+			for {
+				kind, err := r.ReadByte()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if kind == recordEnd {
+					out = append(out, recordEnd)
+					break
+				}
+				body, err := readBytes(r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if kind == recordFrozenJob || kind == recordFrozenPod {
+					frozenSeen++
+					f, err := parseFrozenRecord(body, kind == recordFrozenJob)
+					if err != nil {
+						t.Fatal(err)
+					}
+					raw := expand(f)
+					f.data = tt.pack(raw.Bytes())
+					buffers.Put(raw)
+					body = f.appendRecord(nil)
+				}
+				out = append(append(append(out, kind), lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(body)))]...), body...)
+			}
+			if frozenSeen == 0 {
+				t.Fatal("the snapshot holds no frozen record; populate must finish a Job")
+			}
+			g := New(nil)
+			if err := g.Restore(io.NopCloser(bytes.NewReader(out))); err != nil {
+				t.Fatalf("Restore: %v", err)
+			}
+			if diff := equalTables(dump(src.state()), dump(g.State())); diff != "" {
+				t.Errorf("restored state differs: %s", diff)
+			}
+			if !storedFrozen(t, g, tableJobs, "done") {
+				t.Errorf("finished Job is not stored encoded after the restore")
+			}
+			want, got := frozenData(t, good), frozenData(t, persist(t, g))
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("frozen records after the restore are not as this build compresses them (-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
