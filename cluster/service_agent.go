@@ -27,6 +27,7 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 	var sent uint64
 	first := true
 	var sentHeld, sentTimed []string
+	var enc podSetEncoder
 	for {
 		released := c.s.released.changed.wait()
 		st := c.s.fsm.State()
@@ -41,7 +42,11 @@ func (c *controlService) WatchPods(req *api.WatchPodsRequest, stream api.Control
 		wctx, cancel := context.WithCancel(ctx)
 		cms, secrets, configChanged := st.ConfigOfPods(wctx, pods)
 		if first || st.Index() > sent || !slices.Equal(held, sentHeld) || !slices.Equal(timed, sentTimed) {
-			if err := stream.Send(&api.PodSet{Index: st.Index(), Pods: pods, ConfigMaps: cms, Secrets: secrets, Held: sendHeld, Timed: timed}); err != nil {
+			set, err := enc.encode(&api.PodSet{Index: st.Index(), Pods: pods, ConfigMaps: cms, Secrets: secrets, Held: sendHeld, Timed: timed})
+			if err == nil {
+				err = stream.SendMsg(set)
+			}
+			if err != nil {
 				cancel()
 				return err
 			}

@@ -119,13 +119,15 @@ const (
 // NewServer returns a gRPC server that accepts what Dial sends: the same
 // message limits and, with TLS, callers with a certificate from the CA
 // (of any role: which role may call what is for the service to decide,
-// see PeerIdentity). opts add to those, such as interceptors.
+// see PeerIdentity). Its codec is gRPC's proto codec, which also sends an
+// Encoded message as it is. opts add to those, such as interceptors.
 func NewServer(cfg Config, opts ...grpc.ServerOption) *grpc.Server {
 	opts = append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(api.MaxRequestBytes), grpc.MaxSendMsgSize(api.MaxMessageBytes),
 		grpc.StaticStreamWindowSize(streamWindow), grpc.StaticConnWindowSize(connWindow),
 		grpc.ChainUnaryInterceptor(cfg.UnaryInterceptors...),
 		grpc.ChainStreamInterceptor(cfg.StreamInterceptors...),
+		serverCodec(),
 	}, opts...)
 	if cfg.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS.serverConfig([]string{"h2"}, nil))))
