@@ -85,7 +85,7 @@ func (w *writer) applyUpdateJobStatus(c *api.UpdateJobStatus) error {
 		return fmt.Errorf("job %q: %w", c.GetName(), ErrFinished)
 	}
 	next := clone(job)
-	next.Status = clone(c.GetStatus())
+	next.Status = keep(w, c.GetStatus())
 	if next.Status == nil {
 		next.Status = &api.JobStatus{}
 	}

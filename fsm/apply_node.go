@@ -52,7 +52,7 @@ func (w *writer) applyRecordEvents(c *api.RecordEvents) error {
 	var errs []error
 	var newest time.Time
 	for _, e := range c.GetEvents() {
-		ev := clone(e)
+		ev := keep(w, e)
 		if unnamed(ev) {
 			errs = append(errs, fmt.Errorf("record event: %w", errNoName))
 			continue

@@ -34,7 +34,7 @@ func (w *writer) applyCreatePods(c *api.CreatePods) error {
 		if !jc.fits(job, p) {
 			continue
 		}
-		w.insert(tablePods, clone(p))
+		w.insert(tablePods, keep(w, p))
 		jc.add(p)
 		created++
 	}
@@ -158,7 +158,7 @@ func (w *writer) applyUpdatePodStatus(c *api.UpdatePodStatus) error {
 		if u.GetNode() != "" && u.GetNode() != p.GetSpec().GetNodeName() {
 			continue
 		}
-		st := clone(u.GetStatus())
+		st := keep(w, u.GetStatus())
 		// The reason a stop gave (DeadlineExceeded, JobSuspended) stays
 		// unless the node names a more specific one.
 		if st.GetReason() == "" {

@@ -116,19 +116,27 @@ func (f *FSM) Apply(l *raft.Log) any {
 	if err := proto.Unmarshal(l.Data, &batch); err != nil {
 		panic(fmt.Sprintf("fsm: undecodable log entry at index %d: %v", l.Index, err))
 	}
-	return f.ApplyBatch(l.Index, &batch)
+	return f.applyBatch(l.Index, &batch, true)
 }
 
-// ApplyBatch applies decoded commands as of a log index. Apply calls it;
-// tests call it directly.
+// ApplyBatch applies decoded commands as of a log index, as Apply does
+// once it has decoded them. The caller keeps batch: the store takes copies
+// of the objects it holds.
 func (f *FSM) ApplyBatch(index uint64, batch *api.CommandBatch) *Result {
+	return f.applyBatch(index, batch, false)
+}
+
+// applyBatch applies batch as of index. owned says that batch is the
+// FSM's: decoded from its log entry for this apply alone, so the store
+// keeps the objects the commands carry rather than copies of them.
+func (f *FSM) applyBatch(index uint64, batch *api.CommandBatch, owned bool) *Result {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	txn := f.db.Txn(true)
 	txn.TrackChanges()
 	res := &Result{Errors: make([]error, len(batch.Commands))}
 	for i, cmd := range batch.Commands {
-		res.Errors[i] = f.applyCommand(txn, index, cmd)
+		res.Errors[i] = f.applyCommand(txn, index, cmd, owned)
 	}
 	changes := txn.Changes()
 	changed := len(changes) > 0
@@ -162,8 +170,8 @@ func (f *FSM) notify() {
 	f.chMu.Unlock()
 }
 
-func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command) error {
-	w := &writer{txn: txn, index: index, events: f.events, tailBytes: f.tailBytes, obs: f.obs, keys: f.keys, sealFailed: f.sealFailed}
+func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command, owned bool) error {
+	w := &writer{txn: txn, index: index, owned: owned, events: f.events, tailBytes: f.tailBytes, obs: f.obs, keys: f.keys, sealFailed: f.sealFailed}
 	defer func() { f.events, f.tailBytes = w.events, w.tailBytes }()
 	if c.GetPayload() != nil && !c.PayloadMatchesType() {
 		panic(fmt.Sprintf("fsm: command type %v carries a %T payload at index %d", c.GetType(), c.GetPayload(), index))

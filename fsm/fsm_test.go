@@ -440,3 +440,52 @@ func TestMalformedCommandsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyBatchStoresCopies: a caller of ApplyBatch keeps its commands,
+// and changing them afterwards changes nothing stored. Apply keeps the
+// objects it decoded instead (every test's harness goes through it).
+func TestApplyBatchStoresCopies(t *testing.T) {
+	f := New(nil)
+	job := newJob("work", parallelism(2), completions(2))
+	bound, pending := newPod(job, "work-0", -1), newPod(job, "work-1", -1)
+	update := phase("work-0", "n1", api.PodRunning)
+	update.LogTails = []*api.ContainerLogTail{{Container: "main", Data: []byte("started\n")}}
+	ev := newEvent("ev-1", "Pod", "work-0", "Started", 4)
+	status := &api.JobStatus{Active: 2, StartTime: at(3)}
+	index := uint64(0)
+	for _, cmds := range [][]*api.Command{
+		{upsertNode(newNode("n1")), upsertJob(job, true)},
+		{createPods(bound, pending)},
+		{bindPods(3, "work-0", "n1")},
+		{updatePodStatus(update), recordEvents(ev), updateJobStatus("work", "uid-work", status)},
+	} {
+		index++
+		if res := f.ApplyBatch(index, &api.CommandBatch{Commands: cmds}); errors.Join(res.Errors...) != nil {
+			t.Fatalf("entry %d refused: %v", index, res.Errors)
+		}
+	}
+	// stored reads what each command's object became in the store.
+	stored := func() []string {
+		st := f.State()
+		evs := st.Events("Pod", "default", "work-0")
+		if len(evs) != 1 {
+			t.Fatalf("events about work-0: %d, want 1", len(evs))
+		}
+		return []string{
+			"pending pod's labels: " + fmt.Sprint(st.Pod("work-1").GetMetadata().GetLabels()),
+			"reported phase: " + st.Pod("work-0").GetStatus().GetPhase(),
+			"event: " + evs[0].GetMessage(),
+			"log tail: " + string(st.LogTail("work-0", "main", false).GetTail().GetData()),
+			"job's active: " + fmt.Sprint(st.Job("default", "work").GetStatus().GetActive()),
+		}
+	}
+	before := stored()
+	pending.Metadata.Labels["app"] = "changed"
+	update.Status.Phase = api.PodFailed
+	ev.Message = "changed"
+	update.LogTails[0].Data[0] = 'S'
+	status.Active = 7
+	if diff := cmp.Diff(before, stored()); diff != "" {
+		t.Errorf("changing the commands after ApplyBatch changed the store (-before +after):\n%s", diff)
+	}
+}

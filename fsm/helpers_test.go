@@ -35,11 +35,17 @@ func newHarness(t *testing.T) *harness {
 	return &harness{t: t, f: New(nil)}
 }
 
-// apply applies one batch at the next index and returns its errors.
+// apply applies one batch at the next index and returns its errors. It
+// goes through Apply, as Raft does: the FSM decodes the entry and keeps
+// what it decoded, and the test's commands stay the test's.
 func (h *harness) apply(cmds ...*api.Command) []error {
 	h.t.Helper()
 	h.index++
-	res := h.f.ApplyBatch(h.index, &api.CommandBatch{Commands: cmds})
+	data, err := Encode(cmds...)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	res := h.f.Apply(&raft.Log{Index: h.index, Type: raft.LogCommand, Data: data}).(*Result)
 	if len(res.Errors) != len(cmds) {
 		h.t.Fatalf("ApplyBatch returned %d errors for %d commands", len(res.Errors), len(cmds))
 	}

@@ -53,7 +53,7 @@ func tailKey(pod, container string, previous bool) string {
 // keepTails stores the log tails an update of pod carries.
 func (w *writer) keepTails(pod *api.Pod, u *api.PodStatusUpdate) {
 	for _, t := range u.GetLogTails() {
-		t = clone(t)
+		t = keep(w, t)
 		if len(t.Data) > MaxTailBytes {
 			t.Data = t.Data[len(t.Data)-MaxTailBytes:]
 			if i := bytes.IndexByte(t.Data, '\n'); i >= 0 {
