@@ -47,7 +47,7 @@ func (h *harness) apply(cmds ...*api.Command) []error {
 	}
 	res := h.f.Apply(&raft.Log{Index: h.index, Type: raft.LogCommand, Data: data}).(*Result)
 	if len(res.Errors) != len(cmds) {
-		h.t.Fatalf("ApplyBatch returned %d errors for %d commands", len(res.Errors), len(cmds))
+		h.t.Fatalf("the entry returned %d errors for %d commands", len(res.Errors), len(cmds))
 	}
 	return res.Errors
 }
