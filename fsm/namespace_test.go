@@ -1,9 +1,7 @@
 package fsm
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/binary"
 	"io"
 	"strings"
 	"testing"
@@ -97,51 +95,9 @@ func TestRestoreOfVersion2KeysFrozenJobsByNamespace(t *testing.T) {
 // named by the object's name and keyed by owner names, without namespace.
 func asVersion2(t *testing.T, snap []byte) []byte {
 	t.Helper()
-	var lenBuf [binary.MaxVarintLen64]byte
-	r := bufio.NewReader(bytes.NewReader(snap))
-	if _, err := r.ReadByte(); err != nil {
-		t.Fatal(err)
-	}
-	index, _ := binary.ReadUvarint(r)
-	dict, err := readBytes(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := append([]byte{2}, lenBuf[:binary.PutUvarint(lenBuf[:], index)]...)
-	out = append(out, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(dict)))]...)
-	out = append(out, dict...)
-	rewritten := 0
-	for {
-		kind, err := r.ReadByte()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, kind)
-		if kind == recordEnd {
-			break
-		}
-		body, err := readBytes(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if kind == recordFrozenJob || kind == recordFrozenPod {
-			f, err := parseFrozenRecord(body, kind == recordFrozenJob)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f.name = strings.TrimPrefix(f.name, "default/")
-			f.key = strings.TrimPrefix(f.key, "default/")
-			raw := expand(f)
-			f.data = deflated(t, raw.Bytes(), dict)
-			buffers.Put(raw)
-			body = f.appendRecord(nil)
-			rewritten++
-		}
-		out = append(out, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(body)))]...)
-		out = append(out, body...)
-	}
-	if rewritten == 0 {
-		t.Fatal("the snapshot holds no frozen record to rewrite")
-	}
-	return out
+	return rewriteFrozen(t, snap, 2, dictionary, func(f *frozen, raw []byte) {
+		f.name = strings.TrimPrefix(f.name, "default/")
+		f.key = strings.TrimPrefix(f.key, "default/")
+		f.data = deflated(t, raw, dictionary)
+	})
 }

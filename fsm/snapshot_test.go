@@ -415,40 +415,66 @@ func TestExpandRefusesWhatIsHuge(t *testing.T) {
 	}
 }
 
-// frozenData maps the frozen records of a snapshot to their data.
-func frozenData(t *testing.T, snap []byte) map[string][]byte {
+// rewriteFrozen is snap written again as a snapshot of version holding
+// dict: its other records as they are, each frozen one as edit leaves it.
+// edit is given the record and its encoding, decompressed. It fails the
+// test when snap holds no frozen record.
+func rewriteFrozen(t *testing.T, snap []byte, version byte, dict []byte, edit func(f *frozen, raw []byte)) []byte {
 	t.Helper()
 	r := bufio.NewReader(bytes.NewReader(snap))
 	if _, err := r.ReadByte(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := binary.ReadUvarint(r); err != nil {
+	index, err := binary.ReadUvarint(r)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := readBytes(r); err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]byte{}
+	out := binary.AppendUvarint([]byte{version}, index)
+	out = append(binary.AppendUvarint(out, uint64(len(dict))), dict...)
+	frozenSeen := 0
 	for {
 		kind, err := r.ReadByte()
 		if err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, kind)
 		if kind == recordEnd {
-			return out
+			break
 		}
 		body, err := readBytes(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if kind == recordFrozenJob || kind == recordFrozenPod {
+			frozenSeen++
 			f, err := parseFrozenRecord(body, kind == recordFrozenJob)
 			if err != nil {
 				t.Fatal(err)
 			}
-			out[fmt.Sprint(kind, f.name)] = f.data
+			raw := expand(f)
+			edit(f, raw.Bytes())
+			buffers.Put(raw)
+			body = f.appendRecord(nil)
 		}
+		out = append(binary.AppendUvarint(out, uint64(len(body))), body...)
 	}
+	if frozenSeen == 0 {
+		t.Fatal("the snapshot holds no frozen record; it must hold a finished Job")
+	}
+	return out
+}
+
+// frozenData maps the frozen records of a snapshot to their data.
+func frozenData(t *testing.T, snap []byte) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	rewriteFrozen(t, snap, snapshotVersion, dictionary, func(f *frozen, _ []byte) {
+		out[f.name] = f.data
+	})
+	return out
 }
 
 // deflated is raw deflated against dict, as snapshots of version 3 and
@@ -536,48 +562,7 @@ func TestRestoreReadsOtherForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var lenBuf [binary.MaxVarintLen64]byte
-			r := bufio.NewReader(bytes.NewReader(good))
-			if _, err := r.ReadByte(); err != nil {
-				t.Fatal(err)
-			}
-			index, _ := binary.ReadUvarint(r)
-			if _, err := readBytes(r); err != nil {
-				t.Fatal(err)
-			}
-			out := append([]byte{tt.version}, lenBuf[:binary.PutUvarint(lenBuf[:], index)]...)
-			out = append(out, lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(tt.dict)))]...)
-			out = append(out, tt.dict...)
-			frozenSeen := 0
-			for {
-				kind, err := r.ReadByte()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if kind == recordEnd {
-					out = append(out, recordEnd)
-					break
-				}
-				body, err := readBytes(r)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if kind == recordFrozenJob || kind == recordFrozenPod {
-					frozenSeen++
-					f, err := parseFrozenRecord(body, kind == recordFrozenJob)
-					if err != nil {
-						t.Fatal(err)
-					}
-					raw := expand(f)
-					f.data = tt.pack(raw.Bytes())
-					buffers.Put(raw)
-					body = f.appendRecord(nil)
-				}
-				out = append(append(append(out, kind), lenBuf[:binary.PutUvarint(lenBuf[:], uint64(len(body)))]...), body...)
-			}
-			if frozenSeen == 0 {
-				t.Fatal("the snapshot holds no frozen record; populate must finish a Job")
-			}
+			out := rewriteFrozen(t, good, tt.version, tt.dict, func(f *frozen, raw []byte) { f.data = tt.pack(raw) })
 			g := New(nil)
 			if err := g.Restore(io.NopCloser(bytes.NewReader(out))); err != nil {
 				t.Fatalf("Restore: %v", err)
