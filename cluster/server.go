@@ -187,6 +187,13 @@ func (s *Server) start() error {
 	return nil
 }
 
+// raftLogCache is how many of the newest Raft entries are kept in memory:
+// twice conf.MaxAppendEntries, so that a follower a full append behind is
+// still sent entries from memory. Entries average a few KiB under load (a
+// batch of a hundred pods' statuses is tens of KiB), so this holds about
+// 2 MiB.
+const raftLogCache = 512
+
 func (s *Server) startRaft(dir string) error {
 	hlog := hclog.New(&hclog.LoggerOptions{
 		Name:   "raft",
@@ -219,7 +226,14 @@ func (s *Server) startRaft(dir string) error {
 	conf.TrailingLogs = 10240
 	conf.MaxAppendEntries = 256
 	conf.NotifyCh = s.leaderCh
-	r, err := raft.NewRaft(conf, measuredFSM{FSM: s.fsm, m: s.metrics}, s.store, s.store, s.snaps, s.transport)
+	// The newest entries stay in memory as well as in the log: the leader
+	// reads each one back to replicate it, and every server to apply it,
+	// which would otherwise be a read and a msgpack decode of each entry.
+	logs, err := raft.NewLogCache(raftLogCache, s.store)
+	if err != nil {
+		return fmt.Errorf("start raft: %w", err)
+	}
+	r, err := raft.NewRaft(conf, measuredFSM{FSM: s.fsm, m: s.metrics}, logs, s.store, s.snaps, s.transport)
 	if err != nil {
 		return fmt.Errorf("start raft: %w", err)
 	}
