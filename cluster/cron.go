@@ -139,7 +139,7 @@ func (s *Server) reconcileCronJobs(ctx context.Context, now, leaderSince time.Ti
 		next = at
 	}
 	if len(events) > 0 {
-		cmds = append(cmds, eventCommand(events...))
+		cmds = append(cmds, s.similar.eventCommand(events...))
 	}
 	if len(cmds) == 0 {
 		return next

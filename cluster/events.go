@@ -36,3 +36,8 @@ func event(now time.Time, kind, namespace, name, uid, typ, reason, msg string) *
 func eventCommand(events ...*api.Event) *api.Command {
 	return (&api.RecordEvents{Events: events}).Command()
 }
+
+// eventCommand records events in one command, similar ones combined.
+func (s *similarEvents) eventCommand(events ...*api.Event) *api.Command {
+	return eventCommand(s.correlate(events)...)
+}

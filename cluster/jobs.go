@@ -40,11 +40,14 @@ type jobPass struct {
 	cmds   []*api.Command
 	events []*api.Event
 	next   time.Time
+
+	// similar combines the pass's similar events.
+	similar *similarEvents
 }
 
 // newJobPass starts a pass at now, placing on the nodes of st.
 func (s *Server) newJobPass(st *fsm.State, now time.Time) *jobPass {
-	p := &jobPass{now: now, m: s.metrics, stops: map[string]*api.StopPods{}}
+	p := &jobPass{now: now, m: s.metrics, similar: &s.similar, stops: map[string]*api.StopPods{}}
 	nodes := st.Nodes()
 	var bound []*api.Pod
 	for _, n := range nodes {
@@ -241,7 +244,7 @@ func (p *jobPass) commands() []*api.Command {
 	}
 	out = append(out, p.cmds...)
 	if len(p.events) > 0 {
-		out = append(out, eventCommand(p.events...))
+		out = append(out, p.similar.eventCommand(p.events...))
 	}
 	return out
 }

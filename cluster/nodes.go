@@ -53,7 +53,7 @@ func (s *Server) reconcileNodes(ctx context.Context, now time.Time) time.Time {
 	for _, n := range plan.LostNodes {
 		s.logger.Info("node lost, failing its pods", "node", n)
 	}
-	cmds := nodeCommands(plan, now)
+	cmds := nodeCommands(plan, now, &s.similar)
 	if len(cmds) == 0 {
 		return plan.NextCheck
 	}
@@ -106,7 +106,7 @@ func (s *Server) nodeInput(now time.Time) scheduler.NodeInput {
 
 // nodeCommands turns a node plan into commands, stamping the uids of new
 // Nodes and naming the events.
-func nodeCommands(plan scheduler.NodePlan, now time.Time) []*api.Command {
+func nodeCommands(plan scheduler.NodePlan, now time.Time, similar *similarEvents) []*api.Command {
 	var cmds []*api.Command
 	for _, n := range plan.Create {
 		n.Metadata.Uid = newUID()
@@ -123,7 +123,7 @@ func nodeCommands(plan scheduler.NodePlan, now time.Time) []*api.Command {
 		events = append(events, event(now, e.Kind, "", e.Name, e.UID, e.Type, e.Reason, e.Message))
 	}
 	if len(events) > 0 {
-		cmds = append(cmds, eventCommand(events...))
+		cmds = append(cmds, similar.eventCommand(events...))
 	}
 	return cmds
 }

@@ -63,6 +63,7 @@ type Server struct {
 	leases     *leases
 	usage      *usages
 	released   *releases
+	similar    similarEvents // combines similar events the leader records
 	lastLeader lastLeader
 	registry   *metrics.Registry
 	metrics    *metrics.Server

@@ -100,7 +100,7 @@ func (c *controlService) ReportPodStatus(ctx context.Context, req *api.ReportPod
 			if len(events) > 0 {
 				// The status is what matters; an event lost with a
 				// leader is only a line less in describe.
-				if _, err := c.s.proposer.Propose(ctx, eventCommand(events...)); err != nil {
+				if _, err := c.s.proposer.Propose(ctx, c.s.similar.eventCommand(events...)); err != nil {
 					c.s.logger.Debug("record agent events", "node", req.GetNode(), "err", err)
 				}
 			}

@@ -401,3 +401,52 @@ func BenchmarkFinishedPodIdentity(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkApplyJobEvents applies the events of a job controller pass that
+// created 100 pods of one Job, to a store already holding as many events
+// as it keeps (maxEvents, one per pod as each pod's scheduling leaves),
+// and the Job its most (maxEventsPerObject). "each" is one event per pod,
+// each pushing an older one out; "combined" is one event counted 100
+// times, as the leader records them once a Job has had ten.
+func BenchmarkApplyJobEvents(b *testing.B) {
+	const pods = 100
+	for _, shape := range []string{"each", "combined"} {
+		b.Run(shape, func(b *testing.B) {
+			s := &benchState{f: New(nil)}
+			for i := 0; i < maxEvents; i += 1000 {
+				var evs []*api.Event
+				for j := i; j < i+1000; j++ {
+					evs = append(evs, newEvent(fmt.Sprintf("p%d.ev", j), "Pod", fmt.Sprintf("p%d", j), "Scheduled", 0))
+				}
+				s.must(b, recordEvents(evs...))
+			}
+			var job []*api.Event
+			for j := range maxEventsPerObject {
+				job = append(job, newEvent(fmt.Sprintf("bench.%d", j), "Job", "bench", "SuccessfulCreate", 0))
+			}
+			s.must(b, recordEvents(job...))
+			sec := 1
+			cmd := func() *api.Command {
+				sec++
+				if shape == "combined" {
+					e := newEvent("bench.combined", "Job", "bench", "SuccessfulCreate", sec)
+					e.Count = pods
+					return recordEvents(e)
+				}
+				evs := make([]*api.Event, pods)
+				for j := range evs {
+					evs[j] = newEvent(fmt.Sprintf("bench.%d.%d", sec, j), "Job", "bench", "SuccessfulCreate", sec)
+				}
+				return recordEvents(evs...)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				c := cmd()
+				b.StartTimer()
+				s.must(b, c)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*pods), "ns/pod")
+		})
+	}
+}
