@@ -239,8 +239,10 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 	s.watched.Store(addr)
 	defer s.watched.Store("")
 	received := false
+	var dec podSetDecoder
 	for {
-		set, err := stream.Recv()
+		frame := &api.PodSetFrame{}
+		err := stream.RecvMsg(frame)
 		if err != nil {
 			if cause := context.Cause(ctx); errors.Is(cause, errResync) {
 				return received, cause
@@ -251,6 +253,10 @@ func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sy
 			return received, fmt.Errorf("watch pods on %s: %w", addr, err)
 		}
 		received = true
+		set, err := dec.decode(frame)
+		if err != nil {
+			return received, fmt.Errorf("watch pods on %s: %w", addr, err)
+		}
 		if set.GetIndex() < *highest {
 			s.logger.Debug("ignore stale pod set", "server", addr, "index", set.GetIndex(), "seen", *highest)
 			continue

@@ -8800,6 +8800,93 @@ func (x *PodSet) GetTimed() []string {
 	return nil
 }
 
+// PodSetFrame is a PodSet as an agent reads it: the same fields, on the
+// wire the same message, with each pod left encoded, so that a pod the
+// last set already held, unchanged, need not be decoded again.
+type PodSetFrame struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Pods          [][]byte               `protobuf:"bytes,2,rep,name=pods,proto3" json:"pods,omitempty"`
+	ConfigMaps    []*ConfigMap           `protobuf:"bytes,3,rep,name=config_maps,json=configMaps,proto3" json:"config_maps,omitempty"`
+	Secrets       []*Secret              `protobuf:"bytes,4,rep,name=secrets,proto3" json:"secrets,omitempty"`
+	Held          []string               `protobuf:"bytes,5,rep,name=held,proto3" json:"held,omitempty"`
+	Timed         []string               `protobuf:"bytes,6,rep,name=timed,proto3" json:"timed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PodSetFrame) Reset() {
+	*x = PodSetFrame{}
+	mi := &file_jobcluster_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PodSetFrame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PodSetFrame) ProtoMessage() {}
+
+func (x *PodSetFrame) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PodSetFrame.ProtoReflect.Descriptor instead.
+func (*PodSetFrame) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *PodSetFrame) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *PodSetFrame) GetPods() [][]byte {
+	if x != nil {
+		return x.Pods
+	}
+	return nil
+}
+
+func (x *PodSetFrame) GetConfigMaps() []*ConfigMap {
+	if x != nil {
+		return x.ConfigMaps
+	}
+	return nil
+}
+
+func (x *PodSetFrame) GetSecrets() []*Secret {
+	if x != nil {
+		return x.Secrets
+	}
+	return nil
+}
+
+func (x *PodSetFrame) GetHeld() []string {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+func (x *PodSetFrame) GetTimed() []string {
+	if x != nil {
+		return x.Timed
+	}
+	return nil
+}
+
 type ReportPodStatusRequest struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Node    string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
@@ -8813,7 +8900,7 @@ type ReportPodStatusRequest struct {
 
 func (x *ReportPodStatusRequest) Reset() {
 	*x = ReportPodStatusRequest{}
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8825,7 +8912,7 @@ func (x *ReportPodStatusRequest) String() string {
 func (*ReportPodStatusRequest) ProtoMessage() {}
 
 func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[116]
+	mi := &file_jobcluster_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8838,7 +8925,7 @@ func (x *ReportPodStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusRequest.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{116}
+	return file_jobcluster_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *ReportPodStatusRequest) GetNode() string {
@@ -8870,7 +8957,7 @@ type ReportPodStatusResponse struct {
 
 func (x *ReportPodStatusResponse) Reset() {
 	*x = ReportPodStatusResponse{}
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8882,7 +8969,7 @@ func (x *ReportPodStatusResponse) String() string {
 func (*ReportPodStatusResponse) ProtoMessage() {}
 
 func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[117]
+	mi := &file_jobcluster_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8895,7 +8982,7 @@ func (x *ReportPodStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportPodStatusResponse.ProtoReflect.Descriptor instead.
 func (*ReportPodStatusResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{117}
+	return file_jobcluster_proto_rawDescGZIP(), []int{118}
 }
 
 type HeartbeatRequest struct {
@@ -8918,7 +9005,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8930,7 +9017,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[118]
+	mi := &file_jobcluster_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8943,7 +9030,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{118}
+	return file_jobcluster_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *HeartbeatRequest) GetNode() string {
@@ -8989,7 +9076,7 @@ type PodUsage struct {
 
 func (x *PodUsage) Reset() {
 	*x = PodUsage{}
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9001,7 +9088,7 @@ func (x *PodUsage) String() string {
 func (*PodUsage) ProtoMessage() {}
 
 func (x *PodUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[119]
+	mi := &file_jobcluster_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9014,7 +9101,7 @@ func (x *PodUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodUsage.ProtoReflect.Descriptor instead.
 func (*PodUsage) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{119}
+	return file_jobcluster_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *PodUsage) GetNamespace() string {
@@ -9065,7 +9152,7 @@ type NodeUsage struct {
 
 func (x *NodeUsage) Reset() {
 	*x = NodeUsage{}
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9077,7 +9164,7 @@ func (x *NodeUsage) String() string {
 func (*NodeUsage) ProtoMessage() {}
 
 func (x *NodeUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[120]
+	mi := &file_jobcluster_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9090,7 +9177,7 @@ func (x *NodeUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeUsage.ProtoReflect.Descriptor instead.
 func (*NodeUsage) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{120}
+	return file_jobcluster_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *NodeUsage) GetNode() string {
@@ -9165,7 +9252,7 @@ type TopRequest struct {
 
 func (x *TopRequest) Reset() {
 	*x = TopRequest{}
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9177,7 +9264,7 @@ func (x *TopRequest) String() string {
 func (*TopRequest) ProtoMessage() {}
 
 func (x *TopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[121]
+	mi := &file_jobcluster_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9190,7 +9277,7 @@ func (x *TopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopRequest.ProtoReflect.Descriptor instead.
 func (*TopRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{121}
+	return file_jobcluster_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *TopRequest) GetKind() string {
@@ -9239,7 +9326,7 @@ type TopResponse struct {
 
 func (x *TopResponse) Reset() {
 	*x = TopResponse{}
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9251,7 +9338,7 @@ func (x *TopResponse) String() string {
 func (*TopResponse) ProtoMessage() {}
 
 func (x *TopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[122]
+	mi := &file_jobcluster_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9264,7 +9351,7 @@ func (x *TopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopResponse.ProtoReflect.Descriptor instead.
 func (*TopResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{122}
+	return file_jobcluster_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *TopResponse) GetNodes() []*NodeUsage {
@@ -9289,7 +9376,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9301,7 +9388,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[123]
+	mi := &file_jobcluster_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9314,7 +9401,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{123}
+	return file_jobcluster_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -9342,7 +9429,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9354,7 +9441,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[124]
+	mi := &file_jobcluster_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9367,7 +9454,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{124}
+	return file_jobcluster_proto_rawDescGZIP(), []int{125}
 }
 
 type LeaveResponse struct {
@@ -9378,7 +9465,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9390,7 +9477,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[125]
+	mi := &file_jobcluster_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9403,7 +9490,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{125}
+	return file_jobcluster_proto_rawDescGZIP(), []int{126}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -9420,7 +9507,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9432,7 +9519,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9445,7 +9532,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+	return file_jobcluster_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -9470,7 +9557,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9482,7 +9569,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9495,7 +9582,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{127}
+	return file_jobcluster_proto_rawDescGZIP(), []int{128}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -9509,7 +9596,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9521,7 +9608,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9534,7 +9621,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{128}
+	return file_jobcluster_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *PodRef) GetName() string {
@@ -9562,7 +9649,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9574,7 +9661,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9587,7 +9674,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{129}
+	return file_jobcluster_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -9608,7 +9695,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9620,7 +9707,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9633,7 +9720,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{130}
+	return file_jobcluster_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -9655,7 +9742,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9667,7 +9754,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9680,7 +9767,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{131}
+	return file_jobcluster_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -9732,7 +9819,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9744,7 +9831,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9757,7 +9844,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{132}
+	return file_jobcluster_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -9824,7 +9911,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9836,7 +9923,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9849,7 +9936,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{133}
+	return file_jobcluster_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -9892,7 +9979,7 @@ type CronHistoryRequest struct {
 
 func (x *CronHistoryRequest) Reset() {
 	*x = CronHistoryRequest{}
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9904,7 +9991,7 @@ func (x *CronHistoryRequest) String() string {
 func (*CronHistoryRequest) ProtoMessage() {}
 
 func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9917,7 +10004,7 @@ func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryRequest.ProtoReflect.Descriptor instead.
 func (*CronHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{134}
+	return file_jobcluster_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *CronHistoryRequest) GetNamespace() string {
@@ -9957,7 +10044,7 @@ type CronHistoryResponse struct {
 
 func (x *CronHistoryResponse) Reset() {
 	*x = CronHistoryResponse{}
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9969,7 +10056,7 @@ func (x *CronHistoryResponse) String() string {
 func (*CronHistoryResponse) ProtoMessage() {}
 
 func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9982,7 +10069,7 @@ func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryResponse.ProtoReflect.Descriptor instead.
 func (*CronHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{135}
+	return file_jobcluster_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *CronHistoryResponse) GetItems() []*CronLedgerEntry {
@@ -10002,7 +10089,7 @@ type NotificationsRequest struct {
 
 func (x *NotificationsRequest) Reset() {
 	*x = NotificationsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10014,7 +10101,7 @@ func (x *NotificationsRequest) String() string {
 func (*NotificationsRequest) ProtoMessage() {}
 
 func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10027,7 +10114,7 @@ func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsRequest.ProtoReflect.Descriptor instead.
 func (*NotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{136}
+	return file_jobcluster_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *NotificationsRequest) GetLimit() int32 {
@@ -10053,7 +10140,7 @@ type NotificationsResponse struct {
 
 func (x *NotificationsResponse) Reset() {
 	*x = NotificationsResponse{}
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10065,7 +10152,7 @@ func (x *NotificationsResponse) String() string {
 func (*NotificationsResponse) ProtoMessage() {}
 
 func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10078,7 +10165,7 @@ func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsResponse.ProtoReflect.Descriptor instead.
 func (*NotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{137}
+	return file_jobcluster_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *NotificationsResponse) GetItems() []*Notification {
@@ -10096,7 +10183,7 @@ type AclBootstrapRequest struct {
 
 func (x *AclBootstrapRequest) Reset() {
 	*x = AclBootstrapRequest{}
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10108,7 +10195,7 @@ func (x *AclBootstrapRequest) String() string {
 func (*AclBootstrapRequest) ProtoMessage() {}
 
 func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10121,7 +10208,7 @@ func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{138}
+	return file_jobcluster_proto_rawDescGZIP(), []int{139}
 }
 
 // AclTokenSecret is a token with its secret, returned once on creation.
@@ -10135,7 +10222,7 @@ type AclTokenSecret struct {
 
 func (x *AclTokenSecret) Reset() {
 	*x = AclTokenSecret{}
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10147,7 +10234,7 @@ func (x *AclTokenSecret) String() string {
 func (*AclTokenSecret) ProtoMessage() {}
 
 func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10160,7 +10247,7 @@ func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
 func (*AclTokenSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{139}
+	return file_jobcluster_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *AclTokenSecret) GetToken() *AclToken {
@@ -10189,7 +10276,7 @@ type AclPolicyApplyRequest struct {
 
 func (x *AclPolicyApplyRequest) Reset() {
 	*x = AclPolicyApplyRequest{}
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10201,7 +10288,7 @@ func (x *AclPolicyApplyRequest) String() string {
 func (*AclPolicyApplyRequest) ProtoMessage() {}
 
 func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10214,7 +10301,7 @@ func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{140}
+	return file_jobcluster_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *AclPolicyApplyRequest) GetName() string {
@@ -10246,7 +10333,7 @@ type AclPolicyListRequest struct {
 
 func (x *AclPolicyListRequest) Reset() {
 	*x = AclPolicyListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10258,7 +10345,7 @@ func (x *AclPolicyListRequest) String() string {
 func (*AclPolicyListRequest) ProtoMessage() {}
 
 func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10271,7 +10358,7 @@ func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{141}
+	return file_jobcluster_proto_rawDescGZIP(), []int{142}
 }
 
 type AclPolicyListResponse struct {
@@ -10283,7 +10370,7 @@ type AclPolicyListResponse struct {
 
 func (x *AclPolicyListResponse) Reset() {
 	*x = AclPolicyListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10295,7 +10382,7 @@ func (x *AclPolicyListResponse) String() string {
 func (*AclPolicyListResponse) ProtoMessage() {}
 
 func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10308,7 +10395,7 @@ func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
 func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{142}
+	return file_jobcluster_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
@@ -10327,7 +10414,7 @@ type AclPolicyDeleteRequest struct {
 
 func (x *AclPolicyDeleteRequest) Reset() {
 	*x = AclPolicyDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10339,7 +10426,7 @@ func (x *AclPolicyDeleteRequest) String() string {
 func (*AclPolicyDeleteRequest) ProtoMessage() {}
 
 func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10352,7 +10439,7 @@ func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{143}
+	return file_jobcluster_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *AclPolicyDeleteRequest) GetName() string {
@@ -10375,7 +10462,7 @@ type AclTokenCreateRequest struct {
 
 func (x *AclTokenCreateRequest) Reset() {
 	*x = AclTokenCreateRequest{}
-	mi := &file_jobcluster_proto_msgTypes[144]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10387,7 +10474,7 @@ func (x *AclTokenCreateRequest) String() string {
 func (*AclTokenCreateRequest) ProtoMessage() {}
 
 func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[144]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10400,7 +10487,7 @@ func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{144}
+	return file_jobcluster_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *AclTokenCreateRequest) GetPolicies() []string {
@@ -10446,7 +10533,7 @@ type AclTokenListRequest struct {
 
 func (x *AclTokenListRequest) Reset() {
 	*x = AclTokenListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[145]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10458,7 +10545,7 @@ func (x *AclTokenListRequest) String() string {
 func (*AclTokenListRequest) ProtoMessage() {}
 
 func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[145]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10471,7 +10558,7 @@ func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{145}
+	return file_jobcluster_proto_rawDescGZIP(), []int{146}
 }
 
 type AclTokenListResponse struct {
@@ -10483,7 +10570,7 @@ type AclTokenListResponse struct {
 
 func (x *AclTokenListResponse) Reset() {
 	*x = AclTokenListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[146]
+	mi := &file_jobcluster_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10495,7 +10582,7 @@ func (x *AclTokenListResponse) String() string {
 func (*AclTokenListResponse) ProtoMessage() {}
 
 func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[146]
+	mi := &file_jobcluster_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10508,7 +10595,7 @@ func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
 func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{146}
+	return file_jobcluster_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *AclTokenListResponse) GetItems() []*AclToken {
@@ -10528,7 +10615,7 @@ type AclTokenDeleteRequest struct {
 
 func (x *AclTokenDeleteRequest) Reset() {
 	*x = AclTokenDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[147]
+	mi := &file_jobcluster_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10540,7 +10627,7 @@ func (x *AclTokenDeleteRequest) String() string {
 func (*AclTokenDeleteRequest) ProtoMessage() {}
 
 func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[147]
+	mi := &file_jobcluster_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10553,7 +10640,7 @@ func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{147}
+	return file_jobcluster_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *AclTokenDeleteRequest) GetAccessorId() string {
@@ -10571,7 +10658,7 @@ type AclEmpty struct {
 
 func (x *AclEmpty) Reset() {
 	*x = AclEmpty{}
-	mi := &file_jobcluster_proto_msgTypes[148]
+	mi := &file_jobcluster_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10583,7 +10670,7 @@ func (x *AclEmpty) String() string {
 func (*AclEmpty) ProtoMessage() {}
 
 func (x *AclEmpty) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[148]
+	mi := &file_jobcluster_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10596,7 +10683,7 @@ func (x *AclEmpty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
 func (*AclEmpty) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{148}
+	return file_jobcluster_proto_rawDescGZIP(), []int{149}
 }
 
 type AclWhoamiRequest struct {
@@ -10607,7 +10694,7 @@ type AclWhoamiRequest struct {
 
 func (x *AclWhoamiRequest) Reset() {
 	*x = AclWhoamiRequest{}
-	mi := &file_jobcluster_proto_msgTypes[149]
+	mi := &file_jobcluster_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10619,7 +10706,7 @@ func (x *AclWhoamiRequest) String() string {
 func (*AclWhoamiRequest) ProtoMessage() {}
 
 func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[149]
+	mi := &file_jobcluster_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10632,7 +10719,7 @@ func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
 func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{149}
+	return file_jobcluster_proto_rawDescGZIP(), []int{150}
 }
 
 type AclWhoamiResponse struct {
@@ -10647,7 +10734,7 @@ type AclWhoamiResponse struct {
 
 func (x *AclWhoamiResponse) Reset() {
 	*x = AclWhoamiResponse{}
-	mi := &file_jobcluster_proto_msgTypes[150]
+	mi := &file_jobcluster_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10659,7 +10746,7 @@ func (x *AclWhoamiResponse) String() string {
 func (*AclWhoamiResponse) ProtoMessage() {}
 
 func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[150]
+	mi := &file_jobcluster_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10672,7 +10759,7 @@ func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
 func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{150}
+	return file_jobcluster_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *AclWhoamiResponse) GetIdentity() string {
@@ -10707,7 +10794,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_jobcluster_proto_msgTypes[151]
+	mi := &file_jobcluster_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10719,7 +10806,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[151]
+	mi := &file_jobcluster_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10732,7 +10819,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{151}
+	return file_jobcluster_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
@@ -10765,7 +10852,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_jobcluster_proto_msgTypes[152]
+	mi := &file_jobcluster_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10777,7 +10864,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[152]
+	mi := &file_jobcluster_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10790,7 +10877,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{152}
+	return file_jobcluster_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *AuditResponse) GetItems() []*AuditRecord {
@@ -11633,6 +11720,14 @@ const file_jobcluster_proto_rawDesc = "" +
 	"configMaps\x12/\n" +
 	"\asecrets\x18\x04 \x03(\v2\x15.jobcluster.v1.SecretR\asecrets\x12\x12\n" +
 	"\x04held\x18\x05 \x03(\tR\x04held\x12\x14\n" +
+	"\x05timed\x18\x06 \x03(\tR\x05timed\"\xcd\x01\n" +
+	"\vPodSetFrame\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x12\n" +
+	"\x04pods\x18\x02 \x03(\fR\x04pods\x129\n" +
+	"\vconfig_maps\x18\x03 \x03(\v2\x18.jobcluster.v1.ConfigMapR\n" +
+	"configMaps\x12/\n" +
+	"\asecrets\x18\x04 \x03(\v2\x15.jobcluster.v1.SecretR\asecrets\x12\x12\n" +
+	"\x04held\x18\x05 \x03(\tR\x04held\x12\x14\n" +
 	"\x05timed\x18\x06 \x03(\tR\x05timed\"\x88\x01\n" +
 	"\x16ReportPodStatusRequest\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x128\n" +
@@ -11828,7 +11923,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 169)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 170)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -11947,68 +12042,69 @@ var file_jobcluster_proto_goTypes = []any{
 	(*LogChunk)(nil),                               // 114: jobcluster.v1.LogChunk
 	(*WatchPodsRequest)(nil),                       // 115: jobcluster.v1.WatchPodsRequest
 	(*PodSet)(nil),                                 // 116: jobcluster.v1.PodSet
-	(*ReportPodStatusRequest)(nil),                 // 117: jobcluster.v1.ReportPodStatusRequest
-	(*ReportPodStatusResponse)(nil),                // 118: jobcluster.v1.ReportPodStatusResponse
-	(*HeartbeatRequest)(nil),                       // 119: jobcluster.v1.HeartbeatRequest
-	(*PodUsage)(nil),                               // 120: jobcluster.v1.PodUsage
-	(*NodeUsage)(nil),                              // 121: jobcluster.v1.NodeUsage
-	(*TopRequest)(nil),                             // 122: jobcluster.v1.TopRequest
-	(*TopResponse)(nil),                            // 123: jobcluster.v1.TopResponse
-	(*HeartbeatResponse)(nil),                      // 124: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 125: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 126: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 127: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 128: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 129: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 130: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 131: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 132: jobcluster.v1.CreateJobFromCronRequest
-	(*WatchRequest)(nil),                           // 133: jobcluster.v1.WatchRequest
-	(*WatchEvent)(nil),                             // 134: jobcluster.v1.WatchEvent
-	(*CronHistoryRequest)(nil),                     // 135: jobcluster.v1.CronHistoryRequest
-	(*CronHistoryResponse)(nil),                    // 136: jobcluster.v1.CronHistoryResponse
-	(*NotificationsRequest)(nil),                   // 137: jobcluster.v1.NotificationsRequest
-	(*NotificationsResponse)(nil),                  // 138: jobcluster.v1.NotificationsResponse
-	(*AclBootstrapRequest)(nil),                    // 139: jobcluster.v1.AclBootstrapRequest
-	(*AclTokenSecret)(nil),                         // 140: jobcluster.v1.AclTokenSecret
-	(*AclPolicyApplyRequest)(nil),                  // 141: jobcluster.v1.AclPolicyApplyRequest
-	(*AclPolicyListRequest)(nil),                   // 142: jobcluster.v1.AclPolicyListRequest
-	(*AclPolicyListResponse)(nil),                  // 143: jobcluster.v1.AclPolicyListResponse
-	(*AclPolicyDeleteRequest)(nil),                 // 144: jobcluster.v1.AclPolicyDeleteRequest
-	(*AclTokenCreateRequest)(nil),                  // 145: jobcluster.v1.AclTokenCreateRequest
-	(*AclTokenListRequest)(nil),                    // 146: jobcluster.v1.AclTokenListRequest
-	(*AclTokenListResponse)(nil),                   // 147: jobcluster.v1.AclTokenListResponse
-	(*AclTokenDeleteRequest)(nil),                  // 148: jobcluster.v1.AclTokenDeleteRequest
-	(*AclEmpty)(nil),                               // 149: jobcluster.v1.AclEmpty
-	(*AclWhoamiRequest)(nil),                       // 150: jobcluster.v1.AclWhoamiRequest
-	(*AclWhoamiResponse)(nil),                      // 151: jobcluster.v1.AclWhoamiResponse
-	(*AuditRequest)(nil),                           // 152: jobcluster.v1.AuditRequest
-	(*AuditResponse)(nil),                          // 153: jobcluster.v1.AuditResponse
-	nil,                                            // 154: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 155: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 156: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 157: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 158: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 159: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 160: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 161: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 162: jobcluster.v1.ConfigMap.DataEntry
-	nil,                                            // 163: jobcluster.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 164: jobcluster.v1.Secret.DataEntry
-	nil,                                            // 165: jobcluster.v1.Secret.StringDataEntry
-	nil,                                            // 166: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 167: jobcluster.v1.MemberMeta.CapacityEntry
-	nil,                                            // 168: jobcluster.v1.Notification.DetailsEntry
-	nil,                                            // 169: jobcluster.v1.AclPolicy.NamespacesEntry
-	(*timestamppb.Timestamp)(nil),                  // 170: google.protobuf.Timestamp
+	(*PodSetFrame)(nil),                            // 117: jobcluster.v1.PodSetFrame
+	(*ReportPodStatusRequest)(nil),                 // 118: jobcluster.v1.ReportPodStatusRequest
+	(*ReportPodStatusResponse)(nil),                // 119: jobcluster.v1.ReportPodStatusResponse
+	(*HeartbeatRequest)(nil),                       // 120: jobcluster.v1.HeartbeatRequest
+	(*PodUsage)(nil),                               // 121: jobcluster.v1.PodUsage
+	(*NodeUsage)(nil),                              // 122: jobcluster.v1.NodeUsage
+	(*TopRequest)(nil),                             // 123: jobcluster.v1.TopRequest
+	(*TopResponse)(nil),                            // 124: jobcluster.v1.TopResponse
+	(*HeartbeatResponse)(nil),                      // 125: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 126: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 127: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 128: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 129: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 130: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 131: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 132: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 133: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 134: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 135: jobcluster.v1.WatchEvent
+	(*CronHistoryRequest)(nil),                     // 136: jobcluster.v1.CronHistoryRequest
+	(*CronHistoryResponse)(nil),                    // 137: jobcluster.v1.CronHistoryResponse
+	(*NotificationsRequest)(nil),                   // 138: jobcluster.v1.NotificationsRequest
+	(*NotificationsResponse)(nil),                  // 139: jobcluster.v1.NotificationsResponse
+	(*AclBootstrapRequest)(nil),                    // 140: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 141: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 142: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 143: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 144: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 145: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 146: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 147: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 148: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 149: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 150: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 151: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 152: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 153: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 154: jobcluster.v1.AuditResponse
+	nil,                                            // 155: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 156: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 157: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 158: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 159: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 160: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 161: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 162: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 163: jobcluster.v1.ConfigMap.DataEntry
+	nil,                                            // 164: jobcluster.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 165: jobcluster.v1.Secret.DataEntry
+	nil,                                            // 166: jobcluster.v1.Secret.StringDataEntry
+	nil,                                            // 167: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 168: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 169: jobcluster.v1.Notification.DetailsEntry
+	nil,                                            // 170: jobcluster.v1.AclPolicy.NamespacesEntry
+	(*timestamppb.Timestamp)(nil),                  // 171: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	170, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	154, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	155, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	171, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	155, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	156, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	170, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	156, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	171, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	157, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
 	6,   // 7: jobcluster.v1.EnvVar.value_from:type_name -> jobcluster.v1.EnvVarSource
 	7,   // 8: jobcluster.v1.EnvVarSource.field_ref:type_name -> jobcluster.v1.ObjectFieldSelector
@@ -12017,8 +12113,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 11: jobcluster.v1.EnvVarSource.secret_key_ref:type_name -> jobcluster.v1.SecretKeySelector
 	11,  // 12: jobcluster.v1.EnvFromSource.config_map_ref:type_name -> jobcluster.v1.ConfigMapEnvSource
 	12,  // 13: jobcluster.v1.EnvFromSource.secret_ref:type_name -> jobcluster.v1.SecretEnvSource
-	157, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	158, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	158, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	159, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 16: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	14,  // 17: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	16,  // 18: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
@@ -12031,7 +12127,7 @@ var file_jobcluster_proto_depIdxs = []int32{
 	22,  // 25: jobcluster.v1.Volume.config_map:type_name -> jobcluster.v1.ConfigMapVolumeSource
 	23,  // 26: jobcluster.v1.Volume.secret:type_name -> jobcluster.v1.SecretVolumeSource
 	15,  // 27: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	159, // 28: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	160, // 28: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	24,  // 29: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
 	17,  // 30: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
 	1,   // 31: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -12044,11 +12140,11 @@ var file_jobcluster_proto_depIdxs = []int32{
 	30,  // 38: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
 	31,  // 39: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
 	33,  // 40: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	170, // 41: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	170, // 42: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	171, // 41: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	171, // 42: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	34,  // 43: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	170, // 44: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	170, // 45: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	171, // 44: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	171, // 45: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 46: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	27,  // 47: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	35,  // 48: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -12056,31 +12152,31 @@ var file_jobcluster_proto_depIdxs = []int32{
 	27,  // 50: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	37,  // 51: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	38,  // 52: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	170, // 53: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	170, // 54: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	170, // 55: jobcluster.v1.CronJobStatus.last_failure_time:type_name -> google.protobuf.Timestamp
+	171, // 53: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	171, // 54: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	171, // 55: jobcluster.v1.CronJobStatus.last_failure_time:type_name -> google.protobuf.Timestamp
 	1,   // 56: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
 	39,  // 57: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
 	40,  // 58: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	170, // 59: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	170, // 60: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	170, // 61: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	171, // 59: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	171, // 60: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	171, // 61: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	42,  // 62: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
 	43,  // 63: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
 	44,  // 64: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
 	45,  // 65: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
 	45,  // 66: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	170, // 67: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	171, // 67: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	47,  // 68: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	170, // 69: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	171, // 69: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	46,  // 70: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
 	1,   // 71: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
 	25,  // 72: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
 	48,  // 73: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	170, // 74: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	170, // 75: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	160, // 76: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	161, // 77: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	171, // 74: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	171, // 75: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	161, // 76: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	162, // 77: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
 	51,  // 78: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
 	52,  // 79: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
 	53,  // 80: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
@@ -12089,8 +12185,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	54,  // 83: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
 	1,   // 84: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
 	38,  // 85: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	170, // 86: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	170, // 87: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	171, // 86: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	171, // 87: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	36,  // 88: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
 	41,  // 89: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
 	49,  // 90: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
@@ -12099,13 +12195,13 @@ var file_jobcluster_proto_depIdxs = []int32{
 	58,  // 93: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
 	59,  // 94: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
 	1,   // 95: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
-	162, // 96: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
-	163, // 97: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
+	163, // 96: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
+	164, // 97: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
 	1,   // 98: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
-	164, // 99: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
-	165, // 100: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
-	166, // 101: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	167, // 102: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	165, // 99: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
+	166, // 100: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
+	167, // 101: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	168, // 102: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
 	36,  // 103: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
 	41,  // 104: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
 	49,  // 105: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
@@ -12114,17 +12210,17 @@ var file_jobcluster_proto_depIdxs = []int32{
 	56,  // 108: jobcluster.v1.PodStatusUpdate.events:type_name -> jobcluster.v1.Event
 	67,  // 109: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
 	66,  // 110: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	170, // 111: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	171, // 111: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
 	35,  // 112: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
 	55,  // 113: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
 	56,  // 114: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
 	76,  // 115: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	170, // 116: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	170, // 117: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	171, // 116: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	171, // 117: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
 	36,  // 118: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	170, // 119: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	170, // 120: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
-	170, // 121: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
+	171, // 119: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	171, // 120: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
+	171, // 121: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
 	40,  // 122: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
 	0,   // 123: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
 	61,  // 124: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
@@ -12154,24 +12250,24 @@ var file_jobcluster_proto_depIdxs = []int32{
 	86,  // 148: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
 	82,  // 149: jobcluster.v1.Command.add_notifications:type_name -> jobcluster.v1.AddNotifications
 	83,  // 150: jobcluster.v1.AddNotifications.notifications:type_name -> jobcluster.v1.Notification
-	170, // 151: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	168, // 152: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
+	171, // 151: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	169, // 152: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
 	84,  // 153: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
-	170, // 154: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
-	170, // 155: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
-	170, // 156: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
-	170, // 157: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
+	171, // 154: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
+	171, // 155: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
+	171, // 156: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
+	171, // 157: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
 	85,  // 158: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
 	58,  // 159: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
 	59,  // 160: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
-	169, // 161: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	170, // 162: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	170, // 163: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	170, // 164: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	170, // 165: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	170, // 161: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	171, // 162: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	171, // 163: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	171, // 164: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	171, // 165: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
 	93,  // 166: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
 	94,  // 167: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	170, // 168: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	171, // 168: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
 	99,  // 169: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
 	81,  // 170: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
 	57,  // 171: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
@@ -12182,84 +12278,86 @@ var file_jobcluster_proto_depIdxs = []int32{
 	49,  // 176: jobcluster.v1.PodSet.pods:type_name -> jobcluster.v1.Pod
 	58,  // 177: jobcluster.v1.PodSet.config_maps:type_name -> jobcluster.v1.ConfigMap
 	59,  // 178: jobcluster.v1.PodSet.secrets:type_name -> jobcluster.v1.Secret
-	66,  // 179: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	121, // 180: jobcluster.v1.HeartbeatRequest.usage:type_name -> jobcluster.v1.NodeUsage
-	170, // 181: jobcluster.v1.NodeUsage.timestamp:type_name -> google.protobuf.Timestamp
-	120, // 182: jobcluster.v1.NodeUsage.pods:type_name -> jobcluster.v1.PodUsage
-	121, // 183: jobcluster.v1.TopResponse.nodes:type_name -> jobcluster.v1.NodeUsage
-	129, // 184: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	57,  // 185: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	170, // 186: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
-	79,  // 187: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
-	83,  // 188: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
-	94,  // 189: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	93,  // 190: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	94,  // 191: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	94,  // 192: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	170, // 193: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	99,  // 194: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	92,  // 195: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	102, // 196: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	105, // 197: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	106, // 198: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	108, // 199: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	110, // 200: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	113, // 201: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	132, // 202: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	115, // 203: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	117, // 204: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	119, // 205: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	122, // 206: jobcluster.v1.Control.Top:input_type -> jobcluster.v1.TopRequest
-	125, // 207: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	127, // 208: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	130, // 209: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	133, // 210: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	135, // 211: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
-	137, // 212: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
-	139, // 213: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	141, // 214: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	142, // 215: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	144, // 216: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	145, // 217: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	146, // 218: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	148, // 219: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	150, // 220: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	152, // 221: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	100, // 222: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
-	113, // 223: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	104, // 224: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	57,  // 225: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	107, // 226: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	109, // 227: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	112, // 228: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	114, // 229: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	104, // 230: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	116, // 231: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	118, // 232: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	124, // 233: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	123, // 234: jobcluster.v1.Control.Top:output_type -> jobcluster.v1.TopResponse
-	126, // 235: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	128, // 236: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	131, // 237: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	134, // 238: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	136, // 239: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
-	138, // 240: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
-	140, // 241: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	93,  // 242: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	143, // 243: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	149, // 244: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	140, // 245: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	147, // 246: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	149, // 247: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	151, // 248: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	153, // 249: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	149, // 250: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
-	114, // 251: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	224, // [224:252] is the sub-list for method output_type
-	196, // [196:224] is the sub-list for method input_type
-	196, // [196:196] is the sub-list for extension type_name
-	196, // [196:196] is the sub-list for extension extendee
-	0,   // [0:196] is the sub-list for field type_name
+	58,  // 179: jobcluster.v1.PodSetFrame.config_maps:type_name -> jobcluster.v1.ConfigMap
+	59,  // 180: jobcluster.v1.PodSetFrame.secrets:type_name -> jobcluster.v1.Secret
+	66,  // 181: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
+	122, // 182: jobcluster.v1.HeartbeatRequest.usage:type_name -> jobcluster.v1.NodeUsage
+	171, // 183: jobcluster.v1.NodeUsage.timestamp:type_name -> google.protobuf.Timestamp
+	121, // 184: jobcluster.v1.NodeUsage.pods:type_name -> jobcluster.v1.PodUsage
+	122, // 185: jobcluster.v1.TopResponse.nodes:type_name -> jobcluster.v1.NodeUsage
+	130, // 186: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	57,  // 187: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	171, // 188: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	79,  // 189: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
+	83,  // 190: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
+	94,  // 191: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	93,  // 192: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	94,  // 193: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	94,  // 194: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	171, // 195: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	99,  // 196: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	92,  // 197: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	102, // 198: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	105, // 199: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	106, // 200: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	108, // 201: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	110, // 202: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	113, // 203: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	133, // 204: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	115, // 205: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	118, // 206: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	120, // 207: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	123, // 208: jobcluster.v1.Control.Top:input_type -> jobcluster.v1.TopRequest
+	126, // 209: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	128, // 210: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	131, // 211: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	134, // 212: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	136, // 213: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
+	138, // 214: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
+	140, // 215: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	142, // 216: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	143, // 217: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	145, // 218: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	146, // 219: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	147, // 220: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	149, // 221: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	151, // 222: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	153, // 223: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	100, // 224: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
+	113, // 225: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	104, // 226: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	57,  // 227: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	107, // 228: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	109, // 229: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	112, // 230: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	114, // 231: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	104, // 232: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	116, // 233: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	119, // 234: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	125, // 235: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	124, // 236: jobcluster.v1.Control.Top:output_type -> jobcluster.v1.TopResponse
+	127, // 237: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	129, // 238: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	132, // 239: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	135, // 240: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	137, // 241: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	139, // 242: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
+	141, // 243: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	93,  // 244: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	144, // 245: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	150, // 246: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	141, // 247: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	148, // 248: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	150, // 249: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	152, // 250: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	154, // 251: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	150, // 252: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
+	114, // 253: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	226, // [226:254] is the sub-list for method output_type
+	198, // [198:226] is the sub-list for method input_type
+	198, // [198:198] is the sub-list for extension type_name
+	198, // [198:198] is the sub-list for extension extendee
+	0,   // [0:198] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -12333,7 +12431,7 @@ func file_jobcluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   169,
+			NumMessages:   170,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
