@@ -112,6 +112,58 @@ func TestWatchFollowsTheLeader(t *testing.T) {
 	})
 }
 
+// Status reports go to the leader a heartbeat names rather than through
+// a follower, and to the other servers in turn when it fails.
+func TestReportsGoToTheLeader(t *testing.T) {
+	c1, addr1 := startFakeControl(t)
+	c2, addr2 := startFakeControl(t)
+	first, second := c1, c2
+	firstAddr, secondAddr := addr1, addr2
+	if addr2 < addr1 {
+		first, second = c2, c1
+		firstAddr, secondAddr = addr2, addr1
+	}
+	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return []string{addr1, addr2} }, transport.Config{}), logger: testLogger(t), resync: make(chan struct{}, 1)}
+	t.Cleanup(srv.pool.close)
+	ctx := t.Context()
+	reports := func(c *fakeControl) int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.reports)
+	}
+	report := func(uid string) error {
+		return srv.reportStatus(ctx, []*api.PodStatusUpdate{{Name: uid, Uid: uid, Status: &api.PodStatus{Phase: api.PodRunning}}})
+	}
+	if err := report("before"); err != nil {
+		t.Fatal(err)
+	}
+	if reports(first) != 1 || reports(second) != 0 {
+		t.Fatalf("with no leader known, reports reached %d and %d, want the first server", reports(first), reports(second))
+	}
+	first.mu.Lock()
+	first.leader = secondAddr
+	first.mu.Unlock()
+	if _, err := srv.heartbeat(ctx, firstAddr); err != nil {
+		t.Fatal(err)
+	}
+	if err := report("led"); err != nil {
+		t.Fatal(err)
+	}
+	if reports(first) != 1 || reports(second) != 1 {
+		t.Errorf("after a heartbeat named the second server leader, reports reached %d and %d, want the leader", reports(first), reports(second))
+	}
+	second.partition(true)
+	if err := report("lost"); err == nil {
+		t.Fatal("a report to a partitioned leader succeeded")
+	}
+	if err := report("again"); err != nil {
+		t.Fatal(err)
+	}
+	if reports(first) != 2 {
+		t.Errorf("after the leader failed, the first server has %d reports, want 2", reports(first))
+	}
+}
+
 func TestWatchIgnoresStaleSets(t *testing.T) {
 	ctl, addr := startFakeControl(t)
 	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return []string{addr} }, transport.Config{}), logger: testLogger(t), resync: make(chan struct{}, 1)}

@@ -112,20 +112,33 @@ func loadString(v *atomic.Value) string {
 	return s
 }
 
-// reportStatus sends a batch of status updates to one server; after a
-// failure the next call goes to the next server.
+// reportStatus sends a batch of status updates to the leader the last
+// heartbeat named, which applies them without a follower's hop, else to
+// one server; after a failure the next call goes to the next server,
+// until a heartbeat names the leader again.
 func (s *servers) reportStatus(ctx context.Context, updates []*api.PodStatusUpdate) error {
-	client, addr, err := s.pool.client(s.reportCursor)
+	client, addr, err := s.leaderOr(s.reportCursor)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, rpcTimeout)
 	defer cancel()
 	if _, err := client.ReportPodStatus(ctx, &api.ReportPodStatusRequest{Node: s.node, Incarnation: s.incarnation, Updates: updates}); err != nil {
-		s.reportCursor++
+		if !s.leader.CompareAndSwap(addr, "") {
+			s.reportCursor++
+		}
 		return fmt.Errorf("report to %s: %w", addr, err)
 	}
 	return nil
+}
+
+// leaderOr returns the leader the last heartbeat named, while it is a
+// known server, else the server at cursor.
+func (s *servers) leaderOr(cursor int) (api.ControlClient, string, error) {
+	if leader := loadString(&s.leader); leader != "" && slices.Contains(s.pool.addrs(), leader) {
+		return s.pool.clientAt(leader)
+	}
+	return s.pool.client(cursor)
 }
 
 // heartbeat asks the server at addr to renew the node's lease and returns
@@ -209,11 +222,7 @@ func (s *servers) watch(ctx context.Context, sync func(*api.PodSet)) {
 var errResync = errors.New("resync requested")
 
 func (s *servers) watchOnce(ctx context.Context, cursor int, highest *uint64, sync func(*api.PodSet)) (bool, error) {
-	pick := func() (api.ControlClient, string, error) { return s.pool.client(cursor) }
-	if leader := loadString(&s.leader); leader != "" && slices.Contains(s.pool.addrs(), leader) {
-		pick = func() (api.ControlClient, string, error) { return s.pool.clientAt(leader) }
-	}
-	client, addr, err := pick()
+	client, addr, err := s.leaderOr(cursor)
 	if err != nil {
 		return false, err
 	}
