@@ -66,19 +66,31 @@ func TestAgentRunsWatchedPodsAndReports(t *testing.T) {
 	}
 }
 
+// twoFakeControls starts two fake servers, in the order an agent tries
+// them (by address).
+func twoFakeControls(t *testing.T) (first, second *fakeControl, firstAddr, secondAddr string) {
+	t.Helper()
+	first, firstAddr = startFakeControl(t)
+	second, secondAddr = startFakeControl(t)
+	if secondAddr < firstAddr {
+		return second, first, secondAddr, firstAddr
+	}
+	return first, second, firstAddr, secondAddr
+}
+
+// testServers is node-a's view of the servers at addrs.
+func testServers(t *testing.T, addrs ...string) *servers {
+	t.Helper()
+	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return addrs }, transport.Config{}), logger: testLogger(t), resync: make(chan struct{}, 1)}
+	t.Cleanup(srv.pool.close)
+	return srv
+}
+
 // The watch moves to the leader a heartbeat names, and back to any
 // server when the leader fails.
 func TestWatchFollowsTheLeader(t *testing.T) {
-	c1, addr1 := startFakeControl(t)
-	c2, addr2 := startFakeControl(t)
-	first, second := c1, c2
-	firstAddr, secondAddr := addr1, addr2
-	if addr2 < addr1 {
-		first, second = c2, c1
-		firstAddr, secondAddr = addr2, addr1
-	}
-	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return []string{addr1, addr2} }, transport.Config{}), logger: testLogger(t), resync: make(chan struct{}, 1)}
-	t.Cleanup(srv.pool.close)
+	first, second, firstAddr, secondAddr := twoFakeControls(t)
+	srv := testServers(t, firstAddr, secondAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -115,16 +127,8 @@ func TestWatchFollowsTheLeader(t *testing.T) {
 // Status reports go to the leader a heartbeat names rather than through
 // a follower, and to the other servers in turn when it fails.
 func TestReportsGoToTheLeader(t *testing.T) {
-	c1, addr1 := startFakeControl(t)
-	c2, addr2 := startFakeControl(t)
-	first, second := c1, c2
-	firstAddr, secondAddr := addr1, addr2
-	if addr2 < addr1 {
-		first, second = c2, c1
-		firstAddr, secondAddr = addr2, addr1
-	}
-	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return []string{addr1, addr2} }, transport.Config{}), logger: testLogger(t), resync: make(chan struct{}, 1)}
-	t.Cleanup(srv.pool.close)
+	first, second, firstAddr, secondAddr := twoFakeControls(t)
+	srv := testServers(t, firstAddr, secondAddr)
 	ctx := t.Context()
 	reports := func(c *fakeControl) int {
 		c.mu.Lock()
@@ -166,8 +170,7 @@ func TestReportsGoToTheLeader(t *testing.T) {
 
 func TestWatchIgnoresStaleSets(t *testing.T) {
 	ctl, addr := startFakeControl(t)
-	srv := &servers{node: "node-a", pool: newServerPool(func() []string { return []string{addr} }, transport.Config{}), logger: testLogger(t), resync: make(chan struct{}, 1)}
-	t.Cleanup(srv.pool.close)
+	srv := testServers(t, addr)
 	var mu sync.Mutex
 	var synced [][]string
 	record := func(pods []*api.Pod) {

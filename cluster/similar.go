@@ -97,8 +97,11 @@ func (s *similarEvents) correlate(events []*api.Event) []*api.Event {
 			s.makeRoom(at)
 		}
 		r, combine := r.observe(e.GetMessage(), at)
+		if combine && r.combined == "" {
+			r.combined, r.since = e.GetMetadata().GetName(), at
+		}
+		s.records[k] = r
 		if !combine {
-			s.records[k] = r
 			out = append(out, e)
 			continue
 		}
@@ -106,13 +109,8 @@ func (s *similarEvents) correlate(events []*api.Event) []*api.Event {
 			c.Count += max(e.GetCount(), 1)
 			c.Message = combinedPrefix + e.GetMessage()
 			c.LastTimestamp = e.GetLastTimestamp()
-			s.records[k] = r
 			continue
 		}
-		if r.combined == "" {
-			r.combined, r.since = e.GetMetadata().GetName(), at
-		}
-		s.records[k] = r
 		c := &api.Event{
 			ApiVersion: e.GetApiVersion(), Kind: e.GetKind(),
 			Metadata:       &api.ObjectMeta{Name: r.combined, Namespace: e.GetMetadata().GetNamespace(), CreationTimestamp: timestamppb.New(r.since)},
