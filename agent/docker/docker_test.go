@@ -244,9 +244,17 @@ func TestBookImageRunsToCompletionWithItsLog(t *testing.T) {
 
 func TestSIGTERMEndsTheContainer(t *testing.T) {
 	r := newRuntime(t)
-	p, _ := start(t, r, &api.Container{Name: "main", Image: testImage})
+	p, log := start(t, r, &api.Container{Name: "main", Image: testImage})
 	done := make(chan int, 1)
 	go func() { code, _ := p.Wait(); done <- code }()
+	// A signal that reaches PID 1 before Go's runtime has installed its
+	// handlers is dropped by the kernel, as for any container's init: a
+	// signal sent that early is kubelet's case too, and it ends in SIGKILL
+	// after the grace period. Signal once the program has started.
+	wait.Within(t, 10*time.Second, "program prints that it started", func() (bool, string) {
+		out, _ := os.ReadFile(log)
+		return strings.Contains(string(out), "Batch job starting"), fmt.Sprintf("log %q", out)
+	})
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
