@@ -39,6 +39,22 @@ type cgroupHierarchy struct {
 	// dirs are the mount directories: the v2 root, or one per v1
 	// controller in the order of cgroupV1Controllers.
 	dirs []string
+	// unified is, beside v1 hierarchies, the v2 hierarchy of a hybrid
+	// mount (<root>/unified, as systemd mounts it), or "". A run without
+	// limits gets its cgroup there, at its fork, as on v2: moving a
+	// process into a v1 cgroup waits for an RCU grace period, often 10
+	// to 20 ms on an idle machine, in every pod's start.
+	unified string
+}
+
+// hybridUnified is where systemd mounts the v2 hierarchy beside v1 ones.
+const hybridUnified = "unified"
+
+// atFork tells whether a run with these limits gets its cgroup as it
+// forks (clone3 with CLONE_INTO_CGROUP), so that nothing is moved and
+// there is nothing to prepare.
+func (h *cgroupHierarchy) atFork(cpu, memory bool) bool {
+	return h.v2 || (h.unified != "" && !cpu && !memory)
 }
 
 // detectCgroups finds the cgroup hierarchies mounted at root.
@@ -60,14 +76,20 @@ func detectCgroups(root string) (*cgroupHierarchy, error) {
 	if len(h.dirs) == 0 {
 		return nil, fmt.Errorf("detect cgroups at %s: neither cgroup v2 nor any of the v1 controllers %v is mounted", root, cgroupV1Controllers)
 	}
+	if dir := filepath.Join(root, hybridUnified); unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		h.unified = dir
+	}
 	return h, nil
 }
 
 // paths returns the directories of the cgroup rel in every hierarchy.
 func (h *cgroupHierarchy) paths(rel string) []string {
-	paths := make([]string, len(h.dirs))
-	for i, d := range h.dirs {
-		paths[i] = filepath.Join(d, rel)
+	paths := make([]string, 0, len(h.dirs)+1)
+	for _, d := range h.dirs {
+		paths = append(paths, filepath.Join(d, rel))
+	}
+	if h.unified != "" {
+		paths = append(paths, filepath.Join(h.unified, rel))
 	}
 	return paths
 }
@@ -78,8 +100,17 @@ func (h *cgroupHierarchy) paths(rel string) []string {
 // first hierarchy's directory, which counts the run's processes, and the
 // memory and cpu ones only when cpu and memory say they are needed: a
 // memory cgroup is the costly one to create and remove, and most runs set
-// no limit.
+// no limit. On v1 with a hybrid mount, a run without limits gets its
+// cgroup in the v2 hierarchy instead (see unified), which has no
+// controllers: nothing to enable.
 func (h *cgroupHierarchy) create(rel string, cpu, memory bool) (*cgroup, error) {
+	if !h.v2 && h.atFork(cpu, memory) {
+		dir := filepath.Join(h.unified, rel)
+		if err := mkdirCgroup(dir); err != nil {
+			return nil, err
+		}
+		return &cgroup{v2: true, paths: []string{dir}, noMemory: true}, nil
+	}
 	if h.v2 {
 		parts := strings.Split(filepath.Clean(rel), string(filepath.Separator))
 		dir := h.dirs[0]
@@ -93,22 +124,17 @@ func (h *cgroupHierarchy) create(rel string, cpu, memory bool) (*cgroup, error) 
 		return &cgroup{v2: true, paths: []string{dir}}, nil
 	}
 	cg := &cgroup{noMemory: true}
-	for i, dir := range h.paths(rel) {
-		controller := filepath.Base(h.dirs[i])
+	for i, top := range h.dirs {
+		controller := filepath.Base(top)
 		switch {
 		case i == 0, controller == "memory" && memory, controller == "cpu" && cpu:
 		default:
 			continue
 		}
-		// The parents exist for every run but the first: Mkdir alone
-		// spares MkdirAll's two stats.
-		err := os.Mkdir(dir, 0o755)
-		if errors.Is(err, os.ErrNotExist) {
-			err = os.MkdirAll(dir, 0o755)
-		}
-		if err != nil {
+		dir := filepath.Join(top, rel)
+		if err := mkdirCgroup(dir); err != nil {
 			_ = cg.remove()
-			return nil, fmt.Errorf("create cgroup %s: %w", dir, err)
+			return nil, err
 		}
 		cg.paths = append(cg.paths, dir)
 		if controller == "memory" {
@@ -116,6 +142,19 @@ func (h *cgroupHierarchy) create(rel string, cpu, memory bool) (*cgroup, error) 
 		}
 	}
 	return cg, nil
+}
+
+// mkdirCgroup makes the cgroup directory dir, and its parents. They exist
+// for every run but the first: Mkdir alone spares MkdirAll's two stats.
+func mkdirCgroup(dir string) error {
+	err := os.Mkdir(dir, 0o755)
+	if errors.Is(err, os.ErrNotExist) {
+		err = os.MkdirAll(dir, 0o755)
+	}
+	if err != nil {
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	return nil
 }
 
 // enableV2Controllers enables for the children of dir those of memory, cpu

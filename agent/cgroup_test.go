@@ -338,13 +338,18 @@ func TestParseProcessID(t *testing.T) {
 func TestCgroupV1CreatesOnlyTheHierarchiesARunNeeds(t *testing.T) {
 	tests := []struct {
 		name        string
+		hybrid      bool
 		cpu, memory bool
 		want        []string
+		atFork      bool
 	}{
-		{"no limits: the counting hierarchy only", false, false, []string{"freezer"}},
-		{"a memory limit", false, true, []string{"freezer", "memory"}},
-		{"a cpu limit", true, false, []string{"freezer", "cpu"}},
-		{"both", true, true, []string{"freezer", "memory", "cpu"}},
+		{"no limits: the counting hierarchy only", false, false, false, []string{"freezer"}, false},
+		{"a memory limit", false, false, true, []string{"freezer", "memory"}, false},
+		{"a cpu limit", false, true, false, []string{"freezer", "cpu"}, false},
+		{"both", false, true, true, []string{"freezer", "memory", "cpu"}, false},
+		{"hybrid, no limits: the v2 hierarchy only, entered at fork", true, false, false, []string{hybridUnified}, true},
+		{"hybrid, a memory limit: v1 as without it", true, false, true, []string{"freezer", "memory"}, false},
+		{"hybrid, a cpu limit: v1 as without it", true, true, false, []string{"freezer", "cpu"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -353,12 +358,15 @@ func TestCgroupV1CreatesOnlyTheHierarchiesARunNeeds(t *testing.T) {
 			for _, c := range cgroupV1Controllers {
 				h.dirs = append(h.dirs, filepath.Join(root, c))
 			}
+			if tt.hybrid {
+				h.unified = filepath.Join(root, hybridUnified)
+			}
 			cg, err := h.create("jobcluster/run-x", tt.cpu, tt.memory)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var got []string
-			for _, c := range cgroupV1Controllers {
+			for _, c := range append(slices.Clone(cgroupV1Controllers), hybridUnified) {
 				if _, err := os.Stat(filepath.Join(root, c, "jobcluster/run-x")); err == nil {
 					got = append(got, c)
 				}
@@ -366,7 +374,37 @@ func TestCgroupV1CreatesOnlyTheHierarchiesARunNeeds(t *testing.T) {
 			if !slices.Equal(got, tt.want) || len(cg.paths) != len(tt.want) {
 				t.Errorf("directories in %v (paths %v), want %v", got, cg.paths, tt.want)
 			}
+			if h.atFork(tt.cpu, tt.memory) != tt.atFork || cg.v2 != tt.atFork {
+				t.Errorf("atFork = %v, cgroup v2 = %v; want %v", h.atFork(tt.cpu, tt.memory), cg.v2, tt.atFork)
+			}
 		})
+	}
+}
+
+// TestHybridRunWithoutLimitsStartsInItsCgroup: on a hybrid mount, a run
+// without limits is in a cgroup of its own in the v2 hierarchy from its
+// fork, and the cgroup ends every process of the run, escapees included.
+func TestHybridRunWithoutLimitsStartsInItsCgroup(t *testing.T) {
+	r := cgroupRuntime(t, defaultCgroupRoot)
+	if r.cgroups.v2 || r.cgroups.unified == "" {
+		t.Skip("cgroup v1 without a hybrid mount, or v2: no hybrid mount here")
+	}
+	p, escaped := escapee(t, r, "exec sleep 300")
+	if len(p.cg.paths) != 1 || !strings.HasPrefix(p.cg.paths[0], r.cgroups.unified+"/") {
+		t.Fatalf("run's cgroups %v, want one under %s", p.cg.paths, r.cgroups.unified)
+	}
+	rel := strings.TrimPrefix(p.cg.paths[0], r.cgroups.unified)
+	for _, pid := range []int{p.pid, escaped} {
+		cg := readCgroups("/proc", strconv.Itoa(pid))
+		if cg[""] != rel {
+			t.Errorf("process %d is in v2 cgroup %q, want %q", pid, cg[""], rel)
+		}
+	}
+	if err := p.cg.kill(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range []int{p.pid, escaped} {
+		wait.For(t, "the run's processes to end", func() (bool, string) { return processGone(pid) })
 	}
 }
 
@@ -404,10 +442,12 @@ func TestPreparedRunBeginsOnlyWhenToldAndIsDiscardedUnrun(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer out.Close()
-			prepare := func(marker string) *preparedProcess {
+			spec := func(marker string, c *api.Container) ProcessSpec {
+				return ProcessSpec{Command: []string{"sh", "-c", "touch " + marker + "; exec sleep 300"}, Env: pathEnv(), Dir: dir, Stdout: out, Container: c}
+			}
+			prepare := func(marker string, c *api.Container) *preparedProcess {
 				t.Helper()
-				pp, err := r.Prepare(context.Background(), ProcessSpec{
-					Command: []string{"sh", "-c", "touch " + marker + "; exec sleep 300"}, Env: pathEnv(), Dir: dir, Stdout: out})
+				pp, err := r.Prepare(context.Background(), spec(marker, c))
 				if err != nil {
 					t.Fatalf("prepare: %v", err)
 				}
@@ -443,26 +483,32 @@ func TestPreparedRunBeginsOnlyWhenToldAndIsDiscardedUnrun(t *testing.T) {
 				return p
 			}
 
-			begun := prepare("begun")
-			if begun == nil {
-				return
-			}
-			proc, err := begun.Begin()
-			if err != nil {
-				t.Fatalf("begin: %v", err)
-			}
-			wait.For(t, "the begun run to run", func() (bool, string) {
-				_, err := os.Stat(filepath.Join(dir, "begun"))
-				return err == nil, fmt.Sprint(err)
-			})
-			if err := proc.Signal(syscall.SIGKILL); err != nil {
-				t.Fatal(err)
-			}
-			if code, err := proc.Wait(); err != nil || code != 137 {
-				t.Errorf("begun run ended %d, %v; want 137 (killed)", code, err)
+			// Without limits a run on a hybrid mount forks into its v2
+			// cgroup; a cpu limit keeps it in v1 cgroups.
+			limited := &api.Container{Name: "c", Resources: &api.ResourceRequirements{Limits: map[string]string{"cpu": "250m"}}}
+			for _, c := range []*api.Container{nil, limited} {
+				marker := fmt.Sprintf("begun-%v", c != nil)
+				begun := prepare(marker, c)
+				if begun == nil {
+					return
+				}
+				proc, err := begun.Begin()
+				if err != nil {
+					t.Fatalf("begin: %v", err)
+				}
+				wait.For(t, "the begun run to run", func() (bool, string) {
+					_, err := os.Stat(filepath.Join(dir, marker))
+					return err == nil, fmt.Sprint(err)
+				})
+				if err := proc.Signal(syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				if code, err := proc.Wait(); err != nil || code != 137 {
+					t.Errorf("begun run ended %d, %v; want 137 (killed)", code, err)
+				}
 			}
 
-			discarded := prepare("discarded")
+			discarded := prepare("discarded", nil)
 			discarded.Discard()
 			if gone, msg := processGone(discarded.p.pid); !gone {
 				t.Fatalf("discarded run: %s", msg)

@@ -108,8 +108,41 @@ func NewProcessRuntimeWith(opts ProcessOptions) (*ProcessRuntime, []string, erro
 	if err := probe.remove(); err != nil {
 		return r, []string{fmt.Sprintf("cgroups are not writable at %s (%v): %s", r.cgroupRoot, err, fallback)}, nil
 	}
+	if h.unified != "" {
+		if err := probeForkIntoCgroup(filepath.Join(h.unified, parent, "probe-"+newCgroupName())); err != nil {
+			// Runs without limits then go into v1 cgroups too.
+			h.unified = ""
+		}
+	}
 	r.cgroups, r.cgroupParent, r.madeParents = h, parent, made
 	return r, warnings, nil
+}
+
+// probeForkIntoCgroup tells whether a child can be started in the v2
+// cgroup dir as it forks: clone3 with CLONE_INTO_CGROUP needs Linux 5.7,
+// and a seccomp filter may refuse clone3. The child is this binary, traced,
+// so it is killed stopped at its execve without running an instruction.
+func probeForkIntoCgroup(dir string) error {
+	if err := mkdirCgroup(dir); err != nil {
+		return err
+	}
+	defer func() { _ = removeCgroupDir(dir) }()
+	fd, err := syscall.Open(dir, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	defer syscall.Close(fd)
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"jobcluster-cgroup-probe"},
+		SysProcAttr: &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL, UseCgroupFD: true, CgroupFD: fd},
+	}
+	if err := spawn(context.Background(), cmd, nil); err != nil {
+		return fmt.Errorf("start a process in cgroup %s: %w", dir, err)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return nil
 }
 
 // missingDirs returns the directories of each of paths, and of their
@@ -223,13 +256,15 @@ func (r *ProcessRuntime) Start(ctx context.Context, spec ProcessSpec) (Process, 
 	return p, nil
 }
 
-// Prepare prepares a run where that saves time at its start: in a cgroup
-// of cgroup v1, where the process must be held at its exec while it is
-// moved into its cgroup (v2 creates it there), which takes milliseconds
-// on a busy machine. The process is then started,
-// traced, and moved into its cgroup, and stays stopped right after its
-// execve, before its first instruction, until Begin. Elsewhere a start
-// costs a fork and an exec, and there is nothing to prepare.
+// Prepare prepares a run where that saves time at its start: on cgroup
+// v1, where the process must be held at its exec while it is moved into
+// its cgroup (v2 creates it there), which takes milliseconds. The process
+// is started, traced, in its cgroup (moved there, or on a hybrid mount
+// forked there when the run has no limits), and stays stopped right after
+// its execve, before its first instruction, until Begin: its start is
+// then only the detach, which a cron run's start at its second needs, and
+// the exec overlaps the pod's journal write. Elsewhere a start costs a
+// fork and an exec, and there is nothing to prepare.
 func (r *ProcessRuntime) Prepare(ctx context.Context, spec ProcessSpec) (Prepared, error) {
 	if r.cgroups == nil || r.cgroups.v2 {
 		return nil, nil
@@ -359,11 +394,15 @@ func (r *ProcessRuntime) start(ctx context.Context, spec ProcessSpec, hold bool)
 			release()
 			return nil, err
 		}
-		if !cg.v2 {
+		switch {
+		case !cg.v2:
 			started = cg.enterAtExec
 			if hold {
 				started = cg.enterAndHold
 			}
+		case hold:
+			cmd.SysProcAttr.Ptrace = true
+			started = holdAtExec
 		}
 	}
 	err = spawn(ctx, cmd, started)
@@ -507,6 +546,20 @@ func (cg *cgroup) enterAndHold(pid int) error {
 	if err := cg.enterCgroupStopped(pid); err != nil {
 		return err
 	}
+	return holdStopped(pid)
+}
+
+// holdAtExec is enterAndHold for a child that forked into its cgroup.
+func holdAtExec(pid int) error {
+	if err := waitExecStop(pid); err != nil {
+		return err
+	}
+	return holdStopped(pid)
+}
+
+// holdStopped makes the kernel kill the stopped, traced child should the
+// tracer die.
+func holdStopped(pid int) error {
 	if err := unix.PtraceSetOptions(pid, unix.PTRACE_O_EXITKILL); err != nil {
 		return fmt.Errorf("hold process %d: %w", pid, err)
 	}
@@ -517,6 +570,15 @@ func (cg *cgroup) enterAndHold(pid int) error {
 // and moves it into the cgroup, leaving it stopped and traced: detaching
 // it (preparedProcess.Begin) lets it run.
 func (cg *cgroup) enterCgroupStopped(pid int) error {
+	if err := waitExecStop(pid); err != nil {
+		return err
+	}
+	return cg.add(pid)
+}
+
+// waitExecStop waits, without reaping, until the traced child stops after
+// its execve.
+func waitExecStop(pid int) error {
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOWAIT, nil)
@@ -529,9 +591,9 @@ func (cg *cgroup) enterCgroupStopped(pid int) error {
 		break
 	}
 	if info.Code != cldTrapped {
-		return fmt.Errorf("process %d ended before it could be moved into its cgroup", pid)
+		return fmt.Errorf("process %d ended before it stopped at its exec", pid)
 	}
-	return cg.add(pid)
+	return nil
 }
 
 // KillOrphan kills the process group and the cgroup of a process started

@@ -156,7 +156,7 @@ func (m *usageMeter) readPod(own map[string]string, pids []int) (usageSample, bo
 		found = true
 		cpuDone, memDone := false, false
 		if path, ok := cg[""]; ok && path != own[""] {
-			dir := filepath.Join(m.cgroupRoot, path)
+			dir := v2Dir(m.cgroupRoot, path)
 			if !seen[dir] {
 				seen[dir] = true
 				if usec, ok := statField(filepath.Join(dir, "cpu.stat"), "usage_usec"); ok {
@@ -297,6 +297,15 @@ func readCgroups(procRoot, pid string) map[string]string {
 		}
 	}
 	return out
+}
+
+// v2Dir returns the directory of the v2 cgroup path: under root, or under
+// the v2 hierarchy of a hybrid mount beside v1 ones.
+func v2Dir(root, path string) string {
+	if unified := filepath.Join(root, hybridUnified); fileExists(filepath.Join(unified, "cgroup.procs")) {
+		return filepath.Join(unified, path)
+	}
+	return filepath.Join(root, path)
 }
 
 // v1Dir finds the directory of a v1 controller's group: the controller
