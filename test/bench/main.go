@@ -40,6 +40,7 @@ type config struct {
 	nodeLogLevel string
 	verbose      bool
 	submitJobs   int
+	submitGap    time.Duration
 	pods         int
 	parallelism  int
 	jobs         int
@@ -70,6 +71,7 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&c.nodeLogLevel, "node-log-level", "info", "--log-level of the servers and agents (their logs are kept with -keep)")
 	fs.BoolVar(&c.verbose, "v", false, "log progress in detail (pprof addresses of the servers, too)")
 	fs.IntVar(&c.submitJobs, "submit-jobs", 50, "submit: Jobs submitted one after another per repetition")
+	fs.DurationVar(&c.submitGap, "submit-gap", 0, "submit: pause before each submit, as submits come apart in use (0: each once the pod before started)")
 	fs.IntVar(&c.pods, "pods", 10000, "throughput: pods of the big Job")
 	fs.IntVar(&c.parallelism, "parallelism", 200, "throughput: parallelism of the big Job")
 	fs.IntVar(&c.jobs, "jobs", 1000, "throughput: one-pod Jobs submitted in one call")
@@ -169,7 +171,7 @@ func run(args []string) (code int) {
 	rep := &report{Started: time.Now(), Machine: machine(), Judged: !cfg.smoke}
 	rep.Flags = map[string]string{
 		"run": strings.Join(scenarioNames(selected), ","), "n": fmt.Sprint(cfg.n), "smoke": fmt.Sprint(cfg.smoke),
-		"submit-jobs": fmt.Sprint(cfg.submitJobs), "pods": fmt.Sprint(cfg.pods), "parallelism": fmt.Sprint(cfg.parallelism),
+		"submit-jobs": fmt.Sprint(cfg.submitJobs), "submit-gap": cfg.submitGap.String(), "pods": fmt.Sprint(cfg.pods), "parallelism": fmt.Sprint(cfg.parallelism),
 		"jobs": fmt.Sprint(cfg.jobs), "cron-seconds": fmt.Sprint(cfg.cronSeconds), "finished-jobs": fmt.Sprint(cfg.finishedJobs),
 		"huge-pods": fmt.Sprint(cfg.hugePods), "drop-caches": fmt.Sprint(cfg.dropCaches),
 		"scale-servers": fmt.Sprint(cfg.scaleServers), "scale-agents": fmt.Sprint(cfg.scaleAgents), "scale-pods": fmt.Sprint(cfg.scalePods),

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/jobcluster/jobcluster/api"
 )
 
 // runSubmit submits one-pod Jobs one after another, each once the previous
-// one's pod has started, and measures from the start of the Submit call to
+// one's pod has started (and -submit-gap after it), and measures from the start of the Submit call to
 // the moment the pod's own process wrote the time.
 func runSubmit(ctx context.Context, e *env) error {
 	dir, err := e.stampDir()
@@ -21,6 +23,13 @@ func runSubmit(ctx context.Context, e *env) error {
 		objs, err := decode(jobParams{name: name, parallelism: 1, completions: 1, script: stampLine("start", dir, name)}.manifest())
 		if err != nil {
 			return err
+		}
+		if gap := e.cfg.submitGap; gap > 0 {
+			select {
+			case <-time.After(gap):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		start := time.Now()
 		if err := e.c.client.submit(ctx, objs); err != nil {
@@ -37,7 +46,46 @@ func runSubmit(ctx context.Context, e *env) error {
 		e.add("submit -> pod started", "ms", millis(lines[0].at.Sub(start)), below("median", 50))
 		e.add("submit call returned", "ms", millis(accepted))
 	}
+	if err := addAgentStarts(ctx, e, names); err != nil {
+		return err
+	}
 	return e.c.client.deleteAll(ctx, "job", names)
+}
+
+// addAgentStarts adds, for each Job's pod, the time from its agent taking
+// it (the pod's startTime) to its container starting (the container's
+// startedAt), both on the agent's clock: the agent's share of "submit ->
+// pod started", less the command's own. It waits for the pods' final
+// status, which carries both.
+func addAgentStarts(ctx context.Context, e *env, names []string) error {
+	for _, name := range names {
+		var took, started time.Time
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		for took.IsZero() || started.IsZero() {
+			pods, err := e.c.client.list(wctx, "pod", api.LabelJobName+"="+name)
+			if err != nil {
+				cancel()
+				return err
+			}
+			for _, o := range pods {
+				st := o.GetPod().GetStatus()
+				if t := st.GetContainerStatuses(); len(t) > 0 && t[0].GetState().GetTerminated() != nil {
+					took, started = st.GetStartTime().AsTime(), t[0].GetState().GetTerminated().GetStartedAt().AsTime()
+				}
+			}
+			if took.IsZero() || started.IsZero() {
+				select {
+				case <-time.After(20 * time.Millisecond):
+				case <-wctx.Done():
+					cancel()
+					return fmt.Errorf("pod of job %s: no final status: %w", name, wctx.Err())
+				}
+			}
+		}
+		cancel()
+		e.add("agent took the pod -> container started", "ms", millis(started.Sub(took)))
+	}
+	return nil
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
