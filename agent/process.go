@@ -108,37 +108,38 @@ func NewProcessRuntimeWith(opts ProcessOptions) (*ProcessRuntime, []string, erro
 	if err := probe.remove(); err != nil {
 		return r, []string{fmt.Sprintf("cgroups are not writable at %s (%v): %s", r.cgroupRoot, err, fallback)}, nil
 	}
+	r.cgroups, r.cgroupParent, r.madeParents = h, parent, made
 	if h.unified != "" {
-		if err := probeForkIntoCgroup(filepath.Join(h.unified, parent, "probe-"+newCgroupName())); err != nil {
+		if err := r.probeForkIntoCgroup(); err != nil {
 			// Runs without limits then go into v1 cgroups too.
 			h.unified = ""
 		}
 	}
-	r.cgroups, r.cgroupParent, r.madeParents = h, parent, made
 	return r, warnings, nil
 }
 
-// probeForkIntoCgroup tells whether a child can be started in the v2
-// cgroup dir as it forks: clone3 with CLONE_INTO_CGROUP needs Linux 5.7,
-// and a seccomp filter may refuse clone3. The child is this binary, traced,
-// so it is killed stopped at its execve without running an instruction.
-func probeForkIntoCgroup(dir string) error {
-	if err := mkdirCgroup(dir); err != nil {
-		return err
-	}
-	defer func() { _ = removeCgroupDir(dir) }()
-	fd, err := syscall.Open(dir, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open cgroup %s: %w", dir, err)
-	}
-	defer syscall.Close(fd)
+// probeForkIntoCgroup tells whether a run without limits can start in its
+// v2 cgroup as it forks, through the runs' own path: clone3 with
+// CLONE_INTO_CGROUP needs Linux 5.7, and a seccomp filter may refuse
+// clone3. The child is this binary, traced, so it is killed stopped at its
+// execve without running an instruction.
+func (r *ProcessRuntime) probeForkIntoCgroup() error {
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{"jobcluster-cgroup-probe"},
-		SysProcAttr: &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL, UseCgroupFD: true, CgroupFD: fd},
+		SysProcAttr: &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
 	}
-	if err := spawn(context.Background(), cmd, nil); err != nil {
-		return fmt.Errorf("start a process in cgroup %s: %w", dir, err)
+	cg, err := r.startInCgroup(cmd, filepath.Join(r.cgroupParent, "probe-"+newCgroupName()), ProcessSpec{})
+	if err != nil {
+		return err
+	}
+	defer func() { _ = cg.remove() }()
+	err = spawn(context.Background(), cmd, nil)
+	if cmd.SysProcAttr.UseCgroupFD {
+		_ = syscall.Close(cmd.SysProcAttr.CgroupFD)
+	}
+	if err != nil {
+		return fmt.Errorf("start a process in cgroup %s: %w", cg.paths[0], err)
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
