@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,24 +49,31 @@ type podRecord struct {
 	final     *api.PodStatus
 	reported  bool
 
-	// The protojson forms of pod and final, encoded once: a pod is saved
+	// The protobuf forms of pod and final, encoded once: a pod is saved
 	// several times and neither changes once set.
-	podJSON    json.RawMessage
-	finalJSON  json.RawMessage
-	encodedFor *api.PodStatus // the final status finalJSON holds
+	podProto   []byte
+	finalProto []byte
+	encodedFor *api.PodStatus // the final status finalProto holds
 }
 
 // recordFile is the form of a podRecord in a journal line. A line with
 // Forgotten set is a tombstone: the record of UID was dropped.
+//
+// The pod and its final status are saved in their protobuf form (base64
+// in the line), which costs a tenth of their protojson form to encode.
+// Pod and Final hold the protojson form that earlier versions wrote; they
+// are read, never written.
 type recordFile struct {
-	UID       string            `json:"uid"`
-	Name      string            `json:"name"`
-	Forgotten bool              `json:"forgotten,omitempty"`
-	Pod       json.RawMessage   `json:"pod,omitempty"`
-	Started   time.Time         `json:"started,omitzero"`
-	Processes map[string]string `json:"processes,omitempty"`
-	Final     json.RawMessage   `json:"final,omitempty"`
-	Reported  bool              `json:"reported,omitempty"`
+	UID        string            `json:"uid"`
+	Name       string            `json:"name"`
+	Forgotten  bool              `json:"forgotten,omitempty"`
+	PodProto   []byte            `json:"podProto,omitempty"`
+	Pod        json.RawMessage   `json:"pod,omitempty"`
+	Started    time.Time         `json:"started,omitzero"`
+	Processes  map[string]string `json:"processes,omitempty"`
+	FinalProto []byte            `json:"finalProto,omitempty"`
+	Final      json.RawMessage   `json:"final,omitempty"`
+	Reported   bool              `json:"reported,omitempty"`
 }
 
 // journal keeps the pods' records in one append-only file,
@@ -175,21 +183,44 @@ func decodeRecord(data []byte) (*podRecord, error) {
 		return nil, errors.New("record without uid or name")
 	}
 	r := &podRecord{uid: f.UID, name: f.Name, started: f.Started, processes: f.Processes, reported: f.Reported}
-	if len(f.Pod) > 0 {
-		r.pod = &api.Pod{}
-		if err := protojson.Unmarshal(f.Pod, r.pod); err != nil {
-			return nil, fmt.Errorf("pod: %w", err)
-		}
-		r.podJSON = f.Pod
+	var err error
+	if r.pod, r.podProto, err = decodeSaved[api.Pod](f.PodProto, f.Pod); err != nil {
+		return nil, fmt.Errorf("pod: %w", err)
 	}
-	if len(f.Final) > 0 {
-		r.final = &api.PodStatus{}
-		if err := protojson.Unmarshal(f.Final, r.final); err != nil {
-			return nil, fmt.Errorf("final status: %w", err)
-		}
-		r.finalJSON, r.encodedFor = f.Final, r.final
+	if r.final, r.finalProto, err = decodeSaved[api.PodStatus](f.FinalProto, f.Final); err != nil {
+		return nil, fmt.Errorf("final status: %w", err)
+	}
+	if r.finalProto != nil {
+		// A final status read from the protojson form is encoded
+		// again at its next save.
+		r.encodedFor = r.final
 	}
 	return r, nil
+}
+
+// decodeSaved decodes a message saved in a journal line: from its
+// protobuf form, or from the protojson form of earlier versions. It
+// returns nil when the line holds neither, and the protobuf form to save
+// it with again.
+func decodeSaved[T any, M interface {
+	*T
+	proto.Message
+}](pb []byte, js json.RawMessage) (M, []byte, error) {
+	switch {
+	case len(pb) > 0:
+		m := M(new(T))
+		if err := proto.Unmarshal(pb, m); err != nil {
+			return nil, nil, err
+		}
+		return m, pb, nil
+	case len(js) > 0:
+		m := M(new(T))
+		if err := protojson.Unmarshal(js, m); err != nil {
+			return nil, nil, err
+		}
+		return m, nil, nil
+	}
+	return nil, nil, nil
 }
 
 // save appends the record to the journal. A durable save is on disk
@@ -224,45 +255,33 @@ func (j *journal) save(r *podRecord, durable bool) error {
 // encode returns the record as a journal line. r.mu must be held.
 func (r *podRecord) encode() ([]byte, error) {
 	var err error
-	if r.podJSON == nil && r.pod != nil {
-		if r.podJSON, err = compactProtoJSON(r.pod); err != nil {
+	if r.podProto == nil && r.pod != nil {
+		if r.podProto, err = proto.Marshal(r.pod); err != nil {
 			return nil, err
 		}
 	}
 	if r.final != r.encodedFor {
-		r.finalJSON, r.encodedFor = nil, nil
+		r.finalProto, r.encodedFor = nil, nil
 		if r.final != nil {
-			if r.finalJSON, err = compactProtoJSON(r.final); err != nil {
+			if r.finalProto, err = proto.Marshal(r.final); err != nil {
 				return nil, err
 			}
 			r.encodedFor = r.final
 		}
 	}
 	return recordFile{
-		UID:       r.uid,
-		Name:      r.name,
-		Pod:       r.podJSON,
-		Started:   r.started,
-		Processes: r.processes,
-		Final:     r.finalJSON,
-		Reported:  r.reported,
+		UID:        r.uid,
+		Name:       r.name,
+		PodProto:   r.podProto,
+		Started:    r.started,
+		Processes:  r.processes,
+		FinalProto: r.finalProto,
+		Reported:   r.reported,
 	}.line()
 }
 
-// compactProtoJSON is m's protojson form as json.Marshal would embed it:
-// without the spaces protojson may put in, and with <, > and & escaped.
-func compactProtoJSON(m proto.Message) (json.RawMessage, error) {
-	b, err := protojson.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(json.RawMessage(b))
-}
-
 // line is the journal line of f: what json.Marshal makes of it, without
-// checking and compacting the pod and final status again, which a pod's
-// every save would otherwise do (their forms are compacted once, by
-// compactProtoJSON).
+// its reflection. Pod and Final are never written.
 func (f recordFile) line() ([]byte, error) {
 	uid, err := json.Marshal(f.UID)
 	if err != nil {
@@ -272,14 +291,15 @@ func (f recordFile) line() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 128+len(f.Pod)+len(f.Final))
+	enc := base64.StdEncoding
+	b := make([]byte, 0, 128+enc.EncodedLen(len(f.PodProto))+enc.EncodedLen(len(f.FinalProto)))
 	b = append(append(b, `{"uid":`...), uid...)
 	b = append(append(b, `,"name":`...), name...)
 	if f.Forgotten {
 		b = append(b, `,"forgotten":true`...)
 	}
-	if len(f.Pod) > 0 {
-		b = append(append(b, `,"pod":`...), f.Pod...)
+	if len(f.PodProto) > 0 {
+		b = append(enc.AppendEncode(append(b, `,"podProto":"`...), f.PodProto), '"')
 	}
 	if !f.Started.IsZero() {
 		t, err := f.Started.MarshalJSON()
@@ -295,8 +315,8 @@ func (f recordFile) line() ([]byte, error) {
 		}
 		b = append(append(b, `,"processes":`...), p...)
 	}
-	if len(f.Final) > 0 {
-		b = append(append(b, `,"final":`...), f.Final...)
+	if len(f.FinalProto) > 0 {
+		b = append(enc.AppendEncode(append(b, `,"finalProto":"`...), f.FinalProto), '"')
 	}
 	if f.Reported {
 		b = append(b, `,"reported":true`...)

@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jobcluster/jobcluster/api"
 	"github.com/jobcluster/jobcluster/internal/wait"
@@ -478,8 +481,8 @@ func TestRecordLineIsWhatJSONMarshalMakes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := json.Marshal(recordFile{UID: tt.r.uid, Name: tt.r.name, Pod: tt.r.podJSON, Started: tt.r.started,
-				Processes: tt.r.processes, Final: tt.r.finalJSON, Reported: tt.r.reported})
+			want, err := json.Marshal(recordFile{UID: tt.r.uid, Name: tt.r.name, PodProto: tt.r.podProto, Started: tt.r.started,
+				Processes: tt.r.processes, FinalProto: tt.r.finalProto, Reported: tt.r.reported})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -505,6 +508,50 @@ func TestRecordLineIsWhatJSONMarshalMakes(t *testing.T) {
 	}
 }
 
+// TestRecordOfAnEarlierVersionIsRead: earlier versions saved the pod and
+// its final status in their protojson form. Such a record is read, and
+// saved again in the protobuf form.
+func TestRecordOfAnEarlierVersionIsRead(t *testing.T) {
+	pod := jobPod()
+	final := &api.PodStatus{Phase: api.PodFailed, Reason: "Error", Message: "exit 1"}
+	podJSON, err := protojson.Marshal(pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finalJSON, err := protojson.Marshal(final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	line, err := json.Marshal(map[string]any{"uid": "uid-a", "name": "pod-a", "pod": json.RawMessage(podJSON),
+		"started": started, "final": json.RawMessage(finalJSON), "reported": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &podRecord{uid: "uid-a", name: "pod-a", pod: pod, started: started, final: final, reported: true}
+	r, err := decodeRecord(line)
+	if err != nil {
+		t.Fatalf("decode %s: %v", line, err)
+	}
+	if diff := cmp.Diff(viewRecords([]*podRecord{want}), viewRecords([]*podRecord{r}), protocmp.Transform()); diff != "" {
+		t.Errorf("record of an earlier version (-want +got):\n%s", diff)
+	}
+	again, err := r.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(again, []byte(`"pod":`)) || !bytes.Contains(again, []byte(`"podProto":`)) || !bytes.Contains(again, []byte(`"finalProto":`)) {
+		t.Errorf("record saved again in the earlier form: %s", again)
+	}
+	back, err := decodeRecord(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(viewRecords([]*podRecord{want}), viewRecords([]*podRecord{back}), protocmp.Transform()); diff != "" {
+		t.Errorf("record saved again and read (-want +got):\n%s", diff)
+	}
+}
+
 // BenchmarkRecordEncode is a running pod's save: its pod and status
 // encoded before, as after its first save.
 func BenchmarkRecordEncode(b *testing.B) {
@@ -516,6 +563,47 @@ func BenchmarkRecordEncode(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
+		if _, err := r.encode(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// jobPod is a pod as a Job's controller makes it: labels, an owner and a
+// bound node, one container.
+func jobPod() *api.Pod {
+	pod := testPod{name: "big-7x2kq", uid: "0b7d3c4e-2f1a-4d8e-9c6b-5a4f3e2d1c0b", scripts: []string{"true"},
+		labels: map[string]string{
+			"batch.kubernetes.io/controller-uid": "5e0c1f6a-8d2b-4f7e-a1c3-9b8d7e6f5a4b",
+			"batch.kubernetes.io/job-name":       "big",
+			"controller-uid":                     "5e0c1f6a-8d2b-4f7e-a1c3-9b8d7e6f5a4b",
+			"job-name":                           "big",
+		}}.build()
+	pod.Metadata.Namespace = "default"
+	pod.Metadata.GenerateName = "big-"
+	pod.Metadata.CreationTimestamp = timestamppb.New(time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC))
+	pod.Metadata.OwnerReferences = []*api.OwnerReference{{ApiVersion: "batch/v1", Kind: "Job", Name: "big",
+		Uid: "5e0c1f6a-8d2b-4f7e-a1c3-9b8d7e6f5a4b", Controller: proto.Bool(true), BlockOwnerDeletion: proto.Bool(true)}}
+	pod.Spec.NodeName = "a1"
+	return pod
+}
+
+// BenchmarkRecordFirstSaves is what a pod's first save and its final
+// save encode: the pod, and then its final status.
+func BenchmarkRecordFirstSaves(b *testing.B) {
+	pod := jobPod()
+	started := time.Now()
+	final := &api.PodStatus{Phase: api.PodSucceeded, HostIp: "127.0.0.1", StartTime: timestamppb.New(started),
+		ContainerStatuses: []*api.ContainerStatus{{Name: "c0", Ready: false, RestartCount: 0, Image: "busybox",
+			State: &api.ContainerState{Terminated: &api.ContainerStateTerminated{ExitCode: 0, Reason: "Completed",
+				StartedAt: timestamppb.New(started), FinishedAt: timestamppb.New(started.Add(time.Millisecond))}}}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		r := &podRecord{uid: pod.Metadata.Uid, name: pod.Metadata.Name, pod: pod, started: started}
+		if _, err := r.encode(); err != nil {
+			b.Fatal(err)
+		}
+		r.final = final
 		if _, err := r.encode(); err != nil {
 			b.Fatal(err)
 		}
