@@ -299,14 +299,14 @@ func (cg *cgroup) kill() error {
 
 // remove kills what is left in the cgroup and removes its directories.
 func (cg *cgroup) remove() error {
-	return errors.Join(cg.kill(), cg.removeDirs())
-}
-
-// removeDirs removes the cgroup's directories, once kill has emptied it.
-func (cg *cgroup) removeDirs() error {
 	var errs []error
 	for _, dir := range cg.paths {
-		errs = append(errs, removeCgroupDir(dir))
+		// A run that left nothing behind has an empty cgroup, which the
+		// kernel removes at once: that spares reading its process list.
+		if err := unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		errs = append(errs, killCgroupDir(dir), removeCgroupDir(dir))
 	}
 	return errors.Join(errs...)
 }

@@ -708,9 +708,10 @@ func (p *process) Wait() (int, error) {
 	var cgErr error
 	var cgroupDirs []string
 	if p.cg != nil {
-		cgErr = p.cg.kill()
+		// An OOM kill that ended the main process is counted by now;
+		// the cgroup's files go with it.
 		p.oom = p.cg.oomKills() > 0
-		cgErr = errors.Join(cgErr, p.cg.removeDirs())
+		cgErr = p.cg.remove()
 		cgroupDirs = p.cg.paths
 	}
 	p.guard.forgetRun(p.pid, cgroupDirs)
