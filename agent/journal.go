@@ -60,7 +60,7 @@ type podRecord struct {
 // Forgotten set is a tombstone: the record of UID was dropped.
 //
 // The pod and its final status are saved in their protobuf form (base64
-// in the line), which costs a tenth of their protojson form to encode.
+// in the line), which costs a fifth of their protojson form to encode.
 // Pod and Final hold the protojson form that earlier versions wrote; they
 // are read, never written.
 type recordFile struct {
