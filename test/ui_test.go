@@ -42,6 +42,9 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.ExecPath(path),
 		chromedp.DisableGPU,
 		chromedp.WindowSize(1200, 800),
+		// Chromium makes its singleton socket's directory in TMPDIR and
+		// leaves it behind when stopped; this one goes with the test.
+		chromedp.Env("TMPDIR="+t.TempDir()),
 	)
 	allocCtx, stopAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, stopTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))

@@ -36,9 +36,9 @@ func TestAcquireRefusesADirectoryInUse(t *testing.T) {
 }
 
 func TestAcquireNamesTheOtherProcess(t *testing.T) {
-	dir := t.TempDir()
 	// A shell holding the lock with flock(1) semantics is not available
-	// everywhere; a child test process holding it is.
+	// everywhere; a child test process holding it is. The child exits
+	// without running cleanups, so it makes no temporary directory.
 	if os.Getenv("DATADIR_HOLD") != "" {
 		if _, err := Acquire(os.Getenv("DATADIR_HOLD")); err != nil {
 			os.Exit(2)
@@ -48,6 +48,7 @@ func TestAcquireNamesTheOtherProcess(t *testing.T) {
 		os.Stdin.Read(buf) // hold until the parent closes stdin
 		os.Exit(0)
 	}
+	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestAcquireNamesTheOtherProcess$")
 	cmd.Env = append(os.Environ(), "DATADIR_HOLD="+dir)
 	stdin, _ := cmd.StdinPipe()

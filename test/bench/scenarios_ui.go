@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"time"
 
@@ -27,7 +28,15 @@ func runUI(ctx context.Context, e *env) error {
 	if err != nil {
 		return errors.New("the ui scenario needs Debian's chromium on PATH")
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
+	// Chromium makes its singleton socket's directory in TMPDIR and leaves
+	// it behind when stopped.
+	tmp, err := os.MkdirTemp("", "jobcluster-bench-chromium-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.DisableGPU, chromedp.WindowSize(1280, 900),
+		chromedp.Env("TMPDIR="+tmp))
 	allocCtx, stopAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer stopAlloc()
 	tab, stopTab := chromedp.NewContext(allocCtx)
