@@ -42,9 +42,10 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.ExecPath(path),
 		chromedp.DisableGPU,
 		chromedp.WindowSize(1200, 800),
-		// Chromium makes its singleton socket's directory in TMPDIR and
-		// leaves it behind when stopped; this one goes with the test.
-		chromedp.Env("TMPDIR="+t.TempDir()),
+		// Chromium leaves its singleton socket's directory in TMPDIR, its
+		// crash reports' settings in the config directory and dconf's
+		// cache behind; these go with the test.
+		chromedp.Env(chromiumScratchEnv(t.TempDir())...),
 	)
 	allocCtx, stopAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, stopTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
@@ -62,6 +63,13 @@ func newBrowser(t *testing.T) *browser {
 	b := &browser{t: t, ctx: ctx, shots: t.ArtifactDir()}
 	t.Logf("screenshots in %s", b.shots)
 	return b
+}
+
+// chromiumScratchEnv points the directories Chromium writes outside its
+// profile at dir.
+func chromiumScratchEnv(dir string) []string {
+	return []string{"TMPDIR=" + dir, "HOME=" + dir,
+		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"), "XDG_CACHE_HOME=" + filepath.Join(dir, "cache")}
 }
 
 // do runs browser steps, failing the test if one fails.

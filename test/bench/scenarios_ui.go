@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/chromedp/chromedp"
@@ -28,15 +29,16 @@ func runUI(ctx context.Context, e *env) error {
 	if err != nil {
 		return errors.New("the ui scenario needs Debian's chromium on PATH")
 	}
-	// Chromium makes its singleton socket's directory in TMPDIR and leaves
-	// it behind when stopped.
+	// Chromium leaves its singleton socket's directory in TMPDIR, its
+	// crash reports' settings in the config directory and dconf's cache
+	// behind; they go in a directory of the run's own.
 	tmp, err := os.MkdirTemp("", "jobcluster-bench-chromium-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.DisableGPU, chromedp.WindowSize(1280, 900),
-		chromedp.Env("TMPDIR="+tmp))
+		chromedp.Env("TMPDIR="+tmp, "HOME="+tmp, "XDG_CONFIG_HOME="+filepath.Join(tmp, "config"), "XDG_CACHE_HOME="+filepath.Join(tmp, "cache")))
 	allocCtx, stopAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	defer stopAlloc()
 	tab, stopTab := chromedp.NewContext(allocCtx)
