@@ -10,8 +10,9 @@ import (
 )
 
 // runSubmit submits one-pod Jobs one after another, each once the previous
-// one's pod has started (and -submit-gap after it), and measures from the start of the Submit call to
-// the moment the pod's own process wrote the time.
+// one's pod has started (and -submit-gap after it), and measures from the
+// start of the Submit call to the moment the pod's own process wrote the
+// time.
 func runSubmit(ctx context.Context, e *env) error {
 	dir, err := e.stampDir()
 	if err != nil {
@@ -24,12 +25,8 @@ func runSubmit(ctx context.Context, e *env) error {
 		if err != nil {
 			return err
 		}
-		if gap := e.cfg.submitGap; gap > 0 {
-			select {
-			case <-time.After(gap):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		if err := sleep(ctx, e.cfg.submitGap); err != nil {
+			return err
 		}
 		start := time.Now()
 		if err := e.c.client.submit(ctx, objs); err != nil {
@@ -61,28 +58,24 @@ func addAgentStarts(ctx context.Context, e *env, names []string) error {
 	for _, name := range names {
 		var took, started time.Time
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		for took.IsZero() || started.IsZero() {
+		err := poll(wctx, 20*time.Millisecond, "the final status of job "+name+"'s pod", func() (bool, string) {
 			pods, err := e.c.client.list(wctx, "pod", api.LabelJobName+"="+name)
 			if err != nil {
-				cancel()
-				return err
+				return false, err.Error()
 			}
 			for _, o := range pods {
 				st := o.GetPod().GetStatus()
-				if t := st.GetContainerStatuses(); len(t) > 0 && t[0].GetState().GetTerminated() != nil {
-					took, started = st.GetStartTime().AsTime(), t[0].GetState().GetTerminated().GetStartedAt().AsTime()
+				if cs := st.GetContainerStatuses(); len(cs) > 0 && cs[0].GetState().GetTerminated() != nil {
+					took, started = st.GetStartTime().AsTime(), cs[0].GetState().GetTerminated().GetStartedAt().AsTime()
+					return true, ""
 				}
 			}
-			if took.IsZero() || started.IsZero() {
-				select {
-				case <-time.After(20 * time.Millisecond):
-				case <-wctx.Done():
-					cancel()
-					return fmt.Errorf("pod of job %s: no final status: %w", name, wctx.Err())
-				}
-			}
-		}
+			return false, fmt.Sprintf("%d pods, none finished", len(pods))
+		})
 		cancel()
+		if err != nil {
+			return err
+		}
 		e.add("agent took the pod -> container started", "ms", millis(started.Sub(took)))
 	}
 	return nil
