@@ -15,8 +15,10 @@ const (
 	// finished pods whose logs it keeps they still hold.
 	cleanInterval = 10 * time.Second
 	// cleanRecheck is how long a pod the servers said they hold goes
-	// unasked: finished pods of Jobs that stay cost a question each per
-	// cleanRecheck, however long they stay.
+	// unasked when they did not say since when no pod was removed (an
+	// earlier release). Otherwise such a pod is asked about again only
+	// once a pod was removed: finished pods of Jobs that stay cost one
+	// question each, however long they stay.
 	cleanRecheck = 30 * time.Second
 	// cleanSoon is the pause between a desired set losing pods and the
 	// round that looks at them, so that their final statuses can be
@@ -28,8 +30,10 @@ const (
 )
 
 // podsAsker asks a server which of the pods it holds: exists[i] answers
-// for pods[i].
-type podsAsker func(ctx context.Context, pods []*api.PodRef) (exists []bool, err error)
+// for pods[i], and removedIndex is the index of the servers' last removal
+// of a pod as of that answer (see fsm.State.PodsRemovedIndex), 0 when
+// they do not say. With no pods it asks for removedIndex alone.
+type podsAsker func(ctx context.Context, pods []*api.PodRef) (exists []bool, removedIndex uint64, err error)
 
 // cleaner removes the directories of finished pods the servers no longer
 // hold (their Job was deleted, a TTL or history limit removed it, or the
@@ -51,7 +55,31 @@ type cleaner struct {
 	logger   *slog.Logger
 	now      func() time.Time
 
-	asked map[podKey]time.Time // when a pod was last found held; used by run only
+	answers map[podKey]answer // the servers' last answer about each candidate; used by run only
+}
+
+// answer is what the servers last said of a pod: when they said it is
+// held, and their removal index then; or that it is gone and its
+// directory was removed.
+type answer struct {
+	at           time.Time
+	removedIndex uint64
+	gone         bool
+}
+
+// due says whether a pod the servers answered a about must be asked about
+// again, given their removal index now (0 when unknown). A pod gone stays
+// gone. A pod held is asked about again once a pod was removed since, or,
+// when either index is unknown, once recheck passed.
+func (a answer) due(now time.Time, recheck time.Duration, removedIndex uint64) bool {
+	switch {
+	case a.gone:
+		return false
+	case a.removedIndex != 0 && removedIndex != 0:
+		return a.removedIndex != removedIndex
+	default:
+		return now.Sub(a.at) >= recheck
+	}
 }
 
 // podKey identifies a pod by name and UID.
@@ -69,7 +97,7 @@ func newCleaner(sup *supervisor, ask podsAsker, logger *slog.Logger) *cleaner {
 		batch:    podsPerQuestion,
 		logger:   logger,
 		now:      time.Now,
-		asked:    map[podKey]time.Time{},
+		answers:  map[podKey]answer{},
 	}
 }
 
@@ -98,24 +126,42 @@ func (c *cleaner) run(ctx context.Context) {
 }
 
 // round forgets what is due, asks the servers about the pods whose
-// directories remain, a batch per question, and removes the directories
+// directories remain and that may have gone since the servers last
+// answered about them, a batch per question, and removes the directories
 // of those the servers no longer hold.
 func (c *cleaner) round(ctx context.Context) {
 	c.sup.tidy()
 	now := c.now()
 	candidates := append(c.sup.settledPods(), c.sup.journal.keptPods()...)
 	current := make(map[podKey]bool, len(candidates))
+	for _, ref := range candidates {
+		current[keyOf(ref)] = true
+	}
+	held := false
+	for key, a := range c.answers {
+		if !current[key] {
+			delete(c.answers, key)
+			continue
+		}
+		held = held || !a.gone
+	}
+	if len(candidates) == 0 {
+		return
+	}
+	// One small question tells whether any pod found held may have gone.
+	var removedIndex uint64
+	if held {
+		_, idx, err := c.ask(ctx, nil)
+		if err != nil {
+			c.logger.Debug("ask the servers' last removal of a pod", "err", err)
+			return
+		}
+		removedIndex = idx
+	}
 	var due []*api.PodRef
 	for _, ref := range candidates {
-		key := keyOf(ref)
-		current[key] = true
-		if at, ok := c.asked[key]; !ok || now.Sub(at) >= c.recheck {
+		if a, ok := c.answers[keyOf(ref)]; !ok || a.due(now, c.recheck, removedIndex) {
 			due = append(due, ref)
-		}
-	}
-	for key := range c.asked {
-		if !current[key] {
-			delete(c.asked, key)
 		}
 	}
 	removed := 0
@@ -138,7 +184,7 @@ func (c *cleaner) round(ctx context.Context) {
 // clean asks about one batch and removes the directories of the pods
 // that are gone. It returns how many it removed.
 func (c *cleaner) clean(ctx context.Context, batch []*api.PodRef, now time.Time) (int, error) {
-	exists, err := c.ask(ctx, batch)
+	exists, removedIndex, err := c.ask(ctx, batch)
 	if err != nil {
 		return 0, fmt.Errorf("ask which of %d pods the servers hold: %w", len(batch), err)
 	}
@@ -148,7 +194,7 @@ func (c *cleaner) clean(ctx context.Context, batch []*api.PodRef, now time.Time)
 	removed := 0
 	for i, ref := range batch {
 		if exists[i] {
-			c.asked[keyOf(ref)] = now
+			c.answers[keyOf(ref)] = answer{at: now, removedIndex: removedIndex}
 			continue
 		}
 		ok, err := c.sup.journal.remove(ref.GetName(), ref.GetUid(), false)
@@ -156,6 +202,7 @@ func (c *cleaner) clean(ctx context.Context, batch []*api.PodRef, now time.Time)
 			c.logger.Warn("remove pod directory", "pod", ref.GetName(), "err", err)
 			continue
 		}
+		c.answers[keyOf(ref)] = answer{gone: true}
 		if ok {
 			removed++
 			c.logger.Debug("removed directory of deleted pod", "pod", ref.GetName(), "uid", ref.GetUid())
@@ -165,24 +212,24 @@ func (c *cleaner) clean(ctx context.Context, batch []*api.PodRef, now time.Time)
 }
 
 // podsExist asks the servers, one after another until one answers, which
-// of the pods they still hold.
-func (s *servers) podsExist(ctx context.Context, pods []*api.PodRef) ([]bool, error) {
+// of the pods they still hold, and their last removal of a pod.
+func (s *servers) podsExist(ctx context.Context, pods []*api.PodRef) ([]bool, uint64, error) {
 	var errs []error
 	for i := range max(1, len(s.pool.addrs())) {
 		client, addr, err := s.pool.client(i)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		callCtx, cancel := context.WithTimeout(ctx, rpcTimeout)
 		resp, err := client.PodsExist(callCtx, &api.PodsExistRequest{Pods: pods})
 		cancel()
 		if err == nil {
-			return resp.GetExists(), nil
+			return resp.GetExists(), resp.GetPodsRemovedIndex(), nil
 		}
 		errs = append(errs, fmt.Errorf("ask %s: %w", addr, err))
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return nil, errors.Join(errs...)
+	return nil, 0, errors.Join(errs...)
 }

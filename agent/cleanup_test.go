@@ -17,14 +17,17 @@ import (
 	"github.com/jobcluster/jobcluster/internal/wait"
 )
 
-// heldPods is the servers' side of PodsExist: the pods they still hold.
+// heldPods is the servers' side of PodsExist: the pods they still hold,
+// and the index of their last removal of a pod (0: they do not say, as an
+// earlier release).
 type heldPods struct {
-	mu    sync.Mutex
-	pods  map[string]string // name -> uid
-	asked []string          // names asked about, in order
+	mu           sync.Mutex
+	pods         map[string]string // name -> uid
+	removedIndex uint64
+	asked        []string // names asked about, in order
 }
 
-func (h *heldPods) ask(_ context.Context, refs []*api.PodRef) ([]bool, error) {
+func (h *heldPods) ask(_ context.Context, refs []*api.PodRef) ([]bool, uint64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	exists := make([]bool, len(refs))
@@ -33,7 +36,25 @@ func (h *heldPods) ask(_ context.Context, refs []*api.PodRef) ([]bool, error) {
 		uid, ok := h.pods[ref.GetName()]
 		exists[i] = ok && (ref.GetUid() == "" || ref.GetUid() == uid)
 	}
-	return exists, nil
+	return exists, h.removedIndex, nil
+}
+
+// remove removes a pod, as deleting it or its Job does, at log index.
+func (h *heldPods) remove(name string, index uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.pods, name)
+	h.removedIndex = index
+}
+
+// takeAsked returns the names asked about since the last call.
+func (h *heldPods) takeAsked() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	asked := h.asked
+	h.asked = nil
+	slices.Sort(asked)
+	return asked
 }
 
 func (h *heldPods) wasAsked(name string) bool {
@@ -100,6 +121,51 @@ func TestCleanerRemovesPodsTheServersNoLongerHold(t *testing.T) {
 	}
 	if phase := sink.last("uid-n").GetPhase(); phase != api.PodRunning {
 		t.Errorf("running pod's last status is %s, want Running", phase)
+	}
+}
+
+func TestCleanerAsksAboutAHeldPodAgainOnlyOnceAPodWasRemoved(t *testing.T) {
+	sink := &fakeSink{}
+	s := newTestSupervisor(t, t.TempDir(), NewProcessRuntime(), sink)
+	finished := []*api.Pod{
+		testPod{name: "kept-a", uid: "uid-a", scripts: []string{"echo a"}}.build(),
+		testPod{name: "kept-b", uid: "uid-b", scripts: []string{"echo b"}}.build(),
+	}
+	s.Sync(finished)
+	for _, pod := range finished {
+		sink.waitFinal(t, pod.GetMetadata().GetUid())
+		s.markReported(pod.GetMetadata().GetUid())
+	}
+	s.Sync(nil)
+
+	servers := &heldPods{pods: map[string]string{"kept-a": "uid-a", "kept-b": "uid-b"}, removedIndex: 7}
+	c := newCleaner(s, servers.ask, testLogger(t))
+	c.recheck = 0 // only the removal index spares a question
+	rounds := []struct {
+		name  string
+		do    func()
+		asked []string
+	}{
+		{name: "first round", asked: []string{"kept-a", "kept-b"}},
+		{name: "no pod removed since", asked: nil},
+		{name: "kept-a removed", do: func() { servers.remove("kept-a", 9) }, asked: []string{"kept-a", "kept-b"}},
+		{name: "no pod removed since kept-a", asked: nil},
+		{name: "servers that do not say", do: func() { servers.removedIndex = 0 }, asked: []string{"kept-b"}},
+	}
+	for _, r := range rounds {
+		if r.do != nil {
+			r.do()
+		}
+		c.round(t.Context())
+		if got := servers.takeAsked(); !slices.Equal(got, r.asked) {
+			t.Errorf("%s: asked about %v, want %v", r.name, got, r.asked)
+		}
+	}
+	if dirExists(t, s.journal.podDir("kept-a")) {
+		t.Error("directory of the removed pod kept-a is still there")
+	}
+	if !dirExists(t, s.journal.podDir("kept-b")) {
+		t.Error("directory of the held pod kept-b removed")
 	}
 }
 
@@ -203,7 +269,7 @@ func TestCleanerRemovesManyDirectoriesWithoutBlockingSync(t *testing.T) {
 	servers := &heldPods{pods: map[string]string{}}
 	secondAsked, release := make(chan struct{}), make(chan struct{})
 	calls := 0
-	ask := func(ctx context.Context, refs []*api.PodRef) ([]bool, error) {
+	ask := func(ctx context.Context, refs []*api.PodRef) ([]bool, uint64, error) {
 		calls++
 		if calls == 2 {
 			close(secondAsked)

@@ -9686,11 +9686,16 @@ func (x *PodsExistRequest) GetPods() []*PodRef {
 
 // PodsExistResponse tells, in the order of the request, whether each pod
 // is still held: a pod of that name, with that uid when one was given.
+// pods_removed_index is the log index of the last entry that removed a pod
+// from the state the answer was read from, or a later one; it moves on
+// with every removal, so a pod held then is still held while a later
+// answer gives the same index. 0 means unknown (an earlier release).
 type PodsExistResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exists        []bool                 `protobuf:"varint,1,rep,packed,name=exists,proto3" json:"exists,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Exists           []bool                 `protobuf:"varint,1,rep,packed,name=exists,proto3" json:"exists,omitempty"`
+	PodsRemovedIndex uint64                 `protobuf:"varint,2,opt,name=pods_removed_index,json=podsRemovedIndex,proto3" json:"pods_removed_index,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *PodsExistResponse) Reset() {
@@ -9728,6 +9733,13 @@ func (x *PodsExistResponse) GetExists() []bool {
 		return x.Exists
 	}
 	return nil
+}
+
+func (x *PodsExistResponse) GetPodsRemovedIndex() uint64 {
+	if x != nil {
+		return x.PodsRemovedIndex
+	}
+	return 0
 }
 
 type CreateJobFromCronRequest struct {
@@ -11775,9 +11787,10 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\tR\x03uid\"=\n" +
 	"\x10PodsExistRequest\x12)\n" +
-	"\x04pods\x18\x01 \x03(\v2\x15.jobcluster.v1.PodRefR\x04pods\"+\n" +
+	"\x04pods\x18\x01 \x03(\v2\x15.jobcluster.v1.PodRefR\x04pods\"Y\n" +
 	"\x11PodsExistResponse\x12\x16\n" +
-	"\x06exists\x18\x01 \x03(\bR\x06exists\"\x84\x01\n" +
+	"\x06exists\x18\x01 \x03(\bR\x06exists\x12,\n" +
+	"\x12pods_removed_index\x18\x02 \x01(\x04R\x10podsRemovedIndex\"\x84\x01\n" +
 	"\x18CreateJobFromCronRequest\x12\x19\n" +
 	"\bcron_job\x18\x01 \x01(\tR\acronJob\x12\x19\n" +
 	"\bjob_name\x18\x02 \x01(\tR\ajobName\x12\x14\n" +

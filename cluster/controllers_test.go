@@ -241,6 +241,11 @@ func TestJobRunsToCompletionOnReportsFromItsAgent(t *testing.T) {
 	if want := []bool{true, true, false, false}; !slices.Equal(exists.GetExists(), want) {
 		t.Errorf("pods exist %v = %v, want %v", asked, exists.GetExists(), want)
 	}
+	// The answer says since when no pod was removed, so that the agent
+	// need not ask again about the pods held until that moves.
+	if got, want := exists.GetPodsRemovedIndex(), leader.fsm.State().PodsRemovedIndex(); got == 0 || got != want {
+		t.Errorf("pods removed index %d, want the leader's, %d", got, want)
+	}
 	// A report from a node the pod is not bound to changes nothing.
 	stray := &api.PodStatusUpdate{Name: pods[0].GetMetadata().GetName(), Status: &api.PodStatus{Phase: api.PodFailed}}
 	if _, err := client(t, leader).ReportPodStatus(testCtx(t), &api.ReportPodStatusRequest{Node: "a2", Updates: []*api.PodStatusUpdate{stray}}); err != nil {

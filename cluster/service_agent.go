@@ -259,7 +259,9 @@ func lastLines(b []byte, n int) []byte {
 const maxPodsExistQuery = 2000
 
 // PodsExist tells an agent which of the pods it names the servers still
-// hold, so that it can remove the logs of the others. The leader answers:
+// hold, so that it can remove the logs of the others, and the index of the
+// last removal of a pod: while it stays, the agent need not ask again
+// about a pod it was told is held. The leader answers:
 // a follower that lags behind could call a pod gone that it has yet to
 // learn about. An agent certificate learns only about its own node's
 // pods: one this server knows on another node is answered as not held.
@@ -295,7 +297,7 @@ func (c *controlService) podsExist(ctx context.Context, req *api.PodsExistReques
 				uid, _, ok := st.PodIdentity(ref.GetName())
 				exists[i] = ok && (ref.GetUid() == "" || uid == ref.GetUid())
 			}
-			return &api.PodsExistResponse{Exists: exists}, nil
+			return &api.PodsExistResponse{Exists: exists, PodsRemovedIndex: st.PodsRemovedIndex()}, nil
 		},
 		func(cl api.ControlClient, ctx context.Context) (*api.PodsExistResponse, error) {
 			return cl.PodsExist(ctx, req)

@@ -455,3 +455,59 @@ func TestStatusUpdateKeepsTheRestOfThePod(t *testing.T) {
 		t.Errorf("the update changed more than the status (-want +got):\n%s", diff)
 	}
 }
+
+func TestPodsRemovedIndexMovesWhenAPodGoes(t *testing.T) {
+	job := newJob("j", parallelism(3), completions(3))
+	empty := newJob("empty", parallelism(0), completions(1))
+	tests := []struct {
+		name  string
+		cmd   *api.Command
+		moves bool
+	}{
+		{name: "a pod runs", cmd: updatePodStatus(phase("j-0", "n1", api.PodRunning))},
+		{name: "a pod succeeds", cmd: updatePodStatus(phase("j-0", "n1", api.PodSucceeded))},
+		{name: "a pod is created", cmd: createPods(newPod(job, "j-2", -1))},
+		{name: "a pod is bound", cmd: bindPods(2, "j-1", "n1")},
+		{name: "a pod is stopped", cmd: stopPods("DeadlineExceeded", 7, "j-0")},
+		{name: "an unknown pod is deleted", cmd: deletePods("nope")},
+		{name: "a Job without pods is deleted", cmd: deleteJob("empty", "")},
+		{name: "a pod is deleted", cmd: deletePods("j-1"), moves: true},
+		{name: "a Job with pods is deleted", cmd: deleteJob("j", ""), moves: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			if got := h.state().PodsRemovedIndex(); got != 0 {
+				t.Fatalf("before any entry: %d, want 0", got)
+			}
+			h.must(upsertNode(newNode("n1")), upsertJob(job, true), upsertJob(empty, true))
+			h.must(createPods(newPod(job, "j-0", -1), newPod(job, "j-1", -1)), bindPods(1, "j-0", "n1"))
+			before := h.state().PodsRemovedIndex()
+			if before == 0 {
+				t.Fatal("after two entries the index is still 0")
+			}
+			h.must(tt.cmd)
+			got := h.state().PodsRemovedIndex()
+			switch {
+			case tt.moves && got != h.index:
+				t.Errorf("a pod was removed at index %d, PodsRemovedIndex is %d", h.index, got)
+			case !tt.moves && got != before:
+				t.Errorf("no pod was removed, PodsRemovedIndex moved from %d to %d", before, got)
+			}
+		})
+	}
+}
+
+func TestPodsRemovedIndexAfterRestoreIsTheSnapshots(t *testing.T) {
+	h := newHarness(t)
+	job := newJob("j", parallelism(1), completions(1))
+	h.must(upsertJob(job, true), createPods(newPod(job, "j-0", -1)))
+	h.must(updatePodStatus(phase("j-0", "", api.PodRunning)))
+	if got := h.state().PodsRemovedIndex(); got != 1 {
+		t.Fatalf("PodsRemovedIndex %d, want 1 (the first entry)", got)
+	}
+	// What the restored state held before is unknown: any pod may be gone.
+	if got := restored(t, h.f).State().PodsRemovedIndex(); got != h.index {
+		t.Errorf("restored at index %d, PodsRemovedIndex %d", h.index, got)
+	}
+}

@@ -50,6 +50,13 @@ type FSM struct {
 	// data with the old index would take the change for one already seen.
 	view    sync.RWMutex
 	applied atomic.Uint64
+	// podsRemoved is the index of the last applied entry that removed a
+	// pod, or a later one (see State.PodsRemovedIndex); written with a
+	// commit (under view) or by Restore (under mu). removingPods says
+	// the batch being applied removed one; only the applying goroutine
+	// touches it.
+	podsRemoved  uint64
+	removingPods bool
 
 	// logBytes counts the log entry bytes applied since the state was
 	// last captured by Snapshot or replaced by Restore: what a restart
@@ -145,6 +152,9 @@ func (f *FSM) applyBatch(index uint64, batch *api.CommandBatch, owned bool) *Res
 	f.view.Lock()
 	txn.Commit()
 	f.applied.Store(index)
+	if f.removingPods || f.podsRemoved == 0 {
+		f.podsRemoved, f.removingPods = index, false
+	}
 	f.counts = counts
 	f.changeLog.record(index, changes)
 	f.view.Unlock()
@@ -172,7 +182,10 @@ func (f *FSM) notify() {
 
 func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command, owned bool) error {
 	w := &writer{txn: txn, index: index, owned: owned, events: f.events, tailBytes: f.tailBytes, obs: f.obs, keys: f.keys, sealFailed: f.sealFailed}
-	defer func() { f.events, f.tailBytes = w.events, w.tailBytes }()
+	defer func() {
+		f.events, f.tailBytes = w.events, w.tailBytes
+		f.removingPods = f.removingPods || w.podsRemoved
+	}()
 	if c.GetPayload() != nil && !c.PayloadMatchesType() {
 		panic(fmt.Sprintf("fsm: command type %v carries a %T payload at index %d", c.GetType(), c.GetPayload(), index))
 	}
@@ -241,5 +254,5 @@ func (f *FSM) State() *State {
 	defer f.mu.RUnlock()
 	f.view.RLock()
 	defer f.view.RUnlock()
-	return &State{txn: f.db.Txn(false), index: f.applied.Load(), restored: f.restore}
+	return &State{txn: f.db.Txn(false), index: f.applied.Load(), podsRemoved: f.podsRemoved, restored: f.restore}
 }

@@ -182,6 +182,9 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.counts = counts
 	f.tailBytes = tailBytes
 	f.applied.Store(index)
+	// Which pods the replaced state held is unknown here: any of them
+	// may be gone.
+	f.podsRemoved = index
 	f.changeLog.reset(index)
 	f.logBytes.Store(0)
 	f.events = events

@@ -15,13 +15,23 @@ import (
 // are shared with the store: callers must not modify them (proto.Clone
 // first).
 type State struct {
-	txn      *memdb.Txn
-	index    uint64
-	restored chan struct{}
+	txn         *memdb.Txn
+	index       uint64
+	podsRemoved uint64
+	restored    chan struct{}
 }
 
 // Index is the log index this view reflects.
 func (s *State) Index() uint64 { return s.index }
+
+// PodsRemovedIndex is the log index of the last entry that removed a pod
+// from this view, or a later index no greater than Index. It moves on
+// with every removal, so a pod this view holds is still held by any later
+// view, of any server, whose PodsRemovedIndex is the same. It is 0 only
+// before the first entry. A pod is never replaced by another of the same
+// name but a new uid without being removed: creating a pod skips a name
+// in use.
+func (s *State) PodsRemovedIndex() uint64 { return s.podsRemoved }
 
 // Restored is closed when a snapshot restore replaced the state this view
 // came from; watchers must take a new view.

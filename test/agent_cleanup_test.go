@@ -12,11 +12,11 @@ import (
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
-// TestDeletedJobLeavesNoPodDirectories runs a Job of 300 pods on one
+// TestDeletedJobLeavesNoPodDirectories runs a Job of 150 pods on one
 // agent, deletes it, and waits for the agent to remove every pod
 // directory of it, while the logs of a finished Job that stays remain.
-// An agent asks about a finished pod the servers hold at most every 30 s,
-// so the removal can take up to about 40 s.
+// An agent asks again about a finished pod the servers said they hold
+// once they report a pod removed since, at its next round (every 10 s).
 func TestDeletedJobLeavesNoPodDirectories(t *testing.T) {
 	const pods = 150
 	c := testcluster.New(t, testcluster.Options{Servers: 1, Agents: 1})

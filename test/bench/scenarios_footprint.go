@@ -14,36 +14,28 @@ import (
 // idleFor is how long the cluster idles before its memory is read.
 const idleFor = 10 * time.Second
 
+// holdingSettle is how long a cluster that has just finished many Jobs
+// is left before its idle CPU is measured, over holdingIdleFor: past the
+// minute after which agents forget the pods they ran, and a window longer
+// than the 30 s an agent may wait between two questions about a pod the
+// servers hold.
+const (
+	holdingSettle  = 70 * time.Second
+	holdingIdleFor = 40 * time.Second
+)
+
 // runFootprint measures the CPU the whole cluster uses while idle, reads
 // the servers' and agents' memory after they idled,
 // counts the processes under the agents while pods run, and on the last
 // repetition, with -finished-jobs, measures a server holding many finished
 // Jobs.
 func runFootprint(ctx context.Context, e *env) error {
-	// The whole cluster's CPU while it idles: servers, agents and the
-	// agents' guards.
-	var pids []int
-	for _, n := range append(append([]*node{}, e.c.servers...), e.c.agents...) {
-		pids = append(pids, n.pid())
-		for _, p := range descendants(n.pid()) {
-			pids = append(pids, p.pid)
-		}
-	}
-	used := func() float64 {
-		total := 0.0
-		for _, pid := range pids {
-			if s, err := cpuSeconds(pid); err == nil {
-				total += s
-			}
-		}
-		return total
-	}
-	before, start := used(), time.Now()
-	if err := sleep(ctx, idleFor); err != nil {
+	idle, err := clusterCPU(ctx, e, idleFor)
+	if err != nil {
 		return err
 	}
 	e.add(fmt.Sprintf("idle CPU, %d servers and %d agents together (%% of one core)", len(e.c.servers), len(e.c.agents)), "%",
-		(used()-before)/time.Since(start).Seconds()*100, below("median", 3))
+		idle, below("median", 3))
 	for _, s := range e.c.servers {
 		rss, err := rssMiB(s.pid())
 		if err != nil {
@@ -65,6 +57,48 @@ func runFootprint(ctx context.Context, e *env) error {
 		return finishedJobs(ctx, e)
 	}
 	return nil
+}
+
+// holdingIdleCPU measures the idle CPU of the cluster holding
+// -finished-jobs finished Jobs, once it settled. Agents keep each finished
+// pod's logs while the servers hold it, and ask the servers whether they
+// still do.
+func holdingIdleCPU(ctx context.Context, e *env) error {
+	if err := sleep(ctx, holdingSettle-idleFor); err != nil {
+		return err
+	}
+	idle, err := clusterCPU(ctx, e, holdingIdleFor)
+	if err != nil {
+		return err
+	}
+	e.add(fmt.Sprintf("idle CPU holding %d finished Jobs (%% of one core)", e.cfg.finishedJobs), "%", idle)
+	return nil
+}
+
+// clusterCPU is the CPU the whole cluster uses over d, servers, agents
+// and the agents' guards, in % of one core.
+func clusterCPU(ctx context.Context, e *env, d time.Duration) (float64, error) {
+	var pids []int
+	for _, n := range append(append([]*node{}, e.c.servers...), e.c.agents...) {
+		pids = append(pids, n.pid())
+		for _, p := range descendants(n.pid()) {
+			pids = append(pids, p.pid)
+		}
+	}
+	used := func() float64 {
+		total := 0.0
+		for _, pid := range pids {
+			if s, err := cpuSeconds(pid); err == nil {
+				total += s
+			}
+		}
+		return total
+	}
+	before, start := used(), time.Now()
+	if err := sleep(ctx, d); err != nil {
+		return 0, err
+	}
+	return (used() - before) / time.Since(start).Seconds() * 100, nil
 }
 
 // agentProcesses runs 20 pods that exec a sleep and counts every process
@@ -154,6 +188,9 @@ func finishedJobs(ctx context.Context, e *env) error {
 			return err
 		}
 		e.add(metric, "MiB", rss, below("max", 1024))
+	}
+	if err := holdingIdleCPU(ctx, e); err != nil {
+		return err
 	}
 
 	leader, err := c.waitLeader(ctx)
