@@ -204,10 +204,14 @@ func BenchmarkApplyEntry(b *testing.B) {
 
 // finishedStore fills a store with finished one-pod Jobs through the
 // commands a cluster applies: create, bind, succeed, complete.
-func finishedStore(b *testing.B, jobs int) *FSM { return finishedStoreWithTails(b, jobs, 0) }
+func finishedStore(b *testing.B, jobs int) *FSM { return finishedStoreWithTails(b, jobs, noTail) }
+
+// noTail, as finishedStoreWithTails' tailBytes, ships no tail at all.
+const noTail = -1
 
 // finishedStoreWithTails is finishedStore whose pods ship a log tail of
-// tailBytes with their final status, as agents do.
+// tailBytes with their final status, as agents do (0: an empty one, of a
+// container that wrote nothing).
 func finishedStoreWithTails(b *testing.B, jobs, tailBytes int) *FSM {
 	b.Helper()
 	line := "2026-12-05T00:00:00Z worker step done, 38 bytes\n"
@@ -220,8 +224,11 @@ func finishedStoreWithTails(b *testing.B, jobs, tailBytes int) *FSM {
 		s.must(b, upsertJob(j, true), createPods(p))
 		s.must(b, bindPods(3, p.GetMetadata().GetName(), "n1"))
 		done := phase(p.GetMetadata().GetName(), "n1", api.PodSucceeded)
-		if tailBytes > 0 {
+		switch {
+		case tailBytes > 0:
 			done.LogTails = []*api.ContainerLogTail{{Container: "main", Data: tail}}
+		case tailBytes == 0:
+			done.LogTails = []*api.ContainerLogTail{{Container: "main"}}
 		}
 		s.must(b, updatePodStatus(done))
 		s.must(b, updateJobStatus(j.GetMetadata().GetName(), j.GetMetadata().GetUid(), &api.JobStatus{
@@ -235,8 +242,15 @@ func finishedStoreWithTails(b *testing.B, jobs, tailBytes int) *FSM {
 }
 
 // BenchmarkFinishedJobFootprint reports the live heap each finished
-// one-pod Job (with its pod) holds in the store.
+// one-pod Job (with its pod) holds in the store, its pod's container
+// having written nothing (an empty tail) or its agent having shipped no
+// tail.
 func BenchmarkFinishedJobFootprint(b *testing.B) {
+	b.Run("no-tail", func(b *testing.B) { finishedJobFootprint(b, noTail) })
+	b.Run("empty-tail", func(b *testing.B) { finishedJobFootprint(b, 0) })
+}
+
+func finishedJobFootprint(b *testing.B, tailBytes int) {
 	const jobs = 10000
 	for range b.N {
 		b.StopTimer()
@@ -244,7 +258,7 @@ func BenchmarkFinishedJobFootprint(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		b.StartTimer()
-		f := finishedStore(b, jobs)
+		f := finishedStoreWithTails(b, jobs, tailBytes)
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -23,9 +23,16 @@ const MaxKeptTailBytes = 128 << 20
 // maxKeptTailBytes is MaxKeptTailBytes, smaller in tests.
 var maxKeptTailBytes int64 = MaxKeptTailBytes
 
-// logTailOrder orders tails by the log index that stored them.
+// logTailOrder orders tails by the log index that stored them, which is
+// the order the bound drops them in. An empty tail (a container that
+// wrote nothing) has no place in it: it counts nothing against the bound,
+// so dropping it would free nothing, and leaving it out of the index
+// halves what it costs to keep.
 func logTailOrder(obj any) string {
 	t := obj.(*api.LogTail)
+	if len(t.GetTail().GetData()) == 0 {
+		return ""
+	}
 	return fmt.Sprintf("%020d/%s", t.GetIndex(), logTailKey(t))
 }
 

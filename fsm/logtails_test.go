@@ -54,3 +54,42 @@ func TestKeptTailsStayUnderTheirBound(t *testing.T) {
 		t.Errorf("a restored state counts %d bytes of tails, want %d", r.tailBytes, total)
 	}
 }
+
+// An empty tail (a container that wrote nothing) costs nothing of the
+// bound and is not in the order the bound drops tails by: it stays, so
+// that the servers still tell an empty log from one they do not keep,
+// until its pod goes.
+func TestAnEmptyTailStaysUntilItsPodGoes(t *testing.T) {
+	defer func(old int64) { maxKeptTailBytes = old }(maxKeptTailBytes)
+	maxKeptTailBytes = 1000
+	h := newHarness(t)
+	job := newJob("j", parallelism(3), completions(3))
+	h.must(upsertJob(job, true), upsertNode(newNode("n1")))
+	for i := range 3 {
+		name := fmt.Sprintf("p%d", i)
+		h.must(createPods(newPod(job, name, i)), bindPods(2, name, "n1"))
+	}
+	ship := func(pod string, data []byte) {
+		t.Helper()
+		u := phase(pod, "n1", api.PodSucceeded)
+		u.LogTails = []*api.ContainerLogTail{{Container: "main", Data: data}}
+		h.must(updatePodStatus(u))
+	}
+	ship("p0", nil)
+	ship("p1", []byte(strings.Repeat("x", 999)+"\n"))
+	ship("p2", []byte(strings.Repeat("y", 599)+"\n"))
+	s := h.state()
+	if lt := s.LogTail("p0", "main", false); lt == nil || len(lt.GetTail().GetData()) != 0 {
+		t.Errorf("the empty tail of p0, stored first: %v, want kept and empty", lt)
+	}
+	if lt := s.LogTail("p1", "main", false); lt != nil {
+		t.Errorf("p1's tail, the oldest with bytes, is kept over the bound")
+	}
+	if lt := s.LogTail("p2", "main", false); lt == nil {
+		t.Errorf("p2's tail, the newest, is gone")
+	}
+	h.must(deletePods("p0"))
+	if lt := h.state().LogTail("p0", "main", false); lt != nil {
+		t.Errorf("the empty tail of the deleted pod p0 is still kept")
+	}
+}

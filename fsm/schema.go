@@ -110,7 +110,7 @@ func schema() *memdb.DBSchema {
 			Name: tableLogTails,
 			Indexes: map[string]*memdb.IndexSchema{
 				"id":    {Name: "id", Unique: true, Indexer: fnIndexer(logTailKey)},
-				"order": {Name: "order", Unique: true, Indexer: fnIndexer(logTailOrder)},
+				"order": {Name: "order", Unique: true, AllowMissing: true, Indexer: fnIndexer(logTailOrder)},
 			},
 		},
 		tableSucceeded: {
