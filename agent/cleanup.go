@@ -55,16 +55,21 @@ type cleaner struct {
 	logger   *slog.Logger
 	now      func() time.Time
 
-	answers map[podKey]answer // the servers' last answer about each candidate; used by run only
+	// answers holds the servers' last answer about each candidate, and
+	// rounds counts the rounds; both are used by run only.
+	answers map[podKey]*answer
+	rounds  uint64
 }
 
 // answer is what the servers last said of a pod: when they said it is
 // held, and their removal index then; or that it is gone and its
-// directory was removed.
+// directory was removed. round is the last round that found the pod
+// among the candidates.
 type answer struct {
 	at           time.Time
 	removedIndex uint64
 	gone         bool
+	round        uint64
 }
 
 // due says whether a pod the servers answered a about must be asked about
@@ -97,7 +102,7 @@ func newCleaner(sup *supervisor, ask podsAsker, logger *slog.Logger) *cleaner {
 		batch:    podsPerQuestion,
 		logger:   logger,
 		now:      time.Now,
-		answers:  map[podKey]answer{},
+		answers:  map[podKey]*answer{},
 	}
 }
 
@@ -129,28 +134,17 @@ func (c *cleaner) run(ctx context.Context) {
 // directories remain and that may have gone since the servers last
 // answered about them, a batch per question, and removes the directories
 // of those the servers no longer hold.
+//
+// An agent may keep tens of thousands of finished pods for as long as
+// their Jobs stay: a round that has nobody to ask about walks them once
+// without allocating, and asks one small question.
 func (c *cleaner) round(ctx context.Context) {
 	c.sup.tidy()
 	now := c.now()
-	candidates := append(c.sup.settledPods(), c.sup.journal.keptPods()...)
-	current := make(map[podKey]bool, len(candidates))
-	for _, ref := range candidates {
-		current[keyOf(ref)] = true
-	}
-	held := false
-	for key, a := range c.answers {
-		if !current[key] {
-			delete(c.answers, key)
-			continue
-		}
-		held = held || !a.gone
-	}
-	if len(candidates) == 0 {
-		return
-	}
+	c.rounds++
 	// One small question tells whether any pod found held may have gone.
 	var removedIndex uint64
-	if held {
+	if len(c.answers) > 0 {
 		_, idx, err := c.ask(ctx, nil)
 		if err != nil {
 			c.logger.Debug("ask the servers' last removal of a pod", "err", err)
@@ -159,9 +153,18 @@ func (c *cleaner) round(ctx context.Context) {
 		removedIndex = idx
 	}
 	var due []*api.PodRef
-	for _, ref := range candidates {
-		if a, ok := c.answers[keyOf(ref)]; !ok || a.due(now, c.recheck, removedIndex) {
-			due = append(due, ref)
+	c.eachCandidate(func(key podKey) {
+		a, ok := c.answers[key]
+		if ok {
+			a.round = c.rounds
+		}
+		if !ok || a.due(now, c.recheck, removedIndex) {
+			due = append(due, &api.PodRef{Name: key.name, Uid: key.uid})
+		}
+	})
+	for key, a := range c.answers {
+		if a.round != c.rounds {
+			delete(c.answers, key)
 		}
 	}
 	removed := 0
@@ -181,6 +184,14 @@ func (c *cleaner) round(ctx context.Context) {
 	}
 }
 
+// eachCandidate calls f with each pod that cannot run here again and
+// whose directory remains: the settled ones, and the forgotten ones the
+// journal keeps.
+func (c *cleaner) eachCandidate(f func(podKey)) {
+	c.sup.eachSettled(func(name, uid string) { f(podKey{name, uid}) })
+	c.sup.journal.eachKept(func(name, uid string) { f(podKey{name, uid}) })
+}
+
 // clean asks about one batch and removes the directories of the pods
 // that are gone. It returns how many it removed.
 func (c *cleaner) clean(ctx context.Context, batch []*api.PodRef, now time.Time) (int, error) {
@@ -194,7 +205,7 @@ func (c *cleaner) clean(ctx context.Context, batch []*api.PodRef, now time.Time)
 	removed := 0
 	for i, ref := range batch {
 		if exists[i] {
-			c.answers[keyOf(ref)] = answer{at: now, removedIndex: removedIndex}
+			c.answers[keyOf(ref)] = &answer{at: now, removedIndex: removedIndex, round: c.rounds}
 			continue
 		}
 		ok, err := c.sup.journal.remove(ref.GetName(), ref.GetUid(), false)
@@ -202,7 +213,7 @@ func (c *cleaner) clean(ctx context.Context, batch []*api.PodRef, now time.Time)
 			c.logger.Warn("remove pod directory", "pod", ref.GetName(), "err", err)
 			continue
 		}
-		c.answers[keyOf(ref)] = answer{gone: true}
+		c.answers[keyOf(ref)] = &answer{gone: true, round: c.rounds}
 		if ok {
 			removed++
 			c.logger.Debug("removed directory of deleted pod", "pod", ref.GetName(), "uid", ref.GetUid())

@@ -413,15 +413,14 @@ func (j *journal) sweep(cutoff time.Time) error {
 	return nil
 }
 
-// keptPods returns the forgotten pods whose directories remain.
-func (j *journal) keptPods() []*api.PodRef {
+// eachKept calls f with each forgotten pod whose directory remains. f
+// runs with j.mu held and must not call back into j.
+func (j *journal) eachKept(f func(name, uid string)) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	refs := make([]*api.PodRef, 0, len(j.kept))
 	for name, uid := range j.kept {
-		refs = append(refs, &api.PodRef{Name: name, Uid: uid})
+		f(name, uid)
 	}
-	return refs
 }
 
 // remove deletes the directory of the pod name if it still belongs to

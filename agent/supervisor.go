@@ -439,21 +439,20 @@ func (s *supervisor) settled(uid string, rec *podRecord) bool {
 	return rec.reported
 }
 
-// settledPods returns the settled pods whose records hold their
-// directories; none before the first desired set.
-func (s *supervisor) settledPods() []*api.PodRef {
+// eachSettled calls f with each settled pod whose record holds its
+// directory; none before the first desired set. f runs with s.mu held
+// and must not call back into s.
+func (s *supervisor) eachSettled(f func(name, uid string)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.wanted == nil {
-		return nil
+		return
 	}
-	var refs []*api.PodRef
 	for uid, rec := range s.records {
 		if s.byName[rec.name] == rec && s.settled(uid, rec) {
-			refs = append(refs, &api.PodRef{Name: rec.name, Uid: uid})
+			f(rec.name, uid)
 		}
 	}
-	return refs
 }
 
 func (s *supervisor) forget(rec *podRecord) {
