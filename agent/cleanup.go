@@ -72,10 +72,10 @@ type answer struct {
 	round        uint64
 }
 
-// due says whether a pod the servers answered a about must be asked about
-// again, given their removal index now (0 when unknown). A pod gone stays
-// gone. A pod held is asked about again once a pod was removed since, or,
-// when either index is unknown, once recheck passed.
+// due says whether a pod whose last answer was a must be asked about
+// again, given the servers' removal index now (0 when unknown). A pod
+// gone stays gone. A pod held is asked about again once a pod was removed
+// since, or, when either index is unknown, once recheck passed.
 func (a answer) due(now time.Time, recheck time.Duration, removedIndex uint64) bool {
 	switch {
 	case a.gone:
