@@ -52,11 +52,8 @@ type FSM struct {
 	applied atomic.Uint64
 	// podsRemoved is the index of the last applied entry that removed a
 	// pod, or a later one (see State.PodsRemovedIndex); written with a
-	// commit (under view) or by Restore (under mu). removingPods says
-	// the batch being applied removed one; only the applying goroutine
-	// touches it.
-	podsRemoved  uint64
-	removingPods bool
+	// commit (under view) or by Restore (under mu).
+	podsRemoved uint64
 
 	// logBytes counts the log entry bytes applied since the state was
 	// last captured by Snapshot or replaced by Restore: what a restart
@@ -152,8 +149,8 @@ func (f *FSM) applyBatch(index uint64, batch *api.CommandBatch, owned bool) *Res
 	f.view.Lock()
 	txn.Commit()
 	f.applied.Store(index)
-	if f.removingPods || f.podsRemoved == 0 {
-		f.podsRemoved, f.removingPods = index, false
+	if f.podsRemoved == 0 || podRemoved(changes) {
+		f.podsRemoved = index
 	}
 	f.counts = counts
 	f.changeLog.record(index, changes)
@@ -164,6 +161,16 @@ func (f *FSM) applyBatch(index uint64, batch *api.CommandBatch, owned bool) *Res
 		f.notify()
 	}
 	return res
+}
+
+// podRemoved reports whether changes take a pod out of the store.
+func podRemoved(changes memdb.Changes) bool {
+	for _, ch := range changes {
+		if ch.Table == tablePods && ch.Before != nil && ch.After == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Changed returns a channel that is closed after the next change of state.
@@ -182,10 +189,7 @@ func (f *FSM) notify() {
 
 func (f *FSM) applyCommand(txn *memdb.Txn, index uint64, c *api.Command, owned bool) error {
 	w := &writer{txn: txn, index: index, owned: owned, events: f.events, tailBytes: f.tailBytes, obs: f.obs, keys: f.keys, sealFailed: f.sealFailed}
-	defer func() {
-		f.events, f.tailBytes = w.events, w.tailBytes
-		f.removingPods = f.removingPods || w.podsRemoved
-	}()
+	defer func() { f.events, f.tailBytes = w.events, w.tailBytes }()
 	if c.GetPayload() != nil && !c.PayloadMatchesType() {
 		panic(fmt.Sprintf("fsm: command type %v carries a %T payload at index %d", c.GetType(), c.GetPayload(), index))
 	}
