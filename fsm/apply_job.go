@@ -60,7 +60,6 @@ func (w *writer) deleteJob(job *api.Job) {
 		if err := w.txn.Delete(tablePods, o); err != nil {
 			panic(err)
 		}
-		w.podsRemoved = true
 	}
 	w.removeEvents("Job", ns, name)
 	w.remove(tableJobs, job)

@@ -28,8 +28,6 @@ type writer struct {
 	sealFailed func(error)
 	// obs, when not nil, is told of transitions.
 	obs Observer
-	// podsRemoved says this transaction removed a pod.
-	podsRemoved bool
 }
 
 // errNoName refuses an object without a name: the store cannot index it,
@@ -68,7 +66,6 @@ func (w *writer) remove(table string, obj any) {
 	}
 	if old != nil {
 		sumPod(w.txn, old, nil)
-		w.podsRemoved = true
 	}
 }
 
