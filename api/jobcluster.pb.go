@@ -8051,6 +8051,15 @@ type ListRequest struct {
 	// spec.nodeName, status.phase, involvedObject.{kind,name,namespace,uid};
 	// = and != joined by commas.
 	FieldSelector string `protobuf:"bytes,6,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
+	// limit, when above 0, asks for at most this many items, as
+	// Kubernetes' list limit: the answer then names in continue where the
+	// next page starts. Events are listed whole.
+	Limit int64 `protobuf:"varint,7,opt,name=limit,proto3" json:"limit,omitempty"`
+	// continue is the token a previous page's answer gave, to list the
+	// items after that page's last. Each page reads the state of its own
+	// time: an item appears at most once, and one created or deleted
+	// while paging may or may not appear.
+	Continue      string `protobuf:"bytes,8,opt,name=continue,proto3" json:"continue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8127,10 +8136,27 @@ func (x *ListRequest) GetFieldSelector() string {
 	return ""
 }
 
+func (x *ListRequest) GetLimit() int64 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListRequest) GetContinue() string {
+	if x != nil {
+		return x.Continue
+	}
+	return ""
+}
+
 type ListResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Items         []*Object              `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
-	Index         uint64                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Items []*Object              `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	Index uint64                 `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	// continue is set when more items may follow: pass it back in the
+	// request to list them.
+	Continue      string `protobuf:"bytes,3,opt,name=continue,proto3" json:"continue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -8177,6 +8203,13 @@ func (x *ListResponse) GetIndex() uint64 {
 		return x.Index
 	}
 	return 0
+}
+
+func (x *ListResponse) GetContinue() string {
+	if x != nil {
+		return x.Continue
+	}
+	return ""
 }
 
 type DeleteRequest struct {
@@ -11675,17 +11708,20 @@ const file_jobcluster_proto_rawDesc = "" +
 	"GetRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
-	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"\xd7\x01\n" +
+	"\tnamespace\x18\x03 \x01(\tR\tnamespace\"\x89\x02\n" +
 	"\vListRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12%\n" +
 	"\x0elabel_selector\x18\x02 \x01(\tR\rlabelSelector\x12#\n" +
 	"\rinvolved_kind\x18\x03 \x01(\tR\finvolvedKind\x12#\n" +
 	"\rinvolved_name\x18\x04 \x01(\tR\finvolvedName\x12\x1c\n" +
 	"\tnamespace\x18\x05 \x01(\tR\tnamespace\x12%\n" +
-	"\x0efield_selector\x18\x06 \x01(\tR\rfieldSelector\"Q\n" +
+	"\x0efield_selector\x18\x06 \x01(\tR\rfieldSelector\x12\x14\n" +
+	"\x05limit\x18\a \x01(\x03R\x05limit\x12\x1a\n" +
+	"\bcontinue\x18\b \x01(\tR\bcontinue\"m\n" +
 	"\fListResponse\x12+\n" +
 	"\x05items\x18\x01 \x03(\v2\x15.jobcluster.v1.ObjectR\x05items\x12\x14\n" +
-	"\x05index\x18\x02 \x01(\x04R\x05index\"g\n" +
+	"\x05index\x18\x02 \x01(\x04R\x05index\x12\x1a\n" +
+	"\bcontinue\x18\x03 \x01(\tR\bcontinue\"g\n" +
 	"\rDeleteRequest\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +

@@ -206,52 +206,80 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 	if !r.Namespaced {
 		ns = ""
 	}
-	st := c.s.fsm.State()
-	resp := &api.ListResponse{Index: st.Index()}
-	keep := func(meta *api.ObjectMeta, o *api.Object) {
-		if ns != "" && api.NamespaceOf(meta) != ns {
-			return
-		}
-		if fields.matches(o) {
-			resp.Items = append(resp.Items, o)
-		}
+	page, err := newListPage(req.GetLimit(), req.GetContinue())
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	add := func(meta *api.ObjectMeta, o *api.Object) {
-		if sel.matches(meta.GetLabels()) {
-			keep(meta, o)
+	if r == api.EventResource {
+		// Events are few (the store keeps a bounded number) and listed by
+		// time, not by key: always whole.
+		page = &listPage{}
+	}
+	st := c.s.fsm.State()
+	// offer passes an item the namespace and field selector keep to the
+	// page, in the order of its key; false stops the list.
+	offer := func(key string, meta *api.ObjectMeta, o *api.Object) bool {
+		if ns != "" && api.NamespaceOf(meta) != ns || !fields.matches(o) {
+			return true
 		}
+		return page.add(key, o)
+	}
+	// labeled is offer for lists the store does not filter by label.
+	labeled := func(key string, meta *api.ObjectMeta, o *api.Object) bool {
+		return !sel.matches(meta.GetLabels()) || offer(key, meta, o)
 	}
 	switch r {
 	case api.JobResource:
-		// The store reads a finished Job's labels without decoding it.
-		for j := range st.EachJob(sel.matchesLookup) {
-			keep(j.GetMetadata(), &api.Object{Kind: &api.Object_Job{Job: j}})
+		// A namespace's Jobs are one run of keys; the store reads a
+		// finished Job's labels without decoding it.
+		after, prefix := page.after, ""
+		if ns != "" {
+			prefix = api.Key(ns, "")
+			after = max(after, prefix)
+		}
+		for j := range st.EachJob(after, sel.matchesLookup) {
+			key := api.KeyOf(j.GetMetadata())
+			if !strings.HasPrefix(key, prefix) || !offer(key, j.GetMetadata(), &api.Object{Kind: &api.Object_Job{Job: j}}) {
+				break
+			}
 		}
 	case api.CronJobResource:
 		for _, cj := range st.CronJobs() {
-			add(cj.GetMetadata(), &api.Object{Kind: &api.Object_CronJob{CronJob: cj}})
+			if !labeled(api.KeyOf(cj.GetMetadata()), cj.GetMetadata(), &api.Object{Kind: &api.Object_CronJob{CronJob: cj}}) {
+				break
+			}
 		}
 	case api.PodResource:
 		if job := jobFromSelector(sel); job != "" && ns != "" {
-			for _, p := range st.PodsOfJob(ns, job) {
-				add(p.GetMetadata(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
+			for p := range st.EachPodOfJob(ns, job, page.after) {
+				if !labeled(p.GetMetadata().GetName(), p.GetMetadata(), &api.Object{Kind: &api.Object_Pod{Pod: p}}) {
+					break
+				}
 			}
 			break
 		}
-		for p := range st.EachPod(sel.matchesLookup) {
-			keep(p.GetMetadata(), &api.Object{Kind: &api.Object_Pod{Pod: p}})
+		for p := range st.EachPod(page.after, sel.matchesLookup) {
+			if !offer(p.GetMetadata().GetName(), p.GetMetadata(), &api.Object{Kind: &api.Object_Pod{Pod: p}}) {
+				break
+			}
 		}
 	case api.NodeResource:
 		for _, n := range st.Nodes() {
-			add(n.GetMetadata(), &api.Object{Kind: &api.Object_Node{Node: n}})
+			if !labeled(n.GetMetadata().GetName(), n.GetMetadata(), &api.Object{Kind: &api.Object_Node{Node: n}}) {
+				break
+			}
 		}
 	case api.ConfigMapResource:
 		for _, cm := range st.ConfigMaps() {
-			add(cm.GetMetadata(), &api.Object{Kind: &api.Object_ConfigMap{ConfigMap: cm}})
+			if !labeled(api.KeyOf(cm.GetMetadata()), cm.GetMetadata(), &api.Object{Kind: &api.Object_ConfigMap{ConfigMap: cm}}) {
+				break
+			}
 		}
 	case api.SecretResource:
 		for _, sec := range st.Secrets() {
-			add(sec.GetMetadata(), &api.Object{Kind: &api.Object_Secret{Secret: sec}})
+			if !labeled(api.KeyOf(sec.GetMetadata()), sec.GetMetadata(), &api.Object{Kind: &api.Object_Secret{Secret: sec}}) {
+				break
+			}
 		}
 	case api.EventResource:
 		evs := st.AllEvents()
@@ -263,12 +291,12 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 			evs = st.Events(involvedKind, req.GetNamespace(), req.GetInvolvedName())
 		}
 		for _, e := range evs {
-			add(e.GetMetadata(), &api.Object{Kind: &api.Object_Event{Event: e}})
+			labeled(e.GetMetadata().GetName(), e.GetMetadata(), &api.Object{Kind: &api.Object_Event{Event: e}})
 		}
 	default:
 		return nil, badKind(req.GetKind())
 	}
-	return resp, nil
+	return &api.ListResponse{Items: page.items, Index: st.Index(), Continue: page.token()}, nil
 }
 
 // jobFromSelector spots the common "job-name=x" selector, which the pod

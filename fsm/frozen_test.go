@@ -220,9 +220,9 @@ func TestEachJobByLabelReadsFrozenLabels(t *testing.T) {
 		t.Fatalf("finished Job is not stored encoded")
 	}
 	st := h.state()
-	collect := func(keep func(LabelLookup) bool) []string {
+	collect := func(after string, keep func(LabelLookup) bool) []string {
 		var out []string
-		for j := range st.EachJob(keep) {
+		for j := range st.EachJob(after, keep) {
 			out = append(out, j.GetMetadata().GetName())
 		}
 		return out
@@ -231,31 +231,44 @@ func TestEachJobByLabelReadsFrozenLabels(t *testing.T) {
 		return func(l LabelLookup) bool { v, ok := l(key); return ok && v == want }
 	}
 	for _, tt := range []struct {
-		name string
-		keep func(LabelLookup) bool
-		want []string
+		name  string
+		after string
+		keep  func(LabelLookup) bool
+		want  []string
 	}{
-		{"all", nil, []string{"done", "running"}},
-		{"app=done matches both", has("app", "done"), []string{"done", "running"}},
-		{"tier=b only the running one", has("tier", "b"), []string{"running"}},
-		{"missing key", func(l LabelLookup) bool { _, ok := l("tier"); return !ok }, []string{"done"}},
-		{"none", has("app", "other"), nil},
+		{"all", "", nil, []string{"done", "running"}},
+		{"app=done matches both", "", has("app", "done"), []string{"done", "running"}},
+		{"tier=b only the running one", "", has("tier", "b"), []string{"running"}},
+		{"missing key", "", func(l LabelLookup) bool { _, ok := l("tier"); return !ok }, []string{"done"}},
+		{"none", "", has("app", "other"), nil},
+		{"after a key before both", api.Key("", "d"), nil, []string{"done", "running"}},
+		{"after the finished one's key", api.Key("", "done"), nil, []string{"running"}},
+		{"after the finished one's key, by label", api.Key("", "done"), has("app", "done"), []string{"running"}},
+		{"after the last key", api.Key("", "running"), nil, nil},
+		{"after a key between", api.Key("", "done-"), nil, []string{"running"}},
 	} {
-		if diff := diffObjects(tt.want, collect(tt.keep)); diff != "" {
+		if diff := diffObjects(tt.want, collect(tt.after, tt.keep)); diff != "" {
 			t.Errorf("%s: EachJob (-want +got):\n%s", tt.name, diff)
 		}
 	}
-	for j := range st.EachJob(has("app", "done")) {
+	for j := range st.EachJob("", has("app", "done")) {
 		if diff := diffObjects(st.Job("", j.GetMetadata().GetName()), j); diff != "" {
 			t.Errorf("EachJob yields %s unlike Job (-want +got):\n%s", j.GetMetadata().GetName(), diff)
 		}
 	}
 	var pods []string
-	for p := range st.EachPod(has(api.LabelJobName, "done")) {
+	for p := range st.EachPod("", has(api.LabelJobName, "done")) {
 		pods = append(pods, p.GetMetadata().GetName())
 	}
 	if diff := diffObjects([]string{"done-0", "done-1"}, pods); diff != "" {
 		t.Errorf("EachPod by job-name of frozen pods (-want +got):\n%s", diff)
+	}
+	pods = nil
+	for p := range st.EachPod("done-0", has(api.LabelJobName, "done")) {
+		pods = append(pods, p.GetMetadata().GetName())
+	}
+	if diff := diffObjects([]string{"done-1"}, pods); diff != "" {
+		t.Errorf("EachPod after done-0 (-want +got):\n%s", diff)
 	}
 }
 

@@ -82,19 +82,21 @@ func (s *State) Node(name string) *api.Node {
 // Jobs lists every Job by namespace and name.
 func (s *State) Jobs() []*api.Job { return all[*api.Job](s.txn, tableJobs, "id") }
 
-// EachJob yields the Jobs, by namespace and name, whose labels keep accepts (every Job
-// when keep is nil). Unlike Jobs it holds one Job at a time, and finished
-// Jobs, stored compressed, are decoded only when keep accepts them:
-// picking a few Jobs by label out of 100,000 finished ones stays cheap.
-func (s *State) EachJob(keep func(LabelLookup) bool) iter.Seq[*api.Job] {
-	return eachKept[*api.Job](s.txn, tableJobs, keep)
+// EachJob yields the Jobs, in the order of their keys (api.KeyOf), whose
+// keys sort after after (every key when after is empty) and whose labels
+// keep accepts (every Job when keep is nil). Unlike Jobs it holds one Job
+// at a time, and finished Jobs, stored compressed, are decoded only when
+// keep accepts them: picking a few Jobs by label out of 100,000 finished
+// ones stays cheap, and so does a page of them.
+func (s *State) EachJob(after string, keep func(LabelLookup) bool) iter.Seq[*api.Job] {
+	return eachKept[*api.Job](s.txn, tableJobs, after, keep)
 }
 
-// EachPod yields the pods whose labels keep accepts, one at a time. A
-// finished pod's labels take decoding its metadata: PodsOfJob is the
-// cheap way to a Job's pods.
-func (s *State) EachPod(keep func(LabelLookup) bool) iter.Seq[*api.Pod] {
-	return eachKept[*api.Pod](s.txn, tablePods, keep)
+// EachPod yields the pods, by name, whose names sort after after and
+// whose labels keep accepts, one at a time. A finished pod's labels take
+// decoding its metadata: PodsOfJob is the cheap way to a Job's pods.
+func (s *State) EachPod(after string, keep func(LabelLookup) bool) iter.Seq[*api.Pod] {
+	return eachKept[*api.Pod](s.txn, tablePods, after, keep)
 }
 
 // CronJobs lists every CronJob by namespace and name.
@@ -181,6 +183,21 @@ func (s *State) UnboundPods() []*api.Pod { return all[*api.Pod](s.txn, tablePods
 // PodsOfJob lists the pods of one Job by name.
 func (s *State) PodsOfJob(namespace, job string) []*api.Pod {
 	return podsOfJob(s.txn, api.Key(namespace, job))
+}
+
+// EachPodOfJob yields the pods of one Job, by name, whose names sort
+// after after (every one when after is empty), decoding only those.
+func (s *State) EachPodOfJob(namespace, job, after string) iter.Seq[*api.Pod] {
+	return func(yield func(*api.Pod) bool) {
+		for _, o := range storedPodsOfJob(s.txn, api.Key(namespace, job)) {
+			if after != "" && storedName(o) <= after {
+				continue
+			}
+			if !yield(thaw[*api.Pod](o)) {
+				return
+			}
+		}
+	}
 }
 
 // podsOfJob lists the pods of the Job keyed job by name, decoded.
@@ -303,8 +320,16 @@ func all[T any](txn *memdb.Txn, table, index string, args ...any) []T {
 	return slices.Collect(each[T](txn, table, index, args...))
 }
 
-func eachKept[T named](txn *memdb.Txn, table string, keep func(LabelLookup) bool) iter.Seq[T] {
-	it, err := txn.Get(table, "id")
+func eachKept[T named](txn *memdb.Txn, table, after string, keep func(LabelLookup) bool) iter.Seq[T] {
+	var it memdb.ResultIterator
+	var err error
+	if after == "" {
+		it, err = txn.Get(table, "id")
+	} else {
+		// The index holds each key followed by a 0 byte, which no name
+		// contains: the first key after after's is at after+"\x00\x00".
+		it, err = txn.LowerBound(table, "id", after+"\x00")
+	}
 	if err != nil {
 		panic(err)
 	}
