@@ -49,6 +49,9 @@ type client struct {
 	namespace, rawNamespace string
 	// token is the ACL token's secret every call carries (--token).
 	token string
+	// listChunk is the page size of lists (get --chunk-size); 0 lists in
+	// one call.
+	listChunk int64
 	// mayHaveApplied is set once a write's attempt failed in a way that
 	// leaves its outcome unknown (the leader was lost while committing
 	// it, or no answer came): a later attempt may find what it made.
@@ -68,11 +71,12 @@ func newClient(addrList string) (*client, error) {
 		return nil, errors.New("no server address: set --addr or JOBCLUSTER_ADDR")
 	}
 	return &client{
-		addrs:   addrs,
-		attempt: attemptTimeout,
-		backoff: firstBackoff,
-		conns:   make(map[string]*grpc.ClientConn),
-		dials:   newDialLog(),
+		addrs:     addrs,
+		attempt:   attemptTimeout,
+		backoff:   firstBackoff,
+		conns:     make(map[string]*grpc.ClientConn),
+		dials:     newDialLog(),
+		listChunk: listChunk,
 	}, nil
 }
 

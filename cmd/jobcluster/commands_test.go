@@ -455,3 +455,30 @@ func TestRoundBound(t *testing.T) {
 		}
 	}
 }
+
+// upgradingServers answers the first page of a list as a server of this
+// release does and the next as one of an earlier release, which ignores
+// limit and continue, does.
+type upgradingServers struct {
+	*fakeServer
+	calls int
+}
+
+func (u *upgradingServers) List(_ context.Context, req *api.ListRequest) (*api.ListResponse, error) {
+	u.calls++
+	var all []*api.Object
+	for _, name := range []string{"a", "b", "c"} {
+		all = append(all, jobObject(namedJob(name)))
+	}
+	if u.calls == 1 {
+		return &api.ListResponse{Items: all[:req.GetLimit()], Continue: "next"}, nil
+	}
+	return &api.ListResponse{Items: all}, nil
+}
+
+func TestAListAnsweredWholeByAnEarlierServerIsShownOnce(t *testing.T) {
+	got := run(t, "", "--addr", serve(t, &upgradingServers{fakeServer: newFakeServer()}), "get", "jobs", "--chunk-size", "2", "-o", "name")
+	if want := "job.batch/a\njob.batch/b\njob.batch/c\n"; got.Error != "" || got.Stdout != want {
+		t.Errorf("get jobs: %q, error %q; want %q", got.Stdout, got.Error, want)
+	}
+}

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/jobcluster/jobcluster/api"
 )
@@ -25,6 +27,7 @@ type getOptions struct {
 	watch         bool
 	watchOnly     bool
 	noHeaders     bool
+	chunkSize     int64
 }
 
 func newGetCmd(copts *clientOptions) *cobra.Command {
@@ -56,6 +59,7 @@ node, no) and the KIND/NAME form.`,
 	cmd.Flags().StringSliceVarP(&o.labelColumns, "label-columns", "L", nil, "add a column with the value of each of these labels")
 	cmd.Flags().BoolVarP(&o.watch, "watch", "w", false, "after listing, print each change of the objects as it happens (until Ctrl-C or --timeout)")
 	cmd.Flags().BoolVar(&o.watchOnly, "watch-only", false, "print only the changes, not the first list")
+	cmd.Flags().Int64Var(&o.chunkSize, "chunk-size", listChunk, "list in pages of this many objects, as kubectl; 0 lists them in one call")
 	cmd.Flags().BoolVar(&o.noHeaders, "no-headers", false, "print tables and custom columns without their header line")
 	cmd.Flags().StringVar(&o.sortBy, "sort-by", "", "sort by the value at this JSONPath, e.g. .metadata.creationTimestamp or '{.status.startTime}'")
 	return cmd
@@ -72,7 +76,11 @@ func (o *getOptions) run(cmd *cobra.Command, copts *clientOptions, args []string
 	if len(names) > 0 && (o.selector != "" || o.fieldSelector != "") {
 		return errors.New("name cannot be provided when a selector is specified")
 	}
+	if o.chunkSize < 0 {
+		return fmt.Errorf("--chunk-size: %d is negative; give 0 to list in one call or a page size such as %d", o.chunkSize, listChunk)
+	}
 	return copts.withClient(cmd, func(ctx context.Context, c *client) error {
+		c.listChunk = o.chunkSize
 		return o.show(ctx, cmd, c, r, names)
 	})
 }
@@ -147,19 +155,43 @@ func getNamed(ctx context.Context, c *client, r *api.Resource, names []string) (
 	return objs, missing, nil
 }
 
-// listObjects reads a list from any server, ordered by namespace and name
-// (events by time). The request names its namespace, empty for all.
+// listChunk is how many objects one List call asks for unless told
+// otherwise, kubectl's default: a list of 100,000 Jobs is then 200 calls,
+// each well within attemptTimeout, and no server builds an answer of
+// them all at once.
+const listChunk = 500
+
+// listObjects reads a list from any server, in pages of c.listChunk,
+// ordered by namespace and name (events by time). The request names its
+// namespace, empty for all. Each page may come from another server and
+// reads the state of its time: an object appears at most once, and one
+// created or deleted while paging may or may not appear.
 func listObjects(ctx context.Context, c *client, req *api.ListRequest) ([]*api.Object, error) {
-	var resp *api.ListResponse
-	err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
-		var err error
-		resp, err = cl.List(ctx, req)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	req = proto.CloneOf(req)
+	req.Limit = c.listChunk
+	var items []*api.Object
+	for {
+		var resp *api.ListResponse
+		err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
+			var err error
+			resp, err = cl.List(ctx, req)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if req.Limit > 0 && int64(len(resp.GetItems())) > req.Limit {
+			// A server of an earlier release ignores limit and continue
+			// and answers the whole list.
+			items = resp.GetItems()
+			break
+		}
+		items = append(items, resp.GetItems()...)
+		if resp.GetContinue() == "" {
+			break
+		}
+		req.Continue = resp.GetContinue()
 	}
-	items := resp.GetItems()
 	if req.GetKind() == api.EventResource.Singular {
 		sortEvents(items)
 		return items, nil
