@@ -3,6 +3,7 @@ package kubeapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -165,7 +166,7 @@ func (h *Handler) get(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		return
 	}
 	if h.cfg.Table != nil && wantsTable(r) {
-		writeJSON(w, http.StatusOK, buildTable(h.cfg.Table, k, []*api.Object{obj}, []json.RawMessage{b}, "", time.Now()))
+		writeJSON(w, http.StatusOK, buildTable(h.cfg.Table, k, []*api.Object{obj}, []json.RawMessage{b}, metav1.ListMeta{}, time.Now()))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -174,11 +175,24 @@ func (h *Handler) get(ctx context.Context, w http.ResponseWriter, r *http.Reques
 
 func (h *Handler) list(ctx context.Context, w http.ResponseWriter, r *http.Request, k kind, req apiPath) {
 	q := r.URL.Query()
+	// limit and continue page the list as Kubernetes does: kubectl asks
+	// for 500 at a time, client-go's pager follows the tokens.
+	var limit int64
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			writeStatus(w, failure(http.StatusBadRequest, metav1.StatusReasonBadRequest, fmt.Sprintf("limit: %q is not a whole number", v)))
+			return
+		}
+		limit = n
+	}
 	resp, err := h.c.List(ctx, &api.ListRequest{
 		Kind:          k.service,
 		Namespace:     req.namespace,
 		LabelSelector: q.Get("labelSelector"),
 		FieldSelector: q.Get("fieldSelector"),
+		Limit:         limit,
+		Continue:      q.Get("continue"),
 	})
 	if err != nil {
 		h.logger.Debug("kubeapi list", "kind", k.service, "err", err)
@@ -194,9 +208,9 @@ func (h *Handler) list(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		}
 		items = append(items, b)
 	}
-	rv := strconv.FormatUint(resp.Index, 10)
+	meta := metav1.ListMeta{ResourceVersion: strconv.FormatUint(resp.Index, 10), Continue: resp.GetContinue()}
 	if h.cfg.Table != nil && wantsTable(r) {
-		writeJSON(w, http.StatusOK, buildTable(h.cfg.Table, k, resp.Items, items, rv, time.Now()))
+		writeJSON(w, http.StatusOK, buildTable(h.cfg.Table, k, resp.Items, items, meta, time.Now()))
 		return
 	}
 	writeJSON(w, http.StatusOK, struct {
@@ -205,7 +219,7 @@ func (h *Handler) list(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		Items           []json.RawMessage `json:"items"`
 	}{
 		TypeMeta: metav1.TypeMeta{Kind: k.kind + "List", APIVersion: k.groupVersion()},
-		Metadata: metav1.ListMeta{ResourceVersion: rv},
+		Metadata: meta,
 		Items:    items,
 	})
 }

@@ -119,7 +119,7 @@ func TestBuildTableMarksWideColumns(t *testing.T) {
 		return header, rows
 	}
 	k, _ := kindFor("v1", "pods")
-	tb := buildTable(f, k, []*api.Object{{}}, nil, "7", time.Now())
+	tb := buildTable(f, k, []*api.Object{{}}, nil, metav1.ListMeta{ResourceVersion: "7"}, time.Now())
 	if len(tb.ColumnDefinitions) != 3 || tb.ColumnDefinitions[2].Priority != 1 || tb.ColumnDefinitions[0].Priority != 0 {
 		t.Errorf("columns = %+v", tb.ColumnDefinitions)
 	}

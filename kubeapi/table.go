@@ -32,12 +32,12 @@ func wantsTable(r *http.Request) bool {
 // buildTable is the metav1.Table of objs: the narrow columns at priority 0
 // and the wide ones at priority 1, which kubectl shows with -o wide. Each
 // row carries its object, so -o name and --show-labels work.
-func buildTable(f TableFunc, k kind, objs []*api.Object, encoded []json.RawMessage, resourceVersion string, now time.Time) *metav1.Table {
+func buildTable(f TableFunc, k kind, objs []*api.Object, encoded []json.RawMessage, meta metav1.ListMeta, now time.Time) *metav1.Table {
 	narrow, _ := f(k.kind, nil, now, false)
 	header, rows := f(k.kind, objs, now, true)
 	t := &metav1.Table{
 		TypeMeta: metav1.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"},
-		ListMeta: metav1.ListMeta{ResourceVersion: resourceVersion},
+		ListMeta: meta,
 		Rows:     []metav1.TableRow{},
 	}
 	for i, name := range header {

@@ -145,7 +145,7 @@ func (h *Handler) watchObject(k kind, ev *api.WatchEvent, table, withColumns, en
 	if !table {
 		return json.RawMessage(b), true, nil
 	}
-	t := buildTable(h.cfg.Table, k, []*api.Object{obj}, []json.RawMessage{b}, rv, time.Now())
+	t := buildTable(h.cfg.Table, k, []*api.Object{obj}, []json.RawMessage{b}, metav1.ListMeta{ResourceVersion: rv}, time.Now())
 	if !withColumns {
 		// kubectl lays out a Table without columns like the last one.
 		t.ColumnDefinitions = nil
