@@ -282,6 +282,44 @@ func getOneJob(ctx context.Context, e *env, leader *node, name string) error {
 		}
 		e.add(fmt.Sprintf("List of all %d Jobs (RPC)", len(resp.GetItems())), "ms", millis(time.Since(start)))
 	}
+	// The same in pages of 500, as the CLI and kubectl read it: each page
+	// is one call.
+	for range 3 {
+		start := time.Now()
+		var token string
+		n := 0
+		for {
+			pageStart := time.Now()
+			resp, err := cl.List(ctx, &api.ListRequest{Kind: "job", Limit: 500, Continue: token})
+			if err != nil {
+				return fmt.Errorf("list jobs, a page after %q: %w", token, err)
+			}
+			e.add(fmt.Sprintf("List of a page of 500 of %d finished Jobs (RPC)", e.cfg.finishedJobs), "ms", millis(time.Since(pageStart)))
+			n += len(resp.GetItems())
+			if token = resp.GetContinue(); token == "" {
+				break
+			}
+		}
+		e.add(fmt.Sprintf("List of all %d Jobs in pages of 500 (RPC)", n), "ms", millis(time.Since(start)))
+	}
+	// And `jobcluster get jobs` itself, given every server as a user's
+	// JOBCLUSTER_ADDR does: it lists in pages of 500.
+	var addrs []string
+	for _, s := range e.c.servers {
+		addrs = append(addrs, s.rpcAddr)
+	}
+	for range 3 {
+		start := time.Now()
+		out, err := exec.CommandContext(ctx, e.c.bin, "get", "jobs", "-o", "name", "--addr", strings.Join(addrs, ",")).Output()
+		if err != nil {
+			return fmt.Errorf("get jobs: %w", err)
+		}
+		took := time.Since(start)
+		if n := strings.Count(string(out), "\n"); n < e.cfg.finishedJobs {
+			return fmt.Errorf("get jobs printed %d Jobs, want at least %d", n, e.cfg.finishedJobs)
+		}
+		e.add(fmt.Sprintf("`jobcluster get jobs -o name`, %d finished Jobs", e.cfg.finishedJobs), "s", seconds(took))
+	}
 	return nil
 }
 
