@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jobcluster/jobcluster/internal/wait"
 	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
@@ -70,4 +71,16 @@ func TestListsComeInPages(t *testing.T) {
 	if out, err := k.run("get", "--raw", "/apis/batch/v1/namespaces/default/jobs?limit=x"); err == nil || !strings.Contains(out, `limit: "x" is not a whole number`) {
 		t.Errorf("limit=x through the API: %v %q; want it refused naming limit", err, out)
 	}
+
+	// get -w lists in pages too, then watches from the first page's
+	// index.
+	before := listCalls()
+	w := c.StartCLI("get", "jobs", "-w", "--chunk-size", "2", "-o", "name")
+	wait.For(t, "the watch's list of the seven Jobs in four pages", func() (bool, string) {
+		return w.Stdout() == want.String() && listCalls()-before == 4, fmt.Sprintf("%q after %v List calls", w.Stdout(), listCalls()-before)
+	})
+	c.Submit(fmt.Sprintf(quickJob, "p7"))
+	wait.For(t, "the watch to print the Job made after its list", func() (bool, string) {
+		return strings.HasPrefix(w.Stdout(), want.String()) && strings.Contains(w.Stdout(), "job.batch/p7\n"), w.Stdout()
+	})
 }

@@ -163,34 +163,11 @@ const listChunk = 500
 
 // listObjects reads a list from any server, in pages of c.listChunk,
 // ordered by namespace and name (events by time). The request names its
-// namespace, empty for all. Each page may come from another server and
-// reads the state of its time: an object appears at most once, and one
-// created or deleted while paging may or may not appear.
+// namespace, empty for all.
 func listObjects(ctx context.Context, c *client, req *api.ListRequest) ([]*api.Object, error) {
-	req = proto.CloneOf(req)
-	req.Limit = c.listChunk
-	var items []*api.Object
-	for {
-		var resp *api.ListResponse
-		err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
-			var err error
-			resp, err = cl.List(ctx, req)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		if req.Limit > 0 && int64(len(resp.GetItems())) > req.Limit {
-			// A server of an earlier release ignores limit and continue
-			// and answers the whole list.
-			items = resp.GetItems()
-			break
-		}
-		items = append(items, resp.GetItems()...)
-		if resp.GetContinue() == "" {
-			break
-		}
-		req.Continue = resp.GetContinue()
+	items, _, err := listPages(ctx, c, req)
+	if err != nil {
+		return nil, err
 	}
 	if req.GetKind() == api.EventResource.Singular {
 		sortEvents(items)
@@ -204,6 +181,41 @@ func listObjects(ctx context.Context, c *client, req *api.ListRequest) ([]*api.O
 		return a.GetName() < b.GetName()
 	})
 	return items, nil
+}
+
+// listPages reads a list in pages of c.listChunk, each from any server,
+// and returns the first page's index, the one to watch from. Each page
+// reads the state of its time: an object appears at most once, and one
+// created or deleted while paging may or may not appear.
+func listPages(ctx context.Context, c *client, req *api.ListRequest) ([]*api.Object, uint64, error) {
+	req = proto.CloneOf(req)
+	req.Limit = c.listChunk
+	var items []*api.Object
+	var index uint64
+	for first := true; ; first = false {
+		var resp *api.ListResponse
+		err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
+			var err error
+			resp, err = cl.List(ctx, req)
+			return err
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		if first {
+			index = resp.GetIndex()
+		}
+		if req.Limit > 0 && int64(len(resp.GetItems())) > req.Limit {
+			// A server of an earlier release ignores limit and continue
+			// and answers the whole list.
+			return resp.GetItems(), resp.GetIndex(), nil
+		}
+		items = append(items, resp.GetItems()...)
+		if resp.GetContinue() == "" {
+			return items, index, nil
+		}
+		req.Continue = resp.GetContinue()
+	}
 }
 
 // sortEvents orders events by when they last happened, oldest first.

@@ -53,20 +53,16 @@ func (o *getOptions) watchList(ctx context.Context, cmd *cobra.Command, c *clien
 	}
 	var from uint64
 	list := func() error {
-		var resp *api.ListResponse
-		err := c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
-			var err error
-			resp, err = cl.List(ctx, req)
-			return err
-		})
+		// Watching from the first page's index, the watch replays what
+		// changed while the later pages were read.
+		items, index, err := listPages(ctx, c, req)
 		if err != nil {
 			return err
 		}
-		from = resp.GetIndex()
+		from = index
 		if o.watchOnly {
 			return nil
 		}
-		items := resp.GetItems()
 		sortByName(items)
 		return printRows(items)
 	}
