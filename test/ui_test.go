@@ -104,6 +104,20 @@ func (b *browser) waitJS(what, expr string, ok func(string) bool) string {
 	return got
 }
 
+// waitLoaded waits until the page a form's post brought has loaded and
+// the text of selector satisfies ok, and returns that text. The browser
+// shows a page's elements before it has loaded, and an element found then
+// can be gone by the next step.
+func (b *browser) waitLoaded(what, selector string, ok func(string) bool) string {
+	b.t.Helper()
+	got := b.waitJS(what, `document.readyState + "\n" + `+textOf(selector), func(s string) bool {
+		state, text, _ := strings.Cut(s, "\n")
+		return state == "complete" && ok(text)
+	})
+	_, text, _ := strings.Cut(got, "\n")
+	return text
+}
+
 // open loads a page and waits until it has loaded.
 func (b *browser) open(url string) {
 	b.t.Helper()
@@ -231,7 +245,7 @@ func TestWebUIInBrowser(t *testing.T) {
 	}
 	b.open(ui + "submit")
 	b.do(chromedp.SetValue(chromedp.CSS("#manifest"), uiInvalidManifest), chromedp.Click(chromedp.CSS("#submit")))
-	shown := b.waitJS("the validation errors", textOf("#invalid"), func(s string) bool { return s != "" })
+	shown := b.waitLoaded("the validation errors", "#invalid", func(s string) bool { return s != "" })
 	for _, line := range strings.Split(strings.TrimSpace(cli.Stderr), "\n") {
 		line = strings.TrimPrefix(line, `error: error validating "STDIN": `)
 		if !strings.Contains(shown, line) {
@@ -241,7 +255,7 @@ func TestWebUIInBrowser(t *testing.T) {
 
 	t.Log("a manifest submitted through the page creates its Job")
 	b.do(chromedp.SetValue(chromedp.CSS("#manifest"), uiJobManifest), chromedp.Click(chromedp.CSS("#submit")))
-	b.waitJS("the submit result", textOf("#results"), func(s string) bool { return strings.Contains(s, "job.batch/ui-ticks created") })
+	b.waitLoaded("the submit result", "#results", func(s string) bool { return strings.Contains(s, "job.batch/ui-ticks created") })
 	b.do(chromedp.Click(chromedp.CSS(`#results a`)))
 	b.waitJS("the Job's page", `location.pathname`, func(s string) bool { return s == "/ui/jobs/ui-ticks" })
 
