@@ -146,10 +146,11 @@ func (f *FSM) applyBatch(index uint64, batch *api.CommandBatch, owned bool) *Res
 	changed := len(changes) > 0
 	counts := f.counts
 	counts.merge(changes)
+	removed := podRemoved(changes)
 	f.view.Lock()
 	txn.Commit()
 	f.applied.Store(index)
-	if f.podsRemoved == 0 || podRemoved(changes) {
+	if removed || f.podsRemoved == 0 {
 		f.podsRemoved = index
 	}
 	f.counts = counts
