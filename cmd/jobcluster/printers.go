@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"maps"
@@ -69,7 +70,17 @@ func templateOutput(format string) bool {
 // printObjects writes objects of one resource in the chosen format. single
 // is true when the user named exactly one object: -o json and -o yaml then
 // print the object itself rather than a List.
-func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, format string, single bool, now time.Time, sc scope) error {
+func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, format string, single bool, now time.Time, sc scope) (err error) {
+	// Buffered, a table or a list of names is written in a few calls
+	// instead of one per cell or line: at 100,000 rows those calls were
+	// half of get's time.
+	bw := bufio.NewWriterSize(out, outputBuffer)
+	defer func() {
+		if ferr := bw.Flush(); err == nil && ferr != nil {
+			err = fmt.Errorf("write output: %w", ferr)
+		}
+	}()
+	out = bw
 	switch {
 	case format == outputJSON || format == outputYAML:
 		return printStructured(out, objs, format, single)
@@ -197,6 +208,10 @@ func writeWithNewline(out io.Writer, data []byte) error {
 	}
 	return nil
 }
+
+// outputBuffer is what printers gather before they write to the terminal
+// or pipe.
+const outputBuffer = 64 << 10
 
 // writeTable prints rows under an upper-case header, columns aligned and
 // separated by three spaces as kubectl does.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,8 @@ func (o *getOptions) watchList(ctx context.Context, cmd *cobra.Command, c *clien
 		ctx = cmd.Context()
 	}
 	out := cmd.OutOrStdout()
-	tw := tabwriter.NewWriter(out, 0, 8, 3, ' ', 0)
+	bw := bufio.NewWriterSize(out, outputBuffer)
+	tw := tabwriter.NewWriter(bw, 0, 8, 3, ' ', 0)
 	header := true
 	printRows := func(objs []*api.Object) error {
 		switch o.output {
@@ -49,7 +51,10 @@ func (o *getOptions) watchList(ctx context.Context, cmd *cobra.Command, c *clien
 		for _, row := range rows {
 			fmt.Fprintln(tw, strings.Join(row, "\t"))
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		return bw.Flush()
 	}
 	var from uint64
 	list := func() error {
