@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -480,5 +481,60 @@ func TestAListAnsweredWholeByAnEarlierServerIsShownOnce(t *testing.T) {
 	got := run(t, "", "--addr", serve(t, &upgradingServers{fakeServer: newFakeServer()}), "get", "jobs", "--chunk-size", "2", "-o", "name")
 	if want := "job.batch/a\njob.batch/b\njob.batch/c\n"; got.Error != "" || got.Stdout != want {
 		t.Errorf("get jobs: %q, error %q; want %q", got.Stdout, got.Error, want)
+	}
+}
+
+// pagingServer lists pods as a server does: in its store's order, by name
+// whatever their namespace, a page of limit at a time.
+type pagingServer struct {
+	*fakeServer
+	pods  []*api.Object
+	calls int
+}
+
+func (p *pagingServer) List(_ context.Context, req *api.ListRequest) (*api.ListResponse, error) {
+	p.calls++
+	from, _ := strconv.Atoi(req.GetContinue())
+	to := len(p.pods)
+	if req.GetLimit() > 0 {
+		to = min(from+int(req.GetLimit()), to)
+	}
+	resp := &api.ListResponse{Items: p.pods[from:to]}
+	if to < len(p.pods) {
+		resp.Continue = strconv.Itoa(to)
+	}
+	return resp, nil
+}
+
+// A table read in pages is the table of the whole list: its rows ordered
+// by namespace and name, its columns as wide as their widest cell on any
+// page.
+func TestAListReadInPagesPrintsAsOneTable(t *testing.T) {
+	p := &pagingServer{fakeServer: newFakeServer()}
+	for _, pod := range []struct{ namespace, name, team string }{
+		{"team-b", "a-pod", "b"}, {"default", "b-pod-with-a-long-name", ""}, {"team-b", "c", "b"}, {"default", "d-pod", "a"}, {"another", "e-pod", "c"},
+	} {
+		p.pods = append(p.pods, &api.Object{Kind: &api.Object_Pod{Pod: &api.Pod{
+			Metadata: &api.ObjectMeta{Namespace: pod.namespace, Name: pod.name, Labels: map[string]string{"team": pod.team}},
+			Status:   &api.PodStatus{Phase: api.PodSucceeded}}}})
+	}
+	addr := serve(t, p)
+	table := run(t, "", "--addr", addr, "get", "pods", "-A", "--chunk-size", "2", "-L", "team")
+	want := `NAMESPACE   NAME                     READY   STATUS      RESTARTS   AGE         TEAM
+another     e-pod                    0/0     Succeeded   0          <unknown>   c
+default     b-pod-with-a-long-name   0/0     Succeeded   0          <unknown>   
+default     d-pod                    0/0     Succeeded   0          <unknown>   a
+team-b      a-pod                    0/0     Succeeded   0          <unknown>   b
+team-b      c                        0/0     Succeeded   0          <unknown>   b
+`
+	if table.Error != "" || table.Stdout != want {
+		t.Errorf("get pods -A --chunk-size 2 -L team:\n%s(error %q)\nwant\n%s", table.Stdout, table.Error, want)
+	}
+	if p.calls != 3 {
+		t.Errorf("get pods -A --chunk-size 2 made %d List calls, want 3 for 5 pods", p.calls)
+	}
+	names := run(t, "", "--addr", addr, "get", "pods", "-A", "--chunk-size", "2", "-o", "name")
+	if want := "pod/e-pod\npod/b-pod-with-a-long-name\npod/d-pod\npod/a-pod\npod/c\n"; names.Error != "" || names.Stdout != want {
+		t.Errorf("get pods -A -o name: %q (error %q), want %q", names.Stdout, names.Error, want)
 	}
 }

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -97,6 +99,9 @@ func (o *getOptions) show(ctx context.Context, cmd *cobra.Command, c *client, r 
 		if o.watch || o.watchOnly {
 			return o.watchList(ctx, cmd, c, r, req, sc)
 		}
+		if o.sortBy == "" && r != api.EventResource && (o.output == outputTable || o.output == outputWide || o.output == outputName) {
+			return printListed(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), c, r, req, o.output, sc)
+		}
 		objs, err := listObjects(ctx, c, req)
 		if err != nil {
 			return err
@@ -183,14 +188,93 @@ func listObjects(ctx context.Context, c *client, req *api.ListRequest) ([]*api.O
 	return items, nil
 }
 
+// printListed prints a list of objects of kind r as a table or names, as
+// printObjects does the same objects listed by listObjects, but keeps of
+// each page only its rows: a list of 100,000 Jobs then holds 100,000 rows
+// of a few words, not 100,000 decoded Jobs.
+func printListed(ctx context.Context, out, errOut io.Writer, c *client, r *api.Resource, req *api.ListRequest, format string, sc scope) error {
+	type line struct {
+		namespace, name string
+		cells           []string
+	}
+	var (
+		header []string
+		lines  []line
+		listed int
+	)
+	now := time.Now()
+	_, err := eachPage(ctx, c, req, func(page []*api.Object, whole bool) {
+		if whole {
+			lines, listed = nil, 0
+		}
+		listed += len(page)
+		if format == outputName {
+			for _, obj := range page {
+				md := api.MetadataOf(obj)
+				lines = append(lines, line{md.GetNamespace(), md.GetName(), []string{nameLine(r, obj)}})
+			}
+			return
+		}
+		page = slices.DeleteFunc(page, func(obj *api.Object) bool { return api.ResourceOf(obj) != r || printers[r].row == nil })
+		var rows [][]string
+		header, rows = tableOf(r, page, now, format == outputWide, sc)
+		for i, obj := range page {
+			md := api.MetadataOf(obj)
+			lines = append(lines, line{md.GetNamespace(), md.GetName(), rows[i]})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if listed == 0 {
+		return printNoResources(errOut, r, sc)
+	}
+	// The order of listObjects, which sorts the objects themselves.
+	slices.SortStableFunc(lines, func(a, b line) int {
+		return cmp.Or(strings.Compare(a.namespace, b.namespace), strings.Compare(a.name, b.name))
+	})
+	return buffered(out, func(out io.Writer) error {
+		if format == outputName {
+			for _, l := range lines {
+				if _, err := fmt.Fprintln(out, l.cells[0]); err != nil {
+					return fmt.Errorf("print names: %w", err)
+				}
+			}
+			return nil
+		}
+		rows := make([][]string, len(lines))
+		for i, l := range lines {
+			rows[i] = l.cells
+		}
+		return writeTable(out, header, rows)
+	})
+}
+
 // listPages reads a list in pages of c.listChunk, each from any server,
 // and returns the first page's index, the one to watch from. Each page
 // reads the state of its time: an object appears at most once, and one
 // created or deleted while paging may or may not appear.
 func listPages(ctx context.Context, c *client, req *api.ListRequest) ([]*api.Object, uint64, error) {
+	var items []*api.Object
+	index, err := eachPage(ctx, c, req, func(page []*api.Object, whole bool) {
+		if whole {
+			items = nil
+		}
+		items = append(items, page...)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return items, index, nil
+}
+
+// eachPage reads a list as listPages does and hands each page to take as
+// it comes. whole says the page is the whole list, answered by a server of
+// an earlier release that ignores limit: what came before it is to be
+// forgotten.
+func eachPage(ctx context.Context, c *client, req *api.ListRequest, take func(page []*api.Object, whole bool)) (uint64, error) {
 	req = proto.CloneOf(req)
 	req.Limit = c.listChunk
-	var items []*api.Object
 	var index uint64
 	for first := true; ; first = false {
 		var resp *api.ListResponse
@@ -200,19 +284,18 @@ func listPages(ctx context.Context, c *client, req *api.ListRequest) ([]*api.Obj
 			return err
 		})
 		if err != nil {
-			return nil, 0, err
+			return 0, err
 		}
 		if first {
 			index = resp.GetIndex()
 		}
 		if req.Limit > 0 && int64(len(resp.GetItems())) > req.Limit {
-			// A server of an earlier release ignores limit and continue
-			// and answers the whole list.
-			return resp.GetItems(), resp.GetIndex(), nil
+			take(resp.GetItems(), true)
+			return resp.GetIndex(), nil
 		}
-		items = append(items, resp.GetItems()...)
+		take(resp.GetItems(), false)
 		if resp.GetContinue() == "" {
-			return items, index, nil
+			return index, nil
 		}
 		req.Continue = resp.GetContinue()
 	}

@@ -70,38 +70,54 @@ func templateOutput(format string) bool {
 // printObjects writes objects of one resource in the chosen format. single
 // is true when the user named exactly one object: -o json and -o yaml then
 // print the object itself rather than a List.
-func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, format string, single bool, now time.Time, sc scope) (err error) {
-	// Buffered, a table or a list of names is written in a few calls
-	// instead of one per cell or line: at 100,000 rows those calls were
-	// half of get's time.
-	bw := bufio.NewWriterSize(out, outputBuffer)
-	defer func() {
-		if ferr := bw.Flush(); err == nil && ferr != nil {
-			err = fmt.Errorf("write output: %w", ferr)
+func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, format string, single bool, now time.Time, sc scope) error {
+	return buffered(out, func(out io.Writer) error {
+		switch {
+		case format == outputJSON || format == outputYAML:
+			return printStructured(out, objs, format, single)
+		case strings.HasPrefix(format, outputJSONPathPrefix):
+			return printJSONPath(out, strings.TrimPrefix(format, outputJSONPathPrefix), objs, single)
 		}
-	}()
-	out = bw
-	switch {
-	case format == outputJSON || format == outputYAML:
-		return printStructured(out, objs, format, single)
-	case strings.HasPrefix(format, outputJSONPathPrefix):
-		return printJSONPath(out, strings.TrimPrefix(format, outputJSONPathPrefix), objs, single)
-	}
-	if len(objs) == 0 {
-		return printNoResources(errOut, r, sc)
-	}
-	if strings.HasPrefix(format, outputCustomColumnsPrefix) {
-		return printCustomColumns(out, strings.TrimPrefix(format, outputCustomColumnsPrefix), objs)
-	}
-	if format == outputName {
-		for _, obj := range objs {
-			if _, err := fmt.Fprintf(out, "%s/%s\n", r.GroupKind(), api.NameOf(obj)); err != nil {
-				return fmt.Errorf("print names: %w", err)
+		if len(objs) == 0 {
+			return printNoResources(errOut, r, sc)
+		}
+		if strings.HasPrefix(format, outputCustomColumnsPrefix) {
+			return printCustomColumns(out, strings.TrimPrefix(format, outputCustomColumnsPrefix), objs)
+		}
+		if format == outputName {
+			for _, obj := range objs {
+				if _, err := fmt.Fprintln(out, nameLine(r, obj)); err != nil {
+					return fmt.Errorf("print names: %w", err)
+				}
 			}
+			return nil
 		}
-		return nil
+		header, rows := tableOf(r, objs, now, format == outputWide, sc)
+		return writeTable(out, header, rows)
+	})
+}
+
+// buffered runs print on a buffer that it then writes to out: a table or
+// a list of names is written in a few calls instead of one per cell or
+// line, which at 100,000 rows were half of get's time.
+func buffered(out io.Writer, print func(io.Writer) error) error {
+	bw := bufio.NewWriterSize(out, outputBuffer)
+	err := print(bw)
+	if ferr := bw.Flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("write output: %w", ferr)
 	}
-	header, rows := table(r, objs, now, format == outputWide)
+	return err
+}
+
+// nameLine is an object as -o name prints it.
+func nameLine(r *api.Resource, obj *api.Object) string {
+	return r.GroupKind() + "/" + api.NameOf(obj)
+}
+
+// tableOf is the table of the objects of kind r among objs, with the
+// label and namespace columns sc asks for.
+func tableOf(r *api.Resource, objs []*api.Object, now time.Time, wide bool, sc scope) (header []string, rows [][]string) {
+	header, rows = table(r, objs, now, wide)
 	if len(sc.labelColumns) > 0 || sc.showLabels {
 		header, rows = addLabelColumns(header, rows, r, objs, sc)
 	}
@@ -115,7 +131,7 @@ func printObjects(out, errOut io.Writer, r *api.Resource, objs []*api.Object, fo
 			}
 		}
 	}
-	return writeTable(out, header, rows)
+	return header, rows
 }
 
 // addLabelColumns adds a column per -L key (its value, empty when unset)
