@@ -64,6 +64,29 @@ func fieldList(fields []string) string {
 	return ", " + strings.Join(fields, ", ")
 }
 
+// liveOnly reports whether the selector keeps only pods that have not
+// finished: it excludes both Succeeded and Failed, as kubectl describe
+// node's "status.phase!=Succeeded,status.phase!=Failed" does, or asks
+// for Pending or Running. node is the one a spec.nodeName term names,
+// empty for any.
+func (sel fieldSelector) liveOnly() (node string, ok bool) {
+	var notSucceeded, notFailed bool
+	for _, t := range sel {
+		switch {
+		case t.field == "spec.nodeName" && !t.not:
+			node = t.value
+		case t.field != "status.phase":
+		case t.not && t.value == api.PodSucceeded:
+			notSucceeded = true
+		case t.not && t.value == api.PodFailed:
+			notFailed = true
+		case !t.not && (t.value == api.PodPending || t.value == api.PodRunning):
+			notSucceeded, notFailed = true, true
+		}
+	}
+	return node, notSucceeded && notFailed
+}
+
 // matches reports whether obj has every selected field value.
 func (sel fieldSelector) matches(obj *api.Object) bool {
 	for _, t := range sel {

@@ -130,6 +130,7 @@ func TestListInPagesGivesEachItemOnce(t *testing.T) {
 		{"Jobs by field", &api.ListRequest{Kind: "jobs", FieldSelector: "metadata.name!=j0", Limit: 5}, "5,5"},
 		{"every pod", &api.ListRequest{Kind: "pods", Limit: 5}, "5,5,3"},
 		{"one Job's pods", &api.ListRequest{Kind: "pods", Namespace: "default", LabelSelector: "job-name=wide", Limit: 2}, "2,1"},
+		{"unfinished pods", &api.ListRequest{Kind: "pods", FieldSelector: "status.phase!=Succeeded,status.phase!=Failed", Limit: 5}, "5,5,3"},
 		{"a page as large as the list", &api.ListRequest{Kind: "jobs", Namespace: "team-a", Limit: 3}, "3"},
 	} {
 		whole := proto.Clone(tt.req).(*api.ListRequest)

@@ -258,6 +258,16 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 			}
 			break
 		}
+		if node, ok := fields.liveOnly(); ok {
+			// kubectl describe node asks for a node's unfinished pods:
+			// read only those, not every finished pod kept.
+			for _, p := range st.LivePods(node) {
+				if !labeled(p.GetMetadata().GetName(), p.GetMetadata(), &api.Object{Kind: &api.Object_Pod{Pod: p}}) {
+					break
+				}
+			}
+			break
+		}
 		for p := range st.EachPod(page.after, sel.matchesLookup) {
 			if !offer(p.GetMetadata().GetName(), p.GetMetadata(), &api.Object{Kind: &api.Object_Pod{Pod: p}}) {
 				break

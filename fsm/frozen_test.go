@@ -334,3 +334,30 @@ func TestFrozenIdentityMergesRepeatedFields(t *testing.T) {
 		t.Errorf("frozenIdentity = %q, %q; want %q, %q", uid, node, "second", "n1")
 	}
 }
+
+// LivePods reads only the pods not yet finished, of every node or one,
+// whether they wait for a node or run on one, and of a finished Job none.
+func TestLivePodsAreTheUnfinishedOnes(t *testing.T) {
+	h := newHarness(t)
+	h.must(upsertNode(newNode("n1")), upsertNode(newNode("n2")),
+		upsertJob(newJob("run", parallelism(6), completions(6)), true), upsertJob(newJob("done"), true))
+	h.must(createPods(pods(newJob("run"), 6)...), createPods(pods(newJob("done"), 1)...))
+	h.must(bindPods(3, "run-1", "n1", "run-2", "n1", "run-3", "n2", "run-4", "n2", "run-5", "n2", "done-0", "n1"))
+	h.must(updatePodStatus(phase("run-1", "n1", api.PodRunning), phase("run-2", "n1", api.PodSucceeded),
+		phase("run-3", "n2", api.PodFailed), phase("run-4", "n2", api.PodRunning), phase("done-0", "n1", api.PodSucceeded)))
+	h.must(updateJobStatus("done", "uid-done", &api.JobStatus{Succeeded: 1, StartTime: at(2), CompletionTime: at(8),
+		Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: "True", LastTransitionTime: at(8)}}}))
+	for _, tt := range []struct {
+		node string
+		want []string
+	}{
+		{"", []string{"run-0", "run-1", "run-4", "run-5"}},
+		{"n1", []string{"run-1"}},
+		{"n2", []string{"run-4", "run-5"}},
+		{"n3", []string{}},
+	} {
+		if diff := cmp.Diff(tt.want, names(h.state().LivePods(tt.node))); diff != "" {
+			t.Errorf("LivePods(%q) (-want +got):\n%s", tt.node, diff)
+		}
+	}
+}

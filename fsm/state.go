@@ -5,6 +5,7 @@ import (
 	"iter"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -277,6 +278,21 @@ func (s *State) LivePodsOnNode(node string) ([]*api.Pod, <-chan struct{}) {
 		out = append(out, thaw[*api.Pod](o))
 	}
 	return out, it.WatchCh()
+}
+
+// LivePods lists the pods not Succeeded or Failed, those waiting for a
+// node and those bound to one, in the order of their names; with node,
+// only those bound to it. They are read from the indexes that hold only
+// them, so the finished pods kept beside them cost nothing.
+func (s *State) LivePods(node string) []*api.Pod {
+	var out []*api.Pod
+	if node != "" {
+		out = all[*api.Pod](s.txn, tablePods, "node", node)
+	} else {
+		out = append(all[*api.Pod](s.txn, tablePods, "unbound", "1"), all[*api.Pod](s.txn, tablePods, "node_prefix", "")...)
+	}
+	slices.SortFunc(out, func(a, b *api.Pod) int { return strings.Compare(a.GetMetadata().GetName(), b.GetMetadata().GetName()) })
+	return out
 }
 
 // Events lists the events about one object, oldest first; namespace is

@@ -102,7 +102,9 @@ func (s *server) nodeRows(ctx context.Context, spec string) ([]nodeRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	podObjs, err := s.list(ctx, &api.ListRequest{Kind: api.PodResource.Singular})
+	// Only unfinished pods count against a node: the servers read them
+	// from an index, not every finished pod they keep.
+	podObjs, err := s.list(ctx, &api.ListRequest{Kind: api.PodResource.Singular, FieldSelector: "status.phase!=Succeeded,status.phase!=Failed"})
 	if err != nil {
 		return nil, err
 	}

@@ -114,7 +114,9 @@ func (d describer) fetchAndDescribe(ctx context.Context, c *client, r *api.Resou
 	case *api.Object_Secret:
 		return d.secret(o.Secret, events), nil
 	case *api.Object_Node:
-		pods, err := listObjects(ctx, c, &api.ListRequest{Kind: api.PodResource.Singular})
+		// The servers read a node's unfinished pods from an index; the
+		// finished ones they keep are not read at all.
+		pods, err := listObjects(ctx, c, &api.ListRequest{Kind: api.PodResource.Singular, FieldSelector: nodePodsSelector(name)})
 		if err != nil {
 			return "", err
 		}

@@ -72,6 +72,12 @@ func (d describer) nodePods(w *prefixWriter, n *api.Node, pods []*api.Pod) {
 	w.flush()
 }
 
+// nodePodsSelector selects the pods bound to node that have not finished,
+// as kubectl describe node asks for them.
+func nodePodsSelector(node string) string {
+	return "spec.nodeName=" + node + ",status.phase!=Succeeded,status.phase!=Failed"
+}
+
 // nodePods keeps the pods bound to the node that have not finished.
 func nodePods(objs []*api.Object, node string) []*api.Pod {
 	var pods []*api.Pod
