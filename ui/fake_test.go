@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -30,6 +31,11 @@ type fakeControl struct {
 	deleted   []*api.DeleteRequest
 	triggered []*api.CreateJobFromCronRequest
 	selectors []string
+	// index is the state's index every List answers with; jobsDelay is
+	// how long a List of Jobs takes, and jobLists counts them.
+	index     uint64
+	jobsDelay time.Duration
+	jobLists  int
 }
 
 func newFakeControl() *fakeControl {
@@ -77,7 +83,11 @@ func (f *fakeControl) List(ctx context.Context, in *api.ListRequest, _ ...grpc.C
 		}
 	}
 	f.selectors = append(f.selectors, in.GetLabelSelector())
-	resp := &api.ListResponse{}
+	if in.GetKind() == api.JobResource.Singular {
+		f.jobLists++
+		time.Sleep(f.jobsDelay)
+	}
+	resp := &api.ListResponse{Index: f.index}
 	for _, o := range f.objects[in.GetKind()] {
 		if e := o.GetEvent(); e != nil && in.GetInvolvedName() != "" &&
 			(e.GetInvolvedObject().GetKind() != in.GetInvolvedKind() || e.GetInvolvedObject().GetName() != in.GetInvolvedName()) {

@@ -12,12 +12,17 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/jobcluster/jobcluster/api"
 )
 
 // serveLive streams a page's "live" block as server-sent events: it
-// renders the block from the service every poll interval and sends it
-// whenever it changed, until the browser goes away.
+// renders the block from the service and sends it whenever it changed,
+// until the browser goes away. It renders every poll interval unless the
+// render's cost says otherwise (nextRender): a view of many objects, such
+// as the Jobs page of 100,000 Jobs, takes seconds of a server's CPU, and
+// a page left open in a browser must not keep a core busy.
 func (s *server) serveLive(w http.ResponseWriter, r *http.Request) {
 	name, args, ok := route(strings.TrimPrefix(r.URL.Path, Prefix+"live/"))
 	p := s.pages[name]
@@ -32,40 +37,97 @@ func (s *server) serveLive(w http.ResponseWriter, r *http.Request) {
 	}
 	startEvents(w)
 	path := Prefix + strings.TrimPrefix(r.URL.Path, Prefix+"live/")
-	var last uint64
+	var (
+		last     uint64    // the hash of the block last sent
+		seen     liveMark  // the state the last render read
+		rendered time.Time // when the last render began
+		cost     time.Duration
+	)
 	ticker := time.NewTicker(s.poll)
 	defer ticker.Stop()
 	for {
 		ctx, cancel := context.WithTimeout(r.Context(), callTimeout)
-		data, err := p.view(ctx, s, r.URL.Query(), args)
-		cancel()
-		if r.Context().Err() != nil {
-			return
-		}
-		var b bytes.Buffer
-		err = p.tmpl.ExecuteTemplate(&b, "live", pageData{
-			Path: path, Query: r.URL.Query(), Live: true, Err: errorText(err), NeedToken: needsToken(err),
-			Data: data, Now: s.now(), Prefix: Prefix,
-		})
-		if err != nil {
-			s.logger.Error("render live block", "page", name, "err", err)
-			return
-		}
-		h := fnv.New64a()
-		h.Write(b.Bytes())
-		if sum := h.Sum64(); sum != last {
-			last = sum
-			if writeEvent(w, "", b.String()) != nil {
+		mark, markErr := s.mark(ctx)
+		if rendered.IsZero() || markErr != nil || !time.Now().Before(nextRender(rendered, cost, s.poll, mark != seen)) {
+			start := time.Now()
+			data, err := p.view(ctx, s, r.URL.Query(), args)
+			if r.Context().Err() != nil {
+				cancel()
 				return
 			}
-			flusher.Flush()
+			var b bytes.Buffer
+			err = p.tmpl.ExecuteTemplate(&b, "live", pageData{
+				Path: path, Query: r.URL.Query(), Live: true, Err: errorText(err), NeedToken: needsToken(err),
+				Data: data, Now: s.now(), Prefix: Prefix,
+			})
+			if err != nil {
+				cancel()
+				s.logger.Error("render live block", "page", name, "err", err)
+				return
+			}
+			seen, rendered, cost = mark, start, time.Since(start)
+			h := fnv.New64a()
+			h.Write(b.Bytes())
+			if sum := h.Sum64(); sum != last {
+				last = sum
+				if writeEvent(w, "", b.String()) != nil {
+					cancel()
+					return
+				}
+				flusher.Flush()
+			}
 		}
+		cancel()
 		select {
 		case <-r.Context().Done():
 			return
 		case <-ticker.C:
 		}
 	}
+}
+
+// Each render of a live block is followed by at least this many times
+// its cost before the next: a tenth of a core at most while the servers'
+// state changes, a hundredth while it does not and only the block's times
+// (ages, durations, next runs) move on. A block that renders in 10 ms or
+// less is rendered every poll interval either way.
+const (
+	liveChangedShare   = 10
+	liveUnchangedShare = 100
+)
+
+// nextRender is when a live block last rendered at last, at a cost of
+// cost, is due again; changed says the servers' state or members changed
+// since.
+func nextRender(last time.Time, cost, poll time.Duration, changed bool) time.Time {
+	share := time.Duration(liveUnchangedShare)
+	if changed {
+		share = liveChangedShare
+	}
+	return last.Add(max(poll, share*cost))
+}
+
+// liveMark tells whether what a live block shows may have changed: the
+// index of the servers' state, and the members with their states.
+type liveMark struct{ index, members uint64 }
+
+// mark reads the liveMark of now, at the cost of two small calls.
+func (s *server) mark(ctx context.Context) (liveMark, error) {
+	nodes, err := s.client.List(ctx, &api.ListRequest{Kind: api.NodeResource.Singular, Limit: 1})
+	if err != nil {
+		return liveMark{}, err
+	}
+	members, err := s.client.Members(ctx, &api.MembersRequest{})
+	if err != nil {
+		return liveMark{}, err
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(members)
+	if err != nil {
+		return liveMark{}, err
+	}
+	h := fnv.New64a()
+	h.Write(b)
+	return liveMark{index: nodes.GetIndex(), members: h.Sum64()}, nil
 }
 
 // startEvents sends the headers of a server-sent event stream.

@@ -625,3 +625,61 @@ func TestSignInWithAToken(t *testing.T) {
 		t.Errorf("signing out left the cookie: %+v", c)
 	}
 }
+
+func TestNextRenderWaitsAsTheRenderCosts(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name    string
+		cost    time.Duration
+		changed bool
+		want    time.Duration
+	}{
+		{"a cheap block, changed", 2 * time.Millisecond, true, time.Second},
+		{"a cheap block, unchanged", 2 * time.Millisecond, false, time.Second},
+		{"a block of 10 ms, unchanged", 10 * time.Millisecond, false, time.Second},
+		{"a block of 300 ms, changed", 300 * time.Millisecond, true, 3 * time.Second},
+		{"a block of 300 ms, unchanged", 300 * time.Millisecond, false, 30 * time.Second},
+		{"a block of 3 s, changed", 3 * time.Second, true, 30 * time.Second},
+	} {
+		if got := nextRender(at, tt.cost, time.Second, tt.changed).Sub(at); got != tt.want {
+			t.Errorf("%s: next render after %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// A live block that is slow to render is not rendered again every poll
+// interval while nothing changed, and is soon after the state changes.
+func TestSlowLiveBlockRendersOnChange(t *testing.T) {
+	f := testCluster()
+	f.jobsDelay = 40 * time.Millisecond // unchanged: next render after 4 s
+	srv := httptest.NewServer(newTestHandler(f))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/ui/live/jobs", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body := bufio.NewReader(resp.Body)
+	readEvents(t, body, 1)
+	lists := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.jobLists
+	}
+	// 100 poll intervals of 10 ms.
+	time.Sleep(time.Second)
+	if n := lists(); n != 1 {
+		t.Errorf("the Jobs were listed %d times in a second with nothing changed, want once", n)
+	}
+	f.mu.Lock()
+	f.objects["job"][0] = job("pi", jobOpts{completions: int32p(4), succeeded: 4, startedAgo: time.Minute, createdAgo: time.Minute})
+	f.index++
+	f.mu.Unlock()
+	next := readEvents(t, body, 1)
+	if len(next) != 1 || !strings.Contains(next[0].data, `aria-valuenow="100"`) {
+		t.Errorf("next event %q, want pi at 100%%", next)
+	}
+}
