@@ -500,22 +500,29 @@ func readEvents(t *testing.T, r *bufio.Reader, n int) []sse {
 
 type sse struct{ event, data string }
 
-func TestLiveBlockStreamsChanges(t *testing.T) {
-	f := testCluster()
+// openLive opens the live stream of path on a UI serving f, closed when
+// the test ends.
+func openLive(t *testing.T, f *fakeControl, path string) *bufio.Reader {
+	t.Helper()
 	srv := httptest.NewServer(newTestHandler(f))
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/ui/live/jobs?state=Running", nil)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	t.Cleanup(func() { resp.Body.Close() })
 	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
 		t.Fatalf("Content-Type %q, want text/event-stream", ct)
 	}
-	body := bufio.NewReader(resp.Body)
+	return bufio.NewReader(resp.Body)
+}
+
+func TestLiveBlockStreamsChanges(t *testing.T) {
+	f := testCluster()
+	body := openLive(t, f, "/ui/live/jobs?state=Running")
 	first := readEvents(t, body, 1)
 	if len(first) != 1 || !strings.Contains(first[0].data, `aria-valuenow="50"`) || strings.Contains(first[0].data, "<html") {
 		t.Fatalf("first event %q, want the live block with pi at 50%%", first)
@@ -652,17 +659,7 @@ func TestNextRenderWaitsAsTheRenderCosts(t *testing.T) {
 func TestSlowLiveBlockRendersOnChange(t *testing.T) {
 	f := testCluster()
 	f.jobsDelay = 40 * time.Millisecond // unchanged: next render after 4 s
-	srv := httptest.NewServer(newTestHandler(f))
-	defer srv.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/ui/live/jobs", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body := bufio.NewReader(resp.Body)
+	body := openLive(t, f, "/ui/live/jobs")
 	readEvents(t, body, 1)
 	lists := func() int {
 		f.mu.Lock()
