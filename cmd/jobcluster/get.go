@@ -178,14 +178,16 @@ func listObjects(ctx context.Context, c *client, req *api.ListRequest) ([]*api.O
 		sortEvents(items)
 		return items, nil
 	}
-	sort.SliceStable(items, func(i, j int) bool {
-		a, b := api.MetadataOf(items[i]), api.MetadataOf(items[j])
-		if a.GetNamespace() != b.GetNamespace() {
-			return a.GetNamespace() < b.GetNamespace()
-		}
-		return a.GetName() < b.GetName()
+	slices.SortStableFunc(items, func(a, b *api.Object) int {
+		ma, mb := api.MetadataOf(a), api.MetadataOf(b)
+		return compareNamed(ma.GetNamespace(), ma.GetName(), mb.GetNamespace(), mb.GetName())
 	})
 	return items, nil
+}
+
+// compareNamed is the order get lists objects in: by namespace, then name.
+func compareNamed(aNamespace, aName, bNamespace, bName string) int {
+	return cmp.Or(strings.Compare(aNamespace, bNamespace), strings.Compare(aName, bName))
 }
 
 // printListed prints a list of objects of kind r as a table or names, as
@@ -229,10 +231,7 @@ func printListed(ctx context.Context, out, errOut io.Writer, c *client, r *api.R
 	if listed == 0 {
 		return printNoResources(errOut, r, sc)
 	}
-	// The order of listObjects, which sorts the objects themselves.
-	slices.SortStableFunc(lines, func(a, b line) int {
-		return cmp.Or(strings.Compare(a.namespace, b.namespace), strings.Compare(a.name, b.name))
-	})
+	slices.SortStableFunc(lines, func(a, b line) int { return compareNamed(a.namespace, a.name, b.namespace, b.name) })
 	return buffered(out, func(out io.Writer) error {
 		if format == outputName {
 			for _, l := range lines {

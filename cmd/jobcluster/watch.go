@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -118,12 +119,9 @@ func (o *getOptions) watchList(ctx context.Context, cmd *cobra.Command, c *clien
 	}
 }
 
+// sortByName orders a watch's first list by store key.
 func sortByName(items []*api.Object) {
-	for i := 1; i < len(items); i++ {
-		for j := i; j > 0 && keyOf(items[j]) < keyOf(items[j-1]); j-- {
-			items[j], items[j-1] = items[j-1], items[j]
-		}
-	}
+	slices.SortStableFunc(items, func(a, b *api.Object) int { return strings.Compare(keyOf(a), keyOf(b)) })
 }
 
 func keyOf(o *api.Object) string { return api.KeyOf(api.MetadataOf(o)) }
