@@ -55,6 +55,9 @@ type frozen struct {
 	// A restore leaves it out for the pods of cold Jobs, which nothing
 	// counts; readers that find none decode the pod instead.
 	brief *podBrief
+	// failed, for a Job, says it failed rather than completed
+	// (api.JobStateOf), so that counting Jobs by state decodes none.
+	failed bool
 }
 
 // podBrief is what counting a Job's pods reads of a Succeeded pod.
@@ -132,7 +135,8 @@ func freeze(txn *memdb.Txn, table string, obj any, data []byte) any {
 			panic(fmt.Sprintf("fsm: encode %s %q: %v", table, name, err))
 		}
 	}
-	return &frozen{name: name, key: key, labels: labels, data: compress(data), brief: brief}
+	failed := table == tableJobs && api.JobStateOf(obj.(*api.Job)) == api.JobStateFailed
+	return &frozen{name: name, key: key, labels: labels, data: compress(data), brief: brief, failed: failed}
 }
 
 // warmJob reports whether the Job keyed job is stored and not cold.
@@ -504,6 +508,67 @@ func wellFormed(b []byte) error {
 		b = b[n:]
 	}
 	return nil
+}
+
+// Field numbers jobFailed reads: Job.status, JobStatus.conditions,
+// JobCondition.type and JobCondition.status.
+const (
+	jobFieldStatus        protowire.Number = 5
+	jobStatusFieldConds   protowire.Number = 1
+	jobConditionFieldType protowire.Number = 1
+	jobConditionFieldStat protowire.Number = 2
+)
+
+// jobFailed reports whether the encoded Job b failed rather than
+// completed, as api.JobStateOf decides it: its first Failed condition is
+// True and its first Complete condition is not. It reads the conditions
+// in place, so a restore tells a frozen Job's outcome without decoding
+// it. b is well formed (wellFormed).
+func jobFailed(b []byte) bool {
+	var complete, failed []byte
+	var sawComplete, sawFailed bool
+	eachField(b, jobFieldStatus, func(status []byte) {
+		eachField(status, jobStatusFieldConds, func(cond []byte) {
+			var typ, stat []byte
+			eachField(cond, jobConditionFieldType, func(v []byte) { typ = v })
+			eachField(cond, jobConditionFieldStat, func(v []byte) { stat = v })
+			switch {
+			case string(typ) == api.JobComplete && !sawComplete:
+				complete, sawComplete = stat, true
+			case string(typ) == api.JobFailed && !sawFailed:
+				failed, sawFailed = stat, true
+			}
+		})
+	})
+	return string(failed) == api.ConditionTrue && string(complete) != api.ConditionTrue
+}
+
+// eachField calls fn with the value of each length-delimited field num of
+// the encoded message b, in order: each element of a repeated field, and
+// each part of a message or string that appears more than once (decoding
+// merges the parts of a message and keeps the last string). It stops at
+// the first malformed field.
+func eachField(b []byte, num protowire.Number, fn func([]byte)) {
+	for len(b) > 0 {
+		n, typ, l := protowire.ConsumeTag(b)
+		if l < 0 {
+			return
+		}
+		b = b[l:]
+		if n == num && typ == protowire.BytesType {
+			v, l := protowire.ConsumeBytes(b)
+			if l < 0 {
+				return
+			}
+			fn(v)
+			b = b[l:]
+			continue
+		}
+		if l = protowire.ConsumeFieldValue(n, typ, b); l < 0 {
+			return
+		}
+		b = b[l:]
+	}
 }
 
 // frozenRecord is the snapshot record kind of a table's frozen objects.

@@ -361,3 +361,41 @@ func TestLivePodsAreTheUnfinishedOnes(t *testing.T) {
 		}
 	}
 }
+
+// TestJobFailedReadsTheEncodedConditions: a restore tells a frozen Job's
+// outcome from its encoding, as api.JobStateOf tells it from the Job.
+func TestJobFailedReadsTheEncodedConditions(t *testing.T) {
+	cond := func(typ, status string) *api.JobCondition {
+		return &api.JobCondition{Type: typ, Status: status, Reason: "Because", Message: "a message", LastTransitionTime: at(3)}
+	}
+	tests := []struct {
+		name  string
+		conds []*api.JobCondition
+		want  bool
+	}{
+		{"no conditions", nil, false},
+		{"complete", []*api.JobCondition{cond(api.JobSuccessCriteriaMet, api.ConditionTrue), cond(api.JobComplete, api.ConditionTrue)}, false},
+		{"failed", []*api.JobCondition{cond(api.JobFailureTarget, api.ConditionTrue), cond(api.JobFailed, api.ConditionTrue)}, true},
+		{"failed condition not true", []*api.JobCondition{cond(api.JobFailed, api.ConditionFalse)}, false},
+		{"complete wins over failed", []*api.JobCondition{cond(api.JobFailed, api.ConditionTrue), cond(api.JobComplete, api.ConditionTrue)}, false},
+		{"complete not true", []*api.JobCondition{cond(api.JobComplete, api.ConditionFalse), cond(api.JobFailed, api.ConditionTrue)}, true},
+		{"the first condition of a type counts", []*api.JobCondition{cond(api.JobFailed, api.ConditionFalse), cond(api.JobFailed, api.ConditionTrue)}, false},
+		{"suspended", []*api.JobCondition{cond(api.JobSuspended, api.ConditionTrue)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := newJob("j")
+			j.Status = &api.JobStatus{Succeeded: 3, Failed: 1, StartTime: at(1), Conditions: tt.conds}
+			if got := api.JobStateOf(j) == api.JobStateFailed; got != tt.want {
+				t.Fatalf("api.JobStateOf failed = %v, want %v: the table is wrong", got, tt.want)
+			}
+			b, err := proto.Marshal(j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := jobFailed(b); got != tt.want {
+				t.Errorf("jobFailed = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

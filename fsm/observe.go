@@ -41,15 +41,24 @@ func (f *FSM) SetObserver(o Observer) { f.obs = o }
 type Counts struct {
 	ActiveJobs, SuspendedJobs, FinishedJobs int
 	PendingPods, RunningPods, FinishedPods  int
+	// JobStates counts the Jobs by api.JobState, as the web UI sorts
+	// them.
+	JobStates [api.JobStateCount]int
 }
 
 // Counts returns how many Jobs and pods the state holds, by state.
 func (f *FSM) Counts() Counts {
+	_, c := f.IndexedCounts()
+	return c
+}
+
+// IndexedCounts is Counts with the log index of the state they count.
+func (f *FSM) IndexedCounts() (uint64, Counts) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	f.view.RLock()
 	defer f.view.RUnlock()
-	return f.counts
+	return f.applied.Load(), f.counts
 }
 
 // add counts a stored object (frozen or not) of table delta times.
@@ -57,6 +66,7 @@ func (c *Counts) add(table string, obj any, delta int) {
 	switch table {
 	case tableJobs:
 		j, ok := obj.(*api.Job)
+		c.JobStates[jobStateOf(obj)] += delta
 		switch {
 		case !ok || jobFinished(j): // frozen Jobs are finished
 			c.FinishedJobs += delta
@@ -76,6 +86,18 @@ func (c *Counts) add(table string, obj any, delta int) {
 			c.PendingPods += delta
 		}
 	}
+}
+
+// jobStateOf is the state of a stored Job, frozen or not: a frozen Job
+// is finished, and says whether it failed.
+func jobStateOf(obj any) api.JobState {
+	if f, ok := obj.(*frozen); ok {
+		if f.failed {
+			return api.JobStateFailed
+		}
+		return api.JobStateComplete
+	}
+	return api.JobStateOf(obj.(*api.Job))
 }
 
 // merge adds what a transaction changed to c.

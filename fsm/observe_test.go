@@ -77,6 +77,18 @@ func TestObserverAndCounts(t *testing.T) {
 		Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: api.ConditionTrue, LastTransitionTime: at(9)}}}))
 	h.apply(updateJobStatus("done", "uid-done", &api.JobStatus{})) // refused: finished
 	check("the Job finishing (frozen with its pods)")
+	broke := newJob("broke")
+	h.must(upsertJob(broke, true))
+	h.must(updateJobStatus("broke", "uid-broke", &api.JobStatus{Failed: 1,
+		Conditions: []*api.JobCondition{{Type: api.JobFailed, Status: api.ConditionTrue, LastTransitionTime: at(9)}}}))
+	check("a Job failing (frozen)")
+	if !storedFrozen(t, h.f, tableJobs, "broke") {
+		t.Fatal("the failed Job is not frozen: its state would be read decoded")
+	}
+	// held is Running until its controller marks it Suspended.
+	if got, want := h.f.Counts().JobStates, [api.JobStateCount]int{api.JobStateRunning: 1, api.JobStateComplete: 1, api.JobStateFailed: 1}; got != want {
+		t.Fatalf("Jobs by state %v, want %v", got, want)
+	}
 	cron := newCronJob("nightly")
 	h.must(upsertCronJob(cron, true))
 	h.must(cronDecision("nightly", 1, "Created", cronJobAt("nightly", 1)))
@@ -92,8 +104,9 @@ func TestObserverAndCounts(t *testing.T) {
 		"5 pod done-0 Succeeded ",
 		"5 pod done-1 Failed NodeLost",
 		"7 job done Complete",
-		"10 cron nightly Created true",
-		"12 cron nightly JobAlreadyActive false",
+		"10 job broke Failed",
+		"12 cron nightly Created true",
+		"14 cron nightly JobAlreadyActive false",
 	}
 	if diff := cmp.Diff(want, rec.seen); diff != "" {
 		t.Errorf("observed (-want +got):\n%s", diff)

@@ -359,6 +359,9 @@ func readFrozen(txn *memdb.Txn, rt recordTable, rec []byte, c frozenCodec) (any,
 	if !c.native {
 		f.data = compress(raw.Bytes())
 	}
+	if table == tableJobs {
+		f.failed = jobFailed(raw.Bytes())
+	}
 	if table == tablePods && warmJob(txn, f.key) {
 		// A Succeeded pod of a running Job: its Job's controller
 		// counts it by its brief. Jobs are restored before pods.

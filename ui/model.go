@@ -111,24 +111,7 @@ func finishedCondition(st *api.JobStatus) *api.JobCondition {
 
 // jobState is the Job's state as `get jobs` shows it, with kubectl's
 // precedence.
-func jobState(j *api.Job) string {
-	st := j.GetStatus()
-	switch {
-	case api.JobConditionTrue(st, api.JobComplete):
-		return stateComplete
-	case api.JobConditionTrue(st, api.JobFailed):
-		return stateFailed
-	case j.GetMetadata().GetDeletionTimestamp() != nil:
-		return "Terminating"
-	case api.JobConditionTrue(st, api.JobSuspended):
-		return stateSuspended
-	case api.JobConditionTrue(st, api.JobFailureTarget):
-		return "FailureTarget"
-	case api.JobConditionTrue(st, api.JobSuccessCriteriaMet):
-		return "SuccessCriteriaMet"
-	}
-	return stateRunning
-}
+func jobState(j *api.Job) string { return api.JobStateOf(j).String() }
 
 var jobColumns = columns[jobRow]{
 	"name":      byString(func(r jobRow) string { return r.Name }),
