@@ -38,6 +38,7 @@ const (
 	Control_ReportPodStatus_FullMethodName    = "/jobcluster.v1.Control/ReportPodStatus"
 	Control_Heartbeat_FullMethodName          = "/jobcluster.v1.Control/Heartbeat"
 	Control_Top_FullMethodName                = "/jobcluster.v1.Control/Top"
+	Control_JobCounts_FullMethodName          = "/jobcluster.v1.Control/JobCounts"
 	Control_Leave_FullMethodName              = "/jobcluster.v1.Control/Leave"
 	Control_RemoveMember_FullMethodName       = "/jobcluster.v1.Control/RemoveMember"
 	Control_PodsExist_FullMethodName          = "/jobcluster.v1.Control/PodsExist"
@@ -73,6 +74,7 @@ type ControlClient interface {
 	ReportPodStatus(ctx context.Context, in *ReportPodStatusRequest, opts ...grpc.CallOption) (*ReportPodStatusResponse, error)
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	Top(ctx context.Context, in *TopRequest, opts ...grpc.CallOption) (*TopResponse, error)
+	JobCounts(ctx context.Context, in *JobCountsRequest, opts ...grpc.CallOption) (*JobCountsResponse, error)
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
 	RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error)
 	PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error)
@@ -223,6 +225,16 @@ func (c *controlClient) Top(ctx context.Context, in *TopRequest, opts ...grpc.Ca
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(TopResponse)
 	err := c.cc.Invoke(ctx, Control_Top_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) JobCounts(ctx context.Context, in *JobCountsRequest, opts ...grpc.CallOption) (*JobCountsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(JobCountsResponse)
+	err := c.cc.Invoke(ctx, Control_JobCounts_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -415,6 +427,7 @@ type ControlServer interface {
 	ReportPodStatus(context.Context, *ReportPodStatusRequest) (*ReportPodStatusResponse, error)
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	Top(context.Context, *TopRequest) (*TopResponse, error)
+	JobCounts(context.Context, *JobCountsRequest) (*JobCountsResponse, error)
 	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
 	RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error)
 	PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error)
@@ -475,6 +488,9 @@ func (UnimplementedControlServer) Heartbeat(context.Context, *HeartbeatRequest) 
 }
 func (UnimplementedControlServer) Top(context.Context, *TopRequest) (*TopResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Top not implemented")
+}
+func (UnimplementedControlServer) JobCounts(context.Context, *JobCountsRequest) (*JobCountsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method JobCounts not implemented")
 }
 func (UnimplementedControlServer) Leave(context.Context, *LeaveRequest) (*LeaveResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Leave not implemented")
@@ -725,6 +741,24 @@ func _Control_Top_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ControlServer).Top(ctx, req.(*TopRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_JobCounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JobCountsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).JobCounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_JobCounts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).JobCounts(ctx, req.(*JobCountsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1052,6 +1086,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Top",
 			Handler:    _Control_Top_Handler,
+		},
+		{
+			MethodName: "JobCounts",
+			Handler:    _Control_JobCounts_Handler,
 		},
 		{
 			MethodName: "Leave",

@@ -79,6 +79,9 @@ func aclNeeds(method string, req any) (actions []acl.Action, open bool) {
 			ns = ""
 		}
 		return []acl.Action{{Capability: acl.Read, Namespace: ns}}, false
+	case *api.JobCountsRequest:
+		// The counts cover every namespace, as a list of them does.
+		return []acl.Action{read(api.JobResource.Singular, "")}, false
 	case *api.CronHistoryRequest:
 		return []acl.Action{{Capability: acl.Read, Namespace: api.NamespaceOr(r.GetNamespace())}}, false
 	case *api.AclBootstrapRequest, *api.AclWhoamiRequest:

@@ -309,6 +309,22 @@ func (c *controlService) List(ctx context.Context, req *api.ListRequest) (*api.L
 	return &api.ListResponse{Items: page.items, Index: st.Index(), Continue: page.token()}, nil
 }
 
+// JobCounts answers from the counts the FSM keeps as it applies the log:
+// no Job is read.
+func (c *controlService) JobCounts(ctx context.Context, _ *api.JobCountsRequest) (*api.JobCountsResponse, error) {
+	if err := c.s.readyForReads(ctx); err != nil {
+		return nil, err
+	}
+	index, counts := c.s.fsm.IndexedCounts()
+	out := &api.JobCountsResponse{States: map[string]int64{}, Index: index}
+	for st, n := range counts.JobStates {
+		if n > 0 {
+			out.States[api.JobState(st).String()] = int64(n)
+		}
+	}
+	return out, nil
+}
+
 // jobFromSelector spots the common "job-name=x" selector, which the pod
 // index answers without a scan.
 func jobFromSelector(sel selector) string {

@@ -36,6 +36,8 @@ type fakeControl struct {
 	index     uint64
 	jobsDelay time.Duration
 	jobLists  int
+	// jobCounts counts JobCounts calls.
+	jobCounts int
 }
 
 func newFakeControl() *fakeControl {
@@ -98,6 +100,21 @@ func (f *fakeControl) List(ctx context.Context, in *api.ListRequest, _ ...grpc.C
 			continue
 		}
 		resp.Items = append(resp.Items, o)
+	}
+	return resp, nil
+}
+
+// JobCounts counts the Jobs held by state, as the servers' counts do.
+func (f *fakeControl) JobCounts(context.Context, *api.JobCountsRequest, ...grpc.CallOption) (*api.JobCountsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	f.jobCounts++
+	resp := &api.JobCountsResponse{States: map[string]int64{}, Index: f.index}
+	for _, o := range f.objects[api.JobResource.Singular] {
+		resp.States[api.JobStateOf(o.GetJob()).String()]++
 	}
 	return resp, nil
 }

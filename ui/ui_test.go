@@ -680,3 +680,20 @@ func TestSlowLiveBlockRendersOnChange(t *testing.T) {
 		t.Errorf("next event %q, want pi at 100%%", next)
 	}
 }
+
+// TestOverviewCountsJobsWithoutListingThem: the overview's counts come
+// from the servers' counts, not from a list of every Job kept.
+func TestOverviewCountsJobsWithoutListingThem(t *testing.T) {
+	f := testCluster()
+	f.add(job("old", jobOpts{succeeded: 1, complete: true}))
+	code, body := get(t, newTestHandler(f), "/ui/")
+	if code != http.StatusOK {
+		t.Fatalf("GET /ui/: %d %s", code, body)
+	}
+	if got := text(body); !strings.Contains(got, "4 Jobs 1 Running 2 Complete 0 Failed 1 Suspended") {
+		t.Errorf("overview does not count 4 Jobs, 2 Complete: %s", got)
+	}
+	if f.jobLists != 0 || f.jobCounts != 1 {
+		t.Errorf("overview listed Jobs %d times and asked for counts %d times, want 0 and 1", f.jobLists, f.jobCounts)
+	}
+}

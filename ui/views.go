@@ -73,17 +73,16 @@ func overviewView(ctx context.Context, s *server, q url.Values, _ []string) (any
 	if o.Agents, err = s.nodeRows(ctx, q.Get("agents-sort")); err != nil {
 		return nil, err
 	}
-	jobs, err := s.list(ctx, &api.ListRequest{Kind: api.JobResource.Singular})
+	// The servers keep these counts: no Job is listed to count them.
+	counts, err := s.client.JobCounts(ctx, &api.JobCountsRequest{})
 	if err != nil {
 		return nil, err
 	}
-	counts := map[string]int{}
-	for _, obj := range jobs {
-		counts[jobState(obj.GetJob())]++
+	for _, n := range counts.GetStates() {
+		o.Jobs += int(n)
 	}
-	o.Jobs = len(jobs)
 	for _, st := range jobStates {
-		o.States = append(o.States, stateCount{st, counts[st]})
+		o.States = append(o.States, stateCount{st, int(counts.GetStates()[st])})
 	}
 	evs, err := s.list(ctx, &api.ListRequest{Kind: api.EventResource.Singular})
 	if err != nil {
