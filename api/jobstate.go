@@ -6,7 +6,7 @@ package api
 // Running.
 type JobState int
 
-// Job states, in the order JobStates lists them.
+// Job states.
 const (
 	JobStateRunning JobState = iota
 	JobStateComplete

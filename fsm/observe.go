@@ -65,12 +65,12 @@ func (f *FSM) IndexedCounts() (uint64, Counts) {
 func (c *Counts) add(table string, obj any, delta int) {
 	switch table {
 	case tableJobs:
-		j, ok := obj.(*api.Job)
-		c.JobStates[jobStateOf(obj)] += delta
+		state := jobStateOf(obj)
+		c.JobStates[state] += delta
 		switch {
-		case !ok || jobFinished(j): // frozen Jobs are finished
+		case state == api.JobStateComplete || state == api.JobStateFailed: // frozen Jobs among them
 			c.FinishedJobs += delta
-		case j.GetSpec().GetSuspend():
+		case obj.(*api.Job).GetSpec().GetSuspend():
 			c.SuspendedJobs += delta
 		default:
 			c.ActiveJobs += delta
