@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-memdb"
@@ -58,6 +60,10 @@ type frozen struct {
 	// failed, for a Job, says it failed rather than completed
 	// (api.JobStateOf), so that counting Jobs by state decodes none.
 	failed bool
+	// summary, for a Job, is what a table of Jobs orders it by: made when
+	// the Job freezes, or when first asked for after a restore, which
+	// leaves it out to start sooner.
+	summary atomic.Pointer[api.JobSummary]
 }
 
 // podBrief is what counting a Job's pods reads of a Succeeded pod.
@@ -135,8 +141,31 @@ func freeze(txn *memdb.Txn, table string, obj any, data []byte) any {
 			panic(fmt.Sprintf("fsm: encode %s %q: %v", table, name, err))
 		}
 	}
-	failed := table == tableJobs && api.JobStateOf(obj.(*api.Job)) == api.JobStateFailed
-	return &frozen{name: name, key: key, labels: labels, data: compress(data), brief: brief, failed: failed}
+	f := &frozen{name: name, key: key, labels: labels, data: compress(data), brief: brief}
+	if table == tableJobs {
+		f.setSummary(api.SummarizeJob(obj.(*api.Job)))
+		f.failed = f.summary.Load().State == api.JobStateFailed
+	}
+	return f
+}
+
+// jobSummary is the summary of a frozen Job, decoding it the first time.
+// The encoding never changes (a change stores a new object), so the
+// summary made once holds.
+func (f *frozen) jobSummary() *api.JobSummary {
+	if s := f.summary.Load(); s != nil {
+		return s
+	}
+	f.setSummary(api.SummarizeJob(thaw[*api.Job](f)))
+	return f.summary.Load()
+}
+
+// setSummary keeps s, its namespace and name sharing the frozen Job's key.
+func (f *frozen) setSummary(s api.JobSummary) {
+	if ns, name, ok := strings.Cut(f.name, "/"); ok && ns == s.Namespace && name == s.Name {
+		s.Namespace, s.Name = ns, name
+	}
+	f.summary.Store(&s)
 }
 
 // warmJob reports whether the Job keyed job is stored and not cold.

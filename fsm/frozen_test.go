@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
@@ -398,4 +399,70 @@ func TestJobFailedReadsTheEncodedConditions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestJobSummariesAreTheJobs: the summaries listed are those of the Jobs
+// stored, in key order, filtered by label; a finished Job's is kept from
+// when it froze, and after a restore it is made once, when first asked
+// for.
+func TestJobSummariesAreTheJobs(t *testing.T) {
+	h := newHarness(t)
+	h.must(upsertJob(newJob("run", completions(3)), true), upsertJob(newJob("done"), true), upsertJob(newJob("broke"), true))
+	h.must(updateJobStatus("run", "uid-run", &api.JobStatus{Active: 1, Succeeded: 1, StartTime: at(1)}))
+	h.must(updateJobStatus("done", "uid-done", &api.JobStatus{Succeeded: 1, StartTime: at(1), CompletionTime: at(5),
+		Conditions: []*api.JobCondition{{Type: api.JobComplete, Status: api.ConditionTrue, LastTransitionTime: at(5)}}}))
+	h.must(updateJobStatus("broke", "uid-broke", &api.JobStatus{Failed: 1, StartTime: at(2),
+		Conditions: []*api.JobCondition{{Type: api.JobFailed, Status: api.ConditionTrue, LastTransitionTime: at(7)}}}))
+	for _, name := range []string{"done", "broke"} {
+		if !storedFrozen(t, h.f, tableJobs, name) {
+			t.Fatalf("Job %s is not frozen", name)
+		}
+	}
+	decoded := func(s *State) []*api.JobSummary {
+		var out []*api.JobSummary
+		for _, j := range s.Jobs() {
+			sum := api.SummarizeJob(j)
+			out = append(out, &sum)
+		}
+		return out
+	}
+	want := decoded(h.state())
+	if got := h.state().JobSummaries(nil); !cmp.Equal(got, want) {
+		t.Fatalf("summaries (-want +got):\n%s", cmp.Diff(want, got))
+	}
+	if got := h.state().JobSummaries(func(l LabelLookup) bool { v, _ := l("app"); return v == "broke" }); len(got) != 1 || !cmp.Equal(got[0], want[0]) {
+		t.Errorf("summaries of app=broke: %v, want the one of broke: %v", got, want[0])
+	}
+	if d := want[1]; d.Name != "done" || d.State != api.JobStateComplete || d.Duration(time.Time{}) != 4*time.Second {
+		t.Errorf("done's summary %+v, want Complete after 4 s", d)
+	}
+	if sum := kept(t, h.f, "broke"); sum == nil || sum.State != api.JobStateFailed {
+		t.Errorf("broke keeps the summary %v, want it kept Failed from when it froze", sum)
+	}
+
+	g := restored(t, h.f)
+	if sum := kept(t, g, "broke"); sum != nil {
+		t.Errorf("a restore made broke's summary %v before anything asked for it", sum)
+	}
+	first := g.State().JobSummaries(nil)
+	if !cmp.Equal(first, want) {
+		t.Errorf("summaries after restore (-want +got):\n%s", cmp.Diff(want, first))
+	}
+	if again := g.State().JobSummaries(nil); again[0] != first[0] {
+		t.Error("broke's summary was made again after a restore, want it kept once made")
+	}
+}
+
+// kept is the summary the store keeps beside a frozen Job, nil for none.
+func kept(t *testing.T, f *FSM, name string) *api.JobSummary {
+	t.Helper()
+	o, err := f.db.Txn(false).First(tableJobs, "id", api.Key("", name))
+	if err != nil || o == nil {
+		t.Fatalf("Job %q not stored (err %v)", name, err)
+	}
+	fr, ok := o.(*frozen)
+	if !ok {
+		t.Fatalf("Job %q is not frozen", name)
+	}
+	return fr.summary.Load()
 }

@@ -93,6 +93,22 @@ func (s *State) EachJob(after string, keep func(LabelLookup) bool) iter.Seq[*api
 	return eachKept[*api.Job](s.txn, tableJobs, after, keep)
 }
 
+// JobSummaries lists the summary of each Job whose labels keep accepts
+// (nil keeps all), in namespace and name order. A finished Job's is kept
+// beside it, so listing them decodes none.
+func (s *State) JobSummaries(keep func(LabelLookup) bool) []*api.JobSummary {
+	var out []*api.JobSummary
+	for o := range eachStored[*api.Job](s.txn, tableJobs, "", keep) {
+		if f, ok := o.(*frozen); ok {
+			out = append(out, f.jobSummary())
+			continue
+		}
+		sum := api.SummarizeJob(o.(*api.Job))
+		out = append(out, &sum)
+	}
+	return out
+}
+
 // EachPod yields the pods, by name, whose names sort after after and
 // whose labels keep accepts, one at a time. A finished pod's labels take
 // decoding its metadata: PodsOfJob is the cheap way to a Job's pods.
@@ -337,6 +353,18 @@ func all[T any](txn *memdb.Txn, table, index string, args ...any) []T {
 }
 
 func eachKept[T named](txn *memdb.Txn, table, after string, keep func(LabelLookup) bool) iter.Seq[T] {
+	return func(yield func(T) bool) {
+		for o := range eachStored[T](txn, table, after, keep) {
+			if !yield(thaw[T](o)) {
+				return
+			}
+		}
+	}
+}
+
+// eachStored is eachKept's walk, yielding each object as the store holds
+// it: frozen or not.
+func eachStored[T named](txn *memdb.Txn, table, after string, keep func(LabelLookup) bool) iter.Seq[any] {
 	var it memdb.ResultIterator
 	var err error
 	if after == "" {
@@ -349,7 +377,7 @@ func eachKept[T named](txn *memdb.Txn, table, after string, keep func(LabelLooku
 	if err != nil {
 		panic(err)
 	}
-	return func(yield func(T) bool) {
+	return func(yield func(any) bool) {
 		for o := it.Next(); o != nil; o = it.Next() {
 			if keep != nil {
 				var labels LabelLookup
@@ -362,7 +390,7 @@ func eachKept[T named](txn *memdb.Txn, table, after string, keep func(LabelLooku
 					continue
 				}
 			}
-			if !yield(thaw[T](o)) {
+			if !yield(o) {
 				return
 			}
 		}
