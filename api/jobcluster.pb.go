@@ -9490,6 +9490,200 @@ func (x *JobCountsResponse) GetIndex() uint64 {
 	return 0
 }
 
+// JobPageRequest asks for one page of the Jobs kept, in a table's order,
+// as the web UI's Jobs page shows them. The servers filter and order a
+// summary they keep of each Job, and decode only the page's Jobs.
+type JobPageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// label_selector keeps the Jobs whose labels match, as in ListRequest.
+	LabelSelector string `protobuf:"bytes,1,opt,name=label_selector,json=labelSelector,proto3" json:"label_selector,omitempty"`
+	// namespace and state, when set, keep only the Jobs of that namespace
+	// and in that state, named as in JobCountsResponse.
+	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	State     string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// sort is a column: name, namespace, state, progress, succeeded,
+	// failed, active, duration or age, with "-" in front for descending;
+	// empty is -age, newest first. Jobs that compare equal are in
+	// namespace and name order.
+	Sort string `protobuf:"bytes,4,opt,name=sort,proto3" json:"sort,omitempty"`
+	// page counts from 1; a page past the last answers the last.
+	Page int64 `protobuf:"varint,5,opt,name=page,proto3" json:"page,omitempty"`
+	// page_size is 1 to 1000.
+	PageSize      int64 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobPageRequest) Reset() {
+	*x = JobPageRequest{}
+	mi := &file_jobcluster_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobPageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobPageRequest) ProtoMessage() {}
+
+func (x *JobPageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobPageRequest.ProtoReflect.Descriptor instead.
+func (*JobPageRequest) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+}
+
+func (x *JobPageRequest) GetLabelSelector() string {
+	if x != nil {
+		return x.LabelSelector
+	}
+	return ""
+}
+
+func (x *JobPageRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *JobPageRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *JobPageRequest) GetSort() string {
+	if x != nil {
+		return x.Sort
+	}
+	return ""
+}
+
+func (x *JobPageRequest) GetPage() int64 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *JobPageRequest) GetPageSize() int64 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type JobPageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// jobs are the page's Jobs, whole, in the table's order.
+	Jobs []*Job `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	// page is the page answered; pages how many there are, at least 1.
+	Page  int64 `protobuf:"varint,2,opt,name=page,proto3" json:"page,omitempty"`
+	Pages int64 `protobuf:"varint,3,opt,name=pages,proto3" json:"pages,omitempty"`
+	// total counts the Jobs the label selector, namespace and state keep;
+	// all those the label selector keeps in every namespace and state.
+	Total int64 `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	All   int64 `protobuf:"varint,5,opt,name=all,proto3" json:"all,omitempty"`
+	// namespaces are those of the Jobs all counts, sorted.
+	Namespaces []string `protobuf:"bytes,6,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	// index is the state's Raft index, as in ListResponse.
+	Index         uint64 `protobuf:"varint,7,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *JobPageResponse) Reset() {
+	*x = JobPageResponse{}
+	mi := &file_jobcluster_proto_msgTypes[127]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *JobPageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*JobPageResponse) ProtoMessage() {}
+
+func (x *JobPageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_jobcluster_proto_msgTypes[127]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use JobPageResponse.ProtoReflect.Descriptor instead.
+func (*JobPageResponse) Descriptor() ([]byte, []int) {
+	return file_jobcluster_proto_rawDescGZIP(), []int{127}
+}
+
+func (x *JobPageResponse) GetJobs() []*Job {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+func (x *JobPageResponse) GetPage() int64 {
+	if x != nil {
+		return x.Page
+	}
+	return 0
+}
+
+func (x *JobPageResponse) GetPages() int64 {
+	if x != nil {
+		return x.Pages
+	}
+	return 0
+}
+
+func (x *JobPageResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+func (x *JobPageResponse) GetAll() int64 {
+	if x != nil {
+		return x.All
+	}
+	return 0
+}
+
+func (x *JobPageResponse) GetNamespaces() []string {
+	if x != nil {
+		return x.Namespaces
+	}
+	return nil
+}
+
+func (x *JobPageResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
 type HeartbeatResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// lease_millis is how long the node may keep running pods without
@@ -9505,7 +9699,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9517,7 +9711,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[126]
+	mi := &file_jobcluster_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9530,7 +9724,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{126}
+	return file_jobcluster_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *HeartbeatResponse) GetLeaseMillis() int64 {
@@ -9558,7 +9752,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9570,7 +9764,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[127]
+	mi := &file_jobcluster_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9583,7 +9777,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{127}
+	return file_jobcluster_proto_rawDescGZIP(), []int{129}
 }
 
 type LeaveResponse struct {
@@ -9594,7 +9788,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9606,7 +9800,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[128]
+	mi := &file_jobcluster_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9619,7 +9813,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{128}
+	return file_jobcluster_proto_rawDescGZIP(), []int{130}
 }
 
 // RemoveMemberRequest asks the leader to remove a server that is gone for
@@ -9636,7 +9830,7 @@ type RemoveMemberRequest struct {
 
 func (x *RemoveMemberRequest) Reset() {
 	*x = RemoveMemberRequest{}
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9648,7 +9842,7 @@ func (x *RemoveMemberRequest) String() string {
 func (*RemoveMemberRequest) ProtoMessage() {}
 
 func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[129]
+	mi := &file_jobcluster_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9661,7 +9855,7 @@ func (x *RemoveMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberRequest.ProtoReflect.Descriptor instead.
 func (*RemoveMemberRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{129}
+	return file_jobcluster_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *RemoveMemberRequest) GetName() string {
@@ -9686,7 +9880,7 @@ type RemoveMemberResponse struct {
 
 func (x *RemoveMemberResponse) Reset() {
 	*x = RemoveMemberResponse{}
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9698,7 +9892,7 @@ func (x *RemoveMemberResponse) String() string {
 func (*RemoveMemberResponse) ProtoMessage() {}
 
 func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[130]
+	mi := &file_jobcluster_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9711,7 +9905,7 @@ func (x *RemoveMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveMemberResponse.ProtoReflect.Descriptor instead.
 func (*RemoveMemberResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{130}
+	return file_jobcluster_proto_rawDescGZIP(), []int{132}
 }
 
 // PodRef names one pod; an empty uid stands for any pod of that name.
@@ -9725,7 +9919,7 @@ type PodRef struct {
 
 func (x *PodRef) Reset() {
 	*x = PodRef{}
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9737,7 +9931,7 @@ func (x *PodRef) String() string {
 func (*PodRef) ProtoMessage() {}
 
 func (x *PodRef) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[131]
+	mi := &file_jobcluster_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9750,7 +9944,7 @@ func (x *PodRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodRef.ProtoReflect.Descriptor instead.
 func (*PodRef) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{131}
+	return file_jobcluster_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *PodRef) GetName() string {
@@ -9778,7 +9972,7 @@ type PodsExistRequest struct {
 
 func (x *PodsExistRequest) Reset() {
 	*x = PodsExistRequest{}
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9790,7 +9984,7 @@ func (x *PodsExistRequest) String() string {
 func (*PodsExistRequest) ProtoMessage() {}
 
 func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[132]
+	mi := &file_jobcluster_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9803,7 +9997,7 @@ func (x *PodsExistRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistRequest.ProtoReflect.Descriptor instead.
 func (*PodsExistRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{132}
+	return file_jobcluster_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *PodsExistRequest) GetPods() []*PodRef {
@@ -9829,7 +10023,7 @@ type PodsExistResponse struct {
 
 func (x *PodsExistResponse) Reset() {
 	*x = PodsExistResponse{}
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9841,7 +10035,7 @@ func (x *PodsExistResponse) String() string {
 func (*PodsExistResponse) ProtoMessage() {}
 
 func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[133]
+	mi := &file_jobcluster_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9854,7 +10048,7 @@ func (x *PodsExistResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PodsExistResponse.ProtoReflect.Descriptor instead.
 func (*PodsExistResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{133}
+	return file_jobcluster_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *PodsExistResponse) GetExists() []bool {
@@ -9883,7 +10077,7 @@ type CreateJobFromCronRequest struct {
 
 func (x *CreateJobFromCronRequest) Reset() {
 	*x = CreateJobFromCronRequest{}
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9895,7 +10089,7 @@ func (x *CreateJobFromCronRequest) String() string {
 func (*CreateJobFromCronRequest) ProtoMessage() {}
 
 func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[134]
+	mi := &file_jobcluster_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9908,7 +10102,7 @@ func (x *CreateJobFromCronRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobFromCronRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobFromCronRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{134}
+	return file_jobcluster_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *CreateJobFromCronRequest) GetCronJob() string {
@@ -9960,7 +10154,7 @@ type WatchRequest struct {
 
 func (x *WatchRequest) Reset() {
 	*x = WatchRequest{}
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9972,7 +10166,7 @@ func (x *WatchRequest) String() string {
 func (*WatchRequest) ProtoMessage() {}
 
 func (x *WatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[135]
+	mi := &file_jobcluster_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9985,7 +10179,7 @@ func (x *WatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{135}
+	return file_jobcluster_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *WatchRequest) GetKind() string {
@@ -10052,7 +10246,7 @@ type WatchEvent struct {
 
 func (x *WatchEvent) Reset() {
 	*x = WatchEvent{}
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10064,7 +10258,7 @@ func (x *WatchEvent) String() string {
 func (*WatchEvent) ProtoMessage() {}
 
 func (x *WatchEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[136]
+	mi := &file_jobcluster_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10077,7 +10271,7 @@ func (x *WatchEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEvent.ProtoReflect.Descriptor instead.
 func (*WatchEvent) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{136}
+	return file_jobcluster_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *WatchEvent) GetType() string {
@@ -10120,7 +10314,7 @@ type CronHistoryRequest struct {
 
 func (x *CronHistoryRequest) Reset() {
 	*x = CronHistoryRequest{}
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10132,7 +10326,7 @@ func (x *CronHistoryRequest) String() string {
 func (*CronHistoryRequest) ProtoMessage() {}
 
 func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[137]
+	mi := &file_jobcluster_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10145,7 +10339,7 @@ func (x *CronHistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryRequest.ProtoReflect.Descriptor instead.
 func (*CronHistoryRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{137}
+	return file_jobcluster_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *CronHistoryRequest) GetNamespace() string {
@@ -10185,7 +10379,7 @@ type CronHistoryResponse struct {
 
 func (x *CronHistoryResponse) Reset() {
 	*x = CronHistoryResponse{}
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10197,7 +10391,7 @@ func (x *CronHistoryResponse) String() string {
 func (*CronHistoryResponse) ProtoMessage() {}
 
 func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[138]
+	mi := &file_jobcluster_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10210,7 +10404,7 @@ func (x *CronHistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CronHistoryResponse.ProtoReflect.Descriptor instead.
 func (*CronHistoryResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{138}
+	return file_jobcluster_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *CronHistoryResponse) GetItems() []*CronLedgerEntry {
@@ -10230,7 +10424,7 @@ type NotificationsRequest struct {
 
 func (x *NotificationsRequest) Reset() {
 	*x = NotificationsRequest{}
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10242,7 +10436,7 @@ func (x *NotificationsRequest) String() string {
 func (*NotificationsRequest) ProtoMessage() {}
 
 func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[139]
+	mi := &file_jobcluster_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10255,7 +10449,7 @@ func (x *NotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsRequest.ProtoReflect.Descriptor instead.
 func (*NotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{139}
+	return file_jobcluster_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *NotificationsRequest) GetLimit() int32 {
@@ -10281,7 +10475,7 @@ type NotificationsResponse struct {
 
 func (x *NotificationsResponse) Reset() {
 	*x = NotificationsResponse{}
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10293,7 +10487,7 @@ func (x *NotificationsResponse) String() string {
 func (*NotificationsResponse) ProtoMessage() {}
 
 func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[140]
+	mi := &file_jobcluster_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10306,7 +10500,7 @@ func (x *NotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationsResponse.ProtoReflect.Descriptor instead.
 func (*NotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{140}
+	return file_jobcluster_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *NotificationsResponse) GetItems() []*Notification {
@@ -10324,7 +10518,7 @@ type AclBootstrapRequest struct {
 
 func (x *AclBootstrapRequest) Reset() {
 	*x = AclBootstrapRequest{}
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10336,7 +10530,7 @@ func (x *AclBootstrapRequest) String() string {
 func (*AclBootstrapRequest) ProtoMessage() {}
 
 func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[141]
+	mi := &file_jobcluster_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10349,7 +10543,7 @@ func (x *AclBootstrapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclBootstrapRequest.ProtoReflect.Descriptor instead.
 func (*AclBootstrapRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{141}
+	return file_jobcluster_proto_rawDescGZIP(), []int{143}
 }
 
 // AclTokenSecret is a token with its secret, returned once on creation.
@@ -10363,7 +10557,7 @@ type AclTokenSecret struct {
 
 func (x *AclTokenSecret) Reset() {
 	*x = AclTokenSecret{}
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10375,7 +10569,7 @@ func (x *AclTokenSecret) String() string {
 func (*AclTokenSecret) ProtoMessage() {}
 
 func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[142]
+	mi := &file_jobcluster_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10388,7 +10582,7 @@ func (x *AclTokenSecret) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenSecret.ProtoReflect.Descriptor instead.
 func (*AclTokenSecret) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{142}
+	return file_jobcluster_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *AclTokenSecret) GetToken() *AclToken {
@@ -10417,7 +10611,7 @@ type AclPolicyApplyRequest struct {
 
 func (x *AclPolicyApplyRequest) Reset() {
 	*x = AclPolicyApplyRequest{}
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10429,7 +10623,7 @@ func (x *AclPolicyApplyRequest) String() string {
 func (*AclPolicyApplyRequest) ProtoMessage() {}
 
 func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[143]
+	mi := &file_jobcluster_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10442,7 +10636,7 @@ func (x *AclPolicyApplyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyApplyRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyApplyRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{143}
+	return file_jobcluster_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *AclPolicyApplyRequest) GetName() string {
@@ -10474,7 +10668,7 @@ type AclPolicyListRequest struct {
 
 func (x *AclPolicyListRequest) Reset() {
 	*x = AclPolicyListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[144]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10486,7 +10680,7 @@ func (x *AclPolicyListRequest) String() string {
 func (*AclPolicyListRequest) ProtoMessage() {}
 
 func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[144]
+	mi := &file_jobcluster_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10499,7 +10693,7 @@ func (x *AclPolicyListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{144}
+	return file_jobcluster_proto_rawDescGZIP(), []int{146}
 }
 
 type AclPolicyListResponse struct {
@@ -10511,7 +10705,7 @@ type AclPolicyListResponse struct {
 
 func (x *AclPolicyListResponse) Reset() {
 	*x = AclPolicyListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[145]
+	mi := &file_jobcluster_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10523,7 +10717,7 @@ func (x *AclPolicyListResponse) String() string {
 func (*AclPolicyListResponse) ProtoMessage() {}
 
 func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[145]
+	mi := &file_jobcluster_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10536,7 +10730,7 @@ func (x *AclPolicyListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyListResponse.ProtoReflect.Descriptor instead.
 func (*AclPolicyListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{145}
+	return file_jobcluster_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *AclPolicyListResponse) GetItems() []*AclPolicy {
@@ -10555,7 +10749,7 @@ type AclPolicyDeleteRequest struct {
 
 func (x *AclPolicyDeleteRequest) Reset() {
 	*x = AclPolicyDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[146]
+	mi := &file_jobcluster_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10567,7 +10761,7 @@ func (x *AclPolicyDeleteRequest) String() string {
 func (*AclPolicyDeleteRequest) ProtoMessage() {}
 
 func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[146]
+	mi := &file_jobcluster_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10580,7 +10774,7 @@ func (x *AclPolicyDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclPolicyDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclPolicyDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{146}
+	return file_jobcluster_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *AclPolicyDeleteRequest) GetName() string {
@@ -10603,7 +10797,7 @@ type AclTokenCreateRequest struct {
 
 func (x *AclTokenCreateRequest) Reset() {
 	*x = AclTokenCreateRequest{}
-	mi := &file_jobcluster_proto_msgTypes[147]
+	mi := &file_jobcluster_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10615,7 +10809,7 @@ func (x *AclTokenCreateRequest) String() string {
 func (*AclTokenCreateRequest) ProtoMessage() {}
 
 func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[147]
+	mi := &file_jobcluster_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10628,7 +10822,7 @@ func (x *AclTokenCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenCreateRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenCreateRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{147}
+	return file_jobcluster_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *AclTokenCreateRequest) GetPolicies() []string {
@@ -10674,7 +10868,7 @@ type AclTokenListRequest struct {
 
 func (x *AclTokenListRequest) Reset() {
 	*x = AclTokenListRequest{}
-	mi := &file_jobcluster_proto_msgTypes[148]
+	mi := &file_jobcluster_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10686,7 +10880,7 @@ func (x *AclTokenListRequest) String() string {
 func (*AclTokenListRequest) ProtoMessage() {}
 
 func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[148]
+	mi := &file_jobcluster_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10699,7 +10893,7 @@ func (x *AclTokenListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenListRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{148}
+	return file_jobcluster_proto_rawDescGZIP(), []int{150}
 }
 
 type AclTokenListResponse struct {
@@ -10711,7 +10905,7 @@ type AclTokenListResponse struct {
 
 func (x *AclTokenListResponse) Reset() {
 	*x = AclTokenListResponse{}
-	mi := &file_jobcluster_proto_msgTypes[149]
+	mi := &file_jobcluster_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10723,7 +10917,7 @@ func (x *AclTokenListResponse) String() string {
 func (*AclTokenListResponse) ProtoMessage() {}
 
 func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[149]
+	mi := &file_jobcluster_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10736,7 +10930,7 @@ func (x *AclTokenListResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenListResponse.ProtoReflect.Descriptor instead.
 func (*AclTokenListResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{149}
+	return file_jobcluster_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *AclTokenListResponse) GetItems() []*AclToken {
@@ -10756,7 +10950,7 @@ type AclTokenDeleteRequest struct {
 
 func (x *AclTokenDeleteRequest) Reset() {
 	*x = AclTokenDeleteRequest{}
-	mi := &file_jobcluster_proto_msgTypes[150]
+	mi := &file_jobcluster_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10768,7 +10962,7 @@ func (x *AclTokenDeleteRequest) String() string {
 func (*AclTokenDeleteRequest) ProtoMessage() {}
 
 func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[150]
+	mi := &file_jobcluster_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10781,7 +10975,7 @@ func (x *AclTokenDeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclTokenDeleteRequest.ProtoReflect.Descriptor instead.
 func (*AclTokenDeleteRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{150}
+	return file_jobcluster_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *AclTokenDeleteRequest) GetAccessorId() string {
@@ -10799,7 +10993,7 @@ type AclEmpty struct {
 
 func (x *AclEmpty) Reset() {
 	*x = AclEmpty{}
-	mi := &file_jobcluster_proto_msgTypes[151]
+	mi := &file_jobcluster_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10811,7 +11005,7 @@ func (x *AclEmpty) String() string {
 func (*AclEmpty) ProtoMessage() {}
 
 func (x *AclEmpty) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[151]
+	mi := &file_jobcluster_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10824,7 +11018,7 @@ func (x *AclEmpty) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclEmpty.ProtoReflect.Descriptor instead.
 func (*AclEmpty) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{151}
+	return file_jobcluster_proto_rawDescGZIP(), []int{153}
 }
 
 type AclWhoamiRequest struct {
@@ -10835,7 +11029,7 @@ type AclWhoamiRequest struct {
 
 func (x *AclWhoamiRequest) Reset() {
 	*x = AclWhoamiRequest{}
-	mi := &file_jobcluster_proto_msgTypes[152]
+	mi := &file_jobcluster_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10847,7 +11041,7 @@ func (x *AclWhoamiRequest) String() string {
 func (*AclWhoamiRequest) ProtoMessage() {}
 
 func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[152]
+	mi := &file_jobcluster_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10860,7 +11054,7 @@ func (x *AclWhoamiRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiRequest.ProtoReflect.Descriptor instead.
 func (*AclWhoamiRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{152}
+	return file_jobcluster_proto_rawDescGZIP(), []int{154}
 }
 
 type AclWhoamiResponse struct {
@@ -10875,7 +11069,7 @@ type AclWhoamiResponse struct {
 
 func (x *AclWhoamiResponse) Reset() {
 	*x = AclWhoamiResponse{}
-	mi := &file_jobcluster_proto_msgTypes[153]
+	mi := &file_jobcluster_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10887,7 +11081,7 @@ func (x *AclWhoamiResponse) String() string {
 func (*AclWhoamiResponse) ProtoMessage() {}
 
 func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[153]
+	mi := &file_jobcluster_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10900,7 +11094,7 @@ func (x *AclWhoamiResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AclWhoamiResponse.ProtoReflect.Descriptor instead.
 func (*AclWhoamiResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{153}
+	return file_jobcluster_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *AclWhoamiResponse) GetIdentity() string {
@@ -10935,7 +11129,7 @@ type AuditRequest struct {
 
 func (x *AuditRequest) Reset() {
 	*x = AuditRequest{}
-	mi := &file_jobcluster_proto_msgTypes[154]
+	mi := &file_jobcluster_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10947,7 +11141,7 @@ func (x *AuditRequest) String() string {
 func (*AuditRequest) ProtoMessage() {}
 
 func (x *AuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[154]
+	mi := &file_jobcluster_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10960,7 +11154,7 @@ func (x *AuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditRequest.ProtoReflect.Descriptor instead.
 func (*AuditRequest) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{154}
+	return file_jobcluster_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *AuditRequest) GetSince() *timestamppb.Timestamp {
@@ -10993,7 +11187,7 @@ type AuditResponse struct {
 
 func (x *AuditResponse) Reset() {
 	*x = AuditResponse{}
-	mi := &file_jobcluster_proto_msgTypes[155]
+	mi := &file_jobcluster_proto_msgTypes[157]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11005,7 +11199,7 @@ func (x *AuditResponse) String() string {
 func (*AuditResponse) ProtoMessage() {}
 
 func (x *AuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_jobcluster_proto_msgTypes[155]
+	mi := &file_jobcluster_proto_msgTypes[157]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11018,7 +11212,7 @@ func (x *AuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditResponse.ProtoReflect.Descriptor instead.
 func (*AuditResponse) Descriptor() ([]byte, []int) {
-	return file_jobcluster_proto_rawDescGZIP(), []int{155}
+	return file_jobcluster_proto_rawDescGZIP(), []int{157}
 }
 
 func (x *AuditResponse) GetItems() []*AuditRecord {
@@ -11912,7 +12106,24 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x05index\x18\x02 \x01(\x04R\x05index\x1a9\n" +
 	"\vStatesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"^\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\xb0\x01\n" +
+	"\x0eJobPageRequest\x12%\n" +
+	"\x0elabel_selector\x18\x01 \x01(\tR\rlabelSelector\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x12\n" +
+	"\x04sort\x18\x04 \x01(\tR\x04sort\x12\x12\n" +
+	"\x04page\x18\x05 \x01(\x03R\x04page\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\x03R\bpageSize\"\xc1\x01\n" +
+	"\x0fJobPageResponse\x12&\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x12.jobcluster.v1.JobR\x04jobs\x12\x12\n" +
+	"\x04page\x18\x02 \x01(\x03R\x04page\x12\x14\n" +
+	"\x05pages\x18\x03 \x01(\x03R\x05pages\x12\x14\n" +
+	"\x05total\x18\x04 \x01(\x03R\x05total\x12\x10\n" +
+	"\x03all\x18\x05 \x01(\x03R\x03all\x12\x1e\n" +
+	"\n" +
+	"namespaces\x18\x06 \x03(\tR\n" +
+	"namespaces\x12\x14\n" +
+	"\x05index\x18\a \x01(\x04R\x05index\"^\n" +
 	"\x11HeartbeatResponse\x12!\n" +
 	"\flease_millis\x18\x01 \x01(\x03R\vleaseMillis\x12&\n" +
 	"\x0fleader_rpc_addr\x18\x02 \x01(\tR\rleaderRpcAddr\"\x0e\n" +
@@ -12030,7 +12241,7 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x1aCOMMAND_TYPE_UPSERT_SECRET\x10\x17\x12\x1e\n" +
 	"\x1aCOMMAND_TYPE_DELETE_SECRET\x10\x18\x12\"\n" +
 	"\x1eCOMMAND_TYPE_RECORD_DELIVERIES\x10\x19\x12\"\n" +
-	"\x1eCOMMAND_TYPE_ADD_NOTIFICATIONS\x10\x1a2\x94\x11\n" +
+	"\x1eCOMMAND_TYPE_ADD_NOTIFICATIONS\x10\x1a2\xde\x11\n" +
 	"\aControl\x12E\n" +
 	"\x06Submit\x12\x1c.jobcluster.v1.SubmitRequest\x1a\x1d.jobcluster.v1.SubmitResponse\x127\n" +
 	"\x03Get\x12\x19.jobcluster.v1.GetRequest\x1a\x15.jobcluster.v1.Object\x12?\n" +
@@ -12043,7 +12254,8 @@ const file_jobcluster_proto_rawDesc = "" +
 	"\x0fReportPodStatus\x12%.jobcluster.v1.ReportPodStatusRequest\x1a&.jobcluster.v1.ReportPodStatusResponse\x12N\n" +
 	"\tHeartbeat\x12\x1f.jobcluster.v1.HeartbeatRequest\x1a .jobcluster.v1.HeartbeatResponse\x12<\n" +
 	"\x03Top\x12\x19.jobcluster.v1.TopRequest\x1a\x1a.jobcluster.v1.TopResponse\x12N\n" +
-	"\tJobCounts\x12\x1f.jobcluster.v1.JobCountsRequest\x1a .jobcluster.v1.JobCountsResponse\x12B\n" +
+	"\tJobCounts\x12\x1f.jobcluster.v1.JobCountsRequest\x1a .jobcluster.v1.JobCountsResponse\x12H\n" +
+	"\aJobPage\x12\x1d.jobcluster.v1.JobPageRequest\x1a\x1e.jobcluster.v1.JobPageResponse\x12B\n" +
 	"\x05Leave\x12\x1b.jobcluster.v1.LeaveRequest\x1a\x1c.jobcluster.v1.LeaveResponse\x12W\n" +
 	"\fRemoveMember\x12\".jobcluster.v1.RemoveMemberRequest\x1a#.jobcluster.v1.RemoveMemberResponse\x12N\n" +
 	"\tPodsExist\x12\x1f.jobcluster.v1.PodsExistRequest\x1a .jobcluster.v1.PodsExistResponse\x12A\n" +
@@ -12076,7 +12288,7 @@ func file_jobcluster_proto_rawDescGZIP() []byte {
 }
 
 var file_jobcluster_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 173)
+var file_jobcluster_proto_msgTypes = make([]protoimpl.MessageInfo, 175)
 var file_jobcluster_proto_goTypes = []any{
 	(CommandType)(0),                               // 0: jobcluster.v1.CommandType
 	(*ObjectMeta)(nil),                             // 1: jobcluster.v1.ObjectMeta
@@ -12205,62 +12417,64 @@ var file_jobcluster_proto_goTypes = []any{
 	(*TopResponse)(nil),                            // 124: jobcluster.v1.TopResponse
 	(*JobCountsRequest)(nil),                       // 125: jobcluster.v1.JobCountsRequest
 	(*JobCountsResponse)(nil),                      // 126: jobcluster.v1.JobCountsResponse
-	(*HeartbeatResponse)(nil),                      // 127: jobcluster.v1.HeartbeatResponse
-	(*LeaveRequest)(nil),                           // 128: jobcluster.v1.LeaveRequest
-	(*LeaveResponse)(nil),                          // 129: jobcluster.v1.LeaveResponse
-	(*RemoveMemberRequest)(nil),                    // 130: jobcluster.v1.RemoveMemberRequest
-	(*RemoveMemberResponse)(nil),                   // 131: jobcluster.v1.RemoveMemberResponse
-	(*PodRef)(nil),                                 // 132: jobcluster.v1.PodRef
-	(*PodsExistRequest)(nil),                       // 133: jobcluster.v1.PodsExistRequest
-	(*PodsExistResponse)(nil),                      // 134: jobcluster.v1.PodsExistResponse
-	(*CreateJobFromCronRequest)(nil),               // 135: jobcluster.v1.CreateJobFromCronRequest
-	(*WatchRequest)(nil),                           // 136: jobcluster.v1.WatchRequest
-	(*WatchEvent)(nil),                             // 137: jobcluster.v1.WatchEvent
-	(*CronHistoryRequest)(nil),                     // 138: jobcluster.v1.CronHistoryRequest
-	(*CronHistoryResponse)(nil),                    // 139: jobcluster.v1.CronHistoryResponse
-	(*NotificationsRequest)(nil),                   // 140: jobcluster.v1.NotificationsRequest
-	(*NotificationsResponse)(nil),                  // 141: jobcluster.v1.NotificationsResponse
-	(*AclBootstrapRequest)(nil),                    // 142: jobcluster.v1.AclBootstrapRequest
-	(*AclTokenSecret)(nil),                         // 143: jobcluster.v1.AclTokenSecret
-	(*AclPolicyApplyRequest)(nil),                  // 144: jobcluster.v1.AclPolicyApplyRequest
-	(*AclPolicyListRequest)(nil),                   // 145: jobcluster.v1.AclPolicyListRequest
-	(*AclPolicyListResponse)(nil),                  // 146: jobcluster.v1.AclPolicyListResponse
-	(*AclPolicyDeleteRequest)(nil),                 // 147: jobcluster.v1.AclPolicyDeleteRequest
-	(*AclTokenCreateRequest)(nil),                  // 148: jobcluster.v1.AclTokenCreateRequest
-	(*AclTokenListRequest)(nil),                    // 149: jobcluster.v1.AclTokenListRequest
-	(*AclTokenListResponse)(nil),                   // 150: jobcluster.v1.AclTokenListResponse
-	(*AclTokenDeleteRequest)(nil),                  // 151: jobcluster.v1.AclTokenDeleteRequest
-	(*AclEmpty)(nil),                               // 152: jobcluster.v1.AclEmpty
-	(*AclWhoamiRequest)(nil),                       // 153: jobcluster.v1.AclWhoamiRequest
-	(*AclWhoamiResponse)(nil),                      // 154: jobcluster.v1.AclWhoamiResponse
-	(*AuditRequest)(nil),                           // 155: jobcluster.v1.AuditRequest
-	(*AuditResponse)(nil),                          // 156: jobcluster.v1.AuditResponse
-	nil,                                            // 157: jobcluster.v1.ObjectMeta.LabelsEntry
-	nil,                                            // 158: jobcluster.v1.ObjectMeta.AnnotationsEntry
-	nil,                                            // 159: jobcluster.v1.LabelSelector.MatchLabelsEntry
-	nil,                                            // 160: jobcluster.v1.ResourceRequirements.RequestsEntry
-	nil,                                            // 161: jobcluster.v1.ResourceRequirements.LimitsEntry
-	nil,                                            // 162: jobcluster.v1.PodSpec.NodeSelectorEntry
-	nil,                                            // 163: jobcluster.v1.NodeStatus.CapacityEntry
-	nil,                                            // 164: jobcluster.v1.NodeStatus.AllocatableEntry
-	nil,                                            // 165: jobcluster.v1.ConfigMap.DataEntry
-	nil,                                            // 166: jobcluster.v1.ConfigMap.BinaryDataEntry
-	nil,                                            // 167: jobcluster.v1.Secret.DataEntry
-	nil,                                            // 168: jobcluster.v1.Secret.StringDataEntry
-	nil,                                            // 169: jobcluster.v1.MemberMeta.LabelsEntry
-	nil,                                            // 170: jobcluster.v1.MemberMeta.CapacityEntry
-	nil,                                            // 171: jobcluster.v1.Notification.DetailsEntry
-	nil,                                            // 172: jobcluster.v1.AclPolicy.NamespacesEntry
-	nil,                                            // 173: jobcluster.v1.JobCountsResponse.StatesEntry
-	(*timestamppb.Timestamp)(nil),                  // 174: google.protobuf.Timestamp
+	(*JobPageRequest)(nil),                         // 127: jobcluster.v1.JobPageRequest
+	(*JobPageResponse)(nil),                        // 128: jobcluster.v1.JobPageResponse
+	(*HeartbeatResponse)(nil),                      // 129: jobcluster.v1.HeartbeatResponse
+	(*LeaveRequest)(nil),                           // 130: jobcluster.v1.LeaveRequest
+	(*LeaveResponse)(nil),                          // 131: jobcluster.v1.LeaveResponse
+	(*RemoveMemberRequest)(nil),                    // 132: jobcluster.v1.RemoveMemberRequest
+	(*RemoveMemberResponse)(nil),                   // 133: jobcluster.v1.RemoveMemberResponse
+	(*PodRef)(nil),                                 // 134: jobcluster.v1.PodRef
+	(*PodsExistRequest)(nil),                       // 135: jobcluster.v1.PodsExistRequest
+	(*PodsExistResponse)(nil),                      // 136: jobcluster.v1.PodsExistResponse
+	(*CreateJobFromCronRequest)(nil),               // 137: jobcluster.v1.CreateJobFromCronRequest
+	(*WatchRequest)(nil),                           // 138: jobcluster.v1.WatchRequest
+	(*WatchEvent)(nil),                             // 139: jobcluster.v1.WatchEvent
+	(*CronHistoryRequest)(nil),                     // 140: jobcluster.v1.CronHistoryRequest
+	(*CronHistoryResponse)(nil),                    // 141: jobcluster.v1.CronHistoryResponse
+	(*NotificationsRequest)(nil),                   // 142: jobcluster.v1.NotificationsRequest
+	(*NotificationsResponse)(nil),                  // 143: jobcluster.v1.NotificationsResponse
+	(*AclBootstrapRequest)(nil),                    // 144: jobcluster.v1.AclBootstrapRequest
+	(*AclTokenSecret)(nil),                         // 145: jobcluster.v1.AclTokenSecret
+	(*AclPolicyApplyRequest)(nil),                  // 146: jobcluster.v1.AclPolicyApplyRequest
+	(*AclPolicyListRequest)(nil),                   // 147: jobcluster.v1.AclPolicyListRequest
+	(*AclPolicyListResponse)(nil),                  // 148: jobcluster.v1.AclPolicyListResponse
+	(*AclPolicyDeleteRequest)(nil),                 // 149: jobcluster.v1.AclPolicyDeleteRequest
+	(*AclTokenCreateRequest)(nil),                  // 150: jobcluster.v1.AclTokenCreateRequest
+	(*AclTokenListRequest)(nil),                    // 151: jobcluster.v1.AclTokenListRequest
+	(*AclTokenListResponse)(nil),                   // 152: jobcluster.v1.AclTokenListResponse
+	(*AclTokenDeleteRequest)(nil),                  // 153: jobcluster.v1.AclTokenDeleteRequest
+	(*AclEmpty)(nil),                               // 154: jobcluster.v1.AclEmpty
+	(*AclWhoamiRequest)(nil),                       // 155: jobcluster.v1.AclWhoamiRequest
+	(*AclWhoamiResponse)(nil),                      // 156: jobcluster.v1.AclWhoamiResponse
+	(*AuditRequest)(nil),                           // 157: jobcluster.v1.AuditRequest
+	(*AuditResponse)(nil),                          // 158: jobcluster.v1.AuditResponse
+	nil,                                            // 159: jobcluster.v1.ObjectMeta.LabelsEntry
+	nil,                                            // 160: jobcluster.v1.ObjectMeta.AnnotationsEntry
+	nil,                                            // 161: jobcluster.v1.LabelSelector.MatchLabelsEntry
+	nil,                                            // 162: jobcluster.v1.ResourceRequirements.RequestsEntry
+	nil,                                            // 163: jobcluster.v1.ResourceRequirements.LimitsEntry
+	nil,                                            // 164: jobcluster.v1.PodSpec.NodeSelectorEntry
+	nil,                                            // 165: jobcluster.v1.NodeStatus.CapacityEntry
+	nil,                                            // 166: jobcluster.v1.NodeStatus.AllocatableEntry
+	nil,                                            // 167: jobcluster.v1.ConfigMap.DataEntry
+	nil,                                            // 168: jobcluster.v1.ConfigMap.BinaryDataEntry
+	nil,                                            // 169: jobcluster.v1.Secret.DataEntry
+	nil,                                            // 170: jobcluster.v1.Secret.StringDataEntry
+	nil,                                            // 171: jobcluster.v1.MemberMeta.LabelsEntry
+	nil,                                            // 172: jobcluster.v1.MemberMeta.CapacityEntry
+	nil,                                            // 173: jobcluster.v1.Notification.DetailsEntry
+	nil,                                            // 174: jobcluster.v1.AclPolicy.NamespacesEntry
+	nil,                                            // 175: jobcluster.v1.JobCountsResponse.StatesEntry
+	(*timestamppb.Timestamp)(nil),                  // 176: google.protobuf.Timestamp
 }
 var file_jobcluster_proto_depIdxs = []int32{
-	174, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
-	157, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
-	158, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
+	176, // 0: jobcluster.v1.ObjectMeta.creation_timestamp:type_name -> google.protobuf.Timestamp
+	159, // 1: jobcluster.v1.ObjectMeta.labels:type_name -> jobcluster.v1.ObjectMeta.LabelsEntry
+	160, // 2: jobcluster.v1.ObjectMeta.annotations:type_name -> jobcluster.v1.ObjectMeta.AnnotationsEntry
 	2,   // 3: jobcluster.v1.ObjectMeta.owner_references:type_name -> jobcluster.v1.OwnerReference
-	174, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
-	159, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
+	176, // 4: jobcluster.v1.ObjectMeta.deletion_timestamp:type_name -> google.protobuf.Timestamp
+	161, // 5: jobcluster.v1.LabelSelector.match_labels:type_name -> jobcluster.v1.LabelSelector.MatchLabelsEntry
 	3,   // 6: jobcluster.v1.LabelSelector.match_expressions:type_name -> jobcluster.v1.LabelSelectorRequirement
 	6,   // 7: jobcluster.v1.EnvVar.value_from:type_name -> jobcluster.v1.EnvVarSource
 	7,   // 8: jobcluster.v1.EnvVarSource.field_ref:type_name -> jobcluster.v1.ObjectFieldSelector
@@ -12269,8 +12483,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	10,  // 11: jobcluster.v1.EnvVarSource.secret_key_ref:type_name -> jobcluster.v1.SecretKeySelector
 	11,  // 12: jobcluster.v1.EnvFromSource.config_map_ref:type_name -> jobcluster.v1.ConfigMapEnvSource
 	12,  // 13: jobcluster.v1.EnvFromSource.secret_ref:type_name -> jobcluster.v1.SecretEnvSource
-	160, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
-	161, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
+	162, // 14: jobcluster.v1.ResourceRequirements.requests:type_name -> jobcluster.v1.ResourceRequirements.RequestsEntry
+	163, // 15: jobcluster.v1.ResourceRequirements.limits:type_name -> jobcluster.v1.ResourceRequirements.LimitsEntry
 	5,   // 16: jobcluster.v1.Container.env:type_name -> jobcluster.v1.EnvVar
 	14,  // 17: jobcluster.v1.Container.resources:type_name -> jobcluster.v1.ResourceRequirements
 	16,  // 18: jobcluster.v1.Container.security_context:type_name -> jobcluster.v1.SecurityContext
@@ -12283,7 +12497,7 @@ var file_jobcluster_proto_depIdxs = []int32{
 	22,  // 25: jobcluster.v1.Volume.config_map:type_name -> jobcluster.v1.ConfigMapVolumeSource
 	23,  // 26: jobcluster.v1.Volume.secret:type_name -> jobcluster.v1.SecretVolumeSource
 	15,  // 27: jobcluster.v1.PodSpec.containers:type_name -> jobcluster.v1.Container
-	162, // 28: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
+	164, // 28: jobcluster.v1.PodSpec.node_selector:type_name -> jobcluster.v1.PodSpec.NodeSelectorEntry
 	24,  // 29: jobcluster.v1.PodSpec.volumes:type_name -> jobcluster.v1.Volume
 	17,  // 30: jobcluster.v1.PodSpec.security_context:type_name -> jobcluster.v1.PodSecurityContext
 	1,   // 31: jobcluster.v1.PodTemplateSpec.metadata:type_name -> jobcluster.v1.ObjectMeta
@@ -12296,11 +12510,11 @@ var file_jobcluster_proto_depIdxs = []int32{
 	30,  // 38: jobcluster.v1.PodFailurePolicyRule.on_exit_codes:type_name -> jobcluster.v1.PodFailurePolicyOnExitCodesRequirement
 	31,  // 39: jobcluster.v1.PodFailurePolicyRule.on_pod_conditions:type_name -> jobcluster.v1.PodFailurePolicyOnPodConditionsPattern
 	33,  // 40: jobcluster.v1.SuccessPolicy.rules:type_name -> jobcluster.v1.SuccessPolicyRule
-	174, // 41: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
-	174, // 42: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	176, // 41: jobcluster.v1.JobCondition.last_probe_time:type_name -> google.protobuf.Timestamp
+	176, // 42: jobcluster.v1.JobCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	34,  // 43: jobcluster.v1.JobStatus.conditions:type_name -> jobcluster.v1.JobCondition
-	174, // 44: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
-	174, // 45: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
+	176, // 44: jobcluster.v1.JobStatus.start_time:type_name -> google.protobuf.Timestamp
+	176, // 45: jobcluster.v1.JobStatus.completion_time:type_name -> google.protobuf.Timestamp
 	1,   // 46: jobcluster.v1.Job.metadata:type_name -> jobcluster.v1.ObjectMeta
 	27,  // 47: jobcluster.v1.Job.spec:type_name -> jobcluster.v1.JobSpec
 	35,  // 48: jobcluster.v1.Job.status:type_name -> jobcluster.v1.JobStatus
@@ -12308,31 +12522,31 @@ var file_jobcluster_proto_depIdxs = []int32{
 	27,  // 50: jobcluster.v1.JobTemplateSpec.spec:type_name -> jobcluster.v1.JobSpec
 	37,  // 51: jobcluster.v1.CronJobSpec.job_template:type_name -> jobcluster.v1.JobTemplateSpec
 	38,  // 52: jobcluster.v1.CronJobStatus.active:type_name -> jobcluster.v1.ObjectReference
-	174, // 53: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
-	174, // 54: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
-	174, // 55: jobcluster.v1.CronJobStatus.last_failure_time:type_name -> google.protobuf.Timestamp
+	176, // 53: jobcluster.v1.CronJobStatus.last_schedule_time:type_name -> google.protobuf.Timestamp
+	176, // 54: jobcluster.v1.CronJobStatus.last_successful_time:type_name -> google.protobuf.Timestamp
+	176, // 55: jobcluster.v1.CronJobStatus.last_failure_time:type_name -> google.protobuf.Timestamp
 	1,   // 56: jobcluster.v1.CronJob.metadata:type_name -> jobcluster.v1.ObjectMeta
 	39,  // 57: jobcluster.v1.CronJob.spec:type_name -> jobcluster.v1.CronJobSpec
 	40,  // 58: jobcluster.v1.CronJob.status:type_name -> jobcluster.v1.CronJobStatus
-	174, // 59: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
-	174, // 60: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
-	174, // 61: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
+	176, // 59: jobcluster.v1.ContainerStateRunning.started_at:type_name -> google.protobuf.Timestamp
+	176, // 60: jobcluster.v1.ContainerStateTerminated.started_at:type_name -> google.protobuf.Timestamp
+	176, // 61: jobcluster.v1.ContainerStateTerminated.finished_at:type_name -> google.protobuf.Timestamp
 	42,  // 62: jobcluster.v1.ContainerState.waiting:type_name -> jobcluster.v1.ContainerStateWaiting
 	43,  // 63: jobcluster.v1.ContainerState.running:type_name -> jobcluster.v1.ContainerStateRunning
 	44,  // 64: jobcluster.v1.ContainerState.terminated:type_name -> jobcluster.v1.ContainerStateTerminated
 	45,  // 65: jobcluster.v1.ContainerStatus.state:type_name -> jobcluster.v1.ContainerState
 	45,  // 66: jobcluster.v1.ContainerStatus.last_state:type_name -> jobcluster.v1.ContainerState
-	174, // 67: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	176, // 67: jobcluster.v1.PodCondition.last_transition_time:type_name -> google.protobuf.Timestamp
 	47,  // 68: jobcluster.v1.PodStatus.conditions:type_name -> jobcluster.v1.PodCondition
-	174, // 69: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
+	176, // 69: jobcluster.v1.PodStatus.start_time:type_name -> google.protobuf.Timestamp
 	46,  // 70: jobcluster.v1.PodStatus.container_statuses:type_name -> jobcluster.v1.ContainerStatus
 	1,   // 71: jobcluster.v1.Pod.metadata:type_name -> jobcluster.v1.ObjectMeta
 	25,  // 72: jobcluster.v1.Pod.spec:type_name -> jobcluster.v1.PodSpec
 	48,  // 73: jobcluster.v1.Pod.status:type_name -> jobcluster.v1.PodStatus
-	174, // 74: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
-	174, // 75: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
-	163, // 76: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
-	164, // 77: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
+	176, // 74: jobcluster.v1.NodeCondition.last_heartbeat_time:type_name -> google.protobuf.Timestamp
+	176, // 75: jobcluster.v1.NodeCondition.last_transition_time:type_name -> google.protobuf.Timestamp
+	165, // 76: jobcluster.v1.NodeStatus.capacity:type_name -> jobcluster.v1.NodeStatus.CapacityEntry
+	166, // 77: jobcluster.v1.NodeStatus.allocatable:type_name -> jobcluster.v1.NodeStatus.AllocatableEntry
 	51,  // 78: jobcluster.v1.NodeStatus.conditions:type_name -> jobcluster.v1.NodeCondition
 	52,  // 79: jobcluster.v1.NodeStatus.addresses:type_name -> jobcluster.v1.NodeAddress
 	53,  // 80: jobcluster.v1.NodeStatus.node_info:type_name -> jobcluster.v1.NodeSystemInfo
@@ -12341,8 +12555,8 @@ var file_jobcluster_proto_depIdxs = []int32{
 	54,  // 83: jobcluster.v1.Node.status:type_name -> jobcluster.v1.NodeStatus
 	1,   // 84: jobcluster.v1.Event.metadata:type_name -> jobcluster.v1.ObjectMeta
 	38,  // 85: jobcluster.v1.Event.involved_object:type_name -> jobcluster.v1.ObjectReference
-	174, // 86: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
-	174, // 87: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
+	176, // 86: jobcluster.v1.Event.first_timestamp:type_name -> google.protobuf.Timestamp
+	176, // 87: jobcluster.v1.Event.last_timestamp:type_name -> google.protobuf.Timestamp
 	36,  // 88: jobcluster.v1.Object.job:type_name -> jobcluster.v1.Job
 	41,  // 89: jobcluster.v1.Object.cron_job:type_name -> jobcluster.v1.CronJob
 	49,  // 90: jobcluster.v1.Object.pod:type_name -> jobcluster.v1.Pod
@@ -12351,13 +12565,13 @@ var file_jobcluster_proto_depIdxs = []int32{
 	58,  // 93: jobcluster.v1.Object.config_map:type_name -> jobcluster.v1.ConfigMap
 	59,  // 94: jobcluster.v1.Object.secret:type_name -> jobcluster.v1.Secret
 	1,   // 95: jobcluster.v1.ConfigMap.metadata:type_name -> jobcluster.v1.ObjectMeta
-	165, // 96: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
-	166, // 97: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
+	167, // 96: jobcluster.v1.ConfigMap.data:type_name -> jobcluster.v1.ConfigMap.DataEntry
+	168, // 97: jobcluster.v1.ConfigMap.binary_data:type_name -> jobcluster.v1.ConfigMap.BinaryDataEntry
 	1,   // 98: jobcluster.v1.Secret.metadata:type_name -> jobcluster.v1.ObjectMeta
-	167, // 99: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
-	168, // 100: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
-	169, // 101: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
-	170, // 102: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
+	169, // 99: jobcluster.v1.Secret.data:type_name -> jobcluster.v1.Secret.DataEntry
+	170, // 100: jobcluster.v1.Secret.string_data:type_name -> jobcluster.v1.Secret.StringDataEntry
+	171, // 101: jobcluster.v1.MemberMeta.labels:type_name -> jobcluster.v1.MemberMeta.LabelsEntry
+	172, // 102: jobcluster.v1.MemberMeta.capacity:type_name -> jobcluster.v1.MemberMeta.CapacityEntry
 	36,  // 103: jobcluster.v1.UpsertJob.job:type_name -> jobcluster.v1.Job
 	41,  // 104: jobcluster.v1.UpsertCronJob.cron_job:type_name -> jobcluster.v1.CronJob
 	49,  // 105: jobcluster.v1.CreatePods.pods:type_name -> jobcluster.v1.Pod
@@ -12366,17 +12580,17 @@ var file_jobcluster_proto_depIdxs = []int32{
 	56,  // 108: jobcluster.v1.PodStatusUpdate.events:type_name -> jobcluster.v1.Event
 	67,  // 109: jobcluster.v1.LogTail.tail:type_name -> jobcluster.v1.ContainerLogTail
 	66,  // 110: jobcluster.v1.UpdatePodStatus.updates:type_name -> jobcluster.v1.PodStatusUpdate
-	174, // 111: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
+	176, // 111: jobcluster.v1.StopPods.time:type_name -> google.protobuf.Timestamp
 	35,  // 112: jobcluster.v1.UpdateJobStatus.status:type_name -> jobcluster.v1.JobStatus
 	55,  // 113: jobcluster.v1.UpsertNode.node:type_name -> jobcluster.v1.Node
 	56,  // 114: jobcluster.v1.RecordEvents.events:type_name -> jobcluster.v1.Event
 	76,  // 115: jobcluster.v1.BindPods.bindings:type_name -> jobcluster.v1.PodBinding
-	174, // 116: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
-	174, // 117: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
+	176, // 116: jobcluster.v1.BindPods.time:type_name -> google.protobuf.Timestamp
+	176, // 117: jobcluster.v1.CronDecision.scheduled_time:type_name -> google.protobuf.Timestamp
 	36,  // 118: jobcluster.v1.CronDecision.job:type_name -> jobcluster.v1.Job
-	174, // 119: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
-	174, // 120: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
-	174, // 121: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
+	176, // 119: jobcluster.v1.CronDecision.decided_at:type_name -> google.protobuf.Timestamp
+	176, // 120: jobcluster.v1.CronLedgerEntry.scheduled_time:type_name -> google.protobuf.Timestamp
+	176, // 121: jobcluster.v1.CronLedgerEntry.decided_at:type_name -> google.protobuf.Timestamp
 	40,  // 122: jobcluster.v1.UpdateCronJobStatus.status:type_name -> jobcluster.v1.CronJobStatus
 	0,   // 123: jobcluster.v1.Command.type:type_name -> jobcluster.v1.CommandType
 	61,  // 124: jobcluster.v1.Command.upsert_job:type_name -> jobcluster.v1.UpsertJob
@@ -12406,24 +12620,24 @@ var file_jobcluster_proto_depIdxs = []int32{
 	86,  // 148: jobcluster.v1.Command.record_deliveries:type_name -> jobcluster.v1.RecordDeliveries
 	82,  // 149: jobcluster.v1.Command.add_notifications:type_name -> jobcluster.v1.AddNotifications
 	83,  // 150: jobcluster.v1.AddNotifications.notifications:type_name -> jobcluster.v1.Notification
-	174, // 151: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
-	171, // 152: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
+	176, // 151: jobcluster.v1.Notification.time:type_name -> google.protobuf.Timestamp
+	173, // 152: jobcluster.v1.Notification.details:type_name -> jobcluster.v1.Notification.DetailsEntry
 	84,  // 153: jobcluster.v1.Notification.deliveries:type_name -> jobcluster.v1.NotificationDelivery
-	174, // 154: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
-	174, // 155: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
-	174, // 156: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
-	174, // 157: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
+	176, // 154: jobcluster.v1.NotificationDelivery.last_attempt:type_name -> google.protobuf.Timestamp
+	176, // 155: jobcluster.v1.NotificationDelivery.next_attempt:type_name -> google.protobuf.Timestamp
+	176, // 156: jobcluster.v1.DeliveryResult.time:type_name -> google.protobuf.Timestamp
+	176, // 157: jobcluster.v1.DeliveryResult.next_attempt:type_name -> google.protobuf.Timestamp
 	85,  // 158: jobcluster.v1.RecordDeliveries.results:type_name -> jobcluster.v1.DeliveryResult
 	58,  // 159: jobcluster.v1.UpsertConfigMap.config_map:type_name -> jobcluster.v1.ConfigMap
 	59,  // 160: jobcluster.v1.UpsertSecret.secret:type_name -> jobcluster.v1.Secret
-	172, // 161: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
-	174, // 162: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
-	174, // 163: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
-	174, // 164: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
-	174, // 165: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
+	174, // 161: jobcluster.v1.AclPolicy.namespaces:type_name -> jobcluster.v1.AclPolicy.NamespacesEntry
+	176, // 162: jobcluster.v1.AclPolicy.create_time:type_name -> google.protobuf.Timestamp
+	176, // 163: jobcluster.v1.AclPolicy.modify_time:type_name -> google.protobuf.Timestamp
+	176, // 164: jobcluster.v1.AclToken.create_time:type_name -> google.protobuf.Timestamp
+	176, // 165: jobcluster.v1.AclToken.expiration_time:type_name -> google.protobuf.Timestamp
 	93,  // 166: jobcluster.v1.UpsertAclPolicy.policy:type_name -> jobcluster.v1.AclPolicy
 	94,  // 167: jobcluster.v1.UpsertAclToken.token:type_name -> jobcluster.v1.AclToken
-	174, // 168: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
+	176, // 168: jobcluster.v1.AuditRecord.time:type_name -> google.protobuf.Timestamp
 	99,  // 169: jobcluster.v1.RecordAudit.records:type_name -> jobcluster.v1.AuditRecord
 	81,  // 170: jobcluster.v1.CommandBatch.commands:type_name -> jobcluster.v1.Command
 	57,  // 171: jobcluster.v1.SubmitRequest.objects:type_name -> jobcluster.v1.Object
@@ -12438,85 +12652,88 @@ var file_jobcluster_proto_depIdxs = []int32{
 	59,  // 180: jobcluster.v1.PodSetFrame.secrets:type_name -> jobcluster.v1.Secret
 	66,  // 181: jobcluster.v1.ReportPodStatusRequest.updates:type_name -> jobcluster.v1.PodStatusUpdate
 	122, // 182: jobcluster.v1.HeartbeatRequest.usage:type_name -> jobcluster.v1.NodeUsage
-	174, // 183: jobcluster.v1.NodeUsage.timestamp:type_name -> google.protobuf.Timestamp
+	176, // 183: jobcluster.v1.NodeUsage.timestamp:type_name -> google.protobuf.Timestamp
 	121, // 184: jobcluster.v1.NodeUsage.pods:type_name -> jobcluster.v1.PodUsage
 	122, // 185: jobcluster.v1.TopResponse.nodes:type_name -> jobcluster.v1.NodeUsage
-	173, // 186: jobcluster.v1.JobCountsResponse.states:type_name -> jobcluster.v1.JobCountsResponse.StatesEntry
-	132, // 187: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
-	57,  // 188: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
-	174, // 189: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
-	79,  // 190: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
-	83,  // 191: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
-	94,  // 192: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
-	93,  // 193: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
-	94,  // 194: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
-	94,  // 195: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
-	174, // 196: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
-	99,  // 197: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
-	92,  // 198: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
-	102, // 199: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
-	105, // 200: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
-	106, // 201: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
-	108, // 202: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
-	110, // 203: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
-	113, // 204: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
-	135, // 205: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
-	115, // 206: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
-	118, // 207: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
-	120, // 208: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
-	123, // 209: jobcluster.v1.Control.Top:input_type -> jobcluster.v1.TopRequest
-	125, // 210: jobcluster.v1.Control.JobCounts:input_type -> jobcluster.v1.JobCountsRequest
-	128, // 211: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
-	130, // 212: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
-	133, // 213: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
-	136, // 214: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
-	138, // 215: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
-	140, // 216: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
-	142, // 217: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
-	144, // 218: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
-	145, // 219: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
-	147, // 220: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
-	148, // 221: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
-	149, // 222: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
-	151, // 223: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
-	153, // 224: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
-	155, // 225: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
-	100, // 226: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
-	113, // 227: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
-	104, // 228: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
-	57,  // 229: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
-	107, // 230: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
-	109, // 231: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
-	112, // 232: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
-	114, // 233: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
-	104, // 234: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
-	116, // 235: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
-	119, // 236: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
-	127, // 237: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
-	124, // 238: jobcluster.v1.Control.Top:output_type -> jobcluster.v1.TopResponse
-	126, // 239: jobcluster.v1.Control.JobCounts:output_type -> jobcluster.v1.JobCountsResponse
-	129, // 240: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
-	131, // 241: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
-	134, // 242: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
-	137, // 243: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
-	139, // 244: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
-	141, // 245: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
-	143, // 246: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
-	93,  // 247: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
-	146, // 248: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
-	152, // 249: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
-	143, // 250: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
-	150, // 251: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
-	152, // 252: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
-	154, // 253: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
-	156, // 254: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
-	152, // 255: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
-	114, // 256: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
-	228, // [228:257] is the sub-list for method output_type
-	199, // [199:228] is the sub-list for method input_type
-	199, // [199:199] is the sub-list for extension type_name
-	199, // [199:199] is the sub-list for extension extendee
-	0,   // [0:199] is the sub-list for field type_name
+	175, // 186: jobcluster.v1.JobCountsResponse.states:type_name -> jobcluster.v1.JobCountsResponse.StatesEntry
+	36,  // 187: jobcluster.v1.JobPageResponse.jobs:type_name -> jobcluster.v1.Job
+	134, // 188: jobcluster.v1.PodsExistRequest.pods:type_name -> jobcluster.v1.PodRef
+	57,  // 189: jobcluster.v1.WatchEvent.object:type_name -> jobcluster.v1.Object
+	176, // 190: jobcluster.v1.CronHistoryRequest.since:type_name -> google.protobuf.Timestamp
+	79,  // 191: jobcluster.v1.CronHistoryResponse.items:type_name -> jobcluster.v1.CronLedgerEntry
+	83,  // 192: jobcluster.v1.NotificationsResponse.items:type_name -> jobcluster.v1.Notification
+	94,  // 193: jobcluster.v1.AclTokenSecret.token:type_name -> jobcluster.v1.AclToken
+	93,  // 194: jobcluster.v1.AclPolicyListResponse.items:type_name -> jobcluster.v1.AclPolicy
+	94,  // 195: jobcluster.v1.AclTokenListResponse.items:type_name -> jobcluster.v1.AclToken
+	94,  // 196: jobcluster.v1.AclWhoamiResponse.token:type_name -> jobcluster.v1.AclToken
+	176, // 197: jobcluster.v1.AuditRequest.since:type_name -> google.protobuf.Timestamp
+	99,  // 198: jobcluster.v1.AuditResponse.items:type_name -> jobcluster.v1.AuditRecord
+	92,  // 199: jobcluster.v1.AclPolicy.NamespacesEntry.value:type_name -> jobcluster.v1.AclNamespaceRule
+	102, // 200: jobcluster.v1.Control.Submit:input_type -> jobcluster.v1.SubmitRequest
+	105, // 201: jobcluster.v1.Control.Get:input_type -> jobcluster.v1.GetRequest
+	106, // 202: jobcluster.v1.Control.List:input_type -> jobcluster.v1.ListRequest
+	108, // 203: jobcluster.v1.Control.Delete:input_type -> jobcluster.v1.DeleteRequest
+	110, // 204: jobcluster.v1.Control.Members:input_type -> jobcluster.v1.MembersRequest
+	113, // 205: jobcluster.v1.Control.Logs:input_type -> jobcluster.v1.LogsRequest
+	137, // 206: jobcluster.v1.Control.CreateJobFromCron:input_type -> jobcluster.v1.CreateJobFromCronRequest
+	115, // 207: jobcluster.v1.Control.WatchPods:input_type -> jobcluster.v1.WatchPodsRequest
+	118, // 208: jobcluster.v1.Control.ReportPodStatus:input_type -> jobcluster.v1.ReportPodStatusRequest
+	120, // 209: jobcluster.v1.Control.Heartbeat:input_type -> jobcluster.v1.HeartbeatRequest
+	123, // 210: jobcluster.v1.Control.Top:input_type -> jobcluster.v1.TopRequest
+	125, // 211: jobcluster.v1.Control.JobCounts:input_type -> jobcluster.v1.JobCountsRequest
+	127, // 212: jobcluster.v1.Control.JobPage:input_type -> jobcluster.v1.JobPageRequest
+	130, // 213: jobcluster.v1.Control.Leave:input_type -> jobcluster.v1.LeaveRequest
+	132, // 214: jobcluster.v1.Control.RemoveMember:input_type -> jobcluster.v1.RemoveMemberRequest
+	135, // 215: jobcluster.v1.Control.PodsExist:input_type -> jobcluster.v1.PodsExistRequest
+	138, // 216: jobcluster.v1.Control.Watch:input_type -> jobcluster.v1.WatchRequest
+	140, // 217: jobcluster.v1.Control.CronHistory:input_type -> jobcluster.v1.CronHistoryRequest
+	142, // 218: jobcluster.v1.Control.Notifications:input_type -> jobcluster.v1.NotificationsRequest
+	144, // 219: jobcluster.v1.Control.AclBootstrap:input_type -> jobcluster.v1.AclBootstrapRequest
+	146, // 220: jobcluster.v1.Control.AclPolicyApply:input_type -> jobcluster.v1.AclPolicyApplyRequest
+	147, // 221: jobcluster.v1.Control.AclPolicyList:input_type -> jobcluster.v1.AclPolicyListRequest
+	149, // 222: jobcluster.v1.Control.AclPolicyDelete:input_type -> jobcluster.v1.AclPolicyDeleteRequest
+	150, // 223: jobcluster.v1.Control.AclTokenCreate:input_type -> jobcluster.v1.AclTokenCreateRequest
+	151, // 224: jobcluster.v1.Control.AclTokenList:input_type -> jobcluster.v1.AclTokenListRequest
+	153, // 225: jobcluster.v1.Control.AclTokenDelete:input_type -> jobcluster.v1.AclTokenDeleteRequest
+	155, // 226: jobcluster.v1.Control.AclWhoami:input_type -> jobcluster.v1.AclWhoamiRequest
+	157, // 227: jobcluster.v1.Control.Audit:input_type -> jobcluster.v1.AuditRequest
+	100, // 228: jobcluster.v1.Control.RecordAuditRecords:input_type -> jobcluster.v1.RecordAudit
+	113, // 229: jobcluster.v1.Agent.Logs:input_type -> jobcluster.v1.LogsRequest
+	104, // 230: jobcluster.v1.Control.Submit:output_type -> jobcluster.v1.SubmitResponse
+	57,  // 231: jobcluster.v1.Control.Get:output_type -> jobcluster.v1.Object
+	107, // 232: jobcluster.v1.Control.List:output_type -> jobcluster.v1.ListResponse
+	109, // 233: jobcluster.v1.Control.Delete:output_type -> jobcluster.v1.DeleteResponse
+	112, // 234: jobcluster.v1.Control.Members:output_type -> jobcluster.v1.MembersResponse
+	114, // 235: jobcluster.v1.Control.Logs:output_type -> jobcluster.v1.LogChunk
+	104, // 236: jobcluster.v1.Control.CreateJobFromCron:output_type -> jobcluster.v1.SubmitResponse
+	116, // 237: jobcluster.v1.Control.WatchPods:output_type -> jobcluster.v1.PodSet
+	119, // 238: jobcluster.v1.Control.ReportPodStatus:output_type -> jobcluster.v1.ReportPodStatusResponse
+	129, // 239: jobcluster.v1.Control.Heartbeat:output_type -> jobcluster.v1.HeartbeatResponse
+	124, // 240: jobcluster.v1.Control.Top:output_type -> jobcluster.v1.TopResponse
+	126, // 241: jobcluster.v1.Control.JobCounts:output_type -> jobcluster.v1.JobCountsResponse
+	128, // 242: jobcluster.v1.Control.JobPage:output_type -> jobcluster.v1.JobPageResponse
+	131, // 243: jobcluster.v1.Control.Leave:output_type -> jobcluster.v1.LeaveResponse
+	133, // 244: jobcluster.v1.Control.RemoveMember:output_type -> jobcluster.v1.RemoveMemberResponse
+	136, // 245: jobcluster.v1.Control.PodsExist:output_type -> jobcluster.v1.PodsExistResponse
+	139, // 246: jobcluster.v1.Control.Watch:output_type -> jobcluster.v1.WatchEvent
+	141, // 247: jobcluster.v1.Control.CronHistory:output_type -> jobcluster.v1.CronHistoryResponse
+	143, // 248: jobcluster.v1.Control.Notifications:output_type -> jobcluster.v1.NotificationsResponse
+	145, // 249: jobcluster.v1.Control.AclBootstrap:output_type -> jobcluster.v1.AclTokenSecret
+	93,  // 250: jobcluster.v1.Control.AclPolicyApply:output_type -> jobcluster.v1.AclPolicy
+	148, // 251: jobcluster.v1.Control.AclPolicyList:output_type -> jobcluster.v1.AclPolicyListResponse
+	154, // 252: jobcluster.v1.Control.AclPolicyDelete:output_type -> jobcluster.v1.AclEmpty
+	145, // 253: jobcluster.v1.Control.AclTokenCreate:output_type -> jobcluster.v1.AclTokenSecret
+	152, // 254: jobcluster.v1.Control.AclTokenList:output_type -> jobcluster.v1.AclTokenListResponse
+	154, // 255: jobcluster.v1.Control.AclTokenDelete:output_type -> jobcluster.v1.AclEmpty
+	156, // 256: jobcluster.v1.Control.AclWhoami:output_type -> jobcluster.v1.AclWhoamiResponse
+	158, // 257: jobcluster.v1.Control.Audit:output_type -> jobcluster.v1.AuditResponse
+	154, // 258: jobcluster.v1.Control.RecordAuditRecords:output_type -> jobcluster.v1.AclEmpty
+	114, // 259: jobcluster.v1.Agent.Logs:output_type -> jobcluster.v1.LogChunk
+	230, // [230:260] is the sub-list for method output_type
+	200, // [200:230] is the sub-list for method input_type
+	200, // [200:200] is the sub-list for extension type_name
+	200, // [200:200] is the sub-list for extension extendee
+	0,   // [0:200] is the sub-list for field type_name
 }
 
 func init() { file_jobcluster_proto_init() }
@@ -12590,7 +12807,7 @@ func file_jobcluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_jobcluster_proto_rawDesc), len(file_jobcluster_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   173,
+			NumMessages:   175,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

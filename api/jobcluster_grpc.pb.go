@@ -39,6 +39,7 @@ const (
 	Control_Heartbeat_FullMethodName          = "/jobcluster.v1.Control/Heartbeat"
 	Control_Top_FullMethodName                = "/jobcluster.v1.Control/Top"
 	Control_JobCounts_FullMethodName          = "/jobcluster.v1.Control/JobCounts"
+	Control_JobPage_FullMethodName            = "/jobcluster.v1.Control/JobPage"
 	Control_Leave_FullMethodName              = "/jobcluster.v1.Control/Leave"
 	Control_RemoveMember_FullMethodName       = "/jobcluster.v1.Control/RemoveMember"
 	Control_PodsExist_FullMethodName          = "/jobcluster.v1.Control/PodsExist"
@@ -75,6 +76,7 @@ type ControlClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	Top(ctx context.Context, in *TopRequest, opts ...grpc.CallOption) (*TopResponse, error)
 	JobCounts(ctx context.Context, in *JobCountsRequest, opts ...grpc.CallOption) (*JobCountsResponse, error)
+	JobPage(ctx context.Context, in *JobPageRequest, opts ...grpc.CallOption) (*JobPageResponse, error)
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
 	RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error)
 	PodsExist(ctx context.Context, in *PodsExistRequest, opts ...grpc.CallOption) (*PodsExistResponse, error)
@@ -235,6 +237,16 @@ func (c *controlClient) JobCounts(ctx context.Context, in *JobCountsRequest, opt
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(JobCountsResponse)
 	err := c.cc.Invoke(ctx, Control_JobCounts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *controlClient) JobPage(ctx context.Context, in *JobPageRequest, opts ...grpc.CallOption) (*JobPageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(JobPageResponse)
+	err := c.cc.Invoke(ctx, Control_JobPage_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -428,6 +440,7 @@ type ControlServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	Top(context.Context, *TopRequest) (*TopResponse, error)
 	JobCounts(context.Context, *JobCountsRequest) (*JobCountsResponse, error)
+	JobPage(context.Context, *JobPageRequest) (*JobPageResponse, error)
 	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
 	RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error)
 	PodsExist(context.Context, *PodsExistRequest) (*PodsExistResponse, error)
@@ -491,6 +504,9 @@ func (UnimplementedControlServer) Top(context.Context, *TopRequest) (*TopRespons
 }
 func (UnimplementedControlServer) JobCounts(context.Context, *JobCountsRequest) (*JobCountsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method JobCounts not implemented")
+}
+func (UnimplementedControlServer) JobPage(context.Context, *JobPageRequest) (*JobPageResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method JobPage not implemented")
 }
 func (UnimplementedControlServer) Leave(context.Context, *LeaveRequest) (*LeaveResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Leave not implemented")
@@ -759,6 +775,24 @@ func _Control_JobCounts_Handler(srv interface{}, ctx context.Context, dec func(i
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ControlServer).JobCounts(ctx, req.(*JobCountsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Control_JobPage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(JobPageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ControlServer).JobPage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Control_JobPage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ControlServer).JobPage(ctx, req.(*JobPageRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1090,6 +1124,10 @@ var Control_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "JobCounts",
 			Handler:    _Control_JobCounts_Handler,
+		},
+		{
+			MethodName: "JobPage",
+			Handler:    _Control_JobPage_Handler,
 		},
 		{
 			MethodName: "Leave",

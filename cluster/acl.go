@@ -82,6 +82,10 @@ func aclNeeds(method string, req any) (actions []acl.Action, open bool) {
 	case *api.JobCountsRequest:
 		// The counts cover every namespace, as a list of them does.
 		return []acl.Action{read(api.JobResource.Singular, "")}, false
+	case *api.JobPageRequest:
+		// A page counts and names the namespaces of every Job, whichever
+		// namespace its rows are of.
+		return []acl.Action{read(api.JobResource.Singular, "")}, false
 	case *api.CronHistoryRequest:
 		return []acl.Action{{Capability: acl.Read, Namespace: api.NamespaceOr(r.GetNamespace())}}, false
 	case *api.AclBootstrapRequest, *api.AclWhoamiRequest:

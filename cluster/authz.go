@@ -58,6 +58,7 @@ var rpcRules = map[string]rpcRule{
 	api.Control_Audit_FullMethodName:              clientRPC,
 	api.Control_Top_FullMethodName:                clientRPC,
 	api.Control_JobCounts_FullMethodName:          clientRPC,
+	api.Control_JobPage_FullMethodName:            clientRPC,
 	api.Control_WatchPods_FullMethodName:          agentRPC,
 	api.Control_ReportPodStatus_FullMethodName:    agentRPC,
 	api.Control_Heartbeat_FullMethodName:          agentRPC,

@@ -49,6 +49,15 @@ func (sel selector) matches(labels map[string]string) bool {
 	return sel.matchesLookup(fsm.MapLookup(labels))
 }
 
+// keep is matchesLookup for the store's walks, nil for a selector that
+// keeps everything: the store then reads no object's labels.
+func (sel selector) keep() func(fsm.LabelLookup) bool {
+	if len(sel) == 0 {
+		return nil
+	}
+	return sel.matchesLookup
+}
+
 // matchesLookup matches labels read through a lookup, which a store of
 // compressed objects answers without decoding them.
 func (sel selector) matchesLookup(labels fsm.LabelLookup) bool {
