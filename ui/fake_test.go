@@ -3,6 +3,8 @@ package ui
 import (
 	"context"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,7 +34,8 @@ type fakeControl struct {
 	triggered []*api.CreateJobFromCronRequest
 	selectors []string
 	// index is the state's index every List answers with; jobsDelay is
-	// how long a List of Jobs takes, and jobLists counts them.
+	// how long a List of Jobs or a JobPage takes, and jobLists counts
+	// them.
 	index     uint64
 	jobsDelay time.Duration
 	jobLists  int
@@ -78,11 +81,8 @@ func (f *fakeControl) List(ctx context.Context, in *api.ListRequest, _ ...grpc.C
 	if f.listErr != nil {
 		return nil, f.listErr
 	}
-	if f.token != "" {
-		md, _ := metadata.FromOutgoingContext(ctx)
-		if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer "+f.token {
-			return nil, status.Error(codes.Unauthenticated, "ACL token missing or unknown: pass --token or JOBCLUSTER_TOKEN")
-		}
+	if err := f.authenticate(ctx); err != nil {
+		return nil, err
 	}
 	f.selectors = append(f.selectors, in.GetLabelSelector())
 	if in.GetKind() == api.JobResource.Singular {
@@ -100,6 +100,54 @@ func (f *fakeControl) List(ctx context.Context, in *api.ListRequest, _ ...grpc.C
 			continue
 		}
 		resp.Items = append(resp.Items, o)
+	}
+	return resp, nil
+}
+
+// authenticate refuses a call without the token, when one is set.
+func (f *fakeControl) authenticate(ctx context.Context) error {
+	if f.token == "" {
+		return nil
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer "+f.token {
+		return status.Error(codes.Unauthenticated, "ACL token missing or unknown: pass --token or JOBCLUSTER_TOKEN")
+	}
+	return nil
+}
+
+// JobPage pages the Jobs held as the servers do, with api.PageJobs. It
+// records label selectors and does not apply them.
+func (f *fakeControl) JobPage(ctx context.Context, in *api.JobPageRequest, _ ...grpc.CallOption) (*api.JobPageResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	if err := f.authenticate(ctx); err != nil {
+		return nil, err
+	}
+	f.selectors = append(f.selectors, in.GetLabelSelector())
+	f.jobLists++
+	time.Sleep(f.jobsDelay)
+	q := api.JobQuery{Namespace: in.GetNamespace(), State: in.GetState(), Sort: in.GetSort(), Page: in.GetPage(), PageSize: in.GetPageSize()}
+	if err := q.Check(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	jobs := map[string]*api.Job{}
+	var sums []*api.JobSummary
+	for _, o := range f.objects[api.JobResource.Singular] {
+		sum := api.SummarizeJob(o.GetJob())
+		sums = append(sums, &sum)
+		jobs[api.Key(sum.Namespace, sum.Name)] = o.GetJob()
+	}
+	slices.SortFunc(sums, func(a, b *api.JobSummary) int {
+		return strings.Compare(api.Key(a.Namespace, a.Name), api.Key(b.Namespace, b.Name))
+	})
+	p := api.PageJobs(sums, q, time.Now())
+	resp := &api.JobPageResponse{Page: p.Page, Pages: p.Pages, Total: p.Total, All: p.All, Namespaces: p.Namespaces, Index: f.index}
+	for _, sum := range p.Rows {
+		resp.Jobs = append(resp.Jobs, proto.Clone(jobs[api.Key(sum.Namespace, sum.Name)]).(*api.Job))
 	}
 	return resp, nil
 }

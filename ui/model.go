@@ -48,29 +48,22 @@ type jobRow struct {
 }
 
 func newJobRow(j *api.Job, now time.Time) jobRow {
-	st := j.GetStatus()
+	sum := api.SummarizeJob(j)
 	r := jobRow{
-		Namespace: api.NamespaceOf(j.GetMetadata()),
-		Name:      j.GetMetadata().GetName(),
-		State:     jobState(j),
+		Namespace: sum.Namespace,
+		Name:      sum.Name,
+		State:     sum.State.String(),
 		Suspended: j.GetSpec().GetSuspend(),
-		Succeeded: st.GetSucceeded(), Failed: st.GetFailed(), Active: st.GetActive(),
-		Want:    1,
-		Created: asTime(j.GetMetadata().GetCreationTimestamp()),
-		Labels:  labelList(j.GetMetadata().GetLabels()),
+		Succeeded: sum.Succeeded, Failed: sum.Failed, Active: sum.Active,
+		Want:     sum.Want,
+		Progress: sum.Progress(),
+		Created:  asTime(j.GetMetadata().GetCreationTimestamp()),
+		Labels:   labelList(j.GetMetadata().GetLabels()),
+		Started:  sum.Started != 0,
+		Duration: sum.Duration(now),
 	}
 	_, r.Finished = api.JobFinished(j)
-	completions, set := api.JobCompletions(j)
-	if set {
-		r.Want = completions
-	}
 	r.Completions = fmt.Sprintf("%d/%d", r.Succeeded, r.Want)
-	if r.Want > 0 {
-		r.Progress = min(100, int64(r.Succeeded)*100/int64(r.Want))
-	}
-	if r.State == stateComplete {
-		r.Progress = 100
-	}
 	// The bar is as wide as the larger of what the Job needs and what its
 	// pods amount to, so failures and active pods show beside successes.
 	whole := max(int64(r.Want), int64(r.Succeeded)+int64(r.Failed)+int64(r.Active), 1)
@@ -80,16 +73,6 @@ func newJobRow(j *api.Job, now time.Time) jobRow {
 	}
 	r.FailedPct = int64(r.Failed) * 100 / whole
 	r.ActivePct = int64(r.Active) * 100 / whole
-	if start := st.GetStartTime(); start != nil {
-		r.Started = true
-		end := now
-		if done := st.GetCompletionTime(); done != nil {
-			end = done.AsTime()
-		} else if c := finishedCondition(st); c != nil && c.GetLastTransitionTime() != nil {
-			end = c.GetLastTransitionTime().AsTime()
-		}
-		r.Duration = end.Sub(start.AsTime())
-	}
 	for _, o := range j.GetMetadata().GetOwnerReferences() {
 		if o.GetKind() == api.CronJobResource.Kind {
 			r.CronJob = o.GetName()
@@ -97,21 +80,6 @@ func newJobRow(j *api.Job, now time.Time) jobRow {
 	}
 	return r
 }
-
-// finishedCondition is the Job's true Complete or Failed condition, nil
-// while it runs.
-func finishedCondition(st *api.JobStatus) *api.JobCondition {
-	for _, t := range []string{api.JobComplete, api.JobFailed} {
-		if c := api.FindJobCondition(st, t); c.GetStatus() == api.ConditionTrue {
-			return c
-		}
-	}
-	return nil
-}
-
-// jobState is the Job's state as `get jobs` shows it, with kubectl's
-// precedence.
-func jobState(j *api.Job) string { return api.JobStateOf(j).String() }
 
 var jobColumns = columns[jobRow]{
 	"name":      byString(func(r jobRow) string { return r.Name }),

@@ -139,38 +139,25 @@ type jobList struct {
 
 func jobsView(ctx context.Context, s *server, q url.Values, _ []string) (any, error) {
 	l := jobList{States: jobStates, State: q.Get("state"), Label: q.Get("label"), Namespace: q.Get("namespace")}
-	objs, err := s.list(ctx, &api.ListRequest{Kind: api.JobResource.Singular, LabelSelector: l.Label})
+	page, _ := strconv.ParseInt(q.Get("page"), 10, 64)
+	page = max(page, 1) // a page before the first, or none, is the first
+	req := &api.JobPageRequest{LabelSelector: l.Label, Namespace: l.Namespace, State: l.State, Page: page, PageSize: jobsPerPage}
+	if sort := q.Get("sort"); api.JobOrderKnown(sort) {
+		req.Sort = sort // else the default, as every other table does
+	}
+	resp, err := s.client.JobPage(ctx, req)
 	if err != nil {
 		return l, err
 	}
 	now := s.now()
-	rows := make([]jobRow, 0, len(objs))
-	seen := map[string]bool{}
-	for _, obj := range objs {
-		j := obj.GetJob()
-		if j == nil {
-			continue
-		}
-		ns := api.NamespaceOf(j.GetMetadata())
-		if !seen[ns] {
-			seen[ns] = true
-			l.Namespaces = append(l.Namespaces, ns)
-		}
-		if (l.State != "" && jobState(j) != l.State) || (l.Namespace != "" && ns != l.Namespace) {
-			continue
-		}
-		rows = append(rows, newJobRow(j, now))
+	for _, j := range resp.GetJobs() {
+		l.Rows = append(l.Rows, newJobRow(j, now))
 	}
-	slices.Sort(l.Namespaces)
-	l.All, l.Total = len(objs), len(rows)
-	sortRows(rows, q.Get("sort"), "-age", jobColumns)
-	l.Pages = max(1, (len(rows)+jobsPerPage-1)/jobsPerPage)
-	l.Page, _ = strconv.Atoi(q.Get("page"))
-	l.Page = min(max(l.Page, 1), l.Pages)
-	from := (l.Page - 1) * jobsPerPage
-	to := min(from+jobsPerPage, len(rows))
-	l.Rows = rows[from:to]
-	l.First, l.Last = from+1, to
+	l.Namespaces = resp.GetNamespaces()
+	l.All, l.Total = int(resp.GetAll()), int(resp.GetTotal())
+	l.Page, l.Pages = int(resp.GetPage()), int(resp.GetPages())
+	l.First = (l.Page-1)*jobsPerPage + 1
+	l.Last = l.First + len(l.Rows) - 1
 	if l.Page > 1 {
 		l.PrevPage = strconv.Itoa(l.Page - 1)
 	}
