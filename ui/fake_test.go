@@ -78,16 +78,8 @@ func (f *fakeControl) Get(_ context.Context, in *api.GetRequest, _ ...grpc.CallO
 func (f *fakeControl) List(ctx context.Context, in *api.ListRequest, _ ...grpc.CallOption) (*api.ListResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.listErr != nil {
-		return nil, f.listErr
-	}
-	if err := f.authenticate(ctx); err != nil {
+	if err := f.answerList(ctx, in.GetLabelSelector(), in.GetKind() == api.JobResource.Singular); err != nil {
 		return nil, err
-	}
-	f.selectors = append(f.selectors, in.GetLabelSelector())
-	if in.GetKind() == api.JobResource.Singular {
-		f.jobLists++
-		time.Sleep(f.jobsDelay)
 	}
 	resp := &api.ListResponse{Index: f.index}
 	for _, o := range f.objects[in.GetKind()] {
@@ -104,14 +96,23 @@ func (f *fakeControl) List(ctx context.Context, in *api.ListRequest, _ ...grpc.C
 	return resp, nil
 }
 
-// authenticate refuses a call without the token, when one is set.
-func (f *fakeControl) authenticate(ctx context.Context) error {
-	if f.token == "" {
-		return nil
+// answerList is what a list call does first, under f.mu: fail as told,
+// refuse a call without the token when one is set, record the label
+// selector and, for Jobs, count the call and take jobsDelay.
+func (f *fakeControl) answerList(ctx context.Context, selector string, jobs bool) error {
+	if f.listErr != nil {
+		return f.listErr
 	}
-	md, _ := metadata.FromOutgoingContext(ctx)
-	if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer "+f.token {
-		return status.Error(codes.Unauthenticated, "ACL token missing or unknown: pass --token or JOBCLUSTER_TOKEN")
+	if f.token != "" {
+		md, _ := metadata.FromOutgoingContext(ctx)
+		if got := md.Get("authorization"); len(got) != 1 || got[0] != "Bearer "+f.token {
+			return status.Error(codes.Unauthenticated, "ACL token missing or unknown: pass --token or JOBCLUSTER_TOKEN")
+		}
+	}
+	f.selectors = append(f.selectors, selector)
+	if jobs {
+		f.jobLists++
+		time.Sleep(f.jobsDelay)
 	}
 	return nil
 }
@@ -121,15 +122,9 @@ func (f *fakeControl) authenticate(ctx context.Context) error {
 func (f *fakeControl) JobPage(ctx context.Context, in *api.JobPageRequest, _ ...grpc.CallOption) (*api.JobPageResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.listErr != nil {
-		return nil, f.listErr
-	}
-	if err := f.authenticate(ctx); err != nil {
+	if err := f.answerList(ctx, in.GetLabelSelector(), true); err != nil {
 		return nil, err
 	}
-	f.selectors = append(f.selectors, in.GetLabelSelector())
-	f.jobLists++
-	time.Sleep(f.jobsDelay)
 	q := api.JobQuery{Namespace: in.GetNamespace(), State: in.GetState(), Sort: in.GetSort(), Page: in.GetPage(), PageSize: in.GetPageSize()}
 	if err := q.Check(); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
