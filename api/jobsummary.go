@@ -3,9 +3,12 @@ package api
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // JobSummary is what a table of Jobs filters and orders by: a few words
@@ -59,13 +62,7 @@ func finishedJobCondition(st *JobStatus) *JobCondition {
 }
 
 // nanos is a timestamp in Unix nanoseconds, 0 for none.
-func nanos(t interface {
-	GetSeconds() int64
-	GetNanos() int32
-}) int64 {
-	if t == nil || t.GetSeconds() == 0 && t.GetNanos() == 0 {
-		return 0
-	}
+func nanos(t *timestamppb.Timestamp) int64 {
 	return t.GetSeconds()*int64(time.Second) + int64(t.GetNanos())
 }
 
@@ -142,14 +139,8 @@ func (q JobQuery) Check() error {
 		}
 	}
 	if q.Sort != "" && !JobOrderKnown(q.Sort) {
-		keys := slices.Sorted(func(yield func(string) bool) {
-			for k := range jobOrders {
-				if !yield(k) {
-					return
-				}
-			}
-		})
-		return fmt.Errorf("sort: %q is not a column; give one of %s, with - in front for descending", q.Sort, strings.Join(keys, ", "))
+		keys := strings.Join(slices.Sorted(maps.Keys(jobOrders)), ", ")
+		return fmt.Errorf("sort: %q is not a column; give one of %s, with - in front for descending", q.Sort, keys)
 	}
 	if q.PageSize < 1 || q.PageSize > MaxJobPageSize {
 		return fmt.Errorf("page_size: %d is out of range; give 1 to %d", q.PageSize, MaxJobPageSize)

@@ -95,7 +95,7 @@ func (s *State) EachJob(after string, keep func(LabelLookup) bool) iter.Seq[*api
 
 // JobSummaries lists the summary of each Job whose labels keep accepts
 // (nil keeps all), in namespace and name order. A finished Job's is kept
-// beside it, so listing them decodes none.
+// beside it, so listing them decodes none; callers must not change them.
 func (s *State) JobSummaries(keep func(LabelLookup) bool) []*api.JobSummary {
 	var out []*api.JobSummary
 	for o := range eachStored[*api.Job](s.txn, tableJobs, "", keep) {
