@@ -252,6 +252,15 @@ func TestJobsFilterAndSort(t *testing.T) {
 	}
 }
 
+// A state no Job can be in is refused by the servers; the page says so
+// and keeps its filter form.
+func TestJobsPageNamesABadState(t *testing.T) {
+	code, body := get(t, newTestHandler(testCluster()), "/ui/jobs?state=Done")
+	if code != http.StatusBadRequest || !strings.Contains(text(body), `state: "Done" is not a Job state; give one of Running, Complete`) || !strings.Contains(body, `name="state"`) {
+		t.Errorf("GET /ui/jobs?state=Done = %d %q, want 400 naming the state and the form to pick another", code, text(body))
+	}
+}
+
 func slicesContains(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
