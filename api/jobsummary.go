@@ -131,6 +131,11 @@ type JobQuery struct {
 	Page, PageSize int64
 }
 
+// Query is the query a JobPage call asks.
+func (r *JobPageRequest) Query() JobQuery {
+	return JobQuery{Namespace: r.GetNamespace(), State: r.GetState(), Sort: r.GetSort(), Page: r.GetPage(), PageSize: r.GetPageSize()}
+}
+
 // Check says what is wrong with the query, naming the field and the fix.
 func (q JobQuery) Check() error {
 	if q.State != "" {
@@ -175,12 +180,11 @@ type JobPage struct {
 // running Job's duration ends. q must pass Check.
 func PageJobs(jobs []*JobSummary, q JobQuery, now time.Time) JobPage {
 	p := JobPage{All: int64(len(jobs))}
-	state, byState := ParseJobState(q.State)
-	byState = byState && q.State != ""
+	state, byState := ParseJobState(q.State) // "" names no state: any
 	kept := make([]*JobSummary, 0, len(jobs))
 	for _, s := range jobs {
 		if n := len(p.Namespaces); n == 0 || p.Namespaces[n-1] != s.Namespace {
-			p.Namespaces = append(p.Namespaces, s.Namespace) // runs of one namespace, in key order
+			p.Namespaces = append(p.Namespaces, s.Namespace) // a run of one namespace once; sorted and compacted below
 		}
 		if (q.Namespace == "" || s.Namespace == q.Namespace) && (!byState || s.State == state) {
 			kept = append(kept, s)

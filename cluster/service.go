@@ -336,7 +336,7 @@ func (c *controlService) JobPage(ctx context.Context, req *api.JobPageRequest) (
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	q := api.JobQuery{Namespace: req.GetNamespace(), State: req.GetState(), Sort: req.GetSort(), Page: req.GetPage(), PageSize: req.GetPageSize()}
+	q := req.Query()
 	if err := q.Check(); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}

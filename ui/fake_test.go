@@ -3,8 +3,6 @@ package ui
 import (
 	"context"
 	"io"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -125,7 +123,7 @@ func (f *fakeControl) JobPage(ctx context.Context, in *api.JobPageRequest, _ ...
 	if err := f.answerList(ctx, in.GetLabelSelector(), true); err != nil {
 		return nil, err
 	}
-	q := api.JobQuery{Namespace: in.GetNamespace(), State: in.GetState(), Sort: in.GetSort(), Page: in.GetPage(), PageSize: in.GetPageSize()}
+	q := in.Query()
 	if err := q.Check(); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -136,9 +134,6 @@ func (f *fakeControl) JobPage(ctx context.Context, in *api.JobPageRequest, _ ...
 		sums = append(sums, &sum)
 		jobs[api.Key(sum.Namespace, sum.Name)] = o.GetJob()
 	}
-	slices.SortFunc(sums, func(a, b *api.JobSummary) int {
-		return strings.Compare(api.Key(a.Namespace, a.Name), api.Key(b.Namespace, b.Name))
-	})
 	p := api.PageJobs(sums, q, time.Now())
 	resp := &api.JobPageResponse{Page: p.Page, Pages: p.Pages, Total: p.Total, All: p.All, Namespaces: p.Namespaces, Index: f.index}
 	for _, sum := range p.Rows {

@@ -62,7 +62,7 @@ func newJobRow(j *api.Job, now time.Time) jobRow {
 		Started:  sum.Started != 0,
 		Duration: sum.Duration(now),
 	}
-	_, r.Finished = api.JobFinished(j)
+	r.Finished = sum.State == api.JobStateComplete || sum.State == api.JobStateFailed
 	r.Completions = fmt.Sprintf("%d/%d", r.Succeeded, r.Want)
 	// The bar is as wide as the larger of what the Job needs and what its
 	// pods amount to, so failures and active pods show beside successes.
