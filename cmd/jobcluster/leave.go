@@ -28,7 +28,9 @@ shrink the cluster.`,
 			one := *copts
 			one.addrs = addrs[0]
 			err := one.withClient(cmd, func(ctx context.Context, c *client) error {
-				return c.read(ctx, func(ctx context.Context, cl api.ControlClient) error {
+				// A write's bound: leaving hands over leadership and waits for
+				// an election, for up to 5 s, beyond a read's attempt timeout.
+				return c.write(ctx, func(ctx context.Context, cl api.ControlClient) error {
 					_, err := cl.Leave(ctx, &api.LeaveRequest{})
 					return err
 				})
