@@ -22,10 +22,15 @@ const floorSamples = 100
 func runFloor(ctx context.Context, e *env) error {
 	for range floorSamples {
 		start := time.Now()
-		if err := exec.CommandContext(ctx, "true").Run(); err != nil {
+		cmd := exec.CommandContext(ctx, "true")
+		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("fork and exec true: %w", err)
 		}
 		e.add("fork + exec of `true`", "ms", millis(time.Since(start)))
+		// What the child itself used, from the fork to its exit: the
+		// floor of the throughput scenario's CPU per pod of the pods'
+		// processes.
+		e.add("fork + exec of `true`: the child's CPU", "ms", millis(cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime()))
 	}
 	if err := floorPodCommand(ctx, e); err != nil {
 		return err

@@ -28,7 +28,7 @@ func (s clusterSize) String() string { return fmt.Sprintf("%dx%d", s.servers, s.
 
 // scenarios in the order a full run takes them.
 var scenarios = []scenario{
-	{name: "floor", about: "the machine's own costs beside an idle cluster: fork + exec of `true`, the submit pod's command alone, an fsync, a pod's files, a loopback round trip", run: runFloor},
+	{name: "floor", about: "the machine's own costs beside an idle cluster: fork + exec of `true` and its child's CPU, the submit pod's command alone, an fsync, a pod's files, a loopback round trip", run: runFloor},
 	{name: "submit", about: "submit call start -> the pod's process started, Jobs one after another", run: runSubmit},
 	{name: "throughput", about: "a big Job of `true` pods, and many one-pod Jobs in one call, until Complete", run: runThroughput},
 	{name: "agent-failover", about: "agent killed -> its pods running again elsewhere, never two copies at once", run: runAgentFailover},
