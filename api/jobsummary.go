@@ -118,6 +118,31 @@ func JobOrderKnown(sort string) bool {
 	return ok
 }
 
+// CompareJobs is the order of a table of Jobs by sort, a column with "-"
+// in front for descending (DefaultJobOrder when it names none), then by
+// namespace and name, so that equal Jobs keep one order everywhere. now
+// is when a running Job's duration ends.
+func CompareJobs(sort string, now time.Time) func(a, b *JobSummary) int {
+	if !JobOrderKnown(sort) {
+		sort = DefaultJobOrder
+	}
+	key, desc := strings.CutPrefix(sort, "-")
+	by := jobOrders[key]
+	return func(a, b *JobSummary) int {
+		c := by(a, b, now)
+		if desc {
+			c = -c
+		}
+		if c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Namespace, b.Namespace); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	}
+}
+
 // JobQuery asks for one page of a table of Jobs.
 type JobQuery struct {
 	// Namespace and State, when set, keep only the Jobs of that namespace
@@ -191,25 +216,7 @@ func PageJobs(jobs []*JobSummary, q JobQuery, now time.Time) JobPage {
 		}
 	}
 	p.Namespaces = slices.Compact(slices.Sorted(slices.Values(p.Namespaces)))
-	sort := q.Sort
-	if sort == "" {
-		sort = DefaultJobOrder
-	}
-	key, desc := strings.CutPrefix(sort, "-")
-	by := jobOrders[key]
-	slices.SortFunc(kept, func(a, b *JobSummary) int {
-		c := by(a, b, now)
-		if desc {
-			c = -c
-		}
-		if c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Namespace, b.Namespace); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
+	slices.SortFunc(kept, CompareJobs(q.Sort, now))
 	p.Total = int64(len(kept))
 	p.Pages = max(1, (p.Total+q.PageSize-1)/q.PageSize)
 	p.Page = min(max(q.Page, 1), p.Pages)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/jobcluster/jobcluster/api"
@@ -143,6 +144,7 @@ func cronJobView(ctx context.Context, s *server, q url.Values, args []string) (a
 			}
 		}
 	}
-	sortRows(d.Jobs, q.Get("jobs-sort"), "-age", jobColumns)
+	order := api.CompareJobs(q.Get("jobs-sort"), now)
+	slices.SortFunc(d.Jobs, func(a, b jobRow) int { return order(&a.summary, &b.summary) })
 	return d, nil
 }

@@ -45,6 +45,8 @@ type jobRow struct {
 	Created                            time.Time
 	Labels                             []string
 	CronJob                            string
+	// summary is what the row is ordered by (api.CompareJobs).
+	summary api.JobSummary
 }
 
 func newJobRow(j *api.Job, now time.Time) jobRow {
@@ -61,6 +63,7 @@ func newJobRow(j *api.Job, now time.Time) jobRow {
 		Labels:   labelList(j.GetMetadata().GetLabels()),
 		Started:  sum.Started != 0,
 		Duration: sum.Duration(now),
+		summary:  sum,
 	}
 	r.Finished = sum.State == api.JobStateComplete || sum.State == api.JobStateFailed
 	r.Completions = fmt.Sprintf("%d/%d", r.Succeeded, r.Want)
@@ -79,18 +82,6 @@ func newJobRow(j *api.Job, now time.Time) jobRow {
 		}
 	}
 	return r
-}
-
-var jobColumns = columns[jobRow]{
-	"name":      byString(func(r jobRow) string { return r.Name }),
-	"namespace": byString(func(r jobRow) string { return r.Namespace }),
-	"state":     byString(func(r jobRow) string { return r.State }),
-	"progress":  byInt(func(r jobRow) int64 { return r.Progress }),
-	"succeeded": byInt(func(r jobRow) int32 { return r.Succeeded }),
-	"failed":    byInt(func(r jobRow) int32 { return r.Failed }),
-	"active":    byInt(func(r jobRow) int32 { return r.Active }),
-	"duration":  byInt(func(r jobRow) int64 { return int64(r.Duration) }),
-	"age":       byTime(func(r jobRow) time.Time { return r.Created }),
 }
 
 // podRow is one pod of a Job.

@@ -252,6 +252,35 @@ func TestJobsFilterAndSort(t *testing.T) {
 	}
 }
 
+// A CronJob's page lists its Jobs in the Jobs table's order: newest first
+// unless a column is asked for.
+func TestCronJobPageOrdersItsJobs(t *testing.T) {
+	f := testCluster()
+	for _, o := range []struct {
+		name string
+		ago  time.Duration
+	}{{"nightly-b", 2 * time.Hour}, {"nightly-c", time.Hour}, {"nightly-a", 3 * time.Hour}} {
+		j := job(o.name, jobOpts{createdAgo: o.ago})
+		j.GetJob().Metadata.OwnerReferences = []*api.OwnerReference{{Kind: api.CronJobResource.Kind, Name: "nightly"}}
+		f.add(j)
+	}
+	h := newTestHandler(f)
+	for path, want := range map[string]string{
+		"/ui/cronjobs/nightly":                "nightly-c nightly-b nightly-a",
+		"/ui/cronjobs/nightly?jobs-sort=name": "nightly-a nightly-b nightly-c",
+		"/ui/cronjobs/nightly?jobs-sort=size": "nightly-c nightly-b nightly-a",
+	} {
+		code, body := get(t, h, path)
+		var got []string
+		for _, m := range regexp.MustCompile(`data-job="([^"]+)"`).FindAllStringSubmatch(body, -1) {
+			got = append(got, m[1])
+		}
+		if code != http.StatusOK || strings.Join(got, " ") != want {
+			t.Errorf("GET %s = %d, Jobs %v, want %s", path, code, got, want)
+		}
+	}
+}
+
 // A state no Job can be in is refused by the servers; the page says so
 // and keeps its filter form.
 func TestJobsPageNamesABadState(t *testing.T) {
