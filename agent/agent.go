@@ -176,6 +176,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	defer lock.Release()
+	// Advice, not a fault: logged at info, so `jobcluster dev` (at warn)
+	// stays quiet about the machine it is tried on.
+	if dev, noJournal, err := ext4NoJournal(a.cfg.DataDir, "/sys"); err != nil {
+		a.cfg.Logger.Debug("check the data directory's file system", "dir", a.cfg.DataDir, "err", err)
+	} else if noJournal {
+		a.cfg.Logger.Info("the data directory is on ext4 without a journal: after many pods' files are deleted, each new pod costs the agent more CPU; a file system with a journal avoids it (README, \"Running a real cluster\")",
+			"dir", a.cfg.DataDir, "device", dev)
+	}
 	lis, err := net.Listen("tcp", a.cfg.RPCAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.RPCAddr, err)
