@@ -178,7 +178,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer lock.Release()
 	// Advice, not a fault: logged at info, so `jobcluster dev` (at warn)
 	// stays quiet about the machine it is tried on.
-	if dev, noJournal, err := ext4NoJournal(a.cfg.DataDir, "/sys"); err != nil {
+	if dev, noJournal, err := ext4NoJournal(a.cfg.DataDir); err != nil {
 		a.cfg.Logger.Debug("check the data directory's file system", "dir", a.cfg.DataDir, "err", err)
 	} else if noJournal {
 		a.cfg.Logger.Info("the data directory is on ext4 without a journal: after many pods' files are deleted, each new pod costs the agent more CPU; a file system with a journal avoids it (README, \"Running a real cluster\")",

@@ -21,9 +21,9 @@ import (
 
 // ext4NoJournal tells whether dir lies on an ext4 file system without a
 // journal, and names its device. The kernel shows each mounted ext4 file
-// system under sysfs/fs/ext4/<device>, where journal_task reads "<none>"
+// system under /sys/fs/ext4/<device>, where journal_task reads "<none>"
 // when it has no journal.
-func ext4NoJournal(dir, sysfs string) (device string, noJournal bool, err error) {
+func ext4NoJournal(dir string) (device string, noJournal bool, err error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
 		return "", false, &fs.PathError{Op: "statfs", Path: dir, Err: err}
@@ -35,13 +35,13 @@ func ext4NoJournal(dir, sysfs string) (device string, noJournal bool, err error)
 	if err := unix.Stat(dir, &s); err != nil {
 		return "", false, &fs.PathError{Op: "stat", Path: dir, Err: err}
 	}
-	link := filepath.Join(sysfs, "dev", "block", fmt.Sprintf("%d:%d", unix.Major(s.Dev), unix.Minor(s.Dev)))
+	link := filepath.Join("/sys/dev/block", fmt.Sprintf("%d:%d", unix.Major(s.Dev), unix.Minor(s.Dev)))
 	target, err := os.Readlink(link)
 	if err != nil {
 		return "", false, err
 	}
 	device = filepath.Base(target)
-	task, err := os.ReadFile(filepath.Join(sysfs, "fs", "ext4", device, "journal_task"))
+	task, err := os.ReadFile(filepath.Join("/sys/fs/ext4", device, "journal_task"))
 	if errors.Is(err, fs.ErrNotExist) {
 		// A kernel without journal_task tells nothing here.
 		return device, false, nil
