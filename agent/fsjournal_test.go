@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jobcluster/jobcluster/test/testcluster"
 )
 
 func TestJournalTaskNone(t *testing.T) {
@@ -83,22 +85,16 @@ func TestExt4NoJournal(t *testing.T) {
 
 // requireLoopMounts skips the test unless it can make and mount ext4 file
 // systems on loop devices (root and mkfs.ext4), or fails it under CI=true,
-// which runs as root on machines that have both.
+// which runs as root and installs mkfs.ext4.
 func requireLoopMounts(t *testing.T) {
 	t.Helper()
-	why := ""
-	if os.Geteuid() != 0 {
-		why = "loop mounts need root"
-	} else if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		why = "no mkfs.ext4 (Debian's e2fsprogs)"
+	testcluster.RequireRoot(t, "loop mounts need root")
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no mkfs.ext4, and CI=true must run this test: %v", err)
+		}
+		t.Skip("no mkfs.ext4 (Debian's e2fsprogs)")
 	}
-	if why == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s, and CI=true must run this test", why)
-	}
-	t.Skip(why)
 }
 
 func mustRun(t *testing.T, name string, args ...string) {
