@@ -40,7 +40,8 @@ func (s *Server) observeLeaders() chan raft.Observation {
 	return ch
 }
 
-// recordLeaders keeps s.lastLeader up to date until the server stops.
+// recordLeaders keeps s.lastLeader and the pace of Raft's heartbeats
+// (paceHeartbeats) up to date until the server stops.
 func (s *Server) recordLeaders(changes <-chan raft.Observation) {
 	for {
 		select {
@@ -50,6 +51,7 @@ func (s *Server) recordLeaders(changes <-chan raft.Observation) {
 			if id := o.Data.(raft.LeaderObservation).LeaderID; id != "" {
 				s.lastLeader.set(string(id), s.raft.CurrentTerm())
 			}
+			s.paceHeartbeats()
 		}
 	}
 }
