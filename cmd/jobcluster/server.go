@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jobcluster/jobcluster/cluster"
+	"github.com/jobcluster/jobcluster/internal/procs"
 	"github.com/jobcluster/jobcluster/metrics"
 	"github.com/jobcluster/jobcluster/seal"
 )
@@ -50,7 +51,10 @@ are authorized by the role in their certificate; --gossip-key-file encrypts
 gossip (see jobcluster keygen). SIGHUP rereads those files. Without TLS a
 server listens only on loopback addresses unless --insecure is given.
 --encryption-key-file encrypts Secrets in the Raft log and snapshots; every
-server needs the same file, and a change to it needs a restart.`,
+server needs the same file, and a change to it needs a restart.
+
+A server runs its Go code on one thread while it is nearly idle and on one
+per CPU once it is busy, unless the GOMAXPROCS environment variable is set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(o.logLevel)
@@ -120,6 +124,7 @@ server needs the same file, and a change to it needs a restart.`,
 			defer closeUI()
 			ctx, stop := signalContext()
 			defer stop()
+			go procs.Govern(ctx, procs.DefaultPolicy, logger.With("component", "procs"))
 			select {
 			case <-ctx.Done():
 				stop()
