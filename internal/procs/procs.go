@@ -93,29 +93,26 @@ func Govern(ctx context.Context, p Policy, logger *slog.Logger) {
 	apply(false)
 	ticker := time.NewTicker(p.Interval)
 	defer ticker.Stop()
-	run(ctx, p, ticker.C, cpuTime, apply)
+	run(ctx, p, time.Now(), ticker.C, cpuTime, apply)
 	runtime.SetDefaultGOMAXPROCS()
 }
 
-// run samples cpu at each tick and calls apply whenever the decision
-// changes, starting narrow.
-func run(ctx context.Context, p Policy, ticks <-chan time.Time, cpu func() time.Duration, apply func(wide bool)) {
+// run samples cpu from start and at each tick, and calls apply whenever
+// the decision changes, starting narrow.
+func run(ctx context.Context, p Policy, start time.Time, ticks <-chan time.Time, cpu func() time.Duration, apply func(wide bool)) {
 	var s State
-	lastCPU := cpu()
-	var last time.Time
+	last, lastCPU := start, cpu()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-ticks:
 			used := cpu()
-			if !last.IsZero() {
-				next := p.Step(s, used-lastCPU, now.Sub(last))
-				if next.Wide != s.Wide {
-					apply(next.Wide)
-				}
-				s = next
+			next := p.Step(s, used-lastCPU, now.Sub(last))
+			if next.Wide != s.Wide {
+				apply(next.Wide)
 			}
+			s = next
 			last, lastCPU = now, used
 		}
 	}

@@ -45,10 +45,10 @@ func TestStep(t *testing.T) {
 // applies each change of the decision once, and nothing in between.
 func TestRunAppliesChanges(t *testing.T) {
 	p := Policy{Up: 0.5, Down: 0.2, Quiet: 2 * time.Second}
-	// CPU used in each second after the first tick. run reads the CPU
-	// once as it starts and once at each tick.
-	perSecond := []time.Duration{0, 900 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 600 * time.Millisecond, 0}
-	readings := []time.Duration{0, 0}
+	// CPU used in each second after the start. run reads the CPU once as
+	// it starts and once at each tick.
+	perSecond := []time.Duration{900 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, 0, 600 * time.Millisecond, 0}
+	readings := []time.Duration{0}
 	for _, u := range perSecond {
 		readings = append(readings, readings[len(readings)-1]+u)
 	}
@@ -63,16 +63,15 @@ func TestRunAppliesChanges(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		run(ctx, p, ticks, cpu, func(wide bool) { applied = append(applied, wide) })
+		run(ctx, p, time.Unix(0, 0), ticks, cpu, func(wide bool) { applied = append(applied, wide) })
 	}()
-	start := time.Unix(0, 0)
-	for i := range len(perSecond) + 1 {
-		ticks <- start.Add(time.Duration(i) * time.Second)
+	for i := range perSecond {
+		ticks <- time.Unix(int64(i+1), 0)
 	}
 	cancel()
 	<-done
-	// It starts narrow: an idle second changes nothing, a busy one widens,
-	// two quiet ones narrow, and a busy one widens again.
+	// It starts narrow: the busy first second widens it, two quiet ones
+	// narrow it, an idle one changes nothing, and a busy one widens again.
 	if want := []bool{true, false, true}; fmt.Sprint(applied) != fmt.Sprint(want) {
 		t.Errorf("applied %v, want %v", applied, want)
 	}
