@@ -40,17 +40,24 @@ type Timing struct {
 	ProbeInterval  time.Duration
 	ProbeTimeout   time.Duration
 	GossipInterval time.Duration
-	SuspicionMult  int
+	// GossipNodes is how many members each gossip round sends to; zero
+	// is memberlist's default (3).
+	GossipNodes   int
+	SuspicionMult int
 }
 
-// LANTiming detects a dead member in about two seconds on a LAN. Members
-// gossip twice per probe: a change also rides on the probes' packets, and
-// each gossip round wakes every member even when it has nothing to send,
-// which is most of what an idle member costs.
+// LANTiming detects a dead member in about two seconds on a LAN. A change
+// rides on the probes' packets and on gossip rounds, one per probe, each
+// sending to up to five members. A gossip round wakes every member even
+// when it has nothing to send, which is most of what an idle member
+// costs: one round per probe to five members spreads a change as fast as
+// two rounds to three did (memberlist sends each change a fixed number of
+// times, whichever rounds carry it), on half the wakes.
 var LANTiming = Timing{
 	ProbeInterval:  500 * time.Millisecond,
 	ProbeTimeout:   250 * time.Millisecond,
-	GossipInterval: 250 * time.Millisecond,
+	GossipInterval: 500 * time.Millisecond,
+	GossipNodes:    5,
 	SuspicionMult:  3,
 }
 
@@ -145,6 +152,9 @@ func Start(cfg Config) (*Gossip, error) {
 	mc.ProbeTimeout = t.ProbeTimeout
 	mc.GossipInterval = t.GossipInterval
 	mc.SuspicionMult = t.SuspicionMult
+	if t.GossipNodes > 0 {
+		mc.GossipNodes = t.GossipNodes
+	}
 	mc.PushPullInterval = 10 * time.Second
 	mc.TCPTimeout = 2 * time.Second
 	// Members exchange a few hundred bytes at a time: compressing each

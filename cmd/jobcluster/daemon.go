@@ -78,13 +78,13 @@ func (t *timingFlags) timing() cluster.Timing {
 }
 
 // gossipTiming is LANTiming with the probe interval of
-// --gossip-probe-interval, and a probe timeout and gossip interval of half
-// of it.
+// --gossip-probe-interval, a probe timeout of half of it and a gossip
+// round per probe.
 func gossipTiming(probe time.Duration) gossip.Timing {
 	g := gossip.LANTiming
 	if probe > 0 && probe != g.ProbeInterval {
 		g.ProbeTimeout = probe / 2
-		g.GossipInterval = probe / 2
+		g.GossipInterval = probe
 		g.ProbeInterval = probe
 	}
 	return g

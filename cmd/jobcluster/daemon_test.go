@@ -91,8 +91,8 @@ func TestGossipProbeIntervalFlag(t *testing.T) {
 				}
 				return
 			}
-			if got.ProbeInterval != tt.wantInterval || got.ProbeTimeout != tt.wantTimeout || got.GossipInterval != tt.wantTimeout || got.SuspicionMult != gossip.LANTiming.SuspicionMult {
-				t.Errorf("gossipTiming(%v) = %+v, want probe every %v with timeout %v, gossip every %[3]v, the rest as LANTiming", tt.probe, got, tt.wantInterval, tt.wantTimeout)
+			if got.ProbeInterval != tt.wantInterval || got.ProbeTimeout != tt.wantTimeout || got.GossipInterval != tt.wantInterval || got.GossipNodes != gossip.LANTiming.GossipNodes || got.SuspicionMult != gossip.LANTiming.SuspicionMult {
+				t.Errorf("gossipTiming(%v) = %+v, want probe and gossip every %v with a probe timeout of %v, the rest as LANTiming", tt.probe, got, tt.wantInterval, tt.wantTimeout)
 			}
 		})
 	}
