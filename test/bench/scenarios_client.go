@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/jobcluster/jobcluster/api"
+	"github.com/jobcluster/jobcluster/gossip"
 	"github.com/jobcluster/jobcluster/transport"
 )
 
@@ -266,6 +267,29 @@ func (c *client) aliveMembers(ctx context.Context, addr string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// allSeeFailed reports whether the gossip of every one of servers sees
+// the member name failed; a server that does not answer counts as not.
+func (c *client) allSeeFailed(ctx context.Context, servers []*node, name string) bool {
+	for _, n := range servers {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		resp, err := c.at(n.rpcAddr).Members(actx, &api.MembersRequest{})
+		cancel()
+		if err != nil {
+			return false
+		}
+		failed := false
+		for _, m := range resp.GetItems() {
+			if m.GetName() == name {
+				failed = m.GetStatus() == gossip.StatusFailed
+			}
+		}
+		if !failed {
+			return false
+		}
+	}
+	return true
 }
 
 // waitNodeReady waits until the node's Ready condition is True.

@@ -85,9 +85,15 @@ func agentFailover(ctx context.Context, e *env, freeze bool) error {
 		return err
 	}
 	var replacements []time.Time
+	// failedAt is when every server's gossip first saw the frozen agent
+	// failed.
+	var failedAt time.Time
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		now, all := time.Now(), procs()
+		if freeze && failedAt.IsZero() && c.client.allSeeFailed(ctx, c.servers, victim.name) {
+			failedAt = now
+		}
 		for _, p := range lost {
 			switch {
 			case freeze:
@@ -108,11 +114,11 @@ func agentFailover(ctx context.Context, e *env, freeze bool) error {
 				replacements = append(replacements, s.at)
 			}
 		}
-		if len(replacements) >= len(lost) && (freeze || settled(lost, replacements)) {
+		if len(replacements) >= len(lost) && (freeze && !failedAt.IsZero() || !freeze && settled(lost, replacements)) {
 			break
 		}
 		if now.After(deadline) {
-			return fmt.Errorf("30s after killing %s: %d of %d lost pods running elsewhere", victim.name, len(replacements), len(lost))
+			return fmt.Errorf("30s after killing %s: %d of %d lost pods running elsewhere, every server's gossip saw it failed: %t", victim.name, len(replacements), len(lost), !failedAt.IsZero())
 		}
 		select {
 		case <-ctx.Done():
@@ -124,6 +130,7 @@ func agentFailover(ctx context.Context, e *env, freeze bool) error {
 	firstReplacement, allReplaced := replacements[0], replacements[len(lost)-1]
 	if freeze {
 		e.add("agent's machine frozen -> lost pods running elsewhere", "s", seconds(allReplaced.Sub(killedAt)), below("max", 5))
+		e.add("agent's machine frozen -> every server's gossip sees it failed", "s", seconds(failedAt.Sub(killedAt)))
 		if err := c.client.delete(ctx, "job", name); err != nil {
 			return err
 		}
