@@ -118,7 +118,11 @@ func agentFailover(ctx context.Context, e *env, freeze bool) error {
 			break
 		}
 		if now.After(deadline) {
-			return fmt.Errorf("30s after killing %s: %d of %d lost pods running elsewhere, every server's gossip saw it failed: %t", victim.name, len(replacements), len(lost), !failedAt.IsZero())
+			err := fmt.Errorf("30s after killing %s: %d of %d lost pods running elsewhere", victim.name, len(replacements), len(lost))
+			if freeze && failedAt.IsZero() {
+				err = fmt.Errorf("%w, and not every server's gossip sees it failed", err)
+			}
+			return err
 		}
 		select {
 		case <-ctx.Done():
