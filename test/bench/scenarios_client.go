@@ -252,17 +252,26 @@ func (c *client) member(ctx context.Context, addr string) (*api.Member, error) {
 	return resp.GetItems()[0], nil
 }
 
-// aliveMembers counts the members one server's gossip sees alive.
-func (c *client) aliveMembers(ctx context.Context, addr string) (int, error) {
+// members lists the members one server's gossip sees.
+func (c *client) members(ctx context.Context, addr string) ([]*api.Member, error) {
 	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	resp, err := c.at(addr).Members(actx, &api.MembersRequest{})
 	if err != nil {
-		return 0, fmt.Errorf("members at %s: %w", addr, err)
+		return nil, fmt.Errorf("members at %s: %w", addr, err)
+	}
+	return resp.GetItems(), nil
+}
+
+// aliveMembers counts the members one server's gossip sees alive.
+func (c *client) aliveMembers(ctx context.Context, addr string) (int, error) {
+	members, err := c.members(ctx, addr)
+	if err != nil {
+		return 0, err
 	}
 	n := 0
-	for _, m := range resp.GetItems() {
-		if m.GetStatus() == "alive" {
+	for _, m := range members {
+		if m.GetStatus() == gossip.StatusAlive {
 			n++
 		}
 	}
@@ -273,14 +282,12 @@ func (c *client) aliveMembers(ctx context.Context, addr string) (int, error) {
 // the member name failed; a server that does not answer counts as not.
 func (c *client) allSeeFailed(ctx context.Context, servers []*node, name string) bool {
 	for _, n := range servers {
-		actx, cancel := context.WithTimeout(ctx, time.Second)
-		resp, err := c.at(n.rpcAddr).Members(actx, &api.MembersRequest{})
-		cancel()
+		members, err := c.members(ctx, n.rpcAddr)
 		if err != nil {
 			return false
 		}
 		failed := false
-		for _, m := range resp.GetItems() {
+		for _, m := range members {
 			if m.GetName() == name {
 				failed = m.GetStatus() == gossip.StatusFailed
 			}
